@@ -1,0 +1,57 @@
+"""``hebbdam <command>``: the commands ``dvc.yaml`` runs, plus composing params and the CI regression gate.
+
+Every command reads ``params.yaml`` (``--params`` to use another file). A problem the user can fix ends with one
+line ``hebbdam: error: …`` on stderr and exit code 2; outputs are written atomically, so nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import HebbdamError
+
+# command → (module, function, help). Each function takes the parsed argparse namespace.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "compose": ("hebbdam.commands", "compose", "compose conf/ (with Hydra overrides) into params.yaml"),
+    "capacity": ("hebbdam.experiments.capacity", "main", "E1 slice: Hebbian Hopfield vs polynomial DAM capacity"),
+    "figures": ("hebbdam.figures", "main", "draw every figure from the metrics JSON files"),
+    "gate": ("hebbdam.gate", "main", "compare metrics with a committed baseline within tolerances"),
+    # new commands: add one line here
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hebbdam", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    for name, (_, _, help_text) in COMMANDS.items():
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument("--params", default="params.yaml", help="composed params file (default: params.yaml)")
+        cmd.add_argument("overrides", nargs="*", help="Hydra overrides (compose only), e.g. profile=ci")
+        cmd.add_argument("--out", default=None, help="output file or folder, where the command has one")
+        cmd.add_argument("--baseline", default=None, help="baseline folder (gate only)")
+        cmd.add_argument("--metrics", default=None, help="metrics folder (gate only)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .logs import quiet_libraries
+
+    quiet_libraries()
+    module_name, function_name, _ = COMMANDS[args.command]
+    try:
+        function = getattr(importlib.import_module(module_name), function_name)
+        function(args)
+    except HebbdamError as err:
+        print(f"hebbdam: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("hebbdam: interrupted; outputs from before this run are unchanged", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Reading ``params.yaml`` (the composed Hydra config) with checked, named keys.
+
+Stages never use ``@hydra.main``: DVC composes ``conf/`` into ``params.yaml`` (``dvc exp run -S …``) and every stage
+reads that one file, so the parameters DVC tracks are exactly the ones the code sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError, HebbdamError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONF_DIR = REPO_ROOT / "conf"
+_MISSING = object()
+
+
+class Params:
+    """A read-only view of a nested params mapping that names the full key in every error."""
+
+    def __init__(self, data: dict, prefix: str = ""):
+        self._data = data
+        self._prefix = prefix
+
+    def key(self, name: str) -> str:
+        return f"{self._prefix}{name}"
+
+    def raw(self, name: str, default: Any = _MISSING) -> Any:
+        node: Any = self._data
+        for part in name.split("."):
+            if not isinstance(node, dict) or part not in node:
+                if default is _MISSING:
+                    raise ConfigError(self.key(name), "a value (the key is missing from params.yaml)")
+                return default
+            node = node[part]
+        return node
+
+    def section(self, name: str) -> Params:
+        value = self.raw(name)
+        if not isinstance(value, dict):
+            raise ConfigError(self.key(name), "a mapping", value)
+        return Params(value, self.key(name) + ".")
+
+    def has(self, name: str) -> bool:
+        return self.raw(name, None) is not None
+
+    def items(self):
+        return self._data.items()
+
+    def to_dict(self) -> dict:
+        return self._data
+
+    # typed getters --------------------------------------------------------------------------------------------------
+    def positive_int(self, name: str, default: Any = _MISSING) -> int:
+        value = self.raw(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise ConfigError(self.key(name), "a positive integer", value)
+        return value
+
+    def nonneg_int(self, name: str, default: Any = _MISSING) -> int:
+        value = self.raw(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(self.key(name), "a non-negative integer", value)
+        return value
+
+    def number(self, name: str, check: Callable[[float], bool], expected: str, default: Any = _MISSING) -> float:
+        value = self.raw(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not check(float(value)):
+            raise ConfigError(self.key(name), expected, value)
+        return float(value)
+
+    def fraction(self, name: str, default: Any = _MISSING) -> float:
+        return self.number(name, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]", default)
+
+    def choice(self, name: str, options: Sequence[str], default: Any = _MISSING) -> str:
+        value = self.raw(name, default)
+        if value not in options:
+            raise ConfigError(self.key(name), "one of " + ", ".join(map(str, options)), value)
+        return value
+
+    def string(self, name: str, default: Any = _MISSING) -> str:
+        value = self.raw(name, default)
+        if not isinstance(value, str) or not value:
+            raise ConfigError(self.key(name), "a non-empty string", value)
+        return value
+
+    def int_list(self, name: str, minimum: int = 1) -> list[int]:
+        value = self.raw(name)
+        if (
+            not isinstance(value, list)
+            or not value
+            or any(isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in value)
+        ):
+            raise ConfigError(self.key(name), f"a non-empty list of integers ≥ {minimum}", value)
+        return list(value)
+
+    def positive_list(self, name: str) -> list[float]:
+        value = self.raw(name)
+        if (
+            not isinstance(value, list)
+            or not value
+            or any(isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < float("inf") for v in value)
+        ):
+            raise ConfigError(self.key(name), "a non-empty list of numbers in (0, ∞)", value)
+        return [float(v) for v in value]
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    if not path.is_file():
+        raise HebbdamError(f"{path}: params file not found (run `make params` to compose it from conf/)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise HebbdamError(f"{path}: not valid YAML ({err})") from err
+    if not isinstance(data, dict):
+        raise HebbdamError(f"{path}: expected a mapping at the top level")
+    return Params(data)
+
+
+def compose(overrides: Sequence[str] = (), config_dir: str | Path = CONF_DIR) -> str:
+    """Compose ``conf/`` with Hydra overrides into the YAML text ``dvc exp run`` would write to params.yaml."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        with initialize_config_dir(str(Path(config_dir).resolve()), version_base=None):
+            cfg = hydra_compose(config_name="config", overrides=list(overrides))
+        OmegaConf.resolve(cfg)
+    except (HydraException, OmegaConfBaseException) as err:
+        first_line = str(err).strip().splitlines()[0]
+        raise HebbdamError(f"cannot compose conf/ with overrides {list(overrides)}: {first_line}") from err
+    return OmegaConf.to_yaml(cfg)

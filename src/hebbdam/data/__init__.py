@@ -1,0 +1,1 @@
+"""Data: synthetic patterns, downloaded and offline image sets, corruptions and sequences."""

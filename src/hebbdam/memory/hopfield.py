@@ -1,0 +1,35 @@
+"""The classical Hopfield network: pairwise weights from any learning rule."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .base import BinaryMemory
+
+
+class Hopfield(BinaryMemory):
+    """E(σ) = -½ σᵀWσ; σ_i ← sgn(Σ_j W_ij σ_j). ``weights`` (D, D), symmetric for a Lyapunov energy."""
+
+    def __init__(self, weights: Tensor):
+        super().__init__()
+        if weights.ndim != 2 or weights.shape[0] != weights.shape[1]:
+            raise ValueError(f"weights: expected a square (D, D) matrix, got {tuple(weights.shape)}")
+        self.dim = weights.shape[0]
+        self.register_buffer("weights", weights)
+
+    def energy(self, states: Tensor) -> Tensor:
+        return -0.5 * ((states @ self.weights.T) * states).sum(-1)
+
+    def field(self, states: Tensor) -> Tensor:
+        return states @ self.weights.T
+
+    def cache(self, states: Tensor) -> Tensor:
+        return self.field(states)
+
+    def field_at(self, cache: Tensor, states: Tensor, index: Tensor) -> Tensor:
+        return cache.gather(1, index[:, None])[:, 0]
+
+    def after_flip(self, cache: Tensor, index: Tensor, delta: Tensor) -> Tensor:
+        # h_j = Σ_k W_jk σ_k, so σ_i += δ adds δ W_ji to every h_j: column i of W, one per state.
+        return torch.addcmul(cache, delta[:, None], self.weights.T[index])
