@@ -15,9 +15,16 @@ from .errors import HebbdamError
 # command → (module, function, help). Each function takes the parsed argparse namespace.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "compose": ("hebbdam.commands", "compose", "compose conf/ (with Hydra overrides) into params.yaml"),
-    "capacity": ("hebbdam.experiments.capacity", "main", "E1 slice: Hebbian Hopfield vs polynomial DAM capacity"),
+    "capacity": (
+        "hebbdam.experiments.capacity",
+        "main",
+        "E1 slice: Hebbian Hopfield vs polynomial DAM capacity",
+    ),
     "figures": ("hebbdam.figures", "main", "draw every figure from the metrics JSON files"),
     "gate": ("hebbdam.gate", "main", "compare metrics with a committed baseline within tolerances"),
+    "download": ("hebbdam.data.commands", "download", "fetch the downloaded data.sources into data/raw"),
+    "prepare": ("hebbdam.data.commands", "prepare", "data.sources → data/processed/<name>.pt + manifest"),
+    "bench": ("hebbdam.bench", "main", "memory-engine speed: ratios to the machine's GEMM rate, reports/benchmarks.md"),
     # new commands: add one line here
 }
 

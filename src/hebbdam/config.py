@@ -15,7 +15,6 @@ import yaml
 from .errors import ConfigError, HebbdamError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CONF_DIR = REPO_ROOT / "conf"
 _MISSING = object()
 
 
@@ -122,8 +121,10 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     return Params(data)
 
 
-def compose(overrides: Sequence[str] = (), config_dir: str | Path = CONF_DIR) -> str:
+def compose(overrides: Sequence[str] = (), config_dir: str | Path = "conf") -> str:
     """Compose ``conf/`` with Hydra overrides into the YAML text ``dvc exp run`` would write to params.yaml."""
+    if not Path(config_dir, "config.yaml").is_file():
+        raise HebbdamError(f"{Path(config_dir) / 'config.yaml'}: not found (run from the repository root)")
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.errors import HydraException

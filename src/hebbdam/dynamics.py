@@ -1,8 +1,12 @@
-"""The one place that iterates a memory: synchronous and asynchronous recall until convergence.
+"""The one place that iterates a memory: synchronous, asynchronous and gradient recall, rollouts, streaming.
 
-Asynchronous sweeps visit every neuron once, in a fresh random order per state and sweep. The loop runs over the D
-positions of the sweep; each iteration updates one neuron of *every* state at once and keeps the memory's cache
-current (a rank-1 update), so a sweep costs the same arithmetic as one synchronous step.
+Asynchronous sweeps visit every neuron once, in a fresh random order per state and sweep. The loop runs over
+the D positions of the sweep; each iteration updates one neuron of *every* state at once and keeps the
+memory's cache current (a rank-1 update), so a sweep costs the same arithmetic as one synchronous step.
+
+Every loop stops each sample on its own: a (B,) ``converged`` mask freezes a sample once an update leaves it
+unchanged (within ``tol`` for continuous states), and the loop ends when all have converged or at
+the step limit.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ import torch
 from torch import Tensor
 
 from .memory.base import BinaryMemory, Memory, sign_keep
+
+MODES = ("async", "sync", "one-step", "gradient")
+DEFAULT_GRADIENT_TOL = 1e-6  # largest |Δσ| of one gradient step that counts as converged
 
 
 @dataclass
@@ -34,7 +41,8 @@ def asynchronous_sweep(
 ) -> Tensor:
     """One random-order asynchronous sweep over all neurons of every state: (B, D) → (B, D), a new tensor.
 
-    ``clamped`` (D,) bool marks neurons that never change (for hetero-association and classification by clamping).
+    ``clamped`` (D,) bool marks neurons that never change (for hetero-association and classification by
+    clamping).
     """
     states = states.clone()
     batch, dim = states.shape
@@ -52,6 +60,31 @@ def asynchronous_sweep(
     return states
 
 
+def energy_gradient(memory: Memory, states: Tensor) -> Tensor:
+    """(B, D) → (B, D) ∇_σ E: the memory's analytic ``grad_energy`` if it has one, else autograd."""
+    if hasattr(memory, "grad_energy"):
+        return memory.grad_energy(states)
+    with torch.enable_grad():
+        leaf = states.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(memory.energy(leaf).sum(), leaf)
+    return grad
+
+
+def gradient_step(memory: Memory, states: Tensor, lr: float, clamped: Tensor | None = None) -> Tensor:
+    """σ ← σ - lr ∇E(σ), clamped neurons held: (B, D) → (B, D)."""
+    grad = energy_gradient(memory, states)
+    if clamped is not None:
+        grad = grad.masked_fill(clamped, 0.0)
+    return states - lr * grad
+
+
+def _energy(memory: Memory, states: Tensor) -> Tensor:
+    try:
+        return memory.energy(states)
+    except NotImplementedError as err:
+        raise ValueError(f"trace_energy: {type(memory).__name__} has no energy ({err})") from err
+
+
 def relax(
     memory: Memory,
     states: Tensor,
@@ -60,37 +93,108 @@ def relax(
     generator: torch.Generator | None = None,
     clamped: Tensor | None = None,
     trace_energy: bool = False,
+    *,
+    lr: float = 0.1,
+    tol: float | None = None,
 ) -> Relaxation:
     """Update ``states`` (B, D) until no neuron changes in a whole sweep, or ``max_sweeps`` is reached.
 
-    ``mode``: "async" (random order, one neuron at a time), "sync" (all neurons at once), or "one-step" (a single
-    synchronous step, as in one-pass retrieval).
+    ``mode``: "async" (random order, one neuron at a time), "sync" (all neurons at once), "one-step" (a single
+    synchronous step, as in one-pass retrieval), or "gradient" (σ ← σ - ``lr`` ∇E on a continuous energy).
+    ``clamped`` (D,) bool: neurons held at their initial value. ``tol``: a sample has converged when one
+    update moves no entry by more than ``tol`` (default 0 — exactly unchanged — except 1e-6 for "gradient").
+    Converged samples are frozen; ``sweeps`` counts each sample's updates until it converged.
     """
-    if mode not in ("async", "sync", "one-step"):
-        raise ValueError(f"mode: expected one of async, sync, one-step, got {mode!r}")
+    if mode not in MODES:
+        raise ValueError(f"mode: expected one of {', '.join(MODES)}, got {mode!r}")
     if mode == "async" and not isinstance(memory, BinaryMemory):
         raise ValueError(f"mode: asynchronous updates need a binary memory, got {type(memory).__name__}")
-    if max_sweeps < 1:
+    if getattr(memory, "hetero", False):
+        raise ValueError(f"memory: a hetero-associative {type(memory).__name__} maps keys to values; call its step")
+    if isinstance(max_sweeps, bool) or not isinstance(max_sweeps, int) or max_sweeps < 1:
         raise ValueError(f"max_sweeps: expected an integer ≥ 1, got {max_sweeps!r}")
+    if mode == "gradient" and not lr > 0:
+        raise ValueError(f"lr: expected a step size > 0, got {lr!r}")
+    memory.validate(states)
+    if clamped is not None and (clamped.shape != (memory.dim,) or clamped.dtype != torch.bool):
+        raise ValueError(f"clamped: expected a ({memory.dim},) bool mask, got {tuple(clamped.shape)} {clamped.dtype}")
+    tol = (DEFAULT_GRADIENT_TOL if mode == "gradient" else 0.0) if tol is None else float(tol)
     limit = 1 if mode == "one-step" else max_sweeps
     sweeps = torch.zeros(states.shape[0], dtype=torch.long, device=states.device)
     converged = torch.zeros(states.shape[0], dtype=torch.bool, device=states.device)
-    energies = [memory.energy(states)] if trace_energy else None
+    energies = [_energy(memory, states).detach()] if trace_energy else None
     with torch.no_grad():
         for _ in range(limit):
             if mode == "async":
                 new = asynchronous_sweep(memory, states, generator, clamped)
+            elif mode == "gradient":
+                new = gradient_step(memory, states, lr, clamped)
             else:
                 new = memory.step(states)
                 if clamped is not None:
                     new = torch.where(clamped, states, new)
-            unchanged = (new == states).all(dim=1)
+            new = torch.where(converged[:, None], states, new)
+            moved = (new - states).abs().amax(dim=1)
             sweeps += (~converged).long()
-            converged |= unchanged
+            converged |= moved <= tol
             states = new
             if energies is not None:
-                energies.append(memory.energy(states))
+                energies.append(_energy(memory, states))
             if bool(converged.all()):
                 break
     energy = torch.stack(energies) if energies is not None else None
     return Relaxation(states=states, sweeps=sweeps, converged=converged, energy=energy)
+
+
+def rollout(memory: Memory, start: Tensor, steps: int, clamped: Tensor | None = None) -> Tensor:
+    """Iterate ``memory.step`` from ``start`` (B, D) for ``steps`` synchronous steps: → (steps + 1, B, D).
+
+    For sequence memories, frame t of the trajectory should equal pattern t of the stored sequence.
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"steps: expected an integer ≥ 0, got {steps!r}")
+    memory.validate(start, "start")
+    frames = [start]
+    with torch.no_grad():
+        for _ in range(steps):
+            new = memory.step(frames[-1])
+            if clamped is not None:
+                new = torch.where(clamped, frames[-1], new)
+            frames.append(new)
+    return torch.stack(frames)
+
+
+def _stream(states: Tensor, memories: Tensor, beta: float, values: Tensor, chunk: int) -> tuple[Tensor, Tensor]:
+    batch = states.shape[0]
+    running_max = torch.full((batch, 1), float("-inf"), dtype=states.dtype, device=states.device)
+    total = torch.zeros(batch, 1, dtype=states.dtype, device=states.device)
+    acc = torch.zeros(batch, values.shape[1], dtype=states.dtype, device=states.device)
+    for start in range(0, memories.shape[0], chunk):
+        logits = torch.mm(states, memories[start : start + chunk].T).mul_(beta)  # (B, chunk): the only big temporary
+        new_max = torch.maximum(running_max, logits.amax(-1, keepdim=True))
+        correction = torch.exp(running_max - new_max)  # 0 on the first chunk (exp(-inf))
+        logits.sub_(new_max).exp_()
+        total = total * correction + logits.sum(-1, keepdim=True)
+        acc = torch.addmm(acc * correction, logits, values[start : start + chunk])
+        running_max = new_max
+    return acc / total, (running_max + torch.log(total))[:, 0]
+
+
+def stream_step(
+    states: Tensor, memories: Tensor, beta: float, values: Tensor | None = None, chunk: int = 65536
+) -> Tensor:
+    """softmax(β S Ξᵀ) V with the K memories streamed ``chunk`` rows at a time: (B, D), (K, D) → (B, Dv).
+
+    A running max, normaliser and weighted sum are rescaled per chunk (online log-sum-exp), so peak extra
+    memory is O(B × chunk + B × Dv), not O(B × K); the result equals the one-shot softmax up to rounding.
+    """
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk: expected a positive integer, got {chunk!r}")
+    return _stream(states, memories, beta, memories if values is None else values, chunk)[0]
+
+
+def stream_logsumexp(states: Tensor, memories: Tensor, beta: float, chunk: int = 65536) -> Tensor:
+    """(B, D), (K, D) → (B,) logsumexp_μ(β ξ_μ·σ), streamed in chunks of memories (for the softmax energy)."""
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk: expected a positive integer, got {chunk!r}")
+    return _stream(states, memories, beta, memories[:, :0], chunk)[1]

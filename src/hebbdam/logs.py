@@ -24,7 +24,7 @@ def quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
     for pattern in (
         ".*does not have many workers.*",
-        ".*`configure_optimizers` returned `None`.*",
+        ".*configure_optimizers.*returned.*None.*",
         ".*GPU available but not used.*",
         ".*litlogger.*",
         ".*LeafSpec.*",

@@ -1,1 +1,7 @@
-"""Data: synthetic patterns, downloaded and offline image sets, corruptions and sequences."""
+"""Data: synthetic patterns, downloaded and offline image sets, corruptions and sequences.
+
+Modules: ``synthetic`` (Rademacher, biased, correlated ±1 patterns, bit flips), ``sources`` (what each source is;
+torchvision's URLs and md5s), ``download`` (mirrors, checksums, faults), ``readers`` (IDX, CIFAR batches, digits),
+``prepare`` (uniform ``data/processed/<name>.pt`` + manifest), ``corrupt`` (query corruptions), ``sequences``,
+``datamodule`` (LightningDataModules), ``commands`` (``hebbdam download`` / ``hebbdam prepare``).
+"""

@@ -24,3 +24,37 @@ def flip_bits(patterns: Tensor, fraction: float, generator: torch.Generator | No
     sign = torch.ones(count, dim, dtype=patterns.dtype)
     sign.scatter_(1, order, -1.0)
     return patterns * sign.to(patterns.device)
+
+
+def biased(count: int, dim: int, epsilon: float, generator: torch.Generator | None = None) -> Tensor:
+    """(count, dim) float32 ±1 matrix with independent entries, P(+1) = (1 + ε)/2, so the mean entry is ε."""
+    if not -1.0 <= epsilon <= 1.0:
+        raise ValueError(f"epsilon: expected a number in [-1, 1], got {epsilon!r}")
+    if count < 0 or dim <= 0:
+        raise ValueError(f"biased: expected count ≥ 0 and dim > 0, got count={count}, dim={dim}")
+    plus = torch.rand(count, dim, generator=generator) < (1.0 + epsilon) / 2.0
+    return plus.float().mul_(2.0).sub_(1.0)
+
+
+def correlated(
+    count: int,
+    dim: int,
+    parents: int,
+    overlap: float,
+    generator: torch.Generator | None = None,
+    epsilon: float = 0.0,
+) -> tuple[Tensor, Tensor]:
+    """Patterns clustered around ``parents`` random parents (P(+1) = (1+ε)/2).
+
+    Child μ copies parent ``μ mod parents`` with exactly round((1 - overlap)/2 · D) bits flipped, so its overlap
+    ξ_μ·parent/D equals ``overlap`` up to that rounding; two children of one parent overlap ≈ overlap² on average.
+    Returns (patterns (count, D) ±1 float32, parent index (count,) int64).
+    """
+    if parents <= 0:
+        raise ValueError(f"parents: expected a positive integer, got {parents!r}")
+    if not 0.0 <= overlap <= 1.0:
+        raise ValueError(f"overlap: expected a number in [0, 1], got {overlap!r}")
+    roots = biased(parents, dim, epsilon, generator)
+    labels = torch.arange(count) % parents
+    children = flip_bits(roots[labels], (1.0 - overlap) / 2.0, generator)
+    return children, labels

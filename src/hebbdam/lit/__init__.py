@@ -1,5 +1,6 @@
-"""Lightning modules: Hebbian storage without autograd (and, later, backprop training of the same memories)."""
+"""Lightning modules: Hebbian storage without autograd and backprop training of the same memories."""
 
-from .storage import HebbianModule, PatternDataModule, make_trainer, store
+from .data import EpochSampler, PatternDataModule, digits
+from .storage import HebbianModule, make_trainer, store
 
-__all__ = ["HebbianModule", "PatternDataModule", "make_trainer", "store"]
+__all__ = ["EpochSampler", "HebbianModule", "PatternDataModule", "digits", "make_trainer", "store"]

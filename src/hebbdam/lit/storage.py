@@ -1,7 +1,10 @@
 """Storage as Lightning training: a LightningModule that applies a learning rule with no autograd.
 
 The same module stores random patterns for the capacity ladder and trains on image batches later; Lightning
-supplies the device placement, the data loop and (with several devices) the process group.
+supplies the device placement, the data loop, checkpoints and (with several devices) the process group. Hebbian
+writes are sums, so with several devices each rank writes its shard of the data from the same zero state and an
+all-reduce adds the shards before ``finalize`` (rules with ``combine="concat"`` gather appended rows in rank order;
+sequential rules, ``combine="none"``, refuse to be sharded).
 """
 
 from __future__ import annotations
@@ -9,67 +12,115 @@ from __future__ import annotations
 import pytorch_lightning as pl
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, TensorDataset
 
 from ..errors import HebbdamError
-from ..memory import DenseAM, Hopfield, Memory, Separation
+from ..memory import DenseAM, Hopfield, Memory, Power, Separation
 from ..rules import Rule
-
-
-class PatternDataModule(pl.LightningDataModule):
-    """Serves a fixed pattern matrix (P, D) in order, in batches of ``batch_size`` rows."""
-
-    def __init__(self, patterns: Tensor, batch_size: int = 1024):
-        super().__init__()
-        self.patterns = patterns
-        self.batch_size = batch_size
-
-    def train_dataloader(self) -> DataLoader:
-        return DataLoader(TensorDataset(self.patterns), batch_size=self.batch_size, shuffle=False)
+from ..rules.base import check_target
+from .data import PatternDataModule
 
 
 class HebbianModule(pl.LightningModule):
-    """Applies ``rule`` to each batch: manual optimisation, no autograd, no optimiser.
+    """Applies ``rule`` to each batch: manual optimisation, no autograd, no optimiser, no parameters.
 
-    ``stored`` is the rule's target tensor: pairwise weights W (D, D) or a DAM memory matrix Ξ (P, D).
+    ``stored`` (a buffer, so checkpoints and ``.to(device)`` carry it) is the rule's target tensor: pairwise weights
+    W (D, D), a DAM memory matrix Ξ (P, D), hidden-unit weights (K, D), a feature tensor (F,) or tensor factors.
+    ``seed`` fixes the random initial state of rules that start from one (Oja, Krotov–Hopfield).
     """
 
-    def __init__(self, rule: Rule, dim: int):
+    def __init__(self, rule: Rule, dim: int, seed: int = 0):
         super().__init__()
         self.automatic_optimization = False
         self.rule = rule
         self.dim = dim
-        initial = torch.zeros(dim, dim) if rule.target == "pairwise" else torch.zeros(0, dim)
-        self.register_buffer("stored", initial)
+        self.seed = seed
+        self.register_buffer("stored", rule.initial(dim, torch.Generator().manual_seed(seed)))
+        self.finalized = False
 
     def configure_optimizers(self):
         return None
 
-    def training_step(self, batch: tuple[Tensor], batch_idx: int) -> None:
-        (patterns,) = batch
+    def _progress(self) -> float:
+        trainer = self._trainer
+        if trainer is None or not trainer.max_epochs or trainer.max_epochs < 1:
+            return 0.0
+        return self.current_epoch / trainer.max_epochs
+
+    def on_train_start(self) -> None:
+        world = self.trainer.world_size
+        if world > 1 and self.rule.combine == "none":
+            raise HebbdamError(
+                f"rule {self.rule.name} is sequential (each update depends on the last) and cannot be sharded "
+                f"over {world} devices: use devices=1"
+            )
+        self.finalized = False
+
+    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
+        patterns = batch[0]
         with torch.no_grad():
-            updated = self.rule.update(self.stored, patterns.to(self.stored.dtype))
+            updated = self.rule.step(self.stored, patterns.to(self.stored.dtype), self._progress())
         if not bool(torch.isfinite(updated).all()):
             raise HebbdamError(
                 f"rule {self.rule.name}: stored tensor became non-finite at step {self.global_step} "
-                f"(batch {batch_idx}); lower the learning rate"
+                f"(epoch {self.current_epoch}, batch {batch_idx}); lower the learning rate "
+                f"(hyper-parameters {self.rule.hyper or 'none'}); the last checkpoint written is unchanged"
             )
         self.stored = updated
+        # manual optimisation has no optimizer.step() to advance the step counter: advance it here (checkpoints
+        # name steps, and ``every_n_train_steps`` counts them).
+        progress = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
+        progress.increment_ready()
+        progress.increment_completed()
+
+    def on_train_epoch_end(self) -> None:
+        if self.stored.numel():
+            self.log("hebbian/stored_norm", self.stored.float().norm(), on_epoch=True, on_step=False)
 
     def on_train_end(self) -> None:
-        self.stored = self.rule.finalize(self.stored)
+        stored = self.stored
+        world = self.trainer.world_size
+        if world > 1 and self.rule.combine == "sum":
+            stored = self.trainer.strategy.reduce(stored.clone(), reduce_op="sum")
+        elif world > 1 and self.rule.combine == "concat":
+            shards = [None] * world
+            torch.distributed.all_gather_object(shards, stored.cpu())
+            stored = torch.cat(shards, dim=0).to(self.stored.device)
+        self.stored = self.rule.finalize(stored)
+        self.finalized = True
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # appended-row rules change the shape of ``stored``: take the checkpoint's shape before loading it
+        saved = state_dict.get(prefix + "stored")
+        if saved is not None and saved.shape != self.stored.shape:
+            self.stored = torch.empty_like(saved, device=self.stored.device)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def memory(self, separation: Separation | None = None) -> Memory:
-        """The trained memory: a Hopfield network for pairwise rules, a Dense AM (needs ``separation``) for slots."""
-        if self.rule.target == "pairwise":
+        """The trained memory: a Hopfield network for pairwise rules, a Dense AM (needs ``separation``) for slots and
+        hidden units, a Dense AM with F = x⁴ for the 4th-order tensor."""
+        target = self.rule.target
+        if target == "pairwise":
             return Hopfield(self.stored)
-        if separation is None:
-            raise ValueError(f"rule {self.rule.name} writes DAM memories: a separation function is required")
-        return DenseAM(self.stored, separation)
+        if target == "tensor4":
+            from ..rules.dense import tensor4_memories
+
+            return DenseAM(tensor4_memories(self.stored), separation or Power(4))
+        if target in ("slots", "hidden"):
+            if separation is None:
+                raise ValueError(f"rule {self.rule.name} writes DAM memories: a separation function is required")
+            return DenseAM(self.stored, separation)
+        raise ValueError(
+            f"rule {self.rule.name} writes {target}: no memory class in hebbdam.memory reads it yet "
+            "(use hebbdam.rules.dense.feature_energy on .stored)"
+        )
 
 
 def make_trainer(accelerator: str = "cpu", devices: int | str = 1, max_epochs: int = 1, **kwargs) -> pl.Trainer:
-    """A quiet Trainer for storage: no logger, checkpoints, model summary or progress bar unless asked for."""
+    """A quiet Trainer for storage: no logger, checkpoints, model summary or progress bar unless asked for.
+
+    The DataModules shard the data themselves (contiguous rows per rank), so Lightning's distributed sampler, which
+    would interleave and pad the rows, is off.
+    """
     options = dict(
         accelerator=accelerator,
         devices=devices,
@@ -79,13 +130,28 @@ def make_trainer(accelerator: str = "cpu", devices: int | str = 1, max_epochs: i
         enable_model_summary=False,
         enable_progress_bar=False,
         num_sanity_val_steps=0,
+        use_distributed_sampler=False,
     )
     options.update(kwargs)
     return pl.Trainer(**options)
 
 
-def store(patterns: Tensor, rule: Rule, trainer_options: dict | None = None) -> HebbianModule:
-    """Write ``patterns`` (P, D) with ``rule`` through a Lightning fit and return the trained module."""
-    module = HebbianModule(rule, patterns.shape[1])
-    make_trainer(**(trainer_options or {})).fit(module, datamodule=PatternDataModule(patterns))
+def store(
+    patterns: Tensor,
+    rule: Rule,
+    trainer_options: dict | None = None,
+    batch_size: int = 1024,
+    seed: int = 0,
+    memory: object | None = None,
+) -> HebbianModule:
+    """Write ``patterns`` (P, D) with ``rule`` through a Lightning fit and return the trained module.
+
+    ``memory``: the memory object (or target name) the caller means to train; a rule that cannot train it raises
+    :class:`hebbdam.rules.RuleTargetError` naming both, before any work.
+    """
+    if memory is not None:
+        check_target(rule, memory)
+    module = HebbianModule(rule, patterns.shape[1], seed=seed)
+    datamodule = PatternDataModule(patterns, batch_size=batch_size)
+    make_trainer(**(trainer_options or {})).fit(module, datamodule=datamodule)
     return module

@@ -1,8 +1,34 @@
-"""Associative-memory models: each an energy and a one-step update. Recall loops live in ``hebbdam.dynamics``."""
+"""Associative-memory models: each an energy and a one-step update. Recall loops live in
+``hebbdam.dynamics``."""
 
+from .astrocyte import NeuronAstrocyte
 from .base import BinaryMemory, Memory, sign_keep
+from .correlation import Amari, Kohonen
 from .dense import DenseAM
 from .hopfield import Hopfield
+from .minerva import Minerva2
+from .random_features import GaussianDAM, RandomFeatureDAM
 from .separation import Exponential, Power, Separation
+from .sequence import SequenceMemory
+from .softmax import ModernHopfield
+from .universal import UniversalHopfield
 
-__all__ = ["BinaryMemory", "DenseAM", "Exponential", "Hopfield", "Memory", "Power", "Separation", "sign_keep"]
+__all__ = [
+    "Amari",
+    "BinaryMemory",
+    "DenseAM",
+    "Exponential",
+    "GaussianDAM",
+    "Hopfield",
+    "Kohonen",
+    "Memory",
+    "Minerva2",
+    "ModernHopfield",
+    "NeuronAstrocyte",
+    "Power",
+    "RandomFeatureDAM",
+    "Separation",
+    "SequenceMemory",
+    "UniversalHopfield",
+    "sign_keep",
+]

@@ -1,34 +1,70 @@
 """Base classes: a memory is an energy over states and a one-step update.
 
-Binary memories (states in {-1, +1}) expose a *field*: ``field[b, i] > 0`` means state ``b`` has lower energy with
-``σ_i = +1`` than with ``σ_i = -1``. Asynchronous dynamics (``dynamics.py``) need the field of one neuron per state at
-a time; a binary memory keeps a small *cache* (local fields, or overlaps with the memories) current per flip, so one
-asynchronous step costs O(D) or O(P) per state instead of a full recomputation.
+Binary memories (states in {-1, +1}) expose a *field*: ``field[b, i] > 0`` means state ``b`` has lower energy
+with ``σ_i = +1`` than with ``σ_i = -1``. Asynchronous dynamics (``dynamics.py``) need the field of one neuron
+per state at a time; a binary memory keeps a small *cache* (local fields, or overlaps with the memories)
+current per flip, so one asynchronous step costs O(D) or O(P) per state instead of a full recomputation.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor, nn
 
 
 def sign_keep(field: Tensor, current: Tensor) -> Tensor:
-    """sgn(field), keeping the current value where the field is exactly zero (ties never flip, so energy never rises)."""
+    """sgn(field), keeping the current value where the field is exactly zero (ties never flip)."""
     return torch.where(field > 0, 1.0, torch.where(field < 0, -1.0, current)).to(current.dtype)
+
+
+def is_bipolar(values: Tensor) -> bool:
+    """True when every entry is exactly +1 or -1."""
+    return bool(((values == 1) | (values == -1)).all())
+
+
+def check_beta(beta: float, name: str = "beta") -> float:
+    """A finite inverse temperature > 0, or a ValueError naming ``name``."""
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta <= 0:
+        raise ValueError(f"{name}: expected a finite number > 0, got {beta!r}")
+    return float(beta)
+
+
+def check_matrix(values: Tensor, name: str, dim: int | None = None, bipolar: bool = False) -> None:
+    """Raise a ValueError naming ``name`` unless it is a finite 2-d (rows, dim) matrix, ±1 if ``bipolar``."""
+    if not isinstance(values, Tensor) or values.ndim != 2:
+        shape = tuple(values.shape) if isinstance(values, Tensor) else type(values).__name__
+        raise ValueError(f"{name}: expected a 2-d (P, D) tensor, got {shape}")
+    if dim is not None and values.shape[1] != dim:
+        raise ValueError(f"{name}: expected {dim} columns, got {values.shape[1]}")
+    if not bool(torch.isfinite(values).all()):
+        raise ValueError(f"{name}: expected finite entries")
+    if bipolar and not is_bipolar(values):
+        raise ValueError(f"{name}: expected bipolar ±1 entries")
 
 
 def check_states(states: Tensor, dim: int, *, bipolar: bool, name: str = "states") -> None:
     """Raise a ValueError naming ``name`` unless it is a (B, dim) tensor (and ±1 when ``bipolar``)."""
     if states.ndim != 2 or states.shape[1] != dim:
         raise ValueError(f"{name}: expected shape (B, {dim}), got {tuple(states.shape)}")
-    if bipolar and not bool(((states == 1) | (states == -1)).all()):
+    if bipolar and not is_bipolar(states):
         raise ValueError(f"{name}: expected bipolar ±1 entries for a binary model")
 
 
 class Memory(nn.Module):
-    """An associative memory over D-dimensional states."""
+    """An associative memory over D-dimensional states.
+
+    ``bipolar`` says whether states must be ±1 (binary models); :meth:`validate` checks a batch once, at the
+    entry of every recall loop in ``dynamics.py`` (not per step, to keep steps at matmul speed).
+    """
 
     dim: int
+    bipolar: bool = False
+
+    def validate(self, states: Tensor, name: str = "states") -> None:
+        """Raise a ValueError naming ``name`` unless ``states`` is (B, D), ±1 for a binary model."""
+        check_states(states, self.dim, bipolar=self.bipolar, name=name)
 
     def energy(self, states: Tensor) -> Tensor:
         """(B, D) → (B,) energy of each state."""
@@ -42,6 +78,21 @@ class Memory(nn.Module):
 class BinaryMemory(Memory):
     """A memory over bipolar states, updated by σ_i ← sgn(field_i)."""
 
+    bipolar = True
+
+    def columns(self, name: str) -> Tensor:
+        """A contiguous transpose of buffer ``name``, cached while the buffer is unchanged.
+
+        Asynchronous steps read one column per state (``W[:, i]``, ``Ξ[:, i]``); gathering rows of a contiguous
+        transpose is many times faster than gathering strided columns.
+        """
+        source = getattr(self, name)
+        key = (source.data_ptr(), source._version, tuple(source.shape), source.dtype, source.device)
+        cache = self.__dict__.setdefault("_columns_cache", {})
+        if name not in cache or cache[name][0] != key:
+            cache[name] = (key, source.T.contiguous())
+        return cache[name][1]
+
     def field(self, states: Tensor) -> Tensor:
         """(B, D) → (B, D): preference of each neuron for +1 over -1 (any positive per-state scale)."""
         raise NotImplementedError
@@ -49,7 +100,7 @@ class BinaryMemory(Memory):
     def step(self, states: Tensor) -> Tensor:
         return sign_keep(self.field(states), states)
 
-    # asynchronous support: a cache kept current per single-neuron flip ------------------------------------------------
+    # asynchronous support: a cache kept current per single-neuron flip -------------------------------------
     def cache(self, states: Tensor) -> Tensor:
         """(B, D) → (B, C): the quantities needed to read one neuron's field cheaply."""
         raise NotImplementedError

@@ -1,28 +1,40 @@
-"""Dense Associative Memory with bipolar memories (Krotov & Hopfield 2016; Demircigil et al. 2017)."""
+"""Dense Associative Memory (Krotov & Hopfield 2016; Demircigil et al. 2017) over ±1 states."""
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
-from .base import BinaryMemory
+from .base import BinaryMemory, check_matrix, is_bipolar
 from .separation import Separation
+
+# elements of the (B, chunk, P) temporary of the exact field for non-bipolar memories
+EXACT_FIELD_BLOCK = 1 << 22
 
 
 class DenseAM(BinaryMemory):
-    """E(σ) = -Σ_μ F(ξ_μ·σ / D). ``memories`` Ξ (P, D) with ±1 entries; ``separation`` is F.
+    """E(σ) = -Σ_μ F(ξ_μ·σ / D). ``memories`` Ξ (P, D); ``separation`` is F.
 
-    Flipping σ_i changes every overlap by -2 ξ_μi σ_i / D. Because ξ_μi σ_i = ±1, the energy difference splits into a
-    part even and a part odd in ξ_μi, so the synchronous field of all D neurons is two matrix products:
+    With ±1 memories, flipping σ_i changes every overlap by -2 ξ_μi σ_i / D, and ξ_μi σ_i = ±1, so the energy
+    difference splits into a part even and a part odd in ξ_μi; the synchronous field of all D neurons is two
+    matmuls:
         field = b(X) Ξ + σ ⊙ Σ_μ a(X),  X = S Ξᵀ / D,
         a = ½[F(x) - F(x-h) + F(x) - F(x+h)],  b = ½[(F(x) - F(x-h)) - (F(x) - F(x+h))],  h = 2/D.
+    That identity needs ξ_μi ∈ {±1}. Real-valued memories (e.g. trained by backprop) fall back to the exact
+    energy difference of each flip, computed in chunks of neurons (B × chunk × P at a time): slower, same
+    meaning.
     """
 
     def __init__(self, memories: Tensor, separation: Separation):
         super().__init__()
-        if memories.ndim != 2:
-            raise ValueError(f"memories: expected a (P, D) matrix, got {tuple(memories.shape)}")
+        check_matrix(memories, "memories")
+        if not isinstance(separation, Separation):
+            raise ValueError(
+                f"separation: expected a Separation (Power, Exponential), got {type(separation).__name__}"
+            )
         self.dim = memories.shape[1]
         self.separation = separation
+        self.bipolar_memories = is_bipolar(memories)
         self.register_buffer("memories", memories)
 
     def overlaps(self, states: Tensor) -> Tensor:
@@ -30,25 +42,51 @@ class DenseAM(BinaryMemory):
         return states @ self.memories.T
 
     def energy(self, states: Tensor) -> Tensor:
+        """(B, D) → (B,). May overflow for a steep exponential F: use :meth:`log_energy` there."""
         return -self.separation(self.overlaps(states) / self.dim).sum(-1)
 
+    def log_energy(self, states: Tensor) -> Tensor:
+        """(B, D) → (B,) log(-E) = log Σ_μ F(x_μ), finite for the exponential at any β (F > 0 needed).
+
+        Monotone decreasing in E, so it orders states the same way; exp(βx) at β = 1000 overflows E, not this.
+        """
+        return self.separation.log_total(self.overlaps(states) / self.dim)
+
+    def update(self, states: Tensor) -> Tensor:
+        """(B, D) → (B, D): the continuous one-step update Σ_μ ξ_μ f(ξ_μ·σ / D), f = F' (equals -D ∇E)."""
+        return self.separation.derivative(self.overlaps(states) / self.dim) @ self.memories
+
     def field(self, states: Tensor) -> Tensor:
-        x = self.overlaps(states) / self.dim
-        h = 2.0 / self.dim
-        keep_if_aligned = self.separation.flip_gain(x, -h)  # F(x) - F(x - h): gain of σ_i when ξ_μi σ_i = +1
-        keep_if_opposed = self.separation.flip_gain(x, h)  # F(x) - F(x + h): gain of σ_i when ξ_μi σ_i = -1
-        odd = 0.5 * (keep_if_aligned - keep_if_opposed)
-        even = 0.5 * (keep_if_aligned + keep_if_opposed)
-        return odd @ self.memories + states * even.sum(-1, keepdim=True)
+        if not self.bipolar_memories:
+            return self.exact_field(states)
+        odd, even_sum = self.separation.odd_even(self.overlaps(states), self.dim)
+        return torch.addmm(states * even_sum, odd, self.memories)
+
+    def exact_field(self, states: Tensor) -> Tensor:
+        """(B, D) → (B, D): Σ_μ F(x_μ with σ_i=+1) - F(x_μ with σ_i=-1) for any real memories, in neuron
+        chunks."""
+        batch, dim = states.shape
+        count = self.memories.shape[0]
+        x = (self.overlaps(states) / dim)[:, None, :]  # (B, 1, P)
+        chunk = max(1, EXACT_FIELD_BLOCK // max(1, batch * count))
+        parts = []
+        for start in range(0, dim, chunk):
+            xi = self.memories.T[start : start + chunk][None] / dim  # (1, c, P): ξ_μi / D
+            sigma = states[:, start : start + chunk, None]  # (B, c, 1)
+            to_plus = self.separation.flip_gain(x, (1.0 - sigma) * xi)  # F(x) - F(x⁽ⁱ⁺⁾)
+            to_minus = self.separation.flip_gain(x, -(sigma + 1.0) * xi)  # F(x) - F(x⁽ⁱ⁻⁾)
+            parts.append((to_minus - to_plus).sum(-1))
+        return torch.cat(parts, dim=1)
 
     def cache(self, states: Tensor) -> Tensor:
         return self.overlaps(states)
 
     def field_at(self, cache: Tensor, states: Tensor, index: Tensor) -> Tensor:
+        # exact for any real memories: flipping σ_i moves overlap μ by -2 ξ_μi σ_i
         sigma = states.gather(1, index[:, None])  # (B, 1)
-        aligned = self.memories.T[index] * sigma  # ξ_μi σ_i, (B, P)
+        aligned = self.columns("memories")[index] * sigma  # ξ_μi σ_i, (B, P)
         gain = self.separation.flip_gain(cache / self.dim, -2.0 * aligned / self.dim).sum(-1)
         return sigma[:, 0] * gain
 
     def after_flip(self, cache: Tensor, index: Tensor, delta: Tensor) -> Tensor:
-        return cache + delta[:, None] * self.memories.T[index]
+        return cache + delta[:, None] * self.columns("memories")[index]

@@ -32,4 +32,4 @@ class Hopfield(BinaryMemory):
 
     def after_flip(self, cache: Tensor, index: Tensor, delta: Tensor) -> Tensor:
         # h_j = Σ_k W_jk σ_k, so σ_i += δ adds δ W_ji to every h_j: column i of W, one per state.
-        return torch.addcmul(cache, delta[:, None], self.weights.T[index])
+        return torch.addcmul(cache, delta[:, None], self.columns("weights")[index])

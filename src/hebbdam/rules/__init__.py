@@ -1,6 +1,26 @@
 """Learning rules, each labelled local or nonlocal. Importing this package registers them all."""
 
-from . import hebbian  # noqa: F401  (registers hebb and slot)
-from .base import Rule, get_rule, register, rule_names
+from . import dense, hebbian, hidden, pairwise  # noqa: F401  (each module registers its rules)
+from .base import (
+    TARGETS,
+    Rule,
+    RuleTargetError,
+    check_target,
+    get_rule,
+    register,
+    register_factory,
+    rule_defaults,
+    rule_names,
+)
 
-__all__ = ["Rule", "get_rule", "register", "rule_names"]
+__all__ = [
+    "TARGETS",
+    "Rule",
+    "RuleTargetError",
+    "check_target",
+    "get_rule",
+    "register",
+    "register_factory",
+    "rule_defaults",
+    "rule_names",
+]

@@ -1,48 +1,178 @@
 """A learning rule: a pure function from a batch of activity to an update of a memory's stored tensor.
 
 Every rule names its ``locality`` ("local": ΔW_ij uses only what is at neurons i and j; "nonlocal": anything else)
-and its ``target`` (the kind of stored tensor it writes: "pairwise" weights W (D, D), or "slots", a DAM's memory
-matrix Ξ (P, D)), so a figure can never silently mix local and non-local results and a rule is never applied to a
-memory it cannot train.
+and its ``target``, the kind of stored tensor it writes, so a figure can never silently mix local and non-local
+results and a rule is never applied to a memory it cannot train:
+
+- ``pairwise``: weights W (D, D) of a Hopfield network;
+- ``slots``: a DAM's memory matrix Ξ (P, D), one row appended per stored pattern;
+- ``hidden``: a fixed number K of hidden-unit weight vectors (K, D) (features / DAM memories learned in place);
+- ``features``: a random-feature tensor T (F,) (DrDAM: T = Σ_μ φ(ξ_μ));
+- ``tensor4``: a 4th-order Hebbian tensor kept in factored form, rows u_μ = ξ_μ / D^{3/4} (P, D).
+
+Rules with hyper-parameters are built by a factory: ``get_rule("storkey")``, ``get_rule("dreaming", t=10.0)``.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import torch
 from torch import Tensor
+
+from ..errors import HebbdamError
+
+TARGETS: dict[str, str] = {
+    "pairwise": "pairwise weights W (D, D)",
+    "slots": "a DAM memory matrix Ξ (P, D)",
+    "hidden": "hidden-unit weights (K, D)",
+    "features": "a random-feature tensor T (F,)",
+    "tensor4": "a 4th-order Hebbian tensor in factored form (P, D)",
+}
+COMBINES = ("sum", "concat", "none")
+
+
+class RuleTargetError(HebbdamError, ValueError):
+    """A rule applied to a memory (or stored tensor) of a kind it cannot train."""
+
+
+def _default_init(target: str) -> Callable[[int, torch.Generator | None], Tensor]:
+    def init(dim: int, generator: torch.Generator | None = None) -> Tensor:
+        if target == "pairwise":
+            return torch.zeros(dim, dim)
+        if target in ("slots", "tensor4"):
+            return torch.zeros(0, dim)
+        raise ValueError(f"rule with target {target}: an explicit init is required")
+
+    return init
 
 
 @dataclass(frozen=True)
 class Rule:
-    """``update(state, patterns) -> new state``: state is the stored tensor, patterns (B, D) one batch of activity."""
+    """``update(state, patterns) -> new state``: state is the stored tensor, patterns (B, D) one batch of activity.
+
+    ``init(dim, generator)`` builds the initial state; ``finalize(state)`` runs once after the last batch (e.g. the
+    sleep phase of dreaming, zeroing a diagonal). ``combine`` says how shards from several devices merge: "sum"
+    (additive writes from a zero state), "concat" (appended rows, in rank order) or "none" (sequential rules).
+    ``uses_progress``: ``update`` takes a third argument, the training progress in [0, 1) (annealed rates).
+    """
 
     name: str
     locality: str
     target: str
-    update: Callable[[Tensor, Tensor], Tensor]
+    update: Callable[..., Tensor]
     finalize: Callable[[Tensor], Tensor] = staticmethod(lambda state: state)
+    init: Callable[[int, torch.Generator | None], Tensor] | None = None
+    combine: str = "none"
+    uses_progress: bool = False
+    hyper: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.locality not in ("local", "nonlocal"):
             raise ValueError(f"locality of rule {self.name}: expected local or nonlocal, got {self.locality!r}")
-        if self.target not in ("pairwise", "slots"):
-            raise ValueError(f"target of rule {self.name}: expected pairwise or slots, got {self.target!r}")
+        if self.target not in TARGETS:
+            raise ValueError(f"target of rule {self.name}: expected one of {', '.join(TARGETS)}, got {self.target!r}")
+        if self.combine not in COMBINES:
+            raise ValueError(f"combine of rule {self.name}: expected one of {', '.join(COMBINES)}, got {self.combine!r}")
+
+    def initial(self, dim: int, generator: torch.Generator | None = None) -> Tensor:
+        """The state before any pattern is seen."""
+        return (self.init or _default_init(self.target))(dim, generator)
+
+    def step(self, state: Tensor, patterns: Tensor, progress: float = 0.0) -> Tensor:
+        """One update on a batch (B, D); ``progress`` in [0, 1) is passed only to rules that anneal."""
+        if self.uses_progress:
+            return self.update(state, patterns, progress)
+        return self.update(state, patterns)
+
+    def fit(self, patterns: Tensor, epochs: int = 1, batch_size: int | None = None, generator=None) -> Tensor:
+        """Without Lightning: initial state, ``epochs`` passes in order over batches of rows, then ``finalize``."""
+        state = self.initial(patterns.shape[1], generator).to(patterns.device)
+        size = batch_size or patterns.shape[0]
+        with torch.no_grad():
+            for epoch in range(epochs):
+                for start in range(0, patterns.shape[0], size):
+                    state = self.step(state, patterns[start : start + size], epoch / epochs)
+            return self.finalize(state)
+
+    def describe(self) -> str:
+        return f"rule {self.name} ({self.locality}; trains {TARGETS[self.target]})"
 
 
-_REGISTRY: dict[str, Rule] = {}
+def memory_targets(memory: object) -> tuple[str, str]:
+    """The targets a memory object can be trained by, and a short description of it, e.g. ("pairwise",), "Hopfield"."""
+    from ..memory import DenseAM, Hopfield
+
+    name = type(memory).__name__
+    if isinstance(memory, Hopfield):
+        return ("pairwise",), f"{name} (pairwise weights W (D, D))"
+    if isinstance(memory, DenseAM):
+        return ("slots", "hidden"), f"{name} (a DAM memory matrix Ξ (P, D))"
+    lowered = name.lower()
+    if "feature" in lowered:
+        return ("features",), f"{name} (a random-feature tensor)"
+    if "astro" in lowered or "tensor" in lowered:
+        return ("tensor4",), f"{name} (a 4th-order tensor)"
+    return (), name
+
+
+def check_target(rule: Rule, memory: object) -> None:
+    """Raise :class:`RuleTargetError` naming the rule and the memory unless ``rule`` can train ``memory``.
+
+    ``memory`` is a memory object (Hopfield, DenseAM, …) or a target name ("pairwise", "slots", …).
+    """
+    if isinstance(memory, str):
+        if memory not in TARGETS:
+            raise ValueError(f"memory: expected a memory object or one of {', '.join(TARGETS)}, got {memory!r}")
+        targets, described = (memory,), TARGETS[memory]
+    else:
+        targets, described = memory_targets(memory)
+    if rule.target not in targets:
+        raise RuleTargetError(f"{rule.describe()} cannot train {described}")
+
+
+_REGISTRY: dict[str, Callable[..., Rule]] = {}
 
 
 def register(rule: Rule) -> Rule:
-    _REGISTRY[rule.name] = rule
+    """Register a rule without hyper-parameters."""
+
+    def factory(**hyper) -> Rule:
+        if hyper:
+            raise ValueError(f"rule {rule.name}: takes no hyper-parameters, got {', '.join(sorted(hyper))}")
+        return rule
+
+    _REGISTRY[rule.name] = factory
     return rule
 
 
-def get_rule(name: str) -> Rule:
+def register_factory(name: str, factory: Callable[..., Rule]) -> Callable[..., Rule]:
+    """Register ``factory(**hyper) -> Rule``; its keyword defaults are the rule's default hyper-parameters."""
+    _REGISTRY[name] = factory
+    return factory
+
+
+def get_rule(name: str, **hyper) -> Rule:
+    """The rule called ``name`` built with ``hyper`` (keyword hyper-parameters; unknown keys raise TypeError)."""
     if name not in _REGISTRY:
         raise KeyError(f"rule: expected one of {', '.join(sorted(_REGISTRY))}, got {name!r}")
-    return _REGISTRY[name]
+    factory = _REGISTRY[name]
+    allowed = [p for p in inspect.signature(factory).parameters if p != "hyper"]
+    unknown = sorted(set(hyper) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"rule {name}: unknown hyper-parameter {', '.join(unknown)}; expected {', '.join(allowed) or 'none'}"
+        )
+    return factory(**hyper)
+
+
+def rule_defaults(name: str) -> dict:
+    """The default hyper-parameters of rule ``name`` (what conf/rule/<name>.yaml lists)."""
+    get_rule(name)
+    params = inspect.signature(_REGISTRY[name]).parameters.values()
+    return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
 
 
 def rule_names() -> list[str]:

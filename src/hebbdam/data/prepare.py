@@ -1,0 +1,175 @@
+"""Prepare: every source → one uniform tensor file ``<root>/processed/<name>.pt`` plus ``<name>.json`` manifest.
+
+The file is a dict of tensors (loadable with ``torch.load(weights_only=True)``)::
+
+    x_train (N, D) float32 in [0, 1]   images flattened in (C, H, W) order
+    y_train (N,)   int64               class (digits, images) or parent index (synthetic)
+    x_test, y_test                      the same for the test split
+    b_train, b_test (N, D) int8 ±1     binarised x (x > data.binarize_threshold → +1), when the threshold is set
+    image_shape (3,) int64             (C, H, W)
+
+Ordering is fixed by ``data.seed`` (a permutation drawn from a generator seeded by the seed and the source name).
+MNIST, Fashion-MNIST and CIFAR-10 keep their official train/test split; digits and synthetic are split with
+``data.test_fraction``. Deterministic bytes: ``torch.save`` to a *path* embeds the file's name in the archive (so
+an atomic temporary name would change the bytes), so we serialise to memory and write the bytes; the manifest also
+records a sha256 of each tensor's raw bytes, which does not depend on torch's container format.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io as _io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .. import io
+from ..errors import HebbdamError
+from . import readers, sources
+from .synthetic import correlated
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """Correlated ±1 patterns: ``count`` rows of width ``dim`` around ``parents`` parents (P(+1) = (1+ε)/2)."""
+
+    count: int = 2000
+    dim: int = 100
+    epsilon: float = 0.0
+    parents: int = 10
+    overlap: float = 0.5
+
+
+@dataclass(frozen=True)
+class PrepareConfig:
+    root: Path = Path("data")
+    seed: int = 0
+    test_fraction: float = 0.2
+    binarize_threshold: float | None = 0.5
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+
+def source_generator(seed: int, name: str) -> torch.Generator:
+    """A CPU generator seeded by (seed, source name), so sources do not share random streams."""
+    offset = int.from_bytes(hashlib.sha256(f"{seed}:{name}".encode()).digest()[:7], "big")
+    return torch.Generator().manual_seed(offset)
+
+
+def _split(x: Tensor, y: Tensor, test_fraction: float, generator: torch.Generator) -> dict[str, Tensor]:
+    order = torch.randperm(len(x), generator=generator)
+    n_test = round(test_fraction * len(x))
+    test, train = order[:n_test], order[n_test:]
+    return {"x_train": x[train], "y_train": y[train], "x_test": x[test], "y_test": y[test]}
+
+
+def _shuffle(splits: dict[str, tuple[Tensor, Tensor]], generator: torch.Generator) -> dict[str, Tensor]:
+    out = {}
+    for split in ("train", "test"):
+        x, y = splits[split]
+        order = torch.randperm(len(x), generator=generator)
+        out[f"x_{split}"], out[f"y_{split}"] = x[order], y[order]
+    return out
+
+
+def _from_uint8(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, tuple[Tensor, Tensor]]:
+    return {
+        split: (
+            torch.from_numpy(images.reshape(len(images), -1).astype(np.float32)).div_(255.0),
+            torch.from_numpy(labels.astype(np.int64)),
+        )
+        for split, (images, labels) in splits.items()
+    }
+
+
+def raw_files(name: str, root: str | Path) -> list[Path]:
+    """The raw files a downloaded source needs (none for offline sources); raises naming the first missing one."""
+    names = {"cifar10": (readers.CIFAR_ARCHIVE,)}.get(name, readers.MNIST_FILES["train"] + readers.MNIST_FILES["test"])
+    paths = [Path(root) / "raw" / name / filename for filename in names] if name in sources.REMOTE else []
+    for path in paths:
+        if not path.is_file():
+            raise HebbdamError(f"{path}: not found (add {name} to data.sources and run `hebbdam download` first)")
+    return paths
+
+
+def build(name: str, config: PrepareConfig) -> tuple[dict[str, Tensor], tuple[int, int, int]]:
+    """The split, ordered tensors of source ``name`` (before binarisation) and its image shape (C, H, W)."""
+    generator = source_generator(config.seed, name)
+    root = Path(config.root)
+    if name == "digits":
+        images, labels = readers.read_digits()
+        x = torch.from_numpy(images.reshape(len(images), -1).astype(np.float32)).div_(16.0)
+        y = torch.from_numpy(labels.astype(np.int64))
+        return _split(x, y, config.test_fraction, generator), sources.INFO[name].shape
+    if name == "synthetic":
+        s = config.synthetic
+        patterns, parents = correlated(s.count, s.dim, s.parents, s.overlap, generator, s.epsilon)
+        x = patterns.add(1.0).mul_(0.5)
+        return _split(x, parents, config.test_fraction, generator), (1, 1, s.dim)
+    if name in ("mnist", "fashion_mnist"):
+        raw_files(name, root)
+        splits = _from_uint8(readers.read_mnist(root / "raw" / name))
+    elif name == "cifar10":
+        splits = _from_uint8(readers.read_cifar(raw_files(name, root)[0]))
+    else:
+        raise ValueError(f"source: expected one of {', '.join(sources.ALL)}, got {name!r}")
+    return _shuffle(splits, generator), sources.INFO[name].shape
+
+
+def tensor_sha256(tensor: Tensor) -> str:
+    """sha256 of a tensor's raw little-endian bytes in row-major order (independent of the file container)."""
+    return hashlib.sha256(tensor.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
+
+
+def prepare(name: str, config: PrepareConfig) -> dict:
+    """Write ``<root>/processed/<name>.pt`` and its manifest ``<name>.json`` atomically; return the manifest."""
+    tensors, shape = build(name, config)
+    if config.binarize_threshold is not None:
+        for split in ("train", "test"):
+            x = tensors[f"x_{split}"]
+            tensors[f"b_{split}"] = torch.where(x > config.binarize_threshold, 1, -1).to(torch.int8)
+    tensors["image_shape"] = torch.tensor(shape, dtype=torch.int64)
+    buffer = _io.BytesIO()
+    torch.save(tensors, buffer)
+    data = buffer.getbuffer()
+    folder = Path(config.root) / "processed"
+    path = io.atomic_write(folder / f"{name}.pt", lambda tmp: tmp.write_bytes(data))
+    info = sources.INFO[name]
+    split = "official train/test split" if name in sources.REMOTE else f"test_fraction {config.test_fraction}"
+    manifest = {
+        "name": name,
+        "file": path.name,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "bytes": len(data),
+        "source": info.origin,
+        "licence": info.licence,
+        "image_shape": list(shape),
+        "classes": int(torch.cat([tensors["y_train"], tensors["y_test"]]).max()) + 1,
+        "seed": config.seed,
+        "split": split,
+        "binarize_threshold": config.binarize_threshold,
+        "tensors": {
+            key: {"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch."), "sha256": tensor_sha256(t)}
+            for key, t in tensors.items()
+        },
+        "torch": torch.__version__.split("+")[0],
+    }
+    if name == "synthetic":
+        manifest["synthetic"] = vars(config.synthetic)
+    io.write_json(folder / f"{name}.json", manifest)
+    return manifest
+
+
+def load(name: str, root: str | Path = "data", verify: bool = False) -> dict[str, Tensor]:
+    """Read a prepared file (``verify``: also check its sha256 against the manifest)."""
+    path = Path(root) / "processed" / f"{name}.pt"
+    if not path.is_file():
+        raise HebbdamError(f"{path}: not found (add {name} to data.sources and run `hebbdam prepare`, or dvc repro)")
+    if verify:
+        manifest = io.read_json(path.with_suffix(".json"))
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if not isinstance(manifest, dict) or manifest.get("sha256") != digest:
+            raise HebbdamError(f"{path}: sha256 {digest} differs from its manifest (run `hebbdam prepare` again)")
+    return torch.load(path, weights_only=True)

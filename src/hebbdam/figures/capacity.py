@@ -1,0 +1,106 @@
+"""Figure of the capacity slice: recall against load, and capacity against D with the published laws."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import references as ref
+from .style import plt
+
+INPUTS = ("capacity.json", "capacity_curves.json")
+OUTPUT = "capacity.png"
+
+
+def _by_dim(curves: list[dict], arm: str) -> dict[int, list[dict]]:
+    grouped: dict[int, list[dict]] = {}
+    for point in curves:
+        if point["arm"] == arm:
+            grouped.setdefault(point["D"], []).append(point)
+    return dict(sorted(grouped.items()))
+
+
+def _recall_panel(ax, curves: list[dict], arm: str, title: str) -> None:
+    colours = plt.cm.viridis(np.linspace(0.1, 0.85, max(1, len(_by_dim(curves, arm)))))
+    for colour, (dim, points) in zip(colours, _by_dim(curves, arm).items(), strict=True):
+        loads = [p["load"] for p in points]
+        ax.plot(loads, [p["retrieved"] for p in points], "-o", ms=3, color=colour, label=f"D={dim} retrieved")
+        ax.plot(loads, [p["exact"] for p in points], "--", color=colour, alpha=0.7, label=f"D={dim} exact")
+    ax.set(title=title, xlabel="load α = P / D", ylabel="fraction of patterns", ylim=(-0.03, 1.03))
+
+
+def _capacity_points(summary: dict, arm: str, key: str) -> tuple[list[int], list[float]]:
+    dims, counts = [], []
+    for name, value in summary.get(arm, {}).items():
+        if name.startswith("D") and isinstance(value, dict) and value.get(key) is not None:
+            dims.append(int(name[1:]))
+            counts.append(value[key] * int(name[1:]))
+    return dims, counts
+
+
+def draw(metrics: dict) -> plt.Figure:
+    """``metrics``: {"capacity.json": summary record, "capacity_curves.json": list of points}."""
+    summary, curves = metrics["capacity.json"]["arms"], metrics["capacity_curves.json"]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4), constrained_layout=True)
+    rho = metrics["capacity.json"]["flip_fraction"]
+
+    hebb = "hebb_async" if "hebb_async" in summary else next(a for a in summary if summary[a]["model"] == "hopfield")
+    _recall_panel(
+        axes[0], curves, hebb, f"Hopfield, {summary[hebb]['rule']} rule, {summary[hebb]['dynamics']}, ρ={rho}"
+    )
+    axes[0].axvline(
+        ref.HEBB_CRITICAL_LOAD.value,
+        color="k",
+        lw=1,
+        ls=":",
+        label=f"α_c = {ref.HEBB_CRITICAL_LOAD.value} (Amit, Gutfreund & Sompolinsky 1985)",
+    )
+    axes[0].legend(loc="lower left")
+
+    dense = [a for a in summary if summary[a]["model"] == "dense"]
+    if dense:
+        _recall_panel(axes[1], curves, dense[0], f"Dense AM ({dense[0]}), one-shot slots, ρ={rho}")
+        axes[1].axvline(1.0, color="grey", lw=0.8, ls=":", label="P = D")
+        axes[1].legend(loc="upper right")
+
+    ax = axes[2]
+    all_dims = sorted({p["D"] for p in curves})
+    grid = np.geomspace(min(all_dims), max(all_dims), 50)
+    ax.plot(grid, ref.HEBB_CRITICAL_LOAD.value * grid, "k:", lw=1, label="0.138 D (Amit et al. 1985)")
+    ax.plot(
+        grid,
+        [ref.hebb_exact_capacity(d) for d in grid],
+        "k--",
+        lw=1,
+        label="D / (2 ln D) (McEliece et al. 1987)",
+    )
+    ax.plot(
+        grid,
+        [ref.hebb_exact_capacity(d, all_patterns=True) for d in grid],
+        "k-.",
+        lw=1,
+        label="D / (4 ln D) (McEliece et al. 1987)",
+    )
+    for arm, marker in [(a, "o") for a in summary if summary[a]["model"] == "hopfield"] + [(a, "s") for a in dense]:
+        for key, fill in (("critical_load", "full"), ("exact_capacity_load", "none")):
+            dims, counts = _capacity_points(summary, arm, key)
+            if dims:
+                label = f"{arm}: {'retrieved ½' if key == 'critical_load' else 'exact ≥99%'}"
+                ax.plot(dims, counts, marker=marker, fillstyle=fill, ls="-", lw=0.8, label=label)
+    for arm in dense:
+        n = int(summary[arm].get("n", 3))
+        ax.plot(
+            grid,
+            [ref.dam_no_error_capacity(d, n) for d in grid],
+            color="tab:red",
+            lw=1,
+            label=f"D^{n - 1} / (2 (2n-3)!! ln D), n={n} (Krotov & Hopfield 2016)",
+        )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="D (neurons)",
+        ylabel="patterns stored P",
+        title="capacity against D",
+    )
+    ax.legend(loc="upper left", fontsize=6)
+    return fig

@@ -1,0 +1,285 @@
+"""Backprop training of the same memory objects the Hebbian rules write: W (D, D), a DAM's Ξ (K, D), a feature map.
+
+``BackpropModule(memory, objective)`` = a trainable memory (an energy over states, with parameters) + an objective:
+
+- :class:`Denoising`: corrupt a stored pattern, unroll ``steps`` differentiable recall steps
+  s ← tanh(gain · h / rms(h)), h = -∂E/∂s, and score the result against the clean pattern (mean squared error);
+- :class:`KrotovHopfield2016`: the dense-memory classifier — visible pixels in [-1, 1] plus C class units; each class
+  unit reads c = tanh(β Σ_μ [F(ξ_μ·v⁺) - F(ξ_μ·v⁻)]) with F rectified xⁿ, β = 1/Tⁿ, v± the image with that class
+  unit at ±1 and the others at -1; loss Σ_c (c - t_c)^{2m}. Trained with :class:`NormalisedMomentum`.
+
+Every random choice (initial weights, the corruption of each step, the batch order) is a function of ``seed`` and
+the step, so a run resumed from a Lightning checkpoint ends bit-for-bit where an uninterrupted run ends (CPU).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor, nn
+
+from ..data.synthetic import flip_bits
+from ..errors import HebbdamError
+from ..memory import DenseAM, Hopfield, Power, Separation
+
+
+# trainable memories ------------------------------------------------------------------------------------------------------
+class PairwiseWeights(nn.Module):
+    """E(s) = -½ sᵀWs with W the symmetric, zero-diagonal part of a free (D, D) parameter."""
+
+    target = "pairwise"
+
+    def __init__(self, dim: int, init_std: float = 0.0, seed: int = 0):
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        self.raw = nn.Parameter(torch.randn(dim, dim, generator=generator) * init_std)
+        self.dim = dim
+
+    def weights(self) -> Tensor:
+        sym = 0.5 * (self.raw + self.raw.T)
+        return sym - torch.diag_embed(torch.diagonal(sym))
+
+    def energy(self, states: Tensor) -> Tensor:
+        return -0.5 * ((states @ self.weights()) * states).sum(-1)
+
+    def export(self) -> Hopfield:
+        return Hopfield(self.weights().detach().clone())
+
+
+class MemoryMatrix(nn.Module):
+    """E(s) = -Σ_μ F(ξ_μ·s / scale): a DAM whose memory matrix Ξ (K, D) is a parameter (scale D by default)."""
+
+    target = "slots"
+
+    def __init__(
+        self,
+        count: int,
+        dim: int,
+        separation: Separation,
+        init_mean: float = 0.0,
+        init_std: float = 0.1,
+        seed: int = 0,
+        scale: float | None = None,
+    ):
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        self.memories = nn.Parameter(init_mean + init_std * torch.randn(count, dim, generator=generator))
+        self.separation = separation
+        self.dim = dim
+        self.scale = float(dim if scale is None else scale)
+
+    def energy(self, states: Tensor) -> Tensor:
+        return -self.separation(states @ self.memories.T / self.scale).sum(-1)
+
+    def export(self) -> DenseAM:
+        return DenseAM(self.memories.detach().clone(), self.separation)
+
+
+class FeatureMap(nn.Module):
+    """E(s) = -β⁻¹ log(φ(s)·T), φ(s) = [cos Ωs, sin Ωs]/√(F/2): the random-feature (DrDAM) memory with both the
+    frequencies Ω (F/2, D) and the stored tensor T (F,) trainable. The kernel sum is floored at 1e-6."""
+
+    target = "features"
+
+    def __init__(self, dim: int, features: int = 256, beta: float = 0.05, seed: int = 0):
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        self.omega = nn.Parameter(torch.randn(features // 2, dim, generator=generator) * math.sqrt(beta))
+        self.tensor = nn.Parameter(torch.zeros(2 * (features // 2)))
+        self.beta = beta
+        self.dim = dim
+
+    def features(self, states: Tensor) -> Tensor:
+        angles = states @ self.omega.T
+        return torch.cat([angles.cos(), angles.sin()], dim=-1) / math.sqrt(self.omega.shape[0])
+
+    def write(self, patterns: Tensor) -> None:
+        """Initialise T with the Hebbian (additive) write of ``patterns`` (P, D), as the rule does."""
+        with torch.no_grad():
+            self.tensor.copy_(self.features(patterns).sum(0))
+
+    def energy(self, states: Tensor) -> Tensor:
+        return -(self.features(states) @ self.tensor).clamp_min(1e-6).log() / self.beta
+
+    def recall_step(self, states: Tensor, field: Tensor, gain: float) -> Tensor:
+        """DrDAM recall is gradient descent on E: s ← clamp(s - ∂E/∂s, -1, 1) (for the exact Gaussian energy,
+        -∂E/∂s = ξ̄(s) - s, the kernel-weighted mean of the memories minus s, so one step lands on ξ̄)."""
+        return (states + field).clamp(-1.0, 1.0)
+
+
+# objectives ---------------------------------------------------------------------------------------------------------------
+class Denoising:
+    """Flip ``flip`` of the bits of each clean ±1 pattern, run ``steps`` relaxation steps, MSE against the clean one.
+
+    A memory with a ``recall_step(states, field, gain)`` method (the feature map) uses it instead of the tanh step.
+    """
+
+    name = "denoise"
+
+    def __init__(self, steps: int = 3, flip: float = 0.1, gain: float = 3.0):
+        if steps < 1 or not 0 <= flip <= 1 or not gain > 0:
+            raise ValueError(f"steps, flip, gain: expected ≥ 1, [0, 1], > 0, got {steps}, {flip}, {gain}")
+        self.steps, self.flip, self.gain = steps, flip, gain
+
+    def recall(self, memory: nn.Module, states: Tensor) -> Tensor:
+        """``steps`` differentiable steps s ← tanh(gain · h / rms(h)), h = -∂E/∂s (or the memory's own
+        ``recall_step``). (B, D) → (B, D)."""
+        with torch.enable_grad():
+            for _ in range(self.steps):
+                if not states.requires_grad:
+                    states = states.detach().requires_grad_(True)
+                (field,) = torch.autograd.grad(-memory.energy(states).sum(), states, create_graph=True)
+                if hasattr(memory, "recall_step"):
+                    states = memory.recall_step(states, field, self.gain)
+                else:
+                    rms = field.pow(2).mean(-1, keepdim=True).add(1e-12).sqrt()
+                    states = torch.tanh(self.gain * field / rms)
+        return states
+
+    def loss(self, memory: nn.Module, batch: tuple[Tensor, ...], generator: torch.Generator) -> tuple[Tensor, dict]:
+        clean = batch[0]
+        noisy = flip_bits(clean.cpu(), self.flip, generator).to(clean.device)
+        final = self.recall(memory, noisy)
+        loss = (final - clean).pow(2).mean()
+        overlap = (torch.sign(final.detach()) * clean).mean()
+        return loss, {"overlap": overlap}
+
+
+class KrotovHopfield2016:
+    """The dense-memory classifier: ``classes`` label units after the pixels; F = ReLU(x)ⁿ; β = 1/Tⁿ; loss power 2m."""
+
+    name = "classify"
+
+    def __init__(self, classes: int = 10, n: int = 3, temperature: float = 30.0, m: int = 3):
+        if classes < 2 or n < 1 or not temperature > 0 or m < 1:
+            raise ValueError(f"classes, n, temperature, m: expected ≥ 2, ≥ 1, > 0, ≥ 1, got {classes}, {n}, {temperature}, {m}")
+        self.classes, self.n, self.temperature, self.m = classes, n, temperature, m
+        self.beta = temperature ** (-n)
+
+    def outputs(self, memory: MemoryMatrix, images: Tensor) -> Tensor:
+        """Class-unit outputs (B, C) in (-1, 1) for images (B, D) with pixels in [-1, 1]."""
+        xi = memory.memories
+        visible, label = xi[:, :-self.classes], xi[:, -self.classes :]  # (K, D), (K, C)
+        base = images @ visible.T - label.sum(1)  # (B, K): every class unit at -1
+        off = torch.relu(base).pow(self.n)[:, None, :]  # (B, 1, K)
+        on = torch.relu(base[:, None, :] + 2.0 * label.T[None, :, :]).pow(self.n)  # (B, C, K): unit c at +1
+        return torch.tanh(self.beta * (on - off).sum(-1))
+
+    def loss(self, memory: MemoryMatrix, batch: tuple[Tensor, ...], generator: torch.Generator) -> tuple[Tensor, dict]:
+        images, labels = batch
+        out = self.outputs(memory, images)
+        target = -torch.ones_like(out)
+        target.scatter_(1, labels[:, None], 1.0)
+        loss = (out - target).pow(2 * self.m).sum(-1).mean()
+        accuracy = (out.argmax(-1) == labels).float().mean()
+        return loss, {"accuracy": accuracy}
+
+
+def classifier_memory(pixels: int, classes: int = 10, count: int = 100, n: int = 3, seed: int = 0) -> MemoryMatrix:
+    """A (K, pixels + classes) memory matrix with rectified xⁿ, initialised N(-0.3, 0.3) as in K&H 2016's code."""
+    return MemoryMatrix(count, pixels + classes, Power(n, rectified=True), -0.3, 0.3, seed, scale=1.0)
+
+
+# optimiser ----------------------------------------------------------------------------------------------------------------
+class NormalisedMomentum(torch.optim.Optimizer):
+    """K&H 2016's update: each memory's (row's) gradient divided by its largest |entry|, momentum, then the
+    weights clipped to [-clip, clip]. v ← momentum·v - g/max|g|; ξ ← clip(ξ + lr·v)."""
+
+    def __init__(self, params, lr: float = 0.01, momentum: float = 0.6, clip: float = 1.0):
+        if not lr > 0 or not 0 <= momentum < 1 or not clip > 0:
+            raise ValueError(f"lr, momentum, clip: expected > 0, [0, 1), > 0, got {lr}, {momentum}, {clip}")
+        super().__init__(params, dict(lr=lr, momentum=momentum, clip=clip))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                grad = param.grad.reshape(param.shape[0], -1) if param.ndim > 1 else param.grad[None]
+                norm = grad.abs().amax(1, keepdim=True).clamp_min(1e-30)
+                step = (grad / norm).reshape(param.shape)
+                state = self.state[param]
+                velocity = state.get("velocity")
+                velocity = -step if velocity is None else group["momentum"] * velocity - step
+                state["velocity"] = velocity
+                param.add_(velocity, alpha=group["lr"]).clamp_(-group["clip"], group["clip"])
+        return loss
+
+
+# the module ---------------------------------------------------------------------------------------------------------------
+class BackpropModule(pl.LightningModule):
+    """Gradient training of ``memory`` on ``objective``.
+
+    ``optimizer``: "adam" (denoising) or "normalised" (:class:`NormalisedMomentum`, the K&H 2016 classifier);
+    ``anneal``: the learning rate is multiplied by it after every epoch (1 keeps it constant).
+    """
+
+    def __init__(
+        self,
+        memory: nn.Module,
+        objective,
+        lr: float = 0.01,
+        optimizer: str = "adam",
+        momentum: float = 0.6,
+        anneal: float = 1.0,
+        seed: int = 0,
+    ):
+        super().__init__()
+        if optimizer not in ("adam", "normalised"):
+            raise ValueError(f"optimizer: expected adam or normalised, got {optimizer!r}")
+        self.memory, self.objective = memory, objective
+        self.lr, self.optimizer_name, self.momentum, self.anneal, self.seed = lr, optimizer, momentum, anneal, seed
+
+    @property
+    def rule_name(self) -> str:
+        return f"backprop/{self.objective.name}"
+
+    def configure_optimizers(self):
+        if self.optimizer_name == "adam":
+            optimizer = torch.optim.Adam(self.memory.parameters(), lr=self.lr)
+        else:
+            optimizer = NormalisedMomentum(self.memory.parameters(), lr=self.lr, momentum=self.momentum)
+        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.anneal)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+    def _generator(self) -> torch.Generator:
+        rank = self._trainer.global_rank if self._trainer is not None else 0
+        return torch.Generator().manual_seed(self.seed * 1_000_003 + self.global_step * 7919 + rank)
+
+    def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
+        loss, metrics = self.objective.loss(self.memory, batch, self._generator())
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        for name, value in metrics.items():
+            self.log(f"train/{name}", value, on_step=False, on_epoch=True)
+        return loss
+
+    def validation_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
+        generator = torch.Generator().manual_seed(self.seed + 17 + batch_idx)
+        with torch.enable_grad():
+            loss, metrics = self.objective.loss(self.memory, batch, generator)
+        self.log("val/loss", loss, on_epoch=True)
+        for name, value in metrics.items():
+            self.log(f"val/{name}", value, on_epoch=True, prog_bar=True)
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        for name, param in self.memory.named_parameters():
+            if not bool(torch.isfinite(param).all()):
+                raise HebbdamError(
+                    f"rule {self.rule_name}: parameter '{name}' became non-finite at step {self.global_step} "
+                    f"(epoch {self.current_epoch}, lr={self.lr}); lower the learning rate; the last checkpoint "
+                    "written is unchanged"
+                )
+
+
+def accuracy(module: BackpropModule, images: Tensor, labels: Tensor) -> float:
+    """Test accuracy of a trained K&H 2016 classifier on images (N, D) in [-1, 1]."""
+    with torch.no_grad():
+        out = module.objective.outputs(module.memory, images)
+    return float((out.argmax(-1) == labels).float().mean())

@@ -1,0 +1,58 @@
+"""Neuron–astrocyte memory (Kozachkov, Slotine & Krotov 2025): a 4th-order Hebbian tensor, kept factored.
+
+T_ijkl = D⁻³ Σ_μ ξ_μi ξ_μj ξ_μk ξ_μl is a one-shot Hebbian write (a sum of outer products). It is never
+formed: every contraction goes through the overlaps o = Ξσ, e.g. Σ_jkl T_ijkl σ_j σ_k σ_l = D⁻³ Σ_μ ξ_μi o_μ³,
+so memory is P·D, not D⁴, and the model behaves as a polynomial DAM with n = 4.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .base import BinaryMemory, check_matrix
+
+MAX_MATERIALISED_DIM = 24  # :meth:`tensor` is for tests on tiny D only
+
+
+class NeuronAstrocyte(BinaryMemory):
+    """E(σ) = -¼ Σ_ijkl T_ijkl σ_i σ_j σ_k σ_l = -(4D³)⁻¹ Σ_μ (ξ_μ·σ)⁴; σ_i ← sgn(Σ_jkl T_ijkl σ_j σ_k σ_l).
+
+    ``memories`` Ξ (P, D). E is concave in σ, so sign-of-field updates never raise it (asynchronously).
+    """
+
+    def __init__(self, memories: Tensor):
+        super().__init__()
+        check_matrix(memories, "memories")
+        self.dim = memories.shape[1]
+        self.register_buffer("memories", memories)
+
+    def write(self, patterns: Tensor) -> NeuronAstrocyte:
+        """Hebbian write T += D⁻³ Σ ξ⊗ξ⊗ξ⊗ξ, stored as its factors (appended rows). Returns self."""
+        check_matrix(patterns, "patterns", dim=self.dim)
+        self.memories = torch.cat([self.memories, patterns.to(self.memories.dtype)], dim=0)
+        return self
+
+    def energy(self, states: Tensor) -> Tensor:
+        return -(states @ self.memories.T).pow(4).sum(-1) / (4.0 * self.dim**3)
+
+    def field(self, states: Tensor) -> Tensor:
+        return (states @ self.memories.T).pow(3) @ self.memories / self.dim**3
+
+    def tensor(self) -> Tensor:
+        """The materialised (D, D, D, D) tensor; only for D ≤ 24 (checks of the factored contraction)."""
+        if self.dim > MAX_MATERIALISED_DIM:
+            raise ValueError(
+                f"dim: materialising D⁴ entries needs D ≤ {MAX_MATERIALISED_DIM}, got {self.dim}"
+            )
+        x = self.memories
+        return torch.einsum("mi,mj,mk,ml->ijkl", x, x, x, x) / self.dim**3
+
+    def cache(self, states: Tensor) -> Tensor:
+        return states @ self.memories.T
+
+    def field_at(self, cache: Tensor, states: Tensor, index: Tensor) -> Tensor:
+        return (cache.pow(3) * self.columns("memories")[index]).sum(-1) / self.dim**3
+
+    def after_flip(self, cache: Tensor, index: Tensor, delta: Tensor) -> Tensor:
+        return torch.addcmul(cache, delta[:, None], self.columns("memories")[index])

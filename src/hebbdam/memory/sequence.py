@@ -1,0 +1,120 @@
+"""Sequence memories (Chaudhry, Zavatone-Veth, Krotov & Pehlevan 2023): asymmetric maps to the next pattern.
+
+    S_i ← sgn(Σ_μ ξ_{μ+1,i} f(m_μi)),  m_μi = (ξ_μ·S - ξ_μi S_i) / (D - 1)   (self-coupling excluded)
+f(x) = x (SeqNet), x^d (polynomial DenseNet), e^{(D-1)(x-1)} (exponential DenseNet). MixedNet adds a symmetric
+term Σ_μ ξ_μi f_S(m_μi) that holds the current pattern against the asymmetric push λ Σ_μ ξ_{μ+1,i} f_A(m_μi).
+
+With ±1 patterns and states, ξ_μi S_i = ±1, so m_μi takes two values per (b, μ): (o_μ ∓ 1)/(D - 1), o = S Ξᵀ.
+The field splits into two matmuls, as in :class:`DenseAM`:
+    field = ½ (g₊ + g₋) T + ½ S ⊙ ((g₊ - g₋) (T ⊙ Ξ)),  g₊ = f((o - 1)/(D - 1)), g₋ = f((o + 1)/(D - 1)),
+T the targets (Ξ shifted by one for the asymmetric term). No energy: these networks are not symmetric.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .base import Memory, check_matrix, sign_keep
+
+KINDS = ("linear", "polynomial", "exponential")
+
+
+def _check_transfer(kind: str, degree: int, name: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"{name}: expected one of {', '.join(KINDS)}, got {kind!r}")
+    if kind == "polynomial" and (isinstance(degree, bool) or not isinstance(degree, int) or degree < 1):
+        raise ValueError(f"degree: expected an integer ≥ 1 for a polynomial {name}, got {degree!r}")
+
+
+def _transfer_pair(
+    overlaps: Tensor, dim: int, kind: str, degree: int, row_max: Tensor | None
+) -> tuple[Tensor, Tensor]:
+    """(g₊, g₋) = f((o ∓ 1)/(D-1)); the exponential is divided per row by e^{max o - (D-1)} (a positive
+    factor)."""
+    if kind == "exponential":
+        shifted = overlaps - row_max  # (D-1)(m - 1) up to the common row shift
+        return torch.exp(shifted - 1.0), torch.exp(shifted + 1.0)
+    scale = 1.0 / (dim - 1)
+    minus, plus = (overlaps - 1.0) * scale, (overlaps + 1.0) * scale
+    if kind == "polynomial":
+        return minus**degree, plus**degree
+    return minus, plus
+
+
+class SequenceMemory(Memory):
+    """A sequence ξ_1 → ξ_2 → … stored in asymmetric couplings. ``patterns`` Ξ (P, D), ±1, in sequence order.
+
+    ``kind`` linear (SeqNet), polynomial (DenseNet, f = x^degree) or exponential (DenseNet, f =
+    e^{(D-1)(x-1)}).
+    ``cyclic``: ξ_P → ξ_1 (P transitions); otherwise P - 1 transitions. ``symmetric`` > 0 adds a MixedNet
+    symmetric term with weight ``symmetric`` and its own ``symmetric_kind``/``symmetric_degree``.
+    """
+
+    bipolar = True
+
+    def __init__(
+        self,
+        patterns: Tensor,
+        kind: str = "linear",
+        degree: int = 1,
+        cyclic: bool = True,
+        symmetric: float = 0.0,
+        symmetric_kind: str = "polynomial",
+        symmetric_degree: int = 1,
+    ):
+        super().__init__()
+        check_matrix(patterns, "patterns", bipolar=True)
+        if patterns.shape[1] < 2:
+            raise ValueError(f"patterns: expected D ≥ 2 neurons, got {patterns.shape[1]}")
+        _check_transfer(kind, degree, "kind")
+        if symmetric < 0:
+            raise ValueError(f"symmetric: expected a weight ≥ 0, got {symmetric!r}")
+        if symmetric > 0:
+            _check_transfer(symmetric_kind, symmetric_degree, "symmetric_kind")
+            if (symmetric_kind == "exponential") != (kind == "exponential"):
+                raise ValueError(
+                    "symmetric_kind: an exponential term can only be mixed with another exponential"
+                )
+        self.dim = patterns.shape[1]
+        self.kind, self.degree, self.cyclic = kind, degree, cyclic
+        self.symmetric, self.symmetric_kind, self.symmetric_degree = (
+            float(symmetric),
+            symmetric_kind,
+            symmetric_degree,
+        )
+        sources = patterns if cyclic else patterns[:-1]
+        targets = torch.roll(patterns, -1, dims=0) if cyclic else patterns[1:]
+        self.register_buffer("patterns", patterns)
+        self.register_buffer("sources", sources)
+        self.register_buffer("targets", targets)
+
+    def _term(self, states, overlaps, row_max, sources, targets, kind, degree) -> Tensor:
+        plus, minus = _transfer_pair(overlaps, self.dim, kind, degree, row_max)
+        mean = torch.mm(0.5 * (plus + minus), targets)
+        return torch.addcmul(mean, states, torch.mm(0.5 * (plus - minus), targets * sources))
+
+    def field(self, states: Tensor) -> Tensor:
+        """(B, D) → (B, D) local field of every neuron with its own coupling excluded."""
+        overlaps = states @ self.sources.T
+        row_max = overlaps.amax(-1, keepdim=True) if self.kind == "exponential" else None
+        field = self._term(states, overlaps, row_max, self.sources, self.targets, self.kind, self.degree)
+        if self.symmetric > 0:
+            sym = self._term(
+                states,
+                overlaps,
+                row_max,
+                self.sources,
+                self.sources,
+                self.symmetric_kind,
+                self.symmetric_degree,
+            )
+            field = field + self.symmetric * sym
+        return field
+
+    def step(self, states: Tensor) -> Tensor:
+        """(B, D) → (B, D): one synchronous transition (ties keep the current bit)."""
+        return sign_keep(self.field(states), states)
+
+    def energy(self, states: Tensor) -> Tensor:
+        raise NotImplementedError("sequence memories are asymmetric: they have no energy")

@@ -1,0 +1,112 @@
+"""Universal Hopfield Network (Millidge et al. 2022): out = P · sep(sim(M, q)).
+
+Similarity, separation and projection are independent choices; auto-association projects onto the memories
+(P = M), hetero-association onto other content (``projection``, one row per memory).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .base import Memory, check_beta, check_matrix
+
+EPS = 1e-12  # guards L1 and L2 norms of all-zero rows
+
+
+def _dot(q: Tensor, m: Tensor) -> Tensor:
+    return q @ m.T
+
+
+def _l1_dot(q: Tensor, m: Tensor) -> Tensor:
+    # each vector divided by its L1 norm (sum of |entries|) before the dot product
+    return (q @ m.T) / (q.abs().sum(-1, keepdim=True).clamp_min(EPS) * m.abs().sum(-1).clamp_min(EPS))
+
+
+def _cosine(q: Tensor, m: Tensor) -> Tensor:
+    return (q @ m.T) / (q.norm(dim=-1, keepdim=True).clamp_min(EPS) * m.norm(dim=-1).clamp_min(EPS))
+
+
+def _euclidean(q: Tensor, m: Tensor) -> Tensor:
+    return -torch.cdist(q, m, p=2.0, compute_mode="donot_use_mm_for_euclid_dist")
+
+
+def _manhattan(q: Tensor, m: Tensor) -> Tensor:
+    return -torch.cdist(q, m, p=1.0)
+
+
+SIMILARITIES = {
+    "dot": _dot,
+    "l1_dot": _l1_dot,
+    "cosine": _cosine,
+    "euclidean": _euclidean,
+    "manhattan": _manhattan,
+}
+SEPARATIONS = ("identity", "power", "softmax", "max")
+
+
+class UniversalHopfield(Memory):
+    """out = sep(sim(M, q)) P. ``memories`` M (P, D); ``projection`` (P, Dv), default M (auto-association).
+
+    ``similarity``: dot, l1_dot (dot of L1-normalised vectors), cosine, euclidean (-‖m - q‖₂), manhattan (-‖m
+    - q‖₁).
+    ``separation``: identity, power (x^k, ``power`` = k), softmax (softmax(β x), ``beta``), max (one-hot
+    argmax: returns exactly the projection row of the most similar memory). No energy in general (softmax with
+    dot is :class:`ModernHopfield`).
+    """
+
+    def __init__(
+        self,
+        memories: Tensor,
+        similarity: str = "dot",
+        separation: str = "softmax",
+        beta: float = 1.0,
+        power: int = 2,
+        projection: Tensor | None = None,
+    ):
+        super().__init__()
+        check_matrix(memories, "memories")
+        if similarity not in SIMILARITIES:
+            raise ValueError(f"similarity: expected one of {', '.join(SIMILARITIES)}, got {similarity!r}")
+        if separation not in SEPARATIONS:
+            raise ValueError(f"separation: expected one of {', '.join(SEPARATIONS)}, got {separation!r}")
+        if separation == "power" and (isinstance(power, bool) or not isinstance(power, int) or power < 1):
+            raise ValueError(f"power: expected an integer ≥ 1, got {power!r}")
+        if projection is not None:
+            check_matrix(projection, "projection")
+            if projection.shape[0] != memories.shape[0]:
+                raise ValueError(
+                    f"projection: expected {memories.shape[0]} rows (one per memory), "
+                    f"got {projection.shape[0]}"
+                )
+        self.dim = memories.shape[1]
+        self.similarity = similarity
+        self.separation = separation
+        self.beta = check_beta(beta)
+        self.power = power
+        self.hetero = projection is not None
+        self.register_buffer("memories", memories)
+        self.register_buffer("projection", memories if projection is None else projection)
+
+    def scores(self, states: Tensor) -> Tensor:
+        """(B, D) → (B, P) similarity of each query to each memory."""
+        return SIMILARITIES[self.similarity](states, self.memories)
+
+    def separate(self, scores: Tensor) -> Tensor:
+        if self.separation == "identity":
+            return scores
+        if self.separation == "power":
+            return scores**self.power
+        if self.separation == "softmax":
+            return torch.softmax(self.beta * scores, dim=-1)
+        return torch.zeros_like(scores).scatter_(-1, scores.argmax(-1, keepdim=True), 1.0)
+
+    def nearest(self, states: Tensor) -> Tensor:
+        """(B, D) → (B,) index of the most similar memory."""
+        return self.scores(states).argmax(-1)
+
+    def step(self, states: Tensor) -> Tensor:
+        """(B, D) → (B, Dv)."""
+        if self.separation == "max":
+            return self.projection[self.nearest(states)]
+        return self.separate(self.scores(states)) @ self.projection

@@ -1,0 +1,89 @@
+"""Rules that learn a fixed number K of hidden-unit weight vectors (K, D): Oja's rule and Krotov & Hopfield 2019.
+
+These learn features (or DAM memories) in place instead of storing the data; their state is initialised at random
+from the generator the caller passes (``Rule.initial(dim, generator)``), so a seed fixes the result.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .base import Rule, register_factory
+
+
+def _normal_init(count: int, scale: float | None):
+    def init(dim: int, generator: torch.Generator | None = None) -> Tensor:
+        std = scale if scale is not None else dim**-0.5
+        return torch.randn(count, dim, generator=generator) * std
+
+    return init
+
+
+def oja_update(weights: Tensor, patterns: Tensor, lr: float) -> Tensor:
+    """Oja's subspace rule, ΔW = lr (YᵀX - YᵀY W) / B with Y = X Wᵀ; for K = 1 it is Δw = lr ⟨y (x - y w)⟩,
+    which converges to the unit-norm first principal direction. (K, D), (B, D) → (K, D)."""
+    y = patterns @ weights.T
+    return weights + lr * (y.T @ patterns - (y.T @ y) @ weights) / patterns.shape[0]
+
+
+def oja(lr: float = 0.01, units: int = 1) -> Rule:
+    if not lr > 0 or units < 1:
+        raise ValueError(f"lr, units: expected lr > 0 and units ≥ 1, got lr={lr!r}, units={units!r}")
+
+    def update(weights: Tensor, patterns: Tensor) -> Tensor:
+        return oja_update(weights, patterns, lr)
+
+    return Rule("oja", "local", "hidden", update, init=_normal_init(units, None), hyper={"lr": lr, "units": units})
+
+
+def competing_update(
+    weights: Tensor, patterns: Tensor, lr: float, p: float, rank: int, anti: float, precision: float = 1e-30
+) -> Tensor:
+    """Krotov & Hopfield 2019 "unsupervised learning by competing hidden units", one minibatch.
+
+    Each unit's input is ⟨W_μ, v⟩_p = Σ_i sgn(W_μi)|W_μi|^{p-1} v_i (the Lebesgue-p inner product). Per sample the
+    most driven unit gets g = 1 (Hebbian), the ``rank``-th most driven g = -``anti`` (anti-Hebbian), the rest 0;
+    ΔW_μ = Σ_b g_μb (v_b - ⟨W_μ, v_b⟩_p W_μ), the step scaled by its largest entry. The fixed point has
+    ‖W_μ‖_p = 1. (K, D), (B, D) → (K, D). Local: unit μ uses its own input current and weights (the ranking is the
+    lateral inhibition of the hidden layer).
+    """
+    count = weights.shape[0]
+    currents = patterns @ (weights.sign() * weights.abs().pow(p - 1)).T  # (B, K)
+    order = currents.argsort(dim=1, descending=True)
+    gain = torch.zeros_like(currents)
+    gain.scatter_(1, order[:, :1], 1.0)
+    if 1 < rank <= count:
+        gain.scatter_(1, order[:, rank - 1 : rank], -anti)
+    drive = (gain * currents).sum(0)  # (K,)
+    step = gain.T @ patterns - drive[:, None] * weights
+    norm = step.abs().max().clamp_min(precision)
+    return weights + lr * step / norm
+
+
+def krotov_hopfield(
+    units: int = 100, p: float = 3.0, rank: int = 2, anti: float = 0.4, lr: float = 0.04, init_std: float = 1.0
+) -> Rule:
+    """The 2019 rule with the learning rate annealed linearly to zero over training (``progress``)."""
+    if units < 1 or not p >= 2 or rank < 1 or not lr > 0:
+        raise ValueError(
+            f"units, p, rank, lr: expected units ≥ 1, p ≥ 2, rank ≥ 1, lr > 0, got {units}, {p}, {rank}, {lr}"
+        )
+
+    def update(weights: Tensor, patterns: Tensor, progress: float) -> Tensor:
+        return competing_update(weights, patterns, lr * (1.0 - progress), p, rank, anti)
+
+    hyper = {"units": units, "p": p, "rank": rank, "anti": anti, "lr": lr, "init_std": init_std}
+    return Rule(
+        "krotov_hopfield", "local", "hidden", update, init=_normal_init(units, init_std), uses_progress=True, hyper=hyper
+    )
+
+
+def hidden_activity(weights: Tensor, inputs: Tensor, p: float, power: float) -> Tensor:
+    """Hidden-layer response ReLU(⟨W_μ, v⟩_p)^power used under a top-layer classifier (K&H 2019 eq. 10)."""
+    currents = inputs @ (weights.sign() * weights.abs().pow(p - 1)).T
+    return torch.relu(currents).pow(power)
+
+
+register_factory("oja", oja)
+register_factory("krotov_hopfield", krotov_hopfield)

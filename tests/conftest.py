@@ -1,0 +1,44 @@
+"""Shared fixtures: tests compose the real conf/ with tiny overrides (as lightning-hydra-template does)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ["WANDB_MODE"] = "disabled"  # before any test imports wandb; a test that wants offline sets it itself
+os.environ.setdefault("WANDB_SILENT", "true")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+TINY_CAPACITY = [
+    "capacity.trials=2",
+    "capacity.arms.hebb_async.dims=[24]",
+    "capacity.arms.hebb_async.loads=[0.05,0.3]",
+    "capacity.arms.hebb_sync.dims=[24]",
+    "capacity.arms.hebb_sync.loads=[0.05,0.3]",
+    "capacity.arms.dam3_async.dims=[12]",
+    "capacity.arms.dam3_async.loads=[0.5,4.0]",
+]
+
+
+@pytest.fixture
+def compose_params(tmp_path):
+    """compose_params(*overrides) → path of a params.yaml composed from the real conf/ with those overrides."""
+    from hebbdam.config import compose
+
+    def _compose(*overrides: str, name: str = "params.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(compose(list(overrides), config_dir=REPO_ROOT / "conf"), encoding="utf-8")
+        return path
+
+    return _compose
+
+
+@pytest.fixture
+def run_cli():
+    """run_cli(*argv) → exit code of the hebbdam command line, in-process."""
+    from hebbdam.cli import main
+
+    return lambda *argv: main(list(map(str, argv)))
