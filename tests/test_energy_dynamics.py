@@ -75,9 +75,7 @@ def test_vectorised_sweep_equals_sequential_reference(model):
     """
     g = torch.Generator().manual_seed(3)
     patterns = rademacher(12, 32, g).double()
-    memory = (
-        Hopfield((patterns.T @ patterns).fill_diagonal_(0)) if model == "hopfield" else DenseAM(patterns, Power(3))
-    )
+    memory = Hopfield((patterns.T @ patterns).fill_diagonal_(0)) if model == "hopfield" else DenseAM(patterns, Power(3))
     states = flip_bits(patterns[:6], 0.3, g)
     swept = asynchronous_sweep(memory, states, torch.Generator().manual_seed(9))
     order = torch.rand(6, 32, generator=torch.Generator().manual_seed(9)).argsort(dim=1)

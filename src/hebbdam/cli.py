@@ -25,6 +25,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "download": ("hebbdam.data.commands", "download", "fetch the downloaded data.sources into data/raw"),
     "prepare": ("hebbdam.data.commands", "prepare", "data.sources → data/processed/<name>.pt + manifest"),
     "bench": ("hebbdam.bench", "main", "memory-engine speed: ratios to the machine's GEMM rate, reports/benchmarks.md"),
+    "report": ("hebbdam.report", "main", "reports/README.md: every figure, measured against published"),
+    "validate-rules": ("hebbdam.rules.validate", "main", "measure every learning rule against its published behaviour"),
+    "appendix_b": ("hebbdam.experiments.appendix_b", "main", "E2: Krotov & Hopfield 2016 Appendix B, random starts"),
+    "retrieval": ("hebbdam.experiments.retrieval", "main", "E3: image retrieval, UHN grid vs Hebbian and DAM arms"),
+    "generalisation": ("hebbdam.experiments.generalisation", "main", "E6: memorised/spurious/generalised against K"),
     # new commands: add one line here
 }
 

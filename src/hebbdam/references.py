@@ -47,3 +47,76 @@ def double_factorial(k: int) -> int:
 def dam_no_error_capacity(dim: float, n: int) -> float:
     """Polynomial DAM, F = xⁿ: K_max ≈ D^(n-1) / (2 (2n-3)!! ln D) (Krotov & Hopfield 2016, eq. 8)."""
     return dim ** (n - 1) / (2 * double_factorial(2 * n - 3) * math.log(dim))
+
+
+# E2: Krotov & Hopfield 2016, Appendix B (random starts, asynchronous relaxation) -------------------------------
+APPENDIX_B_ALL_MEMORIES_POWER = Reference(
+    5,
+    DAM_CAPACITY_CITATION + ", Appendix B",
+    "D = 100, K = 2000 random memories, asynchronous updates from random ±1 starts: for n ≥ this power every start "
+    "ends exactly on a memory (fraction 1)",
+)
+APPENDIX_B_HALF_EXPONENT = Reference(
+    2.0,
+    DAM_CAPACITY_CITATION + ", eq. 8 (capacity ∝ D^(n-1))",
+    "K½(D) for n = 3: the K at which half the random starts end on a memory, expected to grow like D^(n-1) = D²",
+)
+
+# E4: Chaudhry, Zavatone-Veth, Krotov & Pehlevan 2023 (sequence capacity) --------------------------------------
+SEQUENCE_CITATION = "Chaudhry, Zavatone-Veth, Krotov & Pehlevan 2023, NeurIPS, 'Long Sequence Hopfield Memory'"
+SEQUENCE_EXP_BASE = Reference(
+    math.exp(2) / math.cosh(2),
+    SEQUENCE_CITATION,
+    "b = e² / cosh 2 ≈ 1.964, the base of the exponential DenseNet's capacity b^(D-1) / (2 ln D)",
+)
+
+
+def sequence_polynomial_capacity(dim: float, degree: int, whole_sequence: bool = False) -> float:
+    """Polynomial DenseNet f = x^d (SeqNet: d = 1): transition capacity P_T = D^d / (2 (2d-1)!! ln D); sequence
+    capacity P_S = P_T / (d + 1) (Chaudhry et al. 2023)."""
+    transition = dim**degree / (2 * double_factorial(2 * degree - 1) * math.log(dim))
+    return transition / (degree + 1) if whole_sequence else transition
+
+
+def sequence_exponential_capacity(dim: float, whole_sequence: bool = False) -> float:
+    """Exponential DenseNet f = e^{(D-1)(x-1)}: P_T = b^(D-1) / (2 ln D), P_S = b^D / (2 D ln b), b = e²/cosh 2
+    (Chaudhry et al. 2023)."""
+    b = SEQUENCE_EXP_BASE.value
+    return b**dim / (2 * dim * math.log(b)) if whole_sequence else b ** (dim - 1) / (2 * math.log(dim))
+
+
+# E3: Millidge et al. 2022, Universal Hopfield Networks (image retrieval) -------------------------------------------
+UHN_CITATION = (
+    "Millidge, Salvatori, Song, Lukasiewicz & Bogacz 2022, ICML, 'Universal Hopfield Networks: A General Framework "
+    "for Single-Shot Associative Memory Models'"
+)
+UHN_ERROR_THRESHOLD = Reference(
+    50.0,
+    UHN_CITATION,
+    "a retrieval counts as correct when Σ(x - out)² ≤ 50 on MNIST (D = 784, pixels in [0, 1]); scaled by D / 784",
+)
+UHN_ERROR_THRESHOLD_DIM = 784  # the D of MNIST, at which the threshold above was set
+UHN_SIMILARITY_ORDERING = (
+    "Euclidean and Manhattan similarity retrieve far more images than dot product (and cosine) at every N",
+    UHN_CITATION + ", Fig. 2",
+)
+UHN_SEPARATION_ORDERING = (
+    "sharper separation (higher power, softmax with large β, max) retrieves more than identity",
+    UHN_CITATION + ", Fig. 3",
+)
+
+# E6: Pham et al. 2025, memorisation → generalisation in diffusion models as associative memories ------------------
+PHAM_CITATION = (
+    "Pham, Raya, Negri, Zaki, Ambrogioni & Krotov 2025, 'Memorization to Generalization: Emergence of Diffusion "
+    "Models from Associative Memory' (arXiv:2505.21777)"
+)
+PHAM_TRANSITION_SHAPE = (
+    "as the training set grows the memorised fraction falls, the spurious fraction peaks at the transition and the "
+    "generalised fraction rises",
+    PHAM_CITATION,
+)
+EDM_RHO = Reference(
+    7.0,
+    "Karras, Aittala, Aila & Laine 2022, NeurIPS, 'Elucidating the Design Space of Diffusion-Based Generative Models'",
+    "exponent ρ of the noise-level schedule σ_i = (σ_max^(1/ρ) + i/(n-1) (σ_min^(1/ρ) - σ_max^(1/ρ)))^ρ",
+)

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from .. import io
-from ..config import ConfigError, Params, load_params
+from ..config import ConfigError, Params
 from ..data.synthetic import flip_bits, rademacher
 from ..dynamics import relax
 from ..lit import store
@@ -29,8 +27,7 @@ from ..logs import say
 from ..memory import Exponential, Power, Separation
 from ..metrics import crossing_load, exact_recall, largest_load_above, overlap
 from ..rules import Rule, get_rule
-from ..tracking import wandb_run
-from .common import compute_device, generator_for, trainer_options
+from .common import compute_device, generator_for, run_stage, trainer_options
 
 MODELS = {"hopfield": "pairwise", "dense": "slots"}  # model → the kind of stored tensor its rule must write
 DYNAMICS = ("async", "sync", "one-step")
@@ -194,33 +191,18 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
 
 
 def main(args) -> None:
-    params = load_params(args.params)
-    settings = parse_settings(params)
-    out_dir = Path(args.out or "reports/metrics")
-    config = {"capacity": params.section("capacity").to_dict(), "trainer": settings.trainer}
-    with wandb_run(params, experiment="capacity", stage="capacity", config=config) as run:
-        summary, curves = run_and_log(settings, run)
+    run_stage(args, "capacity", parse_settings, compute)
+
+
+def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
+    """The stage's output files: the capacity record (DVC metrics) and the load curves (DVC plots)."""
+    summary, curves = run(settings)
+    for point in curves:
+        tracker.log({f"{point['arm']}/D{point['D']}/{k}": v for k, v in point.items() if isinstance(v, float)})
     record = {
         "profile": params.raw("profile", "unknown"),
         "flip_fraction": settings.flip_fraction,
         "trials": settings.trials,
         "arms": summary,
     }
-    io.write_json(out_dir / "capacity_curves.json", curves)
-    io.write_json(out_dir / "capacity.json", record)
-    say(f"wrote {out_dir / 'capacity.json'} and {out_dir / 'capacity_curves.json'}")
-
-
-def run_and_log(settings: Settings, wandb_run_handle) -> tuple[dict, list[dict]]:
-    summary, curves = run(settings)
-    for point in curves:
-        wandb_run_handle.log(
-            {f"{point['arm']}/D{point['D']}/{k}": v for k, v in point.items() if isinstance(v, float) and k != "load"}
-            | {"load": point["load"]}
-        )
-    for arm_name, arm_summary in summary.items():
-        for key, value in arm_summary.items():
-            if isinstance(value, dict):
-                for metric, number in value.items():
-                    wandb_run_handle.summary[f"{arm_name}/{key}/{metric}"] = number
-    return summary, curves
+    return {"capacity.json": record, "capacity_curves.json": curves}

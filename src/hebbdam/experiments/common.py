@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..config import Params
+from .. import io
+from ..config import Params, load_params
+from ..gate import flatten
+from ..logs import say
+from ..tracking import wandb_run
 
 
 def generator_for(seed: int, *keys: object) -> torch.Generator:
@@ -30,3 +36,28 @@ def compute_device(params: Params) -> torch.device:
     """Where recall runs: the GPU when the trainer asks for one and it exists, else the CPU."""
     wants_gpu = params.raw("trainer.accelerator", "cpu") in ("gpu", "cuda", "auto")
     return torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
+
+
+def run_stage(
+    args,
+    experiment: str,
+    parse_settings: Callable[[Params], object],
+    compute: Callable[[object, Params, object], dict[str, object]],
+) -> None:
+    """The path every experiment stage takes: params.yaml → validated settings (before any work) → a W&B run
+    (group = job_type = experiment) → ``compute(settings, params, run)`` → its files, written atomically only after
+    everything succeeded. The first file is the stage's record: its numeric leaves become the W&B summary.
+    """
+    params = load_params(args.params)
+    settings = parse_settings(params)
+    out_dir = Path(args.out or "reports/metrics")
+    config = {experiment: params.section(experiment).to_dict(), "trainer": params.raw("trainer", {})}
+    with wandb_run(params, experiment=experiment, stage=experiment, config=config) as run:
+        files = compute(settings, params, run)
+        record = next(iter(files.values()))
+        for key, value in flatten(record).items():
+            if value is not None:
+                run.summary[key] = value
+    for name, content in files.items():
+        io.write_json(out_dir / name, content)
+    say(f"{experiment}: wrote " + ", ".join(str(out_dir / name) for name in files))

@@ -25,7 +25,7 @@ from ..errors import HebbdamError
 from ..memory import DenseAM, Hopfield, Power, Separation
 
 
-# trainable memories ------------------------------------------------------------------------------------------------------
+# trainable memories -----------------------------------------------------------------------------------------
 class PairwiseWeights(nn.Module):
     """E(s) = -½ sᵀWs with W the symmetric, zero-diagonal part of a free (D, D) parameter."""
 
@@ -109,7 +109,7 @@ class FeatureMap(nn.Module):
         return (states + field).clamp(-1.0, 1.0)
 
 
-# objectives ---------------------------------------------------------------------------------------------------------------
+# objectives -------------------------------------------------------------------------------------------------
 class Denoising:
     """Flip ``flip`` of the bits of each clean ±1 pattern, run ``steps`` relaxation steps, MSE against the clean one.
 
@@ -154,14 +154,16 @@ class KrotovHopfield2016:
 
     def __init__(self, classes: int = 10, n: int = 3, temperature: float = 30.0, m: int = 3):
         if classes < 2 or n < 1 or not temperature > 0 or m < 1:
-            raise ValueError(f"classes, n, temperature, m: expected ≥ 2, ≥ 1, > 0, ≥ 1, got {classes}, {n}, {temperature}, {m}")
+            raise ValueError(
+                f"classes, n, temperature, m: expected ≥ 2, ≥ 1, > 0, ≥ 1, got {classes}, {n}, {temperature}, {m}"
+            )
         self.classes, self.n, self.temperature, self.m = classes, n, temperature, m
         self.beta = temperature ** (-n)
 
     def outputs(self, memory: MemoryMatrix, images: Tensor) -> Tensor:
         """Class-unit outputs (B, C) in (-1, 1) for images (B, D) with pixels in [-1, 1]."""
         xi = memory.memories
-        visible, label = xi[:, :-self.classes], xi[:, -self.classes :]  # (K, D), (K, C)
+        visible, label = xi[:, : -self.classes], xi[:, -self.classes :]  # (K, D), (K, C)
         base = images @ visible.T - label.sum(1)  # (B, K): every class unit at -1
         off = torch.relu(base).pow(self.n)[:, None, :]  # (B, 1, K)
         on = torch.relu(base[:, None, :] + 2.0 * label.T[None, :, :]).pow(self.n)  # (B, C, K): unit c at +1
@@ -182,7 +184,7 @@ def classifier_memory(pixels: int, classes: int = 10, count: int = 100, n: int =
     return MemoryMatrix(count, pixels + classes, Power(n, rectified=True), -0.3, 0.3, seed, scale=1.0)
 
 
-# optimiser ----------------------------------------------------------------------------------------------------------------
+# optimiser --------------------------------------------------------------------------------------------------
 class NormalisedMomentum(torch.optim.Optimizer):
     """K&H 2016's update: each memory's (row's) gradient divided by its largest |entry|, momentum, then the
     weights clipped to [-clip, clip]. v ← momentum·v - g/max|g|; ξ ← clip(ξ + lr·v)."""
@@ -213,11 +215,12 @@ class NormalisedMomentum(torch.optim.Optimizer):
         return loss
 
 
-# the module ---------------------------------------------------------------------------------------------------------------
+# the module -------------------------------------------------------------------------------------------------
 class BackpropModule(pl.LightningModule):
     """Gradient training of ``memory`` on ``objective``.
 
-    ``optimizer``: "adam" (denoising) or "normalised" (:class:`NormalisedMomentum`, the K&H 2016 classifier);
+    ``optimizer``: "adam" (denoising), "sgd" (with ``momentum``) or "normalised" (:class:`NormalisedMomentum`,
+    the K&H 2016 classifier);
     ``anneal``: the learning rate is multiplied by it after every epoch (1 keeps it constant).
     """
 
@@ -232,8 +235,8 @@ class BackpropModule(pl.LightningModule):
         seed: int = 0,
     ):
         super().__init__()
-        if optimizer not in ("adam", "normalised"):
-            raise ValueError(f"optimizer: expected adam or normalised, got {optimizer!r}")
+        if optimizer not in ("adam", "sgd", "normalised"):
+            raise ValueError(f"optimizer: expected adam, sgd or normalised, got {optimizer!r}")
         self.memory, self.objective = memory, objective
         self.lr, self.optimizer_name, self.momentum, self.anneal, self.seed = lr, optimizer, momentum, anneal, seed
 
@@ -244,6 +247,8 @@ class BackpropModule(pl.LightningModule):
     def configure_optimizers(self):
         if self.optimizer_name == "adam":
             optimizer = torch.optim.Adam(self.memory.parameters(), lr=self.lr)
+        elif self.optimizer_name == "sgd":
+            optimizer = torch.optim.SGD(self.memory.parameters(), lr=self.lr, momentum=self.momentum)
         else:
             optimizer = NormalisedMomentum(self.memory.parameters(), lr=self.lr, momentum=self.momentum)
         scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.anneal)
@@ -268,13 +273,15 @@ class BackpropModule(pl.LightningModule):
         for name, value in metrics.items():
             self.log(f"val/{name}", value, on_epoch=True, prog_bar=True)
 
-    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+    def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure=None) -> None:
+        # checked here, before any callback (a checkpoint) can see the weights of this step
+        super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
         for name, param in self.memory.named_parameters():
             if not bool(torch.isfinite(param).all()):
                 raise HebbdamError(
-                    f"rule {self.rule_name}: parameter '{name}' became non-finite at step {self.global_step} "
-                    f"(epoch {self.current_epoch}, lr={self.lr}); lower the learning rate; the last checkpoint "
-                    "written is unchanged"
+                    f"rule {self.rule_name}: parameter '{name}' became non-finite at step {self.global_step + 1} "
+                    f"(epoch {self.current_epoch}, batch {batch_idx}, lr={self.lr}); lower the learning rate; "
+                    "the last checkpoint written is unchanged"
                 )
 
 
@@ -283,3 +290,40 @@ def accuracy(module: BackpropModule, images: Tensor, labels: Tensor) -> float:
     with torch.no_grad():
         out = module.objective.outputs(module.memory, images)
     return float((out.argmax(-1) == labels).float().mean())
+
+
+def digits_classifier(
+    epochs: int = 40,
+    count: int = 100,
+    n: int = 3,
+    temperature: float = 20.0,
+    m: int = 3,
+    lr: float = 0.02,
+    anneal: float = 0.98,
+    seed: int = 0,
+    trainer_options: dict | None = None,
+) -> tuple[BackpropModule, dict]:
+    """Train the K&H 2016 classifier on scikit-learn digits (pixels → [-1, 1]); return it and its accuracies."""
+    from .data import PatternDataModule, digits
+    from .storage import make_trainer
+
+    train_x, train_y, test_x, test_y = digits(seed=seed)
+    train_x, test_x = 2 * train_x - 1, 2 * test_x - 1
+    module = BackpropModule(
+        classifier_memory(train_x.shape[1], 10, count, n, seed),
+        KrotovHopfield2016(10, n, temperature, m),
+        lr=lr,
+        optimizer="normalised",
+        anneal=anneal,
+        seed=seed,
+    )
+    data = PatternDataModule(train_x, 100, labels=train_y, shuffle=True, seed=seed)
+    make_trainer(max_epochs=epochs, **(trainer_options or {})).fit(module, datamodule=data)
+    result = {
+        "epochs": epochs,
+        "memories": count,
+        "n": n,
+        "train_accuracy": accuracy(module, train_x, train_y),
+        "test_accuracy": accuracy(module, test_x, test_y),
+    }
+    return module, result

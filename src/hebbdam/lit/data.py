@@ -74,7 +74,6 @@ class PatternDataModule(pl.LightningDataModule):
         return DataLoader(TensorDataset(*tensors), batch_size=self.batch_size, sampler=sampler)
 
 
-
 class EvaluatedDataModule(PatternDataModule):
     """A :class:`PatternDataModule` with a held-out set (patterns, labels) for Lightning's validation loop."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.strategies import DDPStrategy
 from torch import Tensor
 
 from ..errors import HebbdamError
@@ -115,6 +116,22 @@ class HebbianModule(pl.LightningModule):
         )
 
 
+class HebbianDDPStrategy(DDPStrategy):
+    """DDP for a module without trainable parameters: the process group and the data shards, but no
+    DistributedDataParallel wrapper (there are no gradients to average; HebbianModule all-reduces its writes)."""
+
+    def _setup_model(self, model):
+        return model
+
+
+def hebbian_strategy(strategy):
+    """Map "ddp" / "ddp_spawn" / "ddp_fork" to :class:`HebbianDDPStrategy`; anything else passes through."""
+    starts = {"ddp": "popen", "ddp_spawn": "spawn", "ddp_fork": "fork"}
+    if isinstance(strategy, str) and strategy in starts:
+        return HebbianDDPStrategy(start_method=starts[strategy])
+    return strategy
+
+
 def make_trainer(accelerator: str = "cpu", devices: int | str = 1, max_epochs: int = 1, **kwargs) -> pl.Trainer:
     """A quiet Trainer for storage: no logger, checkpoints, model summary or progress bar unless asked for.
 
@@ -153,5 +170,8 @@ def store(
         check_target(rule, memory)
     module = HebbianModule(rule, patterns.shape[1], seed=seed)
     datamodule = PatternDataModule(patterns, batch_size=batch_size)
-    make_trainer(**(trainer_options or {})).fit(module, datamodule=datamodule)
+    options = dict(trainer_options or {})
+    if "strategy" in options:
+        options["strategy"] = hebbian_strategy(options["strategy"])
+    make_trainer(**options).fit(module, datamodule=datamodule)
     return module

@@ -31,23 +31,17 @@ def _hopfield(patterns: Tensor, rule: str = "hebb") -> Hopfield:
 
     chosen = get_rule(rule)
     if chosen.target != "pairwise":
-        raise ValueError(
-            f"rule: expected a rule that writes pairwise weights, got {rule!r} ({chosen.target})"
-        )
+        raise ValueError(f"rule: expected a rule that writes pairwise weights, got {rule!r} ({chosen.target})")
     dim = patterns.shape[1]
     weights = chosen.update(torch.zeros(dim, dim, dtype=patterns.dtype, device=patterns.device), patterns)
     return Hopfield(chosen.finalize(weights))
 
 
-def _dense(
-    patterns: Tensor, n: int | None = 3, rectified: bool = False, beta: float | None = None
-) -> DenseAM:
+def _dense(patterns: Tensor, n: int | None = 3, rectified: bool = False, beta: float | None = None) -> DenseAM:
     return DenseAM(patterns, Exponential(beta) if beta is not None else Power(n, rectified=rectified))
 
 
-def _random_features(
-    patterns: Tensor, features: int = 4096, beta: float = 1.0, generator=None
-) -> RandomFeatureDAM:
+def _random_features(patterns: Tensor, features: int = 4096, beta: float = 1.0, generator=None) -> RandomFeatureDAM:
     model = RandomFeatureDAM(patterns.shape[1], features, beta, generator, dtype=patterns.dtype)
     return model.write(patterns)
 
@@ -76,9 +70,7 @@ def store(patterns: Tensor, model: str, **options) -> Memory:
     return BUILDERS[model](patterns, **options)
 
 
-def corrupt(
-    patterns: Tensor, kind: str = "flip", level: float = 0.1, generator: torch.Generator | None = None
-):
+def corrupt(patterns: Tensor, kind: str = "flip", level: float = 0.1, generator: torch.Generator | None = None):
     """A corrupted copy of ``patterns`` (B, D) → (B, D).
 
     flip: exactly round(level·D) bits flipped (±1 data); mask: a random fraction ``level`` of entries set to

@@ -42,9 +42,7 @@ class NeuronAstrocyte(BinaryMemory):
     def tensor(self) -> Tensor:
         """The materialised (D, D, D, D) tensor; only for D ≤ 24 (checks of the factored contraction)."""
         if self.dim > MAX_MATERIALISED_DIM:
-            raise ValueError(
-                f"dim: materialising D⁴ entries needs D ≤ {MAX_MATERIALISED_DIM}, got {self.dim}"
-            )
+            raise ValueError(f"dim: materialising D⁴ entries needs D ≤ {MAX_MATERIALISED_DIM}, got {self.dim}")
         x = self.memories
         return torch.einsum("mi,mj,mk,ml->ijkl", x, x, x, x) / self.dim**3
 

@@ -27,17 +27,13 @@ class Kohonen(Memory):
         if values is not None:
             check_matrix(values, "values")
             if values.shape[0] != keys.shape[0]:
-                raise ValueError(
-                    f"values: expected {keys.shape[0]} rows (one per key), got {values.shape[0]}"
-                )
+                raise ValueError(f"values: expected {keys.shape[0]} rows (one per key), got {values.shape[0]}")
         self.register_buffer("keys", keys)
         self.register_buffer("values", keys if values is None else values)
 
     def energy(self, states: Tensor) -> Tensor:
         if self.hetero:
-            raise NotImplementedError(
-                "a hetero-associative Kohonen memory has no energy over its input space"
-            )
+            raise NotImplementedError("a hetero-associative Kohonen memory has no energy over its input space")
         return -0.5 * (states @ self.keys.T).square().sum(-1)
 
     def step(self, states: Tensor) -> Tensor:
@@ -62,17 +58,13 @@ class Amari(BinaryMemory):
         if values is not None:
             check_matrix(values, "values")
             if values.shape[0] != keys.shape[0]:
-                raise ValueError(
-                    f"values: expected {keys.shape[0]} rows (one per key), got {values.shape[0]}"
-                )
+                raise ValueError(f"values: expected {keys.shape[0]} rows (one per key), got {values.shape[0]}")
             if zero_diagonal:
                 raise ValueError("zero_diagonal: only defined for auto-association (values=None)")
         self.zero_diagonal = zero_diagonal
         self.register_buffer("keys", keys)
         self.register_buffer("values", keys if values is None else values)
-        self.register_buffer(
-            "self_coupling", keys.square().sum(0) if zero_diagonal else torch.zeros(self.dim)
-        )
+        self.register_buffer("self_coupling", keys.square().sum(0) if zero_diagonal else torch.zeros(self.dim))
 
     def energy(self, states: Tensor) -> Tensor:
         if self.hetero:

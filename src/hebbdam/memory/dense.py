@@ -29,9 +29,7 @@ class DenseAM(BinaryMemory):
         super().__init__()
         check_matrix(memories, "memories")
         if not isinstance(separation, Separation):
-            raise ValueError(
-                f"separation: expected a Separation (Power, Exponential), got {type(separation).__name__}"
-            )
+            raise ValueError(f"separation: expected a Separation (Power, Exponential), got {type(separation).__name__}")
         self.dim = memories.shape[1]
         self.separation = separation
         self.bipolar_memories = is_bipolar(memories)

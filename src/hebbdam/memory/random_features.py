@@ -18,9 +18,7 @@ from torch import Tensor
 
 from .base import Memory, check_beta, check_matrix
 
-KERNEL_FLOOR = (
-    1e-30  # φ(σ)·T is an estimate and can dip below 0 far from every memory; the log is floored here
-)
+KERNEL_FLOOR = 1e-30  # φ(σ)·T is an estimate and can dip below 0 far from every memory; the log is floored here
 
 
 class GaussianDAM(Memory):
@@ -35,11 +33,7 @@ class GaussianDAM(Memory):
 
     def logits(self, states: Tensor) -> Tensor:
         """(B, D) → (B, K): -β/2 ‖σ - ξ_μ‖²."""
-        sq = (
-            states.square().sum(-1, keepdim=True)
-            - 2.0 * states @ self.memories.T
-            + self.memories.square().sum(-1)
-        )
+        sq = states.square().sum(-1, keepdim=True) - 2.0 * states @ self.memories.T + self.memories.square().sum(-1)
         return -0.5 * self.beta * sq
 
     def energy(self, states: Tensor) -> Tensor:
@@ -100,9 +94,7 @@ class RandomFeatureDAM(Memory):
         angles = states @ self.omega.T
         cos, sin = torch.cos(angles), torch.sin(angles)
         t_cos, t_sin = self.memory[: self.features], self.memory[self.features :]
-        total = ((cos * t_cos + sin * t_sin).sum(-1, keepdim=True) / math.sqrt(self.features)).clamp_min(
-            KERNEL_FLOOR
-        )
+        total = ((cos * t_cos + sin * t_sin).sum(-1, keepdim=True) / math.sqrt(self.features)).clamp_min(KERNEL_FLOOR)
         grad_total = ((cos * t_sin - sin * t_cos) @ self.omega) / math.sqrt(self.features)
         return -grad_total / (self.beta * total)
 

@@ -27,9 +27,7 @@ def _check_transfer(kind: str, degree: int, name: str) -> None:
         raise ValueError(f"degree: expected an integer ≥ 1 for a polynomial {name}, got {degree!r}")
 
 
-def _transfer_pair(
-    overlaps: Tensor, dim: int, kind: str, degree: int, row_max: Tensor | None
-) -> tuple[Tensor, Tensor]:
+def _transfer_pair(overlaps: Tensor, dim: int, kind: str, degree: int, row_max: Tensor | None) -> tuple[Tensor, Tensor]:
     """(g₊, g₋) = f((o ∓ 1)/(D-1)); the exponential is divided per row by e^{max o - (D-1)} (a positive
     factor)."""
     if kind == "exponential":
@@ -73,9 +71,7 @@ class SequenceMemory(Memory):
         if symmetric > 0:
             _check_transfer(symmetric_kind, symmetric_degree, "symmetric_kind")
             if (symmetric_kind == "exponential") != (kind == "exponential"):
-                raise ValueError(
-                    "symmetric_kind: an exponential term can only be mixed with another exponential"
-                )
+                raise ValueError("symmetric_kind: an exponential term can only be mixed with another exponential")
         self.dim = patterns.shape[1]
         self.kind, self.degree, self.cyclic = kind, degree, cyclic
         self.symmetric, self.symmetric_kind, self.symmetric_degree = (

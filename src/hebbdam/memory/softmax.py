@@ -26,9 +26,7 @@ class ModernHopfield(Memory):
     ``dynamics.stream_step``).
     """
 
-    def __init__(
-        self, memories: Tensor, beta: float = 1.0, values: Tensor | None = None, chunk: int | None = None
-    ):
+    def __init__(self, memories: Tensor, beta: float = 1.0, values: Tensor | None = None, chunk: int | None = None):
         super().__init__()
         check_matrix(memories, "memories")
         self.beta = check_beta(beta)
@@ -37,9 +35,7 @@ class ModernHopfield(Memory):
         if values is not None:
             check_matrix(values, "values")
             if values.shape[0] != memories.shape[0]:
-                raise ValueError(
-                    f"values: expected {memories.shape[0]} rows (one per memory), got {values.shape[0]}"
-                )
+                raise ValueError(f"values: expected {memories.shape[0]} rows (one per memory), got {values.shape[0]}")
         if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
             raise ValueError(f"chunk: expected a positive integer or None, got {chunk!r}")
         self.chunk = chunk

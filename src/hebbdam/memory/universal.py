@@ -76,8 +76,7 @@ class UniversalHopfield(Memory):
             check_matrix(projection, "projection")
             if projection.shape[0] != memories.shape[0]:
                 raise ValueError(
-                    f"projection: expected {memories.shape[0]} rows (one per memory), "
-                    f"got {projection.shape[0]}"
+                    f"projection: expected {memories.shape[0]} rows (one per memory), got {projection.shape[0]}"
                 )
         self.dim = memories.shape[1]
         self.similarity = similarity

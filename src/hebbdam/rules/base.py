@@ -49,6 +49,14 @@ def _default_init(target: str) -> Callable[[int, torch.Generator | None], Tensor
     return init
 
 
+def _identity(state: Tensor) -> Tensor:
+    return state
+
+
+def _rebuild(name: str, hyper: dict) -> Rule:
+    return get_rule(name, **hyper)
+
+
 @dataclass(frozen=True)
 class Rule:
     """``update(state, patterns) -> new state``: state is the stored tensor, patterns (B, D) one batch of activity.
@@ -63,7 +71,7 @@ class Rule:
     locality: str
     target: str
     update: Callable[..., Tensor]
-    finalize: Callable[[Tensor], Tensor] = staticmethod(lambda state: state)
+    finalize: Callable[[Tensor], Tensor] = staticmethod(_identity)
     init: Callable[[int, torch.Generator | None], Tensor] | None = None
     combine: str = "none"
     uses_progress: bool = False
@@ -75,7 +83,9 @@ class Rule:
         if self.target not in TARGETS:
             raise ValueError(f"target of rule {self.name}: expected one of {', '.join(TARGETS)}, got {self.target!r}")
         if self.combine not in COMBINES:
-            raise ValueError(f"combine of rule {self.name}: expected one of {', '.join(COMBINES)}, got {self.combine!r}")
+            raise ValueError(
+                f"combine of rule {self.name}: expected one of {', '.join(COMBINES)}, got {self.combine!r}"
+            )
 
     def initial(self, dim: int, generator: torch.Generator | None = None) -> Tensor:
         """The state before any pattern is seen."""
@@ -89,13 +99,20 @@ class Rule:
 
     def fit(self, patterns: Tensor, epochs: int = 1, batch_size: int | None = None, generator=None) -> Tensor:
         """Without Lightning: initial state, ``epochs`` passes in order over batches of rows, then ``finalize``."""
-        state = self.initial(patterns.shape[1], generator).to(patterns.device)
+        state = self.initial(patterns.shape[1], generator).to(patterns.device, patterns.dtype)
         size = batch_size or patterns.shape[0]
         with torch.no_grad():
             for epoch in range(epochs):
                 for start in range(0, patterns.shape[0], size):
                     state = self.step(state, patterns[start : start + size], epoch / epochs)
             return self.finalize(state)
+
+    def __reduce__(self):
+        # registered rules pickle as (name, hyper-parameters): their updates are closures, and spawned
+        # processes (DDP) must rebuild them
+        if self.name in _REGISTRY:
+            return (_rebuild, (self.name, dict(self.hyper)))
+        return super().__reduce__()
 
     def describe(self) -> str:
         return f"rule {self.name} ({self.locality}; trains {TARGETS[self.target]})"

@@ -19,7 +19,7 @@ from torch import Tensor
 from .base import Rule, register_factory
 
 
-# random Fourier features -----------------------------------------------------------------------------------------------
+# random Fourier features ------------------------------------------------------------------------------------
 @lru_cache(maxsize=32)
 def _frequencies(dim: int, features: int, beta: float, seed: int) -> Tensor:
     generator = torch.Generator().manual_seed(seed)
@@ -63,7 +63,7 @@ def random_features(features: int = 4096, beta: float = 0.05, seed: int = 0) -> 
     return Rule("random_features", "local", "features", update, init=init, combine="sum", hyper=hyper)
 
 
-# 4th-order tensor (neuron–astrocyte) -------------------------------------------------------------------------------------
+# 4th-order tensor (neuron–astrocyte) ------------------------------------------------------------------------
 def tensor4_write(factors: Tensor, patterns: Tensor) -> Tensor:
     """Append u_b = ξ_b / D^{3/4}: one rank-1 term ξ⊗ξ⊗ξ⊗ξ / D³ per pattern. (P, D), (B, D) → (P + B, D)."""
     return torch.cat([factors, patterns * patterns.shape[1] ** -0.75], dim=0)

@@ -75,7 +75,13 @@ def krotov_hopfield(
 
     hyper = {"units": units, "p": p, "rank": rank, "anti": anti, "lr": lr, "init_std": init_std}
     return Rule(
-        "krotov_hopfield", "local", "hidden", update, init=_normal_init(units, init_std), uses_progress=True, hyper=hyper
+        "krotov_hopfield",
+        "local",
+        "hidden",
+        update,
+        init=_normal_init(units, init_std),
+        uses_progress=True,
+        hyper=hyper,
     )
 
 

@@ -38,7 +38,7 @@ def storkey_update(weights: Tensor, patterns: Tensor) -> Tensor:
 STORKEY = register(Rule(name="storkey", locality="local", target="pairwise", update=storkey_update))
 
 
-# pseudo-inverse ------------------------------------------------------------------------------------------------------
+# pseudo-inverse ---------------------------------------------------------------------------------------------
 def projection_update(projector: Tensor, patterns: Tensor, tol: float = 1e-6) -> Tensor:
     """Extend the orthogonal projector onto span(stored patterns) by a batch (Personnaz et al. 1985):
     E = X - X P (residuals), P ← P + Eᵀ (E Eᵀ)⁺ E. The state keeps its diagonal; ``finalize`` zeroes it.
@@ -74,7 +74,7 @@ def pseudo_inverse_weights(patterns: Tensor) -> Tensor:
     return (x.T @ torch.linalg.pinv(x @ x.T, hermitian=True) @ x).to(patterns.dtype)
 
 
-# dreaming ------------------------------------------------------------------------------------------------------------
+# dreaming ---------------------------------------------------------------------------------------------------
 def hebb_full(weights: Tensor, patterns: Tensor) -> Tensor:
     """K + ΞᵀΞ / D keeping the diagonal (the awake phase of dreaming). (D, D), (B, D) → (D, D)."""
     return weights + patterns.T @ patterns / patterns.shape[1]
@@ -133,7 +133,7 @@ register_factory("dreaming", dreaming)
 register_factory("dreaming_sleep", dreaming_sleep)
 
 
-# delta / perceptron --------------------------------------------------------------------------------------------------
+# delta / perceptron -----------------------------------------------------------------------------------------
 def perceptron_update(weights: Tensor, patterns: Tensor, lr: float, margin: float) -> Tensor:
     """Batch perceptron with margin (Gardner 1988), each neuron its own perceptron:
     ΔW_ij = (lr / D) Σ_μ [ξ_μi h_μi < margin] ξ_μi ξ_μj, h = ΞWᵀ. Zero diagonal, W not symmetric.

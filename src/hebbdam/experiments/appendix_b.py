@@ -1,0 +1,245 @@
+"""E2: Krotov & Hopfield 2016, Appendix B — where asynchronous relaxation from random starts ends.
+
+K random ±1 memories in D neurons (D = 100, K = 2000 in the paper) are stored one-shot in a Dense Associative Memory
+with F = xⁿ or rectified ReLU(x)ⁿ. ``starts`` random ±1 states relax by asynchronous energy-difference updates
+(``dynamics.relax(mode="async")``) until a sweep flips nothing. For each start the score is its largest overlap
+max_μ ξ_μ·σ / D (|ξ_μ·σ| for even n with the plain power, whose mirror states -ξ are attractors too); a start has
+*converged onto a memory* when that overlap is exactly 1. DenseAM scales overlaps by 1/D before F, which multiplies
+every energy difference of xⁿ by the positive D⁻ⁿ and so changes no update.
+
+Second part, K½(D) for one power (n = 3): for a few D and a grid of K = ratio · D^(n-1), the fraction of random
+starts that end on a memory; K½ is where that fraction falls through ½ (interpolated in log K); its log-log slope
+against D is compared with the capacity scaling D^(n-1).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+from tqdm import tqdm
+
+from ..config import ConfigError, Params
+from ..data.synthetic import rademacher
+from ..dynamics import relax
+from ..logs import say
+from ..memory import DenseAM, Power
+from ..metrics import loglog_slope
+from .common import compute_device, generator_for, run_stage
+
+VARIANTS = ("power", "rectified")
+HALF_LEVEL = 0.5  # K½: the load at which half of the random starts end exactly on a memory
+
+
+@dataclass(frozen=True)
+class HalfSettings:
+    """K½(D): power ``n`` (``rectified`` or not), dimensions ``dims``, K = round(ratio · D^(n-1)) per ratio."""
+
+    n: int
+    rectified: bool
+    dims: list[int]
+    ratios: list[float]
+    starts: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    seed: int
+    dim: int
+    memories: int
+    starts: int
+    powers: list[int]
+    variants: list[str]
+    max_sweeps: int
+    half: HalfSettings
+    device: torch.device = torch.device("cpu")
+
+
+def _bool(section: Params, name: str) -> bool:
+    value = section.raw(name)
+    if not isinstance(value, bool):
+        raise ConfigError(section.key(name), "true or false", value)
+    return value
+
+
+def parse_settings(params: Params) -> Settings:
+    """Validate the whole ``appendix_b`` section before any computation starts."""
+    section = params.section("appendix_b")
+    variants = section.raw("variants")
+    if not isinstance(variants, list) or not variants or any(v not in VARIANTS for v in variants):
+        raise ConfigError(section.key("variants"), "a non-empty list of " + ", ".join(VARIANTS), variants)
+    half = section.section("half")
+    return Settings(
+        seed=section.nonneg_int("seed"),
+        dim=_at_least_two(section, "dim", "an integer ≥ 2"),
+        memories=section.positive_int("memories"),
+        starts=section.positive_int("starts"),
+        powers=section.int_list("powers", minimum=2),
+        variants=list(variants),
+        max_sweeps=section.positive_int("max_sweeps"),
+        half=HalfSettings(
+            n=_at_least_two(half, "n", "an integer power ≥ 2"),
+            rectified=_bool(half, "rectified"),
+            dims=half.int_list("dims", minimum=2),
+            ratios=sorted(half.positive_list("ratios")),
+            starts=half.positive_int("starts"),
+        ),
+        device=compute_device(params),
+    )
+
+
+def _at_least_two(section: Params, name: str, expected: str) -> int:
+    value = section.raw(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+        raise ConfigError(section.key(name), expected, value)
+    return value
+
+
+def is_mirror(n: int, rectified: bool) -> bool:
+    """Even plain powers attract -ξ as well as ξ: score |overlap|."""
+    return n % 2 == 0 and not rectified
+
+
+def relax_random_starts(
+    dim: int, count: int, starts: int, n: int, rectified: bool, settings: Settings, *labels: object
+) -> dict[str, torch.Tensor]:
+    """Store ``count`` random memories, relax ``starts`` random ±1 states asynchronously.
+
+    Returns per-start (starts,) tensors: ``max_overlap`` (integer max_μ ξ_μ·σ, |·| for mirror powers),
+    ``converged`` (no flip in the last sweep), ``sweeps``.
+    """
+    generator = generator_for(settings.seed, *labels, dim, count, n, rectified)
+    memories = rademacher(count, dim, generator)
+    initial = rademacher(starts, dim, generator)
+    memory = DenseAM(memories.to(settings.device), Power(n, rectified=rectified))
+    result = relax(
+        memory, initial.to(settings.device), mode="async", max_sweeps=settings.max_sweeps, generator=generator
+    )
+    overlaps = memory.overlaps(result.states)  # exact integers for ±1 vectors
+    if is_mirror(n, rectified):
+        overlaps = overlaps.abs()
+    return {
+        "max_overlap": overlaps.amax(dim=1).round().long().cpu(),
+        "converged": result.converged.cpu(),
+        "sweeps": result.sweeps.cpu(),
+    }
+
+
+def arm_name(n: int, variant: str) -> str:
+    return f"{variant}_n{n}"
+
+
+def histogram_arm(n: int, variant: str, settings: Settings) -> tuple[dict, dict]:
+    """One (n, variant) at (D, K): the summary and the histogram of the final max overlap."""
+    rectified = variant == "rectified"
+    out = relax_random_starts(settings.dim, settings.memories, settings.starts, n, rectified, settings, "histogram")
+    overlap = out["max_overlap"]
+    values, counts = torch.unique(overlap, return_counts=True)
+    summary = {
+        "n": n,
+        "rectified": rectified,
+        "mirror": is_mirror(n, rectified),
+        "exact_fraction": round((overlap == settings.dim).double().mean().item(), 6),
+        "mean_max_overlap": round(overlap.double().mean().item() / settings.dim, 6),
+        "converged_fraction": round(out["converged"].double().mean().item(), 6),
+        "mean_sweeps": round(out["sweeps"].double().mean().item(), 6),
+    }
+    histogram = {
+        "arm": arm_name(n, variant),
+        "n": n,
+        "rectified": rectified,
+        "max_overlap": [round(v / settings.dim, 6) for v in values.tolist()],
+        "count": counts.tolist(),
+    }
+    return summary, histogram
+
+
+def crossing_in_log(counts: list[int], fractions: list[float], level: float = HALF_LEVEL) -> float | None:
+    """The K where ``fractions`` (falling with K) first drops below ``level``, interpolated in log K.
+
+    None when it never drops below (grid too small) or is already below at the smallest K (grid too large).
+    """
+    for i, (count, value) in enumerate(zip(counts, fractions, strict=True)):
+        if value < level:
+            if i == 0:
+                return None
+            lo, hi, f_lo = math.log(counts[i - 1]), math.log(count), fractions[i - 1]
+            return math.exp(lo + (f_lo - level) / (f_lo - value) * (hi - lo))
+    return None
+
+
+def half_capacity(settings: Settings) -> tuple[dict, list[dict]]:
+    """K½(D) for every D of ``settings.half``, its log-log slope, and the (D, K, fraction) points."""
+    half = settings.half
+    points: list[dict] = []
+    by_dim: dict[str, float | None] = {}
+    for dim in half.dims:
+        start = time.perf_counter()
+        counts = sorted({max(2, round(r * dim ** (half.n - 1))) for r in half.ratios})
+        fractions = []
+        for count in tqdm(counts, desc=f"K½ D={dim}", leave=False, disable=None):
+            out = relax_random_starts(dim, count, half.starts, half.n, half.rectified, settings, "half")
+            exact = round((out["max_overlap"] == dim).double().mean().item(), 6)
+            fractions.append(exact)
+            points.append({"D": dim, "K": count, "exact_fraction": exact})
+        k_half = crossing_in_log(counts, fractions)
+        by_dim[f"D{dim}"] = None if k_half is None else round(k_half, 6)
+        say(f"appendix_b K½ n={half.n} D={dim}: {by_dim[f'D{dim}']} ({time.perf_counter() - start:.1f} s)")
+    found = [(d, by_dim[f"D{d}"]) for d in half.dims if by_dim[f"D{d}"] is not None]
+    exponent = round(loglog_slope([d for d, _ in found], [k for _, k in found]), 6) if len(found) >= 2 else None
+    # the slope D^(n-1)/ln D has over the same D range: the log correction of the capacity law
+    log_corrected = (
+        round(loglog_slope([d for d, _ in found], [d ** (half.n - 1) / math.log(d) for d, _ in found]), 6)
+        if len(found) >= 2
+        else None
+    )
+    record = {
+        "n": half.n,
+        "rectified": half.rectified,
+        "starts": half.starts,
+        "k_half": by_dim,
+        "exponent": exponent,
+        "theory_exponent": half.n - 1,
+        "theory_exponent_with_log": log_corrected,
+    }
+    return record, points
+
+
+def run(settings: Settings) -> tuple[dict, dict]:
+    """Histograms for every (n, variant), then K½(D): returns (record body, curves)."""
+    arms: dict[str, dict] = {}
+    histograms: list[dict] = []
+    for variant in settings.variants:
+        for n in settings.powers:
+            start = time.perf_counter()
+            summary, histogram = histogram_arm(n, variant, settings)
+            arms[arm_name(n, variant)] = summary
+            histograms.append(histogram)
+            say(
+                f"appendix_b {arm_name(n, variant)} D={settings.dim} K={settings.memories}: "
+                f"{summary['exact_fraction']:.3f} of starts end on a memory, mean max overlap "
+                f"{summary['mean_max_overlap']:.3f} ({time.perf_counter() - start:.1f} s)"
+            )
+    half, points = half_capacity(settings)
+    return {"arms": arms, "half": half}, {"histograms": histograms, "half": points}
+
+
+def main(args) -> None:
+    run_stage(args, "appendix_b", parse_settings, compute)
+
+
+def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
+    """The record (DVC metrics) and the histograms + K½ curves (DVC plots)."""
+    body, curves = run(settings)
+    for point in curves["half"]:
+        tracker.log({f"half/D{point['D']}/K{point['K']}/exact_fraction": point["exact_fraction"]})
+    record = {
+        "profile": params.raw("profile", "unknown"),
+        "dim": settings.dim,
+        "memories": settings.memories,
+        "starts": settings.starts,
+        **body,
+    }
+    return {"appendix_b.json": record, "appendix_b_curves.json": curves}

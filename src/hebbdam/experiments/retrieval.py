@@ -1,0 +1,398 @@
+"""E3: image retrieval under the Universal Hopfield Networks protocol (Millidge et al. 2022), plus Hebbian and DAM
+arms on binarised images under the same queries and the same threshold.
+
+Protocol. The prepared image pool (train + test of ``dataset``, pixels in [0, 1]) is permuted once per size N
+(``generator_for(seed, "blocks", N)``); run r stores block r of N images, so the runs of one N use disjoint
+images. Where the pool holds fewer than ``runs`` disjoint blocks of N, only the blocks that fit are used (the
+record says how many). Each stored image is queried once per corruption; every arm sees the same corrupted queries.
+A retrieval is correct when Σ(x - out)² ≤ 50 · D / 784 (the MNIST threshold of Millidge et al., scaled by D).
+
+UHN arms: out = w · M with w = sep(sim(M, q)). Softmax and max separation are :class:`UniversalHopfield` as it
+is. Identity and power separation need non-negative scores normalised to sum 1, as in Millidge et al.'s code
+(``general_update_rule`` with ``norm=True``; distances enter as reciprocals); the memory module's UHN applies the
+separation to the raw scores (a negative distance raised to a power is not a weight), so those two are computed
+here: w_μ ∝ s_μ^k with s = sim for the dot-type similarities (clamped at 0) and s = 1/distance for Euclidean and
+Manhattan; k = 1 is identity. The corruption asked for is the one applied (the original capacity plot always
+applied Gaussian noise: that bug is not copied).
+
+Binary arms: the stored images and the corrupted queries are binarised (x > ``data.binarize_threshold`` → +1, else
+-1; a hidden pixel reads as background), recalled (Hopfield networks written by Hebb / Storkey / pseudo-inverse
+and polynomial DAMs relax asynchronously; the softmax memory takes one step), mapped back by (s + 1)/2 and scored
+against the binarised image with the same threshold (so it counts wrong bits: ≤ 4 of 64 on digits).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from .. import references as ref
+from ..config import ConfigError, Params
+from ..data.corrupt import corrupt
+from ..data.prepare import load
+from ..dynamics import relax
+from ..logs import say
+from ..memory import Amari, DenseAM, Hopfield, Kohonen, ModernHopfield, Power, UniversalHopfield
+from ..memory.universal import EPS, SEPARATIONS, SIMILARITIES
+from ..rules import get_rule, rule_names
+from .common import compute_device, generator_for, run_stage
+
+CORRUPTIONS = ("bottom_half", "pixel_mask", "gaussian", "border")
+DISTANCES = ("euclidean", "manhattan")  # similarities that are negative distances
+BINARY_MODELS = ("hopfield", "dense", "softmax")
+EXAMPLE_DIGITS = 4  # decimals kept for the example images (display only)
+
+
+def error_threshold(dim: int) -> float:
+    """Σ(x - out)² that still counts as retrieved: 50 on MNIST (D = 784), scaled by D / 784 elsewhere."""
+    return ref.UHN_ERROR_THRESHOLD.value * dim / ref.UHN_ERROR_THRESHOLD_DIM
+
+
+@dataclass(frozen=True)
+class Corruption:
+    name: str
+    kind: str
+    level: float
+
+
+@dataclass(frozen=True)
+class BinaryArm:
+    """A memory on ±1 images: a Hopfield network written by ``rule``, a polynomial DAM xⁿ, or a softmax memory."""
+
+    name: str
+    model: str
+    rule: str | None = None
+    n: int | None = None
+    beta: float | None = None
+
+
+@dataclass(frozen=True)
+class Examples:
+    stored: int  # images stored for the example figure
+    count: int  # example queries (rows of the figure)
+    corruption: str
+    dam_n: int
+    softmax_beta: float
+
+
+@dataclass(frozen=True)
+class Settings:
+    seed: int
+    dataset: str
+    data_root: str
+    binarize_threshold: float
+    sizes: list[int]
+    runs: int
+    corruptions: list[Corruption]
+    similarities: list[str]
+    separations: list[str]
+    power: int
+    beta: dict[str, float]
+    arms: list[BinaryArm]
+    max_sweeps: int
+    examples: Examples
+    device: torch.device = torch.device("cpu")
+
+
+def _names(section: Params, key: str, options) -> list[str]:
+    value = section.raw(key)
+    if not isinstance(value, list) or not value or any(v not in options for v in value) or len(set(value)) < len(value):
+        raise ConfigError(section.key(key), "a non-empty list of distinct names among " + ", ".join(options), value)
+    return list(value)
+
+
+def _beta(section: Params, key: str) -> float:
+    return section.number(key, lambda v: 0 < v < float("inf"), "a number in (0, ∞)")
+
+
+def parse_arm(name: str, section: Params) -> BinaryArm:
+    model = section.choice("model", list(BINARY_MODELS))
+    if model == "hopfield":
+        rule = section.string("rule")
+        if rule not in rule_names():
+            raise ConfigError(section.key("rule"), "a registered rule: " + ", ".join(rule_names()), rule)
+        if get_rule(rule).target != "pairwise":
+            raise ConfigError(section.key("rule"), "a rule that writes pairwise weights", rule)
+        return BinaryArm(name, model, rule=rule)
+    if model == "dense":
+        n = section.raw("n")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+            raise ConfigError(section.key("n"), "an integer power ≥ 2", n)
+        return BinaryArm(name, model, n=n)
+    return BinaryArm(name, model, beta=_beta(section, "beta"))
+
+
+def parse_settings(params: Params) -> Settings:
+    """Validate the whole ``retrieval`` section (and the data keys it reads) before any computation starts."""
+    section = params.section("retrieval")
+    corruptions = []
+    for name, _ in section.section("corruptions").items():
+        entry = section.section(f"corruptions.{name}")
+        kind = entry.choice("kind", list(CORRUPTIONS))
+        level = entry.number("level", lambda v: v >= 0, "a number ≥ 0", 0.0)
+        if kind == "pixel_mask" and level > 1:
+            raise ConfigError(entry.key("level"), "a fraction in [0, 1] for pixel_mask", level)
+        corruptions.append(Corruption(name, kind, level))
+    if not corruptions:
+        raise ConfigError(section.key("corruptions"), "at least one corruption")
+    similarities = _names(section, "similarities", list(SIMILARITIES))
+    beta_section = section.section("softmax_beta")
+    beta = {sim: _beta(beta_section, sim) for sim in similarities}
+    arms_section = section.section("binary_arms")
+    arms = [parse_arm(name, arms_section.section(name)) for name, _ in arms_section.items()]
+    ex = section.section("examples")
+    examples = Examples(
+        stored=ex.positive_int("stored"),
+        count=ex.positive_int("count"),
+        corruption=ex.choice("corruption", [c.name for c in corruptions]),
+        dam_n=ex.positive_int("dam_n"),
+        softmax_beta=_beta(ex, "softmax_beta"),
+    )
+    if examples.dam_n < 2:
+        raise ConfigError(ex.key("dam_n"), "an integer power ≥ 2", examples.dam_n)
+    if examples.count > examples.stored:
+        raise ConfigError(ex.key("count"), f"at most examples.stored = {examples.stored}", examples.count)
+    threshold = params.raw("data.binarize_threshold", 0.5)
+    threshold = 0.5 if threshold is None else params.section("data").fraction("binarize_threshold")
+    return Settings(
+        seed=section.nonneg_int("seed"),
+        dataset=section.string("dataset"),
+        data_root=params.section("data").string("root", "data"),
+        binarize_threshold=threshold,
+        sizes=sorted(set(section.int_list("sizes", minimum=1))),
+        runs=section.positive_int("runs"),
+        corruptions=corruptions,
+        similarities=similarities,
+        separations=_names(section, "separations", list(SEPARATIONS)),
+        power=section.positive_int("power"),
+        beta=beta,
+        arms=arms,
+        max_sweeps=section.positive_int("max_sweeps"),
+        examples=examples,
+        device=compute_device(params),
+    )
+
+
+# recall ---------------------------------------------------------------------------------------------------------------
+def uhn_recall(memories: Tensor, queries: Tensor, similarity: str, separation: str, power: int, beta: float) -> Tensor:
+    """Universal Hopfield recall, (N, D), (B, D) → (B, D). See the module docstring for the normalisation."""
+    if separation in ("softmax", "max"):
+        model = UniversalHopfield(memories, similarity=similarity, separation=separation, beta=beta)
+        return model.step(queries)
+    scores = SIMILARITIES[similarity](queries, memories)
+    closeness = 1.0 / (-scores).clamp_min(EPS) if similarity in DISTANCES else scores.clamp_min(0.0)
+    k = 1 if separation == "identity" else power
+    # divide by the row maximum before the power so 1/distance^k cannot overflow float32
+    weights = (closeness / closeness.amax(-1, keepdim=True).clamp_min(EPS)) ** k
+    return (weights / weights.sum(-1, keepdim=True).clamp_min(EPS)) @ memories
+
+
+def binarise(x: Tensor, threshold: float) -> Tensor:
+    """[0, 1] images → ±1 (x > threshold → +1)."""
+    return torch.where(x > threshold, 1.0, -1.0).to(x.dtype)
+
+
+def binary_memory(arm: BinaryArm, patterns: Tensor):
+    """Build arm's memory over ±1 patterns (N, D)."""
+    if arm.model == "hopfield":
+        return Hopfield(get_rule(arm.rule).fit(patterns))
+    if arm.model == "dense":
+        return DenseAM(patterns, Power(arm.n))
+    return ModernHopfield(patterns, arm.beta)
+
+
+def binary_recall(arm: BinaryArm, memory, queries: Tensor, max_sweeps: int, generator: torch.Generator) -> Tensor:
+    """(B, D) ±1 queries → (B, D) states in [-1, 1]."""
+    if arm.model == "softmax":
+        with torch.no_grad():
+            return memory.step(queries)
+    return relax(memory, queries, mode="async", max_sweeps=max_sweeps, generator=generator).states
+
+
+def retrieved(outputs: Tensor, targets: Tensor, threshold: float) -> Tensor:
+    """(B,) bool: Σ(x - out)² ≤ threshold."""
+    return (outputs - targets).square().sum(-1) <= threshold
+
+
+# the experiment -------------------------------------------------------------------------------------------------------
+def load_pool(settings: Settings) -> tuple[Tensor, tuple[int, int, int]]:
+    """All prepared images of the dataset (train then test), (M, D) in [0, 1], and the image shape (C, H, W)."""
+    data = load(settings.dataset, settings.data_root)
+    pool = torch.cat([data["x_train"], data["x_test"]]).float()
+    shape = tuple(int(s) for s in data["image_shape"].tolist())
+    return pool, shape
+
+
+def blocks(settings: Settings, pool_size: int, size: int) -> list[Tensor]:
+    """Disjoint index blocks of ``size`` rows: min(runs, pool_size // size) of them."""
+    order = torch.randperm(pool_size, generator=generator_for(settings.seed, "blocks", size))
+    count = min(settings.runs, pool_size // size)
+    return [order[r * size : (r + 1) * size] for r in range(count)]
+
+
+def measure_size(settings: Settings, pool: Tensor, shape, size: int, threshold: float) -> list[dict]:
+    """Every arm at one N: one curve point per (family, arm, corruption)."""
+    hits: dict[tuple[str, str, str], list[float]] = {}
+    device = settings.device
+    runs = blocks(settings, len(pool), size)
+    for run, index in enumerate(runs):
+        images = pool[index].to(device)
+        patterns = binarise(images, settings.binarize_threshold)
+        memories = {arm.name: binary_memory(arm, patterns) for arm in settings.arms}
+        for c in settings.corruptions:
+            generator = generator_for(settings.seed, "query", c.name, size, run)
+            queries = corrupt(images.cpu(), c.kind, c.level, shape, generator).to(device)
+            for sim in settings.similarities:
+                for sep in settings.separations:
+                    out = uhn_recall(images, queries, sim, sep, settings.power, settings.beta[sim])
+                    ok = retrieved(out, images, threshold).double().mean().item()
+                    hits.setdefault(("uhn", f"{sim}/{sep}", c.name), []).append(ok)
+            binary_queries = binarise(queries, settings.binarize_threshold)
+            for arm in settings.arms:
+                relax_gen = generator_for(settings.seed, "relax", arm.name, c.name, size, run)
+                states = binary_recall(arm, memories[arm.name], binary_queries, settings.max_sweeps, relax_gen)
+                ok = retrieved((states + 1) / 2, (patterns + 1) / 2, threshold).double().mean().item()
+                hits.setdefault(("binary", arm.name, c.name), []).append(ok)
+    points = []
+    for (family, arm, corruption), values in hits.items():
+        per_run = torch.tensor(values, dtype=torch.float64)
+        points.append(
+            {
+                "family": family,
+                "arm": arm,
+                "corruption": corruption,
+                "N": size,
+                "runs": len(values),
+                "retrieved": round(per_run.mean().item(), 6),
+                "retrieved_std": round(per_run.std().item(), 6) if len(values) > 1 else 0.0,
+            }
+        )
+    return points
+
+
+def examples(settings: Settings, pool: Tensor, shape) -> dict:
+    """The prospectus's Figure 1: one masked query → Amari, Kohonen, DAM and softmax recall, for a few images."""
+    ex = settings.examples
+    index = torch.randperm(len(pool), generator=generator_for(settings.seed, "examples"))[: ex.stored]
+    images = pool[index]
+    patterns = binarise(images, settings.binarize_threshold)
+    c = next(c for c in settings.corruptions if c.name == ex.corruption)
+    query = corrupt(images[: ex.count], c.kind, c.level, shape, generator_for(settings.seed, "examples", "query"))
+    spins = binarise(query, settings.binarize_threshold)
+    relax_gen = generator_for(settings.seed, "examples", "relax")
+    amari = relax(Amari(patterns, zero_diagonal=True), spins, "async", settings.max_sweeps, relax_gen).states
+    kohonen = Kohonen(patterns).step(spins)  # linear: shown min-max scaled per image
+    low, high = kohonen.amin(-1, keepdim=True), kohonen.amax(-1, keepdim=True)
+    kohonen = (kohonen - low) / (high - low).clamp_min(EPS)
+    dense = relax(DenseAM(patterns, Power(ex.dam_n)), spins, "async", settings.max_sweeps, relax_gen).states
+    with torch.no_grad():
+        softmax = ModernHopfield(patterns, ex.softmax_beta).step(spins)
+
+    def rows(x: Tensor) -> list[list[float]]:
+        return [[round(v, EXAMPLE_DIGITS) for v in row] for row in x.tolist()]
+
+    return {
+        "shape": list(shape),
+        "stored": ex.stored,
+        "corruption": c.name,
+        "dam_n": ex.dam_n,
+        "softmax_beta": ex.softmax_beta,
+        "images": {
+            "original": rows(images[: ex.count]),
+            "binarised": rows((patterns[: ex.count] + 1) / 2),
+            "query": rows(query),
+            "amari": rows((amari + 1) / 2),
+            "kohonen": rows(kohonen),
+            "dense": rows((dense + 1) / 2),
+            "softmax": rows((softmax + 1) / 2),
+        },
+    }
+
+
+def mean_over_sizes(points: list[dict]) -> dict:
+    """{family: {corruption: {arm: mean fraction retrieved over the N grid}}} (the area under each curve)."""
+    grouped: dict[tuple[str, str, str], list[float]] = {}
+    for p in points:
+        grouped.setdefault((p["family"], p["corruption"], p["arm"]), []).append(p["retrieved"])
+    out: dict = {}
+    for (family, corruption, arm), values in grouped.items():
+        out.setdefault(family, {}).setdefault(corruption, {})[arm] = round(sum(values) / len(values), 6)
+    return out
+
+
+def orderings(uhn: dict, similarities: list[str], separations: list[str]) -> dict:
+    """Published orderings as differences of mean fraction retrieved (> 0: the published ordering holds).
+
+    ``<sim>_minus_dot``: averaged over separations; ``<sep>_minus_identity``: averaged over similarities.
+    """
+    out: dict = {}
+    for corruption, arms in uhn.items():
+        entry = {}
+        if "dot" in similarities:
+            for sim in (s for s in DISTANCES if s in similarities):
+                diffs = [arms[f"{sim}/{sep}"] - arms[f"dot/{sep}"] for sep in separations]
+                entry[f"{sim}_minus_dot"] = round(sum(diffs) / len(diffs), 6)
+        if "identity" in separations:
+            for sep in (s for s in separations if s != "identity"):
+                diffs = [arms[f"{sim}/{sep}"] - arms[f"{sim}/identity"] for sim in similarities]
+                entry[f"{sep}_minus_identity"] = round(sum(diffs) / len(diffs), 6)
+        out[corruption] = entry
+    return out
+
+
+def nested(flat: dict) -> dict:
+    """{"sim/sep": v} → {sim: {sep: v}} (dotted keys for the gate)."""
+    out: dict = {}
+    for key, value in flat.items():
+        sim, sep = key.split("/")
+        out.setdefault(sim, {})[sep] = value
+    return out
+
+
+def run(settings: Settings) -> tuple[dict, list[dict], dict]:
+    pool, shape = load_pool(settings)
+    dim = pool.shape[1]
+    if settings.sizes[-1] > len(pool):
+        raise ConfigError("retrieval.sizes", f"sizes ≤ {len(pool)} (the {settings.dataset} pool)", settings.sizes)
+    if settings.examples.stored > len(pool):
+        raise ConfigError("retrieval.examples.stored", f"at most {len(pool)}", settings.examples.stored)
+    threshold = error_threshold(dim)
+    points: list[dict] = []
+    for size in tqdm(settings.sizes, desc="retrieval N", leave=False, disable=None):
+        start = time.perf_counter()
+        new = measure_size(settings, pool, shape, size, threshold)
+        points.extend(new)
+        best = max((p for p in new if p["family"] == "uhn"), key=lambda p: p["retrieved"])
+        say(
+            f"retrieval N={size} ({new[0]['runs']} runs): best UHN {best['arm']} {best['corruption']} "
+            f"{best['retrieved']:.2f} ({time.perf_counter() - start:.1f} s)"
+        )
+    means = mean_over_sizes(points)
+    uhn = means.get("uhn", {})
+    summary = {
+        "dataset": settings.dataset,
+        "dim": dim,
+        "threshold": round(threshold, 6),
+        "runs": {f"N{p['N']}": p["runs"] for p in points if p["family"] == "uhn"},
+        "uhn": {corruption: nested(arms) for corruption, arms in uhn.items()},
+        "binary": means.get("binary", {}),
+        "orderings": orderings(uhn, settings.similarities, settings.separations),
+    }
+    return summary, points, examples(settings, pool, shape)
+
+
+def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
+    """The stage's files: the record (mean fraction retrieved per arm), the curves, the example images."""
+    summary, points, example = run(settings)
+    for p in points:
+        tracker.log({f"{p['family']}/{p['arm']}/{p['corruption']}/retrieved": p["retrieved"], "N": p["N"]})
+    record = {"profile": params.raw("profile", "unknown"), **summary}
+    return {"retrieval.json": record, "retrieval_curves.json": points, "retrieval_examples.json": example}
+
+
+def main(args) -> None:
+    run_stage(args, "retrieval", parse_settings, compute)

@@ -1,0 +1,159 @@
+"""dynamics.py: vectorised async = per-neuron loop, gradient descent, masks, clamping, rollouts, streaming."""
+
+from __future__ import annotations
+
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hebbdam.bench import reference_async_sweep
+from hebbdam.dynamics import asynchronous_sweep, relax, rollout, stream_logsumexp, stream_step
+from hebbdam.memory import (
+    Amari,
+    DenseAM,
+    Exponential,
+    GaussianDAM,
+    Hopfield,
+    ModernHopfield,
+    NeuronAstrocyte,
+    Power,
+    RandomFeatureDAM,
+    SequenceMemory,
+)
+from hebbdam.memory.softmax import softmax_readout
+
+
+def bipolar(rows, dim, gen, dtype=torch.float64):
+    return (torch.randint(0, 2, (rows, dim), generator=gen) * 2 - 1).to(dtype)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), dim=st.integers(4, 20), count=st.integers(1, 12))
+def test_vectorised_async_sweep_equals_the_per_neuron_loop(seed, dim, count):
+    gen = torch.Generator().manual_seed(seed)
+    patterns, states = bipolar(count, dim, gen), bipolar(6, dim, gen)
+    symmetric = torch.randn(dim, dim, generator=gen, dtype=torch.float64)
+    symmetric = (symmetric + symmetric.T).fill_diagonal_(0.0)
+    models = [
+        Hopfield(symmetric),  # Gaussian weights: no field is ever exactly 0, so rounding cannot decide a tie
+        DenseAM(patterns, Power(3)),
+        DenseAM(patterns, Exponential(float(dim))),
+        DenseAM(patterns * 0.7 + 0.1, Power(2)),  # real-valued memories: exact per-flip field
+        Amari(patterns, zero_diagonal=True),
+        NeuronAstrocyte(patterns),
+    ]
+    for model in models:
+        fast = asynchronous_sweep(model, states, torch.Generator().manual_seed(seed))
+        order = torch.rand(6, dim, generator=torch.Generator().manual_seed(seed)).argsort(dim=1)
+        assert torch.equal(fast, reference_async_sweep(model, states, order)), type(model).__name__
+
+
+def test_converged_mask_and_sweeps_are_per_sample():
+    gen = torch.Generator().manual_seed(0)
+    patterns = bipolar(3, 50, gen)
+    memory = DenseAM(patterns, Power(3))
+    probes = patterns.clone()
+    probes[1, :5] *= -1
+    probes[2, :10] *= -1
+    result = relax(memory, probes, mode="sync", max_sweeps=10)
+    assert torch.equal(result.states, patterns)
+    assert result.converged.all()
+    assert result.sweeps.tolist() == [1, 2, 2]  # a stored pattern is unchanged by its first step
+    capped = relax(memory, probes, mode="sync", max_sweeps=1)
+    assert capped.converged.tolist() == [True, False, False]
+
+
+def test_clamped_neurons_never_change():
+    gen = torch.Generator().manual_seed(1)
+    patterns = bipolar(4, 40, gen)
+    memory = DenseAM(patterns, Power(3))
+    clamped = torch.zeros(40, dtype=torch.bool)
+    clamped[:8] = True
+    start = bipolar(16, 40, gen)
+    for mode in ("async", "sync"):
+        result = relax(memory, start, mode=mode, generator=gen, clamped=clamped)
+        assert torch.equal(result.states[:, :8], start[:, :8]), mode
+    # classification by clamping: clamp half of a stored pattern, the free half completes it
+    probe = patterns.clone()
+    probe[:, 20:] = bipolar(4, 20, gen)
+    half = torch.arange(40) < 20
+    assert torch.equal(relax(memory, probe, mode="async", generator=gen, clamped=half).states, patterns)
+
+
+def test_gradient_descent_lowers_continuous_energies_monotonically():
+    gen = torch.Generator().manual_seed(2)
+    memories = torch.randn(20, 16, generator=gen, dtype=torch.float64)
+    start = memories[:5] + 0.3 * torch.randn(5, 16, generator=gen, dtype=torch.float64)
+    for memory in (
+        ModernHopfield(memories, beta=2.0),
+        GaussianDAM(memories, beta=1.0),
+        RandomFeatureDAM(16, 2048, 1.0, torch.Generator().manual_seed(0), dtype=torch.float64).write(memories),
+    ):
+        result = relax(memory, start, mode="gradient", lr=0.05, max_sweeps=40, trace_energy=True, tol=1e-8)
+        assert bool((result.energy[1:] <= result.energy[:-1] + 1e-10).all()), type(memory).__name__
+        assert bool((result.energy[-1] < result.energy[0]).all())
+    # the exact slot model descends to the stored memory it started near
+    exact = relax(GaussianDAM(memories, 4.0), start, mode="gradient", lr=0.5, max_sweeps=100, tol=1e-10)
+    assert exact.converged.all()
+    torch.testing.assert_close(exact.states, memories[:5], atol=1e-3, rtol=0)
+
+
+def test_gradient_mode_respects_clamping_and_freezes_converged_samples():
+    gen = torch.Generator().manual_seed(3)
+    memories = torch.randn(10, 8, generator=gen, dtype=torch.float64)
+    start = torch.cat([memories[:1], memories[1:2] + 0.5])
+    memory = GaussianDAM(memories, beta=8.0)
+    clamped = torch.zeros(8, dtype=torch.bool)
+    clamped[0] = True
+    result = relax(memory, start, mode="gradient", lr=0.1, max_sweeps=50, clamped=clamped)
+    assert torch.equal(result.states[:, 0], start[:, 0])
+    assert result.sweeps[0] < result.sweeps[1]
+
+
+def test_energy_trace_has_one_row_per_sweep():
+    gen = torch.Generator().manual_seed(4)
+    patterns = bipolar(5, 30, gen)
+    result = relax(DenseAM(patterns, Power(2)), bipolar(7, 30, gen), mode="async", generator=gen, trace_energy=True)
+    assert result.energy.shape == (int(result.sweeps.max()) + 1, 7)
+
+
+def test_rollout_shape_and_clamping():
+    gen = torch.Generator().manual_seed(5)
+    patterns = bipolar(6, 40, gen, torch.float32)
+    model = SequenceMemory(patterns, "polynomial", degree=2, symmetric=0.0)
+    trajectory = rollout(model, patterns[:2], 7)
+    assert trajectory.shape == (8, 2, 40)
+    assert torch.equal(trajectory[3, 1], patterns[4])
+    clamped = torch.arange(40) < 5
+    held = rollout(model, patterns[:1], 3, clamped=clamped)
+    assert torch.equal(held[:, 0, :5], patterns[:1, :5].expand(4, 5))
+
+
+def test_streamed_recall_equals_one_shot_softmax():
+    gen = torch.Generator().manual_seed(6)
+    memories = torch.randn(10_000, 32, generator=gen)
+    values = torch.randn(10_000, 3, generator=gen)
+    queries = torch.randn(9, 32, generator=gen)
+    for beta in (0.1, 1.0, 50.0):
+        expected = softmax_readout(queries, memories, values, beta)
+        for chunk in (1, 777, 4096, 20_000):
+            if chunk == 1:
+                small = memories[:50]
+                ref = softmax_readout(queries, small, small, beta)
+                torch.testing.assert_close(stream_step(queries, small, beta, chunk=1), ref, rtol=1e-4, atol=1e-5)
+                continue
+            got = stream_step(queries, memories, beta, values, chunk=chunk)
+            torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+        lse = stream_logsumexp(queries, memories, beta, chunk=999)
+        torch.testing.assert_close(lse, torch.logsumexp(beta * queries @ memories.T, -1), rtol=1e-5, atol=1e-4)
+    chunked = ModernHopfield(memories, beta=1.0, values=values, chunk=1000)
+    torch.testing.assert_close(chunked.step(queries), softmax_readout(queries, memories, values, 1.0))
+
+
+def test_streaming_stays_finite_at_large_beta():
+    gen = torch.Generator().manual_seed(7)
+    memories = bipolar(3000, 1000, gen, torch.float32)
+    probes = memories[:4].clone()
+    probes[:, :100] *= -1
+    out = stream_step(probes, memories, 1000.0, chunk=512)
+    assert torch.isfinite(out).all() and torch.equal(out, memories[:4])
