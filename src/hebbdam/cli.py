@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "appendix_b": ("hebbdam.experiments.appendix_b", "main", "E2: Krotov & Hopfield 2016 Appendix B, random starts"),
     "retrieval": ("hebbdam.experiments.retrieval", "main", "E3: image retrieval, UHN grid vs Hebbian and DAM arms"),
     "generalisation": ("hebbdam.experiments.generalisation", "main", "E6: memorised/spurious/generalised against K"),
+    "ladder": ("hebbdam.experiments.capacity", "ladder_main", "E1 ladder: one family of rules × models"),
     # new commands: add one line here
 }
 

@@ -120,3 +120,47 @@ EDM_RHO = Reference(
     "Karras, Aittala, Aila & Laine 2022, NeurIPS, 'Elucidating the Design Space of Diffusion-Based Generative Models'",
     "exponent ρ of the noise-level schedule σ_i = (σ_max^(1/ρ) + i/(n-1) (σ_min^(1/ρ) - σ_max^(1/ρ)))^ρ",
 )
+
+# learning rules (issue 4) ---------------------------------------------------------------------------------------
+STORKEY_CAPACITY = Reference(
+    2.0,
+    "Storkey 1997, ICANN, 'Increasing the capacity of a Hopfield network without sacrificing functionality'",
+    "capacity ≈ D / √(2 ln D); the value is the 2 under the root (SCIENCE.md: verify)",
+)
+GARDNER_CAPACITY = Reference(
+    2.0,
+    "Gardner 1988, J. Phys. A 21:257",
+    "maximal load α at which every random pattern can be a fixed point (zero margin); delta/perceptron rules reach it",
+)
+DREAMING_BEST_T = Reference(
+    10.0,
+    "Fachechi, Agliari & Barra 2019, Neural Networks 112:24",
+    "dreaming time t that gave the best noisy recall at α = 0.5 in a quick check (SCIENCE.md); α_c → 1 as t → ∞",
+)
+
+# capacity ladder (E1) -------------------------------------------------------------------------------------------
+PSEUDO_INVERSE_FIXED_POINTS = Reference(
+    1.0,
+    "Personnaz, Guyon & Dreyfus 1985, J. Physique Lett. 46:359; Kanter & Sompolinsky 1987, Phys. Rev. A 35:380",
+    "every pattern is a fixed point up to α → 1; basins shrink from α ≈ 0.5",
+)
+EXPONENTIAL_DAM_RATE = Reference(
+    math.log(2) / 2,
+    "Demircigil, Heusel, Löwe, Upgang & Vermet 2017, J. Stat. Phys. 168:288",
+    "P = exp(αD) patterns with α < I(1-2ρ)/2; with no noise α < ln 2 / 2",
+)
+PAIRWISE_SCALING_EXPONENT = Reference(
+    1.0, "Amit, Gutfreund & Sompolinsky 1985; Gardner 1988", "capacity of any pairwise rule grows like D¹"
+)
+
+
+def storkey_capacity(dim: float) -> float:
+    """P ≈ D / √(2 ln D) (Storkey 1997)."""
+    return dim / math.sqrt(STORKEY_CAPACITY.value * math.log(dim))
+
+
+def exponential_rate(noise: float = 0.0) -> float:
+    """α_max = I(1 - 2ρ) / 2, I(x) = ½[(1+x) ln(1+x) + (1-x) ln(1-x)] (Demircigil et al. 2017)."""
+    x = 1.0 - 2.0 * noise
+    info = 0.5 * ((1 + x) * math.log(1 + x) + ((1 - x) * math.log(1 - x) if x < 1 else 0.0))
+    return info / 2.0

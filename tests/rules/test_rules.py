@@ -222,3 +222,13 @@ def test_hyper_parameter_errors_name_the_key():
     with pytest.raises(ValueError, match="t, steps"):
         get_rule("dreaming_sleep", steps=0)
     assert math.isclose(get_rule("dreaming", t=3.0).hyper["t"], 3.0)
+
+
+def test_the_engines_other_memories_are_matched_to_their_targets():
+    from hebbdam.memory import GaussianDAM, NeuronAstrocyte
+
+    x = patterns(4, 8)
+    check_target(get_rule("slot"), GaussianDAM(x))
+    check_target(get_rule("tensor4"), NeuronAstrocyte(x))
+    with pytest.raises(RuleTargetError, match="rule hebb .*cannot train NeuronAstrocyte"):
+        check_target(get_rule("hebb"), NeuronAstrocyte(x))

@@ -35,12 +35,14 @@ HALF_LEVEL = 0.5  # K½: the load at which half of the random starts end exactly
 
 @dataclass(frozen=True)
 class HalfSettings:
-    """K½(D): power ``n`` (``rectified`` or not), dimensions ``dims``, K = round(ratio · D^(n-1)) per ratio."""
+    """K½(D): power ``n`` (``rectified`` or not), dimensions ``dims``, K = round(ratio · D^(n-1)) per ratio;
+    ``trials`` independent memory sets per (D, K), ``starts`` random starts each."""
 
     n: int
     rectified: bool
     dims: list[int]
     ratios: list[float]
+    trials: int
     starts: int
 
 
@@ -84,6 +86,7 @@ def parse_settings(params: Params) -> Settings:
             rectified=_bool(half, "rectified"),
             dims=half.int_list("dims", minimum=2),
             ratios=sorted(half.positive_list("ratios")),
+            trials=half.positive_int("trials"),
             starts=half.positive_int("starts"),
         ),
         device=compute_device(params),
@@ -180,8 +183,14 @@ def half_capacity(settings: Settings) -> tuple[dict, list[dict]]:
         counts = sorted({max(2, round(r * dim ** (half.n - 1))) for r in half.ratios})
         fractions = []
         for count in tqdm(counts, desc=f"K½ D={dim}", leave=False, disable=None):
-            out = relax_random_starts(dim, count, half.starts, half.n, half.rectified, settings, "half")
-            exact = round((out["max_overlap"] == dim).double().mean().item(), 6)
+            hits = [
+                relax_random_starts(dim, count, half.starts, half.n, half.rectified, settings, "half", trial)[
+                    "max_overlap"
+                ]
+                == dim
+                for trial in range(half.trials)
+            ]
+            exact = round(torch.cat(hits).double().mean().item(), 6)
             fractions.append(exact)
             points.append({"D": dim, "K": count, "exact_fraction": exact})
         k_half = crossing_in_log(counts, fractions)
@@ -198,7 +207,7 @@ def half_capacity(settings: Settings) -> tuple[dict, list[dict]]:
     record = {
         "n": half.n,
         "rectified": half.rectified,
-        "starts": half.starts,
+        "starts": half.trials * half.starts,
         "k_half": by_dim,
         "exponent": exponent,
         "theory_exponent": half.n - 1,

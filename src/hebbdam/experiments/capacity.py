@@ -20,37 +20,57 @@ import torch
 from tqdm import tqdm
 
 from ..config import ConfigError, Params
-from ..data.synthetic import flip_bits, rademacher
+from ..data.synthetic import biased, flip_bits, rademacher
 from ..dynamics import relax
+from ..errors import HebbdamError
 from ..lit import store
 from ..logs import say
-from ..memory import Exponential, Power, Separation
-from ..metrics import crossing_load, exact_recall, largest_load_above, overlap
-from ..rules import Rule, get_rule
+from ..memory import Exponential, Memory, Power, RandomFeatureDAM, Separation
+from ..metrics import crossing_load, exact_recall, largest_load_above, loglog_slope, overlap
+from ..rules import Rule, get_rule, rule_names
 from .common import compute_device, generator_for, run_stage, trainer_options
 
-MODELS = {"hopfield": "pairwise", "dense": "slots"}  # model → the kind of stored tensor its rule must write
+MODELS = ("hopfield", "dense", "tensor4", "random_features", "backprop")
+RULE_TARGETS = {"hopfield": "pairwise", "dense": "slots", "tensor4": "tensor4"}  # model → what its rule must write
 DYNAMICS = ("async", "sync", "one-step")
 EXACT_RECALL_LEVEL = 0.99  # SCIENCE.md E1b: basin capacity is the largest P with ≥ 99% exact recall
+BOOTSTRAP_SAMPLES = 200  # resamples of the trials behind each scaling exponent's 95% interval
 
 
 @dataclass(frozen=True)
 class Arm:
-    """One curve family of the ladder: a model, the rule that writes it, its dynamics, and its (D, α) grid."""
+    """One curve family of the ladder: a model, how it is written, its dynamics, and its (D, α) grid.
+
+    ``rule`` is the Hebbian/non-local rule for hopfield, dense and tensor4 arms (written through Lightning);
+    random_features arms are an additive feature write (DrDAM) and backprop arms a pairwise W trained by gradient
+    descent on a denoising loss (``options``: features/beta, or epochs/lr/steps). ``bias``: P(ξ = +1) = (1 + bias)/2.
+    """
 
     name: str
     model: str
-    rule: Rule
+    rule: Rule | None
     dynamics: str
     dims: list[int]
     loads: list[float]
     separation: Separation | None = None
+    bias: float = 0.0
+    options: dict = field(default_factory=dict)
 
     @property
     def mirror(self) -> bool:
         """Even powers also attract the mirror -ξ: score |overlap|."""
         sep = self.separation
         return isinstance(sep, Power) and sep.n % 2 == 0 and not sep.rectified
+
+    @property
+    def rule_name(self) -> str:
+        return self.rule.name if self.rule is not None else self.model
+
+    @property
+    def locality(self) -> str:
+        if self.rule is not None:
+            return self.rule.locality
+        return "local" if self.model == "random_features" else "nonlocal"
 
 
 @dataclass(frozen=True)
@@ -66,6 +86,9 @@ class Settings:
 
 
 def parse_separation(section: Params) -> Separation:
+    """F of a dense arm. The exponential's ``beta`` multiplies the raw overlap ξ·σ (Demircigil: F = exp(ξ·σ), beta
+    = 1); DenseAM feeds F the scaled overlap ξ·σ / D, so the separation built here is F(x) = exp(beta · D · x) via
+    :func:`separation_at`."""
     kind = section.choice("kind", ["power", "exponential"])
     if kind == "power":
         n = section.raw("n")
@@ -75,34 +98,57 @@ def parse_separation(section: Params) -> Separation:
     return Exponential(section.number("beta", lambda v: 0 < v < float("inf"), "a number in (0, ∞)"))
 
 
-def parse_arm(name: str, section: Params) -> Arm:
-    model = section.choice("model", list(MODELS))
+def separation_at(separation: Separation | None, dim: int) -> Separation | None:
+    """The separation for dimension D: powers are scale-free; the exponential's beta is per raw overlap."""
+    return Exponential(separation.beta * dim) if isinstance(separation, Exponential) else separation
+
+
+def parse_rule(section: Params, model: str) -> Rule | None:
+    if model not in RULE_TARGETS:
+        return None
     rule_name = section.string("rule")
+    hyper = section.raw("hyper", None) or {}
+    if not isinstance(hyper, dict):
+        raise ConfigError(section.key("hyper"), "a mapping of rule hyper-parameters", hyper)
     try:
-        rule = get_rule(rule_name)
+        rule = get_rule(rule_name, **hyper)
     except KeyError as err:
-        raise ConfigError(section.key("rule"), str(err.args[0]).split(": ", 1)[1].split(", got")[0], rule_name) from err
-    if rule.target != MODELS[model]:
+        raise ConfigError(section.key("rule"), "one of " + ", ".join(rule_names()), rule_name) from err
+    except (TypeError, ValueError) as err:
+        raise ConfigError(section.key("hyper"), f"hyper-parameters rule '{rule_name}' accepts ({err})", hyper) from err
+    if rule.target != RULE_TARGETS[model]:
         raise ConfigError(
             section.key("rule"),
-            f"a rule that writes {MODELS[model]} for model '{model}' (rule '{rule_name}' writes {rule.target})",
+            f"a rule that writes {RULE_TARGETS[model]} for model '{model}' (rule '{rule_name}' writes {rule.target})",
             rule_name,
         )
-    separation = parse_separation(section.section("separation")) if model == "dense" else None
+    return rule
+
+
+def parse_arm(name: str, section: Params) -> Arm:
+    model = section.choice("model", list(MODELS))
+    options = section.raw("options", None) or {}
+    if not isinstance(options, dict):
+        raise ConfigError(section.key("options"), "a mapping", options)
+    dynamics = section.choice("dynamics", list(DYNAMICS))
+    if model == "random_features" and dynamics == "async":
+        raise ConfigError(section.key("dynamics"), "sync or one-step for a continuous random-feature memory", dynamics)
     return Arm(
         name=name,
         model=model,
-        rule=rule,
-        dynamics=section.choice("dynamics", list(DYNAMICS)),
+        rule=parse_rule(section, model),
+        dynamics=dynamics,
         dims=section.int_list("dims", minimum=2),
         loads=sorted(section.positive_list("loads")),
-        separation=separation,
+        separation=parse_separation(section.section("separation")) if model == "dense" else None,
+        bias=section.number("bias", lambda v: -1 < v < 1, "a pattern bias in (-1, 1)", 0.0),
+        options=options,
     )
 
 
-def parse_settings(params: Params) -> Settings:
-    """Validate the whole ``capacity`` section before any computation starts."""
-    section = params.section("capacity")
+def parse_settings(params: Params, section_name: str = "capacity") -> Settings:
+    """Validate the whole section (``capacity`` or ``ladder.<family>``) before any computation starts."""
+    section = params.section(section_name)
     arms_section = section.section("arms")
     arms = [parse_arm(name, arms_section.section(name)) for name, _ in arms_section.items()]
     if not arms:
@@ -119,25 +165,60 @@ def parse_settings(params: Params) -> Settings:
     )
 
 
+def build_memory(arm: Arm, patterns: torch.Tensor, settings: Settings, generator: torch.Generator) -> Memory:
+    """Write ``patterns`` (P, D) into the arm's memory."""
+    dim = patterns.shape[1]
+    if arm.model in RULE_TARGETS:
+        trainer = {**settings.trainer, "max_epochs": int(arm.options.get("epochs", 1))}  # iterative rules: epochs
+        return store(patterns, arm.rule, trainer, seed=settings.seed).memory(separation_at(arm.separation, dim))
+    if arm.model == "random_features":
+        features = int(arm.options.get("features", 4096))
+        beta = float(arm.options.get("beta", 1.0)) / dim  # kernel exp(-β‖σ-ξ‖²/2D): scale-free in D
+        return RandomFeatureDAM(dim, features, beta, generator=generator).write(patterns)
+    return train_backprop_weights(patterns, arm.options, settings)
+
+
+def train_backprop_weights(patterns: torch.Tensor, options: dict, settings: Settings) -> Memory:
+    """A pairwise W trained by backprop through unrolled tanh recall from corrupted patterns (denoising loss)."""
+    from ..lit import PatternDataModule, make_trainer
+    from ..lit.backprop import BackpropModule, Denoising, PairwiseWeights
+
+    objective = Denoising(steps=int(options.get("steps", 3)), flip=settings.flip_fraction, gain=3.0)
+    module = BackpropModule(
+        PairwiseWeights(patterns.shape[1], init_std=0.01, seed=settings.seed), objective,
+        lr=float(options.get("lr", 0.01)), seed=settings.seed,
+    )
+    trainer = make_trainer(max_epochs=int(options.get("epochs", 40)), **settings.trainer)
+    trainer.fit(module, datamodule=PatternDataModule(patterns, batch_size=int(options.get("batch_size", 16))))
+    return module.memory.export()
+
+
 def probe_trial(arm: Arm, dim: int, count: int, trial: int, settings: Settings) -> dict[str, torch.Tensor]:
     """Store ``count`` random patterns once and probe each: per-pattern (count,) results."""
     generator = generator_for(settings.seed, arm.name, dim, count, trial)
-    patterns = rademacher(count, dim, generator)
-    memory = store(patterns, arm.rule, settings.trainer).memory(arm.separation).to(settings.device)
+    patterns = biased(count, dim, arm.bias, generator) if arm.bias else rademacher(count, dim, generator)
+    memory = build_memory(arm, patterns, settings, generator).to(settings.device)
     patterns = patterns.to(settings.device)
     probes = flip_bits(patterns, settings.flip_fraction, generator)
     result = relax(memory, probes, mode=arm.dynamics, max_sweeps=settings.max_sweeps, generator=generator)
-    final_overlap = overlap(result.states, patterns, mirror=arm.mirror)
+    final = binarise(result.states)
+    final_overlap = overlap(final, patterns, mirror=arm.mirror)
     return {
-        "fixed_point": (memory.step(patterns) == patterns).all(dim=1),
-        "exact": exact_recall(result.states, patterns, mirror=arm.mirror),
+        "fixed_point": (binarise(memory.step(patterns)) == patterns).all(dim=1),
+        "exact": exact_recall(final, patterns, mirror=arm.mirror),
         "retrieved": final_overlap >= settings.retrieval_overlap,
         "overlap": final_overlap,
     }
 
 
+def binarise(states: torch.Tensor) -> torch.Tensor:
+    """±1 read-out of a state (identity for binary memories; sign, with 0 → +1, for continuous ones)."""
+    return torch.where(states >= 0, 1.0, -1.0).to(states.dtype)
+
+
 def measure_point(arm: Arm, dim: int, load: float, settings: Settings) -> dict:
-    """All trials at one (arm, D, α): fractions over every probed pattern, and the spread across trials."""
+    """All trials at one (arm, D, α): fractions over every probed pattern, the spread across trials, and the
+    per-trial retrieved fractions (for bootstrap intervals)."""
     count = max(1, round(load * dim))
     trials = [probe_trial(arm, dim, count, trial, settings) for trial in range(settings.trials)]
     point = {"arm": arm.name, "D": dim, "load": load, "patterns": count}
@@ -145,64 +226,111 @@ def measure_point(arm: Arm, dim: int, load: float, settings: Settings) -> dict:
         per_trial = torch.stack([t[key].double().mean() for t in trials])
         point[key] = round(per_trial.mean().item(), 6)
         point[f"{key}_std"] = round(per_trial.std().item(), 6) if len(trials) > 1 else 0.0
+        if key == "retrieved":
+            point["retrieved_trials"] = [round(v, 6) for v in per_trial.tolist()]
     return point
 
 
-def summarise(arm: Arm, points: list[dict]) -> dict:
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def summarise(points: list[dict]) -> dict:
     """Capacity estimates of one (arm, D) from its load curve."""
     loads = [p["load"] for p in points]
-
-    def rounded(value):
-        return None if value is None else round(value, 6)
-
     return {
-        "critical_load": rounded(crossing_load(loads, [p["retrieved"] for p in points], 0.5)),
-        "exact_capacity_load": rounded(largest_load_above(loads, [p["exact"] for p in points], EXACT_RECALL_LEVEL)),
-        "fixed_point_capacity_load": rounded(largest_load_above(loads, [p["fixed_point"] for p in points], 1.0)),
+        "critical_load": _rounded(crossing_load(loads, [p["retrieved"] for p in points], 0.5)),
+        "exact_capacity_load": _rounded(largest_load_above(loads, [p["exact"] for p in points], EXACT_RECALL_LEVEL)),
+        "fixed_point_capacity_load": _rounded(largest_load_above(loads, [p["fixed_point"] for p in points], 1.0)),
     }
 
 
-def run(settings: Settings) -> tuple[dict, list[dict]]:
+def scaling_exponent(arm: Arm, curves_by_dim: dict[int, list[dict]], settings: Settings) -> dict | None:
+    """Slope of log P_c against log D (P_c = critical load · D) with a 95% bootstrap interval over trials."""
+    def critical_counts(fraction_of) -> tuple[list[int], list[float]]:
+        dims, counts = [], []
+        for dim, points in curves_by_dim.items():
+            load = crossing_load([p["load"] for p in points], [fraction_of(p) for p in points], 0.5)
+            if load is not None:
+                dims.append(dim)
+                counts.append(load * dim)
+        return dims, counts
+
+    dims, counts = critical_counts(lambda p: p["retrieved"])
+    if len(dims) < 2:
+        return None
+    generator = generator_for(settings.seed, arm.name, "bootstrap")
+    slopes = []
+    for _ in range(BOOTSTRAP_SAMPLES):
+        def resampled(point):
+            trials = torch.tensor(point["retrieved_trials"])
+            return trials[torch.randint(len(trials), (len(trials),), generator=generator)].mean().item()
+
+        boot_dims, boot_counts = critical_counts(resampled)
+        if len(boot_dims) >= 2:
+            slopes.append(loglog_slope(boot_dims, boot_counts))
+    low, high = (torch.tensor(slopes).quantile(torch.tensor([0.025, 0.975])).tolist() if slopes else (None, None))
+    return {"exponent": _rounded(loglog_slope(dims, counts)), "exponent_low": _rounded(low),
+            "exponent_high": _rounded(high)}
+
+
+def run(settings: Settings, label: str = "capacity") -> tuple[dict, list[dict]]:
     """Measure every arm: returns (summary, curves); summary[arm]["D<dim>"] holds the capacity estimates."""
     summary: dict = {}
     curves: list[dict] = []
     for arm in settings.arms:
-        summary[arm.name] = {
-            "model": arm.model,
-            "rule": arm.rule.name,
-            "locality": arm.rule.locality,
-            "dynamics": arm.dynamics,
-        }
+        summary[arm.name] = {"model": arm.model, "rule": arm.rule_name, "locality": arm.locality,
+                             "dynamics": arm.dynamics}
+        if arm.separation is not None:
+            summary[arm.name]["separation"] = arm.separation.name
+        by_dim: dict[int, list[dict]] = {}
         for dim in arm.dims:
             start = time.perf_counter()
-            points = [
+            by_dim[dim] = [
                 measure_point(arm, dim, load, settings)
                 for load in tqdm(arm.loads, desc=f"{arm.name} D={dim}", leave=False, disable=None)
             ]
-            curves.extend(points)
-            estimates = summarise(arm, points)
+            curves.extend(by_dim[dim])
+            estimates = summarise(by_dim[dim])
             summary[arm.name][f"D{dim}"] = estimates
             say(
-                f"capacity {arm.name} D={dim}: critical load {estimates['critical_load']}, exact (≥99%) "
+                f"{label} {arm.name} D={dim}: critical load {estimates['critical_load']}, exact (≥99%) "
                 f"{estimates['exact_capacity_load']}, fixed points {estimates['fixed_point_capacity_load']} "
                 f"({time.perf_counter() - start:.1f} s)"
             )
+        scaling = scaling_exponent(arm, by_dim, settings)
+        if scaling is not None:
+            summary[arm.name]["scaling"] = scaling
     return summary, curves
 
 
 def main(args) -> None:
-    run_stage(args, "capacity", parse_settings, compute)
+    """``hebbdam capacity``: the E1 slice (Hebbian Hopfield against the n = 3 DAM) → capacity.json."""
+    run_stage(args, "capacity", parse_settings, compute_files("capacity", "capacity"))
 
 
-def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
-    """The stage's output files: the capacity record (DVC metrics) and the load curves (DVC plots)."""
-    summary, curves = run(settings)
-    for point in curves:
-        tracker.log({f"{point['arm']}/D{point['D']}/{k}": v for k, v in point.items() if isinstance(v, float)})
-    record = {
-        "profile": params.raw("profile", "unknown"),
-        "flip_fraction": settings.flip_fraction,
-        "trials": settings.trials,
-        "arms": summary,
-    }
-    return {"capacity.json": record, "capacity_curves.json": curves}
+def ladder_main(args) -> None:
+    """``hebbdam ladder <family>``: one family of the E1 ladder (params ``ladder.<family>``) → ladder_<family>.json."""
+    if len(args.overrides) != 1:
+        raise HebbdamError("ladder: expected one family name, e.g. `hebbdam ladder pairwise`")
+    family = args.overrides[0]
+    section = f"ladder.{family}"
+    run_stage(args, section, lambda params: parse_settings(params, section),
+              compute_files(section, f"ladder_{family}"), record_name=f"ladder_{family}")
+
+
+def compute_files(label: str, stem: str):
+    def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
+        """The stage's output files: the capacity record (DVC metrics) and the load curves (DVC plots)."""
+        summary, curves = run(settings, label)
+        for point in curves:
+            tracker.log({f"{point['arm']}/D{point['D']}/{k}": v for k, v in point.items() if isinstance(v, float)})
+        record = {
+            "profile": params.raw("profile", "unknown"),
+            "flip_fraction": settings.flip_fraction,
+            "trials": settings.trials,
+            "arms": summary,
+        }
+        return {f"{stem}.json": record, f"{stem}_curves.json": curves}
+
+    return compute

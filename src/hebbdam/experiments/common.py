@@ -43,16 +43,19 @@ def run_stage(
     experiment: str,
     parse_settings: Callable[[Params], object],
     compute: Callable[[object, Params, object], dict[str, object]],
+    record_name: str | None = None,
 ) -> None:
     """The path every experiment stage takes: params.yaml → validated settings (before any work) → a W&B run
-    (group = job_type = experiment) → ``compute(settings, params, run)`` → its files, written atomically only after
-    everything succeeded. The first file is the stage's record: its numeric leaves become the W&B summary.
+    (group = the top-level params section; job_type = ``record_name`` or the experiment) →
+    ``compute(settings, params, run)`` → its files, written atomically only after everything succeeded. The first
+    file is the stage's record: its numeric leaves become the W&B summary.
     """
     params = load_params(args.params)
     settings = parse_settings(params)
     out_dir = Path(args.out or "reports/metrics")
     config = {experiment: params.section(experiment).to_dict(), "trainer": params.raw("trainer", {})}
-    with wandb_run(params, experiment=experiment, stage=experiment, config=config) as run:
+    group = experiment.split(".")[0]
+    with wandb_run(params, experiment=group, stage=record_name or experiment, config=config) as run:
         files = compute(settings, params, run)
         record = next(iter(files.values()))
         for key, value in flatten(record).items():

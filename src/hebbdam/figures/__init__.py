@@ -11,7 +11,7 @@ from pathlib import Path
 from .. import io
 from ..logs import say
 
-FIGURES = ["capacity"]  # module names under hebbdam.figures, in drawing order
+FIGURES = ["capacity", "ladder"]  # module names under hebbdam.figures, in drawing order
 
 
 def draw_all(metrics_dir: Path, figures_dir: Path, names: list[str] | None = None) -> list[Path]:

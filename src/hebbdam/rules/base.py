@@ -132,6 +132,8 @@ def memory_targets(memory: object) -> tuple[str, str]:
         return ("features",), f"{name} (a random-feature tensor)"
     if "astro" in lowered or "tensor" in lowered:
         return ("tensor4",), f"{name} (a 4th-order tensor)"
+    if isinstance(getattr(memory, "memories", None), torch.Tensor):
+        return ("slots",), f"{name} (a memory matrix Ξ (P, D))"
     return (), name
 
 
