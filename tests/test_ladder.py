@@ -64,8 +64,10 @@ def test_storkey_and_pseudo_inverse_hold_patterns_hebb_loses(compose_params):
     settings = parse_settings(Params(yaml.safe_load(compose_params().read_text())), "ladder.pairwise")
     arms = {arm.name: arm for arm in settings.arms}
     torch.manual_seed(0)
-    retrieved = {name: measure_point(arms[name], 100, 0.3, settings)["retrieved"]
-                 for name in ("hebb", "storkey", "pseudo_inverse")}
+    retrieved = {
+        name: measure_point(arms[name], 100, 0.3, settings)["retrieved"]
+        for name in ("hebb", "storkey", "pseudo_inverse")
+    }
     assert retrieved["hebb"] < 0.1
     assert retrieved["pseudo_inverse"] > 0.9
     assert retrieved["storkey"] > retrieved["hebb"] + 0.3

@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "retrieval": ("hebbdam.experiments.retrieval", "main", "E3: image retrieval, UHN grid vs Hebbian and DAM arms"),
     "generalisation": ("hebbdam.experiments.generalisation", "main", "E6: memorised/spurious/generalised against K"),
     "ladder": ("hebbdam.experiments.capacity", "ladder_main", "E1 ladder: one family of rules × models"),
+    "classification": ("hebbdam.experiments.classification", "main", "E5: K&H 2016 dense classifier, four memory arms"),
+    "sequences": ("hebbdam.experiments.sequences", "main", "E4: sequence capacity P_T, P_S of SeqNet and DenseNets"),
     # new commands: add one line here
 }
 

@@ -164,3 +164,23 @@ def exponential_rate(noise: float = 0.0) -> float:
     x = 1.0 - 2.0 * noise
     info = 0.5 * ((1 + x) * math.log(1 + x) + ((1 - x) * math.log(1 - x) if x < 1 else 0.0))
     return info / 2.0
+
+# E5: Krotov & Hopfield 2016, the dense-memory classifier ----------------------------------------------------------
+KH2016_CLASSIFIER_CITATION = "Krotov & Hopfield 2016, NeurIPS, 'Dense Associative Memory for Pattern Recognition'"
+KH2016_MNIST_ERROR_N2 = Reference(
+    0.016,
+    KH2016_CLASSIFIER_CITATION,
+    "MNIST test error (fraction) of the classifier with K = 2000 backprop-trained memories and n = 2 (≈ 1.6%)",
+)
+KH2016_MNIST_MEMORIES = Reference(
+    2000, KH2016_CLASSIFIER_CITATION, "number of memories K of the published MNIST classifiers"
+)
+KH2016_ERROR_ORDERING = (
+    "n = 3 reaches a lower MNIST test error than n = 2 (same K = 2000)",
+    KH2016_CLASSIFIER_CITATION,
+)
+KH2016_FEATURE_TO_PROTOTYPE = (
+    "trained memories are features at small n (n = 2, 3: each contributes to many classes) and prototypes at large n "
+    "(n = 20, 30: each looks like one digit and votes for one class)",
+    KH2016_CLASSIFIER_CITATION,
+)

@@ -185,8 +185,10 @@ def train_backprop_weights(patterns: torch.Tensor, options: dict, settings: Sett
 
     objective = Denoising(steps=int(options.get("steps", 3)), flip=settings.flip_fraction, gain=3.0)
     module = BackpropModule(
-        PairwiseWeights(patterns.shape[1], init_std=0.01, seed=settings.seed), objective,
-        lr=float(options.get("lr", 0.01)), seed=settings.seed,
+        PairwiseWeights(patterns.shape[1], init_std=0.01, seed=settings.seed),
+        objective,
+        lr=float(options.get("lr", 0.01)),
+        seed=settings.seed,
     )
     trainer = make_trainer(max_epochs=int(options.get("epochs", 40)), **settings.trainer)
     trainer.fit(module, datamodule=PatternDataModule(patterns, batch_size=int(options.get("batch_size", 16))))
@@ -247,6 +249,7 @@ def summarise(points: list[dict]) -> dict:
 
 def scaling_exponent(arm: Arm, curves_by_dim: dict[int, list[dict]], settings: Settings) -> dict | None:
     """Slope of log P_c against log D (P_c = critical load · D) with a 95% bootstrap interval over trials."""
+
     def critical_counts(fraction_of) -> tuple[list[int], list[float]]:
         dims, counts = [], []
         for dim, points in curves_by_dim.items():
@@ -262,6 +265,7 @@ def scaling_exponent(arm: Arm, curves_by_dim: dict[int, list[dict]], settings: S
     generator = generator_for(settings.seed, arm.name, "bootstrap")
     slopes = []
     for _ in range(BOOTSTRAP_SAMPLES):
+
         def resampled(point):
             trials = torch.tensor(point["retrieved_trials"])
             return trials[torch.randint(len(trials), (len(trials),), generator=generator)].mean().item()
@@ -269,9 +273,12 @@ def scaling_exponent(arm: Arm, curves_by_dim: dict[int, list[dict]], settings: S
         boot_dims, boot_counts = critical_counts(resampled)
         if len(boot_dims) >= 2:
             slopes.append(loglog_slope(boot_dims, boot_counts))
-    low, high = (torch.tensor(slopes).quantile(torch.tensor([0.025, 0.975])).tolist() if slopes else (None, None))
-    return {"exponent": _rounded(loglog_slope(dims, counts)), "exponent_low": _rounded(low),
-            "exponent_high": _rounded(high)}
+    low, high = torch.tensor(slopes).quantile(torch.tensor([0.025, 0.975])).tolist() if slopes else (None, None)
+    return {
+        "exponent": _rounded(loglog_slope(dims, counts)),
+        "exponent_low": _rounded(low),
+        "exponent_high": _rounded(high),
+    }
 
 
 def run(settings: Settings, label: str = "capacity") -> tuple[dict, list[dict]]:
@@ -279,8 +286,12 @@ def run(settings: Settings, label: str = "capacity") -> tuple[dict, list[dict]]:
     summary: dict = {}
     curves: list[dict] = []
     for arm in settings.arms:
-        summary[arm.name] = {"model": arm.model, "rule": arm.rule_name, "locality": arm.locality,
-                             "dynamics": arm.dynamics}
+        summary[arm.name] = {
+            "model": arm.model,
+            "rule": arm.rule_name,
+            "locality": arm.locality,
+            "dynamics": arm.dynamics,
+        }
         if arm.separation is not None:
             summary[arm.name]["separation"] = arm.separation.name
         by_dim: dict[int, list[dict]] = {}
@@ -315,8 +326,13 @@ def ladder_main(args) -> None:
         raise HebbdamError("ladder: expected one family name, e.g. `hebbdam ladder pairwise`")
     family = args.overrides[0]
     section = f"ladder.{family}"
-    run_stage(args, section, lambda params: parse_settings(params, section),
-              compute_files(section, f"ladder_{family}"), record_name=f"ladder_{family}")
+    run_stage(
+        args,
+        section,
+        lambda params: parse_settings(params, section),
+        compute_files(section, f"ladder_{family}"),
+        record_name=f"ladder_{family}",
+    )
 
 
 def compute_files(label: str, stem: str):

@@ -11,7 +11,17 @@ from pathlib import Path
 from .. import io
 from ..logs import say
 
-FIGURES = ["capacity", "ladder"]  # module names under hebbdam.figures, in drawing order
+# module names under hebbdam.figures, in drawing order
+FIGURES = [
+    "capacity",
+    "ladder",
+    "appendix_b",
+    "sequences",
+    "retrieval",
+    "retrieval_examples",
+    "generalisation",
+    "classification",
+]
 
 
 def draw_all(metrics_dir: Path, figures_dir: Path, names: list[str] | None = None) -> list[Path]:

@@ -35,11 +35,22 @@ def _overlap_panel(ax, metrics: dict) -> None:
         dims = [d for d in _dims(arm) if d <= OVERLAP_DIM] or _dims(arm)[:1]
         points = [p for p in curves if p["arm"] == name and p["D"] == dims[-1]]
         style = "--" if arm["locality"] == "nonlocal" else "-"
-        ax.plot([p["load"] for p in points], [p["overlap"] for p in points], style, marker="o", ms=2.5,
-                label=f"{name} ({arm['locality']}, D={dims[-1]})")
+        ax.plot(
+            [p["load"] for p in points],
+            [p["overlap"] for p in points],
+            style,
+            marker="o",
+            ms=2.5,
+            label=f"{name} ({arm['locality']}, D={dims[-1]})",
+        )
     ax.axvline(ref.HEBB_CRITICAL_LOAD.value, color="k", lw=0.8, ls=":", label="α_c = 0.138 (Amit et al. 1985)")
-    ax.set(xscale="log", xlabel="load α = P / D", ylabel="final overlap m", ylim=(0, 1.03),
-           title="pairwise rules: overlap after relaxation (ρ = 0.1)")
+    ax.set(
+        xscale="log",
+        xlabel="load α = P / D",
+        ylabel="final overlap m",
+        ylim=(0, 1.03),
+        title="pairwise rules: overlap after relaxation (ρ = 0.1)",
+    )
     ax.legend(fontsize=5.5, loc="lower left")
 
 
@@ -55,8 +66,13 @@ def _fixed_vs_basin_panel(ax, metrics: dict) -> None:
     ax.bar(x - 0.2, fixed, 0.4, label="fixed points (all probed patterns stable)")
     ax.bar(x + 0.2, basin, 0.4, label="basin (retrieved from ρD flips by half)")
     ax.axhline(ref.HEBB_CRITICAL_LOAD.value, color="k", lw=0.8, ls=":", label="0.138 (Amit et al. 1985)")
-    ax.axhline(ref.PSEUDO_INVERSE_FIXED_POINTS.value, color="grey", lw=0.8, ls="--",
-               label="α → 1 fixed points (Personnaz 1985; Kanter & Sompolinsky 1987)")
+    ax.axhline(
+        ref.PSEUDO_INVERSE_FIXED_POINTS.value,
+        color="grey",
+        lw=0.8,
+        ls="--",
+        label="α → 1 fixed points (Personnaz 1985; Kanter & Sompolinsky 1987)",
+    )
     ax.set_xticks(x, names, rotation=90, fontsize=6)
     ax.set(ylabel="capacity load α", title="fixed-point and basin capacity are different numbers")
     ax.legend(fontsize=5.5, loc="upper left")
@@ -68,8 +84,14 @@ def _scaling_panel(ax, metrics: dict) -> None:
     grid = np.geomspace(min(all_dims), max(all_dims), 40)
     ax.plot(grid, ref.HEBB_CRITICAL_LOAD.value * grid, "k:", lw=0.8, label="0.138 D (Amit et al. 1985)")
     for n, colour in zip((2, 3, 4, 5), ("tab:blue", "tab:orange", "tab:green", "tab:red"), strict=True):
-        ax.plot(grid, [ref.dam_no_error_capacity(d, n) for d in grid], color=colour, lw=0.6, alpha=0.6,
-                label=f"D^{n - 1}/(2({2 * n - 3})!! ln D) (Krotov & Hopfield 2016)")
+        ax.plot(
+            grid,
+            [ref.dam_no_error_capacity(d, n) for d in grid],
+            color=colour,
+            lw=0.6,
+            alpha=0.6,
+            label=f"D^{n - 1}/(2({2 * n - 3})!! ln D) (Krotov & Hopfield 2016)",
+        )
     for name, arm in arms.items():
         scaling = arm.get("scaling")
         if not scaling:
@@ -80,8 +102,13 @@ def _scaling_panel(ax, metrics: dict) -> None:
         if scaling.get("exponent_low") is not None:
             label += f" [{scaling['exponent_low']:.2f}, {scaling['exponent_high']:.2f}]"
         ax.plot(dims, counts, marker="o", ms=3, lw=1, label=label)
-    ax.set(xscale="log", yscale="log", xlabel="D", ylabel="P at the critical load (retrieved ½)",
-           title="capacity against D: slope ≈ 1 pairwise, ≈ n-1 dense")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="D",
+        ylabel="P at the critical load (retrieved ½)",
+        title="capacity against D: slope ≈ 1 pairwise, ≈ n-1 dense",
+    )
     ax.legend(fontsize=5, loc="upper left", ncol=2)
 
 
@@ -110,9 +137,15 @@ def comparisons(metrics: dict) -> list[dict]:
         scaling = arm.get("scaling")
         expected, source = _expected_exponent(arm)
         if scaling and expected is not None:
-            rows.append({"quantity": f"ladder {name}: exponent of P_c against D", "measured": scaling["exponent"],
-                         "published": expected, "source": source,
-                         "note": f"95% bootstrap [{scaling['exponent_low']}, {scaling['exponent_high']}]; laptop D range"})
+            rows.append(
+                {
+                    "quantity": f"ladder {name}: exponent of P_c against D",
+                    "measured": scaling["exponent"],
+                    "published": expected,
+                    "source": source,
+                    "note": f"95% bootstrap [{scaling['exponent_low']}, {scaling['exponent_high']}]; laptop D range",
+                }
+            )
         dims = _dims(arm)
         if not dims:
             continue
@@ -120,30 +153,56 @@ def comparisons(metrics: dict) -> list[dict]:
         estimates = arm[f"D{dim}"]
         fixed = estimates["fixed_point_capacity_load"]
         if arm["rule"] == "pseudo_inverse":
-            rows.append({"quantity": f"ladder {name}: fixed-point load at D={dim}", "measured": fixed,
-                         "published": ref.PSEUDO_INVERSE_FIXED_POINTS.value,
-                         "source": ref.PSEUDO_INVERSE_FIXED_POINTS.citation, "note": "grid max 0.95"})
+            rows.append(
+                {
+                    "quantity": f"ladder {name}: fixed-point load at D={dim}",
+                    "measured": fixed,
+                    "published": ref.PSEUDO_INVERSE_FIXED_POINTS.value,
+                    "source": ref.PSEUDO_INVERSE_FIXED_POINTS.citation,
+                    "note": "grid max 0.95",
+                }
+            )
         elif arm["rule"] == "storkey":
-            rows.append({"quantity": f"ladder {name}: fixed-point P at D={dim}",
-                         "measured": None if fixed is None else round(fixed * dim, 1),
-                         "published": round(ref.storkey_capacity(dim), 1), "source": ref.STORKEY_CAPACITY.citation,
-                         "note": "D/√(2 ln D); the grid step limits resolution"})
+            rows.append(
+                {
+                    "quantity": f"ladder {name}: fixed-point P at D={dim}",
+                    "measured": None if fixed is None else round(fixed * dim, 1),
+                    "published": round(ref.storkey_capacity(dim), 1),
+                    "source": ref.STORKEY_CAPACITY.citation,
+                    "note": "D/√(2 ln D); the grid step limits resolution",
+                }
+            )
         elif arm["rule"] == "delta":
-            rows.append({"quantity": f"ladder {name}: fixed-point load at D={dim}", "measured": fixed,
-                         "published": ref.GARDNER_CAPACITY.value, "source": ref.GARDNER_CAPACITY.citation,
-                         "note": "Gardner bound at zero margin; margin 1 and finite epochs sit below it"})
+            rows.append(
+                {
+                    "quantity": f"ladder {name}: fixed-point load at D={dim}",
+                    "measured": fixed,
+                    "published": ref.GARDNER_CAPACITY.value,
+                    "source": ref.GARDNER_CAPACITY.citation,
+                    "note": "Gardner bound at zero margin; margin 1 and finite epochs sit below it",
+                }
+            )
         elif arm["model"] == "dense" and "x^" in arm.get("separation", ""):
             n = int(arm["separation"].split("x^")[1])
-            rows.append({"quantity": f"ladder {name}: no-error (fixed-point) P at D={dim}",
-                         "measured": None if fixed is None else round(fixed * dim, 1),
-                         "published": round(ref.dam_no_error_capacity(dim, n), 1),
-                         "source": ref.DAM_CAPACITY_CITATION, "note": "asymptotic formula; small D"})
+            rows.append(
+                {
+                    "quantity": f"ladder {name}: no-error (fixed-point) P at D={dim}",
+                    "measured": None if fixed is None else round(fixed * dim, 1),
+                    "published": round(ref.dam_no_error_capacity(dim, n), 1),
+                    "source": ref.DAM_CAPACITY_CITATION,
+                    "note": "asymptotic formula; small D",
+                }
+            )
         elif arm["model"] == "dense":
             critical = estimates["critical_load"]
-            rows.append({"quantity": f"ladder {name}: rate ln(P_c)/D at D={dim}",
-                         "measured": None if critical is None else round(math.log(critical * dim) / dim, 4),
-                         "published": round(ref.exponential_rate(0.0), 4),
-                         "source": ref.EXPONENTIAL_DAM_RATE.citation,
-                         "note": "noise-free bound; with ρ = 0.1 it is I(0.8)/2 = "
-                                 f"{ref.exponential_rate(0.1):.3f}; finite D"})
+            rows.append(
+                {
+                    "quantity": f"ladder {name}: rate ln(P_c)/D at D={dim}",
+                    "measured": None if critical is None else round(math.log(critical * dim) / dim, 4),
+                    "published": round(ref.exponential_rate(0.0), 4),
+                    "source": ref.EXPONENTIAL_DAM_RATE.citation,
+                    "note": "noise-free bound; with ρ = 0.1 it is I(0.8)/2 = "
+                    f"{ref.exponential_rate(0.1):.3f}; finite D",
+                }
+            )
     return rows

@@ -80,8 +80,8 @@ class BinaryMemory(Memory):
 
     bipolar = True
 
-    def columns(self, name: str) -> Tensor:
-        """A contiguous transpose of buffer ``name``, cached while the buffer is unchanged.
+    def columns(self, name: str, dtype: torch.dtype | None = None) -> Tensor:
+        """A contiguous transpose of buffer ``name`` (cast to ``dtype`` if given), cached while the buffer is unchanged.
 
         Asynchronous steps read one column per state (``W[:, i]``, ``Ξ[:, i]``); gathering rows of a contiguous
         transpose is many times faster than gathering strided columns.
@@ -89,9 +89,10 @@ class BinaryMemory(Memory):
         source = getattr(self, name)
         key = (source.data_ptr(), source._version, tuple(source.shape), source.dtype, source.device)
         cache = self.__dict__.setdefault("_columns_cache", {})
-        if name not in cache or cache[name][0] != key:
-            cache[name] = (key, source.T.contiguous())
-        return cache[name][1]
+        slot = (name, dtype)
+        if slot not in cache or cache[slot][0] != key:
+            cache[slot] = (key, source.T.to(dtype or source.dtype).contiguous())
+        return cache[slot][1]
 
     def field(self, states: Tensor) -> Tensor:
         """(B, D) → (B, D): preference of each neuron for +1 over -1 (any positive per-state scale)."""

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from .base import BinaryMemory, check_matrix, is_bipolar
-from .separation import Separation
+from .separation import Power, Separation
 
 # elements of the (B, chunk, P) temporary of the exact field for non-bipolar memories
 EXACT_FIELD_BLOCK = 1 << 22
@@ -83,7 +83,12 @@ class DenseAM(BinaryMemory):
         # exact for any real memories: flipping σ_i moves overlap μ by -2 ξ_μi σ_i
         sigma = states.gather(1, index[:, None])  # (B, 1)
         aligned = self.columns("memories")[index] * sigma  # ξ_μi σ_i, (B, P)
-        gain = self.separation.flip_gain(cache / self.dim, -2.0 * aligned / self.dim).sum(-1)
+        if self.bipolar_memories and isinstance(self.separation, Power):
+            # F is homogeneous (F(o/D) = F(o)/Dⁿ): the sign needs no 1/D, and on the raw overlaps in float64 every
+            # gain of ±1 memories is an exact integer (|o|ⁿ < 2⁵³), so a flip of zero energy change is exactly a tie.
+            gain = self.separation.flip_gain(cache.double(), -2.0 * aligned.double()).sum(-1)
+        else:
+            gain = self.separation.flip_gain(cache / self.dim, -2.0 * aligned / self.dim).sum(-1)
         return sigma[:, 0] * gain
 
     def after_flip(self, cache: Tensor, index: Tensor, delta: Tensor) -> Tensor:

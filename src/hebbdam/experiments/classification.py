@@ -1,0 +1,404 @@
+"""E5: the Krotov & Hopfield 2016 dense-memory classifier, with memories from four sources.
+
+Visible layer = image pixels in [-1, 1] followed by C class units. A memory ξ_μ (K of them) is a visible state: a
+pixel part and a class part. One update of the class units reads
+    c = tanh(β Σ_μ [F(ξ_μ·v⁺) - F(ξ_μ·v⁻)]),  F = ReLU(x)ⁿ,  β = 1/Tⁿ,
+v± the image with class unit c at ±1 and the others at -1 (``KrotovHopfield2016.outputs``). Every arm is scored by
+the same readout, so only the memories differ:
+
+- ``backprop``: memories trained on the classifier loss Σ(c - t)^{2m} (``BackpropModule``, K&H 2016's normalised
+  momentum, annealed learning rate), one arm per (n, T, m);
+- ``one_shot``: K random training images, each with its one-hot ±1 label as the class part (a slot write);
+- ``prototypes``: K/C per class: the class mean image (K = C) or k-means centroids of the class, with the label;
+- ``krotov_hopfield``: K hidden units learned without labels by the K&H 2019 local rule (trained on pixels in
+  [0, 1] as in that paper), each scaled to max |entry| = 1 so it is a visible state in [-1, 1]; its class part is the
+  mean ±1 label of the training images for which it is the most driven unit (a winner-take-all Hebbian count; a
+  unit that never wins gets class part 0 and votes for nothing).
+
+The decision is the argmax over class units. tanh saturates at 1.0 in floating point, so the argmax is taken on its
+argument Σ_μ [F(ξ_μ·v⁺) - F(ξ_μ·v⁻)] (:func:`class_field`, float64; tanh is increasing, so this is the same decision
+wherever c is not tied); β only matters for training. Fixed memories are re-read at every n of ``readout_powers``.
+
+Feature → prototype statistic, per memory: ``votes`` = the number of classes whose class unit the memory pushes on,
+i.e. whose class-part entry exceeds ``VOTE_THRESHOLD`` = 0 (a memory with +1 there raises F(ξ·v⁺)); ``silent`` = no
+class at all. ``image_similarity`` = the largest cosine between the memory's pixel part and any training image (1
+for a stored image; prototypes sit near digits, features do not). Published (MNIST): features at n = 2, 3,
+prototypes at n = 20, 30.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ..config import ConfigError, Params
+from ..data.prepare import load
+from ..lit.backprop import BackpropModule, KrotovHopfield2016, classifier_memory
+from ..lit.data import PatternDataModule
+from ..lit.storage import make_trainer
+from ..logs import say
+from ..rules import get_rule
+from .common import compute_device, generator_for, run_stage, trainer_options
+
+ARMS = ("backprop", "one_shot", "prototypes", "krotov_hopfield")
+VOTE_THRESHOLD = 0.0  # a class-part entry above this pushes that class unit on: the memory votes for the class
+READOUT_CHUNK = 256  # test images per block of the (B, C, K) readout temporary
+KMEANS_ITERATIONS = 25  # Lloyd iterations of the per-class k-means (prototypes with K/C > 1)
+CPU_THREADS = 1  # digits-sized tensors: on a shared CPU, thread hand-offs cost more than they save (2-20× slower)
+
+
+@dataclass(frozen=True)
+class BackpropArm:
+    name: str
+    n: int
+    temperature: float
+    m: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    seed: int
+    dataset: str
+    data_root: str
+    memories: int
+    memory_grid: list[int]
+    seeds: int
+    readout_powers: list[int]
+    backprop: list[BackpropArm]
+    epochs: int
+    batch_size: int
+    lr: float
+    anneal: float
+    momentum: float
+    rule: dict
+    rule_epochs: int
+    trainer: dict
+    device: torch.device = torch.device("cpu")
+
+
+def _power(section: Params, name: str) -> int:
+    value = section.raw(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+        raise ConfigError(section.key(name), "an integer power ≥ 2", value)
+    return value
+
+
+def parse_settings(params: Params) -> Settings:
+    """Validate the whole ``classification`` section (and data.root) before any computation starts."""
+    section = params.section("classification")
+    bp = section.section("backprop")
+    arms_section = bp.section("arms")
+    arms = []
+    for name, _ in arms_section.items():
+        arm = arms_section.section(name)
+        arms.append(
+            BackpropArm(
+                name=str(name),
+                n=_power(arm, "n"),
+                temperature=arm.number("temperature", lambda v: v > 0, "a temperature > 0"),
+                m=arm.positive_int("m"),
+            )
+        )
+    if not arms:
+        raise ConfigError(bp.key("arms"), "at least one backprop arm")
+    powers = section.raw("readout_powers")
+    if not isinstance(powers, list) or not powers:
+        raise ConfigError(section.key("readout_powers"), "a non-empty list of integer powers ≥ 2", powers)
+    if any(isinstance(n, bool) or not isinstance(n, int) or n < 2 for n in powers):
+        raise ConfigError(section.key("readout_powers"), "a non-empty list of integer powers ≥ 2", powers)
+    kh = section.section("krotov_hopfield")
+    rule = {
+        "p": kh.number("p", lambda v: v >= 2, "a Lebesgue power ≥ 2"),
+        "rank": kh.positive_int("rank"),
+        "anti": kh.number("anti", lambda v: v >= 0, "a number ≥ 0"),
+        "lr": kh.number("lr", lambda v: v > 0, "a learning rate > 0"),
+    }
+    memories = section.positive_int("memories")
+    grid = sorted(set(section.int_list("memory_grid", minimum=1)) | {memories})
+    return Settings(
+        seed=section.nonneg_int("seed"),
+        dataset=section.string("dataset"),
+        data_root=params.section("data").string("root", "data"),
+        memories=memories,
+        memory_grid=grid,
+        seeds=section.positive_int("seeds"),
+        readout_powers=sorted(set(powers)),
+        backprop=arms,
+        epochs=bp.positive_int("epochs"),
+        batch_size=bp.positive_int("batch_size"),
+        lr=bp.number("lr", lambda v: v > 0, "a learning rate > 0"),
+        anneal=bp.number("anneal", lambda v: 0 < v <= 1, "a factor in (0, 1]"),
+        momentum=bp.number("momentum", lambda v: 0 <= v < 1, "a momentum in [0, 1)"),
+        rule=rule,
+        rule_epochs=kh.positive_int("epochs"),
+        trainer=trainer_options(params),
+        device=compute_device(params),
+    )
+
+
+# the readout ------------------------------------------------------------------------------------------------------
+def class_field(memories: Tensor, images: Tensor, n: int, classes: int) -> Tensor:
+    """Σ_μ [F(ξ_μ·v⁺) - F(ξ_μ·v⁻)] per class unit, F = ReLU(x)ⁿ: the argument of the K&H 2016 class-unit tanh
+    (``KrotovHopfield2016.outputs`` = tanh(β · this)). (K, D + C), (B, D) → (B, C), float64, in image blocks."""
+    xi = memories.double()
+    visible, label = xi[:, :-classes], xi[:, -classes:]
+    parts = []
+    for start in range(0, images.shape[0], READOUT_CHUNK):
+        base = images[start : start + READOUT_CHUNK].double() @ visible.T - label.sum(1)  # (B, K): all units at -1
+        off = torch.relu(base).pow(n)[:, None, :]
+        on = torch.relu(base[:, None, :] + 2.0 * label.T[None]).pow(n)  # (B, C, K): unit c at +1
+        parts.append((on - off).sum(-1))
+    return torch.cat(parts)
+
+
+def error_rate(memories: Tensor, images: Tensor, labels: Tensor, n: int, classes: int) -> float:
+    """Fraction of images whose largest class unit is not their label."""
+    predicted = class_field(memories, images, n, classes).argmax(-1).cpu()
+    return float((predicted != labels.cpu()).double().mean())
+
+
+def one_hot(labels: Tensor, classes: int) -> Tensor:
+    """(N,) → (N, C) targets, +1 at the label and -1 elsewhere (the class units' ±1 states)."""
+    target = -torch.ones(labels.shape[0], classes)
+    target.scatter_(1, labels[:, None], 1.0)
+    return target
+
+
+def vote_statistics(memories: Tensor, classes: int, train_images: Tensor) -> dict:
+    """Feature → prototype statistics of a memory matrix (K, D + C) (see the module docstring)."""
+    label = memories[:, -classes:].double()
+    votes = (label > VOTE_THRESHOLD).sum(1)
+    visible = torch.nn.functional.normalize(memories[:, :-classes].double(), dim=1)
+    images = torch.nn.functional.normalize(train_images.double(), dim=1)
+    similarity = (visible @ images.T).amax(1)
+    return {
+        "mean_votes": float(votes.double().mean()),
+        "silent_fraction": float((votes == 0).double().mean()),
+        "single_class_fraction": float((votes == 1).double().mean()),
+        "image_similarity": float(similarity.mean()),
+        "histogram": torch.bincount(votes, minlength=classes + 1).tolist(),
+    }
+
+
+# the memories of each arm -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Data:
+    train_x: Tensor  # (N, D) in [-1, 1]
+    train_y: Tensor
+    test_x: Tensor
+    test_y: Tensor
+    train_raw: Tensor  # (N, D) in [0, 1], what the K&H 2019 rule learns from
+    classes: int
+
+
+def load_data(settings: Settings) -> Data:
+    data = load(settings.dataset, settings.data_root)
+    train_raw = data["x_train"].float()
+    classes = int(torch.cat([data["y_train"], data["y_test"]]).max()) + 1
+    return Data(
+        train_x=2 * train_raw - 1,
+        train_y=data["y_train"].long(),
+        test_x=2 * data["x_test"].float() - 1,
+        test_y=data["y_test"].long(),
+        train_raw=train_raw,
+        classes=classes,
+    )
+
+
+def _int_seed(generator: torch.Generator) -> int:
+    return int(torch.randint(2**31 - 1, (1,), generator=generator))
+
+
+def backprop_memories(arm: BackpropArm, count: int, data: Data, seed: int, settings: Settings) -> Tensor:
+    """Train K memories on the K&H 2016 classifier loss; (K, D + C) on the CPU."""
+    pixels = data.train_x.shape[1]
+    module = BackpropModule(
+        classifier_memory(pixels, data.classes, count, arm.n, seed),
+        KrotovHopfield2016(data.classes, arm.n, arm.temperature, arm.m),
+        lr=settings.lr,
+        optimizer="normalised",
+        momentum=settings.momentum,
+        anneal=settings.anneal,
+        seed=seed,
+    )
+    loader = PatternDataModule(data.train_x, settings.batch_size, labels=data.train_y, shuffle=True, seed=seed)
+    make_trainer(max_epochs=settings.epochs, **settings.trainer).fit(module, datamodule=loader)
+    return module.memory.memories.detach().cpu().float()
+
+
+def one_shot_memories(count: int, data: Data, generator: torch.Generator) -> Tensor:
+    """K distinct random training images with their ±1 one-hot labels."""
+    index = torch.randperm(data.train_x.shape[0], generator=generator)[:count]
+    return torch.cat([data.train_x[index], one_hot(data.train_y[index], data.classes)], 1)
+
+
+def kmeans(points: Tensor, count: int, generator: torch.Generator) -> Tensor:
+    """Lloyd's k-means (Euclidean) from ``count`` distinct random points; an empty cluster keeps its centre."""
+    centres = points[torch.randperm(points.shape[0], generator=generator)[:count]].clone()
+    for _ in range(KMEANS_ITERATIONS):
+        assign = torch.cdist(points, centres).argmin(1)
+        sums = torch.zeros_like(centres).index_add_(0, assign, points)
+        sizes = torch.bincount(assign, minlength=count)
+        centres = torch.where(sizes[:, None] > 0, sums / sizes.clamp_min(1)[:, None], centres)
+    return centres
+
+
+def prototype_memories(count: int, data: Data, generator: torch.Generator) -> Tensor:
+    """⌈K/C⌉ prototypes per class (the class mean when one) with the class's ±1 label; (C·⌈K/C⌉, D + C)."""
+    per_class = max(1, -(-count // data.classes))
+    rows = []
+    for c in range(data.classes):
+        images = data.train_x[data.train_y == c]
+        centres = images.mean(0, keepdim=True) if per_class == 1 else kmeans(images, per_class, generator)
+        rows.append(torch.cat([centres, one_hot(torch.full((centres.shape[0],), c), data.classes)], 1))
+    return torch.cat(rows)
+
+
+def krotov_hopfield_memories(count: int, data: Data, generator: torch.Generator, settings: Settings) -> Tensor:
+    """K&H 2019 hidden units (no labels) as pixel parts, each scaled to max |entry| = 1; class part = mean ±1 label of
+    the training images that drive the unit most (0 for a unit that never wins)."""
+    rule = get_rule("krotov_hopfield", units=count, **settings.rule)
+    device = settings.device
+    weights = rule.fit(data.train_raw.to(device), epochs=settings.rule_epochs, batch_size=100, generator=generator)
+    weights = weights.cpu()
+    p = settings.rule["p"]
+    currents = data.train_raw @ (weights.sign() * weights.abs().pow(p - 1)).T  # the rule's own input currents
+    winner = currents.argmax(1)
+    label = torch.zeros(count, data.classes).index_add_(0, winner, one_hot(data.train_y, data.classes))
+    label = label / torch.bincount(winner, minlength=count).clamp_min(1)[:, None]
+    visible = weights / weights.abs().amax(1, keepdim=True).clamp_min(1e-12)
+    return torch.cat([visible, label], 1)
+
+
+def fixed_memories(arm: str, count: int, data: Data, seed_index: int, settings: Settings) -> Tensor:
+    generator = generator_for(settings.seed, arm, count, seed_index)
+    if arm == "one_shot":
+        return one_shot_memories(count, data, generator)
+    if arm == "prototypes":
+        return prototype_memories(count, data, generator)
+    return krotov_hopfield_memories(count, data, generator, settings)
+
+
+# the experiment ---------------------------------------------------------------------------------------------------
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    t = torch.tensor(values, dtype=torch.float64)
+    return round(float(t.mean()), 6), round(float(t.std()), 6) if len(values) > 1 else 0.0
+
+
+def run(settings: Settings) -> tuple[dict, list[dict], list[dict]]:
+    """Every arm: returns (record arms, error curve points, vote histograms)."""
+    threads = torch.get_num_threads()
+    if settings.device.type == "cpu":
+        torch.set_num_threads(CPU_THREADS)
+    try:
+        return _run(settings)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run(settings: Settings) -> tuple[dict, list[dict], list[dict]]:
+    data = load_data(settings)
+    device = settings.device
+    test_x = data.test_x.to(device)
+    if settings.memories > data.train_x.shape[0] or settings.memory_grid[-1] > data.train_x.shape[0]:
+        raise ConfigError("classification.memory_grid", f"at most {data.train_x.shape[0]} (the training images)")
+    arms: dict = {name: {} for name in ARMS}
+    points: list[dict] = []
+    votes: list[dict] = []
+
+    def score(memories: Tensor, n: int) -> float:
+        return error_rate(memories.to(device), test_x, data.test_y, n, data.classes)
+
+    def add_point(arm: str, n: int, count: int, seed_index: int, error: float) -> None:
+        points.append({"arm": arm, "n": n, "memories": count, "seed": seed_index, "test_error": round(error, 6)})
+
+    # backprop: one training per (arm, K, seed); the extra seeds only at the headline K
+    for arm in settings.backprop:
+        start = time.perf_counter()
+        headline: list[tuple[float, float, dict]] = []
+        for count in settings.memory_grid:
+            for seed_index in range(settings.seeds if count == settings.memories else 1):
+                seed = _int_seed(generator_for(settings.seed, "backprop", arm.name, count, seed_index))
+                memories = backprop_memories(arm, count, data, seed, settings)
+                error = score(memories, arm.n)
+                add_point("backprop", arm.n, count, seed_index, error)
+                if count == settings.memories:
+                    train = error_rate(memories, data.train_x, data.train_y, arm.n, data.classes)
+                    headline.append((error, train, vote_statistics(memories, data.classes, data.train_x)))
+        errors, std = _mean_std([h[0] for h in headline])
+        stats = headline[0][2]
+        arms["backprop"][arm.name] = {
+            "n": arm.n,
+            "temperature": arm.temperature,
+            "m": arm.m,
+            "test_error": errors,
+            "test_error_std": std,
+            "train_error": _mean_std([h[1] for h in headline])[0],
+            **{k: round(v, 6) for k, v in stats.items() if k != "histogram"},
+        }
+        votes.append({"arm": "backprop", "n": arm.n, "histogram": stats["histogram"]})
+        say(
+            f"classification backprop {arm.name}: K={settings.memories} test error {errors} ± {std}, "
+            f"{stats['mean_votes']:.2f} classes per memory ({time.perf_counter() - start:.1f} s)"
+        )
+
+    # fixed memories: built once per (K, seed), read out at every n
+    for arm in ARMS[1:]:
+        start = time.perf_counter()
+        per_n: dict[int, list[float]] = {n: [] for n in settings.readout_powers}
+        stats = None
+        for count in settings.memory_grid:
+            if arm == "prototypes" and count % data.classes:
+                continue
+            for seed_index in range(settings.seeds if count == settings.memories else 1):
+                memories = fixed_memories(arm, count, data, seed_index, settings)
+                for n in settings.readout_powers:
+                    error = score(memories, n)
+                    add_point(arm, n, count, seed_index, error)
+                    if count == settings.memories:
+                        per_n[n].append(error)
+                if count == settings.memories and seed_index == 0:
+                    stats = vote_statistics(memories, data.classes, data.train_x)
+        if stats is None:  # prototypes need K to be a multiple of C; fall back to the class means
+            memories = fixed_memories(arm, data.classes, data, 0, settings)
+            stats = vote_statistics(memories, data.classes, data.train_x)
+            per_n = {n: [score(memories, n)] for n in settings.readout_powers}
+        summary = {
+            f"n{n}": dict(zip(("test_error", "test_error_std"), _mean_std(e), strict=True)) for n, e in per_n.items()
+        }
+        best = min(per_n, key=lambda n: (_mean_std(per_n[n])[0], n))
+        arms[arm] = {
+            "readout": summary,
+            "best_n": best,
+            "best_test_error": _mean_std(per_n[best])[0],
+            **{k: round(v, 6) for k, v in stats.items() if k != "histogram"},
+        }
+        votes.append({"arm": arm, "n": None, "histogram": stats["histogram"]})
+        say(
+            f"classification {arm}: K={settings.memories} best test error {arms[arm]['best_test_error']} at n={best}, "
+            f"{stats['mean_votes']:.2f} classes per memory ({time.perf_counter() - start:.1f} s)"
+        )
+    return arms, points, votes
+
+
+def main(args) -> None:
+    run_stage(args, "classification", parse_settings, compute)
+
+
+def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
+    """The record (DVC metrics), the error curves against n and K, and the vote histograms (DVC plots)."""
+    arms, points, votes = run(settings)
+    for point in points:
+        tracker.log({f"{point['arm']}/n{point['n']}/K{point['memories']}/test_error": point["test_error"]})
+    record = {
+        "profile": params.raw("profile", "unknown"),
+        "dataset": settings.dataset,
+        "memories": settings.memories,
+        "seeds": settings.seeds,
+        "vote_threshold": VOTE_THRESHOLD,
+        "arms": arms,
+    }
+    return {"classification.json": record, "classification_curves.json": points, "classification_votes.json": votes}

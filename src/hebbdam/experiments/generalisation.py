@@ -1,0 +1,291 @@
+"""E6: memorisation → spurious states → generalisation as the training set grows (Pham et al. 2025), cheap analogue.
+
+The optimal denoiser of a variance-exploding diffusion model trained on K points ξ_μ (the "empirical optimal
+denoiser") is a softmax Dense Associative Memory over them:
+
+    D(x; σ) = Σ_μ ξ_μ softmax_μ(-‖x - ξ_μ‖² / 2σ²)      (β = 1/σ², similarity -‖x - ξ‖²).
+
+Sampler (deterministic): the probability-flow ODE dx/dσ = (x - D(x; σ)) / σ integrated by Euler steps from
+x ~ N(0, σ_max² I) over the Karras et al. (2022) schedule (ρ = 7) down to σ_min, then one final denoising
+x ← D(x; σ_min) (as EDM returns the denoised estimate). σ_min is set relative to the data: ``sigma_min`` × the
+median nearest-neighbour distance of the pool. With σ_min → 0 every trajectory ends exactly on a training point;
+at a finite σ_min the softmax averages the training points within ~σ_min of the trajectory, so with few points
+the samples are copies and with many they are new blends — the smoothing that Pham et al. identify as the onset
+of generation. Every sample is then classified by its top-1 Euclidean distance:
+
+- memorised: d(sample, training set) ≤ δ_m;
+- spurious: otherwise, d(sample, nearest other sample) ≤ δ_s (several trajectories share a new attractor);
+- generalised: neither.
+
+δ_m = ``delta_memorised`` × and δ_s = ``delta_spurious`` × the median nearest-neighbour distance of the pool
+(default ¼ each): a memorised sample sits four times closer to a training point than typical neighbouring
+training images sit to each other, and two samples within δ_s of each other are far closer than any two distinct
+images of the data, i.e. the same state. Relative thresholds carry over to MNIST without retuning.
+
+Other arms, on the same K training images:
+- ``hebbian``: a pairwise Hopfield network (D² weights, Hebb's rule, the fixed-size local memory) on the binarised
+  images, relaxed asynchronously from random ±1 states; samples and training set compared in {0, 1} space with the
+  thresholds of the binarised pool.
+- ``backprop``: a fixed-size softmax memory of ``slots`` rows θ (independent of K), D_θ(x; σ) = softmax(-‖x -
+  θ‖²/2σ²) θ, trained here by denoising score matching (Adam on ‖D_θ(ξ + σε; σ) - ξ‖² / σ², σ log-uniform in [σ_min,
+  σ_max]) — a small torch loop inside this module because ``lit.backprop`` trains ±1 memories on bit flips, not a
+  Gaussian denoiser — and sampled with the same ODE.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+from tqdm import tqdm
+
+from .. import references as ref
+from ..config import ConfigError, Params
+from ..data.prepare import load
+from ..dynamics import relax
+from ..logs import say
+from ..memory import Hopfield
+from ..rules import get_rule
+from .common import compute_device, generator_for, run_stage
+from .retrieval import CPU_THREADS, binarise, cpu_threads
+
+ARMS = ("optimal", "hebbian", "backprop")
+CLASSES = ("memorised", "spurious", "generalised")
+
+
+@dataclass(frozen=True)
+class Backprop:
+    slots: int  # rows of the trained memory, fixed for every K
+    steps: int
+    batch: int
+    lr: float
+
+
+@dataclass(frozen=True)
+class Settings:
+    seed: int
+    dataset: str
+    data_root: str
+    binarize_threshold: float
+    train_sizes: list[int]
+    samples: int
+    arms: list[str]
+    sigma_max: float
+    sigma_min: float  # × median nearest-neighbour distance
+    steps: int
+    delta_memorised: float  # × median nearest-neighbour distance
+    delta_spurious: float
+    max_sweeps: int
+    backprop: Backprop
+    device: torch.device = torch.device("cpu")
+
+
+def parse_settings(params: Params) -> Settings:
+    """Validate the whole ``generalisation`` section before any computation starts."""
+    section = params.section("generalisation")
+    arms = section.raw("arms")
+    if not isinstance(arms, list) or not arms or any(a not in ARMS for a in arms):
+        raise ConfigError(section.key("arms"), "a non-empty list among " + ", ".join(ARMS), arms)
+    positive = (lambda v: 0 < v < float("inf"), "a number in (0, ∞)")
+    bp = section.section("backprop")
+    threshold = params.raw("data.binarize_threshold", 0.5)
+    threshold = 0.5 if threshold is None else params.section("data").fraction("binarize_threshold")
+    settings = Settings(
+        seed=section.nonneg_int("seed"),
+        dataset=section.string("dataset"),
+        data_root=params.section("data").string("root", "data"),
+        binarize_threshold=threshold,
+        train_sizes=sorted(set(section.int_list("train_sizes", minimum=1))),
+        samples=section.positive_int("samples"),
+        arms=list(dict.fromkeys(arms)),
+        sigma_max=section.number("sigma_max", *positive),
+        sigma_min=section.number("sigma_min", *positive),
+        steps=section.positive_int("steps"),
+        delta_memorised=section.number("delta_memorised", *positive),
+        delta_spurious=section.number("delta_spurious", *positive),
+        max_sweeps=section.positive_int("max_sweeps"),
+        backprop=Backprop(
+            slots=bp.positive_int("slots"),
+            steps=bp.positive_int("steps"),
+            batch=bp.positive_int("batch"),
+            lr=bp.number("lr", *positive),
+        ),
+        device=compute_device(params),
+    )
+    if settings.samples < 2:
+        raise ConfigError(section.key("samples"), "at least 2 (spurious states are shared by samples)", 1)
+    return settings
+
+
+# the diffusion analogue -------------------------------------------------------------------------------------------
+def denoise(states: Tensor, memories: Tensor, sigma: float) -> Tensor:
+    """The empirical optimal denoiser = one softmax-DAM step, β = 1/σ²: (B, D), (K, D) → (B, D)."""
+    logits = torch.cdist(states, memories, compute_mode="donot_use_mm_for_euclid_dist").square() / (-2 * sigma**2)
+    return torch.softmax(logits, dim=-1) @ memories
+
+
+def noise_levels(sigma_max: float, sigma_min: float, steps: int) -> list[float]:
+    """Karras et al. (2022) schedule: steps + 1 levels from σ_max down to σ_min."""
+    rho = ref.EDM_RHO.value
+    hi, lo = sigma_max ** (1 / rho), sigma_min ** (1 / rho)
+    return [(hi + i / steps * (lo - hi)) ** rho for i in range(steps + 1)]
+
+
+def sample(memories: Tensor, noise: Tensor, levels: list[float]) -> Tensor:
+    """Probability-flow ODE by Euler steps, then a final denoising: (B, D) noise at σ = 1 → (B, D) samples."""
+    x = noise * levels[0]
+    for s0, s1 in zip(levels[:-1], levels[1:], strict=True):
+        x = x + (s1 - s0) * (x - denoise(x, memories, s0)) / s0
+    return denoise(x, memories, levels[-1])
+
+
+def train_memory(train: Tensor, settings: Settings, sigma_min: float, generator: torch.Generator) -> Tensor:
+    """A fixed-size softmax memory θ (slots, D) trained by denoising score matching on ``train`` (K, D)."""
+    bp = settings.backprop
+    start = train.mean(0, keepdim=True) + 0.1 * torch.randn(bp.slots, train.shape[1], generator=generator)
+    theta = start.to(train.device).requires_grad_(True)
+    optimiser = torch.optim.Adam([theta], lr=bp.lr)
+    log_lo, log_hi = math.log(sigma_min), math.log(settings.sigma_max)
+    with torch.enable_grad():
+        for _ in range(bp.steps):
+            rows = torch.randint(len(train), (bp.batch,), generator=generator)
+            clean = train[rows.to(train.device)]
+            sigma = torch.exp(log_lo + (log_hi - log_lo) * torch.rand(bp.batch, 1, generator=generator))
+            noisy = clean + sigma.to(train.device) * torch.randn(clean.shape, generator=generator).to(train.device)
+            logits = torch.cdist(noisy, theta).square() / (-2 * sigma.to(train.device) ** 2)
+            error = (torch.softmax(logits, -1) @ theta - clean).square().sum(-1, keepdim=True)
+            loss = (error / sigma.to(train.device) ** 2).mean()  # EDM-style λ(σ) = 1/σ²: every level counts
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    return theta.detach()
+
+
+def nearest_distance(points: Tensor, others: Tensor, exclude_self: bool = False) -> Tensor:
+    """(B,) Euclidean distance from each row of ``points`` to its nearest row of ``others``."""
+    dist = torch.cdist(points, others, compute_mode="donot_use_mm_for_euclid_dist")
+    if exclude_self:
+        dist.fill_diagonal_(float("inf"))
+    return dist.min(-1).values
+
+
+def classify(samples: Tensor, train: Tensor, delta_m: float, delta_s: float) -> dict[str, float]:
+    """Fractions memorised / spurious / generalised, and the median distances behind them."""
+    d_train = nearest_distance(samples, train)
+    d_samples = nearest_distance(samples, samples, exclude_self=True)
+    memorised = d_train <= delta_m
+    spurious = ~memorised & (d_samples <= delta_s)
+    generalised = ~memorised & ~spurious
+    masks = (memorised, spurious, generalised)
+    out = {name: round(mask.double().mean().item(), 6) for name, mask in zip(CLASSES, masks, strict=True)}
+    out["d_train_median"] = round(d_train.median().item(), 6)
+    out["d_samples_median"] = round(d_samples.median().item(), 6)
+    return out
+
+
+def median_nn(pool: Tensor) -> float:
+    """Median distance from each image of the pool to its nearest other image: the data's length scale."""
+    return nearest_distance(pool, pool, exclude_self=True).median().item()
+
+
+# the experiment ---------------------------------------------------------------------------------------------------
+def run(settings: Settings) -> tuple[dict, list[dict]]:
+    data = load(settings.dataset, settings.data_root)
+    train_pool = data["x_train"].float().to(settings.device)
+    pool = torch.cat([data["x_train"], data["x_test"]]).float().to(settings.device)
+    if settings.train_sizes[-1] > len(train_pool):
+        raise ConfigError(
+            "generalisation.train_sizes",
+            f"sizes ≤ {len(train_pool)} (the {settings.dataset} training split)",
+            settings.train_sizes,
+        )
+    scale = median_nn(pool)
+    binary_pool = (binarise(pool, settings.binarize_threshold) + 1) / 2
+    binary_scale = median_nn(binary_pool)
+    sigma_min = settings.sigma_min * scale
+    levels = noise_levels(settings.sigma_max, sigma_min, settings.steps)
+    deltas = {
+        "continuous": (settings.delta_memorised * scale, settings.delta_spurious * scale),
+        "binary": (settings.delta_memorised * binary_scale, settings.delta_spurious * binary_scale),
+    }
+    order = torch.randperm(len(train_pool), generator=generator_for(settings.seed, "train order"))
+    dim = pool.shape[1]
+    points: list[dict] = []
+    for k in tqdm(settings.train_sizes, desc="generalisation K", leave=False, disable=None):
+        start = time.perf_counter()
+        train = train_pool[order[:k].to(settings.device)]  # nested training sets: K=10 ⊂ K=100 ⊂ …
+        noise = torch.randn(settings.samples, dim, generator=generator_for(settings.seed, "noise", k))
+        noise = noise.to(settings.device)
+        for arm in settings.arms:
+            if arm == "optimal":
+                result = classify(sample(train, noise, levels), train, *deltas["continuous"])
+            elif arm == "backprop":
+                theta = train_memory(train, settings, sigma_min, generator_for(settings.seed, "backprop", k))
+                result = classify(sample(theta, noise, levels), train, *deltas["continuous"])
+            else:
+                spins = binarise(train, settings.binarize_threshold)
+                memory = Hopfield(get_rule("hebb").fit(spins))
+                starts = torch.where(noise > 0, 1.0, -1.0)
+                relax_gen = generator_for(settings.seed, "relax", k)
+                final = relax(memory, starts, "async", settings.max_sweeps, relax_gen).states
+                result = classify((final + 1) / 2, (spins + 1) / 2, *deltas["binary"])
+            points.append({"arm": arm, "K": k, **result})
+        line = ", ".join(
+            f"{p['arm']} {p['memorised']:.2f}/{p['spurious']:.2f}/{p['generalised']:.2f}" for p in points if p["K"] == k
+        )
+        say(f"generalisation K={k}: memorised/spurious/generalised {line} ({time.perf_counter() - start:.1f} s)")
+    return {
+        "median_nn_distance": round(scale, 6),
+        "median_nn_distance_binary": round(binary_scale, 6),
+        "sigma_min": round(sigma_min, 6),
+        "delta_memorised": round(deltas["continuous"][0], 6),
+        "delta_spurious": round(deltas["continuous"][1], 6),
+    }, points
+
+
+def crossing(ks: list[int], values: list[float], level: float = 0.5) -> float | None:
+    """The K (interpolated in log K) where a falling curve first drops below ``level``; None if it never does."""
+    for i, (k, v) in enumerate(zip(ks, values, strict=True)):
+        if v < level:
+            if i == 0:
+                return float(k)
+            lk0, lk1, v0 = math.log(ks[i - 1]), math.log(k), values[i - 1]
+            return float(math.exp(lk0 + (v0 - level) / (v0 - v) * (lk1 - lk0)))
+    return None
+
+
+def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
+    """The stage's files: the record (fractions per arm and K, the transition K) and the curves."""
+    if settings.device.type == "cpu":
+        with cpu_threads(CPU_THREADS):
+            scales, points = run(settings)
+    else:
+        scales, points = run(settings)
+    for p in points:
+        tracker.log({f"{p['arm']}/{c}": p[c] for c in CLASSES} | {"K": p["K"]})
+    arms: dict = {}
+    for arm in settings.arms:
+        mine = [p for p in points if p["arm"] == arm]
+        ks = [p["K"] for p in mine]
+        transition = crossing(ks, [p["memorised"] for p in mine])
+        peak = max(mine, key=lambda p: p["spurious"])
+        arms[arm] = {
+            **{f"K{p['K']}": {c: p[c] for c in CLASSES} for p in mine},
+            "transition_K": None if transition is None else round(transition, 6),
+            "spurious_peak_K": peak["K"],
+        }
+    record = {
+        "profile": params.raw("profile", "unknown"),
+        "dataset": settings.dataset,
+        "samples": settings.samples,
+        **scales,
+        "arms": arms,
+    }
+    return {"generalisation.json": record, "generalisation_curves.json": points}
+
+
+def main(args) -> None:
+    run_stage(args, "generalisation", parse_settings, compute)

@@ -1,0 +1,393 @@
+"""E4: sequence capacity of SeqNet and DenseNets (Chaudhry, Zavatone-Veth, Krotov & Pehlevan 2023).
+
+A cyclic sequence ξ_1 → … → ξ_P → ξ_1 of P random ±1 patterns is stored in a :class:`SequenceMemory` (linear f =
+SeqNet, polynomial f = x^d, exponential f = e^{(D-1)(x-1)}) and probed with synchronous steps:
+- a *transition* ξ_μ → ξ_{μ+1} is correct when one step from ξ_μ gives ξ_{μ+1} with no bit error;
+- a *sequence* is recalled when the rollout from ξ_1 reproduces every pattern for P steps. By induction that is
+  the same event as "all P transitions correct", which is how it is computed (batched, not one step at a time).
+Capacity criteria, at a given (model, D, P) over ``trials`` independent sequences:
+- P passes the transition criterion when ≥ ``pass_fraction`` of the probed single transitions (``probes`` random
+  μ per trial, pooled over trials) are correct;
+- P passes the sequence criterion when ≥ ``pass_fraction`` of the trials recall the whole sequence.
+P_T / P_S is the largest P that passes, found by a geometric bracket from the theory value and an integer bisection
+(to ``resolution`` relative width). Every (model, D, P, trial) draws its own sequence from ``generator_for``, so the
+result does not depend on the search path.
+
+Two more probes: biased patterns P(ξ = ±1) = (1 ± ε)/2 at one D (Hebbian nets, and the *generalised pseudo-inverse*
+rule, a non-local baseline implemented here), and a correlated sequence of binarised 8×8 digit frames whose classes
+cycle 0…9 (fraction of correct transitions per model).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .. import references as ref
+from ..config import ConfigError, Params
+from ..data.readers import read_digits
+from ..data.sequences import binarize, digit_sequence, random_sequence
+from ..logs import say
+from ..memory import SequenceMemory
+from ..memory.base import sign_keep
+from ..metrics import loglog_slope
+from .common import compute_device, generator_for, run_stage
+
+KINDS = ("linear", "polynomial", "exponential")
+RULES = ("hebbian", "pseudo_inverse")
+STEP_CHUNK = 1024  # states per synchronous step when checking every transition of a long sequence
+
+
+@dataclass(frozen=True)
+class Model:
+    """A sequence network: transfer ``kind`` (f), its ``degree`` d (polynomial), and how couplings are built."""
+
+    name: str
+    kind: str
+    degree: int
+    rule: str = "hebbian"
+    dims: tuple[int, ...] = ()
+
+    @property
+    def d(self) -> int:
+        return 1 if self.kind == "linear" else self.degree
+
+    @property
+    def locality(self) -> str:
+        return "local" if self.rule == "hebbian" else "nonlocal"
+
+    def theory(self, dim: int, whole_sequence: bool) -> float | None:
+        """P_T (or P_S) of Chaudhry et al. 2023 for the Hebbian rule; None for the pseudo-inverse baseline."""
+        if self.rule != "hebbian":
+            return None
+        if self.kind == "exponential":
+            return ref.sequence_exponential_capacity(dim, whole_sequence)
+        return ref.sequence_polynomial_capacity(dim, self.d, whole_sequence)
+
+
+@dataclass(frozen=True)
+class Settings:
+    seed: int
+    trials: int
+    probes: int
+    pass_fraction: float
+    resolution: float
+    max_length: int
+    models: list[Model]
+    biased_dim: int
+    epsilons: list[float]
+    biased_models: list[Model]
+    digit_length: int
+    digit_trials: int
+    digit_models: list[Model]
+    device: torch.device = torch.device("cpu")
+
+
+def parse_model(name: str, section: Params, with_dims: bool) -> Model:
+    kind = section.choice("kind", list(KINDS))
+    degree = 1
+    if kind == "polynomial":
+        degree = section.positive_int("degree")
+    return Model(
+        name=name,
+        kind=kind,
+        degree=degree,
+        rule=section.choice("rule", list(RULES), "hebbian"),
+        dims=tuple(section.int_list("dims", minimum=3)) if with_dims else (),
+    )
+
+
+def parse_settings(params: Params) -> Settings:
+    """Validate the whole ``sequences`` section before any computation starts."""
+    section = params.section("sequences")
+    models_section = section.section("models")
+    models = [parse_model(name, models_section.section(name), True) for name, _ in models_section.items()]
+    if not models:
+        raise ConfigError(section.key("models"), "at least one model")
+    if any(m.rule != "hebbian" for m in models):
+        raise ConfigError(section.key("models"), "Hebbian models only (the pseudo-inverse goes under biased.models)")
+    biased = section.section("biased")
+    biased_section = biased.section("models")
+    biased_models = [parse_model(name, biased_section.section(name), False) for name, _ in biased_section.items()]
+    epsilons = biased.raw("epsilons")
+    if (
+        not isinstance(epsilons, list)
+        or not epsilons
+        or any(isinstance(e, bool) or not isinstance(e, int | float) or not 0 <= e < 1 for e in epsilons)
+    ):
+        raise ConfigError(biased.key("epsilons"), "a non-empty list of numbers in [0, 1)", epsilons)
+    digits = section.section("digits")
+    names = digits.raw("models")
+    by_name = {m.name: m for m in models}
+    if not isinstance(names, list) or not names or any(n not in by_name for n in names):
+        raise ConfigError(digits.key("models"), "a non-empty list of names from sequences.models", names)
+    return Settings(
+        seed=section.nonneg_int("seed"),
+        trials=section.positive_int("trials"),
+        probes=section.positive_int("probes"),
+        pass_fraction=section.number("pass_fraction", lambda v: 0 < v <= 1, "a number in (0, 1]"),
+        resolution=section.number("resolution", lambda v: 0 <= v < 1, "a number in [0, 1)"),
+        max_length=section.positive_int("max_length"),
+        models=models,
+        biased_dim=section.section("biased").positive_int("dim"),
+        epsilons=[float(e) for e in epsilons],
+        biased_models=biased_models,
+        digit_length=digits.positive_int("length"),
+        digit_trials=digits.positive_int("trials"),
+        digit_models=[by_name[n] for n in names],
+        device=compute_device(params),
+    )
+
+
+# the non-local baseline --------------------------------------------------------------------------------------------
+class PseudoInverseSequence(torch.nn.Module):
+    """Generalised pseudo-inverse sequence rule (Chaudhry et al. 2023), a NON-LOCAL baseline.
+
+    S ← sgn(Σ_μ ξ_{μ+1} f(a_μ)), a = m O⁺, m_ν = ξ_ν·S / D, O_μν = ξ_μ·ξ_ν / D (O⁺ the Moore–Penrose inverse).
+    At a stored pattern a is exactly one-hot whenever O is invertible, so every transition is exact up to P ≈ D
+    whatever the correlations. f as in :class:`SequenceMemory`; the self-coupling is kept (a baseline, not a
+    Hebbian write). ``patterns`` Ξ (P, D) ±1, cyclic.
+    """
+
+    def __init__(self, patterns: Tensor, kind: str = "linear", degree: int = 1):
+        super().__init__()
+        self.dim = patterns.shape[1]
+        self.kind, self.degree = kind, degree
+        gram = patterns.double() @ patterns.double().T / self.dim
+        self.register_buffer("decorrelate", (torch.linalg.pinv(gram) @ patterns.double() / self.dim).float())
+        self.register_buffer("targets", torch.roll(patterns, -1, dims=0))
+
+    def step(self, states: Tensor) -> Tensor:
+        """(B, D) → (B, D) one synchronous transition."""
+        a = states @ self.decorrelate.T  # (B, P) = m O⁺
+        if self.kind == "exponential":
+            g = torch.exp((self.dim - 1) * (a - a.amax(-1, keepdim=True)))
+        elif self.kind == "polynomial":
+            g = a**self.degree
+        else:
+            g = a
+        return sign_keep(g @ self.targets, states)
+
+
+def build(model: Model, patterns: Tensor):
+    if model.rule == "pseudo_inverse":
+        return PseudoInverseSequence(patterns, model.kind, model.degree)
+    return SequenceMemory(patterns, kind=model.kind, degree=model.degree, cyclic=True)
+
+
+def transitions_correct(network, patterns: Tensor, index: Tensor) -> Tensor:
+    """(k,) bool: one synchronous step from ξ_index is exactly ξ_{index+1} (cyclic)."""
+    targets = patterns[(index + 1) % patterns.shape[0]]
+    out = [
+        (network.step(patterns[index[i : i + STEP_CHUNK]]) == targets[i : i + STEP_CHUNK]).all(dim=1)
+        for i in range(0, len(index), STEP_CHUNK)
+    ]
+    return torch.cat(out)
+
+
+def whole_sequence_correct(network, patterns: Tensor) -> bool:
+    """All P transitions exact, i.e. the rollout from ξ_1 reproduces the whole cyclic sequence; stops at the first
+    failing chunk."""
+    count = patterns.shape[0]
+    for i in range(0, count, STEP_CHUNK):
+        index = torch.arange(i, min(count, i + STEP_CHUNK), device=patterns.device)
+        if not bool(transitions_correct(network, patterns, index).all()):
+            return False
+    return True
+
+
+def evaluate(model: Model, dim: int, length: int, settings: Settings, epsilon: float = 0.0) -> dict[str, float]:
+    """Both success fractions at one (model, D, P): probed single transitions, and whole sequences."""
+    transition_hits, sequence_hits = [], []
+    for trial in range(settings.trials):
+        generator = generator_for(settings.seed, model.name, model.rule, dim, length, epsilon, trial)
+        patterns = random_sequence(length, dim, generator, epsilon).to(settings.device)
+        network = build(model, patterns)
+        probes = torch.randperm(length, generator=generator)[: settings.probes].to(settings.device)
+        with torch.no_grad():
+            transition_hits.append(transitions_correct(network, patterns, probes).double())
+            sequence_hits.append(float(whole_sequence_correct(network, patterns)))
+    return {
+        "transition": torch.cat(transition_hits).mean().item(),
+        "sequence": sum(sequence_hits) / len(sequence_hits),
+    }
+
+
+def search_capacity(passes: Callable[[int], bool], start: int, resolution: float, limit: int) -> int:
+    """Largest P ≥ 1 with ``passes(P)`` (0 if P = 1 fails): geometric bracket from ``start`` (×2 / ÷2), then
+    integer bisection until the bracket is narrower than max(1, ``resolution`` · P). Stops at ``limit``."""
+    start = max(1, min(limit, start))
+    if passes(start):
+        low, high = start, None
+        while high is None:
+            if low >= limit:
+                return limit
+            candidate = min(limit, low * 2)
+            if passes(candidate):
+                low = candidate
+            else:
+                high = candidate
+    else:
+        low, high = 0, start
+        while low == 0 and high > 1:
+            candidate = max(1, high // 2)
+            if passes(candidate):
+                low = candidate
+            else:
+                high = candidate
+        if low == 0:
+            return 0
+    while high - low > max(1, resolution * low):
+        middle = (low + high) // 2
+        if passes(middle):
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def capacities(model: Model, dim: int, settings: Settings, epsilon: float = 0.0) -> dict:
+    """P_T and P_S of one (model, D) and the evaluated points."""
+    cache: dict[int, dict[str, float]] = {}
+
+    def measured(length: int) -> dict[str, float]:
+        if length not in cache:
+            cache[length] = evaluate(model, dim, length, settings, epsilon)
+        return cache[length]
+
+    limit = settings.max_length if model.rule == "hebbian" else min(settings.max_length, 2 * dim)
+    out = {}
+    for key, whole in (("transition", False), ("sequence", True)):
+        theory = model.theory(dim, whole)
+        start = round(theory) if theory is not None and epsilon == 0.0 else dim // 2
+        found = search_capacity(
+            lambda p, key=key: measured(p)[key] >= settings.pass_fraction, start, settings.resolution, limit
+        )
+        out[key] = found
+    points = [{"P": p, **{k: round(v, 6) for k, v in r.items()}} for p, r in sorted(cache.items())]
+    return {"P_T": out["transition"], "P_S": out["sequence"], "points": points, "capped": limit in out.values()}
+
+
+# the three parts ---------------------------------------------------------------------------------------------------
+def scan_dimensions(settings: Settings) -> tuple[dict, list[dict]]:
+    record: dict = {}
+    curves: list[dict] = []
+    for model in settings.models:
+        entry: dict = {"kind": model.kind, "d": model.d, "rule": model.rule, "locality": model.locality}
+        for dim in model.dims:
+            start = time.perf_counter()
+            result = capacities(model, dim, settings)
+            theory_t, theory_s = model.theory(dim, False), model.theory(dim, True)
+            entry[f"D{dim}"] = {
+                "P_T": result["P_T"],
+                "P_S": result["P_S"],
+                "theory_P_T": round(theory_t, 6),
+                "theory_P_S": round(theory_s, 6),
+                "ratio_T": round(result["P_T"] / theory_t, 6),
+                "ratio_S": round(result["P_S"] / theory_s, 6),
+                "capped": result["capped"],
+            }
+            curves.extend({"model": model.name, "D": dim, **p} for p in result["points"])
+            say(
+                f"sequences {model.name} D={dim}: P_T={result['P_T']} (theory {theory_t:.1f}), "
+                f"P_S={result['P_S']} (theory {theory_s:.1f}) ({time.perf_counter() - start:.1f} s)"
+            )
+        fitted = [(d, entry[f"D{d}"]["P_T"]) for d in model.dims if entry[f"D{d}"]["P_T"] > 0]
+        if model.kind != "exponential" and len(fitted) >= 2:
+            entry["exponent_T"] = round(loglog_slope([d for d, _ in fitted], [p for _, p in fitted]), 6)
+            entry["theory_exponent_T"] = round(
+                loglog_slope([d for d, _ in fitted], [model.theory(d, False) for d, _ in fitted]), 6
+            )
+        record[model.name] = entry
+    return record, curves
+
+
+def scan_bias(settings: Settings) -> tuple[dict, list[dict]]:
+    record: dict = {"D": settings.biased_dim}
+    curves: list[dict] = []
+    for model in settings.biased_models:
+        entry: dict = {"kind": model.kind, "d": model.d, "rule": model.rule, "locality": model.locality}
+        for epsilon in settings.epsilons:
+            start = time.perf_counter()
+            result = capacities(model, settings.biased_dim, settings, epsilon)
+            entry[f"eps{epsilon:g}"] = {"epsilon": epsilon, "P_T": result["P_T"], "P_S": result["P_S"]}
+            curves.append({"model": model.name, "epsilon": epsilon, "P_T": result["P_T"], "P_S": result["P_S"]})
+            say(
+                f"sequences biased {model.name} ({model.locality}) ε={epsilon:g} D={settings.biased_dim}: "
+                f"P_T={result['P_T']}, P_S={result['P_S']} ({time.perf_counter() - start:.1f} s)"
+            )
+        record[model.name] = entry
+    return record, curves
+
+
+def digit_frames() -> tuple[Tensor, Tensor]:
+    """scikit-learn's 8×8 digits binarised at half intensity: ±1 (1797, 64) and labels (1797,)."""
+    images, labels = read_digits()
+    pixels = torch.as_tensor(images.reshape(len(images), -1), dtype=torch.float32) / 16.0
+    return binarize(pixels), torch.as_tensor(labels, dtype=torch.int64)
+
+
+def digits_recall(settings: Settings) -> dict:
+    """Fraction of exactly correct transitions (and of correct bits) on correlated digit-frame sequences."""
+    frames, labels = digit_frames()
+    sequences = [
+        digit_sequence(frames, labels, settings.digit_length, generator_for(settings.seed, "digits", trial))
+        for trial in range(settings.digit_trials)
+    ]
+    mean_overlap = torch.stack(
+        [(s @ s.T / s.shape[1]).triu(1).sum() / (len(s) * (len(s) - 1) / 2) for s in sequences]
+    ).mean()
+    record: dict = {
+        "D": frames.shape[1],
+        "length": settings.digit_length,
+        "trials": settings.digit_trials,
+        "mean_pattern_overlap": round(mean_overlap.item(), 6),
+    }
+    for model in settings.digit_models:
+        exact, bits = [], []
+        for sequence in sequences:
+            sequence = sequence.to(settings.device)
+            network = build(model, sequence)
+            with torch.no_grad():
+                nxt = network.step(sequence)
+            target = sequence.roll(-1, dims=0)
+            exact.append((nxt == target).all(dim=1).double())
+            bits.append((nxt == target).double().mean(dim=1))
+        record[model.name] = {
+            "kind": model.kind,
+            "d": model.d,
+            "transition_fraction": round(torch.cat(exact).mean().item(), 6),
+            "bit_fraction": round(torch.cat(bits).mean().item(), 6),
+        }
+        say(f"sequences digits {model.name}: {record[model.name]['transition_fraction']:.3f} transitions correct")
+    return record
+
+
+def main(args) -> None:
+    run_stage(args, "sequences", parse_settings, compute)
+
+
+def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
+    """The record (DVC metrics) and the search points (DVC plots)."""
+    random_record, random_curves = scan_dimensions(settings)
+    bias_record, bias_curves = scan_bias(settings)
+    digits = digits_recall(settings)
+    for point in random_curves:
+        tracker.log({f"{point['model']}/D{point['D']}/{k}": v for k, v in point.items() if isinstance(v, float)})
+    record = {
+        "profile": params.raw("profile", "unknown"),
+        "criterion": {
+            "trials": settings.trials,
+            "probes": settings.probes,
+            "pass_fraction": settings.pass_fraction,
+            "resolution": settings.resolution,
+        },
+        "random": random_record,
+        "biased": bias_record,
+        "digits": digits,
+    }
+    return {"sequences.json": record, "sequences_curves.json": {"search": random_curves, "biased": bias_curves}}

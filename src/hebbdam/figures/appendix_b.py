@@ -1,0 +1,113 @@
+"""Figure of E2 (Krotov & Hopfield 2016, Appendix B): final max overlap from random starts, and K½(D) for n = 3."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import references as ref
+from .style import plt
+
+INPUTS = ("appendix_b.json", "appendix_b_curves.json")
+OUTPUT = "appendix_b.png"
+
+
+def _histogram_panel(ax, histograms: list[dict], rectified: bool, record: dict) -> None:
+    chosen = [h for h in histograms if h["rectified"] == rectified]
+    colours = plt.cm.viridis(np.linspace(0.1, 0.85, max(1, len(chosen))))
+    width = 2.0 / record["dim"]
+    for colour, hist in zip(colours, chosen, strict=True):
+        total = sum(hist["count"])
+        arm = record["arms"][hist["arm"]]
+        label = f"n={hist['n']}: {arm['exact_fraction']:.0%} on a memory" + (" (|overlap|)" if arm["mirror"] else "")
+        ax.bar(
+            hist["max_overlap"], [c / total for c in hist["count"]], width=width, color=colour, alpha=0.75, label=label
+        )
+    ax.set(
+        title=f"{'rectified ReLU(x)ⁿ' if rectified else 'power xⁿ'}: D={record['dim']}, K={record['memories']}, "
+        f"{record['starts']} random starts",
+        xlabel="final max_μ ξ_μ·σ / D",
+        ylabel="fraction of starts",
+        xlim=(0, 1.05),
+    )
+    ax.legend(
+        loc="upper left",
+        title=f"n ≥ {ref.APPENDIX_B_ALL_MEMORIES_POWER.value}: all on memories (Krotov & Hopfield 2016, App. B)",
+        title_fontsize=6,
+    )
+
+
+def draw(metrics: dict) -> plt.Figure:
+    """``metrics``: {"appendix_b.json": record, "appendix_b_curves.json": {"histograms": […], "half": […]}}."""
+    record, curves = metrics["appendix_b.json"], metrics["appendix_b_curves.json"]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4), constrained_layout=True)
+    _histogram_panel(axes[0], curves["histograms"], False, record)
+    _histogram_panel(axes[1], curves["histograms"], True, record)
+
+    ax = axes[2]
+    half = record["half"]
+    dims = sorted({p["D"] for p in curves["half"]})
+    inset = ax.inset_axes([0.58, 0.1, 0.4, 0.35])
+    for dim in dims:
+        points = [p for p in curves["half"] if p["D"] == dim]
+        inset.plot([p["K"] for p in points], [p["exact_fraction"] for p in points], "-o", ms=2, label=f"D={dim}")
+    inset.axhline(0.5, color="k", lw=0.6, ls=":")
+    inset.set(xscale="log", xlabel="K", ylabel="on a memory")
+    inset.tick_params(labelsize=6)
+    found = [(int(k[1:]), v) for k, v in half["k_half"].items() if v is not None]
+    if found:
+        ax.plot(
+            [d for d, _ in found],
+            [k for _, k in found],
+            "o-",
+            color="tab:blue",
+            label=f"measured K½, slope {half['exponent']}",
+        )
+        d0, k0 = found[-1]
+        grid = np.geomspace(min(dims), max(dims), 30)
+        exponent = ref.APPENDIX_B_HALF_EXPONENT.value
+        ax.plot(grid, k0 * (grid / d0) ** exponent, "k--", lw=1, label=f"∝ D^{exponent:g} (Krotov & Hopfield 2016)")
+        n = half["n"]
+        ax.plot(
+            grid,
+            [ref.dam_no_error_capacity(d, n) for d in grid],
+            color="tab:red",
+            lw=1,
+            label=f"no-error K = D^{n - 1}/(2(2n-3)!! ln D) (Krotov & Hopfield 2016)",
+        )
+    ax.set(xscale="log", yscale="log", xlabel="D (neurons)", ylabel="K½", title=f"K½(D), n={half['n']}")
+    ax.legend(loc="upper left", fontsize=6)
+    return fig
+
+
+def comparisons(metrics: dict) -> list[dict]:
+    """Measured against published for reports/README.md."""
+    record = metrics["appendix_b.json"]
+    rows = []
+    all_power = ref.APPENDIX_B_ALL_MEMORIES_POWER
+    for name, arm in record["arms"].items():
+        if arm["n"] >= all_power.value:
+            rows.append(
+                {
+                    "quantity": f"fraction of random starts ending on a memory, {name}, D={record['dim']}, "
+                    f"K={record['memories']}",
+                    "measured": arm["exact_fraction"],
+                    "published": 1.0,
+                    "source": all_power.citation,
+                    "note": f"{record['starts']} starts",
+                }
+            )
+    half = record["half"]
+    rows.append(
+        {
+            "quantity": f"exponent of K½(D), n={half['n']}, D ∈ {[int(k[1:]) for k in half['k_half']]}",
+            "measured": half["exponent"],
+            "published": ref.APPENDIX_B_HALF_EXPONENT.value,
+            "source": ref.APPENDIX_B_HALF_EXPONENT.citation,
+            "note": f"D^(n-1)/ln D has slope {half['theory_exponent_with_log']} over the same D; small D flattens K½"
+            if half["exponent"] is not None and not math.isnan(half["exponent"])
+            else "K½ not bracketed",
+        }
+    )
+    return rows

@@ -1,0 +1,147 @@
+"""Figure of E5: the K&H 2016 classifier's test error against n and K for four memory sources, and the feature →
+prototype statistic (classes each memory votes for)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import references as ref
+from .style import plt
+
+INPUTS = ("classification.json", "classification_curves.json", "classification_votes.json")
+OUTPUT = "classification.png"
+SHORT_CITATION = ref.KH2016_CLASSIFIER_CITATION.split(", '")[0]  # "Krotov & Hopfield 2016, NeurIPS"
+COLOURS = {"backprop": "tab:red", "one_shot": "tab:blue", "prototypes": "tab:green", "krotov_hopfield": "tab:purple"}
+LABELS = {
+    "backprop": "backprop memories",
+    "one_shot": "one-shot training images",
+    "prototypes": "class prototypes (k-means)",
+    "krotov_hopfield": "K&H 2019 local rule",
+}
+
+
+def _mean_by(points: list[dict], arm: str, key: str, **fixed) -> tuple[list, list]:
+    """Mean test error of ``arm`` grouped by ``key`` over the points matching ``fixed``."""
+    groups: dict = {}
+    for p in points:
+        if p["arm"] == arm and all(p[k] == v for k, v in fixed.items()):
+            groups.setdefault(p[key], []).append(p["test_error"])
+    xs = sorted(groups)
+    return xs, [float(np.mean(groups[x])) for x in xs]
+
+
+def _integer_ticks(ax, values: list) -> None:
+    ax.set_xticks(values, [str(v) for v in values])
+    ax.xaxis.set_minor_locator(plt.NullLocator())
+
+
+def draw(metrics: dict) -> plt.Figure:
+    record, points, votes = (metrics[name] for name in INPUTS)
+    arms, memories = record["arms"], record["memories"]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), constrained_layout=True)
+    dataset = record["dataset"]
+    published = f"MNIST, K = {int(ref.KH2016_MNIST_MEMORIES.value)}, n = 2: {ref.KH2016_MNIST_ERROR_N2.value:.1%}"
+
+    ax = axes[0]
+    for arm in ("one_shot", "prototypes", "krotov_hopfield"):
+        ns, errors = _mean_by(points, arm, "n", memories=memories)
+        ax.plot(ns, errors, "-o", ms=3, color=COLOURS[arm], label=f"{LABELS[arm]} (fixed, read at n)")
+    bp = arms.get("backprop", {})
+    ns = [a["n"] for a in bp.values()]
+    ax.errorbar(
+        ns,
+        [a["test_error"] for a in bp.values()],
+        yerr=[a["test_error_std"] for a in bp.values()],
+        fmt="s",
+        color=COLOURS["backprop"],
+        label="backprop memories (trained at n)",
+    )
+    ax.axhline(ref.KH2016_MNIST_ERROR_N2.value, color="k", ls=":", lw=1, label=f"{published} ({SHORT_CITATION})")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="power n of F = ReLU(x)ⁿ",
+        ylabel="test error",
+        title=f"{dataset}: test error against n (K = {memories})",
+    )
+    _integer_ticks(ax, sorted({p["n"] for p in points}))
+    ax.legend(loc="lower left", fontsize=6)
+
+    ax = axes[1]
+    for arm in ("one_shot", "prototypes", "krotov_hopfield"):
+        best = arms[arm]["best_n"]
+        ks, errors = _mean_by(points, arm, "memories", n=best)
+        ax.plot(ks, errors, "-o", ms=3, color=COLOURS[arm], label=f"{LABELS[arm]}, n = {best}")
+    for name, arm in bp.items():
+        ks, errors = _mean_by(points, "backprop", "memories", n=arm["n"])
+        style = {2: ":", 3: "--"}.get(arm["n"], "-")
+        ax.plot(ks, errors, style, marker="s", ms=3, color=COLOURS["backprop"], label=f"backprop {name}")
+    ax.axhline(ref.KH2016_MNIST_ERROR_N2.value, color="k", ls=":", lw=1, label=published)
+    ax.set(xscale="log", yscale="log", xlabel="memories K", ylabel="test error", title="test error against K")
+    _integer_ticks(ax, sorted({p["memories"] for p in points}))
+    ax.legend(loc="lower left", fontsize=6)
+
+    ax = axes[2]
+    entries = [v for v in votes if v["arm"] == "backprop"] + [v for v in votes if v["arm"] != "backprop"]
+    width = 0.8 / max(1, len(entries))
+    for i, entry in enumerate(entries):
+        hist = np.asarray(entry["histogram"], dtype=float)
+        label = f"backprop n = {entry['n']}" if entry["arm"] == "backprop" else LABELS[entry["arm"]]
+        alpha = 1.0 if entry["arm"] == "backprop" else 0.5
+        colour = plt.cm.Reds(0.4 + 0.5 * i / max(1, len(bp))) if entry["arm"] == "backprop" else COLOURS[entry["arm"]]
+        ax.bar(
+            np.arange(len(hist)) + (i - len(entries) / 2) * width,
+            hist / hist.sum(),
+            width,
+            color=colour,
+            alpha=alpha,
+            label=label,
+        )
+    ax.set(
+        xlabel=f"classes a memory votes for (class part > {record['vote_threshold']})",
+        ylabel="fraction of memories",
+        title="feature → prototype (published: many classes at n = 2, 3, one at n = 20)",
+    )
+    ax.title.set_fontsize(8)
+    ax.legend(loc="upper right", fontsize=6, title="K&H 2016, NeurIPS: features → prototypes", title_fontsize=6)
+    return fig
+
+
+def comparisons(metrics: dict) -> list[dict]:
+    """Measured against published, for reports/README.md."""
+    record = metrics["classification.json"]
+    bp = record["arms"].get("backprop", {})
+    by_n = {arm["n"]: arm for arm in bp.values()}
+    dataset, k = record["dataset"], record["memories"]
+    rows = []
+    if 2 in by_n:
+        rows.append(
+            {
+                "quantity": f"backprop n=2 test error ({dataset}, K={k})",
+                "measured": by_n[2]["test_error"],
+                "published": ref.KH2016_MNIST_ERROR_N2.value,
+                "source": ref.KH2016_MNIST_ERROR_N2.citation,
+                "note": "published: MNIST, K = 2000; on other data or K only the ordering is comparable",
+            }
+        )
+    if 2 in by_n and 3 in by_n:
+        rows.append(
+            {
+                "quantity": f"backprop test error n=3 minus n=2 ({dataset}, K={k})",
+                "measured": round(by_n[3]["test_error"] - by_n[2]["test_error"], 6),
+                "published": "< 0",
+                "source": ref.KH2016_ERROR_ORDERING[1],
+                "note": ref.KH2016_ERROR_ORDERING[0] + f"; measured spread ±{by_n[3]['test_error_std']}",
+            }
+        )
+    for n, arm in sorted(by_n.items()):
+        rows.append(
+            {
+                "quantity": f"backprop n={n}: classes each memory votes for (mean)",
+                "measured": arm["mean_votes"],
+                "published": "> 1" if n <= 3 else "≈ 1",
+                "source": ref.KH2016_FEATURE_TO_PROTOTYPE[1],
+                "note": ref.KH2016_FEATURE_TO_PROTOTYPE[0],
+            }
+        )
+    return rows

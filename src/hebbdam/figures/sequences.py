@@ -1,0 +1,119 @@
+"""Figure of E4 (Chaudhry et al. 2023): P_T and P_S against D with the theory, biased patterns, digit frames."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import references as ref
+from .style import plt
+
+INPUTS = ("sequences.json",)
+OUTPUT = "sequences.png"
+
+
+def _dims(entry: dict) -> list[int]:
+    return sorted(int(k[1:]) for k in entry if k.startswith("D") and isinstance(entry[k], dict))
+
+
+def _theory(entry: dict, dim: float, whole: bool) -> float:
+    if entry["kind"] == "exponential":
+        return ref.sequence_exponential_capacity(dim, whole)
+    return ref.sequence_polynomial_capacity(dim, entry["d"], whole)
+
+
+def draw(metrics: dict) -> plt.Figure:
+    """``metrics``: {"sequences.json": record}."""
+    record = metrics["sequences.json"]
+    crit = record["criterion"]
+    fig, axes = plt.subplots(1, 4, figsize=(17, 4), constrained_layout=True)
+    colours = plt.cm.tab10(np.arange(10))
+    for ax, key, whole in ((axes[0], "P_T", False), (axes[1], "P_S", True)):
+        for colour, (name, entry) in zip(colours, record["random"].items(), strict=False):
+            dims = _dims(entry)
+            ax.plot(dims, [entry[f"D{d}"][key] for d in dims], "o", color=colour, label=f"{name} measured")
+            grid = np.geomspace(min(dims), max(dims), 40)
+            label = "theory" if entry["kind"] != "exponential" else "theory b^D law"
+            ax.plot(grid, [_theory(entry, g, whole) for g in grid], "-", lw=1, color=colour, label=f"{name} {label}")
+        what = "single transitions" if not whole else "whole sequences"
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="D (neurons)",
+            ylabel=key,
+            title=f"{key}: ≥{crit['pass_fraction']:.0%} of {what} exact, {crit['trials']} sequences",
+        )
+        ax.legend(
+            fontsize=5,
+            ncol=2,
+            loc="upper left",
+            title=ref.SEQUENCE_CITATION.split(",")[0] + " 2023 (lines)",
+            title_fontsize=6,
+        )
+    ax = axes[2]
+    biased = record["biased"]
+    for name, entry in biased.items():
+        if not isinstance(entry, dict):
+            continue
+        eps = [v["epsilon"] for v in entry.values() if isinstance(v, dict)]
+        ax.plot(
+            eps, [v["P_T"] for v in entry.values() if isinstance(v, dict)], "o-", label=f"{name} ({entry['locality']})"
+        )
+    ax.set(
+        yscale="log",
+        xlabel="bias ε, P(ξ=±1) = (1±ε)/2",
+        ylabel="P_T",
+        title=f"biased patterns, D={biased['D']} (pseudo-inverse: non-local)",
+    )
+    ax.legend()
+    ax = axes[3]
+    digits = record["digits"]
+    names = [k for k, v in digits.items() if isinstance(v, dict)]
+    ax.bar(names, [digits[k]["transition_fraction"] for k in names], color="tab:blue", label="transitions exact")
+    ax.plot(names, [digits[k]["bit_fraction"] for k in names], "k_", ms=20, label="bits correct")
+    ax.set(
+        ylim=(0, 1.05),
+        ylabel="fraction",
+        title=f"digit frames, D={digits['D']}, L={digits['length']}, mean overlap {digits['mean_pattern_overlap']:.2f}",
+    )
+    ax.legend(loc="upper left")
+    return fig
+
+
+def comparisons(metrics: dict) -> list[dict]:
+    """Measured against the theory of Chaudhry et al. 2023 (largest D of each model) for reports/README.md."""
+    record = metrics["sequences.json"]
+    rows = []
+    for name, entry in record["random"].items():
+        dims = _dims(entry)
+        if not dims:
+            continue
+        point = entry[f"D{dims[-1]}"]
+        for key in ("P_T", "P_S"):
+            rows.append(
+                {
+                    "quantity": f"{key} {name} ({entry['kind']}, d={entry['d']}), D={dims[-1]}",
+                    "measured": point[key],
+                    "published": point[f"theory_{key}"],
+                    "source": ref.SEQUENCE_CITATION,
+                    "note": "asymptotic law; finite D: P_T below it, P_S above the (d+1) shortcut"
+                    if entry["kind"] != "exponential"
+                    else "asymptotic law; small D far below it",
+                }
+            )
+    exp = record["digits"].get("exp")
+    if exp is not None:
+        rows.append(
+            {
+                "quantity": "digit-frame sequence, exponential DenseNet, fraction of exact transitions",
+                "measured": exp["transition_fraction"],
+                "published": 1.0,
+                "source": ref.SEQUENCE_CITATION,
+                "note": "linear / polynomial nets: "
+                + ", ".join(
+                    f"{k} {v['transition_fraction']:.2f}"
+                    for k, v in record["digits"].items()
+                    if isinstance(v, dict) and k != "exp"
+                ),
+            }
+        )
+    return rows

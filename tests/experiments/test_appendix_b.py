@@ -1,0 +1,105 @@
+"""E2 (Krotov & Hopfield 2016, Appendix B): the stage on a tiny config, its repeatability, its errors, its science."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hebbdam.experiments.appendix_b import crossing_in_log, is_mirror
+
+from ..conftest import REPO_ROOT
+
+
+def wiring() -> list[str]:
+    """The experiment group, appended while conf/config.yaml does not list it yet."""
+    wired = "experiment@appendix_b" in (REPO_ROOT / "conf" / "config.yaml").read_text(encoding="utf-8")
+    return [] if wired else ["+experiment@appendix_b=appendix_b"]
+
+
+TINY = [
+    "appendix_b.dim=40",
+    "appendix_b.memories=200",  # K = 5 D: far past the pairwise capacity, far below the n = 5 capacity (~3300)
+    "appendix_b.starts=24",
+    "appendix_b.powers=[2,5]",
+    "appendix_b.variants=[power,rectified]",
+    "appendix_b.half.dims=[12,16]",
+    "appendix_b.half.ratios=[0.05,0.2,0.6,1.5]",
+    "appendix_b.half.trials=2",
+    "appendix_b.half.starts=8",
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from hebbdam.cli import main
+    from hebbdam.config import compose
+
+    root = tmp_path_factory.mktemp("appendix_b")
+    params = root / "params.yaml"
+    params.write_text(compose([*wiring(), *TINY], config_dir=REPO_ROOT / "conf"), encoding="utf-8")
+    outputs = []
+    for name in ("a", "b"):
+        assert main(["appendix_b", "--params", str(params), "--out", str(root / name)]) == 0
+        outputs.append(root / name)
+    return root, outputs
+
+
+def test_stage_writes_record_curves_and_figure(tiny_run, run_cli):
+    root, (first, _) = tiny_run
+    record = json.loads((first / "appendix_b.json").read_text())
+    assert set(record["arms"]) == {"power_n2", "power_n5", "rectified_n2", "rectified_n5"}
+    assert record["arms"]["power_n2"]["mirror"] and not record["arms"]["rectified_n2"]["mirror"]
+    curves = json.loads((first / "appendix_b_curves.json").read_text())
+    for hist in curves["histograms"]:
+        assert sum(hist["count"]) == 24 and all(0 < m <= 1 for m in hist["max_overlap"])
+    assert run_cli("figures", "appendix_b", "--metrics", first, "--out", root / "figs") == 0
+    assert (root / "figs" / "appendix_b.png").read_bytes()[:4] == b"\x89PNG"
+    from hebbdam.figures.appendix_b import comparisons
+
+    rows = comparisons({"appendix_b.json": record})
+    assert {r["published"] for r in rows} >= {1.0, 2.0}
+
+
+def test_two_runs_identical_bytes(tiny_run):
+    _, (first, second) = tiny_run
+    for name in ("appendix_b.json", "appendix_b_curves.json"):
+        assert (first / name).read_bytes() == (second / name).read_bytes()
+
+
+def test_every_start_ends_on_a_memory_for_n5_and_none_for_n2(tiny_run):
+    """Krotov & Hopfield 2016 App. B: for n ≥ 5 every random start converges to a memory; the pairwise net at
+    K = 5 D is a spin glass whose final states are no memory (max overlap well below 1)."""
+    _, (first, _) = tiny_run
+    arms = json.loads((first / "appendix_b.json").read_text())["arms"]
+    for variant in ("power", "rectified"):
+        assert arms[f"{variant}_n5"]["exact_fraction"] == 1.0
+        assert arms[f"{variant}_n5"]["mean_max_overlap"] == 1.0
+        assert arms[f"{variant}_n2"]["exact_fraction"] == 0.0
+        assert arms[f"{variant}_n2"]["mean_max_overlap"] < 0.8
+        assert arms[f"{variant}_n2"]["converged_fraction"] == 1.0  # asynchronous descent always stops
+
+
+def test_k_half_is_bracketed_and_grows_with_d(tiny_run):
+    _, (first, _) = tiny_run
+    half = json.loads((first / "appendix_b.json").read_text())["half"]
+    k12, k16 = half["k_half"]["D12"], half["k_half"]["D16"]
+    assert k12 is not None and k16 is not None
+    assert 0.05 * 12**2 < k12 < 1.5 * 12**2 and k16 > 0.05 * 16**2
+
+
+def test_crossing_in_log_and_mirror():
+    assert crossing_in_log([10, 100], [1.0, 0.0]) == pytest.approx(10**1.5)
+    assert crossing_in_log([10, 100], [0.4, 0.0]) is None  # already below at the smallest K: not bracketed
+    assert crossing_in_log([10, 100], [1.0, 0.9]) is None
+    assert is_mirror(4, False) and not is_mirror(4, True) and not is_mirror(3, False)
+
+
+def test_bad_params_exit_2_naming_the_key(compose_params, run_cli, capsys, tmp_path):
+    params = compose_params(*wiring(), *TINY, "appendix_b.variants=[power,cubic]")
+    assert run_cli("appendix_b", "--params", params, "--out", tmp_path / "out") == 2
+    assert "appendix_b.variants" in capsys.readouterr().err
+    params = compose_params(*wiring(), *TINY, "appendix_b.half.n=1", name="p2.yaml")
+    assert run_cli("appendix_b", "--params", params, "--out", tmp_path / "out") == 2
+    assert "appendix_b.half.n" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
