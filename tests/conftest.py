@@ -42,3 +42,11 @@ def run_cli():
     from hebbdam.cli import main
 
     return lambda *argv: main(list(map(str, argv)))
+
+
+def compose_file(path: Path, overrides: list[str]) -> Path:
+    """Write the composition of the real conf/ with ``overrides`` to ``path``."""
+    from hebbdam.config import compose
+
+    path.write_text(compose(list(overrides), config_dir=REPO_ROOT / "conf"), encoding="utf-8")
+    return path

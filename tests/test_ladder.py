@@ -22,8 +22,9 @@ def shrink(params_path, family: str) -> None:
     for arm in section["arms"].values():
         arm["dims"] = [min(arm["dims"])]
         arm["loads"] = arm["loads"][:2]
-        if "epochs" in arm.get("options", {}):
-            arm["options"]["epochs"] = 2
+        for key, tiny in (("epochs", 2), ("updates", 10)):
+            if key in arm.get("options", {}):
+                arm["options"][key] = tiny
     params_path.write_text(yaml.safe_dump(data))
 
 

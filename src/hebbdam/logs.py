@@ -28,6 +28,7 @@ def quiet_libraries() -> None:
         ".*GPU available but not used.*",
         ".*litlogger.*",
         ".*LeafSpec.*",
+        ".*validation_step.*val_dataloader.*",
     ):
         warnings.filterwarnings("ignore", message=pattern)
 

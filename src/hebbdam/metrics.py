@@ -28,12 +28,12 @@ def bit_error_fraction(states: Tensor, targets: Tensor) -> Tensor:
 def crossing_load(loads: Sequence[float], fractions: Sequence[float], level: float = 0.5) -> float | None:
     """The load where ``fractions`` (falling with load) first drops below ``level``, linearly interpolated.
 
-    Returns the first load if it is already below, None if the curve never drops below (grid too small).
+    Returns None when the crossing is outside the grid: already below at the first load, or never below.
     """
     for i, (load, value) in enumerate(zip(loads, fractions, strict=True)):
         if value < level:
             if i == 0:
-                return float(load)
+                return None
             prev_load, prev_value = loads[i - 1], fractions[i - 1]
             return float(prev_load + (prev_value - level) / (prev_value - value) * (load - prev_load))
     return None

@@ -10,13 +10,6 @@ from hebbdam.experiments.appendix_b import crossing_in_log, is_mirror
 
 from ..conftest import REPO_ROOT
 
-
-def wiring() -> list[str]:
-    """The experiment group, appended while conf/config.yaml does not list it yet."""
-    wired = "experiment@appendix_b" in (REPO_ROOT / "conf" / "config.yaml").read_text(encoding="utf-8")
-    return [] if wired else ["+experiment@appendix_b=appendix_b"]
-
-
 TINY = [
     "appendix_b.dim=40",
     "appendix_b.memories=200",  # K = 5 D: far past the pairwise capacity, far below the n = 5 capacity (~3300)
@@ -37,7 +30,7 @@ def tiny_run(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("appendix_b")
     params = root / "params.yaml"
-    params.write_text(compose([*wiring(), *TINY], config_dir=REPO_ROOT / "conf"), encoding="utf-8")
+    params.write_text(compose([*TINY], config_dir=REPO_ROOT / "conf"), encoding="utf-8")
     outputs = []
     for name in ("a", "b"):
         assert main(["appendix_b", "--params", str(params), "--out", str(root / name)]) == 0
@@ -96,10 +89,10 @@ def test_crossing_in_log_and_mirror():
 
 
 def test_bad_params_exit_2_naming_the_key(compose_params, run_cli, capsys, tmp_path):
-    params = compose_params(*wiring(), *TINY, "appendix_b.variants=[power,cubic]")
+    params = compose_params(*TINY, "appendix_b.variants=[power,cubic]")
     assert run_cli("appendix_b", "--params", params, "--out", tmp_path / "out") == 2
     assert "appendix_b.variants" in capsys.readouterr().err
-    params = compose_params(*wiring(), *TINY, "appendix_b.half.n=1", name="p2.yaml")
+    params = compose_params(*TINY, "appendix_b.half.n=1", name="p2.yaml")
     assert run_cli("appendix_b", "--params", params, "--out", tmp_path / "out") == 2
     assert "appendix_b.half.n" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

@@ -13,7 +13,7 @@ from hebbdam.experiments import classification as e5
 from hebbdam.lit.backprop import KrotovHopfield2016, MemoryMatrix
 from hebbdam.memory import Power
 
-from ..conftest import REPO_ROOT
+from ..conftest import compose_file
 
 TINY = [
     "classification.memories=20",
@@ -26,33 +26,10 @@ TINY = [
 FILES = ("classification.json", "classification_curves.json", "classification_votes.json")
 
 
-def wiring() -> list[str]:
-    """The experiment group, appended while conf/config.yaml does not list it yet."""
-    wired = "experiment@classification" in (REPO_ROOT / "conf" / "config.yaml").read_text(encoding="utf-8")
-    return [] if wired else ["+experiment@classification=classification"]
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    """data/processed/digits.pt made by the real prepare code (offline: scikit-learn's digits)."""
-    from hebbdam.data.prepare import PrepareConfig, prepare
-
-    root = tmp_path_factory.mktemp("data")
-    prepare("digits", PrepareConfig(root=root))
-    return root
-
-
-def compose_to(path, overrides):
-    from hebbdam.config import compose
-
-    path.write_text(compose(overrides, config_dir=REPO_ROOT / "conf"), encoding="utf-8")
-    return path
-
-
 @pytest.fixture(scope="module")
 def tiny_params(tmp_path_factory, prepared):
     root = tmp_path_factory.mktemp("classification")
-    return compose_to(root / "params.yaml", [*wiring(), *TINY, f"data.root={prepared}"])
+    return compose_file(root / "params.yaml", [*TINY, f"data.root={prepared}"])
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +100,7 @@ def test_stage_writes_every_arm_and_repeats_bit_for_bit(tiny_run):
     ],
 )
 def test_bad_params_exit_2_naming_the_key(tmp_path, prepared, run_cli, capsys, override, key):
-    params = compose_to(tmp_path / "params.yaml", [*wiring(), *TINY, f"data.root={prepared}", override])
+    params = compose_file(tmp_path / "params.yaml", [*TINY, f"data.root={prepared}", override])
     assert run_cli("classification", "--params", params, "--out", tmp_path / "out") == 2
     assert key in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

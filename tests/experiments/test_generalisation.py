@@ -10,7 +10,7 @@ import torch
 from hebbdam.experiments.generalisation import classify, denoise, noise_levels
 from hebbdam.memory import ModernHopfield
 
-from .test_retrieval import compose_to, prepared, wiring  # noqa: F401  (prepared is a fixture)
+from ..conftest import compose_file
 
 TINY = [
     "generalisation.train_sizes=[2,50,1000]",
@@ -24,7 +24,7 @@ def tiny_run(tmp_path_factory, prepared):  # noqa: F811
     from hebbdam.cli import main
 
     root = tmp_path_factory.mktemp("generalisation")
-    params = compose_to(root / "params.yaml", [*wiring("generalisation"), *TINY, f"data.root={prepared}"])
+    params = compose_file(root / "params.yaml", [*TINY, f"data.root={prepared}"])
     outs = []
     for name in ("a", "b"):
         assert main(["generalisation", "--params", str(params), "--out", str(root / name)]) == 0
@@ -53,13 +53,13 @@ def test_figure_draws_from_the_files(tiny_run, run_cli, tmp_path):
 
 
 def test_bad_params_exit_2_naming_the_key(prepared, run_cli, tmp_path, capsys):  # noqa: F811
-    base = [*wiring("generalisation"), *TINY, f"data.root={prepared}"]
+    base = [*TINY, f"data.root={prepared}"]
     for override, key in (
         ("generalisation.arms=[optimal,vae]", "generalisation.arms"),
         ("generalisation.sigma_min=-1", "generalisation.sigma_min"),
         ("generalisation.train_sizes=[2,5000]", "generalisation.train_sizes"),
     ):
-        params = compose_to(tmp_path / "params.yaml", [*base, override])
+        params = compose_file(tmp_path / "params.yaml", [*base, override])
         assert run_cli("generalisation", "--params", params, "--out", tmp_path / "out") == 2
         assert key in capsys.readouterr().err
         assert not (tmp_path / "out").exists()

@@ -11,7 +11,7 @@ from hebbdam.experiments.retrieval import error_threshold, uhn_weights
 from hebbdam.memory import UniversalHopfield
 from hebbdam.memory.universal import SIMILARITIES
 
-from ..conftest import REPO_ROOT
+from ..conftest import compose_file
 
 TINY = [
     "retrieval.sizes=[20,100]",
@@ -22,35 +22,12 @@ TINY = [
 ]
 
 
-def wiring(name: str) -> list[str]:
-    """The experiment group, appended while conf/config.yaml does not list it yet."""
-    wired = f"experiment@{name}" in (REPO_ROOT / "conf" / "config.yaml").read_text(encoding="utf-8")
-    return [] if wired else [f"+experiment@{name}={name}"]
-
-
-@pytest.fixture(scope="package")
-def prepared(tmp_path_factory):
-    """data/processed/digits.pt made by the real prepare code (offline: scikit-learn's digits)."""
-    from hebbdam.data.prepare import PrepareConfig, prepare
-
-    root = tmp_path_factory.mktemp("data")
-    prepare("digits", PrepareConfig(root=root))
-    return root
-
-
-def compose_to(path, overrides):
-    from hebbdam.config import compose
-
-    path.write_text(compose(overrides, config_dir=REPO_ROOT / "conf"), encoding="utf-8")
-    return path
-
-
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, prepared):
     from hebbdam.cli import main
 
     root = tmp_path_factory.mktemp("retrieval")
-    params = compose_to(root / "params.yaml", [*wiring("retrieval"), *TINY, f"data.root={prepared}"])
+    params = compose_file(root / "params.yaml", [*TINY, f"data.root={prepared}"])
     outs = []
     for name in ("a", "b"):
         assert main(["retrieval", "--params", str(params), "--out", str(root / name)]) == 0
@@ -99,13 +76,13 @@ def test_figures_draw_from_the_files(tiny_run, run_cli, tmp_path):
 
 
 def test_bad_params_exit_2_naming_the_key(prepared, run_cli, tmp_path, capsys):
-    base = [*wiring("retrieval"), *TINY, f"data.root={prepared}"]
+    base = [*TINY, f"data.root={prepared}"]
     for override, key in (
         ("retrieval.similarities=[dot,jaccard]", "retrieval.similarities"),
         ("retrieval.corruptions.gaussian.kind=blur", "retrieval.corruptions.gaussian.kind"),
         ("retrieval.sizes=[20,5000]", "retrieval.sizes"),
     ):
-        params = compose_to(tmp_path / "params.yaml", [*base, override])
+        params = compose_file(tmp_path / "params.yaml", [*base, override])
         assert run_cli("retrieval", "--params", params, "--out", tmp_path / "out") == 2
         assert key in capsys.readouterr().err
         assert not (tmp_path / "out").exists()

@@ -19,12 +19,6 @@ from hebbdam.memory import SequenceMemory
 
 from ..conftest import REPO_ROOT
 
-
-def wiring() -> list[str]:
-    wired = "experiment@sequences" in (REPO_ROOT / "conf" / "config.yaml").read_text(encoding="utf-8")
-    return [] if wired else ["+experiment@sequences=sequences"]
-
-
 TINY = [
     "sequences.trials=4",
     "sequences.models.seqnet.dims=[40,80]",
@@ -45,7 +39,7 @@ def tiny_run(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("sequences")
     params = root / "params.yaml"
-    params.write_text(compose([*wiring(), *TINY], config_dir=REPO_ROOT / "conf"), encoding="utf-8")
+    params.write_text(compose([*TINY], config_dir=REPO_ROOT / "conf"), encoding="utf-8")
     for name in ("a", "b"):
         assert main(["sequences", "--params", str(params), "--out", str(root / name)]) == 0
     return root
@@ -107,10 +101,10 @@ def test_search_capacity_finds_a_monotone_threshold(true_capacity):
 
 
 def test_bad_params_exit_2_naming_the_key(compose_params, run_cli, capsys, tmp_path):
-    params = compose_params(*wiring(), *TINY, "sequences.digits.models=[seqnet,nope]")
+    params = compose_params(*TINY, "sequences.digits.models=[seqnet,nope]")
     assert run_cli("sequences", "--params", params, "--out", tmp_path / "out") == 2
     assert "sequences.digits.models" in capsys.readouterr().err
-    params = compose_params(*wiring(), *TINY, "sequences.models.exp.kind=cubic", name="p2.yaml")
+    params = compose_params(*TINY, "sequences.models.exp.kind=cubic", name="p2.yaml")
     assert run_cli("sequences", "--params", params, "--out", tmp_path / "out") == 2
     assert "sequences.models.exp.kind" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

@@ -13,6 +13,7 @@ the largest load with every probed pattern a fixed point.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -43,7 +44,7 @@ class Arm:
 
     ``rule`` is the Hebbian/non-local rule for hopfield, dense and tensor4 arms (written through Lightning);
     random_features arms are an additive feature write (DrDAM) and backprop arms a pairwise W trained by gradient
-    descent on a denoising loss (``options``: features/beta, or epochs/lr/steps). ``bias``: P(ξ = +1) = (1 + bias)/2.
+    descent on a denoising loss (``options``: features/beta, or updates/lr/steps/batch_size). ``bias``: P(ξ = +1) = (1 + bias)/2.
     """
 
     name: str
@@ -190,8 +191,11 @@ def train_backprop_weights(patterns: torch.Tensor, options: dict, settings: Sett
         lr=float(options.get("lr", 0.01)),
         seed=settings.seed,
     )
-    trainer = make_trainer(max_epochs=int(options.get("epochs", 40)), **settings.trainer)
-    trainer.fit(module, datamodule=PatternDataModule(patterns, batch_size=int(options.get("batch_size", 16))))
+    batch_size = int(options.get("batch_size", 4))
+    batches = math.ceil(patterns.shape[0] / batch_size)
+    epochs = math.ceil(int(options.get("updates", 500)) / batches)  # the same number of gradient updates at any P
+    trainer = make_trainer(max_epochs=epochs, **settings.trainer)
+    trainer.fit(module, datamodule=PatternDataModule(patterns, batch_size=batch_size))
     return module.memory.export()
 
 
