@@ -165,6 +165,7 @@ def exponential_rate(noise: float = 0.0) -> float:
     info = 0.5 * ((1 + x) * math.log(1 + x) + ((1 - x) * math.log(1 - x) if x < 1 else 0.0))
     return info / 2.0
 
+
 # E5: Krotov & Hopfield 2016, the dense-memory classifier ----------------------------------------------------------
 KH2016_CLASSIFIER_CITATION = "Krotov & Hopfield 2016, NeurIPS, 'Dense Associative Memory for Pattern Recognition'"
 KH2016_MNIST_ERROR_N2 = Reference(

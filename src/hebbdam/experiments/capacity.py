@@ -44,7 +44,8 @@ class Arm:
 
     ``rule`` is the Hebbian/non-local rule for hopfield, dense and tensor4 arms (written through Lightning);
     random_features arms are an additive feature write (DrDAM) and backprop arms a pairwise W trained by gradient
-    descent on a denoising loss (``options``: features/beta, or updates/lr/steps/batch_size). ``bias``: P(ξ = +1) = (1 + bias)/2.
+    descent on a denoising loss (``options``: features/beta, or updates/lr/steps/batch_size).
+    ``bias``: P(ξ = +1) = (1 + bias)/2.
     """
 
     name: str
