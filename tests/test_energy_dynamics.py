@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hebbdam.data.synthetic import flip_bits, rademacher
-from hebbdam.dynamics import asynchronous_sweep, relax
+from hebbdam.dynamics import asynchronous_sweep, relax, sweep_order
 from hebbdam.memory import DenseAM, Exponential, Hopfield, Power, sign_keep
 
 SEPARATIONS = [
@@ -80,7 +80,7 @@ def test_vectorised_sweep_equals_sequential_reference(model):
     memory = Hopfield((patterns.T @ patterns).fill_diagonal_(0)) if model == "hopfield" else DenseAM(patterns, Power(3))
     states = flip_bits(patterns[:6], 0.3, g)
     swept = asynchronous_sweep(memory, states, torch.Generator().manual_seed(9))
-    order = torch.rand(6, 32, generator=torch.Generator().manual_seed(9)).argsort(dim=1)
+    order = sweep_order(memory, 6, torch.Generator().manual_seed(9))
     reference = states.clone()
     for b in range(6):
         for i in order[b].tolist():
@@ -103,3 +103,19 @@ def test_exponential_dam_field_stays_finite_at_large_dimension():
     states = rademacher(4, 1000, g)
     assert torch.isfinite(memory.field(states)).all()
     assert torch.isfinite(memory.field_at(memory.cache(states), states, torch.zeros(4, dtype=torch.long))).all()
+
+
+@pytest.mark.parametrize("model", ["hopfield", "dense"])
+def test_sweep_leaves_its_input_alone_and_holds_clamped_neurons(model):
+    g = torch.Generator().manual_seed(6)
+    patterns = rademacher(20, 40, g).double()
+    memory = (
+        Hopfield((patterns.T @ patterns / 40).fill_diagonal_(0)) if model == "hopfield" else DenseAM(patterns, Power(3))
+    )
+    states = rademacher(8, 40, g).double()
+    before = states.clone()
+    clamped = torch.zeros(40, dtype=torch.bool)
+    clamped[:10] = True
+    swept = asynchronous_sweep(memory, states, g, clamped)
+    assert torch.equal(states, before)
+    assert torch.equal(swept[:, :10], before[:, :10]) and not torch.equal(swept, before)

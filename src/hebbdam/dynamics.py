@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from .memory.base import BinaryMemory, Memory, sign_keep
+from .memory.hopfield import Hopfield
 
 MODES = ("async", "sync", "one-step", "gradient")
 DEFAULT_GRADIENT_TOL = 1e-6  # largest |Δσ| of one gradient step that counts as converged
@@ -35,6 +36,21 @@ class Relaxation:
     energy: Tensor | None = None
 
 
+PAIRWISE_BLOCK = 64  # neurons whose fields one matrix product reads ahead in a pairwise sweep
+
+
+def sweep_order(memory: BinaryMemory, batch: int, generator: torch.Generator | None = None) -> Tensor:
+    """The visiting order of one asynchronous sweep, (B, D) long, drawn on the CPU from ``generator``.
+
+    Each state gets its own random permutation, except for pairwise (Hopfield) memories, whose states share one
+    permutation per sweep so that :func:`pairwise_sweep` can read fields ahead with one matrix product. Each state
+    on its own still sees a uniformly random order.
+    """
+    if isinstance(memory, Hopfield):
+        return torch.randperm(memory.dim, generator=generator).expand(batch, memory.dim)
+    return torch.rand(batch, memory.dim, generator=generator).argsort(dim=1)
+
+
 def asynchronous_sweep(
     memory: BinaryMemory,
     states: Tensor,
@@ -46,12 +62,15 @@ def asynchronous_sweep(
     ``clamped`` (D,) bool marks neurons that never change (for hetero-association and classification by
     clamping).
     """
+    if states.shape[0] == 0:
+        return states.clone()
+    order = sweep_order(memory, states.shape[0], generator).to(states.device)
+    if isinstance(memory, Hopfield):
+        return pairwise_sweep(memory.weights, states, order[0], clamped)
     states = states.clone()
-    batch, dim = states.shape
-    order = torch.rand(batch, dim, generator=generator, device="cpu").argsort(dim=1).to(states.device)
     with single_cpu_thread(states.device):
         cache = memory.cache(states)
-        for position in range(dim):
+        for position in range(memory.dim):
             index = order[:, position]
             current = states.gather(1, index[:, None])[:, 0]
             new = sign_keep(memory.field_at(cache, states, index), current)
@@ -61,6 +80,33 @@ def asynchronous_sweep(
             states.scatter_(1, index[:, None], new[:, None])
             cache = memory.after_flip(cache, index, delta)
     return states
+
+
+def pairwise_sweep(weights: Tensor, states: Tensor, order: Tensor, clamped: Tensor | None = None) -> Tensor:
+    """σ_i ← sgn(Σ_j W_ij σ_j) for i in ``order`` (D,), one neuron at a time, for every state (B, D) at once.
+
+    Blocked: the fields of the next PAIRWISE_BLOCK neurons are read with one product S W_blockᵀ, and each flip
+    inside the block corrects the fields of the block's later neurons through the (k, k) sub-matrix of W. In
+    float64 every field of float32 weights is an exact sum (Hebbian weights need < 53 bits), so exact ties keep
+    their value and the dynamics are exactly those of the stored W.
+    """
+    weights64 = weights.double()
+    new_states = states.to(torch.float64, copy=True)
+    frozen = set() if clamped is None else set(clamped.nonzero()[:, 0].tolist())
+    with single_cpu_thread(states.device):
+        for start in range(0, order.shape[0], PAIRWISE_BLOCK):
+            block = order[start : start + PAIRWISE_BLOCK]
+            rows = weights64[block]  # (k, D)
+            fields = new_states @ rows.T  # (B, k) at the start of the block
+            inner = rows[:, block]  # inner[q, p] = W[i_q, i_p]: what a flip of i_p adds to the field of i_q
+            for p, neuron in enumerate(block.tolist()):
+                if neuron in frozen:
+                    continue
+                current = new_states[:, neuron]
+                new = sign_keep(fields[:, p], current)
+                fields[:, p + 1 :].addcmul_((new - current)[:, None], inner[p + 1 :, p])
+                new_states[:, neuron] = new
+    return new_states.to(states.dtype)
 
 
 @contextmanager
