@@ -24,10 +24,10 @@ def test_capacity_then_figures(compose_params, run_cli, tmp_path):
     low = next(p for p in curves if p["arm"] == "hebb_async" and p["load"] == 0.05)
     assert low["exact"] == 1.0 and low["fixed_point"] == 1.0  # one pattern in 24 neurons is always recalled
     figures = tmp_path / "figures"
-    assert run_cli("figures", "--metrics", metrics, "--out", figures) == 0
+    assert run_cli("figures", "capacity", "--metrics", metrics, "--out", figures) == 0
     png = (figures / "capacity.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    assert run_cli("figures", "--metrics", metrics, "--out", figures) == 0
+    assert run_cli("figures", "capacity", "--metrics", metrics, "--out", figures) == 0
     assert (figures / "capacity.png").read_bytes() == png, "figures must be byte-for-byte repeatable"
 
 
