@@ -1,0 +1,35 @@
+"""The committed laptop record holds the published bands the issues name (regenerate with `make repro FORCE=1`)."""
+
+from __future__ import annotations
+
+import json
+
+from hebbdam import references as ref
+
+from .conftest import REPO_ROOT
+
+METRICS = REPO_ROOT / "reports" / "metrics"
+
+
+def record(name: str) -> dict:
+    return json.loads((METRICS / name).read_text(encoding="utf-8"))
+
+
+def test_hebb_critical_load_at_500_is_in_the_published_band():
+    """Amit, Gutfreund & Sompolinsky's 0.138 plus the finite-D shift: [0.12, 0.16] at D = 500, basin criterion."""
+    load = record("capacity.json")["arms"]["hebb_async"]["D500"]["critical_load"]
+    assert 0.12 <= load <= 0.16
+    assert abs(load - ref.HEBB_CRITICAL_LOAD.value) < 0.03
+
+
+def test_cubic_dam_stores_far_more_than_d_patterns_at_50():
+    arm = record("capacity.json")["arms"]["dam3_async"]["D50"]
+    assert arm["critical_load"] * 50 > ref.dam_no_error_capacity(50, 3) > 2 * 50
+
+
+def test_capacity_exponents_separate_pairwise_from_dense():
+    """Slope ≈ 1 for every pairwise rule, ≈ n - 1 = 2 for the cubic DAM (laptop D range)."""
+    pairwise = record("ladder_pairwise.json")["arms"]
+    for name in ("hebb", "storkey", "pseudo_inverse", "dreaming_t10"):
+        assert 0.8 <= pairwise[name]["scaling"]["exponent"] <= 1.2, name
+    assert 1.7 <= record("ladder_dense.json")["arms"]["power3"]["scaling"]["exponent"] <= 2.3
