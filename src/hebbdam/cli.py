@@ -43,10 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (_, _, help_text) in COMMANDS.items():
         cmd = sub.add_parser(name, help=help_text)
         cmd.add_argument("--params", default="params.yaml", help="composed params file (default: params.yaml)")
-        cmd.add_argument("overrides", nargs="*", help="Hydra overrides (compose only), e.g. profile=ci")
+        cmd.add_argument(
+            "overrides",
+            nargs="*",
+            help="compose: Hydra overrides (profile=ci); download/prepare: source names; ladder: a family; "
+            "figures: figure names",
+        )
         cmd.add_argument("--out", default=None, help="output file or folder, where the command has one")
         cmd.add_argument("--baseline", default=None, help="baseline folder (gate only)")
-        cmd.add_argument("--metrics", default=None, help="metrics folder (gate only)")
+        cmd.add_argument("--metrics", default=None, help="metrics folder read by gate, figures and report")
     return parser
 
 

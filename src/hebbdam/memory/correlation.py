@@ -13,6 +13,19 @@ from torch import Tensor
 from .base import BinaryMemory, Memory, check_matrix, sign_keep
 
 
+def _store_keys_and_values(memory: Memory, keys: Tensor, values: Tensor | None) -> None:
+    """Check ``keys`` (P, D) and ``values`` (P, Dv) or None (auto-association), and register both as buffers."""
+    check_matrix(keys, "keys")
+    if values is not None:
+        check_matrix(values, "values")
+        if values.shape[0] != keys.shape[0]:
+            raise ValueError(f"values: expected {keys.shape[0]} rows (one per key), got {values.shape[0]}")
+    memory.dim = keys.shape[1]
+    memory.hetero = values is not None
+    memory.register_buffer("keys", keys)
+    memory.register_buffer("values", keys if values is None else values)
+
+
 class Kohonen(Memory):
     """Linear associator y = Vᵀ K x. ``keys`` K (P, D); ``values`` V (P, Dv), default K (auto-association).
 
@@ -21,15 +34,7 @@ class Kohonen(Memory):
 
     def __init__(self, keys: Tensor, values: Tensor | None = None):
         super().__init__()
-        check_matrix(keys, "keys")
-        self.dim = keys.shape[1]
-        self.hetero = values is not None
-        if values is not None:
-            check_matrix(values, "values")
-            if values.shape[0] != keys.shape[0]:
-                raise ValueError(f"values: expected {keys.shape[0]} rows (one per key), got {values.shape[0]}")
-        self.register_buffer("keys", keys)
-        self.register_buffer("values", keys if values is None else values)
+        _store_keys_and_values(self, keys, values)
 
     def energy(self, states: Tensor) -> Tensor:
         if self.hetero:
@@ -52,18 +57,10 @@ class Amari(BinaryMemory):
 
     def __init__(self, keys: Tensor, values: Tensor | None = None, zero_diagonal: bool = False):
         super().__init__()
-        check_matrix(keys, "keys")
-        self.dim = keys.shape[1]
-        self.hetero = values is not None
-        if values is not None:
-            check_matrix(values, "values")
-            if values.shape[0] != keys.shape[0]:
-                raise ValueError(f"values: expected {keys.shape[0]} rows (one per key), got {values.shape[0]}")
-            if zero_diagonal:
-                raise ValueError("zero_diagonal: only defined for auto-association (values=None)")
+        if values is not None and zero_diagonal:
+            raise ValueError("zero_diagonal: only defined for auto-association (values=None)")
+        _store_keys_and_values(self, keys, values)
         self.zero_diagonal = zero_diagonal
-        self.register_buffer("keys", keys)
-        self.register_buffer("values", keys if values is None else values)
         self.register_buffer("self_coupling", keys.square().sum(0) if zero_diagonal else torch.zeros(self.dim))
 
     def energy(self, states: Tensor) -> Tensor:
