@@ -37,6 +37,17 @@ def compose_params(tmp_path):
 
 
 @pytest.fixture
+def one_thread():
+    """Run the test on one intra-op thread (small tensors), restoring the count afterwards."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def run_cli():
     """run_cli(*argv) → exit code of the hebbdam command line, in-process."""
     from hebbdam.cli import main

@@ -24,13 +24,7 @@ from hebbdam.memory import Hopfield, Power
 from hebbdam.rules import get_rule
 from hebbdam.rules.validate import retrieval
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # small tensors: one thread is faster and steadier
 
 
 def patterns(count=30, dim=100, seed=0):

@@ -8,17 +8,10 @@ from __future__ import annotations
 import math
 
 import pytest
-import torch
 
 from hebbdam.rules import validate
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # small tensors: one thread is faster and steadier
 
 
 def test_crossing_interpolates_where_the_fraction_falls_through_half():
