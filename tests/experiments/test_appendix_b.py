@@ -8,7 +8,7 @@ import pytest
 
 from hebbdam.experiments.appendix_b import crossing_in_log, is_mirror
 
-from ..conftest import REPO_ROOT
+from ..conftest import compose_file
 
 TINY = [
     "appendix_b.dim=40",
@@ -26,11 +26,9 @@ TINY = [
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     from hebbdam.cli import main
-    from hebbdam.config import compose
 
     root = tmp_path_factory.mktemp("appendix_b")
-    params = root / "params.yaml"
-    params.write_text(compose([*TINY], config_dir=REPO_ROOT / "conf"), encoding="utf-8")
+    params = compose_file(root / "params.yaml", TINY)
     outputs = []
     for name in ("a", "b"):
         assert main(["appendix_b", "--params", str(params), "--out", str(root / name)]) == 0

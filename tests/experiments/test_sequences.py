@@ -17,7 +17,7 @@ from hebbdam.experiments.sequences import (
 )
 from hebbdam.memory import SequenceMemory
 
-from ..conftest import REPO_ROOT
+from ..conftest import compose_file
 
 TINY = [
     "sequences.trials=4",
@@ -35,11 +35,9 @@ TINY = [
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     from hebbdam.cli import main
-    from hebbdam.config import compose
 
     root = tmp_path_factory.mktemp("sequences")
-    params = root / "params.yaml"
-    params.write_text(compose([*TINY], config_dir=REPO_ROOT / "conf"), encoding="utf-8")
+    params = compose_file(root / "params.yaml", TINY)
     for name in ("a", "b"):
         assert main(["sequences", "--params", str(params), "--out", str(root / name)]) == 0
     return root
