@@ -13,6 +13,8 @@ $(BIN)/hebbdam: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# the W&B group shared by every stage of one `make repro` (dvc exp run names its own: DVC_EXP_NAME)
+repro: export HEBBDAM_RUN_GROUP ?= repro-$(shell date -u +%Y%m%d-%H%M%S)
 repro: $(BIN)/hebbdam  ## regenerate every stale figure and number (FORCE=1: all of them)
 	$(BIN)/dvc repro $(if $(FORCE),--force,)
 

@@ -29,7 +29,7 @@ from ..logs import say
 from ..memory import Exponential, Memory, Power, RandomFeatureDAM, Separation
 from ..metrics import crossing_load, exact_recall, largest_load_above, loglog_slope, overlap
 from ..rules import Rule, get_rule, rule_names
-from .common import compute_device, generator_for, run_stage, trainer_options
+from .common import Curves, compute_device, generator_for, run_stage, trainer_options
 
 MODELS = ("hopfield", "dense", "tensor4", "random_features", "backprop")
 RULE_TARGETS = {"hopfield": "pairwise", "dense": "slots", "tensor4": "tensor4"}  # model → what its rule must write
@@ -171,8 +171,9 @@ def build_memory(arm: Arm, patterns: torch.Tensor, settings: Settings, generator
     """Write ``patterns`` (P, D) into the arm's memory."""
     dim = patterns.shape[1]
     if arm.model in RULE_TARGETS:
-        trainer = {**settings.trainer, "max_epochs": int(arm.options.get("epochs", 1))}  # iterative rules: epochs
-        return store(patterns, arm.rule, trainer, seed=settings.seed).memory(separation_at(arm.separation, dim))
+        epochs = int(arm.options.get("epochs", 1))  # iterative rules: epochs
+        module = store(patterns, arm.rule, settings.trainer, seed=settings.seed, max_epochs=epochs)
+        return module.memory(separation_at(arm.separation, dim))
     if arm.model == "random_features":
         features = int(arm.options.get("features", 4096))
         beta = float(arm.options.get("beta", 1.0)) / dim  # kernel exp(-β‖σ-ξ‖²/2D): scale-free in D
@@ -182,7 +183,7 @@ def build_memory(arm: Arm, patterns: torch.Tensor, settings: Settings, generator
 
 def train_backprop_weights(patterns: torch.Tensor, options: dict, settings: Settings) -> Memory:
     """A pairwise W trained by backprop through unrolled tanh recall from corrupted patterns (denoising loss)."""
-    from ..lit import PatternDataModule, make_trainer
+    from ..lit import PatternDataModule, fit
     from ..lit.backprop import BackpropModule, Denoising, PairwiseWeights
 
     objective = Denoising(steps=int(options.get("steps", 3)), flip=settings.flip_fraction, gain=3.0)
@@ -195,8 +196,7 @@ def train_backprop_weights(patterns: torch.Tensor, options: dict, settings: Sett
     batch_size = int(options.get("batch_size", 4))
     batches = math.ceil(patterns.shape[0] / batch_size)
     epochs = math.ceil(int(options.get("updates", 500)) / batches)  # the same number of gradient updates at any P
-    trainer = make_trainer(max_epochs=epochs, **settings.trainer)
-    trainer.fit(module, datamodule=PatternDataModule(patterns, batch_size=batch_size))
+    fit(module, PatternDataModule(patterns, batch_size=batch_size), settings.trainer, max_epochs=epochs)
     return module.memory.export()
 
 
@@ -322,7 +322,14 @@ def run(settings: Settings, label: str = "capacity") -> tuple[dict, list[dict]]:
 
 def main(args) -> None:
     """``hebbdam capacity``: the E1 slice (Hebbian Hopfield against the n = 3 DAM) → capacity.json."""
-    run_stage(args, "capacity", parse_settings, compute_files("capacity", "capacity"))
+    run_stage(
+        args,
+        "capacity",
+        parse_settings,
+        compute_files("capacity", "capacity"),
+        headline=headline,
+        curves=curves("capacity"),
+    )
 
 
 def ladder_main(args) -> None:
@@ -337,21 +344,37 @@ def ladder_main(args) -> None:
         lambda params: parse_settings(params, section),
         compute_files(section, f"ladder_{family}"),
         record_name=f"ladder_{family}",
+        headline=headline,
+        curves=curves(f"ladder_{family}"),
     )
+
+
+def curves(stem: str) -> tuple[Curves, ...]:
+    """The load curves: one line per (arm, D)."""
+    return (Curves(f"{stem}_curves.json", x="load", y=("retrieved", "exact"), series=("arm", "D")),)
+
+
+def headline(record: dict) -> dict[str, float | None]:
+    """Per arm: the critical load at the largest D measured and the scaling exponent of P_c with D."""
+    numbers: dict[str, float | None] = {}
+    for name, arm in record["arms"].items():
+        dims = sorted(int(key[1:]) for key in arm if key[0] == "D" and key[1:].isdigit())
+        numbers[f"{name}.critical_load"] = arm[f"D{dims[-1]}"]["critical_load"] if dims else None
+        if "scaling" in arm:
+            numbers[f"{name}.exponent"] = arm["scaling"]["exponent"]
+    return numbers
 
 
 def compute_files(label: str, stem: str):
     def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
         """The stage's output files: the capacity record (DVC metrics) and the load curves (DVC plots)."""
-        summary, curves = run(settings, label)
-        for point in curves:
-            tracker.log({f"{point['arm']}/D{point['D']}/{k}": v for k, v in point.items() if isinstance(v, float)})
+        summary, points = run(settings, label)
         record = {
             "profile": params.raw("profile", "unknown"),
             "flip_fraction": settings.flip_fraction,
             "trials": settings.trials,
             "arms": summary,
         }
-        return {f"{stem}.json": record, f"{stem}_curves.json": curves}
+        return {f"{stem}.json": record, f"{stem}_curves.json": points}
 
     return compute

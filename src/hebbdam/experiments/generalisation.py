@@ -49,7 +49,7 @@ from ..dynamics import relax
 from ..logs import say
 from ..memory import Hopfield
 from ..rules import get_rule
-from .common import compute_device, generator_for, run_stage
+from .common import Curves, compute_device, generator_for, run_stage, select
 from .retrieval import CPU_THREADS, binarise, cpu_threads
 
 ARMS = ("optimal", "hebbian", "backprop")
@@ -264,8 +264,6 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
             scales, points = run(settings)
     else:
         scales, points = run(settings)
-    for p in points:
-        tracker.log({f"{p['arm']}/{c}": p[c] for c in CLASSES} | {"K": p["K"]})
     arms: dict = {}
     for arm in settings.arms:
         mine = [p for p in points if p["arm"] == arm]
@@ -288,4 +286,11 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
 
 
 def main(args) -> None:
-    run_stage(args, "generalisation", parse_settings, compute)
+    run_stage(
+        args,
+        "generalisation",
+        parse_settings,
+        compute,
+        headline=lambda record: select(record, "arms.*.transition_K", "arms.*.spurious_peak_K"),
+        curves=(Curves("generalisation_curves.json", x="K", y=CLASSES, series=("arm",)),),
+    )

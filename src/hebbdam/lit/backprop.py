@@ -301,11 +301,11 @@ def digits_classifier(
     lr: float = 0.02,
     anneal: float = 0.98,
     seed: int = 0,
-    trainer_options: dict | None = None,
+    trainer_section: dict | None = None,
 ) -> tuple[BackpropModule, dict]:
     """Train the K&H 2016 classifier on scikit-learn digits (pixels → [-1, 1]); return it and its accuracies."""
     from .data import PatternDataModule, digits
-    from .storage import make_trainer
+    from .trainer import fit
 
     train_x, train_y, test_x, test_y = digits(seed=seed)
     train_x, test_x = 2 * train_x - 1, 2 * test_x - 1
@@ -318,7 +318,7 @@ def digits_classifier(
         seed=seed,
     )
     data = PatternDataModule(train_x, 100, labels=train_y, shuffle=True, seed=seed)
-    make_trainer(max_epochs=epochs, **(trainer_options or {})).fit(module, datamodule=data)
+    fit(module, data, trainer_section, name="digits_classifier", max_epochs=epochs)
     result = {
         "epochs": epochs,
         "memories": count,

@@ -70,6 +70,8 @@ class PatternDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         tensors = self._tensors(self.patterns, self.labels)
+        if tensors[0].shape[0] == 0:  # more ranks than rows: this rank writes one empty batch (a no-op) and joins
+            return DataLoader([tensors], batch_size=None)  # the all-reduce; Lightning refuses a loader with no batch
         sampler = EpochSampler(tensors[0].shape[0], self.shuffle, self.seed)
         return DataLoader(TensorDataset(*tensors), batch_size=self.batch_size, sampler=sampler)
 
