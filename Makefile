@@ -11,6 +11,7 @@ $(BIN)/hebbdam: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	mkdir -p data/raw data/processed  # so `dvc repro --dry` works on a fresh clone (DVC hashes missing deps: dvc#9818)
 	touch $@
 
 repro: $(BIN)/hebbdam  ## regenerate every stale figure and number (FORCE=1: all of them)
