@@ -179,13 +179,16 @@ def figure_images(files: dict[str, Path]) -> list[Path]:
     import importlib
 
     from . import io
-    from .figures import FIGURES
-    from .figures.style import save
+
+    # by computed name, on purpose: a figure is a view of the record, so the stages' import closures (their DVC
+    # dependencies) must not include the figure code (a new colour would otherwise rerun every experiment)
+    figures = importlib.import_module("hebbdam.figures")
+    save = importlib.import_module("hebbdam.figures.style").save
 
     folder = next(iter(files.values())).parent
     out = Path(tempfile.mkdtemp(prefix="hebbdam-figures-"))
     drawn = []
-    for name in FIGURES:
+    for name in figures.FIGURES:
         module = importlib.import_module(f"hebbdam.figures.{name}")
         inputs = list(module.INPUTS)
         if not set(inputs) & set(files) or not all((folder / f).exists() for f in inputs):

@@ -13,8 +13,8 @@ import pytest
 import torch
 from pytorch_lightning.callbacks import Callback
 
-from hebbdam.config import ConfigError
 from hebbdam.data.synthetic import rademacher
+from hebbdam.errors import ConfigError
 from hebbdam.lit import build_trainer, store
 from hebbdam.lit.trainer import MemoryDDPStrategy
 from hebbdam.rules import get_rule

@@ -13,7 +13,7 @@ import torch
 
 from .. import io
 from ..config import Params, load_params
-from ..errors import HebbdamError
+from ..errors import ConfigError, HebbdamError
 from ..gate import flatten
 from ..logs import say
 from ..tracking import stage_run
@@ -27,9 +27,28 @@ def generator_for(seed: int, *keys: object) -> torch.Generator:
 
 
 def trainer_options(params: Params) -> dict:
-    """The whole ``trainer`` section, as ``hebbdam.lit.trainer.build_trainer`` takes it."""
+    """The whole ``trainer`` section, checked key by key, as ``hebbdam.lit.trainer.build_trainer`` takes it."""
     section = params.section("trainer")
-    section.choice("accelerator", ["cpu", "gpu", "cuda", "mps", "auto"])
+    devices = section.raw("devices", 1)
+    if devices != "auto" and (isinstance(devices, bool) or not isinstance(devices, int) or devices < 1):
+        raise ConfigError(section.key("devices"), "a positive number of devices or 'auto'", devices)
+    section.choice("accelerator", ["cpu", "gpu", "cuda", "auto"])
+    section.string("strategy", "auto")
+    precision = section.raw("precision", "32-true")
+    if isinstance(precision, bool) or not isinstance(precision, str | int):
+        raise ConfigError(section.key("precision"), "a Lightning precision such as 32-true or bf16-mixed", precision)
+    if section.raw("max_epochs", None) is not None:
+        section.positive_int("max_epochs")
+    section.choice("deterministic", [False, True, "warn"], False)
+    section.choice("enable_progress_bar", [False, True], False)
+    section.positive_int("log_every_n_steps", 50)
+    if section.has("checkpoint"):
+        checkpoint = section.section("checkpoint")
+        folder = checkpoint.raw("dir", None)
+        if folder is not None and (not isinstance(folder, str) or not folder):
+            raise ConfigError(checkpoint.key("dir"), "null or a folder for checkpoints", folder)
+        checkpoint.positive_int("every_n_epochs", 1)
+        checkpoint.choice("resume", [False, True], False)
     return section.to_dict()
 
 
@@ -109,7 +128,7 @@ def run_stage(
         tracker.summary(files.get(f"headline/{stage}.json") or flatten(record))
         for spec in curves:
             tracker.curves(spec.table(files), spec.x, spec.y, title=stage)
-        written = {name: io.write_json(out_dir / name, content) for name, content in files.items()}
+        written = dict(zip(files, io.write_json_files(out_dir, files), strict=True))
         if tracker.active:
             tracker.files(stage, written)
             tracker.images(stage_figures(written))

@@ -24,7 +24,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.strategies import DDPStrategy
 
-from ..config import ConfigError
+from ..errors import ConfigError
 
 PASSED_THROUGH = ("accelerator", "devices", "precision", "deterministic", "enable_progress_bar", "log_every_n_steps")
 DDP_START_METHODS = {"ddp": "popen", "ddp_spawn": "spawn", "ddp_fork": "fork"}
