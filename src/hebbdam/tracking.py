@@ -80,8 +80,9 @@ class Tracker:
         return self.run is not None and not getattr(self.run, "disabled", False)
 
     def summary(self, values: dict[str, object]) -> None:
+        """Summary values; a null (no crossing measured) stays null, so two runs keep the same keys."""
         if self.run is not None:
-            self.run.summary.update({key: value for key, value in values.items() if value is not None})
+            self.run.summary.update(values)
 
     def curves(self, rows: list[dict], x: str, ys: tuple[str, ...], series: str = "series", title: str = "") -> None:
         """Long-format rows → a table ``curves/<y>`` per y with a line plot (x against y, one line per series)."""

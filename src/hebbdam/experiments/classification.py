@@ -390,7 +390,7 @@ def main(args) -> None:
         "classification",
         parse_settings,
         compute,
-        headline=lambda record: select(record, "arms.*.test_error", "arms.*.best_test_error"),
+        headline=lambda record: select(record, "arms.backprop.*.test_error", "arms.*.best_test_error"),
         curves=(Curves("classification_curves.json", x="memories", y=("test_error",), series=("arm", "n", "seed")),),
     )
 
