@@ -134,3 +134,25 @@ def test_krotov_hopfield_2016_classifier_on_digits():
     module, result = digits_classifier(epochs=40)
     assert result["test_accuracy"] >= 0.95, result
     assert float(module.memory.memories.abs().max()) <= 1.0  # clipped to [-1, 1]
+
+
+def test_score_matching_moves_the_softmax_memory_onto_its_few_training_points(one_thread):
+    """With few points and a small σ_min the optimal denoiser memorises: training (Lightning, Adam) pulls rows of θ
+    from the data's mean onto every training point (generalisation's backprop arm)."""
+    from hebbdam.lit import fit
+    from hebbdam.lit.backprop import ScoreMatching, SoftmaxDenoiser
+    from hebbdam.lit.data import ResampledDataModule
+
+    generator = torch.Generator().manual_seed(0)
+    points = torch.rand(4, 6, generator=generator) * 4  # (K, D): four points, far apart
+    start = points.mean(0, keepdim=True) + 0.1 * torch.randn(8, 6, generator=generator)
+    module = BackpropModule(SoftmaxDenoiser(start), ScoreMatching(0.05, 2.0), lr=0.05, seed=0)
+
+    def nearest_row(theta):
+        return torch.cdist(points, theta).min(1).values  # (K,) distance from each point to its closest row
+
+    before = nearest_row(module.memory.theta.detach())
+    fit(module, ResampledDataModule(points, 32, 400, seed=0), None, max_epochs=1)
+    after = nearest_row(module.memory.theta.detach())
+    assert module.trainer.global_step == 400
+    assert bool((after < 0.2 * before).all()), (before, after)
