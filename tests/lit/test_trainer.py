@@ -75,18 +75,18 @@ def test_checkpoint_and_resume_come_from_config(tmp_path, one_thread):
     """An interrupted fit rerun with checkpoint.resume ends exactly where an uninterrupted one ends; a finished fit
     is restored, not retrained."""
     x = rademacher(48, 30, torch.Generator().manual_seed(1))
-    rule = get_rule("delta", lr=0.05)  # iterative: each epoch depends on the last
+    rule = get_rule("krotov_hopfield")  # iterative, from a random initial state: a rerun from scratch differs
     section = {**SECTION, "precision": "32-true", "checkpoint": {"dir": str(tmp_path), "resume": True}}
     full = store(x, rule, {**SECTION, "precision": "32-true"}, batch_size=8, max_epochs=6)
     with pytest.raises(Crash):
-        store(x, rule, section, batch_size=8, name="delta/D30", max_epochs=6, callbacks=[CrashAt(step=15)])
-    assert (tmp_path / "delta" / "D30" / "last.ckpt").exists()  # saved after epochs 1 and 2 (6 batches each)
-    resumed = store(x, rule, section, batch_size=8, seed=99, name="delta/D30", max_epochs=6)
+        store(x, rule, section, batch_size=8, name="kh/D30", max_epochs=6, callbacks=[CrashAt(step=15)])
+    assert (tmp_path / "kh" / "D30" / "last.ckpt").exists()  # saved after epochs 1 and 2 (6 batches each)
+    resumed = store(x, rule, section, batch_size=8, seed=99, name="kh/D30", max_epochs=6)
     torch.testing.assert_close(resumed.stored, full.stored, rtol=0, atol=0)
-    finished = (tmp_path / "delta" / "D30" / "last.ckpt").stat().st_mtime_ns
-    again = store(x, rule, section, batch_size=8, seed=7, name="delta/D30", max_epochs=6)
+    finished = (tmp_path / "kh" / "D30" / "last.ckpt").stat().st_mtime_ns
+    again = store(x, rule, section, batch_size=8, seed=7, name="kh/D30", max_epochs=6)
     torch.testing.assert_close(again.stored, full.stored, rtol=0, atol=0)
-    assert (tmp_path / "delta" / "D30" / "last.ckpt").stat().st_mtime_ns == finished  # nothing retrained
+    assert (tmp_path / "kh" / "D30" / "last.ckpt").stat().st_mtime_ns == finished  # nothing retrained
 
 
 def stage_command(params: Path, out: Path) -> subprocess.CompletedProcess:
