@@ -4,6 +4,7 @@ curve tables with the same series, per-step Lightning curves on an explicit x-ax
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import pytest
 
 from hebbdam.config import load_params
 from hebbdam.errors import HebbdamError
+from hebbdam.experiments.common import headline_numbers
 from hebbdam.tracking import run_group, runs_root, stage_run
 
 from .conftest import TINY_CAPACITY, compose_file
@@ -78,9 +80,22 @@ def test_without_wandb_the_stage_runs_untracked(compose_params, run_cli, monkeyp
     monkeypatch.setenv("WANDB_MODE", "offline")
     params = compose_params(*TINY, "capacity.arms.dam3_async.loads=[0.5]", "capacity.arms.hebb_async.loads=[0.1]")
     assert run_cli("capacity", "--params", params, "--out", tmp_path / "out") == 0
-    assert (tmp_path / "out" / "headline" / "capacity.json").exists()
+    headline = json.loads((tmp_path / "out" / "headline" / "capacity.json").read_text())
+    assert set(headline) == {"hebb_async.critical_load", "dam3_async.critical_load"}  # numbers, no sizes in keys
+    assert all(value is None or isinstance(value, float) for value in headline.values())
+    curves = json.loads((tmp_path / "out" / "capacity_curves.json").read_text())
+    assert {row["series"] for row in curves} == {"hebb_async D=24", "dam3_async D=12"}  # one DVC plot line each
     lines = [line for line in capsys.readouterr().err.splitlines() if "W&B" in line]
     assert lines == ["capacity: W&B tracking off (the wandb package is not installed; pip install wandb to track runs)"]
+
+
+def test_a_headline_holds_numbers_only():
+    assert headline_numbers({"arms.hebb.critical_load": 0.14, "half.exponent": None}, "capacity") == {
+        "hebb.critical_load": 0.14,
+        "half.exponent": None,
+    }
+    with pytest.raises(HebbdamError, match="capacity: headline value 'arms.hebb.rule' is 'hebb'"):
+        headline_numbers({"arms.hebb.rule": "hebb"}, "capacity")
 
 
 def test_group_and_folder_follow_dvc(compose_params, monkeypatch, tmp_path):

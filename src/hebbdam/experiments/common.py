@@ -87,11 +87,14 @@ def select(record: dict, *patterns: str) -> dict[str, float | None]:
 
 
 def headline_numbers(headline: dict, stage: str) -> dict[str, float | None]:
-    """Check that a headline holds numbers (or null) only: it is what ``dvc metrics show`` / ``dvc exp show`` print."""
+    """Check that a headline holds numbers (or null) only: it is what ``dvc metrics show`` / ``dvc exp show`` print.
+    A leading ``arms.`` is dropped from the keys (short columns: "one_shot.best_test_error")."""
+    numbers = {}
     for key, value in headline.items():
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             raise HebbdamError(f"{stage}: headline value {key!r} is {value!r}; a headline holds numbers only")
-    return dict(headline)
+        numbers[key.removeprefix("arms.")] = value
+    return numbers
 
 
 def run_stage(
