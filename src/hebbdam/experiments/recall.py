@@ -1,0 +1,386 @@
+"""E9: in-context associative recall with Hebbian, delta-rule, polynomial, random-feature and softmax memories.
+
+Three arms, one set of memories (``memory.mixers``, named in ``recall.memories``):
+
+- ``schlag`` (trained): Schlag, Irie & Schmidhuber 2021's synthetic retrieval, one memory layer, d_key 64, values
+  one-hot, loss ½‖ŷ - v‖² (their criterion), trained by Adam until the validation loss falls below ``stop_loss``
+  (their 0.001), ``patience`` validations pass without improvement, or ``max_steps``; setting 1 (N unique keys) and
+  setting 2 (2N pairs, re-bound keys, latest binding), for each N of the grid.
+- ``free`` (training-free): the same memories with no backprop at all: fixed random unit keys (orthonormal rows when
+  N ≤ d_key, Gaussian unit rows above), one-hot values, queries = the stored keys, β = 1 for the delta rule, softmax at
+  inverse temperature ``free.softmax_beta``; every rule writes the same sequences of setting 1 and 2.
+- ``mqar`` (trained): Zoology's multi-query associative recall with a ``layers``-layer Transformer whose token mixer is
+  the memory (``lit.transformer.RecallTransformer``), cross-entropy at the query positions.
+
+Capacity N* of a curve: the largest N of the grid such that the loss is ≤ ``solved_loss`` at that N and every smaller
+N (the same function is applied to Schlag et al.'s logged final losses in ``references.SCHLAG_FINAL_LOSS``).
+State size: numbers in one sequence's memory state (p·dv (+p) for sum/delta, L·(d + dv) for the softmax cache).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+
+from ..config import ConfigError, Params
+from ..data.recall_tasks import RecallDataModule, key_value_batch
+from ..logs import say
+from ..memory.mixers import FEATURE_MAPS
+from .common import generator_for, run_stage, trainer_options
+from .retrieval import CPU_THREADS, cpu_threads
+
+RULES = ("softmax", "sum", "delta")
+SETTINGS = ("setting1", "setting2")
+
+
+@dataclass(frozen=True)
+class Schlag:
+    d_key: int
+    embed: int | None
+    batch_size: int
+    lr: float
+    eval_every: int
+    val_batches: int
+    max_steps: int
+    stop_loss: float | None
+    patience: int
+    grids: dict[str, tuple[list[str], list[int]]]  # setting → (memories, N grid)
+
+
+@dataclass(frozen=True)
+class Free:
+    d_key: int
+    sequences: int
+    softmax_beta: float
+    memories: list[str]
+    pairs: list[int]
+
+
+@dataclass(frozen=True)
+class Mqar:
+    vocab: int
+    length: int
+    pairs: int
+    power_a: float
+    d_model: int
+    d_key: int
+    layers: int
+    conv: int
+    batch_size: int
+    lr: float
+    eval_every: int
+    val_batches: int
+    max_steps: int
+    patience: int
+    memories: list[str]
+
+
+@dataclass(frozen=True)
+class Settings:
+    seed: int
+    memories: dict[str, dict]
+    solved_loss: float
+    schlag: Schlag
+    free: Free
+    mqar: Mqar
+    trainer: dict
+    checkpoint_dir: str | None
+
+
+def parse_memory(section: Params, name: str) -> dict:
+    spec = section.section(name)
+    rule = spec.choice("rule", RULES)
+    out = {"rule": rule, "feature": spec.choice("feature", FEATURE_MAPS, "identity")}
+    if rule != "softmax" and out["feature"] == "identity" and rule == "sum":
+        out["normalise"] = False  # the plain Hebbian outer product: φ(k) may be negative, no normaliser
+    if out["feature"] == "dpfp":
+        out["order"] = spec.positive_int("order", 1)
+    if out["feature"] == "favor":
+        out["features"] = spec.positive_int("features", 64)
+    return out
+
+
+def memory_list(section: Params, key: str, known: dict) -> list[str]:
+    names = section.raw(key)
+    if not isinstance(names, list) or not names or any(n not in known for n in names):
+        raise ConfigError(
+            section.key(key), "a non-empty list of names from recall.memories: " + ", ".join(known), names
+        )
+    return list(dict.fromkeys(names))
+
+
+def parse_settings(params: Params) -> Settings:
+    """Validate the whole ``recall`` section before any training starts."""
+    section = params.section("recall")
+    memories_section = section.section("memories")
+    memories = {name: parse_memory(memories_section, name) for name, _ in memories_section.items()}
+    positive = (lambda v: 0 < v < float("inf"), "a number in (0, ∞)")
+    optional_loss = section.raw("schlag.stop_loss", None)
+    sch = section.section("schlag")
+    grids = {}
+    for setting in SETTINGS:
+        part = sch.section(setting)
+        grids[setting] = (memory_list(part, "memories", memories), sorted(set(part.int_list("pairs", minimum=2))))
+    embed = sch.raw("embed", None)
+    free = section.section("free")
+    mq = section.section("mqar")
+    mqar = Mqar(
+        vocab=mq.positive_int("vocab"),
+        length=mq.positive_int("length"),
+        pairs=mq.positive_int("pairs"),
+        power_a=mq.number("power_a", *positive),
+        d_model=mq.positive_int("d_model"),
+        d_key=mq.positive_int("d_key"),
+        layers=mq.positive_int("layers"),
+        conv=mq.positive_int("conv"),
+        batch_size=mq.positive_int("batch_size"),
+        lr=mq.number("lr", *positive),
+        eval_every=mq.positive_int("eval_every"),
+        val_batches=mq.positive_int("val_batches"),
+        max_steps=mq.positive_int("max_steps"),
+        patience=mq.positive_int("patience"),
+        memories=memory_list(mq, "memories", memories),
+    )
+    if mqar.length % 2 or 4 * mqar.pairs > mqar.length or mqar.vocab <= mqar.length:
+        raise ConfigError(mq.key("length"), "an even length ≥ 4·pairs and < vocab (Zoology's constraints)", mqar.length)
+    checkpoint_dir = section.raw("checkpoint_dir", None)
+    if checkpoint_dir is not None:
+        checkpoint_dir = section.string("checkpoint_dir")
+    return Settings(
+        seed=section.nonneg_int("seed"),
+        memories=memories,
+        solved_loss=section.number("solved_loss", *positive),
+        schlag=Schlag(
+            d_key=sch.positive_int("d_key"),
+            embed=None if embed is None else sch.positive_int("embed"),
+            batch_size=sch.positive_int("batch_size"),
+            lr=sch.number("lr", *positive),
+            eval_every=sch.positive_int("eval_every"),
+            val_batches=sch.positive_int("val_batches"),
+            max_steps=sch.positive_int("max_steps"),
+            stop_loss=None if optional_loss is None else sch.number("stop_loss", *positive),
+            patience=sch.positive_int("patience"),
+            grids=grids,
+        ),
+        free=Free(
+            d_key=free.positive_int("d_key"),
+            sequences=free.positive_int("sequences"),
+            softmax_beta=free.number("softmax_beta", *positive),
+            memories=memory_list(free, "memories", memories),
+            pairs=sorted(set(free.int_list("pairs", minimum=2))),
+        ),
+        mqar=mqar,
+        trainer=trainer_options(params),
+        checkpoint_dir=checkpoint_dir,
+    )
+
+
+# measurements -----------------------------------------------------------------------------------------------------
+def capacity(points: list[tuple[int, float]], solved_loss: float) -> int | None:
+    """Largest N with loss ≤ ``solved_loss`` there and at every smaller N of the grid; None if the first fails."""
+    best = None
+    for n, loss in sorted(points):
+        if loss is None or loss != loss or loss > solved_loss:
+            break
+        best = n
+    return best
+
+
+def state_size(spec: dict, d_key: int, value_dim: int, length: int) -> int:
+    """Numbers in one sequence's memory state (all layers counted once: a single memory)."""
+    from ..memory.mixers import build_memory
+
+    memory = build_memory(
+        spec["rule"], spec["feature"], d_key, order=spec.get("order", 1), features=spec.get("features", 64)
+    )
+    return memory.state_size(value_dim, length)
+
+
+def free_keys(pairs: int, dim: int, generator: torch.Generator) -> torch.Tensor:
+    """(N, d) fixed random unit keys: orthonormal rows when N ≤ d, independent Gaussian unit rows above."""
+    gaussian = torch.randn(max(pairs, dim), dim, generator=generator)
+    if pairs <= dim:
+        return torch.linalg.qr(gaussian[:dim, :].T)[0].T[:pairs]
+    return F.normalize(gaussian, dim=-1)
+
+
+def free_recall(settings: Settings, name: str, setting: str, pairs: int) -> dict:
+    """Training-free arm: fixed random keys written by the rule, no backprop. → loss, accuracy (Schlag's criterion)."""
+    from ..memory.mixers import build_memory
+
+    spec = settings.memories[name]
+    options = {"normalise": spec["normalise"]} if "normalise" in spec else {}
+    if spec["rule"] == "softmax":
+        options["beta"] = settings.free.softmax_beta
+    memory = build_memory(
+        spec["rule"],
+        spec["feature"],
+        settings.free.d_key,
+        order=spec.get("order", 1),
+        features=spec.get("features", 64),
+        seed=settings.seed,
+        **options,
+    )
+    table = free_keys(pairs, settings.free.d_key, generator_for(settings.seed, "free keys", pairs))
+    batch = key_value_batch(
+        settings.free.sequences, pairs, int(setting[-1]), generator_for(settings.seed, "free", setting, pairs)
+    )
+    values = F.one_hot(batch.values, pairs).float()
+    reads = memory.read(memory.final_state(table[batch.keys], values), table[batch.queries])[batch.present]
+    answers = batch.answers[batch.present]
+    loss = 0.5 * (reads - F.one_hot(answers, pairs).float()).square().sum(-1).mean()
+    return {"loss": loss.item(), "accuracy": (reads.argmax(-1) == answers).float().mean().item()}
+
+
+def train_arm(settings: Settings, task: str, name: str, pairs: int, tracker) -> dict:
+    """One Lightning training run of memory ``name`` on ``task`` (kv1 | kv2 | mqar) → final validation metrics."""
+    from ..lit.transformer import RecallModule, StepCurves, fit, run_directory
+
+    spec = settings.memories[name]
+    if task == "mqar":
+        m = settings.mqar
+        model = {k: getattr(m, k) for k in ("vocab", "length", "d_model", "d_key", "layers", "conv")}
+        data = RecallDataModule(
+            task, m.pairs, m.batch_size, m.eval_every, m.val_batches, settings.seed, m.vocab, m.length, m.power_a
+        )
+        lr, epochs, stop, patience = m.lr, -(-m.max_steps // m.eval_every), None, m.patience
+    else:
+        s = settings.schlag
+        model = {"pairs": pairs, "d_key": s.d_key, "embed": s.embed or int(2 * pairs * 1.1)}
+        data = RecallDataModule(task, pairs, s.batch_size, s.eval_every, s.val_batches, settings.seed)
+        lr, epochs, stop, patience = s.lr, -(-s.max_steps // s.eval_every), s.stop_loss, s.patience
+    pl.seed_everything(settings.seed, workers=True, verbose=False)
+    module = RecallModule(task, spec, model, lr, settings.seed)
+    label = f"{task}/{name}/N{pairs}"
+    directory = None
+    if settings.checkpoint_dir is not None:
+        config = {"task": task, "spec": spec, "model": model, "lr": lr, "epochs": epochs, "seed": settings.seed}
+        directory = run_directory(settings.checkpoint_dir, label.replace("/", "-"), config)
+    return fit(
+        module,
+        data,
+        epochs,
+        settings.trainer,
+        stop_loss=stop,
+        patience=patience,
+        checkpoint_dir=directory,
+        callbacks=(StepCurves(tracker, label),),
+    )
+
+
+def run(settings: Settings, tracker) -> list[dict]:
+    """Every point of every arm: {arm, task, memory, N, loss, accuracy, state_size, steps}. Wall times are printed,
+    not recorded, so the record is repeatable bit for bit."""
+    points: list[dict] = []
+    for setting in SETTINGS:
+        for name in settings.free.memories:
+            for pairs in settings.free.pairs:
+                result = free_recall(settings, name, setting, pairs)
+                size = state_size(settings.memories[name], settings.free.d_key, pairs, pairs * int(setting[-1]))
+                points.append(
+                    {"arm": "free", "task": setting, "memory": name, "N": pairs, **result, "state_size": size}
+                )
+        say(f"recall free {setting}: " + ", ".join(f"{p['memory']} N={p['N']} {p['loss']:.3g}" for p in points[-3:]))
+    for setting in SETTINGS:
+        names, grid = settings.schlag.grids[setting]
+        for name in names:
+            for pairs in grid:
+                start = time.perf_counter()
+                result = train_arm(settings, "kv" + setting[-1], name, pairs, tracker)
+                seconds = time.perf_counter() - start
+                size = state_size(settings.memories[name], settings.schlag.d_key, pairs, pairs * int(setting[-1]))
+                points.append(
+                    {
+                        "arm": "trained",
+                        "task": setting,
+                        "memory": name,
+                        "N": pairs,
+                        "loss": result["val_loss"],
+                        "accuracy": result["val_acc"],
+                        "state_size": size,
+                        "steps": result["steps"],
+                    }
+                )
+                say(
+                    f"recall {setting} {name} N={pairs}: loss {result['val_loss']:.4g}, accuracy "
+                    f"{result['val_acc']:.3f}, {result['steps']} steps ({seconds:.1f} s)"
+                )
+    m = settings.mqar
+    for name in m.memories:
+        start = time.perf_counter()
+        result = train_arm(settings, "mqar", name, m.pairs, tracker)
+        seconds = time.perf_counter() - start
+        size = state_size(settings.memories[name], m.d_key, m.d_model, m.length)
+        points.append(
+            {
+                "arm": "trained",
+                "task": "mqar",
+                "memory": name,
+                "N": m.pairs,
+                "loss": result["val_loss"],
+                "accuracy": result["val_acc"],
+                "state_size": size,
+                "steps": result["steps"],
+            }
+        )
+        say(f"recall mqar {name}: accuracy {result['val_acc']:.3f} ({result['steps']} steps, {seconds:.1f} s)")
+    return [{k: round(v, 6) if isinstance(v, float) else v for k, v in p.items()} for p in points]
+
+
+def summarise(settings: Settings, points: list[dict]) -> dict:
+    """Per arm, task and memory: the points by N and the capacity N*; MQAR accuracy and state size."""
+    out: dict = {}
+    for arm in ("trained", "free"):
+        for task in SETTINGS:
+            mine = [p for p in points if p["arm"] == arm and p["task"] == task]
+            for name in dict.fromkeys(p["memory"] for p in mine):
+                curve = [p for p in mine if p["memory"] == name]
+                out.setdefault(arm, {}).setdefault(task, {})[name] = {
+                    **{f"N{p['N']}": {"loss": p["loss"], "accuracy": p["accuracy"]} for p in curve},
+                    "capacity_N": capacity([(p["N"], p["loss"]) for p in curve], settings.solved_loss),
+                    "state_size_at_largest_N": curve[-1]["state_size"],
+                }
+    out["mqar"] = {
+        p["memory"]: {"accuracy": p["accuracy"], "loss": p["loss"], "state_size": p["state_size"], "steps": p["steps"]}
+        for p in points
+        if p["task"] == "mqar"
+    }
+    return out
+
+
+def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
+    """The stage's files: the record (capacities, MQAR accuracies, sizes used) and every point."""
+    start = time.perf_counter()
+    if settings.trainer.get("accelerator", "cpu") == "cpu":
+        with cpu_threads(CPU_THREADS):
+            points = run(settings, tracker)
+    else:
+        points = run(settings, tracker)
+    m = settings.mqar
+    record = {
+        "profile": params.raw("profile", "unknown"),
+        "seed": settings.seed,
+        "solved_loss": settings.solved_loss,
+        "schlag": {
+            "d_key": settings.schlag.d_key,
+            "max_steps": settings.schlag.max_steps,
+            "stop_loss": settings.schlag.stop_loss,
+            "grids": {s: {"memories": g[0], "N": g[1]} for s, g in settings.schlag.grids.items()},
+        },
+        "free": {"d_key": settings.free.d_key, "softmax_beta": settings.free.softmax_beta, "N": settings.free.pairs},
+        "mqar_setting": {
+            k: getattr(m, k) for k in ("vocab", "length", "pairs", "d_model", "d_key", "layers", "max_steps")
+        },
+        "memories": settings.memories,
+        **summarise(settings, points),
+    }
+    say(f"recall: {time.perf_counter() - start:.1f} s")
+    return {"recall.json": record, "recall_curves.json": points}
+
+
+def main(args) -> None:
+    run_stage(args, "recall", parse_settings, compute)
