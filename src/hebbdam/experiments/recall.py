@@ -19,6 +19,7 @@ State size: numbers in one sequence's memory state (p·dv (+p) for sum/delta, L�
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass
 
@@ -63,10 +64,9 @@ class Free:
 @dataclass(frozen=True)
 class Mqar:
     vocab: int
-    length: int
-    pairs: int
+    sizes: list[tuple[int, int]]  # (sequence length, pairs), Zoology's Figure 2 grid
+    d_models: list[int]
     power_a: float
-    d_model: int
     d_key: int
     layers: int
     conv: int
@@ -113,6 +113,19 @@ def memory_list(section: Params, key: str, known: dict) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def parse_mqar_sizes(section: Params) -> list[tuple[int, int]]:
+    """``sizes``: [[length, pairs], …] with an even length ≥ 4·pairs (room for the pairs and one query each)."""
+    sizes = section.raw("sizes")
+    ok = (
+        isinstance(sizes, list)
+        and sizes
+        and all(isinstance(s, list) and len(s) == 2 and all(isinstance(v, int) and v > 0 for v in s) for s in sizes)
+    )
+    if not ok or any(length % 2 or 4 * pairs > length for length, pairs in sizes):
+        raise ConfigError(section.key("sizes"), "a list of [length, pairs] with an even length ≥ 4·pairs", sizes)
+    return [(length, pairs) for length, pairs in sizes]
+
+
 def parse_settings(params: Params) -> Settings:
     """Validate the whole ``recall`` section before any training starts."""
     section = params.section("recall")
@@ -130,10 +143,9 @@ def parse_settings(params: Params) -> Settings:
     mq = section.section("mqar")
     mqar = Mqar(
         vocab=mq.positive_int("vocab"),
-        length=mq.positive_int("length"),
-        pairs=mq.positive_int("pairs"),
+        sizes=parse_mqar_sizes(mq),
+        d_models=mq.int_list("d_models"),
         power_a=mq.number("power_a", *positive),
-        d_model=mq.positive_int("d_model"),
         d_key=mq.positive_int("d_key"),
         layers=mq.positive_int("layers"),
         conv=mq.positive_int("conv"),
@@ -145,8 +157,8 @@ def parse_settings(params: Params) -> Settings:
         patience=mq.positive_int("patience"),
         memories=memory_list(mq, "memories", memories),
     )
-    if mqar.length % 2 or 4 * mqar.pairs > mqar.length or mqar.vocab <= mqar.length:
-        raise ConfigError(mq.key("length"), "an even length ≥ 4·pairs and < vocab (Zoology's constraints)", mqar.length)
+    if any(length >= mqar.vocab for length, _ in mqar.sizes):
+        raise ConfigError(mq.key("vocab"), "a vocabulary larger than every sequence length (Zoology)", mqar.vocab)
     checkpoint_dir = section.raw("checkpoint_dir", None)
     if checkpoint_dir is not None:
         checkpoint_dir = section.string("checkpoint_dir")
@@ -190,14 +202,13 @@ def capacity(points: list[tuple[int, float]], solved_loss: float) -> int | None:
     return best
 
 
-def state_size(spec: dict, d_key: int, value_dim: int, length: int) -> int:
-    """Numbers in one sequence's memory state (all layers counted once: a single memory)."""
+def sizes(spec: dict, d_key: int, value_dim: int, length: int) -> dict[str, int]:
+    """p, the key-feature size, and the numbers in one sequence's memory state (one memory layer)."""
     from ..memory.mixers import build_memory
 
-    memory = build_memory(
-        spec["rule"], spec["feature"], d_key, order=spec.get("order", 1), features=spec.get("features", 64)
-    )
-    return memory.state_size(value_dim, length)
+    order, features = spec.get("order", 1), spec.get("features", 64)
+    memory = build_memory(spec["rule"], spec["feature"], d_key, order=order, features=features)
+    return {"feature_size": memory.feature_size, "state_size": memory.state_size(value_dim, length)}
 
 
 def free_keys(pairs: int, dim: int, generator: torch.Generator) -> torch.Tensor:
@@ -236,16 +247,21 @@ def free_recall(settings: Settings, name: str, setting: str, pairs: int) -> dict
     return {"loss": loss.item(), "accuracy": (reads.argmax(-1) == answers).float().mean().item()}
 
 
-def train_arm(settings: Settings, task: str, name: str, pairs: int, tracker) -> dict:
+def mqar_key(length: int, pairs: int, d_model: int) -> str:
+    return f"L{length}_N{pairs}_d{d_model}"
+
+
+def train_arm(settings: Settings, task: str, name: str, pairs: int, tracker, length: int = 0, d_model: int = 0) -> dict:
     """One Lightning training run of memory ``name`` on ``task`` (kv1 | kv2 | mqar) → final validation metrics."""
     from ..lit.transformer import RecallModule, StepCurves, fit, run_directory
 
     spec = settings.memories[name]
     if task == "mqar":
         m = settings.mqar
-        model = {k: getattr(m, k) for k in ("vocab", "length", "d_model", "d_key", "layers", "conv")}
+        model = {"vocab": m.vocab, "length": length, "d_model": d_model, "d_key": m.d_key, "layers": m.layers}
+        model["conv"] = m.conv
         data = RecallDataModule(
-            task, m.pairs, m.batch_size, m.eval_every, m.val_batches, settings.seed, m.vocab, m.length, m.power_a
+            task, pairs, m.batch_size, m.eval_every, m.val_batches, settings.seed, m.vocab, length, m.power_a
         )
         lr, epochs, stop, patience = m.lr, -(-m.max_steps // m.eval_every), None, m.patience
     else:
@@ -255,7 +271,7 @@ def train_arm(settings: Settings, task: str, name: str, pairs: int, tracker) -> 
         lr, epochs, stop, patience = s.lr, -(-s.max_steps // s.eval_every), s.stop_loss, s.patience
     pl.seed_everything(settings.seed, workers=True, verbose=False)
     module = RecallModule(task, spec, model, lr, settings.seed)
-    label = f"{task}/{name}/N{pairs}"
+    label = f"{task}/{name}/" + (mqar_key(length, pairs, d_model) if task == "mqar" else f"N{pairs}")
     directory = None
     if settings.checkpoint_dir is not None:
         config = {"task": task, "spec": spec, "model": model, "lr": lr, "epochs": epochs, "seed": settings.seed}
@@ -280,10 +296,8 @@ def run(settings: Settings, tracker) -> list[dict]:
         for name in settings.free.memories:
             for pairs in settings.free.pairs:
                 result = free_recall(settings, name, setting, pairs)
-                size = state_size(settings.memories[name], settings.free.d_key, pairs, pairs * int(setting[-1]))
-                points.append(
-                    {"arm": "free", "task": setting, "memory": name, "N": pairs, **result, "state_size": size}
-                )
+                size = sizes(settings.memories[name], settings.free.d_key, pairs, pairs * int(setting[-1]))
+                points.append({"arm": "free", "task": setting, "memory": name, "N": pairs, **result, **size})
         say(f"recall free {setting}: " + ", ".join(f"{p['memory']} N={p['N']} {p['loss']:.3g}" for p in points[-3:]))
     for setting in SETTINGS:
         names, grid = settings.schlag.grids[setting]
@@ -292,7 +306,7 @@ def run(settings: Settings, tracker) -> list[dict]:
                 start = time.perf_counter()
                 result = train_arm(settings, "kv" + setting[-1], name, pairs, tracker)
                 seconds = time.perf_counter() - start
-                size = state_size(settings.memories[name], settings.schlag.d_key, pairs, pairs * int(setting[-1]))
+                size = sizes(settings.memories[name], settings.schlag.d_key, pairs, pairs * int(setting[-1]))
                 points.append(
                     {
                         "arm": "trained",
@@ -301,7 +315,7 @@ def run(settings: Settings, tracker) -> list[dict]:
                         "N": pairs,
                         "loss": result["val_loss"],
                         "accuracy": result["val_acc"],
-                        "state_size": size,
+                        **size,
                         "steps": result["steps"],
                     }
                 )
@@ -310,24 +324,27 @@ def run(settings: Settings, tracker) -> list[dict]:
                     f"{result['val_acc']:.3f}, {result['steps']} steps ({seconds:.1f} s)"
                 )
     m = settings.mqar
-    for name in m.memories:
+    for (length, pairs), d_model, name in itertools.product(m.sizes, m.d_models, m.memories):
         start = time.perf_counter()
-        result = train_arm(settings, "mqar", name, m.pairs, tracker)
+        result = train_arm(settings, "mqar", name, pairs, tracker, length, d_model)
         seconds = time.perf_counter() - start
-        size = state_size(settings.memories[name], m.d_key, m.d_model, m.length)
+        size = sizes(settings.memories[name], m.d_key, d_model, length)
         points.append(
             {
                 "arm": "trained",
                 "task": "mqar",
                 "memory": name,
-                "N": m.pairs,
+                "N": pairs,
+                "length": length,
+                "d_model": d_model,
                 "loss": result["val_loss"],
                 "accuracy": result["val_acc"],
-                "state_size": size,
+                **size,
                 "steps": result["steps"],
             }
         )
-        say(f"recall mqar {name}: accuracy {result['val_acc']:.3f} ({result['steps']} steps, {seconds:.1f} s)")
+        key = mqar_key(length, pairs, d_model)
+        say(f"recall mqar {key} {name}: accuracy {result['val_acc']:.3f} ({result['steps']} steps, {seconds:.1f} s)")
     return [{k: round(v, 6) if isinstance(v, float) else v for k, v in p.items()} for p in points]
 
 
@@ -342,13 +359,13 @@ def summarise(settings: Settings, points: list[dict]) -> dict:
                 out.setdefault(arm, {}).setdefault(task, {})[name] = {
                     **{f"N{p['N']}": {"loss": p["loss"], "accuracy": p["accuracy"]} for p in curve},
                     "capacity_N": capacity([(p["N"], p["loss"]) for p in curve], settings.solved_loss),
+                    "feature_size": curve[-1]["feature_size"],
                     "state_size_at_largest_N": curve[-1]["state_size"],
                 }
-    out["mqar"] = {
-        p["memory"]: {"accuracy": p["accuracy"], "loss": p["loss"], "state_size": p["state_size"], "steps": p["steps"]}
-        for p in points
-        if p["task"] == "mqar"
-    }
+    for p in points:
+        if p["task"] == "mqar":
+            entry = {k: p[k] for k in ("accuracy", "loss", "feature_size", "state_size", "steps")}
+            out.setdefault("mqar", {}).setdefault(p["memory"], {})[mqar_key(p["length"], p["N"], p["d_model"])] = entry
     return out
 
 
@@ -371,9 +388,12 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
             "stop_loss": settings.schlag.stop_loss,
             "grids": {s: {"memories": g[0], "N": g[1]} for s, g in settings.schlag.grids.items()},
         },
-        "free": {"d_key": settings.free.d_key, "softmax_beta": settings.free.softmax_beta, "N": settings.free.pairs},
+        "free_setting": {"d_key": settings.free.d_key, "softmax_beta": settings.free.softmax_beta},
         "mqar_setting": {
-            k: getattr(m, k) for k in ("vocab", "length", "pairs", "d_model", "d_key", "layers", "max_steps")
+            "vocab": m.vocab,
+            "sizes": [list(size) for size in m.sizes],
+            "d_models": m.d_models,
+            **{k: getattr(m, k) for k in ("d_key", "layers", "max_steps")},
         },
         "memories": settings.memories,
         **summarise(settings, points),

@@ -236,9 +236,7 @@ class DeltaMemory(nn.Module):
         return torch.einsum("bp,bpv->bv", fq, memory) if fq.ndim == 2 else fq @ memory
 
     def final_state(self, k: Tensor, v: Tensor, beta: Tensor | None = None) -> Tensor:
-        memory = None
-        for _, memory in self._chunks(None, k, v, beta):
-            pass
+        *_, (_, memory) = self._chunks(None, k, v, beta)
         return memory
 
 
