@@ -149,3 +149,15 @@ def test_checkpoint_resume_gives_the_same_weights(tmp_path, one_thread):
     for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
     assert not torch.equal(straight.state_dict()["net.to_key.weight"], train(1, None).state_dict()["net.to_key.weight"])
+
+
+@pytest.mark.parametrize("profile", ["laptop", "ci", "paper"])
+def test_every_profile_composes_into_valid_recall_settings(tmp_path, profile):
+    from hebbdam.config import load_params
+    from hebbdam.experiments.recall import parse_settings
+
+    settings = parse_settings(load_params(compose_file(tmp_path / "params.yaml", [f"profile={profile}"])))
+    assert settings.schlag.d_key == 64 and settings.schlag.grids["setting2"][0]
+    if profile == "paper":  # the published grids
+        assert settings.schlag.grids["setting1"][1] == list(range(20, 601, 20))
+        assert settings.mqar.vocab == 8192 and settings.mqar.sizes[-1] == (512, 64) and settings.mqar.layers == 2
