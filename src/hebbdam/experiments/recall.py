@@ -75,6 +75,7 @@ class Mqar:
     eval_every: int
     val_batches: int
     max_steps: int
+    stop_loss: float | None
     patience: int
     memories: list[str]
 
@@ -113,6 +114,12 @@ def memory_list(section: Params, key: str, known: dict) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def optional_number(section: Params, key: str) -> float | None:
+    if section.raw(key, None) is None:
+        return None
+    return section.number(key, lambda v: 0 < v < float("inf"), "a number in (0, ∞) or null")
+
+
 def parse_mqar_sizes(section: Params) -> list[tuple[int, int]]:
     """``sizes``: [[length, pairs], …] with an even length ≥ 4·pairs (room for the pairs and one query each)."""
     sizes = section.raw("sizes")
@@ -132,7 +139,6 @@ def parse_settings(params: Params) -> Settings:
     memories_section = section.section("memories")
     memories = {name: parse_memory(memories_section, name) for name, _ in memories_section.items()}
     positive = (lambda v: 0 < v < float("inf"), "a number in (0, ∞)")
-    optional_loss = section.raw("schlag.stop_loss", None)
     sch = section.section("schlag")
     grids = {}
     for setting in SETTINGS:
@@ -154,6 +160,7 @@ def parse_settings(params: Params) -> Settings:
         eval_every=mq.positive_int("eval_every"),
         val_batches=mq.positive_int("val_batches"),
         max_steps=mq.positive_int("max_steps"),
+        stop_loss=optional_number(mq, "stop_loss"),
         patience=mq.positive_int("patience"),
         memories=memory_list(mq, "memories", memories),
     )
@@ -174,7 +181,7 @@ def parse_settings(params: Params) -> Settings:
             eval_every=sch.positive_int("eval_every"),
             val_batches=sch.positive_int("val_batches"),
             max_steps=sch.positive_int("max_steps"),
-            stop_loss=None if optional_loss is None else sch.number("stop_loss", *positive),
+            stop_loss=optional_number(sch, "stop_loss"),
             patience=sch.positive_int("patience"),
             grids=grids,
         ),
@@ -263,7 +270,7 @@ def train_arm(settings: Settings, task: str, name: str, pairs: int, tracker, len
         data = RecallDataModule(
             task, pairs, m.batch_size, m.eval_every, m.val_batches, settings.seed, m.vocab, length, m.power_a
         )
-        lr, epochs, stop, patience = m.lr, -(-m.max_steps // m.eval_every), None, m.patience
+        lr, epochs, stop, patience = m.lr, -(-m.max_steps // m.eval_every), m.stop_loss, m.patience
     else:
         s = settings.schlag
         model = {"pairs": pairs, "d_key": s.d_key, "embed": s.embed or int(2 * pairs * 1.1)}
