@@ -229,6 +229,11 @@ def comparisons(metrics: dict) -> list[dict]:
     return rows
 
 
+def star(entry: dict) -> str:
+    """N* as text; a memory that fails already at the smallest N of its grid says so."""
+    return "below the grid" if entry["capacity_N"] is None else str(entry["capacity_N"])
+
+
 def notes(metrics: dict) -> list[str]:
     """Markdown lines for the report: which published orderings reproduce at these sizes and which do not."""
     record = metrics["recall.json"]
@@ -260,9 +265,7 @@ def notes(metrics: dict) -> list[str]:
         trained = record.get("trained", {}).get(task, {})
         shared = [n for n in trained if n in free]
         if shared:
-            parts = [
-                f"{n}: trained N* {trained[n]['capacity_N']}, training-free N* {free[n]['capacity_N']}" for n in shared
-            ]
+            parts = [f"{n}: trained N* {star(trained[n])}, training-free N* {star(free[n])}" for n in shared]
             lines.append(
                 f"- {task}, trained vs training-free (same memory, loss ≤ {record['solved_loss']:g}): "
                 + "; ".join(parts)
