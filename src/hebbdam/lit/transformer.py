@@ -3,9 +3,10 @@
 Two networks around one memory (``memory.mixers``), both trained by autograd:
 
 - :class:`KeyValueNet` (Schlag, Irie & Schmidhuber 2021's one-layer retrieval model): the token of pair s is
-  x_s = [E(key_s), onehot(value_s)]; keys k_s = W_k x_s (d_key), write strengths β_s = σ(w_β·x_s), values the fixed
-  one-hot vectors; the query key's embedding gives q = W_q E(key). The memory written by all pairs is read once per
-  query; the read itself, ŷ (N,), is the answer; loss ½‖ŷ - onehot(answer)‖² (their criterion), accuracy argmax ŷ.
+  x_s = [E(key_s), onehot(value_s)]; keys k_s = W_k x_s (d_key), write strengths β_s = σ(w_β·x_s) (the delta
+  rule's; the others ignore them), values the fixed one-hot vectors; the query key's embedding gives q = W_q E(key).
+  The memory written by all pairs is read once per query; the read itself, ŷ (N,), is the answer; loss
+  ½‖ŷ - onehot(answer)‖² (their criterion), accuracy argmax ŷ.
 - :class:`RecallTransformer` (Zoology's MQAR setting): token + position embeddings, ``layers`` pre-norm blocks of
   [short causal depthwise convolution → q, k (d_key), v (d_model), β → memory → linear] and an MLP, a vocabulary
   readout; cross-entropy at the query positions, accuracy there.
@@ -130,9 +131,6 @@ class RecallModule(pl.LightningModule):
                 )
             else:
                 self.net = KeyValueNet(make(0), model["pairs"], model["d_key"], model["embed"])
-
-    def memories(self) -> list[nn.Module]:
-        return [m for m in self.net.modules() if hasattr(m, "state_size")]
 
     def loss_and_accuracy(self, batch) -> tuple[Tensor, Tensor]:
         if self.task == "mqar":
