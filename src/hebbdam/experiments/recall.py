@@ -32,8 +32,8 @@ from ..data.recall_tasks import RecallDataModule, key_value_batch
 from ..logs import say
 from ..memory.mixers import FEATURE_MAPS
 from .common import generator_for, run_stage, trainer_options
-from .retrieval import CPU_THREADS, cpu_threads
 
+CPU_THREADS = 1  # small matrices: one intra-op thread is as fast, and CPU results repeat bit for bit
 RULES = ("softmax", "sum", "delta")
 SETTINGS = ("setting1", "setting2")
 
@@ -379,11 +379,13 @@ def summarise(settings: Settings, points: list[dict]) -> dict:
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The stage's files: the record (capacities, MQAR accuracies, sizes used) and every point."""
     start = time.perf_counter()
+    threads = torch.get_num_threads()
     if settings.trainer.get("accelerator", "cpu") == "cpu":
-        with cpu_threads(CPU_THREADS):
-            points = run(settings, tracker)
-    else:
+        torch.set_num_threads(CPU_THREADS)
+    try:
         points = run(settings, tracker)
+    finally:
+        torch.set_num_threads(threads)
     m = settings.mqar
     record = {
         "profile": params.raw("profile", "unknown"),
