@@ -116,17 +116,33 @@ def test_ordering_ranks_by_capacity_then_by_the_loss_at_the_largest_n():
     assert "measured softmax > linear_elu > dpfp1 — **does not reproduce**" in text
 
 
-def test_bad_params_exit_2_naming_the_key(run_cli, tmp_path, capsys):
-    for override, key in (
-        ("recall.schlag.setting1.memories=[softmax,mamba]", "recall.schlag.setting1.memories"),
-        ("recall.memories.hebb.rule=oja", "recall.memories.hebb.rule"),
-        ("recall.mqar.sizes=[[15,2]]", "recall.mqar.sizes"),
-        ("recall.free.pairs=[0]", "recall.free.pairs"),
-    ):
-        params = compose_file(tmp_path / "params.yaml", [*TINY, override])
-        assert run_cli("recall", "--params", params, "--out", tmp_path / "out") == 2
-        assert key in capsys.readouterr().err
-        assert not (tmp_path / "out").exists()
+BAD_VALUES = (
+    (("schlag", "setting1", "memories"), ["softmax", "mamba"], "recall.schlag.setting1.memories"),
+    (("memories", "hebb", "rule"), "oja", "recall.memories.hebb.rule"),
+    (("mqar", "sizes"), [[15, 2]], "recall.mqar.sizes"),
+    (("free", "pairs"), [0], "recall.free.pairs"),
+)
+
+
+@pytest.mark.parametrize("path,value,key", BAD_VALUES)
+def test_bad_params_are_refused_naming_the_key(path, value, key, run_cli, tmp_path, capsys):
+    """Refused when composing (Hydra override) and when the stage starts (a value typed into params.yaml)."""
+    import yaml
+
+    from hebbdam.errors import HebbdamError
+
+    override = f"recall.{'.'.join(path)}={json.dumps(value).replace(' ', '')}"
+    with pytest.raises(HebbdamError, match=key.replace(".", r"\.")):
+        compose_file(tmp_path / "refused.yaml", [*TINY, override])
+    params = yaml.safe_load(compose_file(tmp_path / "params.yaml", TINY).read_text())
+    node = params["recall"]
+    for part in path[:-1]:
+        node = node[part]
+    node[path[-1]] = value
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    assert run_cli("recall", "--params", tmp_path / "params.yaml", "--out", tmp_path / "out") == 2
+    assert key in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_checkpoint_resume_gives_the_same_weights(tmp_path, one_thread):
