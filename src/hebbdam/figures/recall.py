@@ -9,6 +9,8 @@ trained; (f) MQAR accuracy against the memory's state size.
 
 from __future__ import annotations
 
+from matplotlib.ticker import NullFormatter
+
 from .. import references as ref
 from .style import plt
 
@@ -88,7 +90,7 @@ def capacity_panel(ax, record: dict) -> None:
     ax.plot([], [], "kx", label="Schlag et al. (same criterion)")
     ax.plot([16, 600], [16, 600], ":", color="grey", lw=0.8, label="N* = p")
     ax.set(xscale="log", yscale="log", xlabel="key features p (state p × N)", ylabel=f"capacity N* (loss ≤ {solved:g})")
-    ax.set_title("setting 1: capacity against feature size")
+    ax.set_title("(c) setting 1: capacity against feature size (N* below the grid drawn at 1)", fontsize=8)
     ax.legend(fontsize=5, ncol=2)
 
 
@@ -104,7 +106,7 @@ def free_panel(ax, points: list[dict], task: str) -> None:
     ax.plot([], [], "k--s", ms=3, label="training-free")
     ax.plot([], [], "k-o", ms=4, label="trained")
     ax.set(xscale="log", yscale="log", xlabel="keys N", ylabel="loss ½‖ŷ - v‖² (floored at 1e-8)")
-    ax.set_title(f"{task}: training-free (random keys) vs trained")
+    ax.set_title(f"({'d' if task == 'setting1' else 'e'}) {task}: training-free (random keys) vs trained")
     ax.legend(fontsize=5, ncol=2)
 
 
@@ -120,7 +122,7 @@ def mqar_panel(ax, record: dict) -> None:
         xscale="log", ylim=(-0.03, 1.03), xlabel="memory state size (numbers per sequence and layer)", ylabel="accuracy"
     )
     shapes = ", ".join(f"L{length}/N{pairs}" for length, pairs in setting["sizes"])
-    ax.set_title(f"MQAR V={setting['vocab']}, {shapes}, d_model {setting['d_models']}", fontsize=8)
+    ax.set_title(f"(f) MQAR V={setting['vocab']}, {shapes}, d_model {setting['d_models']}", fontsize=8)
     ax.legend(fontsize=5)
 
 
@@ -133,6 +135,9 @@ def draw(metrics: dict) -> plt.Figure:
     free_panel(axes[1][0], points, "setting1")
     free_panel(axes[1][1], points, "setting2")
     mqar_panel(axes[1][2], record)
+    for ax in axes.flat:  # log axes over narrow ranges: label the decades only
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
     fig.suptitle(
         f"E9 in-context recall ({record['profile']} profile): d_key {record['schlag']['d_key']}, at most "
         f"{record['schlag']['max_steps']} steps per run (Schlag et al.: up to 100k)"
