@@ -135,9 +135,13 @@ def draw(metrics: dict) -> plt.Figure:
     free_panel(axes[1][0], points, "setting1")
     free_panel(axes[1][1], points, "setting2")
     mqar_panel(axes[1][2], record)
-    for ax in axes.flat:  # log axes over narrow ranges: label the decades only
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.yaxis.set_minor_formatter(NullFormatter())
+    for ax in axes.flat:  # log axes spanning more than a decade: label the decades only
+        for axis, (lo, hi), scale in (
+            (ax.xaxis, ax.get_xlim(), ax.get_xscale()),
+            (ax.yaxis, ax.get_ylim(), ax.get_yscale()),
+        ):
+            if scale == "log" and hi > 10 * lo:
+                axis.set_minor_formatter(NullFormatter())
     fig.suptitle(
         f"E9 in-context recall ({record['profile']} profile): d_key {record['schlag']['d_key']}, at most "
         f"{record['schlag']['max_steps']} steps per run (Schlag et al.: up to 100k)"
