@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 
-.PHONY: repro test lint params ci ci-pipeline ci-baseline bench clean-venv
+.PHONY: repro test lint params ci ci-pipeline ci-baseline ci-calibrate bench clean-venv
 
 $(BIN)/hebbdam: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ ci-pipeline: $(BIN)/hebbdam  ## the ci profile in a scratch copy, then the regre
 
 ci-baseline: $(BIN)/hebbdam  ## rerun the ci profile and make its metrics the new committed baseline
 	bash .ci/pipeline --refresh-baseline
+
+# The gate's bands come from the seed-to-seed spread: the ci profile once per seed (each in a scratch copy, JOBS at a
+# time) → reports/ci-baseline/spread.json. Rerun after adding a stage or changing what a stage measures, then commit.
+SEEDS ?= 0 1 2 3
+JOBS ?= 1
+ci-calibrate: $(BIN)/hebbdam  ## measure the seed spread of every ci metric (SEEDS="0 1 2 3", JOBS=2)
+	$(BIN)/hebbdam gate calibrate $(SEEDS) jobs=$(JOBS)
 
 bench: $(BIN)/hebbdam
 	$(BIN)/hebbdam bench

@@ -149,3 +149,15 @@ def test_clipped_hebbian_synapses_fail_the_gate(tmp_path):
 def test_a_broken_backprop_arm_fails_the_gate(tmp_path):
     failed = failures(tmp_path, "broken_backprop")
     assert any("backprop_pairwise" in key for key in failed), failed
+
+
+def test_spread_command_writes_the_spread_file_the_bands_derive_from(tmp_path, run_cli):
+    base, run = setup(tmp_path, estimates(0.15), estimates(0.15), std=None)
+    for seed, value in enumerate((0.14, 0.15, 0.17)):
+        write(tmp_path / f"seed{seed}", "capacity.json", estimates(value))
+    folders = [tmp_path / f"seed{seed}" for seed in range(3)]
+    assert run_cli("gate", "spread", *folders, "--baseline", base) == 0
+    spread = json.loads((base / "spread.json").read_text())
+    assert spread["seeds"] == [0, 1, 2] and spread["metrics"][KEY]["std"] == pytest.approx(0.015275, abs=1e-6)
+    (check,) = compare(base, run)
+    assert check.source == "5σ" and check.allowed == pytest.approx(5 * 0.015275, abs=1e-5)
