@@ -9,11 +9,12 @@ Three files in the baseline folder (``reports/ci-baseline/``):
   the ``multiple`` of the seed standard deviation a metric may move, each pattern's ``floor`` (the smallest band) and
   ``default`` (the band of a metric that ``spread.json`` does not know yet), and headline ``orderings``.
 
-A numeric metric passes when |new - old| ≤ max(multiple · σ_seed, floor). A null estimate is *censored*: the record
-says which side of its grid it lies on in ``<key>_outside.side`` (``below_grid`` / ``above_grid``); it passes when the
-side is the same, or when the calibration saw both states across seeds. A null without that reason, or a metric
-missing from the new run (not measured), fails. Orderings (``A > B``) must hold in the new run, censored values
-counting as ±∞.
+A numeric metric passes when |new - old| ≤ max(multiple · σ_seed, floor). "null" means one thing: a *censored*
+estimate, whose record says which side of its grid it lies on in ``<key>_outside.side`` (``below_grid`` /
+``above_grid``) and the fraction at that edge (gated as a number); "not measured" is a key absent from the record.
+A change of state (number, below_grid, above_grid, missing) fails unless the calibration saw both states across seeds;
+a null without its reason always fails. Orderings (``A > B``) must hold in the new run, censored values counting as
+±∞ on their side.
 """
 
 from __future__ import annotations
@@ -173,7 +174,7 @@ def check_metric(key: str, old: Value, new: Value, band: Band, spread: dict | No
         return Check(key, old, new, None, "same side", True)
     seen = set(spread["states"]) if spread else set()
     states = {NUMBER if isinstance(v, float) else v for v in (old, new)}
-    if new != "missing" and states <= seen:
+    if states <= seen:  # e.g. a crossing inside the grid for some seeds and below it for others
         return Check(key, old, new, None, "seed-dependent", True)
     return Check(key, old, new, None, "state changed", False)
 
