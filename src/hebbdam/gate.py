@@ -43,7 +43,24 @@ NUMBER = "number"  # the state of a measured (uncensored) value
 EPSILON = 1e-12
 SKIPPED_RECORDS = ("_curves.json", "_examples.json", "_votes.json")  # plots, not the gated records
 
-Value = float | str  # a number, or the state of a value that is not a number (a side of the grid, "missing", …)
+
+@dataclass(frozen=True)
+class Censored:
+    """A null estimate: it lies below the grid's first load or above its last one (``edge``; None if unrecorded)."""
+
+    side: str
+    edge: float | None
+
+    def interval(self) -> tuple[float, float]:
+        if self.edge is None:
+            return (-math.inf, -math.inf) if self.side == "below_grid" else (math.inf, math.inf)
+        return (-math.inf, self.edge) if self.side == "below_grid" else (self.edge, math.inf)
+
+    def __str__(self) -> str:
+        return f"{'<' if self.side == 'below_grid' else '>'}{'?' if self.edge is None else f'{self.edge:g}'}"
+
+
+Value = float | Censored | str  # a number, a censored estimate, or "missing" / "null without reason"
 
 
 @dataclass(frozen=True)
@@ -97,9 +114,19 @@ def value_of(leaves: dict, key: str) -> Value:
         return "missing"
     value = leaves[key]
     if value is None:
-        side = leaves.get(f"{key}{OUTSIDE}.side")
-        return side if isinstance(side, str) else "null without reason"
+        side, edge = leaves.get(f"{key}{OUTSIDE}.side"), leaves.get(f"{key}{OUTSIDE}.load")
+        if side not in ("below_grid", "above_grid"):
+            return "null without reason"
+        return Censored(side, edge if isinstance(edge, float) else None)
     return value
+
+
+def state_of(value: Value) -> str:
+    return NUMBER if isinstance(value, float) else value.side if isinstance(value, Censored) else value
+
+
+def interval(value: float | Censored) -> tuple[float, float]:
+    return (value, value) if isinstance(value, float) else value.interval()
 
 
 def read_records(folder: Path) -> dict[str, dict]:
@@ -160,23 +187,28 @@ def load_spread(baseline_dir: Path) -> dict[str, dict]:
 # --------------------------------------------------------------------------------------------------------- compare
 
 
+def band_width(band: Band, spread: dict | None, multiple: float) -> tuple[float, str]:
+    """The allowed move of one metric and where it comes from: max(multiple · σ_seed, floor), or the default."""
+    if spread and spread.get("std") is not None:
+        sigma_band = multiple * spread["std"]
+        return max(sigma_band, band.floor), (f"{multiple:g}σ" if sigma_band > band.floor else "floor")
+    return band.default, "default"
+
+
 def check_metric(key: str, old: Value, new: Value, band: Band, spread: dict | None, multiple: float) -> Check:
-    if isinstance(old, float) and isinstance(new, float):
-        if spread and spread.get("std") is not None:
-            sigma_band = multiple * spread["std"]
-            allowed, source = max(sigma_band, band.floor), (f"{multiple:g}σ" if sigma_band > band.floor else "floor")
-        else:
-            allowed, source = band.default, "default"
-        return Check(key, old, new, allowed, source, abs(new - old) <= allowed + EPSILON)
+    """Numbers within the band; a censored estimate is the interval beyond its grid edge, which must come within
+    the band of the other value (so the same side passes, and a crossing that just left the grid is compared with
+    the grid's edge); "missing" passes only where the calibration saw it missing too."""
     if "null without reason" in (old, new):
         return Check(key, old, new, None, f"null without {OUTSIDE}", False)
-    if old == new:
-        return Check(key, old, new, None, "same side", True)
-    seen = set(spread["states"]) if spread else set()
-    states = {NUMBER if isinstance(v, float) else v for v in (old, new)}
-    if states <= seen:  # e.g. a crossing inside the grid for some seeds and below it for others
-        return Check(key, old, new, None, "seed-dependent", True)
-    return Check(key, old, new, None, "state changed", False)
+    if "missing" in (old, new):
+        seen = set(spread["states"]) if spread else set()
+        passed = {state_of(old), state_of(new)} <= seen
+        return Check(key, old, new, None, "seed-dependent" if passed else "not measured", passed)
+    allowed, source = band_width(band, spread, multiple)
+    (old_low, old_high), (new_low, new_high) = interval(old), interval(new)
+    gap = max(0.0, new_low - old_high, old_low - new_high) if (old_low, old_high) != (new_low, new_high) else 0.0
+    return Check(key, old, new, allowed, source, gap <= allowed + EPSILON)
 
 
 def compare(baseline_dir: Path, metrics_dir: Path) -> list[Check]:
@@ -193,8 +225,10 @@ def compare(baseline_dir: Path, metrics_dir: Path) -> list[Check]:
     return checks
 
 
-def as_number(value: Value) -> float:
-    return {"above_grid": math.inf, "below_grid": -math.inf}.get(value, value) if isinstance(value, str) else value
+def as_number(value: Value) -> float | str:
+    if isinstance(value, Censored):
+        return -math.inf if value.side == "below_grid" else math.inf
+    return value
 
 
 def check_orderings(tolerances: Tolerances, records: dict[str, dict]) -> list[Check]:
@@ -211,7 +245,7 @@ def check_orderings(tolerances: Tolerances, records: dict[str, dict]) -> list[Ch
 
 def table(checks: list[Check]) -> str:
     def fmt(value: Value | None) -> str:
-        return "—" if value is None else (value if isinstance(value, str) else f"{value:.4g}")
+        return "—" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
 
     width = max([len(c.key) for c in checks] + [6])
     lines = [f"{'metric (ordering: A > B)':<{width}}  {'old | A':>11}  {'new | B':>11}  {'allowed ±':>9}  band  result"]
@@ -235,8 +269,8 @@ def spread_of(runs: list[dict[str, dict]]) -> dict[str, dict]:
         values = [lookup(records, key) for records in runs]
         numbers = [v for v in values if isinstance(v, float)]
         spread[key] = {
-            "values": values,
-            "states": sorted({NUMBER if isinstance(v, float) else v for v in values}),
+            "values": [v if isinstance(v, float | str) else v.side for v in values],
+            "states": sorted({state_of(v) for v in values}),
             "std": round(statistics.stdev(numbers), 6) if len(numbers) >= 2 else None,
         }
     return spread
