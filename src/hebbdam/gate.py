@@ -9,12 +9,12 @@ Three files in the baseline folder (``reports/ci-baseline/``):
   the ``multiple`` of the seed standard deviation a metric may move, each pattern's ``floor`` (the smallest band) and
   ``default`` (the band of a metric that ``spread.json`` does not know yet), and headline ``orderings``.
 
-A numeric metric passes when |new - old| ≤ max(multiple · σ_seed, floor). "null" means one thing: a *censored*
-estimate, whose record says which side of its grid it lies on in ``<key>_outside.side`` (``below_grid`` /
-``above_grid``) and the fraction at that edge (gated as a number); "not measured" is a key absent from the record.
-A change of state (number, below_grid, above_grid, missing) fails unless the calibration saw both states across seeds;
-a null without its reason always fails. Orderings (``A > B``) must hold in the new run, censored values counting as
-±∞ on their side.
+A numeric metric passes when |new - old| ≤ max(multiple · σ_seed, floor + rel_floor · |old|). "null" means one
+thing: a *censored* estimate, whose record says which side of its grid it lies on in ``<key>_outside.side``
+(``below_grid`` / ``above_grid``), with the grid's edge and the fraction there (gated as a number); "not measured"
+is a key absent from the record. A censored estimate is compared as the interval beyond its edge; "missing" passes
+only where the calibration saw it missing too; a null without its reason always fails. Orderings (``A > B``) must
+hold in the new run, censored values counting as ±∞ on their side.
 """
 
 from __future__ import annotations
@@ -65,9 +65,12 @@ Value = float | Censored | str  # a number, a censored estimate, or "missing" / 
 
 @dataclass(frozen=True)
 class Band:
+    """A pattern's smallest band (``floor``, plus ``rel_floor`` · |old|) and its band before calibration."""
+
     pattern: str
     floor: float
     default: float
+    rel_floor: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -161,9 +164,12 @@ def load_tolerances(baseline_dir: Path) -> Tolerances:
         raise HebbdamError(f"{path}: expected a top-level 'multiple: <number>' (band = multiple × seed std)")
     bands = []
     for pattern, entry in (spec.get("metrics") or {}).items():
-        if not isinstance(entry, dict) or set(entry) != {"floor", "default"}:
-            raise HebbdamError(f"{path}: metrics entry '{pattern}': expected {{floor: <number>, default: <number>}}")
-        bands.append(Band(pattern, float(entry["floor"]), float(entry["default"])))
+        if not isinstance(entry, dict) or not {"floor", "default"} <= set(entry) <= {"floor", "default", "rel_floor"}:
+            raise HebbdamError(
+                f"{path}: metrics entry '{pattern}': expected {{floor: <number>, default: <number>}} "
+                "(and optionally rel_floor: <fraction of |old|>)"
+            )
+        bands.append(Band(pattern, float(entry["floor"]), float(entry["default"]), float(entry.get("rel_floor", 0))))
     orderings = spec.get("orderings") or []
     for ordering in orderings:
         parse_ordering(ordering, path)
@@ -187,11 +193,13 @@ def load_spread(baseline_dir: Path) -> dict[str, dict]:
 # --------------------------------------------------------------------------------------------------------- compare
 
 
-def band_width(band: Band, spread: dict | None, multiple: float) -> tuple[float, str]:
-    """The allowed move of one metric and where it comes from: max(multiple · σ_seed, floor), or the default."""
+def band_width(band: Band, spread: dict | None, multiple: float, old: Value) -> tuple[float, str]:
+    """The allowed move of one metric and where it comes from: max(multiple · σ_seed, floor + rel_floor · |old|),
+    or the pattern's default when the spread file has no σ for it."""
     if spread and spread.get("std") is not None:
         sigma_band = multiple * spread["std"]
-        return max(sigma_band, band.floor), (f"{multiple:g}σ" if sigma_band > band.floor else "floor")
+        floor = band.floor + (band.rel_floor * abs(old) if isinstance(old, float) else 0.0)
+        return max(sigma_band, floor), (f"{multiple:g}σ" if sigma_band > floor else "floor")
     return band.default, "default"
 
 
@@ -205,7 +213,7 @@ def check_metric(key: str, old: Value, new: Value, band: Band, spread: dict | No
         seen = set(spread["states"]) if spread else set()
         passed = {state_of(old), state_of(new)} <= seen
         return Check(key, old, new, None, "seed-dependent" if passed else "not measured", passed)
-    allowed, source = band_width(band, spread, multiple)
+    allowed, source = band_width(band, spread, multiple, old)
     (old_low, old_high), (new_low, new_high) = interval(old), interval(new)
     gap = max(0.0, new_low - old_high, old_low - new_high) if (old_low, old_high) != (new_low, new_high) else 0.0
     return Check(key, old, new, allowed, source, gap <= allowed + EPSILON)
