@@ -35,7 +35,7 @@ from tqdm import tqdm
 from .. import references as ref
 from ..config import ConfigError, Params
 from ..data.corrupt import corrupt
-from ..data.prepare import load
+from ..data.prepare import load_processed
 from ..dynamics import relax
 from ..logs import say
 from ..memory import Amari, DenseAM, Hopfield, Kohonen, ModernHopfield, Power
@@ -247,7 +247,7 @@ def retrieved(outputs: Tensor, targets: Tensor, threshold: float) -> Tensor:
 # the experiment -------------------------------------------------------------------------------------------------------
 def load_pool(settings: Settings) -> tuple[Tensor, tuple[int, int, int]]:
     """All prepared images of the dataset (train then test), (M, D) in [0, 1], and the image shape (C, H, W)."""
-    data = load(settings.dataset, settings.data_root)
+    data = load_processed(settings.dataset, settings.data_root)
     pool = torch.cat([data["x_train"], data["x_test"]]).float()
     shape = tuple(int(s) for s in data["image_shape"].tolist())
     return pool, shape
