@@ -67,7 +67,7 @@ def _commands() -> dict[str, Command]:
             options=("--out",),
         ),
         "validate-rules": Command(
-            "hebbdam.rules.validate:main",
+            "hebbdam.experiments.validate_rules:main",
             "measure every learning rule against its published behaviour",
             "check",
             options=("--out",),
