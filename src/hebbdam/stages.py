@@ -228,7 +228,7 @@ EXPERIMENTS: tuple[Stage, ...] = (
                 "recall_curves.json",
                 x="N",
                 y="loss",
-                series="memory",
+                series="series",
             ),
         ),
     ),

@@ -155,12 +155,15 @@ def test_checkpoint_resume_gives_the_same_weights(tmp_path, one_thread):
     def train(epochs: int, directory):
         module = RecallModule("kv2", spec, model, lr=0.01, seed=3)
         data = RecallDataModule("kv2", 6, batch_size=4, steps_per_epoch=5, val_batches=1, seed=3)
-        fit(module, data, epochs, {"accelerator": "cpu", "devices": 1}, checkpoint_dir=directory)
+        section = {"accelerator": "cpu", "devices": 1}
+        if directory is not None:
+            section["checkpoint"] = {"dir": str(directory), "resume": True}
+        fit(module, data, epochs, section, name="kv2/delta_elu")
         return module
 
     straight = train(2, None)
     train(1, tmp_path / "run")
-    assert (tmp_path / "run" / "last.ckpt").is_file()
+    assert (tmp_path / "run" / "kv2" / "delta_elu" / "last.ckpt").is_file()
     resumed = train(2, tmp_path / "run")
     for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items(), strict=True):
         assert torch.equal(a, b), name

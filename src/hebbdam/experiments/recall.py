@@ -31,7 +31,7 @@ from ..config import ConfigError, Params
 from ..data.recall_tasks import RecallDataModule, key_value_batch
 from ..logs import say
 from ..memory.mixers import FEATURE_MAPS
-from .common import generator_for, run_stage, trainer_options
+from .common import Curves, generator_for, run_stage, select, trainer_options
 
 CPU_THREADS = 1  # small matrices: one intra-op thread is as fast, and CPU results repeat bit for bit
 RULES = ("softmax", "sum", "delta")
@@ -89,7 +89,6 @@ class Settings:
     free: Free
     mqar: Mqar
     trainer: dict
-    checkpoint_dir: str | None
 
 
 def parse_memory(section: Params, name: str) -> dict:
@@ -166,9 +165,6 @@ def parse_settings(params: Params) -> Settings:
     )
     if any(length >= mqar.vocab for length, _ in mqar.sizes):
         raise ConfigError(mq.key("vocab"), "a vocabulary larger than every sequence length (Zoology)", mqar.vocab)
-    checkpoint_dir = section.raw("checkpoint_dir", None)
-    if checkpoint_dir is not None:
-        checkpoint_dir = section.string("checkpoint_dir")
     return Settings(
         seed=section.nonneg_int("seed"),
         memories=memories,
@@ -194,7 +190,6 @@ def parse_settings(params: Params) -> Settings:
         ),
         mqar=mqar,
         trainer=trainer_options(params),
-        checkpoint_dir=checkpoint_dir,
     )
 
 
@@ -258,9 +253,9 @@ def mqar_key(length: int, pairs: int, d_model: int) -> str:
     return f"L{length}_N{pairs}_d{d_model}"
 
 
-def train_arm(settings: Settings, task: str, name: str, pairs: int, tracker, length: int = 0, d_model: int = 0) -> dict:
+def train_arm(settings: Settings, task: str, name: str, pairs: int, length: int = 0, d_model: int = 0) -> dict:
     """One Lightning training run of memory ``name`` on ``task`` (kv1 | kv2 | mqar) → final validation metrics."""
-    from ..lit.transformer import RecallModule, StepCurves, fit, run_directory
+    from ..lit.transformer import RecallModule, fit
 
     spec = settings.memories[name]
     if task == "mqar":
@@ -277,25 +272,12 @@ def train_arm(settings: Settings, task: str, name: str, pairs: int, tracker, len
         data = RecallDataModule(task, pairs, s.batch_size, s.eval_every, s.val_batches, settings.seed)
         lr, epochs, stop, patience = s.lr, -(-s.max_steps // s.eval_every), s.stop_loss, s.patience
     pl.seed_everything(settings.seed, workers=True, verbose=False)
-    module = RecallModule(task, spec, model, lr, settings.seed)
-    label = f"{task}/{name}/" + (mqar_key(length, pairs, d_model) if task == "mqar" else f"N{pairs}")
-    directory = None
-    if settings.checkpoint_dir is not None:
-        config = {"task": task, "spec": spec, "model": model, "lr": lr, "epochs": epochs, "seed": settings.seed}
-        directory = run_directory(settings.checkpoint_dir, label.replace("/", "-"), config)
-    return fit(
-        module,
-        data,
-        epochs,
-        settings.trainer,
-        stop_loss=stop,
-        patience=patience,
-        checkpoint_dir=directory,
-        callbacks=(StepCurves(tracker, label),),
-    )
+    label = f"recall/{task}/{name}/" + (mqar_key(length, pairs, d_model) if task == "mqar" else f"N{pairs}")
+    module = RecallModule(task, spec, model, lr, settings.seed, label=label)
+    return fit(module, data, epochs, settings.trainer, label, stop_loss=stop, patience=patience)
 
 
-def run(settings: Settings, tracker) -> list[dict]:
+def run(settings: Settings) -> list[dict]:
     """Every point of every arm: {arm, task, memory, N, loss, accuracy, state_size, steps}. Wall times are printed,
     not recorded, so the record is repeatable bit for bit."""
     points: list[dict] = []
@@ -311,7 +293,7 @@ def run(settings: Settings, tracker) -> list[dict]:
         for name in names:
             for pairs in grid:
                 start = time.perf_counter()
-                result = train_arm(settings, "kv" + setting[-1], name, pairs, tracker)
+                result = train_arm(settings, "kv" + setting[-1], name, pairs)
                 seconds = time.perf_counter() - start
                 size = sizes(settings.memories[name], settings.schlag.d_key, pairs, pairs * int(setting[-1]))
                 points.append(
@@ -333,7 +315,7 @@ def run(settings: Settings, tracker) -> list[dict]:
     m = settings.mqar
     for (length, pairs), d_model, name in itertools.product(m.sizes, m.d_models, m.memories):
         start = time.perf_counter()
-        result = train_arm(settings, "mqar", name, pairs, tracker, length, d_model)
+        result = train_arm(settings, "mqar", name, pairs, length, d_model)
         seconds = time.perf_counter() - start
         size = sizes(settings.memories[name], m.d_key, d_model, length)
         points.append(
@@ -383,7 +365,7 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     if settings.trainer.get("accelerator", "cpu") == "cpu":
         torch.set_num_threads(CPU_THREADS)
     try:
-        points = run(settings, tracker)
+        points = run(settings)
     finally:
         torch.set_num_threads(threads)
     m = settings.mqar
@@ -412,4 +394,11 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
 
 
 def main(args) -> None:
-    run_stage(args, "recall", parse_settings, compute)
+    run_stage(
+        args,
+        "recall",
+        parse_settings,
+        compute,
+        headline=lambda record: select(record, "trained.*.*.capacity_N", "free.*.*.capacity_N", "mqar.*.*.accuracy"),
+        curves=(Curves("recall_curves.json", x="N", y=("loss", "accuracy"), series=("arm", "task", "memory")),),
+    )

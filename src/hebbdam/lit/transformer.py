@@ -11,16 +11,13 @@ Two networks around one memory (``memory.mixers``), both trained by autograd:
   [short causal depthwise convolution → q, k (d_key), v (d_model), β → memory → linear] and an MLP, a vocabulary
   readout; cross-entropy at the query positions, accuracy there.
 
-``RecallModule`` logs ``train_loss``/``train_acc`` every step and ``val_loss``/``val_acc`` every validation; its
+``RecallModule`` logs ``<label>/train_loss``, ``<label>/train_acc`` every step and ``<label>/val_loss``,
+``<label>/val_acc`` every validation (the label names the fit, so the fits of one stage are separate W&B curves); its
 initial weights are a function of ``seed``, and the data of (seed, epoch, step) (``data.recall_tasks``), so a run
 resumed from a checkpoint ends with the weights of an uninterrupted run (CPU).
 """
 
 from __future__ import annotations
-
-import hashlib
-import json
-from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
@@ -112,10 +109,10 @@ def memory_factory(spec: dict, d_key: int, seed: int):
 class RecallModule(pl.LightningModule):
     """A memory trained inside :class:`KeyValueNet` (task ``kv1``/``kv2``) or :class:`RecallTransformer` (``mqar``)."""
 
-    def __init__(self, task: str, memory: dict, model: dict, lr: float, seed: int):
+    def __init__(self, task: str, memory: dict, model: dict, lr: float, seed: int, label: str = "recall"):
         super().__init__()
         self.save_hyperparameters()
-        self.task = task
+        self.task, self.label = task, label
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             make = memory_factory(memory, model["d_key"], seed)
@@ -148,80 +145,43 @@ class RecallModule(pl.LightningModule):
 
     def training_step(self, batch, batch_idx):
         loss, accuracy = self.loss_and_accuracy(batch)
-        self.log("train_loss", loss, on_step=True, on_epoch=False)
-        self.log("train_acc", accuracy, on_step=True, on_epoch=False)
+        self.log(f"{self.label}/train_loss", loss, on_step=True, on_epoch=False)
+        self.log(f"{self.label}/train_acc", accuracy, on_step=True, on_epoch=False)
         return loss
 
     def validation_step(self, batch, batch_idx):
         loss, accuracy = self.loss_and_accuracy(batch)
-        self.log("val_loss", loss, on_epoch=True)
-        self.log("val_acc", accuracy, on_epoch=True)
+        self.log("val_loss", loss, on_epoch=True, logger=False)  # what early stopping and ``fit`` read
+        self.log("val_acc", accuracy, on_epoch=True, logger=False)
+        self.log(f"{self.label}/val_loss", loss, on_epoch=True)  # one W&B curve per fit
+        self.log(f"{self.label}/val_acc", accuracy, on_epoch=True)
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
-
-
-class StepCurves(pl.Callback):
-    """Forwards Lightning's logged values to a W&B run (``tracker.log``) every ``every`` steps, keyed by ``prefix``,
-    with the global step as the explicit x-axis: per-step curves of several runs compare side by side."""
-
-    def __init__(self, tracker, prefix: str, every: int = 10):
-        self.tracker, self.prefix, self.every = tracker, prefix, every
-
-    def _log(self, trainer, names) -> None:
-        values = {
-            f"{self.prefix}/{n}": float(trainer.callback_metrics[n]) for n in names if n in trainer.callback_metrics
-        }
-        if values:
-            self.tracker.log({**values, f"{self.prefix}/step": trainer.global_step})
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if trainer.global_step % self.every == 0:
-            self._log(trainer, ("train_loss", "train_acc"))
-
-    def on_validation_end(self, trainer, pl_module):
-        self._log(trainer, ("val_loss", "val_acc"))
-
-
-def run_directory(root: str | Path, name: str, config: dict) -> Path:
-    """Checkpoints of one run: ``root/<name>-<hash of its config>``; a changed setting never resumes a stale run."""
-    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
-    return Path(root) / f"{name}-{digest}"
 
 
 def fit(
     module: RecallModule,
     datamodule: pl.LightningDataModule,
     epochs: int,
-    trainer_options: dict,
+    trainer_section: dict,
+    name: str,
     stop_loss: float | None = None,
     patience: int = 10,
-    checkpoint_dir: Path | None = None,
-    callbacks: tuple = (),
 ) -> dict[str, float]:
-    """Train (resuming from ``checkpoint_dir/last.ckpt`` when it exists) and return the final validation metrics and
-    the number of steps taken. Stops early when val_loss < ``stop_loss`` (Schlag et al.: 0.001) or after ``patience``
-    validations without improvement."""
-    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+    """Train with the Trainer of the ``trainer`` section (``lit.trainer.build_trainer``: its logger is the stage's W&B
+    run, its checkpoints ``<trainer.checkpoint.dir>/<name>/last.ckpt``, resumed when ``trainer.checkpoint.resume``),
+    and return the final validation metrics and the number of steps taken. Stops early when val_loss <
+    ``stop_loss`` (Schlag et al.: 0.001) or after ``patience`` validations without improvement."""
+    from pytorch_lightning.callbacks import EarlyStopping
+
+    from .trainer import build_trainer, resume_path
 
     stops = EarlyStopping(
         monitor="val_loss", mode="min", patience=patience, stopping_threshold=stop_loss, check_on_train_epoch_end=False
     )
-    hooks = [stops, *callbacks]
-    resume = None
-    if checkpoint_dir is not None:
-        hooks.append(ModelCheckpoint(dirpath=checkpoint_dir, save_last=True, save_top_k=0))
-        resume = checkpoint_dir / "last.ckpt" if (checkpoint_dir / "last.ckpt").is_file() else None
-    trainer = pl.Trainer(
-        max_epochs=epochs,
-        logger=False,
-        enable_checkpointing=checkpoint_dir is not None,
-        enable_model_summary=False,
-        enable_progress_bar=False,
-        num_sanity_val_steps=0,
-        callbacks=hooks,
-        **trainer_options,
-    )
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
-    final = trainer.validate(module, datamodule=datamodule, verbose=False)[0]
+    trainer = build_trainer(trainer_section, name=name, callbacks=[stops], max_epochs=epochs)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_path(trainer_section, name))
+    trainer.validate(module, datamodule=datamodule, verbose=False)
+    final = trainer.callback_metrics  # holds the logger=False values too
     return {"val_loss": float(final["val_loss"]), "val_acc": float(final["val_acc"]), "steps": trainer.global_step}
