@@ -37,6 +37,7 @@ from ..config import ConfigError, Params
 from ..data.corrupt import corrupt
 from ..data.prepare import load
 from ..dynamics import relax
+from ..engine import recall_precision
 from ..logs import say
 from ..memory import Amari, DenseAM, Hopfield, Kohonen, ModernHopfield, Power
 from ..memory.universal import EPS, SEPARATIONS, SIMILARITIES
@@ -415,10 +416,11 @@ def run(settings: Settings) -> tuple[dict, list[dict], dict]:
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The stage's files: the record (mean fraction retrieved per arm), the curves, the example images."""
     if settings.device.type == "cpu":
-        with cpu_threads(CPU_THREADS):
+        with cpu_threads(CPU_THREADS), recall_precision(params, settings.device):
             summary, points, example = run(settings)
     else:
-        summary, points, example = run(settings)
+        with recall_precision(params, settings.device):
+            summary, points, example = run(settings)
     for p in points:
         tracker.log({f"{p['family']}/{p['arm']}/{p['corruption']}/retrieved": p["retrieved"], "N": p["N"]})
     record = {"profile": params.raw("profile", "unknown"), **summary}
