@@ -39,7 +39,7 @@ from .logs import say
 from .memory import DenseAM, Hopfield, ModernHopfield, Power, UniversalHopfield
 from .memory.base import BinaryMemory, sign_keep
 from .memory.distance import fast_kernel_status
-from .memory.softmax import softmax_readout, stream_step
+from .memory.softmax import gemm_readout, stream_step
 
 RECALL_SIZES = {"memories": 8192, "dim": 784, "batch": 512}
 ASYNC_SIZES = {"dim": 1000, "batch": 256, "patterns": 100, "reference_states": 4}
@@ -47,10 +47,16 @@ STREAM_SIZES = {"memories": 1_000_000, "dim": 64, "batch": 64, "chunks": (4096, 
 SCALING_MEMORIES = {"memories": (1_000, 10_000, 100_000, 1_000_000), "dim": 64, "batch": 64}
 SCALING_DIMS = {"dims": (64, 128, 256, 784), "memories": 8192, "batch": 512}
 SCALING_CHUNK = 65536  # recall streams the memories beyond this many
-GPU_SIZES = {"dims": (64, 128, 256, 784), "memories": 65536, "batch": 4096, "stream_memories": 100_000_000}
+GPU_SIZES = {
+    "dims": (64, 128, 256, 784),
+    "memories": 65536,
+    "batch": 4096,
+    "stream_memories": 100_000_000,
+    "async": ASYNC_SIZES,
+}
 GPU_PRECISIONS = ("bfloat16", "float32", "tf32")
 REPEATS = 7
-DISTANCE_REPEATS = 3
+DISTANCE_REPEATS = 2  # torch.cdist takes ~20 GEMM times: two timed runs each after the warm-up
 SOFTMAX_BETA = 1.0 / 28.0  # ≈ 1/√D: attention's temperature at D = 784
 DISTANCE_BETA = 0.05
 TARGET_GEMM_FRACTION = 0.9
@@ -58,6 +64,7 @@ TARGET_SDPA_RATIO = 1.0
 TARGET_DISTANCE_GEMM_MULTIPLE = 4.0
 TARGET_ASYNC_SPEEDUP = 50.0
 NO_GPU = "no CUDA device: GPU section not run"
+STREAMED, FUSED, MATERIALISED = "stream_step", "ModernHopfield.step (SDPA)", "materialised (gemm_readout)"
 
 
 def _sync(device: torch.device) -> None:
@@ -240,10 +247,12 @@ def _stream_child(kind: str, chunk: int, queue) -> None:
     queries[:, : d // 8] *= -1.0
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     start = time.perf_counter()
-    if kind == "streamed":
+    if kind == STREAMED:
         out = stream_step(queries, memories, 1.0, chunk=chunk)
+    elif kind == FUSED:
+        out = ModernHopfield(memories, 1.0, chunk=chunk).step(queries)
     else:
-        out = softmax_readout(queries, memories, memories, 1.0)
+        out = gemm_readout(queries, memories, memories, 1.0)
     seconds = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     exact = bool((out.sign() == memories[:b]).all())
@@ -251,9 +260,11 @@ def _stream_child(kind: str, chunk: int, queue) -> None:
 
 
 def stream_memory() -> list[dict]:
-    """Streamed recall at two chunk sizes and the one-shot softmax, each in its own process (clean peak RSS)."""
+    """``stream_step`` at two chunk sizes, the repository's recall (SDPA, which streams by itself on the CPU) and
+    the materialised GEMM-softmax-GEMM, each in its own process (clean peak RSS)."""
     context = multiprocessing.get_context("spawn")
-    runs = [("streamed", chunk) for chunk in STREAM_SIZES["chunks"]] + [("one-shot", STREAM_SIZES["memories"])]
+    runs = [(STREAMED, chunk) for chunk in STREAM_SIZES["chunks"]]
+    runs += [(FUSED, None), (MATERIALISED, STREAM_SIZES["memories"])]
     k, d, b = STREAM_SIZES["memories"], STREAM_SIZES["dim"], STREAM_SIZES["batch"]
     results = []
     for kind, chunk in runs:
@@ -263,7 +274,7 @@ def stream_memory() -> list[dict]:
         result = queue.get()
         process.join()
         throughput = {"memories_per_s": k / result["seconds"], "gflops": 4 * b * k * d / result["seconds"] / 1e9}
-        row = {"kind": kind, "chunk": chunk, "b_times_chunk_mib": b * chunk * 4 / 2**20}
+        row = {"kind": kind, "chunk": chunk, "b_times_chunk_mib": None if chunk is None else b * chunk * 4 / 2**20}
         results.append({**row, **result, **throughput})
     return results
 
@@ -312,7 +323,7 @@ def accelerator_section(device: torch.device, generator: torch.Generator, sizes:
             recall.append({"dim": d, "precision": name, **row})
     distance = distance_rows(device, generator, {"memories": sizes["memories"], "dim": 784, "batch": sizes["batch"]})
     stream = _device_stream(device, generator, sizes["stream_memories"])
-    cpu, gpu = (async_speedup(dev, generator) for dev in (torch.device("cpu"), device))
+    cpu, gpu = (async_speedup(dev, generator, sizes["async"]) for dev in (torch.device("cpu"), device))
     return {
         "recall": recall,
         "distance": distance,
@@ -424,8 +435,9 @@ def render_cpu(
         "|---|---|---|---|---|---|---|---|",
     ]
     for row in stream:
+        chunk = "– | –" if row["chunk"] is None else f"{row['chunk']:,} | {row['b_times_chunk_mib']:.0f} MiB"
         lines.append(
-            f"| {row['kind']} | {row['chunk']:,} | {row['b_times_chunk_mib']:.0f} MiB "
+            f"| {row['kind']} | {chunk} "
             f"| {row['peak_extra_bytes'] / 2**20:.0f} MiB | {row['seconds']:.2f} s | {row['memories_per_s']:.2e} "
             f"| {row['gflops']:.1f} | {row['recalled']} |"
         )
