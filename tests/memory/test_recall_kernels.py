@@ -122,6 +122,9 @@ def test_other_dtypes_and_the_disabled_kernel_take_chunked_cdist(monkeypatch):
     states, memories = torch.rand(5, 9, generator=gen).double(), torch.rand(5000, 9, generator=gen).double()
     expected = torch.cdist(states, memories, p=1.0)
     assert torch.equal(distance.pairwise_distance(states, memories, "manhattan"), expected)
+    leaf = states.float().requires_grad_(True)
+    distance.pairwise_distance(leaf, memories.float(), "manhattan").sum().backward()  # gradients flow via cdist
+    torch.testing.assert_close(leaf.grad, torch.sign(leaf[:, None] - memories.float()[None]).sum(1).detach())
     monkeypatch.setenv("HEBBDAM_FAST_DISTANCE", "0")
     assert distance.fast_kernel() is None and "HEBBDAM_FAST_DISTANCE=0" in distance.fast_kernel_status()
 

@@ -4,12 +4,13 @@ Manhattan (L1) and exact Euclidean distances have no GEMM form, and ``torch.cdis
 GEMM rate on a CPU. On float32 CPU tensors the distances come from a small C kernel compiled once per machine with
 the system C compiler (``cc``; ``$CC`` overrides) and cached under ``~/.cache/hebbdam`` (``$HEBBDAM_CACHE``): a 3 × 3
 tile of (query, memory) pairs is accumulated in SIMD registers along D, so each loaded vector is used three times,
-and the query blocks run on ``torch.get_num_threads()`` threads (ctypes releases the GIL). Each pair is summed in
-the same order whatever the thread count, so results are repeatable bit for bit.
+and the memories are split over ``torch.get_num_threads()`` threads (ctypes releases the GIL). Each pair is summed
+in the same order whatever the thread count, so results are repeatable bit for bit.
 
-Everything else (other dtypes, CUDA, no compiler, ``HEBBDAM_FAST_DISTANCE=0``) takes ``torch.cdist`` in chunks
-of memories, the exact fallback the kernel is tested against. ``pairwise_distance`` never holds more than the
-(B, K) result; recall with a separation streams over memories (``memory.universal``) so that is bounded too.
+Everything else (other dtypes, CUDA, tensors that need a gradient, no compiler, ``HEBBDAM_FAST_DISTANCE=0``) takes
+``torch.cdist`` in chunks of memories, the exact fallback the kernel is tested against. ``pairwise_distance`` never
+holds more than the (B, K) result; recall with a separation streams over memories (``memory.universal``) so that is
+bounded too.
 """
 
 from __future__ import annotations
@@ -159,6 +160,7 @@ def _uses_kernel(states: Tensor, memories: Tensor) -> bool:
         and memories.device.type == "cpu"
         and states.dtype == torch.float32
         and memories.dtype == torch.float32
+        and not (torch.is_grad_enabled() and (states.requires_grad or memories.requires_grad))  # cdist has a backward
         and fast_kernel() is not None
     )
 
