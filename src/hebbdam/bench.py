@@ -204,7 +204,7 @@ def distance_rows(
     times = {name: min(t) for name, t in rounds.items()}
     similarity = uhn["manhattan_max"].scores(states).neg_()
     return {
-        "kernel": fast_kernel_status() if device.type == "cpu" else "torch.cdist (chunked)",
+        "kernel": fast_kernel_status() if device.type == "cpu" else "Triton kernel, else torch.cdist (chunked)",
         "gemm_multiple": {name: 1.0 / paired_ratio(rounds, ("gemm",), name) for name in functions if name != "gemm"},
         "manhattan_max_rel_diff": ((similarity - torch.cdist(states, memories, p=1.0)).abs().max() / d).item(),
         "times": times,

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import pytest
 import torch
 
@@ -100,6 +105,29 @@ def test_fast_path_equals_the_fallback_within_float32_rounding(metric, shape, mo
     bound = 4 * d * 2.0**-24 * exact.abs().max().item() + 1e-7
     assert (fast.double() - exact).abs().max() <= bound
     assert (fallback.double() - exact).abs().max() <= bound
+
+
+def test_triton_gpu_kernel_is_exact_in_the_interpreter():
+    """The CUDA path's Triton kernel, run by Triton's interpreter on the CPU (a fresh process: the interpreter is
+    chosen at import), on integer data where float32 sums are exact: it must equal the exact distances."""
+    pytest.importorskip("triton")
+    script = textwrap.dedent(
+        """
+        import torch
+        from hebbdam.memory.distance_triton import triton_distance
+        for b, k, d in [(1, 1, 1), (7, 50, 37), (33, 65, 9)]:
+            gen = torch.Generator().manual_seed(b + k + d)
+            s = torch.randint(-8, 9, (b, d), generator=gen).float()
+            m = torch.randint(-8, 9, (k, d), generator=gen).float()
+            diff = s[:, None] - m[None]
+            assert torch.equal(triton_distance(s, m, 1), diff.abs().sum(-1)), (b, k, d, 1)
+            assert torch.equal(triton_distance(s, m, 2), diff.square().sum(-1)), (b, k, d, 2)
+        print("exact")
+        """
+    )
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "exact" in done.stdout, done.stderr[-2000:]
 
 
 def test_kernel_is_repeatable_whatever_the_thread_count():

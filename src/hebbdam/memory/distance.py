@@ -7,10 +7,10 @@ tile of (query, memory) pairs is accumulated in SIMD registers along D, so each 
 and the memories are split over ``torch.get_num_threads()`` threads (ctypes releases the GIL). Each pair is summed
 in the same order whatever the thread count, so results are repeatable bit for bit.
 
-Everything else (other dtypes, CUDA, tensors that need a gradient, no compiler, ``HEBBDAM_FAST_DISTANCE=0``) takes
-``torch.cdist`` in chunks of memories, the exact fallback the kernel is tested against. ``pairwise_distance`` never
-holds more than the (B, K) result; recall with a separation streams over memories (``memory.universal``) so that is
-bounded too.
+CUDA tensors take a Triton kernel (``memory.distance_triton``) where Triton is installed. Everything else (other
+dtypes, tensors that need a gradient, no compiler, ``HEBBDAM_FAST_DISTANCE=0``) takes ``torch.cdist`` in chunks
+of memories, the exact fallback the kernels are tested against. ``pairwise_distance`` never holds more than the
+(B, K) result; recall with a separation streams over memories (``memory.universal``) so that is bounded too.
 """
 
 from __future__ import annotations
@@ -198,10 +198,29 @@ def cdist_chunked(states: Tensor, memories: Tensor, norm: int, chunk: int = FALL
     return torch.cat(parts, dim=1) if parts else states.new_zeros(states.shape[0], 0)
 
 
+def _uses_triton(states: Tensor, memories: Tensor) -> bool:
+    from . import distance_triton  # imports triton: only when a CUDA tensor comes
+
+    return (
+        states.device.type == "cuda"
+        and memories.device.type == "cuda"
+        and states.dtype == memories.dtype
+        and states.dtype in (torch.float32, torch.bfloat16, torch.float16)
+        and not (torch.is_grad_enabled() and (states.requires_grad or memories.requires_grad))
+        and os.environ.get("HEBBDAM_FAST_DISTANCE", "1") != "0"
+        and distance_triton.available()
+    )
+
+
 def pairwise_distance(states: Tensor, memories: Tensor, metric: str) -> Tensor:
     """(B, D), (K, D) → (B, K): ‖s - m‖₁ ("manhattan") or ‖s - m‖₂ ("euclidean")."""
     norm = NORMS[metric]
-    if not _uses_kernel(states, memories):
+    if _uses_kernel(states, memories):
+        total = _kernel_distance(states, memories, norm)
+    elif _uses_triton(states, memories):
+        from .distance_triton import triton_distance
+
+        total = triton_distance(states, memories, norm).to(states.dtype)
+    else:
         return cdist_chunked(states, memories, norm)
-    total = _kernel_distance(states, memories, norm)
     return total if norm == 1 else total.sqrt_()
