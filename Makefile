@@ -5,12 +5,13 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 
-.PHONY: repro test lint params stages ci ci-pipeline ci-baseline bench clean-venv
+.PHONY: repro test lint params stages ci ci-pipeline ci-baseline bench device-wheels clean-venv
 
 $(BIN)/hebbdam: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	mkdir -p data/raw data/processed  # so `dvc repro --dry` works on a fresh clone (DVC hashes missing deps: dvc#9818)
 	touch $@
 
 repro: $(BIN)/hebbdam  ## regenerate every stale figure and number (FORCE=1: all of them)
@@ -35,6 +36,16 @@ ci-pipeline: $(BIN)/hebbdam  ## the ci profile in a scratch copy, then the regre
 
 ci-baseline: $(BIN)/hebbdam  ## rerun the ci profile and make its metrics the new committed baseline
 	bash .ci/pipeline --refresh-baseline
+
+# Wheels a GPU machine without network lacks (it has torch, Lightning, torchvision, scipy, sklearn, matplotlib):
+# hydra-core, omegaconf, antlr4 and mlxtend at the versions of this venv, and hebbdam itself, all pure Python.
+# There: pip install --no-index --no-deps --target /tmp/site .whl/*.whl && PYTHONPATH=/tmp/site \
+#   WANDB_MODE=disabled python -m hebbdam.cli run-pipeline   (stages in dvc.yaml order, no DVC needed)
+DEVICE_WHEELS := hydra-core|omegaconf|antlr4-python3-runtime|mlxtend
+device-wheels: $(BIN)/hebbdam
+	rm -rf .whl && mkdir -p .whl
+	$(BIN)/pip wheel --quiet --no-deps -w .whl . $$($(BIN)/pip freeze | grep -iE '^($(DEVICE_WHEELS))==')
+	ls -l .whl
 
 bench: $(BIN)/hebbdam
 	$(BIN)/hebbdam bench

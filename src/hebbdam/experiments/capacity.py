@@ -127,24 +127,68 @@ def parse_rule(section: Params, model: str) -> Rule | None:
     return rule
 
 
+# the ``options`` each model takes: name → (expected, check); rule-written models take the number of epochs
+_POSITIVE_INT = ("a positive integer", lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0)
+_POSITIVE = (
+    "a number in (0, ∞)",
+    lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < math.inf,
+)
+OPTIONS = {
+    "random_features": {"features": _POSITIVE_INT, "beta": _POSITIVE},
+    "backprop": {"updates": _POSITIVE_INT, "lr": _POSITIVE, "steps": _POSITIVE_INT, "batch_size": _POSITIVE_INT},
+    **{model: {"epochs": _POSITIVE_INT} for model in RULE_TARGETS},
+}
+
+
+def parse_options(section: Params, model: str) -> dict:
+    """The arm's ``options``, each name known to its model and each value checked."""
+    if not section.has("options"):
+        return {}
+    options = section.section("options")
+    accepted = OPTIONS[model]
+    for name, _ in options.items():
+        if name not in accepted:
+            raise ConfigError(options.key(name), f"an option of model '{model}' ({', '.join(accepted)})", "unknown")
+        expected, check = accepted[name]
+        if not check(options.raw(name)):
+            raise ConfigError(options.key(name), expected, options.raw(name))
+    return dict(options.to_dict())
+
+
+def check_fits_in_memory(section: Params, model: str, dims: list[int], loads: list[float]) -> None:
+    """Refuse, before allocating, a grid whose largest point needs more than half of this machine's memory."""
+    import psutil
+
+    dim, patterns = max(dims), math.ceil(max(loads) * max(dims))
+    weights = 8 * dim * dim if model in ("hopfield", "backprop") else 8 * patterns * dim  # float64 W or memories
+    needed = 3 * weights + 4 * patterns * dim  # the write, the fields of a sweep and the patterns
+    available = psutil.virtual_memory().total
+    if needed > available / 2:
+        raise ConfigError(
+            section.key("dims"),
+            f"a grid that fits in memory: D = {dim} at load {max(loads)} needs about {needed / 2**30:.1f} GiB, "
+            f"more than half of this machine's {available / 2**30:.1f} GiB",
+            dims,
+        )
+
+
 def parse_arm(name: str, section: Params) -> Arm:
     model = section.choice("model", list(MODELS))
-    options = section.raw("options", None) or {}
-    if not isinstance(options, dict):
-        raise ConfigError(section.key("options"), "a mapping", options)
     dynamics = section.choice("dynamics", list(DYNAMICS))
     if model == "random_features" and dynamics == "async":
         raise ConfigError(section.key("dynamics"), "sync or one-step for a continuous random-feature memory", dynamics)
+    dims, loads = section.int_list("dims", minimum=2), sorted(section.positive_list("loads"))
+    check_fits_in_memory(section, model, dims, loads)
     return Arm(
         name=name,
         model=model,
         rule=parse_rule(section, model),
         dynamics=dynamics,
-        dims=section.int_list("dims", minimum=2),
-        loads=sorted(section.positive_list("loads")),
+        dims=dims,
+        loads=loads,
         separation=parse_separation(section.section("separation")) if model == "dense" else None,
         bias=section.number("bias", lambda v: -1 < v < 1, "a pattern bias in (-1, 1)", 0.0),
-        options=options,
+        options=parse_options(section, model),
     )
 
 

@@ -11,6 +11,7 @@ import torch
 
 from .. import io
 from ..config import Params, load_params
+from ..errors import ConfigError
 from ..gate import flatten
 from ..logs import say
 from ..tracking import wandb_run
@@ -26,10 +27,10 @@ def generator_for(seed: int, *keys: object) -> torch.Generator:
 def trainer_options(params: Params) -> dict:
     """Lightning Trainer options from the ``trainer`` section (accelerator, devices)."""
     section = params.section("trainer")
-    return {
-        "accelerator": section.choice("accelerator", ["cpu", "gpu", "cuda", "auto"]),
-        "devices": section.raw("devices", 1),
-    }
+    devices = section.raw("devices", 1)
+    if devices != "auto" and (isinstance(devices, bool) or not isinstance(devices, int) or devices < 1):
+        raise ConfigError(section.key("devices"), "a positive number of devices or 'auto'", devices)
+    return {"accelerator": section.choice("accelerator", ["cpu", "gpu", "cuda", "auto"]), "devices": devices}
 
 
 def compute_device(params: Params) -> torch.device:
