@@ -42,7 +42,11 @@ def precision(name: str, device: torch.device) -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved[1], saved[2]
 
 
+def precision_name(params: Params) -> str:
+    """``engine.precision`` from ``params`` (float32 when the section is absent); a ConfigError names the key."""
+    return params.section("engine").choice("precision", PRECISIONS) if params.has("engine") else DEFAULT_PRECISION
+
+
 def recall_precision(params: Params, device: torch.device):
-    """The context of :func:`precision` named by ``engine.precision`` in ``params`` (float32 when absent)."""
-    name = params.section("engine").choice("precision", PRECISIONS) if params.has("engine") else DEFAULT_PRECISION
-    return precision(name, device)
+    """The context of :func:`precision` named by ``engine.precision`` in ``params``."""
+    return precision(precision_name(params), device)

@@ -59,7 +59,12 @@ def test_bfloat16_runs_the_matmuls_in_bfloat16_and_restores_float32():
         precision("fp8", torch.device("cpu")).__enter__()
 
 
-def test_unknown_precision_exits_2_naming_the_key(prepared, run_cli, tmp_path, capsys):
-    params = compose_file(tmp_path / "params.yaml", [*TINY, f"data.root={prepared}", "engine.precision=fp8"])
-    code = run_cli("retrieval", "--params", params, "--out", tmp_path / "out")
-    assert code == 2 and "engine.precision" in capsys.readouterr().err
+def test_unknown_precision_is_refused_naming_the_key(prepared, run_cli, tmp_path, capsys):
+    from hebbdam.errors import HebbdamError
+
+    with pytest.raises(HebbdamError, match="engine.precision"):
+        compose_file(tmp_path / "bad.yaml", [*TINY, f"data.root={prepared}", "engine.precision=fp8"])
+    params = compose_file(tmp_path / "params.yaml", [*TINY, f"data.root={prepared}"])
+    params.write_text(params.read_text().replace("precision: float32", "precision: fp8"))  # edited by hand
+    assert run_cli("retrieval", "--params", params, "--out", tmp_path / "out") == 2
+    assert "engine.precision" in capsys.readouterr().err
