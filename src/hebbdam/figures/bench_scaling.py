@@ -26,6 +26,9 @@ def draw(rows: list[dict]) -> plt.Figure:
                 ax.plot(xs, ys, style, label=name, markersize=4)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        sizes = [r[axis] for r in points]
+        ax.set_xticks(sizes, [f"{x:,}" for x in sizes], minor=False)
+        ax.xaxis.set_minor_locator(plt.NullLocator())
         ax.set_xlabel(label)
         ax.set_ylabel("seconds per recall step")
         if points:
