@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 
-.PHONY: repro test lint params stages ci ci-pipeline ci-baseline bench device-wheels clean-venv
+.PHONY: repro test lint params stages ci ci-pipeline ci-baseline ci-calibrate bench device-wheels clean-venv
 
 $(BIN)/hebbdam: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,8 @@ $(BIN)/hebbdam: pyproject.toml
 	mkdir -p data/raw data/processed  # so `dvc repro --dry` works on a fresh clone (DVC hashes missing deps: dvc#9818)
 	touch $@
 
+# the W&B group shared by every stage of one `make repro` (dvc exp run names its own: DVC_EXP_NAME)
+repro: export HEBBDAM_RUN_GROUP ?= repro-$(shell date -u +%Y%m%d-%H%M%S)
 repro: $(BIN)/hebbdam  ## regenerate every stale figure and number (FORCE=1: all of them)
 	$(BIN)/dvc repro $(if $(FORCE),--force,)
 
@@ -46,6 +48,13 @@ device-wheels: $(BIN)/hebbdam
 	rm -rf .whl && mkdir -p .whl
 	$(BIN)/pip wheel --quiet --no-deps -w .whl . $$($(BIN)/pip freeze | grep -iE '^($(DEVICE_WHEELS))==')
 	ls -l .whl
+
+# The gate's bands come from the seed-to-seed spread: the ci profile once per seed (each in a scratch copy, JOBS at a
+# time) → reports/ci-baseline/spread.json. Rerun after adding a stage or changing what a stage measures, then commit.
+SEEDS ?= 0 1 2 3
+JOBS ?= 1
+ci-calibrate: $(BIN)/hebbdam  ## measure the seed spread of every ci metric (SEEDS="0 1 2 3", JOBS=2)
+	$(BIN)/hebbdam gate calibrate $(SEEDS) jobs=$(JOBS)
 
 bench: $(BIN)/hebbdam
 	$(BIN)/hebbdam bench

@@ -50,7 +50,9 @@ def _check_logger(params: Params) -> None:
     entity = logger.raw("entity", None)
     if entity is not None and (not isinstance(entity, str) or not entity):
         raise ConfigError(logger.key("entity"), "null or a W&B entity name", entity)
-    logger.string("dir")
+    folder = logger.raw("dir", None)  # null: the repository DVC runs the stage for (hebbdam.tracking.runs_root)
+    if folder is not None and (not isinstance(folder, str) or not folder):
+        raise ConfigError(logger.key("dir"), "null or a folder for W&B runs", folder)
     logger.number("init_timeout_s", lambda v: 0 < v <= 600, "a number of seconds in (0, 600]")
 
 

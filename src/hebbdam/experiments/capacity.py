@@ -29,7 +29,7 @@ from ..logs import say
 from ..memory import Exponential, Memory, Power, RandomFeatureDAM, Separation
 from ..metrics import crossing_load, exact_recall, largest_load_above, loglog_slope, overlap
 from ..rules import Rule, get_rule, rule_names
-from .common import compute_device, generator_for, run_stage, trainer_options
+from .common import Curves, compute_device, generator_for, run_stage, trainer_options
 
 MODELS = ("hopfield", "dense", "tensor4", "random_features", "backprop")
 RULE_TARGETS = {"hopfield": "pairwise", "dense": "slots", "tensor4": "tensor4"}  # model → what its rule must write
@@ -215,8 +215,9 @@ def build_memory(arm: Arm, patterns: torch.Tensor, settings: Settings, generator
     """Write ``patterns`` (P, D) into the arm's memory."""
     dim = patterns.shape[1]
     if arm.model in RULE_TARGETS:
-        trainer = {**settings.trainer, "max_epochs": int(arm.options.get("epochs", 1))}  # iterative rules: epochs
-        return store(patterns, arm.rule, trainer, seed=settings.seed).memory(separation_at(arm.separation, dim))
+        epochs = int(arm.options.get("epochs", 1))  # iterative rules: epochs
+        module = store(patterns, arm.rule, settings.trainer, seed=settings.seed, max_epochs=epochs)
+        return module.memory(separation_at(arm.separation, dim))
     if arm.model == "random_features":
         features = int(arm.options.get("features", 4096))
         beta = float(arm.options.get("beta", 1.0)) / dim  # kernel exp(-β‖σ-ξ‖²/2D): scale-free in D
@@ -226,7 +227,7 @@ def build_memory(arm: Arm, patterns: torch.Tensor, settings: Settings, generator
 
 def train_backprop_weights(patterns: torch.Tensor, options: dict, settings: Settings) -> Memory:
     """A pairwise W trained by backprop through unrolled tanh recall from corrupted patterns (denoising loss)."""
-    from ..lit import PatternDataModule, make_trainer
+    from ..lit import PatternDataModule, fit
     from ..lit.backprop import BackpropModule, Denoising, PairwiseWeights
 
     objective = Denoising(steps=int(options.get("steps", 3)), flip=settings.flip_fraction, gain=3.0)
@@ -239,8 +240,7 @@ def train_backprop_weights(patterns: torch.Tensor, options: dict, settings: Sett
     batch_size = int(options.get("batch_size", 4))
     batches = math.ceil(patterns.shape[0] / batch_size)
     epochs = math.ceil(int(options.get("updates", 500)) / batches)  # the same number of gradient updates at any P
-    trainer = make_trainer(max_epochs=epochs, **settings.trainer)
-    trainer.fit(module, datamodule=PatternDataModule(patterns, batch_size=batch_size))
+    fit(module, PatternDataModule(patterns, batch_size=batch_size), settings.trainer, max_epochs=epochs)
     return module.memory.export()
 
 
@@ -286,13 +286,31 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
+def grid_estimate(key: str, value: float | None, loads: list[float], fractions: list[float], level: float) -> dict:
+    """``{key: value}``; a null value (the estimate lies outside the load grid) always comes with ``<key>_outside``:
+    which side (``below_grid``: the first load already falls short of ``level``; ``above_grid``: the last load still
+    reaches it) and the fraction at that edge, so "null" means one thing and the regression gate can compare it."""
+    if value is not None:
+        return {key: _rounded(value)}
+    edge = 0 if fractions[0] < level else -1
+    side = "below_grid" if edge == 0 else "above_grid"
+    return {key: None, f"{key}_outside": {"side": side, "load": loads[edge], "fraction": fractions[edge]}}
+
+
 def summarise(points: list[dict]) -> dict:
     """Capacity estimates of one (arm, D) from its load curve."""
     loads = [p["load"] for p in points]
+    retrieved, exact, fixed = ([p[key] for p in points] for key in ("retrieved", "exact", "fixed_point"))
     return {
-        "critical_load": _rounded(crossing_load(loads, [p["retrieved"] for p in points], 0.5)),
-        "exact_capacity_load": _rounded(largest_load_above(loads, [p["exact"] for p in points], EXACT_RECALL_LEVEL)),
-        "fixed_point_capacity_load": _rounded(largest_load_above(loads, [p["fixed_point"] for p in points], 1.0)),
+        **grid_estimate("critical_load", crossing_load(loads, retrieved, 0.5), loads, retrieved, 0.5),
+        **grid_estimate(
+            "exact_capacity_load",
+            largest_load_above(loads, exact, EXACT_RECALL_LEVEL),
+            loads,
+            exact,
+            EXACT_RECALL_LEVEL,
+        ),
+        **grid_estimate("fixed_point_capacity_load", largest_load_above(loads, fixed, 1.0), loads, fixed, 1.0),
     }
 
 
@@ -366,7 +384,14 @@ def run(settings: Settings, label: str = "capacity") -> tuple[dict, list[dict]]:
 
 def main(args) -> None:
     """``hebbdam capacity``: the E1 slice (Hebbian Hopfield against the n = 3 DAM) → capacity.json."""
-    run_stage(args, "capacity", parse_settings, compute_files("capacity", "capacity"))
+    run_stage(
+        args,
+        "capacity",
+        parse_settings,
+        compute_files("capacity", "capacity"),
+        headline=headline,
+        curves=curves("capacity"),
+    )
 
 
 def ladder_main(args) -> None:
@@ -381,21 +406,37 @@ def ladder_main(args) -> None:
         lambda params: parse_settings(params, section),
         compute_files(section, f"ladder_{family}"),
         record_name=f"ladder_{family}",
+        headline=headline,
+        curves=curves(f"ladder_{family}"),
     )
+
+
+def curves(stem: str) -> tuple[Curves, ...]:
+    """The load curves: one line per (arm, D)."""
+    return (Curves(f"{stem}_curves.json", x="load", y=("retrieved", "exact"), series=("arm", "D")),)
+
+
+def headline(record: dict) -> dict[str, float | None]:
+    """Per arm: the critical load at the largest D measured and the scaling exponent of P_c with D."""
+    numbers: dict[str, float | None] = {}
+    for name, arm in record["arms"].items():
+        dims = sorted(int(key[1:]) for key in arm if key[0] == "D" and key[1:].isdigit())
+        numbers[f"{name}.critical_load"] = arm[f"D{dims[-1]}"]["critical_load"] if dims else None
+        if "scaling" in arm:
+            numbers[f"{name}.exponent"] = arm["scaling"]["exponent"]
+    return numbers
 
 
 def compute_files(label: str, stem: str):
     def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
         """The stage's output files: the capacity record (DVC metrics) and the load curves (DVC plots)."""
-        summary, curves = run(settings, label)
-        for point in curves:
-            tracker.log({f"{point['arm']}/D{point['D']}/{k}": v for k, v in point.items() if isinstance(v, float)})
+        summary, points = run(settings, label)
         record = {
             "profile": params.raw("profile", "unknown"),
             "flip_fraction": settings.flip_fraction,
             "trials": settings.trials,
             "arms": summary,
         }
-        return {f"{stem}.json": record, f"{stem}_curves.json": curves}
+        return {f"{stem}.json": record, f"{stem}_curves.json": points}
 
     return compute
