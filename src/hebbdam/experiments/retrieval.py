@@ -37,6 +37,7 @@ from ..config import ConfigError, Params
 from ..data.corrupt import corrupt
 from ..data.prepare import load_processed
 from ..dynamics import relax
+from ..engine import recall_precision
 from ..logs import say
 from ..memory import Amari, DenseAM, Hopfield, Kohonen, ModernHopfield, Power
 from ..memory.universal import EPS, SEPARATIONS, SIMILARITIES
@@ -415,10 +416,11 @@ def run(settings: Settings) -> tuple[dict, list[dict], dict]:
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The stage's files: the record (mean fraction retrieved per arm), the curves, the example images."""
     if settings.device.type == "cpu":
-        with cpu_threads(CPU_THREADS):
+        with cpu_threads(CPU_THREADS), recall_precision(params, settings.device):
             summary, points, example = run(settings)
     else:
-        summary, points, example = run(settings)
+        with recall_precision(params, settings.device):
+            summary, points, example = run(settings)
     record = {"profile": params.raw("profile", "unknown"), **summary}
     return {"retrieval.json": record, "retrieval_curves.json": points, "retrieval_examples.json": example}
 
