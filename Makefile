@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 
-.PHONY: repro test lint params stages ci ci-pipeline ci-baseline bench device-wheels clean-venv
+.PHONY: repro test lint params stages ci ci-pipeline ci-baseline ci-calibrate bench device-wheels clean-venv
 
 $(BIN)/hebbdam: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,13 @@ device-wheels: $(BIN)/hebbdam
 	rm -rf .whl && mkdir -p .whl
 	$(BIN)/pip wheel --quiet --no-deps -w .whl . $$($(BIN)/pip freeze | grep -iE '^($(DEVICE_WHEELS))==')
 	ls -l .whl
+
+# The gate's bands come from the seed-to-seed spread: the ci profile once per seed (each in a scratch copy, JOBS at a
+# time) → reports/ci-baseline/spread.json. Rerun after adding a stage or changing what a stage measures, then commit.
+SEEDS ?= 0 1 2 3
+JOBS ?= 1
+ci-calibrate: $(BIN)/hebbdam  ## measure the seed spread of every ci metric (SEEDS="0 1 2 3", JOBS=2)
+	$(BIN)/hebbdam gate calibrate $(SEEDS) jobs=$(JOBS)
 
 bench: $(BIN)/hebbdam
 	$(BIN)/hebbdam bench

@@ -56,7 +56,9 @@ def _commands() -> dict[str, Command]:
         ),
         "gate": Command(
             "hebbdam.gate:main",
-            "compare metrics with a committed baseline within tolerances",
+            "compare metrics with a committed baseline within tolerances; `gate calibrate SEED … [jobs=N]` measures "
+            "the seed spread the bands come from",
+            "word",
             options=("--baseline", "--metrics"),
         ),
         "bench": Command(
@@ -65,7 +67,7 @@ def _commands() -> dict[str, Command]:
             options=("--out",),
         ),
         "validate-rules": Command(
-            "hebbdam.rules.validate:main",
+            "hebbdam.experiments.validate_rules:main",
             "measure every learning rule against its published behaviour",
             "check",
             options=("--out",),

@@ -46,6 +46,8 @@ def build(metrics_dir: Path, figures_rel: str = "figures") -> str:
         metrics = {file: io.read_json(metrics_dir / file) for file in module.INPUTS}
         title = (module.__doc__ or name).strip().splitlines()[0]
         lines += [f"## {name}", "", title, "", f"![{name}]({figures_rel}/{module.OUTPUT})", ""]
+        if hasattr(module, "notes"):
+            lines += module.notes(metrics)
         if hasattr(module, "comparisons"):
             rows += module.comparisons(metrics)
         for file in module.INPUTS:

@@ -162,7 +162,7 @@ EXPERIMENTS: tuple[Stage, ...] = (
         command="retrieval",
         entry="hebbdam.experiments.retrieval:main",
         help="E3: image retrieval, UHN grid vs Hebbian and DAM arms",
-        params=("retrieval", *DATA_PARAMS),
+        params=("retrieval", "engine", *DATA_PARAMS),
         records=("retrieval.json",),
         curves=("retrieval_curves.json", "retrieval_examples.json"),
         figures=("retrieval", "retrieval_examples"),
@@ -211,6 +211,26 @@ EXPERIMENTS: tuple[Stage, ...] = (
             ),
         ),
         reads_data=True,
+    ),
+    Stage(
+        name="recall",
+        command="recall",
+        entry="hebbdam.experiments.recall:main",
+        help="E9: in-context associative recall, memories as token mixers (Schlag settings, MQAR)",
+        params=("recall",),
+        records=("recall.json",),
+        curves=("recall_curves.json",),
+        figures=("recall",),
+        plots=(
+            Plot(
+                "recall",
+                "E9 recall: final loss ½‖ŷ - v‖² against the number of keys N",
+                "recall_curves.json",
+                x="N",
+                y="loss",
+                series="series",
+            ),
+        ),
     ),
 )
 

@@ -19,7 +19,7 @@ from .errors import ConfigError, HebbdamError
 from .stages import EXPERIMENTS
 
 MARKER = "checked"  # the key conf/config.yaml sets to ${hebbdam_check:}; params.yaml says `checked: true`
-TOP_LEVEL = ("logger", "trainer", "rule", "data", "seed", "profile", MARKER)
+TOP_LEVEL = ("logger", "trainer", "rule", "data", "engine", "seed", "profile", MARKER)
 PROFILES = ("laptop", "ci", "paper")
 WANDB_MODES = ("offline", "online", "disabled")
 
@@ -87,7 +87,10 @@ def check(data: dict) -> None:
     _check_logger(params)
     _check_rule(params)
     from .data.commands import check_data
+    from .engine import precision_name
     from .experiments.common import trainer_options
+
+    precision_name(params)
 
     check_data(params)
     trainer_options(params)

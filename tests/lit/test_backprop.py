@@ -10,6 +10,7 @@ from pytorch_lightning.loggers import CSVLogger
 
 from hebbdam.data.synthetic import rademacher
 from hebbdam.errors import HebbdamError
+from hebbdam.experiments.validate_rules import retrieval
 from hebbdam.lit import PatternDataModule, build_trainer
 from hebbdam.lit.backprop import (
     BackpropModule,
@@ -22,7 +23,6 @@ from hebbdam.lit.backprop import (
 )
 from hebbdam.memory import Hopfield, Power
 from hebbdam.rules import get_rule
-from hebbdam.rules.validate import retrieval
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small tensors: one thread is faster and steadier
 

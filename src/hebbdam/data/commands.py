@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from ..logs import say
 from . import sources
 from .download import download as download_source
-from .prepare import PrepareConfig, SyntheticConfig, raw_files
+from .prepare import PrepareConfig, SyntheticConfig, verify_raw
 from .prepare import prepare as prepare_source
 
 
@@ -105,8 +105,8 @@ def prepare(args) -> None:
     data = _section(args)
     names = _sources(data, args.overrides)
     config = prepare_config(data)
-    for name in names:  # every raw input present before any output is written
-        raw_files(name, config.root)
+    for name in names:  # every raw input present and intact before any output is written
+        verify_raw(name, config.root)
     for name in names:
         manifest = prepare_source(name, config)
         shapes = ", ".join(f"{k} {tuple(manifest['tensors'][k]['shape'])}" for k in ("x_train", "x_test"))

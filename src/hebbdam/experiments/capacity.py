@@ -286,13 +286,31 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
+def grid_estimate(key: str, value: float | None, loads: list[float], fractions: list[float], level: float) -> dict:
+    """``{key: value}``; a null value (the estimate lies outside the load grid) always comes with ``<key>_outside``:
+    which side (``below_grid``: the first load already falls short of ``level``; ``above_grid``: the last load still
+    reaches it) and the fraction at that edge, so "null" means one thing and the regression gate can compare it."""
+    if value is not None:
+        return {key: _rounded(value)}
+    edge = 0 if fractions[0] < level else -1
+    side = "below_grid" if edge == 0 else "above_grid"
+    return {key: None, f"{key}_outside": {"side": side, "load": loads[edge], "fraction": fractions[edge]}}
+
+
 def summarise(points: list[dict]) -> dict:
     """Capacity estimates of one (arm, D) from its load curve."""
     loads = [p["load"] for p in points]
+    retrieved, exact, fixed = ([p[key] for p in points] for key in ("retrieved", "exact", "fixed_point"))
     return {
-        "critical_load": _rounded(crossing_load(loads, [p["retrieved"] for p in points], 0.5)),
-        "exact_capacity_load": _rounded(largest_load_above(loads, [p["exact"] for p in points], EXACT_RECALL_LEVEL)),
-        "fixed_point_capacity_load": _rounded(largest_load_above(loads, [p["fixed_point"] for p in points], 1.0)),
+        **grid_estimate("critical_load", crossing_load(loads, retrieved, 0.5), loads, retrieved, 0.5),
+        **grid_estimate(
+            "exact_capacity_load",
+            largest_load_above(loads, exact, EXACT_RECALL_LEVEL),
+            loads,
+            exact,
+            EXACT_RECALL_LEVEL,
+        ),
+        **grid_estimate("fixed_point_capacity_load", largest_load_above(loads, fixed, 1.0), loads, fixed, 1.0),
     }
 
 

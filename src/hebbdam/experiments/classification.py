@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 
 from ..config import ConfigError, Params
-from ..data.prepare import load
+from ..data.prepare import load_processed
 from ..lit.backprop import BackpropModule, KrotovHopfield2016, classifier_memory
 from ..lit.data import PatternDataModule
 from ..lit.trainer import fit
@@ -195,7 +195,7 @@ class Data:
 
 
 def load_data(settings: Settings) -> Data:
-    data = load(settings.dataset, settings.data_root)
+    data = load_processed(settings.dataset, settings.data_root)
     train_raw = data["x_train"].float()
     classes = int(torch.cat([data["y_train"], data["y_test"]]).max()) + 1
     return Data(

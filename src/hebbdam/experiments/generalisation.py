@@ -43,7 +43,7 @@ from tqdm import tqdm
 
 from .. import references as ref
 from ..config import ConfigError, Params
-from ..data.prepare import load
+from ..data.prepare import load_processed
 from ..dynamics import relax
 from ..logs import say
 from ..memory import Hopfield
@@ -191,7 +191,7 @@ def median_nn(pool: Tensor) -> float:
 
 # the experiment ---------------------------------------------------------------------------------------------------
 def run(settings: Settings) -> tuple[dict, list[dict]]:
-    data = load(settings.dataset, settings.data_root)
+    data = load_processed(settings.dataset, settings.data_root)
     train_pool = data["x_train"].float().to(settings.device)
     pool = torch.cat([data["x_train"], data["x_test"]]).float().to(settings.device)
     if settings.train_sizes[-1] > len(train_pool):

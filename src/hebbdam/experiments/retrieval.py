@@ -35,8 +35,9 @@ from tqdm import tqdm
 from .. import references as ref
 from ..config import ConfigError, Params
 from ..data.corrupt import corrupt
-from ..data.prepare import load
+from ..data.prepare import load_processed
 from ..dynamics import relax
+from ..engine import recall_precision
 from ..logs import say
 from ..memory import Amari, DenseAM, Hopfield, Kohonen, ModernHopfield, Power
 from ..memory.universal import EPS, SEPARATIONS, SIMILARITIES
@@ -247,7 +248,7 @@ def retrieved(outputs: Tensor, targets: Tensor, threshold: float) -> Tensor:
 # the experiment -------------------------------------------------------------------------------------------------------
 def load_pool(settings: Settings) -> tuple[Tensor, tuple[int, int, int]]:
     """All prepared images of the dataset (train then test), (M, D) in [0, 1], and the image shape (C, H, W)."""
-    data = load(settings.dataset, settings.data_root)
+    data = load_processed(settings.dataset, settings.data_root)
     pool = torch.cat([data["x_train"], data["x_test"]]).float()
     shape = tuple(int(s) for s in data["image_shape"].tolist())
     return pool, shape
@@ -415,10 +416,11 @@ def run(settings: Settings) -> tuple[dict, list[dict], dict]:
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The stage's files: the record (mean fraction retrieved per arm), the curves, the example images."""
     if settings.device.type == "cpu":
-        with cpu_threads(CPU_THREADS):
+        with cpu_threads(CPU_THREADS), recall_precision(params, settings.device):
             summary, points, example = run(settings)
     else:
-        summary, points, example = run(settings)
+        with recall_precision(params, settings.device):
+            summary, points, example = run(settings)
     record = {"profile": params.raw("profile", "unknown"), **summary}
     return {"retrieval.json": record, "retrieval_curves.json": points, "retrieval_examples.json": example}
 
