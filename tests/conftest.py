@@ -119,3 +119,24 @@ def stage_env() -> dict[str, str]:
         "DVC_NO_ANALYTICS": "1",
         "WANDB_MODE": "disabled",
     }
+
+
+def hand_edit(path: Path, override: str) -> Path:
+    """Set ``a.b.c=value`` straight in a params file, as a user editing params.yaml would (no composition, so no
+    composition check: the stage's own check must catch a bad value)."""
+    import yaml
+
+    key, value = override.split("=", 1)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    *parents, leaf = key.lstrip("+").split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = yaml.safe_load(value)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def compose_then_edit(path: Path, overrides: list[str], edit: str) -> Path:
+    """A valid composition of ``overrides``, then ``edit`` typed into it by hand (see :func:`hand_edit`)."""
+    return hand_edit(compose_file(path, overrides), edit)

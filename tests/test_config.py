@@ -8,7 +8,7 @@ import yaml
 from hebbdam.config import Params, compose, load_params
 from hebbdam.experiments.capacity import parse_settings
 
-from .conftest import REPO_ROOT, TINY_CAPACITY
+from .conftest import REPO_ROOT, TINY_CAPACITY, hand_edit
 
 
 def test_committed_params_equal_default_composition():
@@ -42,18 +42,6 @@ BAD_INPUTS = [
 ]
 
 
-def _hand_edit(path, override: str) -> None:
-    """Set ``a.b.c=value`` straight in a params file, as a user editing params.yaml would (no composition)."""
-    key, value = override.split("=", 1)
-    data = yaml.safe_load(path.read_text())
-    *parents, leaf = key.split(".")
-    node = data
-    for part in parents:
-        node = node[part]
-    node[leaf] = yaml.safe_load(value)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True))
-
-
 @pytest.mark.parametrize(("overrides", "key", "expected"), BAD_INPUTS)
 def test_composition_refuses_a_bad_value_before_writing(tmp_path, overrides, key, expected):
     from hebbdam.errors import HebbdamError
@@ -70,7 +58,7 @@ def test_bad_params_give_one_line_and_leave_outputs_alone(
 ):
     params = compose_params(*TINY_CAPACITY)
     for override in overrides:
-        _hand_edit(params, override)
+        hand_edit(params, override)
     out = tmp_path / "metrics"
     out.mkdir()
     (out / "capacity.json").write_text("previous result")
@@ -95,7 +83,7 @@ UNKNOWN_KEYS = [
 def test_an_unknown_key_is_refused_not_ignored(compose_params, run_cli, capsys, tmp_path, override, key):
     """A typo typed into params.yaml (or added with +key=… in a composition) stops the stage with the key's name."""
     params = compose_params(*TINY_CAPACITY)
-    _hand_edit(params, override)
+    hand_edit(params, override)
     assert run_cli("capacity", "--params", params, "--out", tmp_path / "out") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and key in err[0] and ("unknown" in err[0] or "option of model" in err[0]), err
@@ -104,7 +92,7 @@ def test_an_unknown_key_is_refused_not_ignored(compose_params, run_cli, capsys, 
 
 def test_a_grid_too_big_for_memory_is_refused_with_an_estimate(compose_params, run_cli, capsys, tmp_path):
     params = compose_params(*TINY_CAPACITY)
-    _hand_edit(params, "capacity.arms.hebb_async.dims=[2000000]")
+    hand_edit(params, "capacity.arms.hebb_async.dims=[2000000]")
     assert run_cli("capacity", "--params", params, "--out", tmp_path / "out") == 2
     err = capsys.readouterr().err
     assert "capacity.arms.hebb_async.dims" in err and "GiB" in err and "fits in memory" in err

@@ -32,8 +32,10 @@ def _leaves(node: object, prefix: str = "") -> Iterator[str]:
         yield prefix[:-1]
 
 
-def _experiment_checks(params: Params) -> None:
+def _experiment_checks(params: Params, present) -> None:
     for stage in EXPERIMENTS:
+        if not present(stage.params[0].split(".")[0]):
+            continue
         parse = importlib.import_module(stage.module).parse_settings
         if stage.foreach:
             section = stage.params[0].split(".")[0]
@@ -72,33 +74,40 @@ def _check_rule(params: Params) -> None:
     section.choice("target", [rule.target])
 
 
-def _check_top_level(params: Params) -> None:
-    params.choice("profile", PROFILES)
-    params.nonneg_int("seed")
-    params.raw(MARKER, None)
+def check(data: dict, complete: bool = False) -> None:
+    """Raise ConfigError (one line, naming the key) at the first bad value or unknown key of ``data``.
 
-
-def check(data: dict) -> None:
-    """Raise ConfigError (one line, naming the key) at the first bad value or unknown key of ``data``."""
+    ``complete`` (a composition) requires every section; a params file a stage reads is checked section by section
+    as far as it goes (a stage that needs a missing section names it when it reads it)."""
     if not isinstance(data, dict):
         raise HebbdamError("params: expected a mapping at the top level")
     params = Params(data)
-    _check_top_level(params)
-    _check_logger(params)
-    _check_rule(params)
-    from .data.commands import check_data
-    from .engine import precision_name
-    from .experiments.common import trainer_options
-
-    precision_name(params)
-
-    check_data(params)
-    trainer_options(params)
-    _experiment_checks(params)
     known_roots = set(TOP_LEVEL) | {stage.params[0].split(".")[0] for stage in EXPERIMENTS}
     for key in data:
         if key not in known_roots:
             raise HebbdamError(f"params key '{key}': unknown section (valid: {', '.join(sorted(known_roots))})")
+
+    def present(section: str) -> bool:
+        return complete or section in data
+
+    from .data.commands import check_data
+    from .engine import precision_name
+    from .experiments.common import trainer_options
+
+    checks = [
+        ("profile", lambda: params.choice("profile", PROFILES)),
+        ("seed", lambda: params.nonneg_int("seed")),
+        (MARKER, lambda: params.raw(MARKER, None)),
+        ("logger", lambda: _check_logger(params)),
+        ("rule", lambda: _check_rule(params)),
+        ("engine", lambda: precision_name(params)),
+        ("data", lambda: check_data(params)),
+        ("trainer", lambda: trainer_options(params)),
+    ]
+    for section, run in checks:
+        if present(section) and (section != MARKER or section in data):
+            run()
+    _experiment_checks(params, present)
     read = {key for key in params.seen if not key.endswith(".")}
     for leaf in _leaves(data):
         if not any(leaf == key or leaf.startswith(key + ".") for key in read):
@@ -115,7 +124,7 @@ def resolve_marker(*, _root_) -> bool:
         if key != MARKER
     }
     try:
-        check(data)
+        check(data, complete=True)
     except HebbdamError as err:
         raise ValueError(str(err)) from None  # Hydra / OmegaConf report it; DVC writes no params.yaml
     return True
