@@ -16,12 +16,14 @@ from hebbdam.memory import Power
 from ..conftest import compose_file
 
 TINY = [
+    "classification.dataset=digits",
     "classification.memories=20",
     "classification.memory_grid=[10]",
     "classification.seeds=2",
     "classification.readout_powers=[2,20]",
     "classification.backprop.epochs=2",
     "classification.krotov_hopfield.epochs=2",
+    "classification.krotov_hopfield.readout.epochs=3",
 ]
 FILES = ("classification.json", "classification_curves.json", "classification_votes.json")
 

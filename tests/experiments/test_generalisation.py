@@ -13,7 +13,9 @@ from hebbdam.memory import ModernHopfield
 from ..conftest import compose_file
 
 TINY = [
+    "generalisation.dataset=digits",
     "generalisation.train_sizes=[2,50,1000]",
+    "generalisation.sigma_min_sweep=[0.01]",
     "generalisation.samples=60",
     "generalisation.backprop.steps=100",
 ]
