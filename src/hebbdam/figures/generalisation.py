@@ -24,7 +24,7 @@ def draw(metrics: dict) -> plt.Figure:
     panels = len(arms) + (1 if sweep else 0)
     fig, axes = plt.subplots(1, panels, figsize=(4.3 * panels, 3.6), squeeze=False, constrained_layout=True)
     headline = record.get("sigma_min_factor")
-    for ax, arm in zip(axes[0], arms, strict=True):
+    for ax, arm in zip(axes[0][: len(arms)], arms, strict=True):
         points = sorted(
             (p for p in curves if p["arm"] == arm and p.get("sigma_min", headline) == headline), key=lambda p: p["K"]
         )
