@@ -1,6 +1,9 @@
-"""Every published number used anywhere in hebbdam, with its citation.
+"""Every published number and formula used anywhere in hebbdam, with its source and, where the paper numbers it, its
+equation.
 
-Figures and reports read these entries; tests compare measurements against them. Add entries, never inline a number.
+Only what a paper (or a paper's released code) states lives here. Our own choices, quick checks and expectations live
+in :mod:`hebbdam.expectations` and are never shown in a "published" column. Figures and reports read these entries;
+tests compare measurements against them. Add entries, never inline a number.
 """
 
 from __future__ import annotations
@@ -44,8 +47,14 @@ def double_factorial(k: int) -> int:
     return math.prod(range(k, 0, -2)) if k > 0 else 1
 
 
+DAM_NO_ERROR_EQUATION = "Eq. (6)"
+DAM_NO_ERROR_CRITERION = "per-bit error probability of one update from a stored pattern < 1/N (no-error capacity)"
+
+
 def dam_no_error_capacity(dim: float, n: int) -> float:
-    """Polynomial DAM, F = xⁿ: K_max ≈ D^(n-1) / (2 (2n-3)!! ln D) (Krotov & Hopfield 2016, eq. 8)."""
+    """Polynomial DAM, F = xⁿ: K_max ≈ D^(n-1) / (2 (2n-3)!! ln D) (Krotov & Hopfield 2016, Eq. (6)): the K at which
+    the probability of a wrong bit after one update from a stored pattern falls below 1/N (``DAM_NO_ERROR_CRITERION``);
+    about 13% of patterns still carry one error there."""
     return dim ** (n - 1) / (2 * double_factorial(2 * n - 3) * math.log(dim))
 
 
@@ -55,11 +64,6 @@ APPENDIX_B_ALL_MEMORIES_POWER = Reference(
     DAM_CAPACITY_CITATION + ", Appendix B",
     "D = 100, K = 2000 random memories, asynchronous updates from random ±1 starts: for n ≥ this power every start "
     "ends exactly on a memory (fraction 1)",
-)
-APPENDIX_B_HALF_EXPONENT = Reference(
-    2.0,
-    DAM_CAPACITY_CITATION + ", eq. 8 (capacity ∝ D^(n-1))",
-    "K½(D) for n = 3: the K at which half the random starts end on a memory, expected to grow like D^(n-1) = D²",
 )
 
 # E4: Chaudhry, Zavatone-Veth, Krotov & Pehlevan 2023 (sequence capacity) --------------------------------------
@@ -104,6 +108,12 @@ UHN_SEPARATION_ORDERING = (
     "sharper separation (higher power, softmax with large β, max) retrieves more than identity",
     UHN_CITATION + ", Fig. 3",
 )
+# what the paper's figures ran, read from the released code (BerenMillidge/Theory_Associative_Memory, plotting.py)
+UHN_ORDERING_CONDITIONS = {
+    "similarity": "max separation; 'Dot Product' = normalized_dot_product (L1-normalised); the capacity plot applies "
+    "Gaussian noise σ = 0.5 whatever corruption is asked for; MNIST threshold 60 in the code's default",
+    "separation": "Manhattan similarity (manhatten_distance), β = 1, softmax parameter 1000, bottom half masked",
+}
 
 # E6: Pham et al. 2025, memorisation → generalisation in diffusion models as associative memories ------------------
 PHAM_CITATION = (
@@ -131,11 +141,6 @@ GARDNER_CAPACITY = Reference(
     2.0,
     "Gardner 1988, J. Phys. A 21:257",
     "maximal load α at which every random pattern can be a fixed point (zero margin); delta/perceptron rules reach it",
-)
-DREAMING_BEST_T = Reference(
-    10.0,
-    "Fachechi, Agliari & Barra 2019, Neural Networks 112:24",
-    "dreaming time t that gave the best noisy recall at α = 0.5 in a quick check (SCIENCE.md); α_c → 1 as t → ∞",
 )
 
 # capacity ladder (E1) -------------------------------------------------------------------------------------------

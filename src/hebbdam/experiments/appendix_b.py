@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
+from .. import references as ref
 from ..config import ConfigError, Params
 from ..data.synthetic import rademacher
 from ..dynamics import relax
@@ -204,11 +205,14 @@ def half_capacity(settings: Settings) -> tuple[dict, list[dict]]:
         if len(found) >= 2
         else None
     )
+    # K½ against the paper's Eq. (6) no-error curve at the same D: a ratio per D (not an exponent fit)
+    ratio = {f"D{d}": round(k / ref.dam_no_error_capacity(d, half.n), 6) for d, k in found}
     record = {
         "n": half.n,
         "rectified": half.rectified,
         "starts": half.trials * half.starts,
         "k_half": by_dim,
+        "ratio_to_no_error": ratio,
         "exponent": exponent,
         "theory_exponent": half.n - 1,
         "theory_exponent_with_log": log_corrected,

@@ -22,7 +22,13 @@ of generation. Every sample is then classified by its top-1 Euclidean distance:
 training images sit to each other, and two samples within δ_s of each other are far closer than any two distinct
 images of the data, i.e. the same state. Relative thresholds carry over to MNIST without retuning.
 
-Other arms, on the same K training images:
+Where the sampler stops moves the transition: with σ_min → 0 every sample is a copy of a training point at every K.
+The optimal arm is therefore run at every σ_min of ``sigma_min_sweep`` (× NN; the headline ``sigma_min`` included),
+with the transition K per σ_min, and the record states the smallest σ_min's memorised fraction at the largest K (the
+σ_min → 0 limit). Fractions come with their count and a 95% Wilson interval; the published spurious peak is called
+reproduced only when the peak's interval lies above the intervals at both ends of the K grid.
+
+Other arms (at the headline ``sigma_min`` only), on the same K training images:
 - ``hebbian``: a pairwise Hopfield network (D² weights, Hebb's rule, the fixed-size local memory) on the binarised
   images, relaxed asynchronously from random ±1 states; samples and training set compared in {0, 1} space with the
   thresholds of the binarised pool.
@@ -74,6 +80,7 @@ class Settings:
     arms: list[str]
     sigma_max: float
     sigma_min: float  # × median nearest-neighbour distance
+    sigma_min_sweep: list[float]  # × median nearest-neighbour distance, the optimal arm only
     steps: int
     delta_memorised: float  # × median nearest-neighbour distance
     delta_spurious: float
@@ -103,6 +110,9 @@ def parse_settings(params: Params) -> Settings:
         arms=list(dict.fromkeys(arms)),
         sigma_max=section.number("sigma_max", *positive),
         sigma_min=section.number("sigma_min", *positive),
+        sigma_min_sweep=sorted(
+            set(section.positive_list("sigma_min_sweep")) | {section.number("sigma_min", *positive)}
+        ),
         steps=section.positive_int("steps"),
         delta_memorised=section.number("delta_memorised", *positive),
         delta_spurious=section.number("delta_spurious", *positive),
@@ -219,8 +229,12 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
         noise = noise.to(settings.device)
         for arm in settings.arms:
             if arm == "optimal":
-                result = classify(sample(train, noise, levels), train, *deltas["continuous"])
-            elif arm == "backprop":
+                for factor in settings.sigma_min_sweep:  # the same noise at every σ_min
+                    stop = noise_levels(settings.sigma_max, factor * scale, settings.steps)
+                    result = classify(sample(train, noise, stop), train, *deltas["continuous"])
+                    points.append({"arm": arm, "K": k, "sigma_min": factor, **result})
+                continue
+            if arm == "backprop":
                 theta = train_memory(train, settings, sigma_min, generator_for(settings.seed, "backprop", k))
                 result = classify(sample(theta, noise, levels), train, *deltas["continuous"])
             else:
@@ -230,9 +244,11 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
                 relax_gen = generator_for(settings.seed, "relax", k)
                 final = relax(memory, starts, "async", settings.max_sweeps, relax_gen).states
                 result = classify((final + 1) / 2, (spins + 1) / 2, *deltas["binary"])
-            points.append({"arm": arm, "K": k, **result})
+            points.append({"arm": arm, "K": k, "sigma_min": settings.sigma_min, **result})
         line = ", ".join(
-            f"{p['arm']} {p['memorised']:.2f}/{p['spurious']:.2f}/{p['generalised']:.2f}" for p in points if p["K"] == k
+            f"{p['arm']} {p['memorised']:.2f}/{p['spurious']:.2f}/{p['generalised']:.2f}"
+            for p in points
+            if p["K"] == k and p["sigma_min"] == settings.sigma_min
         )
         say(f"generalisation K={k}: memorised/spurious/generalised {line} ({time.perf_counter() - start:.1f} s)")
     return {
@@ -255,6 +271,35 @@ def crossing(ks: list[int], values: list[float], level: float = 0.5) -> float | 
     return None
 
 
+def wilson(fraction: float, count: int, z: float = 1.96) -> list[float]:
+    """95% Wilson score interval of a fraction of ``count`` samples."""
+    centre = (fraction + z * z / (2 * count)) / (1 + z * z / count)
+    half = z / (1 + z * z / count) * math.sqrt(fraction * (1 - fraction) / count + z * z / (4 * count * count))
+    return [round(max(0.0, centre - half), 6), round(min(1.0, centre + half), 6)]
+
+
+def summarise(points: list[dict], samples: int) -> dict:
+    """Per K: the fractions, their counts and intervals; the transition K; the spurious peak and whether it stands
+    out (its interval above the intervals at both ends of the K grid)."""
+    ks = [p["K"] for p in points]
+    out: dict = {}
+    for p in points:
+        out[f"K{p['K']}"] = {
+            **{c: p[c] for c in CLASSES},
+            "counts": {c: round(p[c] * samples) for c in CLASSES},
+            "intervals": {c: wilson(p[c], samples) for c in CLASSES},
+        }
+    transition = crossing(ks, [p["memorised"] for p in points])
+    peak = max(points, key=lambda p: p["spurious"])
+    peak_low = wilson(peak["spurious"], samples)[0]
+    ends = [wilson(points[i]["spurious"], samples)[1] for i in (0, -1)]
+    out["transition_K"] = None if transition is None else round(transition, 6)
+    out["spurious_peak_K"] = peak["K"]
+    out["spurious_peak"] = peak["spurious"]
+    out["spurious_peak_stands_out"] = peak["K"] not in (ks[0], ks[-1]) and peak_low > max(ends)
+    return out
+
+
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The stage's files: the record (fractions per arm and K, the transition K) and the curves."""
     if settings.device.type == "cpu":
@@ -264,21 +309,30 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
         scales, points = run(settings)
     arms: dict = {}
     for arm in settings.arms:
-        mine = [p for p in points if p["arm"] == arm]
-        ks = [p["K"] for p in mine]
-        transition = crossing(ks, [p["memorised"] for p in mine])
-        peak = max(mine, key=lambda p: p["spurious"])
-        arms[arm] = {
-            **{f"K{p['K']}": {c: p[c] for c in CLASSES} for p in mine},
-            "transition_K": None if transition is None else round(transition, 6),
-            "spurious_peak_K": peak["K"],
+        headline = [p for p in points if p["arm"] == arm and p["sigma_min"] == settings.sigma_min]
+        arms[arm] = summarise(headline, settings.samples)
+    sweep = {}
+    if "optimal" in settings.arms:
+        for factor in settings.sigma_min_sweep:
+            mine = [p for p in points if p["arm"] == "optimal" and p["sigma_min"] == factor]
+            sweep[f"{factor:g}"] = summarise(mine, settings.samples)
+        smallest = sweep[f"{settings.sigma_min_sweep[0]:g}"]
+        largest_k = f"K{settings.train_sizes[-1]}"
+        limit = {
+            "sigma_min": settings.sigma_min_sweep[0],
+            "K": settings.train_sizes[-1],
+            "memorised": smallest[largest_k]["memorised"],
+            "memorised_interval": smallest[largest_k]["intervals"]["memorised"],
         }
     record = {
         "profile": params.raw("profile", "unknown"),
         "dataset": settings.dataset,
         "samples": settings.samples,
         **scales,
+        "sigma_min_factor": settings.sigma_min,
         "arms": arms,
+        "sigma_min_sweep": sweep,
+        **({"sigma_min_to_zero": limit} if sweep else {}),
     }
     return {"generalisation.json": record, "generalisation_curves.json": points}
 
@@ -290,5 +344,5 @@ def main(args) -> None:
         parse_settings,
         compute,
         headline=lambda record: select(record, "arms.*.transition_K", "arms.*.spurious_peak_K"),
-        curves=(Curves("generalisation_curves.json", x="K", y=CLASSES, series=("arm",)),),
+        curves=(Curves("generalisation_curves.json", x="K", y=CLASSES, series=("arm", "sigma_min")),),
     )
