@@ -83,7 +83,9 @@ def _commands() -> dict[str, Command]:
         elif stage.name == "report":
             commands[stage.command] = Command(stage.entry, stage.help, options=("--out", "--metrics"))
         elif stage.foreach:
-            commands[stage.command] = Command(stage.entry, stage.help, "family", stage.foreach, many=False)
+            commands[stage.command] = Command(
+                stage.entry, stage.help, "family", stage.foreach, many=False, options=("--out",)
+            )
         else:
             commands[stage.command] = Command(stage.entry, stage.help, options=("--out",))
     return commands

@@ -9,7 +9,7 @@ import pytest
 
 from hebbdam.experiments.appendix_b import crossing_in_log, is_mirror
 
-from ..conftest import compose_file
+from ..conftest import compose_file, hand_edit
 
 TINY = [
     "appendix_b.dim=40",
@@ -96,10 +96,10 @@ def test_crossing_in_log_and_mirror():
 
 
 def test_bad_params_exit_2_naming_the_key(compose_params, run_cli, capsys, tmp_path):
-    params = compose_params(*TINY, "appendix_b.variants=[power,cubic]")
+    params = hand_edit(compose_params(*TINY), "appendix_b.variants=[power,cubic]")
     assert run_cli("appendix_b", "--params", params, "--out", tmp_path / "out") == 2
     assert "appendix_b.variants" in capsys.readouterr().err
-    params = compose_params(*TINY, "appendix_b.half.n=1", name="p2.yaml")
+    params = hand_edit(compose_params(*TINY, name="p2.yaml"), "appendix_b.half.n=1")
     assert run_cli("appendix_b", "--params", params, "--out", tmp_path / "out") == 2
     assert "appendix_b.half.n" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

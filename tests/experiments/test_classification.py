@@ -14,7 +14,7 @@ from hebbdam.experiments import classification as e5
 from hebbdam.lit.backprop import KrotovHopfield2016, MemoryMatrix
 from hebbdam.memory import Power
 
-from ..conftest import compose_file
+from ..conftest import compose_file, compose_then_edit
 
 TINY = [
     "classification.dataset=digits",
@@ -142,7 +142,7 @@ def test_delta_readout_learns_a_linear_map():
     ],
 )
 def test_bad_params_exit_2_naming_the_key(tmp_path, prepared, run_cli, capsys, override, key):
-    params = compose_file(tmp_path / "params.yaml", [*TINY, f"data.root={prepared}", override])
+    params = compose_then_edit(tmp_path / "params.yaml", [*TINY, f"data.root={prepared}"], override)
     assert run_cli("classification", "--params", params, "--out", tmp_path / "out") == 2
     assert key in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

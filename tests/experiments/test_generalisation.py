@@ -10,7 +10,7 @@ import torch
 from hebbdam.experiments.generalisation import classify, denoise, noise_levels
 from hebbdam.memory import ModernHopfield
 
-from ..conftest import compose_file
+from ..conftest import compose_file, compose_then_edit
 
 TINY = [
     "generalisation.dataset=digits",
@@ -74,7 +74,7 @@ def test_bad_params_exit_2_naming_the_key(prepared, run_cli, tmp_path, capsys): 
         ("generalisation.sigma_min=-1", "generalisation.sigma_min"),
         ("generalisation.train_sizes=[2,5000]", "generalisation.train_sizes"),
     ):
-        params = compose_file(tmp_path / "params.yaml", [*base, override])
+        params = compose_then_edit(tmp_path / "params.yaml", base, override)
         assert run_cli("generalisation", "--params", params, "--out", tmp_path / "out") == 2
         assert key in capsys.readouterr().err
         assert not (tmp_path / "out").exists()

@@ -11,7 +11,7 @@ from hebbdam.experiments.retrieval import error_threshold, uhn_weights
 from hebbdam.memory import UniversalHopfield
 from hebbdam.memory.universal import SIMILARITIES
 
-from ..conftest import compose_file
+from ..conftest import compose_file, compose_then_edit
 
 TINY = [
     "retrieval.dataset=digits",
@@ -136,7 +136,7 @@ def test_bad_params_exit_2_naming_the_key(prepared, run_cli, tmp_path, capsys):
         ("retrieval.corruptions.gaussian.kind=blur", "retrieval.corruptions.gaussian.kind"),
         ("retrieval.sizes=[20,5000]", "retrieval.sizes"),
     ):
-        params = compose_file(tmp_path / "params.yaml", [*base, override])
+        params = compose_then_edit(tmp_path / "params.yaml", base, override)
         assert run_cli("retrieval", "--params", params, "--out", tmp_path / "out") == 2
         assert key in capsys.readouterr().err
         assert not (tmp_path / "out").exists()

@@ -17,7 +17,7 @@ from hebbdam.experiments.sequences import (
 )
 from hebbdam.memory import SequenceMemory
 
-from ..conftest import compose_file
+from ..conftest import compose_file, hand_edit
 
 TINY = [
     "sequences.trials=4",
@@ -100,10 +100,10 @@ def test_search_capacity_finds_a_monotone_threshold(true_capacity):
 
 
 def test_bad_params_exit_2_naming_the_key(compose_params, run_cli, capsys, tmp_path):
-    params = compose_params(*TINY, "sequences.digits.models=[seqnet,nope]")
+    params = hand_edit(compose_params(*TINY), "sequences.digits.models=[seqnet,nope]")
     assert run_cli("sequences", "--params", params, "--out", tmp_path / "out") == 2
     assert "sequences.digits.models" in capsys.readouterr().err
-    params = compose_params(*TINY, "sequences.models.exp.kind=cubic", name="p2.yaml")
+    params = hand_edit(compose_params(*TINY, name="p2.yaml"), "sequences.models.exp.kind=cubic")
     assert run_cli("sequences", "--params", params, "--out", tmp_path / "out") == 2
     assert "sequences.models.exp.kind" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
