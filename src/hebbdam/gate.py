@@ -355,9 +355,10 @@ def main(args) -> None:
     print(table(checks + orderings))
     failed = [c for c in checks + orderings if not c.passed]
     if failed:
+        bad_metrics, bad_orderings = sum(not c.passed for c in checks), sum(not c.passed for c in orderings)
         names = ", ".join(c.key for c in failed[:3]) + (", …" if len(failed) > 3 else "")
         raise HebbdamError(
-            f"regression gate: {len(failed)} of {len(checks)} metrics and {len(orderings)} orderings failed ({names}); "
-            f"refresh the baseline with `make ci-baseline` if the change is intended"
+            f"regression gate: {bad_metrics} of {len(checks)} metrics and {bad_orderings} of {len(orderings)} "
+            f"orderings failed ({names}); refresh the baseline with `make ci-baseline` if the change is intended"
         )
     say(f"regression gate: all {len(checks)} metrics and {len(orderings)} orderings hold against {baseline_dir}")
