@@ -67,7 +67,8 @@ def test_band_is_the_multiple_of_the_seed_std_with_a_floor(tmp_path, run_cli, ca
     assert run_cli("gate", "--baseline", base, "--metrics", run) == 2
     out = capsys.readouterr()
     assert KEY in out.out and "FAIL" in out.out and "0.171" in out.out
-    assert out.err.startswith("hebbdam: error: regression gate: 1 of 1 metrics and 0 of 0 orderings failed") and out.err.count("\n") == 1
+    assert out.err.startswith("hebbdam: error: regression gate: 1 of 1 metrics and 0 of 0 orderings failed")
+    assert out.err.count("\n") == 1
     base, run = setup(tmp_path, estimates(0.15), estimates(0.151), std=0.0)  # no seed noise: the floor
     (check,) = compare(base, run)
     assert check.passed and check.allowed == 0.002 and check.source == "floor"
