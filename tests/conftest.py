@@ -69,3 +69,74 @@ def compose_file(path: Path, overrides: list[str]) -> Path:
 
     path.write_text(compose(list(overrides), config_dir=REPO_ROOT / "conf"), encoding="utf-8")
     return path
+
+
+def scratch_repo(destination: Path, git: bool = False) -> Path:
+    """A copy of what the next commit would hold (tracked and untracked-not-ignored files) at ``destination``: a
+    DVC repository without git (``core.no_scm``), or, with ``git=True``, a fresh git repository with one commit."""
+    import shutil
+    import subprocess
+
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, (entry.decode() for entry in listed)):
+        source = REPO_ROOT / name
+        if source.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    if git:
+        identity = ["-c", "user.name=hebbdam-tests", "-c", "user.email=tests@localhost"]
+        for argv in (["init", "-q"], ["add", "-A"], [*identity, "commit", "-qm", "scratch copy"]):
+            subprocess.run(["git", *argv], cwd=destination, check=True, capture_output=True)
+    else:
+        dvc(destination, "config", "--local", "core.no_scm", "true")
+    return destination
+
+
+def dvc(root: Path, *argv: str, **kwargs):
+    """Run the venv's ``dvc`` in ``root`` (W&B disabled, no analytics); the CompletedProcess, text mode."""
+    import subprocess
+    import sys
+
+    executable = Path(sys.executable).with_name("dvc")
+    return subprocess.run(
+        [str(executable), *argv], cwd=root, capture_output=True, text=True, env=stage_env(), timeout=600, **kwargs
+    )
+
+
+def stage_env() -> dict[str, str]:
+    """The environment DVC runs stages in: the venv's commands first on PATH, W&B disabled, no analytics."""
+    import sys
+
+    bin_dir = str(Path(sys.executable).parent)
+    return {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
+        "DVC_NO_ANALYTICS": "1",
+        "WANDB_MODE": "disabled",
+    }
+
+
+def hand_edit(path: Path, override: str) -> Path:
+    """Set ``a.b.c=value`` straight in a params file, as a user editing params.yaml would (no composition, so no
+    composition check: the stage's own check must catch a bad value)."""
+    import yaml
+
+    key, value = override.split("=", 1)
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    *parents, leaf = key.lstrip("+").split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[leaf] = yaml.safe_load(value)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def compose_then_edit(path: Path, overrides: list[str], edit: str) -> Path:
+    """A valid composition of ``overrides``, then ``edit`` typed into it by hand (see :func:`hand_edit`)."""
+    return hand_edit(compose_file(path, overrides), edit)

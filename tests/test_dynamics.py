@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hebbdam.bench import reference_async_sweep
-from hebbdam.dynamics import asynchronous_sweep, relax, rollout, stream_logsumexp, stream_step, sweep_order
+from hebbdam.dynamics import asynchronous_sweep, relax, rollout, sweep_order
 from hebbdam.memory import (
     Amari,
     DenseAM,
@@ -20,7 +20,6 @@ from hebbdam.memory import (
     RandomFeatureDAM,
     SequenceMemory,
 )
-from hebbdam.memory.softmax import softmax_readout
 
 
 def bipolar(rows, dim, gen, dtype=torch.float64):
@@ -127,33 +126,3 @@ def test_rollout_shape_and_clamping():
     clamped = torch.arange(40) < 5
     held = rollout(model, patterns[:1], 3, clamped=clamped)
     assert torch.equal(held[:, 0, :5], patterns[:1, :5].expand(4, 5))
-
-
-def test_streamed_recall_equals_one_shot_softmax():
-    gen = torch.Generator().manual_seed(6)
-    memories = torch.randn(10_000, 32, generator=gen)
-    values = torch.randn(10_000, 3, generator=gen)
-    queries = torch.randn(9, 32, generator=gen)
-    for beta in (0.1, 1.0, 50.0):
-        expected = softmax_readout(queries, memories, values, beta)
-        for chunk in (1, 777, 4096, 20_000):
-            if chunk == 1:
-                small = memories[:50]
-                ref = softmax_readout(queries, small, small, beta)
-                torch.testing.assert_close(stream_step(queries, small, beta, chunk=1), ref, rtol=1e-4, atol=1e-5)
-                continue
-            got = stream_step(queries, memories, beta, values, chunk=chunk)
-            torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
-        lse = stream_logsumexp(queries, memories, beta, chunk=999)
-        torch.testing.assert_close(lse, torch.logsumexp(beta * queries @ memories.T, -1), rtol=1e-5, atol=1e-4)
-    chunked = ModernHopfield(memories, beta=1.0, values=values, chunk=1000)
-    torch.testing.assert_close(chunked.step(queries), softmax_readout(queries, memories, values, 1.0))
-
-
-def test_streaming_stays_finite_at_large_beta():
-    gen = torch.Generator().manual_seed(7)
-    memories = bipolar(3000, 1000, gen, torch.float32)
-    probes = memories[:4].clone()
-    probes[:, :100] *= -1
-    out = stream_step(probes, memories, 1000.0, chunk=512)
-    assert torch.isfinite(out).all() and torch.equal(out, memories[:4])

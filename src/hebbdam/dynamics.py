@@ -1,4 +1,7 @@
-"""The one place that iterates a memory: synchronous, asynchronous and gradient recall, rollouts, streaming.
+"""The one place that iterates a memory: synchronous, asynchronous and gradient recall, rollouts.
+
+Streaming softmax recall over huge K (one chunked pass, not an iteration) lives beside the softmax memory,
+``memory.softmax.stream_step``.
 
 Asynchronous sweeps visit every neuron once, in a fresh random order per state and sweep. The loop runs over
 the D positions of the sweep; each iteration updates one neuron of *every* state at once and keeps the
@@ -230,39 +233,3 @@ def rollout(memory: Memory, start: Tensor, steps: int, clamped: Tensor | None = 
                 new = torch.where(clamped, frames[-1], new)
             frames.append(new)
     return torch.stack(frames)
-
-
-def _stream(states: Tensor, memories: Tensor, beta: float, values: Tensor, chunk: int) -> tuple[Tensor, Tensor]:
-    batch = states.shape[0]
-    running_max = torch.full((batch, 1), float("-inf"), dtype=states.dtype, device=states.device)
-    total = torch.zeros(batch, 1, dtype=states.dtype, device=states.device)
-    acc = torch.zeros(batch, values.shape[1], dtype=states.dtype, device=states.device)
-    for start in range(0, memories.shape[0], chunk):
-        logits = torch.mm(states, memories[start : start + chunk].T).mul_(beta)  # (B, chunk): the only big temporary
-        new_max = torch.maximum(running_max, logits.amax(-1, keepdim=True))
-        correction = torch.exp(running_max - new_max)  # 0 on the first chunk (exp(-inf))
-        logits.sub_(new_max).exp_()
-        total = total * correction + logits.sum(-1, keepdim=True)
-        acc = torch.addmm(acc * correction, logits, values[start : start + chunk])
-        running_max = new_max
-    return acc / total, (running_max + torch.log(total))[:, 0]
-
-
-def stream_step(
-    states: Tensor, memories: Tensor, beta: float, values: Tensor | None = None, chunk: int = 65536
-) -> Tensor:
-    """softmax(β S Ξᵀ) V with the K memories streamed ``chunk`` rows at a time: (B, D), (K, D) → (B, Dv).
-
-    A running max, normaliser and weighted sum are rescaled per chunk (online log-sum-exp), so peak extra
-    memory is O(B × chunk + B × Dv), not O(B × K); the result equals the one-shot softmax up to rounding.
-    """
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-        raise ValueError(f"chunk: expected a positive integer, got {chunk!r}")
-    return _stream(states, memories, beta, memories if values is None else values, chunk)[0]
-
-
-def stream_logsumexp(states: Tensor, memories: Tensor, beta: float, chunk: int = 65536) -> Tensor:
-    """(B, D), (K, D) → (B,) logsumexp_μ(β ξ_μ·σ), streamed in chunks of memories (for the softmax energy)."""
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-        raise ValueError(f"chunk: expected a positive integer, got {chunk!r}")
-    return _stream(states, memories, beta, memories[:, :0], chunk)[1]

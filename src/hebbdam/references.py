@@ -1,6 +1,9 @@
-"""Every published number used anywhere in hebbdam, with its citation.
+"""Every published number and formula used anywhere in hebbdam, with its source and, where the paper numbers it, its
+equation.
 
-Figures and reports read these entries; tests compare measurements against them. Add entries, never inline a number.
+Only what a paper (or a paper's released code) states lives here. Our own choices, quick checks and expectations live
+in :mod:`hebbdam.expectations` and are never shown in a "published" column. Figures and reports read these entries;
+tests compare measurements against them. Add entries, never inline a number.
 """
 
 from __future__ import annotations
@@ -44,8 +47,14 @@ def double_factorial(k: int) -> int:
     return math.prod(range(k, 0, -2)) if k > 0 else 1
 
 
+DAM_NO_ERROR_EQUATION = "Eq. (6)"
+DAM_NO_ERROR_CRITERION = "per-bit error probability of one update from a stored pattern < 1/N (no-error capacity)"
+
+
 def dam_no_error_capacity(dim: float, n: int) -> float:
-    """Polynomial DAM, F = xⁿ: K_max ≈ D^(n-1) / (2 (2n-3)!! ln D) (Krotov & Hopfield 2016, eq. 8)."""
+    """Polynomial DAM, F = xⁿ: K_max ≈ D^(n-1) / (2 (2n-3)!! ln D) (Krotov & Hopfield 2016, Eq. (6)): the K at which
+    the probability of a wrong bit after one update from a stored pattern falls below 1/N (``DAM_NO_ERROR_CRITERION``);
+    about 13% of patterns still carry one error there."""
     return dim ** (n - 1) / (2 * double_factorial(2 * n - 3) * math.log(dim))
 
 
@@ -55,11 +64,6 @@ APPENDIX_B_ALL_MEMORIES_POWER = Reference(
     DAM_CAPACITY_CITATION + ", Appendix B",
     "D = 100, K = 2000 random memories, asynchronous updates from random ±1 starts: for n ≥ this power every start "
     "ends exactly on a memory (fraction 1)",
-)
-APPENDIX_B_HALF_EXPONENT = Reference(
-    2.0,
-    DAM_CAPACITY_CITATION + ", eq. 8 (capacity ∝ D^(n-1))",
-    "K½(D) for n = 3: the K at which half the random starts end on a memory, expected to grow like D^(n-1) = D²",
 )
 
 # E4: Chaudhry, Zavatone-Veth, Krotov & Pehlevan 2023 (sequence capacity) --------------------------------------
@@ -104,6 +108,12 @@ UHN_SEPARATION_ORDERING = (
     "sharper separation (higher power, softmax with large β, max) retrieves more than identity",
     UHN_CITATION + ", Fig. 3",
 )
+# what the paper's figures ran, read from the released code (BerenMillidge/Theory_Associative_Memory, plotting.py)
+UHN_ORDERING_CONDITIONS = {
+    "similarity": "max separation; 'Dot Product' = normalized_dot_product (L1-normalised); the capacity plot applies "
+    "Gaussian noise σ = 0.5 whatever corruption is asked for; MNIST threshold 60 in the code's default",
+    "separation": "Manhattan similarity (manhatten_distance), β = 1, softmax parameter 1000, bottom half masked",
+}
 
 # E6: Pham et al. 2025, memorisation → generalisation in diffusion models as associative memories ------------------
 PHAM_CITATION = (
@@ -131,11 +141,6 @@ GARDNER_CAPACITY = Reference(
     2.0,
     "Gardner 1988, J. Phys. A 21:257",
     "maximal load α at which every random pattern can be a fixed point (zero margin); delta/perceptron rules reach it",
-)
-DREAMING_BEST_T = Reference(
-    10.0,
-    "Fachechi, Agliari & Barra 2019, Neural Networks 112:24",
-    "dreaming time t that gave the best noisy recall at α = 0.5 in a quick check (SCIENCE.md); α_c → 1 as t → ∞",
 )
 
 # capacity ladder (E1) -------------------------------------------------------------------------------------------
@@ -184,4 +189,69 @@ KH2016_FEATURE_TO_PROTOTYPE = (
     "trained memories are features at small n (n = 2, 3: each contributes to many classes) and prototypes at large n "
     "(n = 20, 30: each looks like one digit and votes for one class)",
     KH2016_CLASSIFIER_CITATION,
+)
+
+
+# E9: in-context associative recall (Schlag, Irie & Schmidhuber 2021; Zoology, Arora et al. 2023) ------------------
+SCHLAG_CITATION = (
+    "Schlag, Irie & Schmidhuber 2021, ICML, 'Linear Transformers Are Secretly Fast Weight Programmers', Section 6.1; "
+    "logs: github.com/ischlag/fast-weight-transformers synthetic/logs/d64_<model>_AssocSeq<L>N<N>R<r>.csv"
+)
+SCHLAG_LOSS_NOTE = (
+    "last logged eval-loss ½‖ŷ - onehot(v)‖² (mean over all keys of 20 test sequences) of each run; d_key 64, one "
+    "layer, Adam 1e-3, batch 32, stopped at eval-loss ≤ 0.001 or 10 evaluations without improvement (≤ 100k steps)"
+)
+# setting → hebbdam memory name → (their model name in the log file names, {N: final eval loss})
+# fmt: off
+SCHLAG_FINAL_LOSS: dict[str, dict[str, tuple[str, dict[int, float]]]] = {
+    "setting1": {
+        "softmax": ("softmax_cat", {20: 0.000634, 40: 0.000324, 60: 7.22e-05, 80: 3.02e-05, 100: 2.01e-05,
+                                    120: 1.08e-05, 140: 6.99e-06, 160: 5.73e-06, 180: 6.16e-06, 200: 8.6e-06,
+                                    220: 0.000126, 240: 0.000423, 260: 4.07e-06, 280: 2.28e-06, 300: 5.46e-06,
+                                    320: 4.27e-06, 340: 2.88e-06, 360: 0.0268, 380: 2.9e-06, 400: 2.8e-06,
+                                    420: 3.11e-06, 440: 2.14e-06, 460: 0.00893, 480: 4.52e-06, 500: 0.174,
+                                    520: 0.00893, 540: 0.0446, 560: 0.0357, 580: 0.0313, 600: 0.0536}),
+        "linear_elu": ("linear_sum", {20: 0.000889, 40: 0.000829, 60: 0.0246, 80: 0.11, 100: 0.172, 120: 0.232,
+                                      140: 0.272, 160: 0.301, 180: 0.323, 200: 0.343, 300: 0.4, 400: 0.422,
+                                      500: 0.434, 600: 0.452}),
+        "dpfp1": ("dpfp1_sum", {20: 0.000783, 40: 0.000274, 60: 0.000429, 80: 0.000167, 100: 0.000209, 120: 0.00862,
+                                140: 0.0532, 160: 0.102, 180: 0.143, 200: 0.175, 300: 0.288, 400: 0.346, 500: 0.389,
+                                600: 0.418}),
+        "dpfp2": ("dpfp2_sum", {20: 0.000305, 40: 0.000633, 60: 0.000969, 80: 0.000601, 100: 0.000503, 120: 0.000291,
+                                140: 0.000514, 160: 0.000384, 180: 0.000284, 200: 0.000366, 220: 0.000733,
+                                240: 0.000513, 260: 0.00968, 280: 0.0456, 300: 0.0681, 400: 0.166, 500: 0.281,
+                                600: 0.326}),
+        "favor": ("favor64_sum", {20: 0.13, 40: 0.298, 60: 0.493, 80: 0.5, 100: 0.5, 200: 0.5, 400: 0.5, 600: 0.5}),
+    },
+    "setting2": {
+        "dpfp1": ("dpfp1_sum", {20: 0.105, 40: 0.114, 60: 0.123, 80: 0.119, 100: 0.117, 120: 0.133, 140: 0.157,
+                                160: 0.183, 180: 0.21, 200: 0.239}),
+        "delta_elu": ("linear_ours", {20: 0.000796, 40: 0.000685, 60: 0.000511, 80: 0.101, 100: 0.161, 120: 0.223,
+                                      140: 0.264, 160: 0.291, 180: 0.322, 200: 0.342}),
+        "delta_dpfp1": ("dpfp1_ours", {20: 0.000766, 40: 0.00097, 60: 0.00609, 80: 0.0106, 100: 8.62e-05,
+                                       120: 0.0183, 140: 0.0493, 160: 0.114, 180: 0.138, 200: 0.185}),
+    },
+}
+# fmt: on
+SCHLAG_DELTA_NOTE = (
+    "their delta rule ('ours') divides φ(k) and φ(q) by their sums; hebbdam's delta memory L2-normalises them "
+    "(DeltaNet); their β = σ(w·x) as here"
+)
+ZOOLOGY_CITATION = (
+    "Arora, Eyuboglu, Timalsina, Johnson, Poli, Zou, Rudra & Ré 2023, 'Zoology: Measuring and Improving Recall in "
+    "Efficient Language Models', Figure 2 (MQAR, vocabulary 8192, 2 layers)"
+)
+ZOOLOGY_ATTENTION_ACCURACY = Reference(
+    0.97,
+    ZOOLOGY_CITATION,
+    "attention's MQAR accuracy is ≈ 0.97–1.0 at every (sequence length, pairs) ∈ {(64,4), (128,8), (256,16), (512,64)} "
+    "and d_model 64–512; gated convolutions and linear recurrences fall far below at small d_model",
+)
+BASED_FEATURE_MAP_ORDER = (
+    "MQAR accuracy at equal state size: Taylor-2 (≈ 0.99) > ReLU > elu + 1 > … > Performer (≈ 0.03)",
+    "Arora, Eyuboglu, Zhang, Timalsina, Alberti, Zinsley, Zou, Rudra & Ré 2024, ICML, 'Simple linear attention "
+    "language models balance the recall-throughput tradeoff' (Based), feature-map ablation",
+)
+ZOOLOGY_VOCAB_WARNING = (
+    "Zoology: small vocabularies hide the differences between architectures (use ≥ 1k; they use 8192)"
 )

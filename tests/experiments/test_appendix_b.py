@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -49,7 +50,15 @@ def test_stage_writes_record_curves_and_figure(tiny_run, run_cli):
     from hebbdam.figures.appendix_b import comparisons
 
     rows = comparisons({"appendix_b.json": record})
-    assert {r["published"] for r in rows} >= {1.0, 2.0}
+    assert 1.0 in {r["published"] for r in rows}
+    ratio = next(r for r in rows if r["quantity"].startswith("E2 K½(D) / Eq. (6)"))
+    assert ratio["verdict"] == "not comparable" and "Eq. (6)" in ratio["source"]  # half of starts ≠ per-bit < 1/N
+    half = record["half"]
+    assert half["n"] == 3  # (2n - 3)!! = 3 below
+    for key, k in half["k_half"].items():
+        if k is not None:  # the ratio is K½ over the Eq. (6) curve at the same D
+            expected = k / (int(key[1:]) ** (half["n"] - 1) / (2 * 3 * math.log(int(key[1:]))))
+            assert half["ratio_to_no_error"][key] == pytest.approx(expected, rel=1e-5)
 
 
 def test_two_runs_identical_bytes(tiny_run):

@@ -13,7 +13,9 @@ from hebbdam.memory import ModernHopfield
 from ..conftest import compose_file
 
 TINY = [
+    "generalisation.dataset=digits",
     "generalisation.train_sizes=[2,50,1000]",
+    "generalisation.sigma_min_sweep=[0.01]",
     "generalisation.samples=60",
     "generalisation.backprop.steps=100",
 ]
@@ -45,6 +47,19 @@ def test_memorised_falls_and_generalised_rises_with_k(tiny_run):
     assert arm["K2"]["memorised"] > arm["K50"]["memorised"] > arm["K1000"]["memorised"]
     for k in ("K2", "K50", "K1000"):
         assert sum(arm[k][c] for c in ("memorised", "spurious", "generalised")) == pytest.approx(1.0)
+
+
+def test_sigma_min_to_zero_memorises_at_every_k(tiny_run):
+    """The empirical optimal denoiser returns a training point as σ_min → 0: at σ_min = 0.01 × NN every sample is a
+    copy even at the largest K, where the headline σ_min generalises (the transition moves with σ_min)."""
+    record = json.loads((tiny_run[0] / "generalisation.json").read_text())
+    limit = record["sigma_min_to_zero"]
+    assert limit["sigma_min"] == 0.01 and limit["K"] == 1000 and limit["memorised"] >= 0.95
+    assert limit["memorised_interval"][0] <= limit["memorised"] <= limit["memorised_interval"][1]
+    assert record["sigma_min_sweep"]["0.01"]["transition_K"] is None
+    assert record["arms"]["optimal"]["K1000"]["memorised"] < 0.4
+    counts = record["arms"]["optimal"]["K1000"]["counts"]
+    assert sum(counts.values()) == record["samples"]
 
 
 def test_figure_draws_from_the_files(tiny_run, run_cli, tmp_path):

@@ -29,15 +29,16 @@ TINY = [
     "sequences.biased.dim=40",
     "sequences.biased.epsilons=[0.0,0.5]",
     "sequences.digits.trials=2",
+    "sequences.digits.dataset=digits",
 ]
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
+def tiny_run(tmp_path_factory, prepared):
     from hebbdam.cli import main
 
     root = tmp_path_factory.mktemp("sequences")
-    params = compose_file(root / "params.yaml", TINY)
+    params = compose_file(root / "params.yaml", [*TINY, f"data.root={prepared}"])
     for name in ("a", "b"):
         assert main(["sequences", "--params", str(params), "--out", str(root / name)]) == 0
     return root

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hebbdam.dynamics import relax, rollout, stream_step
+from hebbdam.dynamics import relax, rollout
 from hebbdam.memory import (
     Amari,
     DenseAM,
@@ -21,6 +21,7 @@ from hebbdam.memory import (
     UniversalHopfield,
 )
 from hebbdam.memory.api import corrupt, recall, store
+from hebbdam.memory.softmax import stream_step
 
 X = torch.tensor([[1.0, -1.0, 1.0, 1.0], [-1.0, -1.0, 1.0, -1.0]])
 

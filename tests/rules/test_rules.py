@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hebbdam.data.synthetic import rademacher
+from hebbdam.experiments.validate_rules import fixed_point_fraction
 from hebbdam.memory import DenseAM, Hopfield, Power
 from hebbdam.rules import RuleTargetError, check_target, get_rule, rule_defaults, rule_names
 from hebbdam.rules.dense import (
@@ -23,7 +24,6 @@ from hebbdam.rules.dense import (
 )
 from hebbdam.rules.hidden import competing_update
 from hebbdam.rules.pairwise import dreaming_weights, pseudo_inverse_weights, sleep
-from hebbdam.rules.validate import fixed_point_fraction
 
 EXPECTED = {
     "hebb": ("local", "pairwise"),

@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from hebbdam.rules import validate
+from hebbdam.experiments import validate_rules as validate
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small tensors: one thread is faster and steadier
 

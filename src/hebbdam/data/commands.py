@@ -46,6 +46,17 @@ def _mirrors(data: Params) -> dict[str, str]:
     return value
 
 
+def check_data(params: Params) -> None:
+    """Every key of the ``data:`` section, checked as download and prepare read it (nothing downloaded)."""
+    data = params.section("data")
+    _sources(data, [])
+    data.string("root", "data")
+    _optional_string(data, "mirror")
+    _mirrors(data)
+    data.number("timeout_s", lambda v: v > 0, "a number of seconds > 0", 60)
+    prepare_config(data)
+
+
 def download(args) -> None:
     """Fetch the downloaded sources of ``data.sources`` into ``<data.root>/raw/<name>/`` and record their md5s."""
     data = _section(args)

@@ -21,13 +21,14 @@ from dataclasses import dataclass
 import torch
 from tqdm import tqdm
 
+from .. import references as ref
 from ..config import ConfigError, Params
 from ..data.synthetic import rademacher
 from ..dynamics import relax
 from ..logs import say
 from ..memory import DenseAM, Power
 from ..metrics import loglog_slope
-from .common import compute_device, generator_for, run_stage
+from .common import Curves, compute_device, generator_for, run_stage, select
 
 VARIANTS = ("power", "rectified")
 HALF_LEVEL = 0.5  # K½: the load at which half of the random starts end exactly on a memory
@@ -204,11 +205,14 @@ def half_capacity(settings: Settings) -> tuple[dict, list[dict]]:
         if len(found) >= 2
         else None
     )
+    # K½ against the paper's Eq. (6) no-error curve at the same D: a ratio per D (not an exponent fit)
+    ratio = {f"D{d}": round(k / ref.dam_no_error_capacity(d, half.n), 6) for d, k in found}
     record = {
         "n": half.n,
         "rectified": half.rectified,
         "starts": half.trials * half.starts,
         "k_half": by_dim,
+        "ratio_to_no_error": ratio,
         "exponent": exponent,
         "theory_exponent": half.n - 1,
         "theory_exponent_with_log": log_corrected,
@@ -236,14 +240,19 @@ def run(settings: Settings) -> tuple[dict, dict]:
 
 
 def main(args) -> None:
-    run_stage(args, "appendix_b", parse_settings, compute)
+    run_stage(
+        args,
+        "appendix_b",
+        parse_settings,
+        compute,
+        headline=lambda record: select(record, "arms.*.exact_fraction", "half.exponent"),
+        curves=(Curves("appendix_b_curves.json", x="K", y=("exact_fraction",), series=("D",), rows="half"),),
+    )
 
 
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The record (DVC metrics) and the histograms + K½ curves (DVC plots)."""
     body, curves = run(settings)
-    for point in curves["half"]:
-        tracker.log({f"half/D{point['D']}/K{point['K']}/exact_fraction": point["exact_fraction"]})
     record = {
         "profile": params.raw("profile", "unknown"),
         "dim": settings.dim,

@@ -15,6 +15,17 @@ the same readout, so only the memories differ:
   mean ±1 label of the training images for which it is the most driven unit (a winner-take-all Hebbian count; a
   unit that never wins gets class part 0 and votes for nothing).
 
+Model selection uses a validation split, never the test split: the prepared ``x_val`` where the source has one
+(mnist5k), else the first ``validation_fraction`` of the (seeded, shuffled) training split, which is then held out
+of training. The n at which each fixed-memory arm is read is chosen on validation error; among the backprop arms
+(each an (n, T), β = 1/Tⁿ) the one with the lowest validation error is the selected one. Test errors are reported
+for every arm and for the selection.
+
+The K&H 2019 arm also gets a trained readout, twice, on its hidden activities h = ReLU(⟨W_μ, v⟩_p)^``power`` (K&H
+2019 eq. 10; scaled by their training maximum): a local delta rule (LMS: ΔS = η (t - S h) hᵀ, each synapse uses its
+pre- and post-synaptic terms only) and K&H 2019's top layer c = tanh(β S h) trained by SGD on Σ|c - t|^m. Both are
+reported beside end-to-end backprop at the same K.
+
 The decision is the argmax over class units. tanh saturates at 1.0 in floating point, so the argmax is taken on its
 argument Σ_μ [F(ξ_μ·v⁺) - F(ξ_μ·v⁻)] (:func:`class_field`, float64; tanh is increasing, so this is the same decision
 wherever c is not tied); β only matters for training. Fixed memories are re-read at every n of ``readout_powers``.
@@ -38,10 +49,11 @@ from ..config import ConfigError, Params
 from ..data.prepare import load_processed
 from ..lit.backprop import BackpropModule, KrotovHopfield2016, classifier_memory
 from ..lit.data import PatternDataModule
-from ..lit.storage import make_trainer
+from ..lit.trainer import fit
 from ..logs import say
 from ..rules import get_rule
-from .common import compute_device, generator_for, run_stage, trainer_options
+from ..rules.hidden import hidden_activity
+from .common import Curves, compute_device, generator_for, run_stage, select, trainer_options
 
 ARMS = ("backprop", "one_shot", "prototypes", "krotov_hopfield")
 VOTE_THRESHOLD = 0.0  # a class-part entry above this pushes that class unit on: the memory votes for the class
@@ -59,10 +71,25 @@ class BackpropArm:
 
 
 @dataclass(frozen=True)
+class Readout:
+    """K&H 2019 top layer on hidden activities: activation power, SGD (β, m, lr), delta-rule lr, epochs, batch."""
+
+    power: float
+    beta: float
+    m: int
+    sgd_lr: float
+    delta_lr: float
+    epochs: int
+    batch_size: int
+
+
+@dataclass(frozen=True)
 class Settings:
     seed: int
     dataset: str
     data_root: str
+    validation_fraction: float
+    readout: Readout
     memories: int
     memory_grid: list[int]
     seeds: int
@@ -118,10 +145,23 @@ def parse_settings(params: Params) -> Settings:
     }
     memories = section.positive_int("memories")
     grid = sorted(set(section.int_list("memory_grid", minimum=1)) | {memories})
+    ro = kh.section("readout")
+    positive = (lambda v: 0 < v < float("inf"), "a number in (0, ∞)")
+    readout = Readout(
+        power=ro.number("power", *positive),
+        beta=ro.number("beta", *positive),
+        m=ro.positive_int("m"),
+        sgd_lr=ro.number("sgd_lr", *positive),
+        delta_lr=ro.number("delta_lr", *positive),
+        epochs=ro.positive_int("epochs"),
+        batch_size=ro.positive_int("batch_size"),
+    )
     return Settings(
         seed=section.nonneg_int("seed"),
         dataset=section.string("dataset"),
         data_root=params.section("data").string("root", "data"),
+        validation_fraction=section.number("validation_fraction", lambda v: 0 < v < 1, "a fraction in (0, 1)"),
+        readout=readout,
         memories=memories,
         memory_grid=grid,
         seeds=section.positive_int("seeds"),
@@ -190,21 +230,40 @@ class Data:
     train_y: Tensor
     test_x: Tensor
     test_y: Tensor
+    val_x: Tensor
+    val_y: Tensor
     train_raw: Tensor  # (N, D) in [0, 1], what the K&H 2019 rule learns from
+    val_raw: Tensor
+    test_raw: Tensor
     classes: int
+    validation: str  # where the validation split comes from
 
 
 def load_data(settings: Settings) -> Data:
+    """Train / validation / test in [-1, 1] (and [0, 1]); validation = the prepared x_val, else held out of train."""
     data = load_processed(settings.dataset, settings.data_root)
-    train_raw = data["x_train"].float()
+    train_raw, train_y = data["x_train"].float(), data["y_train"].long()
+    if "x_val" in data:
+        val_raw, val_y, validation = data["x_val"].float(), data["y_val"].long(), "the prepared validation split"
+    else:
+        held = round(settings.validation_fraction * len(train_raw))
+        val_raw, val_y = train_raw[:held], train_y[:held]
+        train_raw, train_y = train_raw[held:], train_y[held:]
+        validation = f"the first {held} training images, held out of training"
+    test_raw = data["x_test"].float()
     classes = int(torch.cat([data["y_train"], data["y_test"]]).max()) + 1
     return Data(
         train_x=2 * train_raw - 1,
-        train_y=data["y_train"].long(),
-        test_x=2 * data["x_test"].float() - 1,
+        train_y=train_y,
+        test_x=2 * test_raw - 1,
         test_y=data["y_test"].long(),
+        val_x=2 * val_raw - 1,
+        val_y=val_y,
         train_raw=train_raw,
+        val_raw=val_raw,
+        test_raw=test_raw,
         classes=classes,
+        validation=validation,
     )
 
 
@@ -225,7 +284,7 @@ def backprop_memories(arm: BackpropArm, count: int, data: Data, seed: int, setti
         seed=seed,
     )
     loader = PatternDataModule(data.train_x, settings.batch_size, labels=data.train_y, shuffle=True, seed=seed)
-    make_trainer(max_epochs=settings.epochs, **settings.trainer).fit(module, datamodule=loader)
+    fit(module, loader, settings.trainer, name=f"backprop_n{arm.n}/K{count}/seed{seed}", max_epochs=settings.epochs)
     return module.memory.memories.detach().cpu().float()
 
 
@@ -273,6 +332,63 @@ def krotov_hopfield_memories(count: int, data: Data, generator: torch.Generator,
     return torch.cat([visible, label], 1)
 
 
+def hidden_features(weights: Tensor, data: Data, settings: Settings) -> tuple[Tensor, Tensor, Tensor]:
+    """K&H 2019 hidden activities of train / val / test (N, K), divided by the training maximum."""
+    acts = [
+        hidden_activity(weights, x, settings.rule["p"], settings.readout.power).double()
+        for x in (data.train_raw, data.val_raw, data.test_raw)
+    ]
+    scale = acts[0].max().clamp_min(1e-12)
+    return acts[0] / scale, acts[1] / scale, acts[2] / scale
+
+
+def delta_readout(h: Tensor, labels: Tensor, classes: int, settings: Settings, generator: torch.Generator) -> Tensor:
+    """Local readout: S (C, K) by the delta rule ΔS = η (t - S h) hᵀ / B over shuffled minibatches (t = ±1 one-hot)."""
+    ro = settings.readout
+    targets = one_hot(labels, classes).double()
+    weights = torch.zeros(classes, h.shape[1], dtype=torch.float64)
+    for _ in range(ro.epochs):
+        order = torch.randperm(len(h), generator=generator)
+        for start in range(0, len(h), ro.batch_size):
+            rows = order[start : start + ro.batch_size]
+            error = targets[rows] - h[rows] @ weights.T
+            weights += ro.delta_lr * error.T @ h[rows] / len(rows)
+    return weights
+
+
+def sgd_readout(h: Tensor, labels: Tensor, classes: int, settings: Settings, generator: torch.Generator) -> Tensor:
+    """K&H 2019's top layer: c = tanh(β S h), loss Σ|c - t|^m, plain minibatch SGD; returns S (C, K)."""
+    ro = settings.readout
+    targets = one_hot(labels, classes).double()
+    weights = (0.01 * torch.randn(classes, h.shape[1], generator=generator, dtype=torch.float64)).requires_grad_(True)
+    optimiser = torch.optim.SGD([weights], lr=ro.sgd_lr)
+    with torch.enable_grad():
+        for _ in range(ro.epochs):
+            order = torch.randperm(len(h), generator=generator)
+            for start in range(0, len(h), ro.batch_size):
+                rows = order[start : start + ro.batch_size]
+                out = torch.tanh(ro.beta * h[rows] @ weights.T)
+                loss = (out - targets[rows]).abs().pow(ro.m).sum(-1).mean()
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+    return weights.detach()
+
+
+def readout_errors(weights: Tensor, data: Data, settings: Settings, seed_index: int) -> dict:
+    """Test (and validation) error of the delta-rule and SGD readouts on the K&H 2019 hidden units ``weights``."""
+    h_train, h_val, h_test = hidden_features(weights, data, settings)
+    out = {}
+    for name, train in (("delta", delta_readout), ("sgd", sgd_readout)):
+        generator = generator_for(settings.seed, "readout", name, seed_index)
+        top = train(h_train, data.train_y, data.classes, settings, generator)
+        out[name] = {
+            split: round(float(((h @ top.T).argmax(-1) != y).double().mean()), 6)
+            for split, h, y in (("val", h_val, data.val_y), ("test", h_test, data.test_y))
+        }
+    return out
+
+
 def fixed_memories(arm: str, count: int, data: Data, seed_index: int, settings: Settings) -> Tensor:
     generator = generator_for(settings.seed, arm, count, seed_index)
     if arm == "one_shot":
@@ -288,8 +404,8 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return round(float(t.mean()), 6), round(float(t.std()), 6) if len(values) > 1 else 0.0
 
 
-def run(settings: Settings) -> tuple[dict, list[dict], list[dict]]:
-    """Every arm: returns (record arms, error curve points, vote histograms)."""
+def run(settings: Settings) -> tuple[dict, list[dict], list[dict], dict]:
+    """Every arm: returns (record arms, error curve points, vote histograms, where validation and test come from)."""
     threads = torch.get_num_threads()
     if settings.device.type == "cpu":
         torch.set_num_threads(CPU_THREADS)
@@ -299,7 +415,7 @@ def run(settings: Settings) -> tuple[dict, list[dict], list[dict]]:
         torch.set_num_threads(threads)
 
 
-def _run(settings: Settings) -> tuple[dict, list[dict], list[dict]]:
+def _run(settings: Settings) -> tuple[dict, list[dict], list[dict], dict]:
     data = load_data(settings)
     device = settings.device
     test_x = data.test_x.to(device)
@@ -309,8 +425,13 @@ def _run(settings: Settings) -> tuple[dict, list[dict], list[dict]]:
     points: list[dict] = []
     votes: list[dict] = []
 
+    val_x = data.val_x.to(device)
+
     def score(memories: Tensor, n: int) -> float:
         return error_rate(memories.to(device), test_x, data.test_y, n, data.classes)
+
+    def validate(memories: Tensor, n: int) -> float:
+        return error_rate(memories.to(device), val_x, data.val_y, n, data.classes)
 
     def add_point(arm: str, n: int, count: int, seed_index: int, error: float) -> None:
         points.append({"arm": arm, "n": n, "memories": count, "seed": seed_index, "test_error": round(error, 6)})
@@ -327,7 +448,8 @@ def _run(settings: Settings) -> tuple[dict, list[dict], list[dict]]:
                 add_point("backprop", arm.n, count, seed_index, error)
                 if count == settings.memories:
                     train = error_rate(memories, data.train_x, data.train_y, arm.n, data.classes)
-                    headline.append((error, train, vote_statistics(memories, data.classes, data.train_x)))
+                    stats = vote_statistics(memories, data.classes, data.train_x)
+                    headline.append((error, train, stats, validate(memories, arm.n)))
         errors, std = _mean_std([h[0] for h in headline])
         stats = headline[0][2]
         arms["backprop"][arm.name] = {
@@ -337,6 +459,7 @@ def _run(settings: Settings) -> tuple[dict, list[dict], list[dict]]:
             "test_error": errors,
             "test_error_std": std,
             "train_error": _mean_std([h[1] for h in headline])[0],
+            "val_error": _mean_std([h[3] for h in headline])[0],
             **{k: round(v, 6) for k, v in stats.items() if k != "histogram"},
         }
         votes.append({"arm": "backprop", "n": arm.n, "histogram": stats["histogram"]})
@@ -345,10 +468,16 @@ def _run(settings: Settings) -> tuple[dict, list[dict], list[dict]]:
             f"{stats['mean_votes']:.2f} classes per memory ({time.perf_counter() - start:.1f} s)"
         )
 
-    # fixed memories: built once per (K, seed), read out at every n
+    if arms["backprop"]:
+        chosen = min(arms["backprop"], key=lambda name: (arms["backprop"][name]["val_error"], name))
+        arms["backprop_selected"] = {"arm": chosen, "by": "validation error", **arms["backprop"][chosen]}
+
+    # fixed memories: built once per (K, seed), read out at every n; n chosen on validation error
     for arm in ARMS[1:]:
         start = time.perf_counter()
         per_n: dict[int, list[float]] = {n: [] for n in settings.readout_powers}
+        val_n: dict[int, list[float]] = {n: [] for n in settings.readout_powers}
+        readouts: list[dict] = []
         stats = None
         for count in settings.memory_grid:
             if arm == "prototypes" and count % data.classes:
@@ -360,45 +489,72 @@ def _run(settings: Settings) -> tuple[dict, list[dict], list[dict]]:
                     add_point(arm, n, count, seed_index, error)
                     if count == settings.memories:
                         per_n[n].append(error)
+                        val_n[n].append(validate(memories, n))
+                if count == settings.memories and arm == "krotov_hopfield":
+                    readouts.append(readout_errors(memories[:, : -data.classes], data, settings, seed_index))
                 if count == settings.memories and seed_index == 0:
                     stats = vote_statistics(memories, data.classes, data.train_x)
         if stats is None:  # prototypes need K to be a multiple of C; fall back to the class means
             memories = fixed_memories(arm, data.classes, data, 0, settings)
             stats = vote_statistics(memories, data.classes, data.train_x)
             per_n = {n: [score(memories, n)] for n in settings.readout_powers}
+            val_n = {n: [validate(memories, n)] for n in settings.readout_powers}
         summary = {
-            f"n{n}": dict(zip(("test_error", "test_error_std"), _mean_std(e), strict=True)) for n, e in per_n.items()
+            f"n{n}": {
+                **dict(zip(("test_error", "test_error_std"), _mean_std(e), strict=True)),
+                "val_error": _mean_std(val_n[n])[0],
+            }
+            for n, e in per_n.items()
         }
-        best = min(per_n, key=lambda n: (_mean_std(per_n[n])[0], n))
+        best = min(val_n, key=lambda n: (_mean_std(val_n[n])[0], n))  # chosen on validation, never on test
         arms[arm] = {
             "readout": summary,
             "best_n": best,
+            "best_n_by": "validation error",
             "best_test_error": _mean_std(per_n[best])[0],
             **{k: round(v, 6) for k, v in stats.items() if k != "histogram"},
         }
+        if readouts:
+            arms[arm]["trained_readouts"] = {
+                name: {
+                    "test_error": _mean_std([r[name]["test"] for r in readouts])[0],
+                    "test_error_std": _mean_std([r[name]["test"] for r in readouts])[1],
+                    "val_error": _mean_std([r[name]["val"] for r in readouts])[0],
+                }
+                for name in ("delta", "sgd")
+            }
         votes.append({"arm": arm, "n": None, "histogram": stats["histogram"]})
         say(
             f"classification {arm}: K={settings.memories} best test error {arms[arm]['best_test_error']} at n={best}, "
             f"{stats['mean_votes']:.2f} classes per memory ({time.perf_counter() - start:.1f} s)"
         )
-    return arms, points, votes
+    info = {"validation": data.validation, "val_count": len(data.val_y), "test_count": len(data.test_y)}
+    return arms, points, votes, info
 
 
 def main(args) -> None:
-    run_stage(args, "classification", parse_settings, compute)
+    run_stage(
+        args,
+        "classification",
+        parse_settings,
+        compute,
+        headline=lambda record: select(record, "arms.backprop.*.test_error", "arms.*.best_test_error"),
+        curves=(Curves("classification_curves.json", x="memories", y=("test_error",), series=("arm", "n", "seed")),),
+    )
 
 
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The record (DVC metrics), the error curves against n and K, and the vote histograms (DVC plots)."""
-    arms, points, votes = run(settings)
-    for point in points:
-        tracker.log({f"{point['arm']}/n{point['n']}/K{point['memories']}/test_error": point["test_error"]})
+    arms, points, votes, data_summary = run(settings)
     record = {
         "profile": params.raw("profile", "unknown"),
         "dataset": settings.dataset,
         "memories": settings.memories,
         "seeds": settings.seeds,
         "vote_threshold": VOTE_THRESHOLD,
+        "validation": data_summary["validation"],
+        "val_count": data_summary["val_count"],
+        "test_count": data_summary["test_count"],
         "arms": arms,
     }
     return {"classification.json": record, "classification_curves.json": points, "classification_votes.json": votes}

@@ -22,21 +22,26 @@ of generation. Every sample is then classified by its top-1 Euclidean distance:
 training images sit to each other, and two samples within δ_s of each other are far closer than any two distinct
 images of the data, i.e. the same state. Relative thresholds carry over to MNIST without retuning.
 
-Other arms, on the same K training images:
+Where the sampler stops moves the transition: with σ_min → 0 every sample is a copy of a training point at every K.
+The optimal arm is therefore run at every σ_min of ``sigma_min_sweep`` (× NN; the headline ``sigma_min`` included),
+with the transition K per σ_min, and the record states the smallest σ_min's memorised fraction at the largest K (the
+σ_min → 0 limit). Fractions come with their count and a 95% Wilson interval; the published spurious peak is called
+reproduced only when the peak's interval lies above the intervals at both ends of the K grid.
+
+Other arms (at the headline ``sigma_min`` only), on the same K training images:
 - ``hebbian``: a pairwise Hopfield network (D² weights, Hebb's rule, the fixed-size local memory) on the binarised
   images, relaxed asynchronously from random ±1 states; samples and training set compared in {0, 1} space with the
   thresholds of the binarised pool.
 - ``backprop``: a fixed-size softmax memory of ``slots`` rows θ (independent of K), D_θ(x; σ) = softmax(-‖x -
-  θ‖²/2σ²) θ, trained here by denoising score matching (Adam on ‖D_θ(ξ + σε; σ) - ξ‖² / σ², σ log-uniform in [σ_min,
-  σ_max]) — a small torch loop inside this module because ``lit.backprop`` trains ±1 memories on bit flips, not a
-  Gaussian denoiser — and sampled with the same ODE.
+  θ‖²/2σ²) θ, trained through Lightning by denoising score matching (``lit.backprop``: Adam on ‖D_θ(ξ + σε; σ) -
+  ξ‖² / σ², σ log-uniform in [σ_min, σ_max]) and sampled with the same ODE.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -49,7 +54,7 @@ from ..dynamics import relax
 from ..logs import say
 from ..memory import Hopfield
 from ..rules import get_rule
-from .common import compute_device, generator_for, run_stage
+from .common import Curves, compute_device, generator_for, run_stage, select, trainer_options
 from .retrieval import CPU_THREADS, binarise, cpu_threads
 
 ARMS = ("optimal", "hebbian", "backprop")
@@ -75,12 +80,14 @@ class Settings:
     arms: list[str]
     sigma_max: float
     sigma_min: float  # × median nearest-neighbour distance
+    sigma_min_sweep: list[float]  # × median nearest-neighbour distance, the optimal arm only
     steps: int
     delta_memorised: float  # × median nearest-neighbour distance
     delta_spurious: float
     max_sweeps: int
     backprop: Backprop
     device: torch.device = torch.device("cpu")
+    trainer: dict = field(default_factory=dict)  # the trainer section (the backprop arm trains through Lightning)
 
 
 def parse_settings(params: Params) -> Settings:
@@ -103,6 +110,9 @@ def parse_settings(params: Params) -> Settings:
         arms=list(dict.fromkeys(arms)),
         sigma_max=section.number("sigma_max", *positive),
         sigma_min=section.number("sigma_min", *positive),
+        sigma_min_sweep=sorted(
+            set(section.positive_list("sigma_min_sweep")) | {section.number("sigma_min", *positive)}
+        ),
         steps=section.positive_int("steps"),
         delta_memorised=section.number("delta_memorised", *positive),
         delta_spurious=section.number("delta_spurious", *positive),
@@ -114,6 +124,7 @@ def parse_settings(params: Params) -> Settings:
             lr=bp.number("lr", *positive),
         ),
         device=compute_device(params),
+        trainer=trainer_options(params),
     )
     if settings.samples < 2:
         raise ConfigError(section.key("samples"), "at least 2 (spurious states are shared by samples)", 1)
@@ -143,25 +154,22 @@ def sample(memories: Tensor, noise: Tensor, levels: list[float]) -> Tensor:
 
 
 def train_memory(train: Tensor, settings: Settings, sigma_min: float, generator: torch.Generator) -> Tensor:
-    """A fixed-size softmax memory θ (slots, D) trained by denoising score matching on ``train`` (K, D)."""
+    """A fixed-size softmax memory θ (slots, D) trained by denoising score matching on ``train`` (K, D): Lightning's
+    :class:`~hebbdam.lit.backprop.BackpropModule` with Adam, ``steps`` batches of ``batch`` rows drawn with
+    replacement."""
+    from ..lit import fit
+    from ..lit.backprop import BackpropModule, ScoreMatching, SoftmaxDenoiser
+    from ..lit.data import ResampledDataModule
+
     bp = settings.backprop
     start = train.mean(0, keepdim=True) + 0.1 * torch.randn(bp.slots, train.shape[1], generator=generator)
-    theta = start.to(train.device).requires_grad_(True)
-    optimiser = torch.optim.Adam([theta], lr=bp.lr)
-    log_lo, log_hi = math.log(sigma_min), math.log(settings.sigma_max)
-    with torch.enable_grad():
-        for _ in range(bp.steps):
-            rows = torch.randint(len(train), (bp.batch,), generator=generator)
-            clean = train[rows.to(train.device)]
-            sigma = torch.exp(log_lo + (log_hi - log_lo) * torch.rand(bp.batch, 1, generator=generator))
-            noisy = clean + sigma.to(train.device) * torch.randn(clean.shape, generator=generator).to(train.device)
-            logits = torch.cdist(noisy, theta).square() / (-2 * sigma.to(train.device) ** 2)
-            error = (torch.softmax(logits, -1) @ theta - clean).square().sum(-1, keepdim=True)
-            loss = (error / sigma.to(train.device) ** 2).mean()  # EDM-style λ(σ) = 1/σ²: every level counts
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-    return theta.detach()
+    seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+    module = BackpropModule(
+        SoftmaxDenoiser(start.to(train.device)), ScoreMatching(sigma_min, settings.sigma_max), lr=bp.lr, seed=seed
+    )
+    data = ResampledDataModule(train, bp.batch, bp.steps, seed=seed)
+    fit(module, data, settings.trainer, name=f"generalisation/backprop/K{len(train)}", max_epochs=1)
+    return module.memory.theta.detach().to(train.device)
 
 
 def nearest_distance(points: Tensor, others: Tensor, exclude_self: bool = False) -> Tensor:
@@ -221,8 +229,12 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
         noise = noise.to(settings.device)
         for arm in settings.arms:
             if arm == "optimal":
-                result = classify(sample(train, noise, levels), train, *deltas["continuous"])
-            elif arm == "backprop":
+                for factor in settings.sigma_min_sweep:  # the same noise at every σ_min
+                    stop = noise_levels(settings.sigma_max, factor * scale, settings.steps)
+                    result = classify(sample(train, noise, stop), train, *deltas["continuous"])
+                    points.append({"arm": arm, "K": k, "sigma_min": factor, **result})
+                continue
+            if arm == "backprop":
                 theta = train_memory(train, settings, sigma_min, generator_for(settings.seed, "backprop", k))
                 result = classify(sample(theta, noise, levels), train, *deltas["continuous"])
             else:
@@ -232,9 +244,11 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
                 relax_gen = generator_for(settings.seed, "relax", k)
                 final = relax(memory, starts, "async", settings.max_sweeps, relax_gen).states
                 result = classify((final + 1) / 2, (spins + 1) / 2, *deltas["binary"])
-            points.append({"arm": arm, "K": k, **result})
+            points.append({"arm": arm, "K": k, "sigma_min": settings.sigma_min, **result})
         line = ", ".join(
-            f"{p['arm']} {p['memorised']:.2f}/{p['spurious']:.2f}/{p['generalised']:.2f}" for p in points if p["K"] == k
+            f"{p['arm']} {p['memorised']:.2f}/{p['spurious']:.2f}/{p['generalised']:.2f}"
+            for p in points
+            if p["K"] == k and p["sigma_min"] == settings.sigma_min
         )
         say(f"generalisation K={k}: memorised/spurious/generalised {line} ({time.perf_counter() - start:.1f} s)")
     return {
@@ -257,6 +271,35 @@ def crossing(ks: list[int], values: list[float], level: float = 0.5) -> float | 
     return None
 
 
+def wilson(fraction: float, count: int, z: float = 1.96) -> list[float]:
+    """95% Wilson score interval of a fraction of ``count`` samples."""
+    centre = (fraction + z * z / (2 * count)) / (1 + z * z / count)
+    half = z / (1 + z * z / count) * math.sqrt(fraction * (1 - fraction) / count + z * z / (4 * count * count))
+    return [round(max(0.0, centre - half), 6), round(min(1.0, centre + half), 6)]
+
+
+def summarise(points: list[dict], samples: int) -> dict:
+    """Per K: the fractions, their counts and intervals; the transition K; the spurious peak and whether it stands
+    out (its interval above the intervals at both ends of the K grid)."""
+    ks = [p["K"] for p in points]
+    out: dict = {}
+    for p in points:
+        out[f"K{p['K']}"] = {
+            **{c: p[c] for c in CLASSES},
+            "counts": {c: round(p[c] * samples) for c in CLASSES},
+            "intervals": {c: wilson(p[c], samples) for c in CLASSES},
+        }
+    transition = crossing(ks, [p["memorised"] for p in points])
+    peak = max(points, key=lambda p: p["spurious"])
+    peak_low = wilson(peak["spurious"], samples)[0]
+    ends = [wilson(points[i]["spurious"], samples)[1] for i in (0, -1)]
+    out["transition_K"] = None if transition is None else round(transition, 6)
+    out["spurious_peak_K"] = peak["K"]
+    out["spurious_peak"] = peak["spurious"]
+    out["spurious_peak_stands_out"] = peak["K"] not in (ks[0], ks[-1]) and peak_low > max(ends)
+    return out
+
+
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The stage's files: the record (fractions per arm and K, the transition K) and the curves."""
     if settings.device.type == "cpu":
@@ -264,28 +307,42 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
             scales, points = run(settings)
     else:
         scales, points = run(settings)
-    for p in points:
-        tracker.log({f"{p['arm']}/{c}": p[c] for c in CLASSES} | {"K": p["K"]})
     arms: dict = {}
     for arm in settings.arms:
-        mine = [p for p in points if p["arm"] == arm]
-        ks = [p["K"] for p in mine]
-        transition = crossing(ks, [p["memorised"] for p in mine])
-        peak = max(mine, key=lambda p: p["spurious"])
-        arms[arm] = {
-            **{f"K{p['K']}": {c: p[c] for c in CLASSES} for p in mine},
-            "transition_K": None if transition is None else round(transition, 6),
-            "spurious_peak_K": peak["K"],
+        headline = [p for p in points if p["arm"] == arm and p["sigma_min"] == settings.sigma_min]
+        arms[arm] = summarise(headline, settings.samples)
+    sweep = {}
+    if "optimal" in settings.arms:
+        for factor in settings.sigma_min_sweep:
+            mine = [p for p in points if p["arm"] == "optimal" and p["sigma_min"] == factor]
+            sweep[f"{factor:g}"] = summarise(mine, settings.samples)
+        smallest = sweep[f"{settings.sigma_min_sweep[0]:g}"]
+        largest_k = f"K{settings.train_sizes[-1]}"
+        limit = {
+            "sigma_min": settings.sigma_min_sweep[0],
+            "K": settings.train_sizes[-1],
+            "memorised": smallest[largest_k]["memorised"],
+            "memorised_interval": smallest[largest_k]["intervals"]["memorised"],
         }
     record = {
         "profile": params.raw("profile", "unknown"),
         "dataset": settings.dataset,
         "samples": settings.samples,
         **scales,
+        "sigma_min_factor": settings.sigma_min,
         "arms": arms,
+        "sigma_min_sweep": sweep,
+        **({"sigma_min_to_zero": limit} if sweep else {}),
     }
     return {"generalisation.json": record, "generalisation_curves.json": points}
 
 
 def main(args) -> None:
-    run_stage(args, "generalisation", parse_settings, compute)
+    run_stage(
+        args,
+        "generalisation",
+        parse_settings,
+        compute,
+        headline=lambda record: select(record, "arms.*.transition_K", "arms.*.spurious_peak_K"),
+        curves=(Curves("generalisation_curves.json", x="K", y=CLASSES, series=("arm", "sigma_min")),),
+    )

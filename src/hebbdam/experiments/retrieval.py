@@ -1,28 +1,41 @@
 """E3: image retrieval under the Universal Hopfield Networks protocol (Millidge et al. 2022), plus Hebbian and DAM
 arms on binarised images under the same queries and the same threshold.
 
-Protocol. The prepared image pool (train + test of ``dataset``, pixels in [0, 1]) is permuted once per size N
+Protocol. The prepared image pool (every split of ``dataset``, pixels in [0, 1]) is permuted once per size N
 (``generator_for(seed, "blocks", N)``); run r stores block r of N images, so the runs of one N use disjoint
 images. Where the pool holds fewer than ``runs`` disjoint blocks of N, only the blocks that fit are used (the
 record says how many). Each stored image is queried once per corruption; every arm sees the same corrupted queries.
-A retrieval is correct when Σ(x - out)² ≤ 50 · D / 784 (the MNIST threshold of Millidge et al., scaled by D).
+A retrieval is correct when Σ(x - out)² ≤ 50 · D / 784 (the MNIST threshold of Millidge et al., scaled by D); the
+same outputs are also scored at ``threshold_factors`` × that threshold (the threshold sweep: averaging separations
+such as identity score well only when the threshold is loose).
 
-UHN arms: out = w · M with w = sep(sim(M, q)). Softmax and max separation are :class:`UniversalHopfield` as it
-is. Identity and power separation need non-negative scores normalised to sum 1, as in Millidge et al.'s code
-(``general_update_rule`` with ``norm=True``; distances enter as reciprocals); the memory module's UHN applies the
-separation to the raw scores (a negative distance raised to a power is not a weight), so those two are computed
-here: w_μ ∝ s_μ^k with s = sim for the dot-type similarities (clamped at 0) and s = 1/distance for Euclidean and
-Manhattan; k = 1 is identity. The corruption asked for is the one applied (the original capacity plot always
-applied Gaussian noise: that bug is not copied).
+Published orderings are measured under the condition where the paper states them: the similarity ordering with max
+separation (Fig. 2 of Millidge et al.), against both dot products; the separation ordering with Manhattan similarity
+(their separation figure). Each is a difference of fraction retrieved, averaged over the N grid per run (runs are
+disjoint image blocks), with a 95% t-interval over runs.
 
-Binary arms: the stored images and the corrupted queries are binarised (x > ``data.binarize_threshold`` → +1, else
--1; a hidden pixel reads as background), recalled (Hopfield networks written by Hebb / Storkey / pseudo-inverse
-and polynomial DAMs relax asynchronously; the softmax memory takes one step), mapped back by (s + 1)/2 and scored
-against the binarised image with the same threshold (so it counts wrong bits: ≤ 4 of 64 on digits).
+UHN arms: out = w · M with w = sep(sim(M, q)). Similarities are Millidge et al.'s (``functions.py``): ``dot`` is the
+raw dot product (``dot_product_distance``), ``l1_dot`` the dot product of L1-normalised vectors
+(``normalized_dot_product``; the curve labelled "Dot Product" in the paper's similarity figure is this one, with max
+separation), ``euclidean`` the *squared* distance Σ(q - m)² as in their ``euclidean_distance`` (the memory module's
+``euclidean`` is the unsquared norm; with max separation the two agree), ``manhattan`` Σ|q - m|. Softmax and max
+separation are :class:`UniversalHopfield` as it is. Identity and power separation need non-negative scores
+normalised to sum 1, as in Millidge et al.'s code (``general_update_rule`` with ``norm=True``; distances enter as
+reciprocals); the memory module's UHN applies the separation to the raw scores (a negative distance raised to a
+power is not a weight), so those two are computed here: w_μ ∝ s_μ^k with s = sim for the dot-type similarities
+(clamped at 0) and s = 1/distance for Euclidean and Manhattan; k = 1 is identity. The corruption asked for is the
+one applied (the original capacity plot always applied Gaussian noise: that bug is not copied).
+
+Binary arms (only at N in ``binary_sizes``: asynchronous relaxation at D = 784 is the stage's cost): the stored
+images and the corrupted queries are binarised (x > ``data.binarize_threshold`` → +1, else -1; a hidden pixel reads
+as background), recalled (Hopfield networks written by Hebb / Storkey / pseudo-inverse and polynomial DAMs relax
+asynchronously; the softmax memory takes one step), mapped back by (s + 1)/2 and scored against the binarised image
+with the same threshold (so it counts wrong bits: ≤ 50 of 784 on MNIST, ≤ 4 of 64 on digits).
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,16 +48,21 @@ from tqdm import tqdm
 from .. import references as ref
 from ..config import ConfigError, Params
 from ..data.corrupt import corrupt
-from ..data.prepare import load_processed
+from ..data.prepare import SPLITS, load_processed
 from ..dynamics import relax
+from ..engine import recall_precision
 from ..logs import say
 from ..memory import Amari, DenseAM, Hopfield, Kohonen, ModernHopfield, Power
 from ..memory.universal import EPS, SEPARATIONS, SIMILARITIES
 from ..rules import get_rule, rule_names
-from .common import compute_device, generator_for, run_stage
+from .common import Curves, compute_device, generator_for, run_stage, select
 
 CORRUPTIONS = ("bottom_half", "pixel_mask", "gaussian", "border")
 DISTANCES = ("euclidean", "manhattan")  # similarities that are negative distances
+DOT_PRODUCTS = ("dot", "l1_dot")  # raw (favours bright memories) and L1-normalised (the paper's figure)
+SIMILARITY_CONDITION = "max"  # separation under which the similarity ordering is published (Millidge et al. Fig. 2)
+SEPARATION_CONDITION = "manhattan"  # similarity under which the separation ordering is published (their sep. figure)
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}  # Student t
 BINARY_MODELS = ("hopfield", "dense", "softmax")
 EXAMPLE_DIGITS = 4  # decimals kept for the example images (display only)
 # CPU threads while the stage runs: its tensors are small (N ≤ ~1000 rows of D ≤ 3072), so per-call overhead and
@@ -61,6 +79,14 @@ def cpu_threads(count: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def squared_euclidean(q: Tensor, m: Tensor) -> Tensor:
+    """-Σ(q - m)²: Millidge et al.'s Euclidean similarity (squared), (B, D), (N, D) → (B, N)."""
+    return -torch.cdist(q, m, p=2.0, compute_mode="donot_use_mm_for_euclid_dist").square()
+
+
+E3_SIMILARITIES = {**SIMILARITIES, "euclidean": squared_euclidean}
 
 
 def error_threshold(dim: int) -> float:
@@ -102,7 +128,9 @@ class Settings:
     data_root: str
     binarize_threshold: float
     sizes: list[int]
+    binary_sizes: list[int]
     runs: int
+    threshold_factors: list[float]
     corruptions: list[Corruption]
     similarities: list[str]
     separations: list[str]
@@ -174,13 +202,27 @@ def parse_settings(params: Params) -> Settings:
         raise ConfigError(ex.key("count"), f"at most examples.stored = {examples.stored}", examples.count)
     threshold = params.raw("data.binarize_threshold", 0.5)
     threshold = 0.5 if threshold is None else params.section("data").fraction("binarize_threshold")
+    sizes = sorted(set(section.int_list("sizes", minimum=1)))
+    binary_sizes = [] if section.raw("binary_sizes") == [] else sorted(set(section.int_list("binary_sizes")))
+    if any(n not in sizes for n in binary_sizes):
+        raise ConfigError(section.key("binary_sizes"), f"a subset of retrieval.sizes {sizes}", binary_sizes)
+    factors = section.raw("threshold_factors")
+    if (
+        not isinstance(factors, list)
+        or not factors
+        or 1 not in factors
+        or any(isinstance(f, bool) or not isinstance(f, int | float) or f <= 0 for f in factors)
+    ):
+        raise ConfigError(section.key("threshold_factors"), "a list of numbers > 0 that contains 1", factors)
     return Settings(
         seed=section.nonneg_int("seed"),
         dataset=section.string("dataset"),
         data_root=params.section("data").string("root", "data"),
         binarize_threshold=threshold,
-        sizes=sorted(set(section.int_list("sizes", minimum=1))),
+        sizes=sizes,
+        binary_sizes=binary_sizes,
         runs=section.positive_int("runs"),
+        threshold_factors=sorted(float(f) for f in set(factors)),
         corruptions=corruptions,
         similarities=similarities,
         separations=_names(section, "separations", list(SEPARATIONS)),
@@ -213,7 +255,7 @@ def uhn_weights(scores: Tensor, similarity: str, separation: str, power: int, be
 
 def uhn_recall(memories: Tensor, queries: Tensor, similarity: str, separation: str, power: int, beta: float) -> Tensor:
     """Universal Hopfield recall, (N, D), (B, D) → (B, D)."""
-    scores = SIMILARITIES[similarity](queries, memories)
+    scores = E3_SIMILARITIES[similarity](queries, memories)
     return uhn_weights(scores, similarity, separation, power, beta) @ memories
 
 
@@ -239,16 +281,21 @@ def binary_recall(arm: BinaryArm, memory, queries: Tensor, max_sweeps: int, gene
     return relax(memory, queries, mode="async", max_sweeps=max_sweeps, generator=generator).states
 
 
+def squared_error(outputs: Tensor, targets: Tensor) -> Tensor:
+    """(B,) Σ(x - out)², the quantity the retrieval threshold applies to."""
+    return (outputs - targets).square().sum(-1)
+
+
 def retrieved(outputs: Tensor, targets: Tensor, threshold: float) -> Tensor:
     """(B,) bool: Σ(x - out)² ≤ threshold."""
-    return (outputs - targets).square().sum(-1) <= threshold
+    return squared_error(outputs, targets) <= threshold
 
 
 # the experiment -------------------------------------------------------------------------------------------------------
 def load_pool(settings: Settings) -> tuple[Tensor, tuple[int, int, int]]:
-    """All prepared images of the dataset (train then test), (M, D) in [0, 1], and the image shape (C, H, W)."""
+    """All prepared images of the dataset (train, val, test), (M, D) in [0, 1], and the image shape (C, H, W)."""
     data = load_processed(settings.dataset, settings.data_root)
-    pool = torch.cat([data["x_train"], data["x_test"]]).float()
+    pool = torch.cat([data[f"x_{split}"] for split in SPLITS if f"x_{split}" in data]).float()
     shape = tuple(int(s) for s in data["image_shape"].tolist())
     return pool, shape
 
@@ -261,32 +308,40 @@ def blocks(settings: Settings, pool_size: int, size: int) -> list[Tensor]:
 
 
 def measure_size(settings: Settings, pool: Tensor, shape, size: int, threshold: float) -> list[dict]:
-    """Every arm at one N: one curve point per (family, arm, corruption)."""
-    hits: dict[tuple[str, str, str], list[float]] = {}
+    """Every arm at one N: one curve point per (family, arm, corruption), with the fraction retrieved per run and at
+    every threshold factor."""
+    hits: dict[tuple[str, str, str], list[Tensor]] = {}  # per run: (factors,) fraction retrieved
     device = settings.device
+    limits = torch.tensor(settings.threshold_factors, dtype=torch.float64) * threshold
+
+    def score(key: tuple[str, str, str], outputs: Tensor, targets: Tensor) -> None:
+        errors = squared_error(outputs, targets).double().cpu()
+        hits.setdefault(key, []).append((errors[:, None] <= limits[None]).double().mean(0))
+
     runs = blocks(settings, len(pool), size)
     for run, index in enumerate(runs):
         images = pool[index].to(device)
         patterns = binarise(images, settings.binarize_threshold)
-        memories = {arm.name: binary_memory(arm, patterns) for arm in settings.arms}
+        arms = settings.arms if size in settings.binary_sizes else []
+        memories = {arm.name: binary_memory(arm, patterns) for arm in arms}
         for c in settings.corruptions:
             generator = generator_for(settings.seed, "query", c.name, size, run)
             queries = corrupt(images.cpu(), c.kind, c.level, shape, generator).to(device)
             for sim in settings.similarities:
-                scores = SIMILARITIES[sim](queries, images)  # once per similarity, shared by the separations
+                scores = E3_SIMILARITIES[sim](queries, images)  # once per similarity, shared by the separations
                 for sep in settings.separations:
                     out = uhn_weights(scores, sim, sep, settings.power, settings.beta[sim]) @ images
-                    ok = retrieved(out, images, threshold).double().mean().item()
-                    hits.setdefault(("uhn", f"{sim}/{sep}", c.name), []).append(ok)
+                    score(("uhn", f"{sim}/{sep}", c.name), out, images)
             binary_queries = binarise(queries, settings.binarize_threshold)
-            for arm in settings.arms:
+            for arm in arms:
                 relax_gen = generator_for(settings.seed, "relax", arm.name, c.name, size, run)
                 states = binary_recall(arm, memories[arm.name], binary_queries, settings.max_sweeps, relax_gen)
-                ok = retrieved((states + 1) / 2, (patterns + 1) / 2, threshold).double().mean().item()
-                hits.setdefault(("binary", arm.name, c.name), []).append(ok)
+                score(("binary", arm.name, c.name), (states + 1) / 2, (patterns + 1) / 2)
+    at_threshold = settings.threshold_factors.index(1.0)
     points = []
     for (family, arm, corruption), values in hits.items():
-        per_run = torch.tensor(values, dtype=torch.float64)
+        table = torch.stack(values)  # (runs, factors)
+        per_run = table[:, at_threshold]
         points.append(
             {
                 "family": family,
@@ -296,6 +351,8 @@ def measure_size(settings: Settings, pool: Tensor, shape, size: int, threshold: 
                 "runs": len(values),
                 "retrieved": round(per_run.mean().item(), 6),
                 "retrieved_std": round(per_run.std().item(), 6) if len(values) > 1 else 0.0,
+                "retrieved_per_run": [round(v, 6) for v in per_run.tolist()],
+                "retrieved_by_threshold": [round(v, 6) for v in table.mean(0).tolist()],
             }
         )
     return points
@@ -351,23 +408,70 @@ def mean_over_sizes(points: list[dict]) -> dict:
     return out
 
 
-def orderings(uhn: dict, similarities: list[str], separations: list[str]) -> dict:
-    """Published orderings as differences of mean fraction retrieved (> 0: the published ordering holds).
+def interval(values: list[float]) -> dict:
+    """Mean of per-run values with a 95% Student-t interval over runs (a single run: the interval is the point)."""
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return {"mean": round(mean, 6), "low": round(mean, 6), "high": round(mean, 6), "runs": len(values)}
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    half = T_975.get(len(values) - 1, 1.96) * sd / math.sqrt(len(values))
+    return {"mean": round(mean, 6), "low": round(mean - half, 6), "high": round(mean + half, 6), "runs": len(values)}
 
-    ``<sim>_minus_dot``: averaged over separations; ``<sep>_minus_identity``: averaged over similarities.
+
+def difference(points: list[dict], corruption: str, better: str, worse: str) -> dict | None:
+    """Fraction retrieved by arm ``better`` minus arm ``worse`` (UHN), averaged over the N grid per run, with its
+    interval over runs; None when either arm is missing. Sizes with fewer runs than the most contribute their runs."""
+    curve = {
+        (p["arm"], p["N"]): p["retrieved_per_run"]
+        for p in points
+        if p["family"] == "uhn" and p["corruption"] == corruption
+    }
+    sizes = sorted({n for arm, n in curve if arm == better} & {n for arm, n in curve if arm == worse})
+    if not sizes:
+        return None
+    runs = max(len(curve[(better, n)]) for n in sizes)
+    per_run = []
+    for r in range(runs):
+        diffs = [curve[(better, n)][r] - curve[(worse, n)][r] for n in sizes if r < len(curve[(better, n)])]
+        per_run.append(sum(diffs) / len(diffs))
+    return interval(per_run)
+
+
+def orderings(points: list[dict], similarities: list[str], separations: list[str]) -> dict:
+    """The published orderings under the paper's conditions, per corruption (> 0: the published ordering holds).
+
+    ``<distance>_minus_<dot>/max``: Euclidean or Manhattan minus each dot product, max separation;
+    ``<sep>_minus_identity/manhattan``: each sharper separation minus identity, Manhattan similarity.
     """
     out: dict = {}
-    for corruption, arms in uhn.items():
+    for corruption in sorted({p["corruption"] for p in points}):
         entry = {}
-        if "dot" in similarities:
-            for sim in (s for s in DISTANCES if s in similarities):
-                diffs = [arms[f"{sim}/{sep}"] - arms[f"dot/{sep}"] for sep in separations]
-                entry[f"{sim}_minus_dot"] = round(sum(diffs) / len(diffs), 6)
-        if "identity" in separations:
+        if SIMILARITY_CONDITION in separations:
+            for dist in (d for d in DISTANCES if d in similarities):
+                for dot in (d for d in DOT_PRODUCTS if d in similarities):
+                    value = difference(
+                        points, corruption, f"{dist}/{SIMILARITY_CONDITION}", f"{dot}/{SIMILARITY_CONDITION}"
+                    )
+                    entry[f"{dist}_minus_{dot}/{SIMILARITY_CONDITION}"] = value
+        if SEPARATION_CONDITION in similarities and "identity" in separations:
             for sep in (s for s in separations if s != "identity"):
-                diffs = [arms[f"{sim}/{sep}"] - arms[f"{sim}/identity"] for sim in similarities]
-                entry[f"{sep}_minus_identity"] = round(sum(diffs) / len(diffs), 6)
+                value = difference(
+                    points, corruption, f"{SEPARATION_CONDITION}/{sep}", f"{SEPARATION_CONDITION}/identity"
+                )
+                entry[f"{sep}_minus_identity/{SEPARATION_CONDITION}"] = value
         out[corruption] = entry
+    return out
+
+
+def threshold_sweep(points: list[dict], factors: list[float], threshold: float) -> dict:
+    """{corruption: {arm: fraction retrieved at each threshold}} for the UHN arms, averaged over the N grid."""
+    grouped: dict[tuple[str, str], list[list[float]]] = {}
+    for p in points:
+        if p["family"] == "uhn":
+            grouped.setdefault((p["corruption"], p["arm"]), []).append(p["retrieved_by_threshold"])
+    out: dict = {"thresholds": [round(f * threshold, 6) for f in factors]}
+    for (corruption, arm), rows in sorted(grouped.items()):
+        out.setdefault(corruption, {})[arm] = [round(sum(col) / len(col), 6) for col in zip(*rows, strict=True)]
     return out
 
 
@@ -407,7 +511,11 @@ def run(settings: Settings) -> tuple[dict, list[dict], dict]:
         "runs": {f"N{p['N']}": p["runs"] for p in points if p["family"] == "uhn"},
         "uhn": {corruption: nested(arms) for corruption, arms in uhn.items()},
         "binary": means.get("binary", {}),
-        "orderings": orderings(uhn, settings.similarities, settings.separations),
+        "binary_sizes": [n for n in settings.binary_sizes if n in settings.sizes],
+        "similarity_condition": SIMILARITY_CONDITION,
+        "separation_condition": SEPARATION_CONDITION,
+        "orderings": orderings(points, settings.similarities, settings.separations),
+        "threshold_sweep": threshold_sweep(points, settings.threshold_factors, threshold),
     }
     return summary, points, examples(settings, pool, shape)
 
@@ -415,15 +523,21 @@ def run(settings: Settings) -> tuple[dict, list[dict], dict]:
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The stage's files: the record (mean fraction retrieved per arm), the curves, the example images."""
     if settings.device.type == "cpu":
-        with cpu_threads(CPU_THREADS):
+        with cpu_threads(CPU_THREADS), recall_precision(params, settings.device):
             summary, points, example = run(settings)
     else:
-        summary, points, example = run(settings)
-    for p in points:
-        tracker.log({f"{p['family']}/{p['arm']}/{p['corruption']}/retrieved": p["retrieved"], "N": p["N"]})
+        with recall_precision(params, settings.device):
+            summary, points, example = run(settings)
     record = {"profile": params.raw("profile", "unknown"), **summary}
     return {"retrieval.json": record, "retrieval_curves.json": points, "retrieval_examples.json": example}
 
 
 def main(args) -> None:
-    run_stage(args, "retrieval", parse_settings, compute)
+    run_stage(
+        args,
+        "retrieval",
+        parse_settings,
+        compute,
+        headline=lambda record: select(record, "binary.gaussian.*", "uhn.gaussian.*.softmax"),
+        curves=(Curves("retrieval_curves.json", x="N", y=("retrieved",), series=("family", "arm", "corruption")),),
+    )

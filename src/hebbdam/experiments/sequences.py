@@ -14,8 +14,8 @@ P_T / P_S is the largest P that passes, found by a geometric bracket from the th
 result does not depend on the search path.
 
 Two more probes: biased patterns P(ξ = ±1) = (1 ± ε)/2 at one D (Hebbian nets, and the *generalised pseudo-inverse*
-rule, a non-local baseline implemented here), and a correlated sequence of binarised 8×8 digit frames whose classes
-cycle 0…9 (fraction of correct transitions per model).
+rule, a non-local baseline implemented here), and a correlated sequence of binarised digit images (mnist5k; 8×8
+digits on ci) whose classes cycle 0…9 (fraction of correct transitions per model).
 """
 
 from __future__ import annotations
@@ -29,13 +29,13 @@ from torch import Tensor
 
 from .. import references as ref
 from ..config import ConfigError, Params
-from ..data.readers import read_digits
+from ..data.prepare import load
 from ..data.sequences import binarize, digit_sequence, random_sequence
 from ..logs import say
 from ..memory import SequenceMemory
 from ..memory.base import sign_keep
 from ..metrics import loglog_slope
-from .common import compute_device, generator_for, run_stage
+from .common import Curves, compute_device, generator_for, run_stage, select
 
 KINDS = ("linear", "polynomial", "exponential")
 RULES = ("hebbian", "pseudo_inverse")
@@ -81,6 +81,8 @@ class Settings:
     biased_dim: int
     epsilons: list[float]
     biased_models: list[Model]
+    digit_dataset: str
+    data_root: str
     digit_length: int
     digit_trials: int
     digit_models: list[Model]
@@ -136,6 +138,8 @@ def parse_settings(params: Params) -> Settings:
         biased_dim=section.section("biased").positive_int("dim"),
         epsilons=[float(e) for e in epsilons],
         biased_models=biased_models,
+        digit_dataset=digits.string("dataset"),
+        data_root=params.section("data").string("root", "data"),
         digit_length=digits.positive_int("length"),
         digit_trials=digits.positive_int("trials"),
         digit_models=[by_name[n] for n in names],
@@ -324,16 +328,15 @@ def scan_bias(settings: Settings) -> tuple[dict, list[dict]]:
     return record, curves
 
 
-def digit_frames() -> tuple[Tensor, Tensor]:
-    """scikit-learn's 8×8 digits binarised at half intensity: ±1 (1797, 64) and labels (1797,)."""
-    images, labels = read_digits()
-    pixels = torch.as_tensor(images.reshape(len(images), -1), dtype=torch.float32) / 16.0
-    return binarize(pixels), torch.as_tensor(labels, dtype=torch.int64)
+def digit_frames(dataset: str, root: str) -> tuple[Tensor, Tensor]:
+    """The training images of a prepared source binarised at half intensity: ±1 (N, D) and labels (N,)."""
+    data = load(dataset, root)
+    return binarize(data["x_train"].float()), data["y_train"].long()
 
 
 def digits_recall(settings: Settings) -> dict:
     """Fraction of exactly correct transitions (and of correct bits) on correlated digit-frame sequences."""
-    frames, labels = digit_frames()
+    frames, labels = digit_frames(settings.digit_dataset, settings.data_root)
     sequences = [
         digit_sequence(frames, labels, settings.digit_length, generator_for(settings.seed, "digits", trial))
         for trial in range(settings.digit_trials)
@@ -342,6 +345,7 @@ def digits_recall(settings: Settings) -> dict:
         [(s @ s.T / s.shape[1]).triu(1).sum() / (len(s) * (len(s) - 1) / 2) for s in sequences]
     ).mean()
     record: dict = {
+        "dataset": settings.digit_dataset,
         "D": frames.shape[1],
         "length": settings.digit_length,
         "trials": settings.digit_trials,
@@ -368,7 +372,16 @@ def digits_recall(settings: Settings) -> dict:
 
 
 def main(args) -> None:
-    run_stage(args, "sequences", parse_settings, compute)
+    run_stage(
+        args,
+        "sequences",
+        parse_settings,
+        compute,
+        headline=lambda record: select(record, "random.*.exponent_T", "digits.*.transition_fraction"),
+        curves=(
+            Curves("sequences_curves.json", x="P", y=("sequence", "transition"), series=("model", "D"), rows="search"),
+        ),
+    )
 
 
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
@@ -376,8 +389,6 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     random_record, random_curves = scan_dimensions(settings)
     bias_record, bias_curves = scan_bias(settings)
     digits = digits_recall(settings)
-    for point in random_curves:
-        tracker.log({f"{point['model']}/D{point['D']}/{k}": v for k, v in point.items() if isinstance(v, float)})
     record = {
         "profile": params.raw("profile", "unknown"),
         "criterion": {

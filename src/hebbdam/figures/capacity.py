@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import comparison as cmp
 from .. import references as ref
+from ..expectations import FINITE_SIZE_CRITICAL_LOAD_BAND
 from .style import plt
 
 INPUTS = ("capacity.json", "capacity_curves.json")
@@ -107,7 +109,9 @@ def draw(metrics: dict) -> plt.Figure:
 
 
 def comparisons(metrics: dict) -> list[dict]:
-    """Measured against published, for reports/README.md."""
+    """Measured against published, for reports/README.md. This stage recalls from 10% flipped bits, so its "exact
+    recall" and "half the probes" loads are not the published no-noise / per-bit criteria: those rows say so (the
+    like-for-like rows are the ladder's fixed-point capacities)."""
     arms = metrics["capacity.json"]["arms"]
     rows = []
     for name, arm in arms.items():
@@ -116,35 +120,45 @@ def comparisons(metrics: dict) -> list[dict]:
             continue
         if arm["model"] == "hopfield":
             largest = dims[-1]
+            measured = arm[f"D{largest}"]["critical_load"]
+            band = FINITE_SIZE_CRITICAL_LOAD_BAND.value
             rows.append(
-                {
-                    "quantity": f"{name}: critical load α_c at D={largest} (retrieved fraction crosses ½)",
-                    "measured": arm[f"D{largest}"]["critical_load"],
-                    "published": ref.HEBB_CRITICAL_LOAD.value,
-                    "source": ref.HEBB_CRITICAL_LOAD.citation,
-                    "note": "D → ∞ value; finite D sits above it (finite-size shift ∝ D^-1/2)",
-                }
+                cmp.row(
+                    f"E1 {name}: critical load α_c at D={largest}",
+                    "load at which half of the patterns are retrieved (final overlap ≥ 0.95) from 10% flipped bits",
+                    measured,
+                    published=ref.HEBB_CRITICAL_LOAD.value,
+                    source=ref.HEBB_CRITICAL_LOAD.citation,
+                    verdict=cmp.within(
+                        measured, ref.HEBB_CRITICAL_LOAD.value, ref.HEBB_CRITICAL_LOAD.value * (1 + band)
+                    ),
+                    note="D → ∞ value; finite D sits above it (finite-size shift); ours: ≤ +25% counts as reproduced",
+                    headline=name == "hebb_async",
+                )
             )
             for dim in dims:
                 rows.append(
-                    {
-                        "quantity": f"{name}: load with ≥99% exact recall at D={dim}",
-                        "measured": arm[f"D{dim}"]["exact_capacity_load"],
-                        "published": round(ref.hebb_exact_capacity(dim, all_patterns=True) / dim, 4),
-                        "source": ref.HEBB_EXACT_ALL_PATTERNS.citation,
-                        "note": "D / (4 ln D): all patterns exactly stable; grid step limits resolution",
-                    }
+                    cmp.row(
+                        f"E1 {name}: load with ≥99% exact recall at D={dim}",
+                        "largest load at which ≥ 99% of patterns are recalled exactly from 10% flipped bits",
+                        arm[f"D{dim}"]["exact_capacity_load"],
+                        published=round(ref.hebb_exact_capacity(dim, all_patterns=True) / dim, 4),
+                        source=ref.HEBB_EXACT_ALL_PATTERNS.citation,
+                        published_criterion="every pattern a fixed point, no noise: P = D / (4 ln D)",
+                        note="compare with the ladder's fixed-point rows",
+                    )
                 )
         else:
             for dim in dims:
                 critical = arm[f"D{dim}"]["critical_load"]
                 rows.append(
-                    {
-                        "quantity": f"{name}: patterns retrieved by half the probes at D={dim}",
-                        "measured": None if critical is None else round(critical * dim, 1),
-                        "published": round(ref.dam_no_error_capacity(dim, 3), 1),
-                        "source": ref.DAM_CAPACITY_CITATION,
-                        "note": "published value is the no-error capacity D²/(6 ln D), a lower bound for this",
-                    }
+                    cmp.row(
+                        f"E1 {name}: patterns retrieved by half the probes at D={dim}",
+                        "P at which half of the probes (10% flipped bits) end on their pattern",
+                        None if critical is None else round(critical * dim, 1),
+                        published=round(ref.dam_no_error_capacity(dim, 3), 1),
+                        source=f"{ref.DAM_CAPACITY_CITATION}, {ref.DAM_NO_ERROR_EQUATION}",
+                        published_criterion=ref.DAM_NO_ERROR_CRITERION,
+                    )
                 )
     return rows

@@ -31,6 +31,9 @@ def check_beta(beta: float, name: str = "beta") -> float:
     return float(beta)
 
 
+CHECK_ROWS = 65536  # rows checked at a time: isfinite of a huge memory matrix would take several copies of it
+
+
 def check_matrix(values: Tensor, name: str, dim: int | None = None, bipolar: bool = False) -> None:
     """Raise a ValueError naming ``name`` unless it is a finite 2-d (rows, dim) matrix, ±1 if ``bipolar``."""
     if not isinstance(values, Tensor) or values.ndim != 2:
@@ -38,7 +41,7 @@ def check_matrix(values: Tensor, name: str, dim: int | None = None, bipolar: boo
         raise ValueError(f"{name}: expected a 2-d (P, D) tensor, got {shape}")
     if dim is not None and values.shape[1] != dim:
         raise ValueError(f"{name}: expected {dim} columns, got {values.shape[1]}")
-    if not bool(torch.isfinite(values).all()):
+    if not all(bool(torch.isfinite(rows).all()) for rows in values.split(CHECK_ROWS)):  # bounded temporaries
         raise ValueError(f"{name}: expected finite entries")
     if bipolar and not is_bipolar(values):
         raise ValueError(f"{name}: expected bipolar ±1 entries")

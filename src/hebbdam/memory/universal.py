@@ -1,7 +1,9 @@
 """Universal Hopfield Network (Millidge et al. 2022): out = P · sep(sim(M, q)).
 
 Similarity, separation and projection are independent choices; auto-association projects onto the memories
-(P = M), hetero-association onto other content (``projection``, one row per memory).
+(P = M), hetero-association onto other content (``projection``, one row per memory). Distances come from
+``memory.distance`` (a compiled kernel on the CPU); dot similarity with softmax separation is attention and
+takes ``softmax_readout``; with ``chunk`` every separation streams over the memories in bounded memory.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import torch
 from torch import Tensor
 
 from .base import Memory, check_beta, check_matrix
+from .distance import pairwise_distance
+from .softmax import Logits, softmax_readout, stream_softmax
 
 EPS = 1e-12  # guards L1 and L2 norms of all-zero rows
 
@@ -28,11 +32,11 @@ def _cosine(q: Tensor, m: Tensor) -> Tensor:
 
 
 def _euclidean(q: Tensor, m: Tensor) -> Tensor:
-    return -torch.cdist(q, m, p=2.0, compute_mode="donot_use_mm_for_euclid_dist")
+    return pairwise_distance(q, m, "euclidean").neg_()
 
 
 def _manhattan(q: Tensor, m: Tensor) -> Tensor:
-    return -torch.cdist(q, m, p=1.0)
+    return pairwise_distance(q, m, "manhattan").neg_()
 
 
 SIMILARITIES = {
@@ -52,7 +56,8 @@ class UniversalHopfield(Memory):
     - q‖₁).
     ``separation``: identity, power (x^k, ``power`` = k), softmax (softmax(β x), ``beta``), max (one-hot
     argmax: returns exactly the projection row of the most similar memory). No energy in general (softmax with
-    dot is :class:`ModernHopfield`).
+    dot is :class:`ModernHopfield`). ``chunk``: stream the memories this many rows at a time, so no (B, P)
+    tensor larger than (B, chunk) is held (softmax by a running log-sum-exp, max by a running argmax).
     """
 
     def __init__(
@@ -63,6 +68,7 @@ class UniversalHopfield(Memory):
         beta: float = 1.0,
         power: int = 2,
         projection: Tensor | None = None,
+        chunk: int | None = None,
     ):
         super().__init__()
         check_matrix(memories, "memories")
@@ -78,6 +84,9 @@ class UniversalHopfield(Memory):
                 raise ValueError(
                     f"projection: expected {memories.shape[0]} rows (one per memory), got {projection.shape[0]}"
                 )
+        if chunk is not None and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
+            raise ValueError(f"chunk: expected a positive integer or None, got {chunk!r}")
+        self.chunk = chunk
         self.dim = memories.shape[1]
         self.similarity = similarity
         self.separation = separation
@@ -101,11 +110,39 @@ class UniversalHopfield(Memory):
         return torch.zeros_like(scores).scatter_(-1, scores.argmax(-1, keepdim=True), 1.0)
 
     def nearest(self, states: Tensor) -> Tensor:
-        """(B, D) → (B,) index of the most similar memory."""
-        return self.scores(states).argmax(-1)
+        """(B, D) → (B,) index of the most similar memory (the first of equals), streamed when ``chunk`` is set."""
+        if not self._streams():
+            return self.scores(states).argmax(-1)
+        best_score = torch.full((states.shape[0],), float("-inf"), dtype=states.dtype, device=states.device)
+        best = torch.zeros(states.shape[0], dtype=torch.long, device=states.device)
+        for start in range(0, self.memories.shape[0], self.chunk):
+            scores = SIMILARITIES[self.similarity](states, self.memories[start : start + self.chunk])
+            index = scores.argmax(-1)
+            score = scores.gather(-1, index[:, None])[:, 0]
+            better = score > best_score  # strict: an earlier chunk keeps a tie, as argmax over all P does
+            best_score = torch.where(better, score, best_score)
+            best = torch.where(better, index + start, best)
+        return best
+
+    def _streams(self) -> bool:
+        return self.chunk is not None and self.chunk < self.memories.shape[0]
+
+    def _logits(self) -> Logits:
+        similarity, beta = SIMILARITIES[self.similarity], self.beta
+        return lambda states, chunk: similarity(states, chunk).mul_(beta)
 
     def step(self, states: Tensor) -> Tensor:
         """(B, D) → (B, Dv)."""
         if self.separation == "max":
             return self.projection[self.nearest(states)]
-        return self.separate(self.scores(states)) @ self.projection
+        if self.separation == "softmax" and self._streams():
+            return stream_softmax(states, self.memories, self.projection, self._logits(), self.chunk)[0]
+        if self.separation == "softmax" and self.similarity == "dot":
+            return softmax_readout(states, self.memories, self.projection, self.beta)
+        if not self._streams():
+            return self.separate(self.scores(states)) @ self.projection
+        out = torch.zeros(states.shape[0], self.projection.shape[1], dtype=states.dtype, device=states.device)
+        for start in range(0, self.memories.shape[0], self.chunk):  # identity and power act on each score alone
+            scores = SIMILARITIES[self.similarity](states, self.memories[start : start + self.chunk])
+            out.addmm_(self.separate(scores), self.projection[start : start + self.chunk])
+        return out

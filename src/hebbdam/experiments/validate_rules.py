@@ -19,7 +19,7 @@ from torch import Tensor
 from ..data.synthetic import flip_bits, rademacher
 from ..dynamics import relax
 from ..memory import Hopfield
-from .base import Rule, get_rule
+from ..rules.base import Rule, get_rule
 
 FLIP = 0.1
 RETRIEVED_OVERLAP = 0.95
@@ -140,7 +140,7 @@ def random_feature_slope(
     Queries are the stored patterns with ``flip`` of their bits flipped; the error is averaged over queries and over
     ``seeds`` independent feature maps. Theory: the kernel estimate has standard deviation ∝ F^{-1/2}, so ≈ -0.5.
     """
-    from .dense import feature_energy, gaussian_slot_energy
+    from ..rules.dense import feature_energy, gaussian_slot_energy
 
     generator = torch.Generator().manual_seed(seed)
     patterns = rademacher(count, dim, generator)
@@ -185,7 +185,7 @@ def krotov_hopfield_digits(units: int = 200, epochs: int = 60, power: float = 4.
     top layer on ReLU(⟨W, v⟩_p)^power (each row scaled by its max). The same top layer on the *untrained* random
     initial units is reported as a control."""
     from ..lit.data import digits
-    from .hidden import hidden_activity
+    from ..rules.hidden import hidden_activity
 
     train_x, train_y, test_x, test_y = digits(seed=seed)
     rule = get_rule("krotov_hopfield", units=units)

@@ -1,0 +1,226 @@
+"""Pairwise distances between states and memories, fast on the CPU, exact everywhere.
+
+Manhattan (L1) and exact Euclidean distances have no GEMM form, and ``torch.cdist(p=1)`` runs at a twentieth of the
+GEMM rate on a CPU. On float32 CPU tensors the distances come from a small C kernel compiled once per machine with
+the system C compiler (``cc``; ``$CC`` overrides) and cached under ``~/.cache/hebbdam`` (``$HEBBDAM_CACHE``): a 3 × 3
+tile of (query, memory) pairs is accumulated in SIMD registers along D, so each loaded vector is used three times,
+and the memories are split over ``torch.get_num_threads()`` threads (ctypes releases the GIL). Each pair is summed
+in the same order whatever the thread count, so results are repeatable bit for bit.
+
+CUDA tensors take a Triton kernel (``memory.distance_triton``) where Triton is installed. Everything else (other
+dtypes, tensors that need a gradient, no compiler, ``HEBBDAM_FAST_DISTANCE=0``) takes ``torch.cdist`` in chunks
+of memories, the exact fallback the kernels are tested against. ``pairwise_distance`` never holds more than the
+(B, K) result; recall with a separation streams over memories (``memory.universal``) so that is bounded too.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+NORMS = {"manhattan": 1, "euclidean": 2}
+FALLBACK_CHUNK = 4096  # memories per torch.cdist call on the fallback path
+
+KERNEL_SOURCE = r"""
+#include <stddef.h>
+typedef float vf __attribute__((vector_size(32)));
+typedef float vfu __attribute__((vector_size(32), aligned(4)));
+typedef int vi __attribute__((vector_size(32)));
+#define W 8
+#define T 3
+
+static inline vf load(const float *p) { return *(const vfu *)p; }
+static inline vf term(vf a, vf b, int p) {
+    vf d = a - b;
+    if (p == 1) return (vf)((vi)d & (vi){0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff,
+                                          0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff});
+    return d * d;
+}
+static inline float hsum(vf v) {
+    float s = 0.0f;
+    for (int k = 0; k < W; k++) s += v[k];
+    return s;
+}
+static inline float tail(const float *a, const float *b, long from, long d, int p) {
+    float s = 0.0f;
+    for (long k = from; k < d; k++) {
+        float x = a[k] - b[k];
+        s += p == 1 ? (x < 0 ? -x : x) : x * x;
+    }
+    return s;
+}
+
+/* out[i * ldo + j] = sum_k |q[i, k] - m[j, k]|^p for p = 1 (Manhattan) or p = 2 (squared Euclidean). */
+void hebbdam_distance(const float *q, const float *m, float *out, long nq, long nm, long d, long ldo, int p) {
+    const long dv = d - d % W;
+    const long block = 48; /* memories per block: 48 rows of D floats stay in L2 while query tiles pass */
+    for (long j0 = 0; j0 < nm; j0 += block) {
+        long j1 = j0 + block < nm ? j0 + block : nm;
+        for (long i = 0; i < nq; i += T) {
+            long ti = nq - i < T ? nq - i : T;
+            for (long j = j0; j < j1; j += T) {
+                long tj = j1 - j < T ? j1 - j : T;
+                if (ti == T && tj == T) {
+                    vf acc[T][T] = {{0}};
+                    const float *a0 = q + i * d, *a1 = a0 + d, *a2 = a1 + d;
+                    const float *b0 = m + j * d, *b1 = b0 + d, *b2 = b1 + d;
+                    for (long k = 0; k < dv; k += W) {
+                        vf x0 = load(a0 + k), x1 = load(a1 + k), x2 = load(a2 + k);
+                        vf y = load(b0 + k);
+                        acc[0][0] += term(x0, y, p); acc[1][0] += term(x1, y, p); acc[2][0] += term(x2, y, p);
+                        y = load(b1 + k);
+                        acc[0][1] += term(x0, y, p); acc[1][1] += term(x1, y, p); acc[2][1] += term(x2, y, p);
+                        y = load(b2 + k);
+                        acc[0][2] += term(x0, y, p); acc[1][2] += term(x1, y, p); acc[2][2] += term(x2, y, p);
+                    }
+                    for (int r = 0; r < T; r++)
+                        for (int c = 0; c < T; c++)
+                            out[(i + r) * ldo + j + c] =
+                                hsum(acc[r][c]) + tail(q + (i + r) * d, m + (j + c) * d, dv, d, p);
+                } else {
+                    for (long r = 0; r < ti; r++)
+                        for (long c = 0; c < tj; c++) {
+                            const float *a = q + (i + r) * d, *b = m + (j + c) * d;
+                            vf acc = {0};
+                            for (long k = 0; k < dv; k += W) acc += term(load(a + k), load(b + k), p);
+                            out[(i + r) * ldo + j + c] = hsum(acc) + tail(a, b, dv, d, p);
+                        }
+                }
+            }
+        }
+    }
+}
+"""
+
+_kernel = None
+_kernel_error: str | None = None
+
+
+def _cache_dir() -> Path:
+    root = os.environ.get("HEBBDAM_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "hebbdam"
+    )
+    return Path(root)
+
+
+def _compile() -> ctypes.CDLL:
+    """Build the kernel once per source and compiler (atomic rename, so concurrent builds are safe) and load it."""
+    compiler = os.environ.get("CC", "cc")
+    flags = ["-O3", "-march=native", "-shared", "-fPIC"]
+    digest = hashlib.sha256("\0".join([KERNEL_SOURCE, compiler, *flags]).encode()).hexdigest()[:16]
+    library = _cache_dir() / f"distance-{digest}.so"
+    if not library.exists():
+        library.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=library.parent) as scratch:
+            source = Path(scratch) / "distance.c"
+            source.write_text(KERNEL_SOURCE)
+            built = Path(scratch) / "distance.so"
+            subprocess.run([compiler, *flags, str(source), "-o", str(built)], check=True, capture_output=True)
+            os.replace(built, library)
+    lib = ctypes.CDLL(str(library))
+    lib.hebbdam_distance.restype = None
+    lib.hebbdam_distance.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_long] * 4 + [ctypes.c_int]
+    return lib
+
+
+def fast_kernel() -> ctypes.CDLL | None:
+    """The compiled kernel, or None (the reason in :func:`fast_kernel_status`) when it cannot be built or is off."""
+    global _kernel, _kernel_error
+    if os.environ.get("HEBBDAM_FAST_DISTANCE", "1") == "0":
+        return None
+    if _kernel is None and _kernel_error is None:
+        try:
+            _kernel = _compile()
+        except (OSError, subprocess.CalledProcessError) as err:
+            detail = getattr(err, "stderr", b"") or b""
+            _kernel_error = f"{type(err).__name__}: {err} {detail.decode(errors='replace')[:200]}".strip()
+    return _kernel
+
+
+def fast_kernel_status() -> str:
+    """One line: which path float32 CPU distances take."""
+    if os.environ.get("HEBBDAM_FAST_DISTANCE", "1") == "0":
+        return "torch.cdist (HEBBDAM_FAST_DISTANCE=0)"
+    if fast_kernel() is not None:
+        return "compiled C kernel"
+    return f"torch.cdist (kernel unavailable: {_kernel_error})"
+
+
+def _uses_kernel(states: Tensor, memories: Tensor) -> bool:
+    return (
+        states.device.type == "cpu"
+        and memories.device.type == "cpu"
+        and states.dtype == torch.float32
+        and memories.dtype == torch.float32
+        and not (torch.is_grad_enabled() and (states.requires_grad or memories.requires_grad))  # cdist has a backward
+        and fast_kernel() is not None
+    )
+
+
+def _kernel_distance(states: Tensor, memories: Tensor, norm: int) -> Tensor:
+    """Σ_k |s_k - m_k|^norm, (B, D), (K, D) → (B, K), by the compiled kernel on row blocks in parallel."""
+    states, memories = states.contiguous(), memories.contiguous()
+    batch, count, dim = states.shape[0], memories.shape[0], states.shape[1]
+    out = torch.empty(batch, count, dtype=torch.float32)
+    if batch == 0 or count == 0:
+        return out
+    kernel = fast_kernel()
+    threads = max(1, min(torch.get_num_threads(), count // 48 + 1))
+    bounds = [count * t // threads for t in range(threads + 1)]
+    ptr_s, ptr_m, ptr_o, size = states.data_ptr(), memories.data_ptr(), out.data_ptr(), 4
+
+    def part(t: int) -> None:
+        lo, hi = bounds[t], bounds[t + 1]
+        kernel.hebbdam_distance(ptr_s, ptr_m + lo * dim * size, ptr_o + lo * size, batch, hi - lo, dim, count, norm)
+
+    if threads == 1:
+        part(0)
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(part, range(threads)))
+    return out
+
+
+def cdist_chunked(states: Tensor, memories: Tensor, norm: int, chunk: int = FALLBACK_CHUNK) -> Tensor:
+    """The exact reference: ``torch.cdist`` (without the matmul shortcut) over chunks of memories, (B, K)."""
+    parts = [
+        torch.cdist(states, memories[start : start + chunk], p=float(norm), compute_mode="donot_use_mm_for_euclid_dist")
+        for start in range(0, memories.shape[0], chunk)
+    ]
+    return torch.cat(parts, dim=1) if parts else states.new_zeros(states.shape[0], 0)
+
+
+def _uses_triton(states: Tensor, memories: Tensor) -> bool:
+    from . import distance_triton  # imports triton: only when a CUDA tensor comes
+
+    return (
+        states.device.type == "cuda"
+        and memories.device.type == "cuda"
+        and states.dtype == memories.dtype
+        and states.dtype in (torch.float32, torch.bfloat16, torch.float16)
+        and not (torch.is_grad_enabled() and (states.requires_grad or memories.requires_grad))
+        and os.environ.get("HEBBDAM_FAST_DISTANCE", "1") != "0"
+        and distance_triton.available()
+    )
+
+
+def pairwise_distance(states: Tensor, memories: Tensor, metric: str) -> Tensor:
+    """(B, D), (K, D) → (B, K): ‖s - m‖₁ ("manhattan") or ‖s - m‖₂ ("euclidean")."""
+    norm = NORMS[metric]
+    if _uses_kernel(states, memories):
+        total = _kernel_distance(states, memories, norm)
+    elif _uses_triton(states, memories):
+        from .distance_triton import triton_distance
+
+        total = triton_distance(states, memories, norm).to(states.dtype)
+    else:
+        return cdist_chunked(states, memories, norm)
+    return total if norm == 1 else total.sqrt_()
