@@ -11,14 +11,14 @@ import yaml
 from hebbdam import cli
 from hebbdam.data import readers, sources
 from hebbdam.data.datamodule import datamodule
-from hebbdam.data.prepare import PrepareConfig, load, prepare
+from hebbdam.data.prepare import PrepareConfig, load_processed, prepare
 from hebbdam.errors import HebbdamError
 
 
 @pytest.fixture(scope="module")
 def mnist5k(tmp_path_factory):
     root = tmp_path_factory.mktemp("mnist5k")
-    return prepare("mnist5k", PrepareConfig(root=root, seed=0)), load("mnist5k", root, verify=True)
+    return prepare("mnist5k", PrepareConfig(root=root, seed=0)), load_processed("mnist5k", root)
 
 
 def test_mnist5k_split_is_stratified_disjoint_and_exact(mnist5k):

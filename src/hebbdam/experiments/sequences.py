@@ -29,7 +29,7 @@ from torch import Tensor
 
 from .. import references as ref
 from ..config import ConfigError, Params
-from ..data.prepare import load
+from ..data.prepare import load_processed
 from ..data.sequences import binarize, digit_sequence, random_sequence
 from ..logs import say
 from ..memory import SequenceMemory
@@ -330,7 +330,7 @@ def scan_bias(settings: Settings) -> tuple[dict, list[dict]]:
 
 def digit_frames(dataset: str, root: str) -> tuple[Tensor, Tensor]:
     """The training images of a prepared source binarised at half intensity: ±1 (N, D) and labels (N,)."""
-    data = load(dataset, root)
+    data = load_processed(dataset, root)
     return binarize(data["x_train"].float()), data["y_train"].long()
 
 
