@@ -26,7 +26,9 @@ def digits_root(tmp_path):
 
 
 def retrieval_params(compose_params, root: Path) -> Path:
-    return compose_params("profile=ci", f"data.root={root}", "retrieval.sizes=[2]", "retrieval.runs=1")
+    return compose_params(
+        "profile=ci", f"data.root={root}", "retrieval.sizes=[2]", "retrieval.binary_sizes=[2]", "retrieval.runs=1"
+    )
 
 
 def one_error_line(capsys) -> str:
