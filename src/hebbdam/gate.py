@@ -239,12 +239,20 @@ def as_number(value: Value) -> float | str:
     return value
 
 
+def operand(records: dict[str, dict], text: str) -> Value:
+    """A side of an ordering: "file.json:key" or a number (a floor a headline metric must stay above)."""
+    try:
+        return float(text)
+    except ValueError:
+        return lookup(records, text)
+
+
 def check_orderings(tolerances: Tolerances, records: dict[str, dict]) -> list[Check]:
     """Each headline ordering "A > B" on a run's records; the check's old/new columns hold A and B."""
     checks = []
     for ordering in tolerances.orderings:
         left_key, operator, right_key = parse_ordering(ordering)
-        left, right = lookup(records, left_key), lookup(records, right_key)
+        left, right = operand(records, left_key), operand(records, right_key)
         a, b = as_number(left), as_number(right)
         holds = isinstance(a, float) and isinstance(b, float) and (a > b if operator == ">" else a >= b)
         checks.append(Check(ordering, left, right, None, "ordering", holds))
@@ -355,9 +363,10 @@ def main(args) -> None:
     print(table(checks + orderings))
     failed = [c for c in checks + orderings if not c.passed]
     if failed:
+        bad_metrics, bad_orderings = sum(not c.passed for c in checks), sum(not c.passed for c in orderings)
         names = ", ".join(c.key for c in failed[:3]) + (", …" if len(failed) > 3 else "")
         raise HebbdamError(
-            f"regression gate: {len(failed)} of {len(checks)} metrics and {len(orderings)} orderings failed ({names}); "
-            f"refresh the baseline with `make ci-baseline` if the change is intended"
+            f"regression gate: {bad_metrics} of {len(checks)} metrics and {bad_orderings} of {len(orderings)} "
+            f"orderings failed ({names}); refresh the baseline with `make ci-baseline` if the change is intended"
         )
     say(f"regression gate: all {len(checks)} metrics and {len(orderings)} orderings hold against {baseline_dir}")
