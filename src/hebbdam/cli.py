@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "ladder": ("hebbdam.experiments.capacity", "ladder_main", "E1 ladder: one family of rules × models"),
     "classification": ("hebbdam.experiments.classification", "main", "E5: K&H 2016 dense classifier, four memory arms"),
     "sequences": ("hebbdam.experiments.sequences", "main", "E4: sequence capacity P_T, P_S of SeqNet and DenseNets"),
+    "budget": ("hebbdam.experiments.budget", "main", "E8: local rules against backprop at a fixed budget (one part)"),
     # new commands: add one line here
 }
 

@@ -3,7 +3,7 @@
 Every figure, then one table of measured against published values (difference and source), then provenance. The
 report names the profile and the sha256 of each metrics file rather than a git commit, so regenerating it from the
 same results gives the same bytes (the commit that produced a file: ``git log -1 -- reports/metrics/<file>``; each
-W&B run also carries its commit).
+W&B run also carries its commit). A figure module with ``section(metrics)`` adds its own lines under its figure.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ def build(metrics_dir: Path, figures_rel: str = "figures") -> str:
         metrics = {file: io.read_json(metrics_dir / file) for file in module.INPUTS}
         title = (module.__doc__ or name).strip().splitlines()[0]
         lines += [f"## {name}", "", title, "", f"![{name}]({figures_rel}/{module.OUTPUT})", ""]
+        if hasattr(module, "section"):  # a figure module's own table and statement under its figure
+            lines += [*module.section(metrics), ""]
         if hasattr(module, "comparisons"):
             rows += module.comparisons(metrics)
         for file in module.INPUTS:

@@ -13,7 +13,6 @@ the largest load with every probed pattern a fixed point.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -26,10 +25,10 @@ from ..dynamics import relax
 from ..errors import HebbdamError
 from ..lit import store
 from ..logs import say
-from ..memory import Exponential, Memory, Power, RandomFeatureDAM, Separation
-from ..metrics import crossing_load, exact_recall, largest_load_above, loglog_slope, overlap
+from ..memory import Memory, Power, RandomFeatureDAM, Separation
+from ..metrics import binarise, crossing_load, exact_recall, largest_load_above, loglog_slope, overlap
 from ..rules import Rule, get_rule, rule_names
-from .common import compute_device, generator_for, run_stage, trainer_options
+from .common import compute_device, generator_for, parse_separation, run_stage, separation_at, trainer_options
 
 MODELS = ("hopfield", "dense", "tensor4", "random_features", "backprop")
 RULE_TARGETS = {"hopfield": "pairwise", "dense": "slots", "tensor4": "tensor4"}  # model → what its rule must write
@@ -85,24 +84,6 @@ class Settings:
     arms: list[Arm]
     trainer: dict = field(default_factory=dict)
     device: torch.device = torch.device("cpu")
-
-
-def parse_separation(section: Params) -> Separation:
-    """F of a dense arm. The exponential's ``beta`` multiplies the raw overlap ξ·σ (Demircigil: F = exp(ξ·σ), beta
-    = 1); DenseAM feeds F the scaled overlap ξ·σ / D, so the separation built here is F(x) = exp(beta · D · x) via
-    :func:`separation_at`."""
-    kind = section.choice("kind", ["power", "exponential"])
-    if kind == "power":
-        n = section.raw("n")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-            raise ConfigError(section.key("n"), "an integer power ≥ 2", n)
-        return Power(n, rectified=bool(section.raw("rectified", False)))
-    return Exponential(section.number("beta", lambda v: 0 < v < float("inf"), "a number in (0, ∞)"))
-
-
-def separation_at(separation: Separation | None, dim: int) -> Separation | None:
-    """The separation for dimension D: powers are scale-free; the exponential's beta is per raw overlap."""
-    return Exponential(separation.beta * dim) if isinstance(separation, Exponential) else separation
 
 
 def parse_rule(section: Params, model: str) -> Rule | None:
@@ -182,21 +163,19 @@ def build_memory(arm: Arm, patterns: torch.Tensor, settings: Settings, generator
 
 def train_backprop_weights(patterns: torch.Tensor, options: dict, settings: Settings) -> Memory:
     """A pairwise W trained by backprop through unrolled tanh recall from corrupted patterns (denoising loss)."""
-    from ..lit import PatternDataModule, make_trainer
-    from ..lit.backprop import BackpropModule, Denoising, PairwiseWeights
+    from ..lit.backprop import PairwiseWeights, fit_denoising
 
-    objective = Denoising(steps=int(options.get("steps", 3)), flip=settings.flip_fraction, gain=3.0)
-    module = BackpropModule(
+    module = fit_denoising(
         PairwiseWeights(patterns.shape[1], init_std=0.01, seed=settings.seed),
-        objective,
+        patterns,
+        flip=settings.flip_fraction,
+        steps=int(options.get("steps", 3)),
         lr=float(options.get("lr", 0.01)),
+        updates=int(options.get("updates", 500)),
+        batch_size=int(options.get("batch_size", 4)),
         seed=settings.seed,
+        trainer_options=settings.trainer,
     )
-    batch_size = int(options.get("batch_size", 4))
-    batches = math.ceil(patterns.shape[0] / batch_size)
-    epochs = math.ceil(int(options.get("updates", 500)) / batches)  # the same number of gradient updates at any P
-    trainer = make_trainer(max_epochs=epochs, **settings.trainer)
-    trainer.fit(module, datamodule=PatternDataModule(patterns, batch_size=batch_size))
     return module.memory.export()
 
 
@@ -216,11 +195,6 @@ def probe_trial(arm: Arm, dim: int, count: int, trial: int, settings: Settings) 
         "retrieved": final_overlap >= settings.retrieval_overlap,
         "overlap": final_overlap,
     }
-
-
-def binarise(states: torch.Tensor) -> torch.Tensor:
-    """±1 read-out of a state (identity for binary memories; sign, with 0 → +1, for continuous ones)."""
-    return torch.where(states >= 0, 1.0, -1.0).to(states.dtype)
 
 
 def measure_point(arm: Arm, dim: int, load: float, settings: Settings) -> dict:

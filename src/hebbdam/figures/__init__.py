@@ -21,6 +21,7 @@ FIGURES = [
     "retrieval_examples",
     "generalisation",
     "classification",
+    "budget",
 ]
 
 

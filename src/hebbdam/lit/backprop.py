@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from ..data.synthetic import flip_bits
 from ..errors import HebbdamError
-from ..memory import DenseAM, Hopfield, Power, Separation
+from ..memory import DenseAM, Hopfield, Power, RandomFeatureDAM, Separation
 
 
 # trainable memories -----------------------------------------------------------------------------------------
@@ -83,11 +83,21 @@ class FeatureMap(nn.Module):
 
     target = "features"
 
-    def __init__(self, dim: int, features: int = 256, beta: float = 0.05, seed: int = 0):
+    def __init__(
+        self,
+        dim: int,
+        features: int = 256,
+        beta: float = 0.05,
+        seed: int = 0,
+        omega: Tensor | None = None,
+        train_frequencies: bool = True,
+    ):
         super().__init__()
-        generator = torch.Generator().manual_seed(seed)
-        self.omega = nn.Parameter(torch.randn(features // 2, dim, generator=generator) * math.sqrt(beta))
-        self.tensor = nn.Parameter(torch.zeros(2 * (features // 2)))
+        if omega is None:
+            generator = torch.Generator().manual_seed(seed)
+            omega = torch.randn(features // 2, dim, generator=generator) * math.sqrt(beta)
+        self.omega = nn.Parameter(omega.float().clone(), requires_grad=train_frequencies)  # given Ω (F/2, D): kept
+        self.tensor = nn.Parameter(torch.zeros(2 * self.omega.shape[0]))
         self.beta = beta
         self.dim = dim
 
@@ -102,6 +112,10 @@ class FeatureMap(nn.Module):
 
     def energy(self, states: Tensor) -> Tensor:
         return -(self.features(states) @ self.tensor).clamp_min(1e-6).log() / self.beta
+
+    def export(self) -> RandomFeatureDAM:
+        """The trained memory as a :class:`RandomFeatureDAM` (same Ω, T and kernel width)."""
+        return RandomFeatureDAM.from_tensor(self.omega.detach().clone(), self.tensor.detach().clone(), self.beta)
 
     def recall_step(self, states: Tensor, field: Tensor, gain: float) -> Tensor:
         """DrDAM recall is gradient descent on E: s ← clamp(s - ∂E/∂s, -1, 1) (for the exact Gaussian energy,
@@ -182,6 +196,30 @@ class KrotovHopfield2016:
 def classifier_memory(pixels: int, classes: int = 10, count: int = 100, n: int = 3, seed: int = 0) -> MemoryMatrix:
     """A (K, pixels + classes) memory matrix with rectified xⁿ, initialised N(-0.3, 0.3) as in K&H 2016's code."""
     return MemoryMatrix(count, pixels + classes, Power(n, rectified=True), -0.3, 0.3, seed, scale=1.0)
+
+
+def fit_denoising(
+    trainable: nn.Module,
+    patterns: Tensor,
+    flip: float,
+    steps: int = 3,
+    gain: float = 3.0,
+    lr: float = 0.01,
+    updates: int = 500,
+    batch_size: int = 4,
+    seed: int = 0,
+    trainer_options: dict | None = None,
+) -> BackpropModule:
+    """Train ``trainable`` on :class:`Denoising` over ``patterns`` (P, D), in order, for ``updates`` gradient steps
+    rounded up to whole epochs (the same number of updates at any P); returns the trained module."""
+    from .data import PatternDataModule
+    from .storage import make_trainer
+
+    module = BackpropModule(trainable, Denoising(steps=steps, flip=flip, gain=gain), lr=lr, seed=seed)
+    epochs = math.ceil(updates / math.ceil(patterns.shape[0] / batch_size))
+    trainer = make_trainer(max_epochs=epochs, **(trainer_options or {}))
+    trainer.fit(module, datamodule=PatternDataModule(patterns, batch_size=batch_size))
+    return module
 
 
 # optimiser --------------------------------------------------------------------------------------------------

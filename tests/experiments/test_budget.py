@@ -1,0 +1,126 @@
+"""E8 (local rules against backprop at a fixed budget): budgets counted from the built memories, Gardner's bound and
+the K-slot 2K law on a tiny stage run, repeatability, and config errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from hebbdam import references as ref
+from hebbdam.config import load_params
+from hebbdam.data.synthetic import rademacher
+from hebbdam.experiments import budget_patterns as e8a
+
+from ..conftest import compose_file
+
+ARMS = "budget.patterns.arms"
+TINY_PATTERNS = [
+    "budget.patterns.trials=2",
+    f"{ARMS}.hebb.dims=[32]",
+    f"{ARMS}.storkey.dims=[16]",
+    f"{ARMS}.pseudo_inverse.dims=[32]",
+    f"{ARMS}.delta.dims=[16]",
+    f"{ARMS}.delta.options.epochs=20",
+    f"{ARMS}.backprop_pairwise.dims=[16]",
+    f"{ARMS}.backprop_pairwise.options.updates=20",
+    f"{ARMS}.features_hebb.dims=[16]",
+    f"{ARMS}.features_hebb.sizes=[128]",
+    f"{ARMS}.features_backprop.dims=[16]",
+    f"{ARMS}.features_backprop.sizes=[128]",
+    f"{ARMS}.features_backprop.options.updates=10",
+    f"{ARMS}.quadruplets.dims=[16]",
+    f"{ARMS}.quadruplets.sizes=[512]",
+    f"{ARMS}.kslot_slot.dims=[16]",
+    f"{ARMS}.kslot_slot.sizes=[6]",
+    f"{ARMS}.kslot_krotov_hopfield.dims=[16]",
+    f"{ARMS}.kslot_krotov_hopfield.sizes=[6]",
+    f"{ARMS}.kslot_krotov_hopfield.options.epochs=5",
+    f"{ARMS}.kslot_backprop.dims=[16]",
+    f"{ARMS}.kslot_backprop.sizes=[6]",
+    f"{ARMS}.kslot_backprop.options.updates=20",
+]
+
+
+@pytest.fixture(scope="module")
+def patterns_params(tmp_path_factory):
+    return compose_file(tmp_path_factory.mktemp("budget") / "params.yaml", TINY_PATTERNS)
+
+
+@pytest.fixture(scope="module")
+def patterns_record(patterns_params):
+    from hebbdam.cli import main
+
+    out = patterns_params.parent / "out"
+    assert main(["budget", "patterns", "--params", str(patterns_params), "--out", str(out)]) == 0
+    return json.loads((out / "budget_patterns.json").read_text()), out
+
+
+def _stored_size(memory) -> int:
+    """Parameters a built memory holds: W, the feature tensor T, the couplings, or the hidden units."""
+    for name in ("weights", "couplings", "memories"):
+        if hasattr(memory, name):
+            return getattr(memory, name).numel()
+    return memory.memory.numel()  # RandomFeatureDAM: T (2Y,); Ω is a fixed random draw
+
+
+def test_every_arm_fills_exactly_its_budget_of_parameters(patterns_params, one_thread):
+    settings = e8a.parse_settings(load_params(patterns_params))
+    patterns = rademacher(10, 16, torch.Generator().manual_seed(0))
+    for arm in settings.arms:
+        dim = 16
+        size = arm.budgets(dim)[0]
+        memory = e8a.build_memory(arm, patterns, size, seed=1, settings=settings)
+        expected = {"pairwise": dim * dim, "features": 2 * size, "quadruplets": size, "hidden": size * dim}
+        assert e8a.parameter_count(arm.memory, dim, size) == expected[arm.memory], arm.name
+        assert _stored_size(memory) == expected[arm.memory], arm.name
+
+
+def test_pairwise_rules_respect_gardner_and_hebb_is_far_below(patterns_record):
+    record, _ = patterns_record
+    arms = record["arms"]
+    gardner = ref.GARDNER_BITS_PER_SYNAPSE.value
+    fixed = {name: next(iter(arms[name]["budgets"].values()))["fixed_point"] for name in arms}
+    for name in ("hebb", "storkey", "pseudo_inverse", "delta", "backprop_pairwise"):
+        assert fixed[name]["bits_per_parameter"] is not None, name
+        assert fixed[name]["bits_per_parameter"] <= gardner, name  # no pairwise rule beats 2 bits per synapse
+    assert fixed["hebb"]["bits_per_parameter"] < 0.3 * gardner  # one-shot Hebb: ~D/(2 ln D) stable patterns
+    # the projector's zero diagonal keeps P < D patterns stable: P_c → D, one bit per synapse
+    assert 0.75 <= fixed["pseudo_inverse"]["bits_per_parameter"] <= 1.0
+    assert 0.5 * gardner <= fixed["delta"]["bits_per_parameter"]  # the perceptron rule approaches Gardner's 2
+    assert arms["hebb"]["locality"] == "local" and arms["pseudo_inverse"]["locality"] == "nonlocal"
+    assert arms["backprop_pairwise"]["locality"] == "nonlocal" and arms["kslot_backprop"]["locality"] == "nonlocal"
+
+
+def test_k_slot_dam_recalls_its_first_k_patterns_so_p_c_is_two_k(patterns_record):
+    record, _ = patterns_record
+    (entry,) = record["arms"]["kslot_slot"]["budgets"].values()
+    units = entry["size"]
+    assert entry["M"] == units * entry["D"]
+    assert 1.7 * units <= entry["exact"]["P_c"] <= 2.3 * units  # K of P recalled: K/P = ½ at P = 2K
+    assert entry["exact"]["P_c_low"] <= entry["exact"]["P_c"] <= entry["exact"]["P_c_high"]
+
+
+def test_stage_repeats_bit_for_bit(tmp_path):
+    dropped = ("storkey", "pseudo_inverse", "delta", "backprop_pairwise", "features_hebb", "features_backprop")
+    dropped += ("quadruplets", "kslot_krotov_hopfield", "kslot_backprop")
+    params = compose_file(tmp_path / "params.yaml", [*TINY_PATTERNS, *(f"~{ARMS}.{name}" for name in dropped)])
+    from hebbdam.cli import main
+
+    outputs = []
+    for name in ("a", "b"):
+        assert main(["budget", "patterns", "--params", str(params), "--out", str(tmp_path / name)]) == 0
+        files = ("budget_patterns.json", "budget_patterns_curves.json")
+        outputs.append([(tmp_path / name / file).read_bytes() for file in files])
+    assert outputs[0] == outputs[1]
+
+
+def test_a_rule_that_cannot_fill_the_memory_is_named(tmp_path, run_cli, capsys):
+    params = compose_file(tmp_path / "params.yaml", [*TINY_PATTERNS, f"{ARMS}.quadruplets.rule=hebb"])
+    assert run_cli("budget", "patterns", "--params", params, "--out", tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert "budget.patterns.arms.quadruplets.rule" in err and "quadruplets" in err
+    assert not (tmp_path / "out").exists()
+    assert run_cli("budget", "nope", "--params", params) == 2
+    assert "expected one part" in capsys.readouterr().err
