@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 
-.PHONY: repro test lint params ci ci-pipeline ci-baseline bench clean-venv
+.PHONY: repro test lint params stages ci ci-pipeline ci-baseline bench clean-venv
 
 $(BIN)/hebbdam: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ lint: $(BIN)/hebbdam
 	$(BIN)/ruff format --check src tests
 
 params: $(BIN)/hebbdam  ## recompose params.yaml from conf/ (e.g. make params OVERRIDES="profile=paper")
+	$(BIN)/hebbdam compose $(OVERRIDES)
+
+stages: $(BIN)/hebbdam  ## after adding or changing a stage in src/hebbdam/stages.py or its imports: dvc.yaml + params.yaml
+	$(BIN)/hebbdam dvc-yaml
 	$(BIN)/hebbdam compose $(OVERRIDES)
 
 ci-pipeline: $(BIN)/hebbdam  ## the ci profile in a scratch copy, then the regression gate against reports/ci-baseline

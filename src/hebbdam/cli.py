@@ -1,75 +1,174 @@
-"""``hebbdam <command>``: the commands ``dvc.yaml`` runs, plus composing params and the CI regression gate.
+"""``hebbdam <command>``: the commands ``dvc.yaml`` runs, plus composing params, the pipeline files and the CI gate.
 
 Every command reads ``params.yaml`` (``--params`` to use another file). A problem the user can fix ends with one
 line ``hebbdam: error: …`` on stderr and exit code 2; outputs are written atomically, so nothing is half-written.
+Parameters come from params.yaml only: a stage command takes no override words (``dvc exp run -S key=value`` or
+``make params OVERRIDES=…`` change params.yaml), and a word or option a command does not take is refused.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+from dataclasses import dataclass
 
 from .errors import HebbdamError
+from .stages import STAGES, figure_modules
 
-# command → (module, function, help). Each function takes the parsed argparse namespace.
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    "compose": ("hebbdam.commands", "compose", "compose conf/ (with Hydra overrides) into params.yaml"),
-    "capacity": (
-        "hebbdam.experiments.capacity",
-        "main",
-        "E1 slice: Hebbian Hopfield vs polynomial DAM capacity",
-    ),
-    "figures": ("hebbdam.figures", "main", "draw every figure from the metrics JSON files"),
-    "gate": ("hebbdam.gate", "main", "compare metrics with a committed baseline within tolerances"),
-    "download": ("hebbdam.data.commands", "download", "fetch the downloaded data.sources into data/raw"),
-    "prepare": ("hebbdam.data.commands", "prepare", "data.sources → data/processed/<name>.pt + manifest"),
-    "bench": ("hebbdam.bench", "main", "memory-engine speed: ratios to the machine's GEMM rate, reports/benchmarks.md"),
-    "report": ("hebbdam.report", "main", "reports/README.md: every figure, measured against published"),
-    "validate-rules": ("hebbdam.rules.validate", "main", "measure every learning rule against its published behaviour"),
-    "appendix_b": ("hebbdam.experiments.appendix_b", "main", "E2: Krotov & Hopfield 2016 Appendix B, random starts"),
-    "retrieval": ("hebbdam.experiments.retrieval", "main", "E3: image retrieval, UHN grid vs Hebbian and DAM arms"),
-    "generalisation": ("hebbdam.experiments.generalisation", "main", "E6: memorised/spurious/generalised against K"),
-    "ladder": ("hebbdam.experiments.capacity", "ladder_main", "E1 ladder: one family of rules × models"),
-    "classification": ("hebbdam.experiments.classification", "main", "E5: K&H 2016 dense classifier, four memory arms"),
-    "sequences": ("hebbdam.experiments.sequences", "main", "E4: sequence capacity P_T, P_S of SeqNet and DenseNets"),
-    "budget": ("hebbdam.experiments.budget", "main", "E8: local rules against backprop at a fixed budget (one part)"),
-    # new commands: add one line here
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: ``entry`` ("module:function", called with the parsed namespace), its positional words (``words``:
+    a metavar, ``choices``: the valid ones or None for free text, ``many``: several allowed) and its options."""
+
+    entry: str
+    help: str
+    words: str | None = None
+    choices: tuple[str, ...] | None = None
+    many: bool = True
+    options: tuple[str, ...] = ()
+
+
+def _commands() -> dict[str, Command]:
+    from .data.sources import ALL as SOURCES
+
+    commands: dict[str, Command] = {
+        "compose": Command(
+            "hebbdam.commands:compose",
+            "compose conf/ (with Hydra overrides) into params.yaml",
+            "override",
+            None,
+            True,
+            ("--out",),
+        ),
+        "dvc-yaml": Command(
+            "hebbdam.dvcyaml:main",
+            "write dvc.yaml from src/hebbdam/stages.py (--check: fail if it differs)",
+            options=("--out", "--check"),
+        ),
+        "run-pipeline": Command(
+            "hebbdam.runner:main",
+            "run the stages in pipeline order without DVC (a machine with no dvc installed)",
+            "stage",
+            tuple(stage.name for stage in STAGES),
+        ),
+        "gate": Command(
+            "hebbdam.gate:main",
+            "compare metrics with a committed baseline within tolerances",
+            options=("--baseline", "--metrics"),
+        ),
+        "bench": Command(
+            "hebbdam.bench:main",
+            "memory-engine speed: ratios to the machine's GEMM rate, reports/benchmarks.md",
+            options=("--out",),
+        ),
+        "validate-rules": Command(
+            "hebbdam.rules.validate:main",
+            "measure every learning rule against its published behaviour",
+            "check",
+            options=("--out",),
+        ),
+    }
+    for stage in STAGES:
+        if stage.name in ("download", "prepare"):
+            commands[stage.command] = Command(stage.entry, stage.help, "source", SOURCES)
+        elif stage.name == "figures":
+            commands[stage.command] = Command(
+                stage.entry, stage.help, "figure", tuple(figure_modules()), options=("--out", "--metrics")
+            )
+        elif stage.name == "report":
+            commands[stage.command] = Command(stage.entry, stage.help, options=("--out", "--metrics"))
+        elif stage.foreach:
+            commands[stage.command] = Command(stage.entry, stage.help, "family", stage.foreach, many=False)
+        else:
+            commands[stage.command] = Command(stage.entry, stage.help, options=("--out",))
+    return commands
+
+
+OPTION_HELP = {
+    "--out": "output file or folder (default: the command's usual place)",
+    "--metrics": "metrics folder to read (default: reports/metrics)",
+    "--baseline": "baseline folder (default: reports/ci-baseline)",
+    "--check": "write nothing; fail when the file on disk differs",
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hebbdam", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
-    for name, (_, _, help_text) in COMMANDS.items():
-        cmd = sub.add_parser(name, help=help_text)
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors that list what is valid."""
+
+    def error(self, message: str):  # noqa: D102 - argparse hook
+        valid = [a.option_strings[0] for a in self._actions if a.option_strings and a.dest != "help"]
+        positional = [a for a in self._actions if not a.option_strings and a.dest != "command"]
+        valid += [action.metavar for action in positional]
+        hint = f" (valid: {', '.join(valid)})" if valid and "; valid:" not in message else ""
+        self.exit(2, f"{self.prog}: error: {message}{hint}\n")
+
+
+def build_parser(commands: dict[str, Command] | None = None) -> argparse.ArgumentParser:
+    """The ``hebbdam`` parser; ``parser.subparsers`` maps each command name to its own parser."""
+    commands = commands or _commands()
+    parser = _Parser(prog="hebbdam", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command", parser_class=_Parser)
+    parser.subparsers = sub.choices
+    for name, command in commands.items():
+        cmd = sub.add_parser(name, help=command.help, description=command.help)
         cmd.add_argument("--params", default="params.yaml", help="composed params file (default: params.yaml)")
-        cmd.add_argument(
-            "overrides",
-            nargs="*",
-            help="compose: Hydra overrides (profile=ci); download/prepare: source names; ladder: a family; "
-            "figures: figure names",
-        )
-        cmd.add_argument("--out", default=None, help="output file or folder, where the command has one")
-        cmd.add_argument("--baseline", default=None, help="baseline folder (gate only)")
-        cmd.add_argument("--metrics", default=None, help="metrics folder read by gate, figures and report")
+        for option in command.options:
+            if option == "--check":
+                cmd.add_argument(option, action="store_true", help=OPTION_HELP[option])
+            else:
+                cmd.add_argument(option, default=None, help=OPTION_HELP[option])
+        if command.words:
+            cmd.add_argument(
+                "words",
+                nargs="*" if command.many else None,
+                metavar=command.words,
+                help=f"{command.words} names" + (f": {', '.join(command.choices)}" if command.choices else ""),
+            )
+        cmd.set_defaults(**{option.lstrip("-"): None for option in OPTION_HELP if option not in command.options})
+        if not command.words:
+            cmd.set_defaults(words=[])
     return parser
 
 
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _one_line(message: str) -> str:
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    commands = _commands()
+    parser = build_parser(commands)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # reported by the command's own parser, which lists what it takes
+        parser.subparsers[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    words = args.words
+    args.words = [words] if isinstance(words, str) else list(words or [])
+    choices = commands[args.command].choices
+    invalid = [word for word in args.words if choices is not None and word not in choices]
+    if invalid:  # checked here, not by argparse, whose choices reject an empty list of words
+        parser.subparsers[args.command].error(
+            f"unknown {commands[args.command].words} {', '.join(invalid)}; valid: {', '.join(choices)}"
+        )
+    args.overrides = args.words  # the name the command functions read
     from .logs import quiet_libraries
 
     quiet_libraries()
-    module_name, function_name, _ = COMMANDS[args.command]
+    signal.signal(signal.SIGTERM, _interrupted)  # a killed run unwinds like Ctrl-C: temporary files are removed
+    module_name, function_name = commands[args.command].entry.split(":")
     try:
         function = getattr(importlib.import_module(module_name), function_name)
         function(args)
     except HebbdamError as err:
-        print(f"hebbdam: error: {err}", file=sys.stderr)
+        print(f"hebbdam: error: {_one_line(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("hebbdam: interrupted; outputs from before this run are unchanged", file=sys.stderr)
+        print("hebbdam: interrupted; no output of this run was written, earlier files are unchanged", file=sys.stderr)
         return 130
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -50,3 +51,29 @@ def read_json(path: str | Path) -> object:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise HebbdamError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from err
+
+
+def write_json_files(folder: str | Path, files: dict[str, object]) -> list[Path]:
+    """Write several JSON files as one step: every file goes to a temporary name first, then all are renamed with
+    Ctrl-C and SIGTERM held back, so an interrupted stage leaves either all new files or all old ones."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, content in files.items():
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp.json", dir=folder)
+            os.close(fd)
+            tmp = Path(tmp_name)
+            staged.append((tmp, folder / name))
+            tmp.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+            os.chmod(tmp, 0o666 & ~_umask())
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            for tmp, path in staged:
+                os.replace(tmp, path)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+    return [path for _, path in staged]

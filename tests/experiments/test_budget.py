@@ -53,7 +53,7 @@ def patterns_record(patterns_params):
     from hebbdam.cli import main
 
     out = patterns_params.parent / "out"
-    assert main(["budget", "patterns", "--params", str(patterns_params), "--out", str(out)]) == 0
+    assert main(["budget_patterns", "--params", str(patterns_params), "--out", str(out)]) == 0
     return json.loads((out / "budget_patterns.json").read_text()), out
 
 
@@ -110,7 +110,7 @@ def test_stage_repeats_bit_for_bit(tmp_path):
 
     outputs = []
     for name in ("a", "b"):
-        assert main(["budget", "patterns", "--params", str(params), "--out", str(tmp_path / name)]) == 0
+        assert main(["budget_patterns", "--params", str(params), "--out", str(tmp_path / name)]) == 0
         files = ("budget_patterns.json", "budget_patterns_curves.json")
         outputs.append([(tmp_path / name / file).read_bytes() for file in files])
     assert outputs[0] == outputs[1]
@@ -118,9 +118,7 @@ def test_stage_repeats_bit_for_bit(tmp_path):
 
 def test_a_rule_that_cannot_fill_the_memory_is_named(tmp_path, run_cli, capsys):
     params = compose_file(tmp_path / "params.yaml", [*TINY_PATTERNS, f"{ARMS}.quadruplets.rule=hebb"])
-    assert run_cli("budget", "patterns", "--params", params, "--out", tmp_path / "out") == 2
+    assert run_cli("budget_patterns", "--params", params, "--out", tmp_path / "out") == 2
     err = capsys.readouterr().err
     assert "budget.patterns.arms.quadruplets.rule" in err and "quadruplets" in err
     assert not (tmp_path / "out").exists()
-    assert run_cli("budget", "nope", "--params", params) == 2
-    assert "expected one part" in capsys.readouterr().err

@@ -39,7 +39,7 @@ from ..memory import BinaryMemory, Memory, Separation
 from ..metrics import binarise, bootstrap_crossing, crossing_load, exact_recall
 from ..rules import Rule, get_rule, rule_names
 from ..rules.dense import feature_frequencies
-from .common import compute_device, generator_for, parse_separation, separation_at, trainer_options
+from .common import compute_device, generator_for, parse_separation, run_stage, separation_at, trainer_options
 
 MEMORY_TARGETS = {  # memory → the rule targets that fill it
     "pairwise": ("pairwise",),
@@ -349,3 +349,8 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
         "arms": arms,
     }
     return {"budget_patterns.json": record, "budget_patterns_curves.json": curves}
+
+
+def main(args) -> None:
+    """``hebbdam budget_patterns``: E8a (params ``budget.patterns``) → budget_patterns.json and its curves."""
+    run_stage(args, "budget.patterns", parse_settings, compute, record_name="budget_patterns")

@@ -80,6 +80,5 @@ def run_stage(
         for key, value in flatten(record).items():
             if value is not None:
                 run.summary[key] = value
-    for name, content in files.items():
-        io.write_json(out_dir / name, content)
+    io.write_json_files(out_dir, files)
     say(f"{experiment}: wrote " + ", ".join(str(out_dir / name) for name in files))

@@ -1,6 +1,7 @@
 """Figures: each module reads metrics JSON files only (never recomputes) and draws one PNG.
 
-A figure module exposes INPUTS (metrics file names), OUTPUT (PNG name) and ``draw(metrics) -> Figure``.
+A figure module exposes INPUTS (metrics file names), OUTPUT (``<module name>.png``) and ``draw(metrics) -> Figure``;
+the stage that owns it lists it in :mod:`hebbdam.stages`.
 """
 
 from __future__ import annotations
@@ -10,19 +11,10 @@ from pathlib import Path
 
 from .. import io
 from ..logs import say
+from ..stages import figure_modules
 
-# module names under hebbdam.figures, in drawing order
-FIGURES = [
-    "capacity",
-    "ladder",
-    "appendix_b",
-    "sequences",
-    "retrieval",
-    "retrieval_examples",
-    "generalisation",
-    "classification",
-    "budget",
-]
+# module names under hebbdam.figures, in drawing order: declared by each stage in hebbdam.stages
+FIGURES = figure_modules()
 
 
 def draw_all(metrics_dir: Path, figures_dir: Path, names: list[str] | None = None) -> list[Path]:
@@ -40,4 +32,4 @@ def draw_all(metrics_dir: Path, figures_dir: Path, names: list[str] | None = Non
 def main(args) -> None:
     """Draw every registered figure from reports/metrics into reports/figures (or --out)."""
     metrics_dir = Path(args.metrics or "reports/metrics")
-    draw_all(metrics_dir, Path(args.out or "reports/figures"), args.overrides or None)
+    draw_all(metrics_dir, Path(args.out or "reports/figures"), args.words or None)

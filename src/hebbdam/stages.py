@@ -1,0 +1,259 @@
+"""The pipeline's one source of truth: every DVC stage, what it runs, reads and writes.
+
+``dvc.yaml`` is generated from this table (``hebbdam dvc-yaml``; a test fails when the committed file differs), and
+so are the command table of ``hebbdam``, the figures the ``figures`` stage draws and the inputs of ``figures`` and
+``report``. A stage's code dependencies are the import closure of its module (:mod:`hebbdam.closure`), never a list
+typed by hand, so a file a stage imports cannot be left out.
+
+Adding an experiment: its module under ``experiments/`` (a ``main(args)``), one :class:`Stage` entry below, its
+figure module under ``figures/``, its test, and its config ``conf/experiment/<name>.yaml`` (plus one defaults line in
+``conf/config.yaml``). Then ``make stages`` rewrites dvc.yaml and params.yaml.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+METRICS_DIR = "reports/metrics"
+FIGURES_DIR = "reports/figures"
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A ``dvc plots`` definition over one curves file: one line per ``series`` value (long-format rows)."""
+
+    name: str
+    title: str
+    file: str  # under reports/metrics
+    x: str
+    y: str
+    series: str | None = None
+    template: str = "linear"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One DVC stage.
+
+    ``command`` is the ``hebbdam`` subcommand and ``module:function`` the code it runs; ``records`` are its metrics
+    files (the first is the gated record), ``curves`` its plot files (both under reports/metrics, committed to git);
+    ``figures`` the modules under ``hebbdam.figures`` that draw its PNGs; ``params`` the params.yaml sections it
+    reads; ``reads_data`` whether it loads ``data/processed``. ``foreach`` makes a DVC foreach stage whose ``${item}``
+    appears in params, records and curves and is passed as the one word after the command.
+    """
+
+    name: str
+    command: str
+    entry: str  # "module:function"
+    help: str
+    params: tuple[str, ...]
+    records: tuple[str, ...] = ()
+    curves: tuple[str, ...] = ()
+    figures: tuple[str, ...] = ()
+    plots: tuple[Plot, ...] = ()
+    reads_data: bool = False
+    foreach: tuple[str, ...] = ()
+    extra: dict = field(default_factory=dict)  # stage-specific dvc.yaml keys (data stages' outs)
+
+    @property
+    def module(self) -> str:
+        return self.entry.split(":")[0]
+
+    def expanded(self, field_name: str) -> list[str]:
+        """Records or curves with ``${item}`` expanded over ``foreach`` (the files DVC will see)."""
+        values = getattr(self, field_name)
+        if not self.foreach:
+            return list(values)
+        return [v.replace("${item}", item) for item in self.foreach for v in values]
+
+
+EXPERIMENT_PARAMS = ("trainer", "seed")  # every experiment stage reads these besides its own section
+DATA_PARAMS = ("data.root", "data.binarize_threshold")
+
+DATA_STAGES: tuple[Stage, ...] = (
+    Stage(
+        name="download",
+        command="download",
+        entry="hebbdam.data.commands:download",
+        help="fetch the downloaded data.sources into data/raw",
+        params=("data.sources",),  # mirror and timeout are not tracked: they cannot change verified bytes
+        extra={"outs": [{"data/raw": {"persist": True}}]},  # never deleted before a rerun
+    ),
+    Stage(
+        name="prepare",
+        command="prepare",
+        entry="hebbdam.data.commands:prepare",
+        help="data.sources → data/processed/<name>.pt + manifest",
+        params=("data.sources", "data.seed", "data.test_fraction", "data.binarize_threshold", "data.synthetic"),
+        extra={"deps": ["data/raw"], "outs": ["data/processed"]},
+    ),
+)
+
+EXPERIMENTS: tuple[Stage, ...] = (
+    Stage(
+        name="capacity",
+        command="capacity",
+        entry="hebbdam.experiments.capacity:main",
+        help="E1 slice: Hebbian Hopfield vs polynomial DAM capacity",
+        params=("capacity",),
+        records=("capacity.json",),
+        curves=("capacity_curves.json",),
+        figures=("capacity",),
+        plots=(
+            Plot(
+                "capacity_retrieval",
+                "Capacity: fraction retrieved (overlap ≥ 0.95) against load",
+                "capacity_curves.json",
+                x="load",
+                y="retrieved",
+            ),
+        ),
+    ),
+    Stage(
+        name="ladder",
+        command="ladder",
+        entry="hebbdam.experiments.capacity:ladder_main",
+        help="E1 ladder: one family of rules × models",
+        params=("ladder.${item}",),
+        records=("ladder_${item}.json",),
+        curves=("ladder_${item}_curves.json",),
+        figures=("ladder",),
+        foreach=("pairwise", "dense", "backprop"),
+    ),
+    Stage(
+        name="appendix_b",
+        command="appendix_b",
+        entry="hebbdam.experiments.appendix_b:main",
+        help="E2: Krotov & Hopfield 2016 Appendix B, random starts",
+        params=("appendix_b",),
+        records=("appendix_b.json",),
+        curves=("appendix_b_curves.json",),
+        figures=("appendix_b",),
+    ),
+    Stage(
+        name="sequences",
+        command="sequences",
+        entry="hebbdam.experiments.sequences:main",
+        help="E4: sequence capacity P_T, P_S of SeqNet and DenseNets",
+        params=("sequences",),
+        records=("sequences.json",),
+        curves=("sequences_curves.json",),
+        figures=("sequences",),
+    ),
+    Stage(
+        name="retrieval",
+        command="retrieval",
+        entry="hebbdam.experiments.retrieval:main",
+        help="E3: image retrieval, UHN grid vs Hebbian and DAM arms",
+        params=("retrieval", *DATA_PARAMS),
+        records=("retrieval.json",),
+        curves=("retrieval_curves.json", "retrieval_examples.json"),
+        figures=("retrieval", "retrieval_examples"),
+        plots=(
+            Plot(
+                "retrieval",
+                "Image retrieval: fraction retrieved against the number stored",
+                "retrieval_curves.json",
+                x="N",
+                y="retrieved",
+            ),
+        ),
+        reads_data=True,
+    ),
+    Stage(
+        name="generalisation",
+        command="generalisation",
+        entry="hebbdam.experiments.generalisation:main",
+        help="E6: memorised/spurious/generalised against K",
+        params=("generalisation", *DATA_PARAMS),
+        records=("generalisation.json",),
+        curves=("generalisation_curves.json",),
+        figures=("generalisation",),
+        plots=(
+            Plot(
+                "generalisation",
+                "Memorised / spurious / generalised against K",
+                "generalisation_curves.json",
+                x="K",
+                y="memorised",
+            ),
+        ),
+        reads_data=True,
+    ),
+    Stage(
+        name="classification",
+        command="classification",
+        entry="hebbdam.experiments.classification:main",
+        help="E5: K&H 2016 dense classifier, four memory arms",
+        params=("classification", "data.root"),
+        records=("classification.json",),
+        curves=("classification_curves.json", "classification_votes.json"),
+        figures=("classification",),
+        plots=(
+            Plot(
+                "classification",
+                "Classification test error against the number of memories",
+                "classification_curves.json",
+                x="memories",
+                y="test_error",
+            ),
+        ),
+        reads_data=True,
+    ),
+    Stage(
+        name="budget_patterns",
+        command="budget_patterns",
+        entry="hebbdam.experiments.budget_patterns:main",
+        help="E8a: random patterns stored per parameter budget, local rules against backprop",
+        params=("budget.patterns",),
+        records=("budget_patterns.json",),
+        curves=("budget_patterns_curves.json",),
+        figures=("budget",),
+        plots=(
+            Plot(
+                "budget_patterns",
+                "E8a: fraction recalled exactly against the number of stored patterns",
+                "budget_patterns_curves.json",
+                x="patterns",
+                y="exact",
+                series="arm",
+            ),
+        ),
+    ),
+)
+
+SUMMARY_STAGES: tuple[Stage, ...] = (
+    Stage(
+        name="figures",
+        command="figures",
+        entry="hebbdam.figures:main",
+        help="draw every figure from the metrics JSON files",
+        params=(),
+    ),
+    Stage(
+        name="report",
+        command="report",
+        entry="hebbdam.report:main",
+        help="reports/README.md: every figure, measured against published",
+        params=(),
+    ),
+)
+
+STAGES: tuple[Stage, ...] = DATA_STAGES + EXPERIMENTS + SUMMARY_STAGES
+
+
+def experiment_outputs() -> list[str]:
+    """Every metrics and curves file the experiment stages write (names under reports/metrics), in stage order."""
+    return [name for stage in EXPERIMENTS for name in stage.expanded("records") + stage.expanded("curves")]
+
+
+def figure_modules() -> list[str]:
+    """Figure modules (under hebbdam.figures) in report order."""
+    return [name for stage in EXPERIMENTS for name in stage.figures]
+
+
+def stage_named(name: str) -> Stage:
+    for stage in STAGES:
+        if stage.name == name:
+            return stage
+    raise KeyError(name)
