@@ -128,9 +128,9 @@ def compose_data(overrides: list[str], tmp_path: Path) -> dict:
 
 def test_conf_data_profiles(tmp_path):
     offline = compose_data([], tmp_path)["data"]
-    assert offline["sources"] == ["digits", "synthetic"]  # laptop and ci: no network needed
+    assert offline["sources"] == ["digits", "mnist5k", "synthetic"]  # laptop and ci: no network needed
     paper = compose_data(["data=paper", "seed=4"], tmp_path)["data"]
-    assert paper["sources"] == ["digits", "synthetic", "mnist", "fashion_mnist", "cifar10"]
+    assert paper["sources"] == ["digits", "mnist5k", "synthetic", "mnist", "fashion_mnist", "cifar10"]
     assert paper["seed"] == 4 and paper["synthetic"] == offline["synthetic"]
 
 
@@ -141,10 +141,14 @@ def test_cli_prepare_offline_profile(tmp_path, capsys):
     path.write_text(yaml.safe_dump(params))
     assert cli.main(["download", "--params", str(path)]) == 0
     assert cli.main(["prepare", "--params", str(path)]) == 0
-    first = {n: json.loads((tmp_path / f"data/processed/{n}.json").read_text()) for n in ("digits", "synthetic")}
+    first = {
+        n: json.loads((tmp_path / f"data/processed/{n}.json").read_text()) for n in ("digits", "mnist5k", "synthetic")
+    }
     assert first["synthetic"]["tensors"]["x_train"]["shape"] == [40, 100]
     assert cli.main(["prepare", "--params", str(path)]) == 0
-    again = {n: json.loads((tmp_path / f"data/processed/{n}.json").read_text()) for n in ("digits", "synthetic")}
+    again = {
+        n: json.loads((tmp_path / f"data/processed/{n}.json").read_text()) for n in ("digits", "mnist5k", "synthetic")
+    }
     assert again == first
     params["data"]["test_fraction"] = 1.5
     path.write_text(yaml.safe_dump(params))
@@ -174,7 +178,7 @@ def test_datamodules(tmp_path):
     config = PrepareConfig(root=tmp_path, synthetic=SyntheticConfig(count=40, dim=16))
     prepare("digits", config)
     prepare("synthetic", replace(config, binarize_threshold=None))
-    assert set(DATAMODULES) == {"digits", "synthetic", "mnist", "fashion_mnist", "cifar10"}
+    assert set(DATAMODULES) == {"digits", "mnist5k", "synthetic", "mnist", "fashion_mnist", "cifar10"}
     dm = datamodule("digits", root=tmp_path, batch_size=100, binary=True, limit=250)
     x, y = next(iter(dm.train_dataloader()))
     assert x.shape == (100, 64) and x.dtype == torch.float32 and set(x.unique().tolist()) == {-1.0, 1.0}

@@ -21,7 +21,7 @@ class PreparedDataModule(pl.LightningDataModule):
     """Batches (x (B, D), y (B,)) of a prepared source; ``binary``: x is the ±1 version as float32.
 
     ``limit`` keeps the first rows of each split (their order is already fixed by the prepare seed).
-    The test split also serves as validation split.
+    Sources prepared with a validation split (mnist5k) validate on it; the others validate on the test split.
     """
 
     source: str = ""
@@ -52,7 +52,7 @@ class PreparedDataModule(pl.LightningDataModule):
         if self.binary and "b_train" not in data:
             raise ValueError(f"binary: {self.source} was prepared without data.binarize_threshold")
         self.image_shape = tuple(int(s) for s in data["image_shape"])
-        for split in ("train", "test"):
+        for split in (s for s in prepare.SPLITS if f"y_{s}" in data):
             x, y = data[f"{prefix}_{split}"].to(torch.float32), data[f"y_{split}"]
             self.splits[split] = TensorDataset(x[: self.limit], y[: self.limit])
 
@@ -69,7 +69,8 @@ class PreparedDataModule(pl.LightningDataModule):
         return self._loader("train", self.shuffle)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("test", False)
+        self.setup()
+        return self._loader("val" if "val" in self.splits else "test", False)
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", False)
@@ -77,6 +78,10 @@ class PreparedDataModule(pl.LightningDataModule):
 
 class DigitsDataModule(PreparedDataModule):
     source = "digits"
+
+
+class MNIST5kDataModule(PreparedDataModule):
+    source = "mnist5k"
 
 
 class SyntheticDataModule(PreparedDataModule):
@@ -97,7 +102,14 @@ class CIFAR10DataModule(PreparedDataModule):
 
 DATAMODULES: dict[str, type[PreparedDataModule]] = {
     cls.source: cls
-    for cls in (DigitsDataModule, SyntheticDataModule, MNISTDataModule, FashionMNISTDataModule, CIFAR10DataModule)
+    for cls in (
+        DigitsDataModule,
+        MNIST5kDataModule,
+        SyntheticDataModule,
+        MNISTDataModule,
+        FashionMNISTDataModule,
+        CIFAR10DataModule,
+    )
 }
 
 

