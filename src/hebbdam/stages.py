@@ -220,6 +220,27 @@ EXPERIMENTS: tuple[Stage, ...] = (
             ),
         ),
     ),
+    Stage(
+        name="budget_classify",
+        command="budget_classify",
+        entry="hebbdam.experiments.budget_classify:main",
+        help="E8c: frozen K&H 2019 layer with a local or SGD readout against K&H 2016 backprop, same K",
+        params=("budget.classify", "data.root"),
+        records=("budget_classify.json",),
+        curves=("budget_classify_curves.json",),
+        figures=("budget_classify",),
+        plots=(
+            Plot(
+                "budget_classify",
+                "E8c: test error against K per classifier",
+                "budget_classify_curves.json",
+                x="K",
+                y="test_error",
+                series="arm",
+            ),
+        ),
+        reads_data=True,
+    ),
 )
 
 SUMMARY_STAGES: tuple[Stage, ...] = (

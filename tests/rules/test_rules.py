@@ -39,6 +39,7 @@ EXPECTED = {
     "random_features": ("local", "features"),
     "tensor4": ("local", "tensor4"),
     "quadruplets": ("local", "quadruplets"),
+    "delta_readout": ("local", "readout"),
 }
 
 

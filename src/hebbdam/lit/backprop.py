@@ -193,6 +193,59 @@ class KrotovHopfield2016:
         return loss, {"accuracy": accuracy}
 
 
+class Readout(nn.Module):
+    """A trainable readout V (C, K) from K fixed hidden activities to C class units (the K&H 2019 top layer)."""
+
+    target = "readout"
+
+    def __init__(self, hidden: int, classes: int = 10):
+        super().__init__()
+        self.weights = nn.Parameter(torch.zeros(classes, hidden))
+
+
+class TopLayer:
+    """K&H 2019's supervised top layer on frozen hidden activity h (B, K): c = tanh(β V h), loss Σ_c |c - t_c|^m
+    with ±1 targets (their eq. 11); the decision is argmax_c V h."""
+
+    name = "top_layer"
+
+    def __init__(self, beta: float = 1.0, m: int = 6):
+        if not beta > 0 or m < 1:
+            raise ValueError(f"beta, m: expected > 0 and ≥ 1, got {beta}, {m}")
+        self.beta, self.m = beta, m
+
+    def loss(self, memory: Readout, batch: tuple[Tensor, ...], generator: torch.Generator) -> tuple[Tensor, dict]:
+        hidden, labels = batch
+        scores = hidden @ memory.weights.T
+        target = -torch.ones_like(scores)
+        target.scatter_(1, labels[:, None], 1.0)
+        loss = (torch.tanh(self.beta * scores) - target).abs().pow(self.m).sum(-1).mean()
+        return loss, {"accuracy": (scores.argmax(-1) == labels).float().mean()}
+
+
+READOUT_CHUNK = 256  # images per block of the (B, C, K) readout temporary of :func:`class_field`
+
+
+def class_field(memories: Tensor, images: Tensor, n: int, classes: int) -> Tensor:
+    """Σ_μ [F(ξ_μ·v⁺) - F(ξ_μ·v⁻)] per class unit, F = ReLU(x)ⁿ: the argument of the K&H 2016 class-unit tanh
+    (``KrotovHopfield2016.outputs`` = tanh(β · this)). (K, D + C), (B, D) → (B, C), float64, in image blocks."""
+    xi = memories.double()
+    visible, label = xi[:, :-classes], xi[:, -classes:]
+    parts = []
+    for start in range(0, images.shape[0], READOUT_CHUNK):
+        base = images[start : start + READOUT_CHUNK].double() @ visible.T - label.sum(1)  # (B, K): all units at -1
+        off = torch.relu(base).pow(n)[:, None, :]
+        on = torch.relu(base[:, None, :] + 2.0 * label.T[None]).pow(n)  # (B, C, K): unit c at +1
+        parts.append((on - off).sum(-1))
+    return torch.cat(parts)
+
+
+def error_rate(memories: Tensor, images: Tensor, labels: Tensor, n: int, classes: int) -> float:
+    """Fraction of images whose largest class unit is not their label."""
+    predicted = class_field(memories, images, n, classes).argmax(-1).cpu()
+    return float((predicted != labels.cpu()).double().mean())
+
+
 def classifier_memory(pixels: int, classes: int = 10, count: int = 100, n: int = 3, seed: int = 0) -> MemoryMatrix:
     """A (K, pixels + classes) memory matrix with rectified xⁿ, initialised N(-0.3, 0.3) as in K&H 2016's code."""
     return MemoryMatrix(count, pixels + classes, Power(n, rectified=True), -0.3, 0.3, seed, scale=1.0)

@@ -9,7 +9,8 @@ results and a rule is never applied to a memory it cannot train:
 - ``hidden``: a fixed number K of hidden-unit weight vectors (K, D) (features / DAM memories learned in place);
 - ``features``: a random-feature tensor T (F,) (DrDAM: T = Σ_μ φ(ξ_μ));
 - ``tensor4``: a 4th-order Hebbian tensor kept in factored form, rows u_μ = ξ_μ / D^{3/4} (P, D);
-- ``quadruplets``: 4th-order couplings T (M,) on M fixed random index quadruplets (a budgeted tensor4).
+- ``quadruplets``: 4th-order couplings T (M,) on M fixed random index quadruplets (a budgeted tensor4);
+- ``readout``: a readout V (C, K) from K hidden activities to C class units (rows carry the targets).
 
 Rules with hyper-parameters are built by a factory: ``get_rule("storkey")``, ``get_rule("dreaming", t=10.0)``.
 """
@@ -32,6 +33,7 @@ TARGETS: dict[str, str] = {
     "features": "a random-feature tensor T (F,)",
     "tensor4": "a 4th-order Hebbian tensor in factored form (P, D)",
     "quadruplets": "4th-order couplings on M random quadruplets (M,)",
+    "readout": "a readout (C, K) from hidden activity to class units",
 }
 COMBINES = ("sum", "concat", "none")
 
