@@ -11,6 +11,7 @@ import torch
 from hebbdam import references as ref
 from hebbdam.config import load_params
 from hebbdam.data.synthetic import rademacher
+from hebbdam.experiments import budget_classify as e8c
 from hebbdam.experiments import budget_patterns as e8a
 
 from ..conftest import compose_file
@@ -115,3 +116,59 @@ def test_a_rule_that_cannot_fill_the_memory_is_named(tmp_path, run_cli, capsys):
     err = capsys.readouterr().err
     assert "budget.patterns.arms.delta.rule" in err and "pairwise" in err
     assert not (tmp_path / "out").exists()
+
+
+# E8c ---------------------------------------------------------------------------------------------------------------
+TINY_CLASSIFY = [
+    "budget.classify.dataset=digits",
+    "budget.classify.units=[10,20]",
+    "budget.classify.seeds=2",
+    "budget.classify.hidden.epochs=2",
+    "budget.classify.delta_readout.epochs=3",
+    "budget.classify.top_layer.epochs=3",
+    "budget.classify.backprop.epochs=3",
+    "budget.classify.backprop.arms.n2.temperature=20.0",
+    "budget.classify.backprop.arms.n3.temperature=20.0",
+    "budget.classify.backprop.arms.n20.temperature=40.0",
+]
+
+
+@pytest.fixture(scope="module")
+def classify_run(tmp_path_factory, prepared):
+    from hebbdam.cli import main
+
+    root = tmp_path_factory.mktemp("budget_classify")
+    params = compose_file(root / "params.yaml", [*TINY_CLASSIFY, f"data.root={prepared}"])
+    assert main(["budget_classify", "--params", str(params), "--out", str(root / "out")]) == 0
+    record = json.loads((root / "out" / "budget_classify.json").read_text())
+    points = json.loads((root / "out" / "budget_classify_curves.json").read_text())
+    return record, points
+
+
+def test_delta_readout_converges_to_the_least_squares_readout():
+    from hebbdam.lit import store
+    from hebbdam.rules import get_rule
+
+    generator = torch.Generator().manual_seed(0)
+    hidden = torch.rand(60, 8, generator=generator, dtype=torch.float64)
+    targets = torch.where(torch.rand(60, 3, generator=generator) > 0.5, 1.0, -1.0).double()
+    rule = get_rule("delta_readout", classes=3, lr=0.5)
+    rows = torch.cat([hidden, targets], 1).repeat(300, 1)  # 300 full-batch steps in one epoch
+    readout = store(rows, rule, batch_size=60).stored
+    best = torch.linalg.lstsq(hidden, targets).solution.T  # (C, K): argmin Σ‖t - V h‖²
+    torch.testing.assert_close(readout, best, rtol=0, atol=1e-3)
+
+
+def test_classify_records_every_arm_and_the_gap_is_their_difference(classify_run):
+    record, points = classify_run
+    assert set(record["units"]) == {"K10", "K20"}
+    for entry in record["units"].values():
+        errors = {
+            arm: [p["test_error"] for p in points if p["K"] == entry["K"] and p["arm"] == arm] for arm in e8c.ARMS
+        }
+        for arm in e8c.ARMS:
+            assert len(errors[arm]) == 2 and entry[arm]["mean"] == pytest.approx(sum(errors[arm]) / 2, abs=1e-6)
+            assert entry[arm]["mean"] < 0.8  # ten classes: chance is 0.9
+        gaps = [t - b for t, b in zip(errors["top_layer"], errors["backprop"], strict=True)]
+        assert entry["gap_top_layer_minus_backprop"]["mean"] == pytest.approx(sum(gaps) / 2, abs=1e-6)
+        assert set(entry["backprop_chosen"]) <= {"n2", "n3", "n20"}
