@@ -52,6 +52,7 @@ CRITERIA = ("exact", "fixed_point")
 STOP_AFTER = 2  # consecutive grid points with both fractions below the level end the scan
 REFINEMENTS = 2  # bisections of the bracket around each criterion's crossing (grid ratio √2 → ≈ 1.09)
 BOOTSTRAP_SAMPLES = 200
+DEFAULT_UPDATES = 300  # gradient updates of a backprop arm without ``options.updates``
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,7 @@ def build_memory(arm: Arm, patterns: torch.Tensor, size: int, seed: int, setting
         flip=settings.flip_fraction,
         steps=int(arm.options.get("steps", 3)),
         lr=float(arm.options.get("lr", 0.01)),
-        updates=int(arm.options.get("updates", 300)),
+        updates=int(arm.options.get("updates", DEFAULT_UPDATES)),
         batch_size=int(arm.options.get("batch_size", 8)),
         seed=seed,
         trainer_options=settings.trainer,
@@ -314,6 +315,8 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
     curves: list[dict] = []
     for arm in settings.arms:
         entry = {"memory": arm.memory, "rule": arm.rule, "locality": arm.locality, "budgets": {}}
+        if arm.rule == BACKPROP:
+            entry["updates"] = int(arm.options.get("updates", DEFAULT_UPDATES))
         for dim in arm.dims:
             for size in arm.budgets(dim):
                 start = time.perf_counter()
