@@ -208,7 +208,7 @@ EXPERIMENTS: tuple[Stage, ...] = (
         params=("budget.patterns",),
         records=("budget_patterns.json",),
         curves=("budget_patterns_curves.json",),
-        figures=("budget",),
+        figures=("budget_patterns",),
         plots=(
             Plot(
                 "budget_patterns",
