@@ -112,10 +112,10 @@ def test_stage_repeats_bit_for_bit(tmp_path):
 
 
 def test_a_rule_that_cannot_fill_the_memory_is_named(tmp_path, run_cli, capsys):
-    params = compose_file(tmp_path / "params.yaml", [*STAGE_ARMS, f"{ARMS}.delta.rule=slot"])
+    params = compose_file(tmp_path / "params.yaml", [*STAGE_ARMS, f"{ARMS}.hebb.rule=slot"])
     assert run_cli("budget_patterns", "--params", params, "--out", tmp_path / "out") == 2
     err = capsys.readouterr().err
-    assert "budget.patterns.arms.delta.rule" in err and "pairwise" in err
+    assert "budget.patterns.arms.hebb.rule" in err and "pairwise" in err
     assert not (tmp_path / "out").exists()
 
 
@@ -157,7 +157,7 @@ def test_delta_readout_converges_to_the_least_squares_readout():
     rows = torch.cat([hidden, targets], 1).repeat(300, 1)  # 300 full-batch steps in one epoch
     readout = store(rows, rule, batch_size=60).stored
     best = torch.linalg.lstsq(hidden, targets).solution.T  # (C, K): argmin Σ‖t - V h‖²
-    torch.testing.assert_close(readout, best, rtol=0, atol=1e-3)
+    torch.testing.assert_close(readout.double(), best, rtol=0, atol=1e-3)
 
 
 def test_classify_records_every_arm_and_the_gap_is_their_difference(classify_run):
