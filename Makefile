@@ -5,14 +5,17 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 
-.PHONY: repro test lint params stages ci ci-pipeline ci-baseline bench clean-venv
+.PHONY: repro test lint params stages ci ci-pipeline ci-baseline ci-calibrate bench device-wheels clean-venv
 
 $(BIN)/hebbdam: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
+	mkdir -p data/raw data/processed  # so `dvc repro --dry` works on a fresh clone (DVC hashes missing deps: dvc#9818)
 	touch $@
 
+# the W&B group shared by every stage of one `make repro` (dvc exp run names its own: DVC_EXP_NAME)
+repro: export HEBBDAM_RUN_GROUP ?= repro-$(shell date -u +%Y%m%d-%H%M%S)
 repro: $(BIN)/hebbdam  ## regenerate every stale figure and number (FORCE=1: all of them)
 	$(BIN)/dvc repro $(if $(FORCE),--force,)
 
@@ -35,6 +38,23 @@ ci-pipeline: $(BIN)/hebbdam  ## the ci profile in a scratch copy, then the regre
 
 ci-baseline: $(BIN)/hebbdam  ## rerun the ci profile and make its metrics the new committed baseline
 	bash .ci/pipeline --refresh-baseline
+
+# Wheels a GPU machine without network lacks (it has torch, Lightning, torchvision, scipy, sklearn, matplotlib):
+# hydra-core, omegaconf, antlr4 and mlxtend at the versions of this venv, and hebbdam itself, all pure Python.
+# There: pip install --no-index --no-deps --target /tmp/site .whl/*.whl && PYTHONPATH=/tmp/site \
+#   WANDB_MODE=disabled python -m hebbdam.cli run-pipeline   (stages in dvc.yaml order, no DVC needed)
+DEVICE_WHEELS := hydra-core|omegaconf|antlr4-python3-runtime|mlxtend
+device-wheels: $(BIN)/hebbdam
+	rm -rf .whl && mkdir -p .whl
+	$(BIN)/pip wheel --quiet --no-deps -w .whl . $$($(BIN)/pip freeze | grep -iE '^($(DEVICE_WHEELS))==')
+	ls -l .whl
+
+# The gate's bands come from the seed-to-seed spread: the ci profile once per seed (each in a scratch copy, JOBS at a
+# time) → reports/ci-baseline/spread.json. Rerun after adding a stage or changing what a stage measures, then commit.
+SEEDS ?= 0 1 2 3
+JOBS ?= 1
+ci-calibrate: $(BIN)/hebbdam  ## measure the seed spread of every ci metric (SEEDS="0 1 2 3", JOBS=2)
+	$(BIN)/hebbdam gate calibrate $(SEEDS) jobs=$(JOBS)
 
 bench: $(BIN)/hebbdam
 	$(BIN)/hebbdam bench

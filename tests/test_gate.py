@@ -1,48 +1,168 @@
-"""The CI regression gate passes within tolerance and fails, with a table, outside it."""
+"""The CI regression gate: bands from the seed spread, censored estimates, orderings, and real planted breaks.
+
+The planted-break tests read fixtures that are real ci-profile runs (tests/fixtures/gate/, see its README):
+the baseline seed and the spread measured over the calibration seeds, a held-out seed that the gate must pass,
+and two planted breaks that it must fail: Hebbian synapses clipped to sign(W), and the backprop ladder arm
+trained with lr = 1e6. They are gated with the committed reports/ci-baseline/tolerances.yaml, so loosening a band
+until a planted break passes fails here.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
-from hebbdam.gate import compare, flatten
+import pytest
+
+from hebbdam.gate import check_orderings, compare, flatten, load_tolerances, read_records, spread_of
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures" / "gate"
+KEY = "capacity.json:arms.hebb.D100.critical_load"
 
 
-def write(folder, name, obj):
+def write(folder: Path, name: str, obj: object) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_text(json.dumps(obj))
 
 
-def setup_dirs(tmp_path, new_value, tolerance="{abs: 0.03}"):
-    base, new = tmp_path / "base", tmp_path / "new"
-    write(base, "capacity.json", {"arms": {"hebb": {"D100": {"critical_load": 0.15, "label": "x"}}}})
-    write(new, "capacity.json", {"arms": {"hebb": {"D100": {"critical_load": new_value}}}})
-    (base / "tolerances.yaml").write_text(f'"capacity.json:arms.*.critical_load": {tolerance}\n')
-    return base, new
+def estimates(value, side=None, fraction=0.0) -> dict:
+    """A record of one critical load on the grid 0.04 … 0.2 (or censored beyond it: ``side``)."""
+    record = {"critical_load": value}
+    if side is not None:
+        edge = 0.04 if side == "below_grid" else 0.2
+        record["critical_load_outside"] = {"side": side, "load": edge, "fraction": fraction}
+    return {"arms": {"hebb": {"D100": record, "rule": "hebb"}}}
 
 
-def test_flatten_keeps_numbers_and_nulls_only():
-    assert flatten({"a": {"b": 1, "c": "s", "d": None, "e": [1, 2], "f": True}}) == {"a.b": 1.0, "a.d": None}
+def setup(tmp_path, old, new, std=0.004, states=("number",), multiple=5, floor=0.002, orderings=()):
+    base, run = tmp_path / "base", tmp_path / "new"
+    write(base, "capacity.json", old)
+    write(run, "capacity.json", new)
+    (base / "tolerances.yaml").write_text(
+        f"multiple: {multiple}\n"
+        f'metrics:\n  "capacity.json:arms.*.critical_load": {{floor: {floor}, default: 0.03}}\n'
+        f"orderings: {json.dumps(list(orderings))}\n"
+    )
+    if std is not None or states != ("number",):
+        write(base, "spread.json", {"metrics": {KEY: {"std": std, "states": list(states), "values": []}}})
+    return base, run
 
 
-def test_gate_passes_within_and_fails_outside_tolerance(tmp_path, run_cli, capsys):
-    base, new = setup_dirs(tmp_path, 0.17)
-    assert all(c.passed for c in compare(base, new))
-    base, new = setup_dirs(tmp_path, 0.19)
-    assert run_cli("gate", "--baseline", base, "--metrics", new) == 2
+def test_flatten_keeps_numbers_nulls_and_strings():
+    assert flatten({"a": {"b": 1, "c": "s", "d": None, "e": [1, 2], "f": True}}) == {
+        "a.b": 1.0,
+        "a.c": "s",
+        "a.d": None,
+    }
+
+
+def test_band_is_the_multiple_of_the_seed_std_with_a_floor(tmp_path, run_cli, capsys):
+    base, run = setup(tmp_path, estimates(0.15), estimates(0.169))  # 5 × 0.004 = 0.02
+    (check,) = compare(base, run)
+    assert check.passed and check.allowed == pytest.approx(0.02) and check.source == "5σ"
+    base, run = setup(tmp_path, estimates(0.15), estimates(0.171))
+    assert not compare(base, run)[0].passed
+    assert run_cli("gate", "--baseline", base, "--metrics", run) == 2
     out = capsys.readouterr()
-    assert "capacity.json:arms.hebb.D100.critical_load" in out.out and "FAIL" in out.out
-    assert "0.15" in out.out and "0.19" in out.out and "0.03" in out.out
-    assert "1 of 1 metrics moved outside" in out.err
+    assert KEY in out.out and "FAIL" in out.out and "0.171" in out.out
+    assert out.err.startswith("hebbdam: error: regression gate: 1 of 1 metrics") and out.err.count("\n") == 1
+    base, run = setup(tmp_path, estimates(0.15), estimates(0.151), std=0.0)  # no seed noise: the floor
+    (check,) = compare(base, run)
+    assert check.passed and check.allowed == 0.002 and check.source == "floor"
 
 
-def test_gate_fails_when_a_gated_metric_disappears(tmp_path):
-    base, new = setup_dirs(tmp_path, 0.15)
-    write(new, "capacity.json", {"arms": {}})
-    assert not any(c.passed for c in compare(base, new))
+def test_a_metric_without_a_measured_spread_gets_the_default_band(tmp_path):
+    base, run = setup(tmp_path, estimates(0.15), estimates(0.179), std=None)
+    (check,) = compare(base, run)
+    assert check.passed and check.allowed == 0.03 and check.source == "default"
 
 
-def test_gate_relative_tolerance(tmp_path):
-    base, new = setup_dirs(tmp_path, 0.16, tolerance="{rel: 0.1}")
-    assert all(c.passed for c in compare(base, new))
-    base, new = setup_dirs(tmp_path, 0.17, tolerance="{rel: 0.1}")
-    assert not any(c.passed for c in compare(base, new))
+def test_censored_estimates_are_intervals_beyond_the_grid_edge(tmp_path):
+    below = estimates(None, "below_grid", 0.3)
+    assert compare(*setup(tmp_path, below, estimates(None, "below_grid", 0.0)))[0].passed
+    assert not compare(*setup(tmp_path, below, estimates(None, "above_grid", 1.0)))[0].passed
+    assert not compare(*setup(tmp_path, below, estimates(0.1)))[0].passed  # 0.06 beyond the edge, band 0.02
+    assert not compare(*setup(tmp_path, estimates(0.1), below))[0].passed
+    # a crossing that moved just past the last load is within the band of that edge: seed noise, not a regression
+    (check,) = compare(*setup(tmp_path, estimates(0.19), estimates(None, "above_grid", 0.52)))
+    assert check.passed and str(check.new) == ">0.2"
+
+
+def test_null_without_its_reason_and_a_missing_metric_fail(tmp_path):
+    (check,) = compare(*setup(tmp_path, estimates(None), estimates(None)))
+    assert not check.passed and check.source == "null without _outside"
+    (check,) = compare(*setup(tmp_path, estimates(0.15), {"arms": {}}))
+    assert not check.passed and check.new == "missing" and check.source == "not measured"
+    # unless the calibration saw it missing for some seeds
+    assert compare(*setup(tmp_path, estimates(0.15), {"arms": {}}, states=("missing", "number")))[0].passed
+
+
+def test_orderings_hold_or_fail_with_censored_values_as_infinities(tmp_path):
+    order = "capacity.json:arms.hebb.D100.critical_load > capacity.json:arms.hebb.D200.critical_load"
+    record = estimates(0.15)
+    record["arms"]["hebb"]["D200"] = {"critical_load": 0.14}
+    base, run = setup(tmp_path, record, record, orderings=[order])
+    (check,) = check_orderings(load_tolerances(base), read_records(run))
+    assert check.passed
+    record["arms"]["hebb"]["D200"] = {"critical_load": None, "critical_load_outside": {"side": "above_grid"}}
+    base, run = setup(tmp_path, record, record, orderings=[order])
+    assert not check_orderings(load_tolerances(base), read_records(run))[0].passed
+
+
+def test_spread_records_std_and_the_states_seen():
+    runs = [{"c.json": flatten(estimates(v, side))} for v, side in ((0.1, None), (0.12, None), (None, "below_grid"))]
+    entry = spread_of(runs)["c.json:arms.hebb.D100.critical_load"]
+    assert entry["std"] == pytest.approx(0.014142, abs=1e-6)
+    assert entry["states"] == ["below_grid", "number"] and entry["values"] == [0.1, 0.12, "below_grid"]
+
+
+def test_bad_tolerance_file_is_one_line(tmp_path, run_cli, capsys):
+    base, run = setup(tmp_path, estimates(0.15), estimates(0.15))
+    (base / "tolerances.yaml").write_text('metrics:\n  "x": {abs: 0.1}\n')
+    assert run_cli("gate", "--baseline", base, "--metrics", run) == 2
+    assert "expected a top-level 'multiple" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- planted breaks on real ci-profile runs
+
+
+def fixture_baseline(tmp_path) -> Path:
+    """The fixture's baseline records and spread, gated with the committed tolerances."""
+    base = tmp_path / "baseline"
+    shutil.copytree(FIXTURES / "baseline", base)
+    shutil.copy(REPO / "reports" / "ci-baseline" / "tolerances.yaml", base)
+    return base
+
+
+def failures(tmp_path, run: str) -> list[str]:
+    base = fixture_baseline(tmp_path)
+    checks = compare(base, FIXTURES / run) + check_orderings(load_tolerances(base), read_records(FIXTURES / run))
+    return [c.key for c in checks if not c.passed]
+
+
+def test_a_seed_change_passes_the_gate(tmp_path):
+    assert failures(tmp_path, "seed6") == []
+
+
+def test_clipped_hebbian_synapses_fail_the_gate(tmp_path):
+    failed = failures(tmp_path, "clipped_synapses")
+    assert any("hebb" in key and "critical_load" in key for key in failed), failed
+
+
+def test_a_broken_backprop_arm_fails_the_gate(tmp_path):
+    failed = failures(tmp_path, "broken_backprop")
+    assert any("backprop_pairwise" in key for key in failed), failed
+
+
+def test_spread_command_writes_the_spread_file_the_bands_derive_from(tmp_path, run_cli):
+    base, run = setup(tmp_path, estimates(0.15), estimates(0.15), std=None)
+    for seed, value in enumerate((0.14, 0.15, 0.17)):
+        write(tmp_path / f"seed{seed}", "capacity.json", estimates(value))
+    folders = [tmp_path / f"seed{seed}" for seed in range(3)]
+    assert run_cli("gate", "spread", *folders, "--baseline", base) == 0
+    spread = json.loads((base / "spread.json").read_text())
+    assert spread["seeds"] == [0, 1, 2] and spread["metrics"][KEY]["std"] == pytest.approx(0.015275, abs=1e-6)
+    (check,) = compare(base, run)
+    assert check.source == "5σ" and check.allowed == pytest.approx(5 * 0.015275, abs=1e-5)

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import REPO_ROOT
-
-DVC = Path(sys.executable).with_name("dvc")
+from .conftest import REPO_ROOT, dvc, scratch_repo
 
 
 def test_committed_dvc_yaml_is_the_generated_one():
@@ -83,30 +77,8 @@ def test_every_report_output_survives_a_failed_run():
                 assert flags == {"cache": False, "persist": True}, (name, path)
 
 
-def _scratch_copy(tmp_path: Path) -> Path:
-    """The tracked and untracked-not-ignored files (what the next commit holds), as a DVC repo without git."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    root = tmp_path / "repo"
-    for name in filter(None, listed):
-        source = REPO_ROOT / name.decode()
-        if source.is_file():
-            (root / name.decode()).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, root / name.decode())
-    return root
-
-
-def _dvc(root: Path, *argv: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
-    return subprocess.run([str(DVC), *argv], cwd=root, capture_output=True, text=True, env=env, timeout=300)
-
-
 def _changed_deps(root: Path, stage: str) -> dict:
-    result = _dvc(root, "status", stage, "--json")
+    result = dvc(root, "status", stage, "--json")
     assert result.returncode == 0, result.stderr
     changes = json.loads(result.stdout or "{}").get(stage, [])
     return {k: v for change in changes if isinstance(change, dict) for k, v in change.get("changed deps", {}).items()}
@@ -115,9 +87,8 @@ def _changed_deps(root: Path, stage: str) -> dict:
 @pytest.mark.slow
 def test_dvc_status_marks_a_stage_whose_imported_constant_changed(tmp_path):
     """Edit a constant of a module appendix_b imports (not appendix_b.py itself): DVC must call the stage stale."""
-    root = _scratch_copy(tmp_path)
-    assert _dvc(root, "config", "--local", "core.no_scm", "true").returncode == 0
-    committed = _dvc(root, "commit", "--force", "appendix_b")  # record the copy's current state in its dvc.lock
+    root = scratch_repo(tmp_path / "repo")
+    committed = dvc(root, "commit", "--force", "appendix_b")  # record the copy's current state in its dvc.lock
     assert committed.returncode == 0, committed.stderr
     assert _changed_deps(root, "appendix_b") == {}
     metrics = root / "src/hebbdam/metrics.py"

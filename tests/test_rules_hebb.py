@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hebbdam.data.synthetic import rademacher
-from hebbdam.lit import HebbianModule, PatternDataModule, make_trainer, store
+from hebbdam.lit import HebbianModule, PatternDataModule, build_trainer, store
 from hebbdam.rules import get_rule
 
 
@@ -26,7 +26,7 @@ def test_hebb_weights_symmetric_zero_diagonal_outer_product(count, dim, seed):
 def test_lightning_storage_equals_direct_write_and_never_uses_autograd():
     patterns = rademacher(300, 50, torch.Generator().manual_seed(1))
     module = HebbianModule(get_rule("hebb"), 50)
-    make_trainer().fit(module, datamodule=PatternDataModule(patterns, batch_size=64))  # 5 batches accumulate
+    build_trainer().fit(module, datamodule=PatternDataModule(patterns, batch_size=64))  # 5 batches accumulate
     direct = get_rule("hebb").update(torch.zeros(50, 50), patterns)
     assert torch.allclose(module.stored, direct, atol=1e-5)
     assert all(p.grad is None for p in module.parameters())

@@ -56,7 +56,9 @@ def _commands() -> dict[str, Command]:
         ),
         "gate": Command(
             "hebbdam.gate:main",
-            "compare metrics with a committed baseline within tolerances",
+            "compare metrics with a committed baseline within tolerances; `gate calibrate SEED … [jobs=N]` measures "
+            "the seed spread the bands come from",
+            "word",
             options=("--baseline", "--metrics"),
         ),
         "bench": Command(

@@ -19,16 +19,21 @@ _MISSING = object()
 
 
 class Params:
-    """A read-only view of a nested params mapping that names the full key in every error."""
+    """A read-only view of a nested params mapping that names the full key in every error.
 
-    def __init__(self, data: dict, prefix: str = ""):
+    Every key a parser reads is recorded in ``seen`` (shared by the sections of one file), so
+    :func:`hebbdam.validation.check` can refuse keys that no parser reads: a typo is never silently ignored.
+    """
+
+    def __init__(self, data: dict, prefix: str = "", seen: set[str] | None = None):
         self._data = data
         self._prefix = prefix
+        self.seen: set[str] = set() if seen is None else seen
 
     def key(self, name: str) -> str:
         return f"{self._prefix}{name}"
 
-    def raw(self, name: str, default: Any = _MISSING) -> Any:
+    def _lookup(self, name: str, default: Any) -> Any:
         node: Any = self._data
         for part in name.split("."):
             if not isinstance(node, dict) or part not in node:
@@ -38,14 +43,20 @@ class Params:
             node = node[part]
         return node
 
+    def raw(self, name: str, default: Any = _MISSING) -> Any:
+        """The value at ``name`` (dotted), read as a whole: the key and everything under it count as read."""
+        self.seen.add(self.key(name))
+        return self._lookup(name, default)
+
     def section(self, name: str) -> Params:
-        value = self.raw(name)
+        value = self._lookup(name, _MISSING)
         if not isinstance(value, dict):
             raise ConfigError(self.key(name), "a mapping", value)
-        return Params(value, self.key(name) + ".")
+        self.seen.add(self.key(name) + ".")  # the section itself is known; its keys count only when read
+        return Params(value, self.key(name) + ".", self.seen)
 
     def has(self, name: str) -> bool:
-        return self.raw(name, None) is not None
+        return self._lookup(name, None) is not None
 
     def items(self):
         return self._data.items()
@@ -109,15 +120,22 @@ class Params:
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
+    """params.yaml, checked whole (:func:`hebbdam.validation.check`) before any stage uses it."""
     path = Path(path)
     if not path.is_file():
         raise HebbdamError(f"{path}: params file not found (run `make params` to compose it from conf/)")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
-        raise HebbdamError(f"{path}: not valid YAML ({err})") from err
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or type(err).__name__
+        raise HebbdamError(f"{path}: not valid YAML{where} ({problem}); recompose it with `make params`") from err
     if not isinstance(data, dict):
         raise HebbdamError(f"{path}: expected a mapping at the top level")
+    from .validation import check
+
+    check(data)  # the whole file, as at composition: a value typed straight into params.yaml is checked too
     return Params(data)
 
 
@@ -131,11 +149,17 @@ def compose(overrides: Sequence[str] = (), config_dir: str | Path = "conf") -> s
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
+    from .validation import register_resolver
+
+    register_resolver()  # also registered by Hydra's plugin scan (src/hydra_plugins/hebbdam_check), DVC's included
     try:
         with initialize_config_dir(str(Path(config_dir).resolve()), version_base=None):
             cfg = hydra_compose(config_name="config", overrides=list(overrides))
         OmegaConf.resolve(cfg)
-    except (HydraException, OmegaConfBaseException) as err:
-        first_line = str(err).strip().splitlines()[0]
-        raise HebbdamError(f"cannot compose conf/ with overrides {list(overrides)}: {first_line}") from err
+    except (HydraException, OmegaConfBaseException, yaml.YAMLError) as err:
+        lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+        if "resolving interpolation" in lines[0]:  # our own check (hebbdam.validation): its one line is the message
+            lines = [lines[0].split("resolving interpolation: ", 1)[1]]
+        detail = " ".join(lines)
+        raise HebbdamError(f"cannot compose conf/ with overrides {list(overrides)}: {detail}") from err
     return OmegaConf.to_yaml(cfg)

@@ -50,9 +50,11 @@ def _stage_body(stage: Stage) -> dict:
         deps.append("data/processed")
     if stage in EXPERIMENTS:
         body["deps"] = deps + code_dependencies(stage.module)
-        body["params"] = [*stage.params, "trainer"]
-        body["metrics"] = _kept([f"{METRICS_DIR}/{name}" for name in stage.records])
-        body["outs"] = _kept([f"{METRICS_DIR}/{name}" for name in stage.curves])
+        body["params"] = [*stage.params, "trainer", "logger"]  # logger: -S logger.entity=… reruns into that entity
+        # DVC's metrics are the headline files (numbers only: dvc exp show fits a terminal); the detailed records,
+        # strings and all, are outputs beside them (the gate and the figures read those)
+        body["metrics"] = _kept([f"{METRICS_DIR}/{name}" for name in stage.headlines])
+        body["outs"] = _kept([f"{METRICS_DIR}/{name}" for name in [*stage.records, *stage.curves]])
         return body
     if stage.name in ("figures", "report"):
         figures = [f"hebbdam.figures.{name}" for name in figure_modules()]

@@ -1,15 +1,32 @@
-"""CI regression gate: compare metrics files with a committed baseline, metric by metric, within tolerances.
+"""CI regression gate: compare a ci-profile run with the committed baseline, with bands measured from seed noise.
 
-``dvc metrics diff`` shows differences but has no tolerance. Here every numeric leaf of every baseline JSON file is
-matched against the patterns of ``tolerances.yaml`` (``fnmatch`` on ``file:dotted.key``; first match wins) and must
-satisfy |new - old| ≤ abs + rel·|old|. Leaves that no pattern matches are not gated. A gated metric missing from the
-new run fails as well.
+Three files in the baseline folder (``reports/ci-baseline/``):
+
+- ``*.json``: the metrics records of the ci profile (``make ci-baseline``);
+- ``spread.json``: the seed-to-seed spread of every metric, from the ci profile run once per seed
+  (``make ci-calibrate`` = ``hebbdam gate calibrate SEED …``);
+- ``tolerances.yaml``: which metrics are gated (``fnmatch`` patterns on ``file:dotted.key``, first match wins),
+  the ``multiple`` of the seed standard deviation a metric may move, each pattern's ``floor`` (the smallest band) and
+  ``default`` (the band of a metric that ``spread.json`` does not know yet), and headline ``orderings``.
+
+A numeric metric passes when |new - old| ≤ max(multiple · σ_seed, floor + rel_floor · |old|). "null" means one
+thing: a *censored* estimate, whose record says which side of its grid it lies on in ``<key>_outside.side``
+(``below_grid`` / ``above_grid``), with the grid's edge and the fraction there (gated as a number); "not measured"
+is a key absent from the record. A censored estimate is compared as the interval beyond its edge; "missing" passes
+only where the calibration saw it missing too; a null without its reason always fails. Orderings (``A > B``) must
+hold in the new run, censored values counting as ±∞ on their side.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import math
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,91 +37,327 @@ from .errors import HebbdamError
 from .logs import say
 
 TOLERANCES_FILE = "tolerances.yaml"
+SPREAD_FILE = "spread.json"
+OUTSIDE = "_outside"  # suffix of the record key that explains a null estimate
+NUMBER = "number"  # the state of a measured (uncensored) value
+EPSILON = 1e-12
+SKIPPED_RECORDS = ("_curves.json", "_examples.json", "_votes.json")  # plots, not the gated records
+
+
+@dataclass(frozen=True)
+class Censored:
+    """A null estimate: it lies below the grid's first load or above its last one (``edge``; None if unrecorded)."""
+
+    side: str
+    edge: float | None
+
+    def interval(self) -> tuple[float, float]:
+        if self.edge is None:
+            return (-math.inf, -math.inf) if self.side == "below_grid" else (math.inf, math.inf)
+        return (-math.inf, self.edge) if self.side == "below_grid" else (self.edge, math.inf)
+
+    def __str__(self) -> str:
+        return f"{'<' if self.side == 'below_grid' else '>'}{'?' if self.edge is None else f'{self.edge:g}'}"
+
+
+Value = float | Censored | str  # a number, a censored estimate, or "missing" / "null without reason"
+
+
+@dataclass(frozen=True)
+class Band:
+    """A pattern's smallest band (``floor``, plus ``rel_floor`` · |old|) and its band before calibration."""
+
+    pattern: str
+    floor: float
+    default: float
+    rel_floor: float = 0.0
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    multiple: float
+    bands: list[Band]
+    orderings: list[str]
+
+    def band_for(self, key: str) -> Band | None:
+        return next((b for b in self.bands if fnmatch.fnmatchcase(key, b.pattern)), None)
 
 
 @dataclass(frozen=True)
 class Check:
     key: str
-    old: float | None
-    new: float | None
-    allowed: float | None
-
-    @property
-    def passed(self) -> bool:
-        if self.old is None or self.new is None:
-            return self.old is None and self.new is None
-        return abs(self.new - self.old) <= self.allowed + 1e-12
+    old: Value
+    new: Value
+    allowed: float | None  # None: a state (not a number) is compared
+    source: str  # how the band was set: "4σ", "floor", "default", or why a state comparison passed/failed
+    passed: bool
 
 
-def flatten(node: object, prefix: str = "") -> dict[str, float | None]:
-    """Numeric (and null) leaves of nested dicts as {"a.b.c": value}; lists and strings are skipped."""
+# ---------------------------------------------------------------------------------------------------------- records
+
+
+def flatten(node: object, prefix: str = "") -> dict[str, float | None | str]:
+    """Numeric, null and string leaves of nested dicts as {"a.b.c": value}; lists and booleans are skipped."""
     if isinstance(node, dict):
-        leaves: dict[str, float | None] = {}
+        leaves: dict[str, float | None | str] = {}
         for key, value in node.items():
             leaves.update(flatten(value, f"{prefix}{key}."))
         return leaves
-    if node is None or (isinstance(node, int | float) and not isinstance(node, bool)):
-        return {prefix[:-1]: None if node is None else float(node)}
+    if node is None or isinstance(node, str):
+        return {prefix[:-1]: node}
+    if isinstance(node, int | float) and not isinstance(node, bool):
+        return {prefix[:-1]: float(node)}
     return {}
 
 
-def load_tolerances(baseline_dir: Path) -> list[tuple[str, float, float]]:
+def value_of(leaves: dict, key: str) -> Value:
+    """A metric as the gate sees it: its number, the side of the grid of a censored (null) estimate, "missing"
+    (not measured in this run) or "null without reason" (a record that does not say why it is null)."""
+    if key not in leaves:
+        return "missing"
+    value = leaves[key]
+    if value is None:
+        side, edge = leaves.get(f"{key}{OUTSIDE}.side"), leaves.get(f"{key}{OUTSIDE}.load")
+        if side not in ("below_grid", "above_grid"):
+            return "null without reason"
+        return Censored(side, edge if isinstance(edge, float) else None)
+    return value
+
+
+def state_of(value: Value) -> str:
+    return NUMBER if isinstance(value, float) else value.side if isinstance(value, Censored) else value
+
+
+def interval(value: float | Censored) -> tuple[float, float]:
+    return (value, value) if isinstance(value, float) else value.interval()
+
+
+def read_records(folder: Path) -> dict[str, dict]:
+    """{"file.json:dotted.key": leaf} of every metrics record (not the plot files) in ``folder``."""
+    leaves: dict[str, dict] = {}
+    for path in sorted(folder.glob("*.json")):
+        if path.name == SPREAD_FILE or path.name.endswith(SKIPPED_RECORDS):
+            continue
+        leaves[path.name] = flatten(io.read_json(path))
+    return leaves
+
+
+def numeric_keys(records: dict[str, dict]) -> list[str]:
+    """Every "file:key" whose value is a number or a null estimate (strings are labels, and sides live in them)."""
+    return [f"{name}:{key}" for name, leaves in records.items() for key, v in leaves.items() if not isinstance(v, str)]
+
+
+def lookup(records: dict[str, dict], full_key: str) -> Value:
+    name, _, key = full_key.partition(":")
+    return value_of(records.get(name, {}), key)
+
+
+# ------------------------------------------------------------------------------------------------------ tolerances
+
+
+def load_tolerances(baseline_dir: Path) -> Tolerances:
     path = baseline_dir / TOLERANCES_FILE
     if not path.is_file():
-        raise HebbdamError(f"{path}: tolerance file not found (it lists 'file:key pattern: {{abs: …, rel: …}}')")
-    entries = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    rules = []
-    for pattern, spec in entries.items():
-        if not isinstance(spec, dict) or not set(spec) <= {"abs", "rel"}:
-            raise HebbdamError(f"{path}: entry '{pattern}': expected a mapping with keys abs and/or rel")
-        rules.append((pattern, float(spec.get("abs", 0.0)), float(spec.get("rel", 0.0))))
-    return rules
+        raise HebbdamError(f"{path}: tolerance file not found (it holds multiple, metrics and orderings)")
+    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(spec, dict) or not isinstance(spec.get("multiple"), int | float):
+        raise HebbdamError(f"{path}: expected a top-level 'multiple: <number>' (band = multiple × seed std)")
+    bands = []
+    for pattern, entry in (spec.get("metrics") or {}).items():
+        if not isinstance(entry, dict) or not {"floor", "default"} <= set(entry) <= {"floor", "default", "rel_floor"}:
+            raise HebbdamError(
+                f"{path}: metrics entry '{pattern}': expected {{floor: <number>, default: <number>}} "
+                "(and optionally rel_floor: <fraction of |old|>)"
+            )
+        bands.append(Band(pattern, float(entry["floor"]), float(entry["default"]), float(entry.get("rel_floor", 0))))
+    orderings = spec.get("orderings") or []
+    for ordering in orderings:
+        parse_ordering(ordering, path)
+    return Tolerances(float(spec["multiple"]), bands, orderings)
+
+
+def parse_ordering(text: object, path: Path | str = TOLERANCES_FILE) -> tuple[str, str, str]:
+    """ "file:key > file:key" (or >=) → (left, operator, right)."""
+    for operator in (">=", ">"):
+        if isinstance(text, str) and f" {operator} " in text:
+            left, right = text.split(f" {operator} ")
+            return left.strip(), operator, right.strip()
+    raise HebbdamError(f"{path}: ordering {text!r}: expected 'file.json:key > file.json:key' (or >=)")
+
+
+def load_spread(baseline_dir: Path) -> dict[str, dict]:
+    path = baseline_dir / SPREAD_FILE
+    return io.read_json(path)["metrics"] if path.is_file() else {}
+
+
+# --------------------------------------------------------------------------------------------------------- compare
+
+
+def band_width(band: Band, spread: dict | None, multiple: float, old: Value) -> tuple[float, str]:
+    """The allowed move of one metric and where it comes from: max(multiple · σ_seed, floor + rel_floor · |old|),
+    or the pattern's default when the spread file has no σ for it."""
+    if spread and spread.get("std") is not None:
+        sigma_band = multiple * spread["std"]
+        floor = band.floor + (band.rel_floor * abs(old) if isinstance(old, float) else 0.0)
+        return max(sigma_band, floor), (f"{multiple:g}σ" if sigma_band > floor else "floor")
+    return band.default, "default"
+
+
+def check_metric(key: str, old: Value, new: Value, band: Band, spread: dict | None, multiple: float) -> Check:
+    """Numbers within the band; a censored estimate is the interval beyond its grid edge, which must come within
+    the band of the other value (so the same side passes, and a crossing that just left the grid is compared with
+    the grid's edge); "missing" passes only where the calibration saw it missing too."""
+    if "null without reason" in (old, new):
+        return Check(key, old, new, None, f"null without {OUTSIDE}", False)
+    if "missing" in (old, new):
+        seen = set(spread["states"]) if spread else set()
+        passed = {state_of(old), state_of(new)} <= seen
+        return Check(key, old, new, None, "seed-dependent" if passed else "not measured", passed)
+    allowed, source = band_width(band, spread, multiple, old)
+    (old_low, old_high), (new_low, new_high) = interval(old), interval(new)
+    gap = max(0.0, new_low - old_high, old_low - new_high) if (old_low, old_high) != (new_low, new_high) else 0.0
+    return Check(key, old, new, allowed, source, gap <= allowed + EPSILON)
 
 
 def compare(baseline_dir: Path, metrics_dir: Path) -> list[Check]:
-    """Every gated metric of every baseline file, old against new."""
-    rules = load_tolerances(baseline_dir)
+    """Every gated metric of every baseline record, old against new."""
+    tolerances = load_tolerances(baseline_dir)
+    spread = load_spread(baseline_dir)
+    old_records, new_records = read_records(baseline_dir), read_records(metrics_dir)
     checks = []
-    for baseline_file in sorted(baseline_dir.glob("*.json")):
-        old_leaves = flatten(io.read_json(baseline_file))
-        new_path = metrics_dir / baseline_file.name
-        new_leaves = flatten(io.read_json(new_path)) if new_path.is_file() else {}
-        for key, old in old_leaves.items():
-            full_key = f"{baseline_file.name}:{key}"
-            rule = next((r for r in rules if fnmatch.fnmatchcase(full_key, r[0])), None)
-            if rule is None:
-                continue
-            _, absolute, relative = rule
-            allowed = None if old is None else absolute + relative * abs(old)
-            new = new_leaves.get(key, math.nan)  # nan: missing from the new run
-            checks.append(Check(full_key, old, new, allowed))
+    for key in numeric_keys(old_records):
+        band = tolerances.band_for(key)
+        if band is not None:
+            old, new = lookup(old_records, key), lookup(new_records, key)
+            checks.append(check_metric(key, old, new, band, spread.get(key), tolerances.multiple))
+    return checks
+
+
+def as_number(value: Value) -> float | str:
+    if isinstance(value, Censored):
+        return -math.inf if value.side == "below_grid" else math.inf
+    return value
+
+
+def check_orderings(tolerances: Tolerances, records: dict[str, dict]) -> list[Check]:
+    """Each headline ordering "A > B" on a run's records; the check's old/new columns hold A and B."""
+    checks = []
+    for ordering in tolerances.orderings:
+        left_key, operator, right_key = parse_ordering(ordering)
+        left, right = lookup(records, left_key), lookup(records, right_key)
+        a, b = as_number(left), as_number(right)
+        holds = isinstance(a, float) and isinstance(b, float) and (a > b if operator == ">" else a >= b)
+        checks.append(Check(ordering, left, right, None, "ordering", holds))
     return checks
 
 
 def table(checks: list[Check]) -> str:
-    def fmt(value: float | None) -> str:
-        return "—" if value is None else ("missing" if math.isnan(value) else f"{value:.4g}")
+    def fmt(value: Value | None) -> str:
+        return "—" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
 
     width = max([len(c.key) for c in checks] + [6])
-    lines = [f"{'metric':<{width}}  {'old':>9}  {'new':>9}  {'allowed ±':>9}  result"]
+    lines = [f"{'metric (ordering: A > B)':<{width}}  {'old | A':>11}  {'new | B':>11}  {'allowed ±':>9}  band  result"]
     for c in checks:
         lines.append(
-            f"{c.key:<{width}}  {fmt(c.old):>9}  {fmt(c.new):>9}  {fmt(c.allowed):>9}  {'ok' if c.passed else 'FAIL'}"
+            f"{c.key:<{width}}  {fmt(c.old):>11}  {fmt(c.new):>11}  {fmt(c.allowed):>9}  {c.source}  "
+            f"{'ok' if c.passed else 'FAIL'}"
         )
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------------------------------------------- calibrate
+
+
+def spread_of(runs: list[dict[str, dict]]) -> dict[str, dict]:
+    """Per metric over seed runs: its values (numbers, or the side of a censored estimate), the states seen, and
+    the standard deviation of the numbers (None with fewer than two)."""
+    keys = sorted({key for records in runs for key in numeric_keys(records)})
+    spread = {}
+    for key in keys:
+        values = [lookup(records, key) for records in runs]
+        numbers = [v for v in values if isinstance(v, float)]
+        spread[key] = {
+            "values": [v if isinstance(v, float | str) else v.side for v in values],
+            "states": sorted({state_of(v) for v in values}),
+            "std": round(statistics.stdev(numbers), 6) if len(numbers) >= 2 else None,
+        }
+    return spread
+
+
+def run_seed(repo: Path, seed: str, out: Path) -> None:
+    command = ["nice", "-n", "10", "bash", str(repo / ".ci" / "pipeline"), "--seed", seed, "--metrics-to", str(out)]
+    result = subprocess.run(command, cwd=repo, capture_output=True, text=True)
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise HebbdamError(f"calibrate: the ci pipeline failed for seed {seed}: {last}")
+
+
+def calibrate(seeds: list[str], baseline_dir: Path, jobs: int) -> Path:
+    """Run the ci profile once per seed (``jobs`` at a time, each in its own scratch copy) → ``spread.json``."""
+    repo = Path(__file__).resolve().parents[2]
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="hebbdam-calibrate.") as scratch:
+        outs = [Path(scratch) / f"seed{seed}" for seed in seeds]
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(lambda pair: run_seed(repo, *pair), zip(seeds, outs, strict=True)))
+        runs = [read_records(out) for out in outs]
+    elapsed = time.perf_counter() - start
+    return write_spread(runs, seeds, baseline_dir, {"elapsed_s": round(elapsed), "jobs": jobs})
+
+
+def write_spread(runs: list[dict[str, dict]], seeds: list[str], baseline_dir: Path, timing: dict) -> Path:
+    record = {
+        "command": f"hebbdam gate calibrate {' '.join(seeds)}",
+        "seeds": [int(s) for s in seeds],
+        **timing,
+        "load_average": [round(v, 2) for v in os.getloadavg()],
+        "metrics": spread_of(runs),
+    }
+    path = io.write_json(baseline_dir / SPREAD_FILE, record)
+    tolerances = load_tolerances(baseline_dir)
+    for index, records in enumerate(runs):
+        for check in check_orderings(tolerances, records):
+            if not check.passed:
+                say(f"calibrate: ordering '{check.key}' fails for seed {seeds[index]}: {check.old} vs {check.new}")
+    say(f"calibrate: spread of {len(record['metrics'])} metrics over seeds {seeds} → {path}")
+    return path
+
+
+# -------------------------------------------------------------------------------------------------------------- cli
+
+
 def main(args) -> None:
+    """``hebbdam gate``: gate ``--metrics`` against ``--baseline``; ``hebbdam gate calibrate SEED …``: measure the
+    seed spread (``jobs=N`` among the words runs N seeds at once); ``hebbdam gate spread DIR …``: the same from
+    folders of metrics already run, one per seed."""
     baseline_dir = Path(args.baseline or "reports/ci-baseline")
+    words = list(args.overrides)
+    if words and words[0] in ("calibrate", "spread"):
+        mode, rest = words[0], words[1:]
+        jobs = int(next((w.split("=", 1)[1] for w in rest if w.startswith("jobs=")), 1))
+        rest = [w for w in rest if not w.startswith("jobs=")]
+        if len(rest) < 2:
+            raise HebbdamError(f"gate {mode}: expected at least two {'seeds' if mode == 'calibrate' else 'folders'}")
+        if mode == "calibrate":
+            calibrate(rest, baseline_dir, jobs)
+        else:
+            runs = [read_records(Path(folder)) for folder in rest]
+            seeds = [Path(folder).name.removeprefix("seed") for folder in rest]
+            write_spread(runs, seeds, baseline_dir, {"elapsed_s": None, "jobs": None})
+        return
+    if words:
+        raise HebbdamError(f"gate: unexpected words {words} (expected nothing, 'calibrate SEED …' or 'spread DIR …')")
     metrics_dir = Path(args.metrics or "reports/metrics")
     checks = compare(baseline_dir, metrics_dir)
     if not checks:
         raise HebbdamError(f"{baseline_dir}: no baseline metric matched a tolerance pattern; nothing was gated")
-    print(table(checks))
-    failed = [c for c in checks if not c.passed]
+    orderings = check_orderings(load_tolerances(baseline_dir), read_records(metrics_dir))
+    print(table(checks + orderings))
+    failed = [c for c in checks + orderings if not c.passed]
     if failed:
+        names = ", ".join(c.key for c in failed[:3]) + (", …" if len(failed) > 3 else "")
         raise HebbdamError(
-            f"regression gate: {len(failed)} of {len(checks)} metrics moved outside their tolerance "
-            f"(refresh the baseline with `make ci-baseline` if the change is intended)"
+            f"regression gate: {len(failed)} of {len(checks)} metrics and {len(orderings)} orderings failed ({names}); "
+            f"refresh the baseline with `make ci-baseline` if the change is intended"
         )
-    say(f"regression gate: all {len(checks)} metrics within tolerance of {baseline_dir}")
+    say(f"regression gate: all {len(checks)} metrics and {len(orderings)} orderings hold against {baseline_dir}")

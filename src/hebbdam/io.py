@@ -61,10 +61,12 @@ def write_json_files(folder: str | Path, files: dict[str, object]) -> list[Path]
     staged: list[tuple[Path, Path]] = []
     try:
         for name, content in files.items():
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp.json", dir=folder)
+            target = folder / name  # a name may hold a subfolder (headline/<stage>.json)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp.json", dir=target.parent)
             os.close(fd)
             tmp = Path(tmp_name)
-            staged.append((tmp, folder / name))
+            staged.append((tmp, target))
             tmp.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n", encoding="utf-8")
             os.chmod(tmp, 0o666 & ~_umask())
         held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})

@@ -20,15 +20,17 @@ FIGURES_DIR = "reports/figures"
 
 @dataclass(frozen=True)
 class Plot:
-    """A ``dvc plots`` definition over one curves file: one line per ``series`` value (long-format rows)."""
+    """A ``dvc plots`` definition over one curves file: one line per ``series`` value (long-format rows) and
+    revision. The stage writes each row's line name into its ``series`` field (``experiments.common.Curves``); the
+    ``series`` template (.dvc/plots/series.json) colours by that field and dashes by revision."""
 
     name: str
     title: str
     file: str  # under reports/metrics
     x: str
     y: str
-    series: str | None = None
-    template: str = "linear"
+    series: str | None = "series"
+    template: str = "series"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,11 @@ class Stage:
     reads_data: bool = False
     foreach: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)  # stage-specific dvc.yaml keys (data stages' outs)
+
+    @property
+    def headlines(self) -> list[str]:
+        """The headline metrics file of each record (``headline/<record>``): the few numbers a reader compares."""
+        return [f"headline/{name}" for name in self.records]
 
     @property
     def module(self) -> str:
@@ -102,7 +109,7 @@ EXPERIMENTS: tuple[Stage, ...] = (
         plots=(
             Plot(
                 "capacity_retrieval",
-                "Capacity: fraction retrieved (overlap ≥ 0.95) against load",
+                "Capacity: fraction retrieved (overlap ≥ 0.95) against load, per arm and D",
                 "capacity_curves.json",
                 x="load",
                 y="retrieved",
@@ -118,6 +125,16 @@ EXPERIMENTS: tuple[Stage, ...] = (
         records=("ladder_${item}.json",),
         curves=("ladder_${item}_curves.json",),
         figures=("ladder",),
+        plots=tuple(
+            Plot(
+                f"ladder_{family}",
+                f"Ladder, {family}: fraction retrieved against load",
+                f"ladder_{family}_curves.json",
+                "load",
+                "retrieved",
+            )
+            for family in ("pairwise", "dense", "backprop")
+        ),
         foreach=("pairwise", "dense", "backprop"),
     ),
     Stage(
@@ -169,14 +186,9 @@ EXPERIMENTS: tuple[Stage, ...] = (
         records=("generalisation.json",),
         curves=("generalisation_curves.json",),
         figures=("generalisation",),
-        plots=(
-            Plot(
-                "generalisation",
-                "Memorised / spurious / generalised against K",
-                "generalisation_curves.json",
-                x="K",
-                y="memorised",
-            ),
+        plots=tuple(
+            Plot(f"generalisation_{kind}", f"Fraction {kind} against K", "generalisation_curves.json", "K", kind)
+            for kind in ("memorised", "spurious", "generalised")
         ),
         reads_data=True,
     ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ from hebbdam import cli
 from hebbdam.config import compose
 from hebbdam.data import readers
 from hebbdam.data.datamodule import DATAMODULES, SequenceDataModule, datamodule
-from hebbdam.data.prepare import PrepareConfig, SyntheticConfig, load, prepare, tensor_sha256
+from hebbdam.data.prepare import PrepareConfig, SyntheticConfig, load_processed, prepare, tensor_sha256
 from hebbdam.data.sequences import random_sequence
 from hebbdam.errors import HebbdamError
 
@@ -27,10 +28,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def write_raw(root: Path, name: str, files: dict[str, bytes]) -> None:
+    """Raw files as `hebbdam download` leaves them: the files, and their md5s in raw/downloads.json."""
     folder = root / "raw" / name
     folder.mkdir(parents=True, exist_ok=True)
     for filename, data in files.items():
         (folder / filename).write_bytes(data)
+    record_path = root / "raw" / "downloads.json"
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    record[name] = {filename: hashlib.md5(data, usedforsecurity=False).hexdigest() for filename, data in files.items()}
+    record_path.write_text(json.dumps(record))
 
 
 def test_read_idx_and_bad_magic(tmp_path, fakes):
@@ -55,7 +61,7 @@ def test_prepare_mnist_and_cifar_from_raw(tmp_path, fakes):
     m = prepare("mnist", config)
     assert m["tensors"]["x_train"]["shape"] == [30, 784] and m["tensors"]["x_test"]["shape"] == [10, 784]
     assert m["split"] == "official train/test split" and m["licence"].startswith("CC BY-SA")
-    data = load("mnist", tmp_path, verify=True)
+    data = load_processed("mnist", tmp_path)
     raw = readers.read_mnist(tmp_path / "raw" / "mnist")["train"][0].reshape(30, -1).astype(np.float32) / 255
     # the same rows, reordered by the seed; values exactly raw/255
     order = [int(np.flatnonzero((raw == row.numpy()).all(1))[0]) for row in data["x_train"]]
@@ -63,7 +69,7 @@ def test_prepare_mnist_and_cifar_from_raw(tmp_path, fakes):
     assert torch.equal(data["y_train"], torch.tensor(order) % 10)
     c = prepare("cifar10", config)
     assert c["tensors"]["x_train"]["shape"] == [20, 3072] and c["image_shape"] == [3, 32, 32]
-    x = load("cifar10", tmp_path)["x_test"]
+    x = load_processed("cifar10", tmp_path)["x_test"]
     assert x.dtype == torch.float32 and float(x.min()) >= 0.0 and float(x.max()) <= 1.0
 
 
@@ -85,7 +91,7 @@ def test_prepare_is_deterministic(tmp_path):
 
 def test_digits_split_ranges_and_binary(tmp_path):
     manifest = prepare("digits", PrepareConfig(root=tmp_path, seed=0, test_fraction=0.25))
-    data = load("digits", tmp_path)
+    data = load_processed("digits", tmp_path)
     n_train, n_test = len(data["x_train"]), len(data["x_test"])
     assert n_train + n_test == 1797 and n_test == round(0.25 * 1797)
     x = torch.cat([data["x_train"], data["x_test"]])
@@ -99,7 +105,7 @@ def test_digits_split_ranges_and_binary(tmp_path):
 def test_synthetic_source_overlaps(tmp_path):
     synthetic = SyntheticConfig(count=300, dim=200, epsilon=0.0, parents=3, overlap=0.6)
     prepare("synthetic", PrepareConfig(root=tmp_path, synthetic=synthetic, binarize_threshold=0.5))
-    data = load("synthetic", tmp_path)
+    data = load_processed("synthetic", tmp_path)
     xi = torch.cat([data["b_train"], data["b_test"]]).float()
     assert torch.equal(torch.cat([data["x_train"], data["x_test"]]) * 2 - 1, xi)  # x = (ξ + 1)/2 exactly
     labels = torch.cat([data["y_train"], data["y_test"]])
@@ -115,7 +121,7 @@ def test_missing_raw_file_names_it(tmp_path):
     with pytest.raises(HebbdamError, match=r"raw/fashion_mnist/train-images-idx3-ubyte.gz: not found"):
         prepare("fashion_mnist", PrepareConfig(root=tmp_path))
     with pytest.raises(HebbdamError, match=r"processed/mnist.pt: not found"):
-        load("mnist", tmp_path)
+        load_processed("mnist", tmp_path)
 
 
 def compose_data(overrides: list[str], tmp_path: Path) -> dict:

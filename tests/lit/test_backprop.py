@@ -10,7 +10,7 @@ from pytorch_lightning.loggers import CSVLogger
 
 from hebbdam.data.synthetic import rademacher
 from hebbdam.errors import HebbdamError
-from hebbdam.lit import PatternDataModule, make_trainer
+from hebbdam.lit import PatternDataModule, build_trainer
 from hebbdam.lit.backprop import (
     BackpropModule,
     Denoising,
@@ -35,7 +35,7 @@ def test_denoising_backprop_beats_hebb_above_its_capacity(tmp_path):
     x = patterns()  # α = 0.3: Hebb no longer retrieves
     module = BackpropModule(PairwiseWeights(100, init_std=0.01), Denoising(steps=3, flip=0.1), lr=0.01)
     logger = CSVLogger(tmp_path)
-    make_trainer(max_epochs=60, logger=logger).fit(module, datamodule=PatternDataModule(x, 10, shuffle=True))
+    build_trainer(max_epochs=60, logger=logger).fit(module, datamodule=PatternDataModule(x, 10, shuffle=True))
     exported = module.memory.export()
     assert isinstance(exported, Hopfield)
     torch.testing.assert_close(exported.weights, exported.weights.T)
@@ -57,7 +57,7 @@ def test_denoising_trains_dam_memories_and_feature_maps(memory, dim):
     module = BackpropModule(memory, Denoising(steps=2, flip=0.1), lr=0.02)
     generator = torch.Generator().manual_seed(4)
     before = float(module.objective.loss(memory, (x,), generator)[0])
-    make_trainer(max_epochs=15).fit(module, datamodule=PatternDataModule(x, 10, shuffle=True))
+    build_trainer(max_epochs=15).fit(module, datamodule=PatternDataModule(x, 10, shuffle=True))
     after = float(module.objective.loss(memory, (x,), torch.Generator().manual_seed(4))[0])
     assert after < 0.8 * before
 
@@ -80,7 +80,7 @@ def test_resume_after_an_interruption_is_bit_for_bit(tmp_path):
         return PatternDataModule(x, 8, shuffle=True, seed=3)
 
     full = module()
-    make_trainer(max_epochs=5).fit(full, datamodule=data())
+    build_trainer(max_epochs=5).fit(full, datamodule=data())
 
     class Crash(pl.Callback):
         def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
@@ -92,11 +92,9 @@ def test_resume_after_an_interruption_is_bit_for_bit(tmp_path):
 
     crashed = module()
     with pytest.raises(RuntimeError, match="simulated crash"):
-        make_trainer(max_epochs=5, enable_checkpointing=True, callbacks=[checkpoints(), Crash()]).fit(
-            crashed, datamodule=data()
-        )
+        build_trainer(max_epochs=5, callbacks=[checkpoints(), Crash()]).fit(crashed, datamodule=data())
     resumed = module()
-    trainer = make_trainer(max_epochs=5, enable_checkpointing=True, callbacks=[checkpoints()])
+    trainer = build_trainer(max_epochs=5, callbacks=[checkpoints()])
     trainer.fit(resumed, datamodule=data(), ckpt_path=str(tmp_path / "last.ckpt"))
     assert torch.equal(resumed.memory.memories, full.memory.memories)
     assert not torch.equal(crashed.memory.memories, full.memory.memories)
@@ -114,9 +112,7 @@ def test_a_diverging_learning_rate_names_the_step_and_keeps_the_last_good_checkp
 
     checkpoint = ModelCheckpoint(dirpath=tmp_path, save_last=True, every_n_train_steps=1)
     with pytest.raises(HebbdamError, match=r"rule backprop/denoise: parameter 'raw' became non-finite at step \d"):
-        make_trainer(max_epochs=3, enable_checkpointing=True, callbacks=[checkpoint, Boost()]).fit(
-            module, datamodule=PatternDataModule(x, 5)
-        )
+        build_trainer(max_epochs=3, callbacks=[checkpoint, Boost()]).fit(module, datamodule=PatternDataModule(x, 5))
     saved = torch.load(tmp_path / "last.ckpt", weights_only=False)  # written by the steps before the divergence
     assert saved["global_step"] >= 1
     assert all(bool(torch.isfinite(v).all()) for v in saved["state_dict"].values())
@@ -129,7 +125,7 @@ def test_wandb_logger_in_disabled_mode(monkeypatch, tmp_path):
     monkeypatch.setenv("WANDB_MODE", "disabled")
     module = BackpropModule(PairwiseWeights(20, init_std=0.01), Denoising(steps=1), lr=0.01)
     logger = WandbLogger(project="hebbdam-test", save_dir=str(tmp_path), mode="disabled")
-    make_trainer(max_epochs=1, logger=logger).fit(module, datamodule=PatternDataModule(patterns(10, 20), 5))
+    build_trainer(max_epochs=1, logger=logger).fit(module, datamodule=PatternDataModule(patterns(10, 20), 5))
     assert "train/loss_epoch" in module.trainer.callback_metrics
 
 
@@ -138,3 +134,25 @@ def test_krotov_hopfield_2016_classifier_on_digits():
     module, result = digits_classifier(epochs=40)
     assert result["test_accuracy"] >= 0.95, result
     assert float(module.memory.memories.abs().max()) <= 1.0  # clipped to [-1, 1]
+
+
+def test_score_matching_moves_the_softmax_memory_onto_its_few_training_points(one_thread):
+    """With few points and a small σ_min the optimal denoiser memorises: training (Lightning, Adam) pulls rows of θ
+    from the data's mean onto every training point (generalisation's backprop arm)."""
+    from hebbdam.lit import fit
+    from hebbdam.lit.backprop import ScoreMatching, SoftmaxDenoiser
+    from hebbdam.lit.data import ResampledDataModule
+
+    generator = torch.Generator().manual_seed(0)
+    points = torch.rand(4, 6, generator=generator) * 4  # (K, D): four points, far apart
+    start = points.mean(0, keepdim=True) + 0.1 * torch.randn(8, 6, generator=generator)
+    module = BackpropModule(SoftmaxDenoiser(start), ScoreMatching(0.05, 2.0), lr=0.05, seed=0)
+
+    def nearest_row(theta):
+        return torch.cdist(points, theta).min(1).values  # (K,) distance from each point to its closest row
+
+    before = nearest_row(module.memory.theta.detach())
+    fit(module, ResampledDataModule(points, 32, 400, seed=0), None, max_epochs=1)
+    after = nearest_row(module.memory.theta.detach())
+    assert module.trainer.global_step == 400
+    assert bool((after < 0.2 * before).all()), (before, after)

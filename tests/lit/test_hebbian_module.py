@@ -9,7 +9,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 
 from hebbdam.data.synthetic import rademacher
 from hebbdam.errors import HebbdamError
-from hebbdam.lit import HebbianModule, PatternDataModule, make_trainer, store
+from hebbdam.lit import HebbianModule, PatternDataModule, build_trainer, store
 from hebbdam.memory import DenseAM, Hopfield, Power
 from hebbdam.rules import RuleTargetError, get_rule
 from hebbdam.rules.dense import feature_energy
@@ -45,7 +45,7 @@ def test_no_parameter_ever_holds_a_gradient_and_updates_run_without_autograd(nam
     monkeypatch.setattr(type(rule), "step", spying_step)
     module = HebbianModule(rule, 30)
     spy = GradientSpy()
-    make_trainer(max_epochs=2, callbacks=[spy]).fit(module, datamodule=PatternDataModule(patterns(), batch_size=8))
+    build_trainer(max_epochs=2, callbacks=[spy]).fit(module, datamodule=PatternDataModule(patterns(), batch_size=8))
     assert seen and not any(seen)  # every update ran under no_grad
     assert spy.violations == []
     assert not module.stored.requires_grad
@@ -98,18 +98,18 @@ def test_resume_after_an_interruption_gives_the_uninterrupted_result(name, tmp_p
         return PatternDataModule(x, batch_size=8, shuffle=True, seed=5)
 
     full = HebbianModule(rule, 30, seed=1)
-    make_trainer(max_epochs=6).fit(full, datamodule=data())
+    build_trainer(max_epochs=6).fit(full, datamodule=data())
 
     def checkpoints():
         return ModelCheckpoint(dirpath=tmp_path, save_last=True, save_top_k=-1, every_n_epochs=1)
 
     crashed = HebbianModule(rule, 30, seed=1)
     with pytest.raises(RuntimeError, match="simulated crash"):
-        make_trainer(max_epochs=6, enable_checkpointing=True, callbacks=[checkpoints(), Crash(step=15)]).fit(
+        build_trainer(max_epochs=6, callbacks=[checkpoints(), Crash(step=15)]).fit(
             crashed, datamodule=data()
         )  # 6 batches per epoch: crashes in epoch 2, after the checkpoint of epoch 1
     resumed = HebbianModule(rule, 30, seed=99)  # a different initial state: the checkpoint must win
-    make_trainer(max_epochs=6, enable_checkpointing=True, callbacks=[checkpoints()]).fit(
+    build_trainer(max_epochs=6, callbacks=[checkpoints()]).fit(
         resumed, datamodule=data(), ckpt_path=str(tmp_path / "last.ckpt")
     )
     assert torch.equal(resumed.stored, full.stored)
@@ -119,9 +119,7 @@ def test_slot_memory_grows_across_a_checkpoint(tmp_path):
     x = patterns(20, 10)
     module = HebbianModule(get_rule("slot"), 10)
     callback = ModelCheckpoint(dirpath=tmp_path, save_last=True)
-    make_trainer(max_epochs=1, enable_checkpointing=True, callbacks=[callback]).fit(
-        module, datamodule=PatternDataModule(x, batch_size=6)
-    )
+    build_trainer(max_epochs=1, callbacks=[callback]).fit(module, datamodule=PatternDataModule(x, batch_size=6))
     restored = HebbianModule.load_from_checkpoint(tmp_path / "last.ckpt", rule=get_rule("slot"), dim=10)
     assert torch.equal(restored.stored, x)
 
@@ -132,9 +130,7 @@ def test_a_diverging_learning_rate_names_the_step_and_rule_and_keeps_the_last_go
     module = HebbianModule(rule, 30)
     checkpoint = ModelCheckpoint(dirpath=tmp_path, save_last=True, every_n_train_steps=1)
     with pytest.raises(HebbdamError, match=r"rule oja: stored tensor became non-finite at step \d+ .*lr"):
-        make_trainer(max_epochs=20, enable_checkpointing=True, callbacks=[checkpoint]).fit(
-            module, datamodule=PatternDataModule(x, batch_size=40)
-        )
+        build_trainer(max_epochs=20, callbacks=[checkpoint]).fit(module, datamodule=PatternDataModule(x, batch_size=40))
     saved = torch.load(tmp_path / "last.ckpt", weights_only=False)
     assert bool(torch.isfinite(saved["state_dict"]["stored"]).all())
     assert bool(torch.isfinite(module.stored).all())  # the bad update was never applied

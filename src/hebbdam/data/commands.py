@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from ..logs import say
 from . import sources
 from .download import download as download_source
-from .prepare import PrepareConfig, SyntheticConfig, raw_files
+from .prepare import PrepareConfig, SyntheticConfig, verify_raw
 from .prepare import prepare as prepare_source
 
 
@@ -44,6 +44,17 @@ def _mirrors(data: Params) -> dict[str, str]:
     if not isinstance(value, dict) or any(k not in sources.REMOTE or not isinstance(v, str) for k, v in value.items()):
         raise ConfigError(data.key("mirrors"), f"a mapping from {', '.join(sources.REMOTE)} to a URL", value)
     return value
+
+
+def check_data(params: Params) -> None:
+    """Every key of the ``data:`` section, checked as download and prepare read it (nothing downloaded)."""
+    data = params.section("data")
+    _sources(data, [])
+    data.string("root", "data")
+    _optional_string(data, "mirror")
+    _mirrors(data)
+    data.number("timeout_s", lambda v: v > 0, "a number of seconds > 0", 60)
+    prepare_config(data)
 
 
 def download(args) -> None:
@@ -94,8 +105,8 @@ def prepare(args) -> None:
     data = _section(args)
     names = _sources(data, args.overrides)
     config = prepare_config(data)
-    for name in names:  # every raw input present before any output is written
-        raw_files(name, config.root)
+    for name in names:  # every raw input present and intact before any output is written
+        verify_raw(name, config.root)
     for name in names:
         manifest = prepare_source(name, config)
         shapes = ", ".join(f"{k} {tuple(manifest['tensors'][k]['shape'])}" for k in ("x_train", "x_test"))

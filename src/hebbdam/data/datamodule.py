@@ -47,7 +47,7 @@ class PreparedDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
-        data = prepare.load(self.source, self.root)
+        data = prepare.load_processed(self.source, self.root)
         prefix = "b" if self.binary else "x"
         if self.binary and "b_train" not in data:
             raise ValueError(f"binary: {self.source} was prepared without data.binarize_threshold")

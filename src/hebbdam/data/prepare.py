@@ -33,6 +33,7 @@ from torch import Tensor
 from .. import io
 from ..errors import HebbdamError
 from . import readers, sources
+from .download import md5sum
 from .synthetic import correlated
 
 
@@ -122,6 +123,24 @@ def raw_files(name: str, root: str | Path) -> list[Path]:
     return paths
 
 
+def verify_raw(name: str, root: str | Path) -> None:
+    """Re-check the md5 of every raw file of ``name`` against what ``hebbdam download`` verified: the record
+    ``raw/downloads.json`` where it lists the source (custom mirrors and tests), else torchvision's table."""
+    paths = raw_files(name, root)
+    if not paths:
+        return
+    record_path = Path(root) / "raw" / "downloads.json"
+    record = io.read_json(record_path) if record_path.is_file() else {}
+    expected = record.get(name) if isinstance(record, dict) and record.get(name) else sources.remote_source(name).files
+    for path in paths:
+        got = md5sum(path)
+        if got != expected.get(path.name):
+            raise HebbdamError(
+                f"{path}: md5 {got} differs from the verified download ({expected.get(path.name)}); "
+                f"delete it and run `hebbdam download {name}` again"
+            )
+
+
 def build(name: str, config: PrepareConfig) -> tuple[dict[str, Tensor], tuple[int, int, int]]:
     """The split, ordered tensors of source ``name`` (before binarisation) and its image shape (C, H, W)."""
     generator = source_generator(config.seed, name)
@@ -140,9 +159,10 @@ def build(name: str, config: PrepareConfig) -> tuple[dict[str, Tensor], tuple[in
         x = patterns.add(1.0).mul_(0.5)
         return _split(x, parents, config.test_fraction, generator), (1, 1, s.dim)
     if name in ("mnist", "fashion_mnist"):
-        raw_files(name, root)
+        verify_raw(name, root)
         splits = _from_uint8(readers.read_mnist(root / "raw" / name))
     elif name == "cifar10":
+        verify_raw(name, root)
         splits = _from_uint8(readers.read_cifar(raw_files(name, root)[0]))
     else:
         raise ValueError(f"source: expected one of {', '.join(sources.ALL)}, got {name!r}")
@@ -198,14 +218,24 @@ def prepare(name: str, config: PrepareConfig) -> dict:
     return manifest
 
 
-def load(name: str, root: str | Path = "data", verify: bool = False) -> dict[str, Tensor]:
-    """Read a prepared file (``verify``: also check its sha256 against the manifest)."""
+def load_processed(name: str, root: str | Path = "data") -> dict[str, Tensor]:
+    """The tensors of ``<root>/processed/<name>.pt``, after checking its size and sha256 against its manifest.
+
+    Every stage that reads prepared data goes through here: a corrupt, truncated or stale file ends with one line
+    naming it and the fix, never with a traceback or silently different numbers."""
     path = Path(root) / "processed" / f"{name}.pt"
+    manifest_path = path.with_suffix(".json")
+    fix = f"run `dvc repro prepare` (or `hebbdam prepare {name}`) to write it again"
     if not path.is_file():
         raise HebbdamError(f"{path}: not found (add {name} to data.sources and run `hebbdam prepare`, or dvc repro)")
-    if verify:
-        manifest = io.read_json(path.with_suffix(".json"))
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if not isinstance(manifest, dict) or manifest.get("sha256") != digest:
-            raise HebbdamError(f"{path}: sha256 {digest} differs from its manifest (run `hebbdam prepare` again)")
-    return torch.load(path, weights_only=True)
+    if not manifest_path.is_file():
+        raise HebbdamError(f"{manifest_path}: manifest not found, so {path.name} cannot be verified; {fix}")
+    manifest = io.read_json(manifest_path)
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("bytes"), int) or "sha256" not in manifest:
+        raise HebbdamError(f"{manifest_path}: expected the keys 'bytes' and 'sha256' of {path.name}; {fix}")
+    data = path.read_bytes()
+    if len(data) != manifest["bytes"]:
+        raise HebbdamError(f"{path}: {len(data)} bytes, its manifest says {manifest['bytes']} (truncated?); {fix}")
+    if hashlib.sha256(data).hexdigest() != manifest["sha256"]:
+        raise HebbdamError(f"{path}: sha256 differs from its manifest (the file was modified); {fix}")
+    return torch.load(_io.BytesIO(data), weights_only=True)

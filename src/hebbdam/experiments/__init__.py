@@ -1,0 +1,1 @@
+"""One module per paper experiment: each turns its params section into a metrics record (see hebbdam.stages)."""

@@ -27,7 +27,7 @@ from ..dynamics import relax
 from ..logs import say
 from ..memory import DenseAM, Power
 from ..metrics import loglog_slope
-from .common import compute_device, generator_for, run_stage
+from .common import Curves, compute_device, generator_for, run_stage, select
 
 VARIANTS = ("power", "rectified")
 HALF_LEVEL = 0.5  # K½: the load at which half of the random starts end exactly on a memory
@@ -236,14 +236,19 @@ def run(settings: Settings) -> tuple[dict, dict]:
 
 
 def main(args) -> None:
-    run_stage(args, "appendix_b", parse_settings, compute)
+    run_stage(
+        args,
+        "appendix_b",
+        parse_settings,
+        compute,
+        headline=lambda record: select(record, "arms.*.exact_fraction", "half.exponent"),
+        curves=(Curves("appendix_b_curves.json", x="K", y=("exact_fraction",), series=("D",), rows="half"),),
+    )
 
 
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The record (DVC metrics) and the histograms + K½ curves (DVC plots)."""
     body, curves = run(settings)
-    for point in curves["half"]:
-        tracker.log({f"half/D{point['D']}/K{point['K']}/exact_fraction": point["exact_fraction"]})
     record = {
         "profile": params.raw("profile", "unknown"),
         "dim": settings.dim,

@@ -22,13 +22,13 @@ import torch
 from torch import Tensor
 
 from ..config import ConfigError, Params
-from ..data.prepare import load
-from ..lit import PatternDataModule, make_trainer, store
+from ..data.prepare import load_processed
+from ..lit import PatternDataModule, fit, store
 from ..lit.backprop import BackpropModule, KrotovHopfield2016, Readout, TopLayer, classifier_memory, error_rate
 from ..logs import say
 from ..rules import get_rule
 from ..rules.hidden import hidden_activity
-from .common import generator_for, run_stage, trainer_options
+from .common import Curves, generator_for, run_stage, select, trainer_options
 
 ARMS = ("delta_readout", "top_layer", "backprop")
 
@@ -125,7 +125,7 @@ class Split:
 
 def load_splits(settings: Settings) -> tuple[Split, Split, Split, int]:
     """(train, validation, test, classes) of the prepared source."""
-    data = load(settings.dataset, settings.data_root)
+    data = load_processed(settings.dataset, settings.data_root)
     train = Split(data["x_train"].float(), data["y_train"].long())
     if "x_val" in data:
         val = Split(data["x_val"].float(), data["y_val"].long())
@@ -155,8 +155,8 @@ def errors_of(scores: Tensor, labels: Tensor) -> float:
 def frozen_layer(units: int, train: Split, seed: int, settings: Settings) -> Tensor:
     """K&H 2019 hidden units (K, D) learned from the training pixels without labels, through HebbianModule."""
     rule = get_rule("krotov_hopfield", units=units, **settings.hidden)
-    trainer = {**settings.trainer, "max_epochs": settings.hidden_epochs}
-    return store(train.images, rule, trainer, batch_size=settings.batch_size, seed=seed).stored.cpu()
+    epochs = settings.hidden_epochs
+    return store(train.images, rule, settings.trainer, settings.batch_size, seed, max_epochs=epochs).stored.cpu()
 
 
 def readouts(weights: Tensor, splits: tuple[Split, Split, Split], classes: int, seed: int, settings: Settings) -> dict:
@@ -168,8 +168,8 @@ def readouts(weights: Tensor, splits: tuple[Split, Split, Split], classes: int, 
 
     rows = torch.cat([train_h, signed_targets(train.labels, classes)], 1)
     rule = get_rule("delta_readout", classes=classes, lr=settings.delta["lr"])
-    trainer = {**settings.trainer, "max_epochs": settings.delta["epochs"]}
-    delta = store(rows, rule, trainer, batch_size=settings.batch_size, seed=seed).stored.cpu()  # (C, K)
+    epochs = settings.delta["epochs"]
+    delta = store(rows, rule, settings.trainer, settings.batch_size, seed, max_epochs=epochs).stored.cpu()  # (C, K)
 
     module = BackpropModule(
         Readout(train_h.shape[1], classes),
@@ -178,7 +178,7 @@ def readouts(weights: Tensor, splits: tuple[Split, Split, Split], classes: int, 
         seed=seed,
     )
     data = PatternDataModule(train_h, settings.batch_size, labels=train.labels, shuffle=True, seed=seed)
-    make_trainer(max_epochs=settings.top["epochs"], **settings.trainer).fit(module, datamodule=data)
+    fit(module, data, settings.trainer, max_epochs=settings.top["epochs"])
     top = module.memory.weights.detach().cpu()
     return {
         name: {
@@ -204,7 +204,7 @@ def network(units: int, splits: tuple[Split, Split, Split], classes: int, seed: 
             seed=seed,
         )
         data = PatternDataModule(train.images, settings.batch_size, labels=train.labels, shuffle=True, seed=seed)
-        make_trainer(max_epochs=settings.network["epochs"], **settings.trainer).fit(module, datamodule=data)
+        fit(module, data, settings.trainer, max_epochs=settings.network["epochs"])
         memories = module.memory.memories.detach().cpu()
         tried.append(
             {
@@ -264,8 +264,6 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The record (DVC metrics) and the test errors per K, seed and arm (DVC plots)."""
     record, points = run(settings)
-    for point in points:
-        tracker.log({f"{point['arm']}/K{point['K']}/test_error": point["test_error"]})
     full = {
         "profile": params.raw("profile", "unknown"),
         "dataset": settings.dataset,
@@ -277,4 +275,12 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
 
 def main(args) -> None:
     """``hebbdam budget_classify``: E8c (params ``budget.classify``) → budget_classify.json and its curves."""
-    run_stage(args, "budget.classify", parse_settings, compute, record_name="budget_classify")
+    run_stage(
+        args,
+        "budget.classify",
+        parse_settings,
+        compute,
+        record_name="budget_classify",
+        headline=lambda record: select(record, "units.*.*.mean"),
+        curves=(Curves("budget_classify_curves.json", x="K", y=("test_error",), series=("arm", "seed")),),
+    )

@@ -39,7 +39,16 @@ from ..memory import BinaryMemory, Memory, Separation
 from ..metrics import binarise, bootstrap_crossing, crossing_load, exact_recall
 from ..rules import Rule, get_rule, rule_names
 from ..rules.dense import feature_frequencies
-from .common import compute_device, generator_for, parse_separation, run_stage, separation_at, trainer_options
+from .common import (
+    Curves,
+    compute_device,
+    generator_for,
+    parse_separation,
+    run_stage,
+    select,
+    separation_at,
+    trainer_options,
+)
 
 MEMORY_TARGETS = {  # memory → the rule targets that fill it
     "pairwise": ("pairwise",),
@@ -181,9 +190,9 @@ def build_memory(arm: Arm, patterns: torch.Tensor, size: int, seed: int, setting
     if arm.rule != BACKPROP:
         rule = rule_for(arm, dim, size, seed)
         written = patterns[:size] if rule.target == "slots" else patterns  # a K-slot DAM keeps the first K
-        trainer = {**settings.trainer, "max_epochs": int(arm.options.get("epochs", 1))}
-        batch = int(arm.options.get("batch_size", 1024))
-        return store(written, rule, trainer, batch_size=batch, seed=seed).memory(separation)
+        epochs, batch = int(arm.options.get("epochs", 1)), int(arm.options.get("batch_size", 1024))
+        module = store(written, rule, settings.trainer, batch_size=batch, seed=seed, max_epochs=epochs, logger=False)
+        return module.memory(separation)
     if arm.memory == "pairwise":
         trainable = PairwiseWeights(dim, init_std=0.01, seed=seed)
     elif arm.memory == "features":
@@ -203,6 +212,7 @@ def build_memory(arm: Arm, patterns: torch.Tensor, size: int, seed: int, setting
         batch_size=int(arm.options.get("batch_size", 8)),
         seed=seed,
         trainer_options=settings.trainer,
+        logger=False,  # hundreds of small fits: the stage logs its curves, not each fit's steps
     )
     return module.memory.export()
 
@@ -339,11 +349,8 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
 
 
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
-    """The record (DVC metrics) and the recall curves against P (DVC plots)."""
+    """The record and the recall curves against P (W&B curves come from the Curves spec of :func:`main`)."""
     arms, curves = run(settings)
-    for point in curves:
-        prefix = f"{point['arm']}/D{point['D']}_M{point['M']}"
-        tracker.log({f"{prefix}/patterns": point["patterns"], **{f"{prefix}/{k}": point[k] for k in CRITERIA}})
     record = {
         "profile": params.raw("profile", "unknown"),
         "flip_fraction": settings.flip_fraction,
@@ -356,4 +363,12 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
 
 def main(args) -> None:
     """``hebbdam budget_patterns``: E8a (params ``budget.patterns``) → budget_patterns.json and its curves."""
-    run_stage(args, "budget.patterns", parse_settings, compute, record_name="budget_patterns")
+    run_stage(
+        args,
+        "budget.patterns",
+        parse_settings,
+        compute,
+        record_name="budget_patterns",
+        headline=lambda record: select(record, "arms.*.budgets.*.*.bits_per_parameter"),
+        curves=(Curves("budget_patterns_curves.json", x="patterns", y=CRITERIA, series=("arm", "D", "M")),),
+    )

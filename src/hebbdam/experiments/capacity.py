@@ -13,6 +13,7 @@ the largest load with every probed pattern a fixed point.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -28,7 +29,7 @@ from ..logs import say
 from ..memory import Memory, Power, RandomFeatureDAM, Separation
 from ..metrics import binarise, crossing_load, exact_recall, largest_load_above, loglog_slope, overlap
 from ..rules import Rule, get_rule, rule_names
-from .common import compute_device, generator_for, parse_separation, run_stage, separation_at, trainer_options
+from .common import Curves, compute_device, generator_for, parse_separation, run_stage, separation_at, trainer_options
 
 MODELS = ("hopfield", "dense", "tensor4", "random_features", "backprop")
 RULE_TARGETS = {"hopfield": "pairwise", "dense": "slots", "tensor4": "tensor4"}  # model → what its rule must write
@@ -108,24 +109,68 @@ def parse_rule(section: Params, model: str) -> Rule | None:
     return rule
 
 
+# the ``options`` each model takes: name → (expected, check); rule-written models take the number of epochs
+_POSITIVE_INT = ("a positive integer", lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0)
+_POSITIVE = (
+    "a number in (0, ∞)",
+    lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < math.inf,
+)
+OPTIONS = {
+    "random_features": {"features": _POSITIVE_INT, "beta": _POSITIVE},
+    "backprop": {"updates": _POSITIVE_INT, "lr": _POSITIVE, "steps": _POSITIVE_INT, "batch_size": _POSITIVE_INT},
+    **{model: {"epochs": _POSITIVE_INT} for model in RULE_TARGETS},
+}
+
+
+def parse_options(section: Params, model: str) -> dict:
+    """The arm's ``options``, each name known to its model and each value checked."""
+    if not section.has("options"):
+        return {}
+    options = section.section("options")
+    accepted = OPTIONS[model]
+    for name, _ in options.items():
+        if name not in accepted:
+            raise ConfigError(options.key(name), f"an option of model '{model}' ({', '.join(accepted)})", "unknown")
+        expected, check = accepted[name]
+        if not check(options.raw(name)):
+            raise ConfigError(options.key(name), expected, options.raw(name))
+    return dict(options.to_dict())
+
+
+def check_fits_in_memory(section: Params, model: str, dims: list[int], loads: list[float]) -> None:
+    """Refuse, before allocating, a grid whose largest point needs more than half of this machine's memory."""
+    import psutil
+
+    dim, patterns = max(dims), math.ceil(max(loads) * max(dims))
+    weights = 8 * dim * dim if model in ("hopfield", "backprop") else 8 * patterns * dim  # float64 W or memories
+    needed = 3 * weights + 4 * patterns * dim  # the write, the fields of a sweep and the patterns
+    available = psutil.virtual_memory().total
+    if needed > available / 2:
+        raise ConfigError(
+            section.key("dims"),
+            f"a grid that fits in memory: D = {dim} at load {max(loads)} needs about {needed / 2**30:.1f} GiB, "
+            f"more than half of this machine's {available / 2**30:.1f} GiB",
+            dims,
+        )
+
+
 def parse_arm(name: str, section: Params) -> Arm:
     model = section.choice("model", list(MODELS))
-    options = section.raw("options", None) or {}
-    if not isinstance(options, dict):
-        raise ConfigError(section.key("options"), "a mapping", options)
     dynamics = section.choice("dynamics", list(DYNAMICS))
     if model == "random_features" and dynamics == "async":
         raise ConfigError(section.key("dynamics"), "sync or one-step for a continuous random-feature memory", dynamics)
+    dims, loads = section.int_list("dims", minimum=2), sorted(section.positive_list("loads"))
+    check_fits_in_memory(section, model, dims, loads)
     return Arm(
         name=name,
         model=model,
         rule=parse_rule(section, model),
         dynamics=dynamics,
-        dims=section.int_list("dims", minimum=2),
-        loads=sorted(section.positive_list("loads")),
+        dims=dims,
+        loads=loads,
         separation=parse_separation(section.section("separation")) if model == "dense" else None,
         bias=section.number("bias", lambda v: -1 < v < 1, "a pattern bias in (-1, 1)", 0.0),
-        options=options,
+        options=parse_options(section, model),
     )
 
 
@@ -152,8 +197,9 @@ def build_memory(arm: Arm, patterns: torch.Tensor, settings: Settings, generator
     """Write ``patterns`` (P, D) into the arm's memory."""
     dim = patterns.shape[1]
     if arm.model in RULE_TARGETS:
-        trainer = {**settings.trainer, "max_epochs": int(arm.options.get("epochs", 1))}  # iterative rules: epochs
-        return store(patterns, arm.rule, trainer, seed=settings.seed).memory(separation_at(arm.separation, dim))
+        epochs = int(arm.options.get("epochs", 1))  # iterative rules: epochs
+        module = store(patterns, arm.rule, settings.trainer, seed=settings.seed, max_epochs=epochs)
+        return module.memory(separation_at(arm.separation, dim))
     if arm.model == "random_features":
         features = int(arm.options.get("features", 4096))
         beta = float(arm.options.get("beta", 1.0)) / dim  # kernel exp(-β‖σ-ξ‖²/2D): scale-free in D
@@ -163,19 +209,20 @@ def build_memory(arm: Arm, patterns: torch.Tensor, settings: Settings, generator
 
 def train_backprop_weights(patterns: torch.Tensor, options: dict, settings: Settings) -> Memory:
     """A pairwise W trained by backprop through unrolled tanh recall from corrupted patterns (denoising loss)."""
-    from ..lit.backprop import PairwiseWeights, fit_denoising
+    from ..lit import PatternDataModule, fit
+    from ..lit.backprop import BackpropModule, Denoising, PairwiseWeights
 
-    module = fit_denoising(
+    objective = Denoising(steps=int(options.get("steps", 3)), flip=settings.flip_fraction, gain=3.0)
+    module = BackpropModule(
         PairwiseWeights(patterns.shape[1], init_std=0.01, seed=settings.seed),
-        patterns,
-        flip=settings.flip_fraction,
-        steps=int(options.get("steps", 3)),
+        objective,
         lr=float(options.get("lr", 0.01)),
-        updates=int(options.get("updates", 500)),
-        batch_size=int(options.get("batch_size", 4)),
         seed=settings.seed,
-        trainer_options=settings.trainer,
     )
+    batch_size = int(options.get("batch_size", 4))
+    batches = math.ceil(patterns.shape[0] / batch_size)
+    epochs = math.ceil(int(options.get("updates", 500)) / batches)  # the same number of gradient updates at any P
+    fit(module, PatternDataModule(patterns, batch_size=batch_size), settings.trainer, max_epochs=epochs)
     return module.memory.export()
 
 
@@ -216,13 +263,31 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
+def grid_estimate(key: str, value: float | None, loads: list[float], fractions: list[float], level: float) -> dict:
+    """``{key: value}``; a null value (the estimate lies outside the load grid) always comes with ``<key>_outside``:
+    which side (``below_grid``: the first load already falls short of ``level``; ``above_grid``: the last load still
+    reaches it) and the fraction at that edge, so "null" means one thing and the regression gate can compare it."""
+    if value is not None:
+        return {key: _rounded(value)}
+    edge = 0 if fractions[0] < level else -1
+    side = "below_grid" if edge == 0 else "above_grid"
+    return {key: None, f"{key}_outside": {"side": side, "load": loads[edge], "fraction": fractions[edge]}}
+
+
 def summarise(points: list[dict]) -> dict:
     """Capacity estimates of one (arm, D) from its load curve."""
     loads = [p["load"] for p in points]
+    retrieved, exact, fixed = ([p[key] for p in points] for key in ("retrieved", "exact", "fixed_point"))
     return {
-        "critical_load": _rounded(crossing_load(loads, [p["retrieved"] for p in points], 0.5)),
-        "exact_capacity_load": _rounded(largest_load_above(loads, [p["exact"] for p in points], EXACT_RECALL_LEVEL)),
-        "fixed_point_capacity_load": _rounded(largest_load_above(loads, [p["fixed_point"] for p in points], 1.0)),
+        **grid_estimate("critical_load", crossing_load(loads, retrieved, 0.5), loads, retrieved, 0.5),
+        **grid_estimate(
+            "exact_capacity_load",
+            largest_load_above(loads, exact, EXACT_RECALL_LEVEL),
+            loads,
+            exact,
+            EXACT_RECALL_LEVEL,
+        ),
+        **grid_estimate("fixed_point_capacity_load", largest_load_above(loads, fixed, 1.0), loads, fixed, 1.0),
     }
 
 
@@ -296,7 +361,14 @@ def run(settings: Settings, label: str = "capacity") -> tuple[dict, list[dict]]:
 
 def main(args) -> None:
     """``hebbdam capacity``: the E1 slice (Hebbian Hopfield against the n = 3 DAM) → capacity.json."""
-    run_stage(args, "capacity", parse_settings, compute_files("capacity", "capacity"))
+    run_stage(
+        args,
+        "capacity",
+        parse_settings,
+        compute_files("capacity", "capacity"),
+        headline=headline,
+        curves=curves("capacity"),
+    )
 
 
 def ladder_main(args) -> None:
@@ -311,21 +383,37 @@ def ladder_main(args) -> None:
         lambda params: parse_settings(params, section),
         compute_files(section, f"ladder_{family}"),
         record_name=f"ladder_{family}",
+        headline=headline,
+        curves=curves(f"ladder_{family}"),
     )
+
+
+def curves(stem: str) -> tuple[Curves, ...]:
+    """The load curves: one line per (arm, D)."""
+    return (Curves(f"{stem}_curves.json", x="load", y=("retrieved", "exact"), series=("arm", "D")),)
+
+
+def headline(record: dict) -> dict[str, float | None]:
+    """Per arm: the critical load at the largest D measured and the scaling exponent of P_c with D."""
+    numbers: dict[str, float | None] = {}
+    for name, arm in record["arms"].items():
+        dims = sorted(int(key[1:]) for key in arm if key[0] == "D" and key[1:].isdigit())
+        numbers[f"{name}.critical_load"] = arm[f"D{dims[-1]}"]["critical_load"] if dims else None
+        if "scaling" in arm:
+            numbers[f"{name}.exponent"] = arm["scaling"]["exponent"]
+    return numbers
 
 
 def compute_files(label: str, stem: str):
     def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
         """The stage's output files: the capacity record (DVC metrics) and the load curves (DVC plots)."""
-        summary, curves = run(settings, label)
-        for point in curves:
-            tracker.log({f"{point['arm']}/D{point['D']}/{k}": v for k, v in point.items() if isinstance(v, float)})
+        summary, points = run(settings, label)
         record = {
             "profile": params.raw("profile", "unknown"),
             "flip_fraction": settings.flip_fraction,
             "trials": settings.trials,
             "arms": summary,
         }
-        return {f"{stem}.json": record, f"{stem}_curves.json": curves}
+        return {f"{stem}.json": record, f"{stem}_curves.json": points}
 
     return compute

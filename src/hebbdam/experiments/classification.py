@@ -35,13 +35,13 @@ import torch
 from torch import Tensor
 
 from ..config import ConfigError, Params
-from ..data.prepare import load
+from ..data.prepare import load_processed
 from ..lit.backprop import BackpropModule, KrotovHopfield2016, classifier_memory, error_rate
 from ..lit.data import PatternDataModule
-from ..lit.storage import make_trainer
+from ..lit.trainer import fit
 from ..logs import say
 from ..rules import get_rule
-from .common import compute_device, generator_for, run_stage, trainer_options
+from .common import Curves, compute_device, generator_for, run_stage, select, trainer_options
 
 ARMS = ("backprop", "one_shot", "prototypes", "krotov_hopfield")
 VOTE_THRESHOLD = 0.0  # a class-part entry above this pushes that class unit on: the memory votes for the class
@@ -176,7 +176,7 @@ class Data:
 
 
 def load_data(settings: Settings) -> Data:
-    data = load(settings.dataset, settings.data_root)
+    data = load_processed(settings.dataset, settings.data_root)
     train_raw = data["x_train"].float()
     classes = int(torch.cat([data["y_train"], data["y_test"]]).max()) + 1
     return Data(
@@ -206,7 +206,7 @@ def backprop_memories(arm: BackpropArm, count: int, data: Data, seed: int, setti
         seed=seed,
     )
     loader = PatternDataModule(data.train_x, settings.batch_size, labels=data.train_y, shuffle=True, seed=seed)
-    make_trainer(max_epochs=settings.epochs, **settings.trainer).fit(module, datamodule=loader)
+    fit(module, loader, settings.trainer, name=f"backprop_n{arm.n}/K{count}/seed{seed}", max_epochs=settings.epochs)
     return module.memory.memories.detach().cpu().float()
 
 
@@ -366,14 +366,19 @@ def _run(settings: Settings) -> tuple[dict, list[dict], list[dict]]:
 
 
 def main(args) -> None:
-    run_stage(args, "classification", parse_settings, compute)
+    run_stage(
+        args,
+        "classification",
+        parse_settings,
+        compute,
+        headline=lambda record: select(record, "arms.backprop.*.test_error", "arms.*.best_test_error"),
+        curves=(Curves("classification_curves.json", x="memories", y=("test_error",), series=("arm", "n", "seed")),),
+    )
 
 
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The record (DVC metrics), the error curves against n and K, and the vote histograms (DVC plots)."""
     arms, points, votes = run(settings)
-    for point in points:
-        tracker.log({f"{point['arm']}/n{point['n']}/K{point['memories']}/test_error": point["test_error"]})
     record = {
         "profile": params.raw("profile", "unknown"),
         "dataset": settings.dataset,

@@ -1,20 +1,23 @@
-"""What every experiment stage shares: seeding, device choice, trainer options, progress."""
+"""What every experiment stage shares: seeding, device choice, trainer options, the stage's files and its W&B run."""
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
+from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .. import io
-from ..config import ConfigError, Params, load_params
+from ..config import Params, load_params
+from ..errors import ConfigError, HebbdamError
 from ..gate import flatten
 from ..logs import say
 from ..memory import Exponential, Power, Separation
-from ..tracking import wandb_run
+from ..tracking import stage_run
 
 
 def generator_for(seed: int, *keys: object) -> torch.Generator:
@@ -25,12 +28,29 @@ def generator_for(seed: int, *keys: object) -> torch.Generator:
 
 
 def trainer_options(params: Params) -> dict:
-    """Lightning Trainer options from the ``trainer`` section (accelerator, devices)."""
+    """The whole ``trainer`` section, checked key by key, as ``hebbdam.lit.trainer.build_trainer`` takes it."""
     section = params.section("trainer")
-    return {
-        "accelerator": section.choice("accelerator", ["cpu", "gpu", "cuda", "auto"]),
-        "devices": section.raw("devices", 1),
-    }
+    devices = section.raw("devices", 1)
+    if devices != "auto" and (isinstance(devices, bool) or not isinstance(devices, int) or devices < 1):
+        raise ConfigError(section.key("devices"), "a positive number of devices or 'auto'", devices)
+    section.choice("accelerator", ["cpu", "gpu", "cuda", "auto"])
+    section.string("strategy", "auto")
+    precision = section.raw("precision", "32-true")
+    if isinstance(precision, bool) or not isinstance(precision, str | int):
+        raise ConfigError(section.key("precision"), "a Lightning precision such as 32-true or bf16-mixed", precision)
+    if section.raw("max_epochs", None) is not None:
+        section.positive_int("max_epochs")
+    section.choice("deterministic", [False, True, "warn"], False)
+    section.choice("enable_progress_bar", [False, True], False)
+    section.positive_int("log_every_n_steps", 50)
+    if section.has("checkpoint"):
+        checkpoint = section.section("checkpoint")
+        folder = checkpoint.raw("dir", None)
+        if folder is not None and (not isinstance(folder, str) or not folder):
+            raise ConfigError(checkpoint.key("dir"), "null or a folder for checkpoints", folder)
+        checkpoint.positive_int("every_n_epochs", 1)
+        checkpoint.choice("resume", [False, True], False)
+    return section.to_dict()
 
 
 def compute_device(params: Params) -> torch.device:
@@ -57,28 +77,89 @@ def separation_at(separation: Separation | None, dim: int) -> Separation | None:
     return Exponential(separation.beta * dim) if isinstance(separation, Exponential) else separation
 
 
+@dataclass(frozen=True)
+class Curves:
+    """One plotted family of a stage's curves file: long-format rows holding ``x``, the ``y`` fields and the
+    fields that name the line a row belongs to (``series``, e.g. arm and D). ``rows``: the key of the row list
+    when the file holds a mapping. The stage writes each row's line name into its ``series`` field, which the
+    DVC plot template colours by and the W&B line plots stroke by."""
+
+    file: str
+    x: str
+    y: tuple[str, ...]
+    series: tuple[str, ...]
+    rows: str | None = None
+
+    def label(self, row: dict) -> str:
+        """ "hebb_async D=100": the first series field bare, the others as name=value."""
+        first, *rest = self.series
+        return " ".join([str(row[first]), *(f"{name}={row[name]}" for name in rest)])
+
+    def table(self, files: dict[str, object]) -> list[dict]:
+        content = files[self.file]
+        return content[self.rows] if self.rows is not None else content
+
+
+def select(record: dict, *patterns: str) -> dict[str, float | None]:
+    """Numeric leaves of ``record`` whose dotted key matches one of the ``fnmatch`` ``patterns``, in record order."""
+    return {key: value for key, value in flatten(record).items() if any(fnmatch(key, p) for p in patterns)}
+
+
+def headline_numbers(headline: dict, stage: str) -> dict[str, float | None]:
+    """Check that a headline holds numbers (or null) only: it is what ``dvc metrics show`` / ``dvc exp show`` print."""
+    for key, value in headline.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise HebbdamError(f"{stage}: headline value {key!r} is {value!r}; a headline holds numbers only")
+    return dict(headline)
+
+
 def run_stage(
     args,
     experiment: str,
     parse_settings: Callable[[Params], object],
     compute: Callable[[object, Params, object], dict[str, object]],
     record_name: str | None = None,
+    headline: Callable[[dict], dict[str, float | None]] | None = None,
+    curves: tuple[Curves, ...] = (),
 ) -> None:
     """The path every experiment stage takes: params.yaml → validated settings (before any work) → a W&B run
-    (group = the top-level params section; job_type = ``record_name`` or the experiment) →
-    ``compute(settings, params, run)`` → its files, written atomically only after everything succeeded. The first
-    file is the stage's record: its numeric leaves become the W&B summary.
+    (group = the pipeline run or DVC experiment, job_type = ``record_name`` or the experiment) →
+    ``compute(settings, params, tracker)`` → its files, written atomically only after everything succeeded.
+
+    The first file is the stage's detailed record (reports/metrics/<stage>.json). ``headline(record)`` picks the
+    few numbers a reader compares; they go to reports/metrics/headline/<stage>.json (the DVC metrics file: numbers
+    only, so ``dvc exp show`` fits a terminal) and to the W&B summary. Each of ``curves`` gets its rows' ``series``
+    field and becomes W&B line plots; the files become a W&B artifact and the figures drawn from them images.
     """
     params = load_params(args.params)
     settings = parse_settings(params)
     out_dir = Path(args.out or "reports/metrics")
+    stage = record_name or experiment
     config = {experiment: params.section(experiment).to_dict(), "trainer": params.raw("trainer", {})}
-    group = experiment.split(".")[0]
-    with wandb_run(params, experiment=group, stage=record_name or experiment, config=config) as run:
-        files = compute(settings, params, run)
+    with stage_run(params, stage=stage, config=config) as tracker:
+        files = compute(settings, params, tracker)
         record = next(iter(files.values()))
-        for key, value in flatten(record).items():
-            if value is not None:
-                run.summary[key] = value
-    io.write_json_files(out_dir, files)
-    say(f"{experiment}: wrote " + ", ".join(str(out_dir / name) for name in files))
+        for spec in curves:
+            for row in spec.table(files):
+                row["series"] = spec.label(row)
+        if headline is not None:
+            files[f"headline/{stage}.json"] = headline_numbers(headline(record), stage)
+        tracker.summary(files.get(f"headline/{stage}.json") or flatten(record))
+        for spec in curves:
+            tracker.curves(spec.table(files), spec.x, spec.y, title=stage)
+        written = dict(zip(files, io.write_json_files(out_dir, files), strict=True))
+        if tracker.active:
+            tracker.files(stage, written)
+            tracker.images(stage_figures(written))
+    say(f"{experiment}: wrote " + ", ".join(str(path) for path in written.values()))
+
+
+def stage_figures(files: dict[str, Path]) -> list[Path]:
+    """The figures drawn from this stage's files, for the W&B run (a figure that cannot be drawn is skipped)."""
+    from ..tracking import figure_images
+
+    try:
+        return figure_images(files)
+    except (HebbdamError, KeyError, ValueError, TypeError) as err:
+        say(f"W&B: figures not attached ({type(err).__name__}: {err})")
+        return []

@@ -27,16 +27,15 @@ Other arms, on the same K training images:
   images, relaxed asynchronously from random ±1 states; samples and training set compared in {0, 1} space with the
   thresholds of the binarised pool.
 - ``backprop``: a fixed-size softmax memory of ``slots`` rows θ (independent of K), D_θ(x; σ) = softmax(-‖x -
-  θ‖²/2σ²) θ, trained here by denoising score matching (Adam on ‖D_θ(ξ + σε; σ) - ξ‖² / σ², σ log-uniform in [σ_min,
-  σ_max]) — a small torch loop inside this module because ``lit.backprop`` trains ±1 memories on bit flips, not a
-  Gaussian denoiser — and sampled with the same ODE.
+  θ‖²/2σ²) θ, trained through Lightning by denoising score matching (``lit.backprop``: Adam on ‖D_θ(ξ + σε; σ) -
+  ξ‖² / σ², σ log-uniform in [σ_min, σ_max]) and sampled with the same ODE.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -44,12 +43,12 @@ from tqdm import tqdm
 
 from .. import references as ref
 from ..config import ConfigError, Params
-from ..data.prepare import load
+from ..data.prepare import load_processed
 from ..dynamics import relax
 from ..logs import say
 from ..memory import Hopfield
 from ..rules import get_rule
-from .common import compute_device, generator_for, run_stage
+from .common import Curves, compute_device, generator_for, run_stage, select, trainer_options
 from .retrieval import CPU_THREADS, binarise, cpu_threads
 
 ARMS = ("optimal", "hebbian", "backprop")
@@ -81,6 +80,7 @@ class Settings:
     max_sweeps: int
     backprop: Backprop
     device: torch.device = torch.device("cpu")
+    trainer: dict = field(default_factory=dict)  # the trainer section (the backprop arm trains through Lightning)
 
 
 def parse_settings(params: Params) -> Settings:
@@ -114,6 +114,7 @@ def parse_settings(params: Params) -> Settings:
             lr=bp.number("lr", *positive),
         ),
         device=compute_device(params),
+        trainer=trainer_options(params),
     )
     if settings.samples < 2:
         raise ConfigError(section.key("samples"), "at least 2 (spurious states are shared by samples)", 1)
@@ -143,25 +144,22 @@ def sample(memories: Tensor, noise: Tensor, levels: list[float]) -> Tensor:
 
 
 def train_memory(train: Tensor, settings: Settings, sigma_min: float, generator: torch.Generator) -> Tensor:
-    """A fixed-size softmax memory θ (slots, D) trained by denoising score matching on ``train`` (K, D)."""
+    """A fixed-size softmax memory θ (slots, D) trained by denoising score matching on ``train`` (K, D): Lightning's
+    :class:`~hebbdam.lit.backprop.BackpropModule` with Adam, ``steps`` batches of ``batch`` rows drawn with
+    replacement."""
+    from ..lit import fit
+    from ..lit.backprop import BackpropModule, ScoreMatching, SoftmaxDenoiser
+    from ..lit.data import ResampledDataModule
+
     bp = settings.backprop
     start = train.mean(0, keepdim=True) + 0.1 * torch.randn(bp.slots, train.shape[1], generator=generator)
-    theta = start.to(train.device).requires_grad_(True)
-    optimiser = torch.optim.Adam([theta], lr=bp.lr)
-    log_lo, log_hi = math.log(sigma_min), math.log(settings.sigma_max)
-    with torch.enable_grad():
-        for _ in range(bp.steps):
-            rows = torch.randint(len(train), (bp.batch,), generator=generator)
-            clean = train[rows.to(train.device)]
-            sigma = torch.exp(log_lo + (log_hi - log_lo) * torch.rand(bp.batch, 1, generator=generator))
-            noisy = clean + sigma.to(train.device) * torch.randn(clean.shape, generator=generator).to(train.device)
-            logits = torch.cdist(noisy, theta).square() / (-2 * sigma.to(train.device) ** 2)
-            error = (torch.softmax(logits, -1) @ theta - clean).square().sum(-1, keepdim=True)
-            loss = (error / sigma.to(train.device) ** 2).mean()  # EDM-style λ(σ) = 1/σ²: every level counts
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-    return theta.detach()
+    seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+    module = BackpropModule(
+        SoftmaxDenoiser(start.to(train.device)), ScoreMatching(sigma_min, settings.sigma_max), lr=bp.lr, seed=seed
+    )
+    data = ResampledDataModule(train, bp.batch, bp.steps, seed=seed)
+    fit(module, data, settings.trainer, name=f"generalisation/backprop/K{len(train)}", max_epochs=1)
+    return module.memory.theta.detach().to(train.device)
 
 
 def nearest_distance(points: Tensor, others: Tensor, exclude_self: bool = False) -> Tensor:
@@ -193,7 +191,7 @@ def median_nn(pool: Tensor) -> float:
 
 # the experiment ---------------------------------------------------------------------------------------------------
 def run(settings: Settings) -> tuple[dict, list[dict]]:
-    data = load(settings.dataset, settings.data_root)
+    data = load_processed(settings.dataset, settings.data_root)
     train_pool = data["x_train"].float().to(settings.device)
     pool = torch.cat([data["x_train"], data["x_test"]]).float().to(settings.device)
     if settings.train_sizes[-1] > len(train_pool):
@@ -264,8 +262,6 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
             scales, points = run(settings)
     else:
         scales, points = run(settings)
-    for p in points:
-        tracker.log({f"{p['arm']}/{c}": p[c] for c in CLASSES} | {"K": p["K"]})
     arms: dict = {}
     for arm in settings.arms:
         mine = [p for p in points if p["arm"] == arm]
@@ -288,4 +284,11 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
 
 
 def main(args) -> None:
-    run_stage(args, "generalisation", parse_settings, compute)
+    run_stage(
+        args,
+        "generalisation",
+        parse_settings,
+        compute,
+        headline=lambda record: select(record, "arms.*.transition_K", "arms.*.spurious_peak_K"),
+        curves=(Curves("generalisation_curves.json", x="K", y=CLASSES, series=("arm",)),),
+    )

@@ -35,13 +35,13 @@ from tqdm import tqdm
 from .. import references as ref
 from ..config import ConfigError, Params
 from ..data.corrupt import corrupt
-from ..data.prepare import load
+from ..data.prepare import load_processed
 from ..dynamics import relax
 from ..logs import say
 from ..memory import Amari, DenseAM, Hopfield, Kohonen, ModernHopfield, Power
 from ..memory.universal import EPS, SEPARATIONS, SIMILARITIES
 from ..rules import get_rule, rule_names
-from .common import compute_device, generator_for, run_stage
+from .common import Curves, compute_device, generator_for, run_stage, select
 
 CORRUPTIONS = ("bottom_half", "pixel_mask", "gaussian", "border")
 DISTANCES = ("euclidean", "manhattan")  # similarities that are negative distances
@@ -247,7 +247,7 @@ def retrieved(outputs: Tensor, targets: Tensor, threshold: float) -> Tensor:
 # the experiment -------------------------------------------------------------------------------------------------------
 def load_pool(settings: Settings) -> tuple[Tensor, tuple[int, int, int]]:
     """All prepared images of the dataset (train then test), (M, D) in [0, 1], and the image shape (C, H, W)."""
-    data = load(settings.dataset, settings.data_root)
+    data = load_processed(settings.dataset, settings.data_root)
     pool = torch.cat([data["x_train"], data["x_test"]]).float()
     shape = tuple(int(s) for s in data["image_shape"].tolist())
     return pool, shape
@@ -419,11 +419,16 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
             summary, points, example = run(settings)
     else:
         summary, points, example = run(settings)
-    for p in points:
-        tracker.log({f"{p['family']}/{p['arm']}/{p['corruption']}/retrieved": p["retrieved"], "N": p["N"]})
     record = {"profile": params.raw("profile", "unknown"), **summary}
     return {"retrieval.json": record, "retrieval_curves.json": points, "retrieval_examples.json": example}
 
 
 def main(args) -> None:
-    run_stage(args, "retrieval", parse_settings, compute)
+    run_stage(
+        args,
+        "retrieval",
+        parse_settings,
+        compute,
+        headline=lambda record: select(record, "binary.gaussian.*", "uhn.gaussian.*.softmax"),
+        curves=(Curves("retrieval_curves.json", x="N", y=("retrieved",), series=("family", "arm", "corruption")),),
+    )

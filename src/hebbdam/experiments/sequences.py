@@ -35,7 +35,7 @@ from ..logs import say
 from ..memory import SequenceMemory
 from ..memory.base import sign_keep
 from ..metrics import loglog_slope
-from .common import compute_device, generator_for, run_stage
+from .common import Curves, compute_device, generator_for, run_stage, select
 
 KINDS = ("linear", "polynomial", "exponential")
 RULES = ("hebbian", "pseudo_inverse")
@@ -368,7 +368,16 @@ def digits_recall(settings: Settings) -> dict:
 
 
 def main(args) -> None:
-    run_stage(args, "sequences", parse_settings, compute)
+    run_stage(
+        args,
+        "sequences",
+        parse_settings,
+        compute,
+        headline=lambda record: select(record, "random.*.exponent_T", "digits.*.transition_fraction"),
+        curves=(
+            Curves("sequences_curves.json", x="P", y=("sequence", "transition"), series=("model", "D"), rows="search"),
+        ),
+    )
 
 
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
@@ -376,8 +385,6 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     random_record, random_curves = scan_dimensions(settings)
     bias_record, bias_curves = scan_bias(settings)
     digits = digits_recall(settings)
-    for point in random_curves:
-        tracker.log({f"{point['model']}/D{point['D']}/{k}": v for k, v in point.items() if isinstance(v, float)})
     record = {
         "profile": params.raw("profile", "unknown"),
         "criterion": {

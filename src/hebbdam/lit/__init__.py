@@ -1,6 +1,7 @@
 """Lightning modules: Hebbian storage without autograd and backprop training of the same memories."""
 
 from .data import EpochSampler, PatternDataModule, digits
-from .storage import HebbianModule, make_trainer, store
+from .storage import HebbianModule, store
+from .trainer import build_trainer, fit
 
-__all__ = ["EpochSampler", "HebbianModule", "PatternDataModule", "digits", "make_trainer", "store"]
+__all__ = ["EpochSampler", "HebbianModule", "PatternDataModule", "build_trainer", "digits", "fit", "store"]

@@ -123,7 +123,43 @@ class FeatureMap(nn.Module):
         return (states + field).clamp(-1.0, 1.0)
 
 
+class SoftmaxDenoiser(nn.Module):
+    """D_θ(x; σ) = softmax_μ(-‖x - θ_μ‖² / 2σ²) θ: a softmax memory whose K rows θ (K, D) are the parameters (the
+    empirical optimal denoiser when θ is the training set)."""
+
+    target = "slots"
+
+    def __init__(self, start: Tensor):
+        super().__init__()
+        self.theta = nn.Parameter(start.detach().clone())
+
+    def denoise(self, states: Tensor, sigma: Tensor | float) -> Tensor:
+        """(B, D) noisy states at noise level σ (a number or (B, 1)) → (B, D) denoised."""
+        logits = torch.cdist(states, self.theta).square() / (-2 * sigma**2)
+        return torch.softmax(logits, dim=-1) @ self.theta
+
+
 # objectives -------------------------------------------------------------------------------------------------
+class ScoreMatching:
+    """Denoising score matching with EDM's weighting λ(σ) = 1/σ²: σ log-uniform in [σ_min, σ_max] per row,
+    loss mean ‖D_θ(ξ + σε; σ) - ξ‖² / σ² (every noise level counts)."""
+
+    name = "score_matching"
+
+    def __init__(self, sigma_min: float, sigma_max: float):
+        if not 0 < sigma_min <= sigma_max:
+            raise ValueError(f"sigma_min, sigma_max: expected 0 < σ_min ≤ σ_max, got {sigma_min}, {sigma_max}")
+        self.log_lo, self.log_hi = math.log(sigma_min), math.log(sigma_max)
+
+    def loss(self, memory: SoftmaxDenoiser, batch: tuple[Tensor, ...], generator: torch.Generator):
+        clean = batch[0]
+        uniform = torch.rand(clean.shape[0], 1, generator=generator)
+        sigma = torch.exp(self.log_lo + (self.log_hi - self.log_lo) * uniform).to(clean.device)
+        noisy = clean + sigma * torch.randn(clean.shape, generator=generator).to(clean.device)
+        error = (memory.denoise(noisy, sigma) - clean).square().sum(-1, keepdim=True)
+        return (error / sigma**2).mean(), {}
+
+
 class Denoising:
     """Flip ``flip`` of the bits of each clean ±1 pattern, run ``steps`` relaxation steps, MSE against the clean one.
 
@@ -262,16 +298,18 @@ def fit_denoising(
     batch_size: int = 4,
     seed: int = 0,
     trainer_options: dict | None = None,
+    logger="auto",
 ) -> BackpropModule:
     """Train ``trainable`` on :class:`Denoising` over ``patterns`` (P, D), in order, for ``updates`` gradient steps
-    rounded up to whole epochs (the same number of updates at any P); returns the trained module."""
+    rounded up to whole epochs (the same number of updates at any P); returns the trained module. ``trainer_options``:
+    the ``trainer`` section; ``logger`` as :func:`hebbdam.lit.trainer.build_trainer` takes it."""
     from .data import PatternDataModule
-    from .storage import make_trainer
+    from .trainer import fit
 
     module = BackpropModule(trainable, Denoising(steps=steps, flip=flip, gain=gain), lr=lr, seed=seed)
     epochs = math.ceil(updates / math.ceil(patterns.shape[0] / batch_size))
-    trainer = make_trainer(max_epochs=epochs, **(trainer_options or {}))
-    trainer.fit(module, datamodule=PatternDataModule(patterns, batch_size=batch_size))
+    data = PatternDataModule(patterns, batch_size=batch_size)
+    fit(module, data, trainer_options, max_epochs=epochs, logger=logger)
     return module
 
 
@@ -392,11 +430,11 @@ def digits_classifier(
     lr: float = 0.02,
     anneal: float = 0.98,
     seed: int = 0,
-    trainer_options: dict | None = None,
+    trainer_section: dict | None = None,
 ) -> tuple[BackpropModule, dict]:
     """Train the K&H 2016 classifier on scikit-learn digits (pixels → [-1, 1]); return it and its accuracies."""
     from .data import PatternDataModule, digits
-    from .storage import make_trainer
+    from .trainer import fit
 
     train_x, train_y, test_x, test_y = digits(seed=seed)
     train_x, test_x = 2 * train_x - 1, 2 * test_x - 1
@@ -409,7 +447,7 @@ def digits_classifier(
         seed=seed,
     )
     data = PatternDataModule(train_x, 100, labels=train_y, shuffle=True, seed=seed)
-    make_trainer(max_epochs=epochs, **(trainer_options or {})).fit(module, datamodule=data)
+    fit(module, data, trainer_section, name="digits_classifier", max_epochs=epochs)
     result = {
         "epochs": epochs,
         "memories": count,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytorch_lightning as pl
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Sampler, TensorDataset
+from torch.utils.data import DataLoader, RandomSampler, Sampler, TensorDataset
 
 
 class EpochSampler(Sampler[int]):
@@ -70,7 +70,29 @@ class PatternDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         tensors = self._tensors(self.patterns, self.labels)
+        if tensors[0].shape[0] == 0:  # more ranks than rows: this rank writes one empty batch (a no-op) and joins
+            return DataLoader([tensors], batch_size=None)  # the all-reduce; Lightning refuses a loader with no batch
         sampler = EpochSampler(tensors[0].shape[0], self.shuffle, self.seed)
+        return DataLoader(TensorDataset(*tensors), batch_size=self.batch_size, sampler=sampler)
+
+
+class ResampledDataModule(PatternDataModule):
+    """``steps`` batches of ``batch_size`` rows drawn with replacement (seeded by ``seed``): one epoch is ``steps``
+    updates whatever the number of rows P, so a handful of training points still fills every batch."""
+
+    def __init__(self, patterns: Tensor, batch_size: int, steps: int, seed: int = 0):
+        super().__init__(patterns, batch_size=batch_size, seed=seed)
+        self.steps = steps
+
+    def train_dataloader(self) -> DataLoader:
+        tensors = self._tensors(self.patterns, self.labels)
+        draws = self.steps * self.batch_size
+        sampler = RandomSampler(
+            range(tensors[0].shape[0]),
+            replacement=True,
+            num_samples=draws,
+            generator=torch.Generator().manual_seed(self.seed),
+        )
         return DataLoader(TensorDataset(*tensors), batch_size=self.batch_size, sampler=sampler)
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.strategies import DDPStrategy
 from torch import Tensor
 
 from ..errors import HebbdamError
@@ -19,6 +18,7 @@ from ..memory import DenseAM, Hopfield, Memory, Power, QuadrupletMemory, RandomF
 from ..rules import Rule
 from ..rules.base import check_target
 from .data import PatternDataModule
+from .trainer import fit
 
 
 class HebbianModule(pl.LightningModule):
@@ -67,11 +67,10 @@ class HebbianModule(pl.LightningModule):
                 f"(hyper-parameters {self.rule.hyper or 'none'}); the last checkpoint written is unchanged"
             )
         self.stored = updated
-        # manual optimisation has no optimizer.step() to advance the step counter: advance it here (checkpoints
-        # name steps, and ``every_n_train_steps`` counts them).
-        progress = self.trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
-        progress.increment_ready()
-        progress.increment_completed()
+        # the write is the step: with no optimiser Lightning steps a stand-in, and stepping it through
+        # ``self.optimizers()`` is what advances ``global_step`` (checkpoints name steps, ``every_n_train_steps``
+        # and the loggers count them)
+        self.optimizers().step()
 
     def on_train_epoch_end(self) -> None:
         if self.stored.numel():
@@ -125,52 +124,20 @@ class HebbianModule(pl.LightningModule):
         raise ValueError(f"rule {self.rule.name} writes {target}: no memory class in hebbdam.memory reads it yet")
 
 
-class HebbianDDPStrategy(DDPStrategy):
-    """DDP for a module without trainable parameters: the process group and the data shards, but no
-    DistributedDataParallel wrapper (there are no gradients to average; HebbianModule all-reduces its writes)."""
-
-    def _setup_model(self, model):
-        return model
-
-
-def hebbian_strategy(strategy):
-    """Map "ddp" / "ddp_spawn" / "ddp_fork" to :class:`HebbianDDPStrategy`; anything else passes through."""
-    starts = {"ddp": "popen", "ddp_spawn": "spawn", "ddp_fork": "fork"}
-    if isinstance(strategy, str) and strategy in starts:
-        return HebbianDDPStrategy(start_method=starts[strategy])
-    return strategy
-
-
-def make_trainer(accelerator: str = "cpu", devices: int | str = 1, max_epochs: int = 1, **kwargs) -> pl.Trainer:
-    """A quiet Trainer for storage: no logger, checkpoints, model summary or progress bar unless asked for.
-
-    The DataModules shard the data themselves (contiguous rows per rank), so Lightning's distributed sampler, which
-    would interleave and pad the rows, is off.
-    """
-    options = dict(
-        accelerator=accelerator,
-        devices=devices,
-        max_epochs=max_epochs,
-        logger=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=False,
-        num_sanity_val_steps=0,
-        use_distributed_sampler=False,
-    )
-    options.update(kwargs)
-    return pl.Trainer(**options)
-
-
 def store(
     patterns: Tensor,
     rule: Rule,
-    trainer_options: dict | None = None,
+    trainer_section: dict | None = None,
     batch_size: int = 1024,
     seed: int = 0,
     memory: object | None = None,
+    name: str | None = None,
+    **overrides,
 ) -> HebbianModule:
     """Write ``patterns`` (P, D) with ``rule`` through a Lightning fit and return the trained module.
+
+    ``trainer_section``: the ``trainer`` config (:func:`hebbdam.lit.trainer.build_trainer`); ``overrides`` such as
+    ``max_epochs`` (iterative rules) win over it; ``name`` labels the fit for checkpoints.
 
     ``memory``: the memory object (or target name) the caller means to train; a rule that cannot train it raises
     :class:`hebbdam.rules.RuleTargetError` naming both, before any work.
@@ -179,8 +146,5 @@ def store(
         check_target(rule, memory)
     module = HebbianModule(rule, patterns.shape[1], seed=seed)
     datamodule = PatternDataModule(patterns, batch_size=batch_size)
-    options = dict(trainer_options or {})
-    if "strategy" in options:
-        options["strategy"] = hebbian_strategy(options["strategy"])
-    make_trainer(**options).fit(module, datamodule=datamodule)
+    fit(module, datamodule, trainer_section, name=name, **overrides)
     return module

@@ -1,0 +1,157 @@
+"""The one place a ``pl.Trainer`` is built: the ``trainer`` config section reaches it whole.
+
+``build_trainer(section, logger=..., **stage_overrides)`` is what every stage that stores or trains calls (through
+``lit.store`` for Hebbian writes, directly for backprop). The section (conf/trainer/*.yaml) holds
+
+- accelerator, devices, precision, deterministic, enable_progress_bar, log_every_n_steps: passed as they are;
+- strategy: ``auto`` is one process for one device and :class:`MemoryDDPStrategy` (spawned ranks) for several;
+  ``ddp`` / ``ddp_spawn`` / ``ddp_fork`` pick the start method of the same strategy; any other name passes through;
+- max_epochs: used when the stage does not set its own (a one-shot Hebbian write is always one pass);
+- checkpoint: {dir, every_n_epochs, resume}: with a ``dir``, each named fit saves ``<dir>/<name>/last.ckpt``, and with
+  ``resume: true`` a fit whose ``last.ckpt`` exists starts from it (a finished fit then returns at once with its
+  trained weights, an interrupted one goes on where it stopped).
+
+The DataModules shard the rows themselves (contiguous rows per rank, so Hebbian sums and appended slots match one
+process), so Lightning's distributed sampler is off.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+from pytorch_lightning.strategies import DDPStrategy
+
+from ..errors import ConfigError
+
+PASSED_THROUGH = ("accelerator", "devices", "precision", "deterministic", "enable_progress_bar", "log_every_n_steps")
+DDP_START_METHODS = {"ddp": "popen", "ddp_spawn": "spawn", "ddp_fork": "fork"}
+KNOWN_KEYS = {*PASSED_THROUGH, "strategy", "max_epochs", "checkpoint"}
+
+
+class MemoryDDPStrategy(DDPStrategy):
+    """DDP that leaves a module without trainable parameters unwrapped.
+
+    A Hebbian module has no gradients to average (it all-reduces its own writes at the end of the fit), and
+    ``DistributedDataParallel`` refuses such a module; a backprop module is wrapped as usual.
+    """
+
+    def _setup_model(self, model):
+        if not any(param.requires_grad for param in model.parameters()):
+            return model
+        return super()._setup_model(model)
+
+
+def device_count(devices: object) -> int:
+    """How many processes ``devices`` asks for (an int, a list of ids, "1", or "auto"/-1 = all visible)."""
+    if isinstance(devices, (list, tuple)):
+        return len(devices)
+    if isinstance(devices, str) and devices.strip().lstrip("-").isdigit():
+        devices = int(devices)
+    if isinstance(devices, int) and devices >= 0:
+        return devices
+    return 2  # "auto" / -1: possibly several, so the distributed strategy (it also runs on one device)
+
+
+def choose_strategy(strategy: object, devices: object):
+    """``auto`` → one process, or :class:`MemoryDDPStrategy` (spawned) for several devices; ddp names → the same
+    strategy with their start method; anything else passes through."""
+    if strategy in (None, "auto"):
+        return MemoryDDPStrategy(start_method="spawn") if device_count(devices) > 1 else "auto"
+    if isinstance(strategy, str) and strategy in DDP_START_METHODS:
+        return MemoryDDPStrategy(start_method=DDP_START_METHODS[strategy])
+    return strategy
+
+
+def fit_folder(name: str) -> str:
+    """A fit name ("classification/backprop_n3/K100/seed0") as a relative folder with safe characters."""
+    return "/".join(re.sub(r"[^A-Za-z0-9_.=-]+", "_", part) for part in name.split("/") if part not in ("", ".", ".."))
+
+
+def checkpointing(section: dict, name: str | None) -> tuple[list[Callback], str | None]:
+    """The checkpoint callback and the path to resume from for the fit ``name`` (none without a checkpoint dir)."""
+    options = section.get("checkpoint") or {}
+    if not isinstance(options, dict):
+        raise ConfigError("trainer.checkpoint", "a mapping {dir, every_n_epochs, resume}", options)
+    unknown = set(options) - {"dir", "every_n_epochs", "resume"}
+    if unknown:
+        raise ConfigError(f"trainer.checkpoint.{sorted(unknown)[0]}", "one of dir, every_n_epochs, resume", options)
+    if not options.get("dir") or name is None:
+        return [], None
+    folder = Path(options["dir"]) / fit_folder(name)
+    every = options.get("every_n_epochs", 1)
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ConfigError("trainer.checkpoint.every_n_epochs", "an integer ≥ 1", every)
+    callback = ModelCheckpoint(dirpath=folder, save_last=True, every_n_epochs=every)  # last.ckpt + the latest epoch
+    last = folder / "last.ckpt"
+    resume = str(last) if options.get("resume") and last.exists() else None
+    return [callback], resume
+
+
+def build_trainer(
+    section: dict | None = None,
+    *,
+    logger="auto",
+    name: str | None = None,
+    callbacks: list[Callback] | None = None,
+    **overrides,
+) -> pl.Trainer:
+    """A ``pl.Trainer`` from the ``trainer`` section, a logger and the stage's own options.
+
+    ``logger``: "auto" = a ``WandbLogger`` on the stage's open W&B run (one process only; none without a run),
+    False = none, or a Lightning logger.
+
+    ``name`` labels the fit for checkpoints (``<checkpoint.dir>/<name>/``); call :func:`resume_path` for the path to
+    pass to ``fit``. ``overrides`` (e.g. ``max_epochs``) win over the section; ``max_epochs`` falls back to the
+    section's, then to one pass.
+    """
+    section = dict(section or {})
+    unknown = set(section) - KNOWN_KEYS
+    if unknown:
+        raise ConfigError(f"trainer.{sorted(unknown)[0]}", "one of " + ", ".join(sorted(KNOWN_KEYS)), section)
+    options = {key: section[key] for key in PASSED_THROUGH if section.get(key) is not None}
+    options.setdefault("accelerator", "cpu")
+    options.setdefault("devices", 1)
+    options.setdefault("enable_progress_bar", False)
+    checkpoint_callbacks, _ = checkpointing(section, name)
+    if logger == "auto":
+        from ..tracking import lightning_logger
+
+        logger = False if device_count(options["devices"]) > 1 else lightning_logger()
+    options.update(
+        strategy=choose_strategy(section.get("strategy", "auto"), options["devices"]),
+        max_epochs=section.get("max_epochs") or 1,
+        logger=logger,
+        callbacks=[*checkpoint_callbacks, *(callbacks or [])],
+        enable_checkpointing=bool(checkpoint_callbacks),
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+    )
+    options.update(overrides)
+    if isinstance(options.get("strategy"), str):
+        options["strategy"] = choose_strategy(options["strategy"], options["devices"])
+    if options.get("callbacks") and any(isinstance(c, ModelCheckpoint) for c in options["callbacks"]):
+        options["enable_checkpointing"] = True
+    return pl.Trainer(**options)
+
+
+def fit(
+    module: pl.LightningModule, datamodule: pl.LightningDataModule, section: dict | None, *, name=None, **overrides
+):
+    """Build the trainer (:func:`build_trainer`), resume the fit ``name`` from its checkpoint if asked, and fit."""
+    trainer = build_trainer(section, name=name, **overrides)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_path(section, name))
+    return trainer
+
+
+def resume_path(section: dict | None, name: str | None) -> str | None:
+    """The ``last.ckpt`` the fit ``name`` resumes from, when ``trainer.checkpoint.resume`` is on and it exists."""
+    return checkpointing(dict(section or {}), name)[1]
+
+
+def multi_process(section: dict | None) -> bool:
+    """Whether the section asks for several processes (devices > 1)."""
+    return device_count((section or {}).get("devices", 1)) > 1

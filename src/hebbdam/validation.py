@@ -1,0 +1,124 @@
+"""Check a whole composed params mapping before anything runs: every value, and no key that nothing reads.
+
+The check runs each stage's own settings parser (``parse_settings`` of its experiment module, the data, trainer,
+logger and rule checks), so the rules a stage applies when it starts are exactly the rules applied here, then
+refuses every key that no parser read (:class:`hebbdam.config.Params` records what is read).
+
+It runs three times: inside Hydra's composition (``hebbdam compose`` and ``dvc exp run -S …``, through the
+``hebbdam_check`` resolver that ``conf/config.yaml`` interpolates, so a bad value fails the composition and
+params.yaml is never written), and when any stage starts (a value typed straight into params.yaml).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+
+from .config import Params
+from .errors import ConfigError, HebbdamError
+from .stages import EXPERIMENTS
+
+MARKER = "checked"  # the key conf/config.yaml sets to ${hebbdam_check:}; params.yaml says `checked: true`
+TOP_LEVEL = ("logger", "trainer", "rule", "data", "seed", "profile", MARKER)
+PROFILES = ("laptop", "ci", "paper")
+WANDB_MODES = ("offline", "online", "disabled")
+
+
+def _leaves(node: object, prefix: str = "") -> Iterator[str]:
+    if isinstance(node, dict) and node:
+        for key, value in node.items():
+            yield from _leaves(value, f"{prefix}{key}.")
+    else:
+        yield prefix[:-1]
+
+
+def _experiment_checks(params: Params) -> None:
+    for stage in EXPERIMENTS:
+        parse = importlib.import_module(stage.module).parse_settings
+        if stage.foreach:
+            section = stage.params[0].split(".")[0]
+            for item in stage.foreach:
+                parse(params, f"{section}.{item}")
+        else:
+            parse(params)
+
+
+def _check_logger(params: Params) -> None:
+    logger = params.section("logger")
+    logger.choice("mode", WANDB_MODES)
+    logger.string("project")
+    entity = logger.raw("entity", None)
+    if entity is not None and (not isinstance(entity, str) or not entity):
+        raise ConfigError(logger.key("entity"), "null or a W&B entity name", entity)
+    folder = logger.raw("dir", None)  # null: the repository DVC runs the stage for (hebbdam.tracking.runs_root)
+    if folder is not None and (not isinstance(folder, str) or not folder):
+        raise ConfigError(logger.key("dir"), "null or a folder for W&B runs", folder)
+    logger.number("init_timeout_s", lambda v: 0 < v <= 600, "a number of seconds in (0, 600]")
+
+
+def _check_rule(params: Params) -> None:
+    from .rules import get_rule, rule_names
+
+    section = params.section("rule")
+    name = section.choice("name", rule_names())
+    hyper = section.raw("hyper", None) or {}
+    if not isinstance(hyper, dict):
+        raise ConfigError(section.key("hyper"), "a mapping of hyper-parameters", hyper)
+    try:
+        rule = get_rule(name, **hyper)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(section.key("hyper"), f"hyper-parameters rule '{name}' accepts ({err})", hyper) from err
+    section.choice("locality", [rule.locality])  # documented in conf/rule/*.yaml: must say what the rule is
+    section.choice("target", [rule.target])
+
+
+def _check_top_level(params: Params) -> None:
+    params.choice("profile", PROFILES)
+    params.nonneg_int("seed")
+    params.raw(MARKER, None)
+
+
+def check(data: dict) -> None:
+    """Raise ConfigError (one line, naming the key) at the first bad value or unknown key of ``data``."""
+    if not isinstance(data, dict):
+        raise HebbdamError("params: expected a mapping at the top level")
+    params = Params(data)
+    _check_top_level(params)
+    _check_logger(params)
+    _check_rule(params)
+    from .data.commands import check_data
+    from .experiments.common import trainer_options
+
+    check_data(params)
+    trainer_options(params)
+    _experiment_checks(params)
+    known_roots = set(TOP_LEVEL) | {stage.params[0].split(".")[0] for stage in EXPERIMENTS}
+    for key in data:
+        if key not in known_roots:
+            raise HebbdamError(f"params key '{key}': unknown section (valid: {', '.join(sorted(known_roots))})")
+    read = {key for key in params.seen if not key.endswith(".")}
+    for leaf in _leaves(data):
+        if not any(leaf == key or leaf.startswith(key + ".") for key in read):
+            raise HebbdamError(f"params key '{leaf}': unknown (no stage reads it; a typo?)")
+
+
+def resolve_marker(*, _root_) -> bool:
+    """The ``hebbdam_check`` OmegaConf resolver: check the composition it sits in; True when it passes."""
+    from omegaconf import OmegaConf
+
+    data = {
+        key: OmegaConf.to_container(_root_[key], resolve=True) if OmegaConf.is_config(_root_[key]) else _root_[key]
+        for key in _root_
+        if key != MARKER
+    }
+    try:
+        check(data)
+    except HebbdamError as err:
+        raise ValueError(str(err)) from None  # Hydra / OmegaConf report it; DVC writes no params.yaml
+    return True
+
+
+def register_resolver() -> None:
+    from omegaconf import OmegaConf
+
+    OmegaConf.register_new_resolver("hebbdam_check", resolve_marker, replace=True)
