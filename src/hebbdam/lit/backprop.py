@@ -211,13 +211,16 @@ class KrotovHopfield2016:
         self.beta = temperature ** (-n)
 
     def outputs(self, memory: MemoryMatrix, images: Tensor) -> Tensor:
-        """Class-unit outputs (B, C) in (-1, 1) for images (B, D) with pixels in [-1, 1]."""
+        """Class-unit outputs (B, C) in (-1, 1) for images (B, D) with pixels in [-1, 1].
+
+        β F(x) = (ReLU(x) / T)ⁿ: the temperature divides before the power, so F never overflows (n = 20 at D = 784
+        gives xⁿ ≈ 10⁴⁶, beyond float32)."""
         xi = memory.memories
         visible, label = xi[:, : -self.classes], xi[:, -self.classes :]  # (K, D), (K, C)
-        base = images @ visible.T - label.sum(1)  # (B, K): every class unit at -1
+        base = (images @ visible.T - label.sum(1)) / self.temperature  # (B, K): every class unit at -1, over T
         off = torch.relu(base).pow(self.n)[:, None, :]  # (B, 1, K)
-        on = torch.relu(base[:, None, :] + 2.0 * label.T[None, :, :]).pow(self.n)  # (B, C, K): unit c at +1
-        return torch.tanh(self.beta * (on - off).sum(-1))
+        on = torch.relu(base[:, None, :] + 2.0 * label.T[None, :, :] / self.temperature).pow(self.n)  # (B, C, K)
+        return torch.tanh((on - off).sum(-1))
 
     def loss(self, memory: MemoryMatrix, batch: tuple[Tensor, ...], generator: torch.Generator) -> tuple[Tensor, dict]:
         images, labels = batch
