@@ -18,7 +18,8 @@ neuron of the pattern strictly aligned with its field): the criterion of Gardner
 margin), so bits per parameter P_c·D/M is compared with Gardner's 2 on the fixed-point criterion only.
 
 The grid of P is given in bits per parameter, P = b·M/D, so one grid serves every budget; the scan stops after
-``STOP_AFTER`` consecutive points where both fractions are below the level, then each crossing's bracket is bisected.
+``STOP_AFTER`` consecutive points below the level (both fractions for pairwise nets, exact recall for the others:
+their fixed-point P_c is reported only where it falls inside that range), then each crossing's bracket is bisected.
 """
 
 from __future__ import annotations
@@ -263,6 +264,12 @@ def first_drop(points: dict[int, dict], key: str, level: float) -> tuple[int, in
     return None
 
 
+def scanned_criteria(arm: Arm) -> tuple[str, ...]:
+    """The criteria whose crossing the scan must reach: both for pairwise nets (Gardner's bound is on fixed points),
+    only exact recall for the others (their fixed points outlast recall by far and would multiply the cost)."""
+    return CRITERIA if arm.memory == "pairwise" else ("exact",)
+
+
 def measure_curve(arm: Arm, dim: int, size: int, settings: Settings) -> list[dict]:
     """Scan the grid (P = b·M/D, duplicates skipped) until the curve has fallen below the level, then bisect the
     bracket of each criterion's first drop ``REFINEMENTS`` times (geometric midpoints), so the interpolated P_c
@@ -275,10 +282,10 @@ def measure_curve(arm: Arm, dim: int, size: int, settings: Settings) -> list[dic
         if count in points:
             continue
         points[count] = point = measure_point(arm, dim, size, count, settings)
-        below = below + 1 if all(point[key] < settings.level for key in CRITERIA) else 0
+        below = below + 1 if all(point[key] < settings.level for key in scanned_criteria(arm)) else 0
         if below >= STOP_AFTER:
             break
-    for key in CRITERIA:
+    for key in scanned_criteria(arm):
         for _ in range(REFINEMENTS):
             bracket = first_drop(points, key, settings.level)
             if bracket is None:
@@ -297,7 +304,7 @@ def capacity(points: list[dict], key: str, dim: int, budget: int, settings: Sett
     value = crossing_load(counts, fractions, settings.level)
     status = "measured"
     if value is None:
-        status = "below grid" if fractions[0] < settings.level else "above grid"
+        status = "below grid" if fractions[0] < settings.level else "above the scanned range"
     low, high = bootstrap_crossing(
         counts, [p[f"{key}_trials"] for p in points], settings.level, BOOTSTRAP_SAMPLES, generator
     )
