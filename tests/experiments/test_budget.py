@@ -112,7 +112,16 @@ def test_stage_repeats_bit_for_bit(tmp_path):
 
 
 def test_a_rule_that_cannot_fill_the_memory_is_named(tmp_path, run_cli, capsys):
-    params = compose_file(tmp_path / "params.yaml", [*STAGE_ARMS, f"{ARMS}.hebb.rule=slot"])
+    import yaml
+
+    from hebbdam.errors import HebbdamError
+
+    with pytest.raises(HebbdamError, match="budget.patterns.arms.hebb.rule"):  # refused when composing
+        compose_file(tmp_path / "refused.yaml", [*STAGE_ARMS, f"{ARMS}.hebb.rule=slot"])
+    params = compose_file(tmp_path / "params.yaml", STAGE_ARMS)
+    data = yaml.safe_load(params.read_text(encoding="utf-8"))
+    data["budget"]["patterns"]["arms"]["hebb"]["rule"] = "slot"  # typed straight into params.yaml
+    params.write_text(yaml.safe_dump(data), encoding="utf-8")
     assert run_cli("budget_patterns", "--params", params, "--out", tmp_path / "out") == 2
     err = capsys.readouterr().err
     assert "budget.patterns.arms.hebb.rule" in err and "pairwise" in err
