@@ -14,6 +14,11 @@ def overlap(states: Tensor, targets: Tensor, mirror: bool = False) -> Tensor:
     return m.abs() if mirror else m
 
 
+def binarise(states: Tensor) -> Tensor:
+    """±1 read-out of a state (identity for binary memories; sign, with 0 → +1, for continuous ones)."""
+    return torch.where(states >= 0, 1.0, -1.0).to(states.dtype)
+
+
 def exact_recall(states: Tensor, targets: Tensor, mirror: bool = False) -> Tensor:
     """(B,) bool: every bit recovered (or every bit inverted, when ``mirror``)."""
     same = (states == targets).all(dim=-1)
@@ -60,3 +65,23 @@ def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
     lx, ly = torch.log(torch.tensor(x, dtype=torch.float64)), torch.log(torch.tensor(y, dtype=torch.float64))
     lx, ly = lx - lx.mean(), ly - ly.mean()
     return float((lx * ly).sum() / (lx * lx).sum())
+
+
+def bootstrap_crossing(
+    loads: Sequence[float], per_trial: Sequence[Sequence[float]], level: float, samples: int, generator: torch.Generator
+) -> tuple[float | None, float | None]:
+    """95% percentile interval of :func:`crossing_load` when the trials behind each point are resampled with
+    replacement (the same resample at every load). ``per_trial`` (points, trials) fractions; resamples whose curve
+    does not cross inside the grid are dropped; (None, None) when none crosses."""
+    table = torch.tensor(per_trial, dtype=torch.float64)  # (points, trials)
+    trials = table.shape[1]
+    crossings = []
+    for _ in range(samples):
+        pick = torch.randint(trials, (trials,), generator=generator)
+        value = crossing_load(loads, table[:, pick].mean(1).tolist(), level)
+        if value is not None:
+            crossings.append(value)
+    if not crossings:
+        return None, None
+    low, high = torch.tensor(crossings, dtype=torch.float64).quantile(torch.tensor([0.025, 0.975], dtype=torch.float64))
+    return float(low), float(high)

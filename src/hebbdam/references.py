@@ -255,3 +255,18 @@ BASED_FEATURE_MAP_ORDER = (
 ZOOLOGY_VOCAB_WARNING = (
     "Zoology: small vocabularies hide the differences between architectures (use ≥ 1k; they use 8192)"
 )
+# E8: local rules against backprop at a fixed budget ------------------------------------------------------------------
+GARDNER_BITS_PER_SYNAPSE = Reference(
+    2.0,
+    "Gardner 1988, J. Phys. A 21:257, 'The space of interactions in neural network models'",
+    "largest number of random ±1 patterns per input that a perceptron (each neuron of a pairwise net) can make fixed "
+    "points at zero margin: α_c = P/D = 2, i.e. P·D/M = 2 bits per synapse with M = D² couplings",
+)
+KH2019_CITATION = "Krotov & Hopfield 2019, PNAS 116:7723, 'Unsupervised learning by competing hidden units'"
+KH2019_MNIST_ERROR = Reference(
+    0.0146,
+    KH2019_CITATION,
+    "MNIST test error (fraction) of K = 2000 hidden units learned by the local competing rule, with a top layer "
+    "trained by SGD (≈ 1.5%)",
+)
+KH2019_MNIST_UNITS = Reference(2000, KH2019_CITATION, "number of hidden units K of the published MNIST result")

@@ -5,7 +5,7 @@ module's ``comparisons``, built by :func:`hebbdam.comparison.row`: criterion on 
 published value and source, verdict), then provenance. The
 report names the profile and the sha256 of each metrics file rather than a git commit, so regenerating it from the
 same results gives the same bytes (the commit that produced a file: ``git log -1 -- reports/metrics/<file>``; each
-W&B run also carries its commit).
+W&B run also carries its commit). A figure module with ``section(metrics)`` adds its own lines under its figure.
 """
 
 from __future__ import annotations
@@ -74,6 +74,8 @@ def build(metrics_dir: Path, figures_rel: str = "figures") -> str:
         sections += [f"## {name}", "", title, "", f"![{name}]({figures_rel}/{module.OUTPUT})", ""]
         if hasattr(module, "notes"):
             sections += module.notes(metrics)
+        if hasattr(module, "section"):  # a figure module's own table and statement under its figure
+            sections += [*module.section(metrics), ""]
         if hasattr(module, "comparisons"):
             rows += module.comparisons(metrics)
         for file in module.INPUTS:

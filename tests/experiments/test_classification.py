@@ -11,7 +11,7 @@ import torch
 
 from hebbdam.config import load_params
 from hebbdam.experiments import classification as e5
-from hebbdam.lit.backprop import KrotovHopfield2016, MemoryMatrix
+from hebbdam.lit.backprop import KrotovHopfield2016, MemoryMatrix, class_field
 from hebbdam.memory import Power
 
 from ..conftest import compose_file, compose_then_edit
@@ -62,7 +62,7 @@ def test_readout_is_the_argument_of_the_classifier_tanh():
         objective = KrotovHopfield2016(classes=4, n=n, temperature=6.0)
         with torch.no_grad():
             expected = objective.outputs(memory, images)
-        field = e5.class_field(memory.memories.detach(), images, n, 4)
+        field = class_field(memory.memories.detach(), images, n, 4)
         torch.testing.assert_close(torch.tanh(objective.beta * field), expected, rtol=1e-12, atol=1e-12)
 
 
@@ -74,7 +74,7 @@ def test_at_large_n_the_readout_is_the_label_of_the_most_overlapping_memory(data
     top2 = base.topk(2, dim=1).values
     clear = top2[:, 0] > 1.05 * top2[:, 1]  # 60 · 1.05^-139 ≈ 0.07: the top memory dominates at n = 140
     nearest = memories[:, -10:].argmax(1)[base.argmax(1)]
-    predicted = e5.class_field(memories, images, 140, 10).argmax(1)  # 82^140 < 1e308: no overflow
+    predicted = class_field(memories, images, 140, 10).argmax(1)  # 82^140 < 1e308: no overflow
     assert clear.sum() >= 20
     assert torch.equal(predicted[clear], nearest[clear])
 

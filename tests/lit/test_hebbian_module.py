@@ -12,6 +12,7 @@ from hebbdam.errors import HebbdamError
 from hebbdam.lit import HebbianModule, PatternDataModule, build_trainer, store
 from hebbdam.memory import DenseAM, Hopfield, Power
 from hebbdam.rules import RuleTargetError, get_rule
+from hebbdam.rules.dense import feature_energy
 
 
 def patterns(count=40, dim=30, seed=0):
@@ -71,8 +72,10 @@ def test_memory_objects_and_target_errors():
     torch.testing.assert_close(tensor.memories, x)
     with pytest.raises(RuleTargetError, match="rule storkey .*cannot train DenseAM"):
         store(x, get_rule("storkey"), memory=DenseAM(x, Power(3)))
-    with pytest.raises(ValueError, match="random_features writes features: no memory class"):
-        store(x, get_rule("random_features", features=64)).memory()
+    features = store(x, get_rule("random_features", features=64, beta=0.05, seed=2))
+    states = patterns(5, 30, seed=9)
+    expected = feature_energy(features.stored, states, 64, 0.05, 2)  # the rule's own energy of its tensor
+    torch.testing.assert_close(features.memory().energy(states), expected, rtol=1e-5, atol=1e-5)
 
 
 class Crash(pl.Callback):

@@ -38,6 +38,8 @@ EXPECTED = {
     "slot": ("local", "slots"),
     "random_features": ("local", "features"),
     "tensor4": ("local", "tensor4"),
+    "quadruplets": ("local", "quadruplets"),
+    "delta_readout": ("local", "readout"),
 }
 
 

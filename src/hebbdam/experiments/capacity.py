@@ -26,10 +26,10 @@ from ..dynamics import relax
 from ..errors import HebbdamError
 from ..lit import store
 from ..logs import say
-from ..memory import Exponential, Memory, Power, RandomFeatureDAM, Separation
-from ..metrics import crossing_load, exact_recall, largest_load_above, loglog_slope, overlap
+from ..memory import Memory, Power, RandomFeatureDAM, Separation
+from ..metrics import binarise, crossing_load, exact_recall, largest_load_above, loglog_slope, overlap
 from ..rules import Rule, get_rule, rule_names
-from .common import Curves, compute_device, generator_for, run_stage, trainer_options
+from .common import Curves, compute_device, generator_for, parse_separation, run_stage, separation_at, trainer_options
 
 MODELS = ("hopfield", "dense", "tensor4", "random_features", "backprop")
 RULE_TARGETS = {"hopfield": "pairwise", "dense": "slots", "tensor4": "tensor4"}  # model → what its rule must write
@@ -85,24 +85,6 @@ class Settings:
     arms: list[Arm]
     trainer: dict = field(default_factory=dict)
     device: torch.device = torch.device("cpu")
-
-
-def parse_separation(section: Params) -> Separation:
-    """F of a dense arm. The exponential's ``beta`` multiplies the raw overlap ξ·σ (Demircigil: F = exp(ξ·σ), beta
-    = 1); DenseAM feeds F the scaled overlap ξ·σ / D, so the separation built here is F(x) = exp(beta · D · x) via
-    :func:`separation_at`."""
-    kind = section.choice("kind", ["power", "exponential"])
-    if kind == "power":
-        n = section.raw("n")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-            raise ConfigError(section.key("n"), "an integer power ≥ 2", n)
-        return Power(n, rectified=bool(section.raw("rectified", False)))
-    return Exponential(section.number("beta", lambda v: 0 < v < float("inf"), "a number in (0, ∞)"))
-
-
-def separation_at(separation: Separation | None, dim: int) -> Separation | None:
-    """The separation for dimension D: powers are scale-free; the exponential's beta is per raw overlap."""
-    return Exponential(separation.beta * dim) if isinstance(separation, Exponential) else separation
 
 
 def parse_rule(section: Params, model: str) -> Rule | None:
@@ -260,11 +242,6 @@ def probe_trial(arm: Arm, dim: int, count: int, trial: int, settings: Settings) 
         "retrieved": final_overlap >= settings.retrieval_overlap,
         "overlap": final_overlap,
     }
-
-
-def binarise(states: torch.Tensor) -> torch.Tensor:
-    """±1 read-out of a state (identity for binary memories; sign, with 0 → +1, for continuous ones)."""
-    return torch.where(states >= 0, 1.0, -1.0).to(states.dtype)
 
 
 def measure_point(arm: Arm, dim: int, load: float, settings: Settings) -> dict:

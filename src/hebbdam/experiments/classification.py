@@ -47,7 +47,7 @@ from torch import Tensor
 
 from ..config import ConfigError, Params
 from ..data.prepare import load_processed
-from ..lit.backprop import BackpropModule, KrotovHopfield2016, classifier_memory
+from ..lit.backprop import BackpropModule, KrotovHopfield2016, classifier_memory, error_rate
 from ..lit.data import PatternDataModule
 from ..lit.trainer import fit
 from ..logs import say
@@ -57,7 +57,6 @@ from .common import Curves, compute_device, generator_for, run_stage, select, tr
 
 ARMS = ("backprop", "one_shot", "prototypes", "krotov_hopfield")
 VOTE_THRESHOLD = 0.0  # a class-part entry above this pushes that class unit on: the memory votes for the class
-READOUT_CHUNK = 256  # test images per block of the (B, C, K) readout temporary
 KMEANS_ITERATIONS = 25  # Lloyd iterations of the per-class k-means (prototypes with K/C > 1)
 CPU_THREADS = 1  # digits-sized tensors: on a shared CPU, thread hand-offs cost more than they save (2-20× slower)
 
@@ -179,25 +178,7 @@ def parse_settings(params: Params) -> Settings:
     )
 
 
-# the readout ------------------------------------------------------------------------------------------------------
-def class_field(memories: Tensor, images: Tensor, n: int, classes: int) -> Tensor:
-    """Σ_μ [F(ξ_μ·v⁺) - F(ξ_μ·v⁻)] per class unit, F = ReLU(x)ⁿ: the argument of the K&H 2016 class-unit tanh
-    (``KrotovHopfield2016.outputs`` = tanh(β · this)). (K, D + C), (B, D) → (B, C), float64, in image blocks."""
-    xi = memories.double()
-    visible, label = xi[:, :-classes], xi[:, -classes:]
-    parts = []
-    for start in range(0, images.shape[0], READOUT_CHUNK):
-        base = images[start : start + READOUT_CHUNK].double() @ visible.T - label.sum(1)  # (B, K): all units at -1
-        off = torch.relu(base).pow(n)[:, None, :]
-        on = torch.relu(base[:, None, :] + 2.0 * label.T[None]).pow(n)  # (B, C, K): unit c at +1
-        parts.append((on - off).sum(-1))
-    return torch.cat(parts)
-
-
-def error_rate(memories: Tensor, images: Tensor, labels: Tensor, n: int, classes: int) -> float:
-    """Fraction of images whose largest class unit is not their label."""
-    predicted = class_field(memories, images, n, classes).argmax(-1).cpu()
-    return float((predicted != labels.cpu()).double().mean())
+# the readout: error_rate and class_field moved to lit/backprop.py (shared with E8) ---------------------------------
 
 
 def one_hot(labels: Tensor, classes: int) -> Tensor:

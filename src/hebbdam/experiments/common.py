@@ -16,6 +16,7 @@ from ..config import Params, load_params
 from ..errors import ConfigError, HebbdamError
 from ..gate import flatten
 from ..logs import say
+from ..memory import Exponential, Power, Separation
 from ..tracking import stage_run
 
 
@@ -56,6 +57,24 @@ def compute_device(params: Params) -> torch.device:
     """Where recall runs: the GPU when the trainer asks for one and it exists, else the CPU."""
     wants_gpu = params.raw("trainer.accelerator", "cpu") in ("gpu", "cuda", "auto")
     return torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
+
+
+def parse_separation(section: Params) -> Separation:
+    """F of a dense arm. The exponential's ``beta`` multiplies the raw overlap ξ·σ (Demircigil: F = exp(ξ·σ), beta
+    = 1); DenseAM feeds F the scaled overlap ξ·σ / D, so the separation built here is F(x) = exp(beta · D · x) via
+    :func:`separation_at`."""
+    kind = section.choice("kind", ["power", "exponential"])
+    if kind == "power":
+        n = section.raw("n")
+        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+            raise ConfigError(section.key("n"), "an integer power ≥ 2", n)
+        return Power(n, rectified=bool(section.raw("rectified", False)))
+    return Exponential(section.number("beta", lambda v: 0 < v < float("inf"), "a number in (0, ∞)"))
+
+
+def separation_at(separation: Separation | None, dim: int) -> Separation | None:
+    """The separation for dimension D: powers are scale-free; the exponential's beta is per raw overlap."""
+    return Exponential(separation.beta * dim) if isinstance(separation, Exponential) else separation
 
 
 @dataclass(frozen=True)

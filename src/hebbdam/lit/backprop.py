@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from ..data.synthetic import flip_bits
 from ..errors import HebbdamError
-from ..memory import DenseAM, Hopfield, Power, Separation
+from ..memory import DenseAM, Hopfield, Power, RandomFeatureDAM, Separation
 
 
 # trainable memories -----------------------------------------------------------------------------------------
@@ -83,11 +83,21 @@ class FeatureMap(nn.Module):
 
     target = "features"
 
-    def __init__(self, dim: int, features: int = 256, beta: float = 0.05, seed: int = 0):
+    def __init__(
+        self,
+        dim: int,
+        features: int = 256,
+        beta: float = 0.05,
+        seed: int = 0,
+        omega: Tensor | None = None,
+        train_frequencies: bool = True,
+    ):
         super().__init__()
-        generator = torch.Generator().manual_seed(seed)
-        self.omega = nn.Parameter(torch.randn(features // 2, dim, generator=generator) * math.sqrt(beta))
-        self.tensor = nn.Parameter(torch.zeros(2 * (features // 2)))
+        if omega is None:
+            generator = torch.Generator().manual_seed(seed)
+            omega = torch.randn(features // 2, dim, generator=generator) * math.sqrt(beta)
+        self.omega = nn.Parameter(omega.float().clone(), requires_grad=train_frequencies)  # given Ω (F/2, D): kept
+        self.tensor = nn.Parameter(torch.zeros(2 * self.omega.shape[0]))
         self.beta = beta
         self.dim = dim
 
@@ -102,6 +112,10 @@ class FeatureMap(nn.Module):
 
     def energy(self, states: Tensor) -> Tensor:
         return -(self.features(states) @ self.tensor).clamp_min(1e-6).log() / self.beta
+
+    def export(self) -> RandomFeatureDAM:
+        """The trained memory as a :class:`RandomFeatureDAM` (same Ω, T and kernel width)."""
+        return RandomFeatureDAM.from_tensor(self.omega.detach().clone(), self.tensor.detach().clone(), self.beta)
 
     def recall_step(self, states: Tensor, field: Tensor, gain: float) -> Tensor:
         """DrDAM recall is gradient descent on E: s ← clamp(s - ∂E/∂s, -1, 1) (for the exact Gaussian energy,
@@ -197,13 +211,16 @@ class KrotovHopfield2016:
         self.beta = temperature ** (-n)
 
     def outputs(self, memory: MemoryMatrix, images: Tensor) -> Tensor:
-        """Class-unit outputs (B, C) in (-1, 1) for images (B, D) with pixels in [-1, 1]."""
+        """Class-unit outputs (B, C) in (-1, 1) for images (B, D) with pixels in [-1, 1].
+
+        β F(x) = (ReLU(x) / T)ⁿ: the temperature divides before the power, so F never overflows (n = 20 at D = 784
+        gives xⁿ ≈ 10⁴⁶, beyond float32)."""
         xi = memory.memories
         visible, label = xi[:, : -self.classes], xi[:, -self.classes :]  # (K, D), (K, C)
-        base = images @ visible.T - label.sum(1)  # (B, K): every class unit at -1
+        base = (images @ visible.T - label.sum(1)) / self.temperature  # (B, K): every class unit at -1, over T
         off = torch.relu(base).pow(self.n)[:, None, :]  # (B, 1, K)
-        on = torch.relu(base[:, None, :] + 2.0 * label.T[None, :, :]).pow(self.n)  # (B, C, K): unit c at +1
-        return torch.tanh(self.beta * (on - off).sum(-1))
+        on = torch.relu(base[:, None, :] + 2.0 * label.T[None, :, :] / self.temperature).pow(self.n)  # (B, C, K)
+        return torch.tanh((on - off).sum(-1))
 
     def loss(self, memory: MemoryMatrix, batch: tuple[Tensor, ...], generator: torch.Generator) -> tuple[Tensor, dict]:
         images, labels = batch
@@ -215,9 +232,88 @@ class KrotovHopfield2016:
         return loss, {"accuracy": accuracy}
 
 
+class Readout(nn.Module):
+    """A trainable readout V (C, K) from K fixed hidden activities to C class units (the K&H 2019 top layer)."""
+
+    target = "readout"
+
+    def __init__(self, hidden: int, classes: int = 10):
+        super().__init__()
+        self.weights = nn.Parameter(torch.zeros(classes, hidden))
+
+
+class TopLayer:
+    """K&H 2019's supervised top layer on frozen hidden activity h (B, K): c = tanh(β V h), loss Σ_c |c - t_c|^m
+    with ±1 targets (their eq. 11); the decision is argmax_c V h."""
+
+    name = "top_layer"
+
+    def __init__(self, beta: float = 1.0, m: int = 6):
+        if not beta > 0 or m < 1:
+            raise ValueError(f"beta, m: expected > 0 and ≥ 1, got {beta}, {m}")
+        self.beta, self.m = beta, m
+
+    def loss(self, memory: Readout, batch: tuple[Tensor, ...], generator: torch.Generator) -> tuple[Tensor, dict]:
+        hidden, labels = batch
+        scores = hidden @ memory.weights.T
+        target = -torch.ones_like(scores)
+        target.scatter_(1, labels[:, None], 1.0)
+        loss = (torch.tanh(self.beta * scores) - target).abs().pow(self.m).sum(-1).mean()
+        return loss, {"accuracy": (scores.argmax(-1) == labels).float().mean()}
+
+
+READOUT_CHUNK = 256  # images per block of the (B, C, K) readout temporary of :func:`class_field`
+
+
+def class_field(memories: Tensor, images: Tensor, n: int, classes: int) -> Tensor:
+    """Σ_μ [F(ξ_μ·v⁺) - F(ξ_μ·v⁻)] per class unit, F = ReLU(x)ⁿ: the argument of the K&H 2016 class-unit tanh
+    (``KrotovHopfield2016.outputs`` = tanh(β · this)). (K, D + C), (B, D) → (B, C), float64, in image blocks."""
+    xi = memories.double()
+    visible, label = xi[:, :-classes], xi[:, -classes:]
+    parts = []
+    for start in range(0, images.shape[0], READOUT_CHUNK):
+        base = images[start : start + READOUT_CHUNK].double() @ visible.T - label.sum(1)  # (B, K): all units at -1
+        off = torch.relu(base).pow(n)[:, None, :]
+        on = torch.relu(base[:, None, :] + 2.0 * label.T[None]).pow(n)  # (B, C, K): unit c at +1
+        parts.append((on - off).sum(-1))
+    return torch.cat(parts)
+
+
+def error_rate(memories: Tensor, images: Tensor, labels: Tensor, n: int, classes: int) -> float:
+    """Fraction of images whose largest class unit is not their label."""
+    predicted = class_field(memories, images, n, classes).argmax(-1).cpu()
+    return float((predicted != labels.cpu()).double().mean())
+
+
 def classifier_memory(pixels: int, classes: int = 10, count: int = 100, n: int = 3, seed: int = 0) -> MemoryMatrix:
     """A (K, pixels + classes) memory matrix with rectified xⁿ, initialised N(-0.3, 0.3) as in K&H 2016's code."""
     return MemoryMatrix(count, pixels + classes, Power(n, rectified=True), -0.3, 0.3, seed, scale=1.0)
+
+
+def fit_denoising(
+    trainable: nn.Module,
+    patterns: Tensor,
+    flip: float,
+    steps: int = 3,
+    gain: float = 3.0,
+    lr: float = 0.01,
+    updates: int = 500,
+    batch_size: int = 4,
+    seed: int = 0,
+    trainer_options: dict | None = None,
+    logger="auto",
+) -> BackpropModule:
+    """Train ``trainable`` on :class:`Denoising` over ``patterns`` (P, D), in order, for ``updates`` gradient steps
+    rounded up to whole epochs (the same number of updates at any P); returns the trained module. ``trainer_options``:
+    the ``trainer`` section; ``logger`` as :func:`hebbdam.lit.trainer.build_trainer` takes it."""
+    from .data import PatternDataModule
+    from .trainer import fit
+
+    module = BackpropModule(trainable, Denoising(steps=steps, flip=flip, gain=gain), lr=lr, seed=seed)
+    epochs = math.ceil(updates / math.ceil(patterns.shape[0] / batch_size))
+    data = PatternDataModule(patterns, batch_size=batch_size)
+    fit(module, data, trainer_options, max_epochs=epochs, logger=logger)
+    return module
 
 
 # optimiser --------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from ..errors import HebbdamError
-from ..memory import DenseAM, Hopfield, Memory, Power, Separation
+from ..memory import DenseAM, Hopfield, Memory, Power, QuadrupletMemory, RandomFeatureDAM, Separation
 from ..rules import Rule
 from ..rules.base import check_target
 from .data import PatternDataModule
@@ -97,10 +97,22 @@ class HebbianModule(pl.LightningModule):
 
     def memory(self, separation: Separation | None = None) -> Memory:
         """The trained memory: a Hopfield network for pairwise rules, a Dense AM (needs ``separation``) for slots and
-        hidden units, a Dense AM with F = x⁴ for the 4th-order tensor."""
+        hidden units, a Dense AM with F = x⁴ for the 4th-order tensor, a random-feature DAM for a feature tensor,
+        a quadruplet memory for 4th-order couplings on random quadruplets."""
         target = self.rule.target
         if target == "pairwise":
             return Hopfield(self.stored)
+        if target == "features":
+            from ..rules.dense import feature_frequencies
+
+            hyper = self.rule.hyper
+            omega = feature_frequencies(self.dim, hyper["features"], hyper["beta"], hyper["seed"])
+            return RandomFeatureDAM.from_tensor(omega.to(self.stored.device), self.stored, hyper["beta"])
+        if target == "quadruplets":
+            from ..rules.dense import random_quadruplets
+
+            indices = random_quadruplets(self.dim, self.stored.shape[0], self.rule.hyper["seed"])
+            return QuadrupletMemory(indices.to(self.stored.device), self.stored, self.dim)
         if target == "tensor4":
             from ..rules.dense import tensor4_memories
 
@@ -109,10 +121,7 @@ class HebbianModule(pl.LightningModule):
             if separation is None:
                 raise ValueError(f"rule {self.rule.name} writes DAM memories: a separation function is required")
             return DenseAM(self.stored, separation)
-        raise ValueError(
-            f"rule {self.rule.name} writes {target}: no memory class in hebbdam.memory reads it yet "
-            "(use hebbdam.rules.dense.feature_energy on .stored)"
-        )
+        raise ValueError(f"rule {self.rule.name} writes {target}: no memory class in hebbdam.memory reads it yet")
 
 
 def store(

@@ -7,6 +7,7 @@ from .correlation import Amari, Kohonen
 from .dense import DenseAM
 from .hopfield import Hopfield
 from .minerva import Minerva2
+from .quadruplets import QuadrupletMemory
 from .random_features import GaussianDAM, RandomFeatureDAM
 from .separation import Exponential, Power, Separation
 from .sequence import SequenceMemory
@@ -25,6 +26,7 @@ __all__ = [
     "Minerva2",
     "ModernHopfield",
     "NeuronAstrocyte",
+    "QuadrupletMemory",
     "Power",
     "RandomFeatureDAM",
     "Separation",

@@ -66,6 +66,17 @@ class RandomFeatureDAM(Memory):
         self.register_buffer("memory", torch.zeros(2 * features, dtype=dtype))
         self.count = 0
 
+    @classmethod
+    def from_tensor(cls, omega: Tensor, memory: Tensor, beta: float) -> RandomFeatureDAM:
+        """The memory with given frequencies Ω (Y, D) and tensor T (2Y,) (e.g. a rule's write or a trained one)."""
+        if omega.ndim != 2 or memory.shape != (2 * omega.shape[0],):
+            raise ValueError(
+                f"omega, memory: expected (Y, D) and (2Y,), got {tuple(omega.shape)}, {tuple(memory.shape)}"
+            )
+        dam = cls(omega.shape[1], omega.shape[0], beta, dtype=memory.dtype)
+        dam.omega, dam.memory = omega.to(memory.dtype), memory.clone()
+        return dam
+
     @property
     def features(self) -> int:
         return self.omega.shape[0]

@@ -8,7 +8,9 @@ results and a rule is never applied to a memory it cannot train:
 - ``slots``: a DAM's memory matrix Ξ (P, D), one row appended per stored pattern;
 - ``hidden``: a fixed number K of hidden-unit weight vectors (K, D) (features / DAM memories learned in place);
 - ``features``: a random-feature tensor T (F,) (DrDAM: T = Σ_μ φ(ξ_μ));
-- ``tensor4``: a 4th-order Hebbian tensor kept in factored form, rows u_μ = ξ_μ / D^{3/4} (P, D).
+- ``tensor4``: a 4th-order Hebbian tensor kept in factored form, rows u_μ = ξ_μ / D^{3/4} (P, D);
+- ``quadruplets``: 4th-order couplings T (M,) on M fixed random index quadruplets (a budgeted tensor4);
+- ``readout``: a readout V (C, K) from K hidden activities to C class units (rows carry the targets).
 
 Rules with hyper-parameters are built by a factory: ``get_rule("storkey")``, ``get_rule("dreaming", t=10.0)``.
 """
@@ -30,6 +32,8 @@ TARGETS: dict[str, str] = {
     "hidden": "hidden-unit weights (K, D)",
     "features": "a random-feature tensor T (F,)",
     "tensor4": "a 4th-order Hebbian tensor in factored form (P, D)",
+    "quadruplets": "4th-order couplings on M random quadruplets (M,)",
+    "readout": "a readout (C, K) from hidden activity to class units",
 }
 COMBINES = ("sum", "concat", "none")
 
@@ -128,6 +132,8 @@ def memory_targets(memory: object) -> tuple[str, str]:
     if isinstance(memory, DenseAM):
         return ("slots", "hidden"), f"{name} (a DAM memory matrix Ξ (P, D))"
     lowered = name.lower()
+    if "quadruplet" in lowered:
+        return ("quadruplets",), f"{name} (couplings on M random quadruplets)"
     if "feature" in lowered:
         return ("features",), f"{name} (a random-feature tensor)"
     if "astro" in lowered or "tensor" in lowered:

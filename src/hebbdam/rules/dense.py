@@ -6,6 +6,7 @@
   E(σ) ≈ -β⁻¹ log(φ(σ)·T). The approximation error falls like 1/√F.
 - Neuron–astrocyte (Kozachkov et al. 2025): T_ijkl = D⁻³ Σ_μ ξ_i ξ_j ξ_k ξ_l, kept as its rank-P factors
   u_μ = ξ_μ / D^{3/4} (T = Σ_μ u_μ⊗u_μ⊗u_μ⊗u_μ) and contracted in that form; D⁴ entries are never built.
+- The same 4th-order Hebbian write on a budget: only M random index quadruplets carry a coupling (``quadruplets``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ from .base import Rule, register_factory
 def _frequencies(dim: int, features: int, beta: float, seed: int) -> Tensor:
     generator = torch.Generator().manual_seed(seed)
     return torch.randn(features // 2, dim, generator=generator, dtype=torch.float64) * math.sqrt(beta)
+
+
+def feature_frequencies(dim: int, features: int, beta: float, seed: int) -> Tensor:
+    """The rule's frequencies Ω (F/2, D), float64, as :func:`fourier_features` uses them."""
+    return _frequencies(dim, features, float(beta), int(seed))
 
 
 def fourier_features(states: Tensor, features: int, beta: float, seed: int) -> Tensor:
@@ -93,5 +99,34 @@ def tensor4() -> Rule:
     return Rule("tensor4", "local", "tensor4", tensor4_write, combine="concat")
 
 
+# 4th-order tensor on M random quadruplets ------------------------------------------------------------------
+@lru_cache(maxsize=32)
+def random_quadruplets(dim: int, count: int, seed: int) -> Tensor:
+    """M = ``count`` quadruplets of 4 distinct neurons each, fixed by ``seed``: (M, 4) long."""
+    if dim < 4:
+        raise ValueError(f"dim: a quadruplet needs at least 4 neurons, got {dim}")
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand(count, dim, generator=generator).argsort(dim=1)[:, :4].contiguous()
+
+
+def quadruplets(count: int = 4096, seed: int = 0) -> Rule:
+    """Hebbian write of the 4th-order couplings on M random quadruplets: T_q += Σ_b Π_{n ∈ q} ξ_bn. State (M,).
+    Local: each coupling sees only the activity of its own four neurons."""
+    if count < 1:
+        raise ValueError(f"count: expected a number of quadruplets ≥ 1, got {count!r}")
+
+    def update(couplings: Tensor, patterns: Tensor) -> Tensor:
+        indices = random_quadruplets(patterns.shape[1], count, seed).to(patterns.device)
+        return couplings + patterns[:, indices].prod(-1).sum(0).to(couplings.dtype)
+
+    def init(dim: int, generator: torch.Generator | None = None) -> Tensor:
+        return torch.zeros(count)
+
+    return Rule(
+        "quadruplets", "local", "quadruplets", update, init=init, combine="sum", hyper={"count": count, "seed": seed}
+    )
+
+
 register_factory("random_features", random_features)
 register_factory("tensor4", tensor4)
+register_factory("quadruplets", quadruplets)

@@ -1,4 +1,5 @@
-"""Rules that learn a fixed number K of hidden-unit weight vectors (K, D): Oja's rule and Krotov & Hopfield 2019.
+"""Rules that learn a fixed number K of hidden-unit weight vectors (K, D): Oja's rule and Krotov & Hopfield 2019;
+and the delta rule for a readout (C, K) from such a hidden layer to C class units.
 
 These learn features (or DAM memories) in place instead of storing the data; their state is initialised at random
 from the generator the caller passes (``Rule.initial(dim, generator)``), so a seed fixes the result.
@@ -91,5 +92,31 @@ def hidden_activity(weights: Tensor, inputs: Tensor, p: float, power: float) -> 
     return torch.relu(currents).pow(power)
 
 
+def delta_readout_update(readout: Tensor, rows: Tensor, lr: float) -> Tensor:
+    """Widrow–Hoff (LMS) on a batch: rows = [h (K), t (C)], targets ±1; ΔV = lr ⟨(t - V h) hᵀ⟩ over the batch.
+    (C, K), (B, K + C) → (C, K). Local: class unit c uses its own target t_c, its output V_c·h and the input h_k."""
+    classes = readout.shape[0]
+    hidden, target = rows[:, :-classes], rows[:, -classes:]
+    error = target - hidden @ readout.T  # (B, C)
+    return readout + lr * error.T @ hidden / rows.shape[0]
+
+
+def delta_readout(classes: int = 10, lr: float = 0.1) -> Rule:
+    """The delta rule for a readout; the state (C, K) starts at zero (``dim`` = K + C: the rows carry the targets)."""
+    if classes < 2 or not lr > 0:
+        raise ValueError(f"classes, lr: expected classes ≥ 2 and lr > 0, got {classes!r}, {lr!r}")
+
+    def update(readout: Tensor, rows: Tensor) -> Tensor:
+        return delta_readout_update(readout, rows, lr)
+
+    def init(dim: int, generator: torch.Generator | None = None) -> Tensor:
+        if dim <= classes:
+            raise ValueError(f"dim: rows hold K hidden activities then {classes} targets, got {dim} columns")
+        return torch.zeros(classes, dim - classes)
+
+    return Rule("delta_readout", "local", "readout", update, init=init, hyper={"classes": classes, "lr": lr})
+
+
 register_factory("oja", oja)
+register_factory("delta_readout", delta_readout)
 register_factory("krotov_hopfield", krotov_hopfield)

@@ -1,0 +1,119 @@
+"""E8c: where backprop helps in classification — test error against K for a frozen K&H 2019 layer with a local
+(delta-rule) or backprop (top-layer) readout, and for K&H 2016 trained end to end; the gap (2) − (3) against K.
+
+Published anchors (MNIST, 60,000 training images, K = 2000) are drawn as points; the measured curves are on the
+record's dataset (mnist5k: 3,000 training images on the laptop), so they are context, not a like-for-like comparison.
+"""
+
+from __future__ import annotations
+
+from .. import references as ref
+from .style import plt
+
+INPUTS = ("budget_classify.json", "budget_classify_curves.json")
+OUTPUT = "budget_classify.png"
+ARMS = {
+    "delta_readout": ("(1) K&H 2019 layer + delta-rule readout (local)", "tab:green", "-"),
+    "top_layer": ("(2) K&H 2019 layer + SGD top layer", "tab:purple", "--"),
+    "backprop": ("(3) K&H 2016 end-to-end backprop", "tab:red", "--"),
+}
+
+
+def _entries(record: dict) -> list[dict]:
+    return sorted(record["units"].values(), key=lambda e: e["K"])
+
+
+def draw(metrics: dict) -> plt.Figure:
+    record = metrics[INPUTS[0]]
+    entries = _entries(record)
+    ks = [e["K"] for e in entries]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    ax = axes[0]
+    for arm, (label, colour, style) in ARMS.items():
+        ax.errorbar(
+            ks,
+            [e[arm]["mean"] for e in entries],
+            yerr=[e[arm]["std"] for e in entries],
+            color=colour,
+            ls=style,
+            marker="o",
+            ms=4,
+            capsize=2,
+            label=label,
+        )
+    anchors = (
+        (ref.KH2016_MNIST_MEMORIES.value, ref.KH2016_MNIST_ERROR_N2.value, "K&H 2016, MNIST", "tab:red", "*"),
+        (ref.KH2019_MNIST_UNITS.value, ref.KH2019_MNIST_ERROR.value, "K&H 2019, MNIST", "tab:purple", "P"),
+    )
+    for k, error, label, colour, marker in anchors:
+        ax.plot([k], [error], marker=marker, color=colour, ms=9, ls="none", label=f"{label}: {error:.2%}")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="hidden units / memories K",
+        ylabel="test error",
+        title=f"Test error against K ({record['dataset']}, {record['seeds']} seeds)",
+    )
+    ax.legend(fontsize=6)
+    ax = axes[1]
+    for key, label, colour in (
+        ("gap_top_layer_minus_backprop", "(2) − (3)", "tab:purple"),
+        ("gap_delta_readout_minus_backprop", "(1) − (3)", "tab:green"),
+    ):
+        ax.errorbar(
+            ks,
+            [e[key]["mean"] for e in entries],
+            yerr=[e[key]["std"] for e in entries],
+            color=colour,
+            marker="o",
+            ms=4,
+            capsize=2,
+            label=label,
+        )
+    ax.axhline(0.0, color="k", lw=0.8)
+    gap = ref.KH2019_MNIST_ERROR.value - ref.KH2016_MNIST_ERROR_N2.value
+    ax.plot([ref.KH2019_MNIST_UNITS.value], [gap], "k*", ms=9, ls="none", label=f"published (2) − (3): {gap:+.2%}")
+    ax.set(xscale="log", xlabel="K", ylabel="test-error gap", title="Backprop's advantage against K")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def section(metrics: dict) -> list[str]:
+    """The report's E8c lines: test errors per K (mean ± std over seeds), the gaps, and what they say."""
+    record = metrics[INPUTS[0]]
+    entries = _entries(record)
+    lines = [
+        f"Test errors on {record['dataset']} (mean ± std over {record['seeds']} seeds); (3) is the (n, T) arm with the "
+        "lowest validation error. Published anchors: K&H 2016 "
+        f"{ref.KH2016_MNIST_ERROR_N2.value:.1%}, K&H 2019 {ref.KH2019_MNIST_ERROR.value:.2%} (full MNIST, K = 2000: "
+        "not comparable with these sizes).",
+        "",
+        "| K | (1) delta readout | (2) SGD top layer | (3) backprop (chosen n) | (2) − (3) | (1) − (3) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for e in entries:
+        chosen = ", ".join(e["backprop_chosen"])
+        lines.append(
+            f"| {e['K']} | {_pm(e['delta_readout'])} | {_pm(e['top_layer'])} | {_pm(e['backprop'])} ({chosen}) | "
+            f"{_pm(e['gap_top_layer_minus_backprop'])} | {_pm(e['gap_delta_readout_minus_backprop'])} |"
+        )
+    lines.append("")
+    lines.append(statement(entries, record["seeds"]))
+    return lines
+
+
+def statement(entries: list[dict], seeds: int) -> str:
+    """Whether the (2) − (3) gap is resolved (|mean| > 2 std, with at least 2 seeds) at each K, and its trend."""
+    parts = []
+    for e in entries:
+        gap = e["gap_top_layer_minus_backprop"]
+        resolved = seeds > 1 and abs(gap["mean"]) > 2 * gap["std"]
+        sign = "backprop ahead" if gap["mean"] > 0 else "local features ahead"
+        parts.append(f"K = {e['K']}: {gap['mean']:+.3f} ({sign if resolved else 'not resolved at these sizes'})")
+    first, last = (e["gap_top_layer_minus_backprop"]["mean"] for e in (entries[0], entries[-1]))
+    trend = "shrinks" if abs(last) < abs(first) else "does not shrink"
+    return f"- Gap (2) − (3): {'; '.join(parts)}. From the smallest to the largest K the gap {trend}."
+
+
+def _pm(stat: dict) -> str:
+    return f"{stat['mean']:.3f} ± {stat['std']:.3f}"

@@ -1,0 +1,51 @@
+"""A fourth-order memory on a budget: M random index quadruplets instead of the full D⁴ tensor.
+
+The neuron–astrocyte memory (``astrocyte.py``) couples every quadruplet of neurons; here only M fixed quadruplets
+q = (i, j, k, l) of distinct neurons carry a coupling T_q, so the stored tensor has exactly M entries whatever the
+number of patterns (a diluted 4th-order network). E(σ) = -Σ_q T_q σ_i σ_j σ_k σ_l; the field of neuron i is
+h_i = Σ_{q ∋ i} T_q Π_{n ∈ q, n ≠ i} σ_n = σ_i Σ_{q ∋ i} T_q Π_{n ∈ q} σ_n (σ_i² = 1), so a synchronous step is
+one gather, one product and one scatter-add: O(B·M), never O(D⁴).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .base import BinaryMemory
+
+
+def quadruplet_products(indices: Tensor, states: Tensor) -> Tensor:
+    """Π_{n ∈ q} σ_n for every quadruplet: (M, 4) long, (B, D) → (B, M)."""
+    return states[:, indices].prod(-1)
+
+
+class QuadrupletMemory(BinaryMemory):
+    """E(σ) = -Σ_q T_q Π_{n ∈ q} σ_n over ``indices`` (M, 4) distinct neurons per row and ``couplings`` T (M,)."""
+
+    def __init__(self, indices: Tensor, couplings: Tensor, dim: int):
+        super().__init__()
+        if indices.ndim != 2 or indices.shape[1] != 4 or couplings.shape != (indices.shape[0],):
+            raise ValueError(
+                f"indices, couplings: expected (M, 4) and (M,), got {tuple(indices.shape)} and {tuple(couplings.shape)}"
+            )
+        if indices.numel() and (int(indices.min()) < 0 or int(indices.max()) >= dim):
+            raise ValueError(f"indices: expected neuron indices in [0, {dim}), got [{indices.min()}, {indices.max()}]")
+        self.dim = dim
+        self.register_buffer("indices", indices.long())
+        self.register_buffer("couplings", couplings)
+
+    @property
+    def budget(self) -> int:
+        """M: the number of stored couplings (parameters)."""
+        return self.indices.shape[0]
+
+    def energy(self, states: Tensor) -> Tensor:
+        return -(quadruplet_products(self.indices, states) @ self.couplings)
+
+    def field(self, states: Tensor) -> Tensor:
+        weighted = quadruplet_products(self.indices, states) * self.couplings  # (B, M)
+        total = torch.zeros_like(states)
+        for position in range(4):  # every quadruplet adds its term to each of its 4 neurons
+            total.index_add_(1, self.indices[:, position], weighted)
+        return states * total

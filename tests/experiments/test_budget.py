@@ -1,0 +1,184 @@
+"""E8 (local rules against backprop at a fixed budget): budgets counted from the built memories, Gardner's bound and
+the K-slot 2K law on a tiny stage run, repeatability, and config errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from hebbdam import references as ref
+from hebbdam.config import load_params
+from hebbdam.data.synthetic import rademacher
+from hebbdam.experiments import budget_classify as e8c
+from hebbdam.experiments import budget_patterns as e8a
+
+from ..conftest import compose_file
+
+ARMS = "budget.patterns.arms"
+TINY_PATTERNS = [
+    "budget.patterns.trials=2",
+    *(f"{ARMS}.{arm}.dims=[16]" for arm in ("hebb", "storkey", "pseudo_inverse", "delta", "backprop_pairwise")),
+    *(f"{ARMS}.{arm}.dims=[16]" for arm in ("features_hebb", "features_backprop", "quadruplets")),
+    *(f"{ARMS}.{arm}.dims=[16]" for arm in ("kslot_slot", "kslot_krotov_hopfield", "kslot_backprop")),
+    f"{ARMS}.delta.options.epochs=20",
+    f"{ARMS}.backprop_pairwise.options.updates=20",
+    f"{ARMS}.features_hebb.sizes=[128]",
+    f"{ARMS}.features_backprop.sizes=[128]",
+    f"{ARMS}.features_backprop.options.updates=10",
+    f"{ARMS}.quadruplets.sizes=[512]",
+    *(f"{ARMS}.{arm}.sizes=[6]" for arm in ("kslot_slot", "kslot_krotov_hopfield", "kslot_backprop")),
+    f"{ARMS}.kslot_krotov_hopfield.options.epochs=5",
+    f"{ARMS}.kslot_backprop.options.updates=20",
+]
+# the stage runs: the arms the assertions read (every arm is built once by the budget test)
+STAGE_ARMS = [*TINY_PATTERNS, *(f"~{ARMS}.{arm}" for arm in ("storkey", "features_hebb", "features_backprop"))]
+STAGE_ARMS += [f"~{ARMS}.{arm}" for arm in ("quadruplets", "kslot_krotov_hopfield", "kslot_backprop")]
+
+
+@pytest.fixture(scope="module")
+def patterns_params(tmp_path_factory):
+    return compose_file(tmp_path_factory.mktemp("budget") / "params.yaml", TINY_PATTERNS)
+
+
+@pytest.fixture(scope="module")
+def patterns_record(tmp_path_factory):
+    from hebbdam.cli import main
+
+    params = compose_file(tmp_path_factory.mktemp("budget_stage") / "params.yaml", STAGE_ARMS)
+    out = params.parent / "out"
+    assert main(["budget_patterns", "--params", str(params), "--out", str(out)]) == 0
+    return json.loads((out / "budget_patterns.json").read_text()), out
+
+
+def _stored_size(memory) -> int:
+    """Parameters a built memory holds: W, the feature tensor T, the couplings, or the hidden units."""
+    for name in ("weights", "couplings", "memories"):
+        if hasattr(memory, name):
+            return getattr(memory, name).numel()
+    return memory.memory.numel()  # RandomFeatureDAM: T (2Y,); Ω is a fixed random draw
+
+
+def test_every_arm_fills_exactly_its_budget_of_parameters(patterns_params, one_thread):
+    settings = e8a.parse_settings(load_params(patterns_params))
+    patterns = rademacher(10, 16, torch.Generator().manual_seed(0))
+    for arm in settings.arms:
+        dim = 16
+        size = arm.budgets(dim)[0]
+        memory = e8a.build_memory(arm, patterns, size, seed=1, settings=settings)
+        expected = {"pairwise": dim * dim, "features": 2 * size, "quadruplets": size, "hidden": size * dim}
+        assert e8a.parameter_count(arm.memory, dim, size) == expected[arm.memory], arm.name
+        assert _stored_size(memory) == expected[arm.memory], arm.name
+
+
+def test_pairwise_rules_respect_gardner_and_hebb_is_far_below(patterns_record):
+    record, _ = patterns_record
+    arms = record["arms"]
+    gardner = ref.GARDNER_BITS_PER_SYNAPSE.value
+    fixed = {name: next(iter(arms[name]["budgets"].values()))["fixed_point"] for name in arms}
+    for name in ("hebb", "pseudo_inverse", "delta", "backprop_pairwise"):
+        assert fixed[name]["bits_per_parameter"] is not None, name
+        assert fixed[name]["bits_per_parameter"] <= gardner, name  # no pairwise rule beats 2 bits per synapse
+    assert fixed["hebb"]["bits_per_parameter"] < 0.3 * gardner  # one-shot Hebb: ~D/(2 ln D) stable patterns
+    # the projector with zero diagonal keeps P < D patterns stable and none at P = D (W = 0): P_c → D, one bit per
+    # synapse (linear interpolation across that cliff can land up to one grid step above D)
+    assert 0.75 <= fixed["pseudo_inverse"]["bits_per_parameter"] <= 1.1
+    assert 0.5 * gardner <= fixed["delta"]["bits_per_parameter"]  # the perceptron rule approaches Gardner's 2
+    assert arms["hebb"]["locality"] == "local" and arms["pseudo_inverse"]["locality"] == "nonlocal"
+    assert arms["backprop_pairwise"]["locality"] == "nonlocal" and arms["kslot_slot"]["locality"] == "local"
+
+
+def test_k_slot_dam_recalls_its_first_k_patterns_so_p_c_is_two_k(patterns_record):
+    record, _ = patterns_record
+    (entry,) = record["arms"]["kslot_slot"]["budgets"].values()
+    units = entry["size"]
+    assert entry["M"] == units * entry["D"]
+    assert 1.7 * units <= entry["exact"]["P_c"] <= 2.3 * units  # K of P recalled: K/P = ½ at P = 2K
+    assert entry["exact"]["P_c_low"] <= entry["exact"]["P_c"] <= entry["exact"]["P_c_high"]
+
+
+def test_stage_repeats_bit_for_bit(tmp_path):
+    dropped = ("pseudo_inverse", "delta", "backprop_pairwise")
+    params = compose_file(tmp_path / "params.yaml", [*STAGE_ARMS, *(f"~{ARMS}.{name}" for name in dropped)])
+    from hebbdam.cli import main
+
+    outputs = []
+    for name in ("a", "b"):
+        assert main(["budget_patterns", "--params", str(params), "--out", str(tmp_path / name)]) == 0
+        files = ("budget_patterns.json", "budget_patterns_curves.json")
+        outputs.append([(tmp_path / name / file).read_bytes() for file in files])
+    assert outputs[0] == outputs[1]
+
+
+def test_a_rule_that_cannot_fill_the_memory_is_named(tmp_path, run_cli, capsys):
+    import yaml
+
+    from hebbdam.errors import HebbdamError
+
+    with pytest.raises(HebbdamError, match="budget.patterns.arms.hebb.rule"):  # refused when composing
+        compose_file(tmp_path / "refused.yaml", [*STAGE_ARMS, f"{ARMS}.hebb.rule=slot"])
+    params = compose_file(tmp_path / "params.yaml", STAGE_ARMS)
+    data = yaml.safe_load(params.read_text(encoding="utf-8"))
+    data["budget"]["patterns"]["arms"]["hebb"]["rule"] = "slot"  # typed straight into params.yaml
+    params.write_text(yaml.safe_dump(data), encoding="utf-8")
+    assert run_cli("budget_patterns", "--params", params, "--out", tmp_path / "out") == 2
+    err = capsys.readouterr().err
+    assert "budget.patterns.arms.hebb.rule" in err and "pairwise" in err
+    assert not (tmp_path / "out").exists()
+
+
+# E8c ---------------------------------------------------------------------------------------------------------------
+TINY_CLASSIFY = [
+    "budget.classify.dataset=digits",
+    "budget.classify.units=[10,20]",
+    "budget.classify.seeds=2",
+    "budget.classify.hidden.epochs=2",
+    "budget.classify.delta_readout.epochs=3",
+    "budget.classify.top_layer.epochs=3",
+    "budget.classify.backprop.epochs=3",
+    "budget.classify.backprop.arms.n2.temperature=20.0",
+    "budget.classify.backprop.arms.n3.temperature=20.0",
+    "budget.classify.backprop.arms.n20.temperature=40.0",
+]
+
+
+@pytest.fixture(scope="module")
+def classify_run(tmp_path_factory, prepared):
+    from hebbdam.cli import main
+
+    root = tmp_path_factory.mktemp("budget_classify")
+    params = compose_file(root / "params.yaml", [*TINY_CLASSIFY, f"data.root={prepared}"])
+    assert main(["budget_classify", "--params", str(params), "--out", str(root / "out")]) == 0
+    record = json.loads((root / "out" / "budget_classify.json").read_text())
+    points = json.loads((root / "out" / "budget_classify_curves.json").read_text())
+    return record, points
+
+
+def test_delta_readout_converges_to_the_least_squares_readout():
+    from hebbdam.lit import store
+    from hebbdam.rules import get_rule
+
+    generator = torch.Generator().manual_seed(0)
+    hidden = torch.rand(60, 8, generator=generator, dtype=torch.float64)
+    targets = torch.where(torch.rand(60, 3, generator=generator) > 0.5, 1.0, -1.0).double()
+    rule = get_rule("delta_readout", classes=3, lr=0.5)
+    rows = torch.cat([hidden, targets], 1).repeat(300, 1)  # 300 full-batch steps in one epoch
+    readout = store(rows, rule, batch_size=60).stored
+    best = torch.linalg.lstsq(hidden, targets).solution.T  # (C, K): argmin Σ‖t - V h‖²
+    torch.testing.assert_close(readout.double(), best, rtol=0, atol=1e-3)
+
+
+def test_classify_records_every_arm_and_the_gap_is_their_difference(classify_run):
+    record, points = classify_run
+    assert set(record["units"]) == {"K10", "K20"}
+    for entry in record["units"].values():
+        errors = {
+            arm: [p["test_error"] for p in points if p["K"] == entry["K"] and p["arm"] == arm] for arm in e8c.ARMS
+        }
+        for arm in e8c.ARMS:
+            assert len(errors[arm]) == 2 and entry[arm]["mean"] == pytest.approx(sum(errors[arm]) / 2, abs=1e-6)
+            assert entry[arm]["mean"] < 0.9  # ten classes: chance is 0.9 (3 epochs here)
+        gaps = [t - b for t, b in zip(errors["top_layer"], errors["backprop"], strict=True)]
+        assert entry["gap_top_layer_minus_backprop"]["mean"] == pytest.approx(sum(gaps) / 2, abs=1e-6)
+        assert set(entry["backprop_chosen"]) <= {"n2", "n3", "n20"}
