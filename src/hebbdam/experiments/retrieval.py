@@ -185,6 +185,10 @@ def parse_settings(params: Params) -> Settings:
         raise ConfigError(section.key("corruptions"), "at least one corruption")
     similarities = _names(section, "similarities", list(SIMILARITIES))
     beta_section = section.section("softmax_beta")
+    for name, _ in beta_section.items():  # a β for a similarity not run now is kept, but must name a similarity
+        if name not in SIMILARITIES:
+            raise ConfigError(beta_section.key(name), "a β per similarity (" + ", ".join(SIMILARITIES) + ")", "unknown")
+        _beta(beta_section, name)
     beta = {sim: _beta(beta_section, sim) for sim in similarities}
     arms_section = section.section("binary_arms")
     arms = [parse_arm(name, arms_section.section(name)) for name, _ in arms_section.items()]
