@@ -37,7 +37,7 @@ from ..lit import store
 from ..lit.backprop import FeatureMap, MemoryMatrix, PairwiseWeights, fit_denoising
 from ..logs import say
 from ..memory import BinaryMemory, Memory, Separation
-from ..metrics import binarise, bootstrap_crossing, crossing_load, exact_recall
+from ..metrics import binarise, bootstrap_crossing, crossing, exact_recall
 from ..rules import Rule, get_rule, rule_names
 from ..rules.dense import feature_frequencies
 from .common import (
@@ -301,7 +301,7 @@ def capacity(points: list[dict], key: str, dim: int, budget: int, settings: Sett
     """P_c on one criterion with its bootstrap interval, and bits per parameter P_c·D/M with the same interval."""
     counts = [p["patterns"] for p in points]
     fractions = [p[key] for p in points]
-    value = crossing_load(counts, fractions, settings.level)
+    value = crossing(counts, fractions, settings.level)
     status = "measured"
     if value is None:
         status = "below grid" if fractions[0] < settings.level else "above the scanned range"
@@ -359,7 +359,6 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The record and the recall curves against P (W&B curves come from the Curves spec of :func:`main`)."""
     arms, curves = run(settings)
     record = {
-        "profile": params.raw("profile", "unknown"),
         "flip_fraction": settings.flip_fraction,
         "trials": settings.trials,
         "level": settings.level,

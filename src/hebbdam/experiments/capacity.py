@@ -26,8 +26,8 @@ from ..dynamics import relax
 from ..errors import HebbdamError
 from ..lit import store
 from ..logs import say
-from ..memory import Memory, Power, RandomFeatureDAM, Separation
-from ..metrics import binarise, crossing_load, exact_recall, largest_load_above, loglog_slope, overlap
+from ..memory import Memory, RandomFeatureDAM, Separation
+from ..metrics import binarise, crossing, exact_recall, grid_estimate, largest_load_above, loglog_slope, overlap
 from ..rules import Rule, get_rule, rule_names
 from .common import Curves, compute_device, generator_for, parse_separation, run_stage, separation_at, trainer_options
 
@@ -60,9 +60,8 @@ class Arm:
 
     @property
     def mirror(self) -> bool:
-        """Even powers also attract the mirror -ξ: score |overlap|."""
-        sep = self.separation
-        return isinstance(sep, Power) and sep.n % 2 == 0 and not sep.rectified
+        """The separation also attracts the mirror -ξ (even plain powers): score |overlap|."""
+        return self.separation is not None and self.separation.attracts_mirror
 
     @property
     def rule_name(self) -> str:
@@ -263,23 +262,12 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-def grid_estimate(key: str, value: float | None, loads: list[float], fractions: list[float], level: float) -> dict:
-    """``{key: value}``; a null value (the estimate lies outside the load grid) always comes with ``<key>_outside``:
-    which side (``below_grid``: the first load already falls short of ``level``; ``above_grid``: the last load still
-    reaches it) and the fraction at that edge, so "null" means one thing and the regression gate can compare it."""
-    if value is not None:
-        return {key: _rounded(value)}
-    edge = 0 if fractions[0] < level else -1
-    side = "below_grid" if edge == 0 else "above_grid"
-    return {key: None, f"{key}_outside": {"side": side, "load": loads[edge], "fraction": fractions[edge]}}
-
-
 def summarise(points: list[dict]) -> dict:
     """Capacity estimates of one (arm, D) from its load curve."""
     loads = [p["load"] for p in points]
     retrieved, exact, fixed = ([p[key] for p in points] for key in ("retrieved", "exact", "fixed_point"))
     return {
-        **grid_estimate("critical_load", crossing_load(loads, retrieved, 0.5), loads, retrieved, 0.5),
+        **grid_estimate("critical_load", crossing(loads, retrieved, 0.5), loads, retrieved, 0.5),
         **grid_estimate(
             "exact_capacity_load",
             largest_load_above(loads, exact, EXACT_RECALL_LEVEL),
@@ -297,7 +285,7 @@ def scaling_exponent(arm: Arm, curves_by_dim: dict[int, list[dict]], settings: S
     def critical_counts(fraction_of) -> tuple[list[int], list[float]]:
         dims, counts = [], []
         for dim, points in curves_by_dim.items():
-            load = crossing_load([p["load"] for p in points], [fraction_of(p) for p in points], 0.5)
+            load = crossing([p["load"] for p in points], [fraction_of(p) for p in points], 0.5)
             if load is not None:
                 dims.append(dim)
                 counts.append(load * dim)
@@ -409,7 +397,6 @@ def compute_files(label: str, stem: str):
         """The stage's output files: the capacity record (DVC metrics) and the load curves (DVC plots)."""
         summary, points = run(settings, label)
         record = {
-            "profile": params.raw("profile", "unknown"),
             "flip_fraction": settings.flip_fraction,
             "trials": settings.trials,
             "arms": summary,

@@ -390,7 +390,6 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     bias_record, bias_curves = scan_bias(settings)
     digits = digits_recall(settings)
     record = {
-        "profile": params.raw("profile", "unknown"),
         "criterion": {
             "trials": settings.trials,
             "probes": settings.probes,
