@@ -7,7 +7,6 @@ import math
 
 import pytest
 
-
 from ..conftest import compose_file, hand_edit
 
 TINY = [

@@ -5,8 +5,6 @@ The slow ones (D = 1000 relaxations, digits training) are marked ``slow``; each 
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from hebbdam.experiments import validate_rules as validate

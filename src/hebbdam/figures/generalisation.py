@@ -23,7 +23,7 @@ def k_grid(entry: dict) -> list[int]:
 
 
 def transition_text(entry: dict) -> str:
-    """ "≈ K" for a measured transition; "< K₀" / "> K_last" when the memorised fraction does not cross ½ in the grid."""
+    """The transition as text: "≈ K" when measured, "< K₀" or "> K_last" when ½ is not crossed inside the grid."""
     if entry.get("transition_K") is not None:
         return f"≈ {entry['transition_K']:.3g}"
     outside = entry.get("transition_K_outside")
