@@ -111,7 +111,7 @@ class GeneratedBatches(Dataset):
         return self.size
 
     def __getitem__(self, index):
-        from ..experiments.common import generator_for
+        from ..seeds import generator_for
 
         epoch, i = index if isinstance(index, tuple) else (-1, index)
         return self.make(generator_for(*self.seed_labels, epoch, i))
