@@ -257,6 +257,7 @@ def scan_dimensions(settings: Settings) -> tuple[dict, list[dict]]:
             result = capacities(model, dim, settings)
             theory_t, theory_s = model.theory(dim, False), model.theory(dim, True)
             entry[f"D{dim}"] = {
+                "dim": dim,
                 "P_T": result["P_T"],
                 "P_S": result["P_S"],
                 "theory_P_T": round(theory_t, 6),

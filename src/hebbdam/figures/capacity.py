@@ -7,6 +7,7 @@ import numpy as np
 from .. import comparison as cmp
 from .. import references as ref
 from ..expectations import FINITE_SIZE_CRITICAL_LOAD_BAND
+from .records import dims_of, entries_by
 from .style import plt
 
 INPUTS = ("capacity.json", "capacity_curves.json")
@@ -31,12 +32,9 @@ def _recall_panel(ax, curves: list[dict], arm: str, title: str) -> None:
 
 
 def _capacity_points(summary: dict, arm: str, key: str) -> tuple[list[int], list[float]]:
-    dims, counts = [], []
-    for name, value in summary.get(arm, {}).items():
-        if name.startswith("D") and isinstance(value, dict) and value.get(key) is not None:
-            dims.append(int(name[1:]))
-            counts.append(value[key] * int(name[1:]))
-    return dims, counts
+    by_dim = entries_by(summary.get(arm, {}), "dim")
+    measured = [(dim, entry[key]) for dim, entry in by_dim.items() if entry.get(key) is not None]
+    return [dim for dim, _ in measured], [load * dim for dim, load in measured]
 
 
 def draw(metrics: dict) -> plt.Figure:
@@ -88,8 +86,8 @@ def draw(metrics: dict) -> plt.Figure:
             if dims:
                 label = f"{arm}: {'retrieved ½' if key == 'critical_load' else 'exact ≥99%'}"
                 ax.plot(dims, counts, marker=marker, fillstyle=fill, ls="-", lw=0.8, label=label)
-    for arm in dense:
-        n = int(summary[arm].get("n", 3))
+    for arm in (a for a in dense if "n" in summary[a]):  # the polynomial law, for the arm's own power n
+        n = summary[arm]["n"]
         ax.plot(
             grid,
             [ref.dam_no_error_capacity(d, n) for d in grid],
@@ -115,7 +113,7 @@ def comparisons(metrics: dict) -> list[dict]:
     arms = metrics["capacity.json"]["arms"]
     rows = []
     for name, arm in arms.items():
-        dims = sorted(int(k[1:]) for k in arm if k.startswith("D"))
+        dims = dims_of(arm)
         if not dims:
             continue
         if arm["model"] == "hopfield":
@@ -156,7 +154,7 @@ def comparisons(metrics: dict) -> list[dict]:
                         f"E1 {name}: patterns retrieved by half the probes at D={dim}",
                         "P at which half of the probes (10% flipped bits) end on their pattern",
                         None if critical is None else round(critical * dim, 1),
-                        published=round(ref.dam_no_error_capacity(dim, 3), 1),
+                        published=round(ref.dam_no_error_capacity(dim, arm["n"]), 1) if "n" in arm else None,
                         source=f"{ref.DAM_CAPACITY_CITATION}, {ref.DAM_NO_ERROR_EQUATION}",
                         published_criterion=ref.DAM_NO_ERROR_CRITERION,
                     )
