@@ -105,7 +105,7 @@ def test_ordering_ranks_by_capacity_then_by_the_loss_at_the_largest_n():
     from hebbdam.figures.recall import notes, ordering
 
     def entry(star, last_loss):
-        return {"capacity_N": star, "N20": {"loss": 0.0}, "N80": {"loss": last_loss}}
+        return {"capacity_N": star, "N20": {"N": 20, "loss": 0.0}, "N80": {"N": 80, "loss": last_loss}}
 
     trained = {"softmax": entry(80, 1e-4), "dpfp1": entry(80, 0.02), "linear_elu": entry(20, 0.3)}
     record = {"trained": {"setting1": trained}, "solved_loss": 0.01}
