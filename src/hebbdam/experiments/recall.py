@@ -204,6 +204,17 @@ def capacity(points: list[tuple[int, float]], solved_loss: float) -> int | None:
     return best
 
 
+def capacity_estimate(points: list[tuple[int, float]], solved_loss: float) -> dict:
+    """``{"capacity_N": N*}``; a null N* (already the grid's first N is unsolved) comes with ``capacity_N_outside``
+    {side: below_grid, load: that first N (the gate's name for the grid edge), loss there}, the reason the
+    regression gate (``gate.py``) reads. An N* at the grid's last N is a number: the grid cannot tell more."""
+    n_star = capacity(points, solved_loss)
+    if n_star is not None:
+        return {"capacity_N": n_star}
+    first, loss = min(points)
+    return {"capacity_N": None, "capacity_N_outside": {"side": "below_grid", "load": first, "loss": loss}}
+
+
 def sizes(spec: dict, d_key: int, value_dim: int, length: int) -> dict[str, int]:
     """p, the key-feature size, and the numbers in one sequence's memory state (one memory layer)."""
     from ..memory.mixers import build_memory
@@ -347,7 +358,7 @@ def summarise(settings: Settings, points: list[dict]) -> dict:
                 curve = [p for p in mine if p["memory"] == name]
                 out.setdefault(arm, {}).setdefault(task, {})[name] = {
                     **{f"N{p['N']}": {"loss": p["loss"], "accuracy": p["accuracy"]} for p in curve},
-                    "capacity_N": capacity([(p["N"], p["loss"]) for p in curve], settings.solved_loss),
+                    **capacity_estimate([(p["N"], p["loss"]) for p in curve], settings.solved_loss),
                     "feature_size": curve[-1]["feature_size"],
                     "state_size_at_largest_N": curve[-1]["state_size"],
                 }
