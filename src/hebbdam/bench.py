@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from . import io
-from .dynamics import asynchronous_sweep
+from .dynamics import asynchronous_sweep, single_cpu_thread
 from .engine import precision
 from .logs import say
 from .memory import DenseAM, Hopfield, ModernHopfield, Power, UniversalHopfield
@@ -245,21 +245,6 @@ def distance_rows(
 
 
 # asynchronous sweep ---------------------------------------------------------------------------------------------------
-class _threads:
-    """Run small-op-bound loops single-threaded on CPU: on a shared, oversubscribed CPU, OpenMP teams of tiny ops
-    stall waiting for a descheduled thread (measured 10× slower with 2 threads than with 1 here)."""
-
-    def __init__(self, device: torch.device):
-        self.device, self.saved = device, torch.get_num_threads()
-
-    def __enter__(self):
-        if self.device.type == "cpu":
-            torch.set_num_threads(1)
-
-    def __exit__(self, *exc):
-        torch.set_num_threads(self.saved)
-
-
 def _async_setup(device: torch.device, generator: torch.Generator, sizes: dict):
     d, b, p = sizes["dim"], sizes["batch"], sizes["patterns"]
     patterns = torch.randint(0, 2, (p, d), generator=generator) * 2.0 - 1.0
@@ -272,7 +257,7 @@ def async_speedup(device: torch.device, generator: torch.Generator, sizes: dict 
     memory, states = _async_setup(device, generator, sizes)
     sub, d, b = sizes["reference_states"], sizes["dim"], sizes["batch"]
     order = torch.rand(sub, d, generator=torch.Generator().manual_seed(2)).argsort(dim=1)
-    with _threads(device):
+    with single_cpu_thread(device):
         times = interleaved_best(
             {"sweep": lambda: asynchronous_sweep(memory, states, torch.Generator().manual_seed(1))},
             device,
@@ -291,7 +276,7 @@ def async_speedup(device: torch.device, generator: torch.Generator, sizes: dict 
 # streamed recall ------------------------------------------------------------------------------------------------------
 def _stream_child(kind: str, chunk: int, queue) -> None:
     """Peak resident-memory growth (bytes) of one recall over 10⁶ memories, in a fresh process."""
-    torch.set_num_threads(1)  # see _threads
+    torch.set_num_threads(1)  # a fresh process, left at exit: see dynamics.single_cpu_thread
     gen = torch.Generator().manual_seed(0)
     k, d, b = STREAM_SIZES["memories"], STREAM_SIZES["dim"], STREAM_SIZES["batch"]
     memories = torch.empty(k, d)

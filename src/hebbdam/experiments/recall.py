@@ -29,11 +29,11 @@ import torch.nn.functional as F
 
 from ..config import ConfigError, Params
 from ..data.recall_tasks import RecallDataModule, key_value_batch
+from ..dynamics import single_cpu_thread
 from ..logs import say
 from ..memory.mixers import FEATURE_MAPS
 from .common import Curves, generator_for, run_stage, select, trainer_options
 
-CPU_THREADS = 1  # small matrices: one intra-op thread is as fast, and CPU results repeat bit for bit
 RULES = ("softmax", "sum", "delta")
 SETTINGS = ("setting1", "setting2")
 POSITIVE = (lambda v: 0 < v < float("inf"), "a number in (0, ∞)")  # Params.number's check and its description
@@ -359,16 +359,10 @@ def summarise(settings: Settings, points: list[dict]) -> dict:
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The stage's files: the record (capacities, MQAR accuracies, sizes used) and every point."""
     start = time.perf_counter()
-    threads = torch.get_num_threads()
-    if settings.trainer.get("accelerator", "cpu") == "cpu":
-        torch.set_num_threads(CPU_THREADS)
-    try:
+    with single_cpu_thread("cpu" if settings.trainer.get("accelerator", "cpu") == "cpu" else "cuda"):
         points = run(settings)
-    finally:
-        torch.set_num_threads(threads)
     m = settings.mqar
     record = {
-        "profile": params.raw("profile", "unknown"),
         "seed": settings.seed,
         "solved_loss": settings.solved_loss,
         "schlag": {

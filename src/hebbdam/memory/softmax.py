@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .base import Memory, check_beta, check_matrix
+from .registry import register_kind, slot_kind
 
 SDPA_MAX_HEAD_DIM_CUDA = 256  # the fused CUDA kernels (FlashAttention, cuDNN) take head dimensions up to 256
 DEFAULT_CHUNK = 65536
@@ -162,3 +163,6 @@ class ModernHopfield(Memory):
         if streamed and not fused_attention_is_streamed(states, self.memories, self.values):
             return stream_step(states, self.memories, self.beta, self.values, chunk=self.chunk)
         return softmax_readout(states, self.memories, self.values, self.beta)
+
+
+register_kind(slot_kind("softmax", ModernHopfield, "a memory matrix Ξ (K, D) read by softmax attention"))
