@@ -210,21 +210,22 @@ def build_memory(arm: Arm, patterns: torch.Tensor, settings: Settings, generator
 
 
 def train_backprop_weights(patterns: torch.Tensor, options: dict, settings: Settings) -> Memory:
-    """A pairwise W trained by backprop through unrolled tanh recall from corrupted patterns (denoising loss)."""
-    from ..lit import PatternDataModule, fit
-    from ..lit.backprop import BackpropModule, Denoising, PairwiseWeights
+    """A pairwise W trained by backprop through unrolled tanh recall from corrupted patterns (denoising loss,
+    ``lit.backprop.fit_denoising``: the same number of gradient updates at any P)."""
+    from ..lit.backprop import PairwiseWeights, fit_denoising
 
-    objective = Denoising(steps=int(options.get("steps", 3)), flip=settings.flip_fraction, gain=3.0)
-    module = BackpropModule(
+    module = fit_denoising(
         PairwiseWeights(patterns.shape[1], init_std=0.01, seed=settings.seed),
-        objective,
+        patterns,
+        flip=settings.flip_fraction,
+        steps=int(options.get("steps", 3)),
+        gain=3.0,
         lr=float(options.get("lr", 0.01)),
+        updates=int(options.get("updates", 500)),
+        batch_size=int(options.get("batch_size", 4)),
         seed=settings.seed,
+        trainer_options=settings.trainer,
     )
-    batch_size = int(options.get("batch_size", 4))
-    batches = math.ceil(patterns.shape[0] / batch_size)
-    epochs = math.ceil(int(options.get("updates", 500)) / batches)  # the same number of gradient updates at any P
-    fit(module, PatternDataModule(patterns, batch_size=batch_size), settings.trainer, max_epochs=epochs)
     return module.memory.export()
 
 
