@@ -48,7 +48,16 @@ from ..memory import Exponential, Separation
 from ..metrics import binarise, bootstrap_crossing, crossing_load, loglog_slope
 from ..rules import get_rule, rule_names
 from ..rules.prototypes import prototype_units
-from .common import Curves, generator_for, parse_separation, run_stage, select, separation_at, trainer_options
+from .common import (
+    Curves,
+    compute_device,
+    generator_for,
+    parse_separation,
+    run_stage,
+    select,
+    separation_at,
+    trainer_options,
+)
 
 VERSIONS = ("grey", "binary")
 BACKPROP = "backprop"  # trained by gradient descent (BackpropModule), not a registry rule
@@ -106,6 +115,7 @@ class Settings:
     conditions: list[Condition]
     arms: list[Arm]
     trainer: dict
+    device: torch.device = torch.device("cpu")
 
 
 def parse_arm(name: str, section: Params, conditions: list[str]) -> Arm:
@@ -170,6 +180,7 @@ def parse_settings(params: Params, section_name: str = "budget.images") -> Setti
         conditions=conditions,
         arms=arms,
         trainer=trainer_options(params),
+        device=compute_device(params),
     )
 
 
@@ -335,8 +346,10 @@ def measure(arm: Arm, units: int, conditions: list[Condition], images: dict[str,
             if key not in filled:
                 filled[key] = fill(arm, units, stored, condition, pool.hidden, seed, settings)
             memory = filled[key]
-            hits = recovered(memory, stored, pool.hidden, condition, settings.steps).double()
-            held = recovered(memory, pool.held_out, pool.hidden, condition, settings.steps).double()
+            on = settings.device  # recall runs where the trainer runs (the units are filled on the CPU or by Lightning)
+            memory = Units(memory.keys.to(on), memory.values.to(on))
+            hits = recovered(memory, stored.to(on), pool.hidden.to(on), condition, settings.steps).double().cpu()
+            held = recovered(memory, pool.held_out.to(on), pool.hidden.to(on), condition, settings.steps).double().cpu()
             per_block = [float(hits[b::blocks].mean()) for b in range(blocks)]
             points.append(
                 {
