@@ -123,6 +123,7 @@ def section(metrics: dict) -> list[str]:
         "",
         *table(record),
         "",
+        *against_slots(record),
         *statement(record),
     ]
 
@@ -141,6 +142,35 @@ def table(record: dict) -> list[str]:
             lines.append(
                 f"| {name} | {arm['locality']} | {condition} | " + " | ".join(cells) + f" | {_fmt(entries['slope'])} |"
             )
+    return lines
+
+
+def against_slots(record: dict, reference: str = "slot") -> list[str]:
+    """The plain answer under the record's first condition: each rule's P½ as a multiple of the one-shot slots' P½ at
+    the largest K where both are measured, and whether their 95% intervals separate."""
+    if reference not in record["arms"]:
+        return []
+    first = next(iter(record["conditions"]))
+    slots = {e["K"]: e for e in _entries(record["arms"][reference]["conditions"].get(first, {})) if e["P_half"]}
+    lines = []
+    for name, arm in record["arms"].items():
+        if name == reference or first not in arm["conditions"]:
+            continue
+        mine = {e["K"]: e for e in _entries(arm["conditions"][first]) if e["P_half"] is not None and e["K"] in slots}
+        if not mine:
+            lines.append(f"- {first}: {name} ({arm['locality']}) has no P½ at a K where the slots have one.")
+            continue
+        k = max(mine)
+        a, b = mine[k], slots[k]
+        apart = None not in (a["P_half_low"], a["P_half_high"], b["P_half_low"], b["P_half_high"]) and (
+            a["P_half_low"] > b["P_half_high"] or b["P_half_low"] > a["P_half_high"]
+        )
+        verdict = "the intervals separate" if apart else "the intervals overlap: not resolved at these sizes"
+        lines.append(
+            f"- {first}, K = {k}: {name} ({arm['locality']}) stores {a['P_half'] / b['P_half']:.2f}× the P½ of K "
+            f"one-shot slots ({_interval(a['P_half'], a['P_half_low'], a['P_half_high'])} against "
+            f"{_interval(b['P_half'], b['P_half_low'], b['P_half_high'])}); {verdict}."
+        )
     return lines
 
 
@@ -182,7 +212,7 @@ def statement(record: dict) -> list[str]:
         else:
             lines.append(f"- {condition}: fewer than two measured P½ per rule: no slope, not resolved at these sizes.")
         lines += backprop_slopes(record, condition)
-    return lines
+    return lines or ["- No K has a measured P½ for both a local and a nonlocal rule: not resolved at these sizes."]
 
 
 def backprop_slopes(record: dict, condition: str) -> list[str]:
@@ -210,7 +240,7 @@ def backprop_slopes(record: dict, condition: str) -> list[str]:
             f"same K: {', '.join(parts) or 'none with a P½ at every such K'} (two or three K and no interval on a "
             "slope: whether backprop's slope is steeper is not resolved at these sizes)."
         )
-    return lines or ["- No K has a measured P½ for both a local and a nonlocal rule: not resolved at these sizes."]
+    return lines
 
 
 def _fmt(value) -> str:
