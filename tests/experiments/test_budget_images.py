@@ -163,3 +163,10 @@ def test_budget_patterns_null_capacity_carries_its_side_and_edge(fractions, side
     assert result["P_c"] is None and result["bits_per_parameter"] is None
     assert result["P_c_outside"] == {"side": side, "load": float(edge), "fraction": fractions[0 if edge == 4 else 1]}
     assert result["bits_per_parameter_outside"]["load"] == edge * 16 / 256
+
+
+def test_colour_images_become_the_mean_of_their_channels():
+    rows = torch.arange(24.0).reshape(2, 12)  # two (3, 2, 2) images in (C, H, W) order
+    gray = e8b.grayscale(rows, 3)
+    torch.testing.assert_close(gray, torch.stack([rows[:, 0:4], rows[:, 4:8], rows[:, 8:12]]).mean(0))
+    torch.testing.assert_close(e8b.grayscale(rows, 1), rows)

@@ -287,11 +287,17 @@ class Images:
     hidden: Tensor  # (D,) bool: the pixels a query hides
 
 
+def grayscale(images: Tensor, channels: int) -> Tensor:
+    """(N, C·H·W) rows in (C, H, W) order → (N, H·W), the mean over the C channels (CIFAR-10 → grayscale)."""
+    return images.reshape(images.shape[0], channels, -1).mean(1)
+
+
 def load_images(settings: Settings) -> tuple[dict[str, Images], int]:
-    """{version: Images} and D."""
+    """{version: Images} and D; colour images are made grayscale (D = H·W)."""
     data = load_processed(settings.dataset, settings.data_root)
-    shape = [int(s) for s in data["image_shape"].tolist()]
-    train, test = data["x_train"].float(), data["x_test"].float()
+    channels, height, width = (int(s) for s in data["image_shape"].tolist())
+    train, test = (grayscale(data[key].float(), channels) for key in ("x_train", "x_test"))
+    shape = (1, height, width)
     if settings.held_out > test.shape[0]:
         raise ConfigError("budget.images.held_out", f"at most {test.shape[0]} (the test images)", settings.held_out)
     hidden = bottom_half_mask(1, shape)[0]

@@ -69,7 +69,8 @@ def draw(metrics: dict) -> plt.Figure:
                 outside = e.get("P_half_outside")
                 if outside:
                     marker = "^" if outside["side"] == "above_grid" else "v"
-                    ax.plot([e["K"]], [outside["load"]], marker=marker, mfc="none", color=colour, ms=7, ls="none")
+                    alpha = 1.0 if condition == first else 0.3
+                    ax.plot([e["K"]], [outside["load"]], marker=marker, mfc="none", color=colour, ms=7, alpha=alpha)
     ks = sorted({e["K"] for arm in record["arms"].values() for c in arm["conditions"].values() for e in _entries(c)})
     ax.plot(ks, [2 * k for k in ks], "k:", lw=1, label="P = 2K (K slots, half of 2K)")
     ax.set(
@@ -98,8 +99,9 @@ def draw(metrics: dict) -> plt.Figure:
                 ms=4,
                 label=f"{name} K={largest}",
             )
-    for index, (version, floor) in enumerate(sorted(record["mean_image_floor"].items())):
-        ax.axhline(floor, color="0.5", ls=":", lw=1 + 0.5 * index, label=f"mean image alone, {version}: {floor:.2f}")
+    version = record["conditions"][first]["version"]
+    floor = record["mean_image_floor"][version]
+    ax.axhline(floor, color="0.5", ls=":", lw=1, label=f"mean training image alone ({version}): {floor:.2f}")
     ax.set(
         xscale="log",
         xlabel="stored images P",
