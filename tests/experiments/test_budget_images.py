@@ -35,24 +35,36 @@ TINY = [
 
 
 # the rules ---------------------------------------------------------------------------------------------------------
+def steps(rule, images: torch.Tensor, epochs: int, batch_size: int) -> torch.Tensor:
+    """The rule's learning state after ``epochs`` passes in batches, before ``finalize`` (counts still attached)."""
+    state = rule.initial(images.shape[1]).to(images.dtype)
+    for _ in range(epochs):
+        for start in range(0, images.shape[0], batch_size):
+            state = rule.step(state, images[start : start + batch_size])
+    return state
+
+
 def test_each_prototype_is_the_mean_of_the_images_it_won():
     """Three tight, far-apart clusters, one of each first: every unit ends at its cluster's exact mean."""
     generator = torch.Generator().manual_seed(0)
     centres = torch.tensor([[4.0, 0.0, 0.0], [0.0, 4.0, 0.0], [0.0, 0.0, 4.0]], dtype=torch.float64)
     labels = torch.cat([torch.arange(3), torch.randint(3, (57,), generator=generator)])
     points = centres[labels] + 0.1 * torch.randn(60, 3, generator=generator, dtype=torch.float64)
-    state = get_rule("prototype", units=3).fit(points, epochs=1, batch_size=7)
+    rule = get_rule("prototype", units=3)
+    units = rule.fit(points, epochs=1, batch_size=7)
+    assert units.shape == (3, 3)  # finalize drops the win counts: the written tensor is the hidden units (K, D)
+    counts = steps(rule, points, 1, 7)[:, -1]
     for unit in range(3):
         won = points[labels == unit]
-        torch.testing.assert_close(prototype_units(state)[unit], won.mean(0), rtol=0, atol=1e-12)
-        assert state[unit, -1] == won.shape[0]
+        torch.testing.assert_close(units[unit], won.mean(0), rtol=0, atol=1e-12)
+        assert counts[unit] == won.shape[0]
 
 
 def test_prototype_counts_weight_the_units_to_the_sum_of_every_image_seen():
     """Whatever the assignment: Σ_μ n_μ ξ_μ = Σ_b x_b over every image seen (each unit is the mean of its wins)."""
     generator = torch.Generator().manual_seed(1)
     images = torch.rand(50, 6, generator=generator, dtype=torch.float64)
-    state = get_rule("prototype", units=4).fit(images, epochs=2, batch_size=3)
+    state = steps(get_rule("prototype", units=4), images, epochs=2, batch_size=3)
     counts = state[:, -1]
     assert counts.sum() == 100
     torch.testing.assert_close(counts @ prototype_units(state), 2 * images.sum(0), rtol=1e-12, atol=1e-10)

@@ -20,7 +20,7 @@ i.e. c = -1); an image is recovered when Σ(x - out)² ≤ 50 · D / 784 in pixe
 version the number of wrong pixels). For each K the stored set is the first P training images, P on ``ratios`` × K
 and always all training images; the fraction of stored images recovered and of the first ``held_out`` test images
 recovered are measured at each P. P½(K): the P at which half the stored images are recovered (linear level
-crossing, ``metrics.crossing_load``), its 95% interval from resampling ``blocks`` blocks of queries (index mod
+crossing, ``metrics.crossing``), its 95% interval from resampling ``blocks`` blocks of queries (index mod
 blocks; the memory is trained once per P, so the interval covers the queries, not the training seed). A P½ outside
 the grid is null with ``P_half_outside`` {side, load, fraction} (below_grid: fewer than half recovered at the
 smallest P; above_grid: half or more at all training images).
@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -41,13 +39,13 @@ from .. import references as ref
 from ..config import ConfigError, Params
 from ..data.corrupt import bottom_half_mask
 from ..data.prepare import load_processed
+from ..dynamics import single_cpu_thread
 from ..lit import PatternDataModule, fit, store
 from ..lit.backprop import BackpropModule, MemoryMatrix
 from ..logs import say
 from ..memory import Exponential, Separation
-from ..metrics import binarise, bootstrap_crossing, crossing_load, loglog_slope
+from ..metrics import binarise, bootstrap_crossing, crossing, grid_estimate, loglog_slope
 from ..rules import get_rule, rule_names
-from ..rules.prototypes import prototype_units
 from .common import (
     Curves,
     compute_device,
@@ -253,9 +251,7 @@ def fill(arm: Arm, units: int, stored: Tensor, condition: Condition, hidden: Ten
     state = state.stored.detach().cpu()
     if arm.rule == "pseudo_inverse_slots":
         return Units(state, written)
-    if arm.rule == "prototype":
-        state = prototype_units(state)
-    elif arm.rule == "krotov_hopfield":
+    if arm.rule == "krotov_hopfield":
         state = state / state.abs().amax(1, keepdim=True).clamp_min(1e-30)
     return Units(state, state)
 
@@ -306,7 +302,7 @@ def load_images(settings: Settings) -> tuple[dict[str, Images], int]:
         if version == "grey":
             centred = (2 * train - 1, 2 * test[: settings.held_out] - 1)
         else:
-            centred = tuple(torch.where(x > settings.binarize_threshold, 1.0, -1.0) for x in (train, test))
+            centred = tuple(binarise(x, settings.binarize_threshold, ties=-1.0) for x in (train, test))
             centred = (centred[0], centred[1][: settings.held_out])
         out[version] = Images(centred[0], centred[1], hidden)
     return out, train.shape[1]
@@ -372,18 +368,16 @@ def measure(arm: Arm, units: int, conditions: list[Condition], images: dict[str,
 
 
 def half_point(points: list[dict], level: float, samples: int, generator: torch.Generator) -> dict:
-    """P½ with its bootstrap interval; a null P½ comes with ``P_half_outside`` (side, load, fraction)."""
+    """P½ (``metrics.crossing``, linear in P as its bootstrap) with its interval; a null P½ comes with
+    ``P_half_outside`` (side, load = the grid's edge P, fraction there) from ``metrics.grid_estimate``."""
     counts = [p["P"] for p in points]
     fractions = [p["stored"] for p in points]
-    value = crossing_load(counts, fractions, level)
     low, high = bootstrap_crossing(counts, [p["stored_blocks"] for p in points], level, samples, generator)
-    entry = {key: None if v is None else round(v, 6) for key, v in (("P_half", value), ("low", low), ("high", high))}
-    entry = {"P_half": entry["P_half"], "P_half_low": entry["low"], "P_half_high": entry["high"]}
-    if value is None:
-        edge = 0 if fractions[0] < level else -1
-        side = "below_grid" if edge == 0 else "above_grid"
-        entry["P_half_outside"] = {"side": side, "load": float(counts[edge]), "fraction": fractions[edge]}
-    return entry
+    return {
+        **grid_estimate("P_half", crossing(counts, fractions, level), counts, fractions, level),
+        "P_half_low": None if low is None else round(low, 6),
+        "P_half_high": None if high is None else round(high, 6),
+    }
 
 
 def slope(entries: dict) -> float | None:
@@ -429,22 +423,10 @@ def describe(condition: Condition) -> dict:
     return {"version": condition.version, "separation": separation.name}
 
 
-@contextmanager
-def one_cpu_thread() -> Iterator[None]:
-    """One torch CPU thread while the stage runs (small matrices: thread hand-offs cost more than they save on a
-    shared 2-core machine, as measured for E3), the previous count restored after."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The record and the recovery curves against P."""
     images, dim = load_images(settings)
-    with one_cpu_thread():
+    with single_cpu_thread(settings.device):
         arms, curves = run(settings, images, dim)
     record = {
         "profile": params.raw("profile", "unknown"),

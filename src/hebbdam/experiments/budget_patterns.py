@@ -41,7 +41,7 @@ from ..lit.backprop import FeatureMap, MemoryMatrix, PairwiseWeights, fit_denois
 from ..logs import say
 from ..memory import BinaryMemory, Memory, Separation, get_kind
 from ..memory.random_features import feature_frequencies
-from ..metrics import binarise, bootstrap_crossing, crossing, exact_recall
+from ..metrics import binarise, bootstrap_crossing, crossing, exact_recall, grid_side
 from ..rules import Rule, RuleTargetError, check_target, get_rule, rule_names
 from .common import (
     Curves,
@@ -330,8 +330,8 @@ def capacity(points: list[dict], key: str, dim: int, budget: int, settings: Sett
         return entry
     # a null P_c lies beyond the scanned grid: say which side, the grid's edge (in P and in bits) and the fraction
     # there, so the regression gate compares it as the interval beyond that edge
-    edge = 0 if fractions[0] < settings.level else -1
-    side = "below_grid" if edge == 0 else "above_grid"
+    side = grid_side(fractions, settings.level)
+    edge = 0 if side == "below_grid" else -1
     entry["P_c_outside"] = {"side": side, "load": float(counts[edge]), "fraction": fractions[edge]}
     entry["bits_per_parameter_outside"] = {"side": side, "load": bits(counts[edge]), "fraction": fractions[edge]}
     return entry

@@ -6,7 +6,8 @@ and pseudo-inverse keys for K slots (nonlocal).
   moves to the running mean of what it has won, ξ_w ← ξ_w + (x - ξ_w) / n_w. Whatever the order, each unit is the
   exact mean of the patterns it has won (a pattern seen in several epochs counts once per epoch). Local: unit μ uses
   the input, its own weights and its own win count; the winner selection is the lateral inhibition of the hidden
-  layer, as in Krotov & Hopfield 2019. The state carries the win counts as a last column: (K, D + 1).
+  layer, as in Krotov & Hopfield 2019. While it learns, the state carries the win counts as a last column (K, D + 1);
+  ``finalize`` drops them, so the written tensor is the hidden units (K, D) like every ``hidden`` rule's.
 - ``pseudo_inverse_slots``: the slot write (the first K patterns) whose hidden units read the query through the
   dual basis of the slots, keys = D · (ΞΞᵀ)⁺ Ξ, so key_μ·ξ_ν = D δ_μν when the K slots are linearly independent (the
   projection rule of Personnaz et al. / Kanter–Sompolinsky in the hidden layer). Nonlocal: each key depends on every
@@ -45,19 +46,21 @@ def prototype_update(state: Tensor, patterns: Tensor) -> Tensor:
 
 
 def prototype_units(state: Tensor) -> Tensor:
-    """The K units (K, D) of a prototype state (K, D + 1) (the last column counts wins)."""
+    """The K units (K, D) of a learning prototype state (K, D + 1) (the last column counts wins)."""
     return state[:, :-1]
 
 
 def prototype(units: int = 64) -> Rule:
-    """The online winner-take-all Hebbian mean; the state starts at zero with no wins."""
+    """The online winner-take-all Hebbian mean; the state starts at zero with no wins, ends as the units (K, D)."""
     if isinstance(units, bool) or not isinstance(units, int) or units < 1:
         raise ValueError(f"units: expected an integer ≥ 1, got {units!r}")
 
     def init(dim: int, generator: torch.Generator | None = None) -> Tensor:
         return torch.zeros(units, dim + 1)
 
-    return Rule("prototype", "local", "hidden", prototype_update, init=init, hyper={"units": units})
+    return Rule(
+        "prototype", "local", "hidden", prototype_update, finalize=prototype_units, init=init, hyper={"units": units}
+    )
 
 
 def projection_keys(slots: Tensor, rtol: float = 1e-6) -> Tensor:
