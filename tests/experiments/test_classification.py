@@ -132,6 +132,20 @@ def test_delta_readout_learns_a_linear_map():
     assert torch.equal((h @ weights.T).argmax(-1), labels)
 
 
+def test_hidden_activities_share_one_scale_with_unit_mean_power(tiny_params, data):
+    """Train, val and test activities are divided by one number, the RMS of the training norms: mean ‖h‖² = 1 on
+    train (so the delta rule's rate is relative to the input power), and the ratios between images are unchanged."""
+    settings = e5.parse_settings(load_params(tiny_params))
+    weights = torch.rand(7, data.train_raw.shape[1], generator=torch.Generator().manual_seed(1))
+    train, val, test = e5.hidden_features(weights, data, settings)
+    assert float(train.pow(2).sum(1).mean()) == pytest.approx(1.0, rel=1e-9)
+    raw = e5.hidden_activity(weights, data.test_raw, settings.rule["p"], settings.readout.power).double()
+    scale = raw / test
+    finite = test > 0
+    torch.testing.assert_close(scale[finite], torch.full_like(scale[finite], float(scale[finite][0])))
+    assert val.shape == (len(data.val_y), 7)
+
+
 @pytest.mark.parametrize(
     ("override", "key"),
     [
