@@ -27,13 +27,15 @@ from ..dynamics import relax
 from ..errors import HebbdamError
 from ..lit import store
 from ..logs import say
-from ..memory import Hopfield, Memory, Power, RandomFeatureDAM, Separation
-from ..metrics import binarise, crossing_load, exact_recall, largest_load_above, loglog_slope, overlap
-from ..rules import Rule, get_rule, rule_names
+from ..memory import Hopfield, Memory, RandomFeatureDAM, Separation, get_kind
+from ..metrics import binarise, crossing, exact_recall, grid_estimate, largest_load_above, loglog_slope, overlap
+from ..rules import Rule, RuleTargetError, check_target, get_rule, rule_names
 from .common import Curves, compute_device, generator_for, parse_separation, run_stage, separation_at, trainer_options
 
 MODELS = ("hopfield", "dense", "tensor4", "random_features", "backprop")
-RULE_TARGETS = {"hopfield": "pairwise", "dense": "slots", "tensor4": "tensor4"}  # model → what its rule must write
+# models written without a registry rule: DrDAM's own additive write (its Ω from the trial's generator), and a pairwise
+# W trained by gradient descent; every other model is a memory kind of the registry, filled by a rule it accepts
+DIRECT_WRITES = ("random_features", "backprop")
 DYNAMICS = ("async", "sync", "one-step")
 EXACT_RECALL_LEVEL = 0.99  # SCIENCE.md E1b: basin capacity is the largest P with ≥ 99% exact recall
 BOOTSTRAP_SAMPLES = 200  # resamples of the trials behind each scaling exponent's 95% interval
@@ -61,9 +63,8 @@ class Arm:
 
     @property
     def mirror(self) -> bool:
-        """Even powers also attract the mirror -ξ: score |overlap|."""
-        sep = self.separation
-        return isinstance(sep, Power) and sep.n % 2 == 0 and not sep.rectified
+        """The separation also attracts the mirror -ξ (even plain powers): score |overlap|."""
+        return self.separation is not None and self.separation.attracts_mirror
 
     @property
     def rule_name(self) -> str:
@@ -89,7 +90,7 @@ class Settings:
 
 
 def parse_rule(section: Params, model: str) -> Rule | None:
-    if model not in RULE_TARGETS:
+    if model in DIRECT_WRITES:
         return None
     rule_name = section.string("rule")
     hyper = section.raw("hyper", None) or {}
@@ -101,12 +102,13 @@ def parse_rule(section: Params, model: str) -> Rule | None:
         raise ConfigError(section.key("rule"), "one of " + ", ".join(rule_names()), rule_name) from err
     except (TypeError, ValueError) as err:
         raise ConfigError(section.key("hyper"), f"hyper-parameters rule '{rule_name}' accepts ({err})", hyper) from err
-    if rule.target != RULE_TARGETS[model]:
+    try:
+        check_target(rule, model)
+    except RuleTargetError as err:
+        accepted = " or ".join(get_kind(model).accepts)
         raise ConfigError(
-            section.key("rule"),
-            f"a rule that writes {RULE_TARGETS[model]} for model '{model}' (rule '{rule_name}' writes {rule.target})",
-            rule_name,
-        )
+            section.key("rule"), f"a rule that writes {accepted} for model '{model}' ({err})", rule_name
+        ) from err
     return rule
 
 
@@ -119,7 +121,7 @@ _POSITIVE = (
 OPTIONS = {
     "random_features": {"features": _POSITIVE_INT, "beta": _POSITIVE},
     "backprop": {"updates": _POSITIVE_INT, "lr": _POSITIVE, "steps": _POSITIVE_INT, "batch_size": _POSITIVE_INT},
-    **{model: {"epochs": _POSITIVE_INT} for model in RULE_TARGETS},
+    **{model: {"epochs": _POSITIVE_INT} for model in MODELS if model not in DIRECT_WRITES},
 }
 # a Hopfield arm's neuron threshold θ: a number, or "covariance" for the published θ = -a(1 - a²) at the arm's bias a
 COVARIANCE_THRESHOLD = "covariance"
@@ -208,10 +210,10 @@ def parse_settings(params: Params, section_name: str = "capacity") -> Settings:
 def build_memory(arm: Arm, patterns: torch.Tensor, settings: Settings, generator: torch.Generator) -> Memory:
     """Write ``patterns`` (P, D) into the arm's memory."""
     dim = patterns.shape[1]
-    if arm.model in RULE_TARGETS:
+    if arm.rule is not None:
         epochs = int(arm.options.get("epochs", 1))  # iterative rules: epochs
         module = store(patterns, arm.rule, settings.trainer, seed=settings.seed, max_epochs=epochs)
-        memory = module.memory(separation_at(arm.separation, dim))
+        memory = module.memory(separation_at(arm.separation, dim), kind=arm.model)
         threshold = arm_threshold(arm)
         return Hopfield(memory.weights, threshold) if threshold else memory
     if arm.model == "random_features":
@@ -228,21 +230,22 @@ def arm_threshold(arm: Arm) -> float:
 
 
 def train_backprop_weights(patterns: torch.Tensor, options: dict, settings: Settings) -> Memory:
-    """A pairwise W trained by backprop through unrolled tanh recall from corrupted patterns (denoising loss)."""
-    from ..lit import PatternDataModule, fit
-    from ..lit.backprop import BackpropModule, Denoising, PairwiseWeights
+    """A pairwise W trained by backprop through unrolled tanh recall from corrupted patterns (denoising loss,
+    ``lit.backprop.fit_denoising``: the same number of gradient updates at any P)."""
+    from ..lit.backprop import PairwiseWeights, fit_denoising
 
-    objective = Denoising(steps=int(options.get("steps", 3)), flip=settings.flip_fraction, gain=3.0)
-    module = BackpropModule(
+    module = fit_denoising(
         PairwiseWeights(patterns.shape[1], init_std=0.01, seed=settings.seed),
-        objective,
+        patterns,
+        flip=settings.flip_fraction,
+        steps=int(options.get("steps", 3)),
+        gain=3.0,
         lr=float(options.get("lr", 0.01)),
+        updates=int(options.get("updates", 500)),
+        batch_size=int(options.get("batch_size", 4)),
         seed=settings.seed,
+        trainer_options=settings.trainer,
     )
-    batch_size = int(options.get("batch_size", 4))
-    batches = math.ceil(patterns.shape[0] / batch_size)
-    epochs = math.ceil(int(options.get("updates", 500)) / batches)  # the same number of gradient updates at any P
-    fit(module, PatternDataModule(patterns, batch_size=batch_size), settings.trainer, max_epochs=epochs)
     return module.memory.export()
 
 
@@ -283,23 +286,12 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-def grid_estimate(key: str, value: float | None, loads: list[float], fractions: list[float], level: float) -> dict:
-    """``{key: value}``; a null value (the estimate lies outside the load grid) always comes with ``<key>_outside``:
-    which side (``below_grid``: the first load already falls short of ``level``; ``above_grid``: the last load still
-    reaches it) and the fraction at that edge, so "null" means one thing and the regression gate can compare it."""
-    if value is not None:
-        return {key: _rounded(value)}
-    edge = 0 if fractions[0] < level else -1
-    side = "below_grid" if edge == 0 else "above_grid"
-    return {key: None, f"{key}_outside": {"side": side, "load": loads[edge], "fraction": fractions[edge]}}
-
-
 def summarise(points: list[dict]) -> dict:
     """Capacity estimates of one (arm, D) from its load curve."""
     loads = [p["load"] for p in points]
     retrieved, exact, fixed = ([p[key] for p in points] for key in ("retrieved", "exact", "fixed_point"))
     return {
-        **grid_estimate("critical_load", crossing_load(loads, retrieved, 0.5), loads, retrieved, 0.5),
+        **grid_estimate("critical_load", crossing(loads, retrieved, 0.5), loads, retrieved, 0.5),
         **grid_estimate(
             "exact_capacity_load",
             largest_load_above(loads, exact, EXACT_RECALL_LEVEL),
@@ -317,7 +309,7 @@ def scaling_exponent(arm: Arm, curves_by_dim: dict[int, list[dict]], settings: S
     def critical_counts(fraction_of) -> tuple[list[int], list[float]]:
         dims, counts = [], []
         for dim, points in curves_by_dim.items():
-            load = crossing_load([p["load"] for p in points], [fraction_of(p) for p in points], 0.5)
+            load = crossing([p["load"] for p in points], [fraction_of(p) for p in points], 0.5)
             if load is not None:
                 dims.append(dim)
                 counts.append(load * dim)
@@ -432,7 +424,6 @@ def compute_files(label: str, stem: str):
         """The stage's output files: the capacity record (DVC metrics) and the load curves (DVC plots)."""
         summary, points = run(settings, label)
         record = {
-            "profile": params.raw("profile", "unknown"),
             "flip_fraction": settings.flip_fraction,
             "trials": settings.trials,
             "arms": summary,
