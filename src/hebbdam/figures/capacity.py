@@ -54,19 +54,21 @@ def _biased_panel(ax, summary: dict, curves: list[dict]) -> None:
         by_dim = _by_dim(curves, name)
         points = by_dim[dim] if dim is not None else next(iter(by_dim.values()))
         criticals = ", ".join(
-            f"{key[1:]}: {value['critical_load']}" for key, value in arm.items() if key.startswith("D")
+            f"{value['critical_load']:.3f}" if value["critical_load"] is not None else "–"
+            for key, value in arm.items()
+            if key.startswith("D")
         )
-        label = f"{name} (θ = {arm['threshold']:.3f}); α_c at D {criticals}"
+        dims = "/".join(key[1:] for key in arm if key.startswith("D"))
+        label = f"{name}, θ = {arm['threshold']:.3f}: α_c {criticals} (D = {dims})"
         ax.plot([p["load"] for p in points], [p["retrieved"] for p in points], "-o", ms=3, label=label)
     ax.axvline(ref.HEBB_CRITICAL_LOAD.value, color="k", lw=1, ls=":", label="0.138 (unbiased, Amit et al. 1985)")
-    bias = summary[names[0]]["bias"]
     ax.set(
-        title=f"biased patterns a = {bias}, D = {dim}: Hebb, centring, covariance + θ",
+        title=f"biased patterns, a = {summary[names[0]]['bias']}, D = {dim}",
         xlabel="load α = P / D",
         ylabel="fraction retrieved (overlap ≥ 0.95)",
         ylim=(-0.03, 1.03),
     )
-    ax.legend(loc="lower left", fontsize=5.5)
+    ax.legend(loc="upper right", fontsize=5.5)
 
 
 def draw(metrics: dict) -> plt.Figure:
