@@ -7,31 +7,12 @@ Hebbian sums and appended slots match a single-process run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytorch_lightning as pl
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, RandomSampler, Sampler, TensorDataset
+from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 
-
-class EpochSampler(Sampler[int]):
-    """In order, or shuffled by a permutation seeded with ``seed + epoch`` (Lightning calls ``set_epoch``)."""
-
-    def __init__(self, size: int, shuffle: bool, seed: int):
-        self.size, self.shuffle, self.seed, self.epoch = size, shuffle, seed, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self) -> Iterator[int]:
-        if not self.shuffle:
-            return iter(range(self.size))
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        return iter(torch.randperm(self.size, generator=generator).tolist())
-
-    def __len__(self) -> int:
-        return self.size
+from ..data.sampling import EpochSampler
 
 
 def shard(tensors: tuple[Tensor, ...], rank: int, world: int) -> tuple[Tensor, ...]:
