@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from .samplers import EpochSampler
+from .sampling import EpochSampler
 
 IGNORE = -100  # label of positions that are not scored (PyTorch's cross-entropy default)
 

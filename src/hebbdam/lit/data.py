@@ -12,7 +12,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 
-from ..data.samplers import EpochSampler
+from ..data.sampling import EpochSampler
 
 
 def shard(tensors: tuple[Tensor, ...], rank: int, world: int) -> tuple[Tensor, ...]:

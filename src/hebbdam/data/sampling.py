@@ -1,5 +1,4 @@
-"""Index samplers shared by the pattern trainers (``lit.data``) and the generated recall tasks (``data.recall_tasks``):
-a data-layer tool, so both import it downwards."""
+"""Epoch-aware sampling shared by the pattern trainers (``lit.data``) and the generated recall tasks."""
 
 from __future__ import annotations
 
