@@ -163,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     from .logs import quiet_libraries
 
     quiet_libraries()
+    # Ctrl-C interrupts the run even when it was started with SIGINT ignored (a `cmd &` of a non-interactive shell, as
+    # in CI scripts), which Python otherwise keeps: the stage would run on to the end and write its outputs
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupted)  # a killed run unwinds like Ctrl-C: temporary files are removed
     module_name, function_name = commands[args.command].entry.split(":")
     try:
