@@ -20,6 +20,7 @@ os.environ.setdefault("WANDB_SILENT", "true")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+BIASED_ARMS = ("hebb_biased", "covariance_centred_biased", "covariance_biased")
 TINY_CAPACITY = [
     "capacity.trials=2",
     "capacity.arms.hebb_async.dims=[24]",
@@ -28,6 +29,7 @@ TINY_CAPACITY = [
     "capacity.arms.hebb_sync.loads=[0.05,0.3]",
     "capacity.arms.dam3_async.dims=[12]",
     "capacity.arms.dam3_async.loads=[0.5,4.0]",
+    *(f"capacity.arms.{arm}.{key}" for arm in BIASED_ARMS for key in ("dims=[24]", "loads=[0.05,0.3]")),
 ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .conftest import TINY_CAPACITY
+from .conftest import BIASED_ARMS, TINY_CAPACITY
 
 
 def run_capacity(run_cli, params, out):
@@ -17,7 +17,7 @@ def test_capacity_then_figures(compose_params, run_cli, tmp_path):
     metrics = tmp_path / "metrics"
     run_capacity(run_cli, params, metrics)
     record = json.loads((metrics / "capacity.json").read_text())
-    assert set(record["arms"]) == {"hebb_async", "hebb_sync", "dam3_async"}
+    assert set(record["arms"]) == {"hebb_async", "hebb_sync", "dam3_async", *BIASED_ARMS}
     hebb = record["arms"]["hebb_async"]["D24"]
     estimates = {"critical_load", "exact_capacity_load", "fixed_point_capacity_load"}
     assert hebb.keys() == estimates | {f"{key}_outside" for key in estimates if hebb[key] is None}
