@@ -338,7 +338,8 @@ def scaling_exponent(arm: Arm, curves_by_dim: dict[int, list[dict]], settings: S
 
 
 def run(settings: Settings, label: str = "capacity") -> tuple[dict, list[dict]]:
-    """Measure every arm: returns (summary, curves); summary[arm]["D<dim>"] holds the capacity estimates."""
+    """Measure every arm: returns (summary, curves); summary[arm]["D<dim>"] holds the capacity estimates at that D
+    with their explicit ``dim``; an arm with a separation also states its fields (``n``, ``rectified`` or ``beta``)."""
     summary: dict = {}
     curves: list[dict] = []
     for arm in settings.arms:
@@ -350,6 +351,7 @@ def run(settings: Settings, label: str = "capacity") -> tuple[dict, list[dict]]:
         }
         if arm.separation is not None:
             summary[arm.name]["separation"] = arm.separation.name
+            summary[arm.name].update(arm.separation.fields())
         if arm.bias:  # biased-pattern arms only, so the records of the ±1 arms keep their bytes
             summary[arm.name]["bias"] = arm.bias
             summary[arm.name]["threshold"] = round(arm_threshold(arm), 6)
@@ -362,7 +364,7 @@ def run(settings: Settings, label: str = "capacity") -> tuple[dict, list[dict]]:
             ]
             curves.extend(by_dim[dim])
             estimates = summarise(by_dim[dim])
-            summary[arm.name][f"D{dim}"] = estimates
+            summary[arm.name][f"D{dim}"] = {"dim": dim, **estimates}
             say(
                 f"{label} {arm.name} D={dim}: critical load {estimates['critical_load']}, exact (≥99%) "
                 f"{estimates['exact_capacity_load']}, fixed points {estimates['fixed_point_capacity_load']} "

@@ -7,6 +7,7 @@ import numpy as np
 from .. import comparison as cmp
 from .. import references as ref
 from ..expectations import FINITE_SIZE_CRITICAL_LOAD_BAND
+from .records import dims_of, entries_by
 from .style import plt
 
 INPUTS = ("capacity.json", "capacity_curves.json")
@@ -31,12 +32,9 @@ def _recall_panel(ax, curves: list[dict], arm: str, title: str) -> None:
 
 
 def _capacity_points(summary: dict, arm: str, key: str) -> tuple[list[int], list[float]]:
-    dims, counts = [], []
-    for name, value in summary.get(arm, {}).items():
-        if name.startswith("D") and isinstance(value, dict) and value.get(key) is not None:
-            dims.append(int(name[1:]))
-            counts.append(value[key] * int(name[1:]))
-    return dims, counts
+    by_dim = entries_by(summary.get(arm, {}), "dim")
+    measured = [(dim, entry[key]) for dim, entry in by_dim.items() if entry.get(key) is not None]
+    return [dim for dim, _ in measured], [load * dim for dim, load in measured]
 
 
 def _biased(summary: dict) -> list[str]:
@@ -53,12 +51,11 @@ def _biased_panel(ax, summary: dict, curves: list[dict]) -> None:
         arm = summary[name]
         by_dim = _by_dim(curves, name)
         points = by_dim[dim] if dim is not None else next(iter(by_dim.values()))
+        entries = entries_by(arm, "dim")
         criticals = ", ".join(
-            f"{value['critical_load']:.3f}" if value["critical_load"] is not None else "–"
-            for key, value in arm.items()
-            if key.startswith("D")
+            f"{entry['critical_load']:.3f}" if entry["critical_load"] is not None else "–" for entry in entries.values()
         )
-        dims = "/".join(key[1:] for key in arm if key.startswith("D"))
+        dims = "/".join(str(dim) for dim in entries)
         label = f"{name}, θ = {arm['threshold']:.3f}: α_c {criticals} (D = {dims})"
         ax.plot([p["load"] for p in points], [p["retrieved"] for p in points], "-o", ms=3, label=label)
     ax.axvline(ref.HEBB_CRITICAL_LOAD.value, color="k", lw=1, ls=":", label="0.138 (unbiased, Amit et al. 1985)")
@@ -122,8 +119,8 @@ def draw(metrics: dict) -> plt.Figure:
             if dims:
                 label = f"{arm}: {'retrieved ½' if key == 'critical_load' else 'exact ≥99%'}"
                 ax.plot(dims, counts, marker=marker, fillstyle=fill, ls="-", lw=0.8, label=label)
-    for arm in dense:
-        n = int(summary[arm].get("n", 3))
+    for arm in (a for a in dense if "n" in summary[a]):  # the polynomial law, for the arm's own power n
+        n = summary[arm]["n"]
         ax.plot(
             grid,
             [ref.dam_no_error_capacity(d, n) for d in grid],
@@ -151,7 +148,7 @@ def comparisons(metrics: dict) -> list[dict]:
     arms = metrics["capacity.json"]["arms"]
     rows = _biased_rows(arms)
     for name, arm in arms.items():
-        dims = sorted(int(k[1:]) for k in arm if k.startswith("D"))
+        dims = dims_of(arm)
         if not dims or arm.get("bias"):
             continue
         if arm["model"] == "hopfield":
@@ -192,7 +189,7 @@ def comparisons(metrics: dict) -> list[dict]:
                         f"E1 {name}: patterns retrieved by half the probes at D={dim}",
                         "P at which half of the probes (10% flipped bits) end on their pattern",
                         None if critical is None else round(critical * dim, 1),
-                        published=round(ref.dam_no_error_capacity(dim, 3), 1),
+                        published=round(ref.dam_no_error_capacity(dim, arm["n"]), 1) if "n" in arm else None,
                         source=f"{ref.DAM_CAPACITY_CITATION}, {ref.DAM_NO_ERROR_EQUATION}",
                         published_criterion=ref.DAM_NO_ERROR_CRITERION,
                     )
@@ -210,9 +207,10 @@ def _biased_rows(arms: dict) -> list[dict]:
     band = FINITE_SIZE_CRITICAL_LOAD_BAND.value
     for name in _biased(arms):
         arm = arms[name]
-        dims = sorted(int(k[1:]) for k in arm if k.startswith("D"))
+        entries = entries_by(arm, "dim")
+        dims = list(entries)
         largest, bias, theta = dims[-1], arm["bias"], arm["threshold"]
-        measured = arm[f"D{largest}"]["critical_load"]
+        measured = entries[largest]["critical_load"]
         setting = f"a = {bias}, θ = {theta:.3f}"
         scaling = arm.get("scaling")
         if arm["rule"] == "hebb" and scaling:

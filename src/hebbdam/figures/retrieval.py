@@ -122,11 +122,10 @@ def comparisons(metrics: dict) -> list[dict]:
     record = metrics["retrieval.json"]
     rows = []
     for corruption, entry in record["orderings"].items():
-        for key, value in entry.items():
+        for value in entry.values():
             if value is None:
                 continue
-            pair, condition = key.split("/")
-            better, worse = pair.split("_minus_")
+            better, worse, condition = value["better"], value["worse"], value["condition"]
             similarity = worse in ("dot", "l1_dot")
             published, source = ref.UHN_SIMILARITY_ORDERING if similarity else ref.UHN_SEPARATION_ORDERING
             paper_condition = ref.UHN_ORDERING_CONDITIONS["similarity" if similarity else "separation"]
