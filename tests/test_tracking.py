@@ -17,10 +17,16 @@ from hebbdam.errors import HebbdamError
 from hebbdam.experiments.common import headline_numbers
 from hebbdam.tracking import run_group, runs_root, stage_run
 
-from .conftest import TINY_CAPACITY, compose_file
+from .conftest import BIASED_ARMS, TINY_CAPACITY, compose_file
 from .wandb_offline import read_run
 
-TINY = [*TINY_CAPACITY, "capacity.trials=1", "~capacity.arms.hebb_sync", "capacity.arms.hebb_async.loads=[0.05,0.6]"]
+TINY = [
+    *TINY_CAPACITY,
+    "capacity.trials=1",
+    "~capacity.arms.hebb_sync",
+    *(f"~capacity.arms.{arm}" for arm in BIASED_ARMS),
+    "capacity.arms.hebb_async.loads=[0.05,0.6]",
+]
 
 
 def stage(params: Path, out: Path, runs: Path, experiment: str) -> None:
