@@ -17,6 +17,7 @@ from ..errors import ConfigError, HebbdamError
 from ..gate import flatten
 from ..logs import say
 from ..memory import Exponential, Power, Separation
+from ..schema import FLAG, POSITIVE, POWER, Section, choice, parse, setting
 from ..tracking import stage_run
 
 
@@ -59,17 +60,26 @@ def compute_device(params: Params) -> torch.device:
     return torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
 
 
-def parse_separation(section: Params) -> Separation:
+@dataclass(frozen=True, kw_only=True)
+class SeparationSchema:
     """F of a dense arm. The exponential's ``beta`` multiplies the raw overlap ξ·σ (Demircigil: F = exp(ξ·σ), beta
     = 1); DenseAM feeds F the scaled overlap ξ·σ / D, so the separation built here is F(x) = exp(beta · D · x) via
     :func:`separation_at`."""
-    kind = section.choice("kind", ["power", "exponential"])
-    if kind == "power":
-        n = section.raw("n")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-            raise ConfigError(section.key("n"), "an integer power ≥ 2", n)
-        return Power(n, rectified=bool(section.raw("rectified", False)))
-    return Exponential(section.number("beta", lambda v: 0 < v < float("inf"), "a number in (0, ∞)"))
+
+    kind: str = setting(choice("power", "exponential"))
+    n: int = setting(POWER, when=lambda v: v["kind"] == "power")
+    rectified: bool = setting(FLAG, False, when=lambda v: v["kind"] == "power")
+    beta: float = setting(POSITIVE, when=lambda v: v["kind"] == "exponential")
+
+    def checked(self, section: Params) -> Separation:
+        return Power(self.n, rectified=self.rectified) if self.kind == "power" else Exponential(self.beta)
+
+
+SEPARATION = Section(SeparationSchema)  # the ``separation`` field of an arm schema
+
+
+def parse_separation(section: Params) -> Separation:
+    return parse(SeparationSchema, section)
 
 
 def separation_at(separation: Separation | None, dim: int) -> Separation | None:
