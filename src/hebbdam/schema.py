@@ -17,7 +17,7 @@ lines in its own words, and it cannot tell the composition check which keys were
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, TypeVar
 
@@ -68,9 +68,9 @@ def choice(*options: Any) -> Check:
     return Check("one of " + ", ".join(map(str, options)), lambda v: v in options)
 
 
-def int_list(minimum: int = 1) -> Check:
+def int_list(minimum: int = 1, expected: str | None = None) -> Check:
     return Check(
-        f"a non-empty list of integers ≥ {minimum}",
+        expected or f"a non-empty list of integers ≥ {minimum}",
         lambda v: isinstance(v, list) and bool(v) and all(_is_int(x) and x >= minimum for x in v),
         list,
     )
@@ -82,6 +82,11 @@ def number_list(expected: str, bound: Callable[[float], bool]) -> Check:
         lambda v: isinstance(v, list) and bool(v) and all(_is_number(x) and bound(float(x)) for x in v),
         lambda v: [float(x) for x in v],
     )
+
+
+def subset(expected: str, options: Sequence[Any]) -> Check:
+    """A non-empty list whose every entry is one of ``options``."""
+    return Check(expected, lambda v: isinstance(v, list) and bool(v) and all(x in options for x in v), list)
 
 
 def optional(check: Check, expected: str | None = None) -> Check:
@@ -100,7 +105,7 @@ FRACTION = number("a number in [0, 1]", lambda v: 0.0 <= v <= 1.0)
 POSITIVE = number("a number in (0, ∞)", lambda v: 0 < v < math.inf)
 POSITIVE_LIST = number_list("a non-empty list of numbers in (0, ∞)", lambda v: 0 < v < math.inf)
 STRING = Check("a non-empty string", lambda v: isinstance(v, str) and bool(v))
-FLAG = choice(False, True)
+BOOLEAN = Check("true or false", lambda v: isinstance(v, bool))
 MAPPING = Check("a mapping", lambda v: v is None or isinstance(v, dict), lambda v: dict(v or {}))  # null: empty
 
 

@@ -17,7 +17,7 @@ from ..errors import ConfigError, HebbdamError
 from ..gate import flatten
 from ..logs import say
 from ..memory import Exponential, Power, Separation
-from ..schema import FLAG, POSITIVE, POWER, Section, choice, parse, setting
+from ..schema import BOOLEAN, POSITIVE, POSITIVE_INT, POWER, Section, choice, number, parse, setting
 from ..tracking import stage_run
 
 
@@ -68,7 +68,7 @@ class SeparationSchema:
 
     kind: str = setting(choice("power", "exponential"))
     n: int = setting(POWER, when=lambda v: v["kind"] == "power")
-    rectified: bool = setting(FLAG, False, when=lambda v: v["kind"] == "power")
+    rectified: bool = setting(BOOLEAN, False, when=lambda v: v["kind"] == "power")
     beta: float = setting(POSITIVE, when=lambda v: v["kind"] == "exponential")
 
     def checked(self, section: Params) -> Separation:
@@ -80,6 +80,34 @@ SEPARATION = Section(SeparationSchema)  # the ``separation`` field of an arm sch
 
 def parse_separation(section: Params) -> Separation:
     return parse(SeparationSchema, section)
+
+
+LEARNING_RATE = number("a learning rate > 0", lambda v: v > 0)
+TEMPERATURE = number("a temperature > 0", lambda v: v > 0)
+ANNEAL = number("a factor in (0, 1]", lambda v: 0 < v <= 1)
+MOMENTUM = number("a momentum in [0, 1)", lambda v: 0 <= v < 1)
+OPEN_FRACTION = number("a fraction in (0, 1)", lambda v: 0 < v < 1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class KrotovHopfieldRule:
+    """The hyper-parameters of the K&H 2019 competing-hidden-units rule (``rules.hidden``): Lebesgue power p, the
+    rank of the unit pushed away, its anti-Hebbian strength and the learning rate."""
+
+    p: float = setting(number("a Lebesgue power ≥ 2", lambda v: v >= 2))
+    rank: int = setting(POSITIVE_INT)
+    anti: float = setting(number("a number ≥ 0", lambda v: v >= 0))
+    lr: float = setting(LEARNING_RATE)
+
+    @property
+    def hyper(self) -> dict:
+        """The keyword arguments of ``get_rule("krotov_hopfield", units=K, **hyper)``."""
+        return {"p": self.p, "rank": self.rank, "anti": self.anti, "lr": self.lr}
+
+
+def data_root(params: Params) -> str:
+    """``data.root``, where prepared data sets live (default ``data``)."""
+    return params.section("data").string("root", "data")
 
 
 def separation_at(separation: Separation | None, dim: int) -> Separation | None:
