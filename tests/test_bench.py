@@ -18,6 +18,15 @@ def test_softmax_rows_compare_the_same_recall():
     assert rows["gemm_gflops"] > 0 and rows["softmax_vs_sdpa"] > 0
 
 
+def test_mixer_rows_time_the_e9_mixer_against_its_explicit_form_and_render():
+    sizes = {"batch": 2, "length": 12, "d_key": 8, "d_value": 4}
+    rows = bench.mixer_rows(torch.device("cpu"), torch.Generator().manual_seed(0), sizes, repeats=1)
+    assert rows["max_abs_diff"] < 1e-5
+    assert rows["forward_ratio"] > 0 and rows["backward_ratio"] > 0
+    assert set(rows["times"]) == {"mixer", "explicit", "mixer_backward", "explicit_backward"}
+    assert "| forward + backward |" in "\n".join(bench.render_mixer(rows))
+
+
 def test_distance_rows_check_the_kernel_against_cdist():
     rows = bench.distance_rows(torch.device("cpu"), torch.Generator().manual_seed(0), TINY, repeats=1)
     assert rows["manhattan_max_rel_diff"] < 1e-6

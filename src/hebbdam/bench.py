@@ -12,6 +12,8 @@ CPU sections (K = 8192, D = 784, B = 512 unless said):
   two matmul shapes and as ratios to SDPA;
 - Manhattan and Euclidean recall (``UniversalHopfield``, max and softmax separation) against ``torch.cdist`` and
   the same-shape GEMM (B, D) × (D, K);
+- E9's softmax token mixer (causal attention through SDPA, ``SoftmaxMemory.parallel``) against its explicit
+  matmul-softmax-matmul form, forward and forward + backward (the trained arms);
 - one asynchronous Hopfield sweep (D = 1000, 256 states) against a per-neuron Python loop;
 - streamed softmax recall over K = 10⁶ memories (D = 64): peak extra memory and throughput;
 - recall time against K (10³ … 10⁶) and D, with the GEMM line (the figure).
@@ -33,15 +35,17 @@ import torch
 import torch.nn.functional as F
 
 from . import io
-from .dynamics import asynchronous_sweep
+from .dynamics import asynchronous_sweep, single_cpu_thread
 from .engine import precision
 from .logs import say
 from .memory import DenseAM, Hopfield, ModernHopfield, Power, UniversalHopfield
 from .memory.base import BinaryMemory, sign_keep
 from .memory.distance import fast_kernel_status
-from .memory.softmax import gemm_readout, stream_step
+from .memory.mixers import SoftmaxMemory
+from .memory.softmax import explicit_attention, gemm_readout, stream_step
 
 RECALL_SIZES = {"memories": 8192, "dim": 784, "batch": 512}
+MIXER_SIZES = {"batch": 16, "length": 256, "d_key": 64, "d_value": 64}  # MQAR-like: L 256, d_key 64
 ASYNC_SIZES = {"dim": 1000, "batch": 256, "patterns": 100, "reference_states": 4}
 STREAM_SIZES = {"memories": 1_000_000, "dim": 64, "batch": 64, "chunks": (4096, 65536)}
 SCALING_MEMORIES = {"memories": (1_000, 10_000, 100_000, 1_000_000), "dim": 64, "batch": 64}
@@ -181,6 +185,35 @@ def softmax_rows(
     }
 
 
+# E9 token mixer -------------------------------------------------------------------------------------------------------
+def mixer_rows(device: torch.device, generator: torch.Generator, sizes: dict = MIXER_SIZES, repeats=REPEATS) -> dict:
+    """E9's causal softmax mixer (SDPA) against the explicit matmul-softmax-matmul on the same q, k, v, forward and
+    forward + backward; ratios are explicit time / mixer time (> 1: the fused path is faster)."""
+    b, length, d, dv = sizes["batch"], sizes["length"], sizes["d_key"], sizes["d_value"]
+    q, k = (torch.randn(b, length, d, generator=generator).to(device) for _ in range(2))
+    v = torch.randn(b, length, dv, generator=generator).to(device)
+    mixer = SoftmaxMemory(d)
+    trainable = [x.clone().requires_grad_(True) for x in (q, k, v)]
+
+    def explicit(*qkv):
+        return explicit_attention(*qkv, mixer.beta, causal=True)
+
+    functions = {
+        "mixer": lambda: mixer.parallel(q, k, v),
+        "explicit": lambda: explicit(q, k, v),
+        "mixer_backward": lambda: mixer.parallel(*trainable).sum().backward(),
+        "explicit_backward": lambda: explicit(*trainable).sum().backward(),
+    }
+    rounds = interleaved_rounds(functions, device, repeats)
+    reference = explicit(q.double(), k.double(), v.double())
+    return {
+        "times": {name: min(t) for name, t in rounds.items()},
+        "forward_ratio": paired_ratio(rounds, ("explicit",), "mixer"),
+        "backward_ratio": paired_ratio(rounds, ("explicit_backward",), "mixer_backward"),
+        "max_abs_diff": (mixer.parallel(q, k, v).double() - reference).abs().max().item(),
+    }
+
+
 # distance recall ------------------------------------------------------------------------------------------------------
 def distance_rows(
     device: torch.device, generator: torch.Generator, sizes: dict = RECALL_SIZES, repeats: int = DISTANCE_REPEATS
@@ -212,21 +245,6 @@ def distance_rows(
 
 
 # asynchronous sweep ---------------------------------------------------------------------------------------------------
-class _threads:
-    """Run small-op-bound loops single-threaded on CPU: on a shared, oversubscribed CPU, OpenMP teams of tiny ops
-    stall waiting for a descheduled thread (measured 10× slower with 2 threads than with 1 here)."""
-
-    def __init__(self, device: torch.device):
-        self.device, self.saved = device, torch.get_num_threads()
-
-    def __enter__(self):
-        if self.device.type == "cpu":
-            torch.set_num_threads(1)
-
-    def __exit__(self, *exc):
-        torch.set_num_threads(self.saved)
-
-
 def _async_setup(device: torch.device, generator: torch.Generator, sizes: dict):
     d, b, p = sizes["dim"], sizes["batch"], sizes["patterns"]
     patterns = torch.randint(0, 2, (p, d), generator=generator) * 2.0 - 1.0
@@ -239,7 +257,7 @@ def async_speedup(device: torch.device, generator: torch.Generator, sizes: dict 
     memory, states = _async_setup(device, generator, sizes)
     sub, d, b = sizes["reference_states"], sizes["dim"], sizes["batch"]
     order = torch.rand(sub, d, generator=torch.Generator().manual_seed(2)).argsort(dim=1)
-    with _threads(device):
+    with single_cpu_thread(device):
         times = interleaved_best(
             {"sweep": lambda: asynchronous_sweep(memory, states, torch.Generator().manual_seed(1))},
             device,
@@ -258,7 +276,7 @@ def async_speedup(device: torch.device, generator: torch.Generator, sizes: dict 
 # streamed recall ------------------------------------------------------------------------------------------------------
 def _stream_child(kind: str, chunk: int, queue) -> None:
     """Peak resident-memory growth (bytes) of one recall over 10⁶ memories, in a fresh process."""
-    torch.set_num_threads(1)  # see _threads
+    torch.set_num_threads(1)  # a fresh process, left at exit: see dynamics.single_cpu_thread
     gen = torch.Generator().manual_seed(0)
     k, d, b = STREAM_SIZES["memories"], STREAM_SIZES["dim"], STREAM_SIZES["batch"]
     memories = torch.empty(k, d)
@@ -390,7 +408,7 @@ def _ms(seconds: float) -> str:
 
 
 def render_cpu(
-    name: str, loads: tuple[str, str], recall: dict, distance: dict, asyn: dict, stream: list[dict]
+    name: str, loads: tuple[str, str], recall: dict, mixer: dict, distance: dict, asyn: dict, stream: list[dict]
 ) -> list[str]:
     k, d, b = RECALL_SIZES["memories"], RECALL_SIZES["dim"], RECALL_SIZES["batch"]
     t, frac, best = recall["times"], recall["gemm_fraction"], recall["gemm_fraction_best"]
@@ -443,6 +461,7 @@ def render_cpu(
         "",
         f"Target: Manhattan recall within {TARGET_DISTANCE_GEMM_MULTIPLE:.0f}× the GEMM time.",
         "",
+        *render_mixer(mixer),
         "### Asynchronous sweep",
         "",
         f"Hopfield, D={ASYNC_SIZES['dim']}, {ASYNC_SIZES['batch']} states: {_ms(asyn['sweep_s'])} vectorised; the "
@@ -467,6 +486,24 @@ def render_cpu(
             f"| {row['gflops']:.1f} | {row['recalled']} |"
         )
     return lines + [""]
+
+
+def render_mixer(mixer: dict) -> list[str]:
+    t, m = mixer["times"], MIXER_SIZES
+    return [
+        f"### E9 softmax token mixer, B={m['batch']}, L={m['length']}, d_key={m['d_key']}, d_value={m['d_value']}, "
+        "causal",
+        "",
+        f"`SoftmaxMemory.parallel` (SDPA) against the explicit matmul-softmax-matmul; max abs diff to float64: "
+        f"{mixer['max_abs_diff']:.1e}.",
+        "",
+        "| pass | SDPA mixer | explicit | explicit time / mixer time (median of same-round ratios) |",
+        "|---|---|---|---|",
+        f"| forward | {_ms(t['mixer'])} | {_ms(t['explicit'])} | {mixer['forward_ratio']:.2f} |",
+        f"| forward + backward | {_ms(t['mixer_backward'])} | {_ms(t['explicit_backward'])} "
+        f"| {mixer['backward_ratio']:.2f} |",
+        "",
+    ]
 
 
 def render_scaling(rows: list[dict], figure: str) -> list[str]:
@@ -546,6 +583,11 @@ def run(out: str | Path = "reports/benchmarks.md") -> str:
         f"softmax recall {recall['gemm_fraction']['softmax']:.2f} of GEMM, {recall['softmax_vs_sdpa']:.2f}× SDPA; "
         f"DAM step {recall['gemm_fraction']['dense']:.2f} of GEMM"
     )
+    mixer = mixer_rows(cpu, generator)
+    say(
+        f"E9 softmax mixer: explicit / SDPA {mixer['forward_ratio']:.2f} forward, "
+        f"{mixer['backward_ratio']:.2f} with backward"
+    )
     distance = distance_rows(cpu, generator)
     say(f"Manhattan recall (max) {distance['gemm_multiple']['manhattan_max']:.1f}× GEMM ({distance['kernel']})")
     asyn = async_speedup(cpu, generator)
@@ -558,7 +600,7 @@ def run(out: str | Path = "reports/benchmarks.md") -> str:
     from .figures import bench_scaling, style
 
     style.save(bench_scaling.draw(rows), figure)
-    lines = HEADER + render_cpu(name, (start_load, load()), recall, distance, asyn, stream)
+    lines = HEADER + render_cpu(name, (start_load, load()), recall, mixer, distance, asyn, stream)
     lines += render_scaling(rows, os.path.relpath(figure, out.parent))
     if torch.cuda.is_available():
         gpu_device = torch.device("cuda")

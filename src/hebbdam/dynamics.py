@@ -114,13 +114,14 @@ def pairwise_sweep(weights: Tensor, states: Tensor, order: Tensor, clamped: Tens
 
 @contextmanager
 def single_cpu_thread(device: torch.device) -> Iterator[None]:
-    """Run the enclosed CPU work on one intra-op thread, then restore the previous count.
+    """Run the enclosed work on one intra-op CPU thread when ``device`` is the CPU, then restore the previous count.
 
-    An asynchronous sweep is D tiny operations in a row; splitting each over threads costs a barrier per operation
-    and, when the cores are shared with other processes, made sweeps 10-20× slower (measured: 3.8 s vs 0.17 s for
-    D = 500, B = 125 on 2 busy cores).
+    The one thread pinning of the package (dynamics, experiments, bench). An asynchronous sweep is D tiny operations
+    in a row; splitting each over threads costs a barrier per operation and, when the cores are shared with other
+    processes, made sweeps 10-20× slower (measured: 3.8 s vs 0.17 s for D = 500, B = 125 on 2 busy cores); the
+    experiments' digits/mnist-sized tensors measured 2.5-3× faster on one thread than on two. Other devices: no-op.
     """
-    if device.type != "cpu":
+    if torch.device(device).type != "cpu":
         yield
         return
     saved = torch.get_num_threads()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
+from scipy.stats import linregress
 from torch import Tensor
 
 
@@ -14,9 +17,13 @@ def overlap(states: Tensor, targets: Tensor, mirror: bool = False) -> Tensor:
     return m.abs() if mirror else m
 
 
-def binarise(states: Tensor) -> Tensor:
-    """±1 read-out of a state (identity for binary memories; sign, with 0 → +1, for continuous ones)."""
-    return torch.where(states >= 0, 1.0, -1.0).to(states.dtype)
+def binarise(x: Tensor, threshold: float = 0.0, ties: float = 1.0) -> Tensor:
+    """±1 read-out, same shape and dtype: +1 where x > ``threshold``, -1 where x < ``threshold``, ``ties`` at it.
+
+    States use the defaults (sign with 0 → +1; identity for ±1 states); images in [0, 1] use their
+    ``data.binarize_threshold`` with ``ties=-1.0`` (a pixel is on only strictly above the threshold).
+    """
+    return torch.where(x > threshold, 1.0, torch.where(x < threshold, -1.0, ties)).to(x.dtype)
 
 
 def exact_recall(states: Tensor, targets: Tensor, mirror: bool = False) -> Tensor:
@@ -30,18 +37,44 @@ def bit_error_fraction(states: Tensor, targets: Tensor) -> Tensor:
     return (states != targets).float().mean(dim=-1)
 
 
-def crossing_load(loads: Sequence[float], fractions: Sequence[float], level: float = 0.5) -> float | None:
-    """The load where ``fractions`` (falling with load) first drops below ``level``, linearly interpolated.
+def crossing(xs: Sequence[float], ys: Sequence[float], level: float = 0.5, scale: str = "linear") -> float | None:
+    """The x where a falling curve ``ys`` (at ascending ``xs``) first drops below ``level``; None outside the grid.
 
-    Returns None when the crossing is outside the grid: already below at the first load, or never below.
+    Convention (one for every experiment): the crossing is bracketed by the first point with y < ``level`` and the
+    point before it; a point exactly at ``level`` counts as not yet below. Inside the bracket x is interpolated
+    linearly in x (``scale="linear"``, loads) or in log x (``scale="log"``, counts spread over decades). A
+    non-monotone curve crosses at its first drop; later rises are ignored. None when the crossing is not bracketed:
+    the first point is already below (below the grid) or no point is (above the grid); :func:`grid_side` says which.
     """
-    for i, (load, value) in enumerate(zip(loads, fractions, strict=True)):
-        if value < level:
-            if i == 0:
-                return None
-            prev_load, prev_value = loads[i - 1], fractions[i - 1]
-            return float(prev_load + (prev_value - level) / (prev_value - value) * (load - prev_load))
-    return None
+    if scale not in ("linear", "log"):
+        raise ValueError(f"scale: expected linear or log, got {scale!r}")
+    if len(xs) != len(ys):
+        raise ValueError(f"crossing: {len(xs)} x values but {len(ys)} y values")
+    below = next((i for i, y in enumerate(ys) if y < level), None)
+    if not below:  # None (never below) or 0 (already below at the first point)
+        return None
+    x0, x1, y0, y1 = xs[below - 1], xs[below], ys[below - 1], ys[below]
+    t = (y0 - level) / (y0 - y1)
+    if scale == "log":
+        return float(math.exp(math.log(x0) + t * (math.log(x1) - math.log(x0))))
+    return float(x0 + t * (x1 - x0))
+
+
+def grid_side(ys: Sequence[float], level: float) -> str:
+    """Where an estimate that :func:`crossing` (or :func:`largest_load_above`) left as None lies: ``below_grid`` when
+    the first point already falls short of ``level``, else ``above_grid``."""
+    return "below_grid" if ys[0] < level else "above_grid"
+
+
+def grid_estimate(key: str, value: float | None, xs: Sequence[float], ys: Sequence[float], level: float) -> dict:
+    """``{key: value}`` (rounded to 6 decimals); a null value (the estimate lies outside the grid) always comes with
+    ``<key>_outside``: ``side`` (:func:`grid_side`), ``load`` (the grid's x at that edge: a load, a count, a K) and
+    ``fraction`` (y there), so "null" means one thing and the regression gate compares it as an interval."""
+    if value is not None:
+        return {key: round(value, 6)}
+    side = grid_side(ys, level)
+    edge = 0 if side == "below_grid" else -1
+    return {key: None, f"{key}_outside": {"side": side, "load": xs[edge], "fraction": ys[edge]}}
 
 
 def largest_load_above(loads: Sequence[float], fractions: Sequence[float], level: float) -> float | None:
@@ -62,15 +95,13 @@ def mean_and_std(values: Tensor) -> tuple[float, float]:
 
 def loglog_slope(x: Sequence[float], y: Sequence[float]) -> float:
     """Least-squares slope of log y against log x (the scaling exponent)."""
-    lx, ly = torch.log(torch.tensor(x, dtype=torch.float64)), torch.log(torch.tensor(y, dtype=torch.float64))
-    lx, ly = lx - lx.mean(), ly - ly.mean()
-    return float((lx * ly).sum() / (lx * lx).sum())
+    return float(linregress(np.log(np.asarray(x, dtype=np.float64)), np.log(np.asarray(y, dtype=np.float64))).slope)
 
 
 def bootstrap_crossing(
     loads: Sequence[float], per_trial: Sequence[Sequence[float]], level: float, samples: int, generator: torch.Generator
 ) -> tuple[float | None, float | None]:
-    """95% percentile interval of :func:`crossing_load` when the trials behind each point are resampled with
+    """95% percentile interval of :func:`crossing` (linear) when the trials behind each point are resampled with
     replacement (the same resample at every load). ``per_trial`` (points, trials) fractions; resamples whose curve
     does not cross inside the grid are dropped; (None, None) when none crosses."""
     table = torch.tensor(per_trial, dtype=torch.float64)  # (points, trials)
@@ -78,7 +109,7 @@ def bootstrap_crossing(
     crossings = []
     for _ in range(samples):
         pick = torch.randint(trials, (trials,), generator=generator)
-        value = crossing_load(loads, table[:, pick].mean(1).tolist(), level)
+        value = crossing(loads, table[:, pick].mean(1).tolist(), level)
         if value is not None:
             crossings.append(value)
     if not crossings:

@@ -7,8 +7,6 @@ import math
 
 import pytest
 
-from hebbdam.experiments.appendix_b import crossing_in_log, is_mirror
-
 from ..conftest import compose_file, hand_edit
 
 TINY = [
@@ -86,13 +84,6 @@ def test_k_half_is_bracketed_and_grows_with_d(tiny_run):
     k12, k16 = half["k_half"]["D12"], half["k_half"]["D16"]
     assert k12 is not None and k16 is not None
     assert 0.05 * 12**2 < k12 < 1.5 * 12**2 and k16 > 0.05 * 16**2
-
-
-def test_crossing_in_log_and_mirror():
-    assert crossing_in_log([10, 100], [1.0, 0.0]) == pytest.approx(10**1.5)
-    assert crossing_in_log([10, 100], [0.4, 0.0]) is None  # already below at the smallest K: not bracketed
-    assert crossing_in_log([10, 100], [1.0, 0.9]) is None
-    assert is_mirror(4, False) and not is_mirror(4, True) and not is_mirror(3, False)
 
 
 def test_bad_params_exit_2_naming_the_key(compose_params, run_cli, capsys, tmp_path):

@@ -67,7 +67,7 @@ def test_every_arm_fills_exactly_its_budget_of_parameters(patterns_params, one_t
         dim = 16
         size = arm.budgets(dim)[0]
         memory = e8a.build_memory(arm, patterns, size, seed=1, settings=settings)
-        expected = {"pairwise": dim * dim, "features": 2 * size, "quadruplets": size, "hidden": size * dim}
+        expected = {"hopfield": dim * dim, "random_features": 2 * size, "quadruplets": size, "dense": size * dim}
         assert e8a.parameter_count(arm.memory, dim, size) == expected[arm.memory], arm.name
         assert _stored_size(memory) == expected[arm.memory], arm.name
 

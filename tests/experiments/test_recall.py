@@ -91,6 +91,26 @@ def test_stage_writes_the_record_and_repeats_bit_for_bit(tiny_run):
     assert free["hebb"]["capacity_N"] == 8
 
 
+def test_every_null_capacity_says_why_so_the_gate_reads_it_as_censored(tiny_run):
+    """A null N* (the grid's first N already unsolved) carries capacity_N_outside: below_grid, that N and its loss;
+    the gate then sees a censored estimate, never "null without reason"."""
+    from hebbdam.gate import Censored, flatten, value_of
+
+    record = json.loads((tiny_run[0] / "recall.json").read_text())
+    leaves = flatten(record)
+    nulls = [key for key, value in leaves.items() if value is None]
+    assert nulls and all(key.endswith("capacity_N") for key in nulls)
+    for key in nulls:
+        arm, task, name, _ = key.split(".")
+        curve = record[arm][task][name]
+        first = min(int(n[1:]) for n in curve if n.startswith("N") and n[1:].isdigit())
+        assert curve["capacity_N_outside"] == {"side": "below_grid", "load": first, "loss": curve[f"N{first}"]["loss"]}
+        assert curve[f"N{first}"]["loss"] > record["solved_loss"]
+        assert value_of(leaves, key) == Censored("below_grid", float(first))
+    solved = [key for key, value in leaves.items() if key.endswith("capacity_N") and value is not None]
+    assert solved and not any(f"{key}_outside.side" in leaves for key in solved)
+
+
 def test_figure_and_report_section(tiny_run, run_cli, tmp_path):
     from hebbdam.figures import recall
 

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from hebbdam.memory import ModernHopfield
 from hebbdam.memory.mixers import FeatureMap, build_memory, recurrent
+from hebbdam.memory.softmax import attention, explicit_attention, uses_fused_attention
 
 SPECS = [
     ("softmax", "identity", {}),
@@ -67,6 +68,55 @@ def test_softmax_mixer_is_one_softmax_dam_step():
         torch.testing.assert_close(out[0, t], dam.step(q[0, t : t + 1])[0], atol=1e-12, rtol=1e-12)
     final = memory.read(memory.final_state(k, v), q[:, :5])[0]
     torch.testing.assert_close(final, ModernHopfield(k[0], beta=0.7, values=v[0]).step(q[0, :5]), atol=1e-12, rtol=0)
+
+
+def matmul_softmax_matmul(q, k, v, scale, causal):
+    """Attention written out by hand, position by position: row t of softmax(scale · q kᵀ) over keys s ≤ t."""
+    rows = []
+    for t in range(q.shape[-2]):
+        seen = k.shape[-2] if not causal else t + 1
+        weights = torch.softmax(scale * q[..., t : t + 1, :] @ k[..., :seen, :].transpose(-1, -2), dim=-1)
+        rows.append(weights @ v[..., :seen, :])
+    return torch.cat(rows, dim=-2)
+
+
+@pytest.mark.parametrize("causal", [True, False])
+def test_fused_attention_equals_matmul_softmax_matmul_in_float64(causal):
+    """The SDPA path (CPU flash kernel) = the hand-written matmul-softmax-matmul, and the explicit fallback too,
+    at any batch shape; the softmax mixer's parallel form is the causal one and its read the non-causal one."""
+    q, k, v, _ = random_sequence(seed=21, batch=4, length=37, dim=16, value_dim=9)
+    assert uses_fused_attention(q, k, v)
+    expected = matmul_softmax_matmul(q, k, v, 0.37, causal)
+    fused = attention(q, k, v, 0.37, causal=causal)
+    torch.testing.assert_close(fused, expected, atol=1e-10, rtol=0)
+    torch.testing.assert_close(explicit_attention(q, k, v, 0.37, causal=causal), expected, atol=1e-10, rtol=0)
+    torch.testing.assert_close(attention(q[:, None], k[:, None], v[:, None], 0.37, causal)[:, 0], fused)  # heads axis
+    memory = build_memory("softmax", "identity", 16, beta=0.37).double()
+    if causal:
+        torch.testing.assert_close(memory.parallel(q, k, v), expected, atol=1e-10, rtol=0)
+    else:
+        torch.testing.assert_close(memory.read(memory.final_state(k, v), q), expected, atol=1e-10, rtol=0)
+
+
+def test_causal_attention_with_fewer_queries_than_keys_is_aligned_top_left():
+    """Query t reads keys 0…t whatever the number of keys (SDPA's ``is_causal``); both paths agree."""
+    q, k, v, _ = random_sequence(seed=22, batch=2, length=9, dim=4, value_dim=3)
+    q = q[:, :5]
+    expected = matmul_softmax_matmul(q, k, v, 1.3, causal=True)
+    torch.testing.assert_close(attention(q, k, v, 1.3, causal=True), expected, atol=1e-10, rtol=0)
+    torch.testing.assert_close(explicit_attention(q, k, v, 1.3, causal=True), expected, atol=1e-10, rtol=0)
+
+
+def test_softmax_mixer_gradients_through_the_fused_kernel_equal_the_explicit_ones():
+    """Backprop through SDPA (the trained E9 arms) gives the gradients of the explicit form (float64)."""
+    q, k, v, _ = random_sequence(seed=23, batch=2, length=11, dim=8, value_dim=5)
+    grads = []
+    for form in (attention, explicit_attention):
+        inputs = [x.clone().requires_grad_(True) for x in (q, k, v)]
+        form(*inputs, 0.5, causal=True).square().sum().backward()
+        grads.append([x.grad for x in inputs])
+    for fused, explicit in zip(*grads, strict=True):
+        torch.testing.assert_close(fused, explicit, atol=1e-10, rtol=0)
 
 
 def orthonormal_keys(count: int, dim: int, seed: int) -> torch.Tensor:

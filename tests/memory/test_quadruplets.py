@@ -10,8 +10,8 @@ import torch
 from hebbdam.data.synthetic import rademacher
 from hebbdam.lit import store
 from hebbdam.memory import QuadrupletMemory
+from hebbdam.memory.quadruplets import random_quadruplets
 from hebbdam.rules import get_rule
-from hebbdam.rules.dense import random_quadruplets
 
 
 def _states(count, dim, seed):

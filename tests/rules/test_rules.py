@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hebbdam.data.synthetic import rademacher
 from hebbdam.experiments.validate_rules import fixed_point_fraction
 from hebbdam.memory import DenseAM, Hopfield, Power
+from hebbdam.memory.astrocyte import tensor4_memories
 from hebbdam.rules import RuleTargetError, check_target, get_rule, rule_defaults, rule_names
 from hebbdam.rules.dense import (
     feature_energy,
@@ -20,7 +21,6 @@ from hebbdam.rules.dense import (
     tensor4_dense,
     tensor4_energy,
     tensor4_field,
-    tensor4_memories,
 )
 from hebbdam.rules.hidden import competing_update
 from hebbdam.rules.pairwise import dreaming_weights, pseudo_inverse_weights, sleep
@@ -70,10 +70,10 @@ def test_a_rule_on_a_memory_it_cannot_train_names_both():
         check_target(get_rule("storkey"), dam)
     with pytest.raises(RuleTargetError, match=r"rule slot .*cannot train Hopfield"):
         check_target(get_rule("slot"), Hopfield(torch.zeros(20, 20)))
-    with pytest.raises(RuleTargetError, match="rule pseudo_inverse .*cannot train a DAM memory matrix"):
-        check_target(get_rule("pseudo_inverse"), "slots")
+    with pytest.raises(RuleTargetError, match="rule pseudo_inverse .*cannot train memory dense \\(a DAM memory matrix"):
+        check_target(get_rule("pseudo_inverse"), "dense")
     check_target(get_rule("krotov_hopfield"), dam)  # hidden units are DAM memories: no error
-    check_target(get_rule("hebb"), "pairwise")
+    check_target(get_rule("hebb"), "hopfield")
 
 
 def test_hebb_and_covariance():

@@ -5,19 +5,11 @@ The slow ones (D = 1000 relaxations, digits training) are marked ``slow``; each 
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from hebbdam.experiments import validate_rules as validate
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small tensors: one thread is faster and steadier
-
-
-def test_crossing_interpolates_where_the_fraction_falls_through_half():
-    assert validate.crossing([0.1, 0.2, 0.3], [1.0, 0.75, 0.25]) == pytest.approx(0.25)
-    assert validate.crossing([0.1, 0.2], [0.4, 0.1]) == 0.1  # already below ½ at the first load
-    assert math.isnan(validate.crossing([0.1, 0.2], [1.0, 0.9]))
 
 
 def test_storkey_stores_more_than_hebb_at_the_same_dimension():

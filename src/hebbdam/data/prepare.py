@@ -32,6 +32,7 @@ from torch import Tensor
 
 from .. import io
 from ..errors import HebbdamError
+from ..metrics import binarise
 from . import readers, sources
 from .download import md5sum
 from .synthetic import correlated
@@ -184,7 +185,7 @@ def prepare(name: str, config: PrepareConfig) -> dict:
             if f"x_{split}" not in tensors:
                 continue
             x = tensors[f"x_{split}"]
-            tensors[f"b_{split}"] = torch.where(x > config.binarize_threshold, 1, -1).to(torch.int8)
+            tensors[f"b_{split}"] = binarise(x, config.binarize_threshold, ties=-1.0).to(torch.int8)
     tensors["image_shape"] = torch.tensor(shape, dtype=torch.int64)
     buffer = _io.BytesIO()
     torch.save(tensors, buffer)

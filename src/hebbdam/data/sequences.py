@@ -14,11 +14,6 @@ from torch import Tensor
 from .synthetic import biased
 
 
-def binarize(x: Tensor, threshold: float = 0.5) -> Tensor:
-    """Images X (B, D) in [0, 1] → float32 ±1 (x > threshold → +1)."""
-    return torch.where(x > threshold, 1.0, -1.0).to(torch.float32)
-
-
 def random_sequence(length: int, dim: int, generator: torch.Generator | None = None, epsilon: float = 0.0) -> Tensor:
     """(L, D) independent ±1 frames with P(+1) = (1 + ε)/2."""
     return biased(length, dim, epsilon, generator)
@@ -33,7 +28,7 @@ def digit_sequence(
 ) -> Tensor:
     """(L, D) frames: frame t is a random row of ``images`` (N, D) whose label is cycle[t mod len(cycle)].
 
-    Pass binarised ±1 images (``binarize`` or a prepared file's ``b_train``) for the binary sequence networks.
+    Pass binarised ±1 images (``metrics.binarise`` or a prepared file's ``b_train``) for the binary sequence networks.
     """
     if length < 0:
         raise ValueError(f"length: expected a non-negative integer, got {length!r}")

@@ -27,7 +27,7 @@ from ..data.synthetic import rademacher
 from ..dynamics import relax
 from ..logs import say
 from ..memory import DenseAM, Power
-from ..metrics import loglog_slope
+from ..metrics import crossing, loglog_slope
 from ..schema import (
     BOOLEAN,
     NONNEG_INT,
@@ -81,11 +81,6 @@ def parse_settings(params: Params) -> Settings:
     return parse(Settings, params.section("appendix_b"), device=compute_device(params))
 
 
-def is_mirror(n: int, rectified: bool) -> bool:
-    """Even plain powers attract -ξ as well as ξ: score |overlap|."""
-    return n % 2 == 0 and not rectified
-
-
 def relax_random_starts(
     dim: int, count: int, starts: int, n: int, rectified: bool, settings: Settings, *labels: object
 ) -> dict[str, torch.Tensor]:
@@ -97,12 +92,13 @@ def relax_random_starts(
     generator = generator_for(settings.seed, *labels, dim, count, n, rectified)
     memories = rademacher(count, dim, generator)
     initial = rademacher(starts, dim, generator)
-    memory = DenseAM(memories.to(settings.device), Power(n, rectified=rectified))
+    separation = Power(n, rectified=rectified)
+    memory = DenseAM(memories.to(settings.device), separation)
     result = relax(
         memory, initial.to(settings.device), mode="async", max_sweeps=settings.max_sweeps, generator=generator
     )
     overlaps = memory.overlaps(result.states)  # exact integers for ±1 vectors
-    if is_mirror(n, rectified):
+    if separation.attracts_mirror:
         overlaps = overlaps.abs()
     return {
         "max_overlap": overlaps.amax(dim=1).round().long().cpu(),
@@ -124,7 +120,7 @@ def histogram_arm(n: int, variant: str, settings: Settings) -> tuple[dict, dict]
     summary = {
         "n": n,
         "rectified": rectified,
-        "mirror": is_mirror(n, rectified),
+        "mirror": Power(n, rectified=rectified).attracts_mirror,
         "exact_fraction": round((overlap == settings.dim).double().mean().item(), 6),
         "mean_max_overlap": round(overlap.double().mean().item() / settings.dim, 6),
         "converged_fraction": round(out["converged"].double().mean().item(), 6),
@@ -138,20 +134,6 @@ def histogram_arm(n: int, variant: str, settings: Settings) -> tuple[dict, dict]
         "count": counts.tolist(),
     }
     return summary, histogram
-
-
-def crossing_in_log(counts: list[int], fractions: list[float], level: float = HALF_LEVEL) -> float | None:
-    """The K where ``fractions`` (falling with K) first drops below ``level``, interpolated in log K.
-
-    None when it never drops below (grid too small) or is already below at the smallest K (grid too large).
-    """
-    for i, (count, value) in enumerate(zip(counts, fractions, strict=True)):
-        if value < level:
-            if i == 0:
-                return None
-            lo, hi, f_lo = math.log(counts[i - 1]), math.log(count), fractions[i - 1]
-            return math.exp(lo + (f_lo - level) / (f_lo - value) * (hi - lo))
-    return None
 
 
 def half_capacity(settings: Settings) -> tuple[dict, list[dict]]:
@@ -174,7 +156,7 @@ def half_capacity(settings: Settings) -> tuple[dict, list[dict]]:
             exact = round(torch.cat(hits).double().mean().item(), 6)
             fractions.append(exact)
             points.append({"D": dim, "K": count, "exact_fraction": exact})
-        k_half = crossing_in_log(counts, fractions)
+        k_half = crossing(counts, fractions, HALF_LEVEL, scale="log")
         by_dim[f"D{dim}"] = None if k_half is None else round(k_half, 6)
         say(f"appendix_b K½ n={half.n} D={dim}: {by_dim[f'D{dim}']} ({time.perf_counter() - start:.1f} s)")
     found = [(d, by_dim[f"D{d}"]) for d in half.dims if by_dim[f"D{d}"] is not None]
@@ -234,7 +216,6 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The record (DVC metrics) and the histograms + K½ curves (DVC plots)."""
     body, curves = run(settings)
     record = {
-        "profile": params.raw("profile", "unknown"),
         "dim": settings.dim,
         "memories": settings.memories,
         "starts": settings.starts,

@@ -9,7 +9,8 @@ from dataclasses import MISSING, dataclass
 
 from ..config import Params
 from ..errors import ConfigError
-from ..rules import Rule, get_rule, rule_names
+from ..memory import get_kind
+from ..rules import Rule, RuleTargetError, check_target, get_rule, rule_names
 from ..schema import MAPPING, POSITIVE, POSITIVE_INT, STRING, keys, setting
 
 
@@ -76,32 +77,36 @@ def checked_rule(
     section: Params,
     name: str,
     hyper: dict,
-    targets: Sequence[str],
+    memory: str,
     build: Callable[[], Rule] | None = None,
     known: str = "one of",
 ) -> Rule:
     """The rule ``name`` built with ``hyper`` (or by ``build``), refused in one line naming ``rule`` or ``hyper``
-    when the name is not registered, the hyper-parameters do not fit it, or it does not write one of ``targets``."""
+    when the name is not registered, the hyper-parameters do not fit it, or it cannot train the registry kind
+    ``memory`` (:func:`hebbdam.rules.check_target`)."""
     if name not in rule_names():
         raise ConfigError(section.key("rule"), f"{known} " + ", ".join(rule_names()), name)
     try:
         rule = build() if build is not None else get_rule(name, **hyper)
     except (TypeError, ValueError) as err:
         raise ConfigError(section.key("hyper"), f"hyper-parameters rule '{name}' accepts ({err})", hyper) from err
-    if rule.target not in targets:
+    try:
+        check_target(rule, memory)
+    except RuleTargetError as err:
+        accepted = " or ".join(get_kind(memory).accepts)
         raise ConfigError(
-            section.key("rule"), f"a rule that writes {' or '.join(targets)} (rule '{name}' writes {rule.target})", name
-        )
+            section.key("rule"), f"a rule that writes {accepted} for memory '{memory}' ({err})", name
+        ) from err
     return rule
 
 
 @dataclass(frozen=True)
 class RuleOf:
-    """An arm's ``rule`` read with its ``hyper`` into the built :class:`Rule`, which must write one of
-    ``targets(values)`` (the arm's fields parsed before it)."""
+    """An arm's ``rule`` read with its ``hyper`` into the built :class:`Rule`, which must train the registry kind
+    named by the arm's field ``memory_field`` (parsed before it)."""
 
-    targets: Callable[[dict], Sequence[str]]
+    memory_field: str
 
     def read(self, section: Params, name: str, default: object, values: dict) -> Rule:
         hyper = MAPPING.read(section, "hyper", {})
-        return checked_rule(section, STRING.read(section, name, MISSING), hyper, self.targets(values))
+        return checked_rule(section, STRING.read(section, name, MISSING), hyper, values[self.memory_field])

@@ -260,7 +260,6 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The record (DVC metrics) and the test errors per K, seed and arm (DVC plots)."""
     record, points = run(settings)
     full = {
-        "profile": params.raw("profile", "unknown"),
         "dataset": settings.dataset,
         "seeds": settings.seeds,
         "units": record,

@@ -1,13 +1,13 @@
 """E8a: how many random patterns each learning rule fits into a fixed budget of M parameters.
 
 Random ±1 patterns Ξ (P, D). Each arm is a memory with a parameter budget M and a way to fill it:
-- ``pairwise``: W (D, D), M = D², written by a pairwise rule (hebb, storkey, pseudo_inverse, delta) or trained by
+- ``hopfield``: W (D, D), M = D², written by a pairwise rule (hebb, storkey, pseudo_inverse, delta) or trained by
   backprop (denoising through unrolled recall, ``lit.backprop.fit_denoising``);
-- ``features``: the random-feature memory (DrDAM) with Y frequencies, M = 2Y (the tensor T; Ω is a fixed random
+- ``random_features``: the random-feature memory (DrDAM) with Y frequencies, M = 2Y (the tensor T; Ω is a fixed random
   draw regenerated from a seed, not a learned parameter), written by the Hebbian feature sum (rule
   ``random_features``) or the same Ω with T trained by backprop (started from the Hebbian write);
 - ``quadruplets``: the 4th-order (neuron–astrocyte) memory on M random index quadruplets, M couplings;
-- ``hidden``: a DAM with K hidden units Ξ (K, D), M = K·D, filled with K < P units by the first K patterns (rule
+- ``dense``: a DAM with K hidden units Ξ (K, D), M = K·D, filled with K < P units by the first K patterns (rule
   ``slot``: the one-shot DAM), the K&H 2019 competing-units rule (``krotov_hopfield``) or backprop.
 Local/nonlocal is the rule's own label; backprop is nonlocal.
 
@@ -36,10 +36,10 @@ from ..dynamics import relax
 from ..lit import store
 from ..lit.backprop import FeatureMap, MemoryMatrix, PairwiseWeights, fit_denoising
 from ..logs import say
-from ..memory import BinaryMemory, Memory, Separation
-from ..metrics import binarise, bootstrap_crossing, crossing_load, exact_recall
+from ..memory import BinaryMemory, Memory, Separation, get_kind
+from ..memory.random_features import feature_frequencies
+from ..metrics import binarise, bootstrap_crossing, crossing, exact_recall
 from ..rules import Rule, get_rule
-from ..rules.dense import feature_frequencies
 from ..schema import (
     FRACTION,
     MAPPING,
@@ -66,12 +66,7 @@ from .common import (
     trainer_options,
 )
 
-MEMORY_TARGETS = {  # memory → the rule targets that fill it
-    "pairwise": ("pairwise",),
-    "features": ("features",),
-    "quadruplets": ("quadruplets",),
-    "hidden": ("hidden", "slots"),
-}
+MEMORIES = ("hopfield", "random_features", "quadruplets", "dense")  # the registry kinds this experiment fills
 BACKPROP = "backprop"  # the rule name of the arms trained by gradient descent (not a registry rule: BackpropModule)
 CRITERIA = ("exact", "fixed_point")
 STOP_AFTER = 2  # consecutive grid points with both fractions below the level end the scan
@@ -83,7 +78,7 @@ DEFAULT_UPDATES = 300  # gradient updates of a backprop arm without ``options.up
 def _option_kind(values: dict) -> tuple[str, tuple[type, ...]]:
     """The option schemas of an arm (hebbdam.experiments.arms; shared with the capacity ladder)."""
     filled = (GradientOptions,) if values["rule"] == BACKPROP else (WrittenOptions,)
-    kernel = (KernelOptions,) if values["memory"] == "features" else ()
+    kernel = (KernelOptions,) if values["memory"] == "random_features" else ()
     return f"memory '{values['memory']}' with rule '{values['rule']}'", filled + kernel
 
 
@@ -98,14 +93,14 @@ class Arm:
     """
 
     name: str
-    memory: str = setting(choice(*MEMORY_TARGETS))
+    memory: str = setting(choice(*MEMORIES))
     rule: str = setting(STRING)
     dims: list[int] = setting(int_list(4))
-    sizes: list[int] | None = setting(int_list(1), when=lambda v: v["memory"] != "pairwise")  # None: pairwise
+    sizes: list[int] | None = setting(int_list(1), when=lambda v: v["memory"] != "hopfield")  # None: hopfield
     loads: list[float] | None = setting(optional(POSITIVE_LIST), None, then=lambda v: None if v is None else sorted(v))
     hyper: dict = setting(MAPPING, {}, when=lambda v: v["rule"] != BACKPROP)
     options: dict = options_of(_option_kind)
-    separation: Separation | None = setting(SEPARATION, when=lambda v: v["memory"] == "hidden")
+    separation: Separation | None = setting(SEPARATION, when=lambda v: v["memory"] == "dense")
 
     def checked(self, section: Params) -> Arm:
         """A backprop arm needs trainable parameters; a registry rule must take ``hyper`` and write the memory."""
@@ -115,9 +110,7 @@ class Arm:
                     section.key("rule"), "a registry rule for a quadruplet memory (no backprop arm)", self.rule
                 )
             return self
-        checked_rule(
-            section, self.rule, self.hyper, MEMORY_TARGETS[self.memory], self.sample_rule, f"{BACKPROP} or one of"
-        )
+        checked_rule(section, self.rule, self.hyper, self.memory, self.sample_rule, f"{BACKPROP} or one of")
         return self
 
     @property
@@ -130,7 +123,7 @@ class Arm:
         return rule_for(self, dim, self.budgets(dim)[0], seed=0)
 
     def budgets(self, dim: int) -> list[int]:
-        return [dim] if self.memory == "pairwise" else self.sizes
+        return [dim] if self.memory == "hopfield" else self.sizes
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,19 +144,20 @@ class Settings:
 
 
 def parameter_count(memory: str, dim: int, size: int) -> int:
-    """M of a memory: pairwise D², features 2Y (the tensor T), quadruplets M, hidden K·D."""
-    return {"pairwise": dim * dim, "features": 2 * size, "quadruplets": size, "hidden": size * dim}[memory]
+    """M of a memory kind (the registry's count): hopfield D², random_features 2Y (the tensor T), quadruplets M,
+    dense K·D."""
+    return get_kind(memory).parameters(dim, size)
 
 
 def rule_for(arm: Arm, dim: int, size: int, seed: int) -> Rule:
     """The registry rule of a non-backprop arm at dimension D and budget size (its size-dependent hyper-parameters
     set here: features, beta and seed of random_features, count and seed of quadruplets, units of krotov_hopfield)."""
     extra: dict = {}
-    if arm.memory == "features":
+    if arm.memory == "random_features":
         extra = {"features": 2 * size, "beta": float(arm.options.get("beta", 1.0)) / dim, "seed": seed}
     elif arm.memory == "quadruplets":
         extra = {"count": size, "seed": seed}
-    elif arm.memory == "hidden" and arm.rule != "slot":
+    elif arm.memory == "dense" and arm.rule != "slot":
         extra = {"units": size}
     return get_rule(arm.rule, **arm.hyper, **extra)
 
@@ -184,10 +178,10 @@ def build_memory(arm: Arm, patterns: torch.Tensor, size: int, seed: int, setting
         written = patterns[:size] if rule.target == "slots" else patterns  # a K-slot DAM keeps the first K
         epochs, batch = int(arm.options.get("epochs", 1)), int(arm.options.get("batch_size", 1024))
         module = store(written, rule, settings.trainer, batch_size=batch, seed=seed, max_epochs=epochs, logger=False)
-        return module.memory(separation)
-    if arm.memory == "pairwise":
+        return module.memory(separation, kind=arm.memory)
+    if arm.memory == "hopfield":
         trainable = PairwiseWeights(dim, init_std=0.01, seed=seed)
-    elif arm.memory == "features":
+    elif arm.memory == "random_features":
         beta = float(arm.options.get("beta", 1.0)) / dim
         omega = feature_frequencies(dim, 2 * size, beta, seed)
         trainable = FeatureMap(dim, 2 * size, beta, omega=omega, train_frequencies=False)
@@ -258,7 +252,7 @@ def first_drop(points: dict[int, dict], key: str, level: float) -> tuple[int, in
 def scanned_criteria(arm: Arm) -> tuple[str, ...]:
     """The criteria whose crossing the scan must reach: both for pairwise nets (Gardner's bound is on fixed points),
     only exact recall for the others (their fixed points outlast recall by far and would multiply the cost)."""
-    return CRITERIA if arm.memory == "pairwise" else ("exact",)
+    return CRITERIA if arm.memory == "hopfield" else ("exact",)
 
 
 def measure_curve(arm: Arm, dim: int, size: int, settings: Settings) -> list[dict]:
@@ -292,7 +286,7 @@ def capacity(points: list[dict], key: str, dim: int, budget: int, settings: Sett
     """P_c on one criterion with its bootstrap interval, and bits per parameter P_c·D/M with the same interval."""
     counts = [p["patterns"] for p in points]
     fractions = [p[key] for p in points]
-    value = crossing_load(counts, fractions, settings.level)
+    value = crossing(counts, fractions, settings.level)
     status = "measured"
     if value is None:
         status = "below grid" if fractions[0] < settings.level else "above the scanned range"
@@ -350,7 +344,6 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The record and the recall curves against P (W&B curves come from the Curves spec of :func:`main`)."""
     arms, curves = run(settings)
     record = {
-        "profile": params.raw("profile", "unknown"),
         "flip_fraction": settings.flip_fraction,
         "trials": settings.trials,
         "level": settings.level,

@@ -26,29 +26,31 @@ from ..dynamics import relax
 from ..errors import HebbdamError
 from ..lit import store
 from ..logs import say
-from ..memory import Memory, Power, RandomFeatureDAM, Separation
-from ..metrics import binarise, crossing_load, exact_recall, largest_load_above, loglog_slope, overlap
+from ..memory import Memory, RandomFeatureDAM, Separation
+from ..metrics import binarise, crossing, exact_recall, grid_estimate, largest_load_above, loglog_slope, overlap
 from ..rules import Rule
 from ..schema import FRACTION, NONNEG_INT, POSITIVE_INT, POSITIVE_LIST, Named, choice, int_list, number, parse, setting
 from .arms import FeatureOptions, GradientOptions, RuleOf, WrittenOptions, options_of
 from .common import SEPARATION, Curves, compute_device, generator_for, run_stage, separation_at, trainer_options
 
 MODELS = ("hopfield", "dense", "tensor4", "random_features", "backprop")
-RULE_TARGETS = {"hopfield": "pairwise", "dense": "slots", "tensor4": "tensor4"}  # model → what its rule must write
+# models written without a registry rule: DrDAM's own additive write (its Ω from the trial's generator), and a pairwise
+# W trained by gradient descent; every other model is a memory kind of the registry, filled by a rule it accepts
+DIRECT_WRITES = ("random_features", "backprop")
 DYNAMICS = ("async", "sync", "one-step")
 EXACT_RECALL_LEVEL = 0.99  # SCIENCE.md E1b: basin capacity is the largest P with ≥ 99% exact recall
 BOOTSTRAP_SAMPLES = 200  # resamples of the trials behind each scaling exponent's 95% interval
 
 
 def _rule_written(values: dict) -> bool:
-    return values["model"] in RULE_TARGETS
+    return values["model"] not in DIRECT_WRITES
 
 
 # the option schemas each model takes (hebbdam.experiments.arms; shared with the budget stage)
 OPTIONS = {
     "random_features": (FeatureOptions,),
     "backprop": (GradientOptions,),
-    **{model: (WrittenOptions,) for model in RULE_TARGETS},
+    **{model: (WrittenOptions,) for model in MODELS if model not in DIRECT_WRITES},
 }
 
 
@@ -67,7 +69,7 @@ class Arm:
     dynamics: str = setting(choice(*DYNAMICS))
     dims: list[int] = setting(int_list(2))
     loads: list[float] = setting(POSITIVE_LIST, then=sorted)
-    rule: Rule | None = setting(RuleOf(lambda v: [RULE_TARGETS[v["model"]]]), when=_rule_written)
+    rule: Rule | None = setting(RuleOf("model"), when=_rule_written)
     separation: Separation | None = setting(SEPARATION, when=lambda v: v["model"] == "dense")
     bias: float = setting(number("a pattern bias in (-1, 1)", lambda v: -1 < v < 1), 0.0)
     options: dict = options_of(lambda v: (f"model '{v['model']}'", OPTIONS[v["model"]]))
@@ -82,9 +84,8 @@ class Arm:
 
     @property
     def mirror(self) -> bool:
-        """Even powers also attract the mirror -ξ: score |overlap|."""
-        sep = self.separation
-        return isinstance(sep, Power) and sep.n % 2 == 0 and not sep.rectified
+        """The separation also attracts the mirror -ξ (even plain powers): score |overlap|."""
+        return self.separation is not None and self.separation.attracts_mirror
 
     @property
     def rule_name(self) -> str:
@@ -134,10 +135,10 @@ def parse_settings(params: Params, section_name: str = "capacity") -> Settings:
 def build_memory(arm: Arm, patterns: torch.Tensor, settings: Settings, generator: torch.Generator) -> Memory:
     """Write ``patterns`` (P, D) into the arm's memory."""
     dim = patterns.shape[1]
-    if arm.model in RULE_TARGETS:
+    if arm.rule is not None:
         epochs, batch = int(arm.options.get("epochs", 1)), int(arm.options.get("batch_size", 1024))  # iterative rules
         module = store(patterns, arm.rule, settings.trainer, batch_size=batch, seed=settings.seed, max_epochs=epochs)
-        return module.memory(separation_at(arm.separation, dim))
+        return module.memory(separation_at(arm.separation, dim), kind=arm.model)
     if arm.model == "random_features":
         features = int(arm.options.get("features", 4096))
         beta = float(arm.options.get("beta", 1.0)) / dim  # kernel exp(-β‖σ-ξ‖²/2D): scale-free in D
@@ -146,21 +147,22 @@ def build_memory(arm: Arm, patterns: torch.Tensor, settings: Settings, generator
 
 
 def train_backprop_weights(patterns: torch.Tensor, options: dict, settings: Settings) -> Memory:
-    """A pairwise W trained by backprop through unrolled tanh recall from corrupted patterns (denoising loss)."""
-    from ..lit import PatternDataModule, fit
-    from ..lit.backprop import BackpropModule, Denoising, PairwiseWeights
+    """A pairwise W trained by backprop through unrolled tanh recall from corrupted patterns (denoising loss,
+    ``lit.backprop.fit_denoising``: the same number of gradient updates at any P)."""
+    from ..lit.backprop import PairwiseWeights, fit_denoising
 
-    objective = Denoising(steps=int(options.get("steps", 3)), flip=settings.flip_fraction, gain=3.0)
-    module = BackpropModule(
+    module = fit_denoising(
         PairwiseWeights(patterns.shape[1], init_std=0.01, seed=settings.seed),
-        objective,
+        patterns,
+        flip=settings.flip_fraction,
+        steps=int(options.get("steps", 3)),
+        gain=3.0,
         lr=float(options.get("lr", 0.01)),
+        updates=int(options.get("updates", 500)),
+        batch_size=int(options.get("batch_size", 4)),
         seed=settings.seed,
+        trainer_options=settings.trainer,
     )
-    batch_size = int(options.get("batch_size", 4))
-    batches = math.ceil(patterns.shape[0] / batch_size)
-    epochs = math.ceil(int(options.get("updates", 500)) / batches)  # the same number of gradient updates at any P
-    fit(module, PatternDataModule(patterns, batch_size=batch_size), settings.trainer, max_epochs=epochs)
     return module.memory.export()
 
 
@@ -201,23 +203,12 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-def grid_estimate(key: str, value: float | None, loads: list[float], fractions: list[float], level: float) -> dict:
-    """``{key: value}``; a null value (the estimate lies outside the load grid) always comes with ``<key>_outside``:
-    which side (``below_grid``: the first load already falls short of ``level``; ``above_grid``: the last load still
-    reaches it) and the fraction at that edge, so "null" means one thing and the regression gate can compare it."""
-    if value is not None:
-        return {key: _rounded(value)}
-    edge = 0 if fractions[0] < level else -1
-    side = "below_grid" if edge == 0 else "above_grid"
-    return {key: None, f"{key}_outside": {"side": side, "load": loads[edge], "fraction": fractions[edge]}}
-
-
 def summarise(points: list[dict]) -> dict:
     """Capacity estimates of one (arm, D) from its load curve."""
     loads = [p["load"] for p in points]
     retrieved, exact, fixed = ([p[key] for p in points] for key in ("retrieved", "exact", "fixed_point"))
     return {
-        **grid_estimate("critical_load", crossing_load(loads, retrieved, 0.5), loads, retrieved, 0.5),
+        **grid_estimate("critical_load", crossing(loads, retrieved, 0.5), loads, retrieved, 0.5),
         **grid_estimate(
             "exact_capacity_load",
             largest_load_above(loads, exact, EXACT_RECALL_LEVEL),
@@ -235,7 +226,7 @@ def scaling_exponent(arm: Arm, curves_by_dim: dict[int, list[dict]], settings: S
     def critical_counts(fraction_of) -> tuple[list[int], list[float]]:
         dims, counts = [], []
         for dim, points in curves_by_dim.items():
-            load = crossing_load([p["load"] for p in points], [fraction_of(p) for p in points], 0.5)
+            load = crossing([p["load"] for p in points], [fraction_of(p) for p in points], 0.5)
             if load is not None:
                 dims.append(dim)
                 counts.append(load * dim)
@@ -347,7 +338,6 @@ def compute_files(label: str, stem: str):
         """The stage's output files: the capacity record (DVC metrics) and the load curves (DVC plots)."""
         summary, points = run(settings, label)
         record = {
-            "profile": params.raw("profile", "unknown"),
             "flip_fraction": settings.flip_fraction,
             "trials": settings.trials,
             "arms": summary,

@@ -47,6 +47,7 @@ from torch import Tensor
 
 from ..config import ConfigError, Params
 from ..data.prepare import load_processed
+from ..dynamics import single_cpu_thread
 from ..lit.backprop import BackpropModule, KrotovHopfield2016, classifier_memory, error_rate
 from ..lit.data import PatternDataModule
 from ..lit.trainer import fit
@@ -73,7 +74,6 @@ from .common import (
 ARMS = ("backprop", "one_shot", "prototypes", "krotov_hopfield")
 VOTE_THRESHOLD = 0.0  # a class-part entry above this pushes that class unit on: the memory votes for the class
 KMEANS_ITERATIONS = 25  # Lloyd iterations of the per-class k-means (prototypes with K/C > 1)
-CPU_THREADS = 1  # digits-sized tensors: on a shared CPU, thread hand-offs cost more than they save (2-20× slower)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -367,13 +367,8 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 def run(settings: Settings) -> tuple[dict, list[dict], list[dict], dict]:
     """Every arm: returns (record arms, error curve points, vote histograms, where validation and test come from)."""
-    threads = torch.get_num_threads()
-    if settings.device.type == "cpu":
-        torch.set_num_threads(CPU_THREADS)
-    try:
+    with single_cpu_thread(settings.device):
         return _run(settings)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _run(settings: Settings) -> tuple[dict, list[dict], list[dict], dict]:
@@ -508,7 +503,6 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The record (DVC metrics), the error curves against n and K, and the vote histograms (DVC plots)."""
     arms, points, votes, data_summary = run(settings)
     record = {
-        "profile": params.raw("profile", "unknown"),
         "dataset": settings.dataset,
         "memories": settings.memories,
         "seeds": settings.seeds,

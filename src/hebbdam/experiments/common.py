@@ -154,6 +154,11 @@ def headline_numbers(headline: dict, stage: str) -> dict[str, float | None]:
     return numbers
 
 
+def profile_of(params: Params) -> str:
+    """The profile (laptop, ci, paper) a record was computed under: the ``profile`` field of every record."""
+    return params.raw("profile", "unknown")
+
+
 def run_stage(
     args,
     experiment: str,
@@ -167,7 +172,8 @@ def run_stage(
     (group = the pipeline run or DVC experiment, job_type = ``record_name`` or the experiment) →
     ``compute(settings, params, tracker)`` → its files, written atomically only after everything succeeded.
 
-    The first file is the stage's detailed record (reports/metrics/<stage>.json). ``headline(record)`` picks the
+    The first file is the stage's detailed record (reports/metrics/<stage>.json); its ``profile`` field is stamped
+    here, for every experiment. ``headline(record)`` picks the
     few numbers a reader compares; they go to reports/metrics/headline/<stage>.json (the DVC metrics file: numbers
     only, so ``dvc exp show`` fits a terminal) and to the W&B summary. Each of ``curves`` gets its rows' ``series``
     field and becomes W&B line plots; the files become a W&B artifact and the figures drawn from them images.
@@ -179,7 +185,8 @@ def run_stage(
     config = {experiment: params.section(experiment).to_dict(), "trainer": params.raw("trainer", {})}
     with stage_run(params, stage=stage, config=config) as tracker:
         files = compute(settings, params, tracker)
-        record = next(iter(files.values()))
+        record_name = next(iter(files))
+        files[record_name] = record = {**files[record_name], "profile": profile_of(params)}
         for spec in curves:
             for row in spec.table(files):
                 row["series"] = spec.label(row)

@@ -50,15 +50,16 @@ from tqdm import tqdm
 from .. import references as ref
 from ..config import ConfigError, Params
 from ..data.prepare import load_processed
-from ..dynamics import relax
+from ..dynamics import relax, single_cpu_thread
 from ..logs import say
 from ..memory import Hopfield
+from ..metrics import binarise, crossing, grid_estimate
 from ..rules import get_rule
 from .common import Curves, compute_device, generator_for, run_stage, select, trainer_options
-from .retrieval import CPU_THREADS, binarise, cpu_threads
 
 ARMS = ("optimal", "hebbian", "backprop")
 CLASSES = ("memorised", "spurious", "generalised")
+TRANSITION_LEVEL = 0.5  # the transition K: where the memorised fraction falls through ½ (interpolated in log K)
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
             settings.train_sizes,
         )
     scale = median_nn(pool)
-    binary_pool = (binarise(pool, settings.binarize_threshold) + 1) / 2
+    binary_pool = (binarise(pool, settings.binarize_threshold, ties=-1.0) + 1) / 2
     binary_scale = median_nn(binary_pool)
     sigma_min = settings.sigma_min * scale
     levels = noise_levels(settings.sigma_max, sigma_min, settings.steps)
@@ -238,7 +239,7 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
                 theta = train_memory(train, settings, sigma_min, generator_for(settings.seed, "backprop", k))
                 result = classify(sample(theta, noise, levels), train, *deltas["continuous"])
             else:
-                spins = binarise(train, settings.binarize_threshold)
+                spins = binarise(train, settings.binarize_threshold, ties=-1.0)
                 memory = Hopfield(get_rule("hebb").fit(spins))
                 starts = torch.where(noise > 0, 1.0, -1.0)
                 relax_gen = generator_for(settings.seed, "relax", k)
@@ -260,17 +261,6 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
     }, points
 
 
-def crossing(ks: list[int], values: list[float], level: float = 0.5) -> float | None:
-    """The K (interpolated in log K) where a falling curve first drops below ``level``; None if it never does."""
-    for i, (k, v) in enumerate(zip(ks, values, strict=True)):
-        if v < level:
-            if i == 0:
-                return float(k)
-            lk0, lk1, v0 = math.log(ks[i - 1]), math.log(k), values[i - 1]
-            return float(math.exp(lk0 + (v0 - level) / (v0 - v) * (lk1 - lk0)))
-    return None
-
-
 def wilson(fraction: float, count: int, z: float = 1.96) -> list[float]:
     """95% Wilson score interval of a fraction of ``count`` samples."""
     centre = (fraction + z * z / (2 * count)) / (1 + z * z / count)
@@ -285,15 +275,17 @@ def summarise(points: list[dict], samples: int) -> dict:
     out: dict = {}
     for p in points:
         out[f"K{p['K']}"] = {
+            "K": p["K"],
             **{c: p[c] for c in CLASSES},
             "counts": {c: round(p[c] * samples) for c in CLASSES},
             "intervals": {c: wilson(p[c], samples) for c in CLASSES},
         }
-    transition = crossing(ks, [p["memorised"] for p in points])
+    memorised = [p["memorised"] for p in points]
+    transition = crossing(ks, memorised, TRANSITION_LEVEL, scale="log")
     peak = max(points, key=lambda p: p["spurious"])
     peak_low = wilson(peak["spurious"], samples)[0]
     ends = [wilson(points[i]["spurious"], samples)[1] for i in (0, -1)]
-    out["transition_K"] = None if transition is None else round(transition, 6)
+    out.update(grid_estimate("transition_K", transition, ks, memorised, TRANSITION_LEVEL))
     out["spurious_peak_K"] = peak["K"]
     out["spurious_peak"] = peak["spurious"]
     out["spurious_peak_stands_out"] = peak["K"] not in (ks[0], ks[-1]) and peak_low > max(ends)
@@ -302,10 +294,7 @@ def summarise(points: list[dict], samples: int) -> dict:
 
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The stage's files: the record (fractions per arm and K, the transition K) and the curves."""
-    if settings.device.type == "cpu":
-        with cpu_threads(CPU_THREADS):
-            scales, points = run(settings)
-    else:
+    with single_cpu_thread(settings.device):
         scales, points = run(settings)
     arms: dict = {}
     for arm in settings.arms:
@@ -325,7 +314,6 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
             "memorised_interval": smallest[largest_k]["intervals"]["memorised"],
         }
     record = {
-        "profile": params.raw("profile", "unknown"),
         "dataset": settings.dataset,
         "samples": settings.samples,
         **scales,

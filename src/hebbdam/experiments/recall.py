@@ -29,19 +29,22 @@ import torch.nn.functional as F
 
 from ..config import ConfigError, Params
 from ..data.recall_tasks import RecallDataModule, key_value_batch
+from ..dynamics import single_cpu_thread
 from ..logs import say
 from ..memory.mixers import FEATURE_MAPS
 from .common import Curves, generator_for, run_stage, select, trainer_options
 
-CPU_THREADS = 1  # small matrices: one intra-op thread is as fast, and CPU results repeat bit for bit
 RULES = ("softmax", "sum", "delta")
 SETTINGS = ("setting1", "setting2")
+POSITIVE = (lambda v: 0 < v < float("inf"), "a number in (0, ∞)")  # Params.number's check and its description
 
 
 @dataclass(frozen=True)
-class Schlag:
-    d_key: int
-    embed: int | None
+class Training:
+    """How one trained arm fits (``lit.transformer.fit``): Adam at ``lr`` on batches of ``batch_size``, validated on
+    ``val_batches`` batches every ``eval_every`` steps, until ``max_steps``, val_loss < ``stop_loss`` or
+    ``patience`` validations without improvement."""
+
     batch_size: int
     lr: float
     eval_every: int
@@ -49,6 +52,18 @@ class Schlag:
     max_steps: int
     stop_loss: float | None
     patience: int
+
+    @property
+    def epochs(self) -> int:
+        """Validations (Lightning epochs of ``eval_every`` steps) that cover ``max_steps``."""
+        return -(-self.max_steps // self.eval_every)
+
+
+@dataclass(frozen=True)
+class Schlag:
+    d_key: int
+    embed: int | None
+    training: Training
     grids: dict[str, tuple[list[str], list[int]]]  # setting → (memories, N grid)
 
 
@@ -70,13 +85,7 @@ class Mqar:
     d_key: int
     layers: int
     conv: int
-    batch_size: int
-    lr: float
-    eval_every: int
-    val_batches: int
-    max_steps: int
-    stop_loss: float | None
-    patience: int
+    training: Training
     memories: list[str]
 
 
@@ -119,6 +128,18 @@ def optional_number(section: Params, key: str) -> float | None:
     return section.number(key, lambda v: 0 < v < float("inf"), "a number in (0, ∞) or null")
 
 
+def parse_training(section: Params) -> Training:
+    return Training(
+        batch_size=section.positive_int("batch_size"),
+        lr=section.number("lr", *POSITIVE),
+        eval_every=section.positive_int("eval_every"),
+        val_batches=section.positive_int("val_batches"),
+        max_steps=section.positive_int("max_steps"),
+        stop_loss=optional_number(section, "stop_loss"),
+        patience=section.positive_int("patience"),
+    )
+
+
 def parse_mqar_sizes(section: Params) -> list[tuple[int, int]]:
     """``sizes``: [[length, pairs], …] with an even length ≥ 4·pairs (room for the pairs and one query each)."""
     sizes = section.raw("sizes")
@@ -137,7 +158,6 @@ def parse_settings(params: Params) -> Settings:
     section = params.section("recall")
     memories_section = section.section("memories")
     memories = {name: parse_memory(memories_section, name) for name, _ in memories_section.items()}
-    positive = (lambda v: 0 < v < float("inf"), "a number in (0, ∞)")
     sch = section.section("schlag")
     grids = {}
     for setting in SETTINGS:
@@ -150,17 +170,11 @@ def parse_settings(params: Params) -> Settings:
         vocab=mq.positive_int("vocab"),
         sizes=parse_mqar_sizes(mq),
         d_models=mq.int_list("d_models"),
-        power_a=mq.number("power_a", *positive),
+        power_a=mq.number("power_a", *POSITIVE),
         d_key=mq.positive_int("d_key"),
         layers=mq.positive_int("layers"),
         conv=mq.positive_int("conv"),
-        batch_size=mq.positive_int("batch_size"),
-        lr=mq.number("lr", *positive),
-        eval_every=mq.positive_int("eval_every"),
-        val_batches=mq.positive_int("val_batches"),
-        max_steps=mq.positive_int("max_steps"),
-        stop_loss=optional_number(mq, "stop_loss"),
-        patience=mq.positive_int("patience"),
+        training=parse_training(mq),
         memories=memory_list(mq, "memories", memories),
     )
     if any(length >= mqar.vocab for length, _ in mqar.sizes):
@@ -168,23 +182,17 @@ def parse_settings(params: Params) -> Settings:
     return Settings(
         seed=section.nonneg_int("seed"),
         memories=memories,
-        solved_loss=section.number("solved_loss", *positive),
+        solved_loss=section.number("solved_loss", *POSITIVE),
         schlag=Schlag(
             d_key=sch.positive_int("d_key"),
             embed=None if embed is None else sch.positive_int("embed"),
-            batch_size=sch.positive_int("batch_size"),
-            lr=sch.number("lr", *positive),
-            eval_every=sch.positive_int("eval_every"),
-            val_batches=sch.positive_int("val_batches"),
-            max_steps=sch.positive_int("max_steps"),
-            stop_loss=optional_number(sch, "stop_loss"),
-            patience=sch.positive_int("patience"),
+            training=parse_training(sch),
             grids=grids,
         ),
         free=Free(
             d_key=free.positive_int("d_key"),
             sequences=free.positive_int("sequences"),
-            softmax_beta=free.number("softmax_beta", *positive),
+            softmax_beta=free.number("softmax_beta", *POSITIVE),
             memories=memory_list(free, "memories", memories),
             pairs=sorted(set(free.int_list("pairs", minimum=2))),
         ),
@@ -202,6 +210,17 @@ def capacity(points: list[tuple[int, float]], solved_loss: float) -> int | None:
             break
         best = n
     return best
+
+
+def capacity_estimate(points: list[tuple[int, float]], solved_loss: float) -> dict:
+    """``{"capacity_N": N*}``; a null N* (already the grid's first N is unsolved) comes with ``capacity_N_outside``
+    {side: below_grid, load: that first N (the gate's name for the grid edge), loss there}, the reason the
+    regression gate (``gate.py``) reads. An N* at the grid's last N is a number: the grid cannot tell more."""
+    n_star = capacity(points, solved_loss)
+    if n_star is not None:
+        return {"capacity_N": n_star}
+    first, loss = min(points)
+    return {"capacity_N": None, "capacity_N_outside": {"side": "below_grid", "load": first, "loss": loss}}
 
 
 def sizes(spec: dict, d_key: int, value_dim: int, length: int) -> dict[str, int]:
@@ -257,24 +276,43 @@ def train_arm(settings: Settings, task: str, name: str, pairs: int, length: int 
     """One Lightning training run of memory ``name`` on ``task`` (kv1 | kv2 | mqar) → final validation metrics."""
     from ..lit.transformer import RecallModule, fit
 
-    spec = settings.memories[name]
     if task == "mqar":
-        m = settings.mqar
+        m, t = settings.mqar, settings.mqar.training
         model = {"vocab": m.vocab, "length": length, "d_model": d_model, "d_key": m.d_key, "layers": m.layers}
         model["conv"] = m.conv
         data = RecallDataModule(
-            task, pairs, m.batch_size, m.eval_every, m.val_batches, settings.seed, m.vocab, length, m.power_a
+            task, pairs, t.batch_size, t.eval_every, t.val_batches, settings.seed, m.vocab, length, m.power_a
         )
-        lr, epochs, stop, patience = m.lr, -(-m.max_steps // m.eval_every), m.stop_loss, m.patience
     else:
-        s = settings.schlag
+        s, t = settings.schlag, settings.schlag.training
         model = {"pairs": pairs, "d_key": s.d_key, "embed": s.embed or int(2 * pairs * 1.1)}
-        data = RecallDataModule(task, pairs, s.batch_size, s.eval_every, s.val_batches, settings.seed)
-        lr, epochs, stop, patience = s.lr, -(-s.max_steps // s.eval_every), s.stop_loss, s.patience
+        data = RecallDataModule(task, pairs, t.batch_size, t.eval_every, t.val_batches, settings.seed)
     pl.seed_everything(settings.seed, workers=True, verbose=False)
     label = f"recall/{task}/{name}/" + (mqar_key(length, pairs, d_model) if task == "mqar" else f"N{pairs}")
-    module = RecallModule(task, spec, model, lr, settings.seed, label=label)
-    return fit(module, data, epochs, settings.trainer, label, stop_loss=stop, patience=patience)
+    module = RecallModule(task, settings.memories[name], model, t.lr, settings.seed, label=label)
+    return fit(module, data, t.epochs, settings.trainer, label, stop_loss=t.stop_loss, patience=t.patience)
+
+
+def trained_point(settings: Settings, task: str, name: str, pairs: int, length: int = 0, d_model: int = 0) -> dict:
+    """One point of a trained arm (``task`` setting1 | setting2 | mqar): {arm, task, memory, N, [length, d_model],
+    loss, accuracy, feature_size, state_size, steps}; its wall time is printed, not recorded."""
+    start = time.perf_counter()
+    if task == "mqar":
+        result = train_arm(settings, "mqar", name, pairs, length, d_model)
+        where = {"length": length, "d_model": d_model}
+        size = sizes(settings.memories[name], settings.mqar.d_key, d_model, length)
+        label = mqar_key(length, pairs, d_model)
+    else:
+        result = train_arm(settings, "kv" + task[-1], name, pairs)
+        where = {}
+        size = sizes(settings.memories[name], settings.schlag.d_key, pairs, pairs * int(task[-1]))
+        label = f"N={pairs}"
+    say(
+        f"recall {task} {name} {label}: loss {result['val_loss']:.4g}, accuracy {result['val_acc']:.3f}, "
+        f"{result['steps']} steps ({time.perf_counter() - start:.1f} s)"
+    )
+    point = {"arm": "trained", "task": task, "memory": name, "N": pairs, **where}
+    return {**point, "loss": result["val_loss"], "accuracy": result["val_acc"], **size, "steps": result["steps"]}
 
 
 def run(settings: Settings) -> list[dict]:
@@ -290,50 +328,10 @@ def run(settings: Settings) -> list[dict]:
         say(f"recall free {setting}: " + ", ".join(f"{p['memory']} N={p['N']} {p['loss']:.3g}" for p in points[-3:]))
     for setting in SETTINGS:
         names, grid = settings.schlag.grids[setting]
-        for name in names:
-            for pairs in grid:
-                start = time.perf_counter()
-                result = train_arm(settings, "kv" + setting[-1], name, pairs)
-                seconds = time.perf_counter() - start
-                size = sizes(settings.memories[name], settings.schlag.d_key, pairs, pairs * int(setting[-1]))
-                points.append(
-                    {
-                        "arm": "trained",
-                        "task": setting,
-                        "memory": name,
-                        "N": pairs,
-                        "loss": result["val_loss"],
-                        "accuracy": result["val_acc"],
-                        **size,
-                        "steps": result["steps"],
-                    }
-                )
-                say(
-                    f"recall {setting} {name} N={pairs}: loss {result['val_loss']:.4g}, accuracy "
-                    f"{result['val_acc']:.3f}, {result['steps']} steps ({seconds:.1f} s)"
-                )
+        points += [trained_point(settings, setting, name, pairs) for name in names for pairs in grid]
     m = settings.mqar
     for (length, pairs), d_model, name in itertools.product(m.sizes, m.d_models, m.memories):
-        start = time.perf_counter()
-        result = train_arm(settings, "mqar", name, pairs, length, d_model)
-        seconds = time.perf_counter() - start
-        size = sizes(settings.memories[name], m.d_key, d_model, length)
-        points.append(
-            {
-                "arm": "trained",
-                "task": "mqar",
-                "memory": name,
-                "N": pairs,
-                "length": length,
-                "d_model": d_model,
-                "loss": result["val_loss"],
-                "accuracy": result["val_acc"],
-                **size,
-                "steps": result["steps"],
-            }
-        )
-        key = mqar_key(length, pairs, d_model)
-        say(f"recall mqar {key} {name}: accuracy {result['val_acc']:.3f} ({result['steps']} steps, {seconds:.1f} s)")
+        points.append(trained_point(settings, "mqar", name, pairs, length, d_model))
     return [{k: round(v, 6) if isinstance(v, float) else v for k, v in p.items()} for p in points]
 
 
@@ -347,7 +345,7 @@ def summarise(settings: Settings, points: list[dict]) -> dict:
                 curve = [p for p in mine if p["memory"] == name]
                 out.setdefault(arm, {}).setdefault(task, {})[name] = {
                     **{f"N{p['N']}": {"loss": p["loss"], "accuracy": p["accuracy"]} for p in curve},
-                    "capacity_N": capacity([(p["N"], p["loss"]) for p in curve], settings.solved_loss),
+                    **capacity_estimate([(p["N"], p["loss"]) for p in curve], settings.solved_loss),
                     "feature_size": curve[-1]["feature_size"],
                     "state_size_at_largest_N": curve[-1]["state_size"],
                 }
@@ -361,22 +359,16 @@ def summarise(settings: Settings, points: list[dict]) -> dict:
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The stage's files: the record (capacities, MQAR accuracies, sizes used) and every point."""
     start = time.perf_counter()
-    threads = torch.get_num_threads()
-    if settings.trainer.get("accelerator", "cpu") == "cpu":
-        torch.set_num_threads(CPU_THREADS)
-    try:
+    with single_cpu_thread("cpu" if settings.trainer.get("accelerator", "cpu") == "cpu" else "cuda"):
         points = run(settings)
-    finally:
-        torch.set_num_threads(threads)
     m = settings.mqar
     record = {
-        "profile": params.raw("profile", "unknown"),
         "seed": settings.seed,
         "solved_loss": settings.solved_loss,
         "schlag": {
             "d_key": settings.schlag.d_key,
-            "max_steps": settings.schlag.max_steps,
-            "stop_loss": settings.schlag.stop_loss,
+            "max_steps": settings.schlag.training.max_steps,
+            "stop_loss": settings.schlag.training.stop_loss,
             "grids": {s: {"memories": g[0], "N": g[1]} for s, g in settings.schlag.grids.items()},
         },
         "free_setting": {"d_key": settings.free.d_key, "softmax_beta": settings.free.softmax_beta},
@@ -384,7 +376,9 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
             "vocab": m.vocab,
             "sizes": [list(size) for size in m.sizes],
             "d_models": m.d_models,
-            **{k: getattr(m, k) for k in ("d_key", "layers", "max_steps")},
+            "d_key": m.d_key,
+            "layers": m.layers,
+            "max_steps": m.training.max_steps,
         },
         "memories": settings.memories,
         **summarise(settings, points),

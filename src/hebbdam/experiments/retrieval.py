@@ -37,8 +37,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -49,11 +47,12 @@ from .. import references as ref
 from ..config import ConfigError, Params
 from ..data.corrupt import corrupt
 from ..data.prepare import SPLITS, load_processed
-from ..dynamics import relax
+from ..dynamics import relax, single_cpu_thread
 from ..engine import recall_precision
 from ..logs import say
 from ..memory import Amari, DenseAM, Hopfield, Kohonen, ModernHopfield, Power
 from ..memory.universal import EPS, SEPARATIONS, SIMILARITIES
+from ..metrics import binarise
 from ..rules import get_rule, rule_names
 from .common import Curves, compute_device, generator_for, run_stage, select
 
@@ -65,20 +64,6 @@ SEPARATION_CONDITION = "manhattan"  # similarity under which the separation orde
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}  # Student t
 BINARY_MODELS = ("hopfield", "dense", "softmax")
 EXAMPLE_DIGITS = 4  # decimals kept for the example images (display only)
-# CPU threads while the stage runs: its tensors are small (N ≤ ~1000 rows of D ≤ 3072), so per-call overhead and
-# thread hand-offs dominate; one thread measured 2.5-3x faster than two on a shared 2-core machine.
-CPU_THREADS = 1
-
-
-@contextmanager
-def cpu_threads(count: int) -> Iterator[None]:
-    """Run the body with ``count`` torch CPU threads, restoring the previous count after."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def squared_euclidean(q: Tensor, m: Tensor) -> Tensor:
@@ -263,11 +248,6 @@ def uhn_recall(memories: Tensor, queries: Tensor, similarity: str, separation: s
     return uhn_weights(scores, similarity, separation, power, beta) @ memories
 
 
-def binarise(x: Tensor, threshold: float) -> Tensor:
-    """[0, 1] images → ±1 (x > threshold → +1)."""
-    return torch.where(x > threshold, 1.0, -1.0).to(x.dtype)
-
-
 def binary_memory(arm: BinaryArm, patterns: Tensor):
     """Build arm's memory over ±1 patterns (N, D)."""
     if arm.model == "hopfield":
@@ -325,7 +305,7 @@ def measure_size(settings: Settings, pool: Tensor, shape, size: int, threshold: 
     runs = blocks(settings, len(pool), size)
     for run, index in enumerate(runs):
         images = pool[index].to(device)
-        patterns = binarise(images, settings.binarize_threshold)
+        patterns = binarise(images, settings.binarize_threshold, ties=-1.0)
         arms = settings.arms if size in settings.binary_sizes else []
         memories = {arm.name: binary_memory(arm, patterns) for arm in arms}
         for c in settings.corruptions:
@@ -336,7 +316,7 @@ def measure_size(settings: Settings, pool: Tensor, shape, size: int, threshold: 
                 for sep in settings.separations:
                     out = uhn_weights(scores, sim, sep, settings.power, settings.beta[sim]) @ images
                     score(("uhn", f"{sim}/{sep}", c.name), out, images)
-            binary_queries = binarise(queries, settings.binarize_threshold)
+            binary_queries = binarise(queries, settings.binarize_threshold, ties=-1.0)
             for arm in arms:
                 relax_gen = generator_for(settings.seed, "relax", arm.name, c.name, size, run)
                 states = binary_recall(arm, memories[arm.name], binary_queries, settings.max_sweeps, relax_gen)
@@ -367,10 +347,10 @@ def examples(settings: Settings, pool: Tensor, shape) -> dict:
     ex = settings.examples
     index = torch.randperm(len(pool), generator=generator_for(settings.seed, "examples"))[: ex.stored]
     images = pool[index]
-    patterns = binarise(images, settings.binarize_threshold)
+    patterns = binarise(images, settings.binarize_threshold, ties=-1.0)
     c = next(c for c in settings.corruptions if c.name == ex.corruption)
     query = corrupt(images[: ex.count], c.kind, c.level, shape, generator_for(settings.seed, "examples", "query"))
-    spins = binarise(query, settings.binarize_threshold)
+    spins = binarise(query, settings.binarize_threshold, ties=-1.0)
     relax_gen = generator_for(settings.seed, "examples", "relax")
     amari = relax(Amari(patterns, zero_diagonal=True), spins, "async", settings.max_sweeps, relax_gen).states
     kohonen = Kohonen(patterns).step(spins)  # linear: shown min-max scaled per image
@@ -526,14 +506,9 @@ def run(settings: Settings) -> tuple[dict, list[dict], dict]:
 
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The stage's files: the record (mean fraction retrieved per arm), the curves, the example images."""
-    if settings.device.type == "cpu":
-        with cpu_threads(CPU_THREADS), recall_precision(params, settings.device):
-            summary, points, example = run(settings)
-    else:
-        with recall_precision(params, settings.device):
-            summary, points, example = run(settings)
-    record = {"profile": params.raw("profile", "unknown"), **summary}
-    return {"retrieval.json": record, "retrieval_curves.json": points, "retrieval_examples.json": example}
+    with single_cpu_thread(settings.device), recall_precision(params, settings.device):
+        summary, points, example = run(settings)
+    return {"retrieval.json": summary, "retrieval_curves.json": points, "retrieval_examples.json": example}
 
 
 def main(args) -> None:

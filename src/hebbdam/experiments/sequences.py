@@ -30,16 +30,17 @@ from torch import Tensor
 from .. import references as ref
 from ..config import ConfigError, Params
 from ..data.prepare import load_processed
-from ..data.sequences import binarize, digit_sequence, random_sequence
+from ..data.sequences import digit_sequence, random_sequence
 from ..logs import say
 from ..memory import SequenceMemory
 from ..memory.base import sign_keep
-from ..metrics import loglog_slope
+from ..metrics import binarise, loglog_slope
 from .common import Curves, compute_device, generator_for, run_stage, select
 
 KINDS = ("linear", "polynomial", "exponential")
 RULES = ("hebbian", "pseudo_inverse")
 STEP_CHUNK = 1024  # states per synchronous step when checking every transition of a long sequence
+DIGIT_THRESHOLD = 0.5  # digit frames: a pixel is +1 strictly above half intensity
 
 
 @dataclass(frozen=True)
@@ -331,7 +332,7 @@ def scan_bias(settings: Settings) -> tuple[dict, list[dict]]:
 def digit_frames(dataset: str, root: str) -> tuple[Tensor, Tensor]:
     """The training images of a prepared source binarised at half intensity: ±1 (N, D) and labels (N,)."""
     data = load_processed(dataset, root)
-    return binarize(data["x_train"].float()), data["y_train"].long()
+    return binarise(data["x_train"].float(), DIGIT_THRESHOLD, ties=-1.0), data["y_train"].long()
 
 
 def digits_recall(settings: Settings) -> dict:
@@ -390,7 +391,6 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     bias_record, bias_curves = scan_bias(settings)
     digits = digits_recall(settings)
     record = {
-        "profile": params.raw("profile", "unknown"),
         "criterion": {
             "trials": settings.trials,
             "probes": settings.probes,

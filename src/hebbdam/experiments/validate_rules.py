@@ -3,8 +3,8 @@
 Criteria, named once here:
 - *retrieved*: after asynchronous relaxation from ``FLIP`` = 10% flipped bits, the final overlap with the stored
   pattern is ≥ ``RETRIEVED_OVERLAP`` = 0.95 (basin criterion, ρ = 0.1);
-- *critical load*: the load α = P/D where the fraction of retrieved patterns crosses ½ (linear interpolation on a
-  grid of loads);
+- *critical load*: the load α = P/D where the fraction of retrieved patterns crosses ½ (``metrics.crossing``, linear
+  interpolation on a grid of loads; None when the grid does not bracket it);
 - *fixed point*: one synchronous step from the stored pattern changes no bit.
 """
 
@@ -19,6 +19,7 @@ from torch import Tensor
 from ..data.synthetic import flip_bits, rademacher
 from ..dynamics import relax
 from ..memory import Hopfield
+from ..metrics import crossing
 from ..rules.base import Rule, get_rule
 
 FLIP = 0.1
@@ -53,23 +54,12 @@ def retrieved_fraction(rule: Rule, dim: int, load: float, trials: int, seed: int
     return sum(fractions) / len(fractions)
 
 
-def crossing(loads: Sequence[float], fractions: Sequence[float], level: float = HALF) -> float:
-    """The first load where ``fractions`` falls through ``level`` (linear interpolation); nan if it never does."""
-    points = list(zip(loads, fractions, strict=True))
-    if points and points[0][1] < level:
-        return points[0][0]
-    for (a0, f0), (a1, f1) in zip(points, points[1:], strict=False):
-        if f0 >= level > f1:
-            return a0 + (f0 - level) * (a1 - a0) / (f0 - f1)
-    return math.nan
-
-
 def critical_load(
     rule: Rule, dim: int, loads: Sequence[float], trials: int = 2, seed: int = 0
-) -> tuple[float, dict[float, float]]:
+) -> tuple[float | None, dict[float, float]]:
     """Basin-criterion critical load of ``rule`` at dimension ``dim`` and the retrieved fraction at each load."""
     curve = {load: retrieved_fraction(rule, dim, load, trials, seed + i) for i, load in enumerate(loads)}
-    return crossing(list(curve), list(curve.values())), curve
+    return crossing(list(curve), list(curve.values()), HALF), curve
 
 
 def fixed_point_capacity(rule: Rule, dim: int, counts: Sequence[int], trials: int = 3, seed: int = 0, **fit) -> int:

@@ -14,7 +14,7 @@ from .style import plt
 
 INPUTS = ("budget_patterns.json", "budget_patterns_curves.json")
 OUTPUT = "budget_patterns.png"
-MARKERS = {"pairwise": "o", "features": "s", "quadruplets": "^", "hidden": "D"}
+MARKERS = {"hopfield": "o", "random_features": "s", "quadruplets": "^", "dense": "D"}
 
 
 def _style(arm: dict) -> str:

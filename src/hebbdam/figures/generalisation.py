@@ -17,6 +17,21 @@ TITLES = {
 STYLE = {"memorised": ("tab:blue", "-o"), "spurious": ("tab:red", "-s"), "generalised": ("tab:green", "-^")}
 
 
+def k_grid(entry: dict) -> list[int]:
+    """The training-set sizes K of one arm's (or σ_min's) entry, from the points' own ``K`` field."""
+    return sorted(point["K"] for point in entry.values() if isinstance(point, dict) and "K" in point)
+
+
+def transition_text(entry: dict) -> str:
+    """The transition as text: "≈ K" when measured, "< K₀" or "> K_last" when ½ is not crossed inside the grid."""
+    if entry.get("transition_K") is not None:
+        return f"≈ {entry['transition_K']:.3g}"
+    outside = entry.get("transition_K_outside")
+    if outside is None:
+        return "not measured"
+    return f"{'<' if outside['side'] == 'below_grid' else '>'} {outside['load']:g} (outside the K grid)"
+
+
 def draw(metrics: dict) -> plt.Figure:
     record, curves = metrics["generalisation.json"], metrics["generalisation_curves.json"]
     arms = [a for a in TITLES if a in record["arms"]] + [a for a in record["arms"] if a not in TITLES]
@@ -50,9 +65,8 @@ def draw(metrics: dict) -> plt.Figure:
         ax = axes[0][-1]
         colours = plt.cm.plasma([i / max(1, len(sweep)) for i in range(len(sweep))])
         for colour, (factor, entry) in zip(colours, sweep.items(), strict=True):
-            ks = sorted(int(k[1:]) for k in entry if k.startswith("K") and k[1:].isdigit())
-            transition = entry.get("transition_K")
-            label = f"σ_min = {factor}×NN: ½ at K ≈ {transition:.0f}" if transition else f"σ_min = {factor}×NN: none"
+            ks = k_grid(entry)
+            label = f"σ_min = {factor}×NN: ½ at K {transition_text(entry)}"
             ax.plot(ks, [entry[f"K{k}"]["memorised"] for k in ks], "-o", ms=3, color=colour, label=label)
         ax.set(
             xscale="log",
@@ -91,7 +105,7 @@ def comparisons(metrics: dict) -> list[dict]:
     )
     rows = []
     for arm, entry in record["arms"].items():
-        ks = sorted(int(k[1:]) for k in entry if k.startswith("K") and k[1:].isdigit())
+        ks = k_grid(entry)
         if len(ks) < 2:
             continue
         first, last = entry[f"K{ks[0]}"], entry[f"K{ks[-1]}"]
@@ -107,7 +121,7 @@ def comparisons(metrics: dict) -> list[dict]:
                 published="falls with K",
                 source=source,
                 verdict=cmp.REPRODUCED if falls else cmp.NOT_REPRODUCED,
-                note=f"transition (memorised = ½) at K ≈ {entry['transition_K']}; intervals "
+                note=f"transition (memorised = ½) at K {transition_text(entry)}; intervals "
                 f"{first.get('intervals', {}).get('memorised')} → {last.get('intervals', {}).get('memorised')}",
                 headline=arm == "optimal",
             )
@@ -126,7 +140,7 @@ def comparisons(metrics: dict) -> list[dict]:
                 interval=tuple(peak["intervals"]["spurious"]) if "intervals" in peak else None,
                 note=f"{peak.get('counts', {}).get('spurious', '?')} of {samples} samples"
                 + ("" if stands_out else "; the published spurious peak is NOT reproduced here")
-                + f"; transition K ≈ {entry['transition_K']}",
+                + f"; transition K {transition_text(entry)}",
                 headline=arm == "optimal",
             )
         )
@@ -135,7 +149,7 @@ def comparisons(metrics: dict) -> list[dict]:
             cmp.row(
                 f"E6 {record['dataset']} optimal: transition K at σ_min = {factor}×NN",
                 "K at which the memorised fraction crosses ½ (interpolated in log K)",
-                entry["transition_K"] if entry["transition_K"] is not None else "none in the K grid",
+                entry["transition_K"] if entry["transition_K"] is not None else f"K {transition_text(entry)}",
                 note="the paper fixes its sampler; where it stops moves the transition",
             )
         )

@@ -306,13 +306,30 @@ def fit_denoising(
     """Train ``trainable`` on :class:`Denoising` over ``patterns`` (P, D), in order, for ``updates`` gradient steps
     rounded up to whole epochs (the same number of updates at any P); returns the trained module. ``trainer_options``:
     the ``trainer`` section; ``logger`` as :func:`hebbdam.lit.trainer.build_trainer` takes it."""
+    module = BackpropModule(trainable, Denoising(steps=steps, flip=flip, gain=gain), lr=lr, seed=seed)
+    epochs = math.ceil(updates / math.ceil(patterns.shape[0] / batch_size))
+    return fit_backprop(module, patterns, batch_size, epochs, trainer_options, logger=logger)
+
+
+def fit_backprop(
+    module: BackpropModule,
+    patterns: Tensor,
+    batch_size: int,
+    epochs: int,
+    trainer_section: dict | None,
+    labels: Tensor | None = None,
+    shuffle: bool = False,
+    name: str | None = None,
+    logger="auto",
+) -> BackpropModule:
+    """The one fit of this module's trainers: ``epochs`` passes over ``patterns`` (P, D) (with ``labels`` (P,)) in
+    batches of ``batch_size`` rows, in order or shuffled per (seed, epoch), through :func:`hebbdam.lit.trainer.fit`
+    (the ``trainer`` section; ``name`` labels its checkpoints). Returns ``module``, trained."""
     from .data import PatternDataModule
     from .trainer import fit
 
-    module = BackpropModule(trainable, Denoising(steps=steps, flip=flip, gain=gain), lr=lr, seed=seed)
-    epochs = math.ceil(updates / math.ceil(patterns.shape[0] / batch_size))
-    data = PatternDataModule(patterns, batch_size=batch_size)
-    fit(module, data, trainer_options, max_epochs=epochs, logger=logger)
+    data = PatternDataModule(patterns, batch_size, labels=labels, shuffle=shuffle, seed=module.seed)
+    fit(module, data, trainer_section, name=name, max_epochs=epochs, logger=logger)
     return module
 
 
@@ -436,8 +453,7 @@ def digits_classifier(
     trainer_section: dict | None = None,
 ) -> tuple[BackpropModule, dict]:
     """Train the K&H 2016 classifier on scikit-learn digits (pixels → [-1, 1]); return it and its accuracies."""
-    from .data import PatternDataModule, digits
-    from .trainer import fit
+    from .data import digits
 
     train_x, train_y, test_x, test_y = digits(seed=seed)
     train_x, test_x = 2 * train_x - 1, 2 * test_x - 1
@@ -449,8 +465,7 @@ def digits_classifier(
         anneal=anneal,
         seed=seed,
     )
-    data = PatternDataModule(train_x, 100, labels=train_y, shuffle=True, seed=seed)
-    fit(module, data, trainer_section, name="digits_classifier", max_epochs=epochs)
+    fit_backprop(module, train_x, 100, epochs, trainer_section, labels=train_y, shuffle=True, name="digits_classifier")
     result = {
         "epochs": epochs,
         "memories": count,

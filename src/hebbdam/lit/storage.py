@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from ..errors import HebbdamError
-from ..memory import DenseAM, Hopfield, Memory, Power, QuadrupletMemory, RandomFeatureDAM, Separation
+from ..memory import Memory, Separation, build, default_kind
 from ..rules import Rule
 from ..rules.base import check_target
 from .data import PatternDataModule
@@ -95,33 +95,16 @@ class HebbianModule(pl.LightningModule):
             self.stored = torch.empty_like(saved, device=self.stored.device)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-    def memory(self, separation: Separation | None = None) -> Memory:
-        """The trained memory: a Hopfield network for pairwise rules, a Dense AM (needs ``separation``) for slots and
-        hidden units, a Dense AM with F = x⁴ for the 4th-order tensor, a random-feature DAM for a feature tensor,
-        a quadruplet memory for 4th-order couplings on random quadruplets."""
-        target = self.rule.target
-        if target == "pairwise":
-            return Hopfield(self.stored)
-        if target == "features":
-            from ..rules.dense import feature_frequencies
-
-            hyper = self.rule.hyper
-            omega = feature_frequencies(self.dim, hyper["features"], hyper["beta"], hyper["seed"])
-            return RandomFeatureDAM.from_tensor(omega.to(self.stored.device), self.stored, hyper["beta"])
-        if target == "quadruplets":
-            from ..rules.dense import random_quadruplets
-
-            indices = random_quadruplets(self.dim, self.stored.shape[0], self.rule.hyper["seed"])
-            return QuadrupletMemory(indices.to(self.stored.device), self.stored, self.dim)
-        if target == "tensor4":
-            from ..rules.dense import tensor4_memories
-
-            return DenseAM(tensor4_memories(self.stored), separation or Power(4))
-        if target in ("slots", "hidden"):
-            if separation is None:
-                raise ValueError(f"rule {self.rule.name} writes DAM memories: a separation function is required")
-            return DenseAM(self.stored, separation)
-        raise ValueError(f"rule {self.rule.name} writes {target}: no memory class in hebbdam.memory reads it yet")
+    def memory(self, separation: Separation | None = None, kind: str | None = None) -> Memory:
+        """The trained memory, built by the memory registry: kind ``kind`` (default: the primary kind of the rule's
+        target, e.g. a Hopfield network for pairwise weights, a Dense AM for slots and hidden units, which needs
+        ``separation``). A kind that does not accept the rule's target raises :class:`hebbdam.rules.RuleTargetError`."""
+        try:
+            kind = kind or default_kind(self.rule.target)
+        except ValueError as err:
+            raise ValueError(f"rule {self.rule.name}: {err}") from err
+        check_target(self.rule, kind)
+        return build(kind, self.stored, self.dim, self.rule.hyper, separation)
 
 
 def store(
@@ -139,7 +122,7 @@ def store(
     ``trainer_section``: the ``trainer`` config (:func:`hebbdam.lit.trainer.build_trainer`); ``overrides`` such as
     ``max_epochs`` (iterative rules) win over it; ``name`` labels the fit for checkpoints.
 
-    ``memory``: the memory object (or target name) the caller means to train; a rule that cannot train it raises
+    ``memory``: the memory object (or registry kind name) the caller means to train; a rule that cannot train it raises
     :class:`hebbdam.rules.RuleTargetError` naming both, before any work.
     """
     if memory is not None:

@@ -9,6 +9,7 @@ from .hopfield import Hopfield
 from .minerva import Minerva2
 from .quadruplets import QuadrupletMemory
 from .random_features import GaussianDAM, RandomFeatureDAM
+from .registry import TARGETS, MemoryKind, build, default_kind, get_kind, kind_names, kind_of, kinds_accepting
 from .separation import Exponential, Power, Separation
 from .sequence import SequenceMemory
 from .softmax import ModernHopfield
@@ -23,14 +24,22 @@ __all__ = [
     "Hopfield",
     "Kohonen",
     "Memory",
+    "MemoryKind",
     "Minerva2",
     "ModernHopfield",
     "NeuronAstrocyte",
     "QuadrupletMemory",
+    "TARGETS",
     "Power",
     "RandomFeatureDAM",
     "Separation",
     "SequenceMemory",
     "UniversalHopfield",
+    "build",
+    "default_kind",
+    "get_kind",
+    "kind_names",
+    "kind_of",
+    "kinds_accepting",
     "sign_keep",
 ]

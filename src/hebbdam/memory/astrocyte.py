@@ -11,8 +11,16 @@ import torch
 from torch import Tensor
 
 from .base import BinaryMemory, check_matrix
+from .dense import DenseAM
+from .registry import MemoryKind, register_kind
+from .separation import Power, Separation
 
 MAX_MATERIALISED_DIM = 24  # :meth:`tensor` is for tests on tiny D only
+
+
+def tensor4_memories(factors: Tensor) -> Tensor:
+    """The patterns ξ_μ = u_μ D^{3/4} (P, D): the tensor memory is a DenseAM with F = x⁴ (same dynamics, E·D/4)."""
+    return factors * factors.shape[1] ** 0.75
 
 
 class NeuronAstrocyte(BinaryMemory):
@@ -54,3 +62,20 @@ class NeuronAstrocyte(BinaryMemory):
 
     def after_flip(self, cache: Tensor, index: Tensor, delta: Tensor) -> Tensor:
         return torch.addcmul(cache, delta[:, None], self.columns("memories")[index])
+
+
+def _from_factors(stored: Tensor, dim: int, options: dict, separation: Separation | None) -> DenseAM:
+    """The 4th-order tensor's factors u_μ (P, D) read as the DenseAM with F = x⁴ over ξ_μ = u_μ D^{3/4}."""
+    return DenseAM(tensor4_memories(stored), separation or Power(4))
+
+
+register_kind(
+    MemoryKind(
+        "tensor4",
+        ("tensor4",),
+        _from_factors,
+        lambda dim, size: size * dim,
+        (NeuronAstrocyte,),
+        "a 4th-order tensor (factors u_μ (P, D))",
+    )
+)

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from .base import BinaryMemory, Memory, check_matrix, sign_keep
+from .registry import register_kind, slot_kind
 
 
 def _store_keys_and_values(memory: Memory, keys: Tensor, values: Tensor | None) -> None:
@@ -89,3 +90,7 @@ class Amari(BinaryMemory):
 
     def after_flip(self, cache: Tensor, index: Tensor, delta: Tensor) -> Tensor:
         return torch.addcmul(cache, delta[:, None], self.columns("keys")[index])
+
+
+register_kind(slot_kind("kohonen", Kohonen, "keys K (P, D) of a linear associator"))
+register_kind(slot_kind("amari", Amari, "keys K (P, D) of a sign associator (W = KᵀK)"))

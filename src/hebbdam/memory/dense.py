@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from .base import BinaryMemory, check_matrix, is_bipolar
+from .registry import MemoryKind, register_kind
 from .separation import Power, Separation
 
 # elements of the (B, chunk, P) temporary of the exact field for non-bipolar memories
@@ -93,3 +94,21 @@ class DenseAM(BinaryMemory):
 
     def after_flip(self, cache: Tensor, index: Tensor, delta: Tensor) -> Tensor:
         return cache + delta[:, None] * self.columns("memories")[index]
+
+
+def _from_slots(stored: Tensor, dim: int, options: dict, separation: Separation | None) -> DenseAM:
+    if separation is None:
+        raise ValueError("memory dense: a separation function F is required")
+    return DenseAM(stored, separation)
+
+
+register_kind(
+    MemoryKind(
+        "dense",
+        ("slots", "hidden"),
+        _from_slots,
+        lambda dim, size: size * dim,
+        (DenseAM,),
+        "a DAM memory matrix Ξ (P, D) (slots, or K hidden units)",
+    )
+)

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from .base import BinaryMemory
+from .registry import MemoryKind, register_kind
 
 
 class Hopfield(BinaryMemory):
@@ -37,3 +38,14 @@ class Hopfield(BinaryMemory):
     def after_flip(self, cache: Tensor, index: Tensor, delta: Tensor) -> Tensor:
         # h_j = Σ_k W_jk σ_k, so σ_i += δ adds δ W_ji to every h_j: column i of W, one per state.
         return torch.addcmul(cache, delta.double()[:, None], self.columns("weights", torch.float64)[index])
+
+
+def _from_weights(stored: Tensor, dim: int, options: dict, separation) -> Hopfield:
+    return Hopfield(stored)
+
+
+register_kind(
+    MemoryKind(
+        "hopfield", ("pairwise",), _from_weights, lambda dim, size: dim * dim, (Hopfield,), "pairwise weights W (D, D)"
+    )
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from .base import Memory, check_matrix
+from .registry import register_kind, slot_kind
 
 EPS = 1e-12  # guards the cosine of an all-zero trace or probe
 
@@ -35,3 +36,6 @@ class Minerva2(Memory):
 
     def step(self, states: Tensor) -> Tensor:
         return self.activations(states) @ self.traces
+
+
+register_kind(slot_kind("minerva", Minerva2, "traces Ξ (P, D) (MINERVA 2)"))

@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .softmax import attention, causal_mask
+
 NORMALISER_EPS = 1e-6  # linear attention's φ(q)·z + ε (Schlag et al.'s value)
 FEATURE_MAPS = ("identity", "elu", "dpfp", "taylor2", "favor")
 
@@ -80,14 +82,10 @@ class FeatureMap(nn.Module):
         return torch.cat([torch.exp(angles - half_norm), torch.exp(-angles - half_norm)], dim=-1) / scale
 
 
-def causal_mask(length: int, device: torch.device) -> Tensor:
-    """(L, L) bool, True where position t may read position s (s ≤ t)."""
-    return torch.ones(length, length, dtype=torch.bool, device=device).tril()
-
-
 class SoftmaxMemory(nn.Module):
     """Softmax attention = one softmax-DAM step over the keys so far, inverse temperature ``beta`` (1/√d when
-    None). State: the key and value cache, (t, d + dv) per sequence: it grows with the sequence."""
+    None). State: the key and value cache, (t, d + dv) per sequence: it grows with the sequence. Both forms go
+    through ``memory.softmax.attention`` (fused SDPA where it applies, the dispatch rule of softmax recall)."""
 
     rule = "softmax"
 
@@ -101,9 +99,7 @@ class SoftmaxMemory(nn.Module):
         return length * (self.dim + value_dim)
 
     def parallel(self, q: Tensor, k: Tensor, v: Tensor, beta: Tensor | None = None) -> Tensor:
-        logits = self.beta * q @ k.transpose(-1, -2)
-        logits = logits.masked_fill(~causal_mask(q.shape[1], q.device), float("-inf"))
-        return torch.softmax(logits, dim=-1) @ v
+        return attention(q, k, v, self.beta, causal=True)
 
     def init_state(self, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
         return k[:, :0], v[:, :0]
@@ -117,8 +113,7 @@ class SoftmaxMemory(nn.Module):
         """q (B, d) or (B, Q, d) → (B, dv) or (B, Q, dv): one softmax-DAM step per sequence."""
         keys, values = state
         single = q.ndim == 2
-        q = q.unsqueeze(1) if single else q
-        out = torch.softmax(self.beta * q @ keys.transpose(-1, -2), dim=-1) @ values
+        out = attention(q.unsqueeze(1) if single else q, keys, values, self.beta)
         return out.squeeze(1) if single else out
 
     def final_state(self, k: Tensor, v: Tensor, beta: Tensor | None = None):

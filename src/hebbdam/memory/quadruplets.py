@@ -9,10 +9,22 @@ one gather, one product and one scatter-add: O(B·M), never O(D⁴).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 from torch import Tensor
 
 from .base import BinaryMemory
+from .registry import MemoryKind, register_kind
+
+
+@lru_cache(maxsize=32)
+def random_quadruplets(dim: int, count: int, seed: int) -> Tensor:
+    """M = ``count`` quadruplets of 4 distinct neurons each, fixed by ``seed``: (M, 4) long."""
+    if dim < 4:
+        raise ValueError(f"dim: a quadruplet needs at least 4 neurons, got {dim}")
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand(count, dim, generator=generator).argsort(dim=1)[:, :4].contiguous()
 
 
 def quadruplet_products(indices: Tensor, states: Tensor) -> Tensor:
@@ -49,3 +61,21 @@ class QuadrupletMemory(BinaryMemory):
         for position in range(4):  # every quadruplet adds its term to each of its 4 neurons
             total.index_add_(1, self.indices[:, position], weighted)
         return states * total
+
+
+def _from_couplings(stored: Tensor, dim: int, options: dict, separation) -> QuadrupletMemory:
+    """T (M,) written on the quadruplets drawn from the rule's ``seed``."""
+    indices = random_quadruplets(dim, stored.shape[0], options["seed"])
+    return QuadrupletMemory(indices.to(stored.device), stored, dim)
+
+
+register_kind(
+    MemoryKind(
+        "quadruplets",
+        ("quadruplets",),
+        _from_couplings,
+        lambda dim, size: size,
+        (QuadrupletMemory,),
+        "couplings on M random quadruplets",
+    )
+)

@@ -12,13 +12,27 @@ For both, one ``step`` is σ ← σ - ∇E(σ): for the exact model that is the 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 from torch import Tensor
 
 from .base import Memory, check_beta, check_matrix
+from .registry import MemoryKind, register_kind, slot_kind
 
 KERNEL_FLOOR = 1e-30  # φ(σ)·T is an estimate and can dip below 0 far from every memory; the log is floored here
+
+
+@lru_cache(maxsize=32)
+def _frequencies(dim: int, features: int, beta: float, seed: int) -> Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(features // 2, dim, generator=generator, dtype=torch.float64) * math.sqrt(beta)
+
+
+def feature_frequencies(dim: int, features: int, beta: float, seed: int) -> Tensor:
+    """The frequencies Ω (F/2, D) ~ N(0, β I), float64, fixed by ``seed``: the random-feature rule's draw
+    (``rules.dense.fourier_features``) and the memory built from its tensor."""
+    return _frequencies(dim, features, float(beta), int(seed))
 
 
 class GaussianDAM(Memory):
@@ -111,3 +125,22 @@ class RandomFeatureDAM(Memory):
 
     def step(self, states: Tensor) -> Tensor:
         return states - self.grad_energy(states)
+
+
+def _from_features(stored: Tensor, dim: int, options: dict, separation) -> RandomFeatureDAM:
+    """T (F,) written by the random-feature rule, with Ω drawn from the rule's ``features``, ``beta`` and ``seed``."""
+    omega = feature_frequencies(dim, options["features"], options["beta"], options["seed"])
+    return RandomFeatureDAM.from_tensor(omega.to(stored.device), stored, options["beta"])
+
+
+register_kind(
+    MemoryKind(
+        "random_features",
+        ("features",),
+        _from_features,
+        lambda dim, size: 2 * size,
+        (RandomFeatureDAM,),
+        "a random-feature tensor T (2Y,) (DrDAM)",
+    )
+)
+register_kind(slot_kind("gaussian", GaussianDAM, "a slot memory Ξ (P, D) with the Gaussian-kernel energy"))

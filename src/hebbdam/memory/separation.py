@@ -15,6 +15,7 @@ from torch import Tensor
 
 class Separation:
     name: str
+    attracts_mirror: bool = False  # E(-σ) = E(σ): the mirror -ξ of a memory is an attractor too (score |overlap|)
 
     def __call__(self, x: Tensor) -> Tensor:
         """F(x), elementwise."""
@@ -67,6 +68,7 @@ class Power(Separation):
             raise ValueError(f"n: expected an integer power ≥ 2, got {n!r}")
         self.n = n
         self.rectified = rectified
+        self.attracts_mirror = n % 2 == 0 and not rectified  # an even plain power is symmetric under σ → -σ
         self.name = f"{'rectified ' if rectified else ''}x^{n}"
 
     def __call__(self, x: Tensor) -> Tensor:

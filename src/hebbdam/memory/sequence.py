@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from .base import Memory, check_matrix, sign_keep
+from .registry import register_kind, slot_kind
 
 KINDS = ("linear", "polynomial", "exponential")
 
@@ -114,3 +115,6 @@ class SequenceMemory(Memory):
 
     def energy(self, states: Tensor) -> Tensor:
         raise NotImplementedError("sequence memories are asymmetric: they have no energy")
+
+
+register_kind(slot_kind("sequence", SequenceMemory, "a sequence Ξ (P, D) in order, stored in asymmetric couplings"))

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .base import Memory, check_beta, check_matrix
+from .registry import register_kind, slot_kind
 
 SDPA_MAX_HEAD_DIM_CUDA = 256  # the fused CUDA kernels (FlashAttention, cuDNN) take head dimensions up to 256
 DEFAULT_CHUNK = 65536
@@ -18,15 +19,16 @@ DEFAULT_CHUNK = 65536
 Logits = Callable[[Tensor, Tensor], Tensor]  # (B, D), (k, D) → (B, k) logits of a chunk of memories
 
 
-def uses_fused_attention(states: Tensor, memories: Tensor, values: Tensor) -> bool:
-    """Whether :func:`softmax_readout` dispatches to ``scaled_dot_product_attention``: on the CPU always (its
-    flash kernel takes any head dimension), on CUDA when both head dimensions are ≤ 256 (beyond, SDPA has no
-    fused kernel and the explicit GEMM-softmax-GEMM is as fast)."""
-    if states.dtype != memories.dtype or states.dtype != values.dtype or not states.is_floating_point():
+def uses_fused_attention(queries: Tensor, keys: Tensor, values: Tensor) -> bool:
+    """Whether attention over these tensors dispatches to ``scaled_dot_product_attention``, for every caller
+    (:func:`softmax_readout`, :func:`attention`, the E9 softmax mixer): on the CPU always (its flash kernel takes any
+    head dimension), on CUDA when both head dimensions (the last axes of keys and values) are ≤ 256 (beyond, SDPA has
+    no fused kernel and the explicit GEMM-softmax-GEMM is as fast). Same floating dtype everywhere, else never."""
+    if queries.dtype != keys.dtype or queries.dtype != values.dtype or not queries.is_floating_point():
         return False
-    if states.device.type == "cpu":
+    if queries.device.type == "cpu":
         return True
-    return states.device.type == "cuda" and max(memories.shape[1], values.shape[1]) <= SDPA_MAX_HEAD_DIM_CUDA
+    return queries.device.type == "cuda" and max(keys.shape[-1], values.shape[-1]) <= SDPA_MAX_HEAD_DIM_CUDA
 
 
 def fused_attention_is_streamed(states: Tensor, memories: Tensor, values: Tensor) -> bool:
@@ -40,6 +42,30 @@ def fused_attention_is_streamed(states: Tensor, memories: Tensor, values: Tensor
     )
 
 
+def causal_mask(length: int, device: torch.device, keys: int | None = None) -> Tensor:
+    """(L, S) bool (S = ``keys``, L by default), True where query t may read key s (s ≤ t, top-left aligned)."""
+    return torch.ones(length, length if keys is None else keys, dtype=torch.bool, device=device).tril()
+
+
+def explicit_attention(queries: Tensor, keys: Tensor, values: Tensor, scale: float, causal: bool = False) -> Tensor:
+    """softmax(scale · Q Kᵀ) V as matmul, softmax, matmul, position t reading s ≤ t only when ``causal``:
+    (..., L, d), (..., S, d), (..., S, dv) → (..., L, dv). The definition the fused kernel is tested against."""
+    logits = scale * queries @ keys.transpose(-1, -2)
+    if causal:
+        length, keys_count = logits.shape[-2:]
+        logits = logits.masked_fill(~causal_mask(length, logits.device, keys_count), float("-inf"))
+    return torch.softmax(logits, dim=-1) @ values
+
+
+def attention(queries: Tensor, keys: Tensor, values: Tensor, scale: float, causal: bool = False) -> Tensor:
+    """softmax(scale · Q Kᵀ) V, causal or not, by ``scaled_dot_product_attention`` where
+    :func:`uses_fused_attention` says so, else :func:`explicit_attention`: (..., L, d), (..., S, d), (..., S, dv) →
+    (..., L, dv). ``causal`` aligns the masks top-left (query t reads keys 0…t), as SDPA's ``is_causal`` does."""
+    if not uses_fused_attention(queries, keys, values):
+        return explicit_attention(queries, keys, values, scale, causal)
+    return F.scaled_dot_product_attention(queries, keys, values, is_causal=causal, scale=scale)
+
+
 def gemm_readout(states: Tensor, memories: Tensor, values: Tensor, beta: float) -> Tensor:
     """softmax(β S Ξᵀ) V as two matmuls and in-place elementwise passes: (B, D), (K, D), (K, Dv) → (B, Dv)."""
     logits = torch.mm(states, memories.T).mul_(beta)
@@ -50,11 +76,11 @@ def gemm_readout(states: Tensor, memories: Tensor, values: Tensor, beta: float) 
 
 def softmax_readout(states: Tensor, memories: Tensor, values: Tensor, beta: float) -> Tensor:
     """softmax(β S Ξᵀ) V: (B, D), (K, D), (K, Dv) → (B, Dv). The B queries are attention's sequence axis and the
-    K memories its keys, so this is ``scaled_dot_product_attention`` with scale β where a fused kernel applies,
-    else :func:`gemm_readout`."""
+    K memories its keys, so this is :func:`attention` (SDPA with scale β) where a fused kernel applies, else
+    :func:`gemm_readout` (two in-place GEMM passes, faster than the generic explicit form)."""
     if not uses_fused_attention(states, memories, values):
         return gemm_readout(states, memories, values, beta)
-    return F.scaled_dot_product_attention(states[None], memories[None], values[None], scale=beta)[0]
+    return attention(states[None], memories[None], values[None], beta)[0]
 
 
 def dot_logits(beta: float) -> Logits:
@@ -137,3 +163,6 @@ class ModernHopfield(Memory):
         if streamed and not fused_attention_is_streamed(states, self.memories, self.values):
             return stream_step(states, self.memories, self.beta, self.values, chunk=self.chunk)
         return softmax_readout(states, self.memories, self.values, self.beta)
+
+
+register_kind(slot_kind("softmax", ModernHopfield, "a memory matrix Ξ (K, D) read by softmax attention"))

@@ -13,6 +13,7 @@ from torch import Tensor
 
 from .base import Memory, check_beta, check_matrix
 from .distance import pairwise_distance
+from .registry import register_kind, slot_kind
 from .softmax import Logits, softmax_readout, stream_softmax
 
 EPS = 1e-12  # guards L1 and L2 norms of all-zero rows
@@ -146,3 +147,6 @@ class UniversalHopfield(Memory):
             scores = SIMILARITIES[self.similarity](states, self.memories[start : start + self.chunk])
             out.addmm_(self.separate(scores), self.projection[start : start + self.chunk])
         return out
+
+
+register_kind(slot_kind("universal", UniversalHopfield, "memories M (P, D) under a similarity and a separation"))

@@ -1,8 +1,9 @@
 """A learning rule: a pure function from a batch of activity to an update of a memory's stored tensor.
 
 Every rule names its ``locality`` ("local": ΔW_ij uses only what is at neurons i and j; "nonlocal": anything else)
-and its ``target``, the kind of stored tensor it writes, so a figure can never silently mix local and non-local
-results and a rule is never applied to a memory it cannot train:
+and its ``target``, the kind of stored tensor it writes (``memory.registry.TARGETS``), so a figure can never silently
+mix local and non-local results and a rule is never applied to a memory it cannot train (each memory kind declares
+the targets it accepts):
 
 - ``pairwise``: weights W (D, D) of a Hopfield network;
 - ``slots``: a DAM's memory matrix Ξ (P, D), one row appended per stored pattern;
@@ -25,16 +26,8 @@ import torch
 from torch import Tensor
 
 from ..errors import HebbdamError
+from ..memory.registry import TARGETS, get_kind, kind_of
 
-TARGETS: dict[str, str] = {
-    "pairwise": "pairwise weights W (D, D)",
-    "slots": "a DAM memory matrix Ξ (P, D)",
-    "hidden": "hidden-unit weights (K, D)",
-    "features": "a random-feature tensor T (F,)",
-    "tensor4": "a 4th-order Hebbian tensor in factored form (P, D)",
-    "quadruplets": "4th-order couplings on M random quadruplets (M,)",
-    "readout": "a readout (C, K) from hidden activity to class units",
-}
 COMBINES = ("sum", "concat", "none")
 
 
@@ -122,39 +115,19 @@ class Rule:
         return f"rule {self.name} ({self.locality}; trains {TARGETS[self.target]})"
 
 
-def memory_targets(memory: object) -> tuple[str, str]:
-    """The targets a memory object can be trained by, and a short description of it, e.g. ("pairwise",), "Hopfield"."""
-    from ..memory import DenseAM, Hopfield
-
-    name = type(memory).__name__
-    if isinstance(memory, Hopfield):
-        return ("pairwise",), f"{name} (pairwise weights W (D, D))"
-    if isinstance(memory, DenseAM):
-        return ("slots", "hidden"), f"{name} (a DAM memory matrix Ξ (P, D))"
-    lowered = name.lower()
-    if "quadruplet" in lowered:
-        return ("quadruplets",), f"{name} (couplings on M random quadruplets)"
-    if "feature" in lowered:
-        return ("features",), f"{name} (a random-feature tensor)"
-    if "astro" in lowered or "tensor" in lowered:
-        return ("tensor4",), f"{name} (a 4th-order tensor)"
-    if isinstance(getattr(memory, "memories", None), torch.Tensor):
-        return ("slots",), f"{name} (a memory matrix Ξ (P, D))"
-    return (), name
-
-
 def check_target(rule: Rule, memory: object) -> None:
     """Raise :class:`RuleTargetError` naming the rule and the memory unless ``rule`` can train ``memory``.
 
-    ``memory`` is a memory object (Hopfield, DenseAM, …) or a target name ("pairwise", "slots", …).
+    ``memory`` is a memory object (Hopfield, DenseAM, …) or a kind name of the memory registry ("hopfield",
+    "dense", …). Compatibility is declared on both sides: the rule's ``target`` must be among the kind's ``accepts``.
     """
     if isinstance(memory, str):
-        if memory not in TARGETS:
-            raise ValueError(f"memory: expected a memory object or one of {', '.join(TARGETS)}, got {memory!r}")
-        targets, described = (memory,), TARGETS[memory]
+        kind = get_kind(memory)
+        described = f"memory {kind.name} ({kind.description})"
     else:
-        targets, described = memory_targets(memory)
-    if rule.target not in targets:
+        kind = kind_of(memory)
+        described = type(memory).__name__ + ("" if kind is None else f" ({kind.description})")
+    if kind is None or rule.target not in kind.accepts:
         raise RuleTargetError(f"{rule.describe()} cannot train {described}")
 
 

@@ -12,32 +12,22 @@
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import torch
 from torch import Tensor
 
+from ..memory.quadruplets import random_quadruplets
+from ..memory.random_features import feature_frequencies
 from .base import Rule, register_factory
 
 
 # random Fourier features ------------------------------------------------------------------------------------
-@lru_cache(maxsize=32)
-def _frequencies(dim: int, features: int, beta: float, seed: int) -> Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(features // 2, dim, generator=generator, dtype=torch.float64) * math.sqrt(beta)
-
-
-def feature_frequencies(dim: int, features: int, beta: float, seed: int) -> Tensor:
-    """The rule's frequencies Ω (F/2, D), float64, as :func:`fourier_features` uses them."""
-    return _frequencies(dim, features, float(beta), int(seed))
-
-
 def fourier_features(states: Tensor, features: int, beta: float, seed: int) -> Tensor:
     """φ(σ) = [cos(Ωσ), sin(Ωσ)] / √(F/2), Ω (F/2, D) ~ N(0, β I) fixed by ``seed``, so that
     φ(x)·φ(y) → exp(-β/2 ‖x - y‖²) as F grows. (B, D) → (B, F), F = ``features`` (even)."""
     if features < 2 or features % 2:
         raise ValueError(f"features: expected an even number ≥ 2, got {features!r}")
-    omega = _frequencies(states.shape[1], features, float(beta), int(seed)).to(states.device)
+    omega = feature_frequencies(states.shape[1], features, beta, seed).to(states.device)
     angles = states.to(torch.float64) @ omega.T
     phi = torch.cat([angles.cos(), angles.sin()], dim=1) / math.sqrt(features // 2)
     return phi.to(states.dtype)
@@ -90,25 +80,11 @@ def tensor4_dense(factors: Tensor) -> Tensor:
     return torch.einsum("pi,pj,pk,pl->ijkl", factors, factors, factors, factors)
 
 
-def tensor4_memories(factors: Tensor) -> Tensor:
-    """The patterns ξ_μ = u_μ D^{3/4} (P, D): the tensor memory is a DenseAM with F = x⁴ (same dynamics, E·D/4)."""
-    return factors * factors.shape[1] ** 0.75
-
-
 def tensor4() -> Rule:
     return Rule("tensor4", "local", "tensor4", tensor4_write, combine="concat")
 
 
 # 4th-order tensor on M random quadruplets ------------------------------------------------------------------
-@lru_cache(maxsize=32)
-def random_quadruplets(dim: int, count: int, seed: int) -> Tensor:
-    """M = ``count`` quadruplets of 4 distinct neurons each, fixed by ``seed``: (M, 4) long."""
-    if dim < 4:
-        raise ValueError(f"dim: a quadruplet needs at least 4 neurons, got {dim}")
-    generator = torch.Generator().manual_seed(seed)
-    return torch.rand(count, dim, generator=generator).argsort(dim=1)[:, :4].contiguous()
-
-
 def quadruplets(count: int = 4096, seed: int = 0) -> Rule:
     """Hebbian write of the 4th-order couplings on M random quadruplets: T_q += Σ_b Π_{n ∈ q} ξ_bn. State (M,).
     Local: each coupling sees only the activity of its own four neurons."""

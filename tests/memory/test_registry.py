@@ -1,0 +1,66 @@
+"""The memory registry: rule ↔ memory compatibility comes from the rule's ``target`` and the kind's ``accepts``."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hebbdam.lit import store
+from hebbdam.memory import (
+    TARGETS,
+    DenseAM,
+    Hopfield,
+    Power,
+    build,
+    default_kind,
+    get_kind,
+    kind_names,
+    kind_of,
+    kinds_accepting,
+)
+from hebbdam.memory.registry import NOT_MEMORIES
+from hebbdam.rules import RuleTargetError, check_target, get_rule, rule_names
+
+
+def patterns(count: int, dim: int, seed: int = 0) -> torch.Tensor:
+    return torch.randint(0, 2, (count, dim), generator=torch.Generator().manual_seed(seed)).float() * 2 - 1
+
+
+def test_every_registered_rule_target_has_a_memory_kind():
+    for name in rule_names():
+        target = get_rule(name).target
+        if target in NOT_MEMORIES:
+            continue
+        assert kinds_accepting(target), f"rule {name} writes {target}: no memory kind accepts it"
+        assert target in get_kind(default_kind(target)).accepts
+
+
+def test_every_target_is_declared_and_every_kind_names_its_classes():
+    for name in kind_names():
+        kind = get_kind(name)
+        assert set(kind.accepts) <= set(TARGETS) and kind.classes
+    assert set(TARGETS) == {t for n in kind_names() for t in get_kind(n).accepts} | set(NOT_MEMORIES)
+
+
+def test_an_incompatible_pair_is_refused_in_one_line():
+    with pytest.raises(RuleTargetError) as caught:
+        check_target(get_rule("slot"), "hopfield")
+    assert "\n" not in str(caught.value) and "rule slot" in str(caught.value) and "memory hopfield" in str(caught.value)
+    with pytest.raises(RuleTargetError, match="rule hebb .*cannot train memory quadruplets"):
+        store(patterns(4, 8), get_rule("hebb"), memory="quadruplets")
+    with pytest.raises(RuleTargetError, match="rule storkey .*cannot train memory dense"):
+        store(patterns(4, 8), get_rule("storkey")).memory(Power(3), kind="dense")
+    with pytest.raises(KeyError, match="memory: expected one of amari, dense"):
+        get_kind("bam")
+
+
+def test_kinds_build_the_memories_a_rule_wrote():
+    x = patterns(6, 12)
+    weights = get_rule("hebb").fit(x)
+    assert isinstance(build("hopfield", weights, 12), Hopfield)
+    dense = build("dense", x, 12, separation=Power(3))
+    assert isinstance(dense, DenseAM) and kind_of(dense).name == "dense"
+    assert kind_of(Hopfield(weights)).name == "hopfield"
+    assert get_kind("hopfield").parameters(12, 0) == 144 and get_kind("dense").parameters(12, 6) == 72
+    with pytest.raises(ValueError, match="separation"):
+        build("dense", x, 12)
