@@ -84,9 +84,15 @@ def number_list(expected: str, bound: Callable[[float], bool]) -> Check:
     )
 
 
-def subset(expected: str, options: Sequence[Any]) -> Check:
-    """A non-empty list whose every entry is one of ``options``."""
-    return Check(expected, lambda v: isinstance(v, list) and bool(v) and all(x in options for x in v), list)
+def subset(expected: str, options: Sequence[Any], distinct: bool = False) -> Check:
+    """A non-empty list whose every entry is one of ``options`` (each at most once when ``distinct``)."""
+    return Check(
+        expected,
+        lambda v: (
+            isinstance(v, list) and bool(v) and all(x in options for x in v) and (not distinct or len(set(v)) == len(v))
+        ),
+        list,
+    )
 
 
 def optional(check: Check, expected: str | None = None) -> Check:
@@ -135,6 +141,23 @@ class Named:
         if not items and self.at_least_one:
             raise ConfigError(section.key(name), self.at_least_one)
         return items
+
+
+@dataclass(frozen=True)
+class Keyed:
+    """A field holding a mapping from names among ``names`` to values that pass ``check`` (a β per similarity);
+    another name is refused with ``expected``."""
+
+    check: Check
+    names: Sequence[str]
+    expected: str
+
+    def read(self, section: Params, name: str, default: Any, values: dict) -> dict:
+        entries = section.section(name)
+        for key, _ in entries.items():
+            if key not in self.names:
+                raise ConfigError(entries.key(key), self.expected, "unknown")
+        return {key: self.check.read(entries, key, MISSING) for key, _ in entries.items()}
 
 
 @dataclass(frozen=True)

@@ -110,6 +110,12 @@ def data_root(params: Params) -> str:
     return params.section("data").string("root", "data")
 
 
+def binarize_threshold(params: Params) -> float:
+    """``data.binarize_threshold``, the grey level that splits pixels into ±1 (null or absent: 0.5)."""
+    data = params.section("data")
+    return 0.5 if data.raw("binarize_threshold", None) is None else data.fraction("binarize_threshold")
+
+
 def separation_at(separation: Separation | None, dim: int) -> Separation | None:
     """The separation for dimension D: powers are scale-free; the exponential's beta is per raw overlap."""
     return Exponential(separation.beta * dim) if isinstance(separation, Exponential) else separation
