@@ -128,6 +128,16 @@ class Section:
 
 
 @dataclass(frozen=True)
+class Inline:
+    """A field holding a schema whose keys sit in the section itself (a training block shared by sections)."""
+
+    schema: type
+
+    def read(self, section: Params, name: str, default: Any, values: dict) -> Any:
+        return parse(self.schema, section)
+
+
+@dataclass(frozen=True)
 class Named:
     """A field holding a mapping of named sub-sections (arms, models), each parsed into ``schema`` with its
     ``name``; a list in the order of the mapping. ``at_least_one``: the refusal of an empty mapping."""
