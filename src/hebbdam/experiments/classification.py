@@ -73,7 +73,8 @@ from .common import (
 
 ARMS = ("backprop", "one_shot", "prototypes", "krotov_hopfield")
 VOTE_THRESHOLD = 0.0  # a class-part entry above this pushes that class unit on: the memory votes for the class
-KMEANS_ITERATIONS = 25  # Lloyd iterations of the per-class k-means (prototypes with K/C > 1)
+KMEANS_ITERATIONS = 25  # most Lloyd iterations of the per-class k-means (prototypes with K/C > 1)
+KMEANS_INITS = 4  # k-means++ restarts; the lowest inertia wins
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -254,14 +255,14 @@ def one_shot_memories(count: int, data: Data, generator: torch.Generator) -> Ten
 
 
 def kmeans(points: Tensor, count: int, generator: torch.Generator) -> Tensor:
-    """Lloyd's k-means (Euclidean) from ``count`` distinct random points; an empty cluster keeps its centre."""
-    centres = points[torch.randperm(points.shape[0], generator=generator)[:count]].clone()
-    for _ in range(KMEANS_ITERATIONS):
-        assign = torch.cdist(points, centres).argmin(1)
-        sums = torch.zeros_like(centres).index_add_(0, assign, points)
-        sizes = torch.bincount(assign, minlength=count)
-        centres = torch.where(sizes[:, None] > 0, sums / sizes.clamp_min(1)[:, None], centres)
-    return centres
+    """``count`` Euclidean k-means centres (count, D) of ``points`` (N, D): scikit-learn's Lloyd k-means, k-means++
+    starts, ``KMEANS_INITS`` restarts, seeded from ``generator`` (repeatable)."""
+    from sklearn.cluster import KMeans
+
+    seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+    fitted = KMeans(count, init="k-means++", n_init=KMEANS_INITS, max_iter=KMEANS_ITERATIONS, random_state=seed)
+    fitted.fit(points.double().numpy())
+    return torch.from_numpy(fitted.cluster_centers_).to(points.dtype)
 
 
 def prototype_memories(count: int, data: Data, generator: torch.Generator) -> Tensor:
