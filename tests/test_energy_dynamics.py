@@ -119,3 +119,33 @@ def test_sweep_leaves_its_input_alone_and_holds_clamped_neurons(model):
     swept = asynchronous_sweep(memory, states, g, clamped)
     assert torch.equal(states, before)
     assert torch.equal(swept[:, :10], before[:, :10]) and not torch.equal(swept, before)
+
+
+@settings(max_examples=30, deadline=None)
+@given(dim=st.integers(2, 30), batch=st.integers(1, 8), seed=st.integers(0, 2**31 - 1))
+def test_asynchronous_updates_never_raise_hopfield_energy_with_thresholds(dim, batch, seed):
+    """E = -½σᵀWσ + θᵀσ is a Lyapunov function of σ_i ← sgn(Σ_j W_ij σ_j - θ_i), for any θ (D,)."""
+    g = torch.Generator().manual_seed(seed)
+    theta = torch.randn(dim, generator=g, dtype=torch.float64)
+    memory = Hopfield(random_symmetric(dim, g), threshold=theta)
+    states = rademacher(batch, dim, g).double()
+    trace = relax(memory, states, mode="async", max_sweeps=20, generator=g, trace_energy=True).energy
+    assert (trace[1:] <= trace[:-1] + 1e-9).all()
+
+
+@settings(max_examples=20, deadline=None)
+@given(dim=st.integers(2, 150), batch=st.integers(1, 5), seed=st.integers(0, 2**31 - 1))
+def test_threshold_sweep_and_step_match_the_neuron_by_neuron_rule(dim, batch, seed):
+    """The blocked asynchronous sweep and the synchronous step apply sgn(h_i - θ_i), ties kept, as the plain loop."""
+    g = torch.Generator().manual_seed(seed)
+    theta = torch.randint(-2, 3, (dim,), generator=g).double()  # integers: exact ties h_i = θ_i occur
+    weights = torch.randint(-2, 3, (dim, dim), generator=g).double()
+    memory = Hopfield(((weights + weights.T) / 2).fill_diagonal_(0.0), threshold=theta)
+    states = rademacher(batch, dim, g).double()
+    order_generator = torch.Generator().manual_seed(seed)
+    order = sweep_order(memory, batch, torch.Generator().manual_seed(seed))[0]
+    expected = states.clone()
+    for i in order.tolist():  # reference: the loop is the test's, not the library's
+        expected[:, i] = sign_keep(expected @ memory.weights[i] - theta[i], expected[:, i])
+    torch.testing.assert_close(asynchronous_sweep(memory, states, order_generator), expected, rtol=0, atol=0)
+    torch.testing.assert_close(memory.step(states), sign_keep(states @ memory.weights.T - theta, states))

@@ -20,7 +20,8 @@ def test_capacity_then_figures(compose_params, run_cli, tmp_path):
     assert set(record["arms"]) == {"hebb_async", "hebb_sync", "dam3_async"}
     hebb = record["arms"]["hebb_async"]["D24"]
     estimates = {"critical_load", "exact_capacity_load", "fixed_point_capacity_load"}
-    assert hebb.keys() == estimates | {f"{key}_outside" for key in estimates if hebb[key] is None}
+    assert hebb.keys() == {"dim"} | estimates | {f"{key}_outside" for key in estimates if hebb[key] is None}
+    assert hebb["dim"] == 24 and record["arms"]["dam3_async"]["n"] == 3
     curves = json.loads((metrics / "capacity_curves.json").read_text())
     low = next(p for p in curves if p["arm"] == "hebb_async" and p["load"] == 0.05)
     assert low["exact"] == 1.0 and low["fixed_point"] == 1.0  # one pattern in 24 neurons is always recalled

@@ -69,7 +69,7 @@ def asynchronous_sweep(
         return states.clone()
     order = sweep_order(memory, states.shape[0], generator).to(states.device)
     if isinstance(memory, Hopfield):
-        return pairwise_sweep(memory.weights, states, order[0], clamped)
+        return pairwise_sweep(memory.weights, states, order[0], clamped, memory.threshold)
     states = states.clone()
     with single_cpu_thread(states.device):
         cache = memory.cache(states)
@@ -85,8 +85,15 @@ def asynchronous_sweep(
     return states
 
 
-def pairwise_sweep(weights: Tensor, states: Tensor, order: Tensor, clamped: Tensor | None = None) -> Tensor:
-    """σ_i ← sgn(Σ_j W_ij σ_j) for i in ``order`` (D,), one neuron at a time, for every state (B, D) at once.
+def pairwise_sweep(
+    weights: Tensor,
+    states: Tensor,
+    order: Tensor,
+    clamped: Tensor | None = None,
+    threshold: Tensor | None = None,
+) -> Tensor:
+    """σ_i ← sgn(Σ_j W_ij σ_j - θ_i) for i in ``order`` (D,), one neuron at a time, for every state (B, D) at once.
+    ``threshold`` θ (D,): None for θ = 0.
 
     Blocked: the fields of the next PAIRWISE_BLOCK neurons are read with one product S W_blockᵀ, and each flip
     inside the block corrects the fields of the block's later neurons through the (k, k) sub-matrix of W. In
@@ -101,6 +108,8 @@ def pairwise_sweep(weights: Tensor, states: Tensor, order: Tensor, clamped: Tens
             block = order[start : start + PAIRWISE_BLOCK]
             rows = weights64[block]  # (k, D)
             fields = new_states @ rows.T  # (B, k) at the start of the block
+            if threshold is not None:
+                fields -= threshold.double()[block]
             inner = rows[:, block]  # inner[q, p] = W[i_q, i_p]: what a flip of i_p adds to the field of i_q
             for p, neuron in enumerate(block.tolist()):
                 if neuron in frozen:

@@ -158,6 +158,38 @@ PAIRWISE_SCALING_EXPONENT = Reference(
     1.0, "Amit, Gutfreund & Sompolinsky 1985; Gardner 1988", "capacity of any pairwise rule grows like D¹"
 )
 
+# biased patterns (E1): P(ξ = +1) = (1 + a)/2, mean activity a ------------------------------------------------------
+BIASED_CITATION = (
+    "Amit, Gutfreund & Sompolinsky 1987, Phys. Rev. A 35:2293, 'Information storage in neural networks with low "
+    "levels of activity'"
+)
+BIASED_HEBB_COLLAPSE = (
+    "with the plain Hebb rule the capacity of biased patterns is not extensive: α_c → 0 as D → ∞ (the common "
+    "component a of the patterns adds a coherent field ∝ P a³ that grows with P at any fixed load)",
+    BIASED_CITATION,
+)
+COVARIANCE_CAPACITY = (
+    "the covariance rule W = Σ (ξ - a)(ξ - a)ᵀ / D, with the mean activity held at a (their constraint; here the "
+    "threshold θ), keeps an extensive capacity α_c(a) that starts at the unbiased 0.138 at a = 0 and grows as the "
+    "patterns get sparser",
+    BIASED_CITATION + "; Tsodyks & Feigel'man 1988, Europhys. Lett. 6:101 (0/1 neurons, threshold θ)",
+)
+
+
+def covariance_threshold(mean: float) -> float:
+    """θ = -a(1 - a²) for the covariance rule on ±1 patterns of mean a, in σ_i ← sgn(Σ_j W_ij σ_j - θ).
+
+    The signal-to-noise argument of these papers: from a stored pattern the covariance field is
+    h_i = (ξ_i - a)(1 - a²), +(1 - a)(1 - a²) on the +1 neurons and -(1 + a)(1 - a²) on the -1 neurons; θ is the
+    midpoint of the two, so h_i - θ = ξ_i (1 - a²) and the signal is symmetric again (the crosstalk has variance
+    α(1 - a²)² on both, as for unbiased Hebb). In Tsodyks & Feigel'man's 0/1 units (activity f = (1 + a)/2) the same
+    midpoint reads f(1 - f)(½ - f); ξ = 2V - 1 doubles the state and quadruples W, hence the factor 8. Amit,
+    Gutfreund & Sompolinsky hold the mean activity at a instead; on a retrieved pattern that constraint acts as this
+    uniform field. The papers' equation numbers were not checked here (no copy offline): this is the midpoint
+    formula, verified numerically by the tests, not a transcription.
+    """
+    return -mean * (1.0 - mean * mean)
+
 
 def storkey_capacity(dim: float) -> float:
     """P ≈ D / √(2 ln D) (Storkey 1997)."""

@@ -254,6 +254,26 @@ EXPERIMENTS: tuple[Stage, ...] = (
         reads_data=True,
     ),
     Stage(
+        name="budget_images",
+        command="budget_images",
+        entry="hebbdam.experiments.budget_images:main",
+        help="E8b: real images recovered by a K-unit memory per learning rule, P½ against K",
+        params=("budget.images", "data.root", "data.binarize_threshold"),
+        records=("budget_images.json",),
+        curves=("budget_images_curves.json",),
+        figures=("budget_images",),
+        plots=(
+            Plot(
+                "budget_images",
+                "E8b: fraction of stored images recovered from half-masked queries against P",
+                "budget_images_curves.json",
+                x="P",
+                y="stored",
+            ),
+        ),
+        reads_data=True,
+    ),
+    Stage(
         name="recall",
         command="recall",
         entry="hebbdam.experiments.recall:main",

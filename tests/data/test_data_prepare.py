@@ -8,7 +8,6 @@ import json
 import shutil
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +18,7 @@ import yaml
 from hebbdam import cli
 from hebbdam.config import compose
 from hebbdam.data import readers
-from hebbdam.data.datamodule import DATAMODULES, SequenceDataModule, datamodule
 from hebbdam.data.prepare import PrepareConfig, SyntheticConfig, load_processed, prepare, tensor_sha256
-from hebbdam.data.sequences import random_sequence
 from hebbdam.errors import HebbdamError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -178,22 +175,3 @@ def test_cli_prepare_defaults_and_missing_raw_first(tmp_path, capsys):
     assert cli.main(["prepare", "--params", str(path), "digits"]) == 0
     manifest = json.loads((tmp_path / "processed" / "digits.json").read_text())
     assert manifest["seed"] == 0 and manifest["binarize_threshold"] == 0.5 and manifest["split"] == "test_fraction 0.2"
-
-
-def test_datamodules(tmp_path):
-    config = PrepareConfig(root=tmp_path, synthetic=SyntheticConfig(count=40, dim=16))
-    prepare("digits", config)
-    prepare("synthetic", replace(config, binarize_threshold=None))
-    assert set(DATAMODULES) == {"digits", "mnist5k", "synthetic", "mnist", "fashion_mnist", "cifar10"}
-    dm = datamodule("digits", root=tmp_path, batch_size=100, binary=True, limit=250)
-    x, y = next(iter(dm.train_dataloader()))
-    assert x.shape == (100, 64) and x.dtype == torch.float32 and set(x.unique().tolist()) == {-1.0, 1.0}
-    assert len(dm.tensors("train")[0]) == 250 and dm.image_shape == (1, 8, 8)
-    assert sum(len(b[0]) for b in dm.test_dataloader()) == 250
-    with pytest.raises(ValueError, match="binarize_threshold"):
-        datamodule("synthetic", root=tmp_path, binary=True).setup()
-    with pytest.raises(HebbdamError, match="cifar10.pt: not found"):
-        datamodule("cifar10", root=tmp_path).setup()
-    seq = random_sequence(9, 16, torch.Generator().manual_seed(0))
-    now, nxt = next(iter(SequenceDataModule(seq, batch_size=100).train_dataloader()))
-    assert torch.equal(now, seq[:-1]) and torch.equal(nxt, seq[1:])

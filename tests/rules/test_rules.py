@@ -40,6 +40,8 @@ EXPECTED = {
     "tensor4": ("local", "tensor4"),
     "quadruplets": ("local", "quadruplets"),
     "delta_readout": ("local", "readout"),
+    "prototype": ("local", "hidden"),
+    "pseudo_inverse_slots": ("nonlocal", "slots"),
 }
 
 

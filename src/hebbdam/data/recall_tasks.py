@@ -21,7 +21,9 @@ from dataclasses import dataclass
 import pytorch_lightning as pl
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset
+
+from ..lit.data import EpochSampler
 
 IGNORE = -100  # label of positions that are not scored (PyTorch's cross-entropy default)
 
@@ -85,20 +87,15 @@ def mqar_batch(
 
 
 # Lightning plumbing -----------------------------------------------------------------------------------------------
-class EpochIndexSampler(Sampler[tuple[int, int]]):
-    """Yields (epoch, i) for i < ``size``; Lightning calls ``set_epoch`` before each epoch."""
+class EpochIndexSampler(EpochSampler):
+    """Yields (epoch, i) for i < ``size``, in order: the pattern trainers' epoch sampler (``lit.data``, Lightning
+    calls ``set_epoch``) with the epoch attached, so the batch of step i is drawn from (seed, epoch, i)."""
 
     def __init__(self, size: int):
-        self.size, self.epoch = size, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        super().__init__(size, shuffle=False, seed=0)
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        return iter((self.epoch, i) for i in range(self.size))
-
-    def __len__(self) -> int:
-        return self.size
+        return iter((self.epoch, i) for i in super().__iter__())
 
 
 class GeneratedBatches(Dataset):
@@ -111,7 +108,7 @@ class GeneratedBatches(Dataset):
         return self.size
 
     def __getitem__(self, index):
-        from ..experiments.common import generator_for
+        from ..seeds import generator_for
 
         epoch, i = index if isinstance(index, tuple) else (-1, index)
         return self.make(generator_for(*self.seed_labels, epoch, i))

@@ -27,7 +27,7 @@ from ..data.synthetic import rademacher
 from ..dynamics import relax
 from ..logs import say
 from ..memory import DenseAM, Power
-from ..metrics import crossing, loglog_slope
+from ..metrics import crossing, grid_estimate, loglog_slope
 from ..schema import (
     BOOLEAN,
     NONNEG_INT,
@@ -157,7 +157,7 @@ def half_capacity(settings: Settings) -> tuple[dict, list[dict]]:
             fractions.append(exact)
             points.append({"D": dim, "K": count, "exact_fraction": exact})
         k_half = crossing(counts, fractions, HALF_LEVEL, scale="log")
-        by_dim[f"D{dim}"] = None if k_half is None else round(k_half, 6)
+        by_dim.update(grid_estimate(f"D{dim}", k_half, counts, fractions, HALF_LEVEL))
         say(f"appendix_b K½ n={half.n} D={dim}: {by_dim[f'D{dim}']} ({time.perf_counter() - start:.1f} s)")
     found = [(d, by_dim[f"D{d}"]) for d in half.dims if by_dim[f"D{d}"] is not None]
     exponent = round(loglog_slope([d for d, _ in found], [k for _, k in found]), 6) if len(found) >= 2 else None
@@ -173,6 +173,7 @@ def half_capacity(settings: Settings) -> tuple[dict, list[dict]]:
         "n": half.n,
         "rectified": half.rectified,
         "starts": half.trials * half.starts,
+        "dims": list(half.dims),  # the D of each k_half / ratio_to_no_error entry ("D<dim>")
         "k_half": by_dim,
         "ratio_to_no_error": ratio,
         "exponent": exponent,

@@ -20,6 +20,9 @@ margin), so bits per parameter P_c·D/M is compared with Gardner's 2 on the fixe
 The grid of P is given in bits per parameter, P = b·M/D, so one grid serves every budget; the scan stops after
 ``STOP_AFTER`` consecutive points below the level (both fractions for pairwise nets, exact recall for the others:
 their fixed-point P_c is reported only where it falls inside that range), then each crossing's bracket is bisected.
+A P_c outside the scanned grid is null and carries ``P_c_outside`` (and ``bits_per_parameter_outside``): the side
+(``below_grid``: under the level at the first P; ``above_grid``: still at it at the last), the grid's edge and the
+fraction there, as the regression gate expects.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from ..lit.backprop import FeatureMap, MemoryMatrix, PairwiseWeights, fit_denois
 from ..logs import say
 from ..memory import BinaryMemory, Memory, Separation, get_kind
 from ..memory.random_features import feature_frequencies
-from ..metrics import binarise, bootstrap_crossing, crossing, exact_recall
+from ..metrics import binarise, bootstrap_crossing, crossing, exact_recall, grid_side
 from ..rules import Rule, get_rule
 from ..schema import (
     FRACTION,
@@ -300,7 +303,7 @@ def capacity(points: list[dict], key: str, dim: int, budget: int, settings: Sett
     def rounded(count):
         return None if count is None else round(count, 6)
 
-    return {
+    entry = {
         "status": status,
         "P_c": rounded(value),
         "P_c_low": rounded(low),
@@ -309,6 +312,15 @@ def capacity(points: list[dict], key: str, dim: int, budget: int, settings: Sett
         "bits_low": bits(low),
         "bits_high": bits(high),
     }
+    if value is not None:
+        return entry
+    # a null P_c lies beyond the scanned grid: say which side, the grid's edge (in P and in bits) and the fraction
+    # there, so the regression gate compares it as the interval beyond that edge
+    side = grid_side(fractions, settings.level)
+    edge = 0 if side == "below_grid" else -1
+    entry["P_c_outside"] = {"side": side, "load": float(counts[edge]), "fraction": fractions[edge]}
+    entry["bits_per_parameter_outside"] = {"side": side, "load": bits(counts[edge]), "fraction": fractions[edge]}
+    return entry
 
 
 def run(settings: Settings) -> tuple[dict, list[dict]]:

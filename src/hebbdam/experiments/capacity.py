@@ -20,16 +20,29 @@ from dataclasses import dataclass, field
 import torch
 from tqdm import tqdm
 
+from .. import references as ref
 from ..config import ConfigError, Params
 from ..data.synthetic import biased, flip_bits, rademacher
 from ..dynamics import relax
 from ..errors import HebbdamError
 from ..lit import store
 from ..logs import say
-from ..memory import Memory, RandomFeatureDAM, Separation
+from ..memory import Hopfield, Memory, RandomFeatureDAM, Separation
 from ..metrics import binarise, crossing, exact_recall, grid_estimate, largest_load_above, loglog_slope, overlap
 from ..rules import Rule
-from ..schema import FRACTION, NONNEG_INT, POSITIVE_INT, POSITIVE_LIST, Named, choice, int_list, number, parse, setting
+from ..schema import (
+    FRACTION,
+    NONNEG_INT,
+    POSITIVE_INT,
+    POSITIVE_LIST,
+    Check,
+    Named,
+    choice,
+    int_list,
+    number,
+    parse,
+    setting,
+)
 from .arms import FeatureOptions, GradientOptions, RuleOf, WrittenOptions, options_of
 from .common import SEPARATION, Curves, compute_device, generator_for, run_stage, separation_at, trainer_options
 
@@ -46,11 +59,29 @@ def _rule_written(values: dict) -> bool:
     return values["model"] not in DIRECT_WRITES
 
 
+# a Hopfield arm's neuron threshold θ: a number, or "covariance" for the published θ = -a(1 - a²) at the arm's bias a
+COVARIANCE_THRESHOLD = "covariance"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThresholdOptions:
+    threshold: float | str = setting(
+        Check(
+            f"'{COVARIANCE_THRESHOLD}' or a finite number",
+            lambda v: (
+                v == COVARIANCE_THRESHOLD
+                or (isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v))
+            ),
+        )
+    )
+
+
 # the option schemas each model takes (hebbdam.experiments.arms; shared with the budget stage)
 OPTIONS = {
     "random_features": (FeatureOptions,),
     "backprop": (GradientOptions,),
     **{model: (WrittenOptions,) for model in MODELS if model not in DIRECT_WRITES},
+    "hopfield": (WrittenOptions, ThresholdOptions),
 }
 
 
@@ -138,12 +169,20 @@ def build_memory(arm: Arm, patterns: torch.Tensor, settings: Settings, generator
     if arm.rule is not None:
         epochs, batch = int(arm.options.get("epochs", 1)), int(arm.options.get("batch_size", 1024))  # iterative rules
         module = store(patterns, arm.rule, settings.trainer, batch_size=batch, seed=settings.seed, max_epochs=epochs)
-        return module.memory(separation_at(arm.separation, dim), kind=arm.model)
+        memory = module.memory(separation_at(arm.separation, dim), kind=arm.model)
+        threshold = arm_threshold(arm)
+        return Hopfield(memory.weights, threshold) if threshold else memory
     if arm.model == "random_features":
         features = int(arm.options.get("features", 4096))
         beta = float(arm.options.get("beta", 1.0)) / dim  # kernel exp(-β‖σ-ξ‖²/2D): scale-free in D
         return RandomFeatureDAM(dim, features, beta, generator=generator).write(patterns)
     return train_backprop_weights(patterns, arm.options, settings)
+
+
+def arm_threshold(arm: Arm) -> float:
+    """θ of a Hopfield arm: option ``threshold`` (default 0); "covariance" is θ = -a(1 - a²) at the arm's bias."""
+    option = arm.options.get("threshold", 0.0)
+    return ref.covariance_threshold(arm.bias) if option == COVARIANCE_THRESHOLD else float(option)
 
 
 def train_backprop_weights(patterns: torch.Tensor, options: dict, settings: Settings) -> Memory:
@@ -255,7 +294,8 @@ def scaling_exponent(arm: Arm, curves_by_dim: dict[int, list[dict]], settings: S
 
 
 def run(settings: Settings, label: str = "capacity") -> tuple[dict, list[dict]]:
-    """Measure every arm: returns (summary, curves); summary[arm]["D<dim>"] holds the capacity estimates."""
+    """Measure every arm: returns (summary, curves); summary[arm]["D<dim>"] holds the capacity estimates at that D
+    with their explicit ``dim``; an arm with a separation also states its fields (``n``, ``rectified`` or ``beta``)."""
     summary: dict = {}
     curves: list[dict] = []
     for arm in settings.arms:
@@ -267,6 +307,10 @@ def run(settings: Settings, label: str = "capacity") -> tuple[dict, list[dict]]:
         }
         if arm.separation is not None:
             summary[arm.name]["separation"] = arm.separation.name
+            summary[arm.name].update(arm.separation.fields())
+        if arm.bias:  # biased-pattern arms only, so the records of the ±1 arms keep their bytes
+            summary[arm.name]["bias"] = arm.bias
+            summary[arm.name]["threshold"] = round(arm_threshold(arm), 6)
         by_dim: dict[int, list[dict]] = {}
         for dim in arm.dims:
             start = time.perf_counter()
@@ -276,7 +320,7 @@ def run(settings: Settings, label: str = "capacity") -> tuple[dict, list[dict]]:
             ]
             curves.extend(by_dim[dim])
             estimates = summarise(by_dim[dim])
-            summary[arm.name][f"D{dim}"] = estimates
+            summary[arm.name][f"D{dim}"] = {"dim": dim, **estimates}
             say(
                 f"{label} {arm.name} D={dim}: critical load {estimates['critical_load']}, exact (≥99%) "
                 f"{estimates['exact_capacity_load']}, fixed points {estimates['fixed_point_capacity_load']} "

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .. import io
@@ -18,14 +16,8 @@ from ..gate import flatten
 from ..logs import say
 from ..memory import Exponential, Power, Separation
 from ..schema import BOOLEAN, POSITIVE, POSITIVE_INT, POWER, Section, choice, number, parse, setting
+from ..seeds import generator_for  # noqa: F401  (re-exported: experiments seed through common)
 from ..tracking import stage_run
-
-
-def generator_for(seed: int, *keys: object) -> torch.Generator:
-    """A CPU generator seeded from ``seed`` and any labels (names, sizes, trial index): independent, repeatable."""
-    words = [zlib.crc32(str(key).encode()) for key in keys]
-    state = np.random.SeedSequence([seed, *words]).generate_state(2, dtype=np.uint32)
-    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
 def trainer_options(params: Params) -> dict:

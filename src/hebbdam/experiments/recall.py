@@ -338,14 +338,16 @@ def summarise(settings: Settings, points: list[dict]) -> dict:
             for name in dict.fromkeys(p["memory"] for p in mine):
                 curve = [p for p in mine if p["memory"] == name]
                 out.setdefault(arm, {}).setdefault(task, {})[name] = {
-                    **{f"N{p['N']}": {"loss": p["loss"], "accuracy": p["accuracy"]} for p in curve},
+                    **{f"N{p['N']}": {"N": p["N"], "loss": p["loss"], "accuracy": p["accuracy"]} for p in curve},
                     **capacity_estimate([(p["N"], p["loss"]) for p in curve], settings.solved_loss),
                     "feature_size": curve[-1]["feature_size"],
                     "state_size_at_largest_N": curve[-1]["state_size"],
                 }
     for p in points:
         if p["task"] == "mqar":
-            entry = {k: p[k] for k in ("accuracy", "loss", "feature_size", "state_size", "steps")}
+            entry = {
+                k: p[k] for k in ("length", "N", "d_model", "accuracy", "loss", "feature_size", "state_size", "steps")
+            }
             out.setdefault("mqar", {}).setdefault(p["memory"], {})[mqar_key(p["length"], p["N"], p["d_model"])] = entry
     return out
 

@@ -409,7 +409,12 @@ def orderings(points: list[dict], similarities: list[str], separations: list[str
 
     ``<distance>_minus_<dot>/max``: Euclidean or Manhattan minus each dot product, max separation;
     ``<sep>_minus_identity/manhattan``: each sharper separation minus identity, Manhattan similarity.
+    Each value states its fields: ``better``, ``worse``, ``condition`` and the difference's mean and 95% interval.
     """
+
+    def stated(value: dict | None, better: str, worse: str, condition: str) -> dict | None:
+        return None if value is None else {"better": better, "worse": worse, "condition": condition, **value}
+
     out: dict = {}
     for corruption in sorted({p["corruption"] for p in points}):
         entry = {}
@@ -419,13 +424,15 @@ def orderings(points: list[dict], similarities: list[str], separations: list[str
                     value = difference(
                         points, corruption, f"{dist}/{SIMILARITY_CONDITION}", f"{dot}/{SIMILARITY_CONDITION}"
                     )
-                    entry[f"{dist}_minus_{dot}/{SIMILARITY_CONDITION}"] = value
+                    entry[f"{dist}_minus_{dot}/{SIMILARITY_CONDITION}"] = stated(value, dist, dot, SIMILARITY_CONDITION)
         if SEPARATION_CONDITION in similarities and "identity" in separations:
             for sep in (s for s in separations if s != "identity"):
                 value = difference(
                     points, corruption, f"{SEPARATION_CONDITION}/{sep}", f"{SEPARATION_CONDITION}/identity"
                 )
-                entry[f"{sep}_minus_identity/{SEPARATION_CONDITION}"] = value
+                entry[f"{sep}_minus_identity/{SEPARATION_CONDITION}"] = stated(
+                    value, sep, "identity", SEPARATION_CONDITION
+                )
         out[corruption] = entry
     return out
 

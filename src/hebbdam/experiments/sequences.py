@@ -32,8 +32,7 @@ from ..config import ConfigError, Params
 from ..data.prepare import load_processed
 from ..data.sequences import digit_sequence, random_sequence
 from ..logs import say
-from ..memory import SequenceMemory
-from ..memory.base import sign_keep
+from ..memory import PseudoInverseSequence, SequenceMemory
 from ..metrics import binarise, loglog_slope
 from ..schema import (
     NONNEG_INT,
@@ -151,36 +150,6 @@ def parse_settings(params: Params) -> Settings:
     return parse(Settings, params.section("sequences"), data_root=data_root(params), device=compute_device(params))
 
 
-# the non-local baseline --------------------------------------------------------------------------------------------
-class PseudoInverseSequence(torch.nn.Module):
-    """Generalised pseudo-inverse sequence rule (Chaudhry et al. 2023), a NON-LOCAL baseline.
-
-    S ← sgn(Σ_μ ξ_{μ+1} f(a_μ)), a = m O⁺, m_ν = ξ_ν·S / D, O_μν = ξ_μ·ξ_ν / D (O⁺ the Moore–Penrose inverse).
-    At a stored pattern a is exactly one-hot whenever O is invertible, so every transition is exact up to P ≈ D
-    whatever the correlations. f as in :class:`SequenceMemory`; the self-coupling is kept (a baseline, not a
-    Hebbian write). ``patterns`` Ξ (P, D) ±1, cyclic.
-    """
-
-    def __init__(self, patterns: Tensor, kind: str = "linear", degree: int = 1):
-        super().__init__()
-        self.dim = patterns.shape[1]
-        self.kind, self.degree = kind, degree
-        gram = patterns.double() @ patterns.double().T / self.dim
-        self.register_buffer("decorrelate", (torch.linalg.pinv(gram) @ patterns.double() / self.dim).float())
-        self.register_buffer("targets", torch.roll(patterns, -1, dims=0))
-
-    def step(self, states: Tensor) -> Tensor:
-        """(B, D) → (B, D) one synchronous transition."""
-        a = states @ self.decorrelate.T  # (B, P) = m O⁺
-        if self.kind == "exponential":
-            g = torch.exp((self.dim - 1) * (a - a.amax(-1, keepdim=True)))
-        elif self.kind == "polynomial":
-            g = a**self.degree
-        else:
-            g = a
-        return sign_keep(g @ self.targets, states)
-
-
 def build(model: Model, patterns: Tensor):
     if model.rule == "pseudo_inverse":
         return PseudoInverseSequence(patterns, model.kind, model.degree)
@@ -291,6 +260,7 @@ def scan_dimensions(settings: Settings) -> tuple[dict, list[dict]]:
             result = capacities(model, dim, settings)
             theory_t, theory_s = model.theory(dim, False), model.theory(dim, True)
             entry[f"D{dim}"] = {
+                "dim": dim,
                 "P_T": result["P_T"],
                 "P_S": result["P_S"],
                 "theory_P_T": round(theory_t, 6),

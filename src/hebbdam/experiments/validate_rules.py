@@ -10,7 +10,6 @@ Criteria, named once here:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -19,7 +18,7 @@ from torch import Tensor
 from ..data.synthetic import flip_bits, rademacher
 from ..dynamics import relax
 from ..memory import Hopfield
-from ..metrics import crossing
+from ..metrics import crossing, loglog_slope
 from ..rules.base import Rule, get_rule
 
 FLIP = 0.1
@@ -145,11 +144,7 @@ def random_feature_slope(
             approx = feature_energy(tensor, queries.double(), size, beta, seed * 1000 + s)
             rule_errors.append((approx - exact).abs().mean())
         errors.append(float(torch.stack(rule_errors).mean()))
-    logs = torch.tensor(
-        [[math.log(f), math.log(e)] for f, e in zip(features, errors, strict=True)], dtype=torch.float64
-    )
-    x, y = logs[:, 0], logs[:, 1]
-    slope = float(((x - x.mean()) * (y - y.mean())).sum() / (x - x.mean()).pow(2).sum())
+    slope = loglog_slope(list(features), errors)
     return {
         "dim": dim,
         "count": count,

@@ -54,7 +54,7 @@ def draw(metrics: dict) -> plt.Figure:
     inset.axhline(0.5, color="k", lw=0.6, ls=":")
     inset.set(xscale="log", xlabel="K", ylabel="on a memory")
     inset.tick_params(labelsize=6)
-    found = [(int(k[1:]), v) for k, v in half["k_half"].items() if v is not None]
+    found = [(d, half["k_half"][f"D{d}"]) for d in half["dims"] if half["k_half"][f"D{d}"] is not None]
     if found:
         ax.plot(
             [d for d, _ in found],
@@ -105,7 +105,7 @@ def comparisons(metrics: dict) -> list[dict]:
     half = record["half"]
     ratios = half.get("ratio_to_no_error", {})
     if ratios:
-        text = ", ".join(f"D={k[1:]}: {v:.3g}" for k, v in ratios.items())
+        text = ", ".join(f"D={d}: {ratios[f'D{d}']:.3g}" for d in half["dims"] if f"D{d}" in ratios)
         rows.append(
             cmp.row(
                 f"E2 K½(D) / Eq. (6) no-error K(D), n={half['n']}",

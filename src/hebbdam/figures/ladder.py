@@ -9,6 +9,7 @@ import numpy as np
 from .. import comparison as cmp
 from .. import references as ref
 from ..expectations import ASYMPTOTIC_LAW_BAND
+from .records import dims_of
 from .style import plt
 
 FAMILIES = ("pairwise", "dense", "backprop")
@@ -26,7 +27,7 @@ def _curves(metrics: dict) -> list[dict]:
 
 
 def _dims(arm: dict) -> list[int]:
-    return sorted(int(k[1:]) for k in arm if k.startswith("D") and k[1:].isdigit())
+    return dims_of(arm)
 
 
 def _overlap_panel(ax, metrics: dict) -> None:
@@ -125,11 +126,10 @@ def draw(metrics: dict) -> plt.Figure:
 def _expected_exponent(arm: dict) -> tuple[float | None, str]:
     if arm["model"] in ("hopfield", "backprop"):
         return ref.PAIRWISE_SCALING_EXPONENT.value, ref.PAIRWISE_SCALING_EXPONENT.citation
-    separation = arm.get("separation", "")
     if arm["model"] == "tensor4":
         return 3.0, ref.DAM_CAPACITY_CITATION + " (n = 4)"
-    if "x^" in separation:
-        return float(int(separation.split("x^")[1]) - 1), ref.DAM_CAPACITY_CITATION
+    if "n" in arm:  # a polynomial separation x^n (plain or rectified): P ∝ D^(n-1)
+        return float(arm["n"] - 1), ref.DAM_CAPACITY_CITATION
     return None, ""
 
 
@@ -217,8 +217,8 @@ def comparisons(metrics: dict) -> list[dict]:
                     published_criterion="largest load at which a zero-margin solution exists (D → ∞)",
                 )
             )
-        elif arm["model"] == "dense" and "x^" in arm.get("separation", ""):
-            n = int(arm["separation"].split("x^")[1])
+        elif arm["model"] == "dense" and "n" in arm:
+            n = arm["n"]
             rows.append(
                 cmp.row(
                     f"E1 ladder {name}: fixed-point P at D={dim}",

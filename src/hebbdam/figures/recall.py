@@ -13,6 +13,7 @@ from matplotlib.ticker import NullFormatter
 
 from .. import references as ref
 from ..comparison import NOT_REPRODUCED, REPRODUCED, row
+from .records import entries_by
 from .style import plt
 
 INPUTS = ("recall.json", "recall_curves.json")
@@ -165,8 +166,8 @@ def published_capacity(losses: dict[int, float], solved: float, grid: list[int])
 
 def score(entry: dict) -> tuple:
     """Ordering key of a memory on one setting: capacity N*, then the lower loss at the largest N."""
-    largest = max((int(k[1:]) for k in entry if k.startswith("N") and k[1:].isdigit()), default=0)
-    return (entry["capacity_N"] or 0, -entry[f"N{largest}"]["loss"]) if largest else (0, 0.0)
+    by_n = entries_by(entry, "N")
+    return (entry["capacity_N"] or 0, -by_n[max(by_n)]["loss"]) if by_n else (0, 0.0)
 
 
 def ordering(record: dict, arm: str, task: str, names: list[str]) -> str | None:
@@ -211,12 +212,13 @@ def comparisons(metrics: dict) -> list[dict]:
         for name, entry in record.get("trained", {}).get(task, {}).items():
             if name not in ref.SCHLAG_FINAL_LOSS.get(task, {}):
                 continue
-            grid = sorted(int(k[1:]) for k in entry if k.startswith("N") and k[1:].isdigit())
+            by_n = entries_by(entry, "N")
+            grid = list(by_n)
             their_name, losses = ref.SCHLAG_FINAL_LOSS[task][name]
             shared = [n for n in grid if n in losses]
             if not shared:
                 continue
-            mine = {n: entry[f"N{n}"]["loss"] for n in shared}
+            mine = {n: by_n[n]["loss"] for n in shared}
             below = f"< {shared[0]}"
             measured_star = published_capacity(mine, solved, shared) or below
             published_star = published_capacity(losses, solved, shared) or below
@@ -288,8 +290,9 @@ def notes(metrics: dict) -> list[str]:
         if free:
             parts = []
             for name, entry in free.items():
-                largest = max(int(k[1:]) for k in entry if k.startswith("N") and k[1:].isdigit())
-                accuracy = entry[f"N{largest}"]["accuracy"]
+                by_n = entries_by(entry, "N")
+                largest = max(by_n)
+                accuracy = by_n[largest]["accuracy"]
                 parts.append(
                     f"{name} {star(entry)} (p = {entry['feature_size']}; accuracy {accuracy:.2f} at N = {largest})"
                 )

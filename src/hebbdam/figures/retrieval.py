@@ -5,6 +5,7 @@ paper's figure), UHN separations (Manhattan similarity, as the paper's), the Heb
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import FixedFormatter, FixedLocator, NullFormatter
 
 from .. import comparison as cmp
 from .. import references as ref
@@ -23,6 +24,16 @@ def _curve(curves: list[dict], family: str, arm: str, corruption: str) -> tuple[
         key=lambda p: p["N"],
     )
     return [p["N"] for p in points], [p["retrieved"] for p in points]
+
+
+def _threshold_ticks(ax, thresholds: list[float]) -> None:
+    """One plain label per swept threshold, no minor labels: on a log axis under two decades wide matplotlib labels
+    every minor tick (2×10¹, 3×10¹, ...) and they run into each other. Call after the log scale is set (setting
+    the scale resets the locators)."""
+    ax.xaxis.set_major_locator(FixedLocator(thresholds))
+    ax.xaxis.set_major_formatter(FixedFormatter([f"{t:g}" for t in thresholds]))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.tick_params(axis="x", labelsize=7)
 
 
 def draw(metrics: dict) -> plt.Figure:
@@ -52,7 +63,9 @@ def draw(metrics: dict) -> plt.Figure:
             ylabel="fraction retrieved (mean over N)",
             title=f"{corruption}: threshold sweep (dotted: fixed)",
         )
-        ax_thr.legend(loc="upper left", fontsize=5, ncol=2)
+        if sweep.get("thresholds"):
+            _threshold_ticks(ax_thr, sweep["thresholds"])
+        ax_thr.legend(loc="center right", fontsize=5, ncol=2)
         for i, sim in enumerate(similarities):
             ax_sim.plot(
                 *_curve(curves, "uhn", f"{sim}/{fixed_sep}", corruption), "-o", ms=3, color=colours[i], label=sim
@@ -109,11 +122,10 @@ def comparisons(metrics: dict) -> list[dict]:
     record = metrics["retrieval.json"]
     rows = []
     for corruption, entry in record["orderings"].items():
-        for key, value in entry.items():
+        for value in entry.values():
             if value is None:
                 continue
-            pair, condition = key.split("/")
-            better, worse = pair.split("_minus_")
+            better, worse, condition = value["better"], value["worse"], value["condition"]
             similarity = worse in ("dot", "l1_dot")
             published, source = ref.UHN_SIMILARITY_ORDERING if similarity else ref.UHN_SEPARATION_ORDERING
             paper_condition = ref.UHN_ORDERING_CONDITIONS["similarity" if similarity else "separation"]

@@ -7,6 +7,7 @@ import numpy as np
 from .. import comparison as cmp
 from .. import references as ref
 from ..expectations import ASYMPTOTIC_LAW_BAND
+from .records import dims_of
 from .style import plt
 
 INPUTS = ("sequences.json",)
@@ -14,7 +15,7 @@ OUTPUT = "sequences.png"
 
 
 def _dims(entry: dict) -> list[int]:
-    return sorted(int(k[1:]) for k in entry if k.startswith("D") and isinstance(entry[k], dict))
+    return dims_of(entry)
 
 
 def _theory(entry: dict, dim: float, whole: bool) -> float:

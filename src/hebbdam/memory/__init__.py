@@ -11,7 +11,7 @@ from .quadruplets import QuadrupletMemory
 from .random_features import GaussianDAM, RandomFeatureDAM
 from .registry import TARGETS, MemoryKind, build, default_kind, get_kind, kind_names, kind_of, kinds_accepting
 from .separation import Exponential, Power, Separation
-from .sequence import SequenceMemory
+from .sequence import PseudoInverseSequence, SequenceMemory
 from .softmax import ModernHopfield
 from .universal import UniversalHopfield
 
@@ -31,6 +31,7 @@ __all__ = [
     "QuadrupletMemory",
     "TARGETS",
     "Power",
+    "PseudoInverseSequence",
     "RandomFeatureDAM",
     "Separation",
     "SequenceMemory",

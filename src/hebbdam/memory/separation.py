@@ -21,6 +21,10 @@ class Separation:
         """F(x), elementwise."""
         raise NotImplementedError
 
+    def fields(self) -> dict:
+        """Its parameters as explicit record fields (a figure reads these, never the ``name``)."""
+        raise NotImplementedError
+
     def flip_gain(self, x: Tensor, shift: Tensor | float) -> Tensor:
         """F(x) - F(x + shift), each row scaled by the same positive factor: (B, P) → (B, P)."""
         return self(x) - self(x + shift)
@@ -74,6 +78,9 @@ class Power(Separation):
     def __call__(self, x: Tensor) -> Tensor:
         return (torch.relu(x) if self.rectified else x) ** self.n
 
+    def fields(self) -> dict:
+        return {"n": self.n, "rectified": self.rectified}
+
     def odd_even(self, overlaps: Tensor, dim: int) -> tuple[Tensor, Tensor]:
         # Binomial expansion in the raw overlaps o = D x:  odd = Σ_{k odd} C(n,k) hᵏ D^{k-n} o^{n-k},
         # even = -Σ_{k even ≥ 2} C(n,k) hᵏ D^{k-n} o^{n-k}. Within each sum every term has the same sign (no
@@ -113,6 +120,9 @@ class Exponential(Separation):
 
     def __call__(self, x: Tensor) -> Tensor:
         return torch.exp(self.beta * x)
+
+    def fields(self) -> dict:
+        return {"beta": self.beta}
 
     def derivative(self, x: Tensor) -> Tensor:
         return self.beta * torch.exp(self.beta * x)

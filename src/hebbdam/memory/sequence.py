@@ -117,4 +117,38 @@ class SequenceMemory(Memory):
         raise NotImplementedError("sequence memories are asymmetric: they have no energy")
 
 
+class PseudoInverseSequence(torch.nn.Module):
+    """Generalised pseudo-inverse sequence rule (Chaudhry et al. 2023), a NON-LOCAL baseline.
+
+    S ← sgn(Σ_μ ξ_{μ+1} f(a_μ)), a = m O⁺, m_ν = ξ_ν·S / D, O_μν = ξ_μ·ξ_ν / D (O⁺ the Moore–Penrose inverse).
+    At a stored pattern a is exactly one-hot whenever O is invertible, so every transition is exact up to P ≈ D
+    whatever the correlations. f as in :class:`SequenceMemory`; the self-coupling is kept (a baseline, not a
+    Hebbian write). ``patterns`` Ξ (P, D) ±1, cyclic.
+    """
+
+    def __init__(self, patterns: Tensor, kind: str = "linear", degree: int = 1):
+        super().__init__()
+        check_matrix(patterns, "patterns", bipolar=True)
+        _check_transfer(kind, degree, "kind")
+        self.dim = patterns.shape[1]
+        self.kind, self.degree = kind, degree
+        gram = patterns.double() @ patterns.double().T / self.dim
+        self.register_buffer("decorrelate", (torch.linalg.pinv(gram) @ patterns.double() / self.dim).float())
+        self.register_buffer("targets", torch.roll(patterns, -1, dims=0))
+
+    def step(self, states: Tensor) -> Tensor:
+        """(B, D) → (B, D) one synchronous transition."""
+        a = states @ self.decorrelate.T  # (B, P) = m O⁺
+        if self.kind == "exponential":
+            g = torch.exp((self.dim - 1) * (a - a.amax(-1, keepdim=True)))
+        elif self.kind == "polynomial":
+            g = a**self.degree
+        else:
+            g = a
+        return sign_keep(g @ self.targets, states)
+
+
 register_kind(slot_kind("sequence", SequenceMemory, "a sequence Ξ (P, D) in order, stored in asymmetric couplings"))
+register_kind(
+    slot_kind("sequence_pseudo_inverse", PseudoInverseSequence, "a sequence Ξ (P, D) decorrelated by O⁺ (non-local)")
+)
