@@ -23,14 +23,19 @@ class WrittenOptions:
 
 
 @dataclass(frozen=True, kw_only=True)
-class GradientOptions:
-    """A memory trained by backprop on the denoising loss: Adam updates, its step size, the unrolled recall steps
-    and the patterns per batch."""
+class AdamOptions:
+    """A memory trained by backprop: Adam updates, its step size and the patterns per batch."""
 
     updates: int = setting(POSITIVE_INT)
     lr: float = setting(POSITIVE)
-    steps: int = setting(POSITIVE_INT)
     batch_size: int = setting(POSITIVE_INT)
+
+
+@dataclass(frozen=True, kw_only=True)
+class GradientOptions(AdamOptions):
+    """A memory trained by backprop on the denoising loss through ``steps`` unrolled recall steps."""
+
+    steps: int = setting(POSITIVE_INT)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,19 +82,21 @@ def checked_rule(
     section: Params,
     name: str,
     hyper: dict,
-    memory: str,
+    memory: str | None,
     build: Callable[[], Rule] | None = None,
     known: str = "one of",
 ) -> Rule:
     """The rule ``name`` built with ``hyper`` (or by ``build``), refused in one line naming ``rule`` or ``hyper``
     when the name is not registered, the hyper-parameters do not fit it, or it cannot train the registry kind
-    ``memory`` (:func:`hebbdam.rules.check_target`)."""
+    ``memory`` (:func:`hebbdam.rules.check_target`; None: no kind to check)."""
     if name not in rule_names():
         raise ConfigError(section.key("rule"), f"{known} " + ", ".join(rule_names()), name)
     try:
         rule = build() if build is not None else get_rule(name, **hyper)
     except (TypeError, ValueError) as err:
         raise ConfigError(section.key("hyper"), f"hyper-parameters rule '{name}' accepts ({err})", hyper) from err
+    if memory is None:
+        return rule
     try:
         check_target(rule, memory)
     except RuleTargetError as err:
