@@ -53,7 +53,7 @@ def _refusal(*overrides: str) -> str:
         (  # an unknown arm option names what the arm's model takes
             "+capacity.arms.hebb_async.options.updatez=5",
             "params key 'capacity.arms.hebb_async.options.updatez': expected an option of model 'hopfield' "
-            "(epochs, batch_size), got 'unknown'",
+            "(epochs, batch_size, threshold), got 'unknown'",
         ),
         (  # the budget arms share the option schemas of the capacity arms (one arm schema for both stages)
             "+budget.patterns.arms.delta.options.updates=5",
@@ -82,7 +82,7 @@ def _stage_sections():
 
 @pytest.mark.parametrize(("module", "section", "foreach"), list(_stage_sections()))
 def test_every_key_a_stage_reads_refuses_a_wrong_type_naming_the_key(ci_params, module, section, foreach):
-    """Each leaf of the stage's section in turn gets a value of the wrong type (a number for a string, a string for
+    """Each leaf of the stage's section in turn gets a value of the wrong type (a list for a string, a string for
     anything else): the stage's parser refuses it with a ConfigError naming that key (a rule's hyper-parameter is
     checked by the rule, and the refusal names the arm's ``hyper``)."""
     parse_settings = importlib.import_module(module).parse_settings
@@ -97,7 +97,7 @@ def test_every_key_a_stage_reads_refuses_a_wrong_type_naming_the_key(ci_params, 
         parent = data
         for part in (*root, *path[:-1]):
             parent = parent[part]
-        parent[path[-1]] = 12345 if isinstance(value, str) else "abc"
+        parent[path[-1]] = [12345] if isinstance(value, str) else "abc"
         key = ".".join((*root, *path))
         with pytest.raises(ConfigError) as refused:
             parse_settings(Params(data), section) if foreach else parse_settings(Params(data))
