@@ -33,6 +33,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+import torch.utils.benchmark as benchmark
 
 from . import io
 from .dynamics import asynchronous_sweep, single_cpu_thread
@@ -60,6 +61,7 @@ GPU_SIZES = {
 }
 GPU_PRECISIONS = ("bfloat16", "float32", "tf32")
 REPEATS = 9
+MIN_RUN_S = 0.01  # each measurement: blocks of calls for at least this long (benchmark.Timer.blocked_autorange)
 DISTANCE_REPEATS = 3  # torch.cdist takes ~20 GEMM times: three timed rounds after the warm-up
 SOFTMAX_BETA = 1.0 / 28.0  # ≈ 1/√D: attention's temperature at D = 784
 DISTANCE_BETA = 0.05
@@ -77,6 +79,8 @@ def _sync(device: torch.device) -> None:
 
 
 def _timed(fn, device: torch.device) -> float:
+    """Wall time of one call. Kept for the one-call timings (the Python reference sweep, the 10⁶-memory stream),
+    where a repeated measurement such as torch.utils.benchmark's would multiply minutes of work."""
     _sync(device)
     start = time.perf_counter()
     fn()
@@ -84,15 +88,24 @@ def _timed(fn, device: torch.device) -> float:
     return time.perf_counter() - start
 
 
+def _measured(fn) -> float:
+    """Seconds per call of ``fn``: the median of torch.utils.benchmark.Timer's blocked_autorange (blocks of calls
+    for at least ``MIN_RUN_S``; the Timer synchronises CUDA and keeps this process's thread count)."""
+    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
+    return timer.blocked_autorange(min_run_time=MIN_RUN_S).median
+
+
 def interleaved_rounds(functions: dict, device: torch.device, repeats: int = REPEATS) -> dict[str, list[float]]:
-    """Wall time of each function in each of ``repeats`` rounds (after one warm-up each); a round runs every
-    function once, in reverse order on odd rounds, so the functions of one round share the machine's load."""
+    """Seconds per call of each function in each of ``repeats`` rounds (after one warm-up each); a round measures
+    every function once (:func:`_measured`), in reverse order on odd rounds, so the functions of one round share the
+    machine's load. The rounds are ours because benchmark.Timer measures one statement at a time and cannot
+    interleave several; within a round each measurement is the Timer's."""
     for fn in functions.values():
         fn()
     rounds: dict[str, list[float]] = {name: [] for name in functions}
     for r in range(repeats):
         for name in list(functions)[:: -1 if r % 2 else 1]:
-            rounds[name].append(_timed(functions[name], device))
+            rounds[name].append(_measured(functions[name]))
     return rounds
 
 

@@ -169,7 +169,7 @@ def test_an_arm_naming_an_unknown_condition_is_refused(tmp_path):
 # E8a: the reason of a null capacity ---------------------------------------------------------------------------------
 @pytest.mark.parametrize(("fractions", "side", "edge"), [([0.2, 0.1], "below_grid", 4), ([1.0, 0.9], "above_grid", 8)])
 def test_budget_patterns_null_capacity_carries_its_side_and_edge(fractions, side, edge):
-    settings = e8a.Settings(seed=0, trials=2, flip_fraction=0.1, max_sweeps=5, level=0.5, arms=[])
+    settings = e8a.Settings(seed=0, trials=2, flip_fraction=0.1, max_sweeps=5, level=0.5, loads=[0.1], arms=[])
     points = [{"patterns": p, "exact": f, "exact_trials": [f, f]} for p, f in zip((4, 8), fractions, strict=True)]
     result = e8a.capacity(points, "exact", 16, 256, settings, torch.Generator().manual_seed(0))
     assert result["P_c"] is None and result["bits_per_parameter"] is None

@@ -4,6 +4,7 @@ and the published feature → prototype transition."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
@@ -128,7 +129,9 @@ def test_delta_readout_learns_a_linear_map():
     h = torch.nn.functional.one_hot(labels, 3).double() + 0.1 * torch.rand(
         300, 3, generator=generator, dtype=torch.float64
     )
-    settings = SimpleNamespace(readout=SimpleNamespace(epochs=20, batch_size=30, delta_lr=0.5))
+    settings = SimpleNamespace(
+        krotov_hopfield=SimpleNamespace(readout=SimpleNamespace(epochs=20, batch_size=30, delta_lr=0.5))
+    )
     weights = e5.delta_readout(h, labels, 3, settings, generator)
     assert torch.equal((h @ weights.T).argmax(-1), labels)
 
@@ -167,13 +170,15 @@ def test_memories_turn_from_features_into_prototypes_and_beat_one_shot_images(ti
     """K&H 2016: trained memories vote for many classes at n = 2 and for one at n = 20 (they also look more like
     training images); either beats the same number of one-shot training images read by the same classifier."""
     settings = e5.parse_settings(load_params(tiny_params))
-    settings = type(settings)(**{**vars(settings), "epochs": 15})
+    settings = replace(settings, backprop=replace(settings.backprop, epochs=15))
     stats, errors = {}, {}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         for n, temperature, m in ((2, 20.0, 2), (20, 40.0, 30)):
-            memories = e5.backprop_memories(e5.BackpropArm(f"n{n}", n, temperature, m), 50, data, 0, settings)
+            memories = e5.backprop_memories(
+                e5.BackpropArm(name=f"n{n}", n=n, temperature=temperature, m=m), 50, data, 0, settings
+            )
             stats[n] = e5.vote_statistics(memories, 10, data.train_x)
             errors[n] = e5.error_rate(memories, data.test_x, data.test_y, n, 10)
     finally:

@@ -22,83 +22,63 @@ import torch
 from tqdm import tqdm
 
 from .. import references as ref
-from ..config import ConfigError, Params
+from ..config import Params
 from ..data.synthetic import rademacher
 from ..dynamics import relax
 from ..logs import say
 from ..memory import DenseAM, Power
 from ..metrics import crossing, grid_estimate, loglog_slope
+from ..schema import (
+    BOOLEAN,
+    NONNEG_INT,
+    POSITIVE_INT,
+    POSITIVE_LIST,
+    POWER,
+    Section,
+    int_list,
+    integer,
+    parse,
+    setting,
+    subset,
+)
 from .common import Curves, compute_device, generator_for, run_stage, select
 
 VARIANTS = ("power", "rectified")
 HALF_LEVEL = 0.5  # K½: the load at which half of the random starts end exactly on a memory
 
 
-@dataclass(frozen=True)
+AT_LEAST_TWO = integer("an integer ≥ 2", lambda v: v >= 2)
+
+
+@dataclass(frozen=True, kw_only=True)
 class HalfSettings:
     """K½(D): power ``n`` (``rectified`` or not), dimensions ``dims``, K = round(ratio · D^(n-1)) per ratio;
     ``trials`` independent memory sets per (D, K), ``starts`` random starts each."""
 
-    n: int
-    rectified: bool
-    dims: list[int]
-    ratios: list[float]
-    trials: int
-    starts: int
+    n: int = setting(POWER)
+    rectified: bool = setting(BOOLEAN)
+    dims: list[int] = setting(int_list(2))
+    ratios: list[float] = setting(POSITIVE_LIST, then=sorted)
+    trials: int = setting(POSITIVE_INT)
+    starts: int = setting(POSITIVE_INT)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
-    seed: int
-    dim: int
-    memories: int
-    starts: int
-    powers: list[int]
-    variants: list[str]
-    max_sweeps: int
-    half: HalfSettings
+    seed: int = setting(NONNEG_INT)
+    dim: int = setting(AT_LEAST_TWO)
+    memories: int = setting(POSITIVE_INT)
+    starts: int = setting(POSITIVE_INT)
+    powers: list[int] = setting(int_list(2))
+    variants: list[str] = setting(subset("a non-empty list of " + ", ".join(VARIANTS), VARIANTS))
+    max_sweeps: int = setting(POSITIVE_INT)
+    half: HalfSettings = setting(Section(HalfSettings))
     device: torch.device = torch.device("cpu")
 
 
-def _bool(section: Params, name: str) -> bool:
-    value = section.raw(name)
-    if not isinstance(value, bool):
-        raise ConfigError(section.key(name), "true or false", value)
-    return value
-
-
 def parse_settings(params: Params) -> Settings:
-    """Validate the whole ``appendix_b`` section before any computation starts."""
-    section = params.section("appendix_b")
-    variants = section.raw("variants")
-    if not isinstance(variants, list) or not variants or any(v not in VARIANTS for v in variants):
-        raise ConfigError(section.key("variants"), "a non-empty list of " + ", ".join(VARIANTS), variants)
-    half = section.section("half")
-    return Settings(
-        seed=section.nonneg_int("seed"),
-        dim=_at_least_two(section, "dim", "an integer ≥ 2"),
-        memories=section.positive_int("memories"),
-        starts=section.positive_int("starts"),
-        powers=section.int_list("powers", minimum=2),
-        variants=list(variants),
-        max_sweeps=section.positive_int("max_sweeps"),
-        half=HalfSettings(
-            n=_at_least_two(half, "n", "an integer power ≥ 2"),
-            rectified=_bool(half, "rectified"),
-            dims=half.int_list("dims", minimum=2),
-            ratios=sorted(half.positive_list("ratios")),
-            trials=half.positive_int("trials"),
-            starts=half.positive_int("starts"),
-        ),
-        device=compute_device(params),
-    )
-
-
-def _at_least_two(section: Params, name: str, expected: str) -> int:
-    value = section.raw(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-        raise ConfigError(section.key(name), expected, value)
-    return value
+    """The ``appendix_b`` section read into :class:`Settings`, checked whole before any computation starts."""
+    return parse(Settings, params.section("appendix_b"), device=compute_device(params))
 
 
 def relax_random_starts(

@@ -28,93 +28,88 @@ from ..lit.backprop import BackpropModule, KrotovHopfield2016, Readout, TopLayer
 from ..logs import say
 from ..rules import get_rule
 from ..rules.hidden import hidden_activity
-from .common import Curves, generator_for, run_stage, select, trainer_options
+from ..schema import NONNEG_INT, POSITIVE, POSITIVE_INT, STRING, Named, Section, int_list, parse, setting
+from .common import (
+    ANNEAL,
+    MOMENTUM,
+    OPEN_FRACTION,
+    TEMPERATURE,
+    Curves,
+    KrotovHopfieldRule,
+    data_root,
+    generator_for,
+    run_stage,
+    select,
+    trainer_options,
+)
 
 ARMS = ("delta_readout", "top_layer", "backprop")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NetworkArm:
     """One K&H 2016 network: power n, temperature T (β = 1/Tⁿ), loss power 2m."""
 
     name: str
-    n: int
-    temperature: float
-    m: int
+    n: int = setting(POSITIVE_INT)
+    temperature: float = setting(TEMPERATURE)
+    m: int = setting(POSITIVE_INT)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class HiddenLayer(KrotovHopfieldRule):
+    """The frozen K&H 2019 layer: the rule's hyper-parameters, its epochs and the activation power of h."""
+
+    epochs: int = setting(POSITIVE_INT)
+    power: float = setting(POSITIVE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeltaReadout:
+    epochs: int = setting(POSITIVE_INT)
+    lr: float = setting(POSITIVE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TopLayerTraining:
+    """K&H 2019's supervised top layer (Adam): epochs, lr, β, loss power 2m."""
+
+    epochs: int = setting(POSITIVE_INT)
+    lr: float = setting(POSITIVE)
+    beta: float = setting(POSITIVE)
+    m: int = setting(POSITIVE_INT)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkTraining:
+    """K&H 2016 end to end (normalised momentum, annealed lr) for each of its arms."""
+
+    epochs: int = setting(POSITIVE_INT)
+    lr: float = setting(POSITIVE)
+    anneal: float = setting(ANNEAL)
+    momentum: float = setting(MOMENTUM)
+    arms: list[NetworkArm] = setting(Named(NetworkArm, "at least one (n, temperature, m) arm"))
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
-    seed: int
-    dataset: str
+    seed: int = setting(NONNEG_INT)
+    dataset: str = setting(STRING)
     data_root: str
-    units: list[int]
-    seeds: int
-    validation_fraction: float
-    hidden: dict  # krotov_hopfield hyper-parameters (p, rank, anti, lr)
-    hidden_epochs: int
-    hidden_power: float
-    batch_size: int
-    delta: dict  # epochs, lr
-    top: dict  # epochs, lr, beta, m
-    network: dict  # epochs, lr, anneal, momentum
-    arms: list[NetworkArm]
+    units: list[int] = setting(int_list(1), then=lambda v: sorted(set(v)))
+    seeds: int = setting(POSITIVE_INT)
+    validation_fraction: float = setting(OPEN_FRACTION)
+    hidden: HiddenLayer = setting(Section(HiddenLayer))
+    batch_size: int = setting(POSITIVE_INT)
+    delta_readout: DeltaReadout = setting(Section(DeltaReadout))
+    top_layer: TopLayerTraining = setting(Section(TopLayerTraining))
+    backprop: NetworkTraining = setting(Section(NetworkTraining))
     trainer: dict
 
 
 def parse_settings(params: Params, section_name: str = "budget.classify") -> Settings:
-    """Validate the whole section (and data.root) before any computation starts."""
-    section = params.section(section_name)
-    hidden = section.section("hidden")
-    delta = section.section("delta_readout")
-    top = section.section("top_layer")
-    network = section.section("backprop")
-    arms_section = network.section("arms")
-    arms = [
-        NetworkArm(
-            name=str(name),
-            n=arms_section.section(name).positive_int("n"),
-            temperature=arms_section.section(name).number("temperature", lambda v: v > 0, "a temperature > 0"),
-            m=arms_section.section(name).positive_int("m"),
-        )
-        for name, _ in arms_section.items()
-    ]
-    if not arms:
-        raise ConfigError(network.key("arms"), "at least one (n, temperature, m) arm")
-    rule = {
-        "p": hidden.number("p", lambda v: v >= 2, "a Lebesgue power ≥ 2"),
-        "rank": hidden.positive_int("rank"),
-        "anti": hidden.number("anti", lambda v: v >= 0, "a number ≥ 0"),
-        "lr": hidden.number("lr", lambda v: v > 0, "a learning rate > 0"),
-    }
-    positive = (lambda v: v > 0, "a number > 0")
-    return Settings(
-        seed=section.nonneg_int("seed"),
-        dataset=section.string("dataset"),
-        data_root=params.section("data").string("root", "data"),
-        units=sorted(set(section.int_list("units", minimum=1))),
-        seeds=section.positive_int("seeds"),
-        validation_fraction=section.number("validation_fraction", lambda v: 0 < v < 1, "a fraction in (0, 1)"),
-        hidden=rule,
-        hidden_epochs=hidden.positive_int("epochs"),
-        hidden_power=hidden.number("power", *positive),
-        batch_size=section.positive_int("batch_size"),
-        delta={"epochs": delta.positive_int("epochs"), "lr": delta.number("lr", *positive)},
-        top={
-            "epochs": top.positive_int("epochs"),
-            "lr": top.number("lr", *positive),
-            "beta": top.number("beta", *positive),
-            "m": top.positive_int("m"),
-        },
-        network={
-            "epochs": network.positive_int("epochs"),
-            "lr": network.number("lr", *positive),
-            "anneal": network.number("anneal", lambda v: 0 < v <= 1, "a factor in (0, 1]"),
-            "momentum": network.number("momentum", lambda v: 0 <= v < 1, "a momentum in [0, 1)"),
-        },
-        arms=arms,
-        trainer=trainer_options(params),
-    )
+    """The section (and data.root) read into :class:`Settings`, checked whole before any computation starts."""
+    return parse(Settings, params.section(section_name), data_root=data_root(params), trainer=trainer_options(params))
 
 
 @dataclass(frozen=True)
@@ -154,31 +149,31 @@ def errors_of(scores: Tensor, labels: Tensor) -> float:
 # the three classifiers --------------------------------------------------------------------------------------------
 def frozen_layer(units: int, train: Split, seed: int, settings: Settings) -> Tensor:
     """K&H 2019 hidden units (K, D) learned from the training pixels without labels, through HebbianModule."""
-    rule = get_rule("krotov_hopfield", units=units, **settings.hidden)
-    epochs = settings.hidden_epochs
+    rule = get_rule("krotov_hopfield", units=units, **settings.hidden.hyper)
+    epochs = settings.hidden.epochs
     return store(train.images, rule, settings.trainer, settings.batch_size, seed, max_epochs=epochs).stored.cpu()
 
 
 def readouts(weights: Tensor, splits: tuple[Split, Split, Split], classes: int, seed: int, settings: Settings) -> dict:
     """Test and validation errors of the delta-rule readout (1) and the backprop top layer (2) on frozen units."""
-    activity = [hidden_activity(weights, s.images, settings.hidden["p"], settings.hidden_power) for s in splits]
+    activity = [hidden_activity(weights, s.images, settings.hidden.p, settings.hidden.power) for s in splits]
     scale = activity[0].max().clamp_min(1e-30)
     train_h, val_h, test_h = (a / scale for a in activity)
     train = splits[0]
 
     rows = torch.cat([train_h, signed_targets(train.labels, classes)], 1)
-    rule = get_rule("delta_readout", classes=classes, lr=settings.delta["lr"])
-    epochs = settings.delta["epochs"]
+    rule = get_rule("delta_readout", classes=classes, lr=settings.delta_readout.lr)
+    epochs = settings.delta_readout.epochs
     delta = store(rows, rule, settings.trainer, settings.batch_size, seed, max_epochs=epochs).stored.cpu()  # (C, K)
 
     module = BackpropModule(
         Readout(train_h.shape[1], classes),
-        TopLayer(beta=settings.top["beta"], m=settings.top["m"]),
-        lr=settings.top["lr"],
+        TopLayer(beta=settings.top_layer.beta, m=settings.top_layer.m),
+        lr=settings.top_layer.lr,
         seed=seed,
     )
     data = PatternDataModule(train_h, settings.batch_size, labels=train.labels, shuffle=True, seed=seed)
-    fit(module, data, settings.trainer, max_epochs=settings.top["epochs"])
+    fit(module, data, settings.trainer, max_epochs=settings.top_layer.epochs)
     top = module.memory.weights.detach().cpu()
     return {
         name: {
@@ -193,18 +188,18 @@ def network(units: int, splits: tuple[Split, Split, Split], classes: int, seed: 
     """The K&H 2016 classifier trained end to end at every (n, T) arm; the arm with the lowest validation error."""
     train, val, test = (Split(2 * s.images - 1, s.labels) for s in splits)
     tried = []
-    for arm in settings.arms:
+    for arm in settings.backprop.arms:
         module = BackpropModule(
             classifier_memory(train.images.shape[1], classes, units, arm.n, seed),
             KrotovHopfield2016(classes, arm.n, arm.temperature, arm.m),
-            lr=settings.network["lr"],
+            lr=settings.backprop.lr,
             optimizer="normalised",
-            momentum=settings.network["momentum"],
-            anneal=settings.network["anneal"],
+            momentum=settings.backprop.momentum,
+            anneal=settings.backprop.anneal,
             seed=seed,
         )
         data = PatternDataModule(train.images, settings.batch_size, labels=train.labels, shuffle=True, seed=seed)
-        fit(module, data, settings.trainer, max_epochs=settings.network["epochs"])
+        fit(module, data, settings.trainer, max_epochs=settings.backprop.epochs)
         memories = module.memory.memories.detach().cpu()
         tried.append(
             {

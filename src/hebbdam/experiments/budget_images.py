@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -45,12 +45,30 @@ from ..lit.backprop import BackpropModule, MemoryMatrix
 from ..logs import say
 from ..memory import Exponential, Separation
 from ..metrics import binarise, bootstrap_crossing, crossing, grid_estimate, loglog_slope
-from ..rules import get_rule, rule_names
+from ..rules import get_rule
+from ..schema import (
+    FRACTION,
+    MAPPING,
+    NONNEG_INT,
+    POSITIVE_INT,
+    POSITIVE_LIST,
+    STRING,
+    Check,
+    Named,
+    choice,
+    int_list,
+    optional,
+    parse,
+    setting,
+)
+from .arms import AdamOptions, WrittenOptions, checked_rule, options_of
 from .common import (
+    SEPARATION,
     Curves,
+    binarize_threshold,
     compute_device,
+    data_root,
     generator_for,
-    parse_separation,
     run_stage,
     select,
     separation_at,
@@ -63,27 +81,46 @@ RULES = ("slot", "pseudo_inverse_slots", "prototype", "krotov_hopfield")  # the 
 TRAINED = ("prototype", "krotov_hopfield")  # rules that take units and epochs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Condition:
     """How the memory reads: the image version and the separation F (its β per raw overlap for the exponential)."""
 
     name: str
-    version: str
-    separation: Separation
+    version: str = setting(choice(*VERSIONS))
+    separation: Separation = setting(SEPARATION)
 
 
-@dataclass(frozen=True)
+def _option_kind(values: dict) -> tuple[str, tuple[type, ...]]:
+    """The option schemas of an arm (hebbdam.experiments.arms): Adam's for backprop, epochs / batch for the trained
+    rules, none for the one-shot writes."""
+    rule = values["rule"]
+    return f"rule '{rule}'", (AdamOptions,) if rule == BACKPROP else (WrittenOptions,) if rule in TRAINED else ()
+
+
+CONDITION_NAMES = Check(
+    "a non-empty list of condition names",
+    lambda v: isinstance(v, list) and bool(v) and all(isinstance(x, str) for x in v),
+    list,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Arm:
     """A rule and the K it fills. ``hyper``: the rule's hyper-parameters; ``options``: epochs / batch_size
     (prototype, krotov_hopfield) or updates / lr / batch_size (backprop). ``conditions``: the conditions it is
-    measured under (backprop is trained once per condition, through that condition's recall)."""
+    measured under (backprop is trained once per condition, through that condition's recall; absent: all)."""
 
     name: str
-    rule: str
-    units: list[int]
-    conditions: list[str]
-    hyper: dict = field(default_factory=dict)
-    options: dict = field(default_factory=dict)
+    rule: str = setting(choice(*RULES, BACKPROP))
+    units: list[int] = setting(int_list(1), then=lambda v: sorted(set(v)))
+    conditions: list[str] | None = setting(optional(CONDITION_NAMES), None)
+    hyper: dict = setting(MAPPING, {})
+    options: dict = options_of(_option_kind)
+
+    def checked(self, section: Params) -> Arm:
+        if self.rule != BACKPROP:
+            checked_rule(section, self.rule, self.hyper, None, lambda: get_rule(self.rule, **self.rule_hyper(1)))
+        return self
 
     @property
     def locality(self) -> str:
@@ -98,85 +135,43 @@ class Arm:
         return units * dim + (units * units if self.rule == "pseudo_inverse_slots" else 0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
-    seed: int
-    dataset: str
+    seed: int = setting(NONNEG_INT)
+    dataset: str = setting(STRING)
     data_root: str
     binarize_threshold: float
-    ratios: list[float]
-    held_out: int
-    steps: int
-    level: float
-    blocks: int
-    bootstrap: int
-    conditions: list[Condition]
-    arms: list[Arm]
+    ratios: list[float] = setting(POSITIVE_LIST, then=lambda v: sorted(set(v)))
+    held_out: int = setting(POSITIVE_INT)
+    steps: int = setting(POSITIVE_INT)
+    level: float = setting(FRACTION)
+    blocks: int = setting(POSITIVE_INT)
+    bootstrap: int = setting(POSITIVE_INT)
+    conditions: list[Condition] = setting(Named(Condition, "at least one condition"))
+    arms: list[Arm] = setting(Named(Arm, "at least one arm"))
     trainer: dict
     device: torch.device = torch.device("cpu")
 
-
-def parse_arm(name: str, section: Params, conditions: list[str]) -> Arm:
-    rule = section.choice("rule", [*RULES, BACKPROP])
-    hyper = section.raw("hyper", None) or {}
-    options = section.raw("options", None) or {}
-    for key, value in (("hyper", hyper), ("options", options)):
-        if not isinstance(value, dict):
-            raise ConfigError(section.key(key), "a mapping", value)
-    wanted = section.raw("conditions", None)
-    if wanted is None:
-        wanted = conditions
-    if not isinstance(wanted, list) or not wanted or any(c not in conditions for c in wanted):
-        raise ConfigError(section.key("conditions"), "a non-empty list among " + ", ".join(conditions), wanted)
-    allowed = {BACKPROP: {"updates", "lr", "batch_size"}, **{r: {"epochs", "batch_size"} for r in TRAINED}}
-    unknown = sorted(set(options) - allowed.get(rule, set()))
-    if unknown:
-        raise ConfigError(section.key(f"options.{unknown[0]}"), "one of " + ", ".join(sorted(allowed.get(rule, ()))))
-    for key, value in options.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ConfigError(section.key(f"options.{key}"), "a number > 0", value)
-    arm = Arm(name, rule, sorted(set(section.int_list("units", minimum=1))), list(wanted), hyper, options)
-    if rule != BACKPROP:
-        if rule not in rule_names():
-            raise ConfigError(section.key("rule"), "a registered rule", rule)
-        try:
-            get_rule(rule, **arm.rule_hyper(1))  # validates the hyper-parameters
-        except (TypeError, ValueError) as err:
-            raise ConfigError(section.key("hyper"), f"hyper-parameters rule '{rule}' accepts ({err})", hyper) from err
-    return arm
+    def checked(self, section: Params) -> Settings:
+        """Each arm's conditions name conditions of the section; an arm without its own list takes them all."""
+        names = [c.name for c in self.conditions]
+        arms = []
+        for arm in self.arms:
+            wanted = names if arm.conditions is None else arm.conditions
+            if any(name not in names for name in wanted):
+                key = section.key(f"arms.{arm.name}.conditions")
+                raise ConfigError(key, "a non-empty list among " + ", ".join(names), wanted)
+            arms.append(replace(arm, conditions=list(wanted)))
+        return replace(self, arms=arms)
 
 
 def parse_settings(params: Params, section_name: str = "budget.images") -> Settings:
-    """Validate the whole section (and data.root, data.binarize_threshold) before any computation starts."""
-    section = params.section(section_name)
-    conditions = []
-    for name, _ in section.section("conditions").items():
-        entry = section.section(f"conditions.{name}")
-        conditions.append(
-            Condition(str(name), entry.choice("version", list(VERSIONS)), parse_separation(entry.section("separation")))
-        )
-    if not conditions:
-        raise ConfigError(section.key("conditions"), "at least one condition")
-    names = [c.name for c in conditions]
-    arms_section = section.section("arms")
-    arms = [parse_arm(str(name), arms_section.section(name), names) for name, _ in arms_section.items()]
-    if not arms:
-        raise ConfigError(section.key("arms"), "at least one arm")
-    threshold = params.raw("data.binarize_threshold", 0.5)
-    threshold = 0.5 if threshold is None else params.section("data").fraction("binarize_threshold")
-    return Settings(
-        seed=section.nonneg_int("seed"),
-        dataset=section.string("dataset"),
-        data_root=params.section("data").string("root", "data"),
-        binarize_threshold=threshold,
-        ratios=sorted(set(section.positive_list("ratios"))),
-        held_out=section.positive_int("held_out"),
-        steps=section.positive_int("steps"),
-        level=section.fraction("level"),
-        blocks=section.positive_int("blocks"),
-        bootstrap=section.positive_int("bootstrap"),
-        conditions=conditions,
-        arms=arms,
+    """The section (and data.root, data.binarize_threshold) read into :class:`Settings` before any computation."""
+    return parse(
+        Settings,
+        params.section(section_name),
+        data_root=data_root(params),
+        binarize_threshold=binarize_threshold(params),
         trainer=trainer_options(params),
         device=compute_device(params),
     )

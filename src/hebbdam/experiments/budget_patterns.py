@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -42,12 +42,27 @@ from ..logs import say
 from ..memory import BinaryMemory, Memory, Separation, get_kind
 from ..memory.random_features import feature_frequencies
 from ..metrics import binarise, bootstrap_crossing, crossing, exact_recall, grid_side
-from ..rules import Rule, RuleTargetError, check_target, get_rule, rule_names
+from ..rules import Rule, get_rule
+from ..schema import (
+    FRACTION,
+    MAPPING,
+    NONNEG_INT,
+    POSITIVE_INT,
+    POSITIVE_LIST,
+    STRING,
+    Named,
+    choice,
+    int_list,
+    optional,
+    parse,
+    setting,
+)
+from .arms import GradientOptions, KernelOptions, WrittenOptions, checked_rule, options_of
 from .common import (
+    SEPARATION,
     Curves,
     compute_device,
     generator_for,
-    parse_separation,
     run_stage,
     select,
     separation_at,
@@ -63,24 +78,43 @@ BOOTSTRAP_SAMPLES = 200
 DEFAULT_UPDATES = 300  # gradient updates of a backprop arm without ``options.updates``
 
 
-@dataclass(frozen=True)
+def _option_kind(values: dict) -> tuple[str, tuple[type, ...]]:
+    """The option schemas of an arm (hebbdam.experiments.arms; shared with the capacity ladder)."""
+    filled = (GradientOptions,) if values["rule"] == BACKPROP else (WrittenOptions,)
+    kernel = (KernelOptions,) if values["memory"] == "random_features" else ()
+    return f"memory '{values['memory']}' with rule '{values['rule']}'", filled + kernel
+
+
+@dataclass(frozen=True, kw_only=True)
 class Arm:
     """A memory, how it is filled (a registry rule name or ``backprop``), the D and budget sizes to measure.
 
     ``sizes``: the budget knob per D (features: Y frequencies; quadruplets: M; hidden: K units; unused for
-    pairwise, whose budget is D²). ``hyper``: the rule's hyper-parameters; ``options``: epochs / batch_size
-    (iterative rules), beta (features: kernel exp(-beta‖σ-ξ‖²/2D)), updates / lr / steps / batch_size (backprop).
+    pairwise, whose budget is D²). ``loads``: the arm's own grid, else the section's. ``hyper``: the rule's
+    hyper-parameters; ``options``: epochs / batch_size (iterative rules), beta (features: kernel exp(-beta‖σ-ξ‖²/2D)),
+    updates / lr / steps / batch_size (backprop).
     """
 
     name: str
-    memory: str
-    rule: str
-    dims: list[int]
-    sizes: list[int]
-    loads: list[float]
-    hyper: dict = field(default_factory=dict)
-    options: dict = field(default_factory=dict)
-    separation: Separation | None = None
+    memory: str = setting(choice(*MEMORIES))
+    rule: str = setting(STRING)
+    dims: list[int] = setting(int_list(4))
+    sizes: list[int] | None = setting(int_list(1), when=lambda v: v["memory"] != "hopfield")  # None: hopfield
+    loads: list[float] | None = setting(optional(POSITIVE_LIST), None, then=lambda v: None if v is None else sorted(v))
+    hyper: dict = setting(MAPPING, {}, when=lambda v: v["rule"] != BACKPROP)
+    options: dict = options_of(_option_kind)
+    separation: Separation | None = setting(SEPARATION, when=lambda v: v["memory"] == "dense")
+
+    def checked(self, section: Params) -> Arm:
+        """A backprop arm needs trainable parameters; a registry rule must take ``hyper`` and write the memory."""
+        if self.rule == BACKPROP:
+            if self.memory == "quadruplets":
+                raise ConfigError(
+                    section.key("rule"), "a registry rule for a quadruplet memory (no backprop arm)", self.rule
+                )
+            return self
+        checked_rule(section, self.rule, self.hyper, self.memory, self.sample_rule, f"{BACKPROP} or one of")
+        return self
 
     @property
     def locality(self) -> str:
@@ -95,16 +129,21 @@ class Arm:
         return [dim] if self.memory == "hopfield" else self.sizes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
-    seed: int
-    trials: int
-    flip_fraction: float
-    max_sweeps: int
-    level: float
-    arms: list[Arm]
+    seed: int = setting(NONNEG_INT)
+    trials: int = setting(POSITIVE_INT)
+    flip_fraction: float = setting(FRACTION)
+    max_sweeps: int = setting(POSITIVE_INT)
+    level: float = setting(FRACTION)
+    loads: list[float] = setting(POSITIVE_LIST, then=sorted)
+    arms: list[Arm] = setting(Named(Arm, "at least one arm"))
     trainer: dict = field(default_factory=dict)
     device: torch.device = torch.device("cpu")
+
+    def checked(self, section: Params) -> Settings:
+        """Arms without their own ``loads`` take the section's grid."""
+        return replace(self, arms=[arm if arm.loads else replace(arm, loads=self.loads) for arm in self.arms])
 
 
 def parameter_count(memory: str, dim: int, size: int) -> int:
@@ -126,62 +165,9 @@ def rule_for(arm: Arm, dim: int, size: int, seed: int) -> Rule:
     return get_rule(arm.rule, **arm.hyper, **extra)
 
 
-def parse_arm(name: str, section: Params, loads: list[float]) -> Arm:
-    memory = section.choice("memory", list(MEMORIES))
-    rule = section.string("rule")
-    hyper = section.raw("hyper", None) or {}
-    options = section.raw("options", None) or {}
-    for key, value in (("hyper", hyper), ("options", options)):
-        if not isinstance(value, dict):
-            raise ConfigError(section.key(key), "a mapping", value)
-    dims = section.int_list("dims", minimum=4)
-    arm = Arm(
-        name=name,
-        memory=memory,
-        rule=rule,
-        dims=dims,
-        sizes=section.int_list("sizes", minimum=1) if memory != "hopfield" else [],
-        loads=sorted(section.positive_list("loads")) if section.has("loads") else loads,
-        hyper=hyper,
-        options=options,
-        separation=parse_separation(section.section("separation")) if memory == "dense" else None,
-    )
-    if rule == BACKPROP:
-        if memory == "quadruplets":
-            raise ConfigError(section.key("rule"), "a registry rule for a quadruplet memory (no backprop arm)", rule)
-        return arm
-    if rule not in rule_names():
-        raise ConfigError(section.key("rule"), f"{BACKPROP} or one of " + ", ".join(rule_names()), rule)
-    try:
-        built = arm.sample_rule()
-    except (TypeError, ValueError) as err:
-        raise ConfigError(section.key("hyper"), f"hyper-parameters rule '{rule}' accepts ({err})", hyper) from err
-    try:
-        check_target(built, memory)
-    except RuleTargetError as err:
-        accepted = " or ".join(get_kind(memory).accepts)
-        raise ConfigError(section.key("rule"), f"a rule that writes {accepted} ({err})", rule) from err
-    return arm
-
-
 def parse_settings(params: Params, section_name: str = "budget.patterns") -> Settings:
-    """Validate the whole section before any computation starts."""
-    section = params.section(section_name)
-    loads = sorted(section.positive_list("loads"))
-    arms_section = section.section("arms")
-    arms = [parse_arm(str(name), arms_section.section(name), loads) for name, _ in arms_section.items()]
-    if not arms:
-        raise ConfigError(section.key("arms"), "at least one arm")
-    return Settings(
-        seed=section.nonneg_int("seed"),
-        trials=section.positive_int("trials"),
-        flip_fraction=section.fraction("flip_fraction"),
-        max_sweeps=section.positive_int("max_sweeps"),
-        level=section.fraction("level"),
-        arms=arms,
-        trainer=trainer_options(params),
-        device=compute_device(params),
-    )
+    """The section read into :class:`Settings`, checked whole before any computation starts."""
+    return parse(Settings, params.section(section_name), trainer=trainer_options(params), device=compute_device(params))
 
 
 # filling a memory -------------------------------------------------------------------------------------------------

@@ -27,10 +27,24 @@ from ..dynamics import relax
 from ..errors import HebbdamError
 from ..lit import store
 from ..logs import say
-from ..memory import Hopfield, Memory, RandomFeatureDAM, Separation, get_kind
+from ..memory import Hopfield, Memory, RandomFeatureDAM, Separation
 from ..metrics import binarise, crossing, exact_recall, grid_estimate, largest_load_above, loglog_slope, overlap
-from ..rules import Rule, RuleTargetError, check_target, get_rule, rule_names
-from .common import Curves, compute_device, generator_for, parse_separation, run_stage, separation_at, trainer_options
+from ..rules import Rule
+from ..schema import (
+    FRACTION,
+    NONNEG_INT,
+    POSITIVE_INT,
+    POSITIVE_LIST,
+    Check,
+    Named,
+    choice,
+    int_list,
+    number,
+    parse,
+    setting,
+)
+from .arms import FeatureOptions, GradientOptions, RuleOf, WrittenOptions, options_of
+from .common import SEPARATION, Curves, compute_device, generator_for, run_stage, separation_at, trainer_options
 
 MODELS = ("hopfield", "dense", "tensor4", "random_features", "backprop")
 # models written without a registry rule: DrDAM's own additive write (its Ω from the trial's generator), and a pairwise
@@ -41,7 +55,37 @@ EXACT_RECALL_LEVEL = 0.99  # SCIENCE.md E1b: basin capacity is the largest P wit
 BOOTSTRAP_SAMPLES = 200  # resamples of the trials behind each scaling exponent's 95% interval
 
 
-@dataclass(frozen=True)
+def _rule_written(values: dict) -> bool:
+    return values["model"] not in DIRECT_WRITES
+
+
+# a Hopfield arm's neuron threshold θ: a number, or "covariance" for the published θ = -a(1 - a²) at the arm's bias a
+COVARIANCE_THRESHOLD = "covariance"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThresholdOptions:
+    threshold: float | str = setting(
+        Check(
+            f"'{COVARIANCE_THRESHOLD}' or a finite number",
+            lambda v: (
+                v == COVARIANCE_THRESHOLD
+                or (isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v))
+            ),
+        )
+    )
+
+
+# the option schemas each model takes (hebbdam.experiments.arms; shared with the budget stage)
+OPTIONS = {
+    "random_features": (FeatureOptions,),
+    "backprop": (GradientOptions,),
+    **{model: (WrittenOptions,) for model in MODELS if model not in DIRECT_WRITES},
+    "hopfield": (WrittenOptions, ThresholdOptions),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
 class Arm:
     """One curve family of the ladder: a model, how it is written, its dynamics, and its (D, α) grid.
 
@@ -52,14 +96,22 @@ class Arm:
     """
 
     name: str
-    model: str
-    rule: Rule | None
-    dynamics: str
-    dims: list[int]
-    loads: list[float]
-    separation: Separation | None = None
-    bias: float = 0.0
-    options: dict = field(default_factory=dict)
+    model: str = setting(choice(*MODELS))
+    dynamics: str = setting(choice(*DYNAMICS))
+    dims: list[int] = setting(int_list(2))
+    loads: list[float] = setting(POSITIVE_LIST, then=sorted)
+    rule: Rule | None = setting(RuleOf("model"), when=_rule_written)
+    separation: Separation | None = setting(SEPARATION, when=lambda v: v["model"] == "dense")
+    bias: float = setting(number("a pattern bias in (-1, 1)", lambda v: -1 < v < 1), 0.0)
+    options: dict = options_of(lambda v: (f"model '{v['model']}'", OPTIONS[v["model"]]))
+
+    def checked(self, section: Params) -> Arm:
+        if self.model == "random_features" and self.dynamics == "async":
+            raise ConfigError(
+                section.key("dynamics"), "sync or one-step for a continuous random-feature memory", self.dynamics
+            )
+        check_fits_in_memory(section, self.model, self.dims, self.loads)
+        return self
 
     @property
     def mirror(self) -> bool:
@@ -77,78 +129,16 @@ class Arm:
         return "local" if self.model == "random_features" else "nonlocal"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
-    seed: int
-    trials: int
-    flip_fraction: float
-    max_sweeps: int
-    retrieval_overlap: float
-    arms: list[Arm]
+    seed: int = setting(NONNEG_INT)
+    trials: int = setting(POSITIVE_INT)
+    flip_fraction: float = setting(FRACTION)
+    max_sweeps: int = setting(POSITIVE_INT)
+    retrieval_overlap: float = setting(number("a number in (0, 1]", lambda v: 0 < v <= 1))
+    arms: list[Arm] = setting(Named(Arm, "at least one arm"))
     trainer: dict = field(default_factory=dict)
     device: torch.device = torch.device("cpu")
-
-
-def parse_rule(section: Params, model: str) -> Rule | None:
-    if model in DIRECT_WRITES:
-        return None
-    rule_name = section.string("rule")
-    hyper = section.raw("hyper", None) or {}
-    if not isinstance(hyper, dict):
-        raise ConfigError(section.key("hyper"), "a mapping of rule hyper-parameters", hyper)
-    try:
-        rule = get_rule(rule_name, **hyper)
-    except KeyError as err:
-        raise ConfigError(section.key("rule"), "one of " + ", ".join(rule_names()), rule_name) from err
-    except (TypeError, ValueError) as err:
-        raise ConfigError(section.key("hyper"), f"hyper-parameters rule '{rule_name}' accepts ({err})", hyper) from err
-    try:
-        check_target(rule, model)
-    except RuleTargetError as err:
-        accepted = " or ".join(get_kind(model).accepts)
-        raise ConfigError(
-            section.key("rule"), f"a rule that writes {accepted} for model '{model}' ({err})", rule_name
-        ) from err
-    return rule
-
-
-# the ``options`` each model takes: name → (expected, check); rule-written models take the number of epochs
-_POSITIVE_INT = ("a positive integer", lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0)
-_POSITIVE = (
-    "a number in (0, ∞)",
-    lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < math.inf,
-)
-OPTIONS = {
-    "random_features": {"features": _POSITIVE_INT, "beta": _POSITIVE},
-    "backprop": {"updates": _POSITIVE_INT, "lr": _POSITIVE, "steps": _POSITIVE_INT, "batch_size": _POSITIVE_INT},
-    **{model: {"epochs": _POSITIVE_INT} for model in MODELS if model not in DIRECT_WRITES},
-}
-# a Hopfield arm's neuron threshold θ: a number, or "covariance" for the published θ = -a(1 - a²) at the arm's bias a
-COVARIANCE_THRESHOLD = "covariance"
-OPTIONS["hopfield"] = {
-    **OPTIONS["hopfield"],
-    "threshold": (
-        f"'{COVARIANCE_THRESHOLD}' or a finite number",
-        lambda v: (
-            v == COVARIANCE_THRESHOLD or (isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v))
-        ),
-    ),
-}
-
-
-def parse_options(section: Params, model: str) -> dict:
-    """The arm's ``options``, each name known to its model and each value checked."""
-    if not section.has("options"):
-        return {}
-    options = section.section("options")
-    accepted = OPTIONS[model]
-    for name, _ in options.items():
-        if name not in accepted:
-            raise ConfigError(options.key(name), f"an option of model '{model}' ({', '.join(accepted)})", "unknown")
-        expected, check = accepted[name]
-        if not check(options.raw(name)):
-            raise ConfigError(options.key(name), expected, options.raw(name))
-    return dict(options.to_dict())
 
 
 def check_fits_in_memory(section: Params, model: str, dims: list[int], loads: list[float]) -> None:
@@ -168,51 +158,17 @@ def check_fits_in_memory(section: Params, model: str, dims: list[int], loads: li
         )
 
 
-def parse_arm(name: str, section: Params) -> Arm:
-    model = section.choice("model", list(MODELS))
-    dynamics = section.choice("dynamics", list(DYNAMICS))
-    if model == "random_features" and dynamics == "async":
-        raise ConfigError(section.key("dynamics"), "sync or one-step for a continuous random-feature memory", dynamics)
-    dims, loads = section.int_list("dims", minimum=2), sorted(section.positive_list("loads"))
-    check_fits_in_memory(section, model, dims, loads)
-    return Arm(
-        name=name,
-        model=model,
-        rule=parse_rule(section, model),
-        dynamics=dynamics,
-        dims=dims,
-        loads=loads,
-        separation=parse_separation(section.section("separation")) if model == "dense" else None,
-        bias=section.number("bias", lambda v: -1 < v < 1, "a pattern bias in (-1, 1)", 0.0),
-        options=parse_options(section, model),
-    )
-
-
 def parse_settings(params: Params, section_name: str = "capacity") -> Settings:
-    """Validate the whole section (``capacity`` or ``ladder.<family>``) before any computation starts."""
-    section = params.section(section_name)
-    arms_section = section.section("arms")
-    arms = [parse_arm(name, arms_section.section(name)) for name, _ in arms_section.items()]
-    if not arms:
-        raise ConfigError(section.key("arms"), "at least one arm")
-    return Settings(
-        seed=section.nonneg_int("seed"),
-        trials=section.positive_int("trials"),
-        flip_fraction=section.fraction("flip_fraction"),
-        max_sweeps=section.positive_int("max_sweeps"),
-        retrieval_overlap=section.number("retrieval_overlap", lambda v: 0 < v <= 1, "a number in (0, 1]"),
-        arms=arms,
-        trainer=trainer_options(params),
-        device=compute_device(params),
-    )
+    """The section (``capacity`` or ``ladder.<family>``) read into :class:`Settings`, checked whole before any work."""
+    return parse(Settings, params.section(section_name), trainer=trainer_options(params), device=compute_device(params))
 
 
 def build_memory(arm: Arm, patterns: torch.Tensor, settings: Settings, generator: torch.Generator) -> Memory:
     """Write ``patterns`` (P, D) into the arm's memory."""
     dim = patterns.shape[1]
     if arm.rule is not None:
-        epochs = int(arm.options.get("epochs", 1))  # iterative rules: epochs
-        module = store(patterns, arm.rule, settings.trainer, seed=settings.seed, max_epochs=epochs)
+        epochs, batch = int(arm.options.get("epochs", 1)), int(arm.options.get("batch_size", 1024))  # iterative rules
+        module = store(patterns, arm.rule, settings.trainer, batch_size=batch, seed=settings.seed, max_epochs=epochs)
         memory = module.memory(separation_at(arm.separation, dim), kind=arm.model)
         threshold = arm_threshold(arm)
         return Hopfield(memory.weights, threshold) if threshold else memory

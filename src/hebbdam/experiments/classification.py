@@ -41,7 +41,7 @@ prototypes at n = 20, 30.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -55,125 +55,98 @@ from ..lit.trainer import fit
 from ..logs import say
 from ..rules import get_rule
 from ..rules.hidden import hidden_activity
-from .common import Curves, compute_device, generator_for, run_stage, select, trainer_options
+from ..schema import NONNEG_INT, POSITIVE, POSITIVE_INT, POWER, STRING, Named, Section, int_list, parse, setting
+from .common import (
+    ANNEAL,
+    LEARNING_RATE,
+    MOMENTUM,
+    OPEN_FRACTION,
+    TEMPERATURE,
+    Curves,
+    KrotovHopfieldRule,
+    compute_device,
+    data_root,
+    generator_for,
+    run_stage,
+    select,
+    trainer_options,
+)
 
 ARMS = ("backprop", "one_shot", "prototypes", "krotov_hopfield")
 VOTE_THRESHOLD = 0.0  # a class-part entry above this pushes that class unit on: the memory votes for the class
-KMEANS_ITERATIONS = 25  # Lloyd iterations of the per-class k-means (prototypes with K/C > 1)
+KMEANS_ITERATIONS = 25  # most Lloyd iterations of the per-class k-means (prototypes with K/C > 1)
+KMEANS_INITS = 4  # k-means++ restarts; the lowest inertia wins
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BackpropArm:
     name: str
-    n: int
-    temperature: float
-    m: int
+    n: int = setting(POWER)
+    temperature: float = setting(TEMPERATURE)
+    m: int = setting(POSITIVE_INT)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class BackpropTraining:
+    """K&H 2016 end to end (normalised momentum, annealed lr) for each of its arms."""
+
+    epochs: int = setting(POSITIVE_INT)
+    batch_size: int = setting(POSITIVE_INT)
+    lr: float = setting(LEARNING_RATE)
+    anneal: float = setting(ANNEAL)
+    momentum: float = setting(MOMENTUM)
+    arms: list[BackpropArm] = setting(Named(BackpropArm, "at least one backprop arm"))
+
+
+@dataclass(frozen=True, kw_only=True)
 class Readout:
     """K&H 2019 top layer on hidden activities: activation power, SGD (β, m, lr), delta-rule lr, epochs, batch."""
 
-    power: float
-    beta: float
-    m: int
-    sgd_lr: float
-    delta_lr: float
-    epochs: int
-    batch_size: int
+    power: float = setting(POSITIVE)
+    beta: float = setting(POSITIVE)
+    m: int = setting(POSITIVE_INT)
+    sgd_lr: float = setting(POSITIVE)
+    delta_lr: float = setting(POSITIVE)
+    epochs: int = setting(POSITIVE_INT)
+    batch_size: int = setting(POSITIVE_INT)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class HiddenLayer(KrotovHopfieldRule):
+    """The K&H 2019 layer: the rule's hyper-parameters, its epochs and the readouts trained on it."""
+
+    epochs: int = setting(POSITIVE_INT)
+    readout: Readout = setting(Section(Readout))
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
-    seed: int
-    dataset: str
+    seed: int = setting(NONNEG_INT)
+    dataset: str = setting(STRING)
     data_root: str
-    validation_fraction: float
-    readout: Readout
-    memories: int
-    memory_grid: list[int]
-    seeds: int
-    readout_powers: list[int]
-    backprop: list[BackpropArm]
-    epochs: int
-    batch_size: int
-    lr: float
-    anneal: float
-    momentum: float
-    rule: dict
-    rule_epochs: int
+    memories: int = setting(POSITIVE_INT)
+    memory_grid: list[int] = setting(int_list(1))
+    seeds: int = setting(POSITIVE_INT)
+    validation_fraction: float = setting(OPEN_FRACTION)
+    readout_powers: list[int] = setting(
+        int_list(2, "a non-empty list of integer powers ≥ 2"), then=lambda v: sorted(set(v))
+    )
+    backprop: BackpropTraining = setting(Section(BackpropTraining))
+    krotov_hopfield: HiddenLayer = setting(Section(HiddenLayer))
     trainer: dict
     device: torch.device = torch.device("cpu")
 
-
-def _power(section: Params, name: str) -> int:
-    value = section.raw(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-        raise ConfigError(section.key(name), "an integer power ≥ 2", value)
-    return value
+    def checked(self, section: Params) -> Settings:
+        """The grid of K always holds ``memories``."""
+        return replace(self, memory_grid=sorted(set(self.memory_grid) | {self.memories}))
 
 
 def parse_settings(params: Params) -> Settings:
-    """Validate the whole ``classification`` section (and data.root) before any computation starts."""
-    section = params.section("classification")
-    bp = section.section("backprop")
-    arms_section = bp.section("arms")
-    arms = []
-    for name, _ in arms_section.items():
-        arm = arms_section.section(name)
-        arms.append(
-            BackpropArm(
-                name=str(name),
-                n=_power(arm, "n"),
-                temperature=arm.number("temperature", lambda v: v > 0, "a temperature > 0"),
-                m=arm.positive_int("m"),
-            )
-        )
-    if not arms:
-        raise ConfigError(bp.key("arms"), "at least one backprop arm")
-    powers = section.raw("readout_powers")
-    if not isinstance(powers, list) or not powers:
-        raise ConfigError(section.key("readout_powers"), "a non-empty list of integer powers ≥ 2", powers)
-    if any(isinstance(n, bool) or not isinstance(n, int) or n < 2 for n in powers):
-        raise ConfigError(section.key("readout_powers"), "a non-empty list of integer powers ≥ 2", powers)
-    kh = section.section("krotov_hopfield")
-    rule = {
-        "p": kh.number("p", lambda v: v >= 2, "a Lebesgue power ≥ 2"),
-        "rank": kh.positive_int("rank"),
-        "anti": kh.number("anti", lambda v: v >= 0, "a number ≥ 0"),
-        "lr": kh.number("lr", lambda v: v > 0, "a learning rate > 0"),
-    }
-    memories = section.positive_int("memories")
-    grid = sorted(set(section.int_list("memory_grid", minimum=1)) | {memories})
-    ro = kh.section("readout")
-    positive = (lambda v: 0 < v < float("inf"), "a number in (0, ∞)")
-    readout = Readout(
-        power=ro.number("power", *positive),
-        beta=ro.number("beta", *positive),
-        m=ro.positive_int("m"),
-        sgd_lr=ro.number("sgd_lr", *positive),
-        delta_lr=ro.number("delta_lr", *positive),
-        epochs=ro.positive_int("epochs"),
-        batch_size=ro.positive_int("batch_size"),
-    )
-    return Settings(
-        seed=section.nonneg_int("seed"),
-        dataset=section.string("dataset"),
-        data_root=params.section("data").string("root", "data"),
-        validation_fraction=section.number("validation_fraction", lambda v: 0 < v < 1, "a fraction in (0, 1)"),
-        readout=readout,
-        memories=memories,
-        memory_grid=grid,
-        seeds=section.positive_int("seeds"),
-        readout_powers=sorted(set(powers)),
-        backprop=arms,
-        epochs=bp.positive_int("epochs"),
-        batch_size=bp.positive_int("batch_size"),
-        lr=bp.number("lr", lambda v: v > 0, "a learning rate > 0"),
-        anneal=bp.number("anneal", lambda v: 0 < v <= 1, "a factor in (0, 1]"),
-        momentum=bp.number("momentum", lambda v: 0 <= v < 1, "a momentum in [0, 1)"),
-        rule=rule,
-        rule_epochs=kh.positive_int("epochs"),
+    """The ``classification`` section (and data.root) read into :class:`Settings`, checked whole before any work."""
+    return parse(
+        Settings,
+        params.section("classification"),
+        data_root=data_root(params),
         trainer=trainer_options(params),
         device=compute_device(params),
     )
@@ -259,14 +232,20 @@ def backprop_memories(arm: BackpropArm, count: int, data: Data, seed: int, setti
     module = BackpropModule(
         classifier_memory(pixels, data.classes, count, arm.n, seed),
         KrotovHopfield2016(data.classes, arm.n, arm.temperature, arm.m),
-        lr=settings.lr,
+        lr=settings.backprop.lr,
         optimizer="normalised",
-        momentum=settings.momentum,
-        anneal=settings.anneal,
+        momentum=settings.backprop.momentum,
+        anneal=settings.backprop.anneal,
         seed=seed,
     )
-    loader = PatternDataModule(data.train_x, settings.batch_size, labels=data.train_y, shuffle=True, seed=seed)
-    fit(module, loader, settings.trainer, name=f"backprop_n{arm.n}/K{count}/seed{seed}", max_epochs=settings.epochs)
+    loader = PatternDataModule(data.train_x, settings.backprop.batch_size, labels=data.train_y, shuffle=True, seed=seed)
+    fit(
+        module,
+        loader,
+        settings.trainer,
+        name=f"backprop_n{arm.n}/K{count}/seed{seed}",
+        max_epochs=settings.backprop.epochs,
+    )
     return module.memory.memories.detach().cpu().float()
 
 
@@ -277,14 +256,14 @@ def one_shot_memories(count: int, data: Data, generator: torch.Generator) -> Ten
 
 
 def kmeans(points: Tensor, count: int, generator: torch.Generator) -> Tensor:
-    """Lloyd's k-means (Euclidean) from ``count`` distinct random points; an empty cluster keeps its centre."""
-    centres = points[torch.randperm(points.shape[0], generator=generator)[:count]].clone()
-    for _ in range(KMEANS_ITERATIONS):
-        assign = torch.cdist(points, centres).argmin(1)
-        sums = torch.zeros_like(centres).index_add_(0, assign, points)
-        sizes = torch.bincount(assign, minlength=count)
-        centres = torch.where(sizes[:, None] > 0, sums / sizes.clamp_min(1)[:, None], centres)
-    return centres
+    """``count`` Euclidean k-means centres (count, D) of ``points`` (N, D): scikit-learn's Lloyd k-means, k-means++
+    starts, ``KMEANS_INITS`` restarts, seeded from ``generator`` (repeatable)."""
+    from sklearn.cluster import KMeans
+
+    seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+    fitted = KMeans(count, init="k-means++", n_init=KMEANS_INITS, max_iter=KMEANS_ITERATIONS, random_state=seed)
+    fitted.fit(points.double().numpy())
+    return torch.from_numpy(fitted.cluster_centers_).to(points.dtype)
 
 
 def prototype_memories(count: int, data: Data, generator: torch.Generator) -> Tensor:
@@ -301,11 +280,13 @@ def prototype_memories(count: int, data: Data, generator: torch.Generator) -> Te
 def krotov_hopfield_memories(count: int, data: Data, generator: torch.Generator, settings: Settings) -> Tensor:
     """K&H 2019 hidden units (no labels) as pixel parts, each scaled to max |entry| = 1; class part = mean ±1 label of
     the training images that drive the unit most (0 for a unit that never wins)."""
-    rule = get_rule("krotov_hopfield", units=count, **settings.rule)
+    rule = get_rule("krotov_hopfield", units=count, **settings.krotov_hopfield.hyper)
     device = settings.device
-    weights = rule.fit(data.train_raw.to(device), epochs=settings.rule_epochs, batch_size=100, generator=generator)
+    weights = rule.fit(
+        data.train_raw.to(device), epochs=settings.krotov_hopfield.epochs, batch_size=100, generator=generator
+    )
     weights = weights.cpu()
-    p = settings.rule["p"]
+    p = settings.krotov_hopfield.p
     currents = data.train_raw @ (weights.sign() * weights.abs().pow(p - 1)).T  # the rule's own input currents
     winner = currents.argmax(1)
     label = torch.zeros(count, data.classes).index_add_(0, winner, one_hot(data.train_y, data.classes))
@@ -320,7 +301,7 @@ def hidden_features(weights: Tensor, data: Data, settings: Settings) -> tuple[Te
     relative to the input power (stable below 2) and the SGD layer's β a scale-free gain, at any ``power``; a division
     by the largest activity (as before) left ‖h‖ ≪ 1 at power 4.5, and both readouts barely moved."""
     acts = [
-        hidden_activity(weights, x, settings.rule["p"], settings.readout.power).double()
+        hidden_activity(weights, x, settings.krotov_hopfield.p, settings.krotov_hopfield.readout.power).double()
         for x in (data.train_raw, data.val_raw, data.test_raw)
     ]
     scale = acts[0].pow(2).sum(1).mean().sqrt().clamp_min(1e-12)
@@ -329,7 +310,7 @@ def hidden_features(weights: Tensor, data: Data, settings: Settings) -> tuple[Te
 
 def delta_readout(h: Tensor, labels: Tensor, classes: int, settings: Settings, generator: torch.Generator) -> Tensor:
     """Local readout: S (C, K) by the delta rule ΔS = η (t - S h) hᵀ / B over shuffled minibatches (t = ±1 one-hot)."""
-    ro = settings.readout
+    ro = settings.krotov_hopfield.readout
     targets = one_hot(labels, classes).double()
     weights = torch.zeros(classes, h.shape[1], dtype=torch.float64)
     for _ in range(ro.epochs):
@@ -343,7 +324,7 @@ def delta_readout(h: Tensor, labels: Tensor, classes: int, settings: Settings, g
 
 def sgd_readout(h: Tensor, labels: Tensor, classes: int, settings: Settings, generator: torch.Generator) -> Tensor:
     """K&H 2019's top layer: c = tanh(β S h), loss Σ|c - t|^m, plain minibatch SGD; returns S (C, K)."""
-    ro = settings.readout
+    ro = settings.krotov_hopfield.readout
     targets = one_hot(labels, classes).double()
     weights = (0.01 * torch.randn(classes, h.shape[1], generator=generator, dtype=torch.float64)).requires_grad_(True)
     optimiser = torch.optim.SGD([weights], lr=ro.sgd_lr)
@@ -417,7 +398,7 @@ def _run(settings: Settings) -> tuple[dict, list[dict], list[dict], dict]:
         points.append({"arm": arm, "n": n, "memories": count, "seed": seed_index, "test_error": round(error, 6)})
 
     # backprop: one training per (arm, K, seed); the extra seeds only at the headline K
-    for arm in settings.backprop:
+    for arm in settings.backprop.arms:
         start = time.perf_counter()
         headline: list[tuple[float, float, dict]] = []
         for count in settings.memory_grid:

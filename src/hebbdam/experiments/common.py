@@ -15,6 +15,7 @@ from ..errors import ConfigError, HebbdamError
 from ..gate import flatten
 from ..logs import say
 from ..memory import Exponential, Power, Separation
+from ..schema import BOOLEAN, POSITIVE, POSITIVE_INT, POWER, Section, choice, number, parse, setting
 from ..seeds import generator_for  # noqa: F401  (re-exported: experiments seed through common)
 from ..tracking import stage_run
 
@@ -51,17 +52,60 @@ def compute_device(params: Params) -> torch.device:
     return torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
 
 
-def parse_separation(section: Params) -> Separation:
+@dataclass(frozen=True, kw_only=True)
+class SeparationSchema:
     """F of a dense arm. The exponential's ``beta`` multiplies the raw overlap ξ·σ (Demircigil: F = exp(ξ·σ), beta
     = 1); DenseAM feeds F the scaled overlap ξ·σ / D, so the separation built here is F(x) = exp(beta · D · x) via
     :func:`separation_at`."""
-    kind = section.choice("kind", ["power", "exponential"])
-    if kind == "power":
-        n = section.raw("n")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-            raise ConfigError(section.key("n"), "an integer power ≥ 2", n)
-        return Power(n, rectified=bool(section.raw("rectified", False)))
-    return Exponential(section.number("beta", lambda v: 0 < v < float("inf"), "a number in (0, ∞)"))
+
+    kind: str = setting(choice("power", "exponential"))
+    n: int = setting(POWER, when=lambda v: v["kind"] == "power")
+    rectified: bool = setting(BOOLEAN, False, when=lambda v: v["kind"] == "power")
+    beta: float = setting(POSITIVE, when=lambda v: v["kind"] == "exponential")
+
+    def checked(self, section: Params) -> Separation:
+        return Power(self.n, rectified=self.rectified) if self.kind == "power" else Exponential(self.beta)
+
+
+SEPARATION = Section(SeparationSchema)  # the ``separation`` field of an arm schema
+
+
+def parse_separation(section: Params) -> Separation:
+    return parse(SeparationSchema, section)
+
+
+LEARNING_RATE = number("a learning rate > 0", lambda v: v > 0)
+TEMPERATURE = number("a temperature > 0", lambda v: v > 0)
+ANNEAL = number("a factor in (0, 1]", lambda v: 0 < v <= 1)
+MOMENTUM = number("a momentum in [0, 1)", lambda v: 0 <= v < 1)
+OPEN_FRACTION = number("a fraction in (0, 1)", lambda v: 0 < v < 1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class KrotovHopfieldRule:
+    """The hyper-parameters of the K&H 2019 competing-hidden-units rule (``rules.hidden``): Lebesgue power p, the
+    rank of the unit pushed away, its anti-Hebbian strength and the learning rate."""
+
+    p: float = setting(number("a Lebesgue power ≥ 2", lambda v: v >= 2))
+    rank: int = setting(POSITIVE_INT)
+    anti: float = setting(number("a number ≥ 0", lambda v: v >= 0))
+    lr: float = setting(LEARNING_RATE)
+
+    @property
+    def hyper(self) -> dict:
+        """The keyword arguments of ``get_rule("krotov_hopfield", units=K, **hyper)``."""
+        return {"p": self.p, "rank": self.rank, "anti": self.anti, "lr": self.lr}
+
+
+def data_root(params: Params) -> str:
+    """``data.root``, where prepared data sets live (default ``data``)."""
+    return params.section("data").string("root", "data")
+
+
+def binarize_threshold(params: Params) -> float:
+    """``data.binarize_threshold``, the grey level that splits pixels into ±1 (null or absent: 0.5)."""
+    data = params.section("data")
+    return 0.5 if data.raw("binarize_threshold", None) is None else data.fraction("binarize_threshold")
 
 
 def separation_at(separation: Separation | None, dim: int) -> Separation | None:

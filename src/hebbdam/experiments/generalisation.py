@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import Tensor
@@ -55,81 +55,80 @@ from ..logs import say
 from ..memory import Hopfield
 from ..metrics import binarise, crossing, grid_estimate
 from ..rules import get_rule
-from .common import Curves, compute_device, generator_for, run_stage, select, trainer_options
+from ..schema import (
+    NONNEG_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    POSITIVE_LIST,
+    STRING,
+    Section,
+    int_list,
+    integer,
+    parse,
+    setting,
+    subset,
+)
+from .common import (
+    Curves,
+    binarize_threshold,
+    compute_device,
+    data_root,
+    generator_for,
+    run_stage,
+    select,
+    trainer_options,
+)
 
 ARMS = ("optimal", "hebbian", "backprop")
 CLASSES = ("memorised", "spurious", "generalised")
 TRANSITION_LEVEL = 0.5  # the transition K: where the memorised fraction falls through ½ (interpolated in log K)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Backprop:
-    slots: int  # rows of the trained memory, fixed for every K
-    steps: int
-    batch: int
-    lr: float
+    slots: int = setting(POSITIVE_INT)  # rows of the trained memory, fixed for every K
+    steps: int = setting(POSITIVE_INT)
+    batch: int = setting(POSITIVE_INT)
+    lr: float = setting(POSITIVE)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
-    seed: int
-    dataset: str
+    seed: int = setting(NONNEG_INT)
+    dataset: str = setting(STRING)
     data_root: str
     binarize_threshold: float
-    train_sizes: list[int]
-    samples: int
-    arms: list[str]
-    sigma_max: float
-    sigma_min: float  # × median nearest-neighbour distance
-    sigma_min_sweep: list[float]  # × median nearest-neighbour distance, the optimal arm only
-    steps: int
-    delta_memorised: float  # × median nearest-neighbour distance
-    delta_spurious: float
-    max_sweeps: int
-    backprop: Backprop
+    train_sizes: list[int] = setting(int_list(1), then=lambda v: sorted(set(v)))
+    samples: int = setting(integer("an integer ≥ 2 (spurious states are shared by samples)", lambda v: v >= 2))
+    arms: list[str] = setting(
+        subset("a non-empty list among " + ", ".join(ARMS), ARMS), then=lambda v: [*dict.fromkeys(v)]
+    )
+    sigma_max: float = setting(POSITIVE)
+    sigma_min: float = setting(POSITIVE)  # × median nearest-neighbour distance
+    sigma_min_sweep: list[float] = setting(POSITIVE_LIST)  # × median nearest-neighbour distance, the optimal arm only
+    steps: int = setting(POSITIVE_INT)
+    delta_memorised: float = setting(POSITIVE)  # × median nearest-neighbour distance
+    delta_spurious: float = setting(POSITIVE)
+    max_sweeps: int = setting(POSITIVE_INT)
+    backprop: Backprop = setting(Section(Backprop))
     device: torch.device = torch.device("cpu")
     trainer: dict = field(default_factory=dict)  # the trainer section (the backprop arm trains through Lightning)
 
+    def checked(self, section: Params) -> Settings:
+        """The σ_min sweep always holds ``sigma_min``."""
+        return replace(self, sigma_min_sweep=sorted(set(self.sigma_min_sweep) | {self.sigma_min}))
+
 
 def parse_settings(params: Params) -> Settings:
-    """Validate the whole ``generalisation`` section before any computation starts."""
-    section = params.section("generalisation")
-    arms = section.raw("arms")
-    if not isinstance(arms, list) or not arms or any(a not in ARMS for a in arms):
-        raise ConfigError(section.key("arms"), "a non-empty list among " + ", ".join(ARMS), arms)
-    positive = (lambda v: 0 < v < float("inf"), "a number in (0, ∞)")
-    bp = section.section("backprop")
-    threshold = params.raw("data.binarize_threshold", 0.5)
-    threshold = 0.5 if threshold is None else params.section("data").fraction("binarize_threshold")
-    settings = Settings(
-        seed=section.nonneg_int("seed"),
-        dataset=section.string("dataset"),
-        data_root=params.section("data").string("root", "data"),
-        binarize_threshold=threshold,
-        train_sizes=sorted(set(section.int_list("train_sizes", minimum=1))),
-        samples=section.positive_int("samples"),
-        arms=list(dict.fromkeys(arms)),
-        sigma_max=section.number("sigma_max", *positive),
-        sigma_min=section.number("sigma_min", *positive),
-        sigma_min_sweep=sorted(
-            set(section.positive_list("sigma_min_sweep")) | {section.number("sigma_min", *positive)}
-        ),
-        steps=section.positive_int("steps"),
-        delta_memorised=section.number("delta_memorised", *positive),
-        delta_spurious=section.number("delta_spurious", *positive),
-        max_sweeps=section.positive_int("max_sweeps"),
-        backprop=Backprop(
-            slots=bp.positive_int("slots"),
-            steps=bp.positive_int("steps"),
-            batch=bp.positive_int("batch"),
-            lr=bp.number("lr", *positive),
-        ),
+    """The ``generalisation`` section (and the data keys it reads) read into :class:`Settings` before any work."""
+    return parse(
+        Settings,
+        params.section("generalisation"),
+        data_root=data_root(params),
+        binarize_threshold=binarize_threshold(params),
         device=compute_device(params),
         trainer=trainer_options(params),
     )
-    if settings.samples < 2:
-        raise ConfigError(section.key("samples"), "at least 2 (spurious states are shared by samples)", 1)
-    return settings
 
 
 # the diffusion analogue -------------------------------------------------------------------------------------------

@@ -32,26 +32,39 @@ from ..data.recall_tasks import RecallDataModule, key_value_batch
 from ..dynamics import single_cpu_thread
 from ..logs import say
 from ..memory.mixers import FEATURE_MAPS
+from ..schema import (
+    NONNEG_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    Check,
+    Inline,
+    Named,
+    Section,
+    choice,
+    int_list,
+    optional,
+    parse,
+    setting,
+)
 from .common import Curves, generator_for, run_stage, select, trainer_options
 
 RULES = ("softmax", "sum", "delta")
 SETTINGS = ("setting1", "setting2")
-POSITIVE = (lambda v: 0 < v < float("inf"), "a number in (0, ∞)")  # Params.number's check and its description
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Training:
     """How one trained arm fits (``lit.transformer.fit``): Adam at ``lr`` on batches of ``batch_size``, validated on
     ``val_batches`` batches every ``eval_every`` steps, until ``max_steps``, val_loss < ``stop_loss`` or
     ``patience`` validations without improvement."""
 
-    batch_size: int
-    lr: float
-    eval_every: int
-    val_batches: int
-    max_steps: int
-    stop_loss: float | None
-    patience: int
+    batch_size: int = setting(POSITIVE_INT)
+    lr: float = setting(POSITIVE)
+    eval_every: int = setting(POSITIVE_INT)
+    val_batches: int = setting(POSITIVE_INT)
+    max_steps: int = setting(POSITIVE_INT)
+    stop_loss: float | None = setting(optional(POSITIVE), None)
+    patience: int = setting(POSITIVE_INT)
 
     @property
     def epochs(self) -> int:
@@ -59,146 +72,127 @@ class Training:
         return -(-self.max_steps // self.eval_every)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class MemorySpec:
+    """One memory of the ``memories`` table: its rule, its key feature map and that map's size."""
+
+    name: str
+    rule: str = setting(choice(*RULES))
+    feature: str = setting(choice(*FEATURE_MAPS), "identity")
+    order: int = setting(POSITIVE_INT, 1, when=lambda v: v["feature"] == "dpfp")  # read for dpfp only
+    features: int = setting(POSITIVE_INT, 64, when=lambda v: v["feature"] == "favor")  # read for favor only
+
+    def as_spec(self) -> dict:
+        """The dict ``lit.transformer`` builds a memory from ({rule, feature, normalise, order, features})."""
+        out = {"rule": self.rule, "feature": self.feature}
+        if self.rule == "sum" and self.feature == "identity":
+            out["normalise"] = False  # the plain Hebbian outer product: φ(k) may be negative, no normaliser
+        if self.feature == "dpfp":
+            out["order"] = self.order
+        if self.feature == "favor":
+            out["features"] = self.features
+        return out
+
+
+NAMES = Check(  # names of the ``memories`` table (checked against it in Settings.checked), duplicates dropped
+    "a non-empty list of names from recall.memories",
+    lambda v: isinstance(v, list) and bool(v) and all(isinstance(x, str) for x in v),
+    lambda v: list(dict.fromkeys(v)),
+)
+PAIRS = int_list(2)
+MQAR_SIZES = Check(  # [[length, pairs], …] with an even length ≥ 4·pairs (room for the pairs and one query each)
+    "a list of [length, pairs] with an even length ≥ 4·pairs",
+    lambda v: (
+        isinstance(v, list)
+        and bool(v)
+        and all(isinstance(s, list) and len(s) == 2 and all(isinstance(x, int) and x > 0 for x in s) for s in v)
+        and all(length % 2 == 0 and 4 * pairs <= length for length, pairs in v)
+    ),
+    lambda v: [(length, pairs) for length, pairs in v],
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Grid:
+    """One Schlag setting: the memories and the grid of N (pairs)."""
+
+    memories: list[str] = setting(NAMES)
+    pairs: list[int] = setting(PAIRS, then=lambda v: sorted(set(v)))
+
+
+@dataclass(frozen=True, kw_only=True)
 class Schlag:
-    d_key: int
-    embed: int | None
-    training: Training
-    grids: dict[str, tuple[list[str], list[int]]]  # setting → (memories, N grid)
+    d_key: int = setting(POSITIVE_INT)
+    embed: int | None = setting(optional(POSITIVE_INT), None)
+    training: Training = setting(Inline(Training))
+    setting1: Grid = setting(Section(Grid))
+    setting2: Grid = setting(Section(Grid))
+
+    @property
+    def grids(self) -> dict[str, tuple[list[str], list[int]]]:
+        """setting → (memories, N grid)."""
+        return {
+            name: (grid.memories, grid.pairs)
+            for name, grid in zip(SETTINGS, (self.setting1, self.setting2), strict=True)
+        }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Free:
-    d_key: int
-    sequences: int
-    softmax_beta: float
-    memories: list[str]
-    pairs: list[int]
+    d_key: int = setting(POSITIVE_INT)
+    sequences: int = setting(POSITIVE_INT)
+    softmax_beta: float = setting(POSITIVE)
+    memories: list[str] = setting(NAMES)
+    pairs: list[int] = setting(PAIRS, then=lambda v: sorted(set(v)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Mqar:
-    vocab: int
-    sizes: list[tuple[int, int]]  # (sequence length, pairs), Zoology's Figure 2 grid
-    d_models: list[int]
-    power_a: float
-    d_key: int
-    layers: int
-    conv: int
-    training: Training
-    memories: list[str]
+    vocab: int = setting(POSITIVE_INT)
+    sizes: list[tuple[int, int]] = setting(MQAR_SIZES)  # (sequence length, pairs), Zoology's Figure 2 grid
+    d_models: list[int] = setting(int_list(1))
+    power_a: float = setting(POSITIVE)
+    d_key: int = setting(POSITIVE_INT)
+    layers: int = setting(POSITIVE_INT)
+    conv: int = setting(POSITIVE_INT)
+    training: Training = setting(Inline(Training))
+    memories: list[str] = setting(NAMES)
+
+    def checked(self, section: Params) -> Mqar:
+        if any(length >= self.vocab for length, _ in self.sizes):
+            raise ConfigError(
+                section.key("vocab"), "a vocabulary larger than every sequence length (Zoology)", self.vocab
+            )
+        return self
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
-    seed: int
-    memories: dict[str, dict]
-    solved_loss: float
-    schlag: Schlag
-    free: Free
-    mqar: Mqar
+    seed: int = setting(NONNEG_INT)
+    memories: dict[str, dict] = setting(Named(MemorySpec), then=lambda specs: {m.name: m.as_spec() for m in specs})
+    solved_loss: float = setting(POSITIVE)
+    schlag: Schlag = setting(Section(Schlag))
+    free: Free = setting(Section(Free))
+    mqar: Mqar = setting(Section(Mqar))
     trainer: dict
 
-
-def parse_memory(section: Params, name: str) -> dict:
-    spec = section.section(name)
-    rule = spec.choice("rule", RULES)
-    out = {"rule": rule, "feature": spec.choice("feature", FEATURE_MAPS, "identity")}
-    if rule != "softmax" and out["feature"] == "identity" and rule == "sum":
-        out["normalise"] = False  # the plain Hebbian outer product: φ(k) may be negative, no normaliser
-    if out["feature"] == "dpfp":
-        out["order"] = spec.positive_int("order", 1)
-    if out["feature"] == "favor":
-        out["features"] = spec.positive_int("features", 64)
-    return out
-
-
-def memory_list(section: Params, key: str, known: dict) -> list[str]:
-    names = section.raw(key)
-    if not isinstance(names, list) or not names or any(n not in known for n in names):
-        raise ConfigError(
-            section.key(key), "a non-empty list of names from recall.memories: " + ", ".join(known), names
-        )
-    return list(dict.fromkeys(names))
-
-
-def optional_number(section: Params, key: str) -> float | None:
-    if section.raw(key, None) is None:
-        return None
-    return section.number(key, lambda v: 0 < v < float("inf"), "a number in (0, ∞) or null")
-
-
-def parse_training(section: Params) -> Training:
-    return Training(
-        batch_size=section.positive_int("batch_size"),
-        lr=section.number("lr", *POSITIVE),
-        eval_every=section.positive_int("eval_every"),
-        val_batches=section.positive_int("val_batches"),
-        max_steps=section.positive_int("max_steps"),
-        stop_loss=optional_number(section, "stop_loss"),
-        patience=section.positive_int("patience"),
-    )
-
-
-def parse_mqar_sizes(section: Params) -> list[tuple[int, int]]:
-    """``sizes``: [[length, pairs], …] with an even length ≥ 4·pairs (room for the pairs and one query each)."""
-    sizes = section.raw("sizes")
-    ok = (
-        isinstance(sizes, list)
-        and sizes
-        and all(isinstance(s, list) and len(s) == 2 and all(isinstance(v, int) and v > 0 for v in s) for s in sizes)
-    )
-    if not ok or any(length % 2 or 4 * pairs > length for length, pairs in sizes):
-        raise ConfigError(section.key("sizes"), "a list of [length, pairs] with an even length ≥ 4·pairs", sizes)
-    return [(length, pairs) for length, pairs in sizes]
+    def checked(self, section: Params) -> Settings:
+        """Every memory list names memories of the ``memories`` table."""
+        lists = {
+            "schlag.setting1.memories": self.schlag.setting1.memories,
+            "schlag.setting2.memories": self.schlag.setting2.memories,
+            "free.memories": self.free.memories,
+            "mqar.memories": self.mqar.memories,
+        }
+        for key, names in lists.items():
+            if any(name not in self.memories for name in names):
+                raise ConfigError(section.key(key), f"{NAMES.expected}: " + ", ".join(self.memories), names)
+        return self
 
 
 def parse_settings(params: Params) -> Settings:
-    """Validate the whole ``recall`` section before any training starts."""
-    section = params.section("recall")
-    memories_section = section.section("memories")
-    memories = {name: parse_memory(memories_section, name) for name, _ in memories_section.items()}
-    sch = section.section("schlag")
-    grids = {}
-    for setting in SETTINGS:
-        part = sch.section(setting)
-        grids[setting] = (memory_list(part, "memories", memories), sorted(set(part.int_list("pairs", minimum=2))))
-    embed = sch.raw("embed", None)
-    free = section.section("free")
-    mq = section.section("mqar")
-    mqar = Mqar(
-        vocab=mq.positive_int("vocab"),
-        sizes=parse_mqar_sizes(mq),
-        d_models=mq.int_list("d_models"),
-        power_a=mq.number("power_a", *POSITIVE),
-        d_key=mq.positive_int("d_key"),
-        layers=mq.positive_int("layers"),
-        conv=mq.positive_int("conv"),
-        training=parse_training(mq),
-        memories=memory_list(mq, "memories", memories),
-    )
-    if any(length >= mqar.vocab for length, _ in mqar.sizes):
-        raise ConfigError(mq.key("vocab"), "a vocabulary larger than every sequence length (Zoology)", mqar.vocab)
-    return Settings(
-        seed=section.nonneg_int("seed"),
-        memories=memories,
-        solved_loss=section.number("solved_loss", *POSITIVE),
-        schlag=Schlag(
-            d_key=sch.positive_int("d_key"),
-            embed=None if embed is None else sch.positive_int("embed"),
-            training=parse_training(sch),
-            grids=grids,
-        ),
-        free=Free(
-            d_key=free.positive_int("d_key"),
-            sequences=free.positive_int("sequences"),
-            softmax_beta=free.number("softmax_beta", *POSITIVE),
-            memories=memory_list(free, "memories", memories),
-            pairs=sorted(set(free.int_list("pairs", minimum=2))),
-        ),
-        mqar=mqar,
-        trainer=trainer_options(params),
-    )
+    """The ``recall`` section read into :class:`Settings`, checked whole before any training starts."""
+    return parse(Settings, params.section("recall"), trainer=trainer_options(params))
 
 
 # measurements -----------------------------------------------------------------------------------------------------
@@ -319,16 +313,16 @@ def run(settings: Settings) -> list[dict]:
     """Every point of every arm: {arm, task, memory, N, loss, accuracy, state_size, steps}. Wall times are printed,
     not recorded, so the record is repeatable bit for bit."""
     points: list[dict] = []
-    for setting in SETTINGS:
+    for grid_name in SETTINGS:
         for name in settings.free.memories:
             for pairs in settings.free.pairs:
-                result = free_recall(settings, name, setting, pairs)
-                size = sizes(settings.memories[name], settings.free.d_key, pairs, pairs * int(setting[-1]))
-                points.append({"arm": "free", "task": setting, "memory": name, "N": pairs, **result, **size})
-        say(f"recall free {setting}: " + ", ".join(f"{p['memory']} N={p['N']} {p['loss']:.3g}" for p in points[-3:]))
-    for setting in SETTINGS:
-        names, grid = settings.schlag.grids[setting]
-        points += [trained_point(settings, setting, name, pairs) for name in names for pairs in grid]
+                result = free_recall(settings, name, grid_name, pairs)
+                size = sizes(settings.memories[name], settings.free.d_key, pairs, pairs * int(grid_name[-1]))
+                points.append({"arm": "free", "task": grid_name, "memory": name, "N": pairs, **result, **size})
+        say(f"recall free {grid_name}: " + ", ".join(f"{p['memory']} N={p['N']} {p['loss']:.3g}" for p in points[-3:]))
+    for grid_name in SETTINGS:
+        names, grid = settings.schlag.grids[grid_name]
+        points += [trained_point(settings, grid_name, name, pairs) for name in names for pairs in grid]
     m = settings.mqar
     for (length, pairs), d_model, name in itertools.product(m.sizes, m.d_models, m.memories):
         points.append(trained_point(settings, "mqar", name, pairs, length, d_model))

@@ -53,8 +53,27 @@ from ..logs import say
 from ..memory import Amari, DenseAM, Hopfield, Kohonen, ModernHopfield, Power
 from ..memory.universal import EPS, SEPARATIONS, SIMILARITIES
 from ..metrics import binarise
-from ..rules import get_rule, rule_names
-from .common import Curves, compute_device, generator_for, run_stage, select
+from ..rules import get_rule
+from ..schema import (
+    NONNEG_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    POWER,
+    STRING,
+    Check,
+    Keyed,
+    Named,
+    Section,
+    choice,
+    int_list,
+    number,
+    number_list,
+    parse,
+    setting,
+    subset,
+)
+from .arms import checked_rule
+from .common import Curves, binarize_threshold, compute_device, data_root, generator_for, run_stage, select
 
 CORRUPTIONS = ("bottom_half", "pixel_mask", "gaussian", "border")
 DISTANCES = ("euclidean", "manhattan")  # similarities that are negative distances
@@ -79,147 +98,111 @@ def error_threshold(dim: int) -> float:
     return ref.UHN_ERROR_THRESHOLD.value * dim / ref.UHN_ERROR_THRESHOLD_DIM
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Corruption:
     name: str
-    kind: str
-    level: float
+    kind: str = setting(choice(*CORRUPTIONS))
+    level: float = setting(number("a number ≥ 0", lambda v: v >= 0), 0.0)
+
+    def checked(self, section: Params) -> Corruption:
+        if self.kind == "pixel_mask" and self.level > 1:
+            raise ConfigError(section.key("level"), "a fraction in [0, 1] for pixel_mask", self.level)
+        return self
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BinaryArm:
     """A memory on ±1 images: a Hopfield network written by ``rule``, a polynomial DAM xⁿ, or a softmax memory."""
 
     name: str
-    model: str
-    rule: str | None = None
-    n: int | None = None
-    beta: float | None = None
+    model: str = setting(choice(*BINARY_MODELS))
+    rule: str | None = setting(STRING, when=lambda v: v["model"] == "hopfield")
+    n: int | None = setting(POWER, when=lambda v: v["model"] == "dense")
+    beta: float | None = setting(POSITIVE, when=lambda v: v["model"] not in ("hopfield", "dense"))
+
+    def checked(self, section: Params) -> BinaryArm:
+        if self.rule is not None:
+            checked_rule(section, self.rule, {}, "hopfield", known="a registered rule:")
+        return self
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Examples:
-    stored: int  # images stored for the example figure
-    count: int  # example queries (rows of the figure)
-    corruption: str
-    dam_n: int
-    softmax_beta: float
+    stored: int = setting(POSITIVE_INT)  # images stored for the example figure
+    count: int = setting(POSITIVE_INT)  # example queries (rows of the figure)
+    corruption: str = setting(STRING)  # the name of one of the section's corruptions
+    dam_n: int = setting(POWER)
+    softmax_beta: float = setting(POSITIVE)
+
+    def checked(self, section: Params) -> Examples:
+        if self.count > self.stored:
+            raise ConfigError(section.key("count"), f"at most examples.stored = {self.stored}", self.count)
+        return self
 
 
-@dataclass(frozen=True)
+def _distinct_names(options: tuple[str, ...]) -> Check:
+    return subset("a non-empty list of distinct names among " + ", ".join(options), options, distinct=True)
+
+
+SIZES_OR_NONE = Check(
+    "a list of integers ≥ 1 (empty: no binary arms)", lambda v: v == [] or int_list(1).accepts(v), list
+)
+FACTORS = number_list("a list of numbers > 0 that contains 1", lambda v: v > 0)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
-    seed: int
-    dataset: str
+    seed: int = setting(NONNEG_INT)
+    dataset: str = setting(STRING)
     data_root: str
     binarize_threshold: float
-    sizes: list[int]
-    binary_sizes: list[int]
-    runs: int
-    threshold_factors: list[float]
-    corruptions: list[Corruption]
-    similarities: list[str]
-    separations: list[str]
-    power: int
-    beta: dict[str, float]
-    arms: list[BinaryArm]
-    max_sweeps: int
-    examples: Examples
+    sizes: list[int] = setting(int_list(1), then=lambda v: sorted(set(v)))
+    binary_sizes: list[int] = setting(SIZES_OR_NONE, then=lambda v: sorted(set(v)))
+    runs: int = setting(POSITIVE_INT)
+    threshold_factors: list[float] = setting(
+        Check(FACTORS.expected, lambda v: FACTORS.accepts(v) and 1 in v, FACTORS.convert), then=lambda v: sorted(set(v))
+    )
+    corruptions: list[Corruption] = setting(Named(Corruption, "at least one corruption"))
+    similarities: list[str] = setting(_distinct_names(SIMILARITIES))
+    separations: list[str] = setting(_distinct_names(SEPARATIONS))
+    power: int = setting(POSITIVE_INT)
+    softmax_beta: dict[str, float] = setting(  # a β for a similarity not run now is kept, but must name a similarity
+        Keyed(POSITIVE, SIMILARITIES, "a β per similarity (" + ", ".join(SIMILARITIES) + ")")
+    )
+    binary_arms: list[BinaryArm] = setting(Named(BinaryArm))
+    max_sweeps: int = setting(POSITIVE_INT)
+    examples: Examples = setting(Section(Examples))
     device: torch.device = torch.device("cpu")
 
+    def checked(self, section: Params) -> Settings:
+        """Binary sizes among the sizes; the example corruption among the corruptions; a β for each similarity."""
+        if any(n not in self.sizes for n in self.binary_sizes):
+            raise ConfigError(
+                section.key("binary_sizes"), f"a subset of retrieval.sizes {self.sizes}", self.binary_sizes
+            )
+        names = [c.name for c in self.corruptions]
+        if self.examples.corruption not in names:
+            raise ConfigError(
+                section.key("examples.corruption"), "one of " + ", ".join(names), self.examples.corruption
+            )
+        for sim in self.similarities:
+            if sim not in self.softmax_beta:
+                raise ConfigError(section.key(f"softmax_beta.{sim}"), "a value (the key is missing from params.yaml)")
+        return self
 
-def _names(section: Params, key: str, options) -> list[str]:
-    value = section.raw(key)
-    if not isinstance(value, list) or not value or any(v not in options for v in value) or len(set(value)) < len(value):
-        raise ConfigError(section.key(key), "a non-empty list of distinct names among " + ", ".join(options), value)
-    return list(value)
-
-
-def _beta(section: Params, key: str) -> float:
-    return section.number(key, lambda v: 0 < v < float("inf"), "a number in (0, ∞)")
-
-
-def parse_arm(name: str, section: Params) -> BinaryArm:
-    model = section.choice("model", list(BINARY_MODELS))
-    if model == "hopfield":
-        rule = section.string("rule")
-        if rule not in rule_names():
-            raise ConfigError(section.key("rule"), "a registered rule: " + ", ".join(rule_names()), rule)
-        if get_rule(rule).target != "pairwise":
-            raise ConfigError(section.key("rule"), "a rule that writes pairwise weights", rule)
-        return BinaryArm(name, model, rule=rule)
-    if model == "dense":
-        n = section.raw("n")
-        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-            raise ConfigError(section.key("n"), "an integer power ≥ 2", n)
-        return BinaryArm(name, model, n=n)
-    return BinaryArm(name, model, beta=_beta(section, "beta"))
+    @property
+    def beta(self) -> dict[str, float]:
+        """The softmax β of each similarity run."""
+        return {sim: self.softmax_beta[sim] for sim in self.similarities}
 
 
 def parse_settings(params: Params) -> Settings:
-    """Validate the whole ``retrieval`` section (and the data keys it reads) before any computation starts."""
-    section = params.section("retrieval")
-    corruptions = []
-    for name, _ in section.section("corruptions").items():
-        entry = section.section(f"corruptions.{name}")
-        kind = entry.choice("kind", list(CORRUPTIONS))
-        level = entry.number("level", lambda v: v >= 0, "a number ≥ 0", 0.0)
-        if kind == "pixel_mask" and level > 1:
-            raise ConfigError(entry.key("level"), "a fraction in [0, 1] for pixel_mask", level)
-        corruptions.append(Corruption(name, kind, level))
-    if not corruptions:
-        raise ConfigError(section.key("corruptions"), "at least one corruption")
-    similarities = _names(section, "similarities", list(SIMILARITIES))
-    beta_section = section.section("softmax_beta")
-    for name, _ in beta_section.items():  # a β for a similarity not run now is kept, but must name a similarity
-        if name not in SIMILARITIES:
-            raise ConfigError(beta_section.key(name), "a β per similarity (" + ", ".join(SIMILARITIES) + ")", "unknown")
-        _beta(beta_section, name)
-    beta = {sim: _beta(beta_section, sim) for sim in similarities}
-    arms_section = section.section("binary_arms")
-    arms = [parse_arm(name, arms_section.section(name)) for name, _ in arms_section.items()]
-    ex = section.section("examples")
-    examples = Examples(
-        stored=ex.positive_int("stored"),
-        count=ex.positive_int("count"),
-        corruption=ex.choice("corruption", [c.name for c in corruptions]),
-        dam_n=ex.positive_int("dam_n"),
-        softmax_beta=_beta(ex, "softmax_beta"),
-    )
-    if examples.dam_n < 2:
-        raise ConfigError(ex.key("dam_n"), "an integer power ≥ 2", examples.dam_n)
-    if examples.count > examples.stored:
-        raise ConfigError(ex.key("count"), f"at most examples.stored = {examples.stored}", examples.count)
-    threshold = params.raw("data.binarize_threshold", 0.5)
-    threshold = 0.5 if threshold is None else params.section("data").fraction("binarize_threshold")
-    sizes = sorted(set(section.int_list("sizes", minimum=1)))
-    binary_sizes = [] if section.raw("binary_sizes") == [] else sorted(set(section.int_list("binary_sizes")))
-    if any(n not in sizes for n in binary_sizes):
-        raise ConfigError(section.key("binary_sizes"), f"a subset of retrieval.sizes {sizes}", binary_sizes)
-    factors = section.raw("threshold_factors")
-    if (
-        not isinstance(factors, list)
-        or not factors
-        or 1 not in factors
-        or any(isinstance(f, bool) or not isinstance(f, int | float) or f <= 0 for f in factors)
-    ):
-        raise ConfigError(section.key("threshold_factors"), "a list of numbers > 0 that contains 1", factors)
-    return Settings(
-        seed=section.nonneg_int("seed"),
-        dataset=section.string("dataset"),
-        data_root=params.section("data").string("root", "data"),
-        binarize_threshold=threshold,
-        sizes=sizes,
-        binary_sizes=binary_sizes,
-        runs=section.positive_int("runs"),
-        threshold_factors=sorted(float(f) for f in set(factors)),
-        corruptions=corruptions,
-        similarities=similarities,
-        separations=_names(section, "separations", list(SEPARATIONS)),
-        power=section.positive_int("power"),
-        beta=beta,
-        arms=arms,
-        max_sweeps=section.positive_int("max_sweeps"),
-        examples=examples,
+    """The ``retrieval`` section (and the data keys it reads) read into :class:`Settings` before any work."""
+    return parse(
+        Settings,
+        params.section("retrieval"),
+        data_root=data_root(params),
+        binarize_threshold=binarize_threshold(params),
         device=compute_device(params),
     )
 
@@ -306,7 +289,7 @@ def measure_size(settings: Settings, pool: Tensor, shape, size: int, threshold: 
     for run, index in enumerate(runs):
         images = pool[index].to(device)
         patterns = binarise(images, settings.binarize_threshold, ties=-1.0)
-        arms = settings.arms if size in settings.binary_sizes else []
+        arms = settings.binary_arms if size in settings.binary_sizes else []
         memories = {arm.name: binary_memory(arm, patterns) for arm in arms}
         for c in settings.corruptions:
             generator = generator_for(settings.seed, "query", c.name, size, run)

@@ -34,7 +34,21 @@ from ..data.sequences import digit_sequence, random_sequence
 from ..logs import say
 from ..memory import PseudoInverseSequence, SequenceMemory
 from ..metrics import binarise, loglog_slope
-from .common import Curves, compute_device, generator_for, run_stage, select
+from ..schema import (
+    NONNEG_INT,
+    POSITIVE_INT,
+    STRING,
+    Check,
+    Named,
+    Section,
+    choice,
+    int_list,
+    number,
+    number_list,
+    parse,
+    setting,
+)
+from .common import Curves, compute_device, data_root, generator_for, run_stage, select
 
 KINDS = ("linear", "polynomial", "exponential")
 RULES = ("hebbian", "pseudo_inverse")
@@ -42,15 +56,16 @@ STEP_CHUNK = 1024  # states per synchronous step when checking every transition 
 DIGIT_THRESHOLD = 0.5  # digit frames: a pixel is +1 strictly above half intensity
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Model:
-    """A sequence network: transfer ``kind`` (f), its ``degree`` d (polynomial), and how couplings are built."""
+    """A sequence network: transfer ``kind`` (f), its ``degree`` d (polynomial), and how couplings are built;
+    ``dims``: the D grid (models of the main table only)."""
 
     name: str
-    kind: str
-    degree: int
-    rule: str = "hebbian"
-    dims: tuple[int, ...] = ()
+    kind: str = setting(choice(*KINDS))
+    degree: int = setting(POSITIVE_INT, 1, when=lambda v: v["kind"] == "polynomial")  # read for polynomials only
+    rule: str = setting(choice(*RULES), "hebbian")
+    dims: tuple[int, ...] = setting(int_list(3), then=tuple)
 
     @property
     def d(self) -> int:
@@ -69,82 +84,70 @@ class Model:
         return ref.sequence_polynomial_capacity(dim, self.d, whole_sequence)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
+class BiasedModel(Model):
+    """A model of the biased-pattern table, measured at the table's one D."""
+
+    dims: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Biased:
+    dim: int = setting(POSITIVE_INT)
+    epsilons: list[float] = setting(number_list("a non-empty list of numbers in [0, 1)", lambda v: 0 <= v < 1))
+    models: list[BiasedModel] = setting(Named(BiasedModel))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Digits:
+    dataset: str = setting(STRING)
+    length: int = setting(POSITIVE_INT)
+    trials: int = setting(POSITIVE_INT)
+    models: list[str] = setting(
+        Check(
+            "a non-empty list of names from sequences.models",
+            lambda v: isinstance(v, list) and bool(v) and all(isinstance(x, str) for x in v),
+            list,
+        )
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
-    seed: int
-    trials: int
-    probes: int
-    pass_fraction: float
-    resolution: float
-    max_length: int
-    models: list[Model]
-    biased_dim: int
-    epsilons: list[float]
-    biased_models: list[Model]
-    digit_dataset: str
+    seed: int = setting(NONNEG_INT)
+    trials: int = setting(POSITIVE_INT)
+    probes: int = setting(POSITIVE_INT)
+    pass_fraction: float = setting(number("a number in (0, 1]", lambda v: 0 < v <= 1))
+    resolution: float = setting(number("a number in [0, 1)", lambda v: 0 <= v < 1))
+    max_length: int = setting(POSITIVE_INT)
+    models: list[Model] = setting(Named(Model, "at least one model"))
+    biased: Biased = setting(Section(Biased))
+    digits: Digits = setting(Section(Digits))
     data_root: str
-    digit_length: int
-    digit_trials: int
-    digit_models: list[Model]
     device: torch.device = torch.device("cpu")
 
+    def checked(self, section: Params) -> Settings:
+        """The main table is Hebbian; the digit models name models of it."""
+        if any(m.rule != "hebbian" for m in self.models):
+            raise ConfigError(
+                section.key("models"), "Hebbian models only (the pseudo-inverse goes under biased.models)"
+            )
+        known = [m.name for m in self.models]
+        if any(name not in known for name in self.digits.models):
+            raise ConfigError(
+                section.key("digits.models"), "a non-empty list of names from sequences.models", self.digits.models
+            )
+        return self
 
-def parse_model(name: str, section: Params, with_dims: bool) -> Model:
-    kind = section.choice("kind", list(KINDS))
-    degree = 1
-    if kind == "polynomial":
-        degree = section.positive_int("degree")
-    return Model(
-        name=name,
-        kind=kind,
-        degree=degree,
-        rule=section.choice("rule", list(RULES), "hebbian"),
-        dims=tuple(section.int_list("dims", minimum=3)) if with_dims else (),
-    )
+    @property
+    def digit_models(self) -> list[Model]:
+        by_name = {m.name: m for m in self.models}
+        return [by_name[name] for name in self.digits.models]
 
 
 def parse_settings(params: Params) -> Settings:
-    """Validate the whole ``sequences`` section before any computation starts."""
-    section = params.section("sequences")
-    models_section = section.section("models")
-    models = [parse_model(name, models_section.section(name), True) for name, _ in models_section.items()]
-    if not models:
-        raise ConfigError(section.key("models"), "at least one model")
-    if any(m.rule != "hebbian" for m in models):
-        raise ConfigError(section.key("models"), "Hebbian models only (the pseudo-inverse goes under biased.models)")
-    biased = section.section("biased")
-    biased_section = biased.section("models")
-    biased_models = [parse_model(name, biased_section.section(name), False) for name, _ in biased_section.items()]
-    epsilons = biased.raw("epsilons")
-    if (
-        not isinstance(epsilons, list)
-        or not epsilons
-        or any(isinstance(e, bool) or not isinstance(e, int | float) or not 0 <= e < 1 for e in epsilons)
-    ):
-        raise ConfigError(biased.key("epsilons"), "a non-empty list of numbers in [0, 1)", epsilons)
-    digits = section.section("digits")
-    names = digits.raw("models")
-    by_name = {m.name: m for m in models}
-    if not isinstance(names, list) or not names or any(n not in by_name for n in names):
-        raise ConfigError(digits.key("models"), "a non-empty list of names from sequences.models", names)
-    return Settings(
-        seed=section.nonneg_int("seed"),
-        trials=section.positive_int("trials"),
-        probes=section.positive_int("probes"),
-        pass_fraction=section.number("pass_fraction", lambda v: 0 < v <= 1, "a number in (0, 1]"),
-        resolution=section.number("resolution", lambda v: 0 <= v < 1, "a number in [0, 1)"),
-        max_length=section.positive_int("max_length"),
-        models=models,
-        biased_dim=section.section("biased").positive_int("dim"),
-        epsilons=[float(e) for e in epsilons],
-        biased_models=biased_models,
-        digit_dataset=digits.string("dataset"),
-        data_root=params.section("data").string("root", "data"),
-        digit_length=digits.positive_int("length"),
-        digit_trials=digits.positive_int("trials"),
-        digit_models=[by_name[n] for n in names],
-        device=compute_device(params),
-    )
+    """The ``sequences`` section (and data.root) read into :class:`Settings`, checked whole before any work."""
+    return parse(Settings, params.section("sequences"), data_root=data_root(params), device=compute_device(params))
 
 
 def build(model: Model, patterns: Tensor):
@@ -282,17 +285,17 @@ def scan_dimensions(settings: Settings) -> tuple[dict, list[dict]]:
 
 
 def scan_bias(settings: Settings) -> tuple[dict, list[dict]]:
-    record: dict = {"D": settings.biased_dim}
+    record: dict = {"D": settings.biased.dim}
     curves: list[dict] = []
-    for model in settings.biased_models:
+    for model in settings.biased.models:
         entry: dict = {"kind": model.kind, "d": model.d, "rule": model.rule, "locality": model.locality}
-        for epsilon in settings.epsilons:
+        for epsilon in settings.biased.epsilons:
             start = time.perf_counter()
-            result = capacities(model, settings.biased_dim, settings, epsilon)
+            result = capacities(model, settings.biased.dim, settings, epsilon)
             entry[f"eps{epsilon:g}"] = {"epsilon": epsilon, "P_T": result["P_T"], "P_S": result["P_S"]}
             curves.append({"model": model.name, "epsilon": epsilon, "P_T": result["P_T"], "P_S": result["P_S"]})
             say(
-                f"sequences biased {model.name} ({model.locality}) ε={epsilon:g} D={settings.biased_dim}: "
+                f"sequences biased {model.name} ({model.locality}) ε={epsilon:g} D={settings.biased.dim}: "
                 f"P_T={result['P_T']}, P_S={result['P_S']} ({time.perf_counter() - start:.1f} s)"
             )
         record[model.name] = entry
@@ -307,19 +310,19 @@ def digit_frames(dataset: str, root: str) -> tuple[Tensor, Tensor]:
 
 def digits_recall(settings: Settings) -> dict:
     """Fraction of exactly correct transitions (and of correct bits) on correlated digit-frame sequences."""
-    frames, labels = digit_frames(settings.digit_dataset, settings.data_root)
+    frames, labels = digit_frames(settings.digits.dataset, settings.data_root)
     sequences = [
-        digit_sequence(frames, labels, settings.digit_length, generator_for(settings.seed, "digits", trial))
-        for trial in range(settings.digit_trials)
+        digit_sequence(frames, labels, settings.digits.length, generator_for(settings.seed, "digits", trial))
+        for trial in range(settings.digits.trials)
     ]
     mean_overlap = torch.stack(
         [(s @ s.T / s.shape[1]).triu(1).sum() / (len(s) * (len(s) - 1) / 2) for s in sequences]
     ).mean()
     record: dict = {
-        "dataset": settings.digit_dataset,
+        "dataset": settings.digits.dataset,
         "D": frames.shape[1],
-        "length": settings.digit_length,
-        "trials": settings.digit_trials,
+        "length": settings.digits.length,
+        "trials": settings.digits.trials,
         "mean_pattern_overlap": round(mean_overlap.item(), 6),
     }
     for model in settings.digit_models:

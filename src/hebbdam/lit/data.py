@@ -16,7 +16,11 @@ from ..data.sampling import EpochSampler
 
 
 def shard(tensors: tuple[Tensor, ...], rank: int, world: int) -> tuple[Tensor, ...]:
-    """Contiguous rows [rank·⌈N/world⌉, …) of each tensor: every row is used exactly once over all ranks."""
+    """Contiguous rows [rank·⌈N/world⌉, …) of each tensor: every row is used exactly once over all ranks.
+
+    Ours rather than torch's DistributedSampler, which deals rows out round-robin (rank r gets rows r, r + world, …)
+    and pads the last ranks with repeated rows: a repeated row would be written twice into a Hebbian sum, and
+    round-robin shards would append slots in another order than one process does."""
     if world <= 1:
         return tensors
     size = -(-tensors[0].shape[0] // world)

@@ -66,9 +66,10 @@ def krotov_hopfield(
     units: int = 100, p: float = 3.0, rank: int = 2, anti: float = 0.4, lr: float = 0.04, init_std: float = 1.0
 ) -> Rule:
     """The 2019 rule with the learning rate annealed linearly to zero over training (``progress``)."""
-    if units < 1 or not p >= 2 or rank < 1 or not lr > 0:
+    if units < 1 or not p >= 2 or rank < 1 or not lr > 0 or not anti >= 0 or not init_std > 0:
         raise ValueError(
-            f"units, p, rank, lr: expected units ≥ 1, p ≥ 2, rank ≥ 1, lr > 0, got {units}, {p}, {rank}, {lr}"
+            "units, p, rank, lr, anti, init_std: expected units ≥ 1, p ≥ 2, rank ≥ 1, lr > 0, anti ≥ 0, init_std > 0, "
+            f"got {units}, {p}, {rank}, {lr}, {anti}, {init_std}"
         )
 
     def update(weights: Tensor, patterns: Tensor, progress: float) -> Tensor:
