@@ -103,7 +103,11 @@ def bootstrap_crossing(
 ) -> tuple[float | None, float | None]:
     """95% percentile interval of :func:`crossing` (linear) when the trials behind each point are resampled with
     replacement (the same resample at every load). ``per_trial`` (points, trials) fractions; resamples whose curve
-    does not cross inside the grid are dropped; (None, None) when none crosses."""
+    does not cross inside the grid are dropped; (None, None) when none crosses.
+
+    Kept instead of ``scipy.stats.bootstrap``: the statistic is censored (no crossing inside the grid for some
+    resamples), which scipy's bootstrap cannot drop or count (it needs a finite statistic for every resample and
+    jackknife sample), and the draws come from the stage's seeded torch generator, so intervals repeat bit for bit."""
     table = torch.tensor(per_trial, dtype=torch.float64)  # (points, trials)
     trials = table.shape[1]
     crossings = []

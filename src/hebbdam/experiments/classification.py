@@ -511,7 +511,7 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
         "dataset": settings.dataset,
         "memories": settings.memories,
         "seeds": settings.seeds,
-        "backprop_epochs": settings.epochs,
+        "backprop_epochs": settings.backprop.epochs,
         "vote_threshold": VOTE_THRESHOLD,
         "validation": data_summary["validation"],
         "val_count": data_summary["val_count"],

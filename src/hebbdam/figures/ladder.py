@@ -36,6 +36,8 @@ def _overlap_panel(ax, metrics: dict) -> None:
         if arm["model"] not in ("hopfield", "backprop"):
             continue
         dims = [d for d in _dims(arm) if d <= OVERLAP_DIM] or _dims(arm)[:1]
+        if not dims:  # an arm with no measured dimension has no curve to draw
+            continue
         points = [p for p in curves if p["arm"] == name and p["D"] == dims[-1]]
         style = "--" if arm["locality"] == "nonlocal" else "-"
         ax.plot(
