@@ -135,6 +135,8 @@ def draw(metrics: dict) -> plt.Figure:
         ylabel="patterns stored P",
         title="capacity against D",
     )
+    ax.set_xticks(all_dims, [str(dim) for dim in all_dims], minor=False)  # each measured D once, no minor labels
+    ax.xaxis.set_minor_locator(plt.NullLocator())
     ax.legend(loc="upper left", fontsize=6)
     if biased:
         _biased_panel(axes[3], summary, curves)
