@@ -143,7 +143,9 @@ def test_hidden_activities_share_one_scale_with_unit_mean_power(tiny_params, dat
     weights = torch.rand(7, data.train_raw.shape[1], generator=torch.Generator().manual_seed(1))
     train, val, test = e5.hidden_features(weights, data, settings)
     assert float(train.pow(2).sum(1).mean()) == pytest.approx(1.0, rel=1e-9)
-    raw = e5.hidden_activity(weights, data.test_raw, settings.rule["p"], settings.readout.power).double()
+    raw = e5.hidden_activity(
+        weights, data.test_raw, settings.krotov_hopfield.p, settings.krotov_hopfield.readout.power
+    ).double()
     scale = raw / test
     finite = test > 0
     torch.testing.assert_close(scale[finite], torch.full_like(scale[finite], float(scale[finite][0])))
