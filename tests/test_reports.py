@@ -33,3 +33,18 @@ def test_capacity_exponents_separate_pairwise_from_dense():
     for name in ("hebb", "storkey", "pseudo_inverse", "dreaming_t10"):
         assert 0.8 <= pairwise[name]["scaling"]["exponent"] <= 1.2, name
     assert 1.7 <= record("ladder_dense.json")["arms"]["power3"]["scaling"]["exponent"] <= 2.3
+
+
+def test_a_pipe_inside_a_cell_does_not_split_the_row_of_the_comparison_table():
+    """K&H 2019's loss Σ|c − t|^m once split its row into eight cells; every row must keep the header's six."""
+    import re
+
+    from hebbdam.report import table
+
+    rows = [{"quantity": "E5 loss Σ|c - t|^m", "criterion": "a | b", "value": 0.5, "verdict": "not comparable"}]
+    for line in table(rows):
+        assert len(re.split(r"(?<!\\)\|", line.strip())[1:-1]) == 6, line
+    committed = (REPO_ROOT / "reports" / "README.md").read_text().split("## Measured against published")[1]
+    for line in committed.splitlines():
+        if line.startswith("| E"):
+            assert len(re.split(r"(?<!\\)\|", line.strip())[1:-1]) == 6, line

@@ -51,11 +51,14 @@ def table(rows: list[dict]) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for row in rows:
-        lines.append(
-            f"| {row['quantity']} | {_criterion(row)} | {_measured(row)} | {_published(row)} | "
-            f"{row.get('verdict', 'unstated')} | {row.get('note', '')} |"
-        )
+        cells = (row["quantity"], _criterion(row), _measured(row), _published(row), row.get("verdict", "unstated"))
+        lines.append("| " + " | ".join(_cell(cell) for cell in (*cells, row.get("note", ""))) + " |")
     return lines
+
+
+def _cell(text: object) -> str:
+    """A table cell: a '|' inside it (|c − t|, a norm) is escaped, so it does not split the row."""
+    return str(text).replace("|", "\\|")
 
 
 def verdict_counts(rows: list[dict]) -> str:
