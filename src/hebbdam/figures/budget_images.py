@@ -10,6 +10,7 @@ with the fraction the mean training image alone would recover (the threshold's f
 from __future__ import annotations
 
 from ..metrics import loglog_slope
+from .records import best_local_against_nonlocal
 from .style import plt
 
 INPUTS = ("budget_images.json", "budget_images_curves.json")
@@ -188,15 +189,9 @@ def statement(record: dict) -> list[str]:
                     side = sides.setdefault(e["K"], {"local": [], "nonlocal": []})
                     side[arm["locality"]].append((e["P_half"], e["P_half_low"], e["P_half_high"], name))
         for k, side in sorted(sides.items()):
-            if not side["local"] or not side["nonlocal"]:
+            if (compared := best_local_against_nonlocal(side)) is None:
                 continue
-            (lv, ll, lh, ln), (nv, nl, nh, nn) = max(side["local"]), max(side["nonlocal"])
-            overlap = None in (ll, lh, nl, nh) or (ll <= nh and nl <= lh)
-            verdict = (
-                "the intervals overlap: not resolved at these sizes"
-                if overlap
-                else ("local is higher" if lv > nv else "nonlocal is higher") + " beyond the intervals"
-            )
+            (lv, ll, lh, ln), (nv, nl, nh, nn), verdict = compared
             lines.append(
                 f"- {condition}, K = {k}: best local {ln} P½ {_interval(lv, ll, lh)} against best nonlocal {nn} "
                 f"{_interval(nv, nl, nh)}; {verdict}."

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from .. import references as ref
+from .records import best_local_against_nonlocal
 from .style import plt
 
 INPUTS = ("budget_patterns.json", "budget_patterns_curves.json")
@@ -140,15 +141,9 @@ def statement(metrics: dict) -> list[str]:
                 slot[arm["locality"]].append((c["bits_per_parameter"], c["bits_low"], c["bits_high"], name))
     lines = []
     for (memory, dim, budget), sides in sorted(budgets.items()):
-        if not sides["local"] or not sides["nonlocal"]:
+        if (compared := best_local_against_nonlocal(sides)) is None:
             continue
-        (lv, ll, lh, ln), (nv, nl, nh, nn) = max(sides["local"]), max(sides["nonlocal"])
-        overlap = None in (ll, lh, nl, nh) or (ll <= nh and nl <= lh)
-        verdict = (
-            "the intervals overlap: not resolved at these sizes"
-            if overlap
-            else ("local is higher" if lv > nv else "nonlocal is higher") + " beyond the intervals"
-        )
+        (lv, ll, lh, ln), (nv, nl, nh, nn), verdict = compared
         lines.append(
             f"- {memory}, D = {dim}, M = {budget}: best local {ln} {_interval(lv, ll, lh)} bits/parameter against best "
             f"nonlocal {nn} {_interval(nv, nl, nh)} from 10% flips; {verdict}."
