@@ -69,7 +69,7 @@ def asynchronous_sweep(
         return states.clone()
     order = sweep_order(memory, states.shape[0], generator).to(states.device)
     if isinstance(memory, Hopfield):
-        return pairwise_sweep(memory.weights, states, order[0], clamped, memory.threshold)
+        return pairwise_sweep(memory.field_weights, states, order[0], clamped, memory.field_threshold)
     states = states.clone()
     with single_cpu_thread(states.device):
         cache = memory.cache(states)
@@ -96,9 +96,10 @@ def pairwise_sweep(
     ``threshold`` θ (D,): None for θ = 0.
 
     Blocked: the fields of the next PAIRWISE_BLOCK neurons are read with one product S W_blockᵀ, and each flip
-    inside the block corrects the fields of the block's later neurons through the (k, k) sub-matrix of W. In
-    float64 every field of float32 weights is an exact sum (Hebbian weights need < 53 bits), so exact ties keep
-    their value and the dynamics are exactly those of the stored W.
+    inside the block corrects the fields of the block's later neurons through the (k, k) sub-matrix of W. Fields
+    are float64: a Hopfield network passes its field units (``Hopfield.field_weights``: the integers D·W of
+    Hebbian weights, and θ·D), so every field is an exact integer, a tie is exactly 0 on every CPU and keeps the
+    current state (:func:`sign_keep`); float32 weights of other rules give exact float64 sums too (see ``Hopfield``).
     """
     weights64 = weights.double()
     new_states = states.to(torch.float64, copy=True)

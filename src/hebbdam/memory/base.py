@@ -15,8 +15,53 @@ from torch import Tensor, nn
 
 
 def sign_keep(field: Tensor, current: Tensor) -> Tensor:
-    """sgn(field), keeping the current value where the field is exactly zero (ties never flip)."""
+    """sgn(field), keeping the current value where the field is exactly zero (ties never flip): (B, D), (B, D) → (B, D).
+
+    The package's one tie convention for ±1 models, synchronous and asynchronous alike. The prospectus writes
+    sgn(0) = 0, which would put 0 entries into a ±1 state (a third value no energy or rule of this package defines);
+    keeping the current value is the standard asynchronous convention (a flip of zero energy change is not made, so
+    the energy strictly decreases at every flip and async dynamics terminate), keeps states ±1, and makes a stored
+    pattern whose field vanishes at some neuron still count as a fixed point there. Because the fields of ±1 models
+    are computed exactly (:func:`integer_numerators`, ``Hopfield``, ``DenseAM``, ``SequenceMemory``), a true tie is
+    exactly 0 on every CPU, so this convention, not rounding noise, settles it.
+    """
     return torch.where(field > 0, 1.0, torch.where(field < 0, -1.0, current)).to(current.dtype)
+
+
+# float64 represents every integer of magnitude ≤ 2⁵³ exactly: sums and products of integers below it are exact in
+# any order, whatever the CPU's vector width or thread count
+EXACT_INTEGER_LIMIT = 2.0**53
+
+
+def integer_power(values: Tensor, n: int) -> Tensor:
+    """values**n by n - 1 multiplications, elementwise: (...) → (...). Exact for integer-valued float64 inputs whose
+    power stays below 2⁵³ (``torch.pow`` may call a vectorised ``pow`` that rounds differently on another CPU)."""
+    result = values
+    for _ in range(n - 1):
+        result = result * values  # out of place: autograd may differentiate F (backprop-trained memories)
+    return result if n > 1 else values.clone()
+
+
+INTEGER_SNAP = 1e-5  # relative distance to the nearest integer that counts as float rounding of an integer
+
+
+def integer_numerators(values: Tensor, denominator: int) -> Tensor | None:
+    """The integers K (float64, same shape) with ``values`` = K / ``denominator`` up to the rounding of storing
+    K / denominator in ``values``' dtype (|values · denominator - K| ≤ 1e-5 · max(1, |K|)), or None when ``values``
+    are not of that form or a row's Σ|K| reaches 2⁵³ (then a sum over a row could round).
+
+    A Hebbian W = Σ_μ ξ_μ ξ_μᵀ / D of ±1 patterns is K / D with integer K: fields computed from K are exact integers
+    (scaled once at the end, or never: a sign needs no scale), so a true tie is exactly 0 on every CPU.
+    """
+    scaled = values.double() * denominator
+    counts = torch.round(scaled)
+    if not bool(torch.isfinite(counts).all()):
+        return None
+    if counts.numel() and float(counts.abs().sum(-1).max()) >= EXACT_INTEGER_LIMIT / 2:
+        return None
+    if bool(((scaled - counts).abs() > INTEGER_SNAP * counts.abs().clamp(min=1.0)).any()):
+        return None
+    return counts
 
 
 def is_bipolar(values: Tensor) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import BinaryMemory, check_matrix, is_bipolar
+from .base import EXACT_INTEGER_LIMIT, BinaryMemory, check_matrix, is_bipolar
 from .registry import MemoryKind, register_kind
 from .separation import Power, Separation
 
@@ -24,6 +24,12 @@ class DenseAM(BinaryMemory):
     That identity needs ξ_μi ∈ {±1}. Real-valued memories (e.g. trained by backprop) fall back to the exact
     energy difference of each flip, computed in chunks of neurons (B × chunk × P at a time): slower, same
     meaning.
+
+    Exact fields (``exact``): for ±1 memories and a power F (plain or rectified), F(o / D) = F(o) / Dⁿ, so the field
+    times 2Dⁿ is an integer polynomial of the integer overlaps o = ξ·σ (:meth:`integer_field`), computed in float64
+    exactly (in any summation order) while 6 P (D + 2)ⁿ < 2⁵³: e.g. D = 100, P = 2000, n ≤ 5 (6 · 2000 · 102⁵ ≈
+    1.3e14), D = 1000 only for n ≤ 3 with P ≤ 1.4e5 (n = 4 needs P < 1.5e3, n = 5 not at all). A zero field is then
+    a true tie on every CPU. Beyond that bound, and for the exponential, the field is a float (a tolerance).
     """
 
     def __init__(self, memories: Tensor, separation: Separation):
@@ -35,6 +41,11 @@ class DenseAM(BinaryMemory):
         self.separation = separation
         self.bipolar_memories = is_bipolar(memories)
         self.register_buffer("memories", memories)
+        self.exact = (
+            self.bipolar_memories
+            and isinstance(separation, Power)
+            and 6.0 * memories.shape[0] * float(self.dim + 2) ** separation.n < EXACT_INTEGER_LIMIT
+        )
 
     def overlaps(self, states: Tensor) -> Tensor:
         """(B, D) → (B, P) raw overlaps ξ_μ·σ (integers for bipolar inputs, kept exact in the cache)."""
@@ -56,10 +67,26 @@ class DenseAM(BinaryMemory):
         return self.separation.derivative(self.overlaps(states) / self.dim) @ self.memories
 
     def field(self, states: Tensor) -> Tensor:
+        if self.exact:  # scaled once at the end (a positive factor: the sign and a zero stay exact)
+            return (self.integer_field(states) / (2.0 * float(self.dim) ** self.separation.n)).to(states.dtype)
         if not self.bipolar_memories:
             return self.exact_field(states)
         odd, even_sum = self.separation.odd_even(self.overlaps(states), self.dim)
         return torch.addmm(states * even_sum, odd, self.memories)
+
+    def integer_field(self, states: Tensor) -> Tensor:
+        """(B, D) → (B, D) float64: 2Dⁿ × the field of a power F on ±1 memories, an exact integer (``exact``).
+
+        Flipping σ_i moves o_μ by ±2 ξ_μi; with u = F(o) - F(o - 2), v = F(o + 2) - F(o) the energy difference is
+        Σ_μ ξ_μi (u + v)_μ / 2 + σ_i Σ_μ (u - v)_μ / 2, so 2 × field = (F(o+2) - F(o-2)) Ξ + σ ⊙ Σ_μ (2F(o) - F(o+2) -
+        F(o-2)): two integer polynomials and one product of integers.
+        """
+        memories = self.columns("memories", torch.float64).T  # (P, D) float64, cached
+        sigma = states.double()
+        overlaps = sigma @ memories.T  # (B, P) integers
+        up, down = self.separation(overlaps + 2.0), self.separation(overlaps - 2.0)
+        even = (2.0 * self.separation(overlaps) - up - down).sum(-1, keepdim=True)
+        return torch.addmm(sigma * even, up - down, memories)
 
     def exact_field(self, states: Tensor) -> Tensor:
         """(B, D) → (B, D): Σ_μ F(x_μ with σ_i=+1) - F(x_μ with σ_i=-1) for any real memories, in neuron
@@ -84,9 +111,9 @@ class DenseAM(BinaryMemory):
         # exact for any real memories: flipping σ_i moves overlap μ by -2 ξ_μi σ_i
         sigma = states.gather(1, index[:, None])  # (B, 1)
         aligned = self.columns("memories")[index] * sigma  # ξ_μi σ_i, (B, P)
-        if self.bipolar_memories and isinstance(self.separation, Power):
+        if self.exact:
             # F is homogeneous (F(o/D) = F(o)/Dⁿ): the sign needs no 1/D, and on the raw overlaps in float64 every
-            # gain of ±1 memories is an exact integer (|o|ⁿ < 2⁵³), so a flip of zero energy change is exactly a tie.
+            # gain of ±1 memories is an exact integer (``exact``), so a flip of zero energy change is exactly a tie.
             gain = self.separation.flip_gain(cache.double(), -2.0 * aligned.double()).sum(-1)
         else:
             gain = self.separation.flip_gain(cache / self.dim, -2.0 * aligned / self.dim).sum(-1)

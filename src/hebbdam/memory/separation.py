@@ -12,6 +12,8 @@ import math
 import torch
 from torch import Tensor
 
+from .base import integer_power
+
 
 class Separation:
     name: str
@@ -76,7 +78,8 @@ class Power(Separation):
         self.name = f"{'rectified ' if rectified else ''}x^{n}"
 
     def __call__(self, x: Tensor) -> Tensor:
-        return (torch.relu(x) if self.rectified else x) ** self.n
+        # repeated products, not torch.pow: exact for integer overlaps in float64, and the same rounding on any CPU
+        return integer_power(torch.relu(x) if self.rectified else x, self.n)
 
     def fields(self) -> dict:
         return {"n": self.n, "rectified": self.rectified}
@@ -106,7 +109,7 @@ class Power(Separation):
         return odd, even_sum
 
     def derivative(self, x: Tensor) -> Tensor:
-        return self.n * (torch.relu(x) if self.rectified else x) ** (self.n - 1)
+        return self.n * integer_power(torch.relu(x) if self.rectified else x, self.n - 1)
 
 
 class Exponential(Separation):

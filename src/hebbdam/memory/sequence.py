@@ -8,6 +8,12 @@ With ±1 patterns and states, ξ_μi S_i = ±1, so m_μi takes two values per (b
 The field splits into two matmuls, as in :class:`DenseAM`:
     field = ½ (g₊ + g₋) T + ½ S ⊙ ((g₊ - g₋) (T ⊙ Ξ)),  g₊ = f((o - 1)/(D - 1)), g₋ = f((o + 1)/(D - 1)),
 T the targets (Ξ shifted by one for the asymmetric term). No energy: these networks are not symmetric.
+
+Exact fields: for f = x^d (linear: d = 1) the term times 2(D - 1)^d is an integer polynomial of the integer
+overlaps, (o - 1)^d and (o + 1)^d, computed in float64 exactly (any summation order) while 4 P (D + 1)^d < 2⁵³, and
+scaled once at the end; a tied field is then exactly 0 on every CPU and keeps the current bit (``sign_keep``). The
+exponential term and a MixedNet's weighted sum of two terms are floats (elementwise, so only the exponential's
+matrix product depends on the CPU: a tolerance).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import Memory, check_matrix, sign_keep
+from .base import EXACT_INTEGER_LIMIT, Memory, check_matrix, integer_power, sign_keep
 from .registry import register_kind, slot_kind
 
 KINDS = ("linear", "polynomial", "exponential")
@@ -37,8 +43,19 @@ def _transfer_pair(overlaps: Tensor, dim: int, kind: str, degree: int, row_max: 
     scale = 1.0 / (dim - 1)
     minus, plus = (overlaps - 1.0) * scale, (overlaps + 1.0) * scale
     if kind == "polynomial":
-        return minus**degree, plus**degree
+        return integer_power(minus, degree), integer_power(plus, degree)
     return minus, plus
+
+
+def _integer_term(states: Tensor, sources: Tensor, targets: Tensor, degree: int) -> Tensor:
+    """(B, D) → (B, D) float64: 2(D - 1)^d × the term Σ_μ T_μi f(m_μi) of f = x^d, an exact integer.
+
+    With o = S Ξᵀ (integers), g₊ = (o - 1)^d, g₋ = (o + 1)^d: (g₊ + g₋) T + S ⊙ ((g₊ - g₋)(T ⊙ Ξ)).
+    """
+    sigma, sources, targets = states.double(), sources.double(), targets.double()
+    overlaps = sigma @ sources.T
+    plus, minus = integer_power(overlaps - 1.0, degree), integer_power(overlaps + 1.0, degree)
+    return torch.addcmul((plus + minus) @ targets, sigma, (plus - minus) @ (targets * sources))
 
 
 class SequenceMemory(Memory):
@@ -87,6 +104,8 @@ class SequenceMemory(Memory):
         self.register_buffer("targets", targets)
 
     def _term(self, states, overlaps, row_max, sources, targets, kind, degree) -> Tensor:
+        if kind != "exponential" and 4.0 * sources.shape[0] * float(self.dim + 1) ** degree < EXACT_INTEGER_LIMIT:
+            return _integer_term(states, sources, targets, degree) / (2.0 * float(self.dim - 1) ** degree)
         plus, minus = _transfer_pair(overlaps, self.dim, kind, degree, row_max)
         mean = torch.mm(0.5 * (plus + minus), targets)
         return torch.addcmul(mean, states, torch.mm(0.5 * (plus - minus), targets * sources))
@@ -96,6 +115,7 @@ class SequenceMemory(Memory):
         overlaps = states @ self.sources.T
         row_max = overlaps.amax(-1, keepdim=True) if self.kind == "exponential" else None
         field = self._term(states, overlaps, row_max, self.sources, self.targets, self.kind, self.degree)
+        field = field.to(states.dtype) if self.symmetric == 0 else field
         if self.symmetric > 0:
             sym = self._term(
                 states,
@@ -106,7 +126,7 @@ class SequenceMemory(Memory):
                 self.symmetric_kind,
                 self.symmetric_degree,
             )
-            field = field + self.symmetric * sym
+            field = (field.double() + self.symmetric * sym.double()).to(states.dtype)
         return field
 
     def step(self, states: Tensor) -> Tensor:
