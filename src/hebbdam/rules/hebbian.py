@@ -20,10 +20,7 @@ def hebb_update(weights: Tensor, patterns: Tensor) -> Tensor:
     dim = patterns.shape[1]
     products = patterns.double().T @ patterns.double()
     counts = integer_numerators(weights, dim)
-    if counts is None:
-        total = weights.double() + products / dim
-    else:
-        total = (counts + products) / dim
+    total = weights.double() + products / dim if counts is None else (counts + products) / dim
     return total.to(weights.dtype).fill_diagonal_(0.0)
 
 
