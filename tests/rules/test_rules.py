@@ -156,7 +156,8 @@ def test_delta_rule_makes_every_pattern_a_fixed_point_where_hebb_fails():
     weights = get_rule("delta", margin=1.0).fit(x, epochs=60)
     assert fixed_point_fraction(weights, x) == 1.0
     assert bool((torch.diagonal(weights) == 0).all())
-    assert bool(((x @ weights.T) * x).min() >= 1.0)  # the margin is met, not only the sign
+    counts = (weights.double() * 100).round()  # W = (lr / D) K with lr = 1, D = 100: the margin in exact units
+    assert bool(((x.double() @ counts.T) * x).min() >= 100)  # the margin is met, not only the sign
 
 
 def test_oja_finds_the_first_principal_direction_with_unit_norm():

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .base import BinaryMemory, check_matrix
+from .base import BinaryMemory, check_matrix, integer_power
 from .dense import DenseAM
 from .registry import MemoryKind, register_kind
 from .separation import Power, Separation
@@ -18,9 +18,19 @@ from .separation import Power, Separation
 MAX_MATERIALISED_DIM = 24  # :meth:`tensor` is for tests on tiny D only
 
 
+SIGN_SNAP = 1e-5  # |u D^{3/4}| within this of 1 everywhere: the factors are ±1 patterns up to float rounding
+
+
 def tensor4_memories(factors: Tensor) -> Tensor:
-    """The patterns ξ_μ = u_μ D^{3/4} (P, D): the tensor memory is a DenseAM with F = x⁴ (same dynamics, E·D/4)."""
-    return factors * factors.shape[1] ** 0.75
+    """The patterns ξ_μ = u_μ D^{3/4} (P, D): the tensor memory is a DenseAM with F = x⁴ (same dynamics, E·D/4).
+
+    Factors of ±1 patterns come back as exactly ±1 (u D^{3/4} only rounds near them), so the DenseAM takes its
+    exact integer field; other factors are scaled as they are."""
+    scaled = factors * factors.shape[1] ** 0.75
+    signs = torch.sign(scaled)
+    if scaled.numel() and bool(((scaled - signs).abs() <= SIGN_SNAP).all()):
+        return signs
+    return scaled
 
 
 class NeuronAstrocyte(BinaryMemory):
@@ -41,11 +51,14 @@ class NeuronAstrocyte(BinaryMemory):
         self.memories = torch.cat([self.memories, patterns.to(self.memories.dtype)], dim=0)
         return self
 
+    # float64 and repeated products: for ±1 memories every sum is an exact integer (while P D⁴ < 2⁵³), in any order
     def energy(self, states: Tensor) -> Tensor:
-        return -(states @ self.memories.T).pow(4).sum(-1) / (4.0 * self.dim**3)
+        overlaps = states.double() @ self.memories.double().T
+        return (-integer_power(overlaps, 4).sum(-1) / (4.0 * self.dim**3)).to(states.dtype)
 
     def field(self, states: Tensor) -> Tensor:
-        return (states @ self.memories.T).pow(3) @ self.memories / self.dim**3
+        overlaps = states.double() @ self.memories.double().T
+        return (integer_power(overlaps, 3) @ self.memories.double() / self.dim**3).to(states.dtype)
 
     def tensor(self) -> Tensor:
         """The materialised (D, D, D, D) tensor; only for D ≤ 24 (checks of the factored contraction)."""

@@ -52,15 +52,18 @@ class QuadrupletMemory(BinaryMemory):
         """M: the number of stored couplings (parameters)."""
         return self.indices.shape[0]
 
+    # In float64: Hebbian couplings of ±1 patterns are integers, so energies and fields are exact integer sums (a
+    # float32 sum of more than 2²⁴ would round, differently under each summation order).
     def energy(self, states: Tensor) -> Tensor:
-        return -(quadruplet_products(self.indices, states) @ self.couplings)
+        return -(quadruplet_products(self.indices, states.double()) @ self.couplings.double()).to(states.dtype)
 
     def field(self, states: Tensor) -> Tensor:
-        weighted = quadruplet_products(self.indices, states) * self.couplings  # (B, M)
-        total = torch.zeros_like(states)
+        sigma = states.double()
+        weighted = quadruplet_products(self.indices, sigma) * self.couplings.double()  # (B, M)
+        total = torch.zeros_like(sigma)
         for position in range(4):  # every quadruplet adds its term to each of its 4 neurons
             total.index_add_(1, self.indices[:, position], weighted)
-        return states * total
+        return (sigma * total).to(states.dtype)
 
 
 def _from_couplings(stored: Tensor, dim: int, options: dict, separation) -> QuadrupletMemory:

@@ -10,6 +10,7 @@ import math
 import torch
 from torch import Tensor
 
+from ..memory.base import integer_numerators
 from .base import Rule, register, register_factory
 
 
@@ -18,20 +19,26 @@ def storkey_update(weights: Tensor, patterns: Tensor) -> Tensor:
     h_ij = Σ_{k≠i,j} W_ik ξ_k. (D, D), (B, D) → (D, D) with zero diagonal.
 
     With W symmetric and zero-diagonal, h_ij = h_i - W_ij ξ_j where h = Wξ, so each pattern is a rank-2 update.
+
+    The same weights on every CPU: h is a float64 sum of the stored (float32) weights times ±1, exact in any order
+    while the weights span < 2²⁸ in magnitude, and the update is elementwise float64 rounded once to the stored
+    dtype (a float32 product would round differently under each vector width and thread count).
     """
     dim = patterns.shape[1]
+    dtype = weights.dtype
     weights = weights.clone().fill_diagonal_(0.0)
-    for xi in patterns:  # incremental: each pattern sees the weights left by the previous one
-        h = weights @ xi
+    for xi in patterns.double():  # incremental: each pattern sees the weights left by the previous one
+        w = weights.double()
+        h = w @ xi
         sq = xi * xi
         delta = (
             torch.outer(xi, xi)
             - torch.outer(xi, h)
             - torch.outer(h, xi)
-            + weights.T * sq[:, None]  # ξ_i W_ji ξ_i: the k = i term removed from h_j
-            + weights * sq[None, :]  # W_ij ξ_j ξ_j: the k = j term removed from h_i
+            + w.T * sq[:, None]  # ξ_i W_ji ξ_i: the k = i term removed from h_j
+            + w * sq[None, :]  # W_ij ξ_j ξ_j: the k = j term removed from h_i
         )
-        weights = (weights + delta / dim).fill_diagonal_(0.0)
+        weights = (w + delta / dim).to(dtype).fill_diagonal_(0.0)
     return weights
 
 
@@ -76,8 +83,10 @@ def pseudo_inverse_weights(patterns: Tensor) -> Tensor:
 
 # dreaming ---------------------------------------------------------------------------------------------------
 def hebb_full(weights: Tensor, patterns: Tensor) -> Tensor:
-    """K + ΞᵀΞ / D keeping the diagonal (the awake phase of dreaming). (D, D), (B, D) → (D, D)."""
-    return weights + patterns.T @ patterns / patterns.shape[1]
+    """K + ΞᵀΞ / D keeping the diagonal (the awake phase of dreaming). (D, D), (B, D) → (D, D). The products are
+    float64 (integers for ±1 patterns), added elementwise: the same K on every CPU."""
+    products = patterns.double().T @ patterns.double()
+    return (weights.double() + products / patterns.shape[1]).to(weights.dtype)
 
 
 def dreaming_weights(hebb: Tensor, t: float) -> Tensor:
@@ -137,11 +146,17 @@ register_factory("dreaming_sleep", dreaming_sleep)
 def perceptron_update(weights: Tensor, patterns: Tensor, lr: float, margin: float) -> Tensor:
     """Batch perceptron with margin (Gardner 1988), each neuron its own perceptron:
     ΔW_ij = (lr / D) Σ_μ [ξ_μi h_μi < margin] ξ_μi ξ_μj, h = ΞWᵀ. Zero diagonal, W not symmetric.
-    (D, D), (B, D) → (D, D). Local: neuron i uses its own target ξ_i, its field h_i and the input ξ_j."""
-    fields = patterns @ weights.T
-    wrong = (patterns * fields < margin).to(patterns.dtype)
-    delta = (wrong * patterns).T @ patterns * (lr / patterns.shape[1])
-    return (weights + delta).fill_diagonal_(0.0)
+    (D, D), (B, D) → (D, D). Local: neuron i uses its own target ξ_i, its field h_i and the input ξ_j.
+
+    Exact for ±1 patterns: W = (lr / D) K with an integer K (recovered from the stored W), fields are computed on K
+    in float64 and W is scaled once at the end, so the margin test is the same on every CPU."""
+    x = patterns.double()
+    unit = lr / patterns.shape[1]
+    counts = integer_numerators(weights, 1.0 / unit)  # from W = 0 every W is lr/D times an integer matrix K
+    units = weights.double() / unit if counts is None else counts
+    fields = x @ units.T  # h / (lr / D): exact integers for ±1 patterns, in any summation order
+    wrong = (x * fields < margin / unit).double()  # a field exactly at the margin has met it, on every CPU
+    return ((units + (wrong * x).T @ x) * unit).to(weights.dtype).fill_diagonal_(0.0)
 
 
 def delta(lr: float = 1.0, margin: float = 1.0) -> Rule:
