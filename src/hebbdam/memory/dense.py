@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import Context
+
 import torch
 from torch import Tensor
 
 from .base import EXACT_INTEGER_LIMIT, BinaryMemory, check_matrix, is_bipolar
+from .exponential import exponential_field, exponential_field_at
 from .registry import MemoryKind, register_kind
-from .separation import Power, Separation
+from .separation import Exponential, Power, Separation
 
 # elements of the (B, chunk, P) temporary of the exact field for non-bipolar memories
 EXACT_FIELD_BLOCK = 1 << 22
@@ -29,7 +32,9 @@ class DenseAM(BinaryMemory):
     times 2Dⁿ is an integer polynomial of the integer overlaps o = ξ·σ (:meth:`integer_field`), computed in float64
     exactly (in any summation order) while 6 P (D + 2)ⁿ < 2⁵³: e.g. D = 100, P = 2000, n ≤ 5 (6 · 2000 · 102⁵ ≈
     1.3e14), D = 1000 only for n ≤ 3 with P ≤ 1.4e5 (n = 4 needs P < 1.5e3, n = 5 not at all). A zero field is then
-    a true tie on every CPU. Beyond that bound, and for the exponential, the field is a float (a tolerance).
+    a true tie on every CPU. The exponential on ±1 memories groups its terms by integer exponent
+    (:mod:`hebbdam.memory.exponential`): exact ties, the same float on every CPU. Beyond the power's bound and for
+    real-valued memories the field is a float computed by matrix products (reproducible to a tolerance).
     """
 
     def __init__(self, memories: Tensor, separation: Separation):
@@ -46,6 +51,8 @@ class DenseAM(BinaryMemory):
             and isinstance(separation, Power)
             and 6.0 * memories.shape[0] * float(self.dim + 2) ** separation.n < EXACT_INTEGER_LIMIT
         )
+        # the exponential on ±1 memories: fields grouped by integer exponent (memory.exponential), exact ties
+        self.exact_exponential = self.bipolar_memories and isinstance(separation, Exponential)
 
     def overlaps(self, states: Tensor) -> Tensor:
         """(B, D) → (B, P) raw overlaps ξ_μ·σ (integers for bipolar inputs, kept exact in the cache)."""
@@ -69,6 +76,9 @@ class DenseAM(BinaryMemory):
     def field(self, states: Tensor) -> Tensor:
         if self.exact:  # scaled once at the end (a positive factor: the sign and a zero stay exact)
             return (self.integer_field(states) / (2.0 * float(self.dim) ** self.separation.n)).to(states.dtype)
+        if self.exact_exponential:  # F(o/D) = exp(β o / D): 2 sinh(β/D) Σ_μ ξ_μi exp(β r_μi / D), float64
+            beta = self.separation.beta / self.dim
+            return exponential_field(states, self.memories, self.memories, beta) * _twice_sinh(beta)
         if not self.bipolar_memories:
             return self.exact_field(states)
         odd, even_sum = self.separation.odd_even(self.overlaps(states), self.dim)
@@ -110,6 +120,10 @@ class DenseAM(BinaryMemory):
     def field_at(self, cache: Tensor, states: Tensor, index: Tensor) -> Tensor:
         # exact for any real memories: flipping σ_i moves overlap μ by -2 ξ_μi σ_i
         sigma = states.gather(1, index[:, None])  # (B, 1)
+        if self.exact_exponential:
+            column = self.columns("memories")[index]  # ξ_μi, (B, P)
+            beta = self.separation.beta / self.dim
+            return exponential_field_at(cache, column, sigma[:, 0], beta, self.dim) * _twice_sinh(beta)
         aligned = self.columns("memories")[index] * sigma  # ξ_μi σ_i, (B, P)
         if self.exact:
             # F is homogeneous (F(o/D) = F(o)/Dⁿ): the sign needs no 1/D, and on the raw overlaps in float64 every
@@ -121,6 +135,13 @@ class DenseAM(BinaryMemory):
 
     def after_flip(self, cache: Tensor, index: Tensor, delta: Tensor) -> Tensor:
         return cache + delta[:, None] * self.columns("memories")[index]
+
+
+def _twice_sinh(beta: float) -> float:
+    """2 sinh β, from 40 digits (the same float on every machine)."""
+    context = Context(prec=40)
+    x = context.create_decimal_from_float(beta)
+    return float(context.exp(x) - context.exp(-x))
 
 
 def _from_slots(stored: Tensor, dim: int, options: dict, separation: Separation | None) -> DenseAM:

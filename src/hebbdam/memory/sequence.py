@@ -12,8 +12,8 @@ T the targets (Ξ shifted by one for the asymmetric term). No energy: these netw
 Exact fields: for f = x^d (linear: d = 1) the term times 2(D - 1)^d is an integer polynomial of the integer
 overlaps, (o - 1)^d and (o + 1)^d, computed in float64 exactly (any summation order) while 4 P (D + 1)^d < 2⁵³, and
 scaled once at the end; a tied field is then exactly 0 on every CPU and keeps the current bit (``sign_keep``). The
-exponential term and a MixedNet's weighted sum of two terms are floats (elementwise, so only the exponential's
-matrix product depends on the CPU: a tolerance).
+exponential f groups its terms by integer exponent (:mod:`hebbdam.memory.exponential`): exact ties, the same float
+on every CPU. A MixedNet adds its two terms elementwise in float64 (the same on every CPU).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from .base import EXACT_INTEGER_LIMIT, Memory, check_matrix, integer_power, sign_keep
+from .exponential import exponential_field
 from .registry import register_kind, slot_kind
 
 KINDS = ("linear", "polynomial", "exponential")
@@ -34,17 +35,11 @@ def _check_transfer(kind: str, degree: int, name: str) -> None:
         raise ValueError(f"degree: expected an integer ≥ 1 for a polynomial {name}, got {degree!r}")
 
 
-def _transfer_pair(overlaps: Tensor, dim: int, kind: str, degree: int, row_max: Tensor | None) -> tuple[Tensor, Tensor]:
-    """(g₊, g₋) = f((o ∓ 1)/(D-1)); the exponential is divided per row by e^{max o - (D-1)} (a positive
-    factor)."""
-    if kind == "exponential":
-        shifted = overlaps - row_max  # (D-1)(m - 1) up to the common row shift
-        return torch.exp(shifted - 1.0), torch.exp(shifted + 1.0)
+def _transfer_pair(overlaps: Tensor, dim: int, degree: int) -> tuple[Tensor, Tensor]:
+    """(g₊, g₋) = f((o ∓ 1)/(D-1)) for f = x^degree, in floats (beyond the exact bound of :func:`_integer_term`)."""
     scale = 1.0 / (dim - 1)
     minus, plus = (overlaps - 1.0) * scale, (overlaps + 1.0) * scale
-    if kind == "polynomial":
-        return integer_power(minus, degree), integer_power(plus, degree)
-    return minus, plus
+    return integer_power(minus, degree), integer_power(plus, degree)
 
 
 def _integer_term(states: Tensor, sources: Tensor, targets: Tensor, degree: int) -> Tensor:
@@ -103,30 +98,25 @@ class SequenceMemory(Memory):
         self.register_buffer("sources", sources)
         self.register_buffer("targets", targets)
 
-    def _term(self, states, overlaps, row_max, sources, targets, kind, degree) -> Tensor:
-        if kind != "exponential" and 4.0 * sources.shape[0] * float(self.dim + 1) ** degree < EXACT_INTEGER_LIMIT:
-            return _integer_term(states, sources, targets, degree) / (2.0 * float(self.dim - 1) ** degree)
-        plus, minus = _transfer_pair(overlaps, self.dim, kind, degree, row_max)
-        mean = torch.mm(0.5 * (plus + minus), targets)
-        return torch.addcmul(mean, states, torch.mm(0.5 * (plus - minus), targets * sources))
+    def _term(self, states: Tensor, targets: Tensor, kind: str, degree: int) -> Tensor:
+        """(B, D) → (B, D) float64: Σ_μ T_μi f(m_μi) for one transfer f (exponential: up to e^{-max o} per state)."""
+        if kind == "exponential":  # e^{(D-1)(m-1)} = e^{o - ξ_μi S_i - (D-1)}: grouped by integer exponent
+            return exponential_field(states, self.sources, targets, 1.0)
+        if kind == "linear":
+            degree = 1
+        if 4.0 * self.sources.shape[0] * float(self.dim + 1) ** degree < EXACT_INTEGER_LIMIT:
+            return _integer_term(states, self.sources, targets, degree) / (2.0 * float(self.dim - 1) ** degree)
+        plus, minus = _transfer_pair(states.double() @ self.sources.double().T, self.dim, degree)
+        mean = torch.mm(0.5 * (plus + minus), targets.double())
+        return torch.addcmul(mean, states.double(), torch.mm(0.5 * (plus - minus), (targets * self.sources).double()))
 
     def field(self, states: Tensor) -> Tensor:
-        """(B, D) → (B, D) local field of every neuron with its own coupling excluded."""
-        overlaps = states @ self.sources.T
-        row_max = overlaps.amax(-1, keepdim=True) if self.kind == "exponential" else None
-        field = self._term(states, overlaps, row_max, self.sources, self.targets, self.kind, self.degree)
-        field = field.to(states.dtype) if self.symmetric == 0 else field
+        """(B, D) → (B, D) float64 local field of every neuron with its own coupling excluded (the exponential up to
+        a positive factor per state)."""
+        field = self._term(states, self.targets, self.kind, self.degree)
         if self.symmetric > 0:
-            sym = self._term(
-                states,
-                overlaps,
-                row_max,
-                self.sources,
-                self.sources,
-                self.symmetric_kind,
-                self.symmetric_degree,
-            )
-            field = (field.double() + self.symmetric * sym.double()).to(states.dtype)
+            symmetric = self._term(states, self.sources, self.symmetric_kind, self.symmetric_degree)
+            field = field + self.symmetric * symmetric
         return field
 
     def step(self, states: Tensor) -> Tensor:
