@@ -2,7 +2,8 @@
 and thread count this CPU can emulate.
 
 Each probe is a subprocess that runs small E1 capacity arms (composed from the real ``conf/``) and the synchronous
-fields of the ±1 models (Hebbian Hopfield, covariance with its threshold, polynomial DAM, sequence memories), and
+fields of the ±1 models (Hebbian Hopfield, covariance with its threshold, polynomial and exponential DAMs, sequence
+memories), and
 prints a JSON record. PyTorch's own kernels are forced to an instruction set with ``ATEN_CPU_CAPABILITY``
 (default = no vector extensions, avx2, avx512), MKL's with ``MKL_ENABLE_INSTRUCTIONS`` and oneDNN's with
 ``ONEDNN_MAX_CPU_ISA``; the intra-op thread count is 1 or 2. A float32 sum of non-integer weights rounds differently
@@ -74,7 +75,7 @@ def probe_record(params_path: str) -> dict:
 
     from hebbdam.config import Params
     from hebbdam.experiments.capacity import parse_settings, run
-    from hebbdam.memory import DenseAM, Hopfield, Power, SequenceMemory
+    from hebbdam.memory import DenseAM, Exponential, Hopfield, Power, SequenceMemory
     from hebbdam.rules import get_rule
 
     summary, curves = run(parse_settings(Params(yaml.safe_load(Path(params_path).read_text())), "capacity"))
@@ -88,6 +89,8 @@ def probe_record(params_path: str) -> dict:
         "dam3": DenseAM(patterns[:, :40], Power(3)),
         "seq_poly2": SequenceMemory(patterns[:, :50], kind="polynomial", degree=2),
         "seq_linear": SequenceMemory(patterns, kind="linear"),
+        "dam_exp": DenseAM(patterns[:, :20], Exponential(20.0)),
+        "seq_exp": SequenceMemory(patterns[:, :12], kind="exponential"),
     }
     signs = {}
     for name, memory in models.items():

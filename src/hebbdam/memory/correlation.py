@@ -71,8 +71,11 @@ class Amari(BinaryMemory):
         return -0.5 * quadratic
 
     def field(self, states: Tensor) -> Tensor:
-        out = (states @ self.keys.T) @ self.values
-        return out - self.self_coupling * states if self.zero_diagonal else out
+        # float64: for ±1 keys and values every sum is an exact integer, the same in any order (on any CPU)
+        sigma = states.double()
+        out = (sigma @ self.keys.double().T) @ self.values.double()
+        out = out - self.self_coupling.double() * sigma if self.zero_diagonal else out
+        return out.to(states.dtype)
 
     def step(self, states: Tensor) -> Tensor:
         if self.hetero:
