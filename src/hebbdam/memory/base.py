@@ -34,12 +34,17 @@ EXACT_INTEGER_LIMIT = 2.0**53
 
 
 def integer_power(values: Tensor, n: int) -> Tensor:
-    """values**n by n - 1 multiplications, elementwise: (...) → (...). Exact for integer-valued float64 inputs whose
-    power stays below 2⁵³ (``torch.pow`` may call a vectorised ``pow`` that rounds differently on another CPU)."""
-    result = values
-    for _ in range(n - 1):
-        result = result * values  # out of place: autograd may differentiate F (backprop-trained memories)
-    return result if n > 1 else values.clone()
+    """values**n by repeated squaring, elementwise: (...) → (...). Exact for integer-valued float64 inputs whose power
+    stays below 2⁵³ (every partial product is a smaller power), and for any input the same rounding on every CPU
+    (``torch.pow`` may call a vectorised ``pow`` whose last bit depends on the instruction set)."""
+    result, square, remaining = None, values, n
+    while remaining:
+        if remaining & 1:
+            result = square if result is None else result * square  # out of place: autograd may differentiate F
+        remaining >>= 1
+        if remaining:
+            square = square * square
+    return values.clone() if result is values else result
 
 
 INTEGER_SNAP = 1e-5  # relative distance to the nearest integer that counts as float rounding of an integer
