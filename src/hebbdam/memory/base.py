@@ -50,21 +50,23 @@ def integer_power(values: Tensor, n: int) -> Tensor:
 INTEGER_SNAP = 1e-5  # relative distance to the nearest integer that counts as float rounding of an integer
 
 
-def integer_numerators(values: Tensor, denominator: int) -> Tensor | None:
+def integer_numerators(values: Tensor, denominator: float) -> Tensor | None:
     """The integers K (float64, same shape) with ``values`` = K / ``denominator`` up to the rounding of storing
     K / denominator in ``values``' dtype (|values · denominator - K| ≤ 1e-5 · max(1, |K|)), or None when ``values``
-    are not of that form or a row's Σ|K| reaches 2⁵³ (then a sum over a row could round).
+    are not of that form (or not finite) or max |K| · columns reaches 2⁵² (then a sum over a row could round).
 
     A Hebbian W = Σ_μ ξ_μ ξ_μᵀ / D of ±1 patterns is K / D with integer K: fields computed from K are exact integers
     (scaled once at the end, or never: a sign needs no scale), so a true tie is exactly 0 on every CPU.
     """
+    if values.numel() == 0:
+        return values.double()
     scaled = values.double() * denominator
     counts = torch.round(scaled)
-    if not bool(torch.isfinite(counts).all()):
+    magnitude = counts.abs()
+    tolerance = magnitude.clamp(min=1.0).mul_(INTEGER_SNAP)
+    if not bool((scaled.sub_(counts).abs_() <= tolerance).all()):  # also False for NaN and ±inf
         return None
-    if counts.numel() and float(counts.abs().sum(-1).max()) >= EXACT_INTEGER_LIMIT / 2:
-        return None
-    if bool(((scaled - counts).abs() > INTEGER_SNAP * counts.abs().clamp(min=1.0)).any()):
+    if float(magnitude.amax()) * values.shape[-1] >= EXACT_INTEGER_LIMIT / 2:
         return None
     return counts
 

@@ -24,6 +24,18 @@ def hebb_update(weights: Tensor, patterns: Tensor) -> Tensor:
     return total.to(weights.dtype).fill_diagonal_(0.0)
 
 
+def hebb_sums(counts: Tensor, patterns: Tensor) -> Tensor:
+    """K + ΞᵀΞ with the diagonal kept at zero: the Hebb rule's state, the integer sums of outer products (exact in
+    float32 below 2²⁴ patterns, in any summation order, and exactly additive across batches and devices). (D, D),
+    (B, D) → (D, D); :func:`hebb_weights` divides once at the end."""
+    return (counts + patterns.T @ patterns).fill_diagonal_(0.0)
+
+
+def hebb_weights(counts: Tensor) -> Tensor:
+    """W = K / D, one division (the ``finalize`` of the Hebb rule): (D, D) → (D, D)."""
+    return counts / counts.shape[0]
+
+
 def slot_write(memories: Tensor, patterns: Tensor) -> Tensor:
     """Append the batch as new memories ("memories are the data"): (P, D), (B, D) → (P + B, D)."""
     return torch.cat([memories, patterns], dim=0)
@@ -49,7 +61,9 @@ def covariance_update(weights: Tensor, patterns: Tensor, mean: float | None = No
     return (weights.double() + centred / dim).to(weights.dtype).fill_diagonal_(0.0)
 
 
-HEBB = register(Rule(name="hebb", locality="local", target="pairwise", update=hebb_update, combine="sum"))
+HEBB = register(
+    Rule(name="hebb", locality="local", target="pairwise", update=hebb_sums, finalize=hebb_weights, combine="sum")
+)
 SLOT = register(Rule(name="slot", locality="local", target="slots", update=slot_write, combine="concat"))
 
 
