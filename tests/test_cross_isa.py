@@ -1,10 +1,9 @@
 """One machine standing for many: the exact quantities of ±1 models are byte-identical under every x86 instruction set
 and thread count this CPU can emulate.
 
-Each probe is a subprocess that runs small E1 capacity arms (composed from the real ``conf/``) and the synchronous
-fields of the ±1 models (Hebbian Hopfield, covariance with its threshold, polynomial and exponential DAMs, sequence
-memories), and
-prints a JSON record. PyTorch's own kernels are forced to an instruction set with ``ATEN_CPU_CAPABILITY``
+Each probe is a subprocess that runs small E1 capacity arms, E4 sequence capacities and E2 relaxations (composed
+from the real ``conf/``) and the synchronous fields of the ±1 models (Hebbian Hopfield, covariance with its
+threshold, polynomial and exponential DAMs, sequence memories), and prints a JSON record. PyTorch's own kernels are forced to an instruction set with ``ATEN_CPU_CAPABILITY``
 (default = no vector extensions, avx2, avx512), MKL's with ``MKL_ENABLE_INSTRUCTIONS`` and oneDNN's with
 ``ONEDNN_MAX_CPU_ISA``; the intra-op thread count is 1 or 2. A float32 sum of non-integer weights rounds differently
 under each vector width, so before the exact paths a tied field came out as ±1e-8 and the records differed.
@@ -39,6 +38,20 @@ PROBE_OVERRIDES = [
         for arm in ("hebb_biased", "covariance_centred_biased", "covariance_biased")
         for key in ("dims=[120]", "loads=[0.03,0.06,0.12]")
     ),
+    # E4 on random sequences at small D (every transfer: linear, polynomial, exponential) and E2 at D = 20
+    "sequences.trials=2",
+    "sequences.probes=16",
+    "sequences.models.seqnet.dims=[30]",
+    "sequences.models.poly2.dims=[15]",
+    "sequences.models.poly3.dims=[10]",
+    "sequences.models.poly4.dims=[8]",
+    "sequences.models.exp.dims=[6,8]",
+    "appendix_b.dim=20",
+    "appendix_b.memories=120",
+    "appendix_b.starts=8",
+    "appendix_b.half.dims=[10,12]",
+    "appendix_b.half.trials=2",
+    "appendix_b.half.starts=8",
 ]
 
 # (ATEN_CPU_CAPABILITY, MKL_ENABLE_INSTRUCTIONS, ONEDNN_MAX_CPU_ISA) per instruction set
@@ -74,11 +87,16 @@ def probe_record(params_path: str) -> dict:
     import yaml
 
     from hebbdam.config import Params
-    from hebbdam.experiments.capacity import parse_settings, run
+    from hebbdam.experiments import appendix_b, capacity, sequences
     from hebbdam.memory import DenseAM, Exponential, Hopfield, Power, SequenceMemory
     from hebbdam.rules import get_rule
 
-    summary, curves = run(parse_settings(Params(yaml.safe_load(Path(params_path).read_text())), "capacity"))
+    params = Params(yaml.safe_load(Path(params_path).read_text()))
+    summary, curves = capacity.run(capacity.parse_settings(params, "capacity"))
+    stages = {
+        "sequences": sequences.scan_dimensions(sequences.parse_settings(params)),
+        "appendix_b": appendix_b.run(appendix_b.parse_settings(params)),
+    }
     generator = torch.Generator().manual_seed(27)
     patterns = torch.randint(0, 2, (30, 200), generator=generator).float() * 2 - 1
     states = torch.randint(0, 2, (64, 200), generator=generator).float() * 2 - 1
@@ -96,7 +114,7 @@ def probe_record(params_path: str) -> dict:
     for name, memory in models.items():
         field = memory.field(states[:, : memory.dim])
         signs[name] = torch.sign(field).to(torch.int8).flatten().tolist()
-    return {"capacity": summary, "curves": curves, "field_signs": signs}
+    return {"capacity": summary, "curves": curves, **stages, "field_signs": signs}
 
 
 def run_probe(params: Path, isa: str, threads: int, source: Path) -> str:
