@@ -22,6 +22,7 @@ LAYERS = [
         "seeds",
         "closure",
         "stages",
+        "orphan",
     }
     | {"gate", "comparison", "expectations"},
     {"memory"},

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
+import traceback
 from dataclasses import dataclass
 
 from .errors import HebbdamError
@@ -145,6 +147,17 @@ def _one_line(message: str) -> str:
     return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
 
 
+def _unexpected(err: BaseException) -> str:
+    """One line for an error the commands do not raise themselves (a full disk, an unwritable --out, a binary params
+    file, a RuntimeError deep in a library): its type, the file it names, and the message."""
+    if isinstance(err, OSError) and err.filename:
+        reason = err.strerror or type(err).__name__
+        return f"{err.filename}: {reason} ({type(err).__name__})"
+    if isinstance(err, UnicodeDecodeError):
+        return f"a file is not UTF-8 text ({err.reason} at byte {err.start}); is it the file you meant?"
+    return f"{type(err).__name__}: {_one_line(err) or '(no message)'}"
+
+
 def main(argv: list[str] | None = None) -> int:
     commands = _commands()
     parser = build_parser(commands)
@@ -167,6 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     # in CI scripts), which Python otherwise keeps: the stage would run on to the end and write its outputs
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupted)  # a killed run unwinds like Ctrl-C: temporary files are removed
+    from .orphan import arm
+
+    arm()  # a stage whose parent (DVC) dies writes nothing
     module_name, function_name = commands[args.command].entry.split(":")
     try:
         function = getattr(importlib.import_module(module_name), function_name)
@@ -177,6 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hebbdam: interrupted; no output of this run was written, earlier files are unchanged", file=sys.stderr)
         return 130
+    except Exception as err:  # noqa: BLE001 - every other failure: one line, the traceback behind HEBBDAM_DEBUG=1
+        if os.environ.get("HEBBDAM_DEBUG") == "1":
+            traceback.print_exc()
+        hint = "" if os.environ.get("HEBBDAM_DEBUG") == "1" else " [HEBBDAM_DEBUG=1 shows the traceback]"
+        print(f"hebbdam: error: {args.command}: {_unexpected(err)}{hint}", file=sys.stderr)
+        return 1
     return 0
 
 

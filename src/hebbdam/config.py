@@ -131,6 +131,8 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or type(err).__name__
         raise HebbdamError(f"{path}: not valid YAML{where} ({problem}); recompose it with `make params`") from err
+    except UnicodeDecodeError as err:
+        raise HebbdamError(f"{path}: not UTF-8 text (byte {err.start}); is it a params file?") from err
     if not isinstance(data, dict):
         raise HebbdamError(f"{path}: expected a mapping at the top level")
     from .validation import check

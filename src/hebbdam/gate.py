@@ -63,14 +63,33 @@ class Censored:
 Value = float | Censored | str  # a number, a censored estimate, or "missing" / "null without reason"
 
 
+RANGE_CAP = 0.45  # the widest band of a bounded metric, as a fraction of its range: it can always fail
+MIDDLE = 0.25  # a bounded metric this far (fraction of its range) from both ends may not jump to an end
+
+
 @dataclass(frozen=True)
 class Band:
-    """A pattern's smallest band (``floor``, plus ``rel_floor`` · |old|) and its band before calibration."""
+    """A pattern's smallest band (``floor``, plus ``rel_floor`` · |old|), its band before calibration, and the range
+    [low, high] of a bounded metric (a fraction, an accuracy, an error rate; None: unbounded)."""
 
     pattern: str
     floor: float
     default: float
     rel_floor: float = 0.0
+    range: tuple[float, float] | None = None
+
+    def cap(self, allowed: float) -> float:
+        """A band never wider than RANGE_CAP of the metric's range, so that a bounded metric can always fail."""
+        return allowed if self.range is None else min(allowed, RANGE_CAP * (self.range[1] - self.range[0]))
+
+    def jumps_to_an_end(self, old: Value, new: Value) -> bool:
+        """True when a bounded metric moved from the middle of its range (MIDDLE from both ends) onto an end of it:
+        the signature of a broken rule (nothing recalled, or everything trivially right), never seed noise."""
+        if self.range is None or not (isinstance(old, float) and isinstance(new, float)):
+            return False
+        low, high = self.range
+        margin = MIDDLE * (high - low)
+        return low + margin <= old <= high - margin and new in (low, high)
 
 
 @dataclass(frozen=True)
@@ -164,16 +183,40 @@ def load_tolerances(baseline_dir: Path) -> Tolerances:
         raise HebbdamError(f"{path}: expected a top-level 'multiple: <number>' (band = multiple × seed std)")
     bands = []
     for pattern, entry in (spec.get("metrics") or {}).items():
-        if not isinstance(entry, dict) or not {"floor", "default"} <= set(entry) <= {"floor", "default", "rel_floor"}:
+        if not isinstance(entry, dict) or not {"floor", "default"} <= set(entry) <= BAND_KEYS:
             raise HebbdamError(
                 f"{path}: metrics entry '{pattern}': expected {{floor: <number>, default: <number>}} "
-                "(and optionally rel_floor: <fraction of |old|>)"
+                "(and optionally rel_floor: <fraction of |old|>, range: [low, high])"
             )
-        bands.append(Band(pattern, float(entry["floor"]), float(entry["default"]), float(entry.get("rel_floor", 0))))
+        bands.append(
+            Band(
+                pattern,
+                float(entry["floor"]),
+                float(entry["default"]),
+                float(entry.get("rel_floor", 0)),
+                parse_range(entry.get("range"), f"{path}: metrics entry '{pattern}'"),
+            )
+        )
     orderings = spec.get("orderings") or []
     for ordering in orderings:
         parse_ordering(ordering, path)
     return Tolerances(float(spec["multiple"]), bands, orderings)
+
+
+BAND_KEYS = {"floor", "default", "rel_floor", "range"}
+
+
+def parse_range(value: object, where: str) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+        or not value[0] < value[1]
+    ):
+        raise HebbdamError(f"{where}: range: expected [low, high] with low < high, got {value!r}")
+    return float(value[0]), float(value[1])
 
 
 def parse_ordering(text: object, path: Path | str = TOLERANCES_FILE) -> tuple[str, str, str]:
@@ -196,11 +239,14 @@ def load_spread(baseline_dir: Path) -> dict[str, dict]:
 def band_width(band: Band, spread: dict | None, multiple: float, old: Value) -> tuple[float, str]:
     """The allowed move of one metric and where it comes from: max(multiple · σ_seed, floor + rel_floor · |old|),
     or the pattern's default when the spread file has no σ for it."""
-    if spread and spread.get("std") is not None:
+    if spread and spread.get("std") is not None and math.isfinite(spread["std"]):
         sigma_band = multiple * spread["std"]
         floor = band.floor + (band.rel_floor * abs(old) if isinstance(old, float) else 0.0)
-        return max(sigma_band, floor), (f"{multiple:g}σ" if sigma_band > floor else "floor")
-    return band.default, "default"
+        allowed, source = max(sigma_band, floor), (f"{multiple:g}σ" if sigma_band > floor else "floor")
+    else:
+        allowed, source = band.default, "default"
+    capped = band.cap(allowed)
+    return capped, source if capped == allowed else "range cap"
 
 
 def check_metric(key: str, old: Value, new: Value, band: Band, spread: dict | None, multiple: float) -> Check:
@@ -209,14 +255,32 @@ def check_metric(key: str, old: Value, new: Value, band: Band, spread: dict | No
     the grid's edge); "missing" passes only where the calibration saw it missing too."""
     if "null without reason" in (old, new):
         return Check(key, old, new, None, f"null without {OUTSIDE}", False)
+    if any(isinstance(v, float) and not math.isfinite(v) for v in (old, new)):
+        return Check(key, old, new, None, "not finite", False)  # NaN compares false with every band: never passes
     if "missing" in (old, new):
         seen = set(spread["states"]) if spread else set()
         passed = {state_of(old), state_of(new)} <= seen
         return Check(key, old, new, None, "seed-dependent" if passed else "not measured", passed)
     allowed, source = band_width(band, spread, multiple, old)
+    if band.jumps_to_an_end(old, new):
+        return Check(key, old, new, allowed, "jump to an end of the range", False)
     (old_low, old_high), (new_low, new_high) = interval(old), interval(new)
     gap = max(0.0, new_low - old_high, old_low - new_high) if (old_low, old_high) != (new_low, new_high) else 0.0
     return Check(key, old, new, allowed, source, gap <= allowed + EPSILON)
+
+
+def censoring_detail(key: str, old_records: dict, new_records: dict) -> Check | None:
+    """A ``<metric>_outside.<detail>`` key describes a censored estimate: it is compared only when the metric is
+    censored on the same side in both runs. Otherwise the metric's own interval check decides, and the detail
+    passes here (a detail that appears or disappears with the censoring is not "not measured")."""
+    if OUTSIDE + "." not in key:
+        return None
+    parent = key[: key.index(OUTSIDE + ".")]
+    old_parent, new_parent = lookup(old_records, parent), lookup(new_records, parent)
+    if isinstance(old_parent, Censored) and isinstance(new_parent, Censored) and old_parent.side == new_parent.side:
+        return None
+    old, new = lookup(old_records, key), lookup(new_records, key)
+    return Check(key, old, new, None, f"{parent.partition(':')[2]} compared as an interval", True)
 
 
 def compare(baseline_dir: Path, metrics_dir: Path) -> list[Check]:
@@ -228,6 +292,10 @@ def compare(baseline_dir: Path, metrics_dir: Path) -> list[Check]:
     for key in numeric_keys(old_records):
         band = tolerances.band_for(key)
         if band is not None:
+            detail = censoring_detail(key, old_records, new_records)
+            if detail is not None:
+                checks.append(detail)
+                continue
             old, new = lookup(old_records, key), lookup(new_records, key)
             checks.append(check_metric(key, old, new, band, spread.get(key), tolerances.multiple))
     return checks
@@ -254,7 +322,8 @@ def check_orderings(tolerances: Tolerances, records: dict[str, dict]) -> list[Ch
         left_key, operator, right_key = parse_ordering(ordering)
         left, right = operand(records, left_key), operand(records, right_key)
         a, b = as_number(left), as_number(right)
-        holds = isinstance(a, float) and isinstance(b, float) and (a > b if operator == ">" else a >= b)
+        holds = isinstance(a, float) and isinstance(b, float) and not (math.isnan(a) or math.isnan(b))
+        holds = holds and (a > b if operator == ">" else a >= b)
         checks.append(Check(ordering, left, right, None, "ordering", holds))
     return checks
 
@@ -283,7 +352,7 @@ def spread_of(runs: list[dict[str, dict]]) -> dict[str, dict]:
     spread = {}
     for key in keys:
         values = [lookup(records, key) for records in runs]
-        numbers = [v for v in values if isinstance(v, float)]
+        numbers = [v for v in values if isinstance(v, float) and math.isfinite(v)]
         spread[key] = {
             "values": [v if isinstance(v, float | str) else v.side for v in values],
             "states": sorted({state_of(v) for v in values}),

@@ -58,6 +58,15 @@ def _check_logger(params: Params) -> None:
     logger.number("init_timeout_s", lambda v: 0 < v <= 600, "a number of seconds in (0, 600]")
 
 
+MAX_SEED = 2**32 - 1  # numpy's seeds (torch takes 64 bits; the stages seed both from this one)
+
+
+def _check_seed(params: Params) -> None:
+    seed = params.nonneg_int("seed")
+    if seed > MAX_SEED:
+        raise ConfigError("seed", f"an integer in 0..{MAX_SEED} (numpy's seed range)", seed)
+
+
 def _check_rule(params: Params) -> None:
     from .rules import get_rule, rule_names
 
@@ -96,7 +105,7 @@ def check(data: dict, complete: bool = False) -> None:
 
     checks = [
         ("profile", lambda: params.choice("profile", PROFILES)),
-        ("seed", lambda: params.nonneg_int("seed")),
+        ("seed", lambda: _check_seed(params)),
         (MARKER, lambda: params.raw(MARKER, None)),
         ("logger", lambda: _check_logger(params)),
         ("rule", lambda: _check_rule(params)),
