@@ -51,9 +51,9 @@ device-wheels: $(BIN)/hebbdam
 
 # The gate's bands come from the seed-to-seed spread: the ci profile once per seed (each in a scratch copy, JOBS at a
 # time) → reports/ci-baseline/spread.json. Rerun after adding a stage or changing what a stage measures, then commit.
-SEEDS ?= 0 1 2 3
-JOBS ?= 1
-ci-calibrate: $(BIN)/hebbdam  ## measure the seed spread of every ci metric (SEEDS="0 1 2 3", JOBS=2)
+SEEDS ?= 0 1 2 3 4
+JOBS ?= 2
+ci-calibrate: $(BIN)/hebbdam  ## measure the seed spread of every ci metric (SEEDS="0 1 2 3 4", JOBS=2; resumes)
 	$(BIN)/hebbdam gate calibrate $(SEEDS) jobs=$(JOBS)
 
 bench: $(BIN)/hebbdam

@@ -274,3 +274,33 @@ def test_committed_tolerances_bound_every_fraction_and_gate_e9_losses():
             assert band is not None, key
         if band is not None and band.floor == 0 and band.rel_floor == 0:
             assert key.endswith(".K"), f"{key}: band 0 (exact) for a metric that is not exact by construction"
+
+
+def test_calibrate_resumes_from_the_seeds_already_run(tmp_path, monkeypatch):
+    """Seeds whose folder holds the DONE marker are not rerun; the spread records seeds, their seconds and jobs."""
+    from hebbdam import gate
+
+    base, _ = setup(tmp_path, estimates(0.15), estimates(0.15), std=None)
+    runs = tmp_path / "runs"
+    for seed, value in enumerate((0.14, 0.15, 0.17)):
+        write(runs / f"seed{seed}", "capacity.json", estimates(value))
+        write(runs / f"seed{seed}", gate.DONE, {"seed": seed, "elapsed_s": 60 + seed})
+    monkeypatch.setattr(gate.subprocess, "run", lambda *a, **k: pytest.fail(f"a finished seed was rerun: {a}"))
+    monkeypatch.setattr(gate, "head_commit", lambda repo: "abc")
+    gate.calibrate(["0", "1", "2"], base, jobs=2, runs_dir=runs)
+    spread = json.loads((base / "spread.json").read_text())
+    assert spread["seeds"] == [0, 1, 2] and spread["seed_seconds"] == {"0": 60, "1": 61, "2": 62}
+    assert spread["jobs"] == 2 and spread["metrics"][KEY]["std"] == pytest.approx(0.015275, abs=1e-6)
+    assert not runs.exists()  # removed once the spread is written
+
+
+def test_calibrate_defaults_to_five_seeds_and_refuses_bad_seeds(tmp_path, run_cli, capsys, monkeypatch):
+    from hebbdam import gate
+
+    called = {}
+    monkeypatch.setattr(gate, "calibrate", lambda seeds, base, jobs: called.update(seeds=seeds, jobs=jobs))
+    assert run_cli("gate", "calibrate", "jobs=3") == 0
+    assert called == {"seeds": ["0", "1", "2", "3", "4"], "jobs": 3}
+    assert run_cli("gate", "calibrate", "0", "0", "1") == 2
+    assert run_cli("gate", "calibrate", "0", "99999999999999999999") == 2
+    assert "expected distinct integers in 0..4294967295" in capsys.readouterr().err

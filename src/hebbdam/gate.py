@@ -22,9 +22,9 @@ from __future__ import annotations
 import fnmatch
 import math
 import os
+import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -361,30 +361,65 @@ def spread_of(runs: list[dict[str, dict]]) -> dict[str, dict]:
     return spread
 
 
-def run_seed(repo: Path, seed: str, out: Path) -> None:
+DEFAULT_SEEDS = ("0", "1", "2", "3", "4")  # at least five: a σ from fewer is too loose a guess for an 8σ band
+RUNS_DIR = ".ci-calibrate"  # per-seed ci metrics kept between calibrations (git-ignored): a rerun resumes
+DONE = "calibrate-done.json"  # written last into a seed's folder: its run finished (seed, seconds, commit)
+
+
+def run_seed(repo: Path, seed: str, out: Path) -> float:
+    """The ci profile with ``seed`` in a scratch copy, its metrics into ``out``; the seconds it took. A seed whose
+    folder holds DONE from an earlier calibration is not rerun (an interrupted calibration resumes)."""
+    done = out / DONE
+    if done.is_file():
+        say(f"calibrate: seed {seed}: kept from an earlier run ({done})")
+        return float(io.read_json(done)["elapsed_s"])
+    if out.exists():
+        shutil.rmtree(out)  # an unfinished run: start the seed again
+    start = time.perf_counter()
     command = ["nice", "-n", "10", "bash", str(repo / ".ci" / "pipeline"), "--seed", seed, "--metrics-to", str(out)]
     result = subprocess.run(command, cwd=repo, capture_output=True, text=True)
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise HebbdamError(f"calibrate: the ci pipeline failed for seed {seed}: {last}")
-
-
-def calibrate(seeds: list[str], baseline_dir: Path, jobs: int) -> Path:
-    """Run the ci profile once per seed (``jobs`` at a time, each in its own scratch copy) → ``spread.json``."""
-    repo = Path(__file__).resolve().parents[2]
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="hebbdam-calibrate.") as scratch:
-        outs = [Path(scratch) / f"seed{seed}" for seed in seeds]
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            list(pool.map(lambda pair: run_seed(repo, *pair), zip(seeds, outs, strict=True)))
-        runs = [read_records(out) for out in outs]
     elapsed = time.perf_counter() - start
-    return write_spread(runs, seeds, baseline_dir, {"elapsed_s": round(elapsed), "jobs": jobs})
+    io.write_json(done, {"seed": int(seed), "elapsed_s": round(elapsed), "commit": head_commit(repo)})
+    say(f"calibrate: seed {seed} took {elapsed:.0f} s")
+    return elapsed
+
+
+def head_commit(repo: Path) -> str | None:
+    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True)
+    return result.stdout.strip() or None
+
+
+def calibrate(seeds: list[str], baseline_dir: Path, jobs: int, runs_dir: Path | None = None) -> Path:
+    """Run the ci profile once per seed (``jobs`` at a time, each in its own scratch copy) → ``spread.json``.
+
+    Each seed's metrics stay in ``runs_dir/seed<N>/`` (default ``.ci-calibrate/`` in the repository) with a DONE
+    marker, so a calibration that was interrupted or failed on one seed resumes where it stopped; the folder is
+    kept until the spread is written and removed after it."""
+    repo = Path(__file__).resolve().parents[2]
+    runs_dir = runs_dir or repo / RUNS_DIR
+    start = time.perf_counter()
+    outs = [runs_dir / f"seed{seed}" for seed in seeds]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        seconds = list(pool.map(lambda pair: run_seed(repo, *pair), zip(seeds, outs, strict=True)))
+    runs = [read_records(out) for out in outs]
+    timing = {
+        "elapsed_s": round(time.perf_counter() - start),
+        "seed_seconds": {seed: round(s) for seed, s in zip(seeds, seconds, strict=True)},
+        "jobs": jobs,
+        "commit": head_commit(repo),
+    }
+    path = write_spread(runs, seeds, baseline_dir, timing)
+    shutil.rmtree(runs_dir, ignore_errors=True)
+    return path
 
 
 def write_spread(runs: list[dict[str, dict]], seeds: list[str], baseline_dir: Path, timing: dict) -> Path:
     record = {
-        "command": f"hebbdam gate calibrate {' '.join(seeds)}",
+        "command": f"hebbdam gate calibrate {' '.join(seeds)} jobs={timing.get('jobs')}",
+        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "seeds": [int(s) for s in seeds],
         **timing,
         "load_average": [round(v, 2) for v in os.getloadavg()],
@@ -403,6 +438,22 @@ def write_spread(runs: list[dict[str, dict]], seeds: list[str], baseline_dir: Pa
 # -------------------------------------------------------------------------------------------------------------- cli
 
 
+def parse_jobs(words: list[str]) -> int:
+    """``jobs=N`` among the words (default: one seed per two cores, at least one)."""
+    text = next((w.split("=", 1)[1] for w in words if w.startswith("jobs=")), None)
+    if text is None:
+        return max(1, (os.cpu_count() or 1) // 2)
+    if not text.isdigit() or int(text) < 1:
+        raise HebbdamError(f"gate calibrate: jobs={text}: expected a positive integer")
+    return int(text)
+
+
+def check_seeds(seeds: list[str]) -> None:
+    bad = [s for s in seeds if not s.isdigit() or int(s) > 2**32 - 1]
+    if bad or len(set(seeds)) != len(seeds):
+        raise HebbdamError(f"gate calibrate: seeds {seeds}: expected distinct integers in 0..{2**32 - 1}")
+
+
 def main(args) -> None:
     """``hebbdam gate``: gate ``--metrics`` against ``--baseline``; ``hebbdam gate calibrate SEED …``: measure the
     seed spread (``jobs=N`` among the words runs N seeds at once); ``hebbdam gate spread DIR …``: the same from
@@ -411,8 +462,12 @@ def main(args) -> None:
     words = list(args.overrides)
     if words and words[0] in ("calibrate", "spread"):
         mode, rest = words[0], words[1:]
-        jobs = int(next((w.split("=", 1)[1] for w in rest if w.startswith("jobs=")), 1))
+        jobs = parse_jobs(rest)
         rest = [w for w in rest if not w.startswith("jobs=")]
+        if mode == "calibrate" and not rest:
+            rest = list(DEFAULT_SEEDS)
+        if mode == "calibrate":
+            check_seeds(rest)
         if len(rest) < 2:
             raise HebbdamError(f"gate {mode}: expected at least two {'seeds' if mode == 'calibrate' else 'folders'}")
         if mode == "calibrate":
