@@ -63,6 +63,13 @@ def _commands() -> dict[str, Command]:
             "word",
             options=("--baseline", "--metrics"),
         ),
+        "breaks": Command(
+            "hebbdam.breaks:main",
+            "plant each known break in a scratch copy, run the ci stages it touches, and require the gate to fail it "
+            "(`breaks [NAME …] [jobs=N]`)",
+            "word",
+            options=("--baseline",),
+        ),
         "bench": Command(
             "hebbdam.bench:main",
             "memory-engine speed: ratios to the machine's GEMM rate, reports/benchmarks.md",
