@@ -8,6 +8,8 @@ renamed its files over the committed ones would leave the checkout modified. Two
   dies (``prctl(PR_SET_PDEATHSIG)``); SIGTERM unwinds like Ctrl-C, so the stage stops and renames nothing;
 - :func:`refuse_if_orphaned` (called by :mod:`hebbdam.io` just before every final rename) checks that the parent
   recorded at start is still the parent, for systems without the signal and for the race between fork and prctl.
+  When the parent is a shell that did not ``exec`` the command (DVC runs ``$SHELL -c "<cmd>"``), the shell's own
+  parent (DVC) is recorded and checked too.
 """
 
 from __future__ import annotations
@@ -16,18 +18,33 @@ import ctypes
 import os
 import signal
 import sys
+from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
+SHELLS = ("sh", "bash", "dash", "zsh", "ksh", "fish")
 _parent: int | None = None  # the parent pid recorded by arm(); None: not armed (library use, tests)
+_grandparent: int | None = None  # the shell's parent when the parent is a shell
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(command name, parent pid) of ``pid`` from /proc (None where there is no /proc or no such process)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    name, rest = text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+    return name, int(rest[1])
 
 
 def arm() -> None:
     """Record the parent pid and request SIGTERM on its death (Linux only; elsewhere only the rename check)."""
-    global _parent
+    global _parent, _grandparent
     _parent = os.getppid()
     if _parent == 1:  # already adopted by init (started detached, or the parent died before this line)
         _parent = None
         return
+    stat = _proc_stat(_parent)
+    _grandparent = stat[1] if stat is not None and stat[0] in SHELLS and stat[1] > 1 else None
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)
@@ -40,7 +57,12 @@ def arm() -> None:
 
 def orphaned() -> bool:
     """True when the process was armed and its parent has since died (it was re-parented)."""
-    return _parent is not None and os.getppid() != _parent
+    if _parent is None:
+        return False
+    if os.getppid() != _parent:
+        return True
+    stat = _proc_stat(_parent) if _grandparent is not None else None
+    return stat is not None and stat[1] != _grandparent
 
 
 def refuse_if_orphaned() -> None:

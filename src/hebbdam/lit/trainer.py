@@ -51,6 +51,21 @@ class MemoryDDPStrategy(DDPStrategy):
         return super()._setup_model(model)
 
 
+class KeepInterrupt(Callback):
+    """Ctrl-C (or SIGTERM, which ``hebbdam`` turns into KeyboardInterrupt) inside a fit stays a KeyboardInterrupt.
+
+    Lightning catches the interrupt, tears down, and calls ``sys.exit(1)``: the stage would exit 1 without the
+    "interrupted; no output … written" line. Re-raised from the ``on_exception`` hook (which Lightning calls inside its
+    handler), the interrupt reaches the command's own handler instead."""
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        if isinstance(exception, KeyboardInterrupt):
+            import signal
+
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # Lightning set SIG_IGN for its shutdown
+            raise exception
+
+
 def device_count(devices: object) -> int:
     """How many processes ``devices`` asks for (an int, a list of ids, "1", or "auto"/-1 = all visible)."""
     if isinstance(devices, (list, tuple)):
@@ -131,7 +146,7 @@ def build_trainer(
         strategy=choose_strategy(section.get("strategy", "auto"), options["devices"]),
         max_epochs=section.get("max_epochs") or 1,
         logger=logger,
-        callbacks=[*checkpoint_callbacks, *(callbacks or [])],
+        callbacks=[*checkpoint_callbacks, *(callbacks or []), KeepInterrupt()],
         enable_checkpointing=bool(checkpoint_callbacks),
         enable_model_summary=False,
         num_sanity_val_steps=0,
