@@ -135,3 +135,19 @@ def test_capacity_command_on_two_cpu_processes_writes_the_one_process_record(tmp
         assert done.returncode == 0, done.stderr[-2000:]
     for name in ("capacity.json", "capacity_curves.json", "headline/capacity.json"):
         assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes(), name
+
+
+class CtrlC(Callback):
+    """Ctrl-C at the third written batch."""
+
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == 3:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_inside_a_fit_stays_a_keyboard_interrupt(one_thread):
+    """Lightning turns Ctrl-C into sys.exit(1); the stage's own handler (the one "interrupted" line, exit 130) must see
+    the KeyboardInterrupt instead."""
+    x = rademacher(48, 30, torch.Generator().manual_seed(1))
+    with pytest.raises(KeyboardInterrupt):
+        store(x, get_rule("krotov_hopfield"), SECTION, batch_size=8, max_epochs=2, callbacks=[CtrlC()])
