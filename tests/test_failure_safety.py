@@ -32,12 +32,19 @@ def _git_status(root: Path) -> str:
     ).stdout
 
 
-def test_dvc_exp_run_with_a_bad_value_is_refused_before_params_yaml_is_written(tmp_path):
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("capacity.trials=abc", "params key 'capacity.trials': expected a positive integer, got 'abc'"),
+        ("trainer.precision=junk", "params key 'trainer.precision': expected a Lightning precision"),
+    ],
+)
+def test_dvc_exp_run_with_a_bad_value_is_refused_before_params_yaml_is_written(tmp_path, override, message):
     root = scratch_repo(tmp_path / "repo", git=True)
     before = _snapshot(root)
-    result = dvc(root, "exp", "run", "-S", "capacity.trials=abc", "capacity")
+    result = dvc(root, "exp", "run", "-S", override, "capacity")
     assert result.returncode != 0
-    assert "params key 'capacity.trials': expected a positive integer, got 'abc'" in result.stderr, result.stderr
+    assert message in result.stderr, result.stderr
     assert _snapshot(root) == before
     assert _git_status(root) == ""
 

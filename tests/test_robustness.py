@@ -67,3 +67,77 @@ def test_an_orphaned_process_renames_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(orphan, "_parent", os.getppid())
     io.write_json(target, {"x": 1.0})
     assert json.loads(target.read_text()) == {"x": 1.0}
+
+
+# ------------------------------------------------------------------------------------------- one line per failure
+
+
+def one_line(result: subprocess.CompletedProcess) -> str:
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    return result.stderr.strip()
+
+
+def test_an_unwritable_out_is_one_line_naming_the_file(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = hebbdam("compose", "--out", blocker / "params.yaml")
+    assert result.returncode == 1
+    line = one_line(result)
+    assert (
+        line
+        == f"hebbdam: error: compose: {blocker}: File exists (FileExistsError) [HEBBDAM_DEBUG=1 shows the traceback]"
+    )
+
+
+def test_a_full_disk_is_one_line(tmp_path):
+    """``ulimit -f 0`` makes every write fail as a full disk would (EFBIG; Python ignores SIGXFSZ)."""
+    out = tmp_path / "dvc.yaml"
+    command = f"ulimit -f 0; exec {sys.executable} -m hebbdam.cli dvc-yaml --out {out}"
+    result = subprocess.run(["bash", "-c", command], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    line = one_line(result)
+    assert "File too large" in line and str(tmp_path) in line and "HEBBDAM_DEBUG=1" in line
+    assert not out.exists() and list(tmp_path.iterdir()) == []  # no temporary file left behind
+
+
+def test_a_binary_params_file_is_one_line(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_bytes(bytes(range(256)) * 4)
+    result = hebbdam("capacity", "--params", params, "--out", tmp_path / "out")
+    assert result.returncode == 2
+    assert one_line(result) == f"hebbdam: error: {params}: not UTF-8 text (byte 128); is it a params file?"
+
+
+def test_an_exception_from_a_library_is_one_line_and_the_traceback_is_behind_hebbdam_debug(tmp_path):
+    """A GPU trainer on a machine without one: Lightning raises deep inside the stage."""
+    import torch
+
+    from .conftest import TINY_CAPACITY, compose_file
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    params = compose_file(tmp_path / "params.yaml", [*TINY_CAPACITY, "trainer.accelerator=gpu"])
+    result = hebbdam("capacity", "--params", params, "--out", tmp_path / "out")
+    assert result.returncode == 1
+    line = one_line(result)
+    assert line.startswith("hebbdam: error: capacity: MisconfigurationException: ") and "gpu" in line.lower()
+    debug = hebbdam("capacity", "--params", params, "--out", tmp_path / "out", env={"HEBBDAM_DEBUG": "1"})
+    assert debug.returncode == 1 and "Traceback (most recent call last)" in debug.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("trainer.precision=junk", "params key 'trainer.precision': expected a Lightning precision"),
+        ("trainer.strategy=junk", "params key 'trainer.strategy': expected one of auto, ddp"),
+        ("trainer.devices=1000", "params key 'trainer.devices': expected at most"),
+        ("seed=12345678901234567890123", "params key 'seed': expected an integer in 0..4294967295"),
+        ("capacity.trials=1000000000000", "params key 'capacity.trials': expected at most 10000 (time grows"),
+    ],
+)
+def test_trainer_seed_and_sizes_are_checked_at_composition(tmp_path, override, message):
+    out = tmp_path / "params.yaml"
+    result = hebbdam("compose", "--out", out, override)
+    assert result.returncode == 2 and message in one_line(result)
+    assert not out.exists()

@@ -9,6 +9,7 @@ import os
 import signal
 import tempfile
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -20,7 +21,8 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        write(tmp)
+        with naming(path):
+            write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
         from .orphan import refuse_if_orphaned
 
@@ -29,6 +31,17 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+@contextmanager
+def naming(path: Path):
+    """An OSError without a file name (a full disk fails in write(), not open()) names ``path``."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is None:
+            raise OSError(err.errno, err.strerror or str(err), str(path)) from err
+        raise
 
 
 def _umask() -> int:
@@ -105,7 +118,8 @@ def write_json_files(folder: str | Path, files: dict[str, object]) -> list[Path]
             os.close(fd)
             tmp = Path(tmp_name)
             staged.append((tmp, target))
-            tmp.write_text(text, encoding="utf-8")
+            with naming(target):
+                tmp.write_text(text, encoding="utf-8")
             os.chmod(tmp, 0o666 & ~_umask())
         held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
