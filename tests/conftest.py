@@ -76,20 +76,11 @@ def compose_file(path: Path, overrides: list[str]) -> Path:
 def scratch_repo(destination: Path, git: bool = False) -> Path:
     """A copy of what the next commit would hold (tracked and untracked-not-ignored files) at ``destination``: a
     DVC repository without git (``core.no_scm``), or, with ``git=True``, a fresh git repository with one commit."""
-    import shutil
     import subprocess
 
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for name in filter(None, (entry.decode() for entry in listed)):
-        source = REPO_ROOT / name
-        if source.is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
+    from hebbdam.breaks import copy_tree
+
+    copy_tree(destination, REPO_ROOT)
     if git:
         identity = ["-c", "user.name=hebbdam-tests", "-c", "user.email=tests@localhost"]
         for argv in (["init", "-q"], ["add", "-A"], [*identity, "commit", "-qm", "scratch copy"]):

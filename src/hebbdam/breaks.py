@@ -125,16 +125,16 @@ class Outcome:
 # ----------------------------------------------------------------------------------------------------- scratch
 
 
-def copy_tree(destination: Path) -> Path:
-    """What the next commit would hold (tracked and untracked-not-ignored files) at ``destination``."""
+def copy_tree(destination: Path, repo: Path = REPO) -> Path:
+    """What the next commit of ``repo`` would hold (tracked and untracked-not-ignored files) at ``destination``."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
+        cwd=repo,
         capture_output=True,
         check=True,
     ).stdout.split(b"\0")
     for name in filter(None, (entry.decode() for entry in listed)):
-        source = REPO / name
+        source = repo / name
         if source.is_file():
             (destination / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, destination / name)
