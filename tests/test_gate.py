@@ -232,6 +232,16 @@ def test_a_bounded_metric_that_jumps_from_the_middle_to_an_end_fails(tmp_path):
         assert not check.passed and check.source == "jump to an end of the range", new
     assert ranged(tmp_path, 0.9, 1.0, std=0.02).passed  # near an end, reaching it is seed noise
     assert ranged(tmp_path, 0.1, 0.0, std=0.02).passed
+    assert ranged(tmp_path, 0.3, 0.0, std=0.2).source == "jump to an end of the range"
+    base, run = setup(tmp_path, estimates(0.3), estimates(0.0), std=0.2)  # a seed of the calibration reached 0
+    spread = json.loads((base / "spread.json").read_text())
+    spread["metrics"][KEY]["values"] = [0.3, 0.4, 0.0]
+    (base / "spread.json").write_text(json.dumps(spread))
+    (base / "tolerances.yaml").write_text(
+        'multiple: 8\nmetrics:\n  "capacity.json:arms.*.critical_load": {floor: 0.02, default: 0.3, range: [0, 1]}\n'
+    )
+    (check,) = compare(base, run)
+    assert check.passed and check.source == "range cap"  # seed noise: within the (capped) band
 
 
 def test_an_outside_detail_follows_its_censored_estimate(tmp_path):
