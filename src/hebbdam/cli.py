@@ -187,9 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     # in CI scripts), which Python otherwise keeps: the stage would run on to the end and write its outputs
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupted)  # a killed run unwinds like Ctrl-C: temporary files are removed
-    from .orphan import arm
+    if argv is None:  # the command line itself, not an in-process call: a stage whose parent dies writes nothing
+        from .orphan import arm
 
-    arm()  # a stage whose parent (DVC) dies writes nothing
+        arm()
     module_name, function_name = commands[args.command].entry.split(":")
     try:
         function = getattr(importlib.import_module(module_name), function_name)
