@@ -8,6 +8,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,34 @@ def test_trainer_seed_and_sizes_are_checked_at_composition(tmp_path, override, m
     result = hebbdam("compose", "--out", out, override)
     assert result.returncode == 2 and message in one_line(result)
     assert not out.exists()
+
+
+ORPHAN_PROBE = """
+import sys, time
+from pathlib import Path
+from hebbdam import orphan
+orphan.arm()
+Path(sys.argv[1]).write_text("armed")
+deadline = time.time() + 30
+while not orphan.orphaned() and time.time() < deadline:
+    time.sleep(0.05)
+Path(sys.argv[2]).write_text(str(orphan.orphaned()))
+"""
+
+
+def test_a_stage_under_a_shell_that_did_not_exec_notices_its_dvc_dying(tmp_path):
+    """DVC runs ``$SHELL -c "<cmd>"``; when the shell keeps running (it did not exec the command), the stage's parent
+    outlives DVC, so the guard also watches the shell's parent. Here the outer process plays DVC and exits."""
+    script, armed, result = tmp_path / "probe.py", tmp_path / "armed", tmp_path / "result"
+    script.write_text(ORPHAN_PROBE)
+    shell = f"{sys.executable} {script} {armed} {result}; true"  # `; true`: bash cannot exec the python command
+    dvc_like = (
+        "import subprocess, sys, time, pathlib\n"
+        f"subprocess.Popen(['bash', '-c', {shell!r}])\n"
+        f"while not pathlib.Path({str(armed)!r}).exists(): time.sleep(0.05)\n"
+    )
+    subprocess.run([sys.executable, "-c", dvc_like], check=True, timeout=60, env={**os.environ})
+    deadline = time.monotonic() + 60
+    while not result.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert result.read_text() == "True"
