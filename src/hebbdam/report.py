@@ -14,7 +14,7 @@ import hashlib
 import importlib
 from pathlib import Path
 
-from . import io
+from . import io, paper_export
 from .figures import FIGURES
 from .logs import say
 
@@ -69,6 +69,12 @@ def verdict_counts(rows: list[dict]) -> str:
 
 
 def build(metrics_dir: Path, figures_rel: str = "figures") -> str:
+    """The text of reports/README.md."""
+    return build_with_rows(metrics_dir, figures_rel)[0]
+
+
+def build_with_rows(metrics_dir: Path, figures_rel: str = "figures") -> tuple[str, list[dict]]:
+    """The report's text and its headline rows (which :mod:`hebbdam.paper_export` also writes as LaTeX and CSV)."""
     sections, rows, provenance, profiles = [], [], [], set()
     for name in FIGURES:
         module = importlib.import_module(f"hebbdam.figures.{name}")
@@ -120,11 +126,14 @@ def build(metrics_dir: Path, figures_rel: str = "figures") -> str:
         *provenance,
         "",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines), headline
 
 
 def main(args) -> None:
     metrics_dir = Path(args.metrics or "reports/metrics")
     out = Path(args.out or "reports/README.md")
-    io.write_text(out, build(metrics_dir, figures_rel="figures"))
+    text, headline = build_with_rows(metrics_dir, figures_rel="figures")
+    io.write_text(out, text)
     say(f"report: wrote {out}")
+    for path in paper_export.write(out.parent, metrics_dir / "headline", headline):
+        say(f"report: wrote {path}")
