@@ -11,6 +11,7 @@ W&B run also carries its commit). A figure module with ``section(metrics)`` adds
 from __future__ import annotations
 
 import hashlib
+import platform
 import importlib
 from pathlib import Path
 
@@ -68,6 +69,22 @@ def verdict_counts(rows: list[dict]) -> str:
     return ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
 
 
+VERSIONED = ("torch", "pytorch-lightning", "numpy", "scipy", "scikit-learn", "matplotlib", "hydra-core", "dvc", "wandb")
+
+
+def library_versions() -> str:
+    """'python 3.11.9, torch 2.14.1, …': what made the report (a float result may move with a library's version)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = [f"python {platform.python_version()}"]
+    for name in VERSIONED:
+        try:
+            parts.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            parts.append(f"{name} (not installed)")
+    return ", ".join(parts)
+
+
 def build(metrics_dir: Path, figures_rel: str = "figures") -> str:
     """The text of reports/README.md."""
     return build_with_rows(metrics_dir, figures_rel)[0]
@@ -117,7 +134,8 @@ def build_with_rows(metrics_dir: Path, figures_rel: str = "figures") -> tuple[st
         "",
         "## Provenance",
         "",
-        f"Profile: **{', '.join(sorted(profiles)) or 'unknown'}**. "
+        f"Profile: **{', '.join(sorted(profiles)) or 'unknown'}**. Libraries: {library_versions()} "
+        "(`requirements.lock` pins them; `make` installs from it). "
         "Metrics files (sha256, first 16 hex digits); the commit that produced one: "
         "`git log -1 -- reports/metrics/<file>`.",
         "",
