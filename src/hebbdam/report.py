@@ -11,8 +11,8 @@ W&B run also carries its commit). A figure module with ``section(metrics)`` adds
 from __future__ import annotations
 
 import hashlib
-import platform
 import importlib
+import platform
 from pathlib import Path
 
 from . import io, paper_export
