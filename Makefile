@@ -32,8 +32,8 @@ lint: $(BIN)/hebbdam
 lock: $(BIN)/hebbdam  ## rewrite requirements.lock from the venv (after changing a requirement in pyproject.toml)
 	$(BIN)/pip freeze --exclude-editable | sed -E 's/^((nvidia-|triton)[^ ]*)$$/\1 ; sys_platform == "linux"/' > requirements.lock
 
-params: $(BIN)/hebbdam  ## recompose params.yaml from conf/ (e.g. make params OVERRIDES="profile=paper")
-	$(BIN)/hebbdam compose $(OVERRIDES)
+params: $(BIN)/hebbdam  ## recompose params.yaml; OVERRIDES="profile=ci" is kept for later dvc exp run; RESET=1 forgets it
+	$(BIN)/hebbdam compose $(if $(RESET),--reset,) $(OVERRIDES)
 
 stages: $(BIN)/hebbdam  ## after adding or changing a stage in src/hebbdam/stages.py or its imports: dvc.yaml + params.yaml
 	$(BIN)/hebbdam dvc-yaml
