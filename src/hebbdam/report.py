@@ -62,6 +62,11 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|")
 
 
+def caption(docstring: str) -> str:
+    """A figure's caption: the first paragraph of its module docstring, its wrapped lines joined (never cut)."""
+    return " ".join(docstring.strip().split("\n\n", 1)[0].split())
+
+
 def verdict_counts(rows: list[dict]) -> str:
     counts: dict[str, int] = {}
     for row in rows:
@@ -96,7 +101,7 @@ def build_with_rows(metrics_dir: Path, figures_rel: str = "figures") -> tuple[st
     for name in FIGURES:
         module = importlib.import_module(f"hebbdam.figures.{name}")
         metrics = {file: io.read_json(metrics_dir / file) for file in module.INPUTS}
-        title = (module.__doc__ or name).strip().splitlines()[0]
+        title = caption(module.__doc__ or name)
         sections += [f"## {name}", "", title, "", f"![{name}]({figures_rel}/{module.OUTPUT})", ""]
         if hasattr(module, "notes"):
             sections += module.notes(metrics)
