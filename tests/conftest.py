@@ -40,7 +40,7 @@ def compose_params(tmp_path):
 
     def _compose(*overrides: str, name: str = "params.yaml") -> Path:
         path = tmp_path / name
-        path.write_text(compose(list(overrides), config_dir=REPO_ROOT / "conf"), encoding="utf-8")
+        path.write_text(compose(list(overrides), config_dir=REPO_ROOT / "conf", selection=False), encoding="utf-8")
         return path
 
     return _compose
@@ -69,7 +69,7 @@ def compose_file(path: Path, overrides: list[str]) -> Path:
     """Write the composition of the real conf/ with ``overrides`` to ``path``."""
     from hebbdam.config import compose
 
-    path.write_text(compose(list(overrides), config_dir=REPO_ROOT / "conf"), encoding="utf-8")
+    path.write_text(compose(list(overrides), config_dir=REPO_ROOT / "conf", selection=False), encoding="utf-8")
     return path
 
 

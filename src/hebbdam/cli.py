@@ -15,6 +15,7 @@ import signal
 import sys
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import HebbdamError
 from .stages import STAGES, figure_modules
@@ -39,11 +40,12 @@ def _commands() -> dict[str, Command]:
     commands: dict[str, Command] = {
         "compose": Command(
             "hebbdam.commands:compose",
-            "compose conf/ (with Hydra overrides) into params.yaml",
+            "compose conf/ (with Hydra overrides, kept as your selection for later dvc exp run) into params.yaml. "
+            + _config_groups(),
             "override",
             None,
             True,
-            ("--out",),
+            ("--out", "--reset"),
         ),
         "dvc-yaml": Command(
             "hebbdam.dvcyaml:main",
@@ -105,7 +107,18 @@ OPTION_HELP = {
     "--metrics": "metrics folder to read (default: reports/metrics)",
     "--baseline": "baseline folder (default: reports/ci-baseline)",
     "--check": "write nothing; fail when the file on disk differs",
+    "--reset": "forget the kept selection (conf/selection/current.yaml): back to the defaults of conf/",
 }
+FLAGS = ("--check", "--reset")  # options that take no value
+
+
+def _config_groups(config_dir: Path = Path("conf")) -> str:
+    """'Config groups: profile (ci | laptop | paper), rule (…), …' read from conf/ (an override picks one)."""
+    groups = []
+    for folder in sorted(p for p in config_dir.glob("*") if p.is_dir() and p.name != "selection"):
+        options = sorted(f.stem for f in folder.glob("*.yaml"))
+        groups.append(f"{folder.name} ({' | '.join(options)})")
+    return f"Config groups: {', '.join(groups)}." if groups else ""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -129,7 +142,7 @@ def build_parser(commands: dict[str, Command] | None = None) -> argparse.Argumen
         cmd = sub.add_parser(name, help=command.help, description=command.help)
         cmd.add_argument("--params", default="params.yaml", help="composed params file (default: params.yaml)")
         for option in command.options:
-            if option == "--check":
+            if option in FLAGS:
                 cmd.add_argument(option, action="store_true", help=OPTION_HELP[option])
             else:
                 cmd.add_argument(option, default=None, help=OPTION_HELP[option])

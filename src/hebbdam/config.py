@@ -141,8 +141,16 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     return Params(data)
 
 
-def compose(overrides: Sequence[str] = (), config_dir: str | Path = "conf") -> str:
-    """Compose ``conf/`` with Hydra overrides into the YAML text ``dvc exp run`` would write to params.yaml."""
+def compose(overrides: Sequence[str] = (), config_dir: str | Path = "conf", selection: bool = True) -> str:
+    """Compose ``conf/`` with Hydra overrides into the YAML text ``dvc exp run`` would write to params.yaml.
+
+    ``selection``: start from the user's kept selection (``conf/selection/current.yaml``, :mod:`hebbdam.selection`)
+    when there is one, as DVC does; False composes the repository's defaults alone (tests, the params check).
+    """
+    from .selection import path as selection_path
+
+    if not selection and selection_path(config_dir).is_file():
+        overrides = ["~selection", *overrides]  # Hydra refuses to delete an optional default that is absent
     if not Path(config_dir, "config.yaml").is_file():
         raise HebbdamError(f"{Path(config_dir) / 'config.yaml'}: not found (run from the repository root)")
     from hydra import compose as hydra_compose
