@@ -39,7 +39,7 @@ stages: $(BIN)/hebbdam  ## after adding or changing a stage in src/hebbdam/stage
 	$(BIN)/hebbdam dvc-yaml
 	$(BIN)/hebbdam compose $(OVERRIDES)
 
-ci:  ## what CI runs: make test, then the ci profile through the regression gate (.ci/run)
+ci:  ## what CI runs (.ci/run): make test, the ci profile gated at two seeds, the planted-break suite
 	bash .ci/run
 
 ci-pipeline: $(BIN)/hebbdam  ## the ci profile in a scratch copy, then the regression gate against reports/ci-baseline
