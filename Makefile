@@ -5,12 +5,14 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 
-.PHONY: repro test lint params stages ci ci-pipeline ci-baseline ci-calibrate bench device-wheels clean-venv
+.PHONY: repro test lint lock params stages ci ci-pipeline ci-baseline ci-calibrate bench device-wheels clean-venv
 
-$(BIN)/hebbdam: pyproject.toml
+# Exact versions from requirements.lock (`make lock` rewrites it from the current venv), then hebbdam itself.
+$(BIN)/hebbdam: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e '.[dev]'
 	mkdir -p data/raw data/processed  # so `dvc repro --dry` works on a fresh clone (DVC hashes missing deps: dvc#9818)
 	touch $@
 
@@ -26,12 +28,19 @@ lint: $(BIN)/hebbdam
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 
-params: $(BIN)/hebbdam  ## recompose params.yaml from conf/ (e.g. make params OVERRIDES="profile=paper")
-	$(BIN)/hebbdam compose $(OVERRIDES)
+# Linux-only CUDA wheels that the PyPI torch pulls in are marked so, so the lock also installs on macOS (CPU torch).
+lock: $(BIN)/hebbdam  ## rewrite requirements.lock from the venv (after changing a requirement in pyproject.toml)
+	$(BIN)/pip freeze --exclude-editable | sed -E 's/^((nvidia-|triton)[^ ]*)$$/\1 ; sys_platform == "linux"/' > requirements.lock
+
+params: $(BIN)/hebbdam  ## recompose params.yaml; OVERRIDES="profile=ci" is kept for later dvc exp run; RESET=1 forgets it
+	$(BIN)/hebbdam compose $(if $(RESET),--reset,) $(OVERRIDES)
 
 stages: $(BIN)/hebbdam  ## after adding or changing a stage in src/hebbdam/stages.py or its imports: dvc.yaml + params.yaml
 	$(BIN)/hebbdam dvc-yaml
 	$(BIN)/hebbdam compose $(OVERRIDES)
+
+ci:  ## what CI runs (.ci/run): make test, the ci profile gated at two seeds, the planted-break suite
+	bash .ci/run
 
 ci-pipeline: $(BIN)/hebbdam  ## the ci profile in a scratch copy, then the regression gate against reports/ci-baseline
 	bash .ci/pipeline
@@ -51,9 +60,9 @@ device-wheels: $(BIN)/hebbdam
 
 # The gate's bands come from the seed-to-seed spread: the ci profile once per seed (each in a scratch copy, JOBS at a
 # time) → reports/ci-baseline/spread.json. Rerun after adding a stage or changing what a stage measures, then commit.
-SEEDS ?= 0 1 2 3
-JOBS ?= 1
-ci-calibrate: $(BIN)/hebbdam  ## measure the seed spread of every ci metric (SEEDS="0 1 2 3", JOBS=2)
+SEEDS ?= 0 1 2 3 4
+JOBS ?= 2
+ci-calibrate: $(BIN)/hebbdam  ## measure the seed spread of every ci metric (SEEDS="0 1 2 3 4", JOBS=2; resumes)
 	$(BIN)/hebbdam gate calibrate $(SEEDS) jobs=$(JOBS)
 
 bench: $(BIN)/hebbdam

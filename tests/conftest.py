@@ -40,7 +40,7 @@ def compose_params(tmp_path):
 
     def _compose(*overrides: str, name: str = "params.yaml") -> Path:
         path = tmp_path / name
-        path.write_text(compose(list(overrides), config_dir=REPO_ROOT / "conf"), encoding="utf-8")
+        path.write_text(compose(list(overrides), config_dir=REPO_ROOT / "conf", selection=False), encoding="utf-8")
         return path
 
     return _compose
@@ -69,27 +69,18 @@ def compose_file(path: Path, overrides: list[str]) -> Path:
     """Write the composition of the real conf/ with ``overrides`` to ``path``."""
     from hebbdam.config import compose
 
-    path.write_text(compose(list(overrides), config_dir=REPO_ROOT / "conf"), encoding="utf-8")
+    path.write_text(compose(list(overrides), config_dir=REPO_ROOT / "conf", selection=False), encoding="utf-8")
     return path
 
 
 def scratch_repo(destination: Path, git: bool = False) -> Path:
     """A copy of what the next commit would hold (tracked and untracked-not-ignored files) at ``destination``: a
     DVC repository without git (``core.no_scm``), or, with ``git=True``, a fresh git repository with one commit."""
-    import shutil
     import subprocess
 
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for name in filter(None, (entry.decode() for entry in listed)):
-        source = REPO_ROOT / name
-        if source.is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
+    from hebbdam.breaks import copy_tree
+
+    copy_tree(destination, REPO_ROOT)
     if git:
         identity = ["-c", "user.name=hebbdam-tests", "-c", "user.email=tests@localhost"]
         for argv in (["init", "-q"], ["add", "-A"], [*identity, "commit", "-qm", "scratch copy"]):

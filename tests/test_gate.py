@@ -11,11 +11,22 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from hebbdam.gate import check_orderings, compare, flatten, load_tolerances, read_records, spread_of
+from hebbdam.gate import (
+    check_orderings,
+    compare,
+    flatten,
+    load_tolerances,
+    lookup,
+    numeric_keys,
+    read_records,
+    spread_of,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "gate"
@@ -169,3 +180,137 @@ def test_spread_command_writes_the_spread_file_the_bands_derive_from(tmp_path, r
     assert spread["seeds"] == [0, 1, 2] and spread["metrics"][KEY]["std"] == pytest.approx(0.015275, abs=1e-6)
     (check,) = compare(base, run)
     assert check.source == "5σ" and check.allowed == pytest.approx(5 * 0.015275, abs=1e-5)
+
+
+# ---------------------------------------------------------------------------------- NaN, bounded bands, censoring
+
+
+def test_a_nan_or_infinite_metric_never_passes(tmp_path):
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        (check,) = compare(*setup(tmp_path, estimates(0.15), estimates(bad)))
+        assert not check.passed and check.source == "not finite", bad
+    (check,) = compare(*setup(tmp_path, estimates(float("nan")), estimates(0.15)))
+    assert not check.passed
+
+
+def test_a_nan_record_through_the_gate_command_fails(tmp_path):
+    """Every number of the run set to NaN (as JSON writes it, NaN): the hebbdam command exits 2 naming them."""
+    base, run = setup(tmp_path, estimates(0.15), estimates(0.15))
+    (run / "capacity.json").write_text('{"arms": {"hebb": {"D100": {"critical_load": NaN}}}}')
+    result = subprocess.run(
+        [sys.executable, "-m", "hebbdam.cli", "gate", "--baseline", str(base), "--metrics", str(run)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "not finite" in result.stdout and "1 of 1 metrics" in result.stderr
+
+
+def ranged(tmp_path, old, new, std, floor=0.02, low=0, high=1):
+    """A bounded metric (a fraction in [low, high]) with seed std ``std``: its only check."""
+    base, run = setup(tmp_path, estimates(old), estimates(new), std=std, multiple=8)
+    (base / "tolerances.yaml").write_text(
+        "multiple: 8\nmetrics:\n"
+        f'  "capacity.json:arms.*.critical_load": {{floor: {floor}, default: 0.3, range: [{low}, {high}]}}\n'
+    )
+    (check,) = compare(base, run)
+    return check
+
+
+def test_a_bounded_metric_always_has_a_band_that_can_fail(tmp_path):
+    # 8 × 0.2 = 1.6 would cover the whole of [0, 1]: capped at 45% of the range
+    check = ranged(tmp_path, 0.9, 0.46, std=0.2)
+    assert check.passed and check.allowed == pytest.approx(0.45) and check.source == "range cap"
+    assert not ranged(tmp_path, 0.9, 0.44, std=0.2).passed
+    assert not ranged(tmp_path, 0.05, 0.51, std=0.2).passed  # from near 0, a jump past the middle fails
+    assert ranged(tmp_path, 0.5, 0.6, std=0.01).allowed == pytest.approx(0.08)  # an uncapped band is unchanged
+
+
+def test_a_bounded_metric_that_jumps_from_the_middle_to_an_end_fails(tmp_path):
+    for new in (0.0, 1.0):
+        check = ranged(tmp_path, 0.6, new, std=0.2)
+        assert not check.passed and check.source == "jump to an end of the range", new
+    assert ranged(tmp_path, 0.9, 1.0, std=0.02).passed  # near an end, reaching it is seed noise
+    assert ranged(tmp_path, 0.1, 0.0, std=0.02).passed
+    assert ranged(tmp_path, 0.3, 0.0, std=0.2).source == "jump to an end of the range"
+    base, run = setup(tmp_path, estimates(0.3), estimates(0.0), std=0.2)  # a seed of the calibration reached 0
+    spread = json.loads((base / "spread.json").read_text())
+    spread["metrics"][KEY]["values"] = [0.3, 0.4, 0.0]
+    (base / "spread.json").write_text(json.dumps(spread))
+    (base / "tolerances.yaml").write_text(
+        'multiple: 8\nmetrics:\n  "capacity.json:arms.*.critical_load": {floor: 0.02, default: 0.3, range: [0, 1]}\n'
+    )
+    (check,) = compare(base, run)
+    assert check.passed and check.source == "range cap"  # seed noise: within the (capped) band
+
+
+def test_an_outside_detail_follows_its_censored_estimate(tmp_path):
+    """<key>_outside.fraction is compared while the estimate stays censored on the same side; when the estimate
+    becomes a number (the detail disappears) the estimate's own interval check decides: not "not measured"."""
+    fraction_key = "capacity.json:arms.hebb.D100.critical_load_outside.fraction"
+
+    def gate(old, new):
+        base, run = setup(tmp_path, old, new)
+        (base / "tolerances.yaml").write_text(
+            "multiple: 5\nmetrics:\n"
+            '  "*.json:arms.*.D*.*_outside.fraction": {floor: 0.15, default: 0.25, range: [0, 1]}\n'
+            '  "capacity.json:arms.*.critical_load": {floor: 0.002, default: 0.03}\n'
+        )
+        return {c.key: c for c in compare(base, run)}
+
+    below = estimates(None, "below_grid", 0.3)
+    checks = gate(below, estimates(0.045))  # just above the edge 0.04: within the band of the edge
+    assert checks[fraction_key].passed and checks[KEY].passed
+    checks = gate(below, estimates(0.15))  # far from the edge: the estimate fails, not its detail
+    assert checks[fraction_key].passed and not checks[KEY].passed
+    checks = gate(below, estimates(None, "below_grid", 0.9))  # same side: the fraction is gated as a number
+    assert not checks[fraction_key].passed and checks[KEY].passed
+
+
+def test_committed_tolerances_bound_every_fraction_and_gate_e9_losses():
+    """Every gated baseline metric whose pattern says range [0, 1] lies in it, every ci metric named like a fraction,
+    accuracy or error has a range, and E9's losses and accuracies are gated."""
+    baseline = REPO / "reports" / "ci-baseline"
+    tolerances, records = load_tolerances(baseline), read_records(baseline)
+    bounded_names = ("fraction", "accuracy", "error")
+    for key in numeric_keys(records):
+        band, value = tolerances.band_for(key), lookup(records, key)
+        leaf = key.rsplit(".", 1)[-1]
+        if band is not None and band.range is not None and isinstance(value, float):
+            assert band.range[0] <= value <= band.range[1], (key, value, band.pattern)
+        if band is not None and any(name in leaf for name in bounded_names):
+            assert band.range is not None, (key, band.pattern)
+        if key.startswith("recall.json:") and leaf in ("loss", "accuracy"):
+            assert band is not None, key
+        if band is not None and band.floor == 0 and band.rel_floor == 0:
+            assert key.endswith(".K"), f"{key}: band 0 (exact) for a metric that is not exact by construction"
+
+
+def test_calibrate_resumes_from_the_seeds_already_run(tmp_path, monkeypatch):
+    """Seeds whose folder holds the DONE marker are not rerun; the spread records seeds, their seconds and jobs."""
+    from hebbdam import gate
+
+    base, _ = setup(tmp_path, estimates(0.15), estimates(0.15), std=None)
+    runs = tmp_path / "runs"
+    for seed, value in enumerate((0.14, 0.15, 0.17)):
+        write(runs / f"seed{seed}", "capacity.json", estimates(value))
+        write(runs / f"seed{seed}", gate.DONE, {"seed": seed, "elapsed_s": 60 + seed})
+    monkeypatch.setattr(gate.subprocess, "run", lambda *a, **k: pytest.fail(f"a finished seed was rerun: {a}"))
+    monkeypatch.setattr(gate, "head_commit", lambda repo: "abc")
+    gate.calibrate(["0", "1", "2"], base, jobs=2, runs_dir=runs)
+    spread = json.loads((base / "spread.json").read_text())
+    assert spread["seeds"] == [0, 1, 2] and spread["seed_seconds"] == {"0": 60, "1": 61, "2": 62}
+    assert spread["jobs"] == 2 and spread["metrics"][KEY]["std"] == pytest.approx(0.015275, abs=1e-6)
+    assert not runs.exists()  # removed once the spread is written
+
+
+def test_calibrate_defaults_to_five_seeds_and_refuses_bad_seeds(tmp_path, run_cli, capsys, monkeypatch):
+    from hebbdam import gate
+
+    called = {}
+    monkeypatch.setattr(gate, "calibrate", lambda seeds, base, jobs: called.update(seeds=seeds, jobs=jobs))
+    assert run_cli("gate", "calibrate", "jobs=3") == 0
+    assert called == {"seeds": ["0", "1", "2", "3", "4"], "jobs": 3}
+    assert run_cli("gate", "calibrate", "0", "0", "1") == 2
+    assert run_cli("gate", "calibrate", "0", "99999999999999999999") == 2
+    assert "expected distinct integers in 0..4294967295" in capsys.readouterr().err

@@ -15,6 +15,7 @@ LAYERS = [
         "io",
         "logs",
         "config",
+        "selection",
         "schema",
         "engine",
         "references",
@@ -22,6 +23,7 @@ LAYERS = [
         "seeds",
         "closure",
         "stages",
+        "orphan",
     }
     | {"gate", "comparison", "expectations"},
     {"memory"},
@@ -31,7 +33,7 @@ LAYERS = [
     {"lit", "tracking"},
     {"experiments"},
     {"figures"},
-    {"report", "bench", "validation", "runner", "commands", "dvcyaml", "cli"},
+    {"report", "paper_export", "bench", "validation", "runner", "commands", "dvcyaml", "cli", "breaks"},
 ]
 # the one import that runs up, by design: loading or composing params runs the composition check of every stage
 # (``config.load_params`` / ``compose`` → ``validation``, imported inside the function)

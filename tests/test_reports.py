@@ -48,3 +48,16 @@ def test_a_pipe_inside_a_cell_does_not_split_the_row_of_the_comparison_table():
     for line in committed.splitlines():
         if line.startswith("| E"):
             assert len(re.split(r"(?<!\\)\|", line.strip())[1:-1]) == 6, line
+
+
+def test_every_figure_caption_is_a_whole_paragraph():
+    """The report once cut four captions mid-sentence ("…as the", "(95%") by taking a docstring's first line."""
+    import importlib
+
+    from hebbdam.figures import FIGURES
+    from hebbdam.report import caption
+
+    for name in FIGURES:
+        text = caption(importlib.import_module(f"hebbdam.figures.{name}").__doc__ or "")
+        assert text.endswith((".", ")", ":")), f"{name}: caption ends mid-sentence: …{text[-40:]!r}"
+        assert text.count("(") == text.count(")"), f"{name}: unbalanced parenthesis in its caption"

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
+import traceback
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import HebbdamError
 from .stages import STAGES, figure_modules
@@ -37,11 +40,12 @@ def _commands() -> dict[str, Command]:
     commands: dict[str, Command] = {
         "compose": Command(
             "hebbdam.commands:compose",
-            "compose conf/ (with Hydra overrides) into params.yaml",
+            "compose conf/ (with Hydra overrides, kept as your selection for later dvc exp run) into params.yaml. "
+            + _config_groups(),
             "override",
             None,
             True,
-            ("--out",),
+            ("--out", "--reset"),
         ),
         "dvc-yaml": Command(
             "hebbdam.dvcyaml:main",
@@ -60,6 +64,13 @@ def _commands() -> dict[str, Command]:
             "the seed spread the bands come from",
             "word",
             options=("--baseline", "--metrics"),
+        ),
+        "breaks": Command(
+            "hebbdam.breaks:main",
+            "plant each known break in a scratch copy, run the ci stages it touches, and require the gate to fail it "
+            "(`breaks [NAME …] [jobs=N]`)",
+            "word",
+            options=("--baseline",),
         ),
         "bench": Command(
             "hebbdam.bench:main",
@@ -96,7 +107,18 @@ OPTION_HELP = {
     "--metrics": "metrics folder to read (default: reports/metrics)",
     "--baseline": "baseline folder (default: reports/ci-baseline)",
     "--check": "write nothing; fail when the file on disk differs",
+    "--reset": "forget the kept selection (conf/selection/current.yaml): back to the defaults of conf/",
 }
+FLAGS = ("--check", "--reset")  # options that take no value
+
+
+def _config_groups(config_dir: Path = Path("conf")) -> str:
+    """'Config groups: profile (ci | laptop | paper), rule (…), …' read from conf/ (an override picks one)."""
+    groups = []
+    for folder in sorted(p for p in config_dir.glob("*") if p.is_dir() and p.name != "selection"):
+        options = sorted(f.stem for f in folder.glob("*.yaml"))
+        groups.append(f"{folder.name} ({' | '.join(options)})")
+    return f"Config groups: {', '.join(groups)}." if groups else ""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -120,7 +142,7 @@ def build_parser(commands: dict[str, Command] | None = None) -> argparse.Argumen
         cmd = sub.add_parser(name, help=command.help, description=command.help)
         cmd.add_argument("--params", default="params.yaml", help="composed params file (default: params.yaml)")
         for option in command.options:
-            if option == "--check":
+            if option in FLAGS:
                 cmd.add_argument(option, action="store_true", help=OPTION_HELP[option])
             else:
                 cmd.add_argument(option, default=None, help=OPTION_HELP[option])
@@ -145,6 +167,17 @@ def _one_line(message: str) -> str:
     return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
 
 
+def _unexpected(err: BaseException) -> str:
+    """One line for an error the commands do not raise themselves (a full disk, an unwritable --out, a binary params
+    file, a RuntimeError deep in a library): its type, the file it names, and the message."""
+    if isinstance(err, OSError) and err.filename:
+        reason = err.strerror or type(err).__name__
+        return f"{err.filename}: {reason} ({type(err).__name__})"
+    if isinstance(err, UnicodeDecodeError):
+        return f"a file is not UTF-8 text ({err.reason} at byte {err.start}); is it the file you meant?"
+    return f"{type(err).__name__}: {_one_line(err) or '(no message)'}"
+
+
 def main(argv: list[str] | None = None) -> int:
     commands = _commands()
     parser = build_parser(commands)
@@ -167,6 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     # in CI scripts), which Python otherwise keeps: the stage would run on to the end and write its outputs
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupted)  # a killed run unwinds like Ctrl-C: temporary files are removed
+    if argv is None:  # the command line itself, not an in-process call: a stage whose parent dies writes nothing
+        from .orphan import arm
+
+        arm()
     module_name, function_name = commands[args.command].entry.split(":")
     try:
         function = getattr(importlib.import_module(module_name), function_name)
@@ -177,6 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hebbdam: interrupted; no output of this run was written, earlier files are unchanged", file=sys.stderr)
         return 130
+    except Exception as err:  # noqa: BLE001 - every other failure: one line, the traceback behind HEBBDAM_DEBUG=1
+        if os.environ.get("HEBBDAM_DEBUG") == "1":
+            traceback.print_exc()
+        hint = "" if os.environ.get("HEBBDAM_DEBUG") == "1" else " [HEBBDAM_DEBUG=1 shows the traceback]"
+        print(f"hebbdam: error: {args.command}: {_unexpected(err)}{hint}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -131,6 +131,8 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or type(err).__name__
         raise HebbdamError(f"{path}: not valid YAML{where} ({problem}); recompose it with `make params`") from err
+    except UnicodeDecodeError as err:
+        raise HebbdamError(f"{path}: not UTF-8 text (byte {err.start}); is it a params file?") from err
     if not isinstance(data, dict):
         raise HebbdamError(f"{path}: expected a mapping at the top level")
     from .validation import check
@@ -139,8 +141,16 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     return Params(data)
 
 
-def compose(overrides: Sequence[str] = (), config_dir: str | Path = "conf") -> str:
-    """Compose ``conf/`` with Hydra overrides into the YAML text ``dvc exp run`` would write to params.yaml."""
+def compose(overrides: Sequence[str] = (), config_dir: str | Path = "conf", selection: bool = True) -> str:
+    """Compose ``conf/`` with Hydra overrides into the YAML text ``dvc exp run`` would write to params.yaml.
+
+    ``selection``: start from the user's kept selection (``conf/selection/current.yaml``, :mod:`hebbdam.selection`)
+    when there is one, as DVC does; False composes the repository's defaults alone (tests, the params check).
+    """
+    from .selection import path as selection_path
+
+    if not selection and selection_path(config_dir).is_file():
+        overrides = ["~selection", *overrides]  # Hydra refuses to delete an optional default that is absent
     if not Path(config_dir, "config.yaml").is_file():
         raise HebbdamError(f"{Path(config_dir) / 'config.yaml'}: not found (run from the repository root)")
     from hydra import compose as hydra_compose

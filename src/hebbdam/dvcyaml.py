@@ -42,6 +42,9 @@ def code_dependencies(*modules: str) -> list[str]:
     return as_dependencies(files, REPO_ROOT)
 
 
+REPORT_OUTPUTS = ("README.md", "numbers.tex", "headline.csv", "headline.tex")  # hebbdam.report, hebbdam.paper_export
+
+
 def _stage_body(stage: Stage) -> dict:
     item = " ${item}" if stage.foreach else ""
     body: dict = {"cmd": f"hebbdam {stage.command}{item}"}
@@ -61,9 +64,10 @@ def _stage_body(stage: Stage) -> dict:
         inputs = [f"{METRICS_DIR}/{name}" for name in experiment_outputs()]
         body["deps"] = inputs + code_dependencies(stage.module, *figures)
         if stage.name == "figures":
-            body["outs"] = _kept([f"{FIGURES_DIR}/{name}.png" for name in figure_modules()])
+            kinds = ("png", "pdf")  # figures.style.save writes both
+            body["outs"] = _kept([f"{FIGURES_DIR}/{name}.{kind}" for name in figure_modules() for kind in kinds])
         else:
-            body["outs"] = _kept(["reports/README.md"])
+            body["outs"] = _kept([f"reports/{name}" for name in REPORT_OUTPUTS])
         return body
     body["deps"] = deps + code_dependencies(stage.module)
     if stage.params:

@@ -22,9 +22,9 @@ from __future__ import annotations
 import fnmatch
 import math
 import os
+import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -63,14 +63,34 @@ class Censored:
 Value = float | Censored | str  # a number, a censored estimate, or "missing" / "null without reason"
 
 
+RANGE_CAP = 0.45  # the widest band of a bounded metric, as a fraction of its range: it can always fail
+MIDDLE = 0.25  # a bounded metric this far (fraction of its range) from both ends may not jump to an end
+
+
 @dataclass(frozen=True)
 class Band:
-    """A pattern's smallest band (``floor``, plus ``rel_floor`` · |old|) and its band before calibration."""
+    """A pattern's smallest band (``floor``, plus ``rel_floor`` · |old|), its band before calibration, and the range
+    [low, high] of a bounded metric (a fraction, an accuracy, an error rate; None: unbounded)."""
 
     pattern: str
     floor: float
     default: float
     rel_floor: float = 0.0
+    range: tuple[float, float] | None = None
+
+    def cap(self, allowed: float) -> float:
+        """A band never wider than RANGE_CAP of the metric's range, so that a bounded metric can always fail."""
+        return allowed if self.range is None else min(allowed, RANGE_CAP * (self.range[1] - self.range[0]))
+
+    def jumps_to_an_end(self, old: Value, new: Value, seen: list | None = None) -> bool:
+        """True when a bounded metric moved from the middle of its range (MIDDLE from both ends) onto an end of it:
+        the signature of a broken rule (nothing recalled, or everything trivially right), unless the calibration
+        saw that end among its seeds' values (``seen``: then reaching it is seed noise)."""
+        if self.range is None or not (isinstance(old, float) and isinstance(new, float)):
+            return False
+        low, high = self.range
+        margin = MIDDLE * (high - low)
+        return low + margin <= old <= high - margin and new in (low, high) and new not in (seen or [])
 
 
 @dataclass(frozen=True)
@@ -164,16 +184,40 @@ def load_tolerances(baseline_dir: Path) -> Tolerances:
         raise HebbdamError(f"{path}: expected a top-level 'multiple: <number>' (band = multiple × seed std)")
     bands = []
     for pattern, entry in (spec.get("metrics") or {}).items():
-        if not isinstance(entry, dict) or not {"floor", "default"} <= set(entry) <= {"floor", "default", "rel_floor"}:
+        if not isinstance(entry, dict) or not {"floor", "default"} <= set(entry) <= BAND_KEYS:
             raise HebbdamError(
                 f"{path}: metrics entry '{pattern}': expected {{floor: <number>, default: <number>}} "
-                "(and optionally rel_floor: <fraction of |old|>)"
+                "(and optionally rel_floor: <fraction of |old|>, range: [low, high])"
             )
-        bands.append(Band(pattern, float(entry["floor"]), float(entry["default"]), float(entry.get("rel_floor", 0))))
+        bands.append(
+            Band(
+                pattern,
+                float(entry["floor"]),
+                float(entry["default"]),
+                float(entry.get("rel_floor", 0)),
+                parse_range(entry.get("range"), f"{path}: metrics entry '{pattern}'"),
+            )
+        )
     orderings = spec.get("orderings") or []
     for ordering in orderings:
         parse_ordering(ordering, path)
     return Tolerances(float(spec["multiple"]), bands, orderings)
+
+
+BAND_KEYS = {"floor", "default", "rel_floor", "range"}
+
+
+def parse_range(value: object, where: str) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+        or not value[0] < value[1]
+    ):
+        raise HebbdamError(f"{where}: range: expected [low, high] with low < high, got {value!r}")
+    return float(value[0]), float(value[1])
 
 
 def parse_ordering(text: object, path: Path | str = TOLERANCES_FILE) -> tuple[str, str, str]:
@@ -196,11 +240,14 @@ def load_spread(baseline_dir: Path) -> dict[str, dict]:
 def band_width(band: Band, spread: dict | None, multiple: float, old: Value) -> tuple[float, str]:
     """The allowed move of one metric and where it comes from: max(multiple · σ_seed, floor + rel_floor · |old|),
     or the pattern's default when the spread file has no σ for it."""
-    if spread and spread.get("std") is not None:
+    if spread and spread.get("std") is not None and math.isfinite(spread["std"]):
         sigma_band = multiple * spread["std"]
         floor = band.floor + (band.rel_floor * abs(old) if isinstance(old, float) else 0.0)
-        return max(sigma_band, floor), (f"{multiple:g}σ" if sigma_band > floor else "floor")
-    return band.default, "default"
+        allowed, source = max(sigma_band, floor), (f"{multiple:g}σ" if sigma_band > floor else "floor")
+    else:
+        allowed, source = band.default, "default"
+    capped = band.cap(allowed)
+    return capped, source if capped == allowed else "range cap"
 
 
 def check_metric(key: str, old: Value, new: Value, band: Band, spread: dict | None, multiple: float) -> Check:
@@ -209,14 +256,32 @@ def check_metric(key: str, old: Value, new: Value, band: Band, spread: dict | No
     the grid's edge); "missing" passes only where the calibration saw it missing too."""
     if "null without reason" in (old, new):
         return Check(key, old, new, None, f"null without {OUTSIDE}", False)
+    if any(isinstance(v, float) and not math.isfinite(v) for v in (old, new)):
+        return Check(key, old, new, None, "not finite", False)  # NaN compares false with every band: never passes
     if "missing" in (old, new):
         seen = set(spread["states"]) if spread else set()
         passed = {state_of(old), state_of(new)} <= seen
         return Check(key, old, new, None, "seed-dependent" if passed else "not measured", passed)
     allowed, source = band_width(band, spread, multiple, old)
+    if band.jumps_to_an_end(old, new, spread.get("values") if spread else None):
+        return Check(key, old, new, allowed, "jump to an end of the range", False)
     (old_low, old_high), (new_low, new_high) = interval(old), interval(new)
     gap = max(0.0, new_low - old_high, old_low - new_high) if (old_low, old_high) != (new_low, new_high) else 0.0
     return Check(key, old, new, allowed, source, gap <= allowed + EPSILON)
+
+
+def censoring_detail(key: str, old_records: dict, new_records: dict) -> Check | None:
+    """A ``<metric>_outside.<detail>`` key describes a censored estimate: it is compared only when the metric is
+    censored on the same side in both runs. Otherwise the metric's own interval check decides, and the detail
+    passes here (a detail that appears or disappears with the censoring is not "not measured")."""
+    if OUTSIDE + "." not in key:
+        return None
+    parent = key[: key.index(OUTSIDE + ".")]
+    old_parent, new_parent = lookup(old_records, parent), lookup(new_records, parent)
+    if isinstance(old_parent, Censored) and isinstance(new_parent, Censored) and old_parent.side == new_parent.side:
+        return None
+    old, new = lookup(old_records, key), lookup(new_records, key)
+    return Check(key, old, new, None, f"{parent.partition(':')[2]} compared as an interval", True)
 
 
 def compare(baseline_dir: Path, metrics_dir: Path) -> list[Check]:
@@ -228,6 +293,10 @@ def compare(baseline_dir: Path, metrics_dir: Path) -> list[Check]:
     for key in numeric_keys(old_records):
         band = tolerances.band_for(key)
         if band is not None:
+            detail = censoring_detail(key, old_records, new_records)
+            if detail is not None:
+                checks.append(detail)
+                continue
             old, new = lookup(old_records, key), lookup(new_records, key)
             checks.append(check_metric(key, old, new, band, spread.get(key), tolerances.multiple))
     return checks
@@ -254,7 +323,8 @@ def check_orderings(tolerances: Tolerances, records: dict[str, dict]) -> list[Ch
         left_key, operator, right_key = parse_ordering(ordering)
         left, right = operand(records, left_key), operand(records, right_key)
         a, b = as_number(left), as_number(right)
-        holds = isinstance(a, float) and isinstance(b, float) and (a > b if operator == ">" else a >= b)
+        holds = isinstance(a, float) and isinstance(b, float) and not (math.isnan(a) or math.isnan(b))
+        holds = holds and (a > b if operator == ">" else a >= b)
         checks.append(Check(ordering, left, right, None, "ordering", holds))
     return checks
 
@@ -283,7 +353,7 @@ def spread_of(runs: list[dict[str, dict]]) -> dict[str, dict]:
     spread = {}
     for key in keys:
         values = [lookup(records, key) for records in runs]
-        numbers = [v for v in values if isinstance(v, float)]
+        numbers = [v for v in values if isinstance(v, float) and math.isfinite(v)]
         spread[key] = {
             "values": [v if isinstance(v, float | str) else v.side for v in values],
             "states": sorted({state_of(v) for v in values}),
@@ -292,30 +362,65 @@ def spread_of(runs: list[dict[str, dict]]) -> dict[str, dict]:
     return spread
 
 
-def run_seed(repo: Path, seed: str, out: Path) -> None:
+DEFAULT_SEEDS = ("0", "1", "2", "3", "4")  # at least five: a σ from fewer is too loose a guess for an 8σ band
+RUNS_DIR = ".ci-calibrate"  # per-seed ci metrics kept between calibrations (git-ignored): a rerun resumes
+DONE = "calibrate-done.json"  # written last into a seed's folder: its run finished (seed, seconds, commit)
+
+
+def run_seed(repo: Path, seed: str, out: Path) -> float:
+    """The ci profile with ``seed`` in a scratch copy, its metrics into ``out``; the seconds it took. A seed whose
+    folder holds DONE from an earlier calibration is not rerun (an interrupted calibration resumes)."""
+    done = out / DONE
+    if done.is_file():
+        say(f"calibrate: seed {seed}: kept from an earlier run ({done})")
+        return float(io.read_json(done)["elapsed_s"])
+    if out.exists():
+        shutil.rmtree(out)  # an unfinished run: start the seed again
+    start = time.perf_counter()
     command = ["nice", "-n", "10", "bash", str(repo / ".ci" / "pipeline"), "--seed", seed, "--metrics-to", str(out)]
     result = subprocess.run(command, cwd=repo, capture_output=True, text=True)
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise HebbdamError(f"calibrate: the ci pipeline failed for seed {seed}: {last}")
-
-
-def calibrate(seeds: list[str], baseline_dir: Path, jobs: int) -> Path:
-    """Run the ci profile once per seed (``jobs`` at a time, each in its own scratch copy) → ``spread.json``."""
-    repo = Path(__file__).resolve().parents[2]
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="hebbdam-calibrate.") as scratch:
-        outs = [Path(scratch) / f"seed{seed}" for seed in seeds]
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            list(pool.map(lambda pair: run_seed(repo, *pair), zip(seeds, outs, strict=True)))
-        runs = [read_records(out) for out in outs]
     elapsed = time.perf_counter() - start
-    return write_spread(runs, seeds, baseline_dir, {"elapsed_s": round(elapsed), "jobs": jobs})
+    io.write_json(done, {"seed": int(seed), "elapsed_s": round(elapsed), "commit": head_commit(repo)})
+    say(f"calibrate: seed {seed} took {elapsed:.0f} s")
+    return elapsed
+
+
+def head_commit(repo: Path) -> str | None:
+    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True)
+    return result.stdout.strip() or None
+
+
+def calibrate(seeds: list[str], baseline_dir: Path, jobs: int, runs_dir: Path | None = None) -> Path:
+    """Run the ci profile once per seed (``jobs`` at a time, each in its own scratch copy) → ``spread.json``.
+
+    Each seed's metrics stay in ``runs_dir/seed<N>/`` (default ``.ci-calibrate/`` in the repository) with a DONE
+    marker, so a calibration that was interrupted or failed on one seed resumes where it stopped; the folder is
+    kept until the spread is written and removed after it."""
+    repo = Path(__file__).resolve().parents[2]
+    runs_dir = runs_dir or repo / RUNS_DIR
+    start = time.perf_counter()
+    outs = [runs_dir / f"seed{seed}" for seed in seeds]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        seconds = list(pool.map(lambda pair: run_seed(repo, *pair), zip(seeds, outs, strict=True)))
+    runs = [read_records(out) for out in outs]
+    timing = {
+        "elapsed_s": round(time.perf_counter() - start),
+        "seed_seconds": {seed: round(s) for seed, s in zip(seeds, seconds, strict=True)},
+        "jobs": jobs,
+        "commit": head_commit(repo),
+    }
+    path = write_spread(runs, seeds, baseline_dir, timing)
+    shutil.rmtree(runs_dir, ignore_errors=True)
+    return path
 
 
 def write_spread(runs: list[dict[str, dict]], seeds: list[str], baseline_dir: Path, timing: dict) -> Path:
     record = {
-        "command": f"hebbdam gate calibrate {' '.join(seeds)}",
+        "command": f"hebbdam gate calibrate {' '.join(seeds)} jobs={timing.get('jobs')}",
+        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "seeds": [int(s) for s in seeds],
         **timing,
         "load_average": [round(v, 2) for v in os.getloadavg()],
@@ -334,6 +439,22 @@ def write_spread(runs: list[dict[str, dict]], seeds: list[str], baseline_dir: Pa
 # -------------------------------------------------------------------------------------------------------------- cli
 
 
+def parse_jobs(words: list[str]) -> int:
+    """``jobs=N`` among the words (default: one seed per two cores, at least one)."""
+    text = next((w.split("=", 1)[1] for w in words if w.startswith("jobs=")), None)
+    if text is None:
+        return max(1, (os.cpu_count() or 1) // 2)
+    if not text.isdigit() or int(text) < 1:
+        raise HebbdamError(f"gate calibrate: jobs={text}: expected a positive integer")
+    return int(text)
+
+
+def check_seeds(seeds: list[str]) -> None:
+    bad = [s for s in seeds if not s.isdigit() or int(s) > 2**32 - 1]
+    if bad or len(set(seeds)) != len(seeds):
+        raise HebbdamError(f"gate calibrate: seeds {seeds}: expected distinct integers in 0..{2**32 - 1}")
+
+
 def main(args) -> None:
     """``hebbdam gate``: gate ``--metrics`` against ``--baseline``; ``hebbdam gate calibrate SEED …``: measure the
     seed spread (``jobs=N`` among the words runs N seeds at once); ``hebbdam gate spread DIR …``: the same from
@@ -342,8 +463,12 @@ def main(args) -> None:
     words = list(args.overrides)
     if words and words[0] in ("calibrate", "spread"):
         mode, rest = words[0], words[1:]
-        jobs = int(next((w.split("=", 1)[1] for w in rest if w.startswith("jobs=")), 1))
+        jobs = parse_jobs(rest)
         rest = [w for w in rest if not w.startswith("jobs=")]
+        if mode == "calibrate" and not rest:
+            rest = list(DEFAULT_SEEDS)
+        if mode == "calibrate":
+            check_seeds(rest)
         if len(rest) < 2:
             raise HebbdamError(f"gate {mode}: expected at least two {'seeds' if mode == 'calibrate' else 'folders'}")
         if mode == "calibrate":

@@ -29,6 +29,7 @@ def quiet_libraries() -> None:
         ".*litlogger.*",
         ".*LeafSpec.*",
         ".*validation_step.*val_dataloader.*",
+        ".*log_every_n_steps.*",  # a fit of fewer batches than the interval: noise for short fits
     ):
         warnings.filterwarnings("ignore", message=pattern)
 

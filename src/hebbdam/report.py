@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import platform
 from pathlib import Path
 
-from . import io
+from . import io, paper_export
 from .figures import FIGURES
 from .logs import say
 
@@ -61,6 +62,11 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|")
 
 
+def caption(docstring: str) -> str:
+    """A figure's caption: the first paragraph of its module docstring, its wrapped lines joined (never cut)."""
+    return " ".join(docstring.strip().split("\n\n", 1)[0].split())
+
+
 def verdict_counts(rows: list[dict]) -> str:
     counts: dict[str, int] = {}
     for row in rows:
@@ -68,12 +74,34 @@ def verdict_counts(rows: list[dict]) -> str:
     return ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
 
 
+VERSIONED = ("torch", "pytorch-lightning", "numpy", "scipy", "scikit-learn", "matplotlib", "hydra-core", "dvc", "wandb")
+
+
+def library_versions() -> str:
+    """'python 3.11.9, torch 2.14.1, …': what made the report (a float result may move with a library's version)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = [f"python {platform.python_version()}"]
+    for name in VERSIONED:
+        try:
+            parts.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            parts.append(f"{name} (not installed)")
+    return ", ".join(parts)
+
+
 def build(metrics_dir: Path, figures_rel: str = "figures") -> str:
+    """The text of reports/README.md."""
+    return build_with_rows(metrics_dir, figures_rel)[0]
+
+
+def build_with_rows(metrics_dir: Path, figures_rel: str = "figures") -> tuple[str, list[dict]]:
+    """The report's text and its headline rows (which :mod:`hebbdam.paper_export` also writes as LaTeX and CSV)."""
     sections, rows, provenance, profiles = [], [], [], set()
     for name in FIGURES:
         module = importlib.import_module(f"hebbdam.figures.{name}")
         metrics = {file: io.read_json(metrics_dir / file) for file in module.INPUTS}
-        title = (module.__doc__ or name).strip().splitlines()[0]
+        title = caption(module.__doc__ or name)
         sections += [f"## {name}", "", title, "", f"![{name}]({figures_rel}/{module.OUTPUT})", ""]
         if hasattr(module, "notes"):
             sections += module.notes(metrics)
@@ -111,7 +139,8 @@ def build(metrics_dir: Path, figures_rel: str = "figures") -> str:
         "",
         "## Provenance",
         "",
-        f"Profile: **{', '.join(sorted(profiles)) or 'unknown'}**. "
+        f"Profile: **{', '.join(sorted(profiles)) or 'unknown'}**. Libraries: {library_versions()} "
+        "(`requirements.lock` pins them; `make` installs from it). "
         "Metrics files (sha256, first 16 hex digits); the commit that produced one: "
         "`git log -1 -- reports/metrics/<file>`.",
         "",
@@ -120,11 +149,14 @@ def build(metrics_dir: Path, figures_rel: str = "figures") -> str:
         *provenance,
         "",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines), headline
 
 
 def main(args) -> None:
     metrics_dir = Path(args.metrics or "reports/metrics")
     out = Path(args.out or "reports/README.md")
-    io.write_text(out, build(metrics_dir, figures_rel="figures"))
+    text, headline = build_with_rows(metrics_dir, figures_rel="figures")
+    io.write_text(out, text)
     say(f"report: wrote {out}")
+    for path in paper_export.write(out.parent, metrics_dir / "headline", headline):
+        say(f"report: wrote {path}")

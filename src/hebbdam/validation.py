@@ -58,6 +58,36 @@ def _check_logger(params: Params) -> None:
     logger.number("init_timeout_s", lambda v: 0 < v <= 600, "a number of seconds in (0, 600]")
 
 
+# Repetition counts: a run's time grows linearly with them. The laptop profile's values take minutes per stage; a
+# count above MAX_REPEATS is refused with the estimate (the stated bound: about a day of one stage on the laptop).
+REPEAT_KEYS = ("trials", "seeds", "starts")
+MAX_REPEATS = 10_000
+LAPTOP_STAGE_MINUTES = 5  # the order of a laptop stage's run time (README: about 1,500 s user for all stages)
+MAX_SEED = 2**32 - 1  # numpy's seeds (torch takes 64 bits; the stages seed both from this one)
+
+
+def _check_seed(params: Params) -> None:
+    seed = params.nonneg_int("seed")
+    if seed > MAX_SEED:
+        raise ConfigError("seed", f"an integer in 0..{MAX_SEED} (numpy's seed range)", seed)
+
+
+def _check_repeats(data: dict) -> None:
+    """Refuse a repetition count (``REPEAT_KEYS``) above MAX_REPEATS, with an estimate of the time it asks for."""
+    for leaf in _leaves(data):
+        if leaf.rsplit(".", 1)[-1] not in REPEAT_KEYS:
+            continue
+        value = Params(data).raw(leaf, None)
+        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_REPEATS:
+            days = value / 5 * LAPTOP_STAGE_MINUTES / (60 * 24)  # the laptop counts are about 5
+            raise ConfigError(
+                leaf,
+                f"at most {MAX_REPEATS} (time grows linearly: {value:.3g} repetitions is about {days:.3g} days of "
+                f"this stage at the laptop profile's sizes)",
+                value,
+            )
+
+
 def _check_rule(params: Params) -> None:
     from .rules import get_rule, rule_names
 
@@ -96,7 +126,7 @@ def check(data: dict, complete: bool = False) -> None:
 
     checks = [
         ("profile", lambda: params.choice("profile", PROFILES)),
-        ("seed", lambda: params.nonneg_int("seed")),
+        ("seed", lambda: _check_seed(params)),
         (MARKER, lambda: params.raw(MARKER, None)),
         ("logger", lambda: _check_logger(params)),
         ("rule", lambda: _check_rule(params)),
@@ -107,6 +137,7 @@ def check(data: dict, complete: bool = False) -> None:
     for section, run in checks:
         if present(section) and (section != MARKER or section in data):
             run()
+    _check_repeats(data)
     _experiment_checks(params, present)
     read = {key for key in params.seen if not key.endswith(".")}
     for leaf in _leaves(data):

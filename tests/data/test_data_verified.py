@@ -64,6 +64,53 @@ def test_truncated_prepared_file_stops_the_stage(digits_root, compose_params, ru
     assert re.fullmatch(expected, line)
 
 
+def rewrite_consistently(root: Path, change) -> Path:
+    """Apply ``change`` to the prepared digits tensors and rewrite the file and its manifest's size and sha256 to
+    match, as another tool (or a bug in prepare) would: the manifest check alone cannot catch it."""
+    import io as _io
+
+    import torch
+
+    path = root / "processed" / "digits.pt"
+    tensors = torch.load(path, weights_only=True)
+    change(tensors)
+    buffer = _io.BytesIO()
+    torch.save(tensors, buffer)
+    data = buffer.getvalue()
+    path.write_bytes(data)
+    manifest_path = path.with_suffix(".json")
+    manifest = json.loads(manifest_path.read_text())
+    manifest.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+    manifest_path.write_text(json.dumps(manifest))
+    return path
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda t: t["x_train"].__setitem__((3, 5), float("nan")), "tensor 'x_train' holds nan at flat index 197"),
+        (lambda t: t.__setitem__("x_test", t["x_test"].to(__import__("torch").int64)), "'x_test' is torch.int64"),
+        (lambda t: t["x_train"].__setitem__((0, 0), 7.0), "holds 7.0 at flat index 0, expected intensities in [0, 1]"),
+        (lambda t: t["y_train"].__setitem__(0, 10), "tensor 'y_train' holds 10"),
+    ],
+    ids=["nan", "int64", "out-of-range", "label"],
+)
+def test_processed_data_matching_its_manifest_is_still_checked(digits_root, compose_params, tmp_path, change, message):
+    """NaN, a wrong dtype or values outside the source's range stop the stage with one line (exit 2)."""
+    import subprocess
+    import sys
+
+    path = rewrite_consistently(digits_root, change)
+    with pytest.raises(HebbdamError, match=re.escape(message)):
+        load_processed("digits", digits_root)
+    params = retrieval_params(compose_params, digits_root)
+    command = [sys.executable, "-m", "hebbdam.cli", "retrieval", "--params", str(params), "--out", str(tmp_path / "m")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"hebbdam: error: {path}: ") and message in result.stderr
+    assert not (tmp_path / "m").exists()
+
+
 def test_missing_manifest_and_intact_file(digits_root):
     assert load_processed("digits", digits_root)["x_train"].shape == (1438, 64)
     (digits_root / "processed" / "digits.json").unlink()

@@ -81,12 +81,34 @@ def test_checkpoint_and_resume_come_from_config(tmp_path, one_thread):
     with pytest.raises(Crash):
         store(x, rule, section, batch_size=8, name="kh/D30", max_epochs=6, callbacks=[CrashAt(step=15)])
     assert (tmp_path / "kh" / "D30" / "last.ckpt").exists()  # saved after epochs 1 and 2 (6 batches each)
-    resumed = store(x, rule, section, batch_size=8, seed=99, name="kh/D30", max_epochs=6)
+    resumed = store(x, rule, section, batch_size=8, name="kh/D30", max_epochs=6)
     torch.testing.assert_close(resumed.stored, full.stored, rtol=0, atol=0)
     finished = (tmp_path / "kh" / "D30" / "last.ckpt").stat().st_mtime_ns
-    again = store(x, rule, section, batch_size=8, seed=7, name="kh/D30", max_epochs=6)
+    again = store(x, rule, section, batch_size=8, name="kh/D30", max_epochs=6)
     torch.testing.assert_close(again.stored, full.stored, rtol=0, atol=0)
     assert (tmp_path / "kh" / "D30" / "last.ckpt").stat().st_mtime_ns == finished  # nothing retrained
+
+
+def test_a_checkpoint_of_another_fit_is_not_resumed(tmp_path, one_thread, capsys):
+    """A rerun of the fit name with another seed, other patterns or another rule setting starts fresh, says so in
+    one line, and ends where a fit from scratch with its own settings ends (not with the first run's weights)."""
+    x = rademacher(48, 30, torch.Generator().manual_seed(1))
+    other = rademacher(48, 30, torch.Generator().manual_seed(2))
+    rule = get_rule("krotov_hopfield")
+    section = {**SECTION, "precision": "32-true", "checkpoint": {"dir": str(tmp_path), "resume": True}}
+    plain = {**SECTION, "precision": "32-true"}
+    store(x, rule, section, batch_size=8, name="kh/D30", max_epochs=2)
+    capsys.readouterr()
+    for patterns, seed, changed in ((x, 5, "seed"), (other, 5, "data")):
+        rerun = store(patterns, rule, section, batch_size=8, seed=seed, name="kh/D30", max_epochs=2)
+        fresh = store(patterns, rule, plain, batch_size=8, seed=seed, max_epochs=2)
+        torch.testing.assert_close(rerun.stored, fresh.stored, rtol=0, atol=0)
+        lines = [line for line in capsys.readouterr().err.splitlines() if "not resumed" in line]
+        assert len(lines) == 1 and changed in lines[0] and "starting fresh" in lines[0], lines
+    faster = get_rule("krotov_hopfield", lr=0.4)  # another learning rate: the rule's key changes
+    store(other, faster, section, batch_size=8, seed=5, name="kh/D30", max_epochs=2)
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "not resumed" in line]
+    assert "rule" in line, line
 
 
 def stage_command(params: Path, out: Path) -> subprocess.CompletedProcess:
@@ -113,3 +135,19 @@ def test_capacity_command_on_two_cpu_processes_writes_the_one_process_record(tmp
         assert done.returncode == 0, done.stderr[-2000:]
     for name in ("capacity.json", "capacity_curves.json", "headline/capacity.json"):
         assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes(), name
+
+
+class CtrlC(Callback):
+    """Ctrl-C at the third written batch."""
+
+    def on_train_batch_end(self, trainer, *args):
+        if trainer.global_step == 3:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_inside_a_fit_stays_a_keyboard_interrupt(one_thread):
+    """Lightning turns Ctrl-C into sys.exit(1); the stage's own handler (the one "interrupted" line, exit 130) must see
+    the KeyboardInterrupt instead."""
+    x = rademacher(48, 30, torch.Generator().manual_seed(1))
+    with pytest.raises(KeyboardInterrupt):
+        store(x, get_rule("krotov_hopfield"), SECTION, batch_size=8, max_epochs=2, callbacks=[CtrlC()])

@@ -241,4 +241,45 @@ def load_processed(name: str, root: str | Path = "data") -> dict[str, Tensor]:
         raise HebbdamError(f"{path}: {len(data)} bytes, its manifest says {manifest['bytes']} (truncated?); {fix}")
     if hashlib.sha256(data).hexdigest() != manifest["sha256"]:
         raise HebbdamError(f"{path}: sha256 differs from its manifest (the file was modified); {fix}")
-    return torch.load(_io.BytesIO(data), weights_only=True)
+    tensors = torch.load(_io.BytesIO(data), weights_only=True)
+    check_tensors(path, tensors, manifest.get("classes"), fix)
+    return tensors
+
+
+# what prepare writes, per tensor prefix: dtype and the range of its values (x: intensities in [0, 1]; b: ±1 spins;
+# y: class labels in [0, classes); image_shape: (C, H, W))
+TENSOR_RULES = {
+    "x": (torch.float32, "intensities in [0, 1]"),
+    "b": (torch.int8, "±1 spins"),
+    "y": (torch.int64, "class labels in [0, classes)"),
+    "image_shape": (torch.int64, "(C, H, W) sizes ≥ 1"),
+}
+
+
+def check_tensors(path: Path, tensors: object, classes: object, fix: str) -> None:
+    """Processed data that matches its manifest can still be wrong (written by another tool, or a bug): every
+    tensor must have prepare's dtype, finite values and its source's value range (:data:`TENSOR_RULES`)."""
+    if not isinstance(tensors, dict) or not all(isinstance(t, Tensor) for t in tensors.values()):
+        raise HebbdamError(f"{path}: expected a mapping of tensors; {fix}")
+    for key, tensor in tensors.items():
+        prefix = key if key == "image_shape" else key.split("_", 1)[0]
+        if prefix not in TENSOR_RULES:
+            raise HebbdamError(f"{path}: unexpected tensor '{key}' (prepare writes x_*, b_*, y_*, image_shape); {fix}")
+        dtype, meaning = TENSOR_RULES[prefix]
+        if tensor.dtype != dtype:
+            raise HebbdamError(f"{path}: tensor '{key}' is {tensor.dtype}, expected {dtype} ({meaning}); {fix}")
+        if tensor.numel() == 0:
+            continue
+        if prefix == "x":
+            bad = ~torch.isfinite(tensor) | (tensor < 0) | (tensor > 1)
+        elif prefix == "b":
+            bad = (tensor != 1) & (tensor != -1)
+        elif prefix == "y":
+            top = classes if isinstance(classes, int) and classes > 0 else None
+            bad = (tensor < 0) | (tensor >= top if top is not None else torch.zeros_like(tensor, dtype=torch.bool))
+        else:
+            bad = tensor < 1
+        if bool(bad.any()):
+            index = int(bad.flatten().nonzero()[0])
+            value = tensor.flatten()[index].item()
+            raise HebbdamError(f"{path}: tensor '{key}' holds {value} at flat index {index}, expected {meaning}; {fix}")

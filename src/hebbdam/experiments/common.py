@@ -19,18 +19,36 @@ from ..schema import BOOLEAN, POSITIVE, POSITIVE_INT, POWER, Section, choice, nu
 from ..seeds import generator_for  # noqa: F401  (re-exported: experiments seed through common)
 from ..tracking import stage_run
 
+PRECISIONS = ("32-true", "32", "64-true", "64", "16-mixed", "16-true", "bf16-mixed", "bf16-true")  # Lightning's
+STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_fork", "single_device")
+MAX_DEVICES = 1024  # devices on a GPU machine that composes for itself are checked against what it has
+
+
+def available_devices(accelerator: str) -> int | None:
+    """How many devices of ``accelerator`` this machine has: its cores for cpu, its GPUs for gpu/cuda when it has any
+    (None: no GPU here, so a gpu composition is for another machine and only the sanity bound applies)."""
+    import os
+
+    if accelerator == "cpu":
+        return os.cpu_count() or 1
+    count = torch.cuda.device_count() if accelerator in ("gpu", "cuda") else 0
+    return count or None
+
 
 def trainer_options(params: Params) -> dict:
     """The whole ``trainer`` section, checked key by key, as ``hebbdam.lit.trainer.build_trainer`` takes it."""
     section = params.section("trainer")
+    accelerator = section.choice("accelerator", ["cpu", "gpu", "cuda", "auto"])
     devices = section.raw("devices", 1)
     if devices != "auto" and (isinstance(devices, bool) or not isinstance(devices, int) or devices < 1):
         raise ConfigError(section.key("devices"), "a positive number of devices or 'auto'", devices)
-    section.choice("accelerator", ["cpu", "gpu", "cuda", "auto"])
-    section.string("strategy", "auto")
+    limit = available_devices(accelerator) or MAX_DEVICES
+    if devices != "auto" and devices > limit:
+        raise ConfigError(section.key("devices"), f"at most {limit} ({accelerator} devices this machine has)", devices)
+    section.choice("strategy", list(STRATEGIES), "auto")
     precision = section.raw("precision", "32-true")
-    if isinstance(precision, bool) or not isinstance(precision, str | int):
-        raise ConfigError(section.key("precision"), "a Lightning precision such as 32-true or bf16-mixed", precision)
+    if isinstance(precision, bool) or str(precision) not in PRECISIONS:
+        raise ConfigError(section.key("precision"), "a Lightning precision: " + ", ".join(PRECISIONS), precision)
     if section.raw("max_epochs", None) is not None:
         section.positive_int("max_epochs")
     section.choice("deterministic", [False, True, "warn"], False)

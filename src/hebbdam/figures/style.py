@@ -25,9 +25,15 @@ plt.rcParams.update(
 )
 
 
+# no timestamp or version in either file: the same data gives the same bytes
+PNG_METADATA = {"Software": None}
+PDF_METADATA = {"Creator": None, "Producer": None, "CreationDate": None}
+
+
 def save(fig, path: str | Path) -> Path:
-    """Write ``fig`` as PNG with no timestamp or version metadata (same data → same bytes), atomically."""
+    """Write ``fig`` as PNG (the README's) at ``path`` and as PDF (vector, for a paper) beside it, each atomically."""
     path = Path(path)
-    io.atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", metadata={"Software": None}))
+    io.atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", metadata=PNG_METADATA))
+    io.atomic_write(path.with_suffix(".pdf"), lambda tmp: fig.savefig(tmp, format="pdf", metadata=PDF_METADATA))
     plt.close(fig)
     return path

@@ -9,7 +9,9 @@
 - max_epochs: used when the stage does not set its own (a one-shot Hebbian write is always one pass);
 - checkpoint: {dir, every_n_epochs, resume}: with a ``dir``, each named fit saves ``<dir>/<name>/last.ckpt``, and with
   ``resume: true`` a fit whose ``last.ckpt`` exists starts from it (a finished fit then returns at once with its
-  trained weights, an interrupted one goes on where it stopped).
+  trained weights, an interrupted one goes on where it stopped). Beside it, ``fit.json`` holds the fit's key (hashes
+  of its config, data, rule and seed, :func:`fit_key`): a checkpoint written by a fit with another key is not resumed
+  (the fit starts fresh and says so in one line).
 
 The DataModules shard the rows themselves (contiguous rows per rank, so Hebbian sums and appended slots match one
 process), so Lightning's distributed sampler is off.
@@ -17,14 +19,19 @@ process), so Lightning's distributed sampler is off.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 
 import pytorch_lightning as pl
+import torch
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint
 from pytorch_lightning.strategies import DDPStrategy
 
+from .. import io
 from ..errors import ConfigError
+from ..logs import say
 
 PASSED_THROUGH = ("accelerator", "devices", "precision", "deterministic", "enable_progress_bar", "log_every_n_steps")
 DDP_START_METHODS = {"ddp": "popen", "ddp_spawn": "spawn", "ddp_fork": "fork"}
@@ -42,6 +49,21 @@ class MemoryDDPStrategy(DDPStrategy):
         if not any(param.requires_grad for param in model.parameters()):
             return model
         return super()._setup_model(model)
+
+
+class KeepInterrupt(Callback):
+    """Ctrl-C (or SIGTERM, which ``hebbdam`` turns into KeyboardInterrupt) inside a fit stays a KeyboardInterrupt.
+
+    Lightning catches the interrupt, tears down, and calls ``sys.exit(1)``: the stage would exit 1 without the
+    "interrupted; no output … written" line. Re-raised from the ``on_exception`` hook (which Lightning calls inside its
+    handler), the interrupt reaches the command's own handler instead."""
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        if isinstance(exception, KeyboardInterrupt):
+            import signal
+
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # Lightning set SIG_IGN for its shutdown
+            raise exception
 
 
 def device_count(devices: object) -> int:
@@ -124,7 +146,7 @@ def build_trainer(
         strategy=choose_strategy(section.get("strategy", "auto"), options["devices"]),
         max_epochs=section.get("max_epochs") or 1,
         logger=logger,
-        callbacks=[*checkpoint_callbacks, *(callbacks or [])],
+        callbacks=[*checkpoint_callbacks, *(callbacks or []), KeepInterrupt()],
         enable_checkpointing=bool(checkpoint_callbacks),
         enable_model_summary=False,
         num_sanity_val_steps=0,
@@ -141,15 +163,81 @@ def build_trainer(
 def fit(
     module: pl.LightningModule, datamodule: pl.LightningDataModule, section: dict | None, *, name=None, **overrides
 ):
-    """Build the trainer (:func:`build_trainer`), resume the fit ``name`` from its checkpoint if asked, and fit."""
+    """Build the trainer (:func:`build_trainer`), resume the fit ``name`` from its checkpoint if asked (and if it was
+    written by the same fit: :func:`fit_key`), and fit."""
     trainer = build_trainer(section, name=name, **overrides)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_path(section, name))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_path(section, name, module, datamodule, overrides))
     return trainer
 
 
-def resume_path(section: dict | None, name: str | None) -> str | None:
-    """The ``last.ckpt`` the fit ``name`` resumes from, when ``trainer.checkpoint.resume`` is on and it exists."""
-    return checkpointing(dict(section or {}), name)[1]
+def _digest(parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=repr).encode()).hexdigest()[:16]
+
+
+def _tensor_digest(tensors: list[torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    for tensor in tensors:
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:16]
+
+
+def _settings(obj: object) -> dict:
+    """The plain settings of an object (public numbers, strings, booleans, None, and tuples/lists of them)."""
+    plain = (int, float, str, bool, type(None))
+    return {
+        k: v
+        for k, v in sorted(vars(obj).items())
+        if not k.startswith("_")
+        and (isinstance(v, plain) or isinstance(v, list | tuple) and all(isinstance(x, plain) for x in v))
+    }
+
+
+def fit_key(module, datamodule, section: dict | None, overrides: dict | None = None) -> dict[str, str]:
+    """What defines a fit, as hashes: ``config`` (the module's settings and hyper-parameters, the trainer section
+    without its checkpoint options, the stage's overrides), ``data`` (every tensor of the datamodule and its
+    settings), ``rule`` (the module's rule or objective, with its hyper-parameters) and ``seed`` (the module's seed
+    and its initial weights, which the seed draws)."""
+    trainer = {k: v for k, v in (section or {}).items() if k != "checkpoint"}
+    hparams = dict(getattr(module, "hparams", {}) or {})
+    rule = getattr(module, "rule", None) or getattr(module, "objective", None)
+    rule_text = repr(rule.name if hasattr(rule, "name") else rule) + repr(getattr(rule, "hyper", None))
+    data_tensors = [v for _, v in sorted(vars(datamodule).items()) if isinstance(v, torch.Tensor)]
+    return {
+        "config": _digest([type(module).__name__, _settings(module), hparams, trainer, overrides or {}]),
+        "data": _digest([type(datamodule).__name__, _settings(datamodule), _tensor_digest(data_tensors)]),
+        "rule": _digest([rule_text, getattr(module, "rule_name", None)]),
+        "seed": _digest([getattr(module, "seed", None), _tensor_digest(list(module.state_dict().values()))]),
+    }
+
+
+def resume_path(
+    section: dict | None, name: str | None, module=None, datamodule=None, overrides: dict | None = None
+) -> str | None:
+    """The ``last.ckpt`` the fit ``name`` resumes from, when ``trainer.checkpoint.resume`` is on, it exists, and its
+    ``fit.json`` holds this fit's key (:func:`fit_key`; a mismatch removes the stale checkpoints and starts fresh).
+    With ``module`` and ``datamodule`` (every caller in the stages), the key is written for the next run."""
+    section = dict(section or {})
+    path = checkpointing(section, name)[1]
+    options = section.get("checkpoint") or {}
+    if not options.get("dir") or name is None or module is None:
+        return path
+    folder = Path(options["dir"]) / fit_folder(name)
+    key, record = fit_key(module, datamodule, section, overrides), folder / "fit.json"
+    if path is not None:
+        stored = io.read_json(record) if record.is_file() else {}
+        differing = [part for part in key if stored.get(part) != key[part]]
+        if differing:
+            say(
+                f"checkpoint {path} was written by another fit ({', '.join(differing)} differ"
+                f"{'' if stored else ': no fit.json'}); not resumed, starting fresh"
+            )
+            for stale in folder.glob("*.ckpt"):
+                stale.unlink()
+            path = None
+    io.write_json(record, key)
+    return path
 
 
 def multi_process(section: dict | None) -> bool:

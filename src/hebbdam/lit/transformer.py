@@ -181,7 +181,8 @@ def fit(
         monitor="val_loss", mode="min", patience=patience, stopping_threshold=stop_loss, check_on_train_epoch_end=False
     )
     trainer = build_trainer(trainer_section, name=name, callbacks=[stops], max_epochs=epochs)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_path(trainer_section, name))
+    resume = resume_path(trainer_section, name, module, datamodule, {"max_epochs": epochs})
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
     trainer.validate(module, datamodule=datamodule, verbose=False)
     final = trainer.callback_metrics  # holds the logger=False values too
     return {"val_loss": float(final["val_loss"]), "val_acc": float(final["val_acc"]), "steps": trainer.global_step}

@@ -111,20 +111,52 @@ def _cache_dir() -> Path:
     return Path(root)
 
 
+def _file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _check_private(path: Path, what: str) -> None:
+    """``path`` must belong to this user and be writable by no one else (else OSError: the kernel is not loaded)."""
+    info = path.stat()
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        raise OSError(f"{what} {path} belongs to uid {info.st_uid}, not to this user: not loaded")
+    if info.st_mode & 0o022:
+        raise OSError(f"{what} {path} is group- or world-writable (mode {info.st_mode & 0o777:o}): not loaded")
+
+
+def _build(compiler: str, flags: list[str], library: Path) -> None:
+    """Compile into a private scratch folder, record the file's sha256 beside it, then rename both into place."""
+    with tempfile.TemporaryDirectory(dir=library.parent) as scratch:
+        source = Path(scratch) / "distance.c"
+        source.write_text(KERNEL_SOURCE)
+        built = Path(scratch) / "distance.so"
+        subprocess.run([compiler, *flags, str(source), "-o", str(built)], check=True, capture_output=True)
+        os.chmod(built, 0o700)
+        record = Path(scratch) / "distance.sha256"
+        record.write_text(_file_sha256(built) + "\n")
+        os.replace(record, library.with_suffix(".sha256"))
+        os.replace(built, library)
+
+
 def _compile() -> ctypes.CDLL:
-    """Build the kernel once per source and compiler (atomic rename, so concurrent builds are safe) and load it."""
+    """Build the kernel once per source and compiler (atomic rename, so concurrent builds are safe) and load it.
+
+    The cache folder is created private (mode 0700); before loading, the folder and the library must belong to this
+    user and be writable by no one else, and the library's sha256 must match the one recorded when it was built
+    (``distance-<key>.sha256``): a library that differs (planted, corrupt, or from an older build without a record)
+    is rebuilt before anything of it runs."""
     compiler = os.environ.get("CC", "cc")
     flags = ["-O3", "-march=native", "-shared", "-fPIC"]
     digest = hashlib.sha256("\0".join([KERNEL_SOURCE, compiler, *flags]).encode()).hexdigest()[:16]
     library = _cache_dir() / f"distance-{digest}.so"
-    if not library.exists():
-        library.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=library.parent) as scratch:
-            source = Path(scratch) / "distance.c"
-            source.write_text(KERNEL_SOURCE)
-            built = Path(scratch) / "distance.so"
-            subprocess.run([compiler, *flags, str(source), "-o", str(built)], check=True, capture_output=True)
-            os.replace(built, library)
+    library.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _check_private(library.parent, "kernel cache folder")
+    record = library.with_suffix(".sha256")
+    if not library.exists() or not record.is_file() or record.read_text().strip() != _file_sha256(library):
+        _build(compiler, flags, library)
+    _check_private(library, "kernel library")
+    if record.read_text().strip() != _file_sha256(library):
+        raise OSError(f"kernel library {library} changed while it was being loaded: not loaded")
     lib = ctypes.CDLL(str(library))
     lib.hebbdam_distance.restype = None
     lib.hebbdam_distance.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_long] * 4 + [ctypes.c_int]
