@@ -3,10 +3,11 @@ and thread count this CPU can emulate.
 
 Each probe is a subprocess that runs small E1 capacity arms, E4 sequence capacities and E2 relaxations (composed
 from the real ``conf/``) and the synchronous fields of the ±1 models (Hebbian Hopfield, covariance with its
-threshold, polynomial and exponential DAMs, sequence memories), and prints a JSON record. PyTorch's own kernels are forced to an instruction set with ``ATEN_CPU_CAPABILITY``
-(default = no vector extensions, avx2, avx512), MKL's with ``MKL_ENABLE_INSTRUCTIONS`` and oneDNN's with
-``ONEDNN_MAX_CPU_ISA``; the intra-op thread count is 1 or 2. A float32 sum of non-integer weights rounds differently
-under each vector width, so before the exact paths a tied field came out as ±1e-8 and the records differed.
+threshold, polynomial and exponential DAMs, sequence memories), and prints a JSON record. PyTorch's own kernels are
+forced to an instruction set with ``ATEN_CPU_CAPABILITY`` (default = no vector extensions, avx2, avx512), MKL's with
+``MKL_ENABLE_INSTRUCTIONS`` and oneDNN's with ``ONEDNN_MAX_CPU_ISA``; the intra-op thread count is 1 or 2. A float32
+sum of non-integer weights rounds differently under each vector width, so before the exact paths a tied field came
+out as ±1e-8 and the records differed (on main: capacity curves, E4 capacities and a sequence field).
 
 Run a probe by hand: ``python tests/test_cross_isa.py PARAMS THREADS`` (PYTHONPATH picks the source tree).
 """
