@@ -8,11 +8,26 @@ build rows with :func:`row` in their ``comparisons(metrics)``; ``hebbdam report`
 
 from __future__ import annotations
 
-REPRODUCED = "reproduced"
+REPRODUCED = "reproduced"  # the published value inside the measured 95% interval, or the measurement in its band
+DIRECTION = "direction reproduced"  # a sign-only / qualitative claim holds; the magnitude stands beside the word
+CONSISTENT = "consistent"  # only a tolerance we chose decides: rendered "consistent (our tolerance …)"
+CENSORED = "censored"  # the measurement sits at a grid edge: a bound, not a value
+NOT_COMPARABLE = "not comparable"  # the two sides use different conditions or criteria
+INCONCLUSIVE = "inconclusive"  # the measurement's intervals cannot tell (too few samples for the effect)
 NOT_REPRODUCED = "not reproduced"
-NOT_COMPARABLE = "not comparable"
-VERDICTS = (REPRODUCED, NOT_REPRODUCED, NOT_COMPARABLE)
+VERDICTS = (REPRODUCED, DIRECTION, CONSISTENT, CENSORED, NOT_COMPARABLE, INCONCLUSIVE, NOT_REPRODUCED)
 NO_PUBLISHED_VALUE = "no published value"
+
+
+def consistent(tolerance: str) -> str:
+    """The verdict of a comparison that only our chosen tolerance decides, naming it: "consistent (our tolerance
+    ±30%)"."""
+    return f"{CONSISTENT} (our tolerance {tolerance})"
+
+
+def kind(verdict: str) -> str:
+    """The vocabulary word of a verdict (a ``consistent (our tolerance …)`` verdict is ``consistent``)."""
+    return CONSISTENT if verdict.startswith(CONSISTENT + " (our tolerance ") else verdict
 
 
 def row(
