@@ -431,7 +431,7 @@ def summarise(settings: Settings, points: list[dict]) -> dict:
         for name in dict.fromkeys(p["memory"] for p in mine):
             curve = [p for p in mine if p["memory"] == name]
             out.setdefault("trained", {}).setdefault(task, {})[name] = {
-                **{f"N{p['N']}": {"N": p["N"], "loss": p["loss"], "accuracy": p["accuracy"]} for p in curve},
+                **{f"N{p['N']}": {k: p[k] for k in ("N", "loss", "accuracy", "steps")} for p in curve},
                 **capacity_estimate([(p["N"], p["loss"]) for p in curve], settings.solved_loss),
                 "feature_size": curve[-1]["feature_size"],
                 "state_size_at_largest_N": curve[-1]["state_size"],
