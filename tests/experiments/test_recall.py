@@ -83,6 +83,9 @@ def test_stage_writes_the_record_and_repeats_bit_for_bit(tiny_run):
     record = json.loads((tiny_run[0] / "recall.json").read_text())
     assert set(record["trained"]["setting1"]) == {"softmax", "linear_elu"}
     assert record["trained"]["setting2"]["delta_elu"]["N4"]["loss"] > 0
+    # 20 steps cannot solve anything: every trained point hit the cap and says so
+    assert record["trained"]["setting1"]["softmax"]["not_converged"] == [4, 8]
+    assert record["mqar"]["delta_elu"]["L16_N2_d16"]["status"] == "not converged"
     assert set(record["mqar"]["delta_elu"]) == {"L16_N2_d16"}
     # training-free, ±1 values: the plain sum rule and the delta rule do not keep 128 random keys in 64 dims
     free = record["free"]["sign"]["setting1"]
@@ -340,3 +343,24 @@ def test_every_profile_composes_into_valid_recall_settings(tmp_path, profile):
     if profile == "paper":  # the published grids
         assert settings.schlag.grids["setting1"][1] == list(range(20, 601, 20))
         assert settings.mqar.vocab == 8192 and settings.mqar.sizes[-1] == (512, 64) and settings.mqar.layers == 2
+
+
+def test_convergence_status_and_the_verdict_it_forces():
+    """solved below stop_loss; plateau when patience stopped it before the cap; not converged at the cap. A trained
+    N* that failed at a not-converged N is inconclusive, one at the grid's last N is censored."""
+    from hebbdam.experiments.recall import Training, convergence
+    from hebbdam.figures.recall import schlag_verdict
+
+    t = Training(batch_size=8, lr=1e-3, eval_every=10, val_batches=1, max_steps=600, stop_loss=0.001, patience=3)
+    assert convergence(0.0005, 300, t) == "solved"
+    assert convergence(0.2, 300, t) == "plateau"
+    assert convergence(0.2, 600, t) == "not converged"
+    capped = {20: {"status": "solved"}, 40: {"status": "not converged"}, 80: {"status": "not converged"}}
+    assert schlag_verdict(20, 40, [20, 40, 80], capped, 600)[0] == "inconclusive"
+    assert schlag_verdict(80, 80, [20, 40, 80], capped, 600)[0] == "censored"
+    plateaued = {20: {"status": "solved"}, 40: {"status": "plateau"}, 80: {"status": "plateau"}}
+    assert schlag_verdict(20, 40, [20, 40, 80], plateaued, 600)[0] == "not reproduced"
+    assert (
+        schlag_verdict(20, 20, [20, 40, 80], plateaued, 600)[0]
+        == "consistent (our tolerance the same N of the shared grid)"
+    )

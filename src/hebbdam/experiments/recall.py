@@ -354,8 +354,9 @@ def train_arm(settings: Settings, task: str, name: str, pairs: int, length: int 
 
 
 def trained_point(settings: Settings, task: str, name: str, pairs: int, length: int = 0, d_model: int = 0) -> dict:
-    """One point of a trained arm (``task`` setting1 | setting2 | mqar): {arm, task, memory, N, [length, d_model],
-    loss, accuracy, feature_size, state_size, steps}; its wall time is printed, not recorded."""
+    """One point of a trained arm (``task`` setting1 | setting2 | mqar): {arm, values, task, memory, N, [length,
+    d_model], loss, accuracy, feature_size, state_size, steps, status (:func:`convergence`)}; its wall time is
+    printed, not recorded."""
     start = time.perf_counter()
     if task == "mqar":
         result = train_arm(settings, "mqar", name, pairs, length, d_model)
@@ -373,7 +374,19 @@ def trained_point(settings: Settings, task: str, name: str, pairs: int, length: 
     )
     point = {"arm": "trained", "values": "vocab" if task == "mqar" else "onehot_N", "task": task, "memory": name}
     point.update(N=pairs, **where)
-    return {**point, "loss": result["val_loss"], "accuracy": result["val_acc"], **size, "steps": result["steps"]}
+    training = settings.mqar.training if task == "mqar" else settings.schlag.training
+    status = convergence(result["val_loss"], result["steps"], training)
+    point.update(loss=result["val_loss"], accuracy=result["val_acc"], **size, steps=result["steps"], status=status)
+    return point
+
+
+def convergence(loss: float, steps: int, training: Training) -> str:
+    """How a fit ended: ``solved`` (validation loss below ``stop_loss``), ``plateau`` (``patience`` validations
+    without improvement before the cap: converged, whatever the loss), or ``not converged`` (stopped by the
+    ``max_steps`` cap with the loss still improving: its loss says nothing about the memory's limit)."""
+    if training.stop_loss is not None and loss < training.stop_loss:
+        return "solved"
+    return "plateau" if steps < training.max_steps else "not converged"
 
 
 def free_points(settings: Settings) -> list[dict]:
@@ -431,7 +444,8 @@ def summarise(settings: Settings, points: list[dict]) -> dict:
         for name in dict.fromkeys(p["memory"] for p in mine):
             curve = [p for p in mine if p["memory"] == name]
             out.setdefault("trained", {}).setdefault(task, {})[name] = {
-                **{f"N{p['N']}": {k: p[k] for k in ("N", "loss", "accuracy", "steps")} for p in curve},
+                **{f"N{p['N']}": {k: p[k] for k in ("N", "loss", "accuracy", "steps", "status")} for p in curve},
+                "not_converged": [p["N"] for p in curve if p["status"] == "not converged"],
                 **capacity_estimate([(p["N"], p["loss"]) for p in curve], settings.solved_loss),
                 "feature_size": curve[-1]["feature_size"],
                 "state_size_at_largest_N": curve[-1]["state_size"],
@@ -439,7 +453,8 @@ def summarise(settings: Settings, points: list[dict]) -> dict:
     for p in points:
         if p["task"] == "mqar":
             entry = {
-                k: p[k] for k in ("length", "N", "d_model", "accuracy", "loss", "feature_size", "state_size", "steps")
+                k: p[k]
+                for k in ("length", "N", "d_model", "accuracy", "loss", "feature_size", "state_size", "steps", "status")
             }
             out.setdefault("mqar", {}).setdefault(p["memory"], {})[mqar_key(p["length"], p["N"], p["d_model"])] = entry
     return out

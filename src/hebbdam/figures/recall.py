@@ -206,8 +206,8 @@ def schlag_verdict(measured, published, grid: list[int], by_n: dict, max_steps: 
     if measured == grid[-1]:
         return cmp.CENSORED, f"N* at the grid's last N = {grid[-1]}: a lower bound"
     failed = next((n for n in grid if not isinstance(measured, int) or n > measured), None)
-    steps = by_n.get(failed, {}).get("steps")
-    if steps is not None and steps >= max_steps:
+    point = by_n.get(failed, {})
+    if point.get("status", "not converged" if point.get("steps", 0) >= max_steps else "") == "not converged":
         return cmp.INCONCLUSIVE, f"not converged: the run at N = {failed} stopped at the {max_steps}-step cap"
     if measured == published:
         return cmp.consistent("the same N of the shared grid"), "N* on a grid has no interval"
