@@ -15,6 +15,7 @@ from ..conftest import compose_file, compose_then_edit
 TINY = [
     "generalisation.dataset=digits",
     "generalisation.train_sizes=[2,50,1000]",
+    "generalisation.arm_sizes=[2,1000]",
     "generalisation.sigma_min_sweep=[0.01]",
     "generalisation.samples=60",
     "generalisation.sweep_samples=30",
@@ -63,6 +64,7 @@ def test_sigma_min_to_zero_memorises_at_every_k(tiny_run):
     assert sum(counts.values()) == record["samples"] == 60
     assert sum(record["sigma_min_sweep"]["0.01"]["K1000"]["counts"].values()) == record["sweep_samples"] == 30
     assert sum(record["arms"]["hebbian"]["K2"]["counts"].values()) == 30
+    assert {k for k in record["arms"]["backprop"] if k.startswith("K") and k[1:].isdigit()} == {"K2", "K1000"}
 
 
 def test_samples_at_attractors_are_counted(tiny_run):
@@ -119,8 +121,9 @@ def test_bad_params_exit_2_naming_the_key(prepared, run_cli, tmp_path, capsys): 
     for override, key in (
         ("generalisation.arms=[optimal,vae]", "generalisation.arms"),
         ("generalisation.sigma_min=-1", "generalisation.sigma_min"),
-        ("generalisation.train_sizes=[2,5000]", "generalisation.train_sizes"),
+        ("generalisation.train_sizes=[2,1000,5000]", "generalisation.train_sizes"),
         ("generalisation.sweep_samples=61", "generalisation.sweep_samples"),
+        ("generalisation.arm_sizes=[2,3]", "generalisation.arm_sizes"),
     ):
         params = compose_then_edit(tmp_path / "params.yaml", base, override)
         assert run_cli("generalisation", "--params", params, "--out", tmp_path / "out") == 2

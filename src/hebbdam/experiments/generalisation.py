@@ -35,7 +35,7 @@ Attractors: a sample is at an attractor when one more recall step (the denoiser 
 asynchronous sweep) moves it by less than ``attractor_tolerance`` × NN; the record gives the fraction that are, per K,
 overall and per class (the sampler stops after a fixed schedule, so a sample need not be a fixed point).
 
-Other arms (at the headline ``sigma_min`` only), on the same K training images:
+Other arms (at the headline ``sigma_min`` only, at the K of ``arm_sizes``), on the same K training images:
 - ``hebbian``: a pairwise Hopfield network (D² weights, Hebb's rule, the fixed-size local memory) on the binarised
   images, relaxed asynchronously from random ±1 states; samples and training set compared in {0, 1} space with the
   thresholds of the binarised pool.
@@ -106,6 +106,7 @@ class Settings:
     data_root: str
     binarize_threshold: float
     train_sizes: list[int] = setting(int_list(1), then=lambda v: sorted(set(v)))
+    arm_sizes: list[int] = setting(int_list(1), then=lambda v: sorted(set(v)))  # K of the hebbian / backprop arms
     samples: int = setting(integer("an integer ≥ 2 (spurious states are shared by samples)", lambda v: v >= 2))
     # the σ_min sweep and the hebbian / backprop arms use the first ``sweep_samples`` of the same noise
     sweep_samples: int = setting(integer("an integer ≥ 2 (spurious states are shared by samples)", lambda v: v >= 2))
@@ -126,6 +127,8 @@ class Settings:
 
     def checked(self, section: Params) -> Settings:
         """The σ_min sweep always holds ``sigma_min``; the sweep's samples are a prefix of the headline's."""
+        if not set(self.arm_sizes) <= set(self.train_sizes):
+            raise ConfigError(section.key("arm_sizes"), "a subset of train_sizes", self.arm_sizes)
         if self.sweep_samples > self.samples:
             raise ConfigError(section.key("sweep_samples"), f"at most samples ({self.samples})", self.sweep_samples)
         return replace(self, sigma_min_sweep=sorted(set(self.sigma_min_sweep) | {self.sigma_min}))
@@ -265,6 +268,8 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
                     at = settled(out, train, stop[-1], tolerance)
                     result = classify(out, train, *deltas["continuous"], at)
                     points.append({"arm": arm, "K": k, "sigma_min": factor, "samples": len(starts), **result})
+                continue
+            if k not in settings.arm_sizes:  # the fixed-size arms train once per K: a coarser grid
                 continue
             if arm == "backprop":
                 theta = train_memory(train, settings, sigma_min, generator_for(settings.seed, "backprop", k))
