@@ -75,7 +75,8 @@ def test_samples_at_attractors_are_counted(tiny_run):
     for k in ("K2", "K50", "K1000"):
         point = record["arms"]["optimal"][k]
         assert 0.0 <= point["at_attractor"] <= 1.0
-        parts = [(point[c], point[f"at_attractor_{c}"]) for c in ("memorised", "spurious", "generalised")]
+        parts = [(point[c], point.get(f"at_attractor_{c}")) for c in ("memorised", "spurious", "generalised")]
+        assert all((a is None) == (f == 0) for f, a in parts)  # a class's fraction exactly when it has samples
         assert sum(f * a for f, a in parts if a is not None) == pytest.approx(point["at_attractor"], abs=1e-5)
 
 

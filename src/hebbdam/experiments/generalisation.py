@@ -200,7 +200,7 @@ def classify(
 ) -> dict[str, float]:
     """Fractions memorised / spurious / generalised, and the median distances behind them. ``settled`` (B,) bool:
     the samples at an attractor (one more recall step moves them less than the tolerance); with it, the fraction at
-    attractors overall and within each class (null for an empty class)."""
+    attractors overall and within each non-empty class."""
     d_train = nearest_distance(samples, train)
     d_samples = nearest_distance(samples, samples, exclude_self=True)
     memorised = d_train <= delta_m
@@ -213,8 +213,8 @@ def classify(
     if settled is not None:
         out["at_attractor"] = round(settled.double().mean().item(), 6)
         for name, mask in zip(CLASSES, masks, strict=True):
-            inside = settled[mask]
-            out[f"at_attractor_{name}"] = round(inside.double().mean().item(), 6) if inside.numel() else None
+            if mask.any():  # an empty class has no such fraction: the key is left out (never a null without reason)
+                out[f"at_attractor_{name}"] = round(settled[mask].double().mean().item(), 6)
     return out
 
 
