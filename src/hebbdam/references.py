@@ -125,6 +125,10 @@ PHAM_TRANSITION_SHAPE = (
     "generalised fraction rises",
     PHAM_CITATION,
 )
+PHAM_SETUP = (  # what their measurement is, for the rows that compare the cheap analogue with it
+    "Pham et al. train U-Net DDPMs and classify ~51k generated samples by LPIPS distances; here the empirical optimal "
+    "denoiser (a softmax DAM over the K images), a deterministic ODE sampler and Euclidean pixel distances"
+)
 EDM_RHO = Reference(
     7.0,
     "Karras, Aittala, Aila & Laine 2022, NeurIPS, 'Elucidating the Design Space of Diffusion-Based Generative Models'",

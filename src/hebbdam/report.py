@@ -15,6 +15,7 @@ import importlib
 import platform
 from pathlib import Path
 
+from . import comparison as cmp
 from . import io, paper_export
 from .figures import FIGURES
 from .logs import say
@@ -40,8 +41,9 @@ def _criterion(row: dict) -> str:
 
 
 def _published(row: dict) -> str:
-    source = row.get("source", "")
-    return _fmt(row.get("published")) + (f" ({source})" if source else "")
+    source, band = row.get("source", ""), row.get("band")
+    text = _fmt(row.get("published")) + (f" [band {_fmt(band[0])}–{_fmt(band[1])}]" if band else "")
+    return text + (f" ({source})" if source else "")
 
 
 def table(rows: list[dict]) -> list[str]:
@@ -68,10 +70,13 @@ def caption(docstring: str) -> str:
 
 
 def verdict_counts(rows: list[dict]) -> str:
-    counts: dict[str, int] = {}
+    """ "12 reproduced, 3 consistent (our tolerance), …": rows per verdict word, in the vocabulary's order."""
+    counts = dict.fromkeys(cmp.VERDICTS, 0)
     for row in rows:
-        counts[row.get("verdict", "unstated")] = counts.get(row.get("verdict", "unstated"), 0) + 1
-    return ", ".join(f"{n} {verdict}" for verdict, n in counts.items())
+        word = cmp.kind(row.get("verdict", "unstated"))
+        counts[word] = counts.get(word, 0) + 1
+    label = {cmp.CONSISTENT: "consistent (our tolerance)"}
+    return ", ".join(f"{n} {label.get(word, word)}" for word, n in counts.items() if n)
 
 
 VERSIONED = ("torch", "pytorch-lightning", "numpy", "scipy", "scikit-learn", "matplotlib", "hydra-core", "dvc", "wandb")
@@ -115,7 +120,7 @@ def build_with_rows(metrics_dir: Path, figures_rel: str = "figures") -> tuple[st
             record = metrics[file]
             if isinstance(record, dict) and "profile" in record:
                 profiles.add(record["profile"])
-    headline = [row for row in rows if row.get("headline")]
+    headline = [row for row in rows if row.get("headline") and cmp.headline_worthy(row)]
     lines = [
         "# hebbdam results",
         "",
@@ -124,7 +129,8 @@ def build_with_rows(metrics_dir: Path, figures_rel: str = "figures") -> tuple[st
         "",
         "## Headline numbers",
         "",
-        "The rows of the full table below that the repository README points to.",
+        "The rows of the full table below that the repository README points to: interval tests (a 95% interval or "
+        "the paper's band) and labelled directions only.",
         "",
         *table(headline),
         "",
@@ -133,7 +139,12 @@ def build_with_rows(metrics_dir: Path, figures_rel: str = "figures") -> tuple[st
         "",
         "Each row names its criterion; where the paper's differs from ours it says both and the verdict is *not "
         "comparable*. Fractions and fits carry a 95% interval. A quantity no paper states says *no published value*. "
-        f"Verdicts: {verdict_counts(rows)}.",
+        "Verdicts: *reproduced* only when the published value lies inside the measured 95% interval or the "
+        "measurement inside the paper's stated band; *direction reproduced* for sign-only or qualitative claims (the "
+        "magnitude beside the paper's words); *consistent (our tolerance …)* where only a tolerance we chose decides; "
+        "*censored* at a grid edge; *not comparable* where the conditions differ; *inconclusive* where the "
+        "measurement's intervals cannot tell; *not reproduced* otherwise. "
+        f"Counts: {verdict_counts(rows)}.",
         "",
         *table(rows),
         "",

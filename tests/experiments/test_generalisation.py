@@ -15,8 +15,10 @@ from ..conftest import compose_file, compose_then_edit
 TINY = [
     "generalisation.dataset=digits",
     "generalisation.train_sizes=[2,50,1000]",
+    "generalisation.arm_sizes=[2,1000]",
     "generalisation.sigma_min_sweep=[0.01]",
     "generalisation.samples=60",
+    "generalisation.sweep_samples=30",
     "generalisation.backprop.steps=100",
 ]
 
@@ -59,7 +61,55 @@ def test_sigma_min_to_zero_memorises_at_every_k(tiny_run):
     assert record["sigma_min_sweep"]["0.01"]["transition_K"] is None
     assert record["arms"]["optimal"]["K1000"]["memorised"] < 0.4
     counts = record["arms"]["optimal"]["K1000"]["counts"]
-    assert sum(counts.values()) == record["samples"]
+    assert sum(counts.values()) == record["samples"] == 60
+    assert sum(record["sigma_min_sweep"]["0.01"]["K1000"]["counts"].values()) == record["sweep_samples"] == 30
+    assert sum(record["arms"]["hebbian"]["K2"]["counts"].values()) == 30
+    assert {k for k in record["arms"]["backprop"] if k.startswith("K") and k[1:].isdigit()} == {"K2", "K1000"}
+
+
+def test_samples_at_attractors_are_counted(tiny_run):
+    """At σ_min → 0 every sample is a training image and one more denoising step leaves it there (all at an
+    attractor); the headline records the fraction at attractors overall and per class, each a fraction."""
+    record = json.loads((tiny_run[0] / "generalisation.json").read_text())
+    assert record["sigma_min_sweep"]["0.01"]["K1000"]["at_attractor"] == 1.0
+    for k in ("K2", "K50", "K1000"):
+        point = record["arms"]["optimal"][k]
+        assert 0.0 <= point["at_attractor"] <= 1.0
+        parts = [(point[c], point.get(f"at_attractor_{c}")) for c in ("memorised", "spurious", "generalised")]
+        assert all((a is None) == (f == 0) for f, a in parts)  # a class's fraction exactly when it has samples
+        assert sum(f * a for f, a in parts if a is not None) == pytest.approx(point["at_attractor"], abs=1e-5)
+
+
+def test_settled_is_one_recall_step_below_the_tolerance():
+    from hebbdam.experiments.generalisation import settled
+
+    memories = torch.tensor([[0.0, 0.0], [10.0, 0.0]])
+    states = torch.tensor([[0.0, 0.0], [3.0, 0.0], [10.0, 0.1]])
+    moved = settled(states, memories, 0.5, tolerance=0.2)
+    assert moved.tolist() == [True, False, True]
+
+
+def spurious_points(fractions: list[float], samples: int) -> list[dict]:
+    return [
+        {"K": k, "samples": samples, "memorised": 0.0, "spurious": f, "generalised": 1 - f}
+        for k, f in zip((2, 20, 200, 2000), fractions, strict=False)
+    ]
+
+
+@pytest.mark.parametrize(
+    "fractions,samples,verdict",
+    [
+        ([0.126, 0.315, 0.2, 0.112], 1000, "direction reproduced"),  # the issue's check at 1,000 samples
+        ([0.126, 0.315, 0.2, 0.112], 40, "inconclusive"),  # the same fractions: 40 samples cannot see it
+        ([0.126, 0.16, 0.14, 0.112], 200, "inconclusive"),
+        ([0.45, 0.1, 0.1, 0.05], 1000, "not reproduced"),  # an end stands above every interior K
+    ],
+)
+def test_peak_verdict_follows_the_intervals(fractions, samples, verdict):
+    from hebbdam.experiments.generalisation import summarise
+    from hebbdam.figures.generalisation import peak_verdict
+
+    assert peak_verdict(summarise(spurious_points(fractions, samples))) == verdict
 
 
 def test_figure_draws_from_the_files(tiny_run, run_cli, tmp_path):
@@ -72,7 +122,9 @@ def test_bad_params_exit_2_naming_the_key(prepared, run_cli, tmp_path, capsys): 
     for override, key in (
         ("generalisation.arms=[optimal,vae]", "generalisation.arms"),
         ("generalisation.sigma_min=-1", "generalisation.sigma_min"),
-        ("generalisation.train_sizes=[2,5000]", "generalisation.train_sizes"),
+        ("generalisation.train_sizes=[2,1000,5000]", "generalisation.train_sizes"),
+        ("generalisation.sweep_samples=61", "generalisation.sweep_samples"),
+        ("generalisation.arm_sizes=[2,3]", "generalisation.arm_sizes"),
     ):
         params = compose_then_edit(tmp_path / "params.yaml", base, override)
         assert run_cli("generalisation", "--params", params, "--out", tmp_path / "out") == 2

@@ -21,6 +21,7 @@ TINY = [
     "recall.schlag.setting2.pairs=[4]",
     "recall.free.memories=[hebb,delta,softmax]",
     "recall.free.pairs=[8,128]",
+    "recall.free.queries=256",
     "recall.mqar.vocab=32",
     "recall.mqar.sizes=[[16,2]]",
     "recall.mqar.d_models=[16]",
@@ -82,18 +83,21 @@ def test_stage_writes_the_record_and_repeats_bit_for_bit(tiny_run):
     record = json.loads((tiny_run[0] / "recall.json").read_text())
     assert set(record["trained"]["setting1"]) == {"softmax", "linear_elu"}
     assert record["trained"]["setting2"]["delta_elu"]["N4"]["loss"] > 0
+    # 20 steps cannot solve anything: every trained point hit the cap and says so
+    assert record["trained"]["setting1"]["softmax"]["not_converged"] == [4, 8]
+    assert record["mqar"]["delta_elu"]["L16_N2_d16"]["status"] == "not converged"
     assert set(record["mqar"]["delta_elu"]) == {"L16_N2_d16"}
-    # training-free: the Hebbian outer product and the delta rule are exact at N = 8 ≤ d_key (orthonormal keys),
-    # not at N = 128 > d_key = 64; the softmax DAM step stays exact
-    free = record["free"]["setting1"]
-    assert free["hebb"]["N8"]["loss"] < 1e-10 and free["hebb"]["N128"]["loss"] > 0.1
-    assert free["delta"]["N8"]["loss"] < 1e-10 and free["softmax"]["N128"]["accuracy"] == 1.0
-    assert free["hebb"]["capacity_N"] == 8
+    # training-free, ±1 values: the plain sum rule and the delta rule do not keep 128 random keys in 64 dims
+    free = record["free"]["sign"]["setting1"]
+    assert free["hebb"]["N128"]["accuracy"] < 0.1 and free["softmax"]["N128"]["accuracy"] == 1.0
+    assert free["softmax"]["capacity_N"] is None and free["softmax"]["capacity_N_outside"]["side"] == "above_grid"
+    assert free["hebb"]["N128"]["state_size"] == free["hebb"]["N8"]["state_size"] == 64 * 64
+    assert free["softmax"]["N128"]["state_size"] == 128 * (64 + 64)
 
 
 def test_every_null_capacity_says_why_so_the_gate_reads_it_as_censored(tiny_run):
-    """A null N* (the grid's first N already unsolved) carries capacity_N_outside: below_grid, that N and its loss;
-    the gate then sees a censored estimate, never "null without reason"."""
+    """A null N* is censored at a grid edge and says which: trained (loss) below the grid with the loss there,
+    training-free (accuracy) below or above with the accuracy there; the gate reads both as censored."""
     from hebbdam.gate import Censored, flatten, value_of
 
     record = json.loads((tiny_run[0] / "recall.json").read_text())
@@ -101,14 +105,114 @@ def test_every_null_capacity_says_why_so_the_gate_reads_it_as_censored(tiny_run)
     nulls = [key for key, value in leaves.items() if value is None]
     assert nulls and all(key.endswith("capacity_N") for key in nulls)
     for key in nulls:
-        arm, task, name, _ = key.split(".")
-        curve = record[arm][task][name]
-        first = min(int(n[1:]) for n in curve if n.startswith("N") and n[1:].isdigit())
-        assert curve["capacity_N_outside"] == {"side": "below_grid", "load": first, "loss": curve[f"N{first}"]["loss"]}
-        assert curve[f"N{first}"]["loss"] > record["solved_loss"]
-        assert value_of(leaves, key) == Censored("below_grid", float(first))
+        curve = record
+        for part in key.split(".")[:-1]:
+            curve = curve[part]
+        by_n = {int(n[1:]): e for n, e in curve.items() if n.startswith("N") and n[1:].isdigit()}
+        outside = curve["capacity_N_outside"]
+        edge = min(by_n) if outside["side"] == "below_grid" else max(by_n)
+        assert outside["load"] == edge
+        if key.startswith("trained"):
+            assert outside == {"side": "below_grid", "load": edge, "loss": by_n[edge]["loss"]}
+            assert by_n[edge]["loss"] > record["solved_loss"]
+        else:
+            assert outside["fraction"] == by_n[edge]["accuracy"]
+            level = record["free_setting"]["level"]
+            assert (by_n[edge]["accuracy"] < level) == (outside["side"] == "below_grid")
+        assert value_of(leaves, key) == Censored(outside["side"], float(edge))
     solved = [key for key, value in leaves.items() if key.endswith("capacity_N") and value is not None]
     assert solved and not any(f"{key}_outside.side" in leaves for key in solved)
+
+
+# training-free arm on fixed value spaces ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def free_settings(tmp_path_factory):
+    from hebbdam.config import load_params
+    from hebbdam.experiments import recall
+
+    params = compose_file(tmp_path_factory.mktemp("free") / "params.yaml", ["recall.free.queries=512"])
+    return recall.parse_settings(load_params(params))
+
+
+def test_free_sum_rule_loses_exact_recall_well_before_512(free_settings):
+    """Identity features, d_key 64, ±1 values: exact recall (every bit) fails long before N = 512; with one-hot
+    values over a fixed vocabulary the argmax fails by N = 1024 too. Planted break: one-hot values of dimension N
+    (the old arm) make the same memory look perfect."""
+    from hebbdam.experiments.recall import free_recall
+
+    assert free_recall(free_settings, "hebb", "setting1", 8, "sign")["accuracy"] > 0.8
+    assert free_recall(free_settings, "hebb", "setting1", 64, "sign")["accuracy"] < 0.1
+    assert free_recall(free_settings, "hebb", "setting1", 1024, "onehot")["accuracy"] < 0.6
+
+
+class NearestKey(torch.nn.Module):
+    """Nearest-neighbour lookup: the value of the stored key with the largest dot product (its state: every pair)."""
+
+    def final_state(self, k, v):
+        return k, v
+
+    def read(self, state, q):
+        keys, values = state
+        best = (q @ keys.transpose(-1, -2)).argmax(-1, keepdim=True)
+        return values.gather(1, best.expand(-1, -1, values.shape[-1]))
+
+
+def test_free_criterion_tells_nearest_neighbour_search_from_a_sum_memory(free_settings, monkeypatch):
+    """Under the fixed-value-space criterion a nearest-neighbour lookup over the stored keys recalls every pair at
+    N = 512 while the sum rule recalls almost none: the criterion does not score search as a memory."""
+    from hebbdam.experiments import recall
+
+    sum_rule = recall.free_recall(free_settings, "hebb", "setting1", 512, "sign")["accuracy"]
+    monkeypatch.setattr(recall, "free_memory", lambda settings, name: NearestKey())
+    for space in ("sign", "onehot"):
+        assert recall.free_recall(free_settings, "hebb", "setting1", 512, space)["accuracy"] == 1.0
+    assert sum_rule < 0.05
+
+
+def test_free_delta_rule_returns_the_latest_binding_where_the_sum_rule_does_not(free_settings):
+    """Setting 2 (re-bound keys), N = 8 ≪ d_key: the error-correcting write overwrites the old value, the sum keeps
+    both (their disagreeing bits cancel)."""
+    from hebbdam.experiments.recall import free_recall
+
+    for space in ("sign", "onehot"):
+        delta = free_recall(free_settings, "delta", "setting2", 8, space)["accuracy"]
+        plain = free_recall(free_settings, "hebb", "setting2", 8, space)["accuracy"]
+        assert delta > 0.85 and plain < 0.7 and delta - plain > 0.3, (space, delta, plain)
+
+
+def test_free_softmax_with_a_large_beta_recalls_every_pair_far_past_d_key(free_settings):
+    from hebbdam.experiments.recall import free_recall
+
+    assert free_settings.free.softmax_beta >= 8
+    for space in ("sign", "onehot"):
+        assert free_recall(free_settings, "softmax", "setting1", 1024, space)["accuracy"] == 1.0
+
+
+def test_free_normaliser_changes_neither_sign_nor_argmax(free_settings):
+    """φ(q)·Σφ(k) > 0 for a non-negative φ: a linear memory with and without its normaliser score the same."""
+    from hebbdam.experiments.recall import free_recall
+
+    for name in ("linear_elu", "dpfp1"):
+        for space in ("sign", "onehot"):
+            normalised = free_recall(free_settings, name, "setting1", 16, space)
+            raw = free_recall(free_settings, name + "_raw", "setting1", 16, space)
+            assert normalised == raw, (name, space)
+    assert free_settings.memories["linear_elu_raw"]["normalise"] is False
+    assert "normalise" not in free_settings.memories["linear_elu"]
+
+
+def test_free_capacity_is_censored_at_either_edge():
+    from hebbdam.experiments.recall import free_capacity
+
+    assert free_capacity([(8, 1.0), (16, 0.95), (32, 0.5), (64, 0.95)], 0.9) == {"capacity_N": 16}
+    assert free_capacity([(8, 0.8), (16, 1.0)], 0.9) == {
+        "capacity_N": None,
+        "capacity_N_outside": {"side": "below_grid", "load": 8, "fraction": 0.8},
+    }
+    assert free_capacity([(8, 1.0), (16, 0.9)], 0.9) == {
+        "capacity_N": None,
+        "capacity_N_outside": {"side": "above_grid", "load": 16, "fraction": 0.9},
+    }
 
 
 SOFTMAX_ONLY = [o for o in TINY if ".memories=" not in o] + [
@@ -134,11 +238,13 @@ def test_fused_and_explicit_attention_give_the_same_record(tmp_path, monkeypatch
     assert main(["recall", "--params", str(params), "--out", str(tmp_path / "explicit")]) == 0
     assert fused_calls > 0 and len(calls) == fused_calls  # the explicit run never reached SDPA
     fused, explicit = (json.loads((tmp_path / run / "recall_curves.json").read_text()) for run in ("fused", "explicit"))
-    assert len(fused) == len(explicit) == 8  # free: 2 settings × N 8, 128; trained: N 4, 8 and 4; MQAR: 1
+    assert len(fused) == len(explicit) == 12  # free: 2 spaces × 2 settings × N 8, 128; trained: 4, 8 and 4; MQAR 1
     same = ("arm", "task", "memory", "N", "accuracy", "steps")
     for a, b in zip(fused, explicit, strict=True):
         assert [a.get(key) for key in same] == [b.get(key) for key in same], (a, b)
-        assert abs(a["loss"] - b["loss"]) <= 1e-4 * max(1.0, abs(a["loss"])), (a, b)
+        assert ("loss" in a) == (a["arm"] == "trained") == ("loss" in b)
+        if "loss" in a:
+            assert abs(a["loss"] - b["loss"]) <= 1e-4 * max(1.0, abs(a["loss"])), (a, b)
 
 
 def test_figure_and_report_section(tiny_run, run_cli, tmp_path):
@@ -148,7 +254,11 @@ def test_figure_and_report_section(tiny_run, run_cli, tmp_path):
     assert (tmp_path / "recall.png").read_bytes()[:4] == b"\x89PNG"
     metrics = {name: json.loads((tiny_run[0] / name).read_text()) for name in recall.INPUTS}
     text = "\n".join(recall.notes(metrics))
-    assert "setting1, trained vs training-free (same memory, loss ≤ 0.01): softmax: trained N* " in text
+    assert "| hebb | 64 | 4096 (N = 128) | 8 | < 8 | ≥ 128 | < 8 |" in text  # sign s1, s2; onehot s1, s2
+    assert "| softmax | 64 | 16384 (N = 128) | ≥ 128 | < 8 | ≥ 128 | < 8 |" in text
+    assert (
+        "training-free sign setting2, sum / delta / softmax (by N*, ties by accuracy summed over N): delta > " in text
+    )
 
 
 def test_ordering_ranks_by_capacity_then_by_the_loss_at_the_largest_n():
@@ -171,6 +281,9 @@ BAD_VALUES = (
     (("memories", "hebb", "rule"), "oja", "recall.memories.hebb.rule"),
     (("mqar", "sizes"), [[15, 2]], "recall.mqar.sizes"),
     (("free", "pairs"), [0], "recall.free.pairs"),
+    (("free", "values"), ["sign", "gaussian"], "recall.free.values"),
+    (("free", "vocab"), 1, "recall.free.vocab"),
+    (("memories", "dpfp1", "normalise"), "no", "recall.memories.dpfp1.normalise"),
 )
 
 
@@ -230,3 +343,24 @@ def test_every_profile_composes_into_valid_recall_settings(tmp_path, profile):
     if profile == "paper":  # the published grids
         assert settings.schlag.grids["setting1"][1] == list(range(20, 601, 20))
         assert settings.mqar.vocab == 8192 and settings.mqar.sizes[-1] == (512, 64) and settings.mqar.layers == 2
+
+
+def test_convergence_status_and_the_verdict_it_forces():
+    """solved below stop_loss; plateau when patience stopped it before the cap; not converged at the cap. A trained
+    N* that failed at a not-converged N is inconclusive, one at the grid's last N is censored."""
+    from hebbdam.experiments.recall import Training, convergence
+    from hebbdam.figures.recall import schlag_verdict
+
+    t = Training(batch_size=8, lr=1e-3, eval_every=10, val_batches=1, max_steps=600, stop_loss=0.001, patience=3)
+    assert convergence(0.0005, 300, t) == "solved"
+    assert convergence(0.2, 300, t) == "plateau"
+    assert convergence(0.2, 600, t) == "not converged"
+    capped = {20: {"status": "solved"}, 40: {"status": "not converged"}, 80: {"status": "not converged"}}
+    assert schlag_verdict(20, 40, [20, 40, 80], capped, 600)[0] == "inconclusive"
+    assert schlag_verdict(80, 80, [20, 40, 80], capped, 600)[0] == "censored"
+    plateaued = {20: {"status": "solved"}, 40: {"status": "plateau"}, 80: {"status": "plateau"}}
+    assert schlag_verdict(20, 40, [20, 40, 80], plateaued, 600)[0] == "not reproduced"
+    assert (
+        schlag_verdict(20, 20, [20, 40, 80], plateaued, 600)[0]
+        == "consistent (our tolerance the same N of the shared grid)"
+    )

@@ -30,13 +30,15 @@ IGNORE = -100  # label of positions that are not scored (PyTorch's cross-entropy
 
 @dataclass
 class KeyValueBatch:
-    """keys, values (B, L) in [0, N); queries (B, N) = every key id; answers (B, N) latest value; present (B, N)."""
+    """keys, values (B, L) in [0, N); queries (B, N) = every key id; answers (B, N) latest value; present (B, N);
+    latest (B, N) the position of each key's latest write (-1 where the key never occurs)."""
 
     keys: Tensor
     values: Tensor
     queries: Tensor
     answers: Tensor
     present: Tensor
+    latest: Tensor
 
 
 def key_value_batch(batch: int, pairs: int, setting: int, generator: torch.Generator) -> KeyValueBatch:
@@ -57,7 +59,7 @@ def key_value_batch(batch: int, pairs: int, setting: int, generator: torch.Gener
     present = last >= 0
     answers[present] = values.gather(1, last.clamp_min(0))[present]
     queries = torch.arange(pairs).expand(batch, pairs).clone()
-    return KeyValueBatch(keys, values, queries, answers, present)
+    return KeyValueBatch(keys, values, queries, answers, present, last)
 
 
 def power_law_gaps(batch: int, count: int, space: int, power_a: float, generator: torch.Generator) -> Tensor:

@@ -25,10 +25,17 @@ images of the data, i.e. the same state. Relative thresholds carry over to MNIST
 Where the sampler stops moves the transition: with σ_min → 0 every sample is a copy of a training point at every K.
 The optimal arm is therefore run at every σ_min of ``sigma_min_sweep`` (× NN; the headline ``sigma_min`` included),
 with the transition K per σ_min, and the record states the smallest σ_min's memorised fraction at the largest K (the
-σ_min → 0 limit). Fractions come with their count and a 95% Wilson interval; the published spurious peak is called
-reproduced only when the peak's interval lies above the intervals at both ends of the K grid.
+σ_min → 0 limit). Fractions come with their count and a 95% Wilson interval. The headline (optimal arm at
+``sigma_min``) uses ``samples`` trajectories per K (≥ 1,000 on the laptop: the spurious peak is a few tenths and
+needs that many to stand out); the σ_min sweep and the other arms use the first ``sweep_samples`` of the same noise.
+The spurious peak stands out when an interior K's interval lies above the intervals at both ends of the K grid; it is
+ruled out when an end's interval lies above every interior K's; otherwise the intervals cannot tell (inconclusive).
 
-Other arms (at the headline ``sigma_min`` only), on the same K training images:
+Attractors: a sample is at an attractor when one more recall step (the denoiser at σ_min; for the Hebbian arm an
+asynchronous sweep) moves it by less than ``attractor_tolerance`` × NN; the record gives the fraction that are, per K,
+overall and per class (the sampler stops after a fixed schedule, so a sample need not be a fixed point).
+
+Other arms (at the headline ``sigma_min`` only, at the K of ``arm_sizes``), on the same K training images:
 - ``hebbian``: a pairwise Hopfield network (D² weights, Hebb's rule, the fixed-size local memory) on the binarised
   images, relaxed asynchronously from random ±1 states; samples and training set compared in {0, 1} space with the
   thresholds of the binarised pool.
@@ -99,7 +106,11 @@ class Settings:
     data_root: str
     binarize_threshold: float
     train_sizes: list[int] = setting(int_list(1), then=lambda v: sorted(set(v)))
+    arm_sizes: list[int] = setting(int_list(1), then=lambda v: sorted(set(v)))  # K of the hebbian / backprop arms
     samples: int = setting(integer("an integer ≥ 2 (spurious states are shared by samples)", lambda v: v >= 2))
+    # the σ_min sweep and the hebbian / backprop arms use the first ``sweep_samples`` of the same noise
+    sweep_samples: int = setting(integer("an integer ≥ 2 (spurious states are shared by samples)", lambda v: v >= 2))
+    attractor_tolerance: float = setting(POSITIVE)  # × NN: a sample one recall step moves less is at an attractor
     arms: list[str] = setting(
         subset("a non-empty list among " + ", ".join(ARMS), ARMS), then=lambda v: [*dict.fromkeys(v)]
     )
@@ -115,7 +126,11 @@ class Settings:
     trainer: dict = field(default_factory=dict)  # the trainer section (the backprop arm trains through Lightning)
 
     def checked(self, section: Params) -> Settings:
-        """The σ_min sweep always holds ``sigma_min``."""
+        """The σ_min sweep always holds ``sigma_min``; the sweep's samples are a prefix of the headline's."""
+        if not set(self.arm_sizes) <= set(self.train_sizes):
+            raise ConfigError(section.key("arm_sizes"), "a subset of train_sizes", self.arm_sizes)
+        if self.sweep_samples > self.samples:
+            raise ConfigError(section.key("sweep_samples"), f"at most samples ({self.samples})", self.sweep_samples)
         return replace(self, sigma_min_sweep=sorted(set(self.sigma_min_sweep) | {self.sigma_min}))
 
 
@@ -180,8 +195,12 @@ def nearest_distance(points: Tensor, others: Tensor, exclude_self: bool = False)
     return dist.min(-1).values
 
 
-def classify(samples: Tensor, train: Tensor, delta_m: float, delta_s: float) -> dict[str, float]:
-    """Fractions memorised / spurious / generalised, and the median distances behind them."""
+def classify(
+    samples: Tensor, train: Tensor, delta_m: float, delta_s: float, settled: Tensor | None = None
+) -> dict[str, float]:
+    """Fractions memorised / spurious / generalised, and the median distances behind them. ``settled`` (B,) bool:
+    the samples at an attractor (one more recall step moves them less than the tolerance); with it, the fraction at
+    attractors overall and within each non-empty class."""
     d_train = nearest_distance(samples, train)
     d_samples = nearest_distance(samples, samples, exclude_self=True)
     memorised = d_train <= delta_m
@@ -191,7 +210,18 @@ def classify(samples: Tensor, train: Tensor, delta_m: float, delta_s: float) -> 
     out = {name: round(mask.double().mean().item(), 6) for name, mask in zip(CLASSES, masks, strict=True)}
     out["d_train_median"] = round(d_train.median().item(), 6)
     out["d_samples_median"] = round(d_samples.median().item(), 6)
+    if settled is not None:
+        out["at_attractor"] = round(settled.double().mean().item(), 6)
+        for name, mask in zip(CLASSES, masks, strict=True):
+            if mask.any():  # an empty class has no such fraction: the key is left out (never a null without reason)
+                out[f"at_attractor_{name}"] = round(settled[mask].double().mean().item(), 6)
     return out
+
+
+def settled(samples: Tensor, memories: Tensor, sigma: float, tolerance: float) -> Tensor:
+    """(B, D) samples, (K, D) memories → (B,) bool: one more recall step (the denoiser at ``sigma``) moves a sample
+    by less than ``tolerance``."""
+    return (denoise(samples, memories, sigma) - samples).norm(dim=-1) < tolerance
 
 
 def median_nn(pool: Tensor) -> float:
@@ -227,24 +257,34 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
         train = train_pool[order[:k].to(settings.device)]  # nested training sets: K=10 ⊂ K=100 ⊂ …
         noise = torch.randn(settings.samples, dim, generator=generator_for(settings.seed, "noise", k))
         noise = noise.to(settings.device)
+        few = noise[: settings.sweep_samples]  # the same noise, a prefix, for the sweep and the other arms
+        tolerance = settings.attractor_tolerance * scale
         for arm in settings.arms:
             if arm == "optimal":
                 for factor in settings.sigma_min_sweep:  # the same noise at every σ_min
+                    starts = noise if factor == settings.sigma_min else few
                     stop = noise_levels(settings.sigma_max, factor * scale, settings.steps)
-                    result = classify(sample(train, noise, stop), train, *deltas["continuous"])
-                    points.append({"arm": arm, "K": k, "sigma_min": factor, **result})
+                    out = sample(train, starts, stop)
+                    at = settled(out, train, stop[-1], tolerance)
+                    result = classify(out, train, *deltas["continuous"], at)
+                    points.append({"arm": arm, "K": k, "sigma_min": factor, "samples": len(starts), **result})
+                continue
+            if k not in settings.arm_sizes:  # the fixed-size arms train once per K: a coarser grid
                 continue
             if arm == "backprop":
                 theta = train_memory(train, settings, sigma_min, generator_for(settings.seed, "backprop", k))
-                result = classify(sample(theta, noise, levels), train, *deltas["continuous"])
+                out = sample(theta, few, levels)
+                at = settled(out, theta, levels[-1], tolerance)
+                result = classify(out, train, *deltas["continuous"], at)
             else:
                 spins = binarise(train, settings.binarize_threshold, ties=-1.0)
                 memory = Hopfield(get_rule("hebb").fit(spins))
-                starts = torch.where(noise > 0, 1.0, -1.0)
+                starts = torch.where(few > 0, 1.0, -1.0)
                 relax_gen = generator_for(settings.seed, "relax", k)
-                final = relax(memory, starts, "async", settings.max_sweeps, relax_gen).states
-                result = classify((final + 1) / 2, (spins + 1) / 2, *deltas["binary"])
-            points.append({"arm": arm, "K": k, "sigma_min": settings.sigma_min, **result})
+                relaxation = relax(memory, starts, "async", settings.max_sweeps, relax_gen)
+                final = relaxation.states  # converged: an asynchronous sweep flips no bit (a fixed point)
+                result = classify((final + 1) / 2, (spins + 1) / 2, *deltas["binary"], relaxation.converged)
+            points.append({"arm": arm, "K": k, "sigma_min": settings.sigma_min, "samples": len(few), **result})
         line = ", ".join(
             f"{p['arm']} {p['memorised']:.2f}/{p['spurious']:.2f}/{p['generalised']:.2f}"
             for p in points
@@ -257,6 +297,7 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
         "sigma_min": round(sigma_min, 6),
         "delta_memorised": round(deltas["continuous"][0], 6),
         "delta_spurious": round(deltas["continuous"][1], 6),
+        "attractor_tolerance": round(settings.attractor_tolerance * scale, 6),
     }, points
 
 
@@ -267,27 +308,37 @@ def wilson(fraction: float, count: int, z: float = 1.96) -> list[float]:
     return [round(max(0.0, centre - half), 6), round(min(1.0, centre + half), 6)]
 
 
-def summarise(points: list[dict], samples: int) -> dict:
-    """Per K: the fractions, their counts and intervals; the transition K; the spurious peak and whether it stands
-    out (its interval above the intervals at both ends of the K grid)."""
+def summarise(points: list[dict]) -> dict:
+    """Per K: the fractions, their counts and 95% Wilson intervals (over that point's ``samples``), the fractions at
+    attractors; the transition K; the spurious peak, whether it stands out (an interior K whose interval lies above
+    the intervals at both ends of the K grid) and whether an end rules a peak out (an end's interval above every
+    interior K's)."""
     ks = [p["K"] for p in points]
     out: dict = {}
     for p in points:
+        count = p["samples"]
         out[f"K{p['K']}"] = {
             "K": p["K"],
+            "samples": count,
             **{c: p[c] for c in CLASSES},
-            "counts": {c: round(p[c] * samples) for c in CLASSES},
-            "intervals": {c: wilson(p[c], samples) for c in CLASSES},
+            "counts": {c: round(p[c] * count) for c in CLASSES},
+            "intervals": {c: wilson(p[c], count) for c in CLASSES},
+            **{key: p[key] for key in p if key.startswith("at_attractor")},
         }
     memorised = [p["memorised"] for p in points]
     transition = crossing(ks, memorised, TRANSITION_LEVEL, scale="log")
     peak = max(points, key=lambda p: p["spurious"])
-    peak_low = wilson(peak["spurious"], samples)[0]
-    ends = [wilson(points[i]["spurious"], samples)[1] for i in (0, -1)]
+    bounds = [wilson(p["spurious"], p["samples"]) for p in points]
+    interior = bounds[1:-1]
     out.update(grid_estimate("transition_K", transition, ks, memorised, TRANSITION_LEVEL))
     out["spurious_peak_K"] = peak["K"]
     out["spurious_peak"] = peak["spurious"]
-    out["spurious_peak_stands_out"] = peak["K"] not in (ks[0], ks[-1]) and peak_low > max(ends)
+    out["spurious_peak_stands_out"] = peak["K"] not in (ks[0], ks[-1]) and bounds[ks.index(peak["K"])][0] > max(
+        bounds[0][1], bounds[-1][1]
+    )
+    out["spurious_peak_ruled_out"] = bool(interior) and any(
+        end[0] > max(high for _, high in interior) for end in (bounds[0], bounds[-1])
+    )
     return out
 
 
@@ -298,12 +349,12 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     arms: dict = {}
     for arm in settings.arms:
         headline = [p for p in points if p["arm"] == arm and p["sigma_min"] == settings.sigma_min]
-        arms[arm] = summarise(headline, settings.samples)
+        arms[arm] = summarise(headline)
     sweep = {}
     if "optimal" in settings.arms:
         for factor in settings.sigma_min_sweep:
             mine = [p for p in points if p["arm"] == "optimal" and p["sigma_min"] == factor]
-            sweep[f"{factor:g}"] = summarise(mine, settings.samples)
+            sweep[f"{factor:g}"] = summarise(mine)
         smallest = sweep[f"{settings.sigma_min_sweep[0]:g}"]
         largest_k = f"K{settings.train_sizes[-1]}"
         limit = {
@@ -315,6 +366,7 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     record = {
         "dataset": settings.dataset,
         "samples": settings.samples,
+        "sweep_samples": settings.sweep_samples,
         **scales,
         "sigma_min_factor": settings.sigma_min,
         "arms": arms,

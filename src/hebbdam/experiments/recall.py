@@ -6,15 +6,22 @@ Three arms, one set of memories (``memory.mixers``, named in ``recall.memories``
   one-hot, loss ½‖ŷ - v‖² (their criterion), trained by Adam until the validation loss falls below ``stop_loss``
   (their 0.001), ``patience`` validations pass without improvement, or ``max_steps``; setting 1 (N unique keys) and
   setting 2 (2N pairs, re-bound keys, latest binding), for each N of the grid.
-- ``free`` (training-free): the same memories with no backprop at all: fixed random unit keys (orthonormal rows when
-  N ≤ d_key, Gaussian unit rows above), one-hot values, queries = the stored keys, β = 1 for the delta rule, softmax at
-  inverse temperature ``free.softmax_beta``; every rule writes the same sequences of setting 1 and 2.
+- ``free`` (training-free): the same memories with no backprop at all, on value spaces that do not grow with N
+  (one-hot values of dimension N and argmax over N would turn a sum-rule memory into nearest-neighbour search: it keeps
+  every key verbatim): ``sign``, random ±1 vectors of d_v = d_key dimensions, correct when every bit of sign(read) is
+  right; ``onehot``, one-hot over a fixed vocabulary of ``free.vocab`` classes, correct when the argmax over it is.
+  Keys are random unit vectors, fresh per sequence, never orthonormalised; queries = the stored keys; β = 1 for the
+  delta rule, softmax at inverse temperature ``free.softmax_beta``; every rule writes the same sequences of setting 1
+  and 2. Capacity N*: the largest N with accuracy ≥ ``free.level`` there and at every smaller N (null with
+  ``capacity_N_outside`` when censored at either grid edge). A normaliser (a positive scalar per query) changes
+  neither sign nor argmax, so a linear memory with and without it scores the same here: both are named.
 - ``mqar`` (trained): Zoology's multi-query associative recall with a ``layers``-layer Transformer whose token mixer is
   the memory (``lit.transformer.RecallTransformer``), cross-entropy at the query positions.
 
 Capacity N* of a curve: the largest N of the grid such that the loss is ≤ ``solved_loss`` at that N and every smaller
 N (the same function is applied to Schlag et al.'s logged final losses in ``references.SCHLAG_FINAL_LOSS``).
-State size: numbers in one sequence's memory state (p·dv (+p) for sum/delta, L·(d + dv) for the softmax cache).
+State size: numbers in one sequence's memory state (p·dv (+p for the normaliser) for sum/delta, L·(d + dv) for the
+softmax cache, which grows with the sequence length L = N or 2N).
 """
 
 from __future__ import annotations
@@ -32,7 +39,10 @@ from ..data.recall_tasks import RecallDataModule, key_value_batch
 from ..dynamics import single_cpu_thread
 from ..logs import say
 from ..memory.mixers import FEATURE_MAPS
+from ..metrics import grid_estimate, largest_load_above
 from ..schema import (
+    BOOLEAN,
+    FRACTION,
     NONNEG_INT,
     POSITIVE,
     POSITIVE_INT,
@@ -42,9 +52,11 @@ from ..schema import (
     Section,
     choice,
     int_list,
+    integer,
     optional,
     parse,
     setting,
+    subset,
 )
 from .common import Curves, generator_for, run_stage, select, trainer_options
 
@@ -81,11 +93,13 @@ class MemorySpec:
     feature: str = setting(choice(*FEATURE_MAPS), "identity")
     order: int = setting(POSITIVE_INT, 1, when=lambda v: v["feature"] == "dpfp")  # read for dpfp only
     features: int = setting(POSITIVE_INT, 64, when=lambda v: v["feature"] == "favor")  # read for favor only
+    # sum rule: divide by φ(q)·Σφ(k) (linear attention)? null: yes for a non-negative φ, no for identity
+    normalise: bool | None = setting(optional(BOOLEAN), None, when=lambda v: v["rule"] == "sum")
 
     def as_spec(self) -> dict:
         """The dict ``lit.transformer`` builds a memory from ({rule, feature, normalise, order, features})."""
         out = {"rule": self.rule, "feature": self.feature}
-        if self.rule == "sum" and self.feature == "identity":
+        if self.rule == "sum" and (self.normalise is False or (self.normalise is None and self.feature == "identity")):
             out["normalise"] = False  # the plain Hebbian outer product: φ(k) may be negative, no normaliser
         if self.feature == "dpfp":
             out["order"] = self.order
@@ -137,11 +151,22 @@ class Schlag:
         }
 
 
+VALUE_SPACES = ("sign", "onehot")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Free:
+    """The training-free arm: values from a space that does not grow with N (``values``: ``sign``, random ±1
+    vectors of d_key dimensions; ``onehot``, one-hot over a fixed vocabulary of ``vocab`` classes), random unit keys,
+    at least ``queries`` queries per N (``sequences`` sequences or more), capacity at accuracy ≥ ``level``."""
+
     d_key: int = setting(POSITIVE_INT)
     sequences: int = setting(POSITIVE_INT)
+    queries: int = setting(POSITIVE_INT)
     softmax_beta: float = setting(POSITIVE)
+    values: list[str] = setting(subset("a non-empty list of sign, onehot", VALUE_SPACES, distinct=True))
+    vocab: int = setting(integer("an integer ≥ 2", lambda v: v >= 2))
+    level: float = setting(FRACTION)
     memories: list[str] = setting(NAMES)
     pairs: list[int] = setting(PAIRS, then=lambda v: sorted(set(v)))
 
@@ -222,44 +247,85 @@ def sizes(spec: dict, d_key: int, value_dim: int, length: int) -> dict[str, int]
     from ..memory.mixers import build_memory
 
     order, features = spec.get("order", 1), spec.get("features", 64)
-    memory = build_memory(spec["rule"], spec["feature"], d_key, order=order, features=features)
+    options = {"normalise": spec["normalise"]} if "normalise" in spec else {}
+    memory = build_memory(spec["rule"], spec["feature"], d_key, order=order, features=features, **options)
     return {"feature_size": memory.feature_size, "state_size": memory.state_size(value_dim, length)}
 
 
-def free_keys(pairs: int, dim: int, generator: torch.Generator) -> torch.Tensor:
-    """(N, d) fixed random unit keys: orthonormal rows when N ≤ d, independent Gaussian unit rows above."""
-    gaussian = torch.randn(max(pairs, dim), dim, generator=generator)
-    if pairs <= dim:
-        return torch.linalg.qr(gaussian[:dim, :].T)[0].T[:pairs]
-    return F.normalize(gaussian, dim=-1)
+def free_keys(sequences: int, pairs: int, dim: int, generator: torch.Generator) -> torch.Tensor:
+    """(B, N, d) random unit keys, fresh for every sequence, never orthonormalised (Gaussian rows normalised)."""
+    return F.normalize(torch.randn(sequences, pairs, dim, generator=generator), dim=-1)
 
 
-def free_recall(settings: Settings, name: str, setting: str, pairs: int) -> dict:
-    """Training-free arm: fixed random keys written by the rule, no backprop. → loss, accuracy (Schlag's criterion)."""
+def free_values(space: str, ids: torch.Tensor, dim: int, vocab: int, generator: torch.Generator) -> torch.Tensor:
+    """(B, L) write positions → (B, L, dv) values from a space that does not grow with N: ``sign``, independent
+    random ±1 vectors (dv = ``dim``); ``onehot``, one-hot of a uniform class of ``vocab`` (dv = ``vocab``)."""
+    if space == "sign":
+        return torch.randint(2, (*ids.shape, dim), generator=generator).float() * 2 - 1
+    return F.one_hot(torch.randint(vocab, ids.shape, generator=generator), vocab).float()
+
+
+TIE = 1e-5  # a margin below this fraction of the read's largest |entry| is a tie (float rounding), counted wrong
+
+
+def correct(space: str, reads: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """(Q, dv) read-outs and stored values → (Q,) exact recall: ``sign``, every bit of sign(read) equals the stored
+    bit; ``onehot``, the stored class's read exceeds every other class's (argmax over the fixed vocabulary). A margin
+    within ``TIE`` of the read's scale is a tie and counts as wrong (e.g. a key bound to two values, read by a softmax
+    as their average), so the verdict never rests on float rounding."""
+    tolerance = TIE * reads.abs().amax(-1).clamp_min(torch.finfo(reads.dtype).tiny)
+    if space == "sign":
+        return (reads * targets).amin(-1) > tolerance
+    stored = (reads * targets).sum(-1)
+    others = reads.masked_fill(targets.bool(), -torch.inf).amax(-1)
+    return stored - others > tolerance
+
+
+def free_memory(settings: Settings, name: str):
+    """Memory ``name`` of the table as the training-free arm builds it (softmax at ``free.softmax_beta``)."""
     from ..memory.mixers import build_memory
 
     spec = settings.memories[name]
     options = {"normalise": spec["normalise"]} if "normalise" in spec else {}
     if spec["rule"] == "softmax":
         options["beta"] = settings.free.softmax_beta
-    memory = build_memory(
+    order, features = spec.get("order", 1), spec.get("features", 64)
+    return build_memory(
         spec["rule"],
         spec["feature"],
         settings.free.d_key,
-        order=spec.get("order", 1),
-        features=spec.get("features", 64),
+        order=order,
+        features=features,
         seed=settings.seed,
         **options,
     )
-    table = free_keys(pairs, settings.free.d_key, generator_for(settings.seed, "free keys", pairs))
-    batch = key_value_batch(
-        settings.free.sequences, pairs, int(setting[-1]), generator_for(settings.seed, "free", setting, pairs)
-    )
-    values = F.one_hot(batch.values, pairs).float()
-    reads = memory.read(memory.final_state(table[batch.keys], values), table[batch.queries])[batch.present]
-    answers = batch.answers[batch.present]
-    loss = 0.5 * (reads - F.one_hot(answers, pairs).float()).square().sum(-1).mean()
-    return {"loss": loss.item(), "accuracy": (reads.argmax(-1) == answers).float().mean().item()}
+
+
+def free_recall(settings: Settings, name: str, setting: str, pairs: int, space: str) -> dict:
+    """Training-free arm: random unit keys written by the rule with values from ``space``, no backprop; every key
+    present in a sequence is queried (setting 2: the latest binding is the answer). → accuracy, queries."""
+    free = settings.free
+    sequences = max(free.sequences, -(-free.queries // pairs))
+    generator = generator_for(settings.seed, "free", space, setting, pairs)
+    batch = key_value_batch(sequences, pairs, int(setting[-1]), generator)
+    table = free_keys(sequences, pairs, free.d_key, generator)
+    keys = table.gather(1, batch.keys.unsqueeze(-1).expand(-1, -1, free.d_key))
+    values = free_values(space, batch.keys, free.d_key, free.vocab, generator)
+    memory = free_memory(settings, name)
+    reads = memory.read(memory.final_state(keys, values), table)[batch.present]
+    latest = batch.latest.clamp_min(0).unsqueeze(-1).expand(-1, -1, values.shape[-1])
+    hits = correct(space, reads, values.gather(1, latest)[batch.present])
+    return {"accuracy": hits.float().mean().item(), "queries": hits.numel()}
+
+
+def free_capacity(points: list[tuple[int, float]], level: float) -> dict:
+    """``{"capacity_N": N*}``, N* the largest N of the grid with accuracy ≥ ``level`` there and at every smaller N;
+    censored at either edge of the grid (the first N already fails, or every N passes) it is null with
+    ``capacity_N_outside`` (``metrics.grid_estimate``: side, load = that edge's N, fraction = its accuracy)."""
+    ns, accuracies = zip(*sorted(points), strict=True)
+    best = largest_load_above(ns, accuracies, level)
+    inside = None if best is None or best == ns[-1] else int(best)
+    return grid_estimate("capacity_N", inside, ns, accuracies, level)
 
 
 def mqar_key(length: int, pairs: int, d_model: int) -> str:
@@ -288,8 +354,9 @@ def train_arm(settings: Settings, task: str, name: str, pairs: int, length: int 
 
 
 def trained_point(settings: Settings, task: str, name: str, pairs: int, length: int = 0, d_model: int = 0) -> dict:
-    """One point of a trained arm (``task`` setting1 | setting2 | mqar): {arm, task, memory, N, [length, d_model],
-    loss, accuracy, feature_size, state_size, steps}; its wall time is printed, not recorded."""
+    """One point of a trained arm (``task`` setting1 | setting2 | mqar): {arm, values, task, memory, N, [length,
+    d_model], loss, accuracy, feature_size, state_size, steps, status (:func:`convergence`)}; its wall time is
+    printed, not recorded."""
     start = time.perf_counter()
     if task == "mqar":
         result = train_arm(settings, "mqar", name, pairs, length, d_model)
@@ -305,21 +372,46 @@ def trained_point(settings: Settings, task: str, name: str, pairs: int, length: 
         f"recall {task} {name} {label}: loss {result['val_loss']:.4g}, accuracy {result['val_acc']:.3f}, "
         f"{result['steps']} steps ({time.perf_counter() - start:.1f} s)"
     )
-    point = {"arm": "trained", "task": task, "memory": name, "N": pairs, **where}
-    return {**point, "loss": result["val_loss"], "accuracy": result["val_acc"], **size, "steps": result["steps"]}
+    point = {"arm": "trained", "values": "vocab" if task == "mqar" else "onehot_N", "task": task, "memory": name}
+    point.update(N=pairs, **where)
+    training = settings.mqar.training if task == "mqar" else settings.schlag.training
+    status = convergence(result["val_loss"], result["steps"], training)
+    point.update(loss=result["val_loss"], accuracy=result["val_acc"], **size, steps=result["steps"], status=status)
+    return point
+
+
+def convergence(loss: float, steps: int, training: Training) -> str:
+    """How a fit ended: ``solved`` (validation loss below ``stop_loss``), ``plateau`` (``patience`` validations
+    without improvement before the cap: converged, whatever the loss), or ``not converged`` (stopped by the
+    ``max_steps`` cap with the loss still improving: its loss says nothing about the memory's limit)."""
+    if training.stop_loss is not None and loss < training.stop_loss:
+        return "solved"
+    return "plateau" if steps < training.max_steps else "not converged"
+
+
+def free_points(settings: Settings) -> list[dict]:
+    """Every point of the training-free arm: {arm, values, task, memory, N, accuracy, queries, feature_size,
+    state_size}, the state size counted with the value space's dv (d_key for ±1, the vocabulary for one-hot)."""
+    free, points = settings.free, []
+    for space, task, name in itertools.product(free.values, SETTINGS, free.memories):
+        value_dim = free.d_key if space == "sign" else free.vocab
+        for pairs in free.pairs:
+            result = free_recall(settings, name, task, pairs, space)
+            size = sizes(settings.memories[name], free.d_key, value_dim, pairs * int(task[-1]))
+            points.append({"arm": "free", "values": space, "task": task, "memory": name, "N": pairs, **result, **size})
+        say(
+            f"recall free {space} {task} {name}: "
+            + ", ".join(f"{p['accuracy']:.2f}" for p in points[-len(free.pairs) :])
+        )
+    return points
 
 
 def run(settings: Settings) -> list[dict]:
-    """Every point of every arm: {arm, task, memory, N, loss, accuracy, state_size, steps}. Wall times are printed,
-    not recorded, so the record is repeatable bit for bit."""
-    points: list[dict] = []
-    for grid_name in SETTINGS:
-        for name in settings.free.memories:
-            for pairs in settings.free.pairs:
-                result = free_recall(settings, name, grid_name, pairs)
-                size = sizes(settings.memories[name], settings.free.d_key, pairs, pairs * int(grid_name[-1]))
-                points.append({"arm": "free", "task": grid_name, "memory": name, "N": pairs, **result, **size})
-        say(f"recall free {grid_name}: " + ", ".join(f"{p['memory']} N={p['N']} {p['loss']:.3g}" for p in points[-3:]))
+    """Every point of every arm: {arm, values, task, memory, N, loss, accuracy, state_size, steps}. Wall times are
+    printed, not recorded, so the record is repeatable bit for bit. ``values`` names the value space: ``sign`` /
+    ``onehot`` (fixed, training-free arm), ``onehot_N`` (one-hot of dimension N, the trained Schlag task), ``vocab``
+    (MQAR's token vocabulary)."""
+    points = free_points(settings)
     for grid_name in SETTINGS:
         names, grid = settings.schlag.grids[grid_name]
         points += [trained_point(settings, grid_name, name, pairs) for name in names for pairs in grid]
@@ -329,24 +421,40 @@ def run(settings: Settings) -> list[dict]:
     return [{k: round(v, 6) if isinstance(v, float) else v for k, v in p.items()} for p in points]
 
 
+def summarise_free(settings: Settings, points: list[dict]) -> dict:
+    """free → value space → setting → memory: accuracy and state size by N, the capacity N* at ``free.level``."""
+    out: dict = {}
+    for space, task, name in itertools.product(settings.free.values, SETTINGS, settings.free.memories):
+        curve = [
+            p for p in points if p["arm"] == "free" and (p["values"], p["task"], p["memory"]) == (space, task, name)
+        ]
+        out.setdefault(space, {}).setdefault(task, {})[name] = {
+            **{f"N{p['N']}": {k: p[k] for k in ("N", "accuracy", "queries", "state_size")} for p in curve},
+            **free_capacity([(p["N"], p["accuracy"]) for p in curve], settings.free.level),
+            "feature_size": curve[-1]["feature_size"],
+        }
+    return out
+
+
 def summarise(settings: Settings, points: list[dict]) -> dict:
     """Per arm, task and memory: the points by N and the capacity N*; MQAR accuracy and state size."""
-    out: dict = {}
-    for arm in ("trained", "free"):
-        for task in SETTINGS:
-            mine = [p for p in points if p["arm"] == arm and p["task"] == task]
-            for name in dict.fromkeys(p["memory"] for p in mine):
-                curve = [p for p in mine if p["memory"] == name]
-                out.setdefault(arm, {}).setdefault(task, {})[name] = {
-                    **{f"N{p['N']}": {"N": p["N"], "loss": p["loss"], "accuracy": p["accuracy"]} for p in curve},
-                    **capacity_estimate([(p["N"], p["loss"]) for p in curve], settings.solved_loss),
-                    "feature_size": curve[-1]["feature_size"],
-                    "state_size_at_largest_N": curve[-1]["state_size"],
-                }
+    out: dict = {"free": summarise_free(settings, points)}
+    for task in SETTINGS:
+        mine = [p for p in points if p["arm"] == "trained" and p["task"] == task]
+        for name in dict.fromkeys(p["memory"] for p in mine):
+            curve = [p for p in mine if p["memory"] == name]
+            out.setdefault("trained", {}).setdefault(task, {})[name] = {
+                **{f"N{p['N']}": {k: p[k] for k in ("N", "loss", "accuracy", "steps", "status")} for p in curve},
+                "not_converged": [p["N"] for p in curve if p["status"] == "not converged"],
+                **capacity_estimate([(p["N"], p["loss"]) for p in curve], settings.solved_loss),
+                "feature_size": curve[-1]["feature_size"],
+                "state_size_at_largest_N": curve[-1]["state_size"],
+            }
     for p in points:
         if p["task"] == "mqar":
             entry = {
-                k: p[k] for k in ("length", "N", "d_model", "accuracy", "loss", "feature_size", "state_size", "steps")
+                k: p[k]
+                for k in ("length", "N", "d_model", "accuracy", "loss", "feature_size", "state_size", "steps", "status")
             }
             out.setdefault("mqar", {}).setdefault(p["memory"], {})[mqar_key(p["length"], p["N"], p["d_model"])] = entry
     return out
@@ -367,7 +475,13 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
             "stop_loss": settings.schlag.training.stop_loss,
             "grids": {s: {"memories": g[0], "N": g[1]} for s, g in settings.schlag.grids.items()},
         },
-        "free_setting": {"d_key": settings.free.d_key, "softmax_beta": settings.free.softmax_beta},
+        "free_setting": {
+            "d_key": settings.free.d_key,
+            "softmax_beta": settings.free.softmax_beta,
+            "vocab": settings.free.vocab,
+            "level": settings.free.level,
+            "values": settings.free.values,
+        },
         "mqar_setting": {
             "vocab": m.vocab,
             "sizes": [list(size) for size in m.sizes],
@@ -389,6 +503,8 @@ def main(args) -> None:
         "recall",
         parse_settings,
         compute,
-        headline=lambda record: select(record, "trained.*.*.capacity_N", "free.*.*.capacity_N", "mqar.*.*.accuracy"),
-        curves=(Curves("recall_curves.json", x="N", y=("loss", "accuracy"), series=("arm", "task", "memory")),),
+        headline=lambda record: select(record, "trained.*.*.capacity_N", "free.*.*.*.capacity_N", "mqar.*.*.accuracy"),
+        curves=(
+            Curves("recall_curves.json", x="N", y=("loss", "accuracy"), series=("arm", "values", "task", "memory")),
+        ),
     )

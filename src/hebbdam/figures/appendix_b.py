@@ -96,7 +96,7 @@ def comparisons(metrics: dict) -> list[dict]:
                     arm["exact_fraction"],
                     published=1.0,
                     source=all_power.citation,
-                    verdict=cmp.REPRODUCED if high >= 1.0 else cmp.NOT_REPRODUCED,
+                    verdict=cmp.interval_test(1.0, (low, high)),
                     interval=(low, high),
                     note=f"{record['starts']} starts (Wilson interval); the paper: every start, for n ≥ 5",
                     headline=arm["n"] == all_power.value and not arm.get("rectified", False),

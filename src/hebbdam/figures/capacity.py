@@ -164,10 +164,16 @@ def comparisons(metrics: dict) -> list[dict]:
                     measured,
                     published=ref.HEBB_CRITICAL_LOAD.value,
                     source=ref.HEBB_CRITICAL_LOAD.citation,
-                    verdict=cmp.within(
-                        measured, ref.HEBB_CRITICAL_LOAD.value, ref.HEBB_CRITICAL_LOAD.value * (1 + band)
+                    verdict=cmp.tolerance_test(
+                        measured,
+                        ref.HEBB_CRITICAL_LOAD.value,
+                        ref.HEBB_CRITICAL_LOAD.value * (1 + band),
+                        f"≤ +{band:.0%} above the D → ∞ value",
                     ),
-                    note="D → ∞ value; finite D sits above it (finite-size shift); ours: ≤ +25% counts as reproduced",
+                    note="D → ∞ value; finite D sits above it (finite-size shift). No finite-size extrapolation: "
+                    f"α_c(D) is measured at D = {dims} without intervals (and not monotone in D); fitting α_∞ + "
+                    "c·D^(-1/2) with an interval for α_∞ needs α_c(D) with bootstrap intervals at D ∈ {200, 500, "
+                    "1000, 2000} (the capacity stage at larger D)",
                     headline=name == "hebb_async",
                 )
             )
@@ -225,9 +231,11 @@ def _biased_rows(arms: dict) -> list[dict]:
                     scaling["exponent"],
                     published="< 1 (α_c → 0)",
                     source=source,
-                    verdict=cmp.REPRODUCED if high is not None and high < 1 else cmp.NOT_REPRODUCED,
+                    verdict=cmp.direction(
+                        True if high is not None and high < 1 else False if low is not None and low > 1 else None
+                    ),
                     interval=(low, high),
-                    note=f"{statement}; reproduced when the whole interval lies below 1; D = {dims}",
+                    note=f"{statement}; a direction: the whole interval lies below 1; D = {dims}",
                 )
             )
         elif arm["rule"] == "covariance" and theta != 0:
@@ -239,11 +247,10 @@ def _biased_rows(arms: dict) -> list[dict]:
                     measured,
                     published=ref.HEBB_CRITICAL_LOAD.value,
                     source=source,
-                    verdict=cmp.within(
-                        measured, ref.HEBB_CRITICAL_LOAD.value, ref.HEBB_CRITICAL_LOAD.value * (1 + band)
-                    ),
-                    note=f"{statement}; the published column is α_c at a = 0 (the paper's α_c(a) at a = {bias} was "
-                    "not read off: no copy offline); finite D sits above it, ≤ +25% counts as reproduced (ours)",
+                    published_criterion="α_c of the covariance rule at a = 0 (unbiased patterns), D → ∞",
+                    note=f"{statement}; not comparable: the published column is α_c at a = 0, ours at a = {bias} "
+                    f"(the paper's α_c(a) at a = {bias} was not read off: no copy offline, and not computed from the "
+                    f"theory here); within +{band:.0%} of the a = 0 value",
                     headline=True,
                 )
             )

@@ -139,8 +139,9 @@ FIXED_POINT = "largest P with no bit error in any stored pattern after one synch
 
 
 def _band(measured: float | None, law: float) -> str:
+    """An asymptotic law at finite D: only our ±30% tolerance decides (``consistent (our tolerance ±30%)``)."""
     band = ASYMPTOTIC_LAW_BAND.value
-    return cmp.within(measured, law * (1 - band), law * (1 + band))
+    return cmp.tolerance_test(measured, law * (1 - band), law * (1 + band), f"±{band:.0%} of the law at this D")
 
 
 def _fixed_point_law(name: str, dim: int, fixed_p, law: float, reference, law_text: str, headline: bool = False):
@@ -152,7 +153,7 @@ def _fixed_point_law(name: str, dim: int, fixed_p, law: float, reference, law_te
         published=round(law, 1),
         source=reference.citation,
         verdict=_band(fixed_p, law),
-        note=f"{law_text}; ours: ±30% counts as reproduced",
+        note=f"{law_text}; only our ±30% tolerance decides (the law drops O(1/ln D) corrections)",
         headline=headline,
     )
 
@@ -173,7 +174,7 @@ def comparisons(metrics: dict) -> list[dict]:
                     scaling["exponent"],
                     published=expected,
                     source=source,
-                    verdict=cmp.within(expected, low, high),
+                    verdict=cmp.interval_test(expected, (low, high)),
                     interval=(low, high),
                     note="laptop D range",
                     headline=name in ("hebb", "power3"),
@@ -194,8 +195,8 @@ def comparisons(metrics: dict) -> list[dict]:
                     fixed,
                     published=ref.PSEUDO_INVERSE_FIXED_POINTS.value,
                     source=ref.PSEUDO_INVERSE_FIXED_POINTS.citation,
-                    verdict=cmp.within(fixed, 0.95, 1.0),
-                    note="the load grid stops at 0.95",
+                    verdict=cmp.CENSORED if fixed is not None and fixed >= 0.95 else cmp.NOT_REPRODUCED,
+                    note="the load grid stops at 0.95: a measured 0.95 is a lower bound (censored at the grid's edge)",
                 )
             )
         elif arm["rule"] == "storkey":
