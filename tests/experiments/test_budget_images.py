@@ -231,6 +231,22 @@ def test_backprop_capped_at_ten_updates_is_flagged_and_gets_no_verdict(images_ru
     assert "not converged" in "\n".join(figure.section({figure.INPUTS[0]: record}))
 
 
+def test_the_figure_and_the_report_section_read_the_record(images_run):
+    """The figure draws from the record and its curves; the section has one table row per (rule, condition, masking)
+    and one verdict line per row of :func:`verdicts`, with the convergence table."""
+    from hebbdam.figures import budget_images as figure
+
+    record, curves, _ = images_run
+    metrics = {figure.INPUTS[0]: record, figure.INPUTS[1]: curves}
+    assert len(figure.draw(metrics).axes) == 2
+    lines = figure.section(metrics)
+    rows = sum(len(by_masking) for arm in record["arms"].values() for by_masking in arm["conditions"].values())
+    assert sum(line.startswith("| ") and "| local |" in line or "| nonlocal |" in line for line in lines) == rows
+    verdict_lines = [line for line in lines if line.startswith("- ") and "best local" in line]
+    assert len(verdict_lines) == len(figure.verdicts(record)) > 0
+    assert any(line.startswith("| binary_exp | background | 8 |") for line in lines)
+
+
 def test_every_null_estimate_says_which_side_of_the_grid_it_lies(images_run):
     record, _, _ = images_run
     seen = 0

@@ -123,7 +123,7 @@ class ConvergedOptions:
     batch_size: int = setting(POSITIVE_INT)
 
 
-BACKPROP_DEFAULTS = {"cap": 1500, "patience": 100, "tolerance": 0.01, "floor": 0.01, "lrs": [0.001, 0.003, 0.01]}
+BACKPROP_DEFAULTS = {"cap": 1000, "patience": 100, "tolerance": 0.02, "floor": 0.01, "lrs": [0.001, 0.003, 0.01]}
 BACKPROP_DEFAULTS |= {"inits": list(INITS), "batch_size": 256}
 
 
