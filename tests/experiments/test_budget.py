@@ -136,7 +136,8 @@ TINY_CLASSIFY = [
     "budget.classify.hidden.epochs=2",
     "budget.classify.delta_readout.epochs=3",
     "budget.classify.top_layer.epochs=3",
-    "budget.classify.backprop.epochs=3",
+    "budget.classify.backprop.cap=1",  # planted: one epoch (8 updates on digits), less than the plateau's window
+    "budget.classify.backprop.patience=2",
     "budget.classify.backprop.arms.n2.temperature=20.0",
     "budget.classify.backprop.arms.n3.temperature=20.0",
     "budget.classify.backprop.arms.n20.temperature=40.0",
@@ -182,3 +183,45 @@ def test_classify_records_every_arm_and_the_gap_is_their_difference(classify_run
         gaps = [t - b for t, b in zip(errors["top_layer"], errors["backprop"], strict=True)]
         assert entry["gap_top_layer_minus_backprop"]["mean"] == pytest.approx(sum(gaps) / 2, abs=1e-6)
         assert set(entry["backprop_chosen"]) <= {"n2", "n3", "n20"}
+
+
+def test_classify_backprop_stopped_at_its_cap_is_flagged_not_converged(classify_run):
+    """The tiny run caps arm (3) at one epoch (8 updates), short of the 2-epoch plateau window: every fit reads not
+    converged, the lr sweep is recorded at the first seed, and the report prints "not converged", not a verdict."""
+    from hebbdam.figures import budget_classify as figure
+
+    record, _ = classify_run
+    for entry in record["units"].values():
+        training = entry["backprop_training"]
+        assert entry["backprop_converged"] is False
+        assert [t["epochs"] for t in training] == [1, 1] and all(t["updates"] <= 10 for t in training)
+        swept = training[0]["tried"]
+        assert {t["lr"] for t in swept} == {0.03, 0.1, 0.3} and len(swept) == 9  # 3 arms × 3 lrs
+        best = min(swept, key=lambda t: (t["val_error"], t["arm"], t["lr"]))
+        assert (training[0]["arm"], training[0]["lr"]) == (best["arm"], best["lr"])
+        assert all((t["arm"], t["lr"]) == (best["arm"], best["lr"]) for t in training[1:])
+    statement = figure.statement(sorted(record["units"].values(), key=lambda e: e["K"]), record["seeds"])
+    assert statement.count("not converged") == 2 and "ahead" not in statement
+
+
+def test_classify_backprop_reaches_its_plateau_when_the_cap_allows(tmp_path, prepared):
+    """The same tiny run with room to converge: every kept fit stops at the plateau before the cap."""
+    from hebbdam.cli import main
+
+    kept = [o for o in TINY_CLASSIFY if not any(k in o for k in ("units", "backprop.cap", "n2.", "n20."))]
+    overrides = [*kept, "budget.classify.units=[10]", "budget.classify.backprop.cap=60"]
+    overrides += ["budget.classify.backprop.tolerance=0.05", "~budget.classify.backprop.arms.n2"]
+    overrides += ["~budget.classify.backprop.arms.n20"]
+    params = compose_file(tmp_path / "params.yaml", [*overrides, f"data.root={prepared}"])
+    assert main(["budget_classify", "--params", str(params), "--out", str(tmp_path / "out")]) == 0
+    entry = json.loads((tmp_path / "out" / "budget_classify.json").read_text())["units"]["K10"]
+    assert entry["backprop_converged"] is True
+    assert all(2 < t["epochs"] < 60 for t in entry["backprop_training"])
+
+
+def test_classify_refuses_an_lr_sweep_of_fewer_than_three(tmp_path):
+    """Two learning rates are not a sweep: refused when conf/ is composed, in one line naming the key."""
+    from hebbdam.errors import HebbdamError
+
+    with pytest.raises(HebbdamError, match=r"budget\.classify\.backprop\.lrs': expected a list of at least 3"):
+        compose_file(tmp_path / "params.yaml", ["budget.classify.backprop.lrs=[0.1,0.3]"])

@@ -6,7 +6,11 @@ Three classifiers per K and seed, all with K hidden units on the same images:
 2. ``top_layer``: the same frozen layer with K&H 2019's supervised top layer c = tanh(β V h), loss Σ|c - t|^m,
    trained by backprop (Adam) — local features, backprop readout;
 3. ``backprop``: the Krotov & Hopfield 2016 dense-memory classifier trained end to end by backprop (K memories,
-   pixels in [-1, 1]), one network per (n, T) arm; the arm with the lowest validation error is the one reported.
+   pixels in [-1, 1]), one network per (n, T) arm and learning rate. Each fit runs until its training loss reaches a
+   plateau (``lit.backprop.Plateau``: the epoch losses over the last ``patience`` epochs within a relative
+   ``tolerance``) or ``cap`` epochs, and records the epochs it used and ``converged`` (False when the cap came
+   first). At the first seed of each K every (n, T) arm × ``lrs`` is trained and the lowest validation error is
+   kept; the other seeds train that arm and lr. A K where any kept fit did not converge is flagged.
 Hidden activity of the frozen layer: h = ReLU(⟨W_μ, v⟩_p)^power (K&H 2019 eq. 10), divided by its largest value on
 the training set. The gap (2) − (3) of test errors against K says whether backprop's advantage is a small-budget
 effect. Validation: the source's own split where it has one (mnist5k), else the last ``validation_fraction`` of
@@ -15,8 +19,9 @@ the training rows.
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -24,11 +29,30 @@ from torch import Tensor
 from ..config import ConfigError, Params
 from ..data.prepare import load_processed
 from ..lit import PatternDataModule, fit, store
-from ..lit.backprop import BackpropModule, KrotovHopfield2016, Readout, TopLayer, classifier_memory, error_rate
+from ..lit.backprop import (
+    BackpropModule,
+    KrotovHopfield2016,
+    Readout,
+    TopLayer,
+    classifier_memory,
+    error_rate,
+    fit_until_plateau,
+)
 from ..logs import say
 from ..rules import get_rule
 from ..rules.hidden import hidden_activity
-from ..schema import NONNEG_INT, POSITIVE, POSITIVE_INT, STRING, Named, Section, int_list, parse, setting
+from ..schema import (
+    NONNEG_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    STRING,
+    Named,
+    Section,
+    int_list,
+    number_list,
+    parse,
+    setting,
+)
 from .common import (
     ANNEAL,
     MOMENTUM,
@@ -44,6 +68,9 @@ from .common import (
 )
 
 ARMS = ("delta_readout", "top_layer", "backprop")
+_RATES = number_list("a list of learning rates > 0", lambda v: v > 0)
+LEARNING_RATES = replace(_RATES, expected="a list of at least 3 learning rates > 0 (the sweep)")
+LEARNING_RATES = replace(LEARNING_RATES, accepts=lambda v: _RATES.accepts(v) and len(v) >= 3)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,10 +109,13 @@ class TopLayerTraining:
 
 @dataclass(frozen=True, kw_only=True)
 class NetworkTraining:
-    """K&H 2016 end to end (normalised momentum, annealed lr) for each of its arms."""
+    """K&H 2016 end to end (normalised momentum, annealed lr) for each of its arms and learning rates, each fit to the
+    plateau of its training loss (``patience`` epochs within a relative ``tolerance``) or ``cap`` epochs."""
 
-    epochs: int = setting(POSITIVE_INT)
-    lr: float = setting(POSITIVE)
+    cap: int = setting(POSITIVE_INT)
+    patience: int = setting(POSITIVE_INT)
+    tolerance: float = setting(POSITIVE)
+    lrs: list[float] = setting(LEARNING_RATES)
     anneal: float = setting(ANNEAL)
     momentum: float = setting(MOMENTUM)
     arms: list[NetworkArm] = setting(Named(NetworkArm, "at least one (n, temperature, m) arm"))
@@ -187,33 +217,69 @@ def readouts(weights: Tensor, splits: tuple[Split, Split, Split], classes: int, 
     }
 
 
-def network(units: int, splits: tuple[Split, Split, Split], classes: int, seed: int, settings: Settings) -> dict:
-    """The K&H 2016 classifier trained end to end at every (n, T) arm; the arm with the lowest validation error."""
-    train, val, test = (Split(2 * s.images - 1, s.labels) for s in splits)
-    tried = []
-    for arm in settings.backprop.arms:
-        module = BackpropModule(
-            classifier_memory(train.images.shape[1], classes, units, arm.n, seed),
-            KrotovHopfield2016(classes, arm.n, arm.temperature, arm.m),
-            lr=settings.backprop.lr,
-            optimizer="normalised",
-            momentum=settings.backprop.momentum,
-            anneal=settings.backprop.anneal,
-            seed=seed,
-        )
-        data = PatternDataModule(train.images, settings.batch_size, labels=train.labels, shuffle=True, seed=seed)
-        fit(module, data, settings.trainer, max_epochs=settings.backprop.epochs)
-        memories = module.memory.memories.detach().cpu()
-        tried.append(
-            {
-                "arm": arm.name,
-                "n": arm.n,
-                "val_error": error_rate(memories, val.images, val.labels, arm.n, classes),
-                "test_error": error_rate(memories, test.images, test.labels, arm.n, classes),
-            }
-        )
-    best = min(tried, key=lambda t: (t["val_error"], t["arm"]))
-    return {**best, "tried": tried}
+def train_network(
+    arm: NetworkArm,
+    lr: float,
+    units: int,
+    data: tuple[Split, Split, Split],
+    classes: int,
+    seed: int,
+    settings: Settings,
+) -> dict:
+    """One K&H 2016 network (arm, lr) fit to its plateau or the cap: its errors and convergence record."""
+    train, val, test = data
+    training = settings.backprop
+    module = BackpropModule(
+        classifier_memory(train.images.shape[1], classes, units, arm.n, seed),
+        KrotovHopfield2016(classes, arm.n, arm.temperature, arm.m),
+        lr=lr,
+        optimizer="normalised",
+        momentum=training.momentum,
+        anneal=training.anneal,
+        seed=seed,
+    )
+    per_epoch = math.ceil(train.images.shape[0] / settings.batch_size)
+    fitted = fit_until_plateau(
+        module,
+        train.images,
+        settings.batch_size,
+        training.cap * per_epoch,
+        training.patience * per_epoch,
+        training.tolerance,
+        settings.trainer,
+        labels=train.labels,
+    )
+    memories = module.memory.memories.detach().cpu()
+    return {
+        "arm": arm.name,
+        "n": arm.n,
+        "lr": lr,
+        "epochs": fitted["epochs"],
+        "updates": fitted["updates"],
+        "converged": fitted["converged"],
+        "train_loss": round(float(fitted["loss"]), 6),
+        "val_error": error_rate(memories, val.images, val.labels, arm.n, classes),
+        "test_error": error_rate(memories, test.images, test.labels, arm.n, classes),
+    }
+
+
+def network(
+    units: int, splits: tuple[Split, Split, Split], classes: int, seed: int, settings: Settings, chosen: dict | None
+) -> dict:
+    """The K&H 2016 classifier trained end to end: at every (n, T) arm × lr when nothing is ``chosen`` yet (the
+    lowest validation error kept, the tries listed), else at the chosen arm and lr."""
+    data = tuple(Split(2 * s.images - 1, s.labels) for s in splits)
+    arms = {arm.name: arm for arm in settings.backprop.arms}
+    if chosen is not None:
+        return train_network(arms[chosen["arm"]], chosen["lr"], units, data, classes, seed, settings)
+    tried = [
+        train_network(arm, lr, units, data, classes, seed, settings)
+        for arm in settings.backprop.arms
+        for lr in settings.backprop.lrs
+    ]
+    best = min(tried, key=lambda t: (t["val_error"], t["arm"], t["lr"]))
+    keys = ("arm", "lr", "epochs", "converged", "val_error")
+    return {**best, "tried": [{key: t[key] for key in keys} for t in tried]}
 
 
 # the experiment ---------------------------------------------------------------------------------------------------
@@ -232,12 +298,13 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
     for units in settings.units:
         start = time.perf_counter()
         per_arm: dict[str, list[float]] = {arm: [] for arm in ARMS}
-        chosen = []
+        chosen, training = [], []
         for seed_index in range(settings.seeds):
             seed = int(torch.randint(2**31 - 1, (1,), generator=generator_for(settings.seed, units, seed_index)))
             results = readouts(frozen_layer(units, train, seed, settings), splits, classes, seed, settings)
-            results["backprop"] = network(units, splits, classes, seed, settings)
+            results["backprop"] = network(units, splits, classes, seed, settings, training[0] if training else None)
             chosen.append(results["backprop"]["arm"])
+            training.append({"seed": seed_index, **{k: v for k, v in results["backprop"].items() if k != "test_error"}})
             for arm in ARMS:
                 per_arm[arm].append(results[arm]["test_error"])
                 point = {"K": units, "seed": seed_index, "arm": arm, "test_error": round(results[arm]["test_error"], 6)}
@@ -248,13 +315,16 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
             "K": units,
             **{arm: _mean_std(per_arm[arm]) for arm in ARMS},
             "backprop_chosen": chosen,
+            "backprop_converged": all(t["converged"] for t in training),
+            "backprop_training": training,
             "gap_top_layer_minus_backprop": _mean_std(gap),
             "gap_delta_readout_minus_backprop": _mean_std(local_gap),
         }
         say(
             f"budget classify K={units}: test error delta readout {record[f'K{units}']['delta_readout']['mean']}, "
             f"top layer {record[f'K{units}']['top_layer']['mean']}, backprop {record[f'K{units}']['backprop']['mean']} "
-            f"(chosen {', '.join(chosen)}) ({time.perf_counter() - start:.1f} s)"
+            f"(chosen {', '.join(chosen)}, lr {training[0]['lr']}, epochs {[t['epochs'] for t in training]}, converged "
+            f"{record[f'K{units}']['backprop_converged']}) ({time.perf_counter() - start:.1f} s)"
         )
     return record, points
 

@@ -1,4 +1,5 @@
-"""E8b: how many real images each learning rule fits into a memory of K hidden units.
+"""E8b: how many real images each learning rule stores in a memory of K hidden units, scored on the images it was
+asked to store.
 
 The memory (bipartite, K hidden units, tied weights): keys (K, D) read the query, values (K, D) write the output,
 out = Σ_μ w_μ v_μ with w = the normalised separation of the scaled overlaps s_μ = k_μ·σ / D — softmax(β D s) for the
@@ -10,25 +11,35 @@ back as the next query. Every rule fills keys = values except pseudo-inverse slo
 the K slots, values = the slots).
 
 Rules (each the registry's rule, trained through ``lit.store`` without autograd, or backprop through
-``BackpropModule``): ``slot`` (the first K stored images: the one-shot DAM), ``pseudo_inverse_slots`` (nonlocal),
-``prototype`` (online winner-take-all Hebbian mean), ``krotov_hopfield`` (K&H 2019 competing hidden units; each unit
-read at max |entry| 1, since their fixed point ‖W_μ‖_p = 1 sets only a direction) and ``backprop`` (the K units,
-started from the slots, trained by Adam on the completion loss through the same recall, continuous: no sign).
+``BackpropModule``): ``slot`` (a K-slot memory is full after K images: of the P images presented it keeps the first
+K), ``pseudo_inverse_slots`` (the same K slots, nonlocal keys), ``prototype`` (online winner-take-all Hebbian mean),
+``krotov_hopfield`` (K&H 2019 competing hidden units; each unit read at max |entry| 1, since their fixed point
+‖W_μ‖_p = 1 sets only a direction) and ``backprop`` (the K units trained by Adam on the completion loss of the P
+stored images through the same recall, continuous: no sign). Backprop here is memorisation: the stored set is the
+training set and the set it is scored on. Each backprop fit runs until its training loss reaches a plateau
+(``lit.backprop.Plateau``: no relative fall of ``tolerance`` over ``patience`` updates, or the loss at most
+``floor``) or ``cap`` updates; the learning rates ``lrs`` × initialisations ``inits`` (the slots, or random) are
+swept at the first seed and the smallest P above K, and the fit with the lowest final training loss is kept (its lr and
+init then serve every other P and seed); the record stores each fit's updates, lr, init and ``converged`` (False
+when the cap came first).
 
-Protocol (Millidge et al. 2022, as E3 ``retrieval``): the query is the image with its bottom half hidden (pixel 0,
-i.e. c = -1); an image is recovered when Σ(x - out)² ≤ 50 · D / 784 in pixel units (Σ(c - out)² / 4; for the binary
-version the number of wrong pixels). For each K the stored set is the first P training images, P on ``ratios`` × K
-and always all training images; the fraction of stored images recovered and of the first ``held_out`` test images
-recovered are measured at each P. P½(K): the P at which half the stored images are recovered (linear level
-crossing, ``metrics.crossing``), its 95% interval from resampling ``blocks`` blocks of queries (index mod
-blocks; the memory is trained once per P, so the interval covers the queries, not the training seed). A P½ outside
-the grid is null with ``P_half_outside`` {side, load, fraction} (below_grid: fewer than half recovered at the
-smallest P; above_grid: half or more at all training images).
+Protocol (Millidge et al. 2022, as E3 ``retrieval``): the query is the image with its bottom half hidden, the hidden
+pixels set by each ``masking`` convention: ``background`` (c = -1, the background value: pixel 0 in grey, -1 in the
+±1 coding) or ``zero`` (c = 0: no input in the ±1 coding). For each training seed the stored set is the first P
+images of a seeded permutation of the training images, P on ``ratios`` × K; every one of the P is presented to the
+rule. Stored-set score: the fraction of the P stored images recovered, an image counting when the output is within
+Σ(x - out)² ≤ 50 · D / 784 of it (pixel units: Σ(c - out)² / 4, the number of wrong pixels for the binary version)
+and no other stored image is nearer to the output: a retrieved neighbour that happens to lie within the threshold
+does not recall an image that was never written, so a memory that keeps K of P scores K/P (the keep-K curve
+min(1, K/P)). The threshold-only fraction is kept as ``stored_within_threshold``; held-out completion (test images,
+threshold only) is its own column, never mixed in. Capacity per (arm, condition, masking, K): P_0.9 and P_0.99 (P at
+which that fraction of the stored set is recovered, ``metrics.crossing`` on the mean over seeds), P_half (level 0.5,
+secondary: it credits a forgetting memory with 2K) and max_recalled = max_P P·f(P); 95% intervals resample the
+training seeds (``metrics.bootstrap_crossing``). An estimate outside the P grid is null with ``<key>_outside``.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, replace
 
@@ -40,16 +51,16 @@ from ..config import ConfigError, Params
 from ..data.corrupt import bottom_half_mask
 from ..data.prepare import load_processed
 from ..dynamics import single_cpu_thread
-from ..lit import PatternDataModule, fit, store
-from ..lit.backprop import BackpropModule, MemoryMatrix
+from ..lit import store
+from ..lit.backprop import BackpropModule, MemoryMatrix, fit_until_plateau
 from ..logs import say
 from ..memory import Exponential, Separation
 from ..metrics import binarise, bootstrap_crossing, crossing, grid_estimate, loglog_slope
 from ..rules import get_rule
 from ..schema import (
-    FRACTION,
     MAPPING,
     NONNEG_INT,
+    POSITIVE,
     POSITIVE_INT,
     POSITIVE_LIST,
     STRING,
@@ -60,8 +71,9 @@ from ..schema import (
     optional,
     parse,
     setting,
+    subset,
 )
-from .arms import AdamOptions, WrittenOptions, checked_rule, options_of
+from .arms import WrittenOptions, checked_rule, options_of
 from .common import (
     SEPARATION,
     Curves,
@@ -79,6 +91,12 @@ VERSIONS = ("grey", "binary")
 BACKPROP = "backprop"  # trained by gradient descent (BackpropModule), not a registry rule
 RULES = ("slot", "pseudo_inverse_slots", "prototype", "krotov_hopfield")  # the registry rules an arm may name
 TRAINED = ("prototype", "krotov_hopfield")  # rules that take units and epochs
+MASKING = {"background": -1.0, "zero": 0.0}  # centred value c of a hidden pixel per convention
+INITS = ("slots", "random")  # backprop's starting units: the first K stored images (cycled when P < K), or N(0, σ²)
+CHECK_EVERY = 20  # backprop updates per epoch, the plateau's check (small stored sets are repeated to fill it)
+RANDOM_INIT_STD = 0.5  # σ of the random start, in centred pixel units
+LEVELS = {"P_0.9": 0.9, "P_0.99": 0.99, "P_half": 0.5}  # record key → fraction of the stored set recovered
+PRIMARY = "P_0.9"  # the level the verdict reads (P_half is secondary: it rewards forgetting)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,11 +108,30 @@ class Condition:
     separation: Separation = setting(SEPARATION)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ConvergedOptions:
+    """Backprop trained to its plateau: at most ``cap`` Adam updates, stopped when the training loss has not fallen
+    by a relative ``tolerance`` over ``patience`` updates or is at most ``floor`` (Σ(x - out)² per image, pixel units:
+    solved); ``lrs`` × ``inits`` swept, the lowest training loss kept."""
+
+    cap: int = setting(POSITIVE_INT)
+    patience: int = setting(POSITIVE_INT)
+    tolerance: float = setting(POSITIVE)
+    floor: float = setting(POSITIVE)
+    lrs: list[float] = setting(POSITIVE_LIST)
+    inits: list[str] = setting(subset("a non-empty list among " + ", ".join(INITS), INITS, distinct=True))
+    batch_size: int = setting(POSITIVE_INT)
+
+
+BACKPROP_DEFAULTS = {"cap": 1000, "patience": 100, "tolerance": 0.02, "floor": 0.01, "lrs": [0.001, 0.003, 0.01]}
+BACKPROP_DEFAULTS |= {"inits": list(INITS), "batch_size": 256}
+
+
 def _option_kind(values: dict) -> tuple[str, tuple[type, ...]]:
-    """The option schemas of an arm (hebbdam.experiments.arms): Adam's for backprop, epochs / batch for the trained
-    rules, none for the one-shot writes."""
+    """The option schemas of an arm: convergence's for backprop, epochs / batch for the trained rules (shared with
+    the capacity ladder, hebbdam.experiments.arms), none for the one-shot writes."""
     rule = values["rule"]
-    return f"rule '{rule}'", (AdamOptions,) if rule == BACKPROP else (WrittenOptions,) if rule in TRAINED else ()
+    return f"rule '{rule}'", (ConvergedOptions,) if rule == BACKPROP else (WrittenOptions,) if rule in TRAINED else ()
 
 
 CONDITION_NAMES = Check(
@@ -107,8 +144,8 @@ CONDITION_NAMES = Check(
 @dataclass(frozen=True, kw_only=True)
 class Arm:
     """A rule and the K it fills. ``hyper``: the rule's hyper-parameters; ``options``: epochs / batch_size
-    (prototype, krotov_hopfield) or updates / lr / batch_size (backprop). ``conditions``: the conditions it is
-    measured under (backprop is trained once per condition, through that condition's recall; absent: all)."""
+    (prototype, krotov_hopfield) or :class:`ConvergedOptions` (backprop). ``conditions``: the conditions it is
+    measured under (backprop is trained once per condition and masking, through that recall; absent: all)."""
 
     name: str
     rule: str = setting(choice(*RULES, BACKPROP))
@@ -120,7 +157,8 @@ class Arm:
     def checked(self, section: Params) -> Arm:
         if self.rule != BACKPROP:
             checked_rule(section, self.rule, self.hyper, None, lambda: get_rule(self.rule, **self.rule_hyper(1)))
-        return self
+            return self
+        return replace(self, options={**BACKPROP_DEFAULTS, **self.options})
 
     @property
     def locality(self) -> str:
@@ -144,8 +182,8 @@ class Settings:
     ratios: list[float] = setting(POSITIVE_LIST, then=lambda v: sorted(set(v)))
     held_out: int = setting(POSITIVE_INT)
     steps: int = setting(POSITIVE_INT)
-    level: float = setting(FRACTION)
-    blocks: int = setting(POSITIVE_INT)
+    seeds: int = setting(POSITIVE_INT)
+    masking: list[str] = setting(subset("a non-empty list among " + ", ".join(MASKING), list(MASKING), distinct=True))
     bootstrap: int = setting(POSITIVE_INT)
     conditions: list[Condition] = setting(Named(Condition, "at least one condition"))
     arms: list[Arm] = setting(Named(Arm, "at least one arm"))
@@ -217,30 +255,43 @@ def error_threshold(dim: int) -> float:
     return ref.UHN_ERROR_THRESHOLD.value * dim / ref.UHN_ERROR_THRESHOLD_DIM
 
 
+def masked(images: Tensor, hidden: Tensor, masking: str) -> Tensor:
+    """(B, D) centred images with the ``hidden`` (D,) pixels set to the convention's value (:data:`MASKING`)."""
+    return images.masked_fill(hidden.to(images.device), MASKING[masking])
+
+
 class Completion:
-    """Backprop objective: hide the ``hidden`` pixels of each clean centred image (c = -1), run the memory's
+    """Backprop objective: hide the ``hidden`` pixels of each clean centred image (``masking``), run the memory's
     recall (continuous), loss = mean Σ(x - out)² (the quantity the recovery threshold applies to)."""
 
     name = "completion"
 
-    def __init__(self, hidden: Tensor, separation: Separation, steps: int):
-        self.hidden, self.separation, self.steps = hidden, separation, steps
+    def __init__(self, hidden: Tensor, separation: Separation, steps: int, masking: str = "background"):
+        self.hidden, self.separation, self.steps, self.masking = hidden, separation, steps, masking
 
     def loss(self, memory: MemoryMatrix, batch: tuple[Tensor, ...], generator: torch.Generator) -> tuple[Tensor, dict]:
         clean = batch[0]
-        queries = clean.masked_fill(self.hidden.to(clean.device), -1.0)
         units = Units(memory.memories, memory.memories)
-        out = complete(units, queries, self.separation, self.steps, binary=False)
+        out = complete(units, masked(clean, self.hidden, self.masking), self.separation, self.steps, binary=False)
         return squared_error(out, clean).mean(), {}
 
 
 # filling the units ------------------------------------------------------------------------------------------------
-def fill(arm: Arm, units: int, stored: Tensor, condition: Condition, hidden: Tensor, seed: int, settings) -> Units:
-    """The K units of ``arm`` filled from ``stored`` (P, D) centred images."""
-    if arm.rule == BACKPROP:
-        return train_backprop(arm, units, stored, condition, hidden, seed, settings)
+@dataclass(frozen=True)
+class Task:
+    """What one fill answers: the stored images (P, D) of a seed, the condition, the masking and the hidden pixels."""
+
+    stored: Tensor
+    condition: Condition
+    masking: str
+    hidden: Tensor
+
+
+def fill(arm: Arm, units: int, task: Task, seed: int, settings) -> Units:
+    """The K units of a registry rule filled from the P stored images, every one of them presented: a K-slot write
+    keeps the first K (the memory is full), the trained rules see all P."""
     rule = get_rule(arm.rule, **arm.rule_hyper(units))
-    written = stored[:units] if rule.target == "slots" else stored
+    written = task.stored[:units] if rule.target == "slots" else task.stored
     epochs, batch = int(arm.options.get("epochs", 1)), int(arm.options.get("batch_size", 1024))
     state = store(written, rule, settings.trainer, batch_size=batch, seed=seed, max_epochs=epochs, logger=False)
     state = state.stored.detach().cpu()
@@ -251,27 +302,54 @@ def fill(arm: Arm, units: int, stored: Tensor, condition: Condition, hidden: Ten
     return Units(state, state)
 
 
-def train_backprop(arm: Arm, units: int, stored: Tensor, condition: Condition, hidden: Tensor, seed: int, settings):
-    """K units started from the first K stored images (cycled when P < K), trained by Adam on :class:`Completion`."""
+def train_backprop(arm: Arm, units: int, task: Task, seed: int, lr: float, init: str, settings) -> tuple[Units, dict]:
+    """K units started from the slots (the first K stored images, cycled when P < K) or at random, trained by Adam on
+    :class:`Completion` of the stored images until the plateau or the cap (``lit.backprop.fit_until_plateau``);
+    the units and the fit's {updates, converged, loss, lr, init}."""
+    stored, options = task.stored, arm.options
     dim = stored.shape[1]
-    separation = separation_at(condition.separation, dim)
-    trainable = MemoryMatrix(units, dim, separation, init_std=0.0, seed=seed)
-    with torch.no_grad():
-        trainable.memories.copy_(stored[torch.arange(units) % stored.shape[0]])
-    module = BackpropModule(trainable, Completion(hidden, separation, settings.steps), lr=arm.options.get("lr", 0.01))
-    batch = int(arm.options.get("batch_size", 64))
-    updates = int(arm.options.get("updates", 200))
-    epochs = math.ceil(updates / math.ceil(stored.shape[0] / batch))
-    data = PatternDataModule(stored, batch, shuffle=True, seed=seed)
-    fit(module, data, settings.trainer, max_epochs=epochs, max_steps=updates, logger=False)
+    separation = separation_at(task.condition.separation, dim)
+    trainable = MemoryMatrix(units, dim, separation, init_std=RANDOM_INIT_STD, seed=seed)
+    if init == "slots":
+        with torch.no_grad():
+            trainable.memories.copy_(stored[torch.arange(units) % stored.shape[0]])
+    objective = Completion(task.hidden, separation, settings.steps, task.masking)
+    module = BackpropModule(trainable, objective, lr=lr, seed=seed)
+    batch = min(int(options["batch_size"]), stored.shape[0])
+    fitted = fit_until_plateau(
+        module,
+        stored,
+        batch,
+        int(options["cap"]),
+        int(options["patience"]),
+        options["tolerance"],
+        settings.trainer,
+        floor=options["floor"],
+        updates_per_epoch=CHECK_EVERY,
+    )
     memories = trainable.memories.detach().cpu()
-    return Units(memories, memories)
+    fitted = {**fitted, "loss": round(float(fitted["loss"]), 6), "lr": lr, "init": init}
+    return Units(memories, memories), fitted
+
+
+def sweep_backprop(arm: Arm, units: int, task: Task, seed: int, settings) -> tuple[Units, dict]:
+    """Every lr × init of the arm (the stored set is the training set: the lowest final training loss is kept,
+    ties to the earlier); the kept units and its fit with ``swept`` (lr, init, loss, converged of every try)."""
+    tried = [
+        train_backprop(arm, units, task, seed, lr, init, settings)
+        for init in arm.options["inits"]
+        for lr in arm.options["lrs"]
+    ]
+    best = min(range(len(tried)), key=lambda i: tried[i][1]["loss"])
+    swept = [{key: fit[key] for key in ("lr", "init", "loss", "updates", "converged")} for _, fit in tried]
+    return tried[best][0], {**tried[best][1], "swept": swept}
 
 
 # measuring --------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Images:
-    """Centred images of one version: the training images (stored in order) and the held-out test images."""
+    """Centred images of one version: the training images (the pool the stored sets are drawn from) and the held-out
+    test images."""
 
     train: Tensor  # (N, D)
     held_out: Tensor  # (H, D)
@@ -303,110 +381,249 @@ def load_images(settings: Settings) -> tuple[dict[str, Images], int]:
     return out, train.shape[1]
 
 
-def mean_image_floor(images: Images, threshold: float, binary: bool) -> float:
-    """Fraction of held-out images within the threshold of the mean training image (its sign when ``binary``): what
-    a memory that outputs only the average would score, the floor under which the threshold says nothing."""
+def mean_image_floor(images: Images, threshold: float, binary: bool) -> dict:
+    """What a memory that outputs only the mean training image (its sign when ``binary``) scores: the fraction of
+    held-out and of training images within the threshold of it (threshold only; under the stored-set criterion it
+    recalls at most the one image it is nearest to)."""
     mean = images.train.mean(0, keepdim=True)
     mean = binarise(mean) if binary else mean
-    return round(float((squared_error(mean, images.held_out) <= threshold).double().mean()), 6)
+    return {
+        name: round(float((squared_error(mean, rows) <= threshold).double().mean()), 6)
+        for name, rows in (("held_out", images.held_out), ("train", images.train))
+    }
 
 
 def stored_grid(units: int, total: int, ratios: list[float]) -> list[int]:
-    """P = ratio·K (rounded, at least 1) below the number of training images, then all of them."""
-    return sorted({max(1, round(r * units)) for r in ratios if r * units < total} | {total})
+    """P = ratio·K (rounded, at least 1), at most the number of training images."""
+    return sorted({min(total, max(1, round(r * units))) for r in ratios})
 
 
-def recovered(units: Units, images: Tensor, hidden: Tensor, condition: Condition, steps: int) -> Tensor:
-    """(B,) bool: each image recovered from its half-masked query."""
-    dim = images.shape[1]
-    queries = images.masked_fill(hidden, -1.0)
+def recall_errors(memory: Units, queries: Tensor, targets: Tensor, condition: Condition, steps: int) -> Tensor:
+    """(B, T) Σ(x - out)² (pixel units) from each query's output to every target row."""
+    dim = queries.shape[1]
     with torch.no_grad():
-        out = complete(units, queries, separation_at(condition.separation, dim), steps, condition.version == "binary")
-    return squared_error(out, images) <= error_threshold(dim)
+        out = complete(memory, queries, separation_at(condition.separation, dim), steps, condition.version == "binary")
+        return torch.cdist(out.double(), targets.double()).square() / 4
 
 
-def measure(arm: Arm, units: int, conditions: list[Condition], images: dict[str, Images], settings) -> list[dict]:
-    """The curves of one (arm, K) under each condition: fractions of stored and held-out images recovered at each P,
-    with the stored fraction per block of queries (for the bootstrap). A registry rule fills the units once per
-    image version and P (the conditions of a version share them); backprop trains once per condition."""
-    points = []
-    total = images[conditions[0].version].train.shape[0]
+CHUNK = 512  # queries per block of the (B, P) distance table
+
+
+def stored_recovered(memory: Units, task: Task, steps: int) -> tuple[Tensor, Tensor]:
+    """(P,) bool twice for the stored images: recovered (within the threshold of its own image and no other stored
+    image nearer the output) and within the threshold only."""
+    stored = task.stored
+    threshold = error_threshold(stored.shape[1])
+    recovered, within = [], []
+    for begin in range(0, stored.shape[0], CHUNK):
+        rows = torch.arange(begin, min(begin + CHUNK, stored.shape[0]))
+        errors = recall_errors(memory, masked(stored[rows], task.hidden, task.masking), stored, task.condition, steps)
+        own = errors[torch.arange(rows.numel()), rows]
+        near = own <= threshold
+        within.append(near)
+        recovered.append(near & (errors.min(1).values >= own))
+    return torch.cat(recovered), torch.cat(within)
+
+
+def held_out_recovered(memory: Units, held_out: Tensor, task: Task, steps: int) -> Tensor:
+    """(H,) bool: each held-out image within the threshold of its completion (threshold only: nothing was stored)."""
+    queries = masked(held_out, task.hidden, task.masking)
+    with torch.no_grad():
+        dim = held_out.shape[1]
+        out = complete(
+            memory, queries, separation_at(task.condition.separation, dim), steps, task.condition.version == "binary"
+        )
+    return squared_error(out.double(), held_out.double()) <= error_threshold(dim)
+
+
+def seed_of(settings: Settings, *labels) -> int:
+    return int(torch.randint(2**31 - 1, (1,), generator=generator_for(settings.seed, *labels)))
+
+
+def stored_order(total: int, settings: Settings, seed_index: int) -> Tensor:
+    """The training seed's permutation of the training pool: its stored set of P is the first P."""
+    return torch.randperm(total, generator=generator_for(settings.seed, "order", seed_index))
+
+
+def measure(arm: Arm, units: int, images: dict[str, Images], settings: Settings) -> tuple[list[dict], list[dict]]:
+    """One (arm, K) under each of its conditions and masking conventions, at each P and training seed: the curve
+    points (stored-set, threshold-only and held-out fractions) and, for backprop, one fit record per point.
+    A registry rule fills the units once per image version, P and seed (the masking does not change what it writes);
+    backprop trains once per condition and masking, sweeping lr × init at the first seed of the smallest P above K
+    (:func:`sweep_point`, measured first) and training every other (P, seed) with the lr and init kept there."""
+    conditions = {c.name: c for c in settings.conditions}
+    total = images[conditions[arm.conditions[0]].version].train.shape[0]
+    points, fits = [], []
+    chosen: dict[tuple, dict] = {}
     grid = stored_grid(units, total, settings.ratios)
-    blocks = min(settings.blocks, grid[0])
-    for count in grid:
-        seed = int(torch.randint(2**31 - 1, (1,), generator=generator_for(settings.seed, arm.name, units, count)))
-        filled: dict[str, Units] = {}
-        for condition in conditions:
-            pool = images[condition.version]
-            stored = pool.train[:count]
-            key = condition.name if arm.rule == BACKPROP else condition.version
-            if key not in filled:
-                filled[key] = fill(arm, units, stored, condition, pool.hidden, seed, settings)
-            memory = filled[key]
-            on = settings.device  # recall runs where the trainer runs (the units are filled on the CPU or by Lightning)
-            memory = Units(memory.keys.to(on), memory.values.to(on))
-            hits = recovered(memory, stored.to(on), pool.hidden.to(on), condition, settings.steps).double().cpu()
-            held = recovered(memory, pool.held_out.to(on), pool.hidden.to(on), condition, settings.steps).double().cpu()
-            per_block = [float(hits[b::blocks].mean()) for b in range(blocks)]
-            points.append(
-                {
-                    "arm": arm.name,
-                    "condition": condition.name,
-                    "K": units,
-                    "P": count,
-                    "stored": round(float(hits.mean()), 6),
-                    "held_out": round(float(held.mean()), 6),
-                    "stored_blocks": [round(v, 6) for v in per_block],
-                }
-            )
-    return points
+    swept = sweep_point(grid, units)
+    for count in sorted(grid, key=lambda c: (c != swept, c)):
+        for seed_index in range(settings.seeds):
+            seed = seed_of(settings, arm.name, units, count, seed_index)
+            order = stored_order(total, settings, seed_index)[:count]
+            filled: dict[str, Units] = {}
+            for name in arm.conditions:
+                condition = conditions[name]
+                pool = images[condition.version]
+                for masking in settings.masking:
+                    task = Task(pool.train[order], condition, masking, pool.hidden)
+                    if arm.rule == BACKPROP:
+                        at = (name, masking)
+                        memory, fit_ = backprop_point(arm, units, task, seed, chosen.get(at), settings)
+                        chosen.setdefault(at, fit_)
+                        fits.append({"condition": name, "masking": masking, "P": count, "seed": seed_index, **fit_})
+                    else:
+                        if condition.version not in filled:
+                            filled[condition.version] = fill(arm, units, task, seed, settings)
+                        memory = filled[condition.version]
+                    hits, within = stored_recovered(memory, task, settings.steps)
+                    held = held_out_recovered(memory, pool.held_out, task, settings.steps)
+                    points.append(
+                        {
+                            "arm": arm.name,
+                            "condition": name,
+                            "masking": masking,
+                            "K": units,
+                            "P": count,
+                            "seed": seed_index,
+                            "stored": round(float(hits.double().mean()), 6),
+                            "stored_within_threshold": round(float(within.double().mean()), 6),
+                            "held_out": round(float(held.double().mean()), 6),
+                        }
+                    )
+    return points, fits
 
 
-def half_point(points: list[dict], level: float, samples: int, generator: torch.Generator) -> dict:
-    """P½ (``metrics.crossing``, linear in P as its bootstrap) with its interval; a null P½ comes with
-    ``P_half_outside`` (side, load = the grid's edge P, fraction there) from ``metrics.grid_estimate``."""
-    counts = [p["P"] for p in points]
-    fractions = [p["stored"] for p in points]
-    low, high = bootstrap_crossing(counts, [p["stored_blocks"] for p in points], level, samples, generator)
+def sweep_point(grid: list[int], units: int) -> int:
+    """The P of the grid where backprop's lr × init sweep runs: the smallest P above K (the largest P when none is),
+    the first load at which K units must do more than keep the images (at P ≤ K the slot start is already a
+    solution and every lr ties at the floor)."""
+    return min((c for c in grid if c > units), default=grid[-1])
+
+
+def backprop_point(arm: Arm, units: int, task: Task, seed: int, chosen: dict | None, settings) -> tuple[Units, dict]:
+    """The sweep when nothing is chosen yet for this (condition, masking) of this K, else that lr and init:
+    (units, fit record)."""
+    if chosen is None:
+        return sweep_backprop(arm, units, task, seed, settings)
+    return train_backprop(arm, units, task, seed, chosen["lr"], chosen["init"], settings)
+
+
+# summarising ------------------------------------------------------------------------------------------------------
+def seed_table(points: list[dict], field: str) -> tuple[list[int], list[list[float]]]:
+    """The grid of P and the (points, seeds) table of ``field`` of one (arm, condition, masking, K)."""
+    counts = sorted({p["P"] for p in points})
+    table = [[p[field] for p in sorted(points, key=lambda p: p["seed"]) if p["P"] == count] for count in counts]
+    return counts, table
+
+
+def resampled(table: list[list[float]], statistic, samples: int, generator: torch.Generator) -> tuple:
+    """95% percentile interval of ``statistic`` (the (points,) mean over seeds → a number or None) when the training
+    seeds (columns of ``table``) are resampled with replacement; (None, None) when every resample gives None."""
+    values = torch.tensor(table, dtype=torch.float64)
+    seeds = values.shape[1]
+    found = []
+    for _ in range(samples):
+        value = statistic(values[:, torch.randint(seeds, (seeds,), generator=generator)].mean(1).tolist())
+        if value is not None:
+            found.append(value)
+    if not found:
+        return None, None
+    low, high = torch.tensor(found, dtype=torch.float64).quantile(torch.tensor([0.025, 0.975], dtype=torch.float64))
+    return round(float(low), 6), round(float(high), 6)
+
+
+def capacity(points: list[dict], samples: int, generator: torch.Generator) -> dict:
+    """P_0.9, P_0.99, P_half (each with its interval over seeds, or null with ``<key>_outside``), max_recalled =
+    max_P P·f(P) with its interval, and the curve of mean fractions against P (stored with its interval, threshold
+    only, held out)."""
+    counts, table = seed_table(points, "stored")
+    means = [sum(row) / len(row) for row in table]
+    out: dict = {}
+    for key, level in LEVELS.items():
+        low, high = bootstrap_crossing(counts, table, level, samples, generator)
+        out.update(grid_estimate(key, crossing(counts, means, level), counts, means, level))
+        out[f"{key}_low"], out[f"{key}_high"] = (None if v is None else round(v, 6) for v in (low, high))
+
+    def most(fractions: list[float]) -> float:
+        return max(c * f for c, f in zip(counts, fractions, strict=True))
+
+    out["max_recalled"] = round(most(means), 6)
+    out["max_recalled_low"], out["max_recalled_high"] = resampled(table, most, samples, generator)
+    curve = []
+    for index, count in enumerate(counts):
+        row = {"P": count, "stored": round(means[index], 6)}
+        row["stored_low"], row["stored_high"] = resampled([table[index]], lambda f: f[0], samples, generator)
+        for field in ("stored_within_threshold", "held_out"):
+            values = seed_table(points, field)[1][index]
+            row[field] = round(sum(values) / len(values), 6)
+        curve.append(row)
+    out["curve"] = curve
+    return out
+
+
+def training_summary(fits: list[dict]) -> dict:
+    """Backprop's convergence at one (condition, masking, K): every fit's record, whether all reached the plateau,
+    the most updates any used, and the lr and init chosen at each P."""
     return {
-        **grid_estimate("P_half", crossing(counts, fractions, level), counts, fractions, level),
-        "P_half_low": None if low is None else round(low, 6),
-        "P_half_high": None if high is None else round(high, 6),
+        "converged": all(f["converged"] for f in fits),
+        "updates_max": max(f["updates"] for f in fits),
+        "fits": fits,
     }
 
 
 def slope(entries: dict) -> float | None:
-    """Least-squares slope of log P½ against log K over the K with a measured P½ (None with fewer than two)."""
-    measured = [(e["K"], e["P_half"]) for e in entries.values() if e["P_half"] is not None]
+    """Least-squares slope of log P_0.9 against log K over the K with a measured P_0.9 (None with fewer than two)."""
+    measured = [(e["K"], e[PRIMARY]) for e in entries.values() if isinstance(e, dict) and e.get(PRIMARY) is not None]
     if len(measured) < 2:
         return None
     return round(loglog_slope([k for k, _ in measured], [p for _, p in measured]), 6)
 
 
+def summarise(arm: Arm, units: int, dim: int, points: list[dict], fits: list[dict], settings) -> dict:
+    """{condition: {masking: the K's entry}} of one (arm, K)."""
+    out: dict = {}
+    for name in arm.conditions:
+        for masking in settings.masking:
+            mine = [p for p in points if p["condition"] == name and p["masking"] == masking]
+            generator = generator_for(settings.seed, arm.name, name, masking, units, "bootstrap")
+            entry = {
+                "K": units,
+                "parameters": arm.parameters(units, dim),
+                **capacity(mine, settings.bootstrap, generator),
+            }
+            if arm.rule == BACKPROP:
+                entry["training"] = training_summary(
+                    [f for f in fits if f["condition"] == name and f["masking"] == masking]
+                )
+            out.setdefault(name, {})[masking] = entry
+    return out
+
+
 def run(settings: Settings, images: dict[str, Images], dim: int) -> tuple[dict, list[dict]]:
-    """Every arm, condition and K: (record arms, curve points)."""
-    conditions = {c.name: c for c in settings.conditions}
+    """Every arm, condition, masking and K: (record arms, curve points)."""
     arms: dict = {}
     curves: list[dict] = []
     for arm in settings.arms:
         entry = {"rule": arm.rule, "locality": arm.locality, "units": arm.units, "conditions": {}}
         if arm.rule == BACKPROP:
-            entry["updates"] = int(arm.options.get("updates", 200))
-        per_condition: dict[str, dict] = {name: {} for name in arm.conditions}
+            entry["options"] = dict(arm.options)
+        per: dict[str, dict[str, dict]] = {name: {m: {} for m in settings.masking} for name in arm.conditions}
         for units in arm.units:
             start = time.perf_counter()
-            points = measure(arm, units, [conditions[name] for name in arm.conditions], images, settings)
+            points, fits = measure(arm, units, images, settings)
             curves.extend(points)
-            for name in arm.conditions:
-                curve = [p for p in points if p["condition"] == name]
-                generator = generator_for(settings.seed, arm.name, name, units, "bootstrap")
-                result = {"K": units, "parameters": arm.parameters(units, dim)}
-                result.update(half_point(curve, settings.level, settings.bootstrap, generator))
-                result["held_out_at_all"] = curve[-1]["held_out"]
-                per_condition[name][f"K{units}"] = result
-            halves = ", ".join(f"{name} {per_condition[name][f'K{units}']['P_half']}" for name in arm.conditions)
-            say(f"budget images {arm.name} K={units}: P½ {halves} ({time.perf_counter() - start:.1f} s)")
-        entry["conditions"] = {name: {"slope": slope(per_k), **per_k} for name, per_k in per_condition.items()}
+            for name, by_masking in summarise(arm, units, dim, points, fits, settings).items():
+                for masking, result in by_masking.items():
+                    per[name][masking][f"K{units}"] = result
+            found = ", ".join(
+                f"{name}/{m} {per[name][m][f'K{units}'][PRIMARY]}" for name in arm.conditions for m in settings.masking
+            )
+            say(f"budget images {arm.name} K={units}: {PRIMARY} {found} ({time.perf_counter() - start:.1f} s)")
+        entry["conditions"] = {
+            name: {masking: {"slope": slope(per_k), **per_k} for masking, per_k in by_masking.items()}
+            for name, by_masking in per.items()
+        }
         arms[arm.name] = entry
     return arms, curves
 
@@ -430,7 +647,9 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
         "threshold": round(error_threshold(dim), 6),
         "held_out": settings.held_out,
         "steps": settings.steps,
-        "level": settings.level,
+        "seeds": settings.seeds,
+        "levels": dict(LEVELS),
+        "masking": {name: MASKING[name] for name in settings.masking},
         "conditions": {c.name: describe(c) for c in settings.conditions},
         "mean_image_floor": {
             version: mean_image_floor(entry, error_threshold(dim), version == "binary")
@@ -450,8 +669,13 @@ def main(args) -> None:
         parse_settings,
         compute,
         record_name="budget_images",
-        headline=lambda record: select(record, "arms.*.conditions.*.K*.P_half"),
+        headline=lambda record: select(record, f"arms.*.conditions.*.*.K*.{PRIMARY}"),
         curves=(
-            Curves("budget_images_curves.json", x="P", y=("stored", "held_out"), series=("arm", "condition", "K")),
+            Curves(
+                "budget_images_curves.json",
+                x="P",
+                y=("stored", "held_out"),
+                series=("arm", "condition", "masking", "K", "seed"),
+            ),
         ),
     )

@@ -1,242 +1,254 @@
-"""E8b: real images recovered by a memory of K hidden units, per learning rule (local solid, nonlocal/backprop dashed).
+"""E8b: real images stored in a memory of K hidden units, per learning rule, scored on the stored set (local solid,
+nonlocal/backprop dashed).
 
-Left: P½ (the number of stored images at which half are still recovered from half-masked queries, Millidge's
-threshold) against K, log–log, one line per rule: the first condition of the record bold, the others faint (marker
-per condition); a P½ beyond the stored grid is drawn at the grid's edge as an open triangle pointing the way it
-lies. Right: the fraction of held-out images recovered against P at the largest K of each rule (first condition),
-with the fraction the mean training image alone would recover (the threshold's floor).
+Left: P_0.9 (the number of stored images at which 90% of them are still recovered from half-masked queries: within
+Millidge's threshold and nearer their own image than any other stored one) against K, one line per rule and masking
+convention (first condition), with the keep-K memory's K/0.9; a P_0.9 beyond the grid is drawn at the grid's edge as
+an open triangle pointing the way it lies. Right: the fraction of the stored set recovered against P at the largest K
+of each rule (first condition and masking), the keep-K curve min(1, K/P), and held-out completion (threshold only)
+dotted.
 """
 
 from __future__ import annotations
 
-from ..metrics import loglog_slope
-from .records import best_local_against_nonlocal
 from .style import plt
 
 INPUTS = ("budget_images.json", "budget_images_curves.json")
 OUTPUT = "budget_images.png"
-MARKERS = ("o", "s", "^", "D", "v", "P", "X")
+PRIMARY = "P_0.9"
+LEVEL = 0.9
+MARKERS = ("o", "s", "^", "D")
+VERDICTS = ("local ahead", "nonlocal ahead", "not resolved", "not converged")
 
 
 def _style(arm: dict) -> str:
     return "-" if arm["locality"] == "local" else "--"
 
 
-def _entries(condition: dict) -> list[dict]:
-    return sorted((e for key, e in condition.items() if key.startswith("K")), key=lambda e: e["K"])
+def _entries(per_k: dict) -> list[dict]:
+    return sorted((e for key, e in per_k.items() if key.startswith("K")), key=lambda e: e["K"])
+
+
+def _units(record: dict) -> list[int]:
+    return sorted(
+        {
+            e["K"]
+            for arm in record["arms"].values()
+            for c in arm["conditions"].values()
+            for m in c.values()
+            for e in _entries(m)
+        }
+    )
 
 
 def draw(metrics: dict) -> plt.Figure:
     record, curves = metrics[INPUTS[0]], metrics[INPUTS[1]]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), constrained_layout=True)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    markers = {name: MARKERS[i % len(MARKERS)] for i, name in enumerate(record["conditions"])}
     first = next(iter(record["conditions"]))
+    maskings = list(record["masking"])
     ax = axes[0]
-    for condition, marker in markers.items():
-        ax.plot(
-            [], [], marker=marker, color="0.4", ls="none", alpha=1.0 if condition == first else 0.4, label=condition
-        )
     for index, (name, arm) in enumerate(record["arms"].items()):
         colour = colours[index % len(colours)]
-        for condition, entries in arm["conditions"].items():
-            entries = _entries(entries)
-            measured = [e for e in entries if e["P_half"] is not None]
+        for m_index, masking in enumerate(maskings):
+            entries = _entries(arm["conditions"].get(first, {}).get(masking, {}))
+            measured = [e for e in entries if e[PRIMARY] is not None]
             if measured:
-                ks = [e["K"] for e in measured]
-                ys = [e["P_half"] for e in measured]
-                low = [
-                    y - (e["P_half_low"] if e["P_half_low"] is not None else y)
-                    for y, e in zip(ys, measured, strict=True)
-                ]
-                high = [
-                    (e["P_half_high"] if e["P_half_high"] is not None else y) - y
-                    for y, e in zip(ys, measured, strict=True)
-                ]
-                primary = condition == first
+                ys = [e[PRIMARY] for e in measured]
+                low = [y - (e[f"{PRIMARY}_low"] or y) for y, e in zip(ys, measured, strict=True)]
+                high = [(e[f"{PRIMARY}_high"] or y) - y for y, e in zip(ys, measured, strict=True)]
                 ax.errorbar(
-                    ks,
+                    [e["K"] for e in measured],
                     ys,
                     yerr=[low, high],
                     color=colour,
                     ls=_style(arm),
-                    marker=markers[condition],
+                    marker=MARKERS[m_index % len(MARKERS)],
                     ms=4,
                     capsize=2,
-                    alpha=1.0 if primary else 0.3,
-                    label=f"{name} ({arm['locality']})" if primary else None,
+                    alpha=1.0 if m_index == 0 else 0.5,
+                    label=f"{name} ({arm['locality']}, {masking})",
                 )
             for e in entries:
-                outside = e.get("P_half_outside")
+                outside = e.get(f"{PRIMARY}_outside")
                 if outside:
                     marker = "^" if outside["side"] == "above_grid" else "v"
-                    alpha = 1.0 if condition == first else 0.3
-                    ax.plot([e["K"]], [outside["load"]], marker=marker, mfc="none", color=colour, ms=7, alpha=alpha)
-    ks = sorted({e["K"] for arm in record["arms"].values() for c in arm["conditions"].values() for e in _entries(c)})
-    ax.plot(ks, [2 * k for k in ks], "k:", lw=1, label="P = 2K (K slots, half of 2K)")
+                    ax.plot([e["K"]], [outside["load"]], marker=marker, mfc="none", color=colour, ms=7)
+    ks = _units(record)
+    ax.plot(ks, [k / LEVEL for k in ks], "k:", lw=1, label="keep K of P: P_0.9 = K/0.9")
     ax.set(
         xscale="log",
         yscale="log",
         xlabel="hidden units K",
-        ylabel="P½ (half the stored images recovered)",
-        title=f"Stored images per K ({record['dataset']}, D = {record['dim']}; △▽ beyond the grid)",
+        ylabel="P_0.9 (90% of the stored set recovered)",
+        title=f"Stored images per K ({record['dataset']}, D = {record['dim']}, {first}; △▽ beyond the grid)",
     )
-    ax.legend(fontsize=6, ncol=2)
+    ax.legend(fontsize=5, ncol=2)
     ax = axes[1]
+    masking = maskings[0]
     for index, (name, arm) in enumerate(record["arms"].items()):
         colour = colours[index % len(colours)]
-        largest = max(arm["units"])
-        for condition in [c for c in arm["conditions"] if c == first]:
-            rows = sorted(
-                (r for r in curves if r["arm"] == name and r["condition"] == condition and r["K"] == largest),
-                key=lambda r: r["P"],
-            )
-            ax.plot(
-                [r["P"] for r in rows],
-                [r["held_out"] for r in rows],
-                color=colour,
-                ls=_style(arm),
-                marker=markers[condition],
-                ms=4,
-                label=f"{name} K={largest}",
-            )
-    version = record["conditions"][first]["version"]
-    floor = record["mean_image_floor"][version]
-    ax.axhline(floor, color="0.5", ls=":", lw=1, label=f"mean training image alone ({version}): {floor:.2f}")
+        entries = _entries(arm["conditions"].get(first, {}).get(masking, {}))
+        if not entries:
+            continue
+        curve = entries[-1]["curve"]
+        ps = [row["P"] for row in curve]
+        ax.plot(
+            ps,
+            [row["stored"] for row in curve],
+            color=colour,
+            ls=_style(arm),
+            marker="o",
+            ms=3,
+            label=f"{name} K={entries[-1]['K']}",
+        )
+        ax.plot(ps, [row["held_out"] for row in curve], color=colour, ls=":", lw=1)
+    largest = ks[-1]
+    grid = sorted({row["P"] for row in curves if row["K"] == largest})
+    ax.plot(grid, [min(1.0, largest / p) for p in grid], "k-", lw=0.8, label=f"keep K = {largest}: min(1, K/P)")
     ax.set(
         xscale="log",
         xlabel="stored images P",
-        ylabel="held-out images recovered",
-        title=f"Held-out completion against P ({first}, {record['held_out']} test images)",
+        ylabel="fraction recovered (stored; held-out dotted)",
+        title=f"Stored set against P ({first}, masking {masking})",
     )
     ax.legend(fontsize=5, ncol=2)
     return fig
 
 
+# the verdict per K ------------------------------------------------------------------------------------------------
+def _bounds(entry: dict) -> tuple[float, float, float]:
+    """(value, low, high) of P_0.9; outside the grid: the edge, with the open side unbounded (0 or infinity)."""
+    if entry[PRIMARY] is not None:
+        value = entry[PRIMARY]
+        low, high = entry[f"{PRIMARY}_low"], entry[f"{PRIMARY}_high"]
+        return value, value if low is None else low, value if high is None else high
+    outside = entry[f"{PRIMARY}_outside"]
+    if outside["side"] == "below_grid":
+        return outside["load"], 0.0, outside["load"]
+    return outside["load"], outside["load"], float("inf")
+
+
+def verdicts(record: dict) -> list[dict]:
+    """Per condition, masking convention and K where a local and a nonlocal arm are both measured: the best local and
+    the best nonlocal arm by stored-set P_0.9 with its 95% interval over training seeds, and the verdict: "local
+    ahead" / "nonlocal ahead" when the intervals separate, "not converged" when a backprop arm at that K did not
+    reach its plateau and the verdict is not already "nonlocal ahead", else "not resolved". Rows {condition,
+    masking, K, local: {arm, value, low, high}, nonlocal: {…}, backprop_converged (None without backprop), verdict}."""
+    rows = []
+    for condition in record["conditions"]:
+        for masking in record["masking"]:
+            for k in _units(record):
+                sides: dict[str, list] = {"local": [], "nonlocal": []}
+                converged = None
+                for name, arm in record["arms"].items():
+                    entry = arm["conditions"].get(condition, {}).get(masking, {}).get(f"K{k}")
+                    if entry is None:
+                        continue
+                    sides[arm["locality"]].append((*_bounds(entry), name))
+                    if "training" in entry:
+                        converged = entry["training"]["converged"] and converged is not False
+                if not sides["local"] or not sides["nonlocal"]:
+                    continue
+                local, remote = max(sides["local"]), max(sides["nonlocal"])
+                if local[1] > remote[2]:
+                    verdict = "local ahead"
+                elif remote[1] > local[2]:
+                    verdict = "nonlocal ahead"
+                else:
+                    verdict = "not resolved"
+                if converged is False and verdict != "nonlocal ahead":
+                    verdict = "not converged"
+                rows.append(
+                    {
+                        "condition": condition,
+                        "masking": masking,
+                        "K": k,
+                        "local": dict(zip(("value", "low", "high", "arm"), local, strict=True)),
+                        "nonlocal": dict(zip(("value", "low", "high", "arm"), remote, strict=True)),
+                        "backprop_converged": converged,
+                        "verdict": verdict,
+                    }
+                )
+    return rows
+
+
+# the report -------------------------------------------------------------------------------------------------------
 def section(metrics: dict) -> list[str]:
-    """The report's E8b lines: the table of P½ per rule, condition and K, then what the numbers say."""
+    """The report's E8b lines: per condition and masking, P_0.9 / max recalled / P½ per rule and K, the held-out
+    column, the verdict per K, and backprop's convergence."""
     record = metrics[INPUTS[0]]
-    floors = ", ".join(f"{name} {value:.2f}" for name, value in sorted(record["mean_image_floor"].items()))
-    return [
-        f"P½: the number of stored images (the first P of {record['dataset']}'s training images) at which half are "
-        f"still recovered from queries with the bottom half hidden, Σ(x - out)² ≤ {record['threshold']:g} "
-        "(Millidge et al.'s threshold, as in E3); 95% intervals resample blocks of queries (one training seed). "
-        f"The mean training image alone is within the threshold of this fraction of held-out images: {floors} "
-        "(a blurred output can pass the threshold without recalling anything).",
+    floors = ", ".join(
+        f"{name} {v['held_out']:.2f} held out / {v['train']:.2f} training"
+        for name, v in sorted(record["mean_image_floor"].items())
+    )
+    lines = [
+        f"Stored-set capacity: for each of {record['seeds']} training seeds a stored set of P of {record['dataset']}'s "
+        "training images (a seeded permutation, every image presented to the rule); an image is recovered from its "
+        f"half-hidden query when Σ(x - out)² ≤ {record['threshold']:g} (Millidge et al.) and no other stored image is "
+        "nearer the output, so a memory that keeps K of P scores min(1, K/P) (P_0.9 = K/0.9). P_0.9 and max recalled "
+        "= max_P P·f(P), 95% intervals over the training seeds; P½ (secondary) credits a forgetting memory with 2K. "
+        "Held-out completion (test images, threshold only) at P = K is a separate column. Hidden pixels: "
+        + ", ".join(f"{name} (c = {value:g})" for name, value in record["masking"].items())
+        + f". The mean training image alone is within the threshold of: {floors}.",
         "",
         *table(record),
         "",
-        *against_slots(record),
-        *statement(record),
+        *[
+            f"- {row['condition']}, {row['masking']}, K = {row['K']}: best local {row['local']['arm']} P_0.9 "
+            f"{_interval(row['local'])} against best nonlocal {row['nonlocal']['arm']} {_interval(row['nonlocal'])}: "
+            f"{row['verdict']}."
+            for row in verdicts(record)
+        ],
+        "",
+        *convergence_table(record),
     ]
+    return lines
 
 
 def table(record: dict) -> list[str]:
-    """Markdown rows: P½ [95%] per rule and condition at each K, the log–log slope, held-out at all P."""
-    ks = sorted({e["K"] for arm in record["arms"].values() for c in arm["conditions"].values() for e in _entries(c)})
+    """Markdown rows per rule, condition and masking: P_0.9 [95%] / max recalled / P½ and held-out at P = K, per K."""
+    ks = _units(record)
     lines = [
-        "| rule | locality | condition | " + " | ".join(f"P½ at K = {k}" for k in ks) + " | slope d log P½ / d log K |",
-        "|---|---|---|" + "---|" * len(ks) + "---|",
+        "| rule | locality | condition | masking | "
+        + " | ".join(f"K = {k}: P_0.9 [95%]; max recalled; P½; held-out" for k in ks)
+        + " |",
+        "|---|---|---|---|" + "---|" * len(ks),
     ]
     for name, arm in record["arms"].items():
-        for condition, entries in arm["conditions"].items():
-            by_k = {e["K"]: e for e in _entries(entries)}
-            cells = [_half(by_k[k]) if k in by_k else "not run" for k in ks]
-            lines.append(
-                f"| {name} | {arm['locality']} | {condition} | " + " | ".join(cells) + f" | {_fmt(entries['slope'])} |"
-            )
+        for condition, by_masking in arm["conditions"].items():
+            for masking, per_k in by_masking.items():
+                by_k = {e["K"]: e for e in _entries(per_k)}
+                cells = [_cell(by_k[k]) if k in by_k else "not run" for k in ks]
+                lines.append(f"| {name} | {arm['locality']} | {condition} | {masking} | " + " | ".join(cells) + " |")
     return lines
 
 
-def against_slots(record: dict, reference: str = "slot") -> list[str]:
-    """The plain answer under the record's first condition: each rule's P½ as a multiple of the one-shot slots' P½ at
-    the largest K where both are measured, and whether their 95% intervals separate."""
-    if reference not in record["arms"]:
-        return []
-    first = next(iter(record["conditions"]))
-    slots = {e["K"]: e for e in _entries(record["arms"][reference]["conditions"].get(first, {})) if e["P_half"]}
+def convergence_table(record: dict) -> list[str]:
+    """Backprop per condition, masking and K: the lr and init kept, the most updates a fit used, whether every fit
+    reached its plateau (the stored set is the training set: memorisation)."""
     lines = []
     for name, arm in record["arms"].items():
-        if name == reference or first not in arm["conditions"]:
+        if arm["rule"] != "backprop":
             continue
-        mine = {e["K"]: e for e in _entries(arm["conditions"][first]) if e["P_half"] is not None and e["K"] in slots}
-        if not mine:
-            lines.append(f"- {first}: {name} ({arm['locality']}) has no P½ at a K where the slots have one.")
-            continue
-        k = max(mine)
-        a, b = mine[k], slots[k]
-        apart = None not in (a["P_half_low"], a["P_half_high"], b["P_half_low"], b["P_half_high"]) and (
-            a["P_half_low"] > b["P_half_high"] or b["P_half_low"] > a["P_half_high"]
-        )
-        verdict = "the intervals separate" if apart else "the intervals overlap: not resolved at these sizes"
-        lines.append(
-            f"- {first}, K = {k}: {name} ({arm['locality']}) stores {a['P_half'] / b['P_half']:.2f}× the P½ of K "
-            f"one-shot slots ({_interval(a['P_half'], a['P_half_low'], a['P_half_high'])} against "
-            f"{_interval(b['P_half'], b['P_half_low'], b['P_half_high'])}); {verdict}."
-        )
-    return lines
-
-
-def statement(record: dict) -> list[str]:
-    """Per condition and K measured with a local rule and with a nonlocal one (pseudo-inverse or backprop): the best
-    local P½ against the best nonlocal one, compared by their 95% intervals; then the slopes."""
-    lines = []
-    for condition in record["conditions"]:
-        sides: dict[int, dict[str, list]] = {}
-        for name, arm in record["arms"].items():
-            for e in _entries(arm["conditions"].get(condition, {})):
-                if e["P_half"] is not None:
-                    side = sides.setdefault(e["K"], {"local": [], "nonlocal": []})
-                    side[arm["locality"]].append((e["P_half"], e["P_half_low"], e["P_half_high"], name))
-        for k, side in sorted(sides.items()):
-            if (compared := best_local_against_nonlocal(side)) is None:
-                continue
-            (lv, ll, lh, ln), (nv, nl, nh, nn), verdict = compared
-            lines.append(
-                f"- {condition}, K = {k}: best local {ln} P½ {_interval(lv, ll, lh)} against best nonlocal {nn} "
-                f"{_interval(nv, nl, nh)}; {verdict}."
-            )
-        slopes = {
-            name: arm["conditions"][condition]["slope"]
-            for name, arm in record["arms"].items()
-            if condition in arm["conditions"] and arm["conditions"][condition]["slope"] is not None
-        }
-        if slopes:
-            listed = ", ".join(f"{name} {value:.2f}" for name, value in slopes.items())
-            lines.append(
-                f"- {condition}: slope of log P½ against log K (over the K with a measured P½; no interval): {listed}."
-            )
-        else:
-            lines.append(f"- {condition}: fewer than two measured P½ per rule: no slope, not resolved at these sizes.")
-        lines += backprop_slopes(record, condition)
-    return lines or ["- No K has a measured P½ for both a local and a nonlocal rule: not resolved at these sizes."]
-
-
-def backprop_slopes(record: dict, condition: str) -> list[str]:
-    """The issue's test: backprop's slope against each local rule's slope over the same K (those where backprop has a
-    measured P½). Slopes carry no interval here: the line states the numbers and says the comparison is not
-    resolved."""
-    lines = []
-    for arm in record["arms"].values():
-        if arm["rule"] != "backprop" or condition not in arm["conditions"]:
-            continue
-        mine = {e["K"]: e for e in _entries(arm["conditions"][condition]) if e["P_half"] is not None}
-        if len(mine) < 2:
-            continue
-        ks = sorted(mine)
-        parts = []
-        for other, local in record["arms"].items():
-            if local["locality"] != "local" or condition not in local["conditions"]:
-                continue
-            theirs = {e["K"]: e["P_half"] for e in _entries(local["conditions"][condition])}
-            if all(theirs.get(k) is not None for k in ks):
-                parts.append(f"{other} {loglog_slope(ks, [theirs[k] for k in ks]):.2f}")
-        own = loglog_slope(ks, [mine[k]["P_half"] for k in ks])
-        lines.append(
-            f"- {condition}: over K = {', '.join(map(str, ks))} backprop's slope is {own:.2f}; local rules over the "
-            f"same K: {', '.join(parts) or 'none with a P½ at every such K'} (two or three K and no interval on a "
-            "slope: whether backprop's slope is steeper is not resolved at these sizes)."
-        )
+        lines += [
+            f"{name}: Adam on the completion loss of the stored set (memorisation: training set = stored set), "
+            f"stopped at the plateau of that loss or at {arm['options']['cap']} updates; lr × init swept at the first "
+            "seed and the smallest P above K.",
+            "",
+            "| condition | masking | K | lr | init | updates (max over P, seeds) | converged |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for condition, by_masking in arm["conditions"].items():
+            for masking, per_k in by_masking.items():
+                for e in _entries(per_k):
+                    training = e["training"]
+                    kept = next(f for f in training["fits"] if "swept" in f)
+                    state = "yes" if training["converged"] else "not converged"
+                    lines.append(
+                        f"| {condition} | {masking} | {e['K']} | {kept['lr']:g} | {kept['init']} | "
+                        f"{training['updates_max']} | {state} |"
+                    )
     return lines
 
 
@@ -244,13 +256,20 @@ def _fmt(value) -> str:
     return "—" if value is None else f"{value:.3g}"
 
 
-def _interval(value, low, high) -> str:
-    return f"{value:.3g} [{_fmt(low)}, {_fmt(high)}]"
+def _interval(side: dict) -> str:
+    return f"{side['value']:.3g} [{_fmt(side['low'])}, {_fmt(side['high'])}]"
 
 
-def _half(entry: dict) -> str:
-    if entry["P_half"] is not None:
-        return _interval(entry["P_half"], entry["P_half_low"], entry["P_half_high"])
-    outside = entry["P_half_outside"]
-    sign = "<" if outside["side"] == "below_grid" else ">"
-    return f"{sign} {outside['load']:g} ({outside['fraction']:.2f} at the edge)"
+def _estimate(entry: dict, key: str) -> str:
+    if entry[key] is not None:
+        return f"{entry[key]:.3g} [{_fmt(entry[f'{key}_low'])}, {_fmt(entry[f'{key}_high'])}]"
+    outside = entry[f"{key}_outside"]
+    return f"{'<' if outside['side'] == 'below_grid' else '>'} {outside['load']:g}"
+
+
+def _cell(entry: dict) -> str:
+    at_k = next((row for row in entry["curve"] if row["P"] >= entry["K"]), entry["curve"][-1])
+    return (
+        f"{_estimate(entry, PRIMARY)}; {entry['max_recalled']:.3g}; {_estimate(entry, 'P_half')}; "
+        f"{at_k['held_out']:.2f}"
+    )

@@ -333,6 +333,85 @@ def fit_backprop(
     return module
 
 
+class Plateau(pl.Callback):
+    """Stopping rule on the training criterion: after each training epoch, read the epoch's mean training loss
+    (``train/loss`` averaged over the epoch's batches); stop when the losses of the epochs spanning the last
+    ``patience`` gradient updates lie within a relative ``tolerance`` of each other (a flat window: neither falling
+    nor recovering from an overshoot), or when the loss is at most ``floor`` (the criterion is solved: a loss falling
+    towards 0 keeps falling by relative steps). ``converged`` is True only when the rule stopped the fit, so a fit
+    cut by the trainer's cap on updates or epochs reads False."""
+
+    def __init__(self, patience: int, tolerance: float, floor: float = 0.0):
+        if patience < 1 or not tolerance >= 0 or not floor >= 0:
+            raise ValueError(
+                f"patience, tolerance, floor: expected ≥ 1, ≥ 0, ≥ 0, got {patience}, {tolerance}, {floor}"
+            )
+        self.patience, self.tolerance, self.floor = patience, tolerance, floor
+        self.steps: list[int] = []
+        self.losses: list[float] = []
+        self.converged = False
+
+    def flat(self) -> bool:
+        """Whether the epochs since the last one at least ``patience`` updates back agree within ``tolerance``."""
+        step = self.steps[-1]
+        starts = [i for i, s in enumerate(self.steps) if s <= step - self.patience]
+        if not starts:
+            return False
+        window = self.losses[starts[-1] :]
+        return max(window) - min(window) <= self.tolerance * max(min(window), 1e-30)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        self.losses.append(float(trainer.callback_metrics["train/loss_epoch"]))
+        self.steps.append(trainer.global_step)
+        if self.losses[-1] <= self.floor or self.flat():
+            self.converged = True
+            trainer.should_stop = True
+
+
+def fit_until_plateau(
+    module: BackpropModule,
+    patterns: Tensor,
+    batch_size: int,
+    cap: int,
+    patience: int,
+    tolerance: float,
+    trainer_section: dict | None,
+    labels: Tensor | None = None,
+    floor: float = 0.0,
+    updates_per_epoch: int | None = None,
+    logger=False,
+) -> dict:
+    """Train ``module`` on ``patterns`` (P, D) (with ``labels`` (P,)), shuffled per (seed, epoch), until
+    :class:`Plateau` (``patience``, ``tolerance``, ``floor``) stops it or ``cap`` gradient updates are spent.
+    ``updates_per_epoch``: an epoch (the plateau's check) repeats the rows so that it holds at least this many
+    batches (a small P would otherwise pay Lightning's per-epoch cost at every update). Returns {updates, epochs,
+    converged, loss (the last epoch's mean training loss)}; a cap reached before the plateau reads not converged."""
+    from .data import PatternDataModule
+    from .trainer import fit
+
+    repeats = 1 if updates_per_epoch is None else max(1, math.ceil(updates_per_epoch * batch_size / patterns.shape[0]))
+    rows = patterns.repeat(repeats, 1)
+    labels = None if labels is None else labels.repeat(repeats)
+    plateau = Plateau(patience, tolerance, floor)
+    per_epoch = math.ceil(rows.shape[0] / batch_size)
+    data = PatternDataModule(rows, batch_size, labels=labels, shuffle=True, seed=module.seed)
+    trainer = fit(
+        module,
+        data,
+        trainer_section,
+        max_epochs=math.ceil(cap / per_epoch),
+        max_steps=cap,
+        callbacks=[plateau],
+        logger=logger,
+    )
+    return {
+        "updates": int(trainer.global_step),
+        "epochs": len(plateau.losses),
+        "converged": plateau.converged,
+        "loss": plateau.losses[-1] if plateau.losses else math.nan,
+    }
+
+
 # optimiser --------------------------------------------------------------------------------------------------
 class NormalisedMomentum(torch.optim.Optimizer):
     """K&H 2016's update: each memory's (row's) gradient divided by its largest |entry|, momentum, then the
