@@ -84,8 +84,9 @@ def answer(metrics: dict, level: float = ANSWER_LEVEL) -> list[dict]:
                 continue
             local, remote, verdict = compared
             label = f"D = {dim}, M = {budget}"
+            nonlocal_arms = sorted(c.name for c in columns[metric] if c.locality == "nonlocal")
             rows.append({"budget": label, "D": dim, "M": budget, "metric": metric, "local": local,
-                         "nonlocal": remote, "verdict": verdict})  # fmt: skip
+                         "nonlocal": remote, "verdict": verdict, "nonlocal_arms": nonlocal_arms})  # fmt: skip
     return rows
 
 
@@ -110,14 +111,14 @@ def paragraph(metrics: dict, level: float = ANSWER_LEVEL) -> list[str]:
         "trials; a verdict only where the intervals separate and every backprop fit on the other side reached its "
         f"plateau. Verdicts: {', '.join(f'{n} {v}' for v, n in counts.items()) or 'none'}.",
         "",
-        "| budget | metric | best local [95%] | best nonlocal [95%] | verdict |",
-        "|---|---|---|---|---|",
+        "| budget | metric | best local [95%] | best nonlocal [95%] | verdict | nonlocal arms measured |",
+        "|---|---|---|---|---|---|",
     ]
     for row in rows:
         metric = f"P{level:g}" if row["metric"] == "P" else "bits/parameter"
         lines.append(
             f"| {row['budget']} | {metric} | {_candidate_text(row['local'])} | {_candidate_text(row['nonlocal'])} "
-            f"| {row['verdict']} |"
+            f"| {row['verdict']} | {', '.join(row['nonlocal_arms'])} |"
         )
     return lines
 
