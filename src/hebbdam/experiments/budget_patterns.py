@@ -365,7 +365,13 @@ def choose_fit(arm: Arm, dim: int, size: int, settings: Settings) -> dict:
     ]
     best = min(sweep, key=lambda info: info["loss"])
     rows = [{**info, "loss": round(info["loss"], 6)} for info in sweep]
-    return {"lr": best["lr"], "init": best["init"], "sweep_patterns": count, "sweep": rows}
+    return {
+        "lr": best["lr"],
+        "init": best["init"],
+        "converged": best["converged"],
+        "sweep_patterns": count,
+        "sweep": rows,
+    }
 
 
 def measure_point(arm: Arm, dim: int, size: int, count: int, settings: Settings, choice: dict | None = None) -> dict:
@@ -522,13 +528,13 @@ def _rounded(value: float | None) -> float | None:
 
 
 def training_summary(points: list[dict], choice: dict) -> dict:
-    """A backprop arm's fits at one budget: the lr and init chosen by the sweep (and the sweep), the updates the
-    fits of the grid took (largest and mean), and whether every fit, of the sweep and of the grid, stopped on the
-    plateau (``converged``) rather than on the cap."""
+    """A backprop arm's fits at one budget: the lr and init chosen by the sweep (and the sweep, each fit with its
+    own flag), the updates the fits of the grid took (largest and mean), and whether the chosen fit of the sweep and
+    every fit of the grid stopped on the plateau (``converged``) rather than on the cap."""
     fits = [p["fit"] for p in points]
     return {
         **choice,
-        "converged": all(f["converged"] for f in fits) and all(row["converged"] for row in choice["sweep"]),
+        "converged": all(f["converged"] for f in fits) and choice["converged"],
         "fits_not_converged": sum(not f["converged"] for f in fits),
         "updates_max": max(f["updates"] for f in fits),
         "updates_mean": round(sum(f["updates"] for f in fits) / len(fits), 1),
