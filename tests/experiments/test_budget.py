@@ -109,7 +109,7 @@ def test_the_slot_memory_scores_what_keeping_k_patterns_scores(patterns_record):
     assert 1.7 * units <= entry["exact"]["half"]["P_c"] <= 2.3 * units and 1.7 * units <= keep["half"] <= 2.3 * units
     assert entry["recalled"]["value"] == pytest.approx(units, abs=0.5)  # it never recalls more than it keeps
     assert keep["information"] == 1.0 and 0.75 <= entry["information"]["value"] <= 1.0  # ≤ 1 bit per parameter
-    assert entry["information"]["at"] == units
+    assert entry["information"]["at"] <= units  # past K every further pattern only adds errors
 
 
 def test_a_backprop_arm_stopped_after_ten_updates_is_flagged_and_gets_no_verdict(tmp_path):
