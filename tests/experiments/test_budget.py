@@ -123,7 +123,9 @@ def test_a_backprop_arm_stopped_after_ten_updates_is_flagged_and_gets_no_verdict
     (entry,) = record["arms"]["dense_backprop"]["budgets"].values()
     training = entry["training"]
     assert training["converged"] is False and training["updates_max"] == 10
-    assert len(training["sweep"]) == 2 * len(record["arms"]["dense_backprop"]["inits"]) and {row["lr"] for row in training["sweep"]} == {0.01, 0.03}
+    assert len(training["sweep"]) == 2 * len(record["arms"]["dense_backprop"]["inits"]) and {
+        row["lr"] for row in training["sweep"]
+    } == {0.01, 0.03}
     assert training["lr"] in (0.01, 0.03) and training["init"] in ("written", "random")
     metrics = {"budget_patterns.json": record, "budget_patterns_curves.json": []}
     rows = e8a_figure.answer(metrics)
