@@ -150,20 +150,19 @@ def draw(metrics: dict) -> plt.Figure:
     fig, axes = plt.subplots(2, 2, figsize=(13, 9.5), constrained_layout=True)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     names = list(record["arms"])
-    for name, arm, _ in _entries(record):
+    for name, arm in record["arms"].items():
         colour = colours[names.index(name) % len(colours)]
-        series = sorted(arm["budgets"].values(), key=lambda e: (e["D"], e["M"]))
         kwargs = dict(fmt=MARKERS[arm["memory"]], ls=_style(arm), color=colour, ms=4, capsize=2)
-        label = f"{name} ({arm['locality']})"
-        capacity = [(e["M"], at_level(e["exact"], ANSWER_LEVEL)) for e in series]
-        capacity = [(m, c) for m, c in capacity if c is not None and c["P_c"] is not None]
-        if capacity:
-            ms = [m for m, _ in capacity]
-            ys, low, high = _with_errors([c for _, c in capacity], "P_c", "P_c_low", "P_c_high")
-            axes[0, 0].errorbar(ms, ys, yerr=[low, high], label=label, **kwargs)
-        infos = [e["information"] for e in series]
-        ys, low, high = _with_errors(infos, "value", "low", "high")
-        axes[0, 1].errorbar([e["M"] for e in series], ys, yerr=[low, high], label=label, **kwargs)
+        for index, dim in enumerate(sorted({e["D"] for e in arm["budgets"].values()})):
+            label = f"{name} ({arm['locality']})" if index == 0 else None  # one line per D, one label per arm
+            series = sorted((e for e in arm["budgets"].values() if e["D"] == dim), key=lambda e: e["M"])
+            capacity = [(e["M"], at_level(e["exact"], ANSWER_LEVEL)) for e in series]
+            capacity = [(m, c) for m, c in capacity if c is not None and c["P_c"] is not None]
+            if capacity:
+                ys, low, high = _with_errors([c for _, c in capacity], "P_c", "P_c_low", "P_c_high")
+                axes[0, 0].errorbar([m for m, _ in capacity], ys, yerr=[low, high], label=label, **kwargs)
+            ys, low, high = _with_errors([e["information"] for e in series], "value", "low", "high")
+            axes[0, 1].errorbar([e["M"] for e in series], ys, yerr=[low, high], label=label, **kwargs)
     budgets = [e["M"] for _, _, e in _entries(record)]
     span = [min(budgets), max(budgets)]
     gardner = ref.GARDNER_BITS_PER_SYNAPSE.value
