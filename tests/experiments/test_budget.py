@@ -1,5 +1,6 @@
-"""E8 (local rules against backprop at a fixed budget): budgets counted from the built memories, Gardner's bound and
-the K-slot 2K law on a tiny stage run, repeatability, and config errors."""
+"""E8 (local rules against backprop at a fixed budget): budgets counted from the built memories, Gardner's bound,
+the keep-K reference (slot P₀.₉ = K, P½ = 2K), backprop convergence flags, the generated answer, repeatability
+and config errors."""
 
 from __future__ import annotations
 
@@ -13,28 +14,31 @@ from hebbdam.config import load_params
 from hebbdam.data.synthetic import rademacher
 from hebbdam.experiments import budget_classify as e8c
 from hebbdam.experiments import budget_patterns as e8a
+from hebbdam.figures import budget_patterns as e8a_figure
+from hebbdam.figures.records import Candidate, budget_verdict
 
 from ..conftest import compose_file
 
 ARMS = "budget.patterns.arms"
+DENSE = ("dense_slot", "dense_slot_exp", "dense_prototype", "dense_krotov_hopfield", "dense_backprop")
+BACKPROP_OPTIONS = ("updates=200", "lrs=[0.01,0.03]", "window=20")
 TINY_PATTERNS = [
     "budget.patterns.trials=2",
     *(f"{ARMS}.{arm}.dims=[16]" for arm in ("hebb", "storkey", "pseudo_inverse", "delta", "backprop_pairwise")),
-    *(f"{ARMS}.{arm}.dims=[16]" for arm in ("features_hebb", "features_backprop", "quadruplets")),
-    *(f"{ARMS}.{arm}.dims=[16]" for arm in ("kslot_slot", "kslot_krotov_hopfield", "kslot_backprop")),
+    *(f"{ARMS}.{arm}.dims=[16]" for arm in ("features_hebb", "features_backprop", "quadruplets", *DENSE)),
     f"{ARMS}.delta.options.epochs=20",
-    f"{ARMS}.backprop_pairwise.options.updates=20",
+    *(f"{ARMS}.backprop_pairwise.options.{option}" for option in BACKPROP_OPTIONS),
     f"{ARMS}.features_hebb.sizes=[128]",
     f"{ARMS}.features_backprop.sizes=[128]",
-    f"{ARMS}.features_backprop.options.updates=10",
+    *(f"{ARMS}.features_backprop.options.{option}" for option in ("updates=40", "lrs=[0.001]", "window=10")),
     f"{ARMS}.quadruplets.sizes=[512]",
-    *(f"{ARMS}.{arm}.sizes=[6]" for arm in ("kslot_slot", "kslot_krotov_hopfield", "kslot_backprop")),
-    f"{ARMS}.kslot_krotov_hopfield.options.epochs=5",
-    f"{ARMS}.kslot_backprop.options.updates=20",
+    *(f"{ARMS}.{arm}.size_ratios=[0.375]" for arm in DENSE),  # K = 6
+    f"{ARMS}.dense_krotov_hopfield.options.epochs=5",
+    *(f"{ARMS}.dense_backprop.options.{option}" for option in BACKPROP_OPTIONS),
 ]
 # the stage runs: the arms the assertions read (every arm is built once by the budget test)
-STAGE_ARMS = [*TINY_PATTERNS, *(f"~{ARMS}.{arm}" for arm in ("storkey", "features_hebb", "features_backprop"))]
-STAGE_ARMS += [f"~{ARMS}.{arm}" for arm in ("quadruplets", "kslot_krotov_hopfield", "kslot_backprop")]
+DROPPED = ("storkey", "features_hebb", "features_backprop", "quadruplets", "dense_krotov_hopfield", "dense_slot_exp")
+STAGE_ARMS = [*TINY_PATTERNS, *(f"~{ARMS}.{arm}" for arm in (*DROPPED, "dense_prototype", "backprop_pairwise"))]
 
 
 @pytest.fixture(scope="module")
@@ -66,40 +70,139 @@ def test_every_arm_fills_exactly_its_budget_of_parameters(patterns_params, one_t
     for arm in settings.arms:
         dim = 16
         size = arm.budgets(dim)[0]
-        memory = e8a.build_memory(arm, patterns, size, seed=1, settings=settings)
+        filled = e8a.build_memory(arm, patterns, size, seed=1, settings=settings)
         expected = {"hopfield": dim * dim, "random_features": 2 * size, "quadruplets": size, "dense": size * dim}
         assert e8a.parameter_count(arm.memory, dim, size) == expected[arm.memory], arm.name
-        assert _stored_size(memory) == expected[arm.memory], arm.name
+        assert _stored_size(filled.memory) == expected[arm.memory], arm.name
+        if arm.rule == e8a.BACKPROP:
+            assert set(filled.info) == {"lr", "init", "updates", "converged", "loss"}, arm.name
 
 
 def test_pairwise_rules_respect_gardner_and_hebb_is_far_below(patterns_record):
     record, _ = patterns_record
     arms = record["arms"]
     gardner = ref.GARDNER_BITS_PER_SYNAPSE.value
-    fixed = {name: next(iter(arms[name]["budgets"].values()))["fixed_point"] for name in arms}
-    for name in ("hebb", "pseudo_inverse", "delta", "backprop_pairwise"):
+    fixed = {name: next(iter(arms[name]["budgets"].values()))["fixed_point"]["half"] for name in arms}
+    for name in ("hebb", "pseudo_inverse", "delta"):
         assert fixed[name]["bits_per_parameter"] is not None, name
         assert fixed[name]["bits_per_parameter"] <= gardner, name  # no pairwise rule beats 2 bits per synapse
     assert fixed["hebb"]["bits_per_parameter"] < 0.3 * gardner  # one-shot Hebb: ~D/(2 ln D) stable patterns
-    # the projector with zero diagonal keeps P < D patterns stable and none at P = D (W = 0): P_c → D, one bit per
-    # synapse (linear interpolation across that cliff can land up to one grid step above D)
+    # the projector with zero diagonal keeps P < D patterns stable and none at P = D (W = 0): P_c → D
     assert 0.75 <= fixed["pseudo_inverse"]["bits_per_parameter"] <= 1.1
     assert 0.5 * gardner <= fixed["delta"]["bits_per_parameter"]  # the perceptron rule approaches Gardner's 2
+    for name in ("hebb", "pseudo_inverse", "delta"):  # information per parameter on recall stays under the bound
+        assert next(iter(arms[name]["budgets"].values()))["information"]["value"] <= gardner, name
     assert arms["hebb"]["locality"] == "local" and arms["pseudo_inverse"]["locality"] == "nonlocal"
-    assert arms["backprop_pairwise"]["locality"] == "nonlocal" and arms["kslot_slot"]["locality"] == "local"
+    assert arms["dense_backprop"]["locality"] == "nonlocal" and arms["dense_slot"]["locality"] == "local"
 
 
-def test_k_slot_dam_recalls_its_first_k_patterns_so_p_c_is_two_k(patterns_record):
+def test_the_slot_memory_scores_what_keeping_k_patterns_scores(patterns_record):
+    """Scored on all P, the K-slot memory is the keep-K memory: P₀.₉ = K (up to the 1/0.9 of the level, within its
+    interval of the trivial curve on the same grid), at most 1 bit per parameter, and P½ = 2K, the artifact."""
     record, _ = patterns_record
-    (entry,) = record["arms"]["kslot_slot"]["budgets"].values()
-    units = entry["size"]
-    assert entry["M"] == units * entry["D"]
-    assert 1.7 * units <= entry["exact"]["P_c"] <= 2.3 * units  # K of P recalled: K/P = ½ at P = 2K
-    assert entry["exact"]["P_c_low"] <= entry["exact"]["P_c"] <= entry["exact"]["P_c_high"]
+    (entry,) = record["arms"]["dense_slot"]["budgets"].values()
+    units, keep = entry["size"], entry["keep_K"]
+    assert entry["M"] == units * entry["D"] and units == 6
+    level = entry["exact"]["L0_9"]
+    assert level["P_c_low"] <= keep["L0_9"] <= level["P_c_high"]  # the slot memory is the trivial memory
+    assert units <= level["P_c"] <= units / 0.9 + 1  # P₀.₉ = K (K/0.9 on a continuous grid), never 2K
+    assert 1.7 * units <= entry["exact"]["half"]["P_c"] <= 2.3 * units and 1.7 * units <= keep["half"] <= 2.3 * units
+    assert entry["recalled"]["value"] == pytest.approx(units, abs=0.5)  # it never recalls more than it keeps
+    assert keep["information"] == 1.0 and 0.75 <= entry["information"]["value"] <= 1.0  # ≤ 1 bit per parameter
+    assert entry["information"]["at"] <= units  # past K every further pattern only adds errors
+
+
+def test_a_backprop_arm_stopped_after_ten_updates_is_flagged_and_gets_no_verdict(tmp_path):
+    from hebbdam.cli import main
+
+    planted = f"{ARMS}.dense_backprop.options.updates=10"  # stopped long before its plateau
+    dropped = [f"~{ARMS}.{arm}" for arm in ("hebb", "pseudo_inverse", "delta")]
+    params = compose_file(tmp_path / "params.yaml", [*STAGE_ARMS, planted, *dropped])
+    assert main(["budget_patterns", "--params", str(params), "--out", str(tmp_path / "out")]) == 0
+    record = json.loads((tmp_path / "out" / "budget_patterns.json").read_text())
+    (entry,) = record["arms"]["dense_backprop"]["budgets"].values()
+    training = entry["training"]
+    assert training["converged"] is False and training["updates_max"] == 10
+    assert len(training["sweep"]) == 2 * len(record["arms"]["dense_backprop"]["inits"]) and {
+        row["lr"] for row in training["sweep"]
+    } == {0.01, 0.03}
+    assert training["lr"] in (0.01, 0.03) and training["init"] in ("written", "random")
+    metrics = {"budget_patterns.json": record, "budget_patterns_curves.json": []}
+    rows = e8a_figure.answer(metrics)
+    assert rows and all(row["verdict"] == "not converged" for row in rows)
+    assert "not converged" in "\n".join(e8a_figure.section(metrics))
+
+
+def test_a_backprop_arm_at_its_plateau_is_marked_converged(patterns_record):
+    record, _ = patterns_record
+    (entry,) = record["arms"]["dense_backprop"]["budgets"].values()
+    assert entry["training"]["converged"] is True and entry["training"]["updates_max"] < 200
+
+
+@pytest.mark.parametrize(
+    ("local", "remote", "verdict"),
+    [
+        ((2.0, 1.8, 2.2, True), (1.0, 0.9, 1.1, True), "local ahead"),
+        ((1.0, 0.9, 1.1, True), (2.0, 1.8, 2.2, True), "nonlocal ahead"),
+        ((1.0, 0.9, 1.5, True), (1.2, 1.0, 1.4, True), "not resolved"),
+        ((2.0, 1.8, 2.2, True), (1.0, 0.9, 1.1, False), "not converged"),  # the loser might catch up
+        ((1.0, 0.9, 1.1, True), (2.0, 1.8, 2.2, False), "nonlocal ahead"),  # more training only widens the lead
+    ],
+)
+def test_the_verdict_per_budget(local, remote, verdict):
+    rows = [Candidate("a", "local", *local[:3], local[3]), Candidate("b", "nonlocal", *remote[:3], remote[3])]
+    rows.append(Candidate("c", "local", 0.1, 0.0, 0.2))  # a worse local arm does not change the answer
+    best_local, best_remote, said = budget_verdict(rows)
+    assert (best_local.name, best_remote.name, said) == ("a", "b", verdict)
+    assert budget_verdict(rows[:1]) is None  # one side only: no comparison
+
+
+def test_the_answer_compares_every_arm_at_a_budget_across_memories(patterns_record):
+    record, out = patterns_record
+    metrics = {name: json.loads((out / name).read_text()) for name in e8a_figure.INPUTS}
+    rows = e8a_figure.answer(metrics)
+    assert {row["metric"] for row in rows} == {"P", "I/M"}
+    # D = 16, M = 256: the pairwise nets (M = D²) and the K = 16 hidden units meet at no budget here; K = 6 gives 96
+    budgets = {(row["D"], row["M"]) for row in rows}
+    assert (16, 256) in budgets and (16, 96) in budgets
+    for row in rows:
+        assert row["verdict"] in ("local ahead", "nonlocal ahead", "not resolved", "not converged")
+    figure = e8a_figure.draw(metrics)
+    assert len(figure.axes) == 4
+
+
+def test_information_per_parameter_counts_what_the_recalled_states_carry():
+    assert e8a.information_per_parameter(10, 16, 160, 0.0) == 1.0
+    assert e8a.information_per_parameter(10, 16, 160, 0.5) == 0.0
+    assert 0 < e8a.information_per_parameter(10, 16, 160, 0.1) < 1.0 - 0.45  # H₂(0.1) ≈ 0.469
+
+
+def test_the_plateau_rule_stops_a_flat_loss_and_not_a_falling_one():
+    from hebbdam.lit.backprop import Plateau
+
+    class Trainer:
+        should_stop = False
+
+    flat, falling = Plateau(window=5, tolerance=0.01), Plateau(window=5, tolerance=0.01)
+    flat_trainer, falling_trainer = Trainer(), Trainer()
+    for step in range(30):
+        flat.on_train_batch_end(flat_trainer, None, {"loss": torch.tensor(1.0)}, None, step)
+        falling.on_train_batch_end(falling_trainer, None, {"loss": torch.tensor(0.9**step)}, None, step)
+    assert flat.converged and flat_trainer.should_stop
+    assert not falling.converged and not falling_trainer.should_stop
+
+
+@pytest.mark.parametrize(("fractions", "side", "edge"), [([0.2, 0.1], "below_grid", 4), ([1.0, 0.9], "above_grid", 8)])
+def test_a_null_capacity_carries_its_side_and_edge(fractions, side, edge):
+    per_trial = [[f, f] for f in fractions]
+    result = e8a.capacity([4, 8], per_trial, 0.5, 16 / 256, torch.Generator().manual_seed(0))
+    assert result["P_c"] is None and result["bits_per_parameter"] is None
+    assert result["P_c_outside"] == {"side": side, "load": float(edge), "fraction": fractions[0 if edge == 4 else 1]}
+    assert result["bits_per_parameter_outside"]["load"] == edge * 16 / 256
 
 
 def test_stage_repeats_bit_for_bit(tmp_path):
-    dropped = ("pseudo_inverse", "delta", "backprop_pairwise")
+    dropped = ("pseudo_inverse", "delta", "dense_backprop")
     params = compose_file(tmp_path / "params.yaml", [*STAGE_ARMS, *(f"~{ARMS}.{name}" for name in dropped)])
     from hebbdam.cli import main
 
@@ -109,6 +212,23 @@ def test_stage_repeats_bit_for_bit(tmp_path):
         files = ("budget_patterns.json", "budget_patterns_curves.json")
         outputs.append([(tmp_path / name / file).read_bytes() for file in files])
     assert outputs[0] == outputs[1]
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("budget.patterns.levels=[0.9,1.0]", "budget.patterns.levels"),
+        ("budget.patterns.levels=[]", "budget.patterns.levels"),
+        ("budget.patterns.loads=[]", "budget.patterns.loads"),
+        (f"{ARMS}.dense_slot.loads=[0.5]", f"{ARMS}.dense_slot.loads"),  # one P: no bracket, the budget cannot fit
+        (f"{ARMS}.dense_backprop.options.inits=[slots]", f"{ARMS}.dense_backprop.options.inits"),
+    ],
+)
+def test_bad_settings_are_refused_in_one_line(tmp_path, override, key):
+    from hebbdam.errors import HebbdamError
+
+    with pytest.raises(HebbdamError, match=key.replace(".", r"\.")):
+        compose_file(tmp_path / "refused.yaml", [*STAGE_ARMS, override])
 
 
 def test_a_rule_that_cannot_fill_the_memory_is_named(tmp_path, run_cli, capsys):

@@ -12,7 +12,6 @@ import pytest
 import torch
 
 from hebbdam.experiments import budget_images as e8b
-from hebbdam.experiments import budget_patterns as e8a
 from hebbdam.memory import Exponential, Power
 from hebbdam.rules import get_rule
 from hebbdam.rules.prototypes import projection_keys, prototype_units
@@ -293,17 +292,6 @@ def test_an_unknown_masking_convention_is_refused(tmp_path):
 
     with pytest.raises(HebbdamError, match="budget.images.masking"):
         compose_file(tmp_path / "refused.yaml", [*TINY, "budget.images.masking=[black]"])
-
-
-# E8a: the reason of a null capacity ---------------------------------------------------------------------------------
-@pytest.mark.parametrize(("fractions", "side", "edge"), [([0.2, 0.1], "below_grid", 4), ([1.0, 0.9], "above_grid", 8)])
-def test_budget_patterns_null_capacity_carries_its_side_and_edge(fractions, side, edge):
-    settings = e8a.Settings(seed=0, trials=2, flip_fraction=0.1, max_sweeps=5, level=0.5, loads=[0.1], arms=[])
-    points = [{"patterns": p, "exact": f, "exact_trials": [f, f]} for p, f in zip((4, 8), fractions, strict=True)]
-    result = e8a.capacity(points, "exact", 16, 256, settings, torch.Generator().manual_seed(0))
-    assert result["P_c"] is None and result["bits_per_parameter"] is None
-    assert result["P_c_outside"] == {"side": side, "load": float(edge), "fraction": fractions[0 if edge == 4 else 1]}
-    assert result["bits_per_parameter_outside"]["load"] == edge * 16 / 256
 
 
 def test_colour_images_become_the_mean_of_their_channels():

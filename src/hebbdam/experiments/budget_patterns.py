@@ -5,24 +5,38 @@ Random ±1 patterns Ξ (P, D). Each arm is a memory with a parameter budget M an
   backprop (denoising through unrolled recall, ``lit.backprop.fit_denoising``);
 - ``random_features``: the random-feature memory (DrDAM) with Y frequencies, M = 2Y (the tensor T; Ω is a fixed random
   draw regenerated from a seed, not a learned parameter), written by the Hebbian feature sum (rule
-  ``random_features``) or the same Ω with T trained by backprop (started from the Hebbian write);
+  ``random_features``) or the same Ω with T trained by backprop;
 - ``quadruplets``: the 4th-order (neuron–astrocyte) memory on M random index quadruplets, M couplings;
-- ``dense``: a DAM with K hidden units Ξ (K, D), M = K·D, filled with K < P units by the first K patterns (rule
-  ``slot``: the one-shot DAM), the K&H 2019 competing-units rule (``krotov_hopfield``) or backprop.
+- ``dense``: a DAM with K hidden units Ξ (K, D), M = K·D, filled by ``slot`` (the one-shot DAM: of the P patterns
+  presented it keeps the first K), ``prototype`` (online winner-take-all means), the K&H 2019 competing-units rule
+  (``krotov_hopfield``; the p-norms of its units, 1 at its fixed point, are recorded) or backprop.
 Local/nonlocal is the rule's own label; backprop is nonlocal.
 
-Criterion (one number per arm, D and budget): P_c = the number of stored patterns at which half of them are
-recalled exactly (every bit) after synchronous relaxation from the pattern with ``flip_fraction``·D flipped bits,
-interpolated on the grid of P; its 95% interval resamples the trials. ``fixed_point`` is the same with ρ = 0 (every
-neuron of the pattern strictly aligned with its field): the criterion of Gardner's bound (2 bits per synapse, zero
-margin), so bits per parameter P_c·D/M is compared with Gardner's 2 on the fixed-point criterion only.
+Criterion: every one of the P patterns is presented to the rule and the memory is scored on all P (a pattern a
+memory dropped counts as not recalled). A pattern is recalled when synchronous relaxation from it with
+``flip_fraction``·D flipped bits ends on it exactly. Per arm, D and budget the record holds
+- P at each recall level of ``levels`` (default 0.9 and 0.99): the P at which the fraction recalled falls below the
+  level, interpolated on the grid of P, with a 95% interval that resamples the trials (null + ``P_c_outside`` when
+  the crossing lies outside the scanned grid);
+- ``half``: the same at level ½ (P½), a secondary column only: a memory that keeps K patterns and forgets the rest
+  recalls K/P, so its P½ is 2K — forgetting doubles its "capacity" (the artifact this criterion replaces);
+- ``recalled``: the largest number of patterns actually recalled, max_P P·f(P);
+- ``information``: bits stored per parameter, max_P I/M with I = P·D·(1 − H₂(ε)) and ε the bit-error rate of the
+  recalled states (a memory that returns mixtures is credited with what it returns), and the P of that maximum;
+- ``keep_K`` (dense arms): what the trivial memory that keeps K patterns, f = min(1, K/P), scores on the same grid;
+- ``training`` (backprop arms): see below.
+``fixed_point`` is the same with ρ = 0 (every neuron of the pattern strictly aligned with its field): the criterion
+of Gardner's bound (2 bits per synapse, zero margin), so P·D/M is compared with Gardner's 2 on fixed points only.
+
+Backprop is memorisation here: the stored set is the test set. It is trained on the denoising loss until the loss
+stops falling (``lit.backprop.Plateau``: ``window`` updates, relative ``tolerance``) or a cap of ``updates``; at each
+P the first trial sweeps the learning rates ``lrs`` and the starts ``inits`` (``written``: the slots, i.e. the first
+K patterns, for a dense memory, the Hebb write for W, the Hebbian feature sum for T; ``random``) and keeps the fit of
+lowest training loss, the other trials use that choice. The record stores the updates used, the lr and init chosen
+and ``converged`` (every fit stopped on the plateau, not on the cap).
 
 The grid of P is given in bits per parameter, P = b·M/D, so one grid serves every budget; the scan stops after
-``STOP_AFTER`` consecutive points below the level (both fractions for pairwise nets, exact recall for the others:
-their fixed-point P_c is reported only where it falls inside that range), then each crossing's bracket is bisected.
-A P_c outside the scanned grid is null and carries ``P_c_outside`` (and ``bits_per_parameter_outside``): the side
-(``below_grid``: under the level at the first P; ``above_grid``: still at it at the last), the grid's edge and the
-fraction there, as the regression gate expects.
+``STOP_AFTER`` consecutive points below every level, then the bracket of each level's crossing is bisected.
 """
 
 from __future__ import annotations
@@ -37,25 +51,28 @@ from ..config import ConfigError, Params
 from ..data.synthetic import flip_bits, rademacher
 from ..dynamics import relax
 from ..lit import store
-from ..lit.backprop import FeatureMap, MemoryMatrix, PairwiseWeights, fit_denoising
+from ..lit.backprop import FeatureMap, MemoryMatrix, PairwiseWeights, Plateau, fit_denoising
 from ..logs import say
 from ..memory import BinaryMemory, Memory, Separation, get_kind
 from ..memory.random_features import feature_frequencies
-from ..metrics import binarise, bootstrap_crossing, crossing, exact_recall, grid_side
+from ..metrics import binarise, bit_error_fraction, bootstrap_crossing, crossing, exact_recall, grid_side
 from ..rules import Rule, get_rule
 from ..schema import (
     FRACTION,
     MAPPING,
     NONNEG_INT,
+    POSITIVE,
     POSITIVE_INT,
     POSITIVE_LIST,
     STRING,
     Named,
     choice,
     int_list,
+    number_list,
     optional,
     parse,
     setting,
+    subset,
 )
 from .arms import GradientOptions, KernelOptions, WrittenOptions, checked_rule, options_of
 from .common import (
@@ -72,17 +89,40 @@ from .common import (
 MEMORIES = ("hopfield", "random_features", "quadruplets", "dense")  # the registry kinds this experiment fills
 BACKPROP = "backprop"  # the rule name of the arms trained by gradient descent (not a registry rule: BackpropModule)
 CRITERIA = ("exact", "fixed_point")
-STOP_AFTER = 2  # consecutive grid points with both fractions below the level end the scan
-REFINEMENTS = 2  # bisections of the bracket around each criterion's crossing (grid ratio √2 → ≈ 1.09)
+HALF = 0.5  # the secondary level of P½ (rewards forgetting: a keep-K memory scores 2K)
+INITS = ("written", "random")  # starts of a backprop fit: the rule's own write (slots, Hebb, feature sum), or random
+STOP_AFTER = 2  # consecutive grid points with both fractions below every level end the scan
+REFINEMENTS = 2  # bisections of the bracket around each level's crossing (grid ratio √2 → ≈ 1.09)
 BOOTSTRAP_SAMPLES = 200
-DEFAULT_UPDATES = 300  # gradient updates of a backprop arm without ``options.updates``
+DEFAULT_UPDATES = 300  # the cap of gradient updates of a backprop arm without ``options.updates``
+DEFAULT_WINDOW, DEFAULT_TOLERANCE = 50, 0.01  # the plateau: < 1% fall of the mean loss over 50 updates
+LEVEL = number_list("a non-empty list of recall levels in (0, 1)", lambda v: 0.0 < v < 1.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvergedOptions(GradientOptions):
+    """A backprop arm trained to its plateau: ``updates`` is the cap; ``lrs`` the learning rates swept (else
+    ``lr`` alone) and ``inits`` the starts tried at one budget, on one set of P = ``sweep_load``·M/D patterns;
+    ``window`` / ``tolerance`` the plateau rule (lit.backprop.Plateau); ``refinements`` the bisections per level."""
+
+    lrs: list[float] = setting(POSITIVE_LIST)
+    inits: list[str] = setting(subset("a non-empty list of " + " / ".join(INITS), INITS, distinct=True))
+    window: int = setting(POSITIVE_INT)
+    tolerance: float = setting(POSITIVE)
+    sweep_load: float = setting(POSITIVE)  # the load b (P = b·M/D) of the lr × init sweep (default 1)
+    refinements: int = setting(NONNEG_INT)  # bisections per level's bracket (default REFINEMENTS)
 
 
 def _option_kind(values: dict) -> tuple[str, tuple[type, ...]]:
     """The option schemas of an arm (hebbdam.experiments.arms; shared with the capacity ladder)."""
-    filled = (GradientOptions,) if values["rule"] == BACKPROP else (WrittenOptions,)
+    filled = (ConvergedOptions,) if values["rule"] == BACKPROP else (WrittenOptions,)
     kernel = (KernelOptions,) if values["memory"] == "random_features" else ()
     return f"memory '{values['memory']}' with rule '{values['rule']}'", filled + kernel
+
+
+def level_key(level: float) -> str:
+    """The record key of a recall level, without a dot (dotted key paths stay unambiguous): 0.9 → "L0_9"."""
+    return "L" + f"{level:g}".replace(".", "_")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,16 +130,20 @@ class Arm:
     """A memory, how it is filled (a registry rule name or ``backprop``), the D and budget sizes to measure.
 
     ``sizes``: the budget knob per D (features: Y frequencies; quadruplets: M; hidden: K units; unused for
-    pairwise, whose budget is D²). ``loads``: the arm's own grid, else the section's. ``hyper``: the rule's
-    hyper-parameters; ``options``: epochs / batch_size (iterative rules), beta (features: kernel exp(-beta‖σ-ξ‖²/2D)),
-    updates / lr / steps / batch_size (backprop).
+    pairwise, whose budget is D²), or ``size_ratios``: the knob as multiples of D (K ∈ {D/4, D, 4D}). ``loads``:
+    the arm's own grid, else the section's. ``hyper``: the rule's hyper-parameters; ``options``: epochs /
+    batch_size (iterative rules), beta (features: kernel exp(-beta‖σ-ξ‖²/2D)), updates / lr / lrs / inits / window /
+    tolerance / sweep_load / refinements / steps / batch_size (backprop, :class:`ConvergedOptions`).
     """
 
     name: str
     memory: str = setting(choice(*MEMORIES))
     rule: str = setting(STRING)
     dims: list[int] = setting(int_list(4))
-    sizes: list[int] | None = setting(int_list(1), when=lambda v: v["memory"] != "hopfield")  # None: hopfield
+    size_ratios: list[float] | None = setting(optional(POSITIVE_LIST), None)  # sizes as multiples of D (K = r·D)
+    sizes: list[int] | None = setting(
+        int_list(1), when=lambda v: v["memory"] != "hopfield" and v["size_ratios"] is None
+    )  # None: hopfield, or sizes from size_ratios
     loads: list[float] | None = setting(optional(POSITIVE_LIST), None, then=lambda v: None if v is None else sorted(v))
     hyper: dict = setting(MAPPING, {}, when=lambda v: v["rule"] != BACKPROP)
     options: dict = options_of(_option_kind)
@@ -112,6 +156,8 @@ class Arm:
                 raise ConfigError(
                     section.key("rule"), "a registry rule for a quadruplet memory (no backprop arm)", self.rule
                 )
+            if self.memory == "random_features" and "random" in self.inits:
+                raise ConfigError(section.key("options.inits"), "[written] for a random-feature memory", self.inits)
             return self
         checked_rule(section, self.rule, self.hyper, self.memory, self.sample_rule, f"{BACKPROP} or one of")
         return self
@@ -120,13 +166,29 @@ class Arm:
     def locality(self) -> str:
         return "nonlocal" if self.rule == BACKPROP else self.sample_rule().locality
 
+    @property
+    def lrs(self) -> list[float]:
+        return list(self.options.get("lrs", [self.options.get("lr", 0.01)]))
+
+    @property
+    def inits(self) -> list[str]:
+        return list(self.options.get("inits", ["written"] if self.memory == "random_features" else ["random"]))
+
     def sample_rule(self) -> Rule:
         """The arm's rule at its largest D and first budget (validates the hyper-parameters)."""
         dim = max(self.dims)
         return rule_for(self, dim, self.budgets(dim)[0], seed=0)
 
     def budgets(self, dim: int) -> list[int]:
-        return [dim] if self.memory == "hopfield" else self.sizes
+        """The budget sizes at D: D for pairwise, else ``sizes`` or round(r·D) per ``size_ratios``."""
+        if self.memory == "hopfield":
+            return [dim]
+        return self.sizes or [max(1, round(ratio * dim)) for ratio in self.size_ratios]
+
+    def counts(self, dim: int, size: int) -> list[int]:
+        """The grid of P at (D, budget): P = b·M/D per load b, at least 1, duplicates dropped, ascending."""
+        budget = parameter_count(self.memory, dim, size)
+        return sorted({max(1, round(load * budget / dim)) for load in self.loads})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -135,15 +197,23 @@ class Settings:
     trials: int = setting(POSITIVE_INT)
     flip_fraction: float = setting(FRACTION)
     max_sweeps: int = setting(POSITIVE_INT)
-    level: float = setting(FRACTION)
+    levels: list[float] = setting(LEVEL, [0.9, 0.99], then=sorted)
     loads: list[float] = setting(POSITIVE_LIST, then=sorted)
     arms: list[Arm] = setting(Named(Arm, "at least one arm"))
     trainer: dict = field(default_factory=dict)
     device: torch.device = torch.device("cpu")
 
     def checked(self, section: Params) -> Settings:
-        """Arms without their own ``loads`` take the section's grid."""
-        return replace(self, arms=[arm if arm.loads else replace(arm, loads=self.loads) for arm in self.arms])
+        """Arms without their own ``loads`` take the section's grid; every budget must fit at least two pattern
+        counts of its grid (a crossing needs a bracket)."""
+        arms = [arm if arm.loads else replace(arm, loads=self.loads) for arm in self.arms]
+        for arm in arms:
+            for dim in arm.dims:
+                for size in arm.budgets(dim):
+                    if len(arm.counts(dim, size)) < 2:
+                        key = section.key(f"arms.{arm.name}.loads")
+                        raise ConfigError(key, "a budget whose grid of loads gives at least two pattern counts", size)
+        return replace(self, arms=arms)
 
 
 def parameter_count(memory: str, dim: int, size: int) -> int:
@@ -171,9 +241,21 @@ def parse_settings(params: Params, section_name: str = "budget.patterns") -> Set
 
 
 # filling a memory -------------------------------------------------------------------------------------------------
-def build_memory(arm: Arm, patterns: torch.Tensor, size: int, seed: int, settings: Settings) -> Memory:
-    """Fill the arm's memory with ``patterns`` (P, D): a registry rule through ``lit.store`` (no autograd) or
-    backprop through ``lit.backprop.fit_denoising``."""
+@dataclass(frozen=True)
+class Filled:
+    """A filled memory and what its filling reports: for a backprop fit ``lr``, ``init``, ``updates``,
+    ``converged``, ``loss``; for ``krotov_hopfield`` ``unit_norm`` (the mean p-norm of its units, 1 at its fixed
+    point)."""
+
+    memory: Memory
+    info: dict
+
+
+def build_memory(
+    arm: Arm, patterns: torch.Tensor, size: int, seed: int, settings: Settings, lr: float | None = None, init=None
+) -> Filled:
+    """Fill the arm's memory with ``patterns`` (P, D), every one presented: a registry rule through ``lit.store``
+    (no autograd; a K-slot rule keeps the first K) or backprop from ``init`` at ``lr`` (default: the arm's first)."""
     dim = patterns.shape[1]
     separation = separation_at(arm.separation, dim)
     if arm.rule != BACKPROP:
@@ -181,29 +263,52 @@ def build_memory(arm: Arm, patterns: torch.Tensor, size: int, seed: int, setting
         written = patterns[:size] if rule.target == "slots" else patterns  # a K-slot DAM keeps the first K
         epochs, batch = int(arm.options.get("epochs", 1)), int(arm.options.get("batch_size", 1024))
         module = store(written, rule, settings.trainer, batch_size=batch, seed=seed, max_epochs=epochs, logger=False)
-        return module.memory(separation, kind=arm.memory)
-    if arm.memory == "hopfield":
-        trainable = PairwiseWeights(dim, init_std=0.01, seed=seed)
-    elif arm.memory == "random_features":
-        beta = float(arm.options.get("beta", 1.0)) / dim
-        omega = feature_frequencies(dim, 2 * size, beta, seed)
-        trainable = FeatureMap(dim, 2 * size, beta, omega=omega, train_frequencies=False)
-        trainable.write(patterns)  # start from the Hebbian feature sum; backprop trains T only
-    else:
-        trainable = MemoryMatrix(size, dim, separation, init_std=0.1, seed=seed)
+        info = {}
+        if arm.rule == "krotov_hopfield":
+            power = float(arm.hyper.get("p", 3.0))
+            info["unit_norm"] = float(module.stored.abs().pow(power).sum(1).pow(1 / power).mean())
+        return Filled(module.memory(separation, kind=arm.memory), info)
+    lr = arm.lrs[0] if lr is None else lr
+    init = arm.inits[0] if init is None else init
     module = fit_denoising(
-        trainable,
+        trainable(arm, patterns, size, seed, init),
         patterns,
         flip=settings.flip_fraction,
         steps=int(arm.options.get("steps", 3)),
-        lr=float(arm.options.get("lr", 0.01)),
+        lr=lr,
         updates=int(arm.options.get("updates", DEFAULT_UPDATES)),
-        batch_size=int(arm.options.get("batch_size", 8)),
+        batch_size=int(arm.options.get("batch_size", 64)),
         seed=seed,
         trainer_options=settings.trainer,
         logger=False,  # hundreds of small fits: the stage logs its curves, not each fit's steps
+        plateau=Plateau(
+            int(arm.options.get("window", DEFAULT_WINDOW)), arm.options.get("tolerance", DEFAULT_TOLERANCE)
+        ),
     )
-    return module.memory.export()
+    return Filled(module.memory.export(), {"lr": lr, "init": init, **module.fit_summary})
+
+
+def trainable(arm: Arm, patterns: torch.Tensor, size: int, seed: int, init: str):
+    """The parameters a backprop arm trains, started ``written`` (W: the Hebb write ΞᵀΞ/D; Ξ: the first K patterns
+    in the K slots, the rest of the slots random; T: the Hebbian feature sum) or ``random`` (small Gaussian W or Ξ)."""
+    count, dim = patterns.shape
+    if arm.memory == "hopfield":
+        weights = PairwiseWeights(dim, init_std=0.01, seed=seed)
+        if init == "written":
+            with torch.no_grad():
+                weights.raw.copy_(patterns.T @ patterns / dim)  # the diagonal is zeroed by ``weights()``
+        return weights
+    if arm.memory == "random_features":
+        beta = float(arm.options.get("beta", 1.0)) / dim
+        omega = feature_frequencies(dim, 2 * size, beta, seed)
+        features = FeatureMap(dim, 2 * size, beta, omega=omega, train_frequencies=False)
+        features.write(patterns)  # backprop trains T only, from the Hebbian write
+        return features
+    memory = MemoryMatrix(size, dim, separation_at(arm.separation, dim), init_std=0.1, seed=seed)
+    if init == "written":
+        with torch.no_grad():
+            memory.memories[: min(size, count)] = patterns[:size]
+    return memory
 
 
 def stable(memory: Memory, patterns: torch.Tensor) -> torch.Tensor:
@@ -214,31 +319,101 @@ def stable(memory: Memory, patterns: torch.Tensor) -> torch.Tensor:
     return (binarise(memory.step(patterns)) == patterns).all(dim=1)
 
 
-def probe(arm: Arm, dim: int, size: int, count: int, trial: int, settings: Settings) -> dict[str, float]:
-    """Store ``count`` random patterns once; the fraction recalled exactly from ρD flipped bits and the fraction
-    that are fixed points."""
+@dataclass(frozen=True)
+class Trial:
+    """One stored set of P patterns: its patterns, the probes (ρD flipped bits) and the seed of its filling."""
+
+    patterns: torch.Tensor
+    probes: torch.Tensor
+    seed: int
+
+
+def draw_trial(arm: Arm, dim: int, size: int, count: int, trial: int, settings: Settings) -> Trial:
     generator = generator_for(settings.seed, arm.name, dim, size, count, trial)
     seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
     patterns = rademacher(count, dim, generator)
-    probes = flip_bits(patterns, settings.flip_fraction, generator)
-    memory = build_memory(arm, patterns, size, seed, settings).to(settings.device)
-    patterns, probes = patterns.to(settings.device), probes.to(settings.device)
+    return Trial(patterns, flip_bits(patterns, settings.flip_fraction, generator), seed)
+
+
+def score(memory: Memory, trial: Trial, settings: Settings) -> dict[str, float]:
+    """The fraction of all P patterns recalled exactly from their probes, the bit-error rate ε of the recalled
+    states and the fraction that are fixed points."""
+    memory = memory.to(settings.device)
+    patterns, probes = trial.patterns.to(settings.device), trial.probes.to(settings.device)
     final = binarise(relax(memory, probes, mode="sync", max_sweeps=settings.max_sweeps).states)
     with torch.no_grad():
         fixed = stable(memory, patterns)
-    return {"exact": float(exact_recall(final, patterns).double().mean()), "fixed_point": float(fixed.double().mean())}
+    return {
+        "exact": float(exact_recall(final, patterns).double().mean()),
+        "bit_error": float(bit_error_fraction(final, patterns).double().mean()),
+        "fixed_point": float(fixed.double().mean()),
+    }
 
 
-def measure_point(arm: Arm, dim: int, size: int, count: int, settings: Settings) -> dict:
-    """Every trial at one P: the mean fractions and the per-trial ones (for the bootstrap)."""
+def choose_fit(arm: Arm, dim: int, size: int, settings: Settings) -> dict:
+    """The lr and init of a backprop arm at one budget: on one stored set of P = ``sweep_load``·M/D patterns (trial
+    0), every lr of ``lrs`` from every start of ``inits`` is trained to its plateau and the fit of lowest training
+    loss is kept (memorisation: the stored set is the set the loss is measured on). Returns the choice and the
+    sweep (lr, init, updates, converged, loss of each fit)."""
     budget = parameter_count(arm.memory, dim, size)
-    trials = [probe(arm, dim, size, count, t, settings) for t in range(settings.trials)]
+    count = max(1, round(float(arm.options.get("sweep_load", 1.0)) * budget / dim))
+    trial = draw_trial(arm, dim, size, count, 0, settings)
+    sweep = [
+        build_memory(arm, trial.patterns, size, trial.seed, settings, lr, init).info
+        for lr in arm.lrs
+        for init in arm.inits
+    ]
+    best = min(sweep, key=lambda info: info["loss"])
+    rows = [{**info, "loss": round(info["loss"], 6)} for info in sweep]
+    return {
+        "lr": best["lr"],
+        "init": best["init"],
+        "converged": best["converged"],
+        "sweep_patterns": count,
+        "sweep": rows,
+    }
+
+
+def measure_point(arm: Arm, dim: int, size: int, count: int, settings: Settings, choice: dict | None = None) -> dict:
+    """Every trial at one P: the mean fractions and the per-trial ones (for the bootstrap), and what the fits
+    report (backprop, at the ``choice`` of :func:`choose_fit`: updates, converged; krotov_hopfield: the units'
+    p-norm)."""
+    budget = parameter_count(arm.memory, dim, size)
+    trials = [draw_trial(arm, dim, size, count, t, settings) for t in range(settings.trials)]
+    lr, init = (choice["lr"], choice["init"]) if choice else (None, None)
+    filled = [build_memory(arm, t.patterns, size, t.seed, settings, lr, init) for t in trials]
+    scores = [score(f.memory, t, settings) for f, t in zip(filled, trials, strict=True)]
     point = {"arm": arm.name, "D": dim, "size": size, "M": budget, "patterns": count, "load": count * dim / budget}
-    for key in CRITERIA:
-        values = [t[key] for t in trials]
+    for key in (*CRITERIA, "bit_error"):
+        values = [s[key] for s in scores]
         point[key] = round(sum(values) / len(values), 6)
         point[f"{key}_trials"] = [round(v, 6) for v in values]
+    information = [information_per_parameter(count, dim, budget, s["bit_error"]) for s in scores]
+    point["information"] = round(sum(information) / len(information), 6)
+    point["information_trials"] = [round(v, 6) for v in information]
+    if arm.rule == BACKPROP:
+        infos = [f.info for f in filled]
+        point["fit"] = {
+            "updates": max(i["updates"] for i in infos),
+            "converged": all(i["converged"] for i in infos),
+            "loss": round(max(i["loss"] for i in infos), 6),
+        }
+    elif arm.rule == "krotov_hopfield":
+        point["unit_norm"] = round(sum(f.info["unit_norm"] for f in filled) / len(filled), 6)
     return point
+
+
+def binary_entropy(error: float) -> float:
+    """H₂(ε) in bits (0 at ε ∈ {0, 1})."""
+    if error <= 0.0 or error >= 1.0:
+        return 0.0
+    return -(error * math.log2(error) + (1 - error) * math.log2(1 - error))
+
+
+def information_per_parameter(count: int, dim: int, budget: int, error: float) -> float:
+    """I/M = P·D·(1 − H₂(ε))/M: the bits the recalled states carry about the P stored patterns (a binary symmetric
+    channel of bit-error rate ε), per parameter."""
+    return count * dim * (1.0 - binary_entropy(error)) / budget
 
 
 def first_drop(points: dict[int, dict], key: str, level: float) -> tuple[int, int] | None:
@@ -258,95 +433,168 @@ def scanned_criteria(arm: Arm) -> tuple[str, ...]:
     return CRITERIA if arm.memory == "hopfield" else ("exact",)
 
 
-def measure_curve(arm: Arm, dim: int, size: int, settings: Settings) -> list[dict]:
-    """Scan the grid (P = b·M/D, duplicates skipped) until the curve has fallen below the level, then bisect the
-    bracket of each criterion's first drop ``REFINEMENTS`` times (geometric midpoints), so the interpolated P_c
-    does not straddle a cliff between two coarse grid points."""
-    budget = parameter_count(arm.memory, dim, size)
+def measure_curve(arm: Arm, dim: int, size: int, settings: Settings, choice: dict | None = None) -> list[dict]:
+    """Scan the grid (P = b·M/D) until the curve has fallen below every level (½ included), then bisect the
+    bracket of each level's first drop ``REFINEMENTS`` times (geometric midpoints), so the interpolated P does not
+    straddle a cliff between two coarse grid points."""
     points: dict[int, dict] = {}
     below = 0
-    for load in arm.loads:
-        count = max(1, round(load * budget / dim))
-        if count in points:
-            continue
-        points[count] = point = measure_point(arm, dim, size, count, settings)
-        below = below + 1 if all(point[key] < settings.level for key in scanned_criteria(arm)) else 0
+    lowest = min(HALF, *settings.levels)
+    for count in arm.counts(dim, size):
+        points[count] = point = measure_point(arm, dim, size, count, settings, choice)
+        below = below + 1 if all(point[key] < lowest for key in scanned_criteria(arm)) else 0
         if below >= STOP_AFTER:
             break
     for key in scanned_criteria(arm):
-        for _ in range(REFINEMENTS):
-            bracket = first_drop(points, key, settings.level)
-            if bracket is None:
-                break
-            middle = round(math.sqrt(bracket[0] * bracket[1]))
-            if middle in bracket:
-                break
-            points[middle] = measure_point(arm, dim, size, middle, settings)
+        for level in settings.levels:
+            for _ in range(int(arm.options.get("refinements", REFINEMENTS))):
+                bracket = first_drop(points, key, level)
+                if bracket is None:
+                    break
+                middle = round(math.sqrt(bracket[0] * bracket[1]))
+                if middle in bracket:
+                    break
+                points[middle] = measure_point(arm, dim, size, middle, settings, choice)
     return [points[count] for count in sorted(points)]
 
 
-def capacity(points: list[dict], key: str, dim: int, budget: int, settings: Settings, generator) -> dict:
-    """P_c on one criterion with its bootstrap interval, and bits per parameter P_c·D/M with the same interval."""
-    counts = [p["patterns"] for p in points]
-    fractions = [p[key] for p in points]
-    value = crossing(counts, fractions, settings.level)
-    status = "measured"
-    if value is None:
-        status = "below grid" if fractions[0] < settings.level else "above the scanned range"
-    low, high = bootstrap_crossing(
-        counts, [p[f"{key}_trials"] for p in points], settings.level, BOOTSTRAP_SAMPLES, generator
-    )
+# the record ---------------------------------------------------------------------------------------------------------
+def capacity(counts: list[int], per_trial: list[list[float]], level: float, scale: float, generator) -> dict:
+    """P at which the mean fraction falls below ``level`` with its bootstrap interval, and bits per parameter
+    P·``scale`` (scale = D/M) with the same interval; a null P carries ``P_c_outside`` (side, grid edge, fraction)."""
+    fractions = [sum(trials) / len(trials) for trials in per_trial]
+    value = crossing(counts, fractions, level)
+    low, high = bootstrap_crossing(counts, per_trial, level, BOOTSTRAP_SAMPLES, generator)
 
-    def bits(count):
-        return None if count is None else round(count * dim / budget, 6)
-
-    def rounded(count):
-        return None if count is None else round(count, 6)
+    def rounded(count, factor=1.0):
+        return None if count is None else round(count * factor, 6)
 
     entry = {
-        "status": status,
+        "level": level,
         "P_c": rounded(value),
         "P_c_low": rounded(low),
         "P_c_high": rounded(high),
-        "bits_per_parameter": bits(value),
-        "bits_low": bits(low),
-        "bits_high": bits(high),
+        "bits_per_parameter": rounded(value, scale),
+        "bits_low": rounded(low, scale),
+        "bits_high": rounded(high, scale),
     }
     if value is not None:
         return entry
-    # a null P_c lies beyond the scanned grid: say which side, the grid's edge (in P and in bits) and the fraction
-    # there, so the regression gate compares it as the interval beyond that edge
-    side = grid_side(fractions, settings.level)
+    side = grid_side(fractions, level)
     edge = 0 if side == "below_grid" else -1
-    entry["P_c_outside"] = {"side": side, "load": float(counts[edge]), "fraction": fractions[edge]}
-    entry["bits_per_parameter_outside"] = {"side": side, "load": bits(counts[edge]), "fraction": fractions[edge]}
+    entry["P_c_outside"] = {"side": side, "load": float(counts[edge]), "fraction": round(fractions[edge], 6)}
+    entry["bits_per_parameter_outside"] = {
+        "side": side,
+        "load": round(counts[edge] * scale, 6),
+        "fraction": round(fractions[edge], 6),
+    }
     return entry
+
+
+def capacities(counts: list[int], per_trial: list[list[float]], levels: list[float], scale: float, generator) -> dict:
+    """{level key: :func:`capacity`} at every level, and ``half`` (P½, the secondary column)."""
+    entry = {level_key(level): capacity(counts, per_trial, level, scale, generator) for level in levels}
+    entry["half"] = capacity(counts, per_trial, HALF, scale, generator)
+    return entry
+
+
+def best_over_grid(counts: list[int], per_trial: list[list[float]], generator) -> dict:
+    """The largest mean over trials of a per-trial quantity on the grid (``value``), the P where it is reached
+    (``at``) and its 95% interval when the trials are resampled (the same resample at every P)."""
+    table = torch.tensor(per_trial, dtype=torch.float64)  # (points, trials)
+    means = table.mean(1)
+    trials = table.shape[1]
+    picks = torch.randint(trials, (BOOTSTRAP_SAMPLES, trials), generator=generator)
+    resampled = table[:, picks].mean(2).amax(0)  # (samples,)
+    low, high = resampled.quantile(torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
+    best = int(means.argmax())
+    return {"value": round(float(means[best]), 6), "low": round(low, 6), "high": round(high, 6), "at": counts[best]}
+
+
+def keep_k(counts: list[int], units: int, dim: int, budget: int, levels: list[float]) -> dict:
+    """What the trivial memory that keeps K patterns and forgets the rest scores on the same grid: f = min(1, K/P),
+    its crossings at every level and at ½ (≈ 2K: the forgetting artifact), the patterns it recalls, and its
+    information per parameter (the forgotten patterns' recalled bits are taken as coin flips: ε = ½ on them)."""
+    fractions = [min(1.0, units / count) for count in counts]
+    entry = {level_key(level): _rounded(crossing(counts, fractions, level)) for level in (*levels, HALF)}
+    entry["half"] = entry.pop(level_key(HALF))
+    entry["recalled"] = max(min(count, units) for count in counts)
+    entry["information"] = round(max(min(count, units) * dim / budget for count in counts), 6)
+    return entry
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def training_summary(points: list[dict], choice: dict) -> dict:
+    """A backprop arm's fits at one budget: the lr and init chosen by the sweep (and the sweep, each fit with its
+    own flag), the updates the fits of the grid took (largest and mean), and whether the chosen fit of the sweep and
+    every fit of the grid stopped on the plateau (``converged``) rather than on the cap."""
+    fits = [p["fit"] for p in points]
+    return {
+        **choice,
+        "converged": all(f["converged"] for f in fits) and choice["converged"],
+        "fits_not_converged": sum(not f["converged"] for f in fits),
+        "updates_max": max(f["updates"] for f in fits),
+        "updates_mean": round(sum(f["updates"] for f in fits) / len(fits), 1),
+    }
+
+
+def summarise(
+    arm: Arm, dim: int, size: int, points: list[dict], settings: Settings, generator, choice: dict | None = None
+) -> dict:
+    """The record entry of one (D, budget) from its curve points (see the module docstring)."""
+    budget = parameter_count(arm.memory, dim, size)
+    counts = [p["patterns"] for p in points]
+    result = {"D": dim, "size": size, "M": budget}
+    for key in CRITERIA:
+        result[key] = capacities(counts, [p[f"{key}_trials"] for p in points], settings.levels, dim / budget, generator)
+    recalled = [[count * f for f in p["exact_trials"]] for count, p in zip(counts, points, strict=True)]
+    result["recalled"] = best_over_grid(counts, recalled, generator)
+    result["information"] = best_over_grid(counts, [p["information_trials"] for p in points], generator)
+    result["information"]["bit_error"] = next(
+        p["bit_error"] for p in points if p["patterns"] == result["information"]["at"]
+    )
+    if arm.memory == "dense":
+        result["keep_K"] = keep_k(counts, size, dim, budget, settings.levels)
+    if arm.rule == BACKPROP:
+        result["training"] = training_summary(points, choice)
+    if arm.rule == "krotov_hopfield":
+        norms = [p["unit_norm"] for p in points]
+        result["unit_norm"] = {
+            "mean": round(sum(norms) / len(norms), 6),
+            "largest_gap": round(max(abs(n - 1) for n in norms), 6),
+        }
+    return result
 
 
 def run(settings: Settings) -> tuple[dict, list[dict]]:
     """Measure every arm at every (D, budget): (record arms, curve points)."""
     arms: dict = {}
     curves: list[dict] = []
+    first = level_key(settings.levels[0])
     for arm in settings.arms:
         entry = {"memory": arm.memory, "rule": arm.rule, "locality": arm.locality, "budgets": {}}
         if arm.rule == BACKPROP:
-            entry["updates"] = int(arm.options.get("updates", DEFAULT_UPDATES))
+            entry["updates_cap"] = int(arm.options.get("updates", DEFAULT_UPDATES))
+            entry["lrs"], entry["inits"] = arm.lrs, arm.inits
         for dim in arm.dims:
             for size in arm.budgets(dim):
                 start = time.perf_counter()
-                budget = parameter_count(arm.memory, dim, size)
-                points = measure_curve(arm, dim, size, settings)
-                curves.extend(points)
+                choice = choose_fit(arm, dim, size, settings) if arm.rule == BACKPROP else None
+                points = measure_curve(arm, dim, size, settings, choice)
+                curves.extend({k: v for k, v in p.items() if k != "fit"} for p in points)
                 generator = generator_for(settings.seed, arm.name, dim, size, "bootstrap")
-                result = {"D": dim, "size": size, "M": budget}
-                for key in CRITERIA:
-                    result[key] = capacity(points, key, dim, budget, settings, generator)
-                entry["budgets"][f"D{dim}_M{budget}"] = result
+                result = summarise(arm, dim, size, points, settings, generator, choice)
+                entry["budgets"][f"D{dim}_M{result['M']}"] = result
+                exact = result["exact"][first]
                 say(
-                    f"budget patterns {arm.name} D={dim} M={budget}: P_c {result['exact']['P_c']} "
-                    f"[{result['exact']['P_c_low']}, {result['exact']['P_c_high']}] "
-                    f"({result['exact']['bits_per_parameter']} bits/parameter), fixed points "
-                    f"{result['fixed_point']['P_c']} ({time.perf_counter() - start:.1f} s)"
+                    f"budget patterns {arm.name} D={dim} M={result['M']}: P at {settings.levels[0]:g} {exact['P_c']} "
+                    f"[{exact['P_c_low']}, {exact['P_c_high']}], {result['information']['value']} bits/parameter "
+                    f"at P = {result['information']['at']}"
+                    + (f", converged {result['training']['converged']}" if "training" in result else "")
+                    + f" ({time.perf_counter() - start:.1f} s)"
                 )
         arms[arm.name] = entry
     return arms, curves
@@ -358,7 +606,8 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     record = {
         "flip_fraction": settings.flip_fraction,
         "trials": settings.trials,
-        "level": settings.level,
+        "levels": settings.levels,
+        "half": HALF,
         "arms": arms,
     }
     return {"budget_patterns.json": record, "budget_patterns_curves.json": curves}
@@ -372,6 +621,8 @@ def main(args) -> None:
         parse_settings,
         compute,
         record_name="budget_patterns",
-        headline=lambda record: select(record, "arms.*.budgets.*.*.bits_per_parameter"),
-        curves=(Curves("budget_patterns_curves.json", x="patterns", y=CRITERIA, series=("arm", "D", "M")),),
+        headline=lambda record: select(record, "arms.*.budgets.*.exact.L0_9.P_c", "arms.*.budgets.*.information.value"),
+        curves=(
+            Curves("budget_patterns_curves.json", x="patterns", y=(*CRITERIA, "information"), series=("arm", "D", "M")),
+        ),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 def entries_by(entry: dict, field: str) -> dict[int | float, dict]:
     """{value of ``field``: sub-entry} for the sub-entries of ``entry`` that carry ``field`` (e.g. the per-dimension
@@ -24,3 +26,48 @@ def best_local_against_nonlocal(sides: dict[str, list[tuple]]) -> tuple[tuple, t
     if None in (ll, lh, nl, nh) or (ll <= nh and nl <= lh):
         return local, remote, "the intervals overlap: not resolved at these sizes"
     return local, remote, ("local is higher" if lv > nv else "nonlocal is higher") + " beyond the intervals"
+
+
+# the answer per budget (E8): best local against best nonlocal, with convergence -----------------------------------
+LOCAL_AHEAD, NONLOCAL_AHEAD, NOT_RESOLVED, NOT_CONVERGED = (
+    "local ahead",
+    "nonlocal ahead",
+    "not resolved",
+    "not converged",
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One arm's number at one budget: ``value`` with its 95% interval [``low``, ``high``] (None: unknown),
+    ``locality`` "local" / "nonlocal", and whether its optimiser reached its plateau (``converged``; one-shot and
+    local rules: True)."""
+
+    name: str
+    locality: str
+    value: float
+    low: float | None
+    high: float | None
+    converged: bool = True
+
+
+def budget_verdict(candidates: list[Candidate]) -> tuple[Candidate, Candidate, str] | None:
+    """The best local and the best nonlocal of ``candidates`` (one budget, one metric, higher is better) and the
+    verdict: ``local ahead`` / ``nonlocal ahead`` when their 95% intervals separate, ``not resolved`` when they
+    overlap (or one is unknown), and ``not converged`` when an arm that did not reach its plateau sits on the losing
+    or tied side (training it further could change the answer). None when one side has no candidate."""
+    sides = {side: [c for c in candidates if c.locality == side] for side in ("local", "nonlocal")}
+    if not sides["local"] or not sides["nonlocal"]:
+        return None
+    local = max(sides["local"], key=lambda c: c.value)
+    remote = max(sides["nonlocal"], key=lambda c: c.value)
+    if None in (local.low, local.high, remote.low, remote.high) or (
+        local.low <= remote.high and remote.low <= local.high
+    ):
+        verdict = NOT_RESOLVED
+    else:
+        verdict = LOCAL_AHEAD if local.value > remote.value else NONLOCAL_AHEAD
+    for side, winning in (("nonlocal", NONLOCAL_AHEAD), ("local", LOCAL_AHEAD)):
+        if verdict != winning and not all(c.converged for c in sides[side]):
+            verdict = NOT_CONVERGED
+    return local, remote, verdict

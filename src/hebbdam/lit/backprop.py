@@ -290,6 +290,37 @@ def classifier_memory(pixels: int, classes: int = 10, count: int = 100, n: int =
     return MemoryMatrix(count, pixels + classes, Power(n, rectified=True), -0.3, 0.3, seed, scale=1.0)
 
 
+class Plateau(pl.Callback):
+    """The stopping rule on the training criterion: every ``window`` updates the mean training loss of the last
+    window is compared with the window before it; when it fell by less than ``tolerance`` (relative), or is below
+    ``floor``, the fit stops and is marked ``converged``. Otherwise the fit runs to its cap of updates and
+    ``converged`` stays False (the loss was still falling: a loss of such a fit is no result about the optimiser)."""
+
+    def __init__(self, window: int = 50, tolerance: float = 0.01, floor: float = 1e-6):
+        if window < 1 or not tolerance >= 0 or not floor >= 0:
+            raise ValueError(f"window, tolerance, floor: expected ≥ 1, ≥ 0, ≥ 0, got {window}, {tolerance}, {floor}")
+        self.window, self.tolerance, self.floor = window, tolerance, floor
+        self.losses: list[float] = []
+        self.converged = False
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        self.losses.append(float(loss))
+        if len(self.losses) % self.window or len(self.losses) < 2 * self.window:
+            return
+        before = sum(self.losses[-2 * self.window : -self.window]) / self.window
+        now = self.final
+        if now <= self.floor or before - now <= self.tolerance * before:
+            self.converged = True
+            trainer.should_stop = True
+
+    @property
+    def final(self) -> float:
+        """The mean training loss of the last window (of every update when fewer)."""
+        last = self.losses[-self.window :]
+        return sum(last) / len(last) if last else math.nan
+
+
 def fit_denoising(
     trainable: nn.Module,
     patterns: Tensor,
@@ -302,13 +333,21 @@ def fit_denoising(
     seed: int = 0,
     trainer_options: dict | None = None,
     logger="auto",
+    plateau: Plateau | None = None,
 ) -> BackpropModule:
     """Train ``trainable`` on :class:`Denoising` over ``patterns`` (P, D), in order, for ``updates`` gradient steps
     rounded up to whole epochs (the same number of updates at any P); returns the trained module. ``trainer_options``:
-    the ``trainer`` section; ``logger`` as :func:`hebbdam.lit.trainer.build_trainer` takes it."""
+    the ``trainer`` section; ``logger`` as :func:`hebbdam.lit.trainer.build_trainer` takes it.
+
+    With a :class:`Plateau`, ``updates`` is a cap: the fit stops once the training loss has stopped falling, and
+    ``module.fit_summary`` holds ``updates`` (taken), ``converged`` and ``loss`` (the last window's mean)."""
     module = BackpropModule(trainable, Denoising(steps=steps, flip=flip, gain=gain), lr=lr, seed=seed)
     epochs = math.ceil(updates / math.ceil(patterns.shape[0] / batch_size))
-    return fit_backprop(module, patterns, batch_size, epochs, trainer_options, logger=logger)
+    callbacks = [] if plateau is None else [plateau]
+    fit_backprop(module, patterns, batch_size, epochs, trainer_options, logger=logger, callbacks=callbacks)
+    if plateau is not None:
+        module.fit_summary = {"updates": module.global_step, "converged": plateau.converged, "loss": plateau.final}
+    return module
 
 
 def fit_backprop(
@@ -321,20 +360,23 @@ def fit_backprop(
     shuffle: bool = False,
     name: str | None = None,
     logger="auto",
+    callbacks: list | None = None,
 ) -> BackpropModule:
     """The one fit of this module's trainers: ``epochs`` passes over ``patterns`` (P, D) (with ``labels`` (P,)) in
     batches of ``batch_size`` rows, in order or shuffled per (seed, epoch), through :func:`hebbdam.lit.trainer.fit`
-    (the ``trainer`` section; ``name`` labels its checkpoints). Returns ``module``, trained."""
+    (the ``trainer`` section; ``name`` labels its checkpoints; ``callbacks``: e.g. a :class:`Plateau`). Returns
+    ``module``, trained."""
     from .data import PatternDataModule
     from .trainer import fit
 
     data = PatternDataModule(patterns, batch_size, labels=labels, shuffle=shuffle, seed=module.seed)
-    fit(module, data, trainer_section, name=name, max_epochs=epochs, logger=logger)
+    fit(module, data, trainer_section, name=name, max_epochs=epochs, logger=logger, callbacks=callbacks or [])
     return module
 
 
-class Plateau(pl.Callback):
-    """Stopping rule on the training criterion: after each training epoch, read the epoch's mean training loss
+class EpochPlateau(pl.Callback):
+    """:class:`Plateau` read per epoch (for fits whose epochs hold many updates, as :func:`fit_until_plateau` makes
+    them): after each training epoch, read the epoch's mean training loss
     (``train/loss`` averaged over the epoch's batches); stop when the losses of the epochs spanning the last
     ``patience`` gradient updates lie within a relative ``tolerance`` of each other (a flat window: neither falling
     nor recovering from an overshoot), or when the loss is at most ``floor`` (the criterion is solved: a loss falling
@@ -382,7 +424,7 @@ def fit_until_plateau(
     logger=False,
 ) -> dict:
     """Train ``module`` on ``patterns`` (P, D) (with ``labels`` (P,)), shuffled per (seed, epoch), until
-    :class:`Plateau` (``patience``, ``tolerance``, ``floor``) stops it or ``cap`` gradient updates are spent.
+    :class:`EpochPlateau` (``patience``, ``tolerance``, ``floor``) stops it or ``cap`` gradient updates are spent.
     ``updates_per_epoch``: an epoch (the plateau's check) repeats the rows so that it holds at least this many
     batches (a small P would otherwise pay Lightning's per-epoch cost at every update). Returns {updates, epochs,
     converged, loss (the last epoch's mean training loss)}; a cap reached before the plateau reads not converged."""
@@ -392,7 +434,7 @@ def fit_until_plateau(
     repeats = 1 if updates_per_epoch is None else max(1, math.ceil(updates_per_epoch * batch_size / patterns.shape[0]))
     rows = patterns.repeat(repeats, 1)
     labels = None if labels is None else labels.repeat(repeats)
-    plateau = Plateau(patience, tolerance, floor)
+    plateau = EpochPlateau(patience, tolerance, floor)
     per_epoch = math.ceil(rows.shape[0] / batch_size)
     data = PatternDataModule(rows, batch_size, labels=labels, shuffle=True, seed=module.seed)
     trainer = fit(
