@@ -258,9 +258,10 @@ TINY_CLASSIFY = [
     "budget.classify.top_layer.epochs=3",
     "budget.classify.backprop.cap=1",  # planted: one epoch (8 updates on digits), less than the plateau's window
     "budget.classify.backprop.patience=2",
-    "budget.classify.backprop.arms.n2.temperature=20.0",
+    "budget.classify.backprop.lrs=[0.03,0.1,0.3]",
+    "+budget.classify.backprop.arms.n2={n:2,temperature:20.0,m:2}",  # the laptop sweeps n = 3 only
     "budget.classify.backprop.arms.n3.temperature=20.0",
-    "budget.classify.backprop.arms.n20.temperature=40.0",
+    "+budget.classify.backprop.arms.n20={n:20,temperature:40.0,m:30}",
 ]
 
 
@@ -328,10 +329,9 @@ def test_classify_backprop_reaches_its_plateau_when_the_cap_allows(tmp_path, pre
     """The same tiny run with room to converge: every kept fit stops at the plateau before the cap."""
     from hebbdam.cli import main
 
-    kept = [o for o in TINY_CLASSIFY if not any(k in o for k in ("units", "backprop.cap", "n2.", "n20."))]
+    kept = [o for o in TINY_CLASSIFY if not any(k in o for k in ("units", "backprop.cap", "arms.n2=", "arms.n20="))]
     overrides = [*kept, "budget.classify.units=[10]", "budget.classify.backprop.cap=60"]
-    overrides += ["budget.classify.backprop.tolerance=0.05", "~budget.classify.backprop.arms.n2"]
-    overrides += ["~budget.classify.backprop.arms.n20"]
+    overrides += ["budget.classify.backprop.tolerance=0.05"]
     params = compose_file(tmp_path / "params.yaml", [*overrides, f"data.root={prepared}"])
     assert main(["budget_classify", "--params", str(params), "--out", str(tmp_path / "out")]) == 0
     entry = json.loads((tmp_path / "out" / "budget_classify.json").read_text())["units"]["K10"]
