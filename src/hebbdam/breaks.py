@@ -53,8 +53,8 @@ BREAKS = (
         (
             (
                 "src/hebbdam/rules/hebbian.py",
-                "return (weights + delta).fill_diagonal_(0.0)",
-                "return torch.sign(weights + delta).fill_diagonal_(0.0)",
+                "    return counts / counts.shape[0]",
+                "    return torch.sign(counts) / counts.shape[0]",
             ),
         ),
         ("capacity",),
