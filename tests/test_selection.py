@@ -73,3 +73,13 @@ def test_a_queued_dvc_experiment_keeps_the_selected_profile(tmp_path):
     assert params["profile"] == "ci"
     assert params["capacity"]["trials"] == 2
     assert params["capacity"]["arms"]["hebb_async"]["dims"] == ci_dims["arms"]["hebb_async"]["dims"]
+
+
+def test_cfg_prints_the_composition_and_keeps_nothing(tmp_path):
+    root = scratch_repo(tmp_path)
+    before = (root / "params.yaml").read_bytes()
+    shown = hebbdam(root, "compose", "--cfg", "profile=ci", "seed=5")
+    assert shown.returncode == 0, shown.stderr
+    printed = yaml.safe_load(shown.stdout)
+    assert (printed["profile"], printed["seed"]) == ("ci", 5)
+    assert (root / "params.yaml").read_bytes() == before and not selection.path(root / "conf").exists()

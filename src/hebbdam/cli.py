@@ -45,7 +45,7 @@ def _commands() -> dict[str, Command]:
             "override",
             None,
             True,
-            ("--out", "--reset"),
+            ("--out", "--reset", "--cfg"),
         ),
         "dvc-yaml": Command(
             "hebbdam.dvcyaml:main",
@@ -108,8 +108,9 @@ OPTION_HELP = {
     "--baseline": "baseline folder (default: reports/ci-baseline)",
     "--check": "write nothing; fail when the file on disk differs",
     "--reset": "forget the kept selection (conf/selection/current.yaml): back to the defaults of conf/",
+    "--cfg": "print the composed config (with the kept selection and these overrides) and write nothing",
 }
-FLAGS = ("--check", "--reset")  # options that take no value
+FLAGS = ("--check", "--reset", "--cfg")  # options that take no value
 
 
 def _config_groups(config_dir: Path = Path("conf")) -> str:

@@ -18,6 +18,9 @@ def compose(args) -> None:
     run -S …`` composes from them too; a composition that fails leaves the previous selection and params.yaml as they
     were. Into another file (``--out``), the overrides apply to that file only.
     """
+    if args.cfg:  # show, as Hydra's --cfg job does: the selection plus these overrides, nothing kept or written
+        print(compose_config(args.overrides, CONFIG_DIR), end="")
+        return
     out = Path(args.out or args.params)
     if out.resolve() != Path(args.params).resolve():
         io.write_text(out, compose_config(args.overrides))
