@@ -177,6 +177,16 @@ def test_information_per_parameter_counts_what_the_recalled_states_carry():
     assert 0 < e8a.information_per_parameter(10, 16, 160, 0.1) < 1.0 - 0.45  # H₂(0.1) ≈ 0.469
 
 
+def test_a_memory_that_returns_its_cue_unchanged_restores_no_information():
+    """The identity (a pseudo-inverse at P ≥ D) returns the cue's ρ = 0.1 flips: it must score 0 however large P is,
+    perfect recall P·D bits, and recall better than the cue something in between."""
+    for count in (10, 100, 1000):
+        assert e8a.information_per_parameter(count, 16, 160, 0.1, cue_error=0.1) == 0.0
+        assert e8a.information_per_parameter(count, 16, 160, 0.2, cue_error=0.1) == 0.0
+    assert e8a.information_per_parameter(10, 16, 160, 0.0, cue_error=0.1) == 1.0
+    assert 0 < e8a.information_per_parameter(10, 16, 160, 0.05, cue_error=0.1) < 1.0
+
+
 def test_the_plateau_rule_stops_a_flat_loss_and_not_a_falling_one():
     from hebbdam.lit.backprop import Plateau
 

@@ -21,8 +21,9 @@ memory dropped counts as not recalled). A pattern is recalled when synchronous r
 - ``half``: the same at level ½ (P½), a secondary column only: a memory that keeps K patterns and forgets the rest
   recalls K/P, so its P½ is 2K — forgetting doubles its "capacity" (the artifact this criterion replaces);
 - ``recalled``: the largest number of patterns actually recalled, max_P P·f(P);
-- ``information``: bits stored per parameter, max_P I/M with I = P·D·(1 − H₂(ε)) and ε the bit-error rate of the
-  recalled states (a memory that returns mixtures is credited with what it returns), and the P of that maximum;
+- ``information``: bits restored per parameter, max_P I/M with I = P·D·(H₂(ρ) − H₂(ε))⁺/H₂(ρ), ε the bit-error rate
+  of the recalled states and ρ the cues' (P·D·(1 − H₂(ε)) at ε = 0; a memory that returns mixtures is credited with
+  what it returns, one that returns its cue unchanged with nothing), and the P of that maximum;
 - ``keep_K`` (dense arms): what the trivial memory that keeps K patterns, f = min(1, K/P), scores on the same grid;
 - ``training`` (backprop arms): see below.
 ``fixed_point`` is the same with ρ = 0 (every neuron of the pattern strictly aligned with its field): the criterion
@@ -388,7 +389,8 @@ def measure_point(arm: Arm, dim: int, size: int, count: int, settings: Settings,
         values = [s[key] for s in scores]
         point[key] = round(sum(values) / len(values), 6)
         point[f"{key}_trials"] = [round(v, 6) for v in values]
-    information = [information_per_parameter(count, dim, budget, s["bit_error"]) for s in scores]
+    cue_error = round(settings.flip_fraction * dim) / dim  # flip_bits flips exactly this many bits of every cue
+    information = [information_per_parameter(count, dim, budget, s["bit_error"], cue_error) for s in scores]
     point["information"] = round(sum(information) / len(information), 6)
     point["information_trials"] = [round(v, 6) for v in information]
     if arm.rule == BACKPROP:
@@ -410,10 +412,19 @@ def binary_entropy(error: float) -> float:
     return -(error * math.log2(error) + (1 - error) * math.log2(1 - error))
 
 
-def information_per_parameter(count: int, dim: int, budget: int, error: float) -> float:
-    """I/M = P·D·(1 − H₂(ε))/M: the bits the recalled states carry about the P stored patterns (a binary symmetric
-    channel of bit-error rate ε), per parameter."""
-    return count * dim * (1.0 - binary_entropy(error)) / budget
+def information_per_parameter(count: int, dim: int, budget: int, error: float, cue_error: float = 0.0) -> float:
+    """I/M: the bits the memory restores about the P stored patterns, per parameter.
+
+    I = P·D·(H₂(ρ) − H₂(ε))⁺ / H₂(ρ) for cues with a bit-error rate ρ = ``cue_error`` and recalled states with ε:
+    the share of the cue's missing information the memory gives back, in units where perfect recall (ε = 0) of P
+    patterns is P·D bits, as in I = P·D·(1 − H₂(ε)), which it equals at ε = 0. Without that baseline a memory that
+    returns its cue unchanged (ε = ρ: the identity, which a pseudo-inverse becomes at P ≥ D) would be credited with
+    P·D·(1 − H₂(ρ)) bits, growing with P without bound. With ρ = 0 it is P·D·(1 − H₂(ε)).
+    """
+    if cue_error <= 0.0:
+        return count * dim * (1.0 - binary_entropy(error)) / budget
+    restored = max(0.0, binary_entropy(cue_error) - binary_entropy(min(error, 0.5)))
+    return count * dim * restored / binary_entropy(cue_error) / budget
 
 
 def first_drop(points: dict[int, dict], key: str, level: float) -> tuple[int, int] | None:

@@ -3,8 +3,9 @@
 Every pattern of a set of P is presented to the rule and the memory is scored on all P. (a) P₀.₉ (90% of the P
 patterns recalled exactly from 10% flipped bits) against M, with the trivial memory that keeps K patterns
 (f = min(1, K/P): P₀.₉ = K/0.9 at M = K·D) and Gardner's bound for pairwise nets (P = 2D at M = D²). (b) information
-per parameter max_P P·D·(1 − H₂(ε))/M, with Gardner's 2 bits per synapse (a fixed-point bound). (c) the fraction
-recalled against P/K for the K-unit memories, with the keep-K curve min(1, K/P). (d) the answer per budget (D, M):
+restored per parameter max_P P·D·(H₂(ρ) − H₂(ε))⁺/(H₂(ρ)·M) (a memory that returns its cue scores 0), with
+Gardner's 2 bits per synapse (a fixed-point bound). (c) the fraction recalled against P/K for the K-unit memories,
+with the keep-K curve min(1, K/P). (d) the answer per budget (D, M):
 the best local against the best nonlocal information per parameter, 95% intervals, and the verdict.
 """
 
@@ -107,8 +108,9 @@ def paragraph(metrics: dict, level: float = ANSWER_LEVEL) -> list[str]:
         f"**The answer on random patterns (E8a).** At each budget (D, M) the best local rule against the best "
         f"nonlocal one (pseudo-inverse or backprop), on P{level:g} (the number of stored patterns at which "
         f"{level:.0%} of all P are recalled exactly from {metrics[INPUTS[0]]['flip_fraction']:.0%} flipped bits) and "
-        "on information per parameter (bits per parameter, max over P of P·D·(1 − H₂(ε))/M); 95% intervals over "
-        "trials; a verdict only where the intervals separate and every backprop fit on the other side reached its "
+        "on information per parameter (bits per parameter, max over P of P·D·(H₂(ρ) − H₂(ε))⁺/(H₂(ρ)·M): 0 for a "
+        "memory that returns its cue); 95% intervals over trials; a verdict only where the intervals separate and "
+        "every backprop fit on the other side reached its "
         f"plateau. Verdicts: {', '.join(f'{n} {v}' for v, n in counts.items()) or 'none'}.",
         "",
         "| budget | metric | best local [95%] | best nonlocal [95%] | verdict | nonlocal arms measured |",
@@ -134,7 +136,7 @@ def comparisons(metrics: dict) -> list[dict]:
                 f"E8a {row['budget']}: best local {unit} against best nonlocal",
                 f"{ANSWER_LEVEL:.0%} of all P recalled exactly from 10% flips"
                 if row["metric"] == "P"
-                else "max over P of P·D·(1 − H₂(ε))/M from 10% flips",
+                else "max over P of P·D·(H₂(ρ) − H₂(ε))⁺/(H₂(ρ)·M) from 10% flips",
                 local.value,
                 interval=None if local.low is None else (local.low, local.high),
                 note=f"{_candidate_text(local)} against {_candidate_text(remote)}: {row['verdict']}",
@@ -175,7 +177,7 @@ def draw(metrics: dict) -> plt.Figure:
                    title="Patterns stored against the parameter budget")  # fmt: skip
     axes[0, 1].axhline(gardner, color="k", ls=":", lw=1, label=f"Gardner {gardner:g} bits/synapse (fixed points)")
     axes[0, 1].axhline(1.0, color="grey", ls="-.", lw=1, label="keep K: 1 bit per parameter")
-    axes[0, 1].set(xscale="log", xlabel="parameters M", ylabel="bits per parameter max_P P·D·(1 − H₂(ε))/M",
+    axes[0, 1].set(xscale="log", xlabel="parameters M", ylabel="restored bits per parameter",
                    title="Information per parameter")  # fmt: skip
     _draw_curves(axes[1, 0], metrics, record, colours, names)
     _draw_answer(axes[1, 1], metrics)
