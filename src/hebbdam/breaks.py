@@ -69,7 +69,7 @@ BREAKS = (
                 "torch.optim.Adam(self.memory.parameters(), lr=self.lr, maximize=True)",
             ),
         ),
-        ("ladder backprop",),
+        ("ladder backprop", "budget_patterns"),  # the ladder alone: 3 trials, within seed noise at ci sizes
     ),
     Break(
         "backprop_lr_1e6",
@@ -81,7 +81,7 @@ BREAKS = (
                 "self.lr, self.optimizer_name, self.momentum, self.anneal, self.seed = 1e6,",
             ),
         ),
-        ("ladder backprop",),
+        ("ladder backprop", "budget_patterns"),
     ),
     Break(
         "delta_no_subtraction",
