@@ -39,6 +39,8 @@ class NeuronAstrocyte(BinaryMemory):
     ``memories`` Ξ (P, D). E is concave in σ, so sign-of-field updates never raise it (asynchronously).
     """
 
+    memories: Tensor  # buffer
+
     def __init__(self, memories: Tensor):
         super().__init__()
         check_matrix(memories, "memories")

@@ -44,6 +44,8 @@ def integer_power(values: Tensor, n: int) -> Tensor:
         remaining >>= 1
         if remaining:
             square = square * square
+    if result is None:  # n = 0
+        return torch.ones_like(values)
     return values.clone() if result is values else result
 
 

@@ -14,7 +14,7 @@ from .base import BinaryMemory, Memory, check_matrix, sign_keep
 from .registry import register_kind, slot_kind
 
 
-def _store_keys_and_values(memory: Memory, keys: Tensor, values: Tensor | None) -> None:
+def _store_keys_and_values(memory: Kohonen | Amari, keys: Tensor, values: Tensor | None) -> None:
     """Check ``keys`` (P, D) and ``values`` (P, Dv) or None (auto-association), and register both as buffers."""
     check_matrix(keys, "keys")
     if values is not None:
@@ -32,6 +32,10 @@ class Kohonen(Memory):
 
     Auto-associative energy E(x) = -½ xᵀ KᵀK x = -½ ‖K x‖² (one step is -∇E).
     """
+
+    keys: Tensor  # buffer
+    values: Tensor  # buffer
+    hetero: bool
 
     def __init__(self, keys: Tensor, values: Tensor | None = None):
         super().__init__()
@@ -55,6 +59,11 @@ class Amari(BinaryMemory):
     ``zero_diagonal`` drops the self-coupling W_ii = Σ_μ ξ_μi² (auto only), as Hebb's rule does.
     E(σ) = -½ σᵀWσ = -½ (‖Kσ‖² - Σ_i W_ii σ_i²) with the diagonal dropped.
     """
+
+    keys: Tensor  # buffer
+    values: Tensor  # buffer
+    hetero: bool
+    self_coupling: Tensor  # buffer
 
     def __init__(self, keys: Tensor, values: Tensor | None = None, zero_diagonal: bool = False):
         super().__init__()

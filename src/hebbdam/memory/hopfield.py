@@ -23,6 +23,11 @@ class Hopfield(BinaryMemory):
     float64: the sum of D float32 weights is exact (order-free) while the weights span < 2²⁸ in magnitude.
     """
 
+    weights: Tensor  # buffer
+    threshold: Tensor  # buffer
+    field_weights: Tensor  # buffer
+    field_threshold: Tensor  # buffer
+
     def __init__(self, weights: Tensor, threshold: float | Tensor = 0.0):
         super().__init__()
         if weights.ndim != 2 or weights.shape[0] != weights.shape[1]:

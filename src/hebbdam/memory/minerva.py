@@ -17,6 +17,8 @@ class Minerva2(Memory):
     and equals the cosine. ``intensity`` is Σ_μ cos³, the familiarity signal.
     """
 
+    traces: Tensor  # buffer
+
     def __init__(self, traces: Tensor, power: int = 3):
         super().__init__()
         check_matrix(traces, "traces")

@@ -40,6 +40,8 @@ class FeatureMap(nn.Module):
     ``seed`` (Performer FAVOR+; a random-feature estimate of exp(q·k/√d)), p = 2m.
     """
 
+    omega: Tensor  # buffer
+
     def __init__(self, kind: str, dim: int, order: int = 1, features: int = 64, seed: int = 0):
         super().__init__()
         if kind not in FEATURE_MAPS:
@@ -235,7 +237,7 @@ class DeltaMemory(nn.Module):
         return memory
 
 
-def recurrent(memory: nn.Module, q: Tensor, k: Tensor, v: Tensor, beta: Tensor | None = None) -> Tensor:
+def recurrent(memory: SumMemory | DeltaMemory, q: Tensor, k: Tensor, v: Tensor, beta: Tensor | None = None) -> Tensor:
     """The definition: write position t, then read it with q_t, one position at a time. (B, L, ·) → (B, L, dv)."""
     state = memory.init_state(k, v)
     outputs = []

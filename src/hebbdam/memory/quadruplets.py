@@ -35,6 +35,9 @@ def quadruplet_products(indices: Tensor, states: Tensor) -> Tensor:
 class QuadrupletMemory(BinaryMemory):
     """E(σ) = -Σ_q T_q Π_{n ∈ q} σ_n over ``indices`` (M, 4) distinct neurons per row and ``couplings`` T (M,)."""
 
+    indices: Tensor  # buffer
+    couplings: Tensor  # buffer
+
     def __init__(self, indices: Tensor, couplings: Tensor, dim: int):
         super().__init__()
         if indices.ndim != 2 or indices.shape[1] != 4 or couplings.shape != (indices.shape[0],):

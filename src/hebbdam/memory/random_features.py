@@ -38,6 +38,8 @@ def feature_frequencies(dim: int, features: int, beta: float, seed: int) -> Tens
 class GaussianDAM(Memory):
     """Exact slot energy over ``memories`` Ξ (K, D): E(σ) = -β⁻¹ logsumexp_μ(-β/2 ‖σ - ξ_μ‖²)."""
 
+    memories: Tensor  # buffer
+
     def __init__(self, memories: Tensor, beta: float = 1.0):
         super().__init__()
         check_matrix(memories, "memories")
@@ -59,6 +61,9 @@ class GaussianDAM(Memory):
 
 class RandomFeatureDAM(Memory):
     """DrDAM: a (2 ``features``,) memory tensor T written additively. ``generator`` fixes Ω."""
+
+    omega: Tensor  # buffer
+    memory: Tensor  # buffer
 
     def __init__(
         self,

@@ -64,6 +64,10 @@ class SequenceMemory(Memory):
 
     bipolar = True
 
+    patterns: Tensor  # buffer
+    sources: Tensor  # buffer
+    targets: Tensor  # buffer
+
     def __init__(
         self,
         patterns: Tensor,
@@ -135,6 +139,9 @@ class PseudoInverseSequence(torch.nn.Module):
     whatever the correlations. f as in :class:`SequenceMemory`; the self-coupling is kept (a baseline, not a
     Hebbian write). ``patterns`` Ξ (P, D) ±1, cyclic.
     """
+
+    decorrelate: Tensor  # buffer
+    targets: Tensor  # buffer
 
     def __init__(self, patterns: Tensor, kind: str = "linear", degree: int = 1):
         super().__init__()

@@ -134,6 +134,9 @@ class ModernHopfield(Memory):
     unless the fused kernel streams them itself (:func:`fused_attention_is_streamed`).
     """
 
+    memories: Tensor  # buffer
+    values: Tensor  # buffer
+
     def __init__(self, memories: Tensor, beta: float = 1.0, values: Tensor | None = None, chunk: int | None = None):
         super().__init__()
         check_matrix(memories, "memories")
@@ -159,9 +162,10 @@ class ModernHopfield(Memory):
         return torch.softmax(self.beta * (states @ self.memories.T), dim=-1)
 
     def step(self, states: Tensor) -> Tensor:
-        streamed = self.chunk is not None and self.chunk < self.memories.shape[0]
-        if streamed and not fused_attention_is_streamed(states, self.memories, self.values):
-            return stream_step(states, self.memories, self.beta, self.values, chunk=self.chunk)
+        chunk = self.chunk
+        streamed = chunk is not None and chunk < self.memories.shape[0]
+        if chunk is not None and streamed and not fused_attention_is_streamed(states, self.memories, self.values):
+            return stream_step(states, self.memories, self.beta, self.values, chunk=chunk)
         return softmax_readout(states, self.memories, self.values, self.beta)
 
 

@@ -61,6 +61,9 @@ class UniversalHopfield(Memory):
     tensor larger than (B, chunk) is held (softmax by a running log-sum-exp, max by a running argmax).
     """
 
+    memories: Tensor  # buffer
+    projection: Tensor  # buffer
+
     def __init__(
         self,
         memories: Tensor,
@@ -116,8 +119,9 @@ class UniversalHopfield(Memory):
             return self.scores(states).argmax(-1)
         best_score = torch.full((states.shape[0],), float("-inf"), dtype=states.dtype, device=states.device)
         best = torch.zeros(states.shape[0], dtype=torch.long, device=states.device)
-        for start in range(0, self.memories.shape[0], self.chunk):
-            scores = SIMILARITIES[self.similarity](states, self.memories[start : start + self.chunk])
+        chunk = self._chunk()
+        for start in range(0, self.memories.shape[0], chunk):
+            scores = SIMILARITIES[self.similarity](states, self.memories[start : start + chunk])
             index = scores.argmax(-1)
             score = scores.gather(-1, index[:, None])[:, 0]
             better = score > best_score  # strict: an earlier chunk keeps a tie, as argmax over all P does
@@ -128,6 +132,11 @@ class UniversalHopfield(Memory):
     def _streams(self) -> bool:
         return self.chunk is not None and self.chunk < self.memories.shape[0]
 
+    def _chunk(self) -> int:
+        """The chunk size of a streaming memory (``_streams()`` is true)."""
+        assert self.chunk is not None
+        return self.chunk
+
     def _logits(self) -> Logits:
         similarity, beta = SIMILARITIES[self.similarity], self.beta
         return lambda states, chunk: similarity(states, chunk).mul_(beta)
@@ -137,15 +146,16 @@ class UniversalHopfield(Memory):
         if self.separation == "max":
             return self.projection[self.nearest(states)]
         if self.separation == "softmax" and self._streams():
-            return stream_softmax(states, self.memories, self.projection, self._logits(), self.chunk)[0]
+            return stream_softmax(states, self.memories, self.projection, self._logits(), self._chunk())[0]
         if self.separation == "softmax" and self.similarity == "dot":
             return softmax_readout(states, self.memories, self.projection, self.beta)
         if not self._streams():
             return self.separate(self.scores(states)) @ self.projection
         out = torch.zeros(states.shape[0], self.projection.shape[1], dtype=states.dtype, device=states.device)
-        for start in range(0, self.memories.shape[0], self.chunk):  # identity and power act on each score alone
-            scores = SIMILARITIES[self.similarity](states, self.memories[start : start + self.chunk])
-            out.addmm_(self.separate(scores), self.projection[start : start + self.chunk])
+        chunk = self._chunk()
+        for start in range(0, self.memories.shape[0], chunk):  # identity and power act on each score alone
+            scores = SIMILARITIES[self.similarity](states, self.memories[start : start + chunk])
+            out.addmm_(self.separate(scores), self.projection[start : start + chunk])
         return out
 
 
