@@ -243,7 +243,8 @@ def parse_ordering(text: object, path: Path | str = TOLERANCES_FILE) -> tuple[st
 
 def load_spread(baseline_dir: Path) -> dict[str, dict]:
     path = baseline_dir / SPREAD_FILE
-    return io.read_json(path)["metrics"] if path.is_file() else {}
+    record = io.read_json(path) if path.is_file() else {}
+    return record.get("metrics", {}) if isinstance(record, dict) else {}
 
 
 # --------------------------------------------------------------------------------------------------------- compare
@@ -277,6 +278,7 @@ def check_metric(key: str, old: Value, new: Value, band: Band, spread: dict | No
     allowed, source = band_width(band, spread, multiple, old)
     if band.jumps_to_an_end(old, new, spread.get("values") if spread else None, allowed):
         return Check(key, old, new, allowed, "jump to an end of the range", False)
+    assert not isinstance(old, str) and not isinstance(new, str)  # the states were compared above
     (old_low, old_high), (new_low, new_high) = interval(old), interval(new)
     gap = max(0.0, new_low - old_high, old_low - new_high) if (old_low, old_high) != (new_low, new_high) else 0.0
     return Check(key, old, new, allowed, source, gap <= allowed + EPSILON)
@@ -342,8 +344,9 @@ def check_orderings(tolerances: Tolerances, records: dict[str, dict]) -> list[Ch
         left_key, operator, right_key = parse_ordering(ordering)
         left, right = operand(records, left_key), operand(records, right_key)
         a, b = as_number(left), as_number(right)
-        holds = isinstance(a, float) and isinstance(b, float) and not (math.isnan(a) or math.isnan(b))
-        holds = holds and (a > b if operator == ">" else a >= b)
+        holds = False
+        if isinstance(a, float) and isinstance(b, float) and not (math.isnan(a) or math.isnan(b)):
+            holds = a > b if operator == ">" else a >= b
         checks.append(Check(ordering, left, right, None, "ordering", holds))
     return checks
 
@@ -392,7 +395,7 @@ def run_seed(repo: Path, seed: str, out: Path) -> float:
     done = out / DONE
     if done.is_file():
         say(f"calibrate: seed {seed}: kept from an earlier run ({done})")
-        return float(io.read_json(done)["elapsed_s"])
+        return float(io.read_json(done)["elapsed_s"])  # type: ignore[index]  # written by this function
     if out.exists():
         shutil.rmtree(out)  # an unfinished run: start the seed again
     start = time.perf_counter()

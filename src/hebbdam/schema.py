@@ -147,7 +147,7 @@ class Named:
 
     def read(self, section: Params, name: str, default: Any, values: dict) -> list:
         entries = section.section(name)
-        items = [parse(self.schema, entries.section(key), name=str(key)) for key, _ in entries.items()]
+        items: list = [parse(self.schema, entries.section(key), name=str(key)) for key, _ in entries.items()]
         if not items and self.at_least_one:
             raise ConfigError(section.key(name), self.at_least_one)
         return items
@@ -203,7 +203,7 @@ def parse(schema: type[T], section: Params, **given: Any) -> T:
     come from the section (an arm's name, the trainer options). Then the schema's own ``checked(section)``, if it
     has one, applies the rules that span several fields and returns the final value."""
     values = dict(given)
-    for spec_field in fields(schema):
+    for spec_field in fields(schema):  # type: ignore[arg-type]  # every schema is a dataclass
         spec: Spec | None = spec_field.metadata.get(SPEC)
         if spec is None or spec_field.name in given or (spec.when is not None and not spec.when(values)):
             continue

@@ -134,7 +134,8 @@ def verify_raw(name: str, root: str | Path) -> None:
         return
     record_path = Path(root) / "raw" / "downloads.json"
     record = io.read_json(record_path) if record_path.is_file() else {}
-    expected = record.get(name) if isinstance(record, dict) and record.get(name) else sources.remote_source(name).files
+    listed = record.get(name) if isinstance(record, dict) else None
+    expected: dict[str, str] = listed if isinstance(listed, dict) and listed else sources.remote_source(name).files
     for path in paths:
         got = md5sum(path)
         if got != expected.get(path.name):

@@ -34,7 +34,7 @@ def _recall_panel(ax, curves: list[dict], arm: str, title: str) -> None:
 def _capacity_points(summary: dict, arm: str, key: str) -> tuple[list[int], list[float]]:
     by_dim = entries_by(summary.get(arm, {}), "dim")
     measured = [(dim, entry[key]) for dim, entry in by_dim.items() if entry.get(key) is not None]
-    return [dim for dim, _ in measured], [load * dim for dim, load in measured]
+    return [int(dim) for dim, _ in measured], [load * dim for dim, load in measured]
 
 
 def _biased(summary: dict) -> list[str]:

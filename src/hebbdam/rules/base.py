@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from ..errors import HebbdamError
-from ..memory.registry import TARGETS, get_kind, kind_of
+from ..memory.registry import TARGETS, MemoryKind, get_kind, kind_of
 
 COMBINES = ("sum", "concat", "none")
 
@@ -121,6 +121,7 @@ def check_target(rule: Rule, memory: object) -> None:
     ``memory`` is a memory object (Hopfield, DenseAM, …) or a kind name of the memory registry ("hopfield",
     "dense", …). Compatibility is declared on both sides: the rule's ``target`` must be among the kind's ``accepts``.
     """
+    kind: MemoryKind | None
     if isinstance(memory, str):
         kind = get_kind(memory)
         described = f"memory {kind.name} ({kind.description})"
