@@ -53,7 +53,9 @@ def _stage_body(stage: Stage) -> dict:
         deps.append("data/processed")
     if stage in EXPERIMENTS:
         body["deps"] = deps + code_dependencies(stage.module)
-        body["params"] = [*stage.params, "trainer", "logger"]  # logger: -S logger.entity=… reruns into that entity
+        # not `logger`: W&B settings say where a run is shown, not what it computes, so `-S logger.project=x` reruns
+        # nothing (the check still reads the section at composition and at the stage's start)
+        body["params"] = [*stage.params, "trainer"]
         # DVC's metrics are the headline files (numbers only: dvc exp show fits a terminal); the detailed records,
         # strings and all, are outputs beside them (the gate and the figures read those)
         body["metrics"] = _kept([f"{METRICS_DIR}/{name}" for name in stage.headlines])

@@ -34,7 +34,6 @@ from .. import io
 from ..errors import HebbdamError
 from ..metrics import binarise
 from . import readers, sources
-from .download import md5sum
 from .synthetic import correlated
 
 
@@ -136,7 +135,7 @@ def verify_raw(name: str, root: str | Path) -> None:
     record = io.read_json(record_path) if record_path.is_file() else {}
     expected = record.get(name) if isinstance(record, dict) and record.get(name) else sources.remote_source(name).files
     for path in paths:
-        got = md5sum(path)
+        got = io.md5sum(path)
         if got != expected.get(path.name):
             raise HebbdamError(
                 f"{path}: md5 {got} differs from the verified download ({expected.get(path.name)}); "
