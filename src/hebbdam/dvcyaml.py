@@ -10,6 +10,7 @@ results that ``dvc checkout`` cannot restore. The stages write each file atomica
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
@@ -105,17 +106,42 @@ def render() -> str:
     return HEADER + yaml.safe_dump(build(), sort_keys=False, allow_unicode=True, width=120)
 
 
+TEMPLATES = REPO_ROOT / ".dvc" / "plots"  # series.json is hand-written; the faceted ones are derived from it
+FACET_CHANNELS = ("column", "row")
+PANEL_SIZE = {"width": 220, "height": 160}
+
+
+def facet_templates() -> dict[str, str]:
+    """``series_by_<fields>.json`` text for every faceted plot: series.json with a panel per value of each facet
+    field (columns by the first field, rows by the second) and smaller panels."""
+    base = json.loads((TEMPLATES / "series.json").read_text(encoding="utf-8"))
+    texts = {}
+    for plot in (plot for stage in EXPERIMENTS for plot in stage.plots if plot.facet):
+        if len(plot.facet) > len(FACET_CHANNELS):
+            raise HebbdamError(f"plot {plot.name}: facet by at most {len(FACET_CHANNELS)} fields, got {plot.facet}")
+        template = {**base, **PANEL_SIZE, "encoding": dict(base["encoding"])}
+        for channel, field in zip(FACET_CHANNELS, plot.facet, strict=False):
+            template["encoding"][channel] = {"field": field, "type": "nominal", "title": field}
+        texts[f"{plot.template}.json"] = json.dumps(template, indent=2, ensure_ascii=False) + "\n"
+    return texts
+
+
 def main(args) -> None:
     """Write dvc.yaml (or, with --check, fail when the committed one differs from the generated one)."""
     path = Path(args.out or REPO_ROOT / "dvc.yaml")
-    text = render()
+    wanted = {path: render()}
+    if not args.out:  # the plot templates live in the repository's .dvc/plots
+        wanted |= {TEMPLATES / name: text for name, text in facet_templates().items()}
     if args.check:
-        current = path.read_text(encoding="utf-8") if path.is_file() else ""
-        if current != text:
-            raise HebbdamError(
-                f"{path}: out of date with src/hebbdam/stages.py or the stages' imports; run `make stages` and commit"
-            )
+        for target, text in wanted.items():
+            current = target.read_text(encoding="utf-8") if target.is_file() else ""
+            if current != text:
+                raise HebbdamError(
+                    f"{target}: out of date with src/hebbdam/stages.py or the stages' imports; run `make stages` and "
+                    "commit"
+                )
         say(f"{path}: up to date")
         return
-    io.write_text(path, text)
+    for target, text in wanted.items():
+        io.write_text(target, text)
     say(f"wrote {path} ({len(STAGES)} stages)")
