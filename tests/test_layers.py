@@ -34,7 +34,7 @@ LAYERS = [
     {"lit"},
     {"experiments"},
     {"figures"},
-    {"report", "paper_export", "bench", "validation", "composition", "runner", "commands", "dvcyaml", "cli"}
+    {"report", "paper_export", "bench", "validation", "composition", "measure", "runner", "commands", "dvcyaml", "cli"}
     | {"breaks"},
 ]
 

@@ -79,6 +79,13 @@ def _commands() -> dict[str, Command]:
             "memory-engine speed: ratios to the machine's GEMM rate, reports/benchmarks.md",
             options=("--out",),
         ),
+        "measure": Command(
+            "hebbdam.measure:main",
+            "measure the figures README.md quotes (exp-show width, install size, test-suite time) into "
+            "reports/measured.json and README.md",
+            "part",
+            ("exp-show", "install", "suite"),
+        ),
         "validate-rules": Command(
             "hebbdam.experiments.validate_rules:main",
             "measure every learning rule against its published behaviour",
