@@ -11,6 +11,7 @@ import subprocess
 import pytest
 import yaml
 
+from hebbdam.breaks import copy_tree
 from hebbdam.config import REPO_ROOT
 from hebbdam.stages import EXPERIMENTS, METRICS_DIR
 
@@ -35,14 +36,7 @@ def shown(tmp_path_factory) -> dict:
     dvc = shutil.which("dvc")
     if dvc is None:
         pytest.skip("dvc is not installed")
-    repo = tmp_path_factory.mktemp("plots")
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, check=True, capture_output=True).stdout
-    for name in filter(None, listed.decode().split("\0")):
-        if (REPO_ROOT / name).is_file():
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO_ROOT / name, repo / name)
-    for template in (REPO_ROOT / ".dvc" / "plots").glob("*.json"):  # generated templates not yet committed
-        shutil.copy2(template, repo / ".dvc" / "plots" / template.name)
+    repo = copy_tree(tmp_path_factory.mktemp("plots"), REPO_ROOT)
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     result = subprocess.run([dvc, "plots", "show", "--json"], cwd=repo, check=True, capture_output=True, text=True)
     return json.loads(result.stdout)

@@ -15,33 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hebbdam.config import REPO_ROOT
+from hebbdam.measure import scratch_repository
 
 pytestmark = pytest.mark.slow  # three `dvc status` runs of about 5-10 s each
 
 DVC = shutil.which("dvc")
-
-
-def repository_copy(target: Path, root: Path = REPO_ROOT) -> Path:
-    """The files git tracks (or would) in ``root`` under ``target``, a git repository with placeholder data and every
-    stage committed, so ``dvc status`` lists nothing until a file changes."""
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=root,
-        check=True,
-        capture_output=True,
-    ).stdout.split(b"\0")
-    for name in filter(None, (n.decode() for n in listed)):
-        source = root / name
-        if source.is_file() and name != "dvc.lock":
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    for folder in ("data/raw", "data/processed"):
-        (target / folder).mkdir(parents=True, exist_ok=True)
-        (target / folder / "placeholder").write_text(folder)
-    subprocess.run(["git", "init", "-q"], cwd=target, check=True)
-    subprocess.run([DVC or "dvc", "commit", "--force", "--quiet"], cwd=target, check=True, capture_output=True)
-    return target
 
 
 def stale_stages(repo: Path) -> set[str]:
@@ -65,7 +43,7 @@ def newly_stale(repo: Path, relative: str, before: set[str]) -> set[str]:
 def probe_repo(tmp_path_factory):
     if DVC is None:
         pytest.skip("dvc is not installed")
-    repo = repository_copy(tmp_path_factory.mktemp("repo"))
+    repo = scratch_repository(tmp_path_factory.mktemp("repo"))
     before = stale_stages(repo)
     assert before == set(), before  # the copy's lock was just recorded
     return repo, before

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import io
+from .breaks import copy_tree
 from .config import REPO_ROOT
 from .errors import HebbdamError
 from .logs import say
@@ -44,13 +44,11 @@ def _run(argv: list[str], cwd: Path, **env: str) -> str:
     return result.stdout
 
 
-def _scratch_copy(target: Path) -> Path:
-    """The files the next commit would hold, committed in a fresh git repository (DVC experiments need a HEAD)."""
-    listed = _run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], REPO_ROOT)
-    for name in filter(None, listed.split("\0")):
-        if (REPO_ROOT / name).is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO_ROOT / name, target / name)
+def scratch_repository(target: Path, root: Path = REPO_ROOT) -> Path:
+    """What the next commit of ``root`` would hold, at ``target`` as a git repository with one commit (DVC experiments
+    need a HEAD), placeholder data/ and every stage recorded by ``dvc commit``: nothing is stale until a file
+    changes (the probes of tests/test_stale_stages.py use it too)."""
+    copy_tree(target, root)
     for folder in ("data/raw", "data/processed"):  # hashed as dependencies, never read by the capacity stage
         (target / folder).mkdir(parents=True, exist_ok=True)
         (target / folder / "placeholder").write_text(folder)
@@ -69,7 +67,7 @@ def widest_line(text: str) -> int:
 
 def measure_exp_show() -> dict[str, int]:
     with tempfile.TemporaryDirectory(prefix="hebbdam-measure.") as folder:
-        repo = _scratch_copy(Path(folder))
+        repo = scratch_repository(Path(folder))
         _run(["dvc", "exp", "run", "-n", "small", "capacity", *EXPERIMENT], repo, WANDB_MODE="disabled")
         show = ["dvc", "exp", "show", "--only-changed", "--no-pager"]
         wide = {"COLUMNS": "100000"}  # rich draws the table at its natural width, not the terminal's
