@@ -36,7 +36,7 @@ TINY_CAPACITY = [
 @pytest.fixture
 def compose_params(tmp_path):
     """compose_params(*overrides) → path of a params.yaml composed from the real conf/ with those overrides."""
-    from hebbdam.config import compose
+    from hebbdam.composition import compose
 
     def _compose(*overrides: str, name: str = "params.yaml") -> Path:
         path = tmp_path / name
@@ -67,7 +67,7 @@ def run_cli():
 
 def compose_file(path: Path, overrides: list[str]) -> Path:
     """Write the composition of the real conf/ with ``overrides`` to ``path``."""
-    from hebbdam.config import compose
+    from hebbdam.composition import compose
 
     path.write_text(compose(list(overrides), config_dir=REPO_ROOT / "conf", selection=False), encoding="utf-8")
     return path

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from hebbdam.config import Params, compose, load_params
+from hebbdam.composition import compose
+from hebbdam.config import Params, load_params
 from hebbdam.experiments.capacity import parse_settings
 
 from .conftest import REPO_ROOT, TINY_CAPACITY, hand_edit

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 import pytest
 import yaml
 
-from hebbdam.config import Params, compose
+from hebbdam.composition import compose
+from hebbdam.config import Params
 from hebbdam.errors import ConfigError, HebbdamError
 from hebbdam.schema import (
     FRACTION,

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from hebbdam import selection
-from hebbdam.config import compose
+from hebbdam.composition import compose
 
 from .conftest import REPO_ROOT, dvc, scratch_repo, stage_env
 

@@ -24,7 +24,8 @@ from .stages import STAGES, figure_modules
 @dataclass(frozen=True)
 class Command:
     """A subcommand: ``entry`` ("module:function", called with the parsed namespace), its positional words (``words``:
-    a metavar, ``choices``: the valid ones or None for free text, ``many``: several allowed) and its options."""
+    a metavar, ``choices``: the valid ones or None for free text, ``many``: several allowed) and its options.
+    ``checked``: the whole params file is checked (:func:`hebbdam.validation.check_file`) before ``entry`` runs."""
 
     entry: str
     help: str
@@ -32,6 +33,7 @@ class Command:
     choices: tuple[str, ...] | None = None
     many: bool = True
     options: tuple[str, ...] = ()
+    checked: bool = False
 
 
 def _commands() -> dict[str, Command]:
@@ -77,6 +79,13 @@ def _commands() -> dict[str, Command]:
             "memory-engine speed: ratios to the machine's GEMM rate, reports/benchmarks.md",
             options=("--out",),
         ),
+        "measure": Command(
+            "hebbdam.measure:main",
+            "measure the figures README.md quotes (exp-show width, install size, test-suite time) into "
+            "reports/measured.json and README.md",
+            "part",
+            ("exp-show", "install", "suite"),
+        ),
         "validate-rules": Command(
             "hebbdam.experiments.validate_rules:main",
             "measure every learning rule against its published behaviour",
@@ -86,7 +95,7 @@ def _commands() -> dict[str, Command]:
     }
     for stage in STAGES:
         if stage.name in ("download", "prepare"):
-            commands[stage.command] = Command(stage.entry, stage.help, "source", SOURCES)
+            commands[stage.command] = Command(stage.entry, stage.help, "source", SOURCES, checked=True)
         elif stage.name == "figures":
             commands[stage.command] = Command(
                 stage.entry, stage.help, "figure", tuple(figure_modules()), options=("--out", "--metrics")
@@ -95,10 +104,10 @@ def _commands() -> dict[str, Command]:
             commands[stage.command] = Command(stage.entry, stage.help, options=("--out", "--metrics"))
         elif stage.foreach:
             commands[stage.command] = Command(
-                stage.entry, stage.help, "family", stage.foreach, many=False, options=("--out",)
+                stage.entry, stage.help, "family", stage.foreach, many=False, options=("--out",), checked=True
             )
         else:
-            commands[stage.command] = Command(stage.entry, stage.help, options=("--out",))
+            commands[stage.command] = Command(stage.entry, stage.help, options=("--out",), checked=True)
     return commands
 
 
@@ -208,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
         arm()
     module_name, function_name = commands[args.command].entry.split(":")
     try:
+        if commands[args.command].checked:  # here, not in the stage's code: the check is no stage's dependency
+            from .validation import check_file
+
+            check_file(args.params)
         function = getattr(importlib.import_module(module_name), function_name)
         function(args)
     except HebbdamError as err:

@@ -37,7 +37,11 @@ def _module_name(path: Path) -> str:
 
 
 def _imported_modules(path: Path) -> set[str]:
-    """Absolute names of every hebbdam module ``path`` imports (and the submodules ``from`` imports may name)."""
+    """Absolute names of every hebbdam module ``path`` imports (and the submodules ``from`` imports may name).
+
+    The module itself and its parent packages are left out: ``from . import x`` runs no package code that importing
+    the module had not run already (Python imports every parent first, and :func:`closure` adds them), so it is no
+    edge of the import graph (counting it made every package with such an import a circle)."""
     name = _module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found: set[str] = set()
@@ -53,7 +57,8 @@ def _imported_modules(path: Path) -> set[str]:
                 base = node.module or ""
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)
-    return {m for m in found if m.split(".")[0] == PACKAGE}
+    parents = {".".join(name.split(".")[:depth]) for depth in range(1, name.count(".") + 2)}
+    return {m for m in found if m.split(".")[0] == PACKAGE and m not in parents}
 
 
 @cache

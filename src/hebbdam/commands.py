@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import io, selection
-from .config import compose as compose_config
+from .composition import compose as compose_config
 from .logs import say
 
 CONFIG_DIR = Path("conf")

@@ -10,6 +10,7 @@ results that ``dvc checkout`` cannot restore. The stages write each file atomica
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
@@ -53,7 +54,9 @@ def _stage_body(stage: Stage) -> dict:
         deps.append("data/processed")
     if stage in EXPERIMENTS:
         body["deps"] = deps + code_dependencies(stage.module)
-        body["params"] = [*stage.params, "trainer", "logger"]  # logger: -S logger.entity=… reruns into that entity
+        # not `logger`: W&B settings say where a run is shown, not what it computes, so `-S logger.project=x` reruns
+        # nothing (the check still reads the section at composition and at the stage's start)
+        body["params"] = [*stage.params, "trainer"]
         # DVC's metrics are the headline files (numbers only: dvc exp show fits a terminal); the detailed records,
         # strings and all, are outputs beside them (the gate and the figures read those)
         body["metrics"] = _kept([f"{METRICS_DIR}/{name}" for name in stage.headlines])
@@ -103,17 +106,42 @@ def render() -> str:
     return HEADER + yaml.safe_dump(build(), sort_keys=False, allow_unicode=True, width=120)
 
 
+TEMPLATES = REPO_ROOT / ".dvc" / "plots"  # series.json is hand-written; the faceted ones are derived from it
+FACET_CHANNELS = ("column", "row")
+PANEL_SIZE = {"width": 220, "height": 160}
+
+
+def facet_templates() -> dict[str, str]:
+    """``series_by_<fields>.json`` text for every faceted plot: series.json with a panel per value of each facet
+    field (columns by the first field, rows by the second) and smaller panels."""
+    base = json.loads((TEMPLATES / "series.json").read_text(encoding="utf-8"))
+    texts = {}
+    for plot in (plot for stage in EXPERIMENTS for plot in stage.plots if plot.facet):
+        if len(plot.facet) > len(FACET_CHANNELS):
+            raise HebbdamError(f"plot {plot.name}: facet by at most {len(FACET_CHANNELS)} fields, got {plot.facet}")
+        template = {**base, **PANEL_SIZE, "encoding": dict(base["encoding"])}
+        for channel, field in zip(FACET_CHANNELS, plot.facet, strict=False):
+            template["encoding"][channel] = {"field": field, "type": "nominal", "title": field}
+        texts[f"{plot.template}.json"] = json.dumps(template, indent=2, ensure_ascii=False) + "\n"
+    return texts
+
+
 def main(args) -> None:
     """Write dvc.yaml (or, with --check, fail when the committed one differs from the generated one)."""
     path = Path(args.out or REPO_ROOT / "dvc.yaml")
-    text = render()
+    wanted = {path: render()}
+    if not args.out:  # the plot templates live in the repository's .dvc/plots
+        wanted |= {TEMPLATES / name: text for name, text in facet_templates().items()}
     if args.check:
-        current = path.read_text(encoding="utf-8") if path.is_file() else ""
-        if current != text:
-            raise HebbdamError(
-                f"{path}: out of date with src/hebbdam/stages.py or the stages' imports; run `make stages` and commit"
-            )
+        for target, text in wanted.items():
+            current = target.read_text(encoding="utf-8") if target.is_file() else ""
+            if current != text:
+                raise HebbdamError(
+                    f"{target}: out of date with src/hebbdam/stages.py or the stages' imports; run `make stages` and "
+                    "commit"
+                )
         say(f"{path}: up to date")
         return
-    io.write_text(path, text)
+    for target, text in wanted.items():
+        io.write_text(target, text)
     say(f"wrote {path} ({len(STAGES)} stages)")

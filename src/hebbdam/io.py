@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import math
 import os
@@ -11,6 +12,17 @@ import tempfile
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
+
+HASH_CHUNK = 1 << 20  # bytes read at a time when hashing a file
+
+
+def md5sum(path: str | Path) -> str:
+    """The MD5 hex digest of a file (the checksums the data sources publish), read in 1 MiB chunks."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as stream:
+        while chunk := stream.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:

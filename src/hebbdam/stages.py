@@ -22,7 +22,10 @@ FIGURES_DIR = "reports/figures"
 class Plot:
     """A ``dvc plots`` definition over one curves file: one line per ``series`` value (long-format rows) and
     revision. The stage writes each row's line name into its ``series`` field (``experiments.common.Curves``); the
-    ``series`` template (.dvc/plots/series.json) colours by that field and dashes by revision."""
+    ``series`` template (.dvc/plots/series.json) colours by that field and dashes by revision. ``facet``: up to two
+    row fields that split the plot into panels (columns by the first, rows by the second), so no panel draws more
+    lines than a palette tells apart (about 10); the template is then ``series_by_<fields>``, which ``hebbdam
+    dvc-yaml`` writes beside series.json."""
 
     name: str
     title: str
@@ -30,7 +33,11 @@ class Plot:
     x: str
     y: str
     series: str | None = "series"
-    template: str = "series"
+    facet: tuple[str, ...] = ()
+
+    @property
+    def template(self) -> str:
+        return "_".join(["series", *(["by", *self.facet] if self.facet else [])])
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,7 @@ EXPERIMENTS: tuple[Stage, ...] = (
                 "capacity_curves.json",
                 x="load",
                 y="retrieved",
+                facet=("arm",),
             ),
         ),
     ),
@@ -132,6 +140,7 @@ EXPERIMENTS: tuple[Stage, ...] = (
                 f"ladder_{family}_curves.json",
                 "load",
                 "retrieved",
+                facet=("arm",),
             )
             for family in ("pairwise", "dense", "backprop")
         ),
@@ -173,6 +182,7 @@ EXPERIMENTS: tuple[Stage, ...] = (
                 "retrieval_curves.json",
                 x="N",
                 y="retrieved",
+                facet=("arm",),
             ),
         ),
         reads_data=True,
@@ -208,6 +218,7 @@ EXPERIMENTS: tuple[Stage, ...] = (
                 "classification_curves.json",
                 x="memories",
                 y="test_error",
+                facet=("arm", "seed"),
             ),
         ),
         reads_data=True,
@@ -229,6 +240,7 @@ EXPERIMENTS: tuple[Stage, ...] = (
                 x="patterns",
                 y="exact",
                 series="arm",
+                facet=("arm",),
             ),
         ),
     ),
@@ -269,6 +281,7 @@ EXPERIMENTS: tuple[Stage, ...] = (
                 "budget_images_curves.json",
                 x="P",
                 y="stored",
+                facet=("arm", "condition"),
             ),
         ),
         reads_data=True,

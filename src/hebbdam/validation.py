@@ -4,17 +4,19 @@ The check runs each stage's own settings parser (``parse_settings`` of its exper
 logger and rule checks), so the rules a stage applies when it starts are exactly the rules applied here, then
 refuses every key that no parser read (:class:`hebbdam.config.Params` records what is read).
 
-It runs three times: inside Hydra's composition (``hebbdam compose`` and ``dvc exp run -S …``, through the
-``hebbdam_check`` resolver that ``conf/config.yaml`` interpolates, so a bad value fails the composition and
-params.yaml is never written), and when any stage starts (a value typed straight into params.yaml).
+It runs inside Hydra's composition (``hebbdam compose`` and ``dvc exp run -S …``, through the ``hebbdam_check``
+resolver that ``conf/config.yaml`` interpolates, so a bad value fails the composition and params.yaml is never
+written), and at the CLI's door before a stage command runs (:func:`check_file`: a value typed straight into
+params.yaml). It is a command-layer module: no stage's code imports it, so editing it marks no DVC stage stale.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
+from pathlib import Path
 
-from .config import Params
+from .config import Params, load_params
 from .errors import ConfigError, HebbdamError
 from .stages import EXPERIMENTS
 
@@ -143,6 +145,11 @@ def check(data: dict, complete: bool = False) -> None:
     for leaf in _leaves(data):
         if not any(leaf == key or leaf.startswith(key + ".") for key in read):
             raise HebbdamError(f"params key '{leaf}': unknown (no stage reads it; a typo?)")
+
+
+def check_file(path: str | Path) -> None:
+    """Load ``path`` (one-line errors for a missing or broken file) and :func:`check` it whole."""
+    check(load_params(path).to_dict())
 
 
 def resolve_marker(*, _root_) -> bool:

@@ -16,7 +16,7 @@ import torch
 import yaml
 
 from hebbdam import cli
-from hebbdam.config import compose
+from hebbdam.composition import compose
 from hebbdam.data import readers
 from hebbdam.data.prepare import PrepareConfig, SyntheticConfig, load_processed, prepare, tensor_sha256
 from hebbdam.errors import HebbdamError

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import HebbdamError
+from ..io import md5sum
 from ..logs import say
 from .sources import RemoteSource, remote_source
 
@@ -67,14 +68,6 @@ def mirror_bases(
     if mirror:
         return [_as_url(mirror) + f"{name}/"], True
     return list(defaults), False
-
-
-def md5sum(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as stream:
-        while chunk := stream.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _reason(err: BaseException, timeout: float) -> str:

@@ -34,7 +34,6 @@ from .. import io
 from ..errors import HebbdamError
 from ..metrics import binarise
 from . import readers, sources
-from .download import md5sum
 from .synthetic import correlated
 
 
@@ -137,7 +136,7 @@ def verify_raw(name: str, root: str | Path) -> None:
     listed = record.get(name) if isinstance(record, dict) else None
     expected: dict[str, str] = listed if isinstance(listed, dict) and listed else sources.remote_source(name).files
     for path in paths:
-        got = md5sum(path)
+        got = io.md5sum(path)
         if got != expected.get(path.name):
             raise HebbdamError(
                 f"{path}: md5 {got} differs from the verified download ({expected.get(path.name)}); "

@@ -154,6 +154,16 @@ class Curves:
         return content[self.rows] if self.rows is not None else content
 
 
+def uniform_rows(rows: list[dict]) -> list[dict]:
+    """Give every row of a curves table the same keys, in place: a field a row lacks becomes null (not measured
+    there, e.g. ``at_attractor_spurious`` where no sample ended spurious). DVC's plot converter refuses a table whose
+    rows carry different key sets (``dvc plots show``: "argument of type 'NoneType' is not iterable")."""
+    keys = {key for row in rows for key in row}
+    for row in rows:
+        row.update(dict.fromkeys(keys - row.keys()))
+    return rows
+
+
 def select(record: dict, *patterns: str) -> dict[str, float | None]:
     """Numeric leaves of ``record`` whose dotted key matches one of the ``fnmatch`` ``patterns``, in record order."""
     return {key: value for key, value in flatten(record).items() if any(fnmatch(key, p) for p in patterns)}
@@ -206,6 +216,7 @@ def run_stage(
         for spec in curves:
             for row in spec.table(files):
                 row["series"] = spec.label(row)
+            uniform_rows(spec.table(files))
         if headline is not None:
             files[f"headline/{stage}.json"] = headline_numbers(headline(record), stage)
         tracker.summary(files.get(f"headline/{stage}.json") or flatten(record))
