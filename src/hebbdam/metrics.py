@@ -120,3 +120,19 @@ def bootstrap_crossing(
         return None, None
     low, high = torch.tensor(crossings, dtype=torch.float64).quantile(torch.tensor([0.025, 0.975], dtype=torch.float64))
     return float(low), float(high)
+
+
+def bootstrap_best(
+    xs: Sequence[float], per_trial: Sequence[Sequence[float]], samples: int, generator: torch.Generator
+) -> dict:
+    """The largest mean over trials of a per-trial quantity on a grid (``value``), the x where it is reached
+    (``at``) and its 95% percentile interval when the trials are resampled with replacement (the same resample at
+    every x). ``per_trial`` (points, trials)."""
+    table = torch.tensor(per_trial, dtype=torch.float64)  # (points, trials)
+    means = table.mean(1)
+    trials = table.shape[1]
+    picks = torch.randint(trials, (samples, trials), generator=generator)
+    resampled = table[:, picks].mean(2).amax(0)  # (samples,)
+    low, high = resampled.quantile(torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
+    best = int(means.argmax())
+    return {"value": round(float(means[best]), 6), "low": round(low, 6), "high": round(high, 6), "at": xs[best]}
