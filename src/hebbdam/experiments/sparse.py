@@ -277,7 +277,12 @@ def measure_curve(arm: Arm, code: Code, settings: Settings) -> list[dict]:
     for _ in range(REFINEMENTS):
         ordered = sorted(points)
         bracket = next(
-            ((a, b) for a, b in zip(ordered, ordered[1:]) if points[b]["exact"] < LEVEL <= points[a]["exact"]), None
+            (
+                (a, b)
+                for a, b in zip(ordered, ordered[1:], strict=False)
+                if points[b]["exact"] < LEVEL <= points[a]["exact"]
+            ),
+            None,
         )
         middle = None if bracket is None else round(math.sqrt(bracket[0] * bracket[1]))
         if middle is None or middle in bracket:
@@ -356,7 +361,9 @@ def holographic_law(settings: Settings) -> dict:
             "K_c_low": None if low is None else round(low, 4),
             "K_c_high": None if high is None else round(high, 4),
             "K_per_D": None if value is None else round(value / dim, 6),
-            "accuracy": [{"K": c, "accuracy": round(sum(t) / len(t), 6)} for c, t in zip(counts, per_trial)],
+            "accuracy": [
+                {"K": c, "accuracy": round(sum(t) / len(t), 6)} for c, t in zip(counts, per_trial, strict=True)
+            ],
         }
     measured = [e for e in dims.values() if e["K_c"] is not None]
     slope = loglog_slope([e["D"] for e in measured], [e["K_c"] for e in measured]) if len(measured) >= 2 else None

@@ -50,7 +50,8 @@ def draw(metrics: dict) -> plt.Figure:
         ax.set_xscale("log")
         ax.set_xlabel("coding level f")
         ax.set_ylabel(label)
-    axes[0].set_title(f"(a) information per synapse, D = {record['dim']}, cue: {record['removed']:.0%} of units removed")
+    removed = f"{record['removed']:.0%}"
+    axes[0].set_title(f"(a) information per synapse, D = {record['dim']}, cues: {removed} of active units removed")
     axes[0].legend(fontsize=7)
     axes[1].set_title("(b) P₀.₉ (90% of all P recalled exactly), in bits")
     holographic = record["holographic"]
@@ -99,7 +100,6 @@ def comparisons(metrics: dict) -> list[dict]:
         codings = _codings(arm)
         dense = codings.get(0.5)
         if dense is not None and best["coding"] != 0.5:
-            holds = info["low"] > dense["information"]["high"]
             rows.append(
                 cmp.row(
                     f"sparse {name}: information rises from f = ½ to f = {best['coding']:g}",
@@ -107,7 +107,7 @@ def comparisons(metrics: dict) -> list[dict]:
                     info["value"],
                     "sparse codes store more bits per synapse",
                     "Willshaw et al. 1969; Tsodyks & Feigel'man 1988",
-                    verdict=cmp.direction(True if holds else None if info["low"] > dense["information"]["low"] else False),
+                    verdict=cmp.direction(_above(info, dense["information"])),
                     interval=(info["low"], info["high"]),
                     note=f"f = ½: {dense['information']['value']} [{dense['information']['low']}, "
                     f"{dense['information']['high']}]",
@@ -116,6 +116,13 @@ def comparisons(metrics: dict) -> list[dict]:
     rows.extend(_bcpnn_row(record))
     rows.append(_holographic_row(record["holographic"]))
     return rows
+
+
+def _above(high: dict, low: dict) -> bool | None:
+    """True when ``high``'s interval lies above ``low``'s, False when below, None when they overlap."""
+    if high["low"] > low["high"]:
+        return True
+    return False if high["high"] < low["low"] else None
 
 
 def _bcpnn_row(record: dict) -> list[dict]:
@@ -129,7 +136,6 @@ def _bcpnn_row(record: dict) -> list[dict]:
         return []
     f = shared[0]
     mine, theirs = _codings(bcpnn)[f]["information"], _codings(additive)[f]["information"]
-    separated = mine["low"] > theirs["high"] or mine["high"] < theirs["low"]
     return [
         cmp.row(
             f"sparse BCPNN above the covariance rule at f = {f:g} (information per synapse)",
@@ -137,7 +143,7 @@ def _bcpnn_row(record: dict) -> list[dict]:
             mine["value"],
             "Bayesian-Hebbian highest, additive Hebb lowest",
             "Lansner, Knoblauch, Ravichandran & Herman 2026, arXiv:2605.01074",
-            verdict=cmp.direction(mine["value"] > theirs["value"] if separated else None),
+            verdict=cmp.direction(_above(mine, theirs)),
             interval=(mine["low"], mine["high"]),
             note=f"covariance with threshold: {theirs['value']} [{theirs['low']}, {theirs['high']}]; BCPNN on its "
             "modular code, the others on k-of-D codes",
