@@ -136,3 +136,10 @@ def bootstrap_best(
     low, high = resampled.quantile(torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
     best = int(means.argmax())
     return {"value": round(float(means[best]), 6), "low": round(low, 6), "high": round(high, 6), "at": xs[best]}
+
+
+def binary_entropy(p: float) -> float:
+    """H₂(p) in bits (0 at p ∈ {0, 1})."""
+    if p <= 0.0 or p >= 1.0:
+        return 0.0
+    return -(p * math.log2(p) + (1 - p) * math.log2(1 - p))

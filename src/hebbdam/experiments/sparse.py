@@ -43,7 +43,7 @@ from ..data.synthetic import modular, sparse_binary, sparse_cue
 from ..dynamics import single_cpu_thread
 from ..logs import say
 from ..memory import build, get_kind
-from ..metrics import bootstrap_best, bootstrap_crossing, crossing, loglog_slope
+from ..metrics import binary_entropy, bootstrap_best, bootstrap_crossing, crossing, loglog_slope
 from ..rules import check_target, get_rule
 from ..schema import (
     FRACTION,
@@ -178,13 +178,6 @@ def code_for(memory: str, dim: int, coding: float) -> Code:
     units = max(2, round(1.0 / coding))
     modules = max(1, dim // units)
     return Code(modules * units, 1.0 / units, modules, units)
-
-
-def binary_entropy(p: float) -> float:
-    """H₂(p) in bits (0 at p ∈ {0, 1})."""
-    if p <= 0.0 or p >= 1.0:
-        return 0.0
-    return -(p * math.log2(p) + (1 - p) * math.log2(1 - p))
 
 
 def unit_loss(targets: torch.Tensor, outputs: torch.Tensor) -> float:
