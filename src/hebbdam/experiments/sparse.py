@@ -49,6 +49,7 @@ from ..schema import (
     FRACTION,
     MAPPING,
     NONNEG_INT,
+    POSITIVE,
     POSITIVE_INT,
     POSITIVE_LIST,
     STRING,
@@ -64,6 +65,7 @@ from ..schema import (
 from .common import Curves, generator_for, run_stage, select
 
 KINDS = ("willshaw", "threshold", "bcpnn", "hopfield")  # the registry kinds this stage reads
+OPTIONS = {"bcpnn": ("floor", "gain")}  # read-out options per kind (BCPNN: the ε floor, the soft-WTA gain)
 LEVEL = 0.9
 HALF = 0.5
 STOP_AFTER = 2
@@ -94,6 +96,13 @@ class Arm:
     options: dict = setting(MAPPING, {})
 
     def checked(self, section: Params) -> Arm:
+        """The rule must write the memory kind; ``options`` are the kind's read-out options, positive numbers."""
+        allowed = OPTIONS.get(self.memory, ())
+        for key, value in self.options.items():
+            if key not in allowed:
+                raise ConfigError(section.key(f"options.{key}"), f"an option of memory {self.memory} {allowed}", key)
+            if not POSITIVE.accepts(value):
+                raise ConfigError(section.key(f"options.{key}"), POSITIVE.expected, value)
         try:
             check_target(self.writer(0.1), self.memory)
         except (KeyError, ValueError, TypeError) as err:
