@@ -62,3 +62,15 @@ def test_only_even_plain_powers_attract_the_mirror():
     assert Power(4).attracts_mirror and Power(2).attracts_mirror
     assert not Power(4, rectified=True).attracts_mirror and not Power(3).attracts_mirror
     assert not Exponential(1.0).attracts_mirror
+
+
+def test_bootstrap_best_picks_the_largest_mean_and_brackets_it():
+    import torch
+
+    from hebbdam.metrics import binary_entropy, bootstrap_best
+
+    per_trial = [[0.1, 0.2, 0.3], [0.5, 0.6, 0.7], [0.2, 0.2, 0.2]]
+    best = bootstrap_best([10, 20, 30], per_trial, 200, torch.Generator().manual_seed(0))
+    assert best["at"] == 20 and best["value"] == 0.6
+    assert 0.5 <= best["low"] <= 0.6 <= best["high"] <= 0.7
+    assert binary_entropy(0.5) == 1.0 and binary_entropy(0.0) == 0.0 == binary_entropy(1.0)

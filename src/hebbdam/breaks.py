@@ -104,6 +104,24 @@ BREAKS = (
         ),
         ("capacity",),
     ),
+    Break(
+        "willshaw_unclipped",
+        "Willshaw synapses that count co-activations instead of clipping at 1",
+        (
+            (
+                "src/hebbdam/rules/sparse.py",
+                "(weights.double() + products).clamp(max=1.0)",
+                "(weights.double() + products)",
+            ),
+        ),
+        ("sparse",),
+    ),
+    Break(
+        "bcpnn_no_log",
+        "BCPNN weights p_ij/(p_i p_j) and biases p_j without their logarithm",
+        (("src/hebbdam/memory/sparse.py", "(ratio.log(), p.log()) if log else (ratio, p)", "(ratio, p)"),),
+        ("sparse",),
+    ),
     Break("nan_record", "every number of capacity.json and recall.json set to NaN", (), ()),
 )
 

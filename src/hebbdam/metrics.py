@@ -120,3 +120,26 @@ def bootstrap_crossing(
         return None, None
     low, high = torch.tensor(crossings, dtype=torch.float64).quantile(torch.tensor([0.025, 0.975], dtype=torch.float64))
     return float(low), float(high)
+
+
+def bootstrap_best(
+    xs: Sequence[float], per_trial: Sequence[Sequence[float]], samples: int, generator: torch.Generator
+) -> dict:
+    """The largest mean over trials of a per-trial quantity on a grid (``value``), the x where it is reached
+    (``at``) and its 95% percentile interval when the trials are resampled with replacement (the same resample at
+    every x). ``per_trial`` (points, trials)."""
+    table = torch.tensor(per_trial, dtype=torch.float64)  # (points, trials)
+    means = table.mean(1)
+    trials = table.shape[1]
+    picks = torch.randint(trials, (samples, trials), generator=generator)
+    resampled = table[:, picks].mean(2).amax(0)  # (samples,)
+    low, high = resampled.quantile(torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
+    best = int(means.argmax())
+    return {"value": round(float(means[best]), 6), "low": round(low, 6), "high": round(high, 6), "at": xs[best]}
+
+
+def binary_entropy(p: float) -> float:
+    """H₂(p) in bits (0 at p ∈ {0, 1})."""
+    if p <= 0.0 or p >= 1.0:
+        return 0.0
+    return -(p * math.log2(p) + (1 - p) * math.log2(1 - p))

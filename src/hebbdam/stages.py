@@ -287,6 +287,26 @@ EXPERIMENTS: tuple[Stage, ...] = (
         reads_data=True,
     ),
     Stage(
+        name="sparse",
+        command="sparse",
+        entry="hebbdam.experiments.sparse:main",
+        help="sparse codes: bits per synapse against coding level (Willshaw, covariance, BCPNN); holographic law",
+        params=("sparse",),
+        records=("sparse.json",),
+        curves=("sparse_curves.json",),
+        figures=("sparse",),
+        plots=(
+            Plot(
+                "sparse",
+                "Sparse codes: fraction of the P patterns recalled exactly against P, per rule and coding level",
+                "sparse_curves.json",
+                x="patterns",
+                y="exact",
+                facet=("arm",),
+            ),
+        ),
+    ),
+    Stage(
         name="recall",
         command="recall",
         entry="hebbdam.experiments.recall:main",

@@ -50,7 +50,7 @@ def test_an_incompatible_pair_is_refused_in_one_line():
         store(patterns(4, 8), get_rule("hebb"), memory="quadruplets")
     with pytest.raises(RuleTargetError, match="rule storkey .*cannot train memory dense"):
         store(patterns(4, 8), get_rule("storkey")).memory(Power(3), kind="dense")
-    with pytest.raises(KeyError, match="memory: expected one of amari, dense"):
+    with pytest.raises(KeyError, match="memory: expected one of amari, bcpnn, dense"):
         get_kind("bam")
 
 

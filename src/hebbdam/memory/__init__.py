@@ -13,10 +13,15 @@ from .registry import TARGETS, MemoryKind, build, default_kind, get_kind, kind_n
 from .separation import Exponential, Power, Separation
 from .sequence import PseudoInverseSequence, SequenceMemory
 from .softmax import ModernHopfield
+from .sparse import BCPNN, Holographic, ThresholdNetwork, Willshaw
 from .universal import UniversalHopfield
 
 __all__ = [
     "Amari",
+    "BCPNN",
+    "Holographic",
+    "ThresholdNetwork",
+    "Willshaw",
     "BinaryMemory",
     "DenseAM",
     "Exponential",

@@ -26,6 +26,8 @@ TARGETS: dict[str, str] = {  # the kinds of stored tensor a rule can write
     "tensor4": "a 4th-order Hebbian tensor in factored form (P, D)",
     "quadruplets": "4th-order couplings on M random quadruplets (M,)",
     "readout": "a readout (C, K) from hidden activity to class units",
+    "coactivity": "co-activation counts (D+1, D+1) of [1, ξ] (BCPNN's probability estimates)",
+    "trace": "a holographic trace t (D,): superposed circular convolutions of pairs",
 }
 # targets that are not an associative memory: the classifiers read them (lit.backprop.Readout, experiments/*)
 NOT_MEMORIES: dict[str, str] = {"readout": "a classifier's top layer (lit.backprop.Readout), not an associative memory"}

@@ -1,6 +1,6 @@
 """Learning rules, each labelled local or nonlocal. Importing this package registers them all."""
 
-from . import dense, hebbian, hidden, pairwise, prototypes  # noqa: F401  (each module registers its rules)
+from . import dense, hebbian, hidden, pairwise, prototypes, sparse  # noqa: F401  (each module registers its rules)
 from .base import (
     TARGETS,
     Rule,

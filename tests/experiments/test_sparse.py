@@ -1,0 +1,103 @@
+"""The sparse stage: the information formula's two anchors (a memory returning its cue gets 0, a perfect memory the
+pattern entropy), the stage on tiny params from the real conf/, the figure and its rows, and config errors."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from hebbdam.config import ConfigError, load_params
+from hebbdam.data.synthetic import modular, sparse_binary, sparse_cue
+from hebbdam.experiments import sparse as stage
+from hebbdam.figures import sparse as figure
+
+from ..conftest import compose_file
+
+TINY = [
+    "sparse.trials=2",
+    "sparse.dim=80",
+    "sparse.codings=[0.5,0.1]",
+    "~sparse.arms.storkey",
+    "sparse.holographic.dims=[64,128]",
+    "sparse.holographic.items=200",
+    "sparse.holographic.trials=2",
+]
+
+
+@pytest.mark.parametrize("code", [stage.Code(200, 0.05), stage.Code(200, 0.1, 20, 10), stage.Code(100, 0.5)])
+def test_information_is_zero_for_the_cue_and_the_entropy_for_perfect_recall(code):
+    patterns = code.draw(30, torch.Generator().manual_seed(0))
+    cues = sparse_cue(patterns, 0.5, 0.0, torch.Generator().manual_seed(1))
+    cue_loss = code.loss(patterns, cues)
+    assert cue_loss > 0
+    assert stage.retrieved_bits(30, code.entropy, cue_loss, code.loss(patterns, cues)) == 0.0
+    assert code.loss(patterns, patterns) == 0.0
+    assert stage.retrieved_bits(30, code.entropy, cue_loss, 0.0) == pytest.approx(30 * code.entropy)
+    # a memory in between gets part of it: half the cue's damage repaired
+    assert stage.retrieved_bits(30, code.entropy, cue_loss, cue_loss / 2) == pytest.approx(15 * code.entropy)
+
+
+def test_entropy_of_the_codes_and_the_unit_loss_at_f_half_is_e8a_binary_entropy():
+    assert stage.Code(400, 0.01).entropy == pytest.approx(400 * stage.binary_entropy(0.01))
+    assert stage.Code(400, 0.1, 40, 10).entropy == pytest.approx(40 * math.log2(10))
+    patterns = sparse_binary(200, 100, 0.5, torch.Generator().manual_seed(2))
+    flipped = patterns.clone()
+    flipped[:, :10] = 1 - flipped[:, :10]  # 10% of the bits flipped
+    assert stage.unit_loss(patterns, flipped) == pytest.approx(100 * stage.binary_entropy(0.1), rel=0.05)
+    modules = modular(100, 10, 4, torch.Generator().manual_seed(3))
+    assert stage.modular_loss(modules, torch.zeros_like(modules), 10, 4) == pytest.approx(10 * 2.0)
+
+
+@pytest.fixture(scope="module")
+def record(tmp_path_factory):
+    from hebbdam.cli import main
+
+    params = compose_file(tmp_path_factory.mktemp("sparse") / "params.yaml", TINY)
+    out = params.parent / "out"
+    assert main(["sparse", "--params", str(params), "--out", str(out)]) == 0
+    return {name: json.loads((out / name).read_text()) for name in figure.INPUTS}
+
+
+def test_the_stage_measures_every_rule_and_sparse_codes_store_more_per_synapse(record):
+    result = record["sparse.json"]
+    assert set(result["arms"]) == {"willshaw", "covariance", "bcpnn", "pseudo_inverse"}
+    assert result["arms"]["pseudo_inverse"]["locality"] == "nonlocal"
+    assert result["arms"]["willshaw"]["locality"] == "local"
+    willshaw = result["arms"]["willshaw"]["codings"]
+    assert willshaw["f0_1"]["information"]["value"] > willshaw["f0_5"]["information"]["value"]
+    for arm in result["arms"].values():
+        for entry in arm["codings"].values():
+            info = entry["information"]
+            assert 0.0 <= info["low"] <= info["value"] <= info["high"] < result["bounds"]["willshaw"]
+    dims = result["holographic"]["dims"]
+    assert dims["D128"]["K_c"] > dims["D64"]["K_c"]
+    rows = figure.comparisons(record)
+    assert any(r["quantity"].startswith("holographic") for r in rows)
+    assert all(r["verdict"] == "not comparable" for r in rows if "best f" in r["quantity"])
+    assert figure.draw(record) is not None
+
+
+def edited(tmp_path, change) -> Path:
+    """The real composition with ``change(section)`` applied to its ``sparse`` section, written to a file."""
+    params = compose_file(tmp_path / "params.yaml", [])
+    content = yaml.safe_load(params.read_text())
+    change(content["sparse"])
+    params.write_text(yaml.safe_dump(content))
+    return params
+
+
+def test_a_bad_coding_level_is_refused_naming_its_key(tmp_path):
+    params = edited(tmp_path, lambda section: section.update(codings=[0.5, 1.5]))
+    with pytest.raises(ConfigError, match="sparse.codings"):
+        stage.parse_settings(load_params(params))
+
+
+def test_an_arm_whose_rule_cannot_write_its_memory_is_refused(tmp_path):
+    params = edited(tmp_path, lambda section: section["arms"]["bcpnn"].update(rule="willshaw"))
+    with pytest.raises(ConfigError, match="sparse.arms.bcpnn.rule"):
+        stage.parse_settings(load_params(params))
