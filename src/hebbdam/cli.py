@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,17 +134,19 @@ def _config_groups(config_dir: Path = Path("conf")) -> str:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors that list what is valid."""
+    """argparse with one-line errors that list what is valid; ``subparsers``: each command's own parser."""
+
+    subparsers: Mapping[str, argparse.ArgumentParser]
 
     def error(self, message: str):  # noqa: D102 - argparse hook
         valid = [a.option_strings[0] for a in self._actions if a.option_strings and a.dest != "help"]
         positional = [a for a in self._actions if not a.option_strings and a.dest != "command"]
-        valid += [action.metavar for action in positional]
+        valid += [str(action.metavar) for action in positional]
         hint = f" (valid: {', '.join(valid)})" if valid and "; valid:" not in message else ""
         self.exit(2, f"{self.prog}: error: {message}{hint}\n")
 
 
-def build_parser(commands: dict[str, Command] | None = None) -> argparse.ArgumentParser:
+def build_parser(commands: dict[str, Command] | None = None) -> _Parser:
     """The ``hebbdam`` parser; ``parser.subparsers`` maps each command name to its own parser."""
     commands = commands or _commands()
     parser = _Parser(prog="hebbdam", description=__doc__.splitlines()[0])
@@ -174,7 +177,7 @@ def _interrupted(signum, frame):
     raise KeyboardInterrupt
 
 
-def _one_line(message: str) -> str:
+def _one_line(message: object) -> str:
     return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
 
 
@@ -201,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     invalid = [word for word in args.words if choices is not None and word not in choices]
     if invalid:  # checked here, not by argparse, whose choices reject an empty list of words
         parser.subparsers[args.command].error(
-            f"unknown {commands[args.command].words} {', '.join(invalid)}; valid: {', '.join(choices)}"
+            f"unknown {commands[args.command].words} {', '.join(invalid)}; valid: {', '.join(choices or ())}"
         )
     args.overrides = args.words  # the name the command functions read
     from .logs import quiet_libraries

@@ -37,7 +37,7 @@ def _kept(paths: list[str]) -> list[dict]:
 
 
 def code_dependencies(*modules: str) -> list[str]:
-    files = set()
+    files: set[Path] = set()
     for module in modules:
         files |= closure(module)
     return as_dependencies(files, REPO_ROOT)

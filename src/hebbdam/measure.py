@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -106,7 +107,11 @@ def measure_suite() -> dict[str, object]:
     return {"suite_minutes": round(wall / 60, 1), "suite_passed": counts["passed"]}
 
 
-PARTS = {"exp-show": measure_exp_show, "install": measure_install, "suite": measure_suite}
+PARTS: dict[str, Callable[[], Mapping[str, object]]] = {
+    "exp-show": measure_exp_show,
+    "install": measure_install,
+    "suite": measure_suite,
+}
 PART_KEYS = {
     "exp-show": ("exp_show_columns", "exp_show_columns_undropped"),
     "install": ("install_mib",),
@@ -131,13 +136,14 @@ def fill(text: str, measured: dict[str, object]) -> str:
 
 def main(args) -> None:
     parts = args.words or list(PARTS)
-    measured = io.read_json(MEASURED) if MEASURED.is_file() else {}
+    read = io.read_json(MEASURED) if MEASURED.is_file() else {}
+    measured: dict[str, object] = dict(read) if isinstance(read, dict) else {}
     for part in parts:
         say(f"measure: {part} …")
         numbers = PARTS[part]()
-        stamp = {"at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"), "cpus": os.cpu_count()}
+        stamp: dict[str, object] = {"at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"), "cpus": os.cpu_count()}
         stamp["load"] = round(os.getloadavg()[0], 1)
-        measured |= numbers | {f"{part}.when": stamp}
+        measured |= {**numbers, f"{part}.when": stamp}
         say(f"measure: {part}: {json.dumps(numbers)}")
     io.write_json(MEASURED, dict(sorted(measured.items())))
     io.write_text(README, fill(README.read_text(encoding="utf-8"), measured))

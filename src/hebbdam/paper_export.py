@@ -59,7 +59,9 @@ def headline_numbers(headline_dir: Path) -> dict[str, float | None]:
     """Every headline number, keyed '<stage>/<key>', in stage-file then key order."""
     numbers: dict[str, float | None] = {}
     for path in sorted(Path(headline_dir).glob("*.json")):
-        for key, value in io.read_json(path).items():
+        record = io.read_json(path)
+        assert isinstance(record, dict), path  # a headline file is one flat object (experiments.common)
+        for key, value in record.items():
             numbers[f"{path.stem}/{key}"] = value
     return numbers
 

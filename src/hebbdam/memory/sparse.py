@@ -30,6 +30,8 @@ from .registry import MemoryKind, register_kind
 class Willshaw(Memory):
     """Binary clipped weights ``weights`` (D, D) ∈ {0, 1}; s_i ← [Σ_j W_ij c_j ≥ Σ_j c_j]."""
 
+    weights: Tensor  # buffer
+
     def __init__(self, weights: Tensor):
         super().__init__()
         self.dim = weights.shape[0]
@@ -48,6 +50,8 @@ class Willshaw(Memory):
 class ThresholdNetwork(Memory):
     """Covariance weights ``weights`` (D, D) (Σ (ξ - f)(ξ - f)ᵀ / D, zero diagonal) read with the threshold
     θ(c) = (1 - f)(½ - f)|c|/D; ``coding`` f."""
+
+    weights: Tensor  # buffer
 
     def __init__(self, weights: Tensor, coding: float):
         super().__init__()
@@ -84,6 +88,9 @@ def bcpnn_parameters(counts: Tensor, floor: float, log: bool = True) -> tuple[Te
 class BCPNN(Memory):
     """Bayesian-Hebbian memory on H hypercolumns of M units: ``weights`` (D, D), ``bias`` (D,), D = H·M;
     one step s ← softmax_M(gain·(b + c W)) per hypercolumn."""
+
+    weights: Tensor  # buffer
+    bias: Tensor  # buffer
 
     def __init__(self, weights: Tensor, bias: Tensor, hypercolumns: int, gain: float = 1.0):
         super().__init__()
@@ -131,6 +138,9 @@ class Holographic(Memory):
     """Plate's holographic reduced representation: ``trace`` (D,), item memory ``items`` (N, D) for the clean-up.
 
     A state is a probe a (B, D); one step returns the item nearest (by dot product) to a # t."""
+
+    trace: Tensor  # buffer
+    items: Tensor  # buffer
 
     def __init__(self, trace: Tensor, items: Tensor):
         super().__init__()
