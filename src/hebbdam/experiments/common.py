@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 
@@ -185,11 +186,14 @@ def profile_of(params: Params) -> str:
     return params.raw("profile", "unknown")
 
 
+SettingsT = TypeVar("SettingsT")  # a stage's Settings: what parse_settings returns and compute takes
+
+
 def run_stage(
     args,
     experiment: str,
-    parse_settings: Callable[[Params], object],
-    compute: Callable[[object, Params, object], dict[str, object]],
+    parse_settings: Callable[[Params], SettingsT],
+    compute: Callable[[SettingsT, Params, Any], dict[str, object]],
     record_name: str | None = None,
     headline: Callable[[dict], dict[str, float | None]] | None = None,
     curves: tuple[Curves, ...] = (),
