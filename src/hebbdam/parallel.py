@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from hebbdam.errors import HebbdamError
+from hebbdam.logs import quiet_libraries
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -93,9 +94,10 @@ def call(function: Callable[[Item], Result], index: int, item: Item) -> Result:
 
 
 def start_worker() -> None:
-    """A worker: no SIGINT (the parent handles Ctrl-C and terminates it), no W&B, one thread."""
+    """A worker: no SIGINT (the parent handles Ctrl-C and terminates it), no W&B, no library banners, one thread."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ["WANDB_MODE"] = "disabled"
+    quiet_libraries()  # a spawned worker starts with Lightning's banners on, as a fresh interpreter does
     torch.set_num_threads(1)
 
 
