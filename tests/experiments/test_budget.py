@@ -256,19 +256,45 @@ def test_a_memory_that_returns_its_cue_unchanged_restores_no_information():
     assert 0 < e8a.information_per_parameter(10, 16, 160, 0.05, cue_error=0.1) < 1.0
 
 
-def test_the_plateau_rule_stops_a_flat_loss_and_not_a_falling_one():
+class _Trainer:
+    should_stop = False
+    global_step = 0
+    callback_metrics: dict = {}
+
+
+def _feed(plateau, losses, per_epoch: int = 1) -> _Trainer:
+    """Feed per-update losses to ``plateau``, and every ``per_epoch`` updates an epoch end with their mean."""
+    trainer = _Trainer()
+    for step, loss in enumerate(losses):
+        plateau.on_train_batch_end(trainer, None, {"loss": torch.tensor(loss)}, None, step)
+        trainer.global_step = step + 1
+        if trainer.global_step % per_epoch == 0:
+            epoch = losses[step + 1 - per_epoch : step + 1]
+            trainer.callback_metrics = {"train/loss_epoch": torch.tensor(sum(epoch) / per_epoch)}
+            plateau.on_train_epoch_end(trainer, None)
+        if trainer.should_stop:
+            break
+    return trainer
+
+
+@pytest.mark.parametrize("unit", ["update", "epoch"])
+def test_the_plateau_rule_stops_a_flat_loss_and_not_a_falling_or_rising_one(unit):
+    """One rule, read per block of ``window`` updates or per epoch (epochs of 5 updates here): a flat loss stops it
+    after two readings a window apart; a loss falling or rising by 10% per update does not (a rise is an overshoot
+    being recovered from, not a plateau); a loss at the floor stops it at once."""
     from hebbdam.lit.backprop import Plateau
 
-    class Trainer:
-        should_stop = False
+    def plateau():
+        return Plateau(window=5, tolerance=0.01, floor=1e-6, unit=unit)
 
-    flat, falling = Plateau(window=5, tolerance=0.01), Plateau(window=5, tolerance=0.01)
-    flat_trainer, falling_trainer = Trainer(), Trainer()
-    for step in range(30):
-        flat.on_train_batch_end(flat_trainer, None, {"loss": torch.tensor(1.0)}, None, step)
-        falling.on_train_batch_end(falling_trainer, None, {"loss": torch.tensor(0.9**step)}, None, step)
-    assert flat.converged and flat_trainer.should_stop
-    assert not falling.converged and not falling_trainer.should_stop
+    flat, falling, rising, solved = plateau(), plateau(), plateau(), plateau()
+    stopped = _feed(flat, [1.0] * 30, per_epoch=5)
+    assert flat.converged and stopped.should_stop and stopped.global_step == 10
+    for rule, losses in ((falling, [0.9**step for step in range(30)]), (rising, [1.1**step for step in range(30)])):
+        trainer = _feed(rule, losses, per_epoch=5)
+        assert not rule.converged and not trainer.should_stop
+    assert _feed(solved, [0.0] * 30, per_epoch=5).global_step == 5 and solved.converged
+    assert falling.final == pytest.approx(sum(0.9**step for step in range(25, 30)) / 5)
 
 
 @pytest.mark.parametrize(("fractions", "side", "edge"), [([0.2, 0.1], "below_grid", 4), ([1.0, 0.9], "above_grid", 8)])

@@ -30,7 +30,7 @@ memory dropped counts as not recalled). A pattern is recalled when synchronous r
 of Gardner's bound (2 bits per synapse, zero margin), so P·D/M is compared with Gardner's 2 on fixed points only.
 
 Backprop is memorisation here: the stored set is the test set. It is trained on the denoising loss until the loss
-stops falling (``lit.backprop.Plateau``: ``window`` updates, relative ``tolerance``) or a cap of ``updates``. The
+is flat (``lit.backprop.Plateau`` per update: ``window`` updates, relative ``tolerance``) or a cap of ``updates``. The
 denoising loss through unrolled recall is not the recall criterion, so every fit is scored on the criterion (exact
 recall of the stored set from the trial's probes) together with its own start, and the trained memory is kept only
 where it beats the start (``kept``: "trained" or "start"). At each budget one stored set of P = ``sweep_load``·M/D
