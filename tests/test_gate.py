@@ -9,6 +9,7 @@ until a planted break passes fails here.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from hebbdam.errors import HebbdamError
 from hebbdam.gate import (
     check_orderings,
     compare,
@@ -317,3 +319,49 @@ def test_calibrate_defaults_to_five_seeds_and_refuses_bad_seeds(tmp_path, run_cl
     assert run_cli("gate", "calibrate", "0", "0", "1") == 2
     assert run_cli("gate", "calibrate", "0", "99999999999999999999") == 2
     assert "expected distinct integers in 0..4294967295" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------- exact keys at the baseline's seed
+
+
+def exact_setup(tmp_path, old, new):
+    base, run = setup(tmp_path, old, new, std=0.004)
+    text = (base / "tolerances.yaml").read_text()
+    (base / "tolerances.yaml").write_text(text + 'exact:\n  - "capacity.json:arms.hebb.*"\n')
+    return base, run
+
+
+def test_an_exact_key_at_the_baseline_seed_must_equal_it_bit_for_bit(tmp_path):
+    """One ulp on an exact quantity fails at the baseline's seed (it would be a CPU- or order-dependent sum), and
+    passes its seed band at another seed."""
+    moved = 0.15 + 2.0**-55
+    (check,) = compare(*exact_setup(tmp_path, estimates(0.15), estimates(moved)), same_seed=True)
+    assert not check.passed and check.allowed == 0.0 and "exact" in check.source
+    (check,) = compare(*exact_setup(tmp_path, estimates(0.15), estimates(moved)))
+    assert check.passed and check.source != "exact at the baseline's seed"
+    (check,) = compare(*exact_setup(tmp_path, estimates(0.15), estimates(0.15)), same_seed=True)
+    assert check.passed
+
+
+def test_an_exact_censored_key_must_keep_its_side_and_edge(tmp_path):
+    base, run = exact_setup(tmp_path, estimates(None, "above_grid"), estimates(None, "above_grid"))
+    assert all(c.passed for c in compare(base, run, same_seed=True))
+    base, run = exact_setup(tmp_path, estimates(None, "above_grid"), estimates(0.2))
+    assert not all(c.passed for c in compare(base, run, same_seed=True))
+
+
+def test_the_exact_list_is_checked_when_the_tolerances_load(tmp_path):
+    base, _ = setup(tmp_path, estimates(0.15), estimates(0.15))
+    (base / "tolerances.yaml").write_text((base / "tolerances.yaml").read_text() + "exact: [no_colon]\n")
+    with pytest.raises(HebbdamError, match="'exact' must be a list"):
+        load_tolerances(base)
+
+
+def test_the_committed_exact_list_names_keys_of_the_baseline_and_no_float_arm():
+    tolerances = load_tolerances(REPO / "reports" / "ci-baseline")
+    keys = numeric_keys(read_records(REPO / "reports" / "ci-baseline"))
+    for pattern in tolerances.exact:
+        assert any(fnmatch.fnmatchcase(key, pattern) for key in keys), f"{pattern} matches no baseline key"
+    floats = ("pseudo_inverse", "dreaming", "backprop", "features", "krotov", "softmax", "pinv")
+    exact_keys = [key for key in keys if tolerances.is_exact(key)]
+    assert exact_keys and not [k for k in exact_keys if any(word in k.partition(":")[2] for word in floats)]

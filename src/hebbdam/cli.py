@@ -63,7 +63,7 @@ def _commands() -> dict[str, Command]:
             "compare metrics with a committed baseline within tolerances; `gate calibrate SEED … [jobs=N]` measures "
             "the seed spread the bands come from",
             "word",
-            options=("--baseline", "--metrics"),
+            options=("--baseline", "--metrics", "--same-seed"),
         ),
         "breaks": Command(
             "hebbdam.breaks:main",
@@ -109,8 +109,9 @@ OPTION_HELP = {
     "--check": "write nothing; fail when the file on disk differs",
     "--reset": "forget the kept selection (conf/selection/current.yaml): back to the defaults of conf/",
     "--cfg": "print the composed config (with the kept selection and these overrides) and write nothing",
+    "--same-seed": "the run used the baseline's seed: keys listed under 'exact' must equal the baseline bit for bit",
 }
-FLAGS = ("--check", "--reset", "--cfg")  # options that take no value
+FLAGS = ("--check", "--reset", "--cfg", "--same-seed")  # options that take no value
 
 
 def _config_groups(config_dir: Path = Path("conf")) -> str:

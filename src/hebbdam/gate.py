@@ -27,7 +27,7 @@ import statistics
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -103,9 +103,13 @@ class Tolerances:
     multiple: float
     bands: list[Band]
     orderings: list[str]
+    exact: list[str] = field(default_factory=list)  # keys exact on any CPU: equal to the baseline at its seed
 
     def band_for(self, key: str) -> Band | None:
         return next((b for b in self.bands if fnmatch.fnmatchcase(key, b.pattern)), None)
+
+    def is_exact(self, key: str) -> bool:
+        return any(fnmatch.fnmatchcase(key, pattern) for pattern in self.exact)
 
 
 @dataclass(frozen=True)
@@ -206,7 +210,10 @@ def load_tolerances(baseline_dir: Path) -> Tolerances:
     orderings = spec.get("orderings") or []
     for ordering in orderings:
         parse_ordering(ordering, path)
-    return Tolerances(float(spec["multiple"]), bands, orderings)
+    exact = spec.get("exact") or []
+    if not isinstance(exact, list) or not all(isinstance(p, str) and ":" in p for p in exact):
+        raise HebbdamError(f"{path}: 'exact' must be a list of \"file.json:key\" patterns (keys exact on any CPU)")
+    return Tolerances(float(spec["multiple"]), bands, orderings, exact)
 
 
 BAND_KEYS = {"floor", "default", "rel_floor", "range"}
@@ -289,13 +296,20 @@ def censoring_detail(key: str, old_records: dict, new_records: dict) -> Check | 
     return Check(key, old, new, None, f"{parent.partition(':')[2]} compared as an interval", True)
 
 
-def compare(baseline_dir: Path, metrics_dir: Path) -> list[Check]:
-    """Every gated metric of every baseline record, old against new."""
+def compare(baseline_dir: Path, metrics_dir: Path, same_seed: bool = False) -> list[Check]:
+    """Every gated metric of every baseline record, old against new. With ``same_seed`` (the run used the
+    baseline's seed) a key of the tolerance file's ``exact`` list must equal the baseline bit for bit: it is exact
+    arithmetic on ±1 states, the same on every CPU (README, "Exact and tolerance quantities")."""
     tolerances = load_tolerances(baseline_dir)
     spread = load_spread(baseline_dir)
     old_records, new_records = read_records(baseline_dir), read_records(metrics_dir)
     checks = []
     for key in numeric_keys(old_records):
+        if same_seed and tolerances.is_exact(key):
+            old, new = lookup(old_records, key), lookup(new_records, key)
+            equal = old == new and not isinstance(old, str)  # "null without reason" equals itself, and fails
+            checks.append(Check(key, old, new, 0.0, "exact at the baseline's seed", equal))
+            continue
         band = tolerances.band_for(key)
         if band is not None:
             detail = censoring_detail(key, old_records, new_records)
@@ -486,7 +500,7 @@ def main(args) -> None:
     if words:
         raise HebbdamError(f"gate: unexpected words {words} (expected nothing, 'calibrate SEED …' or 'spread DIR …')")
     metrics_dir = Path(args.metrics or "reports/metrics")
-    checks = compare(baseline_dir, metrics_dir)
+    checks = compare(baseline_dir, metrics_dir, same_seed=bool(getattr(args, "same_seed", False)))
     if not checks:
         raise HebbdamError(f"{baseline_dir}: no baseline metric matched a tolerance pattern; nothing was gated")
     orderings = check_orderings(load_tolerances(baseline_dir), read_records(metrics_dir))
