@@ -306,17 +306,24 @@ def test_a_null_capacity_carries_its_side_and_edge(fractions, side, edge):
     assert result["bits_per_parameter_outside"]["load"] == edge * 16 / 256
 
 
-def test_stage_repeats_bit_for_bit(tmp_path):
-    dropped = ("pseudo_inverse", "delta", "dense_backprop")
-    params = compose_file(tmp_path / "params.yaml", [*STAGE_ARMS, *(f"~{ARMS}.{name}" for name in dropped)])
+def test_stage_repeats_bit_for_bit_with_one_or_two_workers(tmp_path, monkeypatch):
+    """The budgets run as independent fits (``hebbdam.parallel.map_fits``): the record and curves are identical
+    whether one process or two compute them (a backprop arm included, short: identity, not convergence, is tested)."""
+    dropped = ("pseudo_inverse", "delta")
+    short = [f"{ARMS}.dense_backprop.options.{option}" for option in ("updates=40", "window=10")]
+    params = compose_file(tmp_path / "params.yaml", [*STAGE_ARMS, *short, *(f"~{ARMS}.{name}" for name in dropped)])
     from hebbdam.cli import main
 
     outputs = []
-    for name in ("a", "b"):
-        assert main(["budget_patterns", "--params", str(params), "--out", str(tmp_path / name)]) == 0
+    for workers in ("1", "2"):
+        monkeypatch.setenv("HEBBDAM_WORKERS", workers)
+        out = tmp_path / f"workers{workers}"
+        assert main(["budget_patterns", "--params", str(params), "--out", str(out)]) == 0
         files = ("budget_patterns.json", "budget_patterns_curves.json")
-        outputs.append([(tmp_path / name / file).read_bytes() for file in files])
+        outputs.append([(out / file).read_bytes() for file in files])
     assert outputs[0] == outputs[1]
+    record = json.loads(outputs[0][0])
+    assert set(record["arms"]) == {"hebb", "dense_slot", "dense_backprop"}
 
 
 @pytest.mark.parametrize(

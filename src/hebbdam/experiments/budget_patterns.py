@@ -62,6 +62,7 @@ from ..logs import say
 from ..memory import BinaryMemory, Memory, Separation, get_kind
 from ..memory.random_features import feature_frequencies
 from ..metrics import binarise, bit_error_fraction, bootstrap_crossing, crossing, exact_recall, grid_side
+from ..parallel import map_fits
 from ..rules import Rule, get_rule
 from ..schema import (
     FRACTION,
@@ -643,34 +644,57 @@ def summarise(
     return result
 
 
+@dataclass(frozen=True)
+class Budget:
+    """One independent measurement: an arm at one D and one budget size, with the stage's settings (picklable: a
+    worker process of ``hebbdam.parallel.map_fits`` receives it whole)."""
+
+    arm: Arm
+    dim: int
+    size: int
+    settings: Settings
+
+
+def measure_budget(job: Budget) -> tuple[dict, list[dict], float]:
+    """The record entry of one (arm, D, budget) (:func:`summarise`), its curve points and the seconds it took: a
+    backprop arm's lr × init sweep (:func:`choose_fit`) then the scan of its grid (:func:`measure_curve`). Every
+    random draw is seeded by (seed, arm, D, size, …), so the result does not depend on where or when it runs."""
+    start = time.perf_counter()
+    arm, dim, size, settings = job.arm, job.dim, job.size, job.settings
+    choice = choose_fit(arm, dim, size, settings) if arm.rule == BACKPROP else None
+    points = measure_curve(arm, dim, size, settings, choice)
+    generator = generator_for(settings.seed, arm.name, dim, size, "bootstrap")
+    result = summarise(arm, dim, size, points, settings, generator, choice)
+    return result, points, time.perf_counter() - start
+
+
+def arm_entry(arm: Arm) -> dict:
+    """The record entry of an arm before its budgets: memory, rule, locality (and a backprop arm's cap, lrs, inits)."""
+    entry = {"memory": arm.memory, "rule": arm.rule, "locality": arm.locality, "budgets": {}}
+    if arm.rule == BACKPROP:
+        entry["updates_cap"] = int(arm.options.get("updates", DEFAULT_UPDATES))
+        entry["lrs"], entry["inits"] = arm.lrs, arm.inits
+    return entry
+
+
 def run(settings: Settings) -> tuple[dict, list[dict]]:
-    """Measure every arm at every (D, budget): (record arms, curve points)."""
-    arms: dict = {}
+    """Measure every arm at every (D, budget), the budgets as independent fits (``hebbdam.parallel.map_fits``:
+    results in job order, the same for any number of workers): (record arms, curve points)."""
+    arms = {arm.name: arm_entry(arm) for arm in settings.arms}
+    jobs = [Budget(arm, dim, size, settings) for arm in settings.arms for dim in arm.dims for size in arm.budgets(dim)]
     curves: list[dict] = []
     first = level_key(settings.levels[0])
-    for arm in settings.arms:
-        entry = {"memory": arm.memory, "rule": arm.rule, "locality": arm.locality, "budgets": {}}
-        if arm.rule == BACKPROP:
-            entry["updates_cap"] = int(arm.options.get("updates", DEFAULT_UPDATES))
-            entry["lrs"], entry["inits"] = arm.lrs, arm.inits
-        for dim in arm.dims:
-            for size in arm.budgets(dim):
-                start = time.perf_counter()
-                choice = choose_fit(arm, dim, size, settings) if arm.rule == BACKPROP else None
-                points = measure_curve(arm, dim, size, settings, choice)
-                curves.extend({k: v for k, v in p.items() if k != "fit"} for p in points)
-                generator = generator_for(settings.seed, arm.name, dim, size, "bootstrap")
-                result = summarise(arm, dim, size, points, settings, generator, choice)
-                entry["budgets"][f"D{dim}_M{result['M']}"] = result
-                exact = result["exact"][first]
-                say(
-                    f"budget patterns {arm.name} D={dim} M={result['M']}: P at {settings.levels[0]:g} {exact['P_c']} "
-                    f"[{exact['P_c_low']}, {exact['P_c_high']}], {result['information']['value']} bits/parameter "
-                    f"at P = {result['information']['at']}"
-                    + (f", converged {result['training']['converged']}" if "training" in result else "")
-                    + f" ({time.perf_counter() - start:.1f} s)"
-                )
-        arms[arm.name] = entry
+    for job, (result, points, seconds) in zip(jobs, map_fits(measure_budget, jobs), strict=True):
+        curves.extend({k: v for k, v in p.items() if k != "fit"} for p in points)
+        arms[job.arm.name]["budgets"][f"D{job.dim}_M{result['M']}"] = result
+        exact = result["exact"][first]
+        say(
+            f"budget patterns {job.arm.name} D={job.dim} M={result['M']}: P at {settings.levels[0]:g} "
+            f"{exact['P_c']} [{exact['P_c_low']}, {exact['P_c_high']}], {result['information']['value']} "
+            f"bits/parameter at P = {result['information']['at']}"
+            + (f", converged {result['training']['converged']}" if "training" in result else "")
+            + f" ({seconds:.1f} s)"
+        )
     return arms, curves
 
 
