@@ -22,7 +22,7 @@ from ..conftest import compose_file
 
 ARMS = "budget.patterns.arms"
 DENSE = ("dense_slot", "dense_slot_exp", "dense_prototype", "dense_krotov_hopfield", "dense_backprop")
-BACKPROP_OPTIONS = ("updates=200", "lrs=[0.01,0.03]", "window=20")
+BACKPROP_OPTIONS = ("updates=200", "lrs=[0.01,0.03]", "window=20", "tolerance=0.03")
 TINY_PATTERNS = [
     "budget.patterns.trials=2",
     *(f"{ARMS}.{arm}.dims=[16]" for arm in ("hebb", "storkey", "pseudo_inverse", "delta", "backprop_pairwise")),

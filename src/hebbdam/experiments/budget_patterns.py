@@ -30,7 +30,8 @@ memory dropped counts as not recalled). A pattern is recalled when synchronous r
 of Gardner's bound (2 bits per synapse, zero margin), so P·D/M is compared with Gardner's 2 on fixed points only.
 
 Backprop is memorisation here: the stored set is the test set. It is trained on the denoising loss until the loss
-is flat (``lit.backprop.Plateau`` per update: ``window`` updates, relative ``tolerance``) or a cap of ``updates``. The
+is flat (``lit.backprop.Plateau`` per update: ``window`` updates, relative ``tolerance``), or at most ``floor`` (the
+stored set is denoised: the loss only sharpens the tanh from there), or a cap of ``updates``. The
 denoising loss through unrolled recall is not the recall criterion, so every fit is scored on the criterion (exact
 recall of the stored set from the trial's probes) together with its own start, and the trained memory is kept only
 where it beats the start (``kept``: "trained" or "start"). At each budget one stored set of P = ``sweep_load``·M/D
@@ -103,7 +104,8 @@ EXTENSIONS = 2  # steps an lr sweep is extended past its edge when the lr chosen
 REFINEMENTS = 2  # bisections of the bracket around each level's crossing (grid ratio √2 → ≈ 1.09)
 BOOTSTRAP_SAMPLES = 200
 DEFAULT_UPDATES = 300  # the cap of gradient updates of a backprop arm without ``options.updates``
-DEFAULT_WINDOW, DEFAULT_TOLERANCE = 50, 0.01  # the plateau: < 1% fall of the mean loss over 50 updates
+DEFAULT_WINDOW, DEFAULT_TOLERANCE = 50, 0.01  # the plateau: window means within 1% of each other over 50 updates
+DEFAULT_FLOOR = 1e-3  # a denoising MSE per bit of 1e-3 (every recalled bit within ~0.03 of ±1) solves the stored set
 LEVEL = number_list("a non-empty list of recall levels in (0, 1)", lambda v: 0.0 < v < 1.0)
 
 
@@ -111,12 +113,14 @@ LEVEL = number_list("a non-empty list of recall levels in (0, 1)", lambda v: 0.0
 class ConvergedOptions(GradientOptions):
     """A backprop arm trained to its plateau: ``updates`` is the cap; ``lrs`` the learning rates swept (else
     ``lr`` alone) and ``inits`` the starts tried at one budget, on one set of P = ``sweep_load``·M/D patterns;
-    ``window`` / ``tolerance`` the plateau rule (lit.backprop.Plateau); ``refinements`` the bisections per level."""
+    ``window`` / ``tolerance`` / ``floor`` the plateau rule (lit.backprop.Plateau); ``refinements`` the bisections
+    per level."""
 
     lrs: list[float] = setting(POSITIVE_LIST)
     inits: list[str] = setting(subset("a non-empty list of " + " / ".join(INITS), INITS, distinct=True))
     window: int = setting(POSITIVE_INT)
     tolerance: float = setting(POSITIVE)
+    floor: float = setting(POSITIVE)  # the training loss at which the stored set counts as solved (DEFAULT_FLOOR)
     sweep_load: float = setting(POSITIVE)  # the load b (P = b·M/D) of the lr × init sweep (default 1)
     refinements: int = setting(NONNEG_INT)  # bisections per level's bracket (default REFINEMENTS)
 
@@ -310,7 +314,9 @@ def build_memory(
         trainer_options=settings.trainer,
         logger=False,  # hundreds of small fits: the stage logs its curves, not each fit's steps
         plateau=Plateau(
-            int(arm.options.get("window", DEFAULT_WINDOW)), arm.options.get("tolerance", DEFAULT_TOLERANCE)
+            int(arm.options.get("window", DEFAULT_WINDOW)),
+            arm.options.get("tolerance", DEFAULT_TOLERANCE),
+            floor=arm.options.get("floor", DEFAULT_FLOOR),
         ),
     )
     memory, kept = keep_better(module.memory.export(), start, trial, settings)
