@@ -5,6 +5,7 @@ and config errors."""
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -21,7 +22,7 @@ from ..conftest import compose_file
 
 ARMS = "budget.patterns.arms"
 DENSE = ("dense_slot", "dense_slot_exp", "dense_prototype", "dense_krotov_hopfield", "dense_backprop")
-BACKPROP_OPTIONS = ("updates=200", "lrs=[0.01,0.03]", "window=20")
+BACKPROP_OPTIONS = ("updates=200", "lrs=[0.01,0.03]", "window=20", "tolerance=0.03")
 TINY_PATTERNS = [
     "budget.patterns.trials=2",
     *(f"{ARMS}.{arm}.dims=[16]" for arm in ("hebb", "storkey", "pseudo_inverse", "delta", "backprop_pairwise")),
@@ -70,12 +71,13 @@ def test_every_arm_fills_exactly_its_budget_of_parameters(patterns_params, one_t
     for arm in settings.arms:
         dim = 16
         size = arm.budgets(dim)[0]
-        filled = e8a.build_memory(arm, patterns, size, seed=1, settings=settings)
+        trial = e8a.Trial(patterns, patterns, seed=1)
+        filled = e8a.build_memory(arm, trial, size, settings)
         expected = {"hopfield": dim * dim, "random_features": 2 * size, "quadruplets": size, "dense": size * dim}
         assert e8a.parameter_count(arm.memory, dim, size) == expected[arm.memory], arm.name
         assert _stored_size(filled.memory) == expected[arm.memory], arm.name
         if arm.rule == e8a.BACKPROP:
-            assert set(filled.info) == {"lr", "init", "updates", "converged", "loss"}, arm.name
+            assert set(filled.info) == {"lr", "init", "updates", "converged", "loss", "kept"}, arm.name
 
 
 def test_pairwise_rules_respect_gardner_and_hebb_is_far_below(patterns_record):
@@ -123,10 +125,10 @@ def test_a_backprop_arm_stopped_after_ten_updates_is_flagged_and_gets_no_verdict
     (entry,) = record["arms"]["dense_backprop"]["budgets"].values()
     training = entry["training"]
     assert training["converged"] is False and training["updates_max"] == 10
-    assert len(training["sweep"]) == 2 * len(record["arms"]["dense_backprop"]["inits"]) and {
-        row["lr"] for row in training["sweep"]
-    } == {0.01, 0.03}
-    assert training["lr"] in (0.01, 0.03) and training["init"] in ("written", "random")
+    tried = training["lrs_tried"]
+    assert len(training["sweep"]) == len(tried) * len(record["arms"]["dense_backprop"]["inits"])
+    assert {row["lr"] for row in training["sweep"]} == set(tried) and {0.01, 0.03} <= set(tried)
+    assert training["lr"] in tried and training["init"] in ("written", "random")
     metrics = {"budget_patterns.json": record, "budget_patterns_curves.json": []}
     rows = e8a_figure.answer(metrics)
     assert rows and all(row["verdict"] == "not converged" for row in rows)
@@ -137,6 +139,73 @@ def test_a_backprop_arm_at_its_plateau_is_marked_converged(patterns_record):
     record, _ = patterns_record
     (entry,) = record["arms"]["dense_backprop"]["budgets"].values()
     assert entry["training"]["converged"] is True and entry["training"]["updates_max"] < 200
+
+
+class _Fitted:
+    """What ``fit_denoising`` returns, planted: a module whose trained memory is ``memories`` (K, D)."""
+
+    def __init__(self, memories, separation):
+        from hebbdam.lit.backprop import MemoryMatrix
+
+        self.memory = MemoryMatrix(memories.shape[0], memories.shape[1], separation)
+        with torch.no_grad():
+            self.memory.memories.copy_(memories)
+        self.fit_summary = {"updates": 7, "converged": True, "loss": 0.5}
+
+
+def _dense_backprop(patterns_params, init):
+    settings = e8a.parse_settings(load_params(patterns_params))
+    arm = next(a for a in settings.arms if a.name == "dense_backprop")
+    generator = torch.Generator().manual_seed(3)
+    patterns = rademacher(6, 16, generator)  # P = K = 6: the slot start recalls every pattern
+    trial = e8a.Trial(patterns, e8a.flip_bits(patterns, 0.1, generator), seed=1)
+    return arm, settings, trial
+
+
+def test_a_training_that_makes_the_memory_worse_keeps_its_start(patterns_params, monkeypatch, one_thread):
+    """Planted: the fit returns slots that are all the first pattern (one attractor), from the slot start that
+    recalls most of the 6. The start must be kept; the same planted memory from a random start is kept (it recalls
+    its one pattern; the random start recalls none)."""
+    arm, settings, trial = _dense_backprop(patterns_params, "written")
+    separation = e8a.separation_at(arm.separation, 16)
+    collapsed = trial.patterns[:1].repeat(6, 1)
+    monkeypatch.setattr(e8a, "fit_denoising", lambda parameters, *a, **k: _Fitted(collapsed, separation))
+    start = e8a.build_memory(arm, trial, 6, settings, 0.01, "written")
+    assert start.info["kept"] == "start"
+    assert torch.equal(start.memory.memories, trial.patterns)  # the slots, not the collapsed fit
+    collapsed_memory = _Fitted(collapsed, separation).memory.export()
+    assert e8a.score(start.memory, trial, settings)["exact"] > e8a.score(collapsed_memory, trial, settings)["exact"]
+    trained = e8a.build_memory(arm, trial, 6, settings, 0.01, "random")
+    assert trained.info["kept"] == "trained" and torch.equal(trained.memory.memories, collapsed)
+
+
+@pytest.mark.parametrize(
+    ("best", "tried", "edge"),
+    [
+        (0.0001, [0.0001, 0.001, 0.01, 0.1, 1.0], True),  # down twice, still on the edge: flagged
+        (0.09, [0.01, 0.1, 1.0], False),  # inside: nothing added
+        (3.0, [0.01, 0.1, 1.0, 10.0], False),  # up once: 1.0 is then inside
+    ],
+)
+def test_an_lr_sweep_is_extended_past_the_edge_it_chooses(patterns_params, monkeypatch, best, tried, edge):
+    """Planted fits whose recall is best nearest ``best``: a winner on an edge extends the sweep by its ratio in
+    that direction (twice at most, then ``lr_at_edge``); a winner inside the sweep extends nothing."""
+    settings = e8a.parse_settings(load_params(patterns_params))
+    arm = next(a for a in settings.arms if a.name == "dense_backprop")
+    arm = e8a.replace(arm, options={**arm.options, "lrs": [0.01, 0.1, 1.0], "inits": ["written"]})
+
+    def planted(arm, trial, size, settings, lr, init):
+        info = {"lr": lr, "init": init, "kept": "trained", "updates": 1, "converged": True, "loss": 0.0}
+        return e8a.Filled(None, {**info, "distance": abs(math.log(lr / best))})
+
+    monkeypatch.setattr(e8a, "build_memory", planted)
+    monkeypatch.setattr(e8a, "score", lambda memory, trial, settings: {"exact": 0.0, "bit_error": 0.0})
+    monkeypatch.setattr(e8a, "fit_rank", lambda fit: fit["distance"])
+    choice = e8a.choose_fit(arm, 16, 6, settings)
+    assert choice["lrs_tried"] == pytest.approx(tried)
+    assert choice["lr_at_edge"] is edge
+    assert choice["lr"] == pytest.approx(min(tried, key=lambda lr: abs(math.log(lr / best))))
+    assert len(choice["sweep"]) == len(tried)
 
 
 @pytest.mark.parametrize(
@@ -187,19 +256,45 @@ def test_a_memory_that_returns_its_cue_unchanged_restores_no_information():
     assert 0 < e8a.information_per_parameter(10, 16, 160, 0.05, cue_error=0.1) < 1.0
 
 
-def test_the_plateau_rule_stops_a_flat_loss_and_not_a_falling_one():
+class _Trainer:
+    should_stop = False
+    global_step = 0
+    callback_metrics: dict = {}
+
+
+def _feed(plateau, losses, per_epoch: int = 1) -> _Trainer:
+    """Feed per-update losses to ``plateau``, and every ``per_epoch`` updates an epoch end with their mean."""
+    trainer = _Trainer()
+    for step, loss in enumerate(losses):
+        plateau.on_train_batch_end(trainer, None, {"loss": torch.tensor(loss)}, None, step)
+        trainer.global_step = step + 1
+        if trainer.global_step % per_epoch == 0:
+            epoch = losses[step + 1 - per_epoch : step + 1]
+            trainer.callback_metrics = {"train/loss_epoch": torch.tensor(sum(epoch) / per_epoch)}
+            plateau.on_train_epoch_end(trainer, None)
+        if trainer.should_stop:
+            break
+    return trainer
+
+
+@pytest.mark.parametrize("unit", ["update", "epoch"])
+def test_the_plateau_rule_stops_a_flat_loss_and_not_a_falling_or_rising_one(unit):
+    """One rule, read per block of ``window`` updates or per epoch (epochs of 5 updates here): a flat loss stops it
+    after two readings a window apart; a loss falling or rising by 10% per update does not (a rise is an overshoot
+    being recovered from, not a plateau); a loss at the floor stops it at once."""
     from hebbdam.lit.backprop import Plateau
 
-    class Trainer:
-        should_stop = False
+    def plateau():
+        return Plateau(window=5, tolerance=0.01, floor=1e-6, unit=unit)
 
-    flat, falling = Plateau(window=5, tolerance=0.01), Plateau(window=5, tolerance=0.01)
-    flat_trainer, falling_trainer = Trainer(), Trainer()
-    for step in range(30):
-        flat.on_train_batch_end(flat_trainer, None, {"loss": torch.tensor(1.0)}, None, step)
-        falling.on_train_batch_end(falling_trainer, None, {"loss": torch.tensor(0.9**step)}, None, step)
-    assert flat.converged and flat_trainer.should_stop
-    assert not falling.converged and not falling_trainer.should_stop
+    flat, falling, rising, solved = plateau(), plateau(), plateau(), plateau()
+    stopped = _feed(flat, [1.0] * 30, per_epoch=5)
+    assert flat.converged and stopped.should_stop and stopped.global_step == 10
+    for rule, losses in ((falling, [0.9**step for step in range(30)]), (rising, [1.1**step for step in range(30)])):
+        trainer = _feed(rule, losses, per_epoch=5)
+        assert not rule.converged and not trainer.should_stop
+    assert _feed(solved, [0.0] * 30, per_epoch=5).global_step == 5 and solved.converged
+    assert falling.final == pytest.approx(sum(0.9**step for step in range(25, 30)) / 5)
 
 
 @pytest.mark.parametrize(("fractions", "side", "edge"), [([0.2, 0.1], "below_grid", 4), ([1.0, 0.9], "above_grid", 8)])
@@ -211,17 +306,24 @@ def test_a_null_capacity_carries_its_side_and_edge(fractions, side, edge):
     assert result["bits_per_parameter_outside"]["load"] == edge * 16 / 256
 
 
-def test_stage_repeats_bit_for_bit(tmp_path):
-    dropped = ("pseudo_inverse", "delta", "dense_backprop")
-    params = compose_file(tmp_path / "params.yaml", [*STAGE_ARMS, *(f"~{ARMS}.{name}" for name in dropped)])
+def test_stage_repeats_bit_for_bit_with_one_or_two_workers(tmp_path, monkeypatch):
+    """The budgets run as independent fits (``hebbdam.parallel.map_fits``): the record and curves are identical
+    whether one process or two compute them (a backprop arm included, short: identity, not convergence, is tested)."""
+    dropped = ("pseudo_inverse", "delta")
+    short = [f"{ARMS}.dense_backprop.options.{option}" for option in ("updates=40", "window=10")]
+    params = compose_file(tmp_path / "params.yaml", [*STAGE_ARMS, *short, *(f"~{ARMS}.{name}" for name in dropped)])
     from hebbdam.cli import main
 
     outputs = []
-    for name in ("a", "b"):
-        assert main(["budget_patterns", "--params", str(params), "--out", str(tmp_path / name)]) == 0
+    for workers in ("1", "2"):
+        monkeypatch.setenv("HEBBDAM_WORKERS", workers)
+        out = tmp_path / f"workers{workers}"
+        assert main(["budget_patterns", "--params", str(params), "--out", str(out)]) == 0
         files = ("budget_patterns.json", "budget_patterns_curves.json")
-        outputs.append([(tmp_path / name / file).read_bytes() for file in files])
+        outputs.append([(out / file).read_bytes() for file in files])
     assert outputs[0] == outputs[1]
+    record = json.loads(outputs[0][0])
+    assert set(record["arms"]) == {"hebb", "dense_slot", "dense_backprop"}
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ K), ``pseudo_inverse_slots`` (the same K slots, nonlocal keys), ``prototype`` (o
 ‖W_μ‖_p = 1 sets only a direction) and ``backprop`` (the K units trained by Adam on the completion loss of the P
 stored images through the same recall, continuous: no sign). Backprop here is memorisation: the stored set is the
 training set and the set it is scored on. Each backprop fit runs until its training loss reaches a plateau
-(``lit.backprop.EpochPlateau``: no relative fall of ``tolerance`` over ``patience`` updates, or the loss at most
+(``lit.backprop.Plateau`` per epoch: no relative fall of ``tolerance`` over ``patience`` updates, or the loss at most
 ``floor``) or ``cap`` updates; the learning rates ``lrs`` × initialisations ``inits`` (the slots, or random) are
 swept at the first seed and the smallest P above K, and the fit with the lowest final training loss is kept (its lr and
 init then serve every other P and seed); the record stores each fit's updates, lr, init and ``converged`` (False

@@ -30,11 +30,17 @@ memory dropped counts as not recalled). A pattern is recalled when synchronous r
 of Gardner's bound (2 bits per synapse, zero margin), so P·D/M is compared with Gardner's 2 on fixed points only.
 
 Backprop is memorisation here: the stored set is the test set. It is trained on the denoising loss until the loss
-stops falling (``lit.backprop.Plateau``: ``window`` updates, relative ``tolerance``) or a cap of ``updates``; at each
-P the first trial sweeps the learning rates ``lrs`` and the starts ``inits`` (``written``: the slots, i.e. the first
-K patterns, for a dense memory, the Hebb write for W, the Hebbian feature sum for T; ``random``) and keeps the fit of
-lowest training loss, the other trials use that choice. The record stores the updates used, the lr and init chosen
-and ``converged`` (every fit stopped on the plateau, not on the cap).
+is flat (``lit.backprop.Plateau`` per update: ``window`` updates, relative ``tolerance``), or at most ``floor`` (the
+stored set is denoised: the loss only sharpens the tanh from there), or a cap of ``updates``. The
+denoising loss through unrolled recall is not the recall criterion, so every fit is scored on the criterion (exact
+recall of the stored set from the trial's probes) together with its own start, and the trained memory is kept only
+where it beats the start (``kept``: "trained" or "start"). At each budget one stored set of P = ``sweep_load``·M/D
+patterns sweeps the learning rates ``lrs`` and the starts ``inits`` (``written``: the slots, i.e. the first K
+patterns, for a dense memory, the Hebb write for W, the Hebbian feature sum for T; ``random``) and the best fit on
+the criterion is chosen (ties: the lower training loss); a chosen lr at the edge of the sweep extends it by the
+sweep's ratio, at most ``EXTENSIONS`` times (``lrs_tried``; ``lr_at_edge`` when it still sits on an edge). Every
+trial of the grid uses that choice. The record stores the updates used, the lr and init chosen, ``converged``
+(every fit stopped on the plateau, not on the cap) and how many fits kept their start.
 
 The grid of P is given in bits per parameter, P = b·M/D, so one grid serves every budget; the scan stops after
 ``STOP_AFTER`` consecutive points below every level, then the bracket of each level's crossing is bisected.
@@ -57,6 +63,7 @@ from ..logs import say
 from ..memory import BinaryMemory, Memory, Separation, get_kind
 from ..memory.random_features import feature_frequencies
 from ..metrics import binarise, bit_error_fraction, bootstrap_crossing, crossing, exact_recall, grid_side
+from ..parallel import map_fits
 from ..rules import Rule, get_rule
 from ..schema import (
     FRACTION,
@@ -93,10 +100,12 @@ CRITERIA = ("exact", "fixed_point")
 HALF = 0.5  # the secondary level of P½ (rewards forgetting: a keep-K memory scores 2K)
 INITS = ("written", "random")  # starts of a backprop fit: the rule's own write (slots, Hebb, feature sum), or random
 STOP_AFTER = 2  # consecutive grid points with both fractions below every level end the scan
+EXTENSIONS = 2  # steps an lr sweep is extended past its edge when the lr chosen sits on it
 REFINEMENTS = 2  # bisections of the bracket around each level's crossing (grid ratio √2 → ≈ 1.09)
 BOOTSTRAP_SAMPLES = 200
 DEFAULT_UPDATES = 300  # the cap of gradient updates of a backprop arm without ``options.updates``
-DEFAULT_WINDOW, DEFAULT_TOLERANCE = 50, 0.01  # the plateau: < 1% fall of the mean loss over 50 updates
+DEFAULT_WINDOW, DEFAULT_TOLERANCE = 50, 0.01  # the plateau: window means within 1% of each other over 50 updates
+DEFAULT_FLOOR = 1e-3  # a denoising MSE per bit of 1e-3 (every recalled bit within ~0.03 of ±1) solves the stored set
 LEVEL = number_list("a non-empty list of recall levels in (0, 1)", lambda v: 0.0 < v < 1.0)
 
 
@@ -104,12 +113,14 @@ LEVEL = number_list("a non-empty list of recall levels in (0, 1)", lambda v: 0.0
 class ConvergedOptions(GradientOptions):
     """A backprop arm trained to its plateau: ``updates`` is the cap; ``lrs`` the learning rates swept (else
     ``lr`` alone) and ``inits`` the starts tried at one budget, on one set of P = ``sweep_load``·M/D patterns;
-    ``window`` / ``tolerance`` the plateau rule (lit.backprop.Plateau); ``refinements`` the bisections per level."""
+    ``window`` / ``tolerance`` / ``floor`` the plateau rule (lit.backprop.Plateau); ``refinements`` the bisections
+    per level."""
 
     lrs: list[float] = setting(POSITIVE_LIST)
     inits: list[str] = setting(subset("a non-empty list of " + " / ".join(INITS), INITS, distinct=True))
     window: int = setting(POSITIVE_INT)
     tolerance: float = setting(POSITIVE)
+    floor: float = setting(POSITIVE)  # the training loss at which the stored set counts as solved (DEFAULT_FLOOR)
     sweep_load: float = setting(POSITIVE)  # the load b (P = b·M/D) of the lr × init sweep (default 1)
     refinements: int = setting(NONNEG_INT)  # bisections per level's bracket (default REFINEMENTS)
 
@@ -241,6 +252,22 @@ def parse_settings(params: Params, section_name: str = "budget.patterns") -> Set
     return parse(Settings, params.section(section_name), trainer=trainer_options(params), device=compute_device(params))
 
 
+@dataclass(frozen=True)
+class Trial:
+    """One stored set of P patterns: its patterns, the probes (ρD flipped bits) and the seed of its filling."""
+
+    patterns: torch.Tensor
+    probes: torch.Tensor
+    seed: int
+
+
+def draw_trial(arm: Arm, dim: int, size: int, count: int, trial: int, settings: Settings) -> Trial:
+    generator = generator_for(settings.seed, arm.name, dim, size, count, trial)
+    seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+    patterns = rademacher(count, dim, generator)
+    return Trial(patterns, flip_bits(patterns, settings.flip_fraction, generator), seed)
+
+
 # filling a memory -------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Filled:
@@ -253,10 +280,12 @@ class Filled:
 
 
 def build_memory(
-    arm: Arm, patterns: torch.Tensor, size: int, seed: int, settings: Settings, lr: float | None = None, init=None
+    arm: Arm, trial: Trial, size: int, settings: Settings, lr: float | None = None, init: str | None = None
 ) -> Filled:
-    """Fill the arm's memory with ``patterns`` (P, D), every one presented: a registry rule through ``lit.store``
-    (no autograd; a K-slot rule keeps the first K) or backprop from ``init`` at ``lr`` (default: the arm's first)."""
+    """Fill the arm's memory with the trial's patterns (P, D), every one presented: a registry rule through
+    ``lit.store`` (no autograd; a K-slot rule keeps the first K) or backprop from ``init`` at ``lr`` (default: the
+    arm's first), kept only where it beats its own start on the recall criterion (:func:`keep_better`)."""
+    patterns, seed = trial.patterns, trial.seed
     dim = patterns.shape[1]
     separation = separation_at(arm.separation, dim)
     if arm.rule != BACKPROP:
@@ -271,8 +300,10 @@ def build_memory(
         return Filled(module.memory(separation, kind=arm.memory), info)
     lr = arm.lrs[0] if lr is None else lr
     init = arm.inits[0] if init is None else init
+    parameters = trainable(arm, patterns, size, seed, init)
+    start = parameters.export()  # a copy: the fit trains ``parameters`` in place
     module = fit_denoising(
-        trainable(arm, patterns, size, seed, init),
+        parameters,
         patterns,
         flip=settings.flip_fraction,
         steps=int(arm.options.get("steps", 3)),
@@ -283,10 +314,24 @@ def build_memory(
         trainer_options=settings.trainer,
         logger=False,  # hundreds of small fits: the stage logs its curves, not each fit's steps
         plateau=Plateau(
-            int(arm.options.get("window", DEFAULT_WINDOW)), arm.options.get("tolerance", DEFAULT_TOLERANCE)
+            int(arm.options.get("window", DEFAULT_WINDOW)),
+            arm.options.get("tolerance", DEFAULT_TOLERANCE),
+            floor=arm.options.get("floor", DEFAULT_FLOOR),
         ),
     )
-    return Filled(module.memory.export(), {"lr": lr, "init": init, **module.fit_summary})
+    memory, kept = keep_better(module.memory.export(), start, trial, settings)
+    return Filled(memory, {"lr": lr, "init": init, **module.fit_summary, "kept": kept})
+
+
+def keep_better(trained: Memory, start: Memory, trial: Trial, settings: Settings) -> tuple[Memory, str]:
+    """The trained memory, or its start where the start scores better on the recall criterion of :func:`score`
+    (more of the stored patterns recalled exactly from the trial's probes; at a tie, the lower bit-error rate; at a
+    full tie the trained one). Memorisation: the stored set is the test set, so this uses the very probes the memory
+    is scored on — it asks only whether training improved the memory on the criterion it is judged by (the
+    denoising loss through unrolled recall is not that criterion). Returns the memory and "trained" or "start"."""
+    ranks = [score(memory, trial, settings) for memory in (trained, start)]
+    trained_rank, start_rank = ((r["exact"], -r["bit_error"]) for r in ranks)
+    return (start, "start") if start_rank > trained_rank else (trained, "trained")
 
 
 def trainable(arm: Arm, patterns: torch.Tensor, size: int, seed: int, init: str):
@@ -320,22 +365,6 @@ def stable(memory: Memory, patterns: torch.Tensor) -> torch.Tensor:
     return (binarise(memory.step(patterns)) == patterns).all(dim=1)
 
 
-@dataclass(frozen=True)
-class Trial:
-    """One stored set of P patterns: its patterns, the probes (ρD flipped bits) and the seed of its filling."""
-
-    patterns: torch.Tensor
-    probes: torch.Tensor
-    seed: int
-
-
-def draw_trial(arm: Arm, dim: int, size: int, count: int, trial: int, settings: Settings) -> Trial:
-    generator = generator_for(settings.seed, arm.name, dim, size, count, trial)
-    seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
-    patterns = rademacher(count, dim, generator)
-    return Trial(patterns, flip_bits(patterns, settings.flip_fraction, generator), seed)
-
-
 def score(memory: Memory, trial: Trial, settings: Settings) -> dict[str, float]:
     """The fraction of all P patterns recalled exactly from their probes, the bit-error rate ε of the recalled
     states and the fraction that are fixed points."""
@@ -351,28 +380,66 @@ def score(memory: Memory, trial: Trial, settings: Settings) -> dict[str, float]:
     }
 
 
+def fit_rank(fit: dict) -> tuple[float, float, float]:
+    """The order of the sweep (smaller is better): more stored patterns recalled exactly, then the lower bit-error
+    rate, then the lower training loss."""
+    return (-fit["exact"], fit["bit_error"], fit["loss"])
+
+
+def extended(tried: list[float], best: float, factors: tuple[float, float]) -> float | None:
+    """The next lr past the edge of the sweep ``tried`` (ascending) where ``best`` sits on it: the smallest divided
+    by ``factors[0]`` or the largest times ``factors[1]`` (the sweep's own ratios); None inside the sweep."""
+    if best == tried[0]:
+        return float(f"{tried[0] / factors[0]:.6g}")
+    if best == tried[-1]:
+        return float(f"{tried[-1] * factors[1]:.6g}")
+    return None
+
+
 def choose_fit(arm: Arm, dim: int, size: int, settings: Settings) -> dict:
     """The lr and init of a backprop arm at one budget: on one stored set of P = ``sweep_load``·M/D patterns (trial
-    0), every lr of ``lrs`` from every start of ``inits`` is trained to its plateau and the fit of lowest training
-    loss is kept (memorisation: the stored set is the set the loss is measured on). Returns the choice and the
-    sweep (lr, init, updates, converged, loss of each fit)."""
+    0), every lr of ``lrs`` from every start of ``inits`` is trained to its plateau (kept only where it beats its
+    start, :func:`keep_better`) and the best on the recall criterion is chosen (:func:`fit_rank`; memorisation: the
+    stored set is the set it is measured on). When the chosen lr is the smallest or the largest tried, the sweep is
+    extended one step (the sweep's ratio) in that direction, at most ``EXTENSIONS`` times. Returns the choice, the
+    lrs tried, ``lr_at_edge`` (the chosen lr still the smallest or largest tried) and the sweep (each fit's lr,
+    init, kept, updates, converged, loss, exact, bit_error)."""
     budget = parameter_count(arm.memory, dim, size)
     count = max(1, round(float(arm.options.get("sweep_load", 1.0)) * budget / dim))
     trial = draw_trial(arm, dim, size, count, 0, settings)
-    sweep = [
-        build_memory(arm, trial.patterns, size, trial.seed, settings, lr, init).info
-        for lr in arm.lrs
-        for init in arm.inits
-    ]
-    best = min(sweep, key=lambda info: info["loss"])
-    rows = [{**info, "loss": round(info["loss"], 6)} for info in sweep]
+    lrs = sorted(arm.lrs)
+    factors = (lrs[1] / lrs[0], lrs[-1] / lrs[-2]) if len(lrs) > 1 else None
+    sweep: list[dict] = []
+
+    def fit(lr: float) -> None:
+        for init in arm.inits:
+            filled = build_memory(arm, trial, size, settings, lr, init)
+            scored = score(filled.memory, trial, settings)
+            sweep.append({**filled.info, "loss": round(filled.info["loss"], 6), **_criterion(scored)})
+
+    for lr in lrs:
+        fit(lr)
+    for _ in range(EXTENSIONS if factors else 0):
+        following = extended(lrs, min(sweep, key=fit_rank)["lr"], factors)
+        if following is None:
+            break
+        fit(following)
+        lrs = sorted({*lrs, following})
+    best = min(sweep, key=fit_rank)
     return {
         "lr": best["lr"],
         "init": best["init"],
+        "kept": best["kept"],
         "converged": best["converged"],
+        "lrs_tried": lrs,
+        "lr_at_edge": len(lrs) == 1 or best["lr"] in (lrs[0], lrs[-1]),
         "sweep_patterns": count,
-        "sweep": rows,
+        "sweep": sweep,
     }
+
+
+def _criterion(scored: dict) -> dict:
+    return {"exact": round(scored["exact"], 6), "bit_error": round(scored["bit_error"], 6)}
 
 
 def measure_point(arm: Arm, dim: int, size: int, count: int, settings: Settings, choice: dict | None = None) -> dict:
@@ -382,7 +449,7 @@ def measure_point(arm: Arm, dim: int, size: int, count: int, settings: Settings,
     budget = parameter_count(arm.memory, dim, size)
     trials = [draw_trial(arm, dim, size, count, t, settings) for t in range(settings.trials)]
     lr, init = (choice["lr"], choice["init"]) if choice else (None, None)
-    filled = [build_memory(arm, t.patterns, size, t.seed, settings, lr, init) for t in trials]
+    filled = [build_memory(arm, t, size, settings, lr, init) for t in trials]
     scores = [score(f.memory, t, settings) for f, t in zip(filled, trials, strict=True)]
     point = {"arm": arm.name, "D": dim, "size": size, "M": budget, "patterns": count, "load": count * dim / budget}
     for key in (*CRITERIA, "bit_error"):
@@ -399,6 +466,7 @@ def measure_point(arm: Arm, dim: int, size: int, count: int, settings: Settings,
             "updates": max(i["updates"] for i in infos),
             "converged": all(i["converged"] for i in infos),
             "loss": round(max(i["loss"] for i in infos), 6),
+            "kept": [i["kept"] for i in infos],
         }
     elif arm.rule == "krotov_hopfield":
         point["unit_norm"] = round(sum(f.info["unit_norm"] for f in filled) / len(filled), 6)
@@ -549,6 +617,8 @@ def training_summary(points: list[dict], choice: dict) -> dict:
         "fits_not_converged": sum(not f["converged"] for f in fits),
         "updates_max": max(f["updates"] for f in fits),
         "updates_mean": round(sum(f["updates"] for f in fits) / len(fits), 1),
+        "fits": sum(len(f["kept"]) for f in fits),
+        "fits_kept_start": sum(k == "start" for f in fits for k in f["kept"]),
     }
 
 
@@ -580,34 +650,57 @@ def summarise(
     return result
 
 
+@dataclass(frozen=True)
+class Budget:
+    """One independent measurement: an arm at one D and one budget size, with the stage's settings (picklable: a
+    worker process of ``hebbdam.parallel.map_fits`` receives it whole)."""
+
+    arm: Arm
+    dim: int
+    size: int
+    settings: Settings
+
+
+def measure_budget(job: Budget) -> tuple[dict, list[dict], float]:
+    """The record entry of one (arm, D, budget) (:func:`summarise`), its curve points and the seconds it took: a
+    backprop arm's lr × init sweep (:func:`choose_fit`) then the scan of its grid (:func:`measure_curve`). Every
+    random draw is seeded by (seed, arm, D, size, …), so the result does not depend on where or when it runs."""
+    start = time.perf_counter()
+    arm, dim, size, settings = job.arm, job.dim, job.size, job.settings
+    choice = choose_fit(arm, dim, size, settings) if arm.rule == BACKPROP else None
+    points = measure_curve(arm, dim, size, settings, choice)
+    generator = generator_for(settings.seed, arm.name, dim, size, "bootstrap")
+    result = summarise(arm, dim, size, points, settings, generator, choice)
+    return result, points, time.perf_counter() - start
+
+
+def arm_entry(arm: Arm) -> dict:
+    """The record entry of an arm before its budgets: memory, rule, locality (and a backprop arm's cap, lrs, inits)."""
+    entry = {"memory": arm.memory, "rule": arm.rule, "locality": arm.locality, "budgets": {}}
+    if arm.rule == BACKPROP:
+        entry["updates_cap"] = int(arm.options.get("updates", DEFAULT_UPDATES))
+        entry["lrs"], entry["inits"] = arm.lrs, arm.inits
+    return entry
+
+
 def run(settings: Settings) -> tuple[dict, list[dict]]:
-    """Measure every arm at every (D, budget): (record arms, curve points)."""
-    arms: dict = {}
+    """Measure every arm at every (D, budget), the budgets as independent fits (``hebbdam.parallel.map_fits``:
+    results in job order, the same for any number of workers): (record arms, curve points)."""
+    arms = {arm.name: arm_entry(arm) for arm in settings.arms}
+    jobs = [Budget(arm, dim, size, settings) for arm in settings.arms for dim in arm.dims for size in arm.budgets(dim)]
     curves: list[dict] = []
     first = level_key(settings.levels[0])
-    for arm in settings.arms:
-        entry = {"memory": arm.memory, "rule": arm.rule, "locality": arm.locality, "budgets": {}}
-        if arm.rule == BACKPROP:
-            entry["updates_cap"] = int(arm.options.get("updates", DEFAULT_UPDATES))
-            entry["lrs"], entry["inits"] = arm.lrs, arm.inits
-        for dim in arm.dims:
-            for size in arm.budgets(dim):
-                start = time.perf_counter()
-                choice = choose_fit(arm, dim, size, settings) if arm.rule == BACKPROP else None
-                points = measure_curve(arm, dim, size, settings, choice)
-                curves.extend({k: v for k, v in p.items() if k != "fit"} for p in points)
-                generator = generator_for(settings.seed, arm.name, dim, size, "bootstrap")
-                result = summarise(arm, dim, size, points, settings, generator, choice)
-                entry["budgets"][f"D{dim}_M{result['M']}"] = result
-                exact = result["exact"][first]
-                say(
-                    f"budget patterns {arm.name} D={dim} M={result['M']}: P at {settings.levels[0]:g} {exact['P_c']} "
-                    f"[{exact['P_c_low']}, {exact['P_c_high']}], {result['information']['value']} bits/parameter "
-                    f"at P = {result['information']['at']}"
-                    + (f", converged {result['training']['converged']}" if "training" in result else "")
-                    + f" ({time.perf_counter() - start:.1f} s)"
-                )
-        arms[arm.name] = entry
+    for job, (result, points, seconds) in zip(jobs, map_fits(measure_budget, jobs), strict=True):
+        curves.extend({k: v for k, v in p.items() if k != "fit"} for p in points)
+        arms[job.arm.name]["budgets"][f"D{job.dim}_M{result['M']}"] = result
+        exact = result["exact"][first]
+        say(
+            f"budget patterns {job.arm.name} D={job.dim} M={result['M']}: P at {settings.levels[0]:g} "
+            f"{exact['P_c']} [{exact['P_c_low']}, {exact['P_c_high']}], {result['information']['value']} "
+            f"bits/parameter at P = {result['information']['at']}"
+            + (f", converged {result['training']['converged']}" if "training" in result else "")
+            + f" ({seconds:.1f} s)"
+        )
     return arms, curves
 
 

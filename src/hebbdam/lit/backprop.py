@@ -291,33 +291,65 @@ def classifier_memory(pixels: int, classes: int = 10, count: int = 100, n: int =
 
 
 class Plateau(pl.Callback):
-    """The stopping rule on the training criterion: every ``window`` updates the mean training loss of the last
-    window is compared with the window before it; when it fell by less than ``tolerance`` (relative), or is below
-    ``floor``, the fit stops and is marked ``converged``. Otherwise the fit runs to its cap of updates and
-    ``converged`` stays False (the loss was still falling: a loss of such a fit is no result about the optimiser)."""
+    """The stopping rule on the training criterion, read per ``unit``: "update" (the mean training loss of each block
+    of ``window`` updates) or "epoch" (each epoch's mean training loss, ``train/loss_epoch``; for fits whose epochs
+    hold many updates, as :func:`fit_until_plateau` makes them). After each block or epoch, the fit stops and is
+    marked ``converged`` when the losses read since the last reading at least ``window`` updates back lie within a
+    relative ``tolerance`` of each other (a flat window: neither falling nor recovering from an overshoot), or when
+    the loss read is at most ``floor`` (the criterion is solved: a loss falling towards 0 keeps falling by relative
+    steps). Otherwise the fit runs to its cap and ``converged`` stays False (a loss of such a fit is no result about
+    the optimiser). Per update, that compares two consecutive window means: |before − now| ≤ tolerance·min."""
 
-    def __init__(self, window: int = 50, tolerance: float = 0.01, floor: float = 1e-6):
-        if window < 1 or not tolerance >= 0 or not floor >= 0:
-            raise ValueError(f"window, tolerance, floor: expected ≥ 1, ≥ 0, ≥ 0, got {window}, {tolerance}, {floor}")
-        self.window, self.tolerance, self.floor = window, tolerance, floor
-        self.losses: list[float] = []
+    UNITS = ("update", "epoch")
+
+    def __init__(self, window: int = 50, tolerance: float = 0.01, floor: float = 1e-6, unit: str = "update"):
+        if window < 1 or not tolerance >= 0 or not floor >= 0 or unit not in self.UNITS:
+            raise ValueError(
+                f"window, tolerance, floor, unit: expected ≥ 1, ≥ 0, ≥ 0, one of {self.UNITS}, got {window}, "
+                f"{tolerance}, {floor}, {unit!r}"
+            )
+        self.window, self.tolerance, self.floor, self.unit = window, tolerance, floor, unit
+        self.updates: list[float] = []  # every update's training loss (unit "update")
+        self.steps: list[int] = []  # the update count at each reading
+        self.losses: list[float] = []  # the loss of each reading: a block's or an epoch's mean
         self.converged = False
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        self.losses.append(float(loss))
-        if len(self.losses) % self.window or len(self.losses) < 2 * self.window:
+        if self.unit != "update":
             return
-        before = sum(self.losses[-2 * self.window : -self.window]) / self.window
-        now = self.final
-        if now <= self.floor or before - now <= self.tolerance * before:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        self.updates.append(float(loss))
+        if len(self.updates) % self.window == 0:
+            self.read(trainer, len(self.updates), sum(self.updates[-self.window :]) / self.window)
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if self.unit == "epoch":
+            self.read(trainer, trainer.global_step, float(trainer.callback_metrics["train/loss_epoch"]))
+
+    def read(self, trainer, step: int, loss: float) -> None:
+        """Record one reading (the update count and its loss) and stop the fit when it is flat or at the floor."""
+        self.steps.append(step)
+        self.losses.append(loss)
+        if loss <= self.floor or self.flat():
             self.converged = True
             trainer.should_stop = True
 
+    def flat(self) -> bool:
+        """Whether the readings since the last one at least ``window`` updates back agree within ``tolerance``."""
+        step = self.steps[-1]
+        starts = [i for i, s in enumerate(self.steps) if s <= step - self.window]
+        if not starts:
+            return False
+        recent = self.losses[starts[-1] :]
+        return max(recent) - min(recent) <= self.tolerance * max(min(recent), 1e-30)
+
     @property
     def final(self) -> float:
-        """The mean training loss of the last window (of every update when fewer)."""
-        last = self.losses[-self.window :]
+        """The mean training loss of the last ``window`` updates (of every update when fewer; unit "update"), or
+        the last epoch's (unit "epoch")."""
+        if self.unit == "epoch":
+            return self.losses[-1] if self.losses else math.nan
+        last = self.updates[-self.window :]
         return sum(last) / len(last) if last else math.nan
 
 
@@ -374,42 +406,6 @@ def fit_backprop(
     return module
 
 
-class EpochPlateau(pl.Callback):
-    """:class:`Plateau` read per epoch (for fits whose epochs hold many updates, as :func:`fit_until_plateau` makes
-    them): after each training epoch, read the epoch's mean training loss
-    (``train/loss`` averaged over the epoch's batches); stop when the losses of the epochs spanning the last
-    ``patience`` gradient updates lie within a relative ``tolerance`` of each other (a flat window: neither falling
-    nor recovering from an overshoot), or when the loss is at most ``floor`` (the criterion is solved: a loss falling
-    towards 0 keeps falling by relative steps). ``converged`` is True only when the rule stopped the fit, so a fit
-    cut by the trainer's cap on updates or epochs reads False."""
-
-    def __init__(self, patience: int, tolerance: float, floor: float = 0.0):
-        if patience < 1 or not tolerance >= 0 or not floor >= 0:
-            raise ValueError(
-                f"patience, tolerance, floor: expected ≥ 1, ≥ 0, ≥ 0, got {patience}, {tolerance}, {floor}"
-            )
-        self.patience, self.tolerance, self.floor = patience, tolerance, floor
-        self.steps: list[int] = []
-        self.losses: list[float] = []
-        self.converged = False
-
-    def flat(self) -> bool:
-        """Whether the epochs since the last one at least ``patience`` updates back agree within ``tolerance``."""
-        step = self.steps[-1]
-        starts = [i for i, s in enumerate(self.steps) if s <= step - self.patience]
-        if not starts:
-            return False
-        window = self.losses[starts[-1] :]
-        return max(window) - min(window) <= self.tolerance * max(min(window), 1e-30)
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
-        self.losses.append(float(trainer.callback_metrics["train/loss_epoch"]))
-        self.steps.append(trainer.global_step)
-        if self.losses[-1] <= self.floor or self.flat():
-            self.converged = True
-            trainer.should_stop = True
-
-
 def fit_until_plateau(
     module: BackpropModule,
     patterns: Tensor,
@@ -424,17 +420,18 @@ def fit_until_plateau(
     logger=False,
 ) -> dict:
     """Train ``module`` on ``patterns`` (P, D) (with ``labels`` (P,)), shuffled per (seed, epoch), until
-    :class:`EpochPlateau` (``patience``, ``tolerance``, ``floor``) stops it or ``cap`` gradient updates are spent.
-    ``updates_per_epoch``: an epoch (the plateau's check) repeats the rows so that it holds at least this many
-    batches (a small P would otherwise pay Lightning's per-epoch cost at every update). Returns {updates, epochs,
-    converged, loss (the last epoch's mean training loss)}; a cap reached before the plateau reads not converged."""
+    :class:`Plateau` read per epoch (window ``patience`` updates, ``tolerance``, ``floor``) stops it or ``cap``
+    gradient updates are spent. ``updates_per_epoch``: an epoch (the plateau's check) repeats the rows so that it
+    holds at least this many batches (a small P would otherwise pay Lightning's per-epoch cost at every update).
+    Returns {updates, epochs, converged, loss (the last epoch's mean training loss)}; a cap reached before the
+    plateau reads not converged."""
     from .data import PatternDataModule
     from .trainer import fit
 
     repeats = 1 if updates_per_epoch is None else max(1, math.ceil(updates_per_epoch * batch_size / patterns.shape[0]))
     rows = patterns.repeat(repeats, 1)
     labels = None if labels is None else labels.repeat(repeats)
-    plateau = EpochPlateau(patience, tolerance, floor)
+    plateau = Plateau(patience, tolerance, floor, unit="epoch")
     per_epoch = math.ceil(rows.shape[0] / batch_size)
     data = PatternDataModule(rows, batch_size, labels=labels, shuffle=True, seed=module.seed)
     trainer = fit(
@@ -450,7 +447,7 @@ def fit_until_plateau(
         "updates": int(trainer.global_step),
         "epochs": len(plateau.losses),
         "converged": plateau.converged,
-        "loss": plateau.losses[-1] if plateau.losses else math.nan,
+        "loss": plateau.final,
     }
 
 
