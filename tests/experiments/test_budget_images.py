@@ -221,13 +221,53 @@ def test_backprop_capped_at_ten_updates_is_flagged_and_gets_no_verdict(images_ru
             training = per_k["K8"]["training"]
             assert training["converged"] is False and training["updates_max"] == 10
             swept = [f for f in training["fits"] if "swept" in f]
-            assert len(swept) == 1 and len(swept[0]["swept"]) == 6  # 3 lrs × 2 inits, at the first P above K
+            # 3 lrs × 2 inits at the first P above K, then one lr per extension past an edge (chosen init only)
+            assert len(swept) == 1 and len(swept[0]["swept"]) == 6 + len(training["lrs_tried"]) - 3
+            assert {0.003, 0.01, 0.03} <= set(training["lrs_tried"]) and len(training["lrs_tried"]) <= 5
+            assert training["lr"] == swept[0]["lr"] in training["lrs_tried"]
+            edge = training["lr"] in (min(training["lrs_tried"]), max(training["lrs_tried"]))
+            assert training["lr_at_edge"] is edge and (not edge or len(training["lrs_tried"]) == 5)
             assert swept[0]["P"] == 12 and swept[0]["seed"] == 0
             assert all(f["lr"] == swept[0]["lr"] and f["init"] == swept[0]["init"] for f in training["fits"])
     rows = [r for r in figure.verdicts(record) if r["condition"] == "binary_exp" and r["K"] == 8]
     assert len(rows) == 2 and all(r["backprop_converged"] is False for r in rows)
     assert all(r["verdict"] in ("not converged", "nonlocal ahead") for r in rows)
     assert "not converged" in "\n".join(figure.section({figure.INPUTS[0]: record}))
+
+
+def test_backprop_keeps_the_trained_units_only_where_they_beat_their_start_on_the_stored_set(images_run):
+    """Every backprop point scores what it kept: the trained units when they recover strictly more of the stored set
+    than their start, else the start (the curve's stored fraction is the better of the two)."""
+    record, curves, _ = images_run
+    stored = {(r["condition"], r["masking"], r["P"], r["seed"]): r["stored"] for r in curves if r["arm"] == "backprop"}
+    fits = [
+        f
+        for by_masking in record["arms"]["backprop"]["conditions"].values()
+        for per_k in by_masking.values()
+        for f in per_k["K8"]["training"]["fits"]
+    ]
+    assert len(fits) == len(stored) > 0
+    for f in fits:
+        assert f["kept"] == ("trained" if f["stored_trained"] > f["stored_start"] else "start")
+        assert stored[(f["condition"], f["masking"], f["P"], f["seed"])] == max(f["stored_trained"], f["stored_start"])
+
+
+def test_a_trained_memory_worse_than_its_start_is_not_kept():
+    """Planted: trained units that are pure noise against a slot start holding every stored image."""
+    from hebbdam.experiments.budget_images import Condition, Fitted, Task, Units, kept_memory
+    from hebbdam.memory import Exponential
+
+    generator = torch.Generator().manual_seed(0)
+    stored = torch.randint(0, 2, (6, 64), generator=generator).double() * 2 - 1
+    task = Task(
+        stored, Condition(name="c", version="binary", separation=Exponential(50.0)), "zero", torch.arange(64) >= 32
+    )
+    noise = torch.randn(6, 64, generator=generator).double()
+    memory, fit = kept_memory(Fitted(Units(noise, noise), Units(stored, stored), {"lr": 0.1}), task, 1)
+    assert fit["kept"] == "start" and fit["stored_start"] == 1.0 > fit["stored_trained"]
+    assert memory.keys is stored
+    memory, fit = kept_memory(Fitted(Units(stored, stored), Units(noise, noise), {"lr": 0.1}), task, 1)
+    assert fit["kept"] == "trained" and memory.keys is stored
 
 
 def test_the_figure_and_the_report_section_read_the_record(images_run):

@@ -225,29 +225,34 @@ def table(record: dict) -> list[str]:
 
 
 def convergence_table(record: dict) -> list[str]:
-    """Backprop per condition, masking and K: the lr and init kept, the most updates a fit used, whether every fit
-    reached its plateau (the stored set is the training set: memorisation)."""
+    """Backprop per condition, masking and K: the lr and init chosen, the lrs the sweep tried (an lr still at an edge
+    of them flagged), the most updates a fit used, whether every fit reached its plateau, and how many fits kept the
+    trained units rather than their start (the stored set is the training set: memorisation)."""
     lines = []
     for name, arm in record["arms"].items():
         if arm["rule"] != "backprop":
             continue
         lines += [
-            f"{name}: Adam on the completion loss of the stored set (memorisation: training set = stored set), "
-            f"stopped at the plateau of that loss or at {arm['options']['cap']} updates; lr × init swept at the first "
-            "seed and the smallest P above K.",
+            f"{name}: Adam on the completion loss of the stored set (memorisation: the stored set is the training set "
+            f"and the test set), stopped at the plateau of that loss or at {arm['options']['cap']} updates; lr × init "
+            "swept at the first seed and the smallest P above K, the sweep extended past an edge it chose (at most "
+            "twice); the trained units kept only where they recover more of the stored set than their start.",
             "",
-            "| condition | masking | K | lr | init | updates (max over P, seeds) | converged |",
-            "|---|---|---|---|---|---|---|",
+            "| condition | masking | K | lr | lrs tried | init | updates (max over P, seeds) | converged | kept "
+            "trained / start |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for condition, by_masking in arm["conditions"].items():
             for masking, per_k in by_masking.items():
                 for e in _entries(per_k):
                     training = e["training"]
-                    kept = next(f for f in training["fits"] if "swept" in f)
                     state = "yes" if training["converged"] else "not converged"
+                    edge = " (lr at the edge)" if training["lr_at_edge"] else ""
+                    tried = ", ".join(f"{lr:g}" for lr in training["lrs_tried"])
                     lines.append(
-                        f"| {condition} | {masking} | {e['K']} | {kept['lr']:g} | {kept['init']} | "
-                        f"{training['updates_max']} | {state} |"
+                        f"| {condition} | {masking} | {e['K']} | {training['lr']:g}{edge} | {tried} | "
+                        f"{training['init']} | {training['updates_max']} | {state} | "
+                        f"{training['kept']['trained']} / {training['kept']['start']} |"
                     )
     return lines
 
