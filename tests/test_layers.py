@@ -24,6 +24,7 @@ LAYERS = [
         "closure",
         "stages",
         "orphan",
+        "parallel",
     }
     | {"gate", "comparison", "expectations"},
     {"memory"},

@@ -1,0 +1,124 @@
+"""Independent fits of a stage in worker processes: the same results whatever the number of workers.
+
+``map_fits(function, items)`` returns ``[function(item) for item in items]``, computed by ``workers`` processes that
+live for the whole call (spawn once, not once per fit). A result never depends on where or beside what it ran:
+
+- every call runs on one intra-op torch thread, in a worker and in this process alike, so a fit's float reductions
+  run in the same order wherever it runs (``dynamics.single_cpu_thread`` says why one thread is also the fast choice
+  for the experiments' small tensors);
+- before every call the global random state (torch, numpy, random) is seeded from the call's index alone, so code
+  that draws from it (a layer's default initialisation, a shuffling loader) draws the same numbers in any schedule;
+  in this process the caller's random state is restored afterwards. Items should still carry their own seeds
+  (``seeds.generator_for``); the index seeding only makes stray global draws repeatable;
+- workers run with W&B disabled: a fit returns what the stage logs, and the stage logs it in item order.
+
+The number of workers is ``workers`` if given, else the environment variable ``HEBBDAM_WORKERS``, else the cores
+this process may use; never more than there are items. With one worker (or one item) everything runs here, with no
+process started. Workers are spawned, not forked (a forked child of a process that has used OpenMP can hang), so
+``function`` must be a module-level function and items and results must pickle.
+
+A worker that raises stops the whole map: the others are terminated and the error is raised here, naming the
+item's index. Ctrl-C reaches only this process (workers ignore SIGINT); it terminates the workers and propagates.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import signal
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+from hebbdam.errors import HebbdamError
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+WORKERS_VARIABLE = "HEBBDAM_WORKERS"
+INDEX_SEED = 0x5EED  # the global random state before call i is seeded with INDEX_SEED + i
+
+
+def worker_count(workers: int | None, items: int) -> int:
+    """The number of processes for ``items`` calls: ``workers``, else $HEBBDAM_WORKERS, else the usable cores."""
+    if workers is None:
+        text = os.environ.get(WORKERS_VARIABLE)
+        if text is None:
+            workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        elif text.isdigit() and int(text) >= 1:
+            workers = int(text)
+        else:
+            raise HebbdamError(f"{WORKERS_VARIABLE}={text!r}: expected a positive integer (the number of processes)")
+    if workers < 1:
+        raise HebbdamError(f"map_fits: workers={workers}: expected a positive integer")
+    return max(1, min(workers, items))
+
+
+def map_fits(function: Callable[[Item], Result], items: Sequence[Item], workers: int | None = None) -> list[Result]:
+    """``[function(item) for item in items]`` in item order, on ``worker_count(workers, len(items))`` processes."""
+    count = worker_count(workers, len(items))
+    if count == 1:
+        with caller_state_kept():
+            return [call(function, index, item) for index, item in enumerate(items)]
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=start_worker)
+    try:
+        futures = [pool.submit(call, function, index, item) for index, item in enumerate(items)]
+        results = []
+        for index, future in enumerate(futures):
+            try:
+                results.append(future.result())
+            except HebbdamError as error:
+                raise HebbdamError(f"fit {index} of {len(items)}: {error}") from error
+        pool.shutdown(wait=True)
+        return results
+    except BaseException:
+        terminate(pool)
+        raise
+
+
+def call(function: Callable[[Item], Result], index: int, item: Item) -> Result:
+    """One fit: the global random state seeded from ``index``, one intra-op thread."""
+    seed = INDEX_SEED + index
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+    torch.set_num_threads(1)
+    return function(item)
+
+
+def start_worker() -> None:
+    """A worker: no SIGINT (the parent handles Ctrl-C and terminates it), no W&B, one thread."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ["WANDB_MODE"] = "disabled"
+    torch.set_num_threads(1)
+
+
+@contextmanager
+def caller_state_kept() -> Iterator[None]:
+    """Run calls in this process and give the caller back its thread count and global random state."""
+    threads = torch.get_num_threads()
+    states = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.set_rng_state(states[0])
+        np.random.set_state(states[1])
+        random.setstate(states[2])
+
+
+def terminate(pool: ProcessPoolExecutor) -> None:
+    """Stop every worker now (``shutdown`` alone waits for running fits; Python 3.14 has ``terminate_workers``)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
