@@ -11,6 +11,7 @@ dotted.
 
 from __future__ import annotations
 
+from .records import Candidate, budget_verdict
 from .style import plt
 
 INPUTS = ("budget_images.json", "budget_images_curves.json")
@@ -18,7 +19,6 @@ OUTPUT = "budget_images.png"
 PRIMARY = "P_0.9"
 LEVEL = 0.9
 MARKERS = ("o", "s", "^", "D")
-VERDICTS = ("local ahead", "nonlocal ahead", "not resolved", "not converged")
 
 
 def _style(arm: dict) -> str:
@@ -129,48 +129,55 @@ def _bounds(entry: dict) -> tuple[float, float, float]:
     return outside["load"], outside["load"], float("inf")
 
 
+def candidates(record: dict, condition: str, masking: str, units: int) -> list[Candidate]:
+    """Every arm measured at (condition, masking, K) as a :class:`~hebbdam.figures.records.Candidate` on stored-set
+    P_0.9 (an estimate beyond the grid: the edge, its open side unbounded); a backprop arm carries whether every
+    one of its fits reached the plateau."""
+    out = []
+    for name, arm in record["arms"].items():
+        if (entry := _entry(arm, condition, masking, units)) is not None:
+            converged = entry["training"]["converged"] if "training" in entry else True
+            out.append(Candidate(name, arm["locality"], *_bounds(entry), converged=converged))
+    return out
+
+
 def verdicts(record: dict) -> list[dict]:
     """Per condition, masking convention and K where a local and a nonlocal arm are both measured: the best local and
-    the best nonlocal arm by stored-set P_0.9 with its 95% interval over training seeds, and the verdict: "local
-    ahead" / "nonlocal ahead" when the intervals separate, "not converged" when a backprop arm at that K did not
-    reach its plateau and the verdict is not already "nonlocal ahead", else "not resolved". Rows {condition,
-    masking, K, local: {arm, value, low, high}, nonlocal: {…}, backprop_converged (None without backprop), verdict}."""
+    the best nonlocal arm by stored-set P_0.9 with its 95% interval over training seeds, and the verdict of
+    :func:`hebbdam.figures.records.budget_verdict` (the one E8a's answer uses): "local ahead" / "nonlocal ahead" when
+    the intervals separate, "not converged" when a backprop arm at that K did not reach its plateau and the verdict
+    is not already "nonlocal ahead", else "not resolved". Rows {condition, masking, K, local: {arm, value, low,
+    high}, nonlocal: {…}, backprop_converged (None without backprop), verdict}."""
     rows = []
     for condition in record["conditions"]:
         for masking in record["masking"]:
             for k in _units(record):
-                sides: dict[str, list] = {"local": [], "nonlocal": []}
-                converged = None
-                for name, arm in record["arms"].items():
-                    entry = arm["conditions"].get(condition, {}).get(masking, {}).get(f"K{k}")
-                    if entry is None:
-                        continue
-                    sides[arm["locality"]].append((*_bounds(entry), name))
-                    if "training" in entry:
-                        converged = entry["training"]["converged"] and converged is not False
-                if not sides["local"] or not sides["nonlocal"]:
+                found = candidates(record, condition, masking, k)
+                if (compared := budget_verdict(found)) is None:
                     continue
-                local, remote = max(sides["local"]), max(sides["nonlocal"])
-                if local[1] > remote[2]:
-                    verdict = "local ahead"
-                elif remote[1] > local[2]:
-                    verdict = "nonlocal ahead"
-                else:
-                    verdict = "not resolved"
-                if converged is False and verdict != "nonlocal ahead":
-                    verdict = "not converged"
+                local, remote, verdict = compared
+                entries = [_entry(arm, condition, masking, k) for arm in record["arms"].values()]
+                trained = [e["training"]["converged"] for e in entries if e is not None and "training" in e]
                 rows.append(
                     {
                         "condition": condition,
                         "masking": masking,
                         "K": k,
-                        "local": dict(zip(("value", "low", "high", "arm"), local, strict=True)),
-                        "nonlocal": dict(zip(("value", "low", "high", "arm"), remote, strict=True)),
-                        "backprop_converged": converged,
+                        "local": _side(local),
+                        "nonlocal": _side(remote),
+                        "backprop_converged": all(trained) if trained else None,
                         "verdict": verdict,
                     }
                 )
     return rows
+
+
+def _entry(arm: dict, condition: str, masking: str, units: int) -> dict | None:
+    return arm["conditions"].get(condition, {}).get(masking, {}).get(f"K{units}")
+
+
+def _side(candidate: Candidate) -> dict:
+    return {"arm": candidate.name, "value": candidate.value, "low": candidate.low, "high": candidate.high}
 
 
 # the report -------------------------------------------------------------------------------------------------------
