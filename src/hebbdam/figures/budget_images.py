@@ -29,7 +29,7 @@ def _entries(per_k: dict) -> list[dict]:
     return sorted((e for key, e in per_k.items() if key.startswith("K")), key=lambda e: e["K"])
 
 
-def _units(record: dict) -> list[int]:
+def units_of(record: dict) -> list[int]:
     return sorted(
         {
             e["K"]
@@ -74,7 +74,7 @@ def draw(metrics: dict) -> plt.Figure:
                 if outside:
                     marker = "^" if outside["side"] == "above_grid" else "v"
                     ax.plot([e["K"]], [outside["load"]], marker=marker, mfc="none", color=colour, ms=7)
-    ks = _units(record)
+    ks = units_of(record)
     ax.plot(ks, [k / LEVEL for k in ks], "k:", lw=1, label="keep K of P: P_0.9 = K/0.9")
     ax.set(
         xscale="log",
@@ -151,7 +151,7 @@ def verdicts(record: dict) -> list[dict]:
     rows = []
     for condition in record["conditions"]:
         for masking in record["masking"]:
-            for k in _units(record):
+            for k in units_of(record):
                 found = candidates(record, condition, masking, k)
                 if (compared := budget_verdict(found)) is None:
                     continue
@@ -215,7 +215,7 @@ def section(metrics: dict) -> list[str]:
 
 def table(record: dict) -> list[str]:
     """Markdown rows per rule, condition and masking: P_0.9 [95%] / max recalled / P½ and held-out at P = K, per K."""
-    ks = _units(record)
+    ks = units_of(record)
     lines = [
         "| rule | locality | condition | masking | "
         + " | ".join(f"K = {k}: P_0.9 [95%]; max recalled; P½; held-out" for k in ks)
