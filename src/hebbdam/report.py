@@ -5,7 +5,8 @@ module's ``comparisons``, built by :func:`hebbdam.comparison.row`: criterion on 
 published value and source, verdict), then provenance. The
 report names the profile and the sha256 of each metrics file rather than a git commit, so regenerating it from the
 same results gives the same bytes (the commit that produced a file: ``git log -1 -- reports/metrics/<file>``; each
-W&B run also carries its commit). A figure module with ``section(metrics)`` adds its own lines under its figure.
+W&B run also carries its commit). A figure module with ``section(metrics)`` adds its own lines under its figure;
+one with ``lead(metrics)`` opens the headline with its lines (the E8 answer).
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def build(metrics_dir: Path, figures_rel: str = "figures") -> str:
 
 def build_with_rows(metrics_dir: Path, figures_rel: str = "figures") -> tuple[str, list[dict]]:
     """The report's text and its headline rows (which :mod:`hebbdam.paper_export` also writes as LaTeX and CSV)."""
-    sections, rows, provenance, profiles = [], [], [], set()
+    sections, rows, provenance, profiles, leads = [], [], [], set(), []
     for name in FIGURES:
         module = importlib.import_module(f"hebbdam.figures.{name}")
         metrics = {file: io.read_json(metrics_dir / file) for file in module.INPUTS}
@@ -114,6 +115,8 @@ def build_with_rows(metrics_dir: Path, figures_rel: str = "figures") -> tuple[st
             sections += [*module.section(metrics), ""]
         if hasattr(module, "comparisons"):
             rows += module.comparisons(metrics)
+        if hasattr(module, "lead"):  # a generated answer that opens the headline (E8)
+            leads += [*module.lead(metrics), ""]
         for file in module.INPUTS:
             digest = hashlib.sha256((metrics_dir / file).read_bytes()).hexdigest()[:16]
             provenance.append(f"| `{file}` | `{digest}` |")
@@ -129,6 +132,7 @@ def build_with_rows(metrics_dir: Path, figures_rel: str = "figures") -> tuple[st
         "",
         "## Headline numbers",
         "",
+        *leads,
         "The rows of the full table below that the repository README points to: interval tests (a 95% interval or "
         "the paper's band) and labelled directions only.",
         "",

@@ -231,7 +231,7 @@ EXPERIMENTS: tuple[Stage, ...] = (
         params=("budget.patterns",),
         records=("budget_patterns.json",),
         curves=("budget_patterns_curves.json",),
-        figures=("budget_patterns",),
+        figures=("budget_answer", "budget_patterns"),  # the E8 answer (reads budget_images.json too) opens E8
         plots=(
             Plot(
                 "budget_patterns",

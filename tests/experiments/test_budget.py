@@ -429,7 +429,10 @@ def test_classify_backprop_stopped_at_its_cap_is_flagged_not_converged(classify_
         assert entry["backprop_converged"] is False
         assert [t["epochs"] for t in training] == [1, 1] and all(t["updates"] <= 10 for t in training)
         swept = training[0]["tried"]
-        assert {t["lr"] for t in swept} == {0.03, 0.1, 0.3} and len(swept) == 9  # 3 arms × 3 lrs
+        lrs = training[0]["lrs_tried"]  # 3 arms × 3 lrs, then one lr per step past an edge (at the chosen arm)
+        assert {t["lr"] for t in swept} == set(lrs) >= {0.03, 0.1, 0.3} and len(swept) == 9 + len(lrs) - 3 <= 11
+        edge = training[0]["lr"] in (min(lrs), max(lrs))
+        assert training[0]["lr_at_edge"] is edge and (not edge or len(lrs) == 5)
         best = min(swept, key=lambda t: (t["val_error"], t["arm"], t["lr"]))
         assert (training[0]["arm"], training[0]["lr"]) == (best["arm"], best["lr"])
         assert all((t["arm"], t["lr"]) == (best["arm"], best["lr"]) for t in training[1:])

@@ -180,22 +180,25 @@ def test_the_verdict_per_k_reads_the_intervals_and_backprop_convergence(local, n
 # the stage --------------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def images_run(tmp_path_factory, prepared):
+    """The tiny stage run in this process (HEBBDAM_WORKERS=1; the two-worker run is compared with it below)."""
     from hebbdam.cli import main
 
     root = tmp_path_factory.mktemp("budget_images")
     params = compose_file(root / "params.yaml", [*TINY, f"data.root={prepared}"])
     out = root / "out"
-    assert main(["budget_images", "--params", str(params), "--out", str(out)]) == 0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HEBBDAM_WORKERS", "1")
+        assert main(["budget_images", "--params", str(params), "--out", str(out)]) == 0
     record = json.loads((out / "budget_images.json").read_text())
     curves = json.loads((out / "budget_images_curves.json").read_text())
-    return record, curves, params
+    return record, curves, params, out
 
 
 def test_k_slots_follow_the_keep_k_curve_on_the_stored_set(images_run):
     """The sharp binary slot memory, hidden pixels at 0: every stored image recovered while P ≤ K, then no more than
     the K written (K/P; 1/P of slack per image that has a duplicate among the digits); threshold-only counts at least
     as many. Both masking conventions are recorded, and every point has its held-out column."""
-    record, curves, _ = images_run
+    record, curves, *_ = images_run
     rows = [r for r in curves if (r["arm"], r["condition"], r["masking"]) == ("slot", "binary_exp", "zero")]
     assert {r["seed"] for r in rows} == {0, 1} and {r["K"] for r in rows} == {8, 32}
     for row in rows:
@@ -215,13 +218,18 @@ def test_k_slots_follow_the_keep_k_curve_on_the_stored_set(images_run):
 def test_backprop_capped_at_ten_updates_is_flagged_and_gets_no_verdict(images_run):
     from hebbdam.figures import budget_images as figure
 
-    record, _, _ = images_run
+    record, *_ = images_run
     for by_masking in record["arms"]["backprop"]["conditions"].values():
         for per_k in by_masking.values():
             training = per_k["K8"]["training"]
             assert training["converged"] is False and training["updates_max"] == 10
             swept = [f for f in training["fits"] if "swept" in f]
-            assert len(swept) == 1 and len(swept[0]["swept"]) == 6  # 3 lrs × 2 inits, at the first P above K
+            # 3 lrs × 2 inits at the first P above K, then one lr per extension past an edge (chosen init only)
+            assert len(swept) == 1 and len(swept[0]["swept"]) == 6 + len(training["lrs_tried"]) - 3
+            assert {0.003, 0.01, 0.03} <= set(training["lrs_tried"]) and len(training["lrs_tried"]) <= 5
+            assert training["lr"] == swept[0]["lr"] in training["lrs_tried"]
+            edge = training["lr"] in (min(training["lrs_tried"]), max(training["lrs_tried"]))
+            assert training["lr_at_edge"] is edge and (not edge or len(training["lrs_tried"]) == 5)
             assert swept[0]["P"] == 12 and swept[0]["seed"] == 0
             assert all(f["lr"] == swept[0]["lr"] and f["init"] == swept[0]["init"] for f in training["fits"])
     rows = [r for r in figure.verdicts(record) if r["condition"] == "binary_exp" and r["K"] == 8]
@@ -230,12 +238,47 @@ def test_backprop_capped_at_ten_updates_is_flagged_and_gets_no_verdict(images_ru
     assert "not converged" in "\n".join(figure.section({figure.INPUTS[0]: record}))
 
 
+def test_backprop_keeps_the_trained_units_only_where_they_beat_their_start_on_the_stored_set(images_run):
+    """Every backprop point scores what it kept: the trained units when they recover strictly more of the stored set
+    than their start, else the start (the curve's stored fraction is the better of the two)."""
+    record, curves, *_ = images_run
+    stored = {(r["condition"], r["masking"], r["P"], r["seed"]): r["stored"] for r in curves if r["arm"] == "backprop"}
+    fits = [
+        f
+        for by_masking in record["arms"]["backprop"]["conditions"].values()
+        for per_k in by_masking.values()
+        for f in per_k["K8"]["training"]["fits"]
+    ]
+    assert len(fits) == len(stored) > 0
+    for f in fits:
+        assert f["kept"] == ("trained" if f["stored_trained"] > f["stored_start"] else "start")
+        assert stored[(f["condition"], f["masking"], f["P"], f["seed"])] == max(f["stored_trained"], f["stored_start"])
+
+
+def test_a_trained_memory_worse_than_its_start_is_not_kept():
+    """Planted: trained units that are pure noise against a slot start holding every stored image."""
+    from hebbdam.experiments.budget_images import Condition, Fitted, Task, Units, kept_memory
+    from hebbdam.memory import Exponential
+
+    generator = torch.Generator().manual_seed(0)
+    stored = torch.randint(0, 2, (6, 64), generator=generator).double() * 2 - 1
+    task = Task(
+        stored, Condition(name="c", version="binary", separation=Exponential(50.0)), "zero", torch.arange(64) >= 32
+    )
+    noise = torch.randn(6, 64, generator=generator).double()
+    memory, fit = kept_memory(Fitted(Units(noise, noise), Units(stored, stored), {"lr": 0.1}), task, 1)
+    assert fit["kept"] == "start" and fit["stored_start"] == 1.0 > fit["stored_trained"]
+    assert memory.keys is stored
+    memory, fit = kept_memory(Fitted(Units(stored, stored), Units(noise, noise), {"lr": 0.1}), task, 1)
+    assert fit["kept"] == "trained" and memory.keys is stored
+
+
 def test_the_figure_and_the_report_section_read_the_record(images_run):
     """The figure draws from the record and its curves; the section has one table row per (rule, condition, masking)
     and one verdict line per row of :func:`verdicts`, with the convergence table."""
     from hebbdam.figures import budget_images as figure
 
-    record, curves, _ = images_run
+    record, curves, *_ = images_run
     metrics = {figure.INPUTS[0]: record, figure.INPUTS[1]: curves}
     assert len(figure.draw(metrics).axes) == 2
     lines = figure.section(metrics)
@@ -247,7 +290,7 @@ def test_the_figure_and_the_report_section_read_the_record(images_run):
 
 
 def test_every_null_estimate_says_which_side_of_the_grid_it_lies(images_run):
-    record, _, _ = images_run
+    record, *_ = images_run
     seen = 0
     for arm in record["arms"].values():
         for by_masking in arm["conditions"].values():
@@ -269,15 +312,16 @@ def test_every_null_estimate_says_which_side_of_the_grid_it_lies(images_run):
     assert seen > 0  # the tiny grid censors some (n = 3 blends too much to reach 0.9 at P = K)
 
 
-def test_stage_repeats_bit_for_bit(images_run, tmp_path):
+def test_stage_repeats_bit_for_bit_with_one_worker_and_with_two(images_run, tmp_path, monkeypatch):
+    """The backprop fits run through ``parallel.map_fits``: the record and its curves are the same bytes whether
+    they ran in this process (the fixture, HEBBDAM_WORKERS=1) or in two worker processes."""
     from hebbdam.cli import main
 
-    _, _, params = images_run
-    outputs = []
-    for name in ("a", "b"):
-        assert main(["budget_images", "--params", str(params), "--out", str(tmp_path / name)]) == 0
-        outputs.append((tmp_path / name / "budget_images.json").read_bytes())
-    assert outputs[0] == outputs[1]
+    *_, params, one = images_run
+    monkeypatch.setenv("HEBBDAM_WORKERS", "2")
+    assert main(["budget_images", "--params", str(params), "--out", str(tmp_path)]) == 0
+    for name in ("budget_images.json", "budget_images_curves.json"):
+        assert (tmp_path / name).read_bytes() == (one / name).read_bytes(), name
 
 
 def test_an_arm_naming_an_unknown_condition_is_refused(tmp_path):

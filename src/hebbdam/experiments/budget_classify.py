@@ -10,7 +10,9 @@ Three classifiers per K and seed, all with K hidden units on the same images:
    plateau (``lit.backprop.EpochPlateau``: the epoch losses over the last ``patience`` epochs within a relative
    ``tolerance``) or ``cap`` epochs, and records the epochs it used and ``converged`` (False when the cap came
    first). At the first seed of each K every (n, T) arm × ``lrs`` is trained and the lowest validation error is
-   kept; the other seeds train that arm and lr. A K where any kept fit did not converge is flagged.
+   kept; when its lr is the smallest or largest tried, one more lr past that edge (same factor, at most twice;
+   ``lrs_tried`` and ``lr_at_edge`` recorded). The other seeds train that arm and lr. Independent fits run in
+   parallel processes (``parallel.map_fits``). A K where any kept fit did not converge is flagged.
 Hidden activity of the frozen layer: h = ReLU(⟨W_μ, v⟩_p)^power (K&H 2019 eq. 10), divided by its largest value on
 the training set. The gap (2) − (3) of test errors against K says whether backprop's advantage is a small-budget
 effect. Validation: the source's own split where it has one (mnist5k), else the last ``validation_fraction`` of
@@ -39,6 +41,7 @@ from ..lit.backprop import (
     fit_until_plateau,
 )
 from ..logs import say
+from ..parallel import map_fits
 from ..rules import get_rule
 from ..rules.hidden import hidden_activity
 from ..schema import (
@@ -61,6 +64,7 @@ from .common import (
     Curves,
     KrotovHopfieldRule,
     data_root,
+    extended_sweep,
     generator_for,
     run_stage,
     select,
@@ -263,23 +267,51 @@ def train_network(
     }
 
 
+@dataclass(frozen=True)
+class NetworkFit:
+    """One independent K&H 2016 fit (picklable: it runs in a worker process of ``parallel.map_fits``)."""
+
+    arm: NetworkArm
+    lr: float
+    units: int
+    data: tuple[Split, Split, Split]
+    classes: int
+    seed: int
+    settings: Settings
+
+
+def run_network(item: NetworkFit) -> dict:
+    """:func:`train_network` of one item (``parallel.map_fits``'s function: module level, one torch thread)."""
+    return train_network(item.arm, item.lr, item.units, item.data, item.classes, item.seed, item.settings)
+
+
 def network(
     units: int, splits: tuple[Split, Split, Split], classes: int, seed: int, settings: Settings, chosen: dict | None
 ) -> dict:
-    """The K&H 2016 classifier trained end to end: at every (n, T) arm × lr when nothing is ``chosen`` yet (the
-    lowest validation error kept, the tries listed), else at the chosen arm and lr."""
+    """The K&H 2016 classifier trained end to end: at every (n, T) arm × lr when nothing is ``chosen`` yet (in
+    parallel; the lowest validation error kept, the tries listed), extended one lr past the sweep's edge while the
+    chosen lr sits on it (``common.extended_sweep``, at the chosen arm, at most twice; ``lrs_tried`` and
+    ``lr_at_edge`` recorded), else at the chosen arm and lr."""
     data = tuple(Split(2 * s.images - 1, s.labels) for s in splits)
     arms = {arm.name: arm for arm in settings.backprop.arms}
     if chosen is not None:
         return train_network(arms[chosen["arm"]], chosen["lr"], units, data, classes, seed, settings)
-    tried = [
-        train_network(arm, lr, units, data, classes, seed, settings)
-        for arm in settings.backprop.arms
-        for lr in settings.backprop.lrs
-    ]
-    best = min(tried, key=lambda t: (t["val_error"], t["arm"], t["lr"]))
+    best_arm: dict[str, str] = {}  # the arm of the best fit so far (empty before the first sweep: every arm)
+
+    def train(lrs: list[float]) -> list[dict]:
+        wanted = [arms[best_arm["arm"]]] if best_arm else list(arms.values())
+        return map_fits(
+            run_network, [NetworkFit(a, lr, units, data, classes, seed, settings) for a in wanted for lr in lrs]
+        )
+
+    def best(tried: list[dict]) -> int:
+        index = min(range(len(tried)), key=lambda i: (tried[i]["val_error"], tried[i]["arm"], tried[i]["lr"]))
+        best_arm["arm"] = tried[index]["arm"]
+        return index
+
+    tried, index, edge = extended_sweep(list(settings.backprop.lrs), train, best, lambda t: t["lr"])
     keys = ("arm", "lr", "epochs", "converged", "val_error")
-    return {**best, "tried": [{key: t[key] for key in keys} for t in tried]}
+    return {**tried[index], "tried": [{key: t[key] for key in keys} for t in tried], **edge}
 
 
 # the experiment ---------------------------------------------------------------------------------------------------

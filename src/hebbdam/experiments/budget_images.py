@@ -20,8 +20,12 @@ training set and the set it is scored on. Each backprop fit runs until its train
 (``lit.backprop.Plateau`` per epoch: no relative fall of ``tolerance`` over ``patience`` updates, or the loss at most
 ``floor``) or ``cap`` updates; the learning rates ``lrs`` × initialisations ``inits`` (the slots, or random) are
 swept at the first seed and the smallest P above K, and the fit with the lowest final training loss is kept (its lr and
-init then serve every other P and seed); the record stores each fit's updates, lr, init and ``converged`` (False
-when the cap came first).
+init then serve every other P and seed); when its lr is the smallest or largest tried, the sweep goes one lr further
+that way (same factor, at most twice: ``common.extended_sweep``; ``lrs_tried`` and ``lr_at_edge`` recorded). The
+trained units are kept only where they recover more of the stored set than the units they started from (``kept``:
+"trained" / "start"; the stored set is the test set, so this too is memorisation). Independent fits run in
+parallel processes (``parallel.map_fits``: the record is the same for any worker count). The record stores each
+fit's updates, lr, init, ``kept`` and ``converged`` (False when the cap came first).
 
 Protocol (Millidge et al. 2022, as E3 ``retrieval``): the query is the image with its bottom half hidden, the hidden
 pixels set by each ``masking`` convention: ``background`` (c = -1, the background value: pixel 0 in grey, -1 in the
@@ -56,6 +60,7 @@ from ..lit.backprop import BackpropModule, MemoryMatrix, fit_until_plateau
 from ..logs import say
 from ..memory import Exponential, Separation
 from ..metrics import binarise, bootstrap_crossing, crossing, grid_estimate, loglog_slope
+from ..parallel import map_fits
 from ..rules import get_rule
 from ..schema import (
     MAPPING,
@@ -80,6 +85,7 @@ from .common import (
     binarize_threshold,
     compute_device,
     data_root,
+    extended_sweep,
     generator_for,
     run_stage,
     select,
@@ -302,10 +308,10 @@ def fill(arm: Arm, units: int, task: Task, seed: int, settings) -> Units:
     return Units(state, state)
 
 
-def train_backprop(arm: Arm, units: int, task: Task, seed: int, lr: float, init: str, settings) -> tuple[Units, dict]:
+def train_backprop(arm: Arm, units: int, task: Task, seed: int, lr: float, init: str, settings) -> Fitted:
     """K units started from the slots (the first K stored images, cycled when P < K) or at random, trained by Adam on
-    :class:`Completion` of the stored images until the plateau or the cap (``lit.backprop.fit_until_plateau``);
-    the units and the fit's {updates, converged, loss, lr, init}."""
+    :class:`Completion` of the stored images until the plateau or the cap (``lit.backprop.fit_until_plateau``):
+    the trained units, the start they came from and the fit's {updates, converged, loss, lr, init}."""
     stored, options = task.stored, arm.options
     dim = stored.shape[1]
     separation = separation_at(task.condition.separation, dim)
@@ -313,6 +319,7 @@ def train_backprop(arm: Arm, units: int, task: Task, seed: int, lr: float, init:
     if init == "slots":
         with torch.no_grad():
             trainable.memories.copy_(stored[torch.arange(units) % stored.shape[0]])
+    start = trainable.memories.detach().clone()
     objective = Completion(task.hidden, separation, settings.steps, task.masking)
     module = BackpropModule(trainable, objective, lr=lr, seed=seed)
     batch = min(int(options["batch_size"]), stored.shape[0])
@@ -329,20 +336,58 @@ def train_backprop(arm: Arm, units: int, task: Task, seed: int, lr: float, init:
     )
     memories = trainable.memories.detach().cpu()
     fitted = {**fitted, "loss": round(float(fitted["loss"]), 6), "lr": lr, "init": init}
-    return Units(memories, memories), fitted
+    return Fitted(Units(memories, memories), Units(start, start), fitted)
 
 
-def sweep_backprop(arm: Arm, units: int, task: Task, seed: int, settings) -> tuple[Units, dict]:
-    """Every lr × init of the arm (the stored set is the training set: the lowest final training loss is kept,
-    ties to the earlier); the kept units and its fit with ``swept`` (lr, init, loss, converged of every try)."""
-    tried = [
-        train_backprop(arm, units, task, seed, lr, init, settings)
-        for init in arm.options["inits"]
-        for lr in arm.options["lrs"]
-    ]
-    best = min(range(len(tried)), key=lambda i: tried[i][1]["loss"])
-    swept = [{key: fit[key] for key in ("lr", "init", "loss", "updates", "converged")} for _, fit in tried]
-    return tried[best][0], {**tried[best][1], "swept": swept}
+@dataclass(frozen=True)
+class Fitted:
+    """One backprop fit: the trained units, the units it started from, and its record."""
+
+    trained: Units
+    start: Units
+    fit: dict
+
+
+@dataclass(frozen=True)
+class FitItem:
+    """One independent backprop fit (picklable: it runs in a worker process of ``parallel.map_fits``)."""
+
+    arm: Arm
+    units: int
+    task: Task
+    seed: int
+    lr: float
+    init: str
+    settings: Settings
+
+
+def run_fit(item: FitItem) -> Fitted:
+    """:func:`train_backprop` of one item (``parallel.map_fits``'s function: module level, one torch thread)."""
+    return train_backprop(item.arm, item.units, item.task, item.seed, item.lr, item.init, item.settings)
+
+
+def sweep_backprop(arm: Arm, units: int, task: Task, seed: int, settings) -> Fitted:
+    """Every lr × init of the arm, in parallel (the stored set is the training set: the lowest final training loss is
+    kept, ties to the earlier), then, while the chosen lr is the sweep's smallest or largest, one more lr past that
+    edge at the chosen init (``common.extended_sweep``, at most ``LR_EXTENSIONS``); the kept fit with ``swept``
+    (lr, init, loss, converged of every try), ``lrs_tried`` and ``lr_at_edge``."""
+    inits = list(arm.options["inits"])
+
+    chosen: dict[str, str] = {}  # the init of the best fit so far (empty before the first sweep: every init)
+
+    def train(lrs: list[float]) -> list[Fitted]:
+        wanted = [chosen["init"]] if chosen else inits
+        return map_fits(run_fit, [FitItem(arm, units, task, seed, lr, init, settings) for init in wanted for lr in lrs])
+
+    def best(tried: list[Fitted]) -> int:
+        index = min(range(len(tried)), key=lambda i: tried[i].fit["loss"])
+        chosen["init"] = tried[index].fit["init"]
+        return index
+
+    tried, index, edge = extended_sweep(list(arm.options["lrs"]), train, best, lambda f: f.fit["lr"])
+    swept = [{key: f.fit[key] for key in ("lr", "init", "loss", "updates", "converged")} for f in tried]
+    kept = tried[index]
+    return Fitted(kept.trained, kept.start, {**kept.fit, "swept": swept, **edge})
 
 
 # measuring --------------------------------------------------------------------------------------------------------
@@ -445,53 +490,114 @@ def stored_order(total: int, settings: Settings, seed_index: int) -> Tensor:
     return torch.randperm(total, generator=generator_for(settings.seed, "order", seed_index))
 
 
-def measure(arm: Arm, units: int, images: dict[str, Images], settings: Settings) -> tuple[list[dict], list[dict]]:
-    """One (arm, K) under each of its conditions and masking conventions, at each P and training seed: the curve
-    points (stored-set, threshold-only and held-out fractions) and, for backprop, one fit record per point.
-    A registry rule fills the units once per image version, P and seed (the masking does not change what it writes);
-    backprop trains once per condition and masking, sweeping lr × init at the first seed of the smallest P above K
-    (:func:`sweep_point`, measured first) and training every other (P, seed) with the lr and init kept there."""
+@dataclass(frozen=True)
+class Point:
+    """One measured point of an (arm, K): the stored-set size P, the training seed (its index and the seed drawn for
+    it), the condition and masking, and the task (stored images, hidden pixels)."""
+
+    count: int
+    seed_index: int
+    seed: int
+    task: Task
+
+
+def points_of(arm: Arm, units: int, images: dict[str, Images], settings: Settings) -> list[Point]:
+    """Every (P, training seed, condition, masking) of an (arm, K), the P where backprop sweeps first
+    (:func:`sweep_point`)."""
     conditions = {c.name: c for c in settings.conditions}
     total = images[conditions[arm.conditions[0]].version].train.shape[0]
-    points, fits = [], []
-    chosen: dict[tuple, dict] = {}
     grid = stored_grid(units, total, settings.ratios)
     swept = sweep_point(grid, units)
+    out = []
     for count in sorted(grid, key=lambda c: (c != swept, c)):
         for seed_index in range(settings.seeds):
             seed = seed_of(settings, arm.name, units, count, seed_index)
             order = stored_order(total, settings, seed_index)[:count]
-            filled: dict[str, Units] = {}
             for name in arm.conditions:
-                condition = conditions[name]
-                pool = images[condition.version]
+                pool = images[conditions[name].version]
                 for masking in settings.masking:
-                    task = Task(pool.train[order], condition, masking, pool.hidden)
-                    if arm.rule == BACKPROP:
-                        at = (name, masking)
-                        memory, fit_ = backprop_point(arm, units, task, seed, chosen.get(at), settings)
-                        chosen.setdefault(at, fit_)
-                        fits.append({"condition": name, "masking": masking, "P": count, "seed": seed_index, **fit_})
-                    else:
-                        if condition.version not in filled:
-                            filled[condition.version] = fill(arm, units, task, seed, settings)
-                        memory = filled[condition.version]
-                    hits, within = stored_recovered(memory, task, settings.steps)
-                    held = held_out_recovered(memory, pool.held_out, task, settings.steps)
-                    points.append(
-                        {
-                            "arm": arm.name,
-                            "condition": name,
-                            "masking": masking,
-                            "K": units,
-                            "P": count,
-                            "seed": seed_index,
-                            "stored": round(float(hits.double().mean()), 6),
-                            "stored_within_threshold": round(float(within.double().mean()), 6),
-                            "held_out": round(float(held.double().mean()), 6),
-                        }
+                    out.append(
+                        Point(count, seed_index, seed, Task(pool.train[order], conditions[name], masking, pool.hidden))
                     )
-    return points, fits
+    return out
+
+
+def backprop_fits(arm: Arm, units: int, points: list[Point], settings: Settings) -> list[Fitted]:
+    """Backprop's fit at every point: per (condition, masking) the lr × init sweep (extended past an edge) at its
+    first point (the first seed of the smallest P above K), then every other point at the lr and init chosen there,
+    all of them in parallel (``parallel.map_fits``; each fit independent, the record identical for any worker count)."""
+    out: list[Fitted | None] = [None] * len(points)
+    chosen: dict[tuple, dict] = {}
+    for index, point in enumerate(points):
+        at = (point.task.condition.name, point.task.masking)
+        if at not in chosen:
+            out[index] = sweep_backprop(arm, units, point.task, point.seed, settings)
+            chosen[at] = out[index].fit
+    rest = [i for i, fitted in enumerate(out) if fitted is None]
+    items = []
+    for i in rest:
+        kept = chosen[(points[i].task.condition.name, points[i].task.masking)]
+        items.append(FitItem(arm, units, points[i].task, points[i].seed, kept["lr"], kept["init"], settings))
+    for i, fitted in zip(rest, map_fits(run_fit, items), strict=True):
+        out[i] = fitted
+    return out
+
+
+def kept_memory(fitted: Fitted, task: Task, steps: int) -> tuple[Units, dict]:
+    """The trained units only where they recover more of the stored set than the units they started from (the
+    stored-set recall criterion; memorisation: the stored set is the training set and the test set), else the
+    start: (units, the fit with ``kept`` "trained" / "start" and both stored-set fractions)."""
+    scores = {
+        name: float(stored_recovered(units, task, steps)[0].double().mean())
+        for name, units in (("trained", fitted.trained), ("start", fitted.start))
+    }
+    kept = "trained" if scores["trained"] > scores["start"] else "start"
+    fit = {
+        **fitted.fit,
+        "kept": kept,
+        "stored_trained": round(scores["trained"], 6),
+        "stored_start": round(scores["start"], 6),
+    }
+    return (fitted.trained if kept == "trained" else fitted.start), fit
+
+
+def measure(arm: Arm, units: int, images: dict[str, Images], settings: Settings) -> tuple[list[dict], list[dict]]:
+    """One (arm, K) under each of its conditions and masking conventions, at each P and training seed: the curve
+    points (stored-set, threshold-only and held-out fractions) and, for backprop, one fit record per point.
+    A registry rule fills the units once per image version, P and seed (the masking does not change what it writes);
+    backprop trains once per condition, masking, P and seed (:func:`backprop_fits`) and keeps the trained units only
+    where they beat their start on the stored set (:func:`kept_memory`)."""
+    points = points_of(arm, units, images, settings)
+    trained = backprop_fits(arm, units, points, settings) if arm.rule == BACKPROP else [None] * len(points)
+    rows, fits = [], []
+    filled: dict[tuple, Units] = {}
+    for point, fitted in zip(points, trained, strict=True):
+        task = point.task
+        name, masking = task.condition.name, task.masking
+        if fitted is not None:
+            memory, fit_ = kept_memory(fitted, task, settings.steps)
+            fits.append({"condition": name, "masking": masking, "P": point.count, "seed": point.seed_index, **fit_})
+        else:
+            key = (point.count, point.seed_index, task.condition.version)
+            if key not in filled:
+                filled[key] = fill(arm, units, task, point.seed, settings)
+            memory = filled[key]
+        hits, within = stored_recovered(memory, task, settings.steps)
+        held = held_out_recovered(memory, images[task.condition.version].held_out, task, settings.steps)
+        rows.append(
+            {
+                "arm": arm.name,
+                "condition": name,
+                "masking": masking,
+                "K": units,
+                "P": point.count,
+                "seed": point.seed_index,
+                "stored": round(float(hits.double().mean()), 6),
+                "stored_within_threshold": round(float(within.double().mean()), 6),
+                "held_out": round(float(held.double().mean()), 6),
+            }
+        )
+    return rows, fits
 
 
 def sweep_point(grid: list[int], units: int) -> int:
@@ -499,14 +605,6 @@ def sweep_point(grid: list[int], units: int) -> int:
     the first load at which K units must do more than keep the images (at P ≤ K the slot start is already a
     solution and every lr ties at the floor)."""
     return min((c for c in grid if c > units), default=grid[-1])
-
-
-def backprop_point(arm: Arm, units: int, task: Task, seed: int, chosen: dict | None, settings) -> tuple[Units, dict]:
-    """The sweep when nothing is chosen yet for this (condition, masking) of this K, else that lr and init:
-    (units, fit record)."""
-    if chosen is None:
-        return sweep_backprop(arm, units, task, seed, settings)
-    return train_backprop(arm, units, task, seed, chosen["lr"], chosen["init"], settings)
 
 
 # summarising ------------------------------------------------------------------------------------------------------
@@ -564,10 +662,17 @@ def capacity(points: list[dict], samples: int, generator: torch.Generator) -> di
 
 def training_summary(fits: list[dict]) -> dict:
     """Backprop's convergence at one (condition, masking, K): every fit's record, whether all reached the plateau,
-    the most updates any used, and the lr and init chosen at each P."""
+    the most updates any used, how many fits kept the trained units and how many their start, and the sweep's lrs
+    tried and whether the chosen lr still sits on an edge of them."""
+    swept = next(f for f in fits if "swept" in f)
     return {
         "converged": all(f["converged"] for f in fits),
         "updates_max": max(f["updates"] for f in fits),
+        "kept": {side: sum(f["kept"] == side for f in fits) for side in ("trained", "start")},
+        "lr": swept["lr"],
+        "init": swept["init"],
+        "lrs_tried": swept["lrs_tried"],
+        "lr_at_edge": swept["lr_at_edge"],
         "fits": fits,
     }
 

@@ -242,3 +242,43 @@ def stage_figures(files: dict[str, Path]) -> list[Path]:
     except Exception as err:  # an extra for W&B: the stage's own outputs are already written and stay valid
         say(f"W&B: figures not attached ({type(err).__name__}: {err})")
         return []
+
+
+# learning-rate sweeps that never end at an edge silently (E8b, E8c) ----------------------------------------------
+LR_EXTENSIONS = 2  # extra lrs at most, one at a time, in the direction of the edge the chosen lr sits on
+
+
+def lr_beyond_edge(tried: list[float], chosen: float) -> float | None:
+    """The next lr past the sweep's edge when ``chosen`` is its smallest or largest value (the same factor as the
+    step to its neighbour: lo²/second, hi²/second-highest), else None (the chosen lr is interior, or there is no
+    neighbour to take the factor from)."""
+    values = sorted(set(tried))
+    if len(values) < 2 or values[0] < chosen < values[-1]:
+        return None
+    edge, neighbour = (values[0], values[1]) if chosen == values[0] else (values[-1], values[-2])
+    return float(f"{edge * edge / neighbour:.6g}")
+
+
+def extended_sweep(
+    lrs: list[float],
+    train: Callable[[list[float]], list],
+    best: Callable[[list], int],
+    lr_of: Callable[[object], float],
+    extensions: int = LR_EXTENSIONS,
+) -> tuple[list, int, dict]:
+    """Run ``train(lrs)`` (one result per lr and whatever else it sweeps, each result's lr by ``lr_of``), pick the
+    ``best`` (an index), and while the chosen lr is the smallest or largest tried, train one more lr past that edge
+    (:func:`lr_beyond_edge`), up to ``extensions`` times. Returns (every result, the chosen index, {lrs_tried,
+    lr_at_edge}): ``lr_at_edge`` is True when the chosen lr still sits on an edge after the extensions."""
+    tried = list(lrs)
+    results = list(train(tried))
+    chosen = best(results)
+    for _ in range(extensions):
+        step = lr_beyond_edge(tried, lr_of(results[chosen]))
+        if step is None:
+            break
+        tried.append(step)
+        results += train([step])
+        chosen = best(results)
+    at_edge = lr_beyond_edge(tried, lr_of(results[chosen])) is not None
+    return results, chosen, {"lrs_tried": sorted(set(tried)), "lr_at_edge": at_edge}

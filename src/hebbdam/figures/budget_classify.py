@@ -123,11 +123,14 @@ def statement(entries: list[dict], seeds: int) -> str:
 
 
 def convergence(entry: dict) -> str:
-    """lr kept, epochs used per seed, and "converged" or "not converged" (any seed stopped at the cap)."""
+    """lr kept (flagged when it still sits on an edge of the lrs tried), the lrs tried, epochs used per seed, and
+    "converged" or "not converged" (any seed stopped at the cap)."""
     fits = entry["backprop_training"]
     epochs = "/".join(str(f["epochs"]) for f in fits)
     state = "converged" if entry["backprop_converged"] else "not converged"
-    return f"lr {fits[0]['lr']:g}, {epochs} epochs, {state}"
+    edge = " (lr at the edge of the sweep)" if fits[0]["lr_at_edge"] else ""
+    tried = ", ".join(f"{lr:g}" for lr in fits[0]["lrs_tried"])
+    return f"lr {fits[0]['lr']:g}{edge} of {tried}, {epochs} epochs, {state}"
 
 
 def _pm(stat: dict) -> str:

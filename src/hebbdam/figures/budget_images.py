@@ -11,6 +11,7 @@ dotted.
 
 from __future__ import annotations
 
+from .records import Candidate, budget_verdict
 from .style import plt
 
 INPUTS = ("budget_images.json", "budget_images_curves.json")
@@ -18,7 +19,6 @@ OUTPUT = "budget_images.png"
 PRIMARY = "P_0.9"
 LEVEL = 0.9
 MARKERS = ("o", "s", "^", "D")
-VERDICTS = ("local ahead", "nonlocal ahead", "not resolved", "not converged")
 
 
 def _style(arm: dict) -> str:
@@ -29,7 +29,7 @@ def _entries(per_k: dict) -> list[dict]:
     return sorted((e for key, e in per_k.items() if key.startswith("K")), key=lambda e: e["K"])
 
 
-def _units(record: dict) -> list[int]:
+def units_of(record: dict) -> list[int]:
     return sorted(
         {
             e["K"]
@@ -74,7 +74,7 @@ def draw(metrics: dict) -> plt.Figure:
                 if outside:
                     marker = "^" if outside["side"] == "above_grid" else "v"
                     ax.plot([e["K"]], [outside["load"]], marker=marker, mfc="none", color=colour, ms=7)
-    ks = _units(record)
+    ks = units_of(record)
     ax.plot(ks, [k / LEVEL for k in ks], "k:", lw=1, label="keep K of P: P_0.9 = K/0.9")
     ax.set(
         xscale="log",
@@ -129,48 +129,55 @@ def _bounds(entry: dict) -> tuple[float, float, float]:
     return outside["load"], outside["load"], float("inf")
 
 
+def candidates(record: dict, condition: str, masking: str, units: int) -> list[Candidate]:
+    """Every arm measured at (condition, masking, K) as a :class:`~hebbdam.figures.records.Candidate` on stored-set
+    P_0.9 (an estimate beyond the grid: the edge, its open side unbounded); a backprop arm carries whether every
+    one of its fits reached the plateau."""
+    out = []
+    for name, arm in record["arms"].items():
+        if (entry := _entry(arm, condition, masking, units)) is not None:
+            converged = entry["training"]["converged"] if "training" in entry else True
+            out.append(Candidate(name, arm["locality"], *_bounds(entry), converged=converged))
+    return out
+
+
 def verdicts(record: dict) -> list[dict]:
     """Per condition, masking convention and K where a local and a nonlocal arm are both measured: the best local and
-    the best nonlocal arm by stored-set P_0.9 with its 95% interval over training seeds, and the verdict: "local
-    ahead" / "nonlocal ahead" when the intervals separate, "not converged" when a backprop arm at that K did not
-    reach its plateau and the verdict is not already "nonlocal ahead", else "not resolved". Rows {condition,
-    masking, K, local: {arm, value, low, high}, nonlocal: {…}, backprop_converged (None without backprop), verdict}."""
+    the best nonlocal arm by stored-set P_0.9 with its 95% interval over training seeds, and the verdict of
+    :func:`hebbdam.figures.records.budget_verdict` (the one E8a's answer uses): "local ahead" / "nonlocal ahead" when
+    the intervals separate, "not converged" when a backprop arm at that K did not reach its plateau and the verdict
+    is not already "nonlocal ahead", else "not resolved". Rows {condition, masking, K, local: {arm, value, low,
+    high}, nonlocal: {…}, backprop_converged (None without backprop), verdict}."""
     rows = []
     for condition in record["conditions"]:
         for masking in record["masking"]:
-            for k in _units(record):
-                sides: dict[str, list] = {"local": [], "nonlocal": []}
-                converged = None
-                for name, arm in record["arms"].items():
-                    entry = arm["conditions"].get(condition, {}).get(masking, {}).get(f"K{k}")
-                    if entry is None:
-                        continue
-                    sides[arm["locality"]].append((*_bounds(entry), name))
-                    if "training" in entry:
-                        converged = entry["training"]["converged"] and converged is not False
-                if not sides["local"] or not sides["nonlocal"]:
+            for k in units_of(record):
+                found = candidates(record, condition, masking, k)
+                if (compared := budget_verdict(found)) is None:
                     continue
-                local, remote = max(sides["local"]), max(sides["nonlocal"])
-                if local[1] > remote[2]:
-                    verdict = "local ahead"
-                elif remote[1] > local[2]:
-                    verdict = "nonlocal ahead"
-                else:
-                    verdict = "not resolved"
-                if converged is False and verdict != "nonlocal ahead":
-                    verdict = "not converged"
+                local, remote, verdict = compared
+                entries = [_entry(arm, condition, masking, k) for arm in record["arms"].values()]
+                trained = [e["training"]["converged"] for e in entries if e is not None and "training" in e]
                 rows.append(
                     {
                         "condition": condition,
                         "masking": masking,
                         "K": k,
-                        "local": dict(zip(("value", "low", "high", "arm"), local, strict=True)),
-                        "nonlocal": dict(zip(("value", "low", "high", "arm"), remote, strict=True)),
-                        "backprop_converged": converged,
+                        "local": _side(local),
+                        "nonlocal": _side(remote),
+                        "backprop_converged": all(trained) if trained else None,
                         "verdict": verdict,
                     }
                 )
     return rows
+
+
+def _entry(arm: dict, condition: str, masking: str, units: int) -> dict | None:
+    return arm["conditions"].get(condition, {}).get(masking, {}).get(f"K{units}")
+
+
+def _side(candidate: Candidate) -> dict:
+    return {"arm": candidate.name, "value": candidate.value, "low": candidate.low, "high": candidate.high}
 
 
 # the report -------------------------------------------------------------------------------------------------------
@@ -208,7 +215,7 @@ def section(metrics: dict) -> list[str]:
 
 def table(record: dict) -> list[str]:
     """Markdown rows per rule, condition and masking: P_0.9 [95%] / max recalled / P½ and held-out at P = K, per K."""
-    ks = _units(record)
+    ks = units_of(record)
     lines = [
         "| rule | locality | condition | masking | "
         + " | ".join(f"K = {k}: P_0.9 [95%]; max recalled; P½; held-out" for k in ks)
@@ -225,29 +232,34 @@ def table(record: dict) -> list[str]:
 
 
 def convergence_table(record: dict) -> list[str]:
-    """Backprop per condition, masking and K: the lr and init kept, the most updates a fit used, whether every fit
-    reached its plateau (the stored set is the training set: memorisation)."""
+    """Backprop per condition, masking and K: the lr and init chosen, the lrs the sweep tried (an lr still at an edge
+    of them flagged), the most updates a fit used, whether every fit reached its plateau, and how many fits kept the
+    trained units rather than their start (the stored set is the training set: memorisation)."""
     lines = []
     for name, arm in record["arms"].items():
         if arm["rule"] != "backprop":
             continue
         lines += [
-            f"{name}: Adam on the completion loss of the stored set (memorisation: training set = stored set), "
-            f"stopped at the plateau of that loss or at {arm['options']['cap']} updates; lr × init swept at the first "
-            "seed and the smallest P above K.",
+            f"{name}: Adam on the completion loss of the stored set (memorisation: the stored set is the training set "
+            f"and the test set), stopped at the plateau of that loss or at {arm['options']['cap']} updates; lr × init "
+            "swept at the first seed and the smallest P above K, the sweep extended past an edge it chose (at most "
+            "twice); the trained units kept only where they recover more of the stored set than their start.",
             "",
-            "| condition | masking | K | lr | init | updates (max over P, seeds) | converged |",
-            "|---|---|---|---|---|---|---|",
+            "| condition | masking | K | lr | lrs tried | init | updates (max over P, seeds) | converged | kept "
+            "trained / start |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for condition, by_masking in arm["conditions"].items():
             for masking, per_k in by_masking.items():
                 for e in _entries(per_k):
                     training = e["training"]
-                    kept = next(f for f in training["fits"] if "swept" in f)
                     state = "yes" if training["converged"] else "not converged"
+                    edge = " (lr at the edge)" if training["lr_at_edge"] else ""
+                    tried = ", ".join(f"{lr:g}" for lr in training["lrs_tried"])
                     lines.append(
-                        f"| {condition} | {masking} | {e['K']} | {kept['lr']:g} | {kept['init']} | "
-                        f"{training['updates_max']} | {state} |"
+                        f"| {condition} | {masking} | {e['K']} | {training['lr']:g}{edge} | {tried} | "
+                        f"{training['init']} | {training['updates_max']} | {state} | "
+                        f"{training['kept']['trained']} / {training['kept']['start']} |"
                     )
     return lines
 
