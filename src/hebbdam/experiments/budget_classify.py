@@ -7,7 +7,7 @@ Three classifiers per K and seed, all with K hidden units on the same images:
    trained by backprop (Adam) — local features, backprop readout;
 3. ``backprop``: the Krotov & Hopfield 2016 dense-memory classifier trained end to end by backprop (K memories,
    pixels in [-1, 1]), one network per (n, T) arm and learning rate. Each fit runs until its training loss reaches a
-   plateau (``lit.backprop.EpochPlateau``: the epoch losses over the last ``patience`` epochs within a relative
+   plateau (``lit.backprop.Plateau`` per epoch: the epoch losses over the last ``patience`` epochs within a relative
    ``tolerance``) or ``cap`` epochs, and records the epochs it used and ``converged`` (False when the cap came
    first). At the first seed of each K every (n, T) arm × ``lrs`` is trained and the lowest validation error is
    kept; when its lr is the smallest or largest tried, one more lr past that edge (same factor, at most twice;
