@@ -63,3 +63,16 @@ def test_workers_never_outnumber_the_items(monkeypatch):
     monkeypatch.setenv("HEBBDAM_WORKERS", "8")
     assert worker_count(None, 3) == 3
     assert worker_count(2, 0) == 1
+
+
+def worker_pid(_: int) -> int:
+    import os
+
+    return os.getpid()
+
+
+def test_later_maps_reuse_the_stage_workers_and_give_the_same_results():
+    first = set(map_fits(worker_pid, list(range(6)), workers=2))
+    second = set(map_fits(worker_pid, list(range(6)), workers=2))
+    assert first == second and len(first) <= 2  # no new spawn
+    assert map_fits(noisy_fit, [5, 17, 3], workers=2) == map_fits(noisy_fit, [5, 17, 3], workers=1)

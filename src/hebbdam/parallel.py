@@ -1,7 +1,8 @@
 """Independent fits of a stage in worker processes: the same results whatever the number of workers.
 
 ``map_fits(function, items)`` returns ``[function(item) for item in items]``, computed by ``workers`` processes that
-live for the whole call (spawn once, not once per fit). A result never depends on where or beside what it ran:
+live for the whole stage (spawned on the first map, reused by later maps of the same process, gone at its exit).
+A result never depends on where or beside what it ran:
 
 - every call runs on one intra-op torch thread, in a worker and in this process alike, so a fit's float reductions
   run in the same order wherever it runs (``dynamics.single_cpu_thread`` says why one thread is also the fast choice
@@ -23,6 +24,7 @@ item's index. Ctrl-C reaches only this process (workers ignore SIGINT); it termi
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 import random
@@ -66,8 +68,7 @@ def map_fits(function: Callable[[Item], Result], items: Sequence[Item], workers:
     if count == 1:
         with caller_state_kept():
             return [call(function, index, item) for index, item in enumerate(items)]
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=start_worker)
+    pool = worker_pool(count)
     try:
         futures = [pool.submit(call, function, index, item) for index, item in enumerate(items)]
         results = []
@@ -76,11 +77,31 @@ def map_fits(function: Callable[[Item], Result], items: Sequence[Item], workers:
                 results.append(future.result())
             except HebbdamError as error:
                 raise HebbdamError(f"fit {index} of {len(items)}: {error}") from error
-        pool.shutdown(wait=True)
         return results
     except BaseException:
-        terminate(pool)
+        terminate(POOLS.pop(count))
         raise
+
+
+POOLS: dict[int, ProcessPoolExecutor] = {}  # worker count → its pool, alive until the stage's process exits
+
+
+def worker_pool(count: int) -> ProcessPoolExecutor:
+    """The stage's pool of ``count`` workers, spawned on first use and reused by every later map of the stage (a
+    spawned worker costs seconds of CPU to import torch; each call reseeds and re-pins it, so reuse changes no
+    result)."""
+    if count not in POOLS:
+        if not POOLS:
+            atexit.register(close_pools)
+        context = multiprocessing.get_context("spawn")
+        POOLS[count] = ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=start_worker)
+    return POOLS[count]
+
+
+def close_pools() -> None:
+    """Shut every pool down (at exit): idle workers leave at once."""
+    while POOLS:
+        POOLS.popitem()[1].shutdown(wait=True, cancel_futures=True)
 
 
 def call(function: Callable[[Item], Result], index: int, item: Item) -> Result:
