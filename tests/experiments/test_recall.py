@@ -71,13 +71,16 @@ def tiny_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("recall")
     params = compose_file(root / "params.yaml", TINY)
     outs = []
-    for name in ("a", "b"):
-        assert main(["recall", "--params", str(params), "--out", str(root / name)]) == 0
+    for name, workers in (("a", "1"), ("b", "2")):  # the trained fits here, then in two worker processes
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("HEBBDAM_WORKERS", workers)
+            assert main(["recall", "--params", str(params), "--out", str(root / name)]) == 0
         outs.append(root / name)
     return outs
 
 
 def test_stage_writes_the_record_and_repeats_bit_for_bit(tiny_run):
+    """Run a with one worker (every fit in this process), run b with two worker processes: the same bytes."""
     for name in ("recall.json", "recall_curves.json"):
         assert (tiny_run[0] / name).read_bytes() == (tiny_run[1] / name).read_bytes(), name
     record = json.loads((tiny_run[0] / "recall.json").read_text())

@@ -333,7 +333,8 @@ def mqar_key(length: int, pairs: int, d_model: int) -> str:
 
 
 def train_arm(settings: Settings, task: str, name: str, pairs: int, length: int = 0, d_model: int = 0) -> dict:
-    """One Lightning training run of memory ``name`` on ``task`` (kv1 | kv2 | mqar) → final validation metrics."""
+    """One Lightning training run of memory ``name`` on ``task`` (kv1 | kv2 | mqar) → final validation metrics,
+    steps and the validation history (``lit.transformer.fit``)."""
     from ..lit.transformer import RecallModule, fit
 
     if task == "mqar":
@@ -353,10 +354,71 @@ def train_arm(settings: Settings, task: str, name: str, pairs: int, length: int 
     return fit(module, data, t.epochs, settings.trainer, label, stop_loss=t.stop_loss, patience=t.patience)
 
 
-def trained_point(settings: Settings, task: str, name: str, pairs: int, length: int = 0, d_model: int = 0) -> dict:
+@dataclass(frozen=True)
+class Fit:
+    """One independent fit of a trained arm (``task`` setting1 | setting2 | mqar), as sent to a worker process."""
+
+    settings: Settings
+    task: str
+    name: str
+    pairs: int
+    length: int = 0
+    d_model: int = 0
+
+    @property
+    def label(self) -> str:
+        """The fit's W&B prefix: recall/<task>/<memory>/<N or MQAR size>."""
+        where = mqar_key(self.length, self.pairs, self.d_model) if self.task == "mqar" else f"N{self.pairs}"
+        return f"recall/{self.task}/{self.name}/{where}"
+
+    @property
+    def cost(self) -> int:
+        """A rough relative cost (tokens per sequence · value size), to start the longest fits first."""
+        if self.task == "mqar":
+            return self.length * self.d_model * 64
+        return self.pairs * int(self.task[-1]) * self.pairs
+
+
+def fit_point(fit: Fit) -> tuple[dict, list[list[float]]]:
+    """A worker's call (``parallel.map_fits``): the point of :func:`trained_point` and the fit's validation history
+    [[step, val_loss, val_acc], …], which the stage logs (a worker logs nothing)."""
+    return trained_point(fit.settings, fit.task, fit.name, fit.pairs, fit.length, fit.d_model)
+
+
+def trained_fits(settings: Settings) -> list[Fit]:
+    """Every fit of the trained arms, in the record's order: Schlag setting 1, setting 2, then MQAR."""
+    fits = [
+        Fit(settings, grid_name, name, pairs)
+        for grid_name in SETTINGS
+        for name in settings.schlag.grids[grid_name][0]
+        for pairs in settings.schlag.grids[grid_name][1]
+    ]
+    m = settings.mqar
+    for (length, pairs), d_model, name in itertools.product(m.sizes, m.d_models, m.memories):
+        fits.append(Fit(settings, "mqar", name, pairs, length, d_model))
+    return fits
+
+
+def run_fits(fits: list[Fit], workers: int | None = None) -> list[tuple[dict, list[list[float]]]]:
+    """:func:`fit_point` of every fit, in ``fits``' order, on ``workers`` processes (``parallel.map_fits``), handed
+    out longest first so that a long fit does not start last. The results do not depend on the order or the
+    number of workers (each fit seeds its own weights and data)."""
+    from ..parallel import map_fits
+
+    order = sorted(range(len(fits)), key=lambda i: -fits[i].cost)  # stable: ties keep the record's order
+    results = map_fits(fit_point, [fits[i] for i in order], workers)
+    out: list = [None] * len(fits)
+    for i, result in zip(order, results, strict=True):
+        out[i] = result
+    return out
+
+
+def trained_point(
+    settings: Settings, task: str, name: str, pairs: int, length: int = 0, d_model: int = 0
+) -> tuple[dict, list[list[float]]]:
     """One point of a trained arm (``task`` setting1 | setting2 | mqar): {arm, values, task, memory, N, [length,
-    d_model], loss, accuracy, feature_size, state_size, steps, status (:func:`convergence`)}; its wall time is
-    printed, not recorded."""
+    d_model], loss, accuracy, feature_size, state_size, steps, status (:func:`convergence`)} and the fit's
+    validation history; its wall time is printed, not recorded."""
     start = time.perf_counter()
     if task == "mqar":
         result = train_arm(settings, "mqar", name, pairs, length, d_model)
@@ -377,7 +439,7 @@ def trained_point(settings: Settings, task: str, name: str, pairs: int, length: 
     training = settings.mqar.training if task == "mqar" else settings.schlag.training
     status = convergence(result["val_loss"], result["steps"], training)
     point.update(loss=result["val_loss"], accuracy=result["val_acc"], **size, steps=result["steps"], status=status)
-    return point
+    return point, result["history"]
 
 
 def convergence(loss: float, steps: int, training: Training) -> str:
@@ -406,18 +468,20 @@ def free_points(settings: Settings) -> list[dict]:
     return points
 
 
-def run(settings: Settings) -> list[dict]:
-    """Every point of every arm: {arm, values, task, memory, N, loss, accuracy, state_size, steps}. Wall times are
-    printed, not recorded, so the record is repeatable bit for bit. ``values`` names the value space: ``sign`` /
+def run(settings: Settings, tracker=None) -> list[dict]:
+    """Every point of every arm: {arm, values, task, memory, N, loss, accuracy, state_size, steps}. The trained fits
+    run in parallel processes (:func:`run_fits`; $HEBBDAM_WORKERS, default the usable cores); their validation
+    histories are logged here, fit by fit in the record's order. Wall times are printed, not recorded, so the
+    record is repeatable bit for bit, for any number of workers. ``values`` names the value space: ``sign`` /
     ``onehot`` (fixed, training-free arm), ``onehot_N`` (one-hot of dimension N, the trained Schlag task), ``vocab``
     (MQAR's token vocabulary)."""
-    points = free_points(settings)
-    for grid_name in SETTINGS:
-        names, grid = settings.schlag.grids[grid_name]
-        points += [trained_point(settings, grid_name, name, pairs) for name in names for pairs in grid]
-    m = settings.mqar
-    for (length, pairs), d_model, name in itertools.product(m.sizes, m.d_models, m.memories):
-        points.append(trained_point(settings, "mqar", name, pairs, length, d_model))
+    with single_cpu_thread("cpu"):
+        points = free_points(settings)
+    fits = trained_fits(settings)
+    for fit, (point, history) in zip(fits, run_fits(fits), strict=True):
+        points.append(point)
+        if tracker is not None:
+            tracker.history(fit.label, ("step", "val_loss", "val_acc"), history)
     return [{k: round(v, 6) if isinstance(v, float) else v for k, v in p.items()} for p in points]
 
 
@@ -463,8 +527,7 @@ def summarise(settings: Settings, points: list[dict]) -> dict:
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The stage's files: the record (capacities, MQAR accuracies, sizes used) and every point."""
     start = time.perf_counter()
-    with single_cpu_thread("cpu" if settings.trainer.get("accelerator", "cpu") == "cpu" else "cuda"):
-        points = run(settings)
+    points = run(settings, tracker)
     m = settings.mqar
     record = {
         "seed": settings.seed,
