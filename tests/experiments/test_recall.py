@@ -19,6 +19,8 @@ TINY = [
     "recall.schlag.setting1.pairs=[4,8]",
     "recall.schlag.setting2.memories=[delta_elu]",
     "recall.schlag.setting2.pairs=[4]",
+    "recall.schlag.setting1.extend=[]",
+    "recall.schlag.setting2.extend=[]",
     "recall.free.memories=[hebb,delta,softmax]",
     "recall.free.pairs=[8,128]",
     "recall.free.queries=256",
@@ -96,6 +98,25 @@ def test_stage_writes_the_record_and_repeats_bit_for_bit(tiny_run):
     assert free["softmax"]["capacity_N"] is None and free["softmax"]["capacity_N_outside"]["side"] == "above_grid"
     assert free["hebb"]["N128"]["state_size"] == free["hebb"]["N8"]["state_size"] == 64 * 64
     assert free["softmax"]["N128"]["state_size"] == 128 * (64 + 64)
+
+
+def test_curves_rows_share_one_key_set_and_keep_the_record_order(tiny_run):
+    """``dvc plots show`` refuses a plot file whose rows carry different key sets (TypeError); the trained points
+    follow the record order (setting, memory as listed, N; then MQAR) whatever order the workers ran them in."""
+    rows = json.loads((tiny_run[1] / "recall_curves.json").read_text())
+    assert len({tuple(row) for row in rows}) == 1
+    free = [row for row in rows if row["arm"] == "free"]
+    assert free and all(row["loss"] is None and row["steps"] is None for row in free)
+    trained = [(row["task"], row["memory"], row["N"]) for row in rows if row["arm"] == "trained"]
+    assert trained == [
+        ("setting1", "softmax", 4),
+        ("setting1", "softmax", 8),
+        ("setting1", "linear_elu", 4),
+        ("setting1", "linear_elu", 8),
+        ("setting2", "delta_elu", 4),
+        ("mqar", "softmax", 2),
+        ("mqar", "delta_elu", 2),
+    ]
 
 
 def test_every_null_capacity_says_why_so_the_gate_reads_it_as_censored(tiny_run):
@@ -367,3 +388,38 @@ def test_convergence_status_and_the_verdict_it_forces():
         schlag_verdict(20, 20, [20, 40, 80], plateaued, 600)[0]
         == "consistent (our tolerance the same N of the shared grid)"
     )
+
+
+def test_extension_runs_only_memories_solved_at_every_n_so_far(tmp_path):
+    """``extend`` N past the grid: a memory solved (loss ≤ solved_loss) at every N it ran gets the next N; one that
+    failed anywhere, or a setting without that N in its list, gets none; an extend N inside the grid is refused."""
+    from hebbdam.config import load_params
+    from hebbdam.experiments.recall import extension_fits, parse_settings
+
+    overrides = [
+        "recall.schlag.setting1.memories=[softmax,linear_elu,dpfp1]",
+        "recall.schlag.setting1.pairs=[20,40]",
+        "recall.schlag.setting1.extend=[80]",
+        "recall.schlag.setting2.memories=[delta_elu]",
+        "recall.schlag.setting2.extend=[]",
+    ]
+    settings = parse_settings(load_params(compose_file(tmp_path / "params.yaml", overrides)))
+    solved = settings.solved_loss
+
+    def point(task, memory, n, loss):
+        return {"arm": "trained", "task": task, "memory": memory, "N": n, "loss": loss}
+
+    points = [
+        *(point("setting1", "softmax", n, solved / 2) for n in (20, 40)),
+        point("setting1", "linear_elu", 20, solved / 2),
+        point("setting1", "linear_elu", 40, solved * 2),
+        point("setting1", "dpfp1", 20, solved),  # at the threshold: solved
+        point("setting1", "dpfp1", 40, solved),
+        *(point("setting2", "delta_elu", n, solved / 2) for n in (20, 40)),
+        {"arm": "free", "task": "setting1", "memory": "softmax", "N": 512, "loss": None},
+    ]
+    fits = extension_fits(settings, points, 80)
+    assert [(f.task, f.name, f.pairs) for f in fits] == [("setting1", "softmax", 80), ("setting1", "dpfp1", 80)]
+    assert extension_fits(settings, points + [point("setting1", "softmax", 80, 0.5)], 80)[0].name == "dpfp1"
+    with pytest.raises(Exception, match=r"recall\.schlag\.setting1\.extend.*larger than the grid's last N = 40"):
+        compose_file(tmp_path / "bad.yaml", [*overrides[:2], "recall.schlag.setting1.extend=[40]"])  # checked there

@@ -126,12 +126,26 @@ MQAR_SIZES = Check(  # [[length, pairs], …] with an even length ≥ 4·pairs (
 )
 
 
+EXTEND = Check(  # N past the grid, possibly none
+    "a list (possibly empty) of integers ≥ 2",
+    lambda v: isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) and x >= 2 for x in v),
+    lambda v: sorted(set(v)),
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Grid:
-    """One Schlag setting: the memories and the grid of N (pairs)."""
+    """One Schlag setting: the memories, the grid of N (pairs) every memory runs, and ``extend``: N past the grid,
+    each run only by the memories solved at every N before it (whose N* would otherwise be censored at the top)."""
 
     memories: list[str] = setting(NAMES)
     pairs: list[int] = setting(PAIRS, then=lambda v: sorted(set(v)))
+    extend: list[int] = setting(EXTEND, [])
+
+    def checked(self, section: Params) -> Grid:
+        if self.extend and self.extend[0] <= self.pairs[-1]:
+            raise ConfigError(section.key("extend"), f"N larger than the grid's last N = {self.pairs[-1]}", self.extend)
+        return self
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -399,6 +413,43 @@ def trained_fits(settings: Settings) -> list[Fit]:
     return fits
 
 
+def extension_fits(settings: Settings, points: list[dict], pairs: int) -> list[Fit]:
+    """The fits at ``pairs`` (an N of a setting's ``extend`` list) for each memory of that setting whose every point
+    so far is solved (loss ≤ ``solved_loss``): the memories whose N* is still the largest N they ran."""
+    fits = []
+    for task in SETTINGS:
+        grid = getattr(settings.schlag, task)
+        if pairs not in grid.extend:
+            continue
+        for name in grid.memories:
+            mine = [p for p in points if p["arm"] == "trained" and p["task"] == task and p["memory"] == name]
+            if mine and max(p["N"] for p in mine) < pairs and all(p["loss"] <= settings.solved_loss for p in mine):
+                fits.append(Fit(settings, task, name, pairs))
+    return fits
+
+
+def record_order(settings: Settings, fit: Fit) -> tuple[int, int, int]:
+    """Sort key of a fit in the record: setting 1, setting 2 (memory as listed, then N), then MQAR (one rank)."""
+    if fit.task == "mqar":
+        return len(SETTINGS), 0, 0
+    return SETTINGS.index(fit.task), getattr(settings.schlag, fit.task).memories.index(fit.name), fit.pairs
+
+
+def trained_points(settings: Settings, tracker=None) -> list[dict]:
+    """Every trained point: the grids and MQAR in one parallel map, then each ``extend`` N (ascending) for the
+    memories still solved at every N (:func:`extension_fits`), one map per N. → points in the record's order
+    (setting, memory as listed, N; then MQAR); each fit's history is logged in that order."""
+    done = list(zip(fits := trained_fits(settings), run_fits(fits), strict=True))
+    for pairs in sorted({n for task in SETTINGS for n in getattr(settings.schlag, task).extend}):
+        more = extension_fits(settings, [point for _, (point, _) in done], pairs)
+        done += list(zip(more, run_fits(more), strict=True)) if more else []
+    done.sort(key=lambda pair: record_order(settings, pair[0]))  # stable: MQAR keeps its product order
+    if tracker is not None:
+        for fit, (_, history) in done:
+            tracker.history(fit.label, ("step", "val_loss", "val_acc"), history)
+    return [point for _, (point, _) in done]
+
+
 def run_fits(fits: list[Fit], workers: int | None = None) -> list[tuple[dict, list[list[float]]]]:
     """:func:`fit_point` of every fit, in ``fits``' order, on ``workers`` processes (``parallel.map_fits``), handed
     out longest first so that a long fit does not start last. The results do not depend on the order or the
@@ -477,11 +528,7 @@ def run(settings: Settings, tracker=None) -> list[dict]:
     (MQAR's token vocabulary)."""
     with single_cpu_thread("cpu"):
         points = free_points(settings)
-    fits = trained_fits(settings)
-    for fit, (point, history) in zip(fits, run_fits(fits), strict=True):
-        points.append(point)
-        if tracker is not None:
-            tracker.history(fit.label, ("step", "val_loss", "val_acc"), history)
+    points += trained_points(settings, tracker)
     return [{k: round(v, 6) if isinstance(v, float) else v for k, v in p.items()} for p in points]
 
 
@@ -537,6 +584,7 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
             "max_steps": settings.schlag.training.max_steps,
             "stop_loss": settings.schlag.training.stop_loss,
             "grids": {s: {"memories": g[0], "N": g[1]} for s, g in settings.schlag.grids.items()},
+            "extend": {s: getattr(settings.schlag, s).extend for s in SETTINGS},
         },
         "free_setting": {
             "d_key": settings.free.d_key,
@@ -557,7 +605,15 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
         **summarise(settings, points),
     }
     say(f"recall: {time.perf_counter() - start:.1f} s")
-    return {"recall.json": record, "recall_curves.json": points}
+    return {"recall.json": record, "recall_curves.json": one_key_set(points)}
+
+
+def one_key_set(rows: list[dict]) -> list[dict]:
+    """Every row with the union of the rows' keys (first-seen order), a key it lacks as null: a DVC plot file must
+    hold one key set (``dvc plots show`` refuses mixed rows with a TypeError). The training-free arm has no loss or
+    steps, the trained arms no query count, Schlag's tasks no MQAR length."""
+    keys = list(dict.fromkeys(key for row in rows for key in row))
+    return [{key: row.get(key) for key in keys} for row in rows]
 
 
 def main(args) -> None:
