@@ -423,3 +423,22 @@ def test_extension_runs_only_memories_solved_at_every_n_so_far(tmp_path):
     assert extension_fits(settings, points + [point("setting1", "softmax", 80, 0.5)], 80)[0].name == "dpfp1"
     with pytest.raises(Exception, match=r"recall\.schlag\.setting1\.extend.*larger than the grid's last N = 40"):
         compose_file(tmp_path / "bad.yaml", [*overrides[:2], "recall.schlag.setting1.extend=[40]"])  # checked there
+
+
+def test_fits_start_longest_first_and_come_back_in_the_record_order(tmp_path, monkeypatch):
+    """``run_fits`` hands the fits out by cost (MQAR first) and returns the results in the fits' own order."""
+    from hebbdam.config import load_params
+    from hebbdam.experiments import recall
+
+    settings = recall.parse_settings(load_params(compose_file(tmp_path / "params.yaml", TINY)))
+    fits = recall.trained_fits(settings)
+    started = []
+
+    def fake(fit):
+        started.append(fit)
+        return (fit.task, fit.name, fit.pairs), []
+
+    monkeypatch.setattr(recall, "fit_point", fake)
+    results = recall.run_fits(fits, workers=1)  # one worker: the calls run here, so the fake is the one called
+    assert [r for r, _ in results] == [(f.task, f.name, f.pairs) for f in fits]
+    assert started[0].task == "mqar" and [f.cost for f in started] == sorted((f.cost for f in fits), reverse=True)
