@@ -97,6 +97,12 @@ class Tracker:
             plot = wandb.plot.line(table, x, y, stroke=series, title=f"{title}: {y} against {x}".strip(": "))
             self.run.log({f"curves/{y}": plot})
 
+    def history(self, label: str, columns: tuple[str, ...], rows: list[list[float]]) -> None:
+        """One fit's history, computed elsewhere (a worker process logs nothing): a row → ``<label>/<column>``."""
+        if self.active:
+            for row in rows:
+                self.run.log({f"{label}/{column}": value for column, value in zip(columns, row, strict=True)})
+
     def images(self, paths: list[Path]) -> None:
         if self.active and paths:
             import wandb

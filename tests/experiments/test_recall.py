@@ -19,6 +19,8 @@ TINY = [
     "recall.schlag.setting1.pairs=[4,8]",
     "recall.schlag.setting2.memories=[delta_elu]",
     "recall.schlag.setting2.pairs=[4]",
+    "recall.schlag.setting1.extend=[]",
+    "recall.schlag.setting2.extend=[]",
     "recall.free.memories=[hebb,delta,softmax]",
     "recall.free.pairs=[8,128]",
     "recall.free.queries=256",
@@ -71,13 +73,16 @@ def tiny_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("recall")
     params = compose_file(root / "params.yaml", TINY)
     outs = []
-    for name in ("a", "b"):
-        assert main(["recall", "--params", str(params), "--out", str(root / name)]) == 0
+    for name, workers in (("a", "1"), ("b", "2")):  # the trained fits here, then in two worker processes
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("HEBBDAM_WORKERS", workers)
+            assert main(["recall", "--params", str(params), "--out", str(root / name)]) == 0
         outs.append(root / name)
     return outs
 
 
 def test_stage_writes_the_record_and_repeats_bit_for_bit(tiny_run):
+    """Run a with one worker (every fit in this process), run b with two worker processes: the same bytes."""
     for name in ("recall.json", "recall_curves.json"):
         assert (tiny_run[0] / name).read_bytes() == (tiny_run[1] / name).read_bytes(), name
     record = json.loads((tiny_run[0] / "recall.json").read_text())
@@ -93,6 +98,25 @@ def test_stage_writes_the_record_and_repeats_bit_for_bit(tiny_run):
     assert free["softmax"]["capacity_N"] is None and free["softmax"]["capacity_N_outside"]["side"] == "above_grid"
     assert free["hebb"]["N128"]["state_size"] == free["hebb"]["N8"]["state_size"] == 64 * 64
     assert free["softmax"]["N128"]["state_size"] == 128 * (64 + 64)
+
+
+def test_curves_rows_share_one_key_set_and_keep_the_record_order(tiny_run):
+    """``dvc plots show`` refuses a plot file whose rows carry different key sets (TypeError); the trained points
+    follow the record order (setting, memory as listed, N; then MQAR) whatever order the workers ran them in."""
+    rows = json.loads((tiny_run[1] / "recall_curves.json").read_text())
+    assert len({tuple(row) for row in rows}) == 1
+    free = [row for row in rows if row["arm"] == "free"]
+    assert free and all(row["loss"] is None and row["steps"] is None for row in free)
+    trained = [(row["task"], row["memory"], row["N"]) for row in rows if row["arm"] == "trained"]
+    assert trained == [
+        ("setting1", "softmax", 4),
+        ("setting1", "softmax", 8),
+        ("setting1", "linear_elu", 4),
+        ("setting1", "linear_elu", 8),
+        ("setting2", "delta_elu", 4),
+        ("mqar", "softmax", 2),
+        ("mqar", "delta_elu", 2),
+    ]
 
 
 def test_every_null_capacity_says_why_so_the_gate_reads_it_as_censored(tiny_run):
@@ -229,6 +253,7 @@ def test_fused_and_explicit_attention_give_the_same_record(tmp_path, monkeypatch
     from hebbdam.memory import softmax
 
     params = compose_file(tmp_path / "params.yaml", SOFTMAX_ONLY)
+    monkeypatch.setenv("HEBBDAM_WORKERS", "1")  # the fits run in this process, where the patches below apply
     calls = []
     fused_kernel = F.scaled_dot_product_attention
     monkeypatch.setattr(F, "scaled_dot_product_attention", lambda *a, **k: calls.append(1) or fused_kernel(*a, **k))
@@ -242,8 +267,8 @@ def test_fused_and_explicit_attention_give_the_same_record(tmp_path, monkeypatch
     same = ("arm", "task", "memory", "N", "accuracy", "steps")
     for a, b in zip(fused, explicit, strict=True):
         assert [a.get(key) for key in same] == [b.get(key) for key in same], (a, b)
-        assert ("loss" in a) == (a["arm"] == "trained") == ("loss" in b)
-        if "loss" in a:
+        assert (a["loss"] is not None) == (a["arm"] == "trained") == (b["loss"] is not None)
+        if a["loss"] is not None:
             assert abs(a["loss"] - b["loss"]) <= 1e-4 * max(1.0, abs(a["loss"])), (a, b)
 
 
@@ -364,3 +389,57 @@ def test_convergence_status_and_the_verdict_it_forces():
         schlag_verdict(20, 20, [20, 40, 80], plateaued, 600)[0]
         == "consistent (our tolerance the same N of the shared grid)"
     )
+
+
+def test_extension_runs_only_memories_solved_at_every_n_so_far(tmp_path):
+    """``extend`` N past the grid: a memory solved (loss ≤ solved_loss) at every N it ran gets the next N; one that
+    failed anywhere, or a setting without that N in its list, gets none; an extend N inside the grid is refused."""
+    from hebbdam.config import load_params
+    from hebbdam.experiments.recall import extension_fits, parse_settings
+
+    overrides = [
+        "recall.schlag.setting1.memories=[softmax,linear_elu,dpfp1]",
+        "recall.schlag.setting1.pairs=[20,40]",
+        "recall.schlag.setting1.extend=[80]",
+        "recall.schlag.setting2.memories=[delta_elu]",
+        "recall.schlag.setting2.extend=[]",
+    ]
+    settings = parse_settings(load_params(compose_file(tmp_path / "params.yaml", overrides)))
+    solved = settings.solved_loss
+
+    def point(task, memory, n, loss):
+        return {"arm": "trained", "task": task, "memory": memory, "N": n, "loss": loss}
+
+    points = [
+        *(point("setting1", "softmax", n, solved / 2) for n in (20, 40)),
+        point("setting1", "linear_elu", 20, solved / 2),
+        point("setting1", "linear_elu", 40, solved * 2),
+        point("setting1", "dpfp1", 20, solved),  # at the threshold: solved
+        point("setting1", "dpfp1", 40, solved),
+        *(point("setting2", "delta_elu", n, solved / 2) for n in (20, 40)),
+        {"arm": "free", "task": "setting1", "memory": "softmax", "N": 512, "loss": None},
+    ]
+    fits = extension_fits(settings, points, 80)
+    assert [(f.task, f.name, f.pairs) for f in fits] == [("setting1", "softmax", 80), ("setting1", "dpfp1", 80)]
+    assert extension_fits(settings, points + [point("setting1", "softmax", 80, 0.5)], 80)[0].name == "dpfp1"
+    with pytest.raises(Exception, match=r"recall\.schlag\.setting1\.extend.*larger than the grid's last N = 40"):
+        compose_file(tmp_path / "bad.yaml", [*overrides[:2], "recall.schlag.setting1.extend=[40]"])  # checked there
+
+
+def test_fits_start_longest_first_and_come_back_in_the_record_order(tmp_path, monkeypatch):
+    """``run_fits`` hands the fits out by cost (MQAR first) and returns the results in the fits' own order."""
+    from hebbdam.config import load_params
+    from hebbdam.experiments import recall
+
+    settings = recall.parse_settings(load_params(compose_file(tmp_path / "params.yaml", TINY)))
+    fits = recall.trained_fits(settings)
+    started = []
+
+    def fake(fit):
+        started.append(fit)
+        return (fit.task, fit.name, fit.pairs), []
+
+    monkeypatch.setattr(recall, "fit_point", fake)
+    results = recall.run_fits(fits, workers=1)  # one worker: the calls run here, so the fake is the one called
+    assert [r for r, _ in results] == [(f.task, f.name, f.pairs) for f in fits]
+    assert started[0].task == "mqar" and [f.cost for f in started] == sorted((f.cost for f in fits), reverse=True)

@@ -126,12 +126,26 @@ MQAR_SIZES = Check(  # [[length, pairs], …] with an even length ≥ 4·pairs (
 )
 
 
+EXTEND = Check(  # N past the grid, possibly none
+    "a list (possibly empty) of integers ≥ 2",
+    lambda v: isinstance(v, list) and all(isinstance(x, int) and not isinstance(x, bool) and x >= 2 for x in v),
+    lambda v: sorted(set(v)),
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Grid:
-    """One Schlag setting: the memories and the grid of N (pairs)."""
+    """One Schlag setting: the memories, the grid of N (pairs) every memory runs, and ``extend``: N past the grid,
+    each run only by the memories solved at every N before it (whose N* would otherwise be censored at the top)."""
 
     memories: list[str] = setting(NAMES)
     pairs: list[int] = setting(PAIRS, then=lambda v: sorted(set(v)))
+    extend: list[int] = setting(EXTEND, [])
+
+    def checked(self, section: Params) -> Grid:
+        if self.extend and self.extend[0] <= self.pairs[-1]:
+            raise ConfigError(section.key("extend"), f"N larger than the grid's last N = {self.pairs[-1]}", self.extend)
+        return self
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -333,7 +347,8 @@ def mqar_key(length: int, pairs: int, d_model: int) -> str:
 
 
 def train_arm(settings: Settings, task: str, name: str, pairs: int, length: int = 0, d_model: int = 0) -> dict:
-    """One Lightning training run of memory ``name`` on ``task`` (kv1 | kv2 | mqar) → final validation metrics."""
+    """One Lightning training run of memory ``name`` on ``task`` (kv1 | kv2 | mqar) → final validation metrics,
+    steps and the validation history (``lit.transformer.fit``)."""
     from ..lit.transformer import RecallModule, fit
 
     if task == "mqar":
@@ -353,10 +368,108 @@ def train_arm(settings: Settings, task: str, name: str, pairs: int, length: int 
     return fit(module, data, t.epochs, settings.trainer, label, stop_loss=t.stop_loss, patience=t.patience)
 
 
-def trained_point(settings: Settings, task: str, name: str, pairs: int, length: int = 0, d_model: int = 0) -> dict:
+@dataclass(frozen=True)
+class Fit:
+    """One independent fit of a trained arm (``task`` setting1 | setting2 | mqar), as sent to a worker process."""
+
+    settings: Settings
+    task: str
+    name: str
+    pairs: int
+    length: int = 0
+    d_model: int = 0
+
+    @property
+    def label(self) -> str:
+        """The fit's W&B prefix: recall/<task>/<memory>/<N or MQAR size>."""
+        where = mqar_key(self.length, self.pairs, self.d_model) if self.task == "mqar" else f"N{self.pairs}"
+        return f"recall/{self.task}/{self.name}/{where}"
+
+    @property
+    def cost(self) -> int:
+        """A rough relative cost (tokens per sequence · value size), to start the longest fits first."""
+        if self.task == "mqar":
+            return self.length * self.d_model * 64
+        return self.pairs * int(self.task[-1]) * self.pairs
+
+
+def fit_point(fit: Fit) -> tuple[dict, list[list[float]]]:
+    """A worker's call (``parallel.map_fits``): the point of :func:`trained_point` and the fit's validation history
+    [[step, val_loss, val_acc], …], which the stage logs (a worker logs nothing)."""
+    return trained_point(fit.settings, fit.task, fit.name, fit.pairs, fit.length, fit.d_model)
+
+
+def trained_fits(settings: Settings) -> list[Fit]:
+    """Every fit of the trained arms, in the record's order: Schlag setting 1, setting 2, then MQAR."""
+    fits = [
+        Fit(settings, grid_name, name, pairs)
+        for grid_name in SETTINGS
+        for name in settings.schlag.grids[grid_name][0]
+        for pairs in settings.schlag.grids[grid_name][1]
+    ]
+    m = settings.mqar
+    for (length, pairs), d_model, name in itertools.product(m.sizes, m.d_models, m.memories):
+        fits.append(Fit(settings, "mqar", name, pairs, length, d_model))
+    return fits
+
+
+def extension_fits(settings: Settings, points: list[dict], pairs: int) -> list[Fit]:
+    """The fits at ``pairs`` (an N of a setting's ``extend`` list) for each memory of that setting whose every point
+    so far is solved (loss ≤ ``solved_loss``): the memories whose N* is still the largest N they ran."""
+    fits = []
+    for task in SETTINGS:
+        grid = getattr(settings.schlag, task)
+        if pairs not in grid.extend:
+            continue
+        for name in grid.memories:
+            mine = [p for p in points if p["arm"] == "trained" and p["task"] == task and p["memory"] == name]
+            if mine and max(p["N"] for p in mine) < pairs and all(p["loss"] <= settings.solved_loss for p in mine):
+                fits.append(Fit(settings, task, name, pairs))
+    return fits
+
+
+def record_order(settings: Settings, fit: Fit) -> tuple[int, int, int]:
+    """Sort key of a fit in the record: setting 1, setting 2 (memory as listed, then N), then MQAR (one rank)."""
+    if fit.task == "mqar":
+        return len(SETTINGS), 0, 0
+    return SETTINGS.index(fit.task), getattr(settings.schlag, fit.task).memories.index(fit.name), fit.pairs
+
+
+def trained_points(settings: Settings, tracker=None) -> list[dict]:
+    """Every trained point: the grids and MQAR in one parallel map, then each ``extend`` N (ascending) for the
+    memories still solved at every N (:func:`extension_fits`), one map per N. → points in the record's order
+    (setting, memory as listed, N; then MQAR); each fit's history is logged in that order."""
+    done = list(zip(fits := trained_fits(settings), run_fits(fits), strict=True))
+    for pairs in sorted({n for task in SETTINGS for n in getattr(settings.schlag, task).extend}):
+        more = extension_fits(settings, [point for _, (point, _) in done], pairs)
+        done += list(zip(more, run_fits(more), strict=True)) if more else []
+    done.sort(key=lambda pair: record_order(settings, pair[0]))  # stable: MQAR keeps its product order
+    if tracker is not None:
+        for fit, (_, history) in done:
+            tracker.history(fit.label, ("step", "val_loss", "val_acc"), history)
+    return [point for _, (point, _) in done]
+
+
+def run_fits(fits: list[Fit], workers: int | None = None) -> list[tuple[dict, list[list[float]]]]:
+    """:func:`fit_point` of every fit, in ``fits``' order, on ``workers`` processes (``parallel.map_fits``), handed
+    out longest first so that a long fit does not start last. The results do not depend on the order or the
+    number of workers (each fit seeds its own weights and data)."""
+    from ..parallel import map_fits
+
+    order = sorted(range(len(fits)), key=lambda i: -fits[i].cost)  # stable: ties keep the record's order
+    results = map_fits(fit_point, [fits[i] for i in order], workers)
+    out: list = [None] * len(fits)
+    for i, result in zip(order, results, strict=True):
+        out[i] = result
+    return out
+
+
+def trained_point(
+    settings: Settings, task: str, name: str, pairs: int, length: int = 0, d_model: int = 0
+) -> tuple[dict, list[list[float]]]:
     """One point of a trained arm (``task`` setting1 | setting2 | mqar): {arm, values, task, memory, N, [length,
-    d_model], loss, accuracy, feature_size, state_size, steps, status (:func:`convergence`)}; its wall time is
-    printed, not recorded."""
+    d_model], loss, accuracy, feature_size, state_size, steps, status (:func:`convergence`)} and the fit's
+    validation history; its wall time is printed, not recorded."""
     start = time.perf_counter()
     if task == "mqar":
         result = train_arm(settings, "mqar", name, pairs, length, d_model)
@@ -377,7 +490,7 @@ def trained_point(settings: Settings, task: str, name: str, pairs: int, length: 
     training = settings.mqar.training if task == "mqar" else settings.schlag.training
     status = convergence(result["val_loss"], result["steps"], training)
     point.update(loss=result["val_loss"], accuracy=result["val_acc"], **size, steps=result["steps"], status=status)
-    return point
+    return point, result["history"]
 
 
 def convergence(loss: float, steps: int, training: Training) -> str:
@@ -406,18 +519,16 @@ def free_points(settings: Settings) -> list[dict]:
     return points
 
 
-def run(settings: Settings) -> list[dict]:
-    """Every point of every arm: {arm, values, task, memory, N, loss, accuracy, state_size, steps}. Wall times are
-    printed, not recorded, so the record is repeatable bit for bit. ``values`` names the value space: ``sign`` /
+def run(settings: Settings, tracker=None) -> list[dict]:
+    """Every point of every arm: {arm, values, task, memory, N, loss, accuracy, state_size, steps}. The trained fits
+    run in parallel processes (:func:`run_fits`; $HEBBDAM_WORKERS, default the usable cores); their validation
+    histories are logged here, fit by fit in the record's order. Wall times are printed, not recorded, so the
+    record is repeatable bit for bit, for any number of workers. ``values`` names the value space: ``sign`` /
     ``onehot`` (fixed, training-free arm), ``onehot_N`` (one-hot of dimension N, the trained Schlag task), ``vocab``
     (MQAR's token vocabulary)."""
-    points = free_points(settings)
-    for grid_name in SETTINGS:
-        names, grid = settings.schlag.grids[grid_name]
-        points += [trained_point(settings, grid_name, name, pairs) for name in names for pairs in grid]
-    m = settings.mqar
-    for (length, pairs), d_model, name in itertools.product(m.sizes, m.d_models, m.memories):
-        points.append(trained_point(settings, "mqar", name, pairs, length, d_model))
+    with single_cpu_thread("cpu"):
+        points = free_points(settings)
+    points += trained_points(settings, tracker)
     return [{k: round(v, 6) if isinstance(v, float) else v for k, v in p.items()} for p in points]
 
 
@@ -463,8 +574,7 @@ def summarise(settings: Settings, points: list[dict]) -> dict:
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
     """The stage's files: the record (capacities, MQAR accuracies, sizes used) and every point."""
     start = time.perf_counter()
-    with single_cpu_thread("cpu" if settings.trainer.get("accelerator", "cpu") == "cpu" else "cuda"):
-        points = run(settings)
+    points = run(settings, tracker)
     m = settings.mqar
     record = {
         "seed": settings.seed,
@@ -474,6 +584,7 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
             "max_steps": settings.schlag.training.max_steps,
             "stop_loss": settings.schlag.training.stop_loss,
             "grids": {s: {"memories": g[0], "N": g[1]} for s, g in settings.schlag.grids.items()},
+            "extend": {s: getattr(settings.schlag, s).extend for s in SETTINGS},
         },
         "free_setting": {
             "d_key": settings.free.d_key,
@@ -494,7 +605,15 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
         **summarise(settings, points),
     }
     say(f"recall: {time.perf_counter() - start:.1f} s")
-    return {"recall.json": record, "recall_curves.json": points}
+    return {"recall.json": record, "recall_curves.json": one_key_set(points)}
+
+
+def one_key_set(rows: list[dict]) -> list[dict]:
+    """Every row with the union of the rows' keys (first-seen order), a key it lacks as null: a DVC plot file must
+    hold one key set (``dvc plots show`` refuses mixed rows with a TypeError). The training-free arm has no loss or
+    steps, the trained arms no query count, Schlag's tasks no MQAR length."""
+    keys = list(dict.fromkeys(key for row in rows for key in row))
+    return [{key: row.get(key) for key in keys} for row in rows]
 
 
 def main(args) -> None:

@@ -11,10 +11,11 @@ Two networks around one memory (``memory.mixers``), both trained by autograd:
   [short causal depthwise convolution → q, k (d_key), v (d_model), β → memory → linear] and an MLP, a vocabulary
   readout; cross-entropy at the query positions, accuracy there.
 
-``RecallModule`` logs ``<label>/train_loss``, ``<label>/train_acc`` every step and ``<label>/val_loss``,
-``<label>/val_acc`` every validation (the label names the fit, so the fits of one stage are separate W&B curves); its
-initial weights are a function of ``seed``, and the data of (seed, epoch, step) (``data.recall_tasks``), so a run
-resumed from a checkpoint ends with the weights of an uninterrupted run (CPU).
+A fit logs to no logger: it may run in a worker process (``parallel.map_fits``), where W&B is off. :func:`fit`
+returns its validation history instead (step, val_loss, val_acc per validation), which the stage logs under the fit's
+label, in item order. A training step computes only its loss (no accuracy, no ``self.log``: both cost a tenth of a
+step on the CPU). The initial weights are a function of ``seed``, and the data of (seed, epoch, step)
+(``data.recall_tasks``), so a run resumed from a checkpoint ends with the weights of an uninterrupted run (CPU).
 """
 
 from __future__ import annotations
@@ -129,32 +130,33 @@ class RecallModule(pl.LightningModule):
             else:
                 self.net = KeyValueNet(make(0), model["pairs"], model["d_key"], model["embed"])
 
-    def loss_and_accuracy(self, batch) -> tuple[Tensor, Tensor]:
+    def outputs(self, batch) -> tuple[Tensor, Tensor]:
+        """(M, C) scores and (M,) answers at the scored positions (MQAR: logits over the vocabulary at the query
+        positions; Schlag: the reads over the N values of the present keys)."""
         if self.task == "mqar":
             inputs, labels = batch
-            logits = self.net(inputs)
             scored = labels != IGNORE
-            loss = F.cross_entropy(logits[scored], labels[scored])
-            accuracy = (logits[scored].argmax(-1) == labels[scored]).float().mean()
-            return loss, accuracy
-        reads = self.net(batch)[batch.present]
-        answers = batch.answers[batch.present]
-        target = F.one_hot(answers, reads.shape[-1]).to(reads.dtype)
-        loss = 0.5 * (reads - target).square().sum(-1).mean()
-        return loss, (reads.argmax(-1) == answers).float().mean()
+            return self.net(inputs)[scored], labels[scored]
+        return self.net(batch)[batch.present], batch.answers[batch.present]
+
+    def loss(self, scores: Tensor, answers: Tensor) -> Tensor:
+        """Cross-entropy (MQAR) or ½‖ŷ - onehot(answer)‖² (Schlag et al.'s criterion), averaged over positions."""
+        if self.task == "mqar":
+            return F.cross_entropy(scores, answers)
+        target = F.one_hot(answers, scores.shape[-1]).to(scores.dtype)
+        return 0.5 * (scores - target).square().sum(-1).mean()
+
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        """On the CPU the batch is already there (Lightning's generic walk costs ~5% of a small step)."""
+        return batch if device.type == "cpu" else super().transfer_batch_to_device(batch, device, dataloader_idx)
 
     def training_step(self, batch, batch_idx):
-        loss, accuracy = self.loss_and_accuracy(batch)
-        self.log(f"{self.label}/train_loss", loss, on_step=True, on_epoch=False)
-        self.log(f"{self.label}/train_acc", accuracy, on_step=True, on_epoch=False)
-        return loss
+        return self.loss(*self.outputs(batch))
 
     def validation_step(self, batch, batch_idx):
-        loss, accuracy = self.loss_and_accuracy(batch)
-        self.log("val_loss", loss, on_epoch=True, logger=False)  # what early stopping and ``fit`` read
-        self.log("val_acc", accuracy, on_epoch=True, logger=False)
-        self.log(f"{self.label}/val_loss", loss, on_epoch=True)  # one W&B curve per fit
-        self.log(f"{self.label}/val_acc", accuracy, on_epoch=True)
+        scores, answers = self.outputs(batch)
+        self.log("val_loss", self.loss(scores, answers), on_epoch=True, logger=False)  # early stopping, ``fit``
+        self.log("val_acc", (scores.argmax(-1) == answers).float().mean(), on_epoch=True, logger=False)
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
@@ -169,10 +171,10 @@ def fit(
     stop_loss: float | None = None,
     patience: int = 10,
 ) -> dict[str, float]:
-    """Train with the Trainer of the ``trainer`` section (``lit.trainer.build_trainer``: its logger is the stage's W&B
-    run, its checkpoints ``<trainer.checkpoint.dir>/<name>/last.ckpt``, resumed when ``trainer.checkpoint.resume``),
-    and return the final validation metrics and the number of steps taken. Stops early when val_loss <
-    ``stop_loss`` (Schlag et al.: 0.001) or after ``patience`` validations without improvement."""
+    """Train with the Trainer of the ``trainer`` section (``lit.trainer.build_trainer``, no logger; checkpoints
+    ``<trainer.checkpoint.dir>/<name>/last.ckpt``, resumed when ``trainer.checkpoint.resume``) → {val_loss, val_acc
+    (final), steps, history: [[step, val_loss, val_acc], …] one row per validation during training}. Stops early
+    when val_loss < ``stop_loss`` (Schlag et al.: 0.001) or after ``patience`` validations without improvement."""
     from pytorch_lightning.callbacks import EarlyStopping
 
     from .trainer import build_trainer, resume_path
@@ -180,9 +182,27 @@ def fit(
     stops = EarlyStopping(
         monitor="val_loss", mode="min", patience=patience, stopping_threshold=stop_loss, check_on_train_epoch_end=False
     )
-    trainer = build_trainer(trainer_section, name=name, callbacks=[stops], max_epochs=epochs)
+    history = ValidationHistory()
+    trainer = build_trainer(trainer_section, logger=False, name=name, callbacks=[stops, history], max_epochs=epochs)
     resume = resume_path(trainer_section, name, module, datamodule, {"max_epochs": epochs})
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
     trainer.validate(module, datamodule=datamodule, verbose=False)
     final = trainer.callback_metrics  # holds the logger=False values too
-    return {"val_loss": float(final["val_loss"]), "val_acc": float(final["val_acc"]), "steps": trainer.global_step}
+    return {
+        "val_loss": float(final["val_loss"]),
+        "val_acc": float(final["val_acc"]),
+        "steps": trainer.global_step,
+        "history": history.rows,
+    }
+
+
+class ValidationHistory(pl.Callback):
+    """[step, val_loss, val_acc] after every validation inside ``fit`` (what the stage logs to W&B for the fit)."""
+
+    def __init__(self):
+        self.rows: list[list[float]] = []
+
+    def on_validation_end(self, trainer, pl_module) -> None:  # callback_metrics hold the epoch's means by now
+        if trainer.state.fn == "fit" and not trainer.sanity_checking:
+            metrics = trainer.callback_metrics
+            self.rows.append([trainer.global_step, float(metrics["val_loss"]), float(metrics["val_acc"])])
