@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import collections
 import json
-import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import yaml
@@ -18,10 +19,6 @@ from hebbdam.stages import EXPERIMENTS, METRICS_DIR
 pytestmark = pytest.mark.slow  # one `dvc plots show` over every target, about 5-10 s
 
 MAX_LINES_PER_PANEL = 12  # budget_images: 12 (K × masking × seed) per arm × condition panel
-RECALL_ROWS_FIX = pytest.mark.skip(
-    reason="awaiting helper e9's fix of recall_curves.json rows (three key sets, experiments/recall.py); "
-    "drop this skip when merging it"
-)
 
 
 def plot_targets() -> list[str]:
@@ -33,18 +30,14 @@ def plot_targets() -> list[str]:
 @pytest.fixture(scope="module")
 def shown(tmp_path_factory) -> dict:
     """``dvc plots show --json`` over every target, run in a git copy of the tracked files."""
-    dvc = shutil.which("dvc")
-    if dvc is None:
-        pytest.skip("dvc is not installed")
+    dvc = str(Path(sys.executable).with_name("dvc"))  # the venv's, whatever PATH says
     repo = copy_tree(tmp_path_factory.mktemp("plots"), REPO_ROOT)
     subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
     result = subprocess.run([dvc, "plots", "show", "--json"], cwd=repo, check=True, capture_output=True, text=True)
     return json.loads(result.stdout)
 
 
-@pytest.mark.parametrize(
-    "target", [pytest.param(t, marks=RECALL_ROWS_FIX) if t == "recall" else t for t in plot_targets()]
-)
+@pytest.mark.parametrize("target", plot_targets())
 def test_every_plot_target_renders(shown, target):
     errors = [e for e in shown.get("errors", []) if e.get("name") == target]
     assert errors == [], errors

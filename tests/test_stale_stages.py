@@ -8,8 +8,8 @@ read or written."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from hebbdam.measure import scratch_repository
 
 pytestmark = pytest.mark.slow  # three `dvc status` runs of about 5-10 s each
 
-DVC = shutil.which("dvc")
+DVC = str(Path(sys.executable).with_name("dvc"))  # the venv's, whatever PATH says
 
 
 def stale_stages(repo: Path) -> set[str]:

@@ -39,6 +39,8 @@ SPAN = re.compile(r"<!-- measured:(?P<key>[a-z_.]+) -->(?P<value>.*?)<!-- /measu
 
 
 def _run(argv: list[str], cwd: Path, **env: str) -> str:
+    if argv[0] == "dvc":  # the venv's dvc, whatever PATH says (pytest run outside make)
+        argv = [str(Path(sys.executable).with_name("dvc")), *argv[1:]]
     result = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env={**os.environ, **env}, check=False)
     if result.returncode != 0:
         raise HebbdamError(f"measure: `{' '.join(argv)}` failed ({result.stderr.strip().splitlines()[-1:]})")

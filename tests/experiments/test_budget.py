@@ -258,6 +258,7 @@ def test_a_memory_that_returns_its_cue_unchanged_restores_no_information():
 
 class _Trainer:
     should_stop = False
+    sanity_checking = False
     global_step = 0
     callback_metrics: dict = {}
 
@@ -270,16 +271,19 @@ def _feed(plateau, losses, per_epoch: int = 1) -> _Trainer:
         trainer.global_step = step + 1
         if trainer.global_step % per_epoch == 0:
             epoch = losses[step + 1 - per_epoch : step + 1]
-            trainer.callback_metrics = {"train/loss_epoch": torch.tensor(sum(epoch) / per_epoch)}
+            mean = torch.tensor(sum(epoch) / per_epoch)
+            trainer.callback_metrics = {"train/loss_epoch": mean, "val_loss": mean}
+            plateau.on_validation_end(trainer, None)  # E9's fits: one validation per epoch
             plateau.on_train_epoch_end(trainer, None)
         if trainer.should_stop:
             break
     return trainer
 
 
-@pytest.mark.parametrize("unit", ["update", "epoch"])
+@pytest.mark.parametrize("unit", ["update", "epoch", "validation"])
 def test_the_plateau_rule_stops_a_flat_loss_and_not_a_falling_or_rising_one(unit):
-    """One rule, read per block of ``window`` updates or per epoch (epochs of 5 updates here): a flat loss stops it
+    """One rule, read per block of ``window`` updates, per epoch or per validation (epochs of 5 updates, one
+    validation each, here): a flat loss stops it
     after two readings a window apart; a loss falling or rising by 10% per update does not (a rise is an overshoot
     being recovered from, not a plateau); a loss at the floor stops it at once."""
     from hebbdam.lit.backprop import Plateau

@@ -67,8 +67,9 @@ SETTINGS = ("setting1", "setting2")
 @dataclass(frozen=True, kw_only=True)
 class Training:
     """How one trained arm fits (``lit.transformer.fit``): Adam at ``lr`` on batches of ``batch_size``, validated on
-    ``val_batches`` batches every ``eval_every`` steps, until ``max_steps``, val_loss < ``stop_loss`` or
-    ``patience`` validations without improvement."""
+    ``val_batches`` batches every ``eval_every`` steps, until ``max_steps``, val_loss < ``stop_loss``,
+    ``patience`` validations without improvement, or validation losses flat within a relative ``flat_tolerance``
+    over ``patience`` validations (0: off)."""
 
     batch_size: int = setting(POSITIVE_INT)
     lr: float = setting(POSITIVE)
@@ -77,6 +78,7 @@ class Training:
     max_steps: int = setting(POSITIVE_INT)
     stop_loss: float | None = setting(optional(POSITIVE), None)
     patience: int = setting(POSITIVE_INT)
+    flat_tolerance: float = setting(FRACTION, 0.0)
 
     @property
     def epochs(self) -> int:
@@ -365,7 +367,8 @@ def train_arm(settings: Settings, task: str, name: str, pairs: int, length: int 
     pl.seed_everything(settings.seed, workers=True, verbose=False)
     label = f"recall/{task}/{name}/" + (mqar_key(length, pairs, d_model) if task == "mqar" else f"N{pairs}")
     module = RecallModule(task, settings.memories[name], model, t.lr, settings.seed, label=label)
-    return fit(module, data, t.epochs, settings.trainer, label, stop_loss=t.stop_loss, patience=t.patience)
+    flat = (t.patience * t.eval_every, t.flat_tolerance) if t.flat_tolerance > 0 else None
+    return fit(module, data, t.epochs, settings.trainer, label, stop_loss=t.stop_loss, patience=t.patience, flat=flat)
 
 
 @dataclass(frozen=True)

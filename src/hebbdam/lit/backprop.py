@@ -292,15 +292,16 @@ def classifier_memory(pixels: int, classes: int = 10, count: int = 100, n: int =
 
 class Plateau(pl.Callback):
     """The stopping rule on the training criterion, read per ``unit``: "update" (the mean training loss of each block
-    of ``window`` updates) or "epoch" (each epoch's mean training loss, ``train/loss_epoch``; for fits whose epochs
-    hold many updates, as :func:`fit_until_plateau` makes them). After each block or epoch, the fit stops and is
+    of ``window`` updates), "epoch" (each epoch's mean training loss, ``train/loss_epoch``; for fits whose epochs
+    hold many updates, as :func:`fit_until_plateau` makes them) or "validation" (``val_loss`` after each validation;
+    E9's fits, whose held-out loss is their criterion). After each block or epoch, the fit stops and is
     marked ``converged`` when the losses read since the last reading at least ``window`` updates back lie within a
     relative ``tolerance`` of each other (a flat window: neither falling nor recovering from an overshoot), or when
     the loss read is at most ``floor`` (the criterion is solved: a loss falling towards 0 keeps falling by relative
     steps). Otherwise the fit runs to its cap and ``converged`` stays False (a loss of such a fit is no result about
     the optimiser). Per update, that compares two consecutive window means: |before − now| ≤ tolerance·min."""
 
-    UNITS = ("update", "epoch")
+    UNITS = ("update", "epoch", "validation")
 
     def __init__(self, window: int = 50, tolerance: float = 0.01, floor: float = 1e-6, unit: str = "update"):
         if window < 1 or not tolerance >= 0 or not floor >= 0 or unit not in self.UNITS:
@@ -326,6 +327,10 @@ class Plateau(pl.Callback):
         if self.unit == "epoch":
             self.read(trainer, trainer.global_step, float(trainer.callback_metrics["train/loss_epoch"]))
 
+    def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if self.unit == "validation" and not trainer.sanity_checking:
+            self.read(trainer, trainer.global_step, float(trainer.callback_metrics["val_loss"]))
+
     def read(self, trainer, step: int, loss: float) -> None:
         """Record one reading (the update count and its loss) and stop the fit when it is flat or at the floor."""
         self.steps.append(step)
@@ -346,8 +351,8 @@ class Plateau(pl.Callback):
     @property
     def final(self) -> float:
         """The mean training loss of the last ``window`` updates (of every update when fewer; unit "update"), or
-        the last epoch's (unit "epoch")."""
-        if self.unit == "epoch":
+        the last reading (unit "epoch": the last epoch's training loss; "validation": the last validation loss)."""
+        if self.unit != "update":
             return self.losses[-1] if self.losses else math.nan
         last = self.updates[-self.window :]
         return sum(last) / len(last) if last else math.nan

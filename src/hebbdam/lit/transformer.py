@@ -170,11 +170,15 @@ def fit(
     name: str,
     stop_loss: float | None = None,
     patience: int = 10,
+    flat: tuple[int, float] | None = None,
 ) -> dict[str, float]:
     """Train with the Trainer of the ``trainer`` section (``lit.trainer.build_trainer``, no logger; checkpoints
     ``<trainer.checkpoint.dir>/<name>/last.ckpt``, resumed when ``trainer.checkpoint.resume``) → {val_loss, val_acc
     (final), steps, history: [[step, val_loss, val_acc], …] one row per validation during training}. Stops early
-    when val_loss < ``stop_loss`` (Schlag et al.: 0.001) or after ``patience`` validations without improvement."""
+    when val_loss < ``stop_loss`` (Schlag et al.: 0.001), after ``patience`` validations without improvement, or,
+    with ``flat`` = (window, tolerance), when the validation losses of the last ``window`` steps agree within a
+    relative ``tolerance`` (``lit.backprop.Plateau`` per validation: a loss creeping down by a fraction of a percent
+    is a plateau, not a fit still learning)."""
     from pytorch_lightning.callbacks import EarlyStopping
 
     from .trainer import build_trainer, resume_path
@@ -183,7 +187,12 @@ def fit(
         monitor="val_loss", mode="min", patience=patience, stopping_threshold=stop_loss, check_on_train_epoch_end=False
     )
     history = ValidationHistory()
-    trainer = build_trainer(trainer_section, logger=False, name=name, callbacks=[stops, history], max_epochs=epochs)
+    callbacks: list[pl.Callback] = [stops, history]
+    if flat is not None:
+        from .backprop import Plateau
+
+        callbacks.append(Plateau(window=flat[0], tolerance=flat[1], floor=0.0, unit="validation"))
+    trainer = build_trainer(trainer_section, logger=False, name=name, callbacks=callbacks, max_epochs=epochs)
     resume = resume_path(trainer_section, name, module, datamodule, {"max_epochs": epochs})
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume)
     trainer.validate(module, datamodule=datamodule, verbose=False)
