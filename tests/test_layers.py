@@ -33,7 +33,7 @@ LAYERS = [
     {"lit", "tracking"},
     {"experiments"},
     {"figures"},
-    {"report", "paper_export", "bench", "validation", "runner", "commands", "dvcyaml", "cli", "breaks"},
+    {"report", "paper_export", "bench", "validation", "runner", "commands", "dvcyaml", "cli", "breaks", "timings"},
 ]
 # the one import that runs up, by design: loading or composing params runs the composition check of every stage
 # (``config.load_params`` / ``compose`` → ``validation``, imported inside the function)

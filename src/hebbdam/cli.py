@@ -77,6 +77,9 @@ def _commands() -> dict[str, Command]:
             "memory-engine speed: ratios to the machine's GEMM rate, reports/benchmarks.md",
             options=("--out",),
         ),
+        "stage-times": Command(
+            "hebbdam.timings:main", "write README.md's stage-time paragraph from .timings/", options=("--out",)
+        ),
         "validate-rules": Command(
             "hebbdam.experiments.validate_rules:main",
             "measure every learning rule against its published behaviour",
@@ -179,6 +182,17 @@ def _unexpected(err: BaseException) -> str:
     return f"{type(err).__name__}: {_one_line(err) or '(no message)'}"
 
 
+def _stage_clock(args):
+    """A :class:`hebbdam.timings.StageClock` for a stage of dvc.yaml run as dvc.yaml runs it (params.yaml, the usual
+    outputs), else None: a scratch run (``--out``, another params file) leaves the recorded times alone."""
+    stage = next((stage for stage in STAGES if stage.command == args.command), None)
+    if stage is None or getattr(args, "out", None) or args.params != "params.yaml":
+        return None
+    from .timings import StageClock
+
+    return StageClock("_".join([stage.name, *args.words]))
+
+
 def main(argv: list[str] | None = None) -> int:
     commands = _commands()
     parser = build_parser(commands)
@@ -208,7 +222,10 @@ def main(argv: list[str] | None = None) -> int:
     module_name, function_name = commands[args.command].entry.split(":")
     try:
         function = getattr(importlib.import_module(module_name), function_name)
+        clock = _stage_clock(args)
         function(args)
+        if clock is not None:
+            clock.stop()
     except HebbdamError as err:
         print(f"hebbdam: error: {_one_line(err)}", file=sys.stderr)
         return 2
