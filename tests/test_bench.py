@@ -24,7 +24,10 @@ def test_mixer_rows_time_the_e9_mixer_against_its_explicit_form_and_render():
     assert rows["max_abs_diff"] < 1e-5
     assert rows["forward_ratio"] > 0 and rows["backward_ratio"] > 0
     assert set(rows["times"]) == {"mixer", "explicit", "mixer_backward", "explicit_backward"}
+    assert not rows["fused"]  # unequal widths, like E9's: the mixer takes the explicit form
     assert "| forward + backward |" in "\n".join(bench.render_mixer(rows))
+    assert bench.mixer_rows(torch.device("cpu"), torch.Generator().manual_seed(0), sizes | {"d_value": 8}, 1)["fused"]
+    assert bench.MIXER_SIZES["d_key"] == 16 and bench.MIXER_SIZES["d_value"] == 64  # E9's shapes
 
 
 def test_distance_rows_check_the_kernel_against_cdist():

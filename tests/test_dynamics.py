@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hebbdam.bench import reference_async_sweep
-from hebbdam.dynamics import asynchronous_sweep, relax, rollout, sweep_order
+from hebbdam.dynamics import asynchronous_sweep, field_sweep, incremental_sweep, relax, rollout, sweep_order
 from hebbdam.memory import (
     Amari,
     DenseAM,
@@ -45,6 +45,66 @@ def test_vectorised_async_sweep_equals_the_per_neuron_loop(seed, dim, count):
         fast = asynchronous_sweep(model, states, torch.Generator().manual_seed(seed))
         order = sweep_order(model, 6, torch.Generator().manual_seed(seed))
         assert torch.equal(fast, reference_async_sweep(model, states, order)), type(model).__name__
+
+
+def field_sweep_models(patterns, gen):
+    """Every memory with exact synchronous fields: dense powers (plain, rectified) and pairwise Hopfield networks."""
+    dim = patterns.shape[1]
+    hebbian = (patterns.T @ patterns / dim).fill_diagonal_(0.0).float()  # K / D: integer fields, many exact ties
+    gaussian = torch.randn(dim, dim, generator=gen, dtype=torch.float64)
+    models = [DenseAM(patterns, Power(n, rectified)) for n in (2, 3, 4, 5) for rectified in (False, True)]
+    return models + [Hopfield(hebbian), Hopfield(hebbian, 1.0 / dim), Hopfield((gaussian + gaussian.T).float())]
+
+
+def check_field_sweep(seed: int, dim: int, count: int, noise: float) -> int:
+    """Flip to flip on exact synchronous fields = neuron by neuron on the cache: the same float64 states, bit for bit,
+    from noisy copies of stored patterns, with and without clamped neurons. Returns the zero fields (ties) met."""
+    gen = torch.Generator().manual_seed(seed)
+    patterns = bipolar(count, dim, gen)
+    starts = patterns[torch.randint(count, (24,), generator=gen)]
+    starts = torch.where(torch.rand(starts.shape, generator=gen) < noise, -starts, starts)
+    clamped = torch.rand(dim, generator=gen) < 0.2
+    ties = 0
+    for model in field_sweep_models(patterns, gen):
+        fields = model.sweep_fields(starts)
+        assert fields is not None and fields.dtype == torch.float64, type(model).__name__
+        ties += int((fields == 0).sum())
+        order = sweep_order(model, 24, torch.Generator().manual_seed(seed))
+        for mask in (None, clamped):
+            reference = incremental_sweep(model, starts, order, mask)
+            fast = field_sweep(model, starts, order, model.sweep_fields(starts), mask)
+            assert torch.equal(fast, reference), (type(model).__name__, getattr(model, "separation", None))
+            assert torch.equal(asynchronous_sweep(model, starts, torch.Generator().manual_seed(seed), mask), reference)
+    return ties
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1), dim=st.integers(4, 40), count=st.integers(1, 30), noise=st.sampled_from([0.1, 0.5])
+)
+def test_field_sweep_equals_the_per_neuron_sweep_exactly(seed, dim, count, noise):
+    check_field_sweep(seed, dim, count, noise)
+
+
+def test_field_sweep_equals_the_per_neuron_sweep_on_exact_ties():
+    """Even D and P: many fields are exactly 0 (kept by sign_keep), and the two sweeps still agree bit for bit."""
+    assert check_field_sweep(seed=1, dim=12, count=8, noise=0.5) > 0
+
+
+def test_field_sweep_relaxation_matches_the_per_neuron_reference_across_sweeps():
+    """Whole relaxations on the ladder's heavy kind of point (dense x⁴, 10% flipped probes): the same final states and
+    sweep counts as the from-scratch per-neuron reference applied sweep by sweep with the same orders."""
+    gen = torch.Generator().manual_seed(3)
+    patterns = bipolar(96, 12, gen)
+    probes = torch.where(torch.rand(patterns.shape, generator=gen) < 0.1, -patterns, patterns)
+    model = DenseAM(patterns, Power(4))
+    assert model.sweep_fields(probes) is not None
+    result = relax(model, probes, "async", 30, torch.Generator().manual_seed(5))
+    orders, states = torch.Generator().manual_seed(5), probes.clone()
+    for sweep in range(int(result.sweeps.max())):
+        active = (result.sweeps > sweep).nonzero()[:, 0]
+        states[active] = reference_async_sweep(model, states[active], sweep_order(model, len(active), orders))
+    assert torch.equal(states, result.states)
 
 
 def test_converged_mask_and_sweeps_are_per_sample():

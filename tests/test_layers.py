@@ -36,7 +36,7 @@ LAYERS = [
     {"experiments"},
     {"figures"},
     {"report", "paper_export", "bench", "validation", "composition", "measure", "runner", "commands", "dvcyaml", "cli"}
-    | {"breaks"},
+    | {"breaks", "timings"},
 ]
 
 

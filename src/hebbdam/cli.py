@@ -87,6 +87,9 @@ def _commands() -> dict[str, Command]:
             "part",
             ("exp-show", "install", "suite"),
         ),
+        "stage-times": Command(
+            "hebbdam.timings:main", "write README.md's stage-time paragraph from .timings/", options=("--out",)
+        ),
         "validate-rules": Command(
             "hebbdam.experiments.validate_rules:main",
             "measure every learning rule against its published behaviour",
@@ -192,6 +195,17 @@ def _unexpected(err: BaseException) -> str:
     return f"{type(err).__name__}: {_one_line(err) or '(no message)'}"
 
 
+def _stage_clock(args):
+    """A :class:`hebbdam.timings.StageClock` for a stage of dvc.yaml run as dvc.yaml runs it (params.yaml, the usual
+    outputs), else None: a scratch run (``--out``, another params file) leaves the recorded times alone."""
+    stage = next((stage for stage in STAGES if stage.command == args.command), None)
+    if stage is None or getattr(args, "out", None) or args.params != "params.yaml":
+        return None
+    from .timings import StageClock
+
+    return StageClock("_".join([stage.name, *args.words]))
+
+
 def main(argv: list[str] | None = None) -> int:
     commands = _commands()
     parser = build_parser(commands)
@@ -225,7 +239,10 @@ def main(argv: list[str] | None = None) -> int:
 
             check_file(args.params)
         function = getattr(importlib.import_module(module_name), function_name)
+        clock = _stage_clock(args)
         function(args)
+        if clock is not None:
+            clock.stop()
     except HebbdamError as err:
         print(f"hebbdam: error: {_one_line(err)}", file=sys.stderr)
         return 2

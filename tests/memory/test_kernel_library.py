@@ -4,6 +4,7 @@ checked, and the sha256 recorded at build time; a planted library never runs (it
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -66,3 +67,23 @@ def test_a_group_writable_cache_is_refused_and_distances_stay_right(tmp_path):
     status, values = probe(cache, marker)
     assert "kernel unavailable" in status and "group- or world-writable" in status, status
     assert values == "8.0 8.0"  # torch.cdist
+
+
+def test_the_kernel_cache_is_keyed_by_cpu_features_and_compiler(monkeypatch):
+    """A home directory shared by mixed cluster nodes: another CPU (features, model) or another compiler (version,
+    flags) names another library, so no node loads a -march=native kernel built for a different one."""
+    from hebbdam.memory import distance
+
+    flags = ["-O3", "-march=native"]
+    name = distance.kernel_name("cc", flags)
+    assert re.fullmatch(r"distance-\w+-cpu[0-9a-f]{10}-cc[0-9a-f]{10}-src[0-9a-f]{10}\.so", name), name
+    if Path("/proc/cpuinfo").exists():  # Linux: the feature flags themselves (x86 "flags", Arm "Features")
+        assert "flags=" in distance.cpu_signature() or "Features=" in distance.cpu_signature()
+    assert distance.kernel_name("cc", flags) == name  # stable on one node
+    assert distance.kernel_name("cc", ["-O2", "-march=native"]) != name
+    native = distance.cpu_signature()
+    monkeypatch.setattr(distance, "cpu_signature", lambda: native.replace("avx512f", "").replace("avx2", "") + " x")
+    assert distance.kernel_name("cc", flags) != name  # another CPU's features
+    monkeypatch.setattr(distance, "cpu_signature", lambda: native)
+    monkeypatch.setattr(distance, "compiler_signature", lambda compiler: "gcc (other) 9.0.0")
+    assert distance.kernel_name("cc", flags) != name  # another compiler

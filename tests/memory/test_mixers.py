@@ -80,11 +80,21 @@ def matmul_softmax_matmul(q, k, v, scale, causal):
     return torch.cat(rows, dim=-2)
 
 
+@pytest.mark.parametrize(("dim", "value_dim"), [(16, 64), (64, 64), (16, 9), (9, 9)])
+def test_sdpa_is_used_exactly_where_the_cpu_picks_its_fused_kernel(dim, value_dim):
+    """uses_fused_attention agrees with torch's own CPU backend choice: flash (1) for equal widths, the slow math
+    fallback (0) for E9's d_key 16, d_value 64, where the explicit form is taken instead."""
+    q, k, v, _ = random_sequence(seed=3, batch=2, length=11, dim=dim, value_dim=value_dim)
+    q, k, v = q.float(), k.float(), v.float()
+    assert uses_fused_attention(q, k, v) == (torch._fused_sdp_choice(q, k, v) == 1)
+    assert uses_fused_attention(q, k, v) == (dim == value_dim)
+
+
 @pytest.mark.parametrize("causal", [True, False])
 def test_fused_attention_equals_matmul_softmax_matmul_in_float64(causal):
     """The SDPA path (CPU flash kernel) = the hand-written matmul-softmax-matmul, and the explicit fallback too,
     at any batch shape; the softmax mixer's parallel form is the causal one and its read the non-causal one."""
-    q, k, v, _ = random_sequence(seed=21, batch=4, length=37, dim=16, value_dim=9)
+    q, k, v, _ = random_sequence(seed=21, batch=4, length=37, dim=16, value_dim=16)
     assert uses_fused_attention(q, k, v)
     expected = matmul_softmax_matmul(q, k, v, 0.37, causal)
     fused = attention(q, k, v, 0.37, causal=causal)

@@ -158,6 +158,17 @@ class BinaryMemory(Memory):
     def step(self, states: Tensor) -> Tensor:
         return sign_keep(self.field(states), states)
 
+    # asynchronous support: exact synchronous fields refreshed per flip (dynamics.field_sweep) ------------------
+    def sweep_fields(self, states: Tensor) -> Tensor | None:
+        """(B, D) → (B, D) float64 fields whose signs, and zeros, are exactly those :meth:`field_at` reads (a positive
+        factor per state is free), or None when this memory has no such field (then sweeps go neuron by neuron)."""
+        return None
+
+    def refresh_fields(self, fields: Tensor, states: Tensor, rows: Tensor, neurons: Tensor, delta: Tensor) -> None:
+        """Make ``fields[rows]`` (B, D) float64 current after ``states[rows, neurons]`` (already updated) moved by
+        ``delta`` (R,): in place. Default: recompute those rows."""
+        fields[rows] = self.sweep_fields(states[rows])
+
     # asynchronous support: a cache kept current per single-neuron flip -------------------------------------
     def cache(self, states: Tensor) -> Tensor:
         """(B, D) → (B, C): the quantities needed to read one neuron's field cheaply."""

@@ -114,6 +114,14 @@ class DenseAM(BinaryMemory):
             parts.append((to_minus - to_plus).sum(-1))
         return torch.cat(parts, dim=1)
 
+    def sweep_fields(self, states: Tensor) -> Tensor | None:
+        """(B, D) → (B, D) float64 :meth:`integer_field` for an ``exact`` power, else None.
+
+        Not for the exponential: its grouped field of one state costs D one-neuron fields, so refreshing it per flip
+        lost to the per-neuron sweep (measured 5.3 s vs 0.79 s at D = 18, P = 1152, 10% flipped starts). Not for float
+        fields either: a product could round a near-tie differently from :meth:`field_at`."""
+        return self.integer_field(states) if self.exact else None
+
     def cache(self, states: Tensor) -> Tensor:
         return self.overlaps(states)
 

@@ -1,8 +1,11 @@
 """Pairwise distances between states and memories, fast on the CPU, exact everywhere.
 
 Manhattan (L1) and exact Euclidean distances have no GEMM form, and ``torch.cdist(p=1)`` runs at a twentieth of the
-GEMM rate on a CPU. On float32 CPU tensors the distances come from a small C kernel compiled once per machine with
-the system C compiler (``cc``; ``$CC`` overrides) and cached under ``~/.cache/hebbdam`` (``$HEBBDAM_CACHE``): a 3 × 3
+GEMM rate on a CPU. On float32 CPU tensors the distances come from a small C kernel compiled once per CPU and compiler
+with the system C compiler (``cc``; ``$CC`` overrides) and cached under ``~/.cache/hebbdam`` (``$HEBBDAM_CACHE``),
+keyed by the CPU's features and the compiler (:func:`kernel_name`). Plain C through ctypes, not
+``torch.utils.cpp_extension``: that needs a C++ toolchain, the torch headers and ninja, and minutes of build, where
+this needs any ``cc`` and a second. A 3 × 3
 tile of (query, memory) pairs is accumulated in SIMD registers along D, so each loaded vector is used three times,
 and the memories are split over ``torch.get_num_threads()`` threads (ctypes releases the GIL). Each pair is summed
 in the same order whatever the thread count, so results are repeatable bit for bit.
@@ -18,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import platform
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -138,6 +142,45 @@ def _build(compiler: str, flags: list[str], library: Path) -> None:
         os.replace(built, library)
 
 
+def _short_hash(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:10]
+
+
+def cpu_signature() -> str:
+    """What ``-march=native`` compiles for: the vendor, family, model and feature flags of this CPU (Linux
+    /proc/cpuinfo, first processor), else the platform's own description of its processor."""
+    try:
+        block = Path("/proc/cpuinfo").read_text().split("\n\n")[0]
+    except OSError:
+        block = ""
+    fields = dict(line.split(":", 1) for line in block.splitlines() if ":" in line)
+    keys = ("vendor_id", "cpu family", "model", "flags", "Features", "CPU implementer", "CPU part")
+    found = [f"{key}={fields[name].strip()}" for key in keys for name in fields if name.strip() == key]
+    return "\n".join(found) or f"{platform.machine()} {platform.processor()} {platform.platform()}"
+
+
+def compiler_signature(compiler: str) -> str:
+    """The compiler's own ``--version`` and target triple (a changed or upgraded ``cc`` builds anew)."""
+    result = [compiler]
+    for option in ("--version", "-dumpmachine"):
+        try:
+            done = subprocess.run([compiler, option], capture_output=True, text=True, timeout=30, check=False)
+            result.append(done.stdout.strip())
+        except (OSError, subprocess.SubprocessError) as err:
+            result.append(f"{type(err).__name__}")
+    return "\n".join(result)
+
+
+def kernel_name(compiler: str, flags: list[str]) -> str:
+    """The cached library's file name: ``distance-<arch>-cpu<h>-cc<h>-src<h>.so``, keyed by this CPU's features,
+    the compiler (and its flags) and the source, so a cache shared by mixed cluster nodes (one home directory) never
+    loads a ``-march=native`` kernel built for another CPU (SIGILL) or by another compiler."""
+    arch = "".join(c for c in platform.machine() if c.isalnum() or c == "_") or "cpu"
+    cpu = _short_hash(cpu_signature())
+    cc = _short_hash(compiler_signature(compiler), *flags)
+    return f"distance-{arch}-cpu{cpu}-cc{cc}-src{_short_hash(KERNEL_SOURCE)}.so"
+
+
 def _compile() -> ctypes.CDLL:
     """Build the kernel once per source and compiler (atomic rename, so concurrent builds are safe) and load it.
 
@@ -147,8 +190,7 @@ def _compile() -> ctypes.CDLL:
     is rebuilt before anything of it runs."""
     compiler = os.environ.get("CC", "cc")
     flags = ["-O3", "-march=native", "-shared", "-fPIC"]
-    digest = hashlib.sha256("\0".join([KERNEL_SOURCE, compiler, *flags]).encode()).hexdigest()[:16]
-    library = _cache_dir() / f"distance-{digest}.so"
+    library = _cache_dir() / kernel_name(compiler, flags)
     library.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     _check_private(library.parent, "kernel cache folder")
     record = library.with_suffix(".sha256")

@@ -70,6 +70,14 @@ class Hopfield(BinaryMemory):
     def field_at(self, cache: Tensor, states: Tensor, index: Tensor) -> Tensor:
         return cache.gather(1, index[:, None])[:, 0] - self.field_threshold[index]
 
+    def sweep_fields(self, states: Tensor) -> Tensor:
+        """(B, D) → (B, D) float64 :meth:`field_units`: the fields the per-neuron sweep reads, θ included."""
+        return self.field_units(states)
+
+    def refresh_fields(self, fields: Tensor, states: Tensor, rows: Tensor, neurons: Tensor, delta: Tensor) -> None:
+        # σ_i += δ adds δ W_ji to every h_j of that state: one row of the transpose per flipped state (exact, as cache)
+        fields[rows] += delta.double()[:, None] * self.columns("field_weights")[neurons]
+
     def after_flip(self, cache: Tensor, index: Tensor, delta: Tensor) -> Tensor:
         # h_j = Σ_k W_jk σ_k, so σ_i += δ adds δ W_ji to every h_j: column i of W, one per state.
         return torch.addcmul(cache, delta.double()[:, None], self.columns("field_weights")[index])
