@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import resource
+import sys
 import time
 from pathlib import Path
 
@@ -49,6 +50,9 @@ class StageClock:
         self.load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
     def stop(self) -> dict:
+        parallel = sys.modules.get("hebbdam.parallel")
+        if parallel is not None:  # join the stage's fit workers first: a child's CPU counts once it is reaped
+            parallel.close_pools()
         record = {
             "stage": self.stage,
             "wall_s": round(time.perf_counter() - self.wall, 1),
