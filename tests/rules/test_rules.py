@@ -42,6 +42,9 @@ EXPECTED = {
     "delta_readout": ("local", "readout"),
     "prototype": ("local", "hidden"),
     "pseudo_inverse_slots": ("nonlocal", "slots"),
+    "willshaw": ("local", "pairwise"),
+    "bcpnn": ("local", "coactivity"),
+    "holographic": ("local", "trace"),
 }
 
 
