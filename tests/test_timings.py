@@ -14,6 +14,9 @@ from hebbdam.errors import HebbdamError
 
 
 def test_a_stage_clock_records_wall_and_cpu_time(tmp_path, capsys):
+    from hebbdam import parallel
+
+    parallel.close_pools()  # workers another test left alive would count on this clock when it joins them
     clock = timings.StageClock("ladder_dense", tmp_path)
     end = time.process_time() + 0.3
     while time.process_time() < end:  # burn CPU: the record must see it
