@@ -74,5 +74,5 @@ def worker_pid(_: int) -> int:
 def test_later_maps_reuse_the_stage_workers_and_give_the_same_results():
     first = set(map_fits(worker_pid, list(range(6)), workers=2))
     second = set(map_fits(worker_pid, list(range(6)), workers=2))
-    assert first == second and len(first) <= 2  # no new spawn
+    assert len(first | second) <= 2  # the same two workers (either may have taken every call): no new spawn
     assert map_fits(noisy_fit, [5, 17, 3], workers=2) == map_fits(noisy_fit, [5, 17, 3], workers=1)
