@@ -365,3 +365,21 @@ def test_the_committed_exact_list_names_keys_of_the_baseline_and_no_float_arm():
     floats = ("pseudo_inverse", "dreaming", "backprop", "features", "krotov", "softmax", "pinv")
     exact_keys = [key for key in keys if tolerances.is_exact(key)]
     assert exact_keys and not [k for k in exact_keys if any(word in k.partition(":")[2] for word in floats)]
+
+
+def test_a_value_a_calibration_seed_gave_is_seed_noise_and_one_between_the_modes_is_not(tmp_path):
+    """A metric whose calibration seeds split into two modes (0.15 and 0.30, σ small within each): a run in the
+    other mode passes, as the calibration seeds themselves must; a value between the modes fails; a censored value
+    passes only on a side a seed was censored on."""
+    spread = {"std": 0.004, "states": ["number", "above_grid"], "values": [0.15, 0.151, 0.30, "above_grid"]}
+
+    def check(new):
+        base, run = setup(tmp_path, estimates(0.15), new)
+        write(base, "spread.json", {"metrics": {KEY: spread}})
+        (result,) = [c for c in compare(base, run) if c.key == KEY]
+        return result
+
+    assert check(estimates(0.301)).passed and check(estimates(0.301)).source == "near a calibration seed"
+    assert not check(estimates(0.23)).passed
+    assert check(estimates(None, "above_grid")).passed
+    assert not check(estimates(None, "below_grid")).passed
