@@ -62,7 +62,16 @@ from ..lit.backprop import FeatureMap, MemoryMatrix, PairwiseWeights, Plateau, f
 from ..logs import say
 from ..memory import BinaryMemory, Memory, Separation, get_kind
 from ..memory.random_features import feature_frequencies
-from ..metrics import binarise, bit_error_fraction, bootstrap_crossing, crossing, exact_recall, grid_side
+from ..metrics import (
+    binarise,
+    binary_entropy,
+    bit_error_fraction,
+    bootstrap_best,
+    bootstrap_crossing,
+    crossing,
+    exact_recall,
+    grid_side,
+)
 from ..parallel import map_fits
 from ..rules import Rule, get_rule
 from ..schema import (
@@ -473,13 +482,6 @@ def measure_point(arm: Arm, dim: int, size: int, count: int, settings: Settings,
     return point
 
 
-def binary_entropy(error: float) -> float:
-    """H₂(ε) in bits (0 at ε ∈ {0, 1})."""
-    if error <= 0.0 or error >= 1.0:
-        return 0.0
-    return -(error * math.log2(error) + (1 - error) * math.log2(1 - error))
-
-
 def information_per_parameter(count: int, dim: int, budget: int, error: float, cue_error: float = 0.0) -> float:
     """I/M: the bits the memory restores about the P stored patterns, per parameter.
 
@@ -577,19 +579,6 @@ def capacities(counts: list[int], per_trial: list[list[float]], levels: list[flo
     return entry
 
 
-def best_over_grid(counts: list[int], per_trial: list[list[float]], generator) -> dict:
-    """The largest mean over trials of a per-trial quantity on the grid (``value``), the P where it is reached
-    (``at``) and its 95% interval when the trials are resampled (the same resample at every P)."""
-    table = torch.tensor(per_trial, dtype=torch.float64)  # (points, trials)
-    means = table.mean(1)
-    trials = table.shape[1]
-    picks = torch.randint(trials, (BOOTSTRAP_SAMPLES, trials), generator=generator)
-    resampled = table[:, picks].mean(2).amax(0)  # (samples,)
-    low, high = resampled.quantile(torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
-    best = int(means.argmax())
-    return {"value": round(float(means[best]), 6), "low": round(low, 6), "high": round(high, 6), "at": counts[best]}
-
-
 def keep_k(counts: list[int], units: int, dim: int, budget: int, levels: list[float]) -> dict:
     """What the trivial memory that keeps K patterns and forgets the rest scores on the same grid: f = min(1, K/P),
     its crossings at every level and at ½ (≈ 2K: the forgetting artifact), the patterns it recalls, and its
@@ -632,8 +621,9 @@ def summarise(
     for key in CRITERIA:
         result[key] = capacities(counts, [p[f"{key}_trials"] for p in points], settings.levels, dim / budget, generator)
     recalled = [[count * f for f in p["exact_trials"]] for count, p in zip(counts, points, strict=True)]
-    result["recalled"] = best_over_grid(counts, recalled, generator)
-    result["information"] = best_over_grid(counts, [p["information_trials"] for p in points], generator)
+    result["recalled"] = bootstrap_best(counts, recalled, BOOTSTRAP_SAMPLES, generator)
+    information = [p["information_trials"] for p in points]
+    result["information"] = bootstrap_best(counts, information, BOOTSTRAP_SAMPLES, generator)
     result["information"]["bit_error"] = next(
         p["bit_error"] for p in points if p["patterns"] == result["information"]["at"]
     )
