@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import platform
 import resource
 import time
 from pathlib import Path
@@ -44,6 +43,7 @@ from .memory.base import BinaryMemory, sign_keep
 from .memory.distance import fast_kernel_status
 from .memory.mixers import SoftmaxMemory
 from .memory.softmax import explicit_attention, gemm_readout, stream_step, uses_fused_attention
+from .timings import cpu_name
 
 RECALL_SIZES = {"memories": 8192, "dim": 784, "batch": 512}
 # E9's shapes (d_key 16, d_value 64: SDPA's CPU flash kernel refuses unequal widths, so the mixer takes the explicit
@@ -413,14 +413,6 @@ def _device_stream(device: torch.device, generator: torch.Generator, k: int, d: 
 
 
 # report ---------------------------------------------------------------------------------------------------------------
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _ms(seconds: float) -> str:
@@ -599,7 +591,7 @@ def run(out: str | Path = "reports/benchmarks.md") -> str:
     generator = torch.Generator().manual_seed(0)
     cpu = torch.device("cpu")
     start_load = load()
-    name = f"CPU: {_cpu_name()}, {torch.get_num_threads()} threads (torch {torch.__version__})"
+    name = f"CPU: {cpu_name()}, {torch.get_num_threads()} threads (torch {torch.__version__})"
     say(f"bench on {name}, load {start_load}")
     recall = softmax_rows(cpu, generator)
     say(
