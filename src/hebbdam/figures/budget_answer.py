@@ -58,17 +58,6 @@ def rows_of(metrics: dict) -> list[dict]:
     return patterns_rows(metrics[INPUTS[0]]) + images_rows(metrics[INPUTS[1]])
 
 
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return "∞" if value == math.inf else f"{value:.3g}"
-
-
-def _text(candidate: Candidate) -> str:
-    text = f"{candidate.name} {_fmt(candidate.value)} [{_fmt(candidate.low)}, {_fmt(candidate.high)}]"
-    return text if candidate.converged else text + " (not converged)"
-
-
 def _counts(rows: list[dict]) -> str:
     counts = {verdict: sum(row["verdict"] == verdict for row in rows) for verdict in VERDICTS}
     return ", ".join(f"{verdict} {n}" for verdict, n in counts.items() if n) or "no budget compared"
@@ -104,7 +93,7 @@ def paragraph(metrics: dict) -> list[str]:
     for row in rows:
         metric = f"P{level:g}" if row["metric"] == "P" else "bits/parameter"
         lines.append(
-            f"| {row['experiment']} | {row['budget']} | {metric} | {_text(row['local'])} | {_text(row['nonlocal'])} "
+            f"| {row['experiment']} | {row['budget']} | {metric} | {row['local'].text()} | {row['nonlocal'].text()} "
             f"| {row['verdict']} |"
         )
     return lines

@@ -11,7 +11,7 @@ dotted.
 
 from __future__ import annotations
 
-from .records import Candidate, budget_verdict
+from .records import Candidate, budget_verdict, number_text
 from .style import plt
 
 INPUTS = ("budget_images.json", "budget_images_curves.json")
@@ -264,17 +264,13 @@ def convergence_table(record: dict) -> list[str]:
     return lines
 
 
-def _fmt(value) -> str:
-    return "—" if value is None else f"{value:.3g}"
-
-
 def _interval(side: dict) -> str:
-    return f"{side['value']:.3g} [{_fmt(side['low'])}, {_fmt(side['high'])}]"
+    return f"{side['value']:.3g} [{number_text(side['low'])}, {number_text(side['high'])}]"
 
 
 def _estimate(entry: dict, key: str) -> str:
     if entry[key] is not None:
-        return f"{entry[key]:.3g} [{_fmt(entry[f'{key}_low'])}, {_fmt(entry[f'{key}_high'])}]"
+        return f"{entry[key]:.3g} [{number_text(entry[f'{key}_low'])}, {number_text(entry[f'{key}_high'])}]"
     outside = entry[f"{key}_outside"]
     return f"{'<' if outside['side'] == 'below_grid' else '>'} {outside['load']:g}"
 

@@ -15,7 +15,7 @@ import math
 
 from .. import comparison as cmp
 from .. import references as ref
-from .records import NOT_CONVERGED, Candidate, budget_verdict
+from .records import NOT_CONVERGED, Candidate, budget_verdict, number_text
 from .style import plt
 
 INPUTS = ("budget_patterns.json", "budget_patterns_curves.json")
@@ -91,12 +91,6 @@ def answer(metrics: dict, level: float = ANSWER_LEVEL) -> list[dict]:
     return rows
 
 
-def _candidate_text(candidate: Candidate) -> str:
-    high = "∞" if candidate.high == math.inf else _fmt(candidate.high)
-    text = f"{candidate.name} {_fmt(candidate.value)} [{_fmt(candidate.low)}, {high}]"
-    return text if candidate.converged else text + " (not converged)"
-
-
 def paragraph(metrics: dict, level: float = ANSWER_LEVEL) -> list[str]:
     """The answer, generated: per budget, the best local against the best nonlocal at level ``level`` and in
     information per parameter, with 95% intervals over trials, and the verdict."""
@@ -119,7 +113,7 @@ def paragraph(metrics: dict, level: float = ANSWER_LEVEL) -> list[str]:
     for row in rows:
         metric = f"P{level:g}" if row["metric"] == "P" else "bits/parameter"
         lines.append(
-            f"| {row['budget']} | {metric} | {_candidate_text(row['local'])} | {_candidate_text(row['nonlocal'])} "
+            f"| {row['budget']} | {metric} | {row['local'].text()} | {row['nonlocal'].text()} "
             f"| {row['verdict']} | {', '.join(row['nonlocal_arms'])} |"
         )
     return lines
@@ -139,7 +133,7 @@ def comparisons(metrics: dict) -> list[dict]:
                 else "max over P of P·D·(H₂(ρ) − H₂(ε))⁺/(H₂(ρ)·M) from 10% flips",
                 local.value,
                 interval=None if local.low is None else (local.low, local.high),
-                note=f"{_candidate_text(local)} against {_candidate_text(remote)}: {row['verdict']}",
+                note=f"{local.text()} against {remote.text()}: {row['verdict']}",
                 headline=row["metric"] == "I/M",
             )
         )
@@ -272,16 +266,20 @@ def table(metrics: dict) -> list[str]:
         cells = [_capacity(at_level(entry["exact"], level)) for level in levels]
         cells.append(_capacity(entry["exact"]["half"]))
         recalled, info = entry["recalled"], entry["information"]
-        cells.append(f"{_fmt(recalled['value'])} [{_fmt(recalled['low'])}, {_fmt(recalled['high'])}]")
-        cells.append(f"{_fmt(info['value'])} [{_fmt(info['low'])}, {_fmt(info['high'])}] ({info['at']})")
-        cells.append(_fmt(at_level(entry["fixed_point"], levels[0])["bits_per_parameter"]))
+        cells.append(
+            f"{number_text(recalled['value'])} [{number_text(recalled['low'])}, {number_text(recalled['high'])}]"
+        )
+        cells.append(
+            f"{number_text(info['value'])} [{number_text(info['low'])}, {number_text(info['high'])}] ({info['at']})"
+        )
+        cells.append(number_text(at_level(entry["fixed_point"], levels[0])["bits_per_parameter"]))
         verdict = "" if converged(entry) else " (not converged)"
         head = f"| {name}{verdict} | {arm['locality']} | {arm['memory']} | {entry['D']} | {entry['M']} | "
         lines.append(head + " | ".join(cells) + " |")
         if "keep_K" in entry:
             keep = entry["keep_K"]
-            trivial = [_fmt(keep[key]) for key in keep if key.startswith("L")] + [_fmt(keep["half"])]
-            trivial += [_fmt(keep["recalled"]), _fmt(keep["information"]), "—"]
+            trivial = [number_text(keep[key]) for key in keep if key.startswith("L")] + [number_text(keep["half"])]
+            trivial += [number_text(keep["recalled"]), number_text(keep["information"]), "—"]
             lines.append(f"| keep K = {entry['size']} (trivial) | — | — | {entry['D']} | {entry['M']} | "
                          + " | ".join(trivial) + " |")  # fmt: skip
     return lines
@@ -327,9 +325,5 @@ def _training_row(name: str, arm: dict, entry: dict) -> str:
 def _capacity(capacity: dict) -> str:
     if capacity["P_c"] is None:
         outside = capacity["P_c_outside"]
-        return ("< " if outside["side"] == "below_grid" else "> ") + _fmt(outside["load"])
-    return f"{_fmt(capacity['P_c'])} [{_fmt(capacity['P_c_low'])}, {_fmt(capacity['P_c_high'])}]"
-
-
-def _fmt(value) -> str:
-    return "—" if value is None else f"{value:.3g}"
+        return ("< " if outside["side"] == "below_grid" else "> ") + number_text(outside["load"])
+    return f"{number_text(capacity['P_c'])} [{number_text(capacity['P_c_low'])}, {number_text(capacity['P_c_high'])}]"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -49,6 +50,18 @@ class Candidate:
     low: float | None
     high: float | None
     converged: bool = True
+
+    def text(self) -> str:
+        """ "name value [low, high]", with " (not converged)" when its optimiser stopped at its cap."""
+        text = f"{self.name} {number_text(self.value)} [{number_text(self.low)}, {number_text(self.high)}]"
+        return text if self.converged else text + " (not converged)"
+
+
+def number_text(value: float | None) -> str:
+    """A number of the report: 3 significant digits; "—" when unknown, "∞" for an interval open above."""
+    if value is None:
+        return "—"
+    return "∞" if value == math.inf else f"{value:.3g}"
 
 
 def budget_verdict(candidates: list[Candidate]) -> tuple[Candidate, Candidate, str] | None:
