@@ -58,7 +58,7 @@ from ..config import ConfigError, Params
 from ..data.synthetic import flip_bits, rademacher
 from ..dynamics import relax
 from ..lit import store
-from ..lit.backprop import FeatureMap, MemoryMatrix, PairwiseWeights, Plateau, fit_denoising
+from ..lit.backprop import Denoisable, FeatureMap, MemoryMatrix, PairwiseWeights, Plateau, fit_denoising
 from ..logs import say
 from ..memory import BinaryMemory, Memory, Separation, get_kind
 from ..memory.random_features import feature_frequencies
@@ -311,7 +311,7 @@ def build_memory(
     init = arm.inits[0] if init is None else init
     parameters = trainable(arm, patterns, size, seed, init)
     start = parameters.export()  # a copy: the fit trains ``parameters`` in place
-    module = fit_denoising(
+    fitted = fit_denoising(
         parameters,
         patterns,
         flip=settings.flip_fraction,
@@ -328,8 +328,8 @@ def build_memory(
             floor=arm.options.get("floor", DEFAULT_FLOOR),
         ),
     )
-    memory, kept = keep_better(module.memory.export(), start, trial, settings)
-    return Filled(memory, {"lr": lr, "init": init, **module.fit_summary, "kept": kept})
+    memory, kept = keep_better(fitted.memory.export(), start, trial, settings)
+    return Filled(memory, {"lr": lr, "init": init, **fitted.fit_summary, "kept": kept})
 
 
 def keep_better(trained: Memory, start: Memory, trial: Trial, settings: Settings) -> tuple[Memory, str]:
@@ -343,7 +343,7 @@ def keep_better(trained: Memory, start: Memory, trial: Trial, settings: Settings
     return (start, "start") if start_rank > trained_rank else (trained, "trained")
 
 
-def trainable(arm: Arm, patterns: torch.Tensor, size: int, seed: int, init: str):
+def trainable(arm: Arm, patterns: torch.Tensor, size: int, seed: int, init: str) -> Denoisable:
     """The parameters a backprop arm trains, started ``written`` (W: the Hebb write ΞᵀΞ/D; Ξ: the first K patterns
     in the K slots, the rest of the slots random; T: the Hebbian feature sum) or ``random`` (small Gaussian W or Ξ)."""
     count, dim = patterns.shape

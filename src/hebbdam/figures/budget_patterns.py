@@ -34,6 +34,14 @@ def at_level(criterion: dict, level: float) -> dict | None:
     return next((c for c in criterion.values() if isinstance(c, dict) and c.get("level") == level), None)
 
 
+def listed_level(criterion: dict, level: float) -> dict:
+    """:func:`at_level` for a level of the record's ``levels``, which every entry holds (KeyError naming it if not)."""
+    found = at_level(criterion, level)
+    if found is None:
+        raise KeyError(f"no capacity entry at the listed level {level:g}")
+    return found
+
+
 def converged(entry: dict) -> bool:
     """Whether the fill of this budget reached its plateau (a backprop arm's ``training.converged``; else True)."""
     return entry.get("training", {}).get("converged", True)
@@ -152,8 +160,8 @@ def draw(metrics: dict) -> plt.Figure:
         for index, dim in enumerate(sorted({e["D"] for e in arm["budgets"].values()})):
             label = f"{name} ({arm['locality']})" if index == 0 else None  # one line per D, one label per arm
             series = sorted((e for e in arm["budgets"].values() if e["D"] == dim), key=lambda e: e["M"])
-            capacity = [(e["M"], at_level(e["exact"], ANSWER_LEVEL)) for e in series]
-            capacity = [(m, c) for m, c in capacity if c is not None and c["P_c"] is not None]
+            found = [(e["M"], at_level(e["exact"], ANSWER_LEVEL)) for e in series]
+            capacity = [(m, c) for m, c in found if c is not None and c["P_c"] is not None]
             if capacity:
                 ys, low, high = _with_errors([c for _, c in capacity], "P_c", "P_c_low", "P_c_high")
                 axes[0, 0].errorbar([m for m, _ in capacity], ys, yerr=[low, high], label=label, **kwargs)
@@ -263,7 +271,7 @@ def table(metrics: dict) -> list[str]:
         "|---|---|---|---|---|" + "---|" * (len(levels) + 4),
     ]
     for name, arm, entry in _entries(record):
-        cells = [_capacity(at_level(entry["exact"], level)) for level in levels]
+        cells = [_capacity(listed_level(entry["exact"], level)) for level in levels]
         cells.append(_capacity(entry["exact"]["half"]))
         recalled, info = entry["recalled"], entry["information"]
         cells.append(
@@ -272,7 +280,7 @@ def table(metrics: dict) -> list[str]:
         cells.append(
             f"{number_text(info['value'])} [{number_text(info['low'])}, {number_text(info['high'])}] ({info['at']})"
         )
-        cells.append(number_text(at_level(entry["fixed_point"], levels[0])["bits_per_parameter"]))
+        cells.append(number_text(listed_level(entry["fixed_point"], levels[0])["bits_per_parameter"]))
         verdict = "" if converged(entry) else " (not converged)"
         head = f"| {name}{verdict} | {arm['locality']} | {arm['memory']} | {entry['D']} | {entry['M']} | "
         lines.append(head + " | ".join(cells) + " |")
