@@ -159,7 +159,7 @@ def stage_run(params: Params, stage: str, config: dict) -> Iterator[Tracker]:
             name=f"{stage} · {group}",
             tags=[f"profile:{profile}", f"rule:{rule}"],
             config={**config, "git_commit": git_commit(), "profile": profile, "rule": rule},
-            mode=mode,
+            mode=mode,  # type: ignore[arg-type]  # wandb's Settings take WANDB_MODE's "dryrun"/"run" too; init's Literal omits them
             dir=str(root),
             settings=wandb.Settings(init_timeout=float(params.raw("logger.init_timeout_s", 30)), silent=True),
         )
