@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -79,7 +79,7 @@ class Tracker:
     def active(self) -> bool:
         return self.run is not None and not getattr(self.run, "disabled", False)
 
-    def summary(self, values: dict[str, object]) -> None:
+    def summary(self, values: Mapping[str, object]) -> None:
         """Summary values; a null (no crossing measured) stays null, so two runs keep the same keys."""
         if self.run is not None:
             self.run.summary.update(values)

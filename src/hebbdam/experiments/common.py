@@ -150,7 +150,7 @@ class Curves:
         first, *rest = self.series
         return " ".join([str(row[first]), *(f"{name}={row[name]}" for name in rest)])
 
-    def table(self, files: dict[str, object]) -> list[dict]:
+    def table(self, files: dict[str, Any]) -> list[dict]:
         content = files[self.file]
         return content[self.rows] if self.rows is not None else content
 
@@ -166,8 +166,10 @@ def uniform_rows(rows: list[dict]) -> list[dict]:
 
 
 def select(record: dict, *patterns: str) -> dict[str, float | None]:
-    """Numeric leaves of ``record`` whose dotted key matches one of the ``fnmatch`` ``patterns``, in record order."""
-    return {key: value for key, value in flatten(record).items() if any(fnmatch(key, p) for p in patterns)}
+    """Numeric (or null) leaves of ``record`` whose dotted key matches one of the ``fnmatch`` ``patterns``, in record
+    order; string leaves (names, sides) are not numbers and are skipped."""
+    leaves = flatten(record).items()
+    return {k: v for k, v in leaves if not isinstance(v, str) and any(fnmatch(k, p) for p in patterns)}
 
 
 def headline_numbers(headline: dict, stage: str) -> dict[str, float | None]:
@@ -193,7 +195,7 @@ def run_stage(
     args,
     experiment: str,
     parse_settings: Callable[[Params], SettingsT],
-    compute: Callable[[SettingsT, Params, Any], dict[str, object]],
+    compute: Callable[[SettingsT, Params, Any], dict[str, Any]],  # file name → JSON document
     record_name: str | None = None,
     headline: Callable[[dict], dict[str, float | None]] | None = None,
     curves: tuple[Curves, ...] = (),

@@ -23,6 +23,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
+from typing import Literal
 
 import pytorch_lightning as pl
 import torch
@@ -34,7 +35,11 @@ from ..errors import ConfigError
 from ..logs import say
 
 PASSED_THROUGH = ("accelerator", "devices", "precision", "deterministic", "enable_progress_bar", "log_every_n_steps")
-DDP_START_METHODS = {"ddp": "popen", "ddp_spawn": "spawn", "ddp_fork": "fork"}
+DDP_START_METHODS: dict[str, Literal["popen", "spawn", "fork"]] = {
+    "ddp": "popen",
+    "ddp_spawn": "spawn",
+    "ddp_fork": "fork",
+}
 KNOWN_KEYS = {*PASSED_THROUGH, "strategy", "max_epochs", "checkpoint"}
 
 
@@ -202,7 +207,7 @@ def fit_key(module, datamodule, section: dict | None, overrides: dict | None = N
     trainer = {k: v for k, v in (section or {}).items() if k != "checkpoint"}
     hparams = dict(getattr(module, "hparams", {}) or {})
     rule = getattr(module, "rule", None) or getattr(module, "objective", None)
-    rule_text = repr(rule.name if hasattr(rule, "name") else rule) + repr(getattr(rule, "hyper", None))
+    rule_text = repr(getattr(rule, "name", rule)) + repr(getattr(rule, "hyper", None))
     data_tensors = [v for _, v in sorted(vars(datamodule).items()) if isinstance(v, torch.Tensor)]
     return {
         "config": _digest([type(module).__name__, _settings(module), hparams, trainer, overrides or {}]),
@@ -226,7 +231,7 @@ def resume_path(
     folder = Path(options["dir"]) / fit_folder(name)
     key, record = fit_key(module, datamodule, section, overrides), folder / "fit.json"
     if path is not None:
-        stored = io.read_json(record) if record.is_file() else {}
+        stored = io.read_json_object(record) if record.is_file() else {}
         differing = [part for part in key if stored.get(part) != key[part]]
         if differing:
             say(

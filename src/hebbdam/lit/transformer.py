@@ -209,7 +209,7 @@ def fit(
 class ValidationHistory(pl.Callback):
     """[step, val_loss, val_acc] after every validation inside ``fit`` (what the stage logs to W&B for the fit)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.rows: list[list[float]] = []
 
     def on_validation_end(self, trainer, pl_module) -> None:  # callback_metrics hold the epoch's means by now
