@@ -17,7 +17,7 @@ lines in its own words, and it cannot tell the composition check which keys were
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Protocol, TypeVar, overload
 
@@ -32,6 +32,8 @@ class Checked(Protocol[Final]):
     """A schema with cross-field rules: ``checked(section)`` returns the final value :func:`parse` gives."""
 
     def checked(self, section: Params) -> Final: ...
+
+
 SPEC = "hebbdam.schema"  # the dataclass field metadata key that holds a field's reader
 
 
@@ -91,7 +93,7 @@ def number_list(expected: str, bound: Callable[[float], bool]) -> Check:
     )
 
 
-def subset(expected: str, options: Sequence[Any], distinct: bool = False) -> Check:
+def subset(expected: str, options: Collection[Any], distinct: bool = False) -> Check:
     """A non-empty list whose every entry is one of ``options`` (each at most once when ``distinct``)."""
     return Check(
         expected,
@@ -166,7 +168,7 @@ class Keyed:
     another name is refused with ``expected``."""
 
     check: Check
-    names: Sequence[str]
+    names: Collection[str]
     expected: str
 
     def read(self, section: Params, name: str, default: Any, values: dict) -> dict:

@@ -171,7 +171,9 @@ def build_memory(arm: Arm, patterns: torch.Tensor, settings: Settings, generator
         module = store(patterns, arm.rule, settings.trainer, batch_size=batch, seed=settings.seed, max_epochs=epochs)
         memory = module.memory(separation_at(arm.separation, dim), kind=arm.model)
         threshold = arm_threshold(arm)
-        return Hopfield(memory.weights, threshold) if threshold else memory
+        if threshold and isinstance(memory, Hopfield):  # only hopfield arms take a threshold (ThresholdOptions)
+            return Hopfield(memory.weights, threshold)
+        return memory
     if arm.model == "random_features":
         features = int(arm.options.get("features", 4096))
         beta = float(arm.options.get("beta", 1.0)) / dim  # kernel exp(-β‖σ-ξ‖²/2D): scale-free in D

@@ -286,8 +286,10 @@ def measure_curve(arm: Arm, code: Code, settings: Settings) -> list[dict]:
             ),
             None,
         )
-        middle = None if bracket is None else round(math.sqrt(bracket[0] * bracket[1]))
-        if middle is None or middle in bracket:
+        if bracket is None:
+            break
+        middle = round(math.sqrt(bracket[0] * bracket[1]))
+        if middle in bracket:
             break
         points[middle] = measure_point(arm, code, middle, settings)
     return [points[count] for count in sorted(points)]
@@ -342,7 +344,7 @@ def holographic_law(settings: Settings) -> dict:
     law = settings.holographic
     generator = generator_for(settings.seed, "holographic", "bootstrap")
     dims: dict = {}
-    samples: list[list[float]] = []
+    samples: list[list[float | None]] = []  # per D: K₀.₉ of each bootstrap draw (None: no crossing)
     for dim in law.dims:
         counts = sorted({max(1, round(load * dim)) for load in law.loads if 2 * round(load * dim) <= law.items})
         per_trial = [
@@ -371,8 +373,9 @@ def holographic_law(settings: Settings) -> dict:
     slope = loglog_slope([e["D"] for e in measured], [e["K_c"] for e in measured]) if len(measured) >= 2 else None
     slopes = []
     for draw in zip(*samples, strict=True):
-        if all(v is not None for v in draw):
-            slopes.append(loglog_slope(law.dims, list(draw)))
+        crossed = [v for v in draw if v is not None]
+        if len(crossed) == len(draw):
+            slopes.append(loglog_slope(law.dims, crossed))
     interval = (
         torch.tensor(slopes, dtype=torch.float64).quantile(torch.tensor([0.025, 0.975], dtype=torch.float64)).tolist()
         if slopes
@@ -394,7 +397,8 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
     arms: dict = {}
     curves: list[dict] = []
     for arm in settings.arms:
-        entry = {"memory": arm.memory, "rule": arm.rule, "locality": arm.locality, "codings": {}}
+        codings: dict[str, dict] = {}
+        entry = {"memory": arm.memory, "rule": arm.rule, "locality": arm.locality, "codings": codings}
         for coding in settings.codings:
             start = time.perf_counter()
             code = code_for(arm.memory, settings.dim, coding)
@@ -402,7 +406,7 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
             curves.extend({k: v for k, v in p.items() if not k.endswith("_trials")} for p in points)
             generator = generator_for(settings.seed, arm.name, coding, "bootstrap")
             result = summarise(arm, code, points, generator)
-            entry["codings"][coding_key(coding)] = result
+            codings[coding_key(coding)] = result
             say(
                 f"sparse {arm.name} f={coding:g} D={code.dim}: P0.9 {result['exact']['P_c']} "
                 f"[{result['exact']['P_c_low']}, {result['exact']['P_c_high']}], "
