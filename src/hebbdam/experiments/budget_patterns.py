@@ -204,11 +204,15 @@ class Arm:
         """The budget sizes at D: D for pairwise, else ``sizes`` or round(r·D) per ``size_ratios``."""
         if self.memory == "hopfield":
             return [dim]
-        return self.sizes or [max(1, round(ratio * dim)) for ratio in self.size_ratios]
+        if self.sizes:
+            return self.sizes
+        assert self.size_ratios is not None  # ``sizes`` is read only when ``size_ratios`` is null
+        return [max(1, round(ratio * dim)) for ratio in self.size_ratios]
 
     def counts(self, dim: int, size: int) -> list[int]:
         """The grid of P at (D, budget): P = b·M/D per load b, at least 1, duplicates dropped, ascending."""
         budget = parameter_count(self.memory, dim, size)
+        assert self.loads is not None  # Settings.checked gives an arm without its own loads the section's
         return sorted({max(1, round(load * budget / dim)) for load in self.loads})
 
 
@@ -359,6 +363,7 @@ def trainable(arm: Arm, patterns: torch.Tensor, size: int, seed: int, init: str)
         features = FeatureMap(dim, 2 * size, beta, omega=omega, train_frequencies=False)
         features.write(patterns)  # backprop trains T only, from the Hebbian write
         return features
+    assert arm.separation is not None  # a dense arm: quadruplet memories take no backprop (Arm.checked)
     memory = MemoryMatrix(size, dim, separation_at(arm.separation, dim), init_std=0.1, seed=seed)
     if init == "written":
         with torch.no_grad():
@@ -429,7 +434,7 @@ def choose_fit(arm: Arm, dim: int, size: int, settings: Settings) -> dict:
     for lr in lrs:
         fit(lr)
     for _ in range(EXTENSIONS if factors else 0):
-        following = extended(lrs, min(sweep, key=fit_rank)["lr"], factors)
+        following = extended(lrs, min(sweep, key=fit_rank)["lr"], factors) if factors else None
         if following is None:
             break
         fit(following)
@@ -617,7 +622,7 @@ def summarise(
     """The record entry of one (D, budget) from its curve points (see the module docstring)."""
     budget = parameter_count(arm.memory, dim, size)
     counts = [p["patterns"] for p in points]
-    result = {"D": dim, "size": size, "M": budget}
+    result: dict = {"D": dim, "size": size, "M": budget}
     for key in CRITERIA:
         result[key] = capacities(counts, [p[f"{key}_trials"] for p in points], settings.levels, dim / budget, generator)
     recalled = [[count * f for f in p["exact_trials"]] for count, p in zip(counts, points, strict=True)]
@@ -630,6 +635,7 @@ def summarise(
     if arm.memory == "dense":
         result["keep_K"] = keep_k(counts, size, dim, budget, settings.levels)
     if arm.rule == BACKPROP:
+        assert choice is not None  # measure_budget chooses the fit of every backprop arm
         result["training"] = training_summary(points, choice)
     if arm.rule == "krotov_hopfield":
         norms = [p["unit_norm"] for p in points]
@@ -666,7 +672,7 @@ def measure_budget(job: Budget) -> tuple[dict, list[dict], float]:
 
 def arm_entry(arm: Arm) -> dict:
     """The record entry of an arm before its budgets: memory, rule, locality (and a backprop arm's cap, lrs, inits)."""
-    entry = {"memory": arm.memory, "rule": arm.rule, "locality": arm.locality, "budgets": {}}
+    entry: dict = {"memory": arm.memory, "rule": arm.rule, "locality": arm.locality, "budgets": {}}
     if arm.rule == BACKPROP:
         entry["updates_cap"] = int(arm.options.get("updates", DEFAULT_UPDATES))
         entry["lrs"], entry["inits"] = arm.lrs, arm.inits

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import torch
 
@@ -125,6 +125,14 @@ def binarize_threshold(params: Params) -> float:
     """``data.binarize_threshold``, the grey level that splits pixels into ±1 (null or absent: 0.5)."""
     data = params.section("data")
     return 0.5 if data.raw("binarize_threshold", None) is None else data.fraction("binarize_threshold")
+
+
+@overload
+def separation_at(separation: Separation, dim: int) -> Separation: ...
+
+
+@overload
+def separation_at(separation: None, dim: int) -> None: ...
 
 
 def separation_at(separation: Separation | None, dim: int) -> Separation | None:
