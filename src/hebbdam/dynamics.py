@@ -179,7 +179,7 @@ def pairwise_sweep(
 
 
 @contextmanager
-def single_cpu_thread(device: torch.device) -> Iterator[None]:
+def single_cpu_thread(device: torch.device | str) -> Iterator[None]:
     """Run the enclosed work on one intra-op CPU thread when ``device`` is the CPU, then restore the previous count.
 
     The one thread pinning of the package (dynamics, experiments, bench). An asynchronous sweep is D tiny operations

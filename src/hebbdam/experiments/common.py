@@ -269,13 +269,16 @@ def lr_beyond_edge(tried: list[float], chosen: float) -> float | None:
     return float(f"{edge * edge / neighbour:.6g}")
 
 
+FitT = TypeVar("FitT")  # one result of a sweep's fits (whatever ``train`` returns per fit)
+
+
 def extended_sweep(
     lrs: list[float],
-    train: Callable[[list[float]], list],
-    best: Callable[[list], int],
-    lr_of: Callable[[object], float],
+    train: Callable[[list[float]], list[FitT]],
+    best: Callable[[list[FitT]], int],
+    lr_of: Callable[[FitT], float],
     extensions: int = LR_EXTENSIONS,
-) -> tuple[list, int, dict]:
+) -> tuple[list[FitT], int, dict]:
     """Run ``train(lrs)`` (one result per lr and whatever else it sweeps, each result's lr by ``lr_of``), pick the
     ``best`` (an index), and while the chosen lr is the smallest or largest tried, train one more lr past that edge
     (:func:`lr_beyond_edge`), up to ``extensions`` times. Returns (every result, the chosen index, {lrs_tried,
