@@ -225,8 +225,8 @@ def mixer_rows(device: torch.device, generator: torch.Generator, sizes: dict = M
     mixer = SoftmaxMemory(d)
     trainable = [x.clone().requires_grad_(True) for x in (q, k, v)]
 
-    def explicit(*qkv):
-        return explicit_attention(*qkv, mixer.beta, causal=True)
+    def explicit(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        return explicit_attention(queries, keys, values, mixer.beta, causal=True)
 
     functions = {
         "mixer": lambda: mixer.parallel(q, k, v),

@@ -527,6 +527,7 @@ class BackpropModule(pl.LightningModule, Generic[Trained]):
         return f"backprop/{self.objective.name}"
 
     def configure_optimizers(self):
+        optimizer: torch.optim.Optimizer
         if self.optimizer_name == "adam":
             optimizer = torch.optim.Adam(self.memory.parameters(), lr=self.lr)
         elif self.optimizer_name == "sgd":

@@ -160,7 +160,7 @@ class RecallModule(pl.LightningModule):
         self.log("val_acc", (scores.argmax(-1) == answers).float().mean(), on_epoch=True, logger=False)
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+        return torch.optim.Adam(self.parameters(), lr=self.hparams["lr"])
 
 
 def fit(
