@@ -254,7 +254,8 @@ class Gradient:
 def learner(job: Job) -> Incremental | Gradient:
     """The arm's memory before the first task."""
     if job.arm.rule == BACKPROP:
-        seed = int(torch.randint(2**31 - 1, (1,), generator=generator_for(job.settings.seed, job.arm.name, job.repetition)))
+        generator = generator_for(job.settings.seed, job.arm.name, job.repetition)
+        seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
         return Gradient(job.arm, job.settings.dim, job.settings, seed)
     return Incremental(job.arm, job.settings.dim)
 
@@ -334,6 +335,7 @@ def summarise(arm: Arm, runs: list[dict], generator: torch.Generator) -> dict:
 
 def same_memory(one: Arm, other: Arm) -> bool:
     """The same kind, K and F (the separation compared by its name and fields)."""
+
     def key(arm: Arm) -> tuple:
         separation = None if arm.separation is None else (arm.separation.name, tuple(arm.separation.fields().items()))
         return arm.memory, arm.slots, separation
@@ -352,26 +354,22 @@ def rehearsal_effects(settings: Settings, runs: dict[str, list[dict]], arms: dic
             (
                 other
                 for other in settings.arms
-                if other.rule == BACKPROP
-                and not other.rehearsal
-                and same_memory(other, arm)
+                if other.rule == BACKPROP and not other.rehearsal and same_memory(other, arm)
             ),
             None,
         )
         if base is None:
             continue
         pairs = list(zip(runs[arm.name], runs[base.name], strict=True))
-        effects[arm.name] = (
-            {
-                "without": base.name,
-                "separation": None if arm.separation is None else arm.separation.name,
-                "bwt_gain": interval(
-                    [backward_transfer(a["recall"]) - backward_transfer(b["recall"]) for a, b in pairs], generator
-                ),
-                "first_task_gain": interval([a["recall"][0][-1] - b["recall"][0][-1] for a, b in pairs], generator),
-                "converged": arms[arm.name]["training"]["converged"] and arms[base.name]["training"]["converged"],
-            }
-        )
+        effects[arm.name] = {
+            "without": base.name,
+            "separation": None if arm.separation is None else arm.separation.name,
+            "bwt_gain": interval(
+                [backward_transfer(a["recall"]) - backward_transfer(b["recall"]) for a, b in pairs], generator
+            ),
+            "first_task_gain": interval([a["recall"][0][-1] - b["recall"][0][-1] for a, b in pairs], generator),
+            "converged": arms[arm.name]["training"]["converged"] and arms[base.name]["training"]["converged"],
+        }
     return effects
 
 

@@ -31,6 +31,7 @@ def _panel(ax, name: str, rows: list[dict], entry: dict) -> None:
     flag = "" if training is None or training["converged"] else f", {training['unconverged']} fits unconverged"
     ax.set_title(f"{name} ({entry['locality']}{flag})", fontsize=9)
     ax.set_ylim(-0.05, 1.05)
+    ax.set_xticks(sorted({r["after"] for r in rows}))
     ax.set_xlabel("tasks learned")
 
 
