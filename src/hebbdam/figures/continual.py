@@ -110,6 +110,16 @@ def section(metrics: dict) -> list[str]:
             else f"{training['fits'] - training['unconverged']} / {training['fits']}, {training['updates_mean']:.0f}"
         )
         lines.append(f"| {name} | {entry['locality']} | " + " | ".join(cells) + f" | {fits} |")
+    for name, effect in record["rehearsal_effects"].items():
+        arm = record["arms"][name]
+        share = arm["rehearsal"] / record["per_task"]
+        first, without = arm["first_task_final"], record["arms"][effect["without"]]["first_task_final"]
+        lines += [
+            "",
+            f"{name}: the buffer replays {arm['rehearsal']} of each task's {record['per_task']} patterns "
+            f"({share:.2f}); task 1 recalled at the end {first['value']:.2f} [{first['low']:.2f}, {first['high']:.2f}]"
+            f" (without the buffer, {effect['without']}: {without['value']:.2f}).",
+        ]
     return lines
 
 
