@@ -163,3 +163,16 @@ def test_a_bad_value_is_refused_naming_its_key(tmp_path, change, key):
     params = edited(tmp_path, change)
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         stage.parse_settings(load_params(params))
+
+
+def test_no_verdict_on_a_rehearsal_comparison_whose_fits_did_not_all_converge():
+    """The same gain gets ``direction reproduced`` when every fit reached its plateau and ``inconclusive`` when one
+    stopped at the cap."""
+    gain = {"value": 0.4, "low": 0.3, "high": 0.5}
+    effect = {"without": "bp", "separation": "x^3", "bwt_gain": gain, "first_task_gain": gain, "converged": True}
+    record = {"tasks": 3, "layout": "split", "per_task": 4, "rehearsal_effects": {"bp_replay": effect}}
+    (converged,) = figure.comparisons({"continual.json": record})
+    assert converged["verdict"] == "direction reproduced"
+    record["rehearsal_effects"]["bp_replay"] = {**effect, "converged": False}
+    (capped,) = figure.comparisons({"continual.json": record})
+    assert capped["verdict"] == "inconclusive" and "cap" in capped["note"]
