@@ -11,6 +11,13 @@ import math
 from .. import comparison as cmp
 from .style import plt
 
+# the title of this figure's section in reports/README.md
+CLAIM = "E7 · Continual learning: what a DAM trained by backprop forgets, with and without rehearsal"
+# one line of caveats under it
+CAVEAT = (
+    "Random ±1 pattern sets (permuted per task) at laptop D = 64, not McAlister et al.'s five permuted-MNIST tasks; "
+    "no gradient-episodic method or regulariser is run."
+)
 INPUTS = ("continual.json", "continual_curves.json")
 OUTPUT = "continual.png"
 SOURCE = "McAlister, Robins & Szymanski 2025 (Neural Computation; arXiv:2409.15729)"
