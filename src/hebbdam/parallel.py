@@ -36,7 +36,7 @@ import signal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 
 import numpy as np
 import torch
@@ -49,12 +49,21 @@ Result = TypeVar("Result")
 
 WORKERS_VARIABLE = "HEBBDAM_WORKERS"
 INDEX_SEED = 0x5EED  # the global random state before call i is seeded with INDEX_SEED + i
-STAGE_DEVICES = {"count": 1, "accelerator": "cpu"}  # set once per stage by use_devices (trainer.devices)
+
+
+class StageDevices(TypedDict):
+    """The devices of this stage: how many, of which accelerator."""
+
+    count: int
+    accelerator: str
+
+
+STAGE_DEVICES: StageDevices = {"count": 1, "accelerator": "cpu"}  # set once per stage by use_devices (trainer.devices)
 
 
 def use_devices(count: int, accelerator: str = "cpu") -> None:
     """This stage runs on ``count`` devices: its maps get one stage-long worker per device (``count`` 1: as before)."""
-    STAGE_DEVICES.update(count=max(1, int(count)), accelerator=accelerator)
+    STAGE_DEVICES.update({"count": max(1, int(count)), "accelerator": accelerator})
 
 
 def worker_count(workers: int | None, items: int) -> int:
@@ -110,7 +119,7 @@ def worker_pool(count: int) -> ProcessPoolExecutor:
             max_workers=count,
             mp_context=context,
             initializer=start_worker,
-            initargs=(dict(STAGE_DEVICES), count),
+            initargs=(STAGE_DEVICES.copy(), count),
         )
     return POOLS[count]
 
@@ -131,7 +140,7 @@ def call(function: Callable[[Item], Result], index: int, item: Item) -> Result:
     return function(item)
 
 
-def start_worker(devices: dict | None = None, count: int = 1) -> None:
+def start_worker(devices: StageDevices | None = None, count: int = 1) -> None:
     """A worker: no SIGINT (the parent handles Ctrl-C and terminates it), no W&B, no library banners, one thread;
     with several GPUs, pinned to its own (worker i of the pool → ``cuda:i``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
