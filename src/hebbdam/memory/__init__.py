@@ -11,6 +11,7 @@ from .quadruplets import QuadrupletMemory
 from .random_features import GaussianDAM, RandomFeatureDAM
 from .registry import TARGETS, MemoryKind, build, default_kind, get_kind, kind_names, kind_of, kinds_accepting
 from .separation import Exponential, Power, Separation
+from .simplicial import SimplicialMemory
 from .sequence import PseudoInverseSequence, SequenceMemory
 from .softmax import ModernHopfield
 from .sparse import BCPNN, Holographic, ThresholdNetwork, Willshaw
@@ -40,6 +41,7 @@ __all__ = [
     "RandomFeatureDAM",
     "Separation",
     "SequenceMemory",
+    "SimplicialMemory",
     "UniversalHopfield",
     "build",
     "default_kind",
