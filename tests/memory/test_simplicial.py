@@ -49,7 +49,9 @@ def test_energy_never_rises_under_asynchronous_updates():
     patterns = _states(12, dim, 3)  # far past capacity: many flips before the states settle
     memory = _hebbian(patterns, (2, 3, 4), (0.4, 0.4, 0.2), 600)
     starts = _states(32, dim, 4)
-    trace = relax(memory, starts, mode="async", max_sweeps=30, generator=torch.Generator().manual_seed(5), trace_energy=True)
+    trace = relax(
+        memory, starts, mode="async", max_sweeps=30, generator=torch.Generator().manual_seed(5), trace_energy=True
+    )
     assert bool(trace.converged.all())
     steps = trace.energy.diff(dim=0)
     assert bool((steps <= 0).all()) and bool((steps < 0).any())  # it did descend, and never climbed

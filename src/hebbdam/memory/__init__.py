@@ -11,8 +11,8 @@ from .quadruplets import QuadrupletMemory
 from .random_features import GaussianDAM, RandomFeatureDAM
 from .registry import TARGETS, MemoryKind, build, default_kind, get_kind, kind_names, kind_of, kinds_accepting
 from .separation import Exponential, Power, Separation
-from .simplicial import SimplicialMemory
 from .sequence import PseudoInverseSequence, SequenceMemory
+from .simplicial import SimplicialMemory
 from .softmax import ModernHopfield
 from .sparse import BCPNN, Holographic, ThresholdNetwork, Willshaw
 from .universal import UniversalHopfield

@@ -19,8 +19,8 @@ import torch
 from torch import Tensor
 
 from ..memory.quadruplets import random_quadruplets
-from ..memory.simplicial import check_mix, random_complex, simplex_products, with_ghost
 from ..memory.random_features import feature_frequencies
+from ..memory.simplicial import check_mix, random_complex, simplex_products, with_ghost
 from .base import Rule, register_factory
 
 
