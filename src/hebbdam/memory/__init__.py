@@ -14,13 +14,14 @@ from .separation import Exponential, Power, Separation
 from .sequence import PseudoInverseSequence, SequenceMemory
 from .simplicial import SimplicialMemory
 from .softmax import ModernHopfield
-from .sparse import BCPNN, Holographic, ThresholdNetwork, Willshaw
+from .sparse import BCPNN, Holographic, ProjectionNetwork, ThresholdNetwork, Willshaw
 from .universal import UniversalHopfield
 
 __all__ = [
     "Amari",
     "BCPNN",
     "Holographic",
+    "ProjectionNetwork",
     "ThresholdNetwork",
     "Willshaw",
     "BinaryMemory",
