@@ -20,6 +20,7 @@ SOURCES = {
 }
 ASYMPTOTE_OF = {"willshaw": "willshaw", "threshold": "gardner_sparse"}  # memory kind → its published asymptote
 CRITERION = "max over P of P·S·(L_cue − L_out)⁺/(L_cue·M), {recall} from cues with half the active units removed"
+ATTRACTOR = "_attractor"  # the suffix of an arm that relaxes the same rule's memory (drawn in that rule's colour)
 PUBLISHED_CRITERION = "asymptote f → 0, D → ∞ (retrieval with vanishing error)"
 
 
@@ -47,11 +48,14 @@ def _error_bars(ax, xs, entries, value, low, high, **kwargs) -> None:
 def draw(metrics: dict) -> plt.Figure:
     record = metrics[INPUTS[0]]
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8), constrained_layout=True)
+    rules = list(dict.fromkeys(name.removesuffix(ATTRACTOR) for name in record["arms"]))  # one colour per rule
     for name, arm in record["arms"].items():
         codings = _codings(arm)
         xs = list(codings)
         marker = "o" if arm.get("sweeps", 1) == 1 else "s"
+        colour = f"C{rules.index(name.removesuffix(ATTRACTOR)) % 10}"
         style = dict(fmt=marker, ls="-" if arm["locality"] == "local" else "--", label=f"{name} ({arm['locality']})")
+        style["color"] = colour
         _error_bars(axes[0], xs, [c["information"] for c in codings.values()], "value", "low", "high", **style)
         _error_bars(axes[1], xs, [c["exact"] for c in codings.values()], "bits", "bits_low", "bits_high", **style)
     bounds = record["bounds"]
@@ -64,7 +68,7 @@ def draw(metrics: dict) -> plt.Figure:
         ax.set_ylabel(label)
     removed = f"{record['removed']:.0%}"
     axes[0].set_title(f"(a) information per synapse, D = {record['dim']}, cues: {removed} of active units removed")
-    axes[0].legend(fontsize=6, ncol=2)
+    axes[0].legend(fontsize=6, ncol=2, loc="lower left", bbox_to_anchor=(0.01, 0.5))
     axes[1].set_title("(b) P₀.₉ (90% of all P recalled exactly), in bits")
     holographic = record["holographic"]
     dims = entries_by(holographic["dims"], "D")
