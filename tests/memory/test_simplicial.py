@@ -14,7 +14,8 @@ import torch
 from hebbdam.data.synthetic import flip_bits, rademacher
 from hebbdam.dynamics import relax
 from hebbdam.lit import store
-from hebbdam.memory import Hopfield, SimplicialMemory
+from hebbdam.memory import Hopfield, QuadrupletMemory, SimplicialMemory
+from hebbdam.memory.quadruplets import random_quadruplets
 from hebbdam.memory.simplicial import random_complex, split_budget
 from hebbdam.rules import get_rule
 from hebbdam.rules.dense import simplex_write
@@ -32,10 +33,17 @@ def _hebbian(patterns, orders, shares, count, seed=0):
     return SimplicialMemory(indices, couplings, dim)
 
 
-def test_field_is_half_the_energy_cost_of_flipping_each_neuron():
+@pytest.mark.parametrize("kind", ["simplicial", "quadruplets"])
+def test_field_is_half_the_energy_cost_of_flipping_each_neuron(kind):
+    """h_i = (E(s with s_i = -1) - E(s with s_i = +1)) / 2 for every neuron, on mixed sizes and on the quadruplet
+    memory (the one-size case, k = 4)."""
     dim = 9
-    indices = random_complex(dim, 70, 3, (2, 3, 4), (0.2, 0.5, 0.3))
-    memory = SimplicialMemory(indices, torch.randn(70, generator=torch.Generator().manual_seed(1)).double(), dim)
+    if kind == "simplicial":
+        indices = random_complex(dim, 70, 3, (2, 3, 4), (0.2, 0.5, 0.3))
+    else:
+        indices = random_quadruplets(dim, 70, 3)
+    couplings = torch.randn(70, generator=torch.Generator().manual_seed(1)).double()
+    memory = (SimplicialMemory if kind == "simplicial" else QuadrupletMemory)(indices, couplings, dim)
     states = _states(6, dim, 2)
     field = memory.field(states)
     for i in range(dim):

@@ -77,29 +77,13 @@ class ThresholdNetwork(Memory):
         return (states.double() @ self.weights.double() > self.threshold(states)).to(states.dtype)
 
 
-class ProjectionNetwork(Memory):
-    """Weights ``weights`` (D, D) read on 0/1 states with θ(c) = ½|c|/(f·D); ``coding`` f."""
-
-    weights: Tensor  # buffer
-
-    def __init__(self, weights: Tensor, coding: float):
-        super().__init__()
-        if not 0.0 < coding < 1.0:
-            raise ValueError(f"coding: expected a number in (0, 1), got {coding!r}")
-        self.dim, self.coding = weights.shape[0], float(coding)
-        self.register_buffer("weights", weights)
+class ProjectionNetwork(ThresholdNetwork):
+    """Weights ``weights`` (D, D) read on 0/1 states with θ(c) = ½|c|/(f·D) instead of the covariance threshold;
+    ``coding`` f."""
 
     def threshold(self, states: Tensor) -> Tensor:
         """(B, D) → (B, 1): θ = ½·|c| / (f·D)."""
         return 0.5 * states.double().sum(1, keepdim=True) / (self.coding * self.dim)
-
-    def energy(self, states: Tensor) -> Tensor:
-        """E = -½ sᵀWs + θ(s)·|s|: (B, D) → (B,)."""
-        s = states.double()
-        return -0.5 * ((s @ self.weights.double()) * s).sum(1) + (self.threshold(states) * s).sum(1)
-
-    def step(self, states: Tensor) -> Tensor:
-        return (states.double() @ self.weights.double() > self.threshold(states)).to(states.dtype)
 
 
 def bcpnn_parameters(counts: Tensor, floor: float, log: bool = True) -> tuple[Tensor, Tensor]:
