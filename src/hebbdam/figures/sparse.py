@@ -12,7 +12,7 @@ from .records import entries_by
 from .style import plt
 
 # the title of this figure's section in reports/README.md
-CLAIM = "Sparse codes: information per synapse of Willshaw, covariance, Bayesian-Hebbian, delta and pseudo-inverse memories"
+CLAIM = "Sparse codes: information per synapse of Willshaw, covariance, BCPNN, delta and pseudo-inverse memories"
 # one line of caveats under it
 CAVEAT = (
     "Finite D and one recall step (circles) or attractor recall (squares) from half a cue, against asymptotes for "
