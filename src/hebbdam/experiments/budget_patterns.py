@@ -7,6 +7,9 @@ Random ±1 patterns Ξ (P, D). Each arm is a memory with a parameter budget M an
   draw regenerated from a seed, not a learned parameter), written by the Hebbian feature sum (rule
   ``random_features``) or the same Ω with T trained by backprop;
 - ``quadruplets``: the 4th-order (neuron–astrocyte) memory on M random index quadruplets, M couplings;
+- ``simplicial``: the simplicial Hopfield network (Burns & Fukai 2023), M Hebbian couplings on random simplices of
+  the mixed sizes ``hyper.orders`` in proportions ``hyper.shares`` (M = D(D-1)/2 is the pairwise net's count of
+  distinct connections; all of them as edges is the Hebb net);
 - ``dense``: a DAM with K hidden units Ξ (K, D), M = K·D, filled by ``slot`` (the one-shot DAM: of the P patterns
   presented it keeps the first K), ``prototype`` (online winner-take-all means), the K&H 2019 competing-units rule
   (``krotov_hopfield``; the p-norms of its units, 1 at its fixed point, are recorded) or backprop.
@@ -103,7 +106,7 @@ from .common import (
     trainer_options,
 )
 
-MEMORIES = ("hopfield", "random_features", "quadruplets", "dense")  # the registry kinds this experiment fills
+MEMORIES = ("hopfield", "random_features", "quadruplets", "simplicial", "dense")  # the registry kinds it fills
 BACKPROP = "backprop"  # the rule name of the arms trained by gradient descent (not a registry rule: BackpropModule)
 CRITERIA = ("exact", "fixed_point")
 HALF = 0.5  # the secondary level of P½ (rewards forgetting: a keep-K memory scores 2K)
@@ -173,9 +176,9 @@ class Arm:
     def checked(self, section: Params) -> Arm:
         """A backprop arm needs trainable parameters; a registry rule must take ``hyper`` and write the memory."""
         if self.rule == BACKPROP:
-            if self.memory == "quadruplets":
+            if self.memory in ("quadruplets", "simplicial"):
                 raise ConfigError(
-                    section.key("rule"), "a registry rule for a quadruplet memory (no backprop arm)", self.rule
+                    section.key("rule"), f"a registry rule for a {self.memory} memory (no backprop arm)", self.rule
                 )
             if self.memory == "random_features" and "random" in self.inits:
                 raise ConfigError(section.key("options.inits"), "[written] for a random-feature memory", self.inits)
@@ -242,18 +245,19 @@ class Settings:
 
 
 def parameter_count(memory: str, dim: int, size: int) -> int:
-    """M of a memory kind (the registry's count): hopfield D², random_features 2Y (the tensor T), quadruplets M,
-    dense K·D."""
+    """M of a memory kind (the registry's count): hopfield D², random_features 2Y (the tensor T), quadruplets and
+    simplicial M, dense K·D."""
     return get_kind(memory).parameters(dim, size)
 
 
 def rule_for(arm: Arm, dim: int, size: int, seed: int) -> Rule:
     """The registry rule of a non-backprop arm at dimension D and budget size (its size-dependent hyper-parameters
-    set here: features, beta and seed of random_features, count and seed of quadruplets, units of krotov_hopfield)."""
+    set here: features, beta and seed of random_features, count and seed of quadruplets and simplicial, units of
+    krotov_hopfield)."""
     extra: dict = {}
     if arm.memory == "random_features":
         extra = {"features": 2 * size, "beta": float(arm.options.get("beta", 1.0)) / dim, "seed": seed}
-    elif arm.memory == "quadruplets":
+    elif arm.memory in ("quadruplets", "simplicial"):
         extra = {"count": size, "seed": seed}
     elif arm.memory == "dense" and arm.rule != "slot":
         extra = {"units": size}

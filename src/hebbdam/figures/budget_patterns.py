@@ -27,7 +27,7 @@ CAVEAT = (
 )
 INPUTS = ("budget_patterns.json", "budget_patterns_curves.json")
 OUTPUT = "budget_patterns.png"
-MARKERS = {"hopfield": "o", "random_features": "s", "quadruplets": "^", "dense": "D"}
+MARKERS = {"hopfield": "o", "random_features": "s", "quadruplets": "^", "simplicial": "v", "dense": "D"}
 ANSWER_LEVEL = 0.9  # the recall level of the answer's capacity column
 METRICS = ("P", "I/M")  # the answer's two columns: P at ANSWER_LEVEL, information per parameter
 

@@ -11,6 +11,7 @@ the targets it accepts):
 - ``features``: a random-feature tensor T (F,) (DrDAM: T = Σ_μ φ(ξ_μ));
 - ``tensor4``: a 4th-order Hebbian tensor kept in factored form, rows u_μ = ξ_μ / D^{3/4} (P, D);
 - ``quadruplets``: 4th-order couplings T (M,) on M fixed random index quadruplets (a budgeted tensor4);
+- ``simplices``: couplings T (M,) on M random simplices of mixed sizes (simplicial Hopfield, Burns & Fukai 2023);
 - ``readout``: a readout V (C, K) from K hidden activities to C class units (rows carry the targets).
 
 Rules with hyper-parameters are built by a factory: ``get_rule("storkey")``, ``get_rule("dreaming", t=10.0)``.
