@@ -86,7 +86,7 @@ class Params:
     def fraction(self, name: str, default: Any = _MISSING) -> float:
         return self.number(name, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]", default)
 
-    def choice(self, name: str, options: Sequence[str], default: Any = _MISSING) -> str:
+    def choice(self, name: str, options: Sequence[Any], default: Any = _MISSING) -> Any:
         value = self.raw(name, default)
         if value not in options:
             raise ConfigError(self.key(name), "one of " + ", ".join(map(str, options)), value)
