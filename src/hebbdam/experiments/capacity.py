@@ -250,8 +250,8 @@ def headline(record: dict) -> dict[str, float | None]:
     for name, arm in record["arms"].items():
         dims = sorted(int(key[1:]) for key in arm if key[0] == "D" and key[1:].isdigit())
         numbers[f"{name}.critical_load"] = arm[f"D{dims[-1]}"]["critical_load"] if dims else None
-        if "scaling" in arm:
-            numbers[f"{name}.exponent"] = arm["scaling"]["exponent"]
+        if len(dims) >= 2:  # a scaling law is asked for: its exponent is a key of every run, null when not measured
+            numbers[f"{name}.exponent"] = arm["scaling"]["exponent"] if "scaling" in arm else None
     return numbers
 
 

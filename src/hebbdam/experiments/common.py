@@ -104,6 +104,27 @@ def headline_numbers(headline: dict, stage: str) -> dict[str, float | None]:
     return numbers
 
 
+def null_reasons(numbers: dict, record: dict) -> dict[str, str]:
+    """Why each null of ``numbers`` (a headline: "arm.critical_load") is null, from the record: the estimate's
+    ``<name>_outside`` entry under the same owners (its side of the grid, the grid's edge and the fraction there; the
+    last one in record order, i.e. the largest D), else "not measured"."""
+    leaves = flatten(record)
+    reasons = {}
+    for key in (key for key, value in numbers.items() if value is None):
+        *owners, name = key.split(".")
+        outside = [
+            path[: -len(".side")]
+            for path in leaves
+            if path.endswith(f"{name}_outside.side") and all(owner in path.split(".") for owner in owners)
+        ]
+        reasons[key] = "not measured"
+        if outside:
+            found = outside[-1]
+            edge, fraction = leaves.get(f"{found}.load"), leaves.get(f"{found}.fraction")
+            reasons[key] += f": {leaves[found + '.side']} (grid edge {edge}, fraction {fraction} there)"
+    return reasons
+
+
 def profile_of(params: Params) -> str:
     """The profile (laptop, ci, paper) a record was computed under: the ``profile`` field of every record."""
     return params.raw("profile", "unknown")
@@ -147,7 +168,8 @@ def run_stage(
             uniform_rows(spec.table(files))
         if headline is not None:
             files[f"headline/{stage}.json"] = headline_numbers(headline(record), stage)
-        tracker.summary(cast(dict, files.get(f"headline/{stage}.json") or flatten(record)))
+        numbers = cast(dict, files.get(f"headline/{stage}.json") or flatten(record))
+        tracker.summary(numbers, null_reasons(numbers, record))
         for spec in curves:
             tracker.curves(spec.table(files), spec.x, spec.y, title=stage)
         written = dict(zip(files, io.write_json_files(out_dir, files), strict=True))

@@ -37,6 +37,7 @@ class HebbianModule(pl.LightningModule):
         self.seed = seed
         self.register_buffer("stored", rule.initial(dim, torch.Generator().manual_seed(seed)))
         self.finalized = False
+        self.written = 0  # patterns written so far (all epochs): the x-axis of the hebbian/* curves in W&B
 
     def configure_optimizers(self):
         return None
@@ -67,13 +68,15 @@ class HebbianModule(pl.LightningModule):
                 f"(hyper-parameters {self.rule.hyper or 'none'}); the last checkpoint written is unchanged"
             )
         self.stored = updated
+        self.written += patterns.shape[0]
         # the write is the step: with no optimiser Lightning steps a stand-in, and stepping it through
         # ``self.optimizers()`` is what advances ``global_step`` (checkpoints name steps, ``every_n_train_steps``
         # and the loggers count them)
         self.optimizers().step()
 
     def on_train_epoch_end(self) -> None:
-        if self.stored.numel():
+        if self.stored.numel():  # against the patterns written (tracking.WRITTEN), not the stand-in optimiser's steps
+            self.log("written/patterns", float(self.written), on_epoch=True, on_step=False)
             self.log("hebbian/stored_norm", self.stored.float().norm(), on_epoch=True, on_step=False)
 
     def on_train_end(self) -> None:
