@@ -50,3 +50,17 @@ def test_the_torch_free_check_refuses_a_bad_rule_value_and_a_rule_for_the_wrong_
             assert message in str(err), (overrides, str(err))
         else:
             raise AssertionError(f"{overrides}: composed")
+
+
+def test_a_stage_without_a_settings_module_is_named_in_one_line(monkeypatch):
+    from hebbdam import validation
+    from hebbdam.config import load_params
+    from hebbdam.errors import HebbdamError
+
+    monkeypatch.setattr(validation, "settings_module", lambda module: "hebbdam.settings.no_such_stage")
+    try:
+        validation.check(load_params(REPO_ROOT / "params.yaml").to_dict(), complete=True)
+    except HebbdamError as err:
+        assert "stage capacity: no settings module hebbdam.settings.no_such_stage" in str(err)
+    else:
+        raise AssertionError("checked without a settings module")

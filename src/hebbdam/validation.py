@@ -46,7 +46,16 @@ def _experiment_checks(params: Params, present) -> None:
     for stage in EXPERIMENTS:
         if not present(stage.params[0].split(".")[0]):
             continue
-        parse = importlib.import_module(settings_module(stage.module)).parse_settings
+        name = settings_module(stage.module)
+        try:
+            parse = importlib.import_module(name).parse_settings
+        except ModuleNotFoundError as err:
+            if err.name != name:
+                raise
+            raise HebbdamError(
+                f"stage {stage.name}: no settings module {name} (its Settings schema and parse_settings go there, "
+                "torch-free: CONTRIBUTING.md, 'Add an experiment')"
+            ) from err
         if stage.foreach:
             section = stage.params[0].split(".")[0]
             for item in stage.foreach:
