@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -214,7 +215,7 @@ def measure_curve(arm: Arm, code: Code, settings: Settings) -> list[dict]:
             None,
         )
         middle = None if bracket is None else round(math.sqrt(bracket[0] * bracket[1]))
-        if middle is None or middle in bracket:
+        if bracket is None or middle is None or middle in bracket:
             break
         points[middle] = measure_point(arm, code, middle, settings)
     return [points[count] for count in sorted(points)]
@@ -269,7 +270,7 @@ def holographic_law(settings: Settings) -> dict:
     law = settings.holographic
     generator = generator_for(settings.seed, "holographic", "bootstrap")
     dims: dict = {}
-    samples: list[list[float]] = []
+    samples: list[list[float | None]] = []
     for dim in law.dims:
         counts = sorted({max(1, round(load * dim)) for load in law.loads if 2 * round(load * dim) <= law.items})
         per_trial = [
@@ -321,7 +322,7 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
     arms: dict = {}
     curves: list[dict] = []
     for arm in settings.arms:
-        entry = {"memory": arm.memory, "rule": arm.rule, "locality": arm.locality, "codings": {}}
+        entry: dict[str, Any] = {"memory": arm.memory, "rule": arm.rule, "locality": arm.locality, "codings": {}}
         for coding in settings.codings:
             start = time.perf_counter()
             code = code_for(arm.memory, settings.dim, coding)
