@@ -25,6 +25,7 @@ LAYERS = [
         "stages",
         "orphan",
         "parallel",
+        "settings",  # every stage's settings schema and the rule / memory-kind catalogue: no torch, no model
     }
     | {"gate", "comparison", "expectations"},
     {"memory"},
@@ -120,13 +121,26 @@ def test_a_circle_is_caught():
     assert circles(planted) == [["hebbdam.config", "hebbdam.engine", "hebbdam.validation"]]
 
 
+def test_no_settings_module_imports_another_stages():
+    """A stage's settings module (hebbdam.settings.X) imports only the shared ones (common, arms, catalogue)."""
+    shared = {"hebbdam.settings.common", "hebbdam.settings.arms", "hebbdam.settings.catalogue"}
+    crossing = [
+        f"{source} imports {target}"
+        for source, target in import_edges()
+        if source.startswith("hebbdam.settings.")
+        and target.startswith("hebbdam.settings.")
+        and target not in {source} | shared
+    ]
+    assert crossing == []
+
+
 def test_no_experiment_imports_another():
     crossing = [
         f"{source} imports {target}"
         for source, target in import_edges()
         if source.startswith("hebbdam.experiments.")
         and target.startswith("hebbdam.experiments.")
-        and target not in (source, "hebbdam.experiments.common", "hebbdam.experiments.arms")  # the shared modules
+        and target not in (source, "hebbdam.experiments.common")  # the shared module
     ]
     assert crossing == []
 

@@ -83,3 +83,10 @@ def test_wandb_settings_rerun_nothing(probe_repo):
         assert stale_stages(repo) - before == set()
     finally:
         path.write_text(original, encoding="utf-8")
+
+
+def test_a_stage_settings_module_marks_only_its_stage_stale(probe_repo):
+    """hebbdam.settings.appendix_b is in appendix_b's import closure only (the composition check imports it too,
+    but validation is no stage's dependency)."""
+    repo, before = probe_repo
+    assert newly_stale(repo, "src/hebbdam/settings/appendix_b.py", before) == {"appendix_b"}

@@ -64,8 +64,9 @@ def test_two_experiments_leave_offline_runs_that_overlay(tmp_path):
     loads_b = {r["load"] for r in b["tables"]["curves/retrieved_table"] if r["series"] == "hebb_async D=24"}
     assert loads_b == {0.05, 0.2, 0.6}
     # Lightning's per-step curves, on an explicit x-axis, in both runs
-    assert {"hebbian/stored_norm", "trainer/global_step"} <= a["history_keys"] & b["history_keys"]
-    assert a["step_metrics"]["hebbian/*"] == "trainer/global_step"
+    assert {"hebbian/stored_norm", "written/patterns", "fit"} <= a["history_keys"] & b["history_keys"]
+    assert a["step_metrics"]["hebbian/*"] == "written/patterns"
+    assert a["step_metrics"]["train/*"] == a["step_metrics"]["val/*"] == "fit/step"
     assert any(key.startswith("figures/capacity") for key in a["summary"])
 
 
@@ -125,3 +126,21 @@ def test_group_and_folder_follow_dvc(compose_params, monkeypatch, tmp_path):
     assert runs_root(params) == tmp_path
     monkeypatch.setenv("WANDB_DIR", str(tmp_path / "elsewhere"))
     assert runs_root(params) == tmp_path / "elsewhere"
+
+
+@pytest.mark.slow
+def test_two_runs_of_a_stage_with_different_outcomes_have_the_same_summary_keys(tmp_path):
+    """One run measures hebb_async's critical load (its grid crosses 0.5), the other cannot (every load retrieves):
+    the null stays a summary key, with the reason beside it, so W&B's runs table keeps one column per key."""
+    two_dims = [*TINY, "capacity.arms.hebb_async.dims=[12,24]"]  # a scaling exponent is asked for
+    crossed = compose_file(tmp_path / "a.yaml", two_dims)
+    censored = compose_file(tmp_path / "b.yaml", [*two_dims, "capacity.arms.hebb_async.loads=[0.02,0.03]"])
+    stage(crossed, tmp_path / "out_a", tmp_path, "exp-a")
+    stage(censored, tmp_path / "out_b", tmp_path, "exp-b")
+    a, b = sorted((read_run(run) for run in (tmp_path / "wandb").glob("offline-run-*")), key=lambda r: r["group"])
+    key = "hebb_async.critical_load"
+    assert isinstance(a["summary"][key], float) and b["summary"].get(key) is None  # the outcomes differ
+    assert isinstance(a["summary"]["hebb_async.exponent"], float) and b["summary"]["hebb_async.exponent"] is None
+    assert f"{key}: not measured: above_grid" in b["summary"]["null_reasons"] and a["summary"]["null_reasons"] == ""
+    public = {run["group"]: {k for k in run["summary"] if not k.startswith("_")} for run in (a, b)}
+    assert public["exp-a"] == public["exp-b"]

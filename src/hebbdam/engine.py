@@ -15,9 +15,8 @@ from contextlib import contextmanager
 import torch
 
 from .config import Params
-
-PRECISIONS = ("float32", "tf32", "bfloat16")
-DEFAULT_PRECISION = "float32"
+from .settings.common import ENGINE_PRECISIONS as PRECISIONS
+from .settings.common import precision_name
 
 
 @contextmanager
@@ -40,11 +39,6 @@ def precision(name: str, device: torch.device) -> Iterator[None]:
     finally:
         torch.set_float32_matmul_precision(saved[0])
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved[1], saved[2]
-
-
-def precision_name(params: Params) -> str:
-    """``engine.precision`` from ``params`` (float32 when the section is absent); a ConfigError names the key."""
-    return params.section("engine").choice("precision", PRECISIONS) if params.has("engine") else DEFAULT_PRECISION
 
 
 def recall_precision(params: Params, device: torch.device):

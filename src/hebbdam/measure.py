@@ -10,6 +10,8 @@ measurement cannot drift apart (a test compares them).
   measure: it has no metrics yet, so every metric column shows as changed.
 - ``install``: the size of the installed environment (every file under ``sys.prefix``), in MiB.
 - ``suite``: the whole test suite as ``make test`` runs it (``pytest -q``, W&B disabled): wall seconds and counts.
+- ``compose``: ``hebbdam compose --cfg`` (the composition and its whole check, as ``dvc exp run -S`` runs them) in
+  ``COMPOSE_RUNS`` fresh interpreters: the median wall and CPU seconds of one.
 """
 
 from __future__ import annotations
@@ -109,12 +111,32 @@ def measure_suite() -> dict[str, object]:
     return {"suite_minutes": round(wall / 60, 1), "suite_passed": counts["passed"]}
 
 
+COMPOSE_RUNS = 5
+
+
+def measure_compose(runs: int = COMPOSE_RUNS) -> dict[str, float]:
+    """Median wall and CPU (user + system) seconds of ``hebbdam compose --cfg`` in a fresh interpreter."""
+    walls, cpus = [], []
+    for _ in range(runs):
+        before, start = os.times(), time.perf_counter()
+        _run([sys.executable, "-m", "hebbdam.cli", "compose", "--cfg"], REPO_ROOT)
+        after = os.times()
+        walls.append(time.perf_counter() - start)
+        cpus.append(after.children_user - before.children_user + after.children_system - before.children_system)
+    return {
+        "compose_seconds": round(sorted(walls)[runs // 2], 2),
+        "compose_cpu_seconds": round(sorted(cpus)[runs // 2], 2),
+    }
+
+
 PARTS: dict[str, Callable[[], Mapping[str, object]]] = {
+    "compose": measure_compose,
     "exp-show": measure_exp_show,
     "install": measure_install,
     "suite": measure_suite,
 }
 PART_KEYS = {
+    "compose": ("compose_seconds", "compose_cpu_seconds"),
     "exp-show": ("exp_show_columns", "exp_show_columns_undropped"),
     "install": ("install_mib",),
     "suite": ("suite_minutes", "suite_passed"),

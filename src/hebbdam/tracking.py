@@ -4,11 +4,13 @@ One run per stage: ``job_type`` = the stage, ``group`` = the pipeline run it bel
 readable name "<stage> · <group>", tags ``profile:<p>`` and ``rule:<r>``, the composed config and the git commit.
 What a run holds:
 
-- history: the per-step curves Lightning's ``WandbLogger`` sends while a stage trains (``train/*``, ``val/*``,
-  ``hebbian/*`` against ``trainer/global_step``); a stage with several fits logs one segment per fit;
+- history: the per-step curves Lightning's ``WandbLogger`` sends while a stage trains: ``train/*`` and ``val/*``
+  against ``fit/step`` (the fits of a stage one after another), ``hebbian/*`` against ``written/patterns`` (patterns
+  a Hebbian fit has written), every point labelled with its fit (``fit``: the fit's name, else "fit <n>");
 - ``curves/<y>``: the stage's curves as a ``wandb.Table`` (long format: x, y, series) with a line plot, one line per
   series — the keys carry no sizes (D, K, N live in the series column), so two runs overlay key by key;
-- summary: the stage's headline numbers (the same ones as reports/metrics/headline/<stage>.json);
+- summary: the stage's headline numbers (the same ones as reports/metrics/headline/<stage>.json), a null kept as a
+  null, with ``null_reasons`` saying why (so every run of a stage has the same summary keys);
 - the stage's figure(s) as ``wandb.Image`` and its metrics files as an artifact of type ``metrics``.
 
 Mode: ``WANDB_MODE`` wins over ``logger.mode`` (default offline; tests use disabled). Run folders land in
@@ -26,6 +28,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from .config import REPO_ROOT, Params
 from .errors import HebbdamError
@@ -33,6 +36,10 @@ from .logs import say
 
 GROUP_ENV = "HEBBDAM_RUN_GROUP"  # set by `make repro`: one id for every stage of one pipeline run
 STEP = "trainer/global_step"
+FIT = "fit"  # the label of the fit a per-step point belongs to (its checkpoint name, else "fit <n>" in stage order)
+FIT_STEP = "fit/step"  # steps over all fits of the stage, one after another: the x-axis of train/* and val/*
+WRITTEN = "written/patterns"  # patterns a Hebbian fit has written so far: the x-axis of hebbian/*
+_FITS = {"count": 0, "next_step": 0}  # per stage process (one W&B run): fits started, first free FIT_STEP
 
 
 def git_commit(root: Path = REPO_ROOT) -> str:
@@ -79,10 +86,12 @@ class Tracker:
     def active(self) -> bool:
         return self.run is not None and not getattr(self.run, "disabled", False)
 
-    def summary(self, values: Mapping[str, object]) -> None:
-        """Summary values; a null (no crossing measured) stays null, so two runs keep the same keys."""
+    def summary(self, values: Mapping[str, object], reasons: dict[str, str] | None = None) -> None:
+        """Summary values; a null (no crossing measured) stays null, so two runs keep the same keys, and
+        ``null_reasons`` (always present, empty when nothing is null) says why each null is one: "key: reason; …"."""
         if self.run is not None:
-            self.run.summary.update(values)
+            nulls = [f"{key}: {(reasons or {}).get(key, 'not measured')}" for key, v in values.items() if v is None]
+            self.run.summary.update({**values, "null_reasons": "; ".join(nulls)})
 
     def curves(self, rows: list[dict], x: str, ys: tuple[str, ...], series: str = "series", title: str = "") -> None:
         """Long-format rows → a table ``curves/<y>`` per y with a line plot (x against y, one line per series)."""
@@ -103,6 +112,14 @@ class Tracker:
             for row in rows:
                 self.run.log({f"{label}/{column}": value for column, value in zip(columns, row, strict=True)})
 
+    def hebbian(self, curves: list[tuple[str, list[tuple[float, float]]]]) -> None:
+        """Hebbian fits' curves collected elsewhere (``lit.storage.collected_curves``): per fit and epoch, the norm of
+        the stored tensor against the patterns written, labelled with the fit."""
+        if self.active:
+            for label, rows in curves:
+                for written, norm in rows:
+                    self.run.log({WRITTEN: written, "hebbian/stored_norm": norm, FIT: label})
+
     def images(self, paths: list[Path]) -> None:
         if self.active and paths:
             import wandb
@@ -121,8 +138,12 @@ class Tracker:
         self.run.log_artifact(artifact)
 
 
-def lightning_logger():
-    """A ``WandbLogger`` on the open W&B run (so ``self.log`` curves land in it per step), or False if none."""
+def lightning_logger(name: str | None = None):
+    """A ``WandbLogger`` on the open W&B run (so ``self.log`` curves land in it per step), or False if none.
+
+    Every point it logs is labelled with its fit (``fit``: ``name``, else "fit <n>" in the order the stage's fits
+    start) and placed on ``fit/step``, which runs on across the fits of the stage, so the fits of one stage draw one
+    after another instead of all from step 1."""
     try:
         import wandb
     except ImportError:
@@ -132,7 +153,17 @@ def lightning_logger():
         return False
     from pytorch_lightning.loggers import WandbLogger
 
-    return WandbLogger(experiment=run)
+    _FITS["count"] += 1
+    label, first = name or f"fit {_FITS['count']}", _FITS["next_step"]
+
+    class FitLogger(WandbLogger):
+        def log_metrics(self, metrics, step=None):  # noqa: D102 - Lightning's hook
+            at = first + (step or 0)
+            _FITS["next_step"] = max(_FITS["next_step"], at + 1)
+            labelled: dict[str, Any] = {**metrics, FIT: label, FIT_STEP: at}  # W&B takes the fit's name as a column
+            super().log_metrics(labelled, step)
+
+    return FitLogger(experiment=run)
 
 
 @contextmanager
@@ -168,9 +199,12 @@ def stage_run(params: Params, stage: str, config: dict) -> Iterator[Tracker]:
             f"W&B could not start a run in mode '{mode}' ({type(err).__name__}: {err}); "
             "set WANDB_MODE=offline to log locally, or WANDB_MODE=disabled"
         ) from err
-    run.define_metric(STEP)
-    for family in ("train/*", "val/*", "hebbian/*"):
-        run.define_metric(family, step_metric=STEP)
+    for axis in (STEP, FIT_STEP, WRITTEN):
+        run.define_metric(axis)
+    for family in ("train/*", "val/*"):
+        run.define_metric(family, step_metric=FIT_STEP)
+    run.define_metric("hebbian/*", step_metric=WRITTEN)
+    _FITS.update(count=0, next_step=0)
     try:
         yield Tracker(run)
     finally:

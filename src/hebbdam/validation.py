@@ -1,8 +1,9 @@
 """Check a whole composed params mapping before anything runs: every value, and no key that nothing reads.
 
-The check runs each stage's own settings parser (``parse_settings`` of its experiment module, the data, trainer,
-logger and rule checks), so the rules a stage applies when it starts are exactly the rules applied here, then
-refuses every key that no parser read (:class:`hebbdam.config.Params` records what is read).
+The check runs each stage's own settings parser (``parse_settings`` of its torch-free settings module in
+:mod:`hebbdam.settings`, which the experiment's own parser calls too; the data, trainer, logger and rule checks), so
+the rules a stage applies when it starts are exactly the rules applied here, then refuses every key that no parser
+read (:class:`hebbdam.config.Params` records what is read). Nothing it imports loads torch or Lightning.
 
 It runs inside Hydra's composition (``hebbdam compose`` and ``dvc exp run -S …``, through the ``hebbdam_check``
 resolver that ``conf/config.yaml`` interpolates, so a bad value fails the composition and params.yaml is never
@@ -18,6 +19,8 @@ from pathlib import Path
 
 from .config import Params, load_params
 from .errors import ConfigError, HebbdamError
+from .settings.catalogue import rule_info, rule_names
+from .settings.common import precision_name, trainer_options
 from .stages import EXPERIMENTS
 
 MARKER = "checked"  # the key conf/config.yaml sets to ${hebbdam_check:}; params.yaml says `checked: true`
@@ -34,11 +37,25 @@ def _leaves(node: object, prefix: str = "") -> Iterator[str]:
         yield prefix[:-1]
 
 
+def settings_module(module: str) -> str:
+    """The torch-free settings module of an experiment module: hebbdam.experiments.X → hebbdam.settings.X."""
+    return module.replace(".experiments.", ".settings.", 1)
+
+
 def _experiment_checks(params: Params, present) -> None:
     for stage in EXPERIMENTS:
         if not present(stage.params[0].split(".")[0]):
             continue
-        parse = importlib.import_module(stage.module).parse_settings
+        name = settings_module(stage.module)
+        try:
+            parse = importlib.import_module(name).parse_settings
+        except ModuleNotFoundError as err:
+            if err.name != name:
+                raise
+            raise HebbdamError(
+                f"stage {stage.name}: no settings module {name} (its Settings schema and parse_settings go there, "
+                "torch-free: CONTRIBUTING.md, 'Add an experiment')"
+            ) from err
         if stage.foreach:
             section = stage.params[0].split(".")[0]
             for item in stage.foreach:
@@ -91,15 +108,14 @@ def _check_repeats(data: dict) -> None:
 
 
 def _check_rule(params: Params) -> None:
-    from .rules import get_rule, rule_names
-
     section = params.section("rule")
     name = section.choice("name", rule_names())
     hyper = section.raw("hyper", None) or {}
     if not isinstance(hyper, dict):
         raise ConfigError(section.key("hyper"), "a mapping of hyper-parameters", hyper)
+    rule = rule_info(name)
     try:
-        rule = get_rule(name, **hyper)
+        rule.checked(hyper)
     except (TypeError, ValueError) as err:
         raise ConfigError(section.key("hyper"), f"hyper-parameters rule '{name}' accepts ({err})", hyper) from err
     section.choice("locality", [rule.locality])  # documented in conf/rule/*.yaml: must say what the rule is
@@ -122,9 +138,7 @@ def check(data: dict, complete: bool = False) -> None:
     def present(section: str) -> bool:
         return complete or section in data
 
-    from .data.commands import check_data
-    from .engine import precision_name
-    from .experiments.common import trainer_options
+    from .data.config import check_data
 
     checks = [
         ("profile", lambda: params.choice("profile", PROFILES)),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -208,7 +209,7 @@ def test_an_lr_sweep_is_extended_past_the_edge_it_chooses(patterns_params, monke
     that direction (twice at most, then ``lr_at_edge``); a winner inside the sweep extends nothing."""
     settings = e8a.parse_settings(load_params(patterns_params))
     arm = next(a for a in settings.arms if a.name == "dense_backprop")
-    arm = e8a.replace(arm, options={**arm.options, "lrs": [0.01, 0.1, 1.0], "inits": ["written"]})
+    arm = replace(arm, options={**arm.options, "lrs": [0.01, 0.1, 1.0], "inits": ["written"]})
 
     def planted(arm, trial, size, settings, lr, init):
         info = {"lr": lr, "init": init, "kept": "trained", "updates": 1, "converged": True, "loss": 0.0}

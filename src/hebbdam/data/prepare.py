@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import io as _io
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -34,28 +33,8 @@ from .. import io
 from ..errors import HebbdamError
 from ..metrics import binarise
 from . import readers, sources
+from .config import PrepareConfig
 from .synthetic import correlated
-
-
-@dataclass(frozen=True)
-class SyntheticConfig:
-    """Correlated ±1 patterns: ``count`` rows of width ``dim`` around ``parents`` parents (P(+1) = (1+ε)/2)."""
-
-    count: int = 2000
-    dim: int = 100
-    epsilon: float = 0.0
-    parents: int = 10
-    overlap: float = 0.5
-
-
-@dataclass(frozen=True)
-class PrepareConfig:
-    root: Path = Path("data")
-    seed: int = 0
-    test_fraction: float = 0.2
-    binarize_threshold: float | None = 0.5
-    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
-
 
 SPLITS = ("train", "val", "test")
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 
 import torch
 from tqdm import tqdm
@@ -28,57 +27,17 @@ from ..dynamics import relax
 from ..logs import say
 from ..memory import DenseAM, Power
 from ..metrics import crossing, grid_estimate, loglog_slope
-from ..schema import (
-    BOOLEAN,
-    NONNEG_INT,
-    POSITIVE_INT,
-    POSITIVE_LIST,
-    POWER,
-    Section,
-    int_list,
-    integer,
-    parse,
-    setting,
-    subset,
-)
-from .common import Curves, compute_device, generator_for, run_stage, select
+from ..settings import appendix_b as schema
+from ..settings.appendix_b import Settings
+from .common import Curves, built, compute_device, generator_for, run_stage, select
 
-VARIANTS = ("power", "rectified")
 HALF_LEVEL = 0.5  # K½: the load at which half of the random starts end exactly on a memory
 
 
-AT_LEAST_TWO = integer("an integer ≥ 2", lambda v: v >= 2)
-
-
-@dataclass(frozen=True, kw_only=True)
-class HalfSettings:
-    """K½(D): power ``n`` (``rectified`` or not), dimensions ``dims``, K = round(ratio · D^(n-1)) per ratio;
-    ``trials`` independent memory sets per (D, K), ``starts`` random starts each."""
-
-    n: int = setting(POWER)
-    rectified: bool = setting(BOOLEAN)
-    dims: list[int] = setting(int_list(2))
-    ratios: list[float] = setting(POSITIVE_LIST, then=sorted)
-    trials: int = setting(POSITIVE_INT)
-    starts: int = setting(POSITIVE_INT)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    seed: int = setting(NONNEG_INT)
-    dim: int = setting(AT_LEAST_TWO)
-    memories: int = setting(POSITIVE_INT)
-    starts: int = setting(POSITIVE_INT)
-    powers: list[int] = setting(int_list(2))
-    variants: list[str] = setting(subset("a non-empty list of " + ", ".join(VARIANTS), VARIANTS))
-    max_sweeps: int = setting(POSITIVE_INT)
-    half: HalfSettings = setting(Section(HalfSettings))
-    device: torch.device = torch.device("cpu")
-
-
 def parse_settings(params: Params) -> Settings:
-    """The ``appendix_b`` section read into :class:`Settings`, checked whole before any computation starts."""
-    return parse(Settings, params.section("appendix_b"), device=compute_device(params))
+    """The settings of :mod:`hebbdam.settings.appendix_b`, checked whole before any work, with their rules and
+    separations built and this machine's device."""
+    return built(schema.parse_settings(params, device=compute_device(params)))
 
 
 def relax_random_starts(

@@ -53,17 +53,17 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
 import torch
 
-from ..config import ConfigError, Params
+from ..config import Params
 from ..data.synthetic import flip_bits, rademacher
 from ..dynamics import relax
 from ..lit import store
 from ..lit.backprop import Denoisable, FeatureMap, MemoryMatrix, PairwiseWeights, Plateau, fit_denoising
 from ..logs import say
-from ..memory import BinaryMemory, Memory, Separation, get_kind
+from ..memory import BinaryMemory, Memory
 from ..memory.random_features import feature_frequencies
 from ..metrics import (
     binarise,
@@ -77,40 +77,20 @@ from ..metrics import (
 )
 from ..parallel import map_fits
 from ..rules import Rule, get_rule
-from ..schema import (
-    FRACTION,
-    MAPPING,
-    NONNEG_INT,
-    POSITIVE,
-    POSITIVE_INT,
-    POSITIVE_LIST,
-    STRING,
-    Named,
-    choice,
-    int_list,
-    number_list,
-    optional,
-    parse,
-    setting,
-    subset,
-)
-from .arms import GradientOptions, KernelOptions, WrittenOptions, checked_rule, options_of
+from ..settings import budget_patterns as schema
+from ..settings.budget_patterns import BACKPROP, Arm, Settings, parameter_count, rule_hyper
 from .common import (
-    SEPARATION,
     Curves,
+    built,
     compute_device,
     generator_for,
     run_stage,
     select,
     separation_at,
-    trainer_options,
 )
 
-MEMORIES = ("hopfield", "random_features", "quadruplets", "simplicial", "dense")  # the registry kinds it fills
-BACKPROP = "backprop"  # the rule name of the arms trained by gradient descent (not a registry rule: BackpropModule)
 CRITERIA = ("exact", "fixed_point")
 HALF = 0.5  # the secondary level of P½ (rewards forgetting: a keep-K memory scores 2K)
-INITS = ("written", "random")  # starts of a backprop fit: the rule's own write (slots, Hebb, feature sum), or random
 STOP_AFTER = 2  # consecutive grid points with both fractions below every level end the scan
 EXTENSIONS = 2  # steps an lr sweep is extended past its edge when the lr chosen sits on it
 REFINEMENTS = 2  # bisections of the bracket around each level's crossing (grid ratio √2 → ≈ 1.09)
@@ -118,30 +98,12 @@ BOOTSTRAP_SAMPLES = 200
 DEFAULT_UPDATES = 300  # the cap of gradient updates of a backprop arm without ``options.updates``
 DEFAULT_WINDOW, DEFAULT_TOLERANCE = 50, 0.01  # the plateau: window means within 1% of each other over 50 updates
 DEFAULT_FLOOR = 1e-3  # a denoising MSE per bit of 1e-3 (every recalled bit within ~0.03 of ±1) solves the stored set
-LEVEL = number_list("a non-empty list of recall levels in (0, 1)", lambda v: 0.0 < v < 1.0)
 
 
-@dataclass(frozen=True, kw_only=True)
-class ConvergedOptions(GradientOptions):
-    """A backprop arm trained to its plateau: ``updates`` is the cap; ``lrs`` the learning rates swept (else
-    ``lr`` alone) and ``inits`` the starts tried at one budget, on one set of P = ``sweep_load``·M/D patterns;
-    ``window`` / ``tolerance`` / ``floor`` the plateau rule (lit.backprop.Plateau); ``refinements`` the bisections
-    per level."""
-
-    lrs: list[float] = setting(POSITIVE_LIST)
-    inits: list[str] = setting(subset("a non-empty list of " + " / ".join(INITS), INITS, distinct=True))
-    window: int = setting(POSITIVE_INT)
-    tolerance: float = setting(POSITIVE)
-    floor: float = setting(POSITIVE)  # the training loss at which the stored set counts as solved (DEFAULT_FLOOR)
-    sweep_load: float = setting(POSITIVE)  # the load b (P = b·M/D) of the lr × init sweep (default 1)
-    refinements: int = setting(NONNEG_INT)  # bisections per level's bracket (default REFINEMENTS)
-
-
-def _option_kind(values: dict) -> tuple[str, tuple[type, ...]]:
-    """The option schemas of an arm (hebbdam.experiments.arms; shared with the capacity ladder)."""
-    filled = (ConvergedOptions,) if values["rule"] == BACKPROP else (WrittenOptions,)
-    kernel = (KernelOptions,) if values["memory"] == "random_features" else ()
-    return f"memory '{values['memory']}' with rule '{values['rule']}'", filled + kernel
+def parse_settings(params: Params, section_name: str = "budget.patterns") -> Settings:
+    """The settings of :mod:`hebbdam.settings.budget_patterns`, checked whole before any work, with their rules and
+    separations built and this machine's device."""
+    return built(schema.parse_settings(params, section_name, device=compute_device(params)))
 
 
 def level_key(level: float) -> str:
@@ -149,124 +111,9 @@ def level_key(level: float) -> str:
     return "L" + f"{level:g}".replace(".", "_")
 
 
-@dataclass(frozen=True, kw_only=True)
-class Arm:
-    """A memory, how it is filled (a registry rule name or ``backprop``), the D and budget sizes to measure.
-
-    ``sizes``: the budget knob per D (features: Y frequencies; quadruplets: M; hidden: K units; unused for
-    pairwise, whose budget is D²), or ``size_ratios``: the knob as multiples of D (K ∈ {D/4, D, 4D}). ``loads``:
-    the arm's own grid, else the section's. ``hyper``: the rule's hyper-parameters; ``options``: epochs /
-    batch_size (iterative rules), beta (features: kernel exp(-beta‖σ-ξ‖²/2D)), updates / lr / lrs / inits / window /
-    tolerance / sweep_load / refinements / steps / batch_size (backprop, :class:`ConvergedOptions`).
-    """
-
-    name: str
-    memory: str = setting(choice(*MEMORIES))
-    rule: str = setting(STRING)
-    dims: list[int] = setting(int_list(4))
-    size_ratios: list[float] | None = setting(optional(POSITIVE_LIST), None)  # sizes as multiples of D (K = r·D)
-    sizes: list[int] | None = setting(
-        int_list(1), when=lambda v: v["memory"] != "hopfield" and v["size_ratios"] is None
-    )  # None: hopfield, or sizes from size_ratios
-    loads: list[float] | None = setting(optional(POSITIVE_LIST), None, then=lambda v: None if v is None else sorted(v))
-    hyper: dict = setting(MAPPING, {}, when=lambda v: v["rule"] != BACKPROP)
-    options: dict = options_of(_option_kind)
-    separation: Separation | None = setting(SEPARATION, when=lambda v: v["memory"] == "dense")
-
-    def checked(self, section: Params) -> Arm:
-        """A backprop arm needs trainable parameters; a registry rule must take ``hyper`` and write the memory."""
-        if self.rule == BACKPROP:
-            if self.memory in ("quadruplets", "simplicial"):
-                raise ConfigError(
-                    section.key("rule"), f"a registry rule for a {self.memory} memory (no backprop arm)", self.rule
-                )
-            if self.memory == "random_features" and "random" in self.inits:
-                raise ConfigError(section.key("options.inits"), "[written] for a random-feature memory", self.inits)
-            return self
-        checked_rule(section, self.rule, self.hyper, self.memory, self.sample_rule, f"{BACKPROP} or one of")
-        return self
-
-    @property
-    def locality(self) -> str:
-        return "nonlocal" if self.rule == BACKPROP else self.sample_rule().locality
-
-    @property
-    def lrs(self) -> list[float]:
-        return list(self.options.get("lrs", [self.options.get("lr", 0.01)]))
-
-    @property
-    def inits(self) -> list[str]:
-        return list(self.options.get("inits", ["written"] if self.memory == "random_features" else ["random"]))
-
-    def sample_rule(self) -> Rule:
-        """The arm's rule at its largest D and first budget (validates the hyper-parameters)."""
-        dim = max(self.dims)
-        return rule_for(self, dim, self.budgets(dim)[0], seed=0)
-
-    def budgets(self, dim: int) -> list[int]:
-        """The budget sizes at D: D for pairwise, else ``sizes`` or round(r·D) per ``size_ratios``."""
-        if self.memory == "hopfield":
-            return [dim]
-        if self.sizes:
-            return self.sizes
-        assert self.size_ratios is not None  # ``sizes`` is read only when ``size_ratios`` is null
-        return [max(1, round(ratio * dim)) for ratio in self.size_ratios]
-
-    def counts(self, dim: int, size: int) -> list[int]:
-        """The grid of P at (D, budget): P = b·M/D per load b, at least 1, duplicates dropped, ascending."""
-        budget = parameter_count(self.memory, dim, size)
-        assert self.loads is not None  # Settings.checked gives an arm without its own loads the section's
-        return sorted({max(1, round(load * budget / dim)) for load in self.loads})
-
-
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    seed: int = setting(NONNEG_INT)
-    trials: int = setting(POSITIVE_INT)
-    flip_fraction: float = setting(FRACTION)
-    max_sweeps: int = setting(POSITIVE_INT)
-    levels: list[float] = setting(LEVEL, [0.9, 0.99], then=sorted)
-    loads: list[float] = setting(POSITIVE_LIST, then=sorted)
-    arms: list[Arm] = setting(Named(Arm, "at least one arm"))
-    trainer: dict = field(default_factory=dict)
-    device: torch.device = torch.device("cpu")
-
-    def checked(self, section: Params) -> Settings:
-        """Arms without their own ``loads`` take the section's grid; every budget must fit at least two pattern
-        counts of its grid (a crossing needs a bracket)."""
-        arms = [arm if arm.loads else replace(arm, loads=self.loads) for arm in self.arms]
-        for arm in arms:
-            for dim in arm.dims:
-                for size in arm.budgets(dim):
-                    if len(arm.counts(dim, size)) < 2:
-                        key = section.key(f"arms.{arm.name}.loads")
-                        raise ConfigError(key, "a budget whose grid of loads gives at least two pattern counts", size)
-        return replace(self, arms=arms)
-
-
-def parameter_count(memory: str, dim: int, size: int) -> int:
-    """M of a memory kind (the registry's count): hopfield D², random_features 2Y (the tensor T), quadruplets and
-    simplicial M, dense K·D."""
-    return get_kind(memory).parameters(dim, size)
-
-
 def rule_for(arm: Arm, dim: int, size: int, seed: int) -> Rule:
-    """The registry rule of a non-backprop arm at dimension D and budget size (its size-dependent hyper-parameters
-    set here: features, beta and seed of random_features, count and seed of quadruplets and simplicial, units of
-    krotov_hopfield)."""
-    extra: dict = {}
-    if arm.memory == "random_features":
-        extra = {"features": 2 * size, "beta": float(arm.options.get("beta", 1.0)) / dim, "seed": seed}
-    elif arm.memory in ("quadruplets", "simplicial"):
-        extra = {"count": size, "seed": seed}
-    elif arm.memory == "dense" and arm.rule != "slot":
-        extra = {"units": size}
-    return get_rule(arm.rule, **arm.hyper, **extra)
-
-
-def parse_settings(params: Params, section_name: str = "budget.patterns") -> Settings:
-    """The section read into :class:`Settings`, checked whole before any computation starts."""
-    return parse(Settings, params.section(section_name), trainer=trainer_options(params), device=compute_device(params))
+    """The registry rule of a non-backprop arm at dimension D and budget size (:func:`rule_hyper`)."""
+    return get_rule(arm.rule, **rule_hyper(arm, dim, size, seed))
 
 
 @dataclass(frozen=True)

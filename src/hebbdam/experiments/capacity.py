@@ -13,154 +13,33 @@ the largest load with every probed pattern a fixed point.
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import dataclass, field
 
 import torch
 
 from .. import references as ref
-from ..config import ConfigError, Params
+from ..config import Params
 from ..data.synthetic import biased, flip_bits, rademacher
 from ..dynamics import relax
 from ..errors import HebbdamError
 from ..lit import store
+from ..lit.storage import collected_curves
 from ..logs import say
-from ..memory import Hopfield, Memory, RandomFeatureDAM, Separation
+from ..memory import Hopfield, Memory, RandomFeatureDAM
 from ..metrics import binarise, crossing, exact_recall, grid_estimate, largest_load_above, loglog_slope, overlap
 from ..parallel import map_fits
-from ..rules import Rule
-from ..schema import (
-    FRACTION,
-    NONNEG_INT,
-    POSITIVE_INT,
-    POSITIVE_LIST,
-    Check,
-    Named,
-    choice,
-    int_list,
-    number,
-    parse,
-    setting,
-)
-from .arms import FeatureOptions, GradientOptions, RuleOf, WrittenOptions, options_of
-from .common import SEPARATION, Curves, compute_device, generator_for, run_stage, separation_at, trainer_options
+from ..settings import capacity as schema
+from ..settings.capacity import COVARIANCE_THRESHOLD, Arm, Settings
+from .common import Curves, built, compute_device, generator_for, run_stage, separation_at
 
-MODELS = ("hopfield", "dense", "tensor4", "random_features", "backprop")
-# models written without a registry rule: DrDAM's own additive write (its Ω from the trial's generator), and a pairwise
-# W trained by gradient descent; every other model is a memory kind of the registry, filled by a rule it accepts
-DIRECT_WRITES = ("random_features", "backprop")
-DYNAMICS = ("async", "sync", "one-step")
 EXACT_RECALL_LEVEL = 0.99  # SCIENCE.md E1b: basin capacity is the largest P with ≥ 99% exact recall
 BOOTSTRAP_SAMPLES = 200  # resamples of the trials behind each scaling exponent's 95% interval
 
 
-def _rule_written(values: dict) -> bool:
-    return values["model"] not in DIRECT_WRITES
-
-
-# a Hopfield arm's neuron threshold θ: a number, or "covariance" for the published θ = -a(1 - a²) at the arm's bias a
-COVARIANCE_THRESHOLD = "covariance"
-
-
-@dataclass(frozen=True, kw_only=True)
-class ThresholdOptions:
-    threshold: float | str = setting(
-        Check(
-            f"'{COVARIANCE_THRESHOLD}' or a finite number",
-            lambda v: (
-                v == COVARIANCE_THRESHOLD
-                or (isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v))
-            ),
-        )
-    )
-
-
-# the option schemas each model takes (hebbdam.experiments.arms; shared with the budget stage)
-OPTIONS = {
-    "random_features": (FeatureOptions,),
-    "backprop": (GradientOptions,),
-    **{model: (WrittenOptions,) for model in MODELS if model not in DIRECT_WRITES},
-    "hopfield": (WrittenOptions, ThresholdOptions),
-}
-
-
-@dataclass(frozen=True, kw_only=True)
-class Arm:
-    """One curve family of the ladder: a model, how it is written, its dynamics, and its (D, α) grid.
-
-    ``rule`` is the Hebbian/non-local rule for hopfield, dense and tensor4 arms (written through Lightning);
-    random_features arms are an additive feature write (DrDAM) and backprop arms a pairwise W trained by gradient
-    descent on a denoising loss (``options``: features/beta, or updates/lr/steps/batch_size).
-    ``bias``: P(ξ = +1) = (1 + bias)/2.
-    """
-
-    name: str
-    model: str = setting(choice(*MODELS))
-    dynamics: str = setting(choice(*DYNAMICS))
-    dims: list[int] = setting(int_list(2))
-    loads: list[float] = setting(POSITIVE_LIST, then=sorted)
-    rule: Rule | None = setting(RuleOf("model"), when=_rule_written)
-    separation: Separation | None = setting(SEPARATION, when=lambda v: v["model"] == "dense")
-    bias: float = setting(number("a pattern bias in (-1, 1)", lambda v: -1 < v < 1), 0.0)
-    options: dict = options_of(lambda v: (f"model '{v['model']}'", OPTIONS[v["model"]]))
-
-    def checked(self, section: Params) -> Arm:
-        if self.model == "random_features" and self.dynamics == "async":
-            raise ConfigError(
-                section.key("dynamics"), "sync or one-step for a continuous random-feature memory", self.dynamics
-            )
-        check_fits_in_memory(section, self.model, self.dims, self.loads)
-        return self
-
-    @property
-    def mirror(self) -> bool:
-        """The separation also attracts the mirror -ξ (even plain powers): score |overlap|."""
-        return self.separation is not None and self.separation.attracts_mirror
-
-    @property
-    def rule_name(self) -> str:
-        return self.rule.name if self.rule is not None else self.model
-
-    @property
-    def locality(self) -> str:
-        if self.rule is not None:
-            return self.rule.locality
-        return "local" if self.model == "random_features" else "nonlocal"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    seed: int = setting(NONNEG_INT)
-    trials: int = setting(POSITIVE_INT)
-    flip_fraction: float = setting(FRACTION)
-    max_sweeps: int = setting(POSITIVE_INT)
-    retrieval_overlap: float = setting(number("a number in (0, 1]", lambda v: 0 < v <= 1))
-    arms: list[Arm] = setting(Named(Arm, "at least one arm"))
-    trainer: dict = field(default_factory=dict)
-    device: torch.device = torch.device("cpu")
-
-
-def check_fits_in_memory(section: Params, model: str, dims: list[int], loads: list[float]) -> None:
-    """Refuse, before allocating, a grid whose largest point needs more than half of this machine's memory."""
-    import psutil
-
-    dim, patterns = max(dims), math.ceil(max(loads) * max(dims))
-    weights = 8 * dim * dim if model in ("hopfield", "backprop") else 8 * patterns * dim  # float64 W or memories
-    needed = 3 * weights + 4 * patterns * dim  # the write, the fields of a sweep and the patterns
-    available = psutil.virtual_memory().total
-    if needed > available / 2:
-        raise ConfigError(
-            section.key("dims"),
-            f"a grid that fits in memory: D = {dim} at load {max(loads)} needs about {needed / 2**30:.1f} GiB, "
-            f"more than half of this machine's {available / 2**30:.1f} GiB",
-            dims,
-        )
-
-
 def parse_settings(params: Params, section_name: str = "capacity") -> Settings:
-    """The section (``capacity`` or ``ladder.<family>``) read into :class:`Settings`, checked whole before any work."""
-    return parse(Settings, params.section(section_name), trainer=trainer_options(params), device=compute_device(params))
+    """The settings of :mod:`hebbdam.settings.capacity`, checked whole before any work, with their rules and
+    separations built and this machine's device."""
+    return built(schema.parse_settings(params, section_name, device=compute_device(params)))
 
 
 def build_memory(arm: Arm, patterns: torch.Tensor, settings: Settings, generator: torch.Generator) -> Memory:
@@ -240,11 +119,16 @@ def measure_point(arm: Arm, dim: int, load: float, settings: Settings) -> dict:
     return point
 
 
-def timed_point(point: tuple[Arm, int, float, Settings]) -> tuple[dict, float]:
-    """:func:`measure_point` of one (arm, D, α) and its seconds: one independent job of ``parallel.map_fits`` (every
-    trial draws from its own generator, so the record is the same for any number of workers or devices)."""
+def timed_point(point: tuple[Arm, int, float, Settings]) -> tuple[dict, float, list]:
+    """:func:`measure_point` of one (arm, D, α), its seconds and its Hebbian fits' curves (for W&B): one independent
+    job of ``parallel.map_fits`` (every trial draws from its own generator, so the record is the same for any number
+    of workers or devices)."""
     start = time.perf_counter()
-    return measure_point(*point), time.perf_counter() - start
+    arm, dim, load, _ = point
+    with collected_curves() as curves:
+        measured = measure_point(*point)
+    labelled = [(f"{arm.name}/D{dim}/load{load:g}/fit{index}", rows) for index, (_, rows) in enumerate(curves)]
+    return measured, time.perf_counter() - start, labelled
 
 
 def point_cost(point: tuple[Arm, int, float, Settings]) -> float:
@@ -310,17 +194,20 @@ def scaling_exponent(arm: Arm, curves_by_dim: dict[int, list[dict]], settings: S
     }
 
 
-def run(settings: Settings, label: str = "capacity") -> tuple[dict, list[dict]]:
+def run(settings: Settings, label: str = "capacity", tracker=None) -> tuple[dict, list[dict]]:
     """Measure every arm: returns (summary, curves); summary[arm]["D<dim>"] holds the capacity estimates at that D
-    with their explicit ``dim``; an arm with a separation also states its fields (``n``, ``rectified`` or ``beta``)."""
+    with their explicit ``dim``; an arm with a separation also states its fields (``n``, ``rectified`` or ``beta``).
+    The Hebbian fits' curves go to ``tracker`` (W&B) in grid order."""
     summary: dict = {}
     curves: list[dict] = []
     points = [(arm, dim, load, settings) for arm in settings.arms for dim in arm.dims for load in arm.loads]
-    results = map_fits(timed_point, sorted(points, key=point_cost, reverse=True))
+    longest_first = sorted(points, key=point_cost, reverse=True)
     measured = {
         (arm.name, dim, load): result
-        for (arm, dim, load, _), result in zip(sorted(points, key=point_cost, reverse=True), results, strict=True)
+        for (arm, dim, load, _), result in zip(longest_first, map_fits(timed_point, longest_first), strict=True)
     }
+    if tracker is not None:
+        tracker.hebbian([fit for arm, dim, load, _ in points for fit in measured[(arm.name, dim, load)][2]])
     for arm in settings.arms:
         summary[arm.name] = {
             "model": arm.model,
@@ -392,15 +279,15 @@ def headline(record: dict) -> dict[str, float | None]:
     for name, arm in record["arms"].items():
         dims = sorted(int(key[1:]) for key in arm if key[0] == "D" and key[1:].isdigit())
         numbers[f"{name}.critical_load"] = arm[f"D{dims[-1]}"]["critical_load"] if dims else None
-        if "scaling" in arm:
-            numbers[f"{name}.exponent"] = arm["scaling"]["exponent"]
+        if len(dims) >= 2:  # a scaling law is asked for: its exponent is a key of every run, null when not measured
+            numbers[f"{name}.exponent"] = arm["scaling"]["exponent"] if "scaling" in arm else None
     return numbers
 
 
 def compute_files(label: str, stem: str):
     def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
         """The stage's output files: the capacity record (DVC metrics) and the load curves (DVC plots)."""
-        summary, points = run(settings, label)
+        summary, points = run(settings, label, tracker)
         record = {
             "flip_fraction": settings.flip_fraction,
             "trials": settings.trials,

@@ -41,7 +41,7 @@ prototypes at n = 20, 30.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -55,21 +55,15 @@ from ..lit.trainer import fit
 from ..logs import say
 from ..rules import get_rule
 from ..rules.hidden import hidden_activity
-from ..schema import NONNEG_INT, POSITIVE, POSITIVE_INT, POWER, STRING, Named, Section, int_list, parse, setting
+from ..settings import classification as schema
+from ..settings.classification import BackpropArm, Settings
 from .common import (
-    ANNEAL,
-    LEARNING_RATE,
-    MOMENTUM,
-    OPEN_FRACTION,
-    TEMPERATURE,
     Curves,
-    KrotovHopfieldRule,
+    built,
     compute_device,
-    data_root,
     generator_for,
     run_stage,
     select,
-    trainer_options,
 )
 
 ARMS = ("backprop", "one_shot", "prototypes", "krotov_hopfield")
@@ -78,81 +72,13 @@ KMEANS_ITERATIONS = 25  # most Lloyd iterations of the per-class k-means (protot
 KMEANS_INITS = 4  # k-means++ restarts; the lowest inertia wins
 
 
-@dataclass(frozen=True, kw_only=True)
-class BackpropArm:
-    name: str
-    n: int = setting(POWER)
-    temperature: float = setting(TEMPERATURE)
-    m: int = setting(POSITIVE_INT)
-
-
-@dataclass(frozen=True, kw_only=True)
-class BackpropTraining:
-    """K&H 2016 end to end (normalised momentum, annealed lr) for each of its arms."""
-
-    epochs: int = setting(POSITIVE_INT)
-    batch_size: int = setting(POSITIVE_INT)
-    lr: float = setting(LEARNING_RATE)
-    anneal: float = setting(ANNEAL)
-    momentum: float = setting(MOMENTUM)
-    arms: list[BackpropArm] = setting(Named(BackpropArm, "at least one backprop arm"))
-
-
-@dataclass(frozen=True, kw_only=True)
-class Readout:
-    """K&H 2019 top layer on hidden activities: activation power, SGD (β, m, lr), delta-rule lr, epochs, batch."""
-
-    power: float = setting(POSITIVE)
-    beta: float = setting(POSITIVE)
-    m: int = setting(POSITIVE_INT)
-    sgd_lr: float = setting(POSITIVE)
-    delta_lr: float = setting(POSITIVE)
-    epochs: int = setting(POSITIVE_INT)
-    batch_size: int = setting(POSITIVE_INT)
-
-
-@dataclass(frozen=True, kw_only=True)
-class HiddenLayer(KrotovHopfieldRule):
-    """The K&H 2019 layer: the rule's hyper-parameters, its epochs and the readouts trained on it."""
-
-    epochs: int = setting(POSITIVE_INT)
-    readout: Readout = setting(Section(Readout))
-
-
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    seed: int = setting(NONNEG_INT)
-    dataset: str = setting(STRING)
-    data_root: str
-    memories: int = setting(POSITIVE_INT)
-    memory_grid: list[int] = setting(int_list(1))
-    seeds: int = setting(POSITIVE_INT)
-    validation_fraction: float = setting(OPEN_FRACTION)
-    readout_powers: list[int] = setting(
-        int_list(2, "a non-empty list of integer powers ≥ 2"), then=lambda v: sorted(set(v))
-    )
-    backprop: BackpropTraining = setting(Section(BackpropTraining))
-    krotov_hopfield: HiddenLayer = setting(Section(HiddenLayer))
-    trainer: dict
-    device: torch.device = torch.device("cpu")
-
-    def checked(self, section: Params) -> Settings:
-        """The grid of K always holds ``memories``."""
-        return replace(self, memory_grid=sorted(set(self.memory_grid) | {self.memories}))
+# the readout: error_rate and class_field moved to lit/backprop.py (shared with E8) ---------------------------------
 
 
 def parse_settings(params: Params) -> Settings:
-    """The ``classification`` section (and data.root) read into :class:`Settings`, checked whole before any work."""
-    return parse(
-        Settings,
-        params.section("classification"),
-        data_root=data_root(params),
-        trainer=trainer_options(params),
-        device=compute_device(params),
-    )
-
-
-# the readout: error_rate and class_field moved to lit/backprop.py (shared with E8) ---------------------------------
+    """The settings of :mod:`hebbdam.settings.classification`, checked whole before any work, with their rules and
+    separations built and this machine's device."""
+    return built(schema.parse_settings(params, device=compute_device(params)))
 
 
 def one_hot(labels: Tensor, classes: int) -> Tensor:

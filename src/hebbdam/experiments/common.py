@@ -3,67 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
 import torch
 
 from .. import io
 from ..config import Params, load_params
-from ..errors import ConfigError, HebbdamError
+from ..errors import HebbdamError
 from ..gate import flatten
 from ..logs import say
 from ..memory import Exponential, Power, Separation
 from ..parallel import use_devices
-from ..schema import BOOLEAN, POSITIVE, POSITIVE_INT, POWER, Section, choice, number, parse, setting
+from ..rules import get_rule
 from ..seeds import generator_for  # noqa: F401  (re-exported: experiments seed through common)
+from ..settings.arms import RuleSpec
+from ..settings.common import SeparationSchema
 from ..tracking import stage_run
 
-PRECISIONS = ("32-true", "32", "64-true", "64", "16-mixed", "16-true", "bf16-mixed", "bf16-true")  # Lightning's
-STRATEGIES = ("auto", "ddp", "ddp_spawn", "ddp_fork", "single_device")
-MAX_DEVICES = 1024  # devices on a GPU machine that composes for itself are checked against what it has
-
-
-def available_devices(accelerator: str) -> int | None:
-    """How many devices of ``accelerator`` this machine has: its cores for cpu, its GPUs for gpu/cuda when it has any
-    (None: no GPU here, so a gpu composition is for another machine and only the sanity bound applies)."""
-    import os
-
-    if accelerator == "cpu":
-        return os.cpu_count() or 1
-    count = torch.cuda.device_count() if accelerator in ("gpu", "cuda") else 0
-    return count or None
-
-
-def trainer_options(params: Params) -> dict:
-    """The whole ``trainer`` section, checked key by key, as ``hebbdam.lit.trainer.build_trainer`` takes it."""
-    section = params.section("trainer")
-    accelerator = section.choice("accelerator", ["cpu", "gpu", "cuda", "auto"])
-    devices = section.raw("devices", 1)
-    if devices != "auto" and (isinstance(devices, bool) or not isinstance(devices, int) or devices < 1):
-        raise ConfigError(section.key("devices"), "a positive number of devices or 'auto'", devices)
-    limit = available_devices(accelerator) or MAX_DEVICES
-    if devices != "auto" and devices > limit:
-        raise ConfigError(section.key("devices"), f"at most {limit} ({accelerator} devices this machine has)", devices)
-    section.choice("strategy", list(STRATEGIES), "auto")
-    precision = section.raw("precision", "32-true")
-    if isinstance(precision, bool) or str(precision) not in PRECISIONS:
-        raise ConfigError(section.key("precision"), "a Lightning precision: " + ", ".join(PRECISIONS), precision)
-    if section.raw("max_epochs", None) is not None:
-        section.positive_int("max_epochs")
-    section.choice("deterministic", [False, True, "warn"], False)
-    section.choice("enable_progress_bar", [False, True], False)
-    section.positive_int("log_every_n_steps", 50)
-    if section.has("checkpoint"):
-        checkpoint = section.section("checkpoint")
-        folder = checkpoint.raw("dir", None)
-        if folder is not None and (not isinstance(folder, str) or not folder):
-            raise ConfigError(checkpoint.key("dir"), "null or a folder for checkpoints", folder)
-        checkpoint.positive_int("every_n_epochs", 1)
-        checkpoint.choice("resume", [False, True], False)
-    return section.to_dict()
+T = TypeVar("T")
 
 
 def stage_devices(params: Params) -> tuple[int, str]:
@@ -86,60 +46,22 @@ def compute_device(params: Params) -> torch.device:
     return torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
 
 
-@dataclass(frozen=True, kw_only=True)
-class SeparationSchema:
-    """F of a dense arm. The exponential's ``beta`` multiplies the raw overlap ξ·σ (Demircigil: F = exp(ξ·σ), beta
-    = 1); DenseAM feeds F the scaled overlap ξ·σ / D, so the separation built here is F(x) = exp(beta · D · x) via
-    :func:`separation_at`."""
-
-    kind: str = setting(choice("power", "exponential"))
-    n: int = setting(POWER, when=lambda v: v["kind"] == "power")
-    rectified: bool = setting(BOOLEAN, False, when=lambda v: v["kind"] == "power")
-    beta: float = setting(POSITIVE, when=lambda v: v["kind"] == "exponential")
-
-    def checked(self, section: Params) -> Separation:
-        return Power(self.n, rectified=self.rectified) if self.kind == "power" else Exponential(self.beta)
-
-
-SEPARATION = Section(SeparationSchema)  # the ``separation`` field of an arm schema
-
-
-def parse_separation(section: Params) -> Separation:
-    return parse(SeparationSchema, section)
-
-
-LEARNING_RATE = number("a learning rate > 0", lambda v: v > 0)
-TEMPERATURE = number("a temperature > 0", lambda v: v > 0)
-ANNEAL = number("a factor in (0, 1]", lambda v: 0 < v <= 1)
-MOMENTUM = number("a momentum in [0, 1)", lambda v: 0 <= v < 1)
-OPEN_FRACTION = number("a fraction in (0, 1)", lambda v: 0 < v < 1)
-
-
-@dataclass(frozen=True, kw_only=True)
-class KrotovHopfieldRule:
-    """The hyper-parameters of the K&H 2019 competing-hidden-units rule (``rules.hidden``): Lebesgue power p, the
-    rank of the unit pushed away, its anti-Hebbian strength and the learning rate."""
-
-    p: float = setting(number("a Lebesgue power ≥ 2", lambda v: v >= 2))
-    rank: int = setting(POSITIVE_INT)
-    anti: float = setting(number("a number ≥ 0", lambda v: v >= 0))
-    lr: float = setting(LEARNING_RATE)
-
-    @property
-    def hyper(self) -> dict:
-        """The keyword arguments of ``get_rule("krotov_hopfield", units=K, **hyper)``."""
-        return {"p": self.p, "rank": self.rank, "anti": self.anti, "lr": self.lr}
-
-
-def data_root(params: Params) -> str:
-    """``data.root``, where prepared data sets live (default ``data``)."""
-    return params.section("data").string("root", "data")
-
-
-def binarize_threshold(params: Params) -> float:
-    """``data.binarize_threshold``, the grey level that splits pixels into ±1 (null or absent: 0.5)."""
-    data = params.section("data")
-    return 0.5 if data.raw("binarize_threshold", None) is None else data.fraction("binarize_threshold")
+def built(settings: T) -> T:
+    """``settings`` (a schema instance of :mod:`hebbdam.settings`) with what its schemas hold as specifications
+    built: each :class:`SeparationSchema` becomes its :class:`Separation`, each :class:`RuleSpec` its
+    :class:`hebbdam.rules.Rule`, in nested schemas and lists of arms alike."""
+    if isinstance(settings, SeparationSchema):
+        if settings.kind == "power":
+            return Power(settings.n, rectified=settings.rectified)  # type: ignore[return-value]
+        return Exponential(settings.beta)  # type: ignore[return-value]
+    if isinstance(settings, RuleSpec):
+        return get_rule(settings.name, **settings.hyper)  # type: ignore[return-value]
+    if isinstance(settings, list):
+        return [built(item) for item in settings]  # type: ignore[return-value]
+    if is_dataclass(settings) and not isinstance(settings, type):
+        changed = {f.name: built(getattr(settings, f.name)) for f in fields(settings) if f.init}
+        return replace(settings, **changed)
+    return settings
 
 
 @overload
@@ -173,8 +95,8 @@ class Curves:
         first, *rest = self.series
         return " ".join([str(row[first]), *(f"{name}={row[name]}" for name in rest)])
 
-    def table(self, files: dict[str, Any]) -> list[dict]:
-        content = files[self.file]
+    def table(self, files: dict[str, object]) -> list[dict]:
+        content: Any = files[self.file]  # the rows, or a mapping holding them under ``rows``
         return content[self.rows] if self.rows is not None else content
 
 
@@ -204,6 +126,27 @@ def headline_numbers(headline: dict, stage: str) -> dict[str, float | None]:
             raise HebbdamError(f"{stage}: headline value {key!r} is {value!r}; a headline holds numbers only")
         numbers[key.removeprefix("arms.")] = value
     return numbers
+
+
+def null_reasons(numbers: dict, record: dict) -> dict[str, str]:
+    """Why each null of ``numbers`` (a headline: "arm.critical_load") is null, from the record: the estimate's
+    ``<name>_outside`` entry under the same owners (its side of the grid, the grid's edge and the fraction there; the
+    last one in record order, i.e. the largest D), else "not measured"."""
+    leaves = flatten(record)
+    reasons = {}
+    for key in (key for key, value in numbers.items() if value is None):
+        *owners, name = key.split(".")
+        outside = [
+            path[: -len(".side")]
+            for path in leaves
+            if path.endswith(f"{name}_outside.side") and all(owner in path.split(".") for owner in owners)
+        ]
+        reasons[key] = "not measured"
+        if outside:
+            found = outside[-1]
+            edge, fraction = leaves.get(f"{found}.load"), leaves.get(f"{found}.fraction")
+            reasons[key] += f": {leaves[found + '.side']} (grid edge {edge}, fraction {fraction} there)"
+    return reasons
 
 
 def profile_of(params: Params) -> str:
@@ -242,14 +185,16 @@ def run_stage(
     with stage_run(params, stage=stage, config=config) as tracker:
         files = compute(settings, params, tracker)
         record_name = next(iter(files))
-        files[record_name] = record = {**files[record_name], "profile": profile_of(params)}
+        record = {**cast(dict, files[record_name]), "profile": profile_of(params)}
+        files[record_name] = record
         for spec in curves:
             for row in spec.table(files):
                 row["series"] = spec.label(row)
             uniform_rows(spec.table(files))
         if headline is not None:
             files[f"headline/{stage}.json"] = headline_numbers(headline(record), stage)
-        tracker.summary(files.get(f"headline/{stage}.json") or flatten(record))
+        numbers = cast(dict, files.get(f"headline/{stage}.json") or flatten(record))
+        tracker.summary(numbers, null_reasons(numbers, record))
         for spec in curves:
             tracker.curves(spec.table(files), spec.x, spec.y, title=stage)
         written = dict(zip(files, io.write_json_files(out_dir, files), strict=True))

@@ -29,120 +29,28 @@ and the recall of task 1 at the end, each with its interval; for backprop arms e
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
-from ..config import ConfigError, Params
+from ..config import Params
 from ..data.synthetic import flip_bits, rademacher
 from ..dynamics import relax
 from ..lit.backprop import BackpropModule, Denoising, MemoryMatrix, fit_until_plateau
 from ..logs import say
-from ..memory import Memory, Separation, build
+from ..memory import Memory, build
 from ..metrics import binarise, bootstrap_best, exact_recall
 from ..parallel import map_fits
 from ..rules import Rule, get_rule
-from ..schema import (
-    FRACTION,
-    MAPPING,
-    NONNEG_INT,
-    POSITIVE,
-    POSITIVE_INT,
-    STRING,
-    Named,
-    Section,
-    choice,
-    integer,
-    optional,
-    parse,
-    setting,
-)
-from .arms import checked_rule
-from .common import SEPARATION, Curves, generator_for, run_stage, select, separation_at, trainer_options
-
-KINDS = ("hopfield", "dense")  # the registry kinds this stage fills
-BACKPROP = "backprop"  # the rule name of the arms trained by gradient descent (BackpropModule, not a registry rule)
-LAYOUTS = ("split", "permuted")
-BOOTSTRAP_SAMPLES = 500
-INIT_STD = 0.1  # the start of a backprop memory Ξ: N(0, INIT_STD²), as E8a's random start
-
-
-@dataclass(frozen=True, kw_only=True)
-class Training:
-    """One task's backprop fit: Adam at ``lr`` in batches of ``batch_size`` rows, ``steps`` unrolled recall steps of
-    gain ``gain`` from ``flip`` of the bits flipped (the section's ``flip``), until the plateau (``window`` updates,
-    relative ``tolerance``, or the loss at most ``floor``) or ``cap`` updates; an epoch repeats the rows to hold at
-    least ``epoch_updates`` batches (the plateau is read per epoch)."""
-
-    lr: float = setting(POSITIVE)
-    batch_size: int = setting(POSITIVE_INT)
-    steps: int = setting(POSITIVE_INT)
-    gain: float = setting(POSITIVE)
-    cap: int = setting(POSITIVE_INT)
-    window: int = setting(POSITIVE_INT)
-    tolerance: float = setting(POSITIVE)
-    floor: float = setting(POSITIVE)
-    epoch_updates: int = setting(POSITIVE_INT)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Arm:
-    """A memory kind filled task after task by a registry rule (``hyper`` its hyper-parameters) or by backprop;
-    ``slots`` K of a dense memory; ``separation`` its F; ``rehearsal`` the patterns of each earlier task replayed
-    (backprop only)."""
-
-    name: str
-    memory: str = setting(choice(*KINDS))
-    rule: str = setting(STRING)
-    hyper: dict = setting(MAPPING, {})
-    slots: int | None = setting(optional(POSITIVE_INT), None)
-    separation: Separation | None = setting(SEPARATION, when=lambda v: v["memory"] == "dense")
-    rehearsal: int = setting(NONNEG_INT, 0)
-
-    def checked(self, section: Params) -> Arm:
-        """A dense memory needs K slots; only backprop replays; a registry rule must write the memory kind."""
-        if self.memory == "dense" and self.slots is None:
-            raise ConfigError(section.key("slots"), "K slots (a positive integer) for a dense memory", None)
-        if self.rule == BACKPROP:
-            if self.memory != "dense":
-                raise ConfigError(section.key("memory"), f"dense for rule {BACKPROP}", self.memory)
-            return self
-        if self.rehearsal:
-            raise ConfigError(section.key("rehearsal"), f"0 for an incremental rule (rehearsal: {BACKPROP})", 0)
-        checked_rule(section, self.rule, self.hyper, self.memory, None, f"{BACKPROP} or one of")
-        return self
-
-    @property
-    def locality(self) -> str:
-        return "nonlocal" if self.rule == BACKPROP else get_rule(self.rule, **self.hyper).locality
-
-
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    seed: int = setting(NONNEG_INT)
-    seeds: int = setting(integer("an integer ≥ 2 (the intervals are over seeds)", lambda v: v >= 2))
-    dim: int = setting(POSITIVE_INT)
-    tasks: int = setting(integer("an integer ≥ 2", lambda v: v >= 2))
-    per_task: int = setting(POSITIVE_INT)
-    layout: str = setting(choice(*LAYOUTS))
-    flip: float = setting(FRACTION)
-    max_sweeps: int = setting(POSITIVE_INT)
-    training: Training = setting(Section(Training))
-    arms: list[Arm] = setting(Named(Arm, "at least one arm"))
-    trainer: dict = field(default_factory=dict)
-
-    def checked(self, section: Params) -> Settings:
-        """A replay buffer holds at most a whole task."""
-        for arm in self.arms:
-            if arm.rehearsal > self.per_task:
-                key = section.key(f"arms.{arm.name}.rehearsal")
-                raise ConfigError(key, f"at most per_task = {self.per_task} patterns", arm.rehearsal)
-        return self
+from ..settings import continual as schema
+from ..settings.continual import BACKPROP, BOOTSTRAP_SAMPLES, INIT_STD, Arm, Settings
+from .common import Curves, built, generator_for, run_stage, select, separation_at
 
 
 def parse_settings(params: Params) -> Settings:
-    """The ``continual`` section read into :class:`Settings`, checked whole before any computation starts."""
-    return parse(Settings, params.section("continual"), trainer=trainer_options(params))
+    """The settings of :mod:`hebbdam.settings.continual`, checked whole before any work, with their separations
+    built."""
+    return built(schema.parse_settings(params))
 
 
 # tasks ------------------------------------------------------------------------------------------------------------

@@ -37,8 +37,6 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Collection
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -52,38 +50,25 @@ from ..dynamics import relax, single_cpu_thread
 from ..engine import recall_precision
 from ..logs import say
 from ..memory import Amari, DenseAM, Hopfield, Kohonen, ModernHopfield, Power
-from ..memory.universal import EPS, SEPARATIONS, SIMILARITIES
+from ..memory.universal import EPS, SIMILARITIES
 from ..metrics import binarise
 from ..rules import get_rule
-from ..schema import (
-    NONNEG_INT,
-    POSITIVE,
-    POSITIVE_INT,
-    POWER,
-    STRING,
-    Check,
-    Keyed,
-    Named,
-    Section,
-    choice,
-    int_list,
-    number,
-    number_list,
-    parse,
-    setting,
-    subset,
-)
-from .arms import checked_rule
-from .common import Curves, binarize_threshold, compute_device, data_root, generator_for, run_stage, select
+from ..settings import retrieval as schema
+from ..settings.retrieval import BinaryArm, Settings
+from .common import Curves, built, compute_device, generator_for, run_stage, select
 
-CORRUPTIONS = ("bottom_half", "pixel_mask", "gaussian", "border")
 DISTANCES = ("euclidean", "manhattan")  # similarities that are negative distances
 DOT_PRODUCTS = ("dot", "l1_dot")  # raw (favours bright memories) and L1-normalised (the paper's figure)
 SIMILARITY_CONDITION = "max"  # separation under which the similarity ordering is published (Millidge et al. Fig. 2)
 SEPARATION_CONDITION = "manhattan"  # similarity under which the separation ordering is published (their sep. figure)
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}  # Student t
-BINARY_MODELS = ("hopfield", "dense", "softmax")
 EXAMPLE_DIGITS = 4  # decimals kept for the example images (display only)
+
+
+def parse_settings(params: Params) -> Settings:
+    """The settings of :mod:`hebbdam.settings.retrieval`, checked whole before any work, with their rules and
+    separations built and this machine's device."""
+    return built(schema.parse_settings(params, device=compute_device(params)))
 
 
 def squared_euclidean(q: Tensor, m: Tensor) -> Tensor:
@@ -97,115 +82,6 @@ E3_SIMILARITIES = {**SIMILARITIES, "euclidean": squared_euclidean}
 def error_threshold(dim: int) -> float:
     """Σ(x - out)² that still counts as retrieved: 50 on MNIST (D = 784), scaled by D / 784 elsewhere."""
     return ref.UHN_ERROR_THRESHOLD.value * dim / ref.UHN_ERROR_THRESHOLD_DIM
-
-
-@dataclass(frozen=True, kw_only=True)
-class Corruption:
-    name: str
-    kind: str = setting(choice(*CORRUPTIONS))
-    level: float = setting(number("a number ≥ 0", lambda v: v >= 0), 0.0)
-
-    def checked(self, section: Params) -> Corruption:
-        if self.kind == "pixel_mask" and self.level > 1:
-            raise ConfigError(section.key("level"), "a fraction in [0, 1] for pixel_mask", self.level)
-        return self
-
-
-@dataclass(frozen=True, kw_only=True)
-class BinaryArm:
-    """A memory on ±1 images: a Hopfield network written by ``rule``, a polynomial DAM xⁿ, or a softmax memory."""
-
-    name: str
-    model: str = setting(choice(*BINARY_MODELS))
-    rule: str | None = setting(STRING, when=lambda v: v["model"] == "hopfield")
-    n: int | None = setting(POWER, when=lambda v: v["model"] == "dense")
-    beta: float | None = setting(POSITIVE, when=lambda v: v["model"] not in ("hopfield", "dense"))
-
-    def checked(self, section: Params) -> BinaryArm:
-        if self.rule is not None:
-            checked_rule(section, self.rule, {}, "hopfield", known="a registered rule:")
-        return self
-
-
-@dataclass(frozen=True, kw_only=True)
-class Examples:
-    stored: int = setting(POSITIVE_INT)  # images stored for the example figure
-    count: int = setting(POSITIVE_INT)  # example queries (rows of the figure)
-    corruption: str = setting(STRING)  # the name of one of the section's corruptions
-    dam_n: int = setting(POWER)
-    softmax_beta: float = setting(POSITIVE)
-
-    def checked(self, section: Params) -> Examples:
-        if self.count > self.stored:
-            raise ConfigError(section.key("count"), f"at most examples.stored = {self.stored}", self.count)
-        return self
-
-
-def _distinct_names(options: Collection[str]) -> Check:
-    return subset("a non-empty list of distinct names among " + ", ".join(options), options, distinct=True)
-
-
-SIZES_OR_NONE = Check(
-    "a list of integers ≥ 1 (empty: no binary arms)", lambda v: v == [] or int_list(1).accepts(v), list
-)
-FACTORS = number_list("a list of numbers > 0 that contains 1", lambda v: v > 0)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    seed: int = setting(NONNEG_INT)
-    dataset: str = setting(STRING)
-    data_root: str
-    binarize_threshold: float
-    sizes: list[int] = setting(int_list(1), then=lambda v: sorted(set(v)))
-    binary_sizes: list[int] = setting(SIZES_OR_NONE, then=lambda v: sorted(set(v)))
-    runs: int = setting(POSITIVE_INT)
-    threshold_factors: list[float] = setting(
-        Check(FACTORS.expected, lambda v: FACTORS.accepts(v) and 1 in v, FACTORS.convert), then=lambda v: sorted(set(v))
-    )
-    corruptions: list[Corruption] = setting(Named(Corruption, "at least one corruption"))
-    similarities: list[str] = setting(_distinct_names(SIMILARITIES))
-    separations: list[str] = setting(_distinct_names(SEPARATIONS))
-    power: int = setting(POSITIVE_INT)
-    softmax_beta: dict[str, float] = setting(  # a β for a similarity not run now is kept, but must name a similarity
-        Keyed(POSITIVE, SIMILARITIES, "a β per similarity (" + ", ".join(SIMILARITIES) + ")")
-    )
-    binary_arms: list[BinaryArm] = setting(Named(BinaryArm))
-    max_sweeps: int = setting(POSITIVE_INT)
-    examples: Examples = setting(Section(Examples))
-    device: torch.device = torch.device("cpu")
-
-    def checked(self, section: Params) -> Settings:
-        """Binary sizes among the sizes; the example corruption among the corruptions; a β for each similarity."""
-        if any(n not in self.sizes for n in self.binary_sizes):
-            raise ConfigError(
-                section.key("binary_sizes"), f"a subset of retrieval.sizes {self.sizes}", self.binary_sizes
-            )
-        names = [c.name for c in self.corruptions]
-        if self.examples.corruption not in names:
-            raise ConfigError(
-                section.key("examples.corruption"), "one of " + ", ".join(names), self.examples.corruption
-            )
-        for sim in self.similarities:
-            if sim not in self.softmax_beta:
-                raise ConfigError(section.key(f"softmax_beta.{sim}"), "a value (the key is missing from params.yaml)")
-        return self
-
-    @property
-    def beta(self) -> dict[str, float]:
-        """The softmax β of each similarity run."""
-        return {sim: self.softmax_beta[sim] for sim in self.similarities}
-
-
-def parse_settings(params: Params) -> Settings:
-    """The ``retrieval`` section (and the data keys it reads) read into :class:`Settings` before any work."""
-    return parse(
-        Settings,
-        params.section("retrieval"),
-        data_root=data_root(params),
-        binarize_threshold=binarize_threshold(params),
-        device=compute_device(params),
-    )
 
 
 # recall ---------------------------------------------------------------------------------------------------------------

@@ -38,38 +38,22 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
-from ..config import ConfigError, Params
+from ..config import Params
 from ..data.synthetic import modular, sparse_binary, sparse_cue
 from ..dynamics import relax, single_cpu_thread
 from ..logs import say
 from ..memory import build, get_kind
 from ..metrics import binary_entropy, bootstrap_best, bootstrap_crossing, crossing, loglog_slope
-from ..rules import check_target, get_rule
-from ..schema import (
-    FRACTION,
-    MAPPING,
-    NONNEG_INT,
-    POSITIVE,
-    POSITIVE_INT,
-    POSITIVE_LIST,
-    STRING,
-    Named,
-    Section,
-    choice,
-    int_list,
-    number,
-    number_list,
-    parse,
-    setting,
-)
-from .common import Curves, generator_for, run_stage, select
+from ..rules import Rule, get_rule
+from ..settings import sparse as schema
+from ..settings.sparse import Arm, Settings
+from .common import Curves, built, generator_for, run_stage, select
 
-KINDS = ("willshaw", "threshold", "projection", "bcpnn", "hopfield")  # the registry kinds this stage reads
-OPTIONS = {"bcpnn": ("floor", "gain")}  # read-out options per kind (BCPNN: the ε floor, the soft-WTA gain)
 LEVEL = 0.9
 HALF = 0.5
 STOP_AFTER = 2
@@ -80,80 +64,21 @@ BOUNDS = {  # bits per synapse (M = D²): the published asymptotes the figure dr
     "gardner_sparse": 1.0 / (2.0 * math.log(2.0)),  # Gardner 1988; Tsodyks & Feigel'man 1988
     "hebb_dense": 0.138 * 1.0,  # Amit, Gutfreund & Sompolinsky 1985: α_c ≈ 0.138 bits per synapse at f = ½
 }
-CODINGS = number_list("a non-empty list of coding levels in (0, 1)", lambda v: 0.0 < v < 1.0)
+
+
+def parse_settings(params: Params) -> Settings:
+    """The settings of :mod:`hebbdam.settings.sparse`, checked whole before any work, on the CPU."""
+    return built(schema.parse_settings(params, device=torch.device("cpu")))
+
+
+def writer(arm: Arm, coding: float) -> Rule:
+    """The arm's rule at coding level f (:meth:`hebbdam.settings.sparse.Arm.writer_hyper`)."""
+    return get_rule(arm.rule, **arm.writer_hyper(coding))
 
 
 def coding_key(coding: float) -> str:
     """The record key of a coding level, without a dot: 0.03 → "f0_03"."""
     return "f" + f"{coding:g}".replace(".", "_")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Arm:
-    """A registry rule (``rule``, ``hyper``) written into a registry memory kind (``memory``) in ``epochs`` passes
-    over the patterns; ``options``: the kind's read-out options (BCPNN: ``gain``, ``floor``); ``sweeps``: 1 reads in
-    one synchronous step, more relaxes by synchronous steps until nothing changes, at most ``sweeps``."""
-
-    name: str
-    memory: str = setting(choice(*KINDS))
-    rule: str = setting(STRING)
-    hyper: dict = setting(MAPPING, {})
-    options: dict = setting(MAPPING, {})
-    epochs: int = setting(POSITIVE_INT, 1)
-    sweeps: int = setting(POSITIVE_INT, 1)
-
-    def checked(self, section: Params) -> Arm:
-        """The rule must write the memory kind; ``options`` are the kind's read-out options, positive numbers."""
-        allowed = OPTIONS.get(self.memory, ())
-        for key, value in self.options.items():
-            if key not in allowed:
-                raise ConfigError(section.key(f"options.{key}"), f"an option of memory {self.memory} {allowed}", key)
-            if not POSITIVE.accepts(value):
-                raise ConfigError(section.key(f"options.{key}"), POSITIVE.expected, value)
-        try:
-            check_target(self.writer(0.1), self.memory)
-        except (KeyError, ValueError, TypeError) as err:
-            raise ConfigError(section.key("rule"), f"a rule that writes memory {self.memory}", self.rule) from err
-        return self
-
-    def writer(self, coding: float):
-        """The rule at coding level f (the covariance rule's mean is f)."""
-        extra = {"mean": coding} if self.rule == "covariance" else {}
-        return get_rule(self.rule, **{**self.hyper, **extra})
-
-    @property
-    def locality(self) -> str:
-        return self.writer(0.1).locality
-
-
-@dataclass(frozen=True, kw_only=True)
-class Holography:
-    """The holographic memory's capacity law: ``dims`` D, ``items`` N in the clean-up memory, ``loads`` the grid of
-    K/D, ``trials`` independent traces."""
-
-    dims: list[int] = setting(int_list(8))
-    items: int = setting(POSITIVE_INT)
-    loads: list[float] = setting(POSITIVE_LIST, then=sorted)
-    trials: int = setting(POSITIVE_INT)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    seed: int = setting(NONNEG_INT)
-    trials: int = setting(POSITIVE_INT)
-    dim: int = setting(POSITIVE_INT)
-    codings: list[float] = setting(CODINGS)
-    removed: float = setting(FRACTION)
-    added: float = setting(number("a number ≥ 0", lambda v: v >= 0.0), 0.0)
-    loads: list[float] = setting(POSITIVE_LIST, then=sorted)
-    arms: list[Arm] = setting(Named(Arm, "at least one arm"))
-    holographic: Holography = setting(Section(Holography))
-    device: torch.device = field(default=torch.device("cpu"))
-
-
-def parse_settings(params: Params) -> Settings:
-    """The ``sparse`` section read into :class:`Settings`, checked whole before any computation starts."""
-    return parse(Settings, params.section("sparse"))
 
 
 # codes and their information ------------------------------------------------------------------------------------
@@ -240,7 +165,7 @@ def read(memory, cues: torch.Tensor, sweeps: int) -> torch.Tensor:
 def recall(arm: Arm, code: Code, patterns: torch.Tensor, cues: torch.Tensor) -> torch.Tensor:
     """Write ``patterns`` (P, D) with the arm's rule (``epochs`` passes), read every cue (P, D) in one step or by
     relaxation (``sweeps``) → (P, D) 0/1."""
-    rule = arm.writer(code.coding)
+    rule = writer(arm, code.coding)
     if arm.memory == "hopfield":
         memory = build("hopfield", rule.fit(2.0 * patterns - 1.0, epochs=arm.epochs), code.dim)
         return (read(memory, 2.0 * cues - 1.0, arm.sweeps) + 1.0) / 2.0
@@ -411,7 +336,7 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
     arms: dict = {}
     curves: list[dict] = []
     for arm in settings.arms:
-        entry: dict = {"memory": arm.memory, "rule": arm.rule, "locality": arm.locality, "sweeps": arm.sweeps}
+        entry: dict[str, Any] = {"memory": arm.memory, "rule": arm.rule, "locality": arm.locality, "sweeps": arm.sweeps}
         entry["codings"] = {}
         for coding in settings.codings:
             start = time.perf_counter()

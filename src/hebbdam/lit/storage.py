@@ -9,6 +9,9 @@ sequential rules, ``combine="none"``, refuse to be sharded).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytorch_lightning as pl
 import torch
 from torch import Tensor
@@ -19,6 +22,22 @@ from ..rules import Rule
 from ..rules.base import check_target
 from .data import PatternDataModule
 from .trainer import fit
+
+# (fit label, [(patterns written, ‖stored‖) per epoch]) of every Hebbian fit since collected_curves began; None: the
+# fits log their curves to the open W&B run themselves
+CURVES: list[tuple[str, list[tuple[float, float]]]] | None = None
+
+
+@contextmanager
+def collected_curves() -> Iterator[list[tuple[str, list[tuple[float, float]]]]]:
+    """Inside: each Hebbian fit (:func:`store`) keeps its curve here instead of logging it, so a stage whose fits run
+    in worker processes can return the curves and log them itself, in its own order (``Tracker.hebbian``)."""
+    global CURVES
+    outer, CURVES = CURVES, []
+    try:
+        yield CURVES
+    finally:
+        CURVES = outer
 
 
 class HebbianModule(pl.LightningModule):
@@ -39,6 +58,7 @@ class HebbianModule(pl.LightningModule):
         self.seed = seed
         self.register_buffer("stored", rule.initial(dim, torch.Generator().manual_seed(seed)))
         self.finalized = False
+        self.written = 0  # patterns written so far (all epochs): the x-axis of the hebbian/* curves in W&B
 
     def configure_optimizers(self):
         return None
@@ -69,6 +89,7 @@ class HebbianModule(pl.LightningModule):
                 f"(hyper-parameters {self.rule.hyper or 'none'}); the last checkpoint written is unchanged"
             )
         self.stored = updated
+        self.written += patterns.shape[0]
         # the write is the step: with no optimiser Lightning steps a stand-in, and stepping it through
         # ``self.optimizers()`` is what advances ``global_step`` (checkpoints name steps, ``every_n_train_steps``
         # and the loggers count them)
@@ -78,8 +99,15 @@ class HebbianModule(pl.LightningModule):
         optimizer.step()
 
     def on_train_epoch_end(self) -> None:
-        if self.stored.numel():
-            self.log("hebbian/stored_norm", self.stored.float().norm(), on_epoch=True, on_step=False)
+        if not self.stored.numel():
+            return
+        norm = self.stored.float().norm()
+        if CURVES is not None:  # a stage collecting its fits' curves (they may run in a worker, which logs nothing)
+            CURVES[-1][1].append((float(self.written), float(norm)))
+            return
+        # against the patterns written (tracking.WRITTEN), not the stand-in optimiser's steps
+        self.log("written/patterns", float(self.written), on_epoch=True, on_step=False)
+        self.log("hebbian/stored_norm", norm, on_epoch=True, on_step=False)
 
     def on_train_end(self) -> None:
         stored = self.stored
@@ -133,6 +161,8 @@ def store(
     if memory is not None:
         check_target(rule, memory)
     module = HebbianModule(rule, patterns.shape[1], seed=seed)
+    if CURVES is not None:
+        CURVES.append((name or f"{rule.name} fit {len(CURVES) + 1}", []))
     datamodule = PatternDataModule(patterns, batch_size=batch_size)
     fit(module, datamodule, trainer_section, name=name, **overrides)
     return module

@@ -159,7 +159,7 @@ def build_trainer(
     if logger == "auto":
         from ..tracking import lightning_logger
 
-        logger = False if device_count(options["devices"]) > 1 else lightning_logger()
+        logger = False if device_count(options["devices"]) > 1 else lightning_logger(name)
     options.update(
         strategy=choose_strategy(section.get("strategy", "auto"), options["devices"]),
         max_epochs=section.get("max_epochs") or 1,

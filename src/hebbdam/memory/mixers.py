@@ -27,10 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..settings.catalogue import FEATURE_MAPS
 from .softmax import attention, causal_mask
 
 NORMALISER_EPS = 1e-6  # linear attention's φ(q)·z + ε (Schlag et al.'s value)
-FEATURE_MAPS = ("identity", "elu", "dpfp", "taylor2", "favor")
 
 
 class FeatureMap(nn.Module):

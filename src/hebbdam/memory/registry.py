@@ -15,21 +15,10 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
+from ..settings.catalogue import TARGETS  # noqa: F401  (re-exported: memory.TARGETS)
 from .base import Memory
 from .separation import Separation
 
-TARGETS: dict[str, str] = {  # the kinds of stored tensor a rule can write
-    "pairwise": "pairwise weights W (D, D)",
-    "slots": "a DAM memory matrix Ξ (P, D)",
-    "hidden": "hidden-unit weights (K, D)",
-    "features": "a random-feature tensor T (F,)",
-    "tensor4": "a 4th-order Hebbian tensor in factored form (P, D)",
-    "quadruplets": "4th-order couplings on M random quadruplets (M,)",
-    "simplices": "couplings on M random simplices (sets of 2, 3, 4, … neurons) of mixed sizes (M,)",
-    "readout": "a readout (C, K) from hidden activity to class units",
-    "coactivity": "co-activation counts (D+1, D+1) of [1, ξ] (BCPNN's probability estimates)",
-    "trace": "a holographic trace t (D,): superposed circular convolutions of pairs",
-}
 # targets that are not an associative memory: the classifiers read them (lit.backprop.Readout, experiments/*)
 NOT_MEMORIES: dict[str, str] = {"readout": "a classifier's top layer (lit.backprop.Readout), not an associative memory"}
 

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from ..seeds import generator_for
+from ..settings.catalogue import check_mix
 from .base import BinaryMemory
 from .registry import MemoryKind, register_kind
 
@@ -60,17 +61,6 @@ def distinct_simplices(dim: int, size: int, count: int, generator: torch.Generat
         for row in rows.tolist():
             chosen.setdefault(tuple(row), None)
     return torch.tensor(list(chosen)[:count], dtype=torch.long)
-
-
-def check_mix(orders: tuple[int, ...], shares: tuple[float, ...]) -> None:
-    """A ValueError unless ``orders`` are distinct simplex sizes ≥ 2 and ``shares`` one fraction of the budget each,
-    summing to 1."""
-    if len(orders) != len(shares) or not orders:
-        raise ValueError(f"orders, shares: expected two lists of one length, got {list(orders)} and {list(shares)}")
-    if any(k < 2 for k in orders) or len(set(orders)) != len(orders):
-        raise ValueError(f"orders: expected distinct simplex sizes of at least 2 neurons, got {list(orders)}")
-    if any(s < 0 for s in shares) or abs(sum(shares) - 1.0) > 1e-9:
-        raise ValueError(f"shares: expected fractions of the budget summing to 1, got {list(shares)}")
 
 
 @lru_cache(maxsize=32)

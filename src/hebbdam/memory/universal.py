@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..settings.catalogue import UHN_SEPARATIONS
 from .base import Memory, check_beta, check_matrix
 from .distance import pairwise_distance
 from .registry import register_kind, slot_kind
@@ -47,7 +48,7 @@ SIMILARITIES = {
     "euclidean": _euclidean,
     "manhattan": _manhattan,
 }
-SEPARATIONS = ("identity", "power", "softmax", "max")
+SEPARATIONS = UHN_SEPARATIONS  # named in hebbdam.settings.catalogue, which the settings schemas read
 
 
 class UniversalHopfield(Memory):

@@ -28,6 +28,7 @@ from torch import Tensor
 
 from ..errors import HebbdamError
 from ..memory.registry import TARGETS, MemoryKind, get_kind, kind_of
+from ..settings.catalogue import RULES
 
 COMBINES = ("sum", "concat", "none")
 
@@ -169,6 +170,8 @@ def get_rule(name: str, **hyper) -> Rule:
         raise ValueError(
             f"rule {name}: unknown hyper-parameter {', '.join(unknown)}; expected {', '.join(allowed) or 'none'}"
         )
+    if name in RULES:  # the values' check, one definition with the settings schemas (hebbdam.settings.catalogue)
+        RULES[name].checked(hyper)
     return factory(**hyper)
 
 

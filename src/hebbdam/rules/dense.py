@@ -57,7 +57,6 @@ def random_features(features: int = 4096, beta: float = 0.05, seed: int = 0) -> 
     def init(dim: int, generator: torch.Generator | None = None) -> Tensor:
         return torch.zeros(features)
 
-    fourier_features(torch.zeros(1, 1), features, beta, seed)  # validates ``features`` now, not at the first write
     hyper = {"features": features, "beta": beta, "seed": seed}
     return Rule("random_features", "local", "features", update, init=init, combine="sum", hyper=hyper)
 
@@ -97,8 +96,6 @@ def simplex_write(indices: Tensor, couplings: Tensor, patterns: Tensor) -> Tenso
 def quadruplets(count: int = 4096, seed: int = 0) -> Rule:
     """Hebbian write of the 4th-order couplings on M random quadruplets: T_q += Σ_b Π_{n ∈ q} ξ_bn. State (M,).
     Local: each coupling sees only the activity of its own four neurons."""
-    if count < 1:
-        raise ValueError(f"count: expected a number of quadruplets ≥ 1, got {count!r}")
 
     def update(couplings: Tensor, patterns: Tensor) -> Tensor:
         return simplex_write(random_quadruplets(patterns.shape[1], count, seed), couplings, patterns)

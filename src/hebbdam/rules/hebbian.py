@@ -68,8 +68,6 @@ SLOT = register(Rule(name="slot", locality="local", target="slots", update=slot_
 
 
 def covariance(mean: float | None = None) -> Rule:
-    if mean is not None and (isinstance(mean, bool) or not isinstance(mean, int | float) or not -1 <= mean <= 1):
-        raise ValueError(f"mean: expected null or a mean ±1 activity in [-1, 1], got {mean!r}")
 
     def update(weights: Tensor, patterns: Tensor) -> Tensor:
         return covariance_update(weights, patterns, mean)

@@ -29,8 +29,6 @@ def oja_update(weights: Tensor, patterns: Tensor, lr: float) -> Tensor:
 
 
 def oja(lr: float = 0.01, units: int = 1) -> Rule:
-    if not lr > 0 or units < 1:
-        raise ValueError(f"lr, units: expected lr > 0 and units ≥ 1, got lr={lr!r}, units={units!r}")
 
     def update(weights: Tensor, patterns: Tensor) -> Tensor:
         return oja_update(weights, patterns, lr)
@@ -66,11 +64,6 @@ def krotov_hopfield(
     units: int = 100, p: float = 3.0, rank: int = 2, anti: float = 0.4, lr: float = 0.04, init_std: float = 1.0
 ) -> Rule:
     """The 2019 rule with the learning rate annealed linearly to zero over training (``progress``)."""
-    if units < 1 or not p >= 2 or rank < 1 or not lr > 0 or not anti >= 0 or not init_std > 0:
-        raise ValueError(
-            "units, p, rank, lr, anti, init_std: expected units ≥ 1, p ≥ 2, rank ≥ 1, lr > 0, anti ≥ 0, init_std > 0, "
-            f"got {units}, {p}, {rank}, {lr}, {anti}, {init_std}"
-        )
 
     def update(weights: Tensor, patterns: Tensor, progress: float) -> Tensor:
         return competing_update(weights, patterns, lr * (1.0 - progress), p, rank, anti)
@@ -104,8 +97,6 @@ def delta_readout_update(readout: Tensor, rows: Tensor, lr: float) -> Tensor:
 
 def delta_readout(classes: int = 10, lr: float = 0.1) -> Rule:
     """The delta rule for a readout; the state (C, K) starts at zero (``dim`` = K + C: the rows carry the targets)."""
-    if classes < 2 or not lr > 0:
-        raise ValueError(f"classes, lr: expected classes ≥ 2 and lr > 0, got {classes!r}, {lr!r}")
 
     def update(readout: Tensor, rows: Tensor) -> Tensor:
         return delta_readout_update(readout, rows, lr)

@@ -111,8 +111,6 @@ def sleep(hebb: Tensor, t: float, steps: int) -> Tensor:
 
 
 def dreaming(t: float = 10.0) -> Rule:
-    if not t >= 0:
-        raise ValueError(f"t: expected a dreaming time ≥ 0, got {t!r}")
     return Rule(
         name="dreaming",
         locality="nonlocal",
@@ -125,8 +123,6 @@ def dreaming(t: float = 10.0) -> Rule:
 
 
 def dreaming_sleep(t: float = 10.0, steps: int = 200) -> Rule:
-    if not t >= 0 or steps < 1:
-        raise ValueError(f"t, steps: expected t ≥ 0 and steps ≥ 1, got t={t!r}, steps={steps!r}")
     return Rule(
         name="dreaming_sleep",
         locality="local",
@@ -160,8 +156,6 @@ def perceptron_update(weights: Tensor, patterns: Tensor, lr: float, margin: floa
 
 
 def delta(lr: float = 1.0, margin: float = 1.0) -> Rule:
-    if not lr > 0 or not margin >= 0:
-        raise ValueError(f"lr, margin: expected lr > 0 and margin ≥ 0, got lr={lr!r}, margin={margin!r}")
 
     def update(weights: Tensor, patterns: Tensor) -> Tensor:
         return perceptron_update(weights, patterns, lr, margin)

@@ -52,8 +52,6 @@ def prototype_units(state: Tensor) -> Tensor:
 
 def prototype(units: int = 64) -> Rule:
     """The online winner-take-all Hebbian mean; the state starts at zero with no wins, ends as the units (K, D)."""
-    if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-        raise ValueError(f"units: expected an integer ≥ 1, got {units!r}")
 
     def init(dim: int, generator: torch.Generator | None = None) -> Tensor:
         return torch.zeros(units, dim + 1)

@@ -9,9 +9,8 @@ from dataclasses import MISSING, dataclass
 
 from ..config import Params
 from ..errors import ConfigError
-from ..memory import get_kind
-from ..rules import Rule, RuleTargetError, check_target, get_rule, rule_names
 from ..schema import MAPPING, POSITIVE, POSITIVE_INT, STRING, keys, setting
+from .catalogue import KIND_ACCEPTS, RuleInfo, rule_info, rule_names, trains
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,42 +77,46 @@ def options_of(kind: Callable[[dict], tuple[str, Sequence[type]]]) -> dict:
     return setting(Options(kind), {})
 
 
-def checked_rule(
-    section: Params,
-    name: str,
-    hyper: dict,
-    memory: str | None,
-    build: Callable[[], Rule] | None = None,
-    known: str = "one of",
-) -> Rule:
-    """The rule ``name`` built with ``hyper`` (or by ``build``), refused in one line naming ``rule`` or ``hyper``
-    when the name is not registered, the hyper-parameters do not fit it, or it cannot train the registry kind
-    ``memory`` (:func:`hebbdam.rules.check_target`; None: no kind to check)."""
+@dataclass(frozen=True)
+class RuleSpec:
+    """A checked rule as the settings hold it: its registry name and hyper-parameters (all of them, defaults filled
+    in). The experiment's ``parse_settings`` builds the :class:`hebbdam.rules.Rule` (``experiments.common.built``)."""
+
+    name: str
+    hyper: dict
+
+    @property
+    def locality(self) -> str:
+        return rule_info(self.name).locality
+
+
+def checked_rule(section: Params, name: str, hyper: dict, memory: str | None, known: str = "one of") -> RuleInfo:
+    """The catalogue entry of rule ``name``, refused in one line naming ``rule`` or ``hyper`` when the name is not
+    registered, ``hyper`` does not fit it (unknown keys, refused values: :meth:`RuleInfo.checked`), or it cannot train
+    the registry kind ``memory`` (its target is not among the kind's ``accepts``; None: no kind to check)."""
     if name not in rule_names():
         raise ConfigError(section.key("rule"), f"{known} " + ", ".join(rule_names()), name)
+    rule = rule_info(name)
     try:
-        rule = build() if build is not None else get_rule(name, **hyper)
+        rule.checked(hyper)
     except (TypeError, ValueError) as err:
         raise ConfigError(section.key("hyper"), f"hyper-parameters rule '{name}' accepts ({err})", hyper) from err
-    if memory is None:
+    if memory is None or trains(rule, memory):
         return rule
-    try:
-        check_target(rule, memory)
-    except RuleTargetError as err:
-        accepted = " or ".join(get_kind(memory).accepts)
-        raise ConfigError(
-            section.key("rule"), f"a rule that writes {accepted} for memory '{memory}' ({err})", name
-        ) from err
-    return rule
+    accepted = " or ".join(KIND_ACCEPTS[memory])
+    reason = f"{rule.describe()} cannot train memory {memory}"
+    raise ConfigError(section.key("rule"), f"a rule that writes {accepted} for memory '{memory}' ({reason})", name)
 
 
 @dataclass(frozen=True)
 class RuleOf:
-    """An arm's ``rule`` read with its ``hyper`` into the built :class:`Rule`, which must train the registry kind
+    """An arm's ``rule`` read with its ``hyper`` into a :class:`RuleSpec`, whose rule must train the registry kind
     named by the arm's field ``memory_field`` (parsed before it)."""
 
     memory_field: str
 
-    def read(self, section: Params, name: str, default: object, values: dict) -> Rule:
+    def read(self, section: Params, name: str, default: object, values: dict) -> RuleSpec:
         hyper = MAPPING.read(section, "hyper", {})
-        return checked_rule(section, STRING.read(section, name, MISSING), hyper, values[self.memory_field])
+        rule = STRING.read(section, name, MISSING)
+        checked_rule(section, rule, hyper, values[self.memory_field])
+        return RuleSpec(rule, hyper)

@@ -1,0 +1,106 @@
+"""The settings of ``hebbdam.experiments.budget_classify``, moved here from it so that composing imports no torch
+(:mod:`hebbdam.settings`); the experiment's ``parse_settings`` builds their rules and separations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from ..config import Params
+from ..schema import (
+    NONNEG_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    STRING,
+    Named,
+    Section,
+    int_list,
+    number_list,
+    parse,
+    setting,
+)
+from .common import (
+    ANNEAL,
+    MOMENTUM,
+    OPEN_FRACTION,
+    TEMPERATURE,
+    KrotovHopfieldRule,
+    data_root,
+    trainer_options,
+)
+
+_RATES = number_list("a list of learning rates > 0", lambda v: v > 0)
+
+
+LEARNING_RATES = replace(_RATES, expected="a list of at least 3 learning rates > 0 (the sweep)")
+
+
+LEARNING_RATES = replace(LEARNING_RATES, accepts=lambda v: _RATES.accepts(v) and len(v) >= 3)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkArm:
+    """One K&H 2016 network: power n, temperature T (β = 1/Tⁿ), loss power 2m."""
+
+    name: str
+    n: int = setting(POSITIVE_INT)
+    temperature: float = setting(TEMPERATURE)
+    m: int = setting(POSITIVE_INT)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HiddenLayer(KrotovHopfieldRule):
+    """The frozen K&H 2019 layer: the rule's hyper-parameters, its epochs and the activation power of h."""
+
+    epochs: int = setting(POSITIVE_INT)
+    power: float = setting(POSITIVE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeltaReadout:
+    epochs: int = setting(POSITIVE_INT)
+    lr: float = setting(POSITIVE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TopLayerTraining:
+    """K&H 2019's supervised top layer (Adam): epochs, lr, β, loss power 2m."""
+
+    epochs: int = setting(POSITIVE_INT)
+    lr: float = setting(POSITIVE)
+    beta: float = setting(POSITIVE)
+    m: int = setting(POSITIVE_INT)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkTraining:
+    """K&H 2016 end to end (normalised momentum, annealed lr) for each of its arms and learning rates, each fit to the
+    plateau of its training loss (``patience`` epochs within a relative ``tolerance``) or ``cap`` epochs."""
+
+    cap: int = setting(POSITIVE_INT)
+    patience: int = setting(POSITIVE_INT)
+    tolerance: float = setting(POSITIVE)
+    lrs: list[float] = setting(LEARNING_RATES)
+    anneal: float = setting(ANNEAL)
+    momentum: float = setting(MOMENTUM)
+    arms: list[NetworkArm] = setting(Named(NetworkArm, "at least one (n, temperature, m) arm"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    seed: int = setting(NONNEG_INT)
+    dataset: str = setting(STRING)
+    data_root: str
+    units: list[int] = setting(int_list(1), then=lambda v: sorted(set(v)))
+    seeds: int = setting(POSITIVE_INT)
+    validation_fraction: float = setting(OPEN_FRACTION)
+    hidden: HiddenLayer = setting(Section(HiddenLayer))
+    batch_size: int = setting(POSITIVE_INT)
+    delta_readout: DeltaReadout = setting(Section(DeltaReadout))
+    top_layer: TopLayerTraining = setting(Section(TopLayerTraining))
+    backprop: NetworkTraining = setting(Section(NetworkTraining))
+    trainer: dict
+
+
+def parse_settings(params: Params, section_name: str = "budget.classify") -> Settings:
+    """The section (and data.root) read into :class:`Settings`, checked whole before any computation starts."""
+    return parse(Settings, params.section(section_name), data_root=data_root(params), trainer=trainer_options(params))

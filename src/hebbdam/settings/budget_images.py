@@ -1,0 +1,179 @@
+"""The settings of ``hebbdam.experiments.budget_images``, moved here from it so that composing imports no torch
+(:mod:`hebbdam.settings`); the experiment's ``parse_settings`` builds their rules and separations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..config import ConfigError, Params
+from ..schema import (
+    MAPPING,
+    NONNEG_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    POSITIVE_LIST,
+    STRING,
+    Check,
+    Named,
+    choice,
+    int_list,
+    optional,
+    parse,
+    setting,
+    subset,
+)
+from .arms import (
+    WrittenOptions,
+    checked_rule,
+    options_of,
+)
+from .catalogue import rule_info
+from .common import (
+    SEPARATION,
+    binarize_threshold,
+    data_root,
+    trainer_options,
+)
+
+VERSIONS = ("grey", "binary")
+
+
+BACKPROP = "backprop"  # trained by gradient descent (BackpropModule), not a registry rule
+
+
+RULES = ("slot", "pseudo_inverse_slots", "prototype", "krotov_hopfield")  # the registry rules an arm may name
+
+
+TRAINED = ("prototype", "krotov_hopfield")  # rules that take units and epochs
+
+
+MASKING = {"background": -1.0, "zero": 0.0}  # centred value c of a hidden pixel per convention
+
+
+INITS = ("slots", "random")  # backprop's starting units: the first K stored images (cycled when P < K), or N(0, σ²)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Condition:
+    """How the memory reads: the image version and the separation F (its β per raw overlap for the exponential)."""
+
+    name: str
+    version: str = setting(choice(*VERSIONS))
+    separation: Any = setting(SEPARATION)  # a SeparationSchema here, its Separation once built
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvergedOptions:
+    """Backprop trained to its plateau: at most ``cap`` Adam updates, stopped when the training loss has not fallen
+    by a relative ``tolerance`` over ``patience`` updates or is at most ``floor`` (Σ(x - out)² per image, pixel units:
+    solved); ``lrs`` × ``inits`` swept, the lowest training loss kept."""
+
+    cap: int = setting(POSITIVE_INT)
+    patience: int = setting(POSITIVE_INT)
+    tolerance: float = setting(POSITIVE)
+    floor: float = setting(POSITIVE)
+    lrs: list[float] = setting(POSITIVE_LIST)
+    inits: list[str] = setting(subset("a non-empty list among " + ", ".join(INITS), INITS, distinct=True))
+    batch_size: int = setting(POSITIVE_INT)
+
+
+BACKPROP_DEFAULTS = {"cap": 1000, "patience": 100, "tolerance": 0.02, "floor": 0.01, "lrs": [0.001, 0.003, 0.01]}
+
+
+BACKPROP_DEFAULTS |= {"inits": list(INITS), "batch_size": 256}
+
+
+def _option_kind(values: dict) -> tuple[str, tuple[type, ...]]:
+    """The option schemas of an arm: convergence's for backprop, epochs / batch for the trained rules (shared with
+    the capacity ladder, hebbdam.experiments.arms), none for the one-shot writes."""
+    rule = values["rule"]
+    return f"rule '{rule}'", (ConvergedOptions,) if rule == BACKPROP else (WrittenOptions,) if rule in TRAINED else ()
+
+
+CONDITION_NAMES = Check(
+    "a non-empty list of condition names",
+    lambda v: isinstance(v, list) and bool(v) and all(isinstance(x, str) for x in v),
+    list,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Arm:
+    """A rule and the K it fills. ``hyper``: the rule's hyper-parameters; ``options``: epochs / batch_size
+    (prototype, krotov_hopfield) or :class:`ConvergedOptions` (backprop). ``conditions``: the conditions it is
+    measured under (backprop is trained once per condition and masking, through that recall; absent: all)."""
+
+    name: str
+    rule: str = setting(choice(*RULES, BACKPROP))
+    units: list[int] = setting(int_list(1), then=lambda v: sorted(set(v)))
+    conditions: list[str] | None = setting(optional(CONDITION_NAMES), None)
+    hyper: dict = setting(MAPPING, {})
+    options: dict = options_of(_option_kind)
+
+    def checked(self, section: Params) -> Arm:
+        if self.rule != BACKPROP:
+            checked_rule(section, self.rule, self.rule_hyper(1), None)
+            return self
+        return replace(self, options={**BACKPROP_DEFAULTS, **self.options})
+
+    @property
+    def locality(self) -> str:
+        return "nonlocal" if self.rule == BACKPROP else rule_info(self.rule).locality
+
+    @property
+    def condition_names(self) -> list[str]:
+        """``conditions`` once :meth:`Settings.checked` has given an arm without its own list all of them."""
+        if self.conditions is None:
+            raise ValueError(f"arm {self.name}: conditions not filled in (parse the whole section)")
+        return self.conditions
+
+    def rule_hyper(self, units: int) -> dict:
+        return {**self.hyper, "units": units} if self.rule in TRAINED else dict(self.hyper)
+
+    def parameters(self, units: int, dim: int) -> int:
+        """Parameters of the filled memory: K·D (tied keys = values); pseudo-inverse slots add the K² couplings
+        (ΞΞᵀ)⁺ that turn the slots into their keys."""
+        return units * dim + (units * units if self.rule == "pseudo_inverse_slots" else 0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    seed: int = setting(NONNEG_INT)
+    dataset: str = setting(STRING)
+    data_root: str
+    binarize_threshold: float
+    ratios: list[float] = setting(POSITIVE_LIST, then=lambda v: sorted(set(v)))
+    held_out: int = setting(POSITIVE_INT)
+    steps: int = setting(POSITIVE_INT)
+    seeds: int = setting(POSITIVE_INT)
+    masking: list[str] = setting(subset("a non-empty list among " + ", ".join(MASKING), list(MASKING), distinct=True))
+    bootstrap: int = setting(POSITIVE_INT)
+    conditions: list[Condition] = setting(Named(Condition, "at least one condition"))
+    arms: list[Arm] = setting(Named(Arm, "at least one arm"))
+    trainer: dict
+    device: Any = None  # the torch.device it runs on, given by the experiment's parse_settings
+
+    def checked(self, section: Params) -> Settings:
+        """Each arm's conditions name conditions of the section; an arm without its own list takes them all."""
+        names = [c.name for c in self.conditions]
+        arms = []
+        for arm in self.arms:
+            wanted = names if arm.conditions is None else arm.conditions
+            if any(name not in names for name in wanted):
+                key = section.key(f"arms.{arm.name}.conditions")
+                raise ConfigError(key, "a non-empty list among " + ", ".join(names), wanted)
+            arms.append(replace(arm, conditions=list(wanted)))
+        return replace(self, arms=arms)
+
+
+def parse_settings(params: Params, section_name: str = "budget.images", **given: Any) -> Settings:
+    """The section (and data.root, data.binarize_threshold) read into :class:`Settings` before any computation."""
+    return parse(
+        Settings,
+        params.section(section_name),
+        data_root=data_root(params),
+        binarize_threshold=binarize_threshold(params),
+        trainer=trainer_options(params),
+        **given,
+    )

@@ -1,0 +1,189 @@
+"""The settings of ``hebbdam.experiments.budget_patterns``, moved here from it so that composing imports no torch
+(:mod:`hebbdam.settings`); the experiment's ``parse_settings`` builds their rules and separations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..config import ConfigError, Params
+from ..schema import (
+    FRACTION,
+    MAPPING,
+    NONNEG_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    POSITIVE_LIST,
+    STRING,
+    Named,
+    choice,
+    int_list,
+    number_list,
+    optional,
+    parse,
+    setting,
+    subset,
+)
+from .arms import (
+    GradientOptions,
+    KernelOptions,
+    WrittenOptions,
+    checked_rule,
+    options_of,
+)
+from .catalogue import parameter_count, rule_info
+from .common import (
+    SEPARATION,
+    trainer_options,
+)
+
+# the registry kinds this experiment fills
+MEMORIES = ("hopfield", "random_features", "quadruplets", "simplicial", "dense")
+
+
+BACKPROP = "backprop"  # the rule name of the arms trained by gradient descent (not a registry rule: BackpropModule)
+
+
+INITS = ("written", "random")  # starts of a backprop fit: the rule's own write (slots, Hebb, feature sum), or random
+
+
+LEVEL = number_list("a non-empty list of recall levels in (0, 1)", lambda v: 0.0 < v < 1.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConvergedOptions(GradientOptions):
+    """A backprop arm trained to its plateau: ``updates`` is the cap; ``lrs`` the learning rates swept (else
+    ``lr`` alone) and ``inits`` the starts tried at one budget, on one set of P = ``sweep_load``·M/D patterns;
+    ``window`` / ``tolerance`` / ``floor`` the plateau rule (lit.backprop.Plateau); ``refinements`` the bisections
+    per level."""
+
+    lrs: list[float] = setting(POSITIVE_LIST)
+    inits: list[str] = setting(subset("a non-empty list of " + " / ".join(INITS), INITS, distinct=True))
+    window: int = setting(POSITIVE_INT)
+    tolerance: float = setting(POSITIVE)
+    floor: float = setting(POSITIVE)  # the training loss at which the stored set counts as solved (DEFAULT_FLOOR)
+    sweep_load: float = setting(POSITIVE)  # the load b (P = b·M/D) of the lr × init sweep (default 1)
+    refinements: int = setting(NONNEG_INT)  # bisections per level's bracket (default REFINEMENTS)
+
+
+def _option_kind(values: dict) -> tuple[str, tuple[type, ...]]:
+    """The option schemas of an arm (hebbdam.experiments.arms; shared with the capacity ladder)."""
+    filled = (ConvergedOptions,) if values["rule"] == BACKPROP else (WrittenOptions,)
+    kernel = (KernelOptions,) if values["memory"] == "random_features" else ()
+    return f"memory '{values['memory']}' with rule '{values['rule']}'", filled + kernel
+
+
+@dataclass(frozen=True, kw_only=True)
+class Arm:
+    """A memory, how it is filled (a registry rule name or ``backprop``), the D and budget sizes to measure.
+
+    ``sizes``: the budget knob per D (features: Y frequencies; quadruplets: M; hidden: K units; unused for
+    pairwise, whose budget is D²), or ``size_ratios``: the knob as multiples of D (K ∈ {D/4, D, 4D}). ``loads``:
+    the arm's own grid, else the section's. ``hyper``: the rule's hyper-parameters; ``options``: epochs /
+    batch_size (iterative rules), beta (features: kernel exp(-beta‖σ-ξ‖²/2D)), updates / lr / lrs / inits / window /
+    tolerance / sweep_load / refinements / steps / batch_size (backprop, :class:`ConvergedOptions`).
+    """
+
+    name: str
+    memory: str = setting(choice(*MEMORIES))
+    rule: str = setting(STRING)
+    dims: list[int] = setting(int_list(4))
+    size_ratios: list[float] | None = setting(optional(POSITIVE_LIST), None)  # sizes as multiples of D (K = r·D)
+    sizes: list[int] | None = setting(
+        int_list(1), when=lambda v: v["memory"] != "hopfield" and v["size_ratios"] is None
+    )  # None: hopfield, or sizes from size_ratios
+    loads: list[float] | None = setting(optional(POSITIVE_LIST), None, then=lambda v: None if v is None else sorted(v))
+    hyper: dict = setting(MAPPING, {}, when=lambda v: v["rule"] != BACKPROP)
+    options: dict = options_of(_option_kind)
+    separation: Any = setting(SEPARATION, when=lambda v: v["memory"] == "dense")  # SeparationSchema, then Separation
+
+    def checked(self, section: Params) -> Arm:
+        """A backprop arm needs trainable parameters; a registry rule must take ``hyper`` and write the memory."""
+        if self.rule == BACKPROP:
+            if self.memory in ("quadruplets", "simplicial"):
+                raise ConfigError(
+                    section.key("rule"), f"a registry rule for a {self.memory} memory (no backprop arm)", self.rule
+                )
+            if self.memory == "random_features" and "random" in self.inits:
+                raise ConfigError(section.key("options.inits"), "[written] for a random-feature memory", self.inits)
+            return self
+        try:
+            hyper = self.sample_hyper()
+        except TypeError as err:  # hyper repeats a size-dependent hyper-parameter
+            raise ConfigError(
+                section.key("hyper"), f"hyper-parameters rule '{self.rule}' accepts ({err})", self.hyper
+            ) from err
+        checked_rule(section, self.rule, hyper, self.memory, f"{BACKPROP} or one of")
+        return self
+
+    @property
+    def locality(self) -> str:
+        return "nonlocal" if self.rule == BACKPROP else rule_info(self.rule).locality
+
+    @property
+    def lrs(self) -> list[float]:
+        return list(self.options.get("lrs", [self.options.get("lr", 0.01)]))
+
+    @property
+    def inits(self) -> list[str]:
+        return list(self.options.get("inits", ["written"] if self.memory == "random_features" else ["random"]))
+
+    def sample_hyper(self) -> dict:
+        """The hyper-parameters of the arm's rule at its largest D and first budget (what the check builds)."""
+        dim = max(self.dims)
+        return rule_hyper(self, dim, self.budgets(dim)[0], seed=0)
+
+    def budgets(self, dim: int) -> list[int]:
+        """The budget sizes at D: D for pairwise, else ``sizes`` or round(r·D) per ``size_ratios``."""
+        if self.memory == "hopfield":
+            return [dim]
+        return self.sizes or [max(1, round(ratio * dim)) for ratio in self.size_ratios or ()]
+
+    def counts(self, dim: int, size: int) -> list[int]:
+        """The grid of P at (D, budget): P = b·M/D per load b, at least 1, duplicates dropped, ascending."""
+        budget = parameter_count(self.memory, dim, size)
+        return sorted({max(1, round(load * budget / dim)) for load in self.loads or ()})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    seed: int = setting(NONNEG_INT)
+    trials: int = setting(POSITIVE_INT)
+    flip_fraction: float = setting(FRACTION)
+    max_sweeps: int = setting(POSITIVE_INT)
+    levels: list[float] = setting(LEVEL, [0.9, 0.99], then=sorted)
+    loads: list[float] = setting(POSITIVE_LIST, then=sorted)
+    arms: list[Arm] = setting(Named(Arm, "at least one arm"))
+    trainer: dict = field(default_factory=dict)
+    device: Any = None  # the torch.device it runs on, given by the experiment's parse_settings
+
+    def checked(self, section: Params) -> Settings:
+        """Arms without their own ``loads`` take the section's grid; every budget must fit at least two pattern
+        counts of its grid (a crossing needs a bracket)."""
+        arms = [arm if arm.loads else replace(arm, loads=self.loads) for arm in self.arms]
+        for arm in arms:
+            for dim in arm.dims:
+                for size in arm.budgets(dim):
+                    if len(arm.counts(dim, size)) < 2:
+                        key = section.key(f"arms.{arm.name}.loads")
+                        raise ConfigError(key, "a budget whose grid of loads gives at least two pattern counts", size)
+        return replace(self, arms=arms)
+
+
+def rule_hyper(arm: Arm, dim: int, size: int, seed: int) -> dict:
+    """The hyper-parameters of a non-backprop arm's registry rule at dimension D and budget size (its size-dependent
+    ones set here: features, beta and seed of random_features, count and seed of quadruplets and simplicial, units of
+    krotov_hopfield); a TypeError when ``hyper`` repeats one of them."""
+    extra: dict = {}
+    if arm.memory == "random_features":
+        extra = {"features": 2 * size, "beta": float(arm.options.get("beta", 1.0)) / dim, "seed": seed}
+    elif arm.memory in ("quadruplets", "simplicial"):
+        extra = {"count": size, "seed": seed}
+    elif arm.memory == "dense" and arm.rule != "slot":
+        extra = {"units": size}
+    return dict(**arm.hyper, **extra)
+
+
+def parse_settings(params: Params, section_name: str = "budget.patterns", **given: Any) -> Settings:
+    """The section read into :class:`Settings`, checked whole before any computation starts."""
+    return parse(Settings, params.section(section_name), trainer=trainer_options(params), **given)

@@ -1,0 +1,152 @@
+"""The settings of ``hebbdam.experiments.capacity``, moved here from it so that composing imports no torch
+(:mod:`hebbdam.settings`); the experiment's ``parse_settings`` builds their rules and separations."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import ConfigError, Params
+from ..schema import (
+    FRACTION,
+    NONNEG_INT,
+    POSITIVE_INT,
+    POSITIVE_LIST,
+    Check,
+    Named,
+    choice,
+    int_list,
+    number,
+    parse,
+    setting,
+)
+from .arms import (
+    FeatureOptions,
+    GradientOptions,
+    RuleOf,
+    WrittenOptions,
+    options_of,
+)
+from .common import (
+    SEPARATION,
+    trainer_options,
+)
+
+MODELS = ("hopfield", "dense", "tensor4", "random_features", "backprop")
+
+
+# models written without a registry rule: DrDAM's own additive write (its Ω from the trial's generator), and a pairwise
+# W trained by gradient descent; every other model is a memory kind of the registry, filled by a rule it accepts
+DIRECT_WRITES = ("random_features", "backprop")
+
+
+DYNAMICS = ("async", "sync", "one-step")
+
+
+def _rule_written(values: dict) -> bool:
+    return values["model"] not in DIRECT_WRITES
+
+
+# a Hopfield arm's neuron threshold θ: a number, or "covariance" for the published θ = -a(1 - a²) at the arm's bias a
+COVARIANCE_THRESHOLD = "covariance"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThresholdOptions:
+    threshold: float | str = setting(
+        Check(
+            f"'{COVARIANCE_THRESHOLD}' or a finite number",
+            lambda v: (
+                v == COVARIANCE_THRESHOLD
+                or (isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v))
+            ),
+        )
+    )
+
+
+# the option schemas each model takes (hebbdam.experiments.arms; shared with the budget stage)
+OPTIONS = {
+    "random_features": (FeatureOptions,),
+    "backprop": (GradientOptions,),
+    **{model: (WrittenOptions,) for model in MODELS if model not in DIRECT_WRITES},
+    "hopfield": (WrittenOptions, ThresholdOptions),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Arm:
+    """One curve family of the ladder: a model, how it is written, its dynamics, and its (D, α) grid.
+
+    ``rule`` is the Hebbian/non-local rule for hopfield, dense and tensor4 arms (written through Lightning);
+    random_features arms are an additive feature write (DrDAM) and backprop arms a pairwise W trained by gradient
+    descent on a denoising loss (``options``: features/beta, or updates/lr/steps/batch_size).
+    ``bias``: P(ξ = +1) = (1 + bias)/2.
+    """
+
+    name: str
+    model: str = setting(choice(*MODELS))
+    dynamics: str = setting(choice(*DYNAMICS))
+    dims: list[int] = setting(int_list(2))
+    loads: list[float] = setting(POSITIVE_LIST, then=sorted)
+    rule: Any = setting(RuleOf("model"), when=_rule_written)  # a RuleSpec here, its Rule once built
+    separation: Any = setting(SEPARATION, when=lambda v: v["model"] == "dense")  # SeparationSchema, then Separation
+    bias: float = setting(number("a pattern bias in (-1, 1)", lambda v: -1 < v < 1), 0.0)
+    options: dict = options_of(lambda v: (f"model '{v['model']}'", OPTIONS[v["model"]]))
+
+    def checked(self, section: Params) -> Arm:
+        if self.model == "random_features" and self.dynamics == "async":
+            raise ConfigError(
+                section.key("dynamics"), "sync or one-step for a continuous random-feature memory", self.dynamics
+            )
+        check_fits_in_memory(section, self.model, self.dims, self.loads)
+        return self
+
+    @property
+    def mirror(self) -> bool:
+        """The separation also attracts the mirror -ξ (even plain powers): score |overlap|."""
+        return self.separation is not None and self.separation.attracts_mirror
+
+    @property
+    def rule_name(self) -> str:
+        return self.rule.name if self.rule is not None else self.model
+
+    @property
+    def locality(self) -> str:
+        if self.rule is not None:
+            return self.rule.locality
+        return "local" if self.model == "random_features" else "nonlocal"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    seed: int = setting(NONNEG_INT)
+    trials: int = setting(POSITIVE_INT)
+    flip_fraction: float = setting(FRACTION)
+    max_sweeps: int = setting(POSITIVE_INT)
+    retrieval_overlap: float = setting(number("a number in (0, 1]", lambda v: 0 < v <= 1))
+    arms: list[Arm] = setting(Named(Arm, "at least one arm"))
+    trainer: dict = field(default_factory=dict)
+    device: Any = None  # the torch.device recall runs on, given by the experiment's parse_settings
+
+
+def check_fits_in_memory(section: Params, model: str, dims: list[int], loads: list[float]) -> None:
+    """Refuse, before allocating, a grid whose largest point needs more than half of this machine's memory."""
+    import psutil
+
+    dim, patterns = max(dims), math.ceil(max(loads) * max(dims))
+    weights = 8 * dim * dim if model in ("hopfield", "backprop") else 8 * patterns * dim  # float64 W or memories
+    needed = 3 * weights + 4 * patterns * dim  # the write, the fields of a sweep and the patterns
+    available = psutil.virtual_memory().total
+    if needed > available / 2:
+        raise ConfigError(
+            section.key("dims"),
+            f"a grid that fits in memory: D = {dim} at load {max(loads)} needs about {needed / 2**30:.1f} GiB, "
+            f"more than half of this machine's {available / 2**30:.1f} GiB",
+            dims,
+        )
+
+
+def parse_settings(params: Params, section_name: str = "capacity", **given: Any) -> Settings:
+    """The section (``capacity`` or ``ladder.<family>``) read into :class:`Settings`, checked whole before any work."""
+    return parse(Settings, params.section(section_name), trainer=trainer_options(params), **given)

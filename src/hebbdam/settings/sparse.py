@@ -1,0 +1,106 @@
+"""The settings of ``hebbdam.experiments.sparse``, moved here from it so that composing imports no torch
+(:mod:`hebbdam.settings`); the experiment's ``parse_settings`` builds their rules and separations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import ConfigError, Params
+from ..schema import (
+    FRACTION,
+    MAPPING,
+    NONNEG_INT,
+    POSITIVE,
+    POSITIVE_INT,
+    POSITIVE_LIST,
+    STRING,
+    Named,
+    Section,
+    choice,
+    int_list,
+    number,
+    number_list,
+    parse,
+    setting,
+)
+from .catalogue import rule_info, trains
+
+KINDS = ("willshaw", "threshold", "projection", "bcpnn", "hopfield")  # the registry kinds this stage reads
+
+
+OPTIONS = {"bcpnn": ("floor", "gain")}  # read-out options per kind (BCPNN: the ε floor, the soft-WTA gain)
+
+
+CODINGS = number_list("a non-empty list of coding levels in (0, 1)", lambda v: 0.0 < v < 1.0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Arm:
+    """A registry rule (``rule``, ``hyper``) written into a registry memory kind (``memory``) in ``epochs`` passes
+    over the patterns; ``options``: the kind's read-out options (BCPNN: ``gain``, ``floor``); ``sweeps``: 1 reads in
+    one synchronous step, more relaxes by synchronous steps until nothing changes, at most ``sweeps``."""
+
+    name: str
+    memory: str = setting(choice(*KINDS))
+    rule: str = setting(STRING)
+    hyper: dict = setting(MAPPING, {})
+    options: dict = setting(MAPPING, {})
+    epochs: int = setting(POSITIVE_INT, 1)
+    sweeps: int = setting(POSITIVE_INT, 1)
+
+    def checked(self, section: Params) -> Arm:
+        """The rule must write the memory kind; ``options`` are the kind's read-out options, positive numbers."""
+        allowed = OPTIONS.get(self.memory, ())
+        for key, value in self.options.items():
+            if key not in allowed:
+                raise ConfigError(section.key(f"options.{key}"), f"an option of memory {self.memory} {allowed}", key)
+            if not POSITIVE.accepts(value):
+                raise ConfigError(section.key(f"options.{key}"), POSITIVE.expected, value)
+        try:
+            rule = rule_info(self.rule)
+            rule.checked(self.writer_hyper(0.1))
+            if not trains(rule, self.memory):
+                raise ValueError(f"{rule.describe()} cannot train memory {self.memory}")
+        except (KeyError, ValueError, TypeError) as err:
+            raise ConfigError(section.key("rule"), f"a rule that writes memory {self.memory}", self.rule) from err
+        return self
+
+    def writer_hyper(self, coding: float) -> dict:
+        """The hyper-parameters of the rule at coding level f (the covariance rule's mean is f)."""
+        extra = {"mean": coding} if self.rule == "covariance" else {}
+        return {**self.hyper, **extra}
+
+    @property
+    def locality(self) -> str:
+        return rule_info(self.rule).locality
+
+
+@dataclass(frozen=True, kw_only=True)
+class Holography:
+    """The holographic memory's capacity law: ``dims`` D, ``items`` N in the clean-up memory, ``loads`` the grid of
+    K/D, ``trials`` independent traces."""
+
+    dims: list[int] = setting(int_list(8))
+    items: int = setting(POSITIVE_INT)
+    loads: list[float] = setting(POSITIVE_LIST, then=sorted)
+    trials: int = setting(POSITIVE_INT)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    seed: int = setting(NONNEG_INT)
+    trials: int = setting(POSITIVE_INT)
+    dim: int = setting(POSITIVE_INT)
+    codings: list[float] = setting(CODINGS)
+    removed: float = setting(FRACTION)
+    added: float = setting(number("a number ≥ 0", lambda v: v >= 0.0), 0.0)
+    loads: list[float] = setting(POSITIVE_LIST, then=sorted)
+    arms: list[Arm] = setting(Named(Arm, "at least one arm"))
+    holographic: Holography = setting(Section(Holography))
+    device: Any = None  # the torch.device it runs on, given by the experiment's parse_settings
+
+
+def parse_settings(params: Params, **given: Any) -> Settings:
+    """The ``sparse`` section read into :class:`Settings`, checked whole before any computation starts."""
+    return parse(Settings, params.section("sparse"), **given)

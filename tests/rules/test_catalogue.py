@@ -1,0 +1,56 @@
+"""hebbdam.settings.catalogue (what the torch-free settings check arms against) says what the registries build:
+every rule's locality, target and default hyper-parameters, every memory kind's accepted targets and parameter
+count, and the names of the UHN similarities, separations and mixer feature maps."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from hebbdam.memory import registry
+from hebbdam.memory.mixers import FEATURE_MAPS
+from hebbdam.memory.universal import SEPARATIONS, SIMILARITIES
+from hebbdam.rules import base, get_rule, rule_defaults, rule_names
+from hebbdam.settings import catalogue
+
+
+def test_every_registered_rule_is_in_the_catalogue_as_it_is_built():
+    assert catalogue.rule_names() == rule_names()
+    for name in rule_names():
+        rule, info = get_rule(name), catalogue.RULES[name]
+        assert (info.locality, info.target) == (rule.locality, rule.target), name
+        assert info.defaults == rule_defaults(name), name
+        factory = inspect.signature(base._REGISTRY[name]).parameters
+        assert list(info.defaults) == [p for p in factory if p != "hyper"], name
+
+
+def test_every_memory_kind_is_in_the_catalogue_as_it_is_registered():
+    assert sorted(catalogue.KIND_ACCEPTS) == registry.kind_names() == sorted(catalogue.KIND_PARAMETERS)
+    for name in registry.kind_names():
+        kind = registry.get_kind(name)
+        assert catalogue.KIND_ACCEPTS[name] == kind.accepts, name
+        for dim, size in ((7, 3), (100, 40), (784, 1000)):
+            assert catalogue.parameter_count(name, dim, size) == kind.parameters(dim, size), name
+
+
+def test_the_memory_names_the_settings_offer_are_the_memory_modules_names():
+    assert tuple(SIMILARITIES) == catalogue.UHN_SIMILARITIES
+    assert catalogue.UHN_SEPARATIONS == SEPARATIONS
+    assert catalogue.FEATURE_MAPS == FEATURE_MAPS
+
+
+@pytest.mark.parametrize(
+    ("name", "hyper", "message"),
+    [
+        ("dreaming", {"t": -1.0}, "t: expected a dreaming time"),
+        ("krotov_hopfield", {"p": 1.5}, "units, p, rank"),
+        ("random_features", {"features": 3}, "features: expected an even number"),
+        ("storkey", {"t": 1.0}, "rule storkey: unknown hyper-parameter t; expected none"),
+    ],
+)
+def test_get_rule_and_the_catalogue_refuse_the_same_values(name, hyper, message):
+    with pytest.raises(ValueError, match=message):
+        catalogue.RULES[name].checked(hyper)
+    with pytest.raises(ValueError, match=message):
+        get_rule(name, **hyper)
