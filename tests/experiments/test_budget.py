@@ -301,6 +301,24 @@ def test_the_plateau_rule_stops_a_flat_loss_and_not_a_falling_or_rising_one(unit
     assert falling.final == pytest.approx(sum(0.9**step for step in range(25, 30)) / 5)
 
 
+def test_the_plateau_reads_a_noisy_flat_loss_as_flat_only_with_its_noise_test_and_never_a_steady_fall():
+    """A minibatch loss scattering by 100% around a constant (a solved stored set under fresh random flips) never
+    agrees within 1% between two windows, so only the noise test (window means within 2 standard errors) stops it;
+    a loss falling by 1% per update with a 5% scatter is not flat under either test (its fall per window is many
+    standard errors)."""
+    from hebbdam.lit.backprop import Plateau
+
+    generator = torch.Generator().manual_seed(0)
+    scatter = (1.0 + torch.randn(400, generator=generator)).abs().tolist()
+    quiet, noisy = Plateau(50, 0.01, floor=0.0), Plateau(50, 0.01, floor=0.0, noise=2.0)
+    _feed(quiet, scatter)
+    assert not quiet.converged
+    assert _feed(noisy, scatter).global_step < 400 and noisy.converged
+    falling = [0.99**step * (1 + 0.05 * float(e)) for step, e in enumerate(torch.randn(400, generator=generator))]
+    steady = Plateau(50, 0.01, floor=0.0, noise=2.0)
+    assert _feed(steady, falling).global_step == 400 and not steady.converged
+
+
 @pytest.mark.parametrize(("fractions", "side", "edge"), [([0.2, 0.1], "below_grid", 4), ([1.0, 0.9], "above_grid", 8)])
 def test_a_null_capacity_carries_its_side_and_edge(fractions, side, edge):
     per_trial = [[f, f] for f in fractions]

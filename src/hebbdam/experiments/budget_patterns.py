@@ -30,7 +30,8 @@ memory dropped counts as not recalled). A pattern is recalled when synchronous r
 of Gardner's bound (2 bits per synapse, zero margin), so P·D/M is compared with Gardner's 2 on fixed points only.
 
 Backprop is memorisation here: the stored set is the test set. It is trained on the denoising loss until the loss
-is flat (``lit.backprop.Plateau`` per update: ``window`` updates, relative ``tolerance``), or at most ``floor`` (the
+is flat (``lit.backprop.Plateau`` per update: ``window`` updates, relative ``tolerance``, or within ``noise`` standard
+errors of the minibatch scatter), or at most ``floor`` (the
 stored set is denoised: the loss only sharpens the tanh from there), or a cap of ``updates``. The
 denoising loss through unrolled recall is not the recall criterion, so every fit is scored on the criterion (exact
 recall of the stored set from the trial's probes) together with its own start, and the trained memory is kept only
@@ -49,6 +50,7 @@ The grid of P is given in bits per parameter, P = b·M/D, so one grid serves eve
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from dataclasses import dataclass, field, replace
 
@@ -85,6 +87,7 @@ from ..schema import (
     Named,
     choice,
     int_list,
+    number,
     number_list,
     optional,
     parse,
@@ -114,7 +117,9 @@ REFINEMENTS = 2  # bisections of the bracket around each level's crossing (grid 
 BOOTSTRAP_SAMPLES = 200
 DEFAULT_UPDATES = 300  # the cap of gradient updates of a backprop arm without ``options.updates``
 DEFAULT_WINDOW, DEFAULT_TOLERANCE = 50, 0.01  # the plateau: window means within 1% of each other over 50 updates
+DEFAULT_NOISE = 0.0  # the plateau's noise test off: window means within ``noise`` standard errors also count as flat
 DEFAULT_FLOOR = 1e-3  # a denoising MSE per bit of 1e-3 (every recalled bit within ~0.03 of ±1) solves the stored set
+NONNEG_NUMBER = number("a number in [0, ∞)", lambda v: 0 <= v < math.inf)
 LEVEL = number_list("a non-empty list of recall levels in (0, 1)", lambda v: 0.0 < v < 1.0)
 
 
@@ -122,7 +127,7 @@ LEVEL = number_list("a non-empty list of recall levels in (0, 1)", lambda v: 0.0
 class ConvergedOptions(GradientOptions):
     """A backprop arm trained to its plateau: ``updates`` is the cap; ``lrs`` the learning rates swept (else
     ``lr`` alone) and ``inits`` the starts tried at one budget, on one set of P = ``sweep_load``·M/D patterns;
-    ``window`` / ``tolerance`` / ``floor`` the plateau rule (lit.backprop.Plateau); ``refinements`` the bisections
+    ``window`` / ``tolerance`` / ``floor`` / ``noise`` the plateau rule (lit.backprop.Plateau); ``refinements`` the bisections
     per level."""
 
     lrs: list[float] = setting(POSITIVE_LIST)
@@ -130,6 +135,7 @@ class ConvergedOptions(GradientOptions):
     window: int = setting(POSITIVE_INT)
     tolerance: float = setting(POSITIVE)
     floor: float = setting(POSITIVE)  # the training loss at which the stored set counts as solved (DEFAULT_FLOOR)
+    noise: float = setting(NONNEG_NUMBER)  # window means within this many standard errors count as flat (DEFAULT_NOISE)
     sweep_load: float = setting(POSITIVE)  # the load b (P = b·M/D) of the lr × init sweep (default 1)
     refinements: int = setting(NONNEG_INT)  # bisections per level's bracket (default REFINEMENTS)
 
@@ -326,6 +332,7 @@ def build_memory(
             int(arm.options.get("window", DEFAULT_WINDOW)),
             arm.options.get("tolerance", DEFAULT_TOLERANCE),
             floor=arm.options.get("floor", DEFAULT_FLOOR),
+            noise=arm.options.get("noise", DEFAULT_NOISE),
         ),
     )
     memory, kept = keep_better(module.memory.export(), start, trial, settings)
@@ -472,8 +479,8 @@ def measure_point(arm: Arm, dim: int, size: int, count: int, settings: Settings,
     if arm.rule == BACKPROP:
         infos = [f.info for f in filled]
         point["fit"] = {
-            "updates": max(i["updates"] for i in infos),
-            "converged": all(i["converged"] for i in infos),
+            "updates": [i["updates"] for i in infos],
+            "converged": [i["converged"] for i in infos],
             "loss": round(max(i["loss"] for i in infos), 6),
             "kept": [i["kept"] for i in infos],
         }
@@ -597,17 +604,19 @@ def _rounded(value: float | None) -> float | None:
 
 def training_summary(points: list[dict], choice: dict) -> dict:
     """A backprop arm's fits at one budget: the lr and init chosen by the sweep (and the sweep, each fit with its
-    own flag), the updates the fits of the grid took (largest and mean), and whether the chosen fit of the sweep and
-    every fit of the grid stopped on the plateau (``converged``) rather than on the cap."""
-    fits = [p["fit"] for p in points]
+    own flag), the updates every fit of the grid took (median and largest), how many stopped on the cap rather than
+    on the plateau (``fits_not_converged``), and whether the chosen fit of the sweep and every fit of the grid
+    stopped on the plateau (``converged``)."""
+    updates = sorted(u for p in points for u in p["fit"]["updates"])
+    flags = [c for p in points for c in p["fit"]["converged"]]
     return {
         **choice,
-        "converged": all(f["converged"] for f in fits) and choice["converged"],
-        "fits_not_converged": sum(not f["converged"] for f in fits),
-        "updates_max": max(f["updates"] for f in fits),
-        "updates_mean": round(sum(f["updates"] for f in fits) / len(fits), 1),
-        "fits": sum(len(f["kept"]) for f in fits),
-        "fits_kept_start": sum(k == "start" for f in fits for k in f["kept"]),
+        "converged": all(flags) and choice["converged"],
+        "fits_not_converged": sum(not c for c in flags),
+        "updates_max": updates[-1],
+        "updates_median": statistics.median(updates),
+        "fits": len(flags),
+        "fits_kept_start": sum(k == "start" for p in points for k in p["fit"]["kept"]),
     }
 
 

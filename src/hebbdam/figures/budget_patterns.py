@@ -294,7 +294,7 @@ def training_table(metrics: dict) -> list[str]:
         "falling or a cap; each fit is kept only where it beats its own start on the recall criterion (else the "
         "start is kept); the lr × init sweep runs once per budget and is extended past an edge that wins.",
         "",
-        "| arm | D | M | lr chosen (tried) | init chosen | kept | fits kept start | updates (max / mean) | cap "
+        "| arm | D | M | lr chosen (tried) | init chosen | kept | fits kept start | updates (median / max) | cap "
         "| converged |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -314,10 +314,10 @@ def _training_row(name: str, arm: dict, entry: dict) -> str:
     t = entry["training"]
     tried = ", ".join(f"{lr:g}" for lr in t["lrs_tried"])
     edge = " at edge" if t["lr_at_edge"] else ""
-    converged = "yes" if t["converged"] else f"not converged ({t['fits_not_converged']} fits at the cap)"
+    converged = "yes" if t["converged"] else f"not converged ({t['fits_not_converged']} of {t['fits']} fits at the cap)"
     return (
         f"| {name} | {entry['D']} | {entry['M']} | {t['lr']:g}{edge} ({tried}) | {t['init']} | {t['kept']} | "
-        f"{t['fits_kept_start']} / {t['fits']} | {t['updates_max']} / {t['updates_mean']:g} | {arm['updates_cap']} "
+        f"{t['fits_kept_start']} / {t['fits']} | {t['updates_median']:g} / {t['updates_max']} | {arm['updates_cap']} "
         f"| {converged} |"
     )
 
