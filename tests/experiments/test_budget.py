@@ -21,7 +21,14 @@ from hebbdam.figures.records import Candidate, budget_verdict
 from ..conftest import compose_file
 
 ARMS = "budget.patterns.arms"
-DENSE = ("dense_slot", "dense_slot_exp", "dense_prototype", "dense_krotov_hopfield", "dense_backprop")
+DENSE = (
+    "dense_slot",
+    "dense_slot_exp",
+    "dense_prototype",
+    "dense_krotov_hopfield",
+    "dense_backprop",
+    "dense_backprop_exp",
+)
 BACKPROP_OPTIONS = ("updates=200", "lrs=[0.01,0.03]", "window=20", "tolerance=0.03")
 TINY_PATTERNS = [
     "budget.patterns.trials=2",
@@ -35,10 +42,17 @@ TINY_PATTERNS = [
     f"{ARMS}.quadruplets.sizes=[512]",
     *(f"{ARMS}.{arm}.size_ratios=[0.375]" for arm in DENSE),  # K = 6
     f"{ARMS}.dense_krotov_hopfield.options.epochs=5",
-    *(f"{ARMS}.dense_backprop.options.{option}" for option in BACKPROP_OPTIONS),
+    *(
+        f"{ARMS}.{arm}.options.{option}"
+        for arm in ("dense_backprop", "dense_backprop_exp")
+        for option in BACKPROP_OPTIONS
+    ),
 ]
 # the stage runs: the arms the assertions read (every arm is built once by the budget test)
-DROPPED = ("storkey", "features_hebb", "features_backprop", "quadruplets", "dense_krotov_hopfield", "dense_slot_exp")
+DROPPED = (
+    *("storkey", "features_hebb", "features_backprop", "quadruplets", "dense_krotov_hopfield", "dense_slot_exp"),
+    "dense_backprop_exp",
+)
 STAGE_ARMS = [*TINY_PATTERNS, *(f"~{ARMS}.{arm}" for arm in (*DROPPED, "dense_prototype", "backprop_pairwise"))]
 
 

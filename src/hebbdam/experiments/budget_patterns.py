@@ -9,7 +9,9 @@ Random ±1 patterns Ξ (P, D). Each arm is a memory with a parameter budget M an
 - ``quadruplets``: the 4th-order (neuron–astrocyte) memory on M random index quadruplets, M couplings;
 - ``dense``: a DAM with K hidden units Ξ (K, D), M = K·D, filled by ``slot`` (the one-shot DAM: of the P patterns
   presented it keeps the first K), ``prototype`` (online winner-take-all means), the K&H 2019 competing-units rule
-  (``krotov_hopfield``; the p-norms of its units, 1 at its fixed point, are recorded) or backprop.
+  (``krotov_hopfield``; the p-norms of its units, 1 at its fixed point, are recorded per fit: ``unit_norm`` holds
+  the mean and largest gap |‖W_μ‖_p − 1| and ``converged``, every fit's mean gap within ``NORM_TOLERANCE``) or
+  backprop.
 Local/nonlocal is the rule's own label; backprop is nonlocal.
 
 Criterion: every one of the P patterns is presented to the rule and the memory is scored on all P (a pattern a
@@ -117,6 +119,7 @@ REFINEMENTS = 2  # bisections of the bracket around each level's crossing (grid 
 BOOTSTRAP_SAMPLES = 200
 DEFAULT_UPDATES = 300  # the cap of gradient updates of a backprop arm without ``options.updates``
 DEFAULT_WINDOW, DEFAULT_TOLERANCE = 50, 0.01  # the plateau: window means within 1% of each other over 50 updates
+NORM_TOLERANCE = 0.05  # K&H 2019 at its fixed point: every fit's mean |‖W_μ‖_p − 1| over its units at most this
 DEFAULT_NOISE = 0.0  # the plateau's noise test off: window means within ``noise`` standard errors also count as flat
 DEFAULT_FLOOR = 1e-3  # a denoising MSE per bit of 1e-3 (every recalled bit within ~0.03 of ±1) solves the stored set
 NONNEG_NUMBER = number("a number in [0, ∞)", lambda v: 0 <= v < math.inf)
@@ -127,8 +130,8 @@ LEVEL = number_list("a non-empty list of recall levels in (0, 1)", lambda v: 0.0
 class ConvergedOptions(GradientOptions):
     """A backprop arm trained to its plateau: ``updates`` is the cap; ``lrs`` the learning rates swept (else
     ``lr`` alone) and ``inits`` the starts tried at one budget, on one set of P = ``sweep_load``·M/D patterns;
-    ``window`` / ``tolerance`` / ``floor`` / ``noise`` the plateau rule (lit.backprop.Plateau); ``refinements`` the bisections
-    per level."""
+    ``window`` / ``tolerance`` / ``floor`` / ``noise`` the plateau rule (lit.backprop.Plateau); ``refinements`` the
+    bisections per level."""
 
     lrs: list[float] = setting(POSITIVE_LIST)
     inits: list[str] = setting(subset("a non-empty list of " + " / ".join(INITS), INITS, distinct=True))
@@ -310,8 +313,7 @@ def build_memory(
         module = store(written, rule, settings.trainer, batch_size=batch, seed=seed, max_epochs=epochs, logger=False)
         info = {}
         if arm.rule == "krotov_hopfield":
-            power = float(arm.hyper.get("p", 3.0))
-            info["unit_norm"] = float(module.stored.abs().pow(power).sum(1).pow(1 / power).mean())
+            info = unit_norms(module.stored, float(arm.hyper.get("p", 3.0)))
         return Filled(module.memory(separation, kind=arm.memory), info)
     lr = arm.lrs[0] if lr is None else lr
     init = arm.inits[0] if init is None else init
@@ -337,6 +339,14 @@ def build_memory(
     )
     memory, kept = keep_better(module.memory.export(), start, trial, settings)
     return Filled(memory, {"lr": lr, "init": init, **module.fit_summary, "kept": kept})
+
+
+def unit_norms(units: torch.Tensor, power: float) -> dict[str, float]:
+    """The K&H 2019 units' p-norms ‖W_μ‖_p (K, D) → their mean and the mean and largest distance |‖W_μ‖_p − 1| from
+    the rule's fixed point (a unit that never wins a pattern keeps its random start and its norm)."""
+    norms = units.abs().pow(power).sum(1).pow(1 / power)
+    gaps = (norms - 1).abs()
+    return {"unit_norm": float(norms.mean()), "gap_mean": float(gaps.mean()), "gap_max": float(gaps.max())}
 
 
 def keep_better(trained: Memory, start: Memory, trial: Trial, settings: Settings) -> tuple[Memory, str]:
@@ -485,7 +495,9 @@ def measure_point(arm: Arm, dim: int, size: int, count: int, settings: Settings,
             "kept": [i["kept"] for i in infos],
         }
     elif arm.rule == "krotov_hopfield":
-        point["unit_norm"] = round(sum(f.info["unit_norm"] for f in filled) / len(filled), 6)
+        point["unit_norm"] = {
+            key: [round(f.info[key], 6) for f in filled] for key in ("unit_norm", "gap_mean", "gap_max")
+        }
     return point
 
 
@@ -641,12 +653,24 @@ def summarise(
     if arm.rule == BACKPROP:
         result["training"] = training_summary(points, choice)
     if arm.rule == "krotov_hopfield":
-        norms = [p["unit_norm"] for p in points]
-        result["unit_norm"] = {
-            "mean": round(sum(norms) / len(norms), 6),
-            "largest_gap": round(max(abs(n - 1) for n in norms), 6),
-        }
+        result["unit_norm"] = fixed_point_summary([p["unit_norm"] for p in points])
     return result
+
+
+def fixed_point_summary(norms: list[dict]) -> dict:
+    """The K&H 2019 fits of one budget against their fixed point ‖W_μ‖_p = 1: the mean p-norm, the largest per-fit
+    mean gap |‖W_μ‖_p − 1| (over units) and the largest single unit's gap, and ``converged``: every fit's mean gap at
+    most ``NORM_TOLERANCE`` (units that never win keep their start, so the largest gap is reported, not gated)."""
+    means = [v for n in norms for v in n["gap_mean"]]
+    return {
+        "mean": round(statistics.fmean(v for n in norms for v in n["unit_norm"]), 6),
+        "gap_mean": max(means),
+        "gap_max": max(v for n in norms for v in n["gap_max"]),
+        "tolerance": NORM_TOLERANCE,
+        "fits": len(means),
+        "fits_not_converged": sum(v > NORM_TOLERANCE for v in means),
+        "converged": all(v <= NORM_TOLERANCE for v in means),
+    }
 
 
 @dataclass(frozen=True)

@@ -364,7 +364,11 @@ class Plateau(pl.Callback):
         if self.unit != "update" or self.noise <= 0 or len(self.updates) < 2 * self.window:
             return False
         before, now = self.updates[-2 * self.window : -self.window], self.updates[-self.window :]
-        error = math.sqrt((statistics.variance(before) + statistics.variance(now)) / self.window) if self.window > 1 else 0.0
+        error = (
+            math.sqrt((statistics.variance(before) + statistics.variance(now)) / self.window)
+            if self.window > 1
+            else 0.0
+        )
         return abs(statistics.fmean(before) - statistics.fmean(now)) <= self.noise * error
 
     @property
