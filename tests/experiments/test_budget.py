@@ -254,6 +254,23 @@ def test_the_answer_compares_every_arm_at_a_budget_across_memories(patterns_reco
     assert len(figure.axes) == 4
 
 
+def test_krotov_hopfield_off_its_fixed_point_reads_not_converged():
+    """Units at ‖W_μ‖_p = 1 (the K&H 2019 fixed point) have gap 0; a budget with one fit whose mean gap exceeds the
+    tolerance is not converged, and the answer reads it so (figures.budget_patterns.converged)."""
+    at_fixed_point = e8a.unit_norms(torch.eye(4, 8) * torch.tensor([1.0, -1.0, 1.0, 1.0])[:, None], power=3.0)
+    assert at_fixed_point["gap_mean"] == at_fixed_point["gap_max"] == 0.0 and at_fixed_point["unit_norm"] == 1.0
+    start = e8a.unit_norms(torch.randn(16, 32, generator=torch.Generator().manual_seed(0)), power=3.0)
+    assert start["gap_mean"] > 1.0  # a random start of std 1 in D = 32: ‖W_μ‖₃ ≈ 3.7
+
+    def fits(*gaps):
+        return [{"unit_norm": [1.0 + g for g in gaps], "gap_mean": list(gaps), "gap_max": [2 * g for g in gaps]}]
+
+    near, off = e8a.fixed_point_summary(fits(0.01, 0.04)), e8a.fixed_point_summary(fits(0.01, 0.3))
+    assert near["converged"] and e8a_figure.converged({"unit_norm": near})
+    assert not off["converged"] and off["fits_not_converged"] == 1 and off["gap_max"] == 0.6
+    assert not e8a_figure.converged({"unit_norm": off})
+
+
 def test_information_per_parameter_counts_what_the_recalled_states_carry():
     assert e8a.information_per_parameter(10, 16, 160, 0.0) == 1.0
     assert e8a.information_per_parameter(10, 16, 160, 0.5) == 0.0
