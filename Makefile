@@ -21,12 +21,13 @@ repro: export HEBBDAM_RUN_GROUP ?= repro-$(shell date -u +%Y%m%d-%H%M%S)
 repro: $(BIN)/hebbdam  ## regenerate every stale figure and number (FORCE=1: all of them)
 	$(BIN)/dvc repro $(if $(FORCE),--force,)
 
-test: $(BIN)/hebbdam lint  ## lint, then the test suite (W&B disabled)
+test: $(BIN)/hebbdam lint  ## lint (ruff, mypy), then the test suite (W&B disabled)
 	WANDB_MODE=disabled $(BIN)/pytest -q
 
-lint: $(BIN)/hebbdam
+lint: $(BIN)/hebbdam  ## ruff, then mypy over src/ (settings: [tool.mypy] in pyproject.toml; zero errors)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
 
 # Linux-only CUDA wheels that the PyPI torch pulls in are marked so, so the lock also installs on macOS (CPU torch).
 lock: $(BIN)/hebbdam  ## rewrite requirements.lock from the venv (after changing a requirement in pyproject.toml)

@@ -3,9 +3,10 @@ and thread count this CPU can emulate.
 
 Each probe is a subprocess that runs small E1 capacity arms, E4 sequence capacities and E2 relaxations (composed
 from the real ``conf/``) and the synchronous fields of the ±1 models (Hebbian Hopfield, covariance with its
-threshold, polynomial and exponential DAMs, sequence memories), and prints a JSON record. PyTorch's own kernels are
-forced to an instruction set with ``ATEN_CPU_CAPABILITY`` (default = no vector extensions, avx2, avx512), MKL's with
-``MKL_ENABLE_INSTRUCTIONS`` and oneDNN's with ``ONEDNN_MAX_CPU_ISA``; the intra-op thread count is 1 or 2. A float32
+threshold, polynomial and exponential DAMs, sequence memories, simplicial couplings), and prints a JSON record.
+PyTorch's own kernels are forced to an instruction set with ``ATEN_CPU_CAPABILITY`` (default = no vector extensions,
+avx2, avx512), MKL's with ``MKL_ENABLE_INSTRUCTIONS`` and oneDNN's with ``ONEDNN_MAX_CPU_ISA``; the intra-op thread
+count is 1 or 2. A float32
 sum of non-integer weights rounds differently under each vector width, so before the exact paths a tied field came
 out as ±1e-8 and the records differed (on main: capacity curves, E4 capacities and a sequence field).
 
@@ -89,8 +90,10 @@ def probe_record(params_path: str) -> dict:
 
     from hebbdam.config import Params
     from hebbdam.experiments import appendix_b, capacity, sequences
-    from hebbdam.memory import DenseAM, Exponential, Hopfield, Power, SequenceMemory
+    from hebbdam.memory import DenseAM, Exponential, Hopfield, Power, SequenceMemory, SimplicialMemory
+    from hebbdam.memory.simplicial import random_complex
     from hebbdam.rules import get_rule
+    from hebbdam.rules.dense import simplex_write
 
     params = Params(yaml.safe_load(Path(params_path).read_text()))
     summary, curves = capacity.run(capacity.parse_settings(params, "capacity"))
@@ -111,6 +114,8 @@ def probe_record(params_path: str) -> dict:
         "dam_exp": DenseAM(patterns[:, :20], Exponential(20.0)),
         "seq_exp": SequenceMemory(patterns[:, :12], kind="exponential"),
     }
+    simplices = random_complex(200, 3000, 0, (2, 3, 4), (0.3, 0.4, 0.3))  # setwise Hebbian couplings: integers
+    models["simplicial"] = SimplicialMemory(simplices, simplex_write(simplices, torch.zeros(3000), patterns), 200)
     signs = {}
     for name, memory in models.items():
         field = memory.field(states[:, : memory.dim])

@@ -55,3 +55,15 @@ def test_the_ci_scripts_and_makefile_name_only_files_that_exist():
     sources = [*sorted((REPO_ROOT / ".ci").iterdir()), REPO_ROOT / "Makefile", REPO_ROOT / "README.md"]
     named = {m for path in sources for m in CI_FILES.findall(path.read_text(encoding="utf-8"))}
     assert named and not [name for name in named if not (REPO_ROOT / name).exists()]
+
+
+def test_the_module_imports_on_python_3_10(monkeypatch):
+    """requires-python is ≥ 3.10, whose datetime has no ``UTC`` (3.11): the module must not need it."""
+    import datetime
+    import importlib
+    import sys
+
+    monkeypatch.delattr(datetime, "UTC")
+    monkeypatch.delitem(sys.modules, "hebbdam.measure")
+    module = importlib.import_module("hebbdam.measure")
+    assert module.datetime.now(module.timezone.utc).tzinfo is not None

@@ -14,7 +14,7 @@ import pytest
 
 from hebbdam.config import load_params
 from hebbdam.errors import HebbdamError
-from hebbdam.experiments.common import headline_numbers
+from hebbdam.experiments.common import headline_numbers, select
 from hebbdam.tracking import run_group, runs_root, stage_run
 
 from .conftest import BIASED_ARMS, TINY_CAPACITY, compose_file
@@ -102,6 +102,13 @@ def test_a_headline_holds_numbers_only():
     }
     with pytest.raises(HebbdamError, match="capacity: headline value 'arms.hebb.rule' is 'hebb'"):
         headline_numbers({"arms.hebb.rule": "hebb"}, "capacity")
+
+
+def test_a_pattern_selects_the_numbers_under_it_not_the_names():
+    record = {"binary": {"gaussian": {"hebb": 0.5, "missing": None, "rule": "hebb", "curve": [1, 2]}}, "x": 1}
+    picked = select(record, "binary.gaussian.*")
+    assert picked == {"binary.gaussian.hebb": 0.5, "binary.gaussian.missing": None}
+    assert headline_numbers(picked, "retrieval") == picked  # a headline can take whatever a pattern selects
 
 
 def test_group_and_folder_follow_dvc(compose_params, monkeypatch, tmp_path):

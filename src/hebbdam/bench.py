@@ -24,11 +24,14 @@ asynchronous sweep on the GPU against the CPU.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import resource
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict
 
 import torch
 import torch.nn.functional as F
@@ -51,7 +54,18 @@ RECALL_SIZES = {"memories": 8192, "dim": 784, "batch": 512}
 MIXER_SIZES = {"batch": 16, "length": 256, "d_key": 16, "d_value": 64}
 MIXER_EQUAL_SIZES = {"batch": 16, "length": 256, "d_key": 64, "d_value": 64}
 ASYNC_SIZES = {"dim": 1000, "batch": 256, "patterns": 100, "reference_states": 4}
-STREAM_SIZES = {"memories": 1_000_000, "dim": 64, "batch": 64, "chunks": (4096, 65536)}
+
+
+class StreamSizes(TypedDict):
+    """The streamed-recall benchmark: K memories of D, B queries, the chunk sizes of ``stream_step``."""
+
+    memories: int
+    dim: int
+    batch: int
+    chunks: tuple[int, ...]
+
+
+STREAM_SIZES: StreamSizes = {"memories": 1_000_000, "dim": 64, "batch": 64, "chunks": (4096, 65536)}
 SCALING_MEMORIES = {"memories": (1_000, 10_000, 100_000, 1_000_000), "dim": 64, "batch": 64}
 SCALING_DIMS = {"dims": (64, 128, 256, 784), "memories": 8192, "batch": 512}
 SCALING_CHUNK = 65536  # recall streams the memories beyond this many
@@ -211,8 +225,8 @@ def mixer_rows(device: torch.device, generator: torch.Generator, sizes: dict = M
     mixer = SoftmaxMemory(d)
     trainable = [x.clone().requires_grad_(True) for x in (q, k, v)]
 
-    def explicit(*qkv):
-        return explicit_attention(*qkv, mixer.beta, causal=True)
+    def explicit(queries: torch.Tensor, keys: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+        return explicit_attention(queries, keys, values, mixer.beta, causal=True)
 
     functions = {
         "mixer": lambda: mixer.parallel(q, k, v),
@@ -245,8 +259,8 @@ def distance_rows(
         for metric in ("manhattan", "euclidean")
         for sep in ("max", "softmax")
     }
-    functions = {"gemm": lambda: torch.mm(states, memories.T)}
-    functions.update({name: (lambda m=m: m.step(states)) for name, m in uhn.items()})
+    functions: dict[str, Callable[[], torch.Tensor]] = {"gemm": lambda: torch.mm(states, memories.T)}
+    functions.update({name: functools.partial(m.step, states) for name, m in uhn.items()})
     functions["cdist_manhattan"] = lambda: torch.cdist(states, memories, p=1.0)
     functions["cdist_euclidean"] = lambda: torch.cdist(
         states, memories, p=2.0, compute_mode="donot_use_mm_for_euclid_dist"
@@ -319,7 +333,7 @@ def stream_memory() -> list[dict]:
     """``stream_step`` at two chunk sizes, the repository's recall (SDPA, which streams by itself on the CPU) and
     the materialised GEMM-softmax-GEMM, each in its own process (clean peak RSS)."""
     context = multiprocessing.get_context("spawn")
-    runs = [(STREAMED, chunk) for chunk in STREAM_SIZES["chunks"]]
+    runs: list[tuple[str, int | None]] = [(STREAMED, chunk) for chunk in STREAM_SIZES["chunks"]]
     runs += [(FUSED, None), (MATERIALISED, STREAM_SIZES["memories"])]
     k, d, b = STREAM_SIZES["memories"], STREAM_SIZES["dim"], STREAM_SIZES["batch"]
     results = []

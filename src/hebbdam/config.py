@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from .errors import ConfigError, HebbdamError
+
+Option = TypeVar("Option")  # the type of the options of Params.choice (names, or False/True/"warn")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _MISSING = object()
@@ -86,7 +88,7 @@ class Params:
     def fraction(self, name: str, default: Any = _MISSING) -> float:
         return self.number(name, lambda v: 0.0 <= v <= 1.0, "a number in [0, 1]", default)
 
-    def choice(self, name: str, options: Sequence[str], default: Any = _MISSING) -> str:
+    def choice(self, name: str, options: Sequence[Option], default: Any = _MISSING) -> Option:
         value = self.raw(name, default)
         if value not in options:
             raise ConfigError(self.key(name), "one of " + ", ".join(map(str, options)), value)

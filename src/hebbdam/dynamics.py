@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -79,7 +80,7 @@ def asynchronous_sweep(
     order = sweep_order(memory, states.shape[0], generator).to(states.device)
     with single_cpu_thread(states.device):
         fields = memory.sweep_fields(states)
-        if isinstance(memory, Hopfield):
+        if isinstance(memory, Hopfield) and fields is not None:  # a Hopfield network always has its fields
             disagreeing = int((fields * states < 0).sum(dim=1).amax())
             if disagreeing * PAIRWISE_FIELD_SWEEP_SHARE > memory.dim:
                 return pairwise_sweep(memory.field_weights, states, order[0], clamped, memory.field_threshold)
@@ -178,7 +179,7 @@ def pairwise_sweep(
 
 
 @contextmanager
-def single_cpu_thread(device: torch.device) -> Iterator[None]:
+def single_cpu_thread(device: torch.device | str) -> Iterator[None]:
     """Run the enclosed work on one intra-op CPU thread when ``device`` is the CPU, then restore the previous count.
 
     The one thread pinning of the package (dynamics, experiments, bench). An asynchronous sweep is D tiny operations
@@ -197,9 +198,16 @@ def single_cpu_thread(device: torch.device) -> Iterator[None]:
         torch.set_num_threads(saved)
 
 
+@runtime_checkable
+class AnalyticGradient(Protocol):
+    """A memory with its own ∇_σ E (e.g. the random-feature DAM)."""
+
+    def grad_energy(self, states: Tensor) -> Tensor: ...
+
+
 def energy_gradient(memory: Memory, states: Tensor) -> Tensor:
     """(B, D) → (B, D) ∇_σ E: the memory's analytic ``grad_energy`` if it has one, else autograd."""
-    if hasattr(memory, "grad_energy"):
+    if isinstance(memory, AnalyticGradient):
         return memory.grad_energy(states)
     with torch.enable_grad():
         leaf = states.detach().requires_grad_(True)
@@ -264,7 +272,7 @@ def relax(
         for _ in range(limit):
             active = (~converged).nonzero()[:, 0]  # converged samples are frozen and cost nothing
             current = states[active]
-            if mode == "async":
+            if mode == "async" and isinstance(memory, BinaryMemory):  # checked above: async needs a BinaryMemory
                 new = asynchronous_sweep(memory, current, generator, clamped)
             elif mode == "gradient":
                 new = gradient_step(memory, current, lr, clamped)

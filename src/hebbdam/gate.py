@@ -407,7 +407,7 @@ def run_seed(repo: Path, seed: str, out: Path) -> float:
     done = out / DONE
     if done.is_file():
         say(f"calibrate: seed {seed}: kept from an earlier run ({done})")
-        return float(io.read_json(done)["elapsed_s"])  # type: ignore[index]  # written by this function
+        return float(io.read_json_object(done)["elapsed_s"])  # written by this function
     if out.exists():
         shutil.rmtree(out)  # an unfinished run: start the seed again
     start = time.perf_counter()

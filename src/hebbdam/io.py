@@ -112,6 +112,16 @@ def read_json(path: str | Path) -> object:
         raise HebbdamError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from err
 
 
+def read_json_object(path: str | Path) -> dict:
+    """:func:`read_json` for a file that must hold one JSON object {…} (a record): HebbdamError naming it if not."""
+    from .errors import HebbdamError
+
+    content = read_json(path)
+    if not isinstance(content, dict):
+        raise HebbdamError(f"{path}: expected a JSON object {{…}}, got a {type(content).__name__}")
+    return content
+
+
 def write_json_files(folder: str | Path, files: dict[str, object]) -> list[Path]:
     """Write several JSON files as one step: every file goes to a temporary name first, then all are renamed with
     Ctrl-C and SIGTERM held back, so an interrupted stage leaves either all new files or all old ones. NaN/inf are

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from . import io
@@ -143,7 +143,10 @@ def main(args) -> None:
     for part in parts:
         say(f"measure: {part} …")
         numbers = PARTS[part]()
-        stamp: dict[str, object] = {"at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ"), "cpus": os.cpu_count()}
+        stamp: dict[str, object] = {
+            "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
+            "cpus": os.cpu_count(),
+        }
         stamp["load"] = round(os.getloadavg()[0], 1)
         measured |= {**numbers, f"{part}.when": stamp}
         say(f"measure: {part}: {json.dumps(numbers)}")

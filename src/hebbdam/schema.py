@@ -17,14 +17,23 @@ lines in its own words, and it cannot tell the composition check which keys were
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, overload
 
 from .config import Params
 from .errors import ConfigError
 
 T = TypeVar("T")
+Final = TypeVar("Final", covariant=True)
+
+
+class Checked(Protocol[Final]):
+    """A schema with cross-field rules: ``checked(section)`` returns the final value :func:`parse` gives."""
+
+    def checked(self, section: Params) -> Final: ...
+
+
 SPEC = "hebbdam.schema"  # the dataclass field metadata key that holds a field's reader
 
 
@@ -84,7 +93,7 @@ def number_list(expected: str, bound: Callable[[float], bool]) -> Check:
     )
 
 
-def subset(expected: str, options: Sequence[Any], distinct: bool = False) -> Check:
+def subset(expected: str, options: Collection[Any], distinct: bool = False) -> Check:
     """A non-empty list whose every entry is one of ``options`` (each at most once when ``distinct``)."""
     return Check(
         expected,
@@ -159,7 +168,7 @@ class Keyed:
     another name is refused with ``expected``."""
 
     check: Check
-    names: Sequence[str]
+    names: Collection[str]
     expected: str
 
     def read(self, section: Params, name: str, default: Any, values: dict) -> dict:
@@ -198,12 +207,20 @@ def setting(
     return field(default=default, metadata={SPEC: spec})
 
 
-def parse(schema: type[T], section: Params, **given: Any) -> T:
+@overload
+def parse(schema: type[Checked[Final]], section: Params, **given: Any) -> Final: ...
+
+
+@overload
+def parse(schema: type[T], section: Params, **given: Any) -> T: ...
+
+
+def parse(schema: type, section: Params, **given: Any) -> Any:
     """``section`` read into ``schema``, field by field in declaration order; ``given`` fills fields that do not
     come from the section (an arm's name, the trainer options). Then the schema's own ``checked(section)``, if it
     has one, applies the rules that span several fields and returns the final value."""
     values = dict(given)
-    for spec_field in fields(schema):  # type: ignore[arg-type]  # every schema is a dataclass
+    for spec_field in fields(schema):
         spec: Spec | None = spec_field.metadata.get(SPEC)
         if spec is None or spec_field.name in given or (spec.when is not None and not spec.when(values)):
             continue

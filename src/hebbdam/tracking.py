@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -79,7 +79,7 @@ class Tracker:
     def active(self) -> bool:
         return self.run is not None and not getattr(self.run, "disabled", False)
 
-    def summary(self, values: dict[str, object]) -> None:
+    def summary(self, values: Mapping[str, object]) -> None:
         """Summary values; a null (no crossing measured) stays null, so two runs keep the same keys."""
         if self.run is not None:
             self.run.summary.update(values)
@@ -159,7 +159,7 @@ def stage_run(params: Params, stage: str, config: dict) -> Iterator[Tracker]:
             name=f"{stage} · {group}",
             tags=[f"profile:{profile}", f"rule:{rule}"],
             config={**config, "git_commit": git_commit(), "profile": profile, "rule": rule},
-            mode=mode,
+            mode=mode,  # type: ignore[arg-type]  # wandb's Settings take WANDB_MODE's "dryrun"/"run" too; init's Literal omits them
             dir=str(root),
             settings=wandb.Settings(init_timeout=float(params.raw("logger.init_timeout_s", 30)), silent=True),
         )

@@ -40,6 +40,8 @@ TINY_PATTERNS = [
     f"{ARMS}.features_backprop.sizes=[128]",
     *(f"{ARMS}.features_backprop.options.{option}" for option in ("updates=40", "lrs=[0.001]", "window=10")),
     f"{ARMS}.quadruplets.sizes=[512]",
+    f"{ARMS}.simplicial.dims=[16]",
+    f"{ARMS}.simplicial.sizes=[120]",
     *(f"{ARMS}.{arm}.size_ratios=[0.375]" for arm in DENSE),  # K = 6
     f"{ARMS}.dense_krotov_hopfield.options.epochs=5",
     *(
@@ -50,7 +52,13 @@ TINY_PATTERNS = [
 ]
 # the stage runs: the arms the assertions read (every arm is built once by the budget test)
 DROPPED = (
-    *("storkey", "features_hebb", "features_backprop", "quadruplets", "dense_krotov_hopfield", "dense_slot_exp"),
+    "storkey",
+    "features_hebb",
+    "features_backprop",
+    "quadruplets",
+    "simplicial",
+    "dense_krotov_hopfield",
+    "dense_slot_exp",
     "dense_backprop_exp",
 )
 STAGE_ARMS = [*TINY_PATTERNS, *(f"~{ARMS}.{arm}" for arm in (*DROPPED, "dense_prototype", "backprop_pairwise"))]
@@ -87,7 +95,13 @@ def test_every_arm_fills_exactly_its_budget_of_parameters(patterns_params, one_t
         size = arm.budgets(dim)[0]
         trial = e8a.Trial(patterns, patterns, seed=1)
         filled = e8a.build_memory(arm, trial, size, settings)
-        expected = {"hopfield": dim * dim, "random_features": 2 * size, "quadruplets": size, "dense": size * dim}
+        expected = {
+            "hopfield": dim * dim,
+            "random_features": 2 * size,
+            "quadruplets": size,
+            "simplicial": size,
+            "dense": size * dim,
+        }
         assert e8a.parameter_count(arm.memory, dim, size) == expected[arm.memory], arm.name
         assert _stored_size(filled.memory) == expected[arm.memory], arm.name
         if arm.rule == e8a.BACKPROP:

@@ -23,6 +23,8 @@ TINY = [
     "sparse.dim=80",
     "sparse.codings=[0.5,0.1]",
     "~sparse.arms.storkey",
+    "~sparse.arms.storkey_attractor",
+    "~sparse.arms.delta_attractor",
     "sparse.holographic.dims=[64,128]",
     "sparse.holographic.items=200",
     "sparse.holographic.trials=2",
@@ -65,7 +67,11 @@ def record(tmp_path_factory):
 
 def test_the_stage_measures_every_rule_and_sparse_codes_store_more_per_synapse(record):
     result = record["sparse.json"]
-    assert set(result["arms"]) == {"willshaw", "covariance", "bcpnn", "pseudo_inverse"}
+    one_step = {"willshaw", "covariance", "bcpnn", "delta", "pseudo_inverse", "pseudo_inverse_01"}
+    attractor = {"willshaw_attractor", "covariance_attractor", "bcpnn_attractor", "pseudo_inverse_01_attractor"}
+    assert set(result["arms"]) == one_step | attractor
+    assert result["arms"]["delta"]["locality"] == "local"
+    assert result["arms"]["pseudo_inverse_01"]["locality"] == "nonlocal"
     assert result["arms"]["pseudo_inverse"]["locality"] == "nonlocal"
     assert result["arms"]["willshaw"]["locality"] == "local"
     willshaw = result["arms"]["willshaw"]["codings"]
@@ -80,6 +86,28 @@ def test_the_stage_measures_every_rule_and_sparse_codes_store_more_per_synapse(r
     assert any(r["quantity"].startswith("holographic") for r in rows)
     assert all(r["verdict"] == "not comparable" for r in rows if "best f" in r["quantity"])
     assert figure.draw(record) is not None
+
+
+def _information(record, arm, coding="f0_1"):
+    return record["sparse.json"]["arms"][arm]["codings"][coding]["information"]
+
+
+def test_the_pseudo_inverse_of_the_0_1_code_beats_its_pm1_version_on_sparse_patterns(record):
+    """At f = 0.1 the ±1 pseudo-inverse with zero threshold loses the sparse code's structure; written on the 0/1
+    code with the threshold ½|c|/(f·D) it keeps it (D = 80: ≈ 0.061 against ≈ 0.027 bits per synapse)."""
+    zero_one, bipolar = _information(record, "pseudo_inverse_01"), _information(record, "pseudo_inverse")
+    assert zero_one["low"] > bipolar["high"]
+
+
+@pytest.mark.parametrize("arm", ["covariance", "bcpnn", "pseudo_inverse_01"])
+def test_attractor_recall_stores_more_than_one_step(record, arm):
+    """Relaxing to a fixed point cleans up what one step leaves (D = 80, f = 0.1: covariance P₀.₉ ≈ 8 → 19, BCPNN
+    ≈ 38 → 62, 0/1 pseudo-inverse ≈ 7 → 16); the record says which read-out each arm used."""
+    arms = record["sparse.json"]["arms"]
+    one, relaxed = arms[arm], arms[f"{arm}_attractor"]
+    assert (one["sweeps"], relaxed["sweeps"]) == (1, 10)
+    assert relaxed["codings"]["f0_1"]["exact"]["P_c_low"] > one["codings"]["f0_1"]["exact"]["P_c_high"]
+    assert "attractor recall" in figure.criterion(relaxed) and "one step" in figure.criterion(one)
 
 
 def edited(tmp_path, change) -> Path:

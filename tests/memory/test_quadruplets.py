@@ -1,5 +1,6 @@
-"""The 4th-order memory on M random quadruplets: its field is the energy difference of a flip, it equals the dense
-tensor restricted to those quadruplets, and its Hebbian rule writes the sum of pattern products through Lightning."""
+"""The 4th-order memory on M random quadruplets (its field is the energy difference of a flip: test_simplicial.py,
+its one-size case): it equals the dense tensor restricted to those quadruplets, and its Hebbian rule writes the sum
+of pattern products through Lightning."""
 
 from __future__ import annotations
 
@@ -16,18 +17,6 @@ from hebbdam.rules import get_rule
 
 def _states(count, dim, seed):
     return rademacher(count, dim, torch.Generator().manual_seed(seed)).double()
-
-
-def test_field_is_half_the_energy_cost_of_flipping_each_neuron():
-    dim = 10
-    indices = random_quadruplets(dim, 60, 3)
-    memory = QuadrupletMemory(indices, torch.randn(60, generator=torch.Generator().manual_seed(1)).double(), dim)
-    states = _states(7, dim, 2)
-    field = memory.field(states)
-    for i in range(dim):
-        plus, minus = states.clone(), states.clone()
-        plus[:, i], minus[:, i] = 1.0, -1.0
-        torch.testing.assert_close(field[:, i], (memory.energy(minus) - memory.energy(plus)) / 2)
 
 
 def test_equals_the_dense_tensor_on_its_quadruplets():

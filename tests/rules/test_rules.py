@@ -39,6 +39,7 @@ EXPECTED = {
     "random_features": ("local", "features"),
     "tensor4": ("local", "tensor4"),
     "quadruplets": ("local", "quadruplets"),
+    "simplicial": ("local", "simplices"),
     "delta_readout": ("local", "readout"),
     "prototype": ("local", "hidden"),
     "pseudo_inverse_slots": ("nonlocal", "slots"),

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pytorch_lightning as pl
 import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from .sampling import EpochSampler
 
@@ -89,15 +89,21 @@ def mqar_batch(
 
 
 # Lightning plumbing -----------------------------------------------------------------------------------------------
-class EpochIndexSampler(EpochSampler):
+class EpochIndexSampler(Sampler[tuple[int, int]]):
     """Yields (epoch, i) for i < ``size``, in order: the pattern trainers' epoch sampler (``lit.data``, Lightning
     calls ``set_epoch``) with the epoch attached, so the batch of step i is drawn from (seed, epoch, i)."""
 
     def __init__(self, size: int):
-        super().__init__(size, shuffle=False, seed=0)
+        self.order = EpochSampler(size, shuffle=False, seed=0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.order.set_epoch(epoch)
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        return iter((self.epoch, i) for i in super().__iter__())
+        return iter((self.order.epoch, i) for i in self.order)
+
+    def __len__(self) -> int:
+        return len(self.order)
 
 
 class GeneratedBatches(Dataset):

@@ -140,7 +140,7 @@ def half_capacity(settings: Settings) -> tuple[dict, list[dict]]:
     """K½(D) for every D of ``settings.half``, its log-log slope, and the (D, K, fraction) points."""
     half = settings.half
     points: list[dict] = []
-    by_dim: dict[str, float | None] = {}
+    by_dim: dict = {}  # "D<dim>": K½ (None outside the grid) and, for a None, "D<dim>_outside" (grid_estimate)
     for dim in half.dims:
         start = time.perf_counter()
         counts = sorted({max(2, round(r * dim ** (half.n - 1))) for r in half.ratios})

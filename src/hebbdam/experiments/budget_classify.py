@@ -292,7 +292,8 @@ def network(
     parallel; the lowest validation error kept, the tries listed), extended one lr past the sweep's edge while the
     chosen lr sits on it (``common.extended_sweep``, at the chosen arm, at most twice; ``lrs_tried`` and
     ``lr_at_edge`` recorded), else at the chosen arm and lr."""
-    data = tuple(Split(2 * s.images - 1, s.labels) for s in splits)
+    fit_split, val_split, test_split = (Split(2 * s.images - 1, s.labels) for s in splits)  # pixels in [-1, 1]
+    data = (fit_split, val_split, test_split)
     arms = {arm.name: arm for arm in settings.backprop.arms}
     if chosen is not None:
         return train_network(arms[chosen["arm"]], chosen["lr"], units, data, classes, seed, settings)
@@ -330,7 +331,8 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
     for units in settings.units:
         start = time.perf_counter()
         per_arm: dict[str, list[float]] = {arm: [] for arm in ARMS}
-        chosen, training = [], []
+        chosen: list[str] = []
+        training: list[dict] = []
         for seed_index in range(settings.seeds):
             seed = int(torch.randint(2**31 - 1, (1,), generator=generator_for(settings.seed, units, seed_index)))
             results = readouts(frozen_layer(units, train, seed, settings), splits, classes, seed, settings)

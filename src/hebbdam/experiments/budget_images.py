@@ -167,6 +167,13 @@ class Arm:
         return replace(self, options={**BACKPROP_DEFAULTS, **self.options})
 
     @property
+    def condition_names(self) -> list[str]:
+        """``conditions`` once :meth:`Settings.checked` has given an arm without its own list all of them."""
+        if self.conditions is None:
+            raise ValueError(f"arm {self.name}: conditions not filled in (parse the whole section)")
+        return self.conditions
+
+    @property
     def locality(self) -> str:
         return "nonlocal" if self.rule == BACKPROP else get_rule(self.rule, **self.rule_hyper(1)).locality
 
@@ -299,8 +306,8 @@ def fill(arm: Arm, units: int, task: Task, seed: int, settings) -> Units:
     rule = get_rule(arm.rule, **arm.rule_hyper(units))
     written = task.stored[:units] if rule.target == "slots" else task.stored
     epochs, batch = int(arm.options.get("epochs", 1)), int(arm.options.get("batch_size", 1024))
-    state = store(written, rule, settings.trainer, batch_size=batch, seed=seed, max_epochs=epochs, logger=False)
-    state = state.stored.detach().cpu()
+    module = store(written, rule, settings.trainer, batch_size=batch, seed=seed, max_epochs=epochs, logger=False)
+    state = module.stored.detach().cpu()
     if arm.rule == "pseudo_inverse_slots":
         return Units(state, written)
     if arm.rule == "krotov_hopfield":
@@ -418,7 +425,7 @@ def load_images(settings: Settings) -> tuple[dict[str, Images], int]:
     out = {}
     for version in VERSIONS:
         if version == "grey":
-            centred = (2 * train - 1, 2 * test[: settings.held_out] - 1)
+            centred: tuple[Tensor, ...] = (2 * train - 1, 2 * test[: settings.held_out] - 1)
         else:
             centred = tuple(binarise(x, settings.binarize_threshold, ties=-1.0) for x in (train, test))
             centred = (centred[0], centred[1][: settings.held_out])
@@ -505,7 +512,7 @@ def points_of(arm: Arm, units: int, images: dict[str, Images], settings: Setting
     """Every (P, training seed, condition, masking) of an (arm, K), the P where backprop sweeps first
     (:func:`sweep_point`)."""
     conditions = {c.name: c for c in settings.conditions}
-    total = images[conditions[arm.conditions[0]].version].train.shape[0]
+    total = images[conditions[arm.condition_names[0]].version].train.shape[0]
     grid = stored_grid(units, total, settings.ratios)
     swept = sweep_point(grid, units)
     out = []
@@ -513,7 +520,7 @@ def points_of(arm: Arm, units: int, images: dict[str, Images], settings: Setting
         for seed_index in range(settings.seeds):
             seed = seed_of(settings, arm.name, units, count, seed_index)
             order = stored_order(total, settings, seed_index)[:count]
-            for name in arm.conditions:
+            for name in arm.condition_names:
                 pool = images[conditions[name].version]
                 for masking in settings.masking:
                     out.append(
@@ -531,8 +538,8 @@ def backprop_fits(arm: Arm, units: int, points: list[Point], settings: Settings)
     for index, point in enumerate(points):
         at = (point.task.condition.name, point.task.masking)
         if at not in chosen:
-            out[index] = sweep_backprop(arm, units, point.task, point.seed, settings)
-            chosen[at] = out[index].fit
+            out[index] = swept = sweep_backprop(arm, units, point.task, point.seed, settings)
+            chosen[at] = swept.fit
     rest = [i for i, fitted in enumerate(out) if fitted is None]
     items = []
     for i in rest:
@@ -540,7 +547,10 @@ def backprop_fits(arm: Arm, units: int, points: list[Point], settings: Settings)
         items.append(FitItem(arm, units, points[i].task, points[i].seed, kept["lr"], kept["init"], settings))
     for i, fitted in zip(rest, map_fits(run_fit, items), strict=True):
         out[i] = fitted
-    return out
+    done = [fitted for fitted in out if fitted is not None]
+    if len(done) != len(points):
+        raise RuntimeError(f"backprop_fits: {len(points) - len(done)} points left without a fit")
+    return done
 
 
 def kept_memory(fitted: Fitted, task: Task, steps: int) -> tuple[Units, dict]:
@@ -688,7 +698,7 @@ def slope(entries: dict) -> float | None:
 def summarise(arm: Arm, units: int, dim: int, points: list[dict], fits: list[dict], settings) -> dict:
     """{condition: {masking: the K's entry}} of one (arm, K)."""
     out: dict = {}
-    for name in arm.conditions:
+    for name in arm.condition_names:
         for masking in settings.masking:
             mine = [p for p in points if p["condition"] == name and p["masking"] == masking]
             generator = generator_for(settings.seed, arm.name, name, masking, units, "bootstrap")
@@ -713,7 +723,7 @@ def run(settings: Settings, images: dict[str, Images], dim: int) -> tuple[dict, 
         entry = {"rule": arm.rule, "locality": arm.locality, "units": arm.units, "conditions": {}}
         if arm.rule == BACKPROP:
             entry["options"] = dict(arm.options)
-        per: dict[str, dict[str, dict]] = {name: {m: {} for m in settings.masking} for name in arm.conditions}
+        per: dict[str, dict[str, dict]] = {name: {m: {} for m in settings.masking} for name in arm.condition_names}
         for units in arm.units:
             start = time.perf_counter()
             points, fits = measure(arm, units, images, settings)
@@ -722,7 +732,9 @@ def run(settings: Settings, images: dict[str, Images], dim: int) -> tuple[dict, 
                 for masking, result in by_masking.items():
                     per[name][masking][f"K{units}"] = result
             found = ", ".join(
-                f"{name}/{m} {per[name][m][f'K{units}'][PRIMARY]}" for name in arm.conditions for m in settings.masking
+                f"{name}/{m} {per[name][m][f'K{units}'][PRIMARY]}"
+                for name in arm.condition_names
+                for m in settings.masking
             )
             say(f"budget images {arm.name} K={units}: {PRIMARY} {found} ({time.perf_counter() - start:.1f} s)")
         entry["conditions"] = {

@@ -7,6 +7,9 @@ Random ±1 patterns Ξ (P, D). Each arm is a memory with a parameter budget M an
   draw regenerated from a seed, not a learned parameter), written by the Hebbian feature sum (rule
   ``random_features``) or the same Ω with T trained by backprop;
 - ``quadruplets``: the 4th-order (neuron–astrocyte) memory on M random index quadruplets, M couplings;
+- ``simplicial``: the simplicial Hopfield network (Burns & Fukai 2023), M Hebbian couplings on random simplices of
+  the mixed sizes ``hyper.orders`` in proportions ``hyper.shares`` (M = D(D-1)/2 is the pairwise net's count of
+  distinct connections; all of them as edges is the Hebb net);
 - ``dense``: a DAM with K hidden units Ξ (K, D), M = K·D, filled by ``slot`` (the one-shot DAM: of the P patterns
   presented it keeps the first K), ``prototype`` (online winner-take-all means), the K&H 2019 competing-units rule
   (``krotov_hopfield``; the p-norms of its units, 1 at its fixed point, are recorded per fit: ``unit_norm`` holds
@@ -62,7 +65,7 @@ from ..config import ConfigError, Params
 from ..data.synthetic import flip_bits, rademacher
 from ..dynamics import relax
 from ..lit import store
-from ..lit.backprop import FeatureMap, MemoryMatrix, PairwiseWeights, Plateau, fit_denoising
+from ..lit.backprop import Denoisable, FeatureMap, MemoryMatrix, PairwiseWeights, Plateau, fit_denoising
 from ..logs import say
 from ..memory import BinaryMemory, Memory, Separation, get_kind
 from ..memory.random_features import feature_frequencies
@@ -108,7 +111,7 @@ from .common import (
     trainer_options,
 )
 
-MEMORIES = ("hopfield", "random_features", "quadruplets", "dense")  # the registry kinds this experiment fills
+MEMORIES = ("hopfield", "random_features", "quadruplets", "simplicial", "dense")  # the registry kinds it fills
 BACKPROP = "backprop"  # the rule name of the arms trained by gradient descent (not a registry rule: BackpropModule)
 CRITERIA = ("exact", "fixed_point")
 HALF = 0.5  # the secondary level of P½ (rewards forgetting: a keep-K memory scores 2K)
@@ -182,9 +185,9 @@ class Arm:
     def checked(self, section: Params) -> Arm:
         """A backprop arm needs trainable parameters; a registry rule must take ``hyper`` and write the memory."""
         if self.rule == BACKPROP:
-            if self.memory == "quadruplets":
+            if self.memory in ("quadruplets", "simplicial"):
                 raise ConfigError(
-                    section.key("rule"), "a registry rule for a quadruplet memory (no backprop arm)", self.rule
+                    section.key("rule"), f"a registry rule for a {self.memory} memory (no backprop arm)", self.rule
                 )
             if self.memory == "random_features" and "random" in self.inits:
                 raise ConfigError(section.key("options.inits"), "[written] for a random-feature memory", self.inits)
@@ -213,11 +216,15 @@ class Arm:
         """The budget sizes at D: D for pairwise, else ``sizes`` or round(r·D) per ``size_ratios``."""
         if self.memory == "hopfield":
             return [dim]
-        return self.sizes or [max(1, round(ratio * dim)) for ratio in self.size_ratios]
+        if self.sizes:
+            return self.sizes
+        assert self.size_ratios is not None  # ``sizes`` is read only when ``size_ratios`` is null
+        return [max(1, round(ratio * dim)) for ratio in self.size_ratios]
 
     def counts(self, dim: int, size: int) -> list[int]:
         """The grid of P at (D, budget): P = b·M/D per load b, at least 1, duplicates dropped, ascending."""
         budget = parameter_count(self.memory, dim, size)
+        assert self.loads is not None  # Settings.checked gives an arm without its own loads the section's
         return sorted({max(1, round(load * budget / dim)) for load in self.loads})
 
 
@@ -247,18 +254,19 @@ class Settings:
 
 
 def parameter_count(memory: str, dim: int, size: int) -> int:
-    """M of a memory kind (the registry's count): hopfield D², random_features 2Y (the tensor T), quadruplets M,
-    dense K·D."""
+    """M of a memory kind (the registry's count): hopfield D², random_features 2Y (the tensor T), quadruplets and
+    simplicial M, dense K·D."""
     return get_kind(memory).parameters(dim, size)
 
 
 def rule_for(arm: Arm, dim: int, size: int, seed: int) -> Rule:
     """The registry rule of a non-backprop arm at dimension D and budget size (its size-dependent hyper-parameters
-    set here: features, beta and seed of random_features, count and seed of quadruplets, units of krotov_hopfield)."""
+    set here: features, beta and seed of random_features, count and seed of quadruplets and simplicial, units of
+    krotov_hopfield)."""
     extra: dict = {}
     if arm.memory == "random_features":
         extra = {"features": 2 * size, "beta": float(arm.options.get("beta", 1.0)) / dim, "seed": seed}
-    elif arm.memory == "quadruplets":
+    elif arm.memory in ("quadruplets", "simplicial"):
         extra = {"count": size, "seed": seed}
     elif arm.memory == "dense" and arm.rule != "slot":
         extra = {"units": size}
@@ -319,7 +327,7 @@ def build_memory(
     init = arm.inits[0] if init is None else init
     parameters = trainable(arm, patterns, size, seed, init)
     start = parameters.export()  # a copy: the fit trains ``parameters`` in place
-    module = fit_denoising(
+    fitted = fit_denoising(
         parameters,
         patterns,
         flip=settings.flip_fraction,
@@ -337,8 +345,8 @@ def build_memory(
             noise=arm.options.get("noise", DEFAULT_NOISE),
         ),
     )
-    memory, kept = keep_better(module.memory.export(), start, trial, settings)
-    return Filled(memory, {"lr": lr, "init": init, **module.fit_summary, "kept": kept})
+    memory, kept = keep_better(fitted.memory.export(), start, trial, settings)
+    return Filled(memory, {"lr": lr, "init": init, **fitted.fit_summary, "kept": kept})
 
 
 def unit_norms(units: torch.Tensor, power: float) -> dict[str, float]:
@@ -360,7 +368,7 @@ def keep_better(trained: Memory, start: Memory, trial: Trial, settings: Settings
     return (start, "start") if start_rank > trained_rank else (trained, "trained")
 
 
-def trainable(arm: Arm, patterns: torch.Tensor, size: int, seed: int, init: str):
+def trainable(arm: Arm, patterns: torch.Tensor, size: int, seed: int, init: str) -> Denoisable:
     """The parameters a backprop arm trains, started ``written`` (W: the Hebb write ΞᵀΞ/D; Ξ: the first K patterns
     in the K slots, the rest of the slots random; T: the Hebbian feature sum) or ``random`` (small Gaussian W or Ξ)."""
     count, dim = patterns.shape
@@ -376,6 +384,7 @@ def trainable(arm: Arm, patterns: torch.Tensor, size: int, seed: int, init: str)
         features = FeatureMap(dim, 2 * size, beta, omega=omega, train_frequencies=False)
         features.write(patterns)  # backprop trains T only, from the Hebbian write
         return features
+    assert arm.separation is not None  # a dense arm: quadruplet memories take no backprop (Arm.checked)
     memory = MemoryMatrix(size, dim, separation_at(arm.separation, dim), init_std=0.1, seed=seed)
     if init == "written":
         with torch.no_grad():
@@ -446,7 +455,7 @@ def choose_fit(arm: Arm, dim: int, size: int, settings: Settings) -> dict:
     for lr in lrs:
         fit(lr)
     for _ in range(EXTENSIONS if factors else 0):
-        following = extended(lrs, min(sweep, key=fit_rank)["lr"], factors)
+        following = extended(lrs, min(sweep, key=fit_rank)["lr"], factors) if factors else None
         if following is None:
             break
         fit(following)
@@ -638,7 +647,7 @@ def summarise(
     """The record entry of one (D, budget) from its curve points (see the module docstring)."""
     budget = parameter_count(arm.memory, dim, size)
     counts = [p["patterns"] for p in points]
-    result = {"D": dim, "size": size, "M": budget}
+    result: dict = {"D": dim, "size": size, "M": budget}
     for key in CRITERIA:
         result[key] = capacities(counts, [p[f"{key}_trials"] for p in points], settings.levels, dim / budget, generator)
     recalled = [[count * f for f in p["exact_trials"]] for count, p in zip(counts, points, strict=True)]
@@ -651,6 +660,7 @@ def summarise(
     if arm.memory == "dense":
         result["keep_K"] = keep_k(counts, size, dim, budget, settings.levels)
     if arm.rule == BACKPROP:
+        assert choice is not None  # measure_budget chooses the fit of every backprop arm
         result["training"] = training_summary(points, choice)
     if arm.rule == "krotov_hopfield":
         result["unit_norm"] = fixed_point_summary([p["unit_norm"] for p in points])
@@ -699,7 +709,7 @@ def measure_budget(job: Budget) -> tuple[dict, list[dict], float]:
 
 def arm_entry(arm: Arm) -> dict:
     """The record entry of an arm before its budgets: memory, rule, locality (and a backprop arm's cap, lrs, inits)."""
-    entry = {"memory": arm.memory, "rule": arm.rule, "locality": arm.locality, "budgets": {}}
+    entry: dict = {"memory": arm.memory, "rule": arm.rule, "locality": arm.locality, "budgets": {}}
     if arm.rule == BACKPROP:
         entry["updates_cap"] = int(arm.options.get("updates", DEFAULT_UPDATES))
         entry["lrs"], entry["inits"] = arm.lrs, arm.inits

@@ -323,7 +323,10 @@ def delta_readout(h: Tensor, labels: Tensor, classes: int, settings: Settings, g
 
 
 def sgd_readout(h: Tensor, labels: Tensor, classes: int, settings: Settings, generator: torch.Generator) -> Tensor:
-    """K&H 2019's top layer: c = tanh(β S h), loss Σ|c - t|^m, plain minibatch SGD; returns S (C, K)."""
+    """K&H 2019's top layer: c = tanh(β S h), loss Σ|c - t|^m, plain minibatch SGD; returns S (C, K).
+
+    A plain loop on purpose: a (C, K) readout on precomputed features, 10 epochs in well under a second, where a
+    Lightning Trainer's set-up per fit would cost more than the fit and change nothing that is recorded."""
     ro = settings.krotov_hopfield.readout
     targets = one_hot(labels, classes).double()
     weights = (0.01 * torch.randn(classes, h.shape[1], generator=generator, dtype=torch.float64)).requires_grad_(True)
@@ -397,35 +400,36 @@ def _run(settings: Settings) -> tuple[dict, list[dict], list[dict], dict]:
     def add_point(arm: str, n: int, count: int, seed_index: int, error: float) -> None:
         points.append({"arm": arm, "n": n, "memories": count, "seed": seed_index, "test_error": round(error, 6)})
 
+    stats: dict | None  # the vote statistics of the arm being summarised (None until measured)
     # backprop: one training per (arm, K, seed); the extra seeds only at the headline K
-    for arm in settings.backprop.arms:
+    for trained in settings.backprop.arms:
         start = time.perf_counter()
-        headline: list[tuple[float, float, dict]] = []
+        headline: list[tuple[float, float, dict, float]] = []  # test, train error, votes, val error
         for count in settings.memory_grid:
             for seed_index in range(settings.seeds if count == settings.memories else 1):
-                seed = _int_seed(generator_for(settings.seed, "backprop", arm.name, count, seed_index))
-                memories = backprop_memories(arm, count, data, seed, settings)
-                error = score(memories, arm.n)
-                add_point("backprop", arm.n, count, seed_index, error)
+                seed = _int_seed(generator_for(settings.seed, "backprop", trained.name, count, seed_index))
+                memories = backprop_memories(trained, count, data, seed, settings)
+                error = score(memories, trained.n)
+                add_point("backprop", trained.n, count, seed_index, error)
                 if count == settings.memories:
-                    train = error_rate(memories, data.train_x, data.train_y, arm.n, data.classes)
+                    train = error_rate(memories, data.train_x, data.train_y, trained.n, data.classes)
                     stats = vote_statistics(memories, data.classes, data.train_x)
-                    headline.append((error, train, stats, validate(memories, arm.n)))
+                    headline.append((error, train, stats, validate(memories, trained.n)))
         errors, std = _mean_std([h[0] for h in headline])
         stats = headline[0][2]
-        arms["backprop"][arm.name] = {
-            "n": arm.n,
-            "temperature": arm.temperature,
-            "m": arm.m,
+        arms["backprop"][trained.name] = {
+            "n": trained.n,
+            "temperature": trained.temperature,
+            "m": trained.m,
             "test_error": errors,
             "test_error_std": std,
             "train_error": _mean_std([h[1] for h in headline])[0],
             "val_error": _mean_std([h[3] for h in headline])[0],
             **{k: round(v, 6) for k, v in stats.items() if k != "histogram"},
         }
-        votes.append({"arm": "backprop", "n": arm.n, "histogram": stats["histogram"]})
+        votes.append({"arm": "backprop", "n": trained.n, "histogram": stats["histogram"]})
         say(
-            f"classification backprop {arm.name}: K={settings.memories} test error {errors} ± {std}, "
+            f"classification backprop {trained.name}: K={settings.memories} test error {errors} ± {std}, "
             f"{stats['mean_votes']:.2f} classes per memory ({time.perf_counter() - start:.1f} s)"
         )
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import torch
 
@@ -16,6 +16,7 @@ from ..errors import ConfigError, HebbdamError
 from ..gate import flatten
 from ..logs import say
 from ..memory import Exponential, Power, Separation
+from ..parallel import use_devices
 from ..schema import BOOLEAN, POSITIVE, POSITIVE_INT, POWER, Section, choice, number, parse, setting
 from ..seeds import generator_for  # noqa: F401  (re-exported: experiments seed through common)
 from ..tracking import stage_run
@@ -63,6 +64,20 @@ def trainer_options(params: Params) -> dict:
         checkpoint.positive_int("every_n_epochs", 1)
         checkpoint.choice("resume", [False, True], False)
     return section.to_dict()
+
+
+def stage_devices(params: Params) -> tuple[int, str]:
+    """(devices, accelerator) the stage spreads its independent fits over (:func:`hebbdam.parallel.use_devices`):
+    ``trainer.devices`` under strategy ``auto`` ("auto": every visible GPU, or one CPU process); 1 where a ddp
+    strategy splits each fit over the devices instead."""
+    accelerator = str(params.raw("trainer.accelerator", "cpu"))
+    if params.raw("trainer.strategy", "auto") not in (None, "auto"):
+        return 1, accelerator
+    devices = params.raw("trainer.devices", 1)
+    if devices == "auto":
+        gpu = accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available()
+        devices = torch.cuda.device_count() if gpu else 1
+    return int(devices), accelerator
 
 
 def compute_device(params: Params) -> torch.device:
@@ -127,6 +142,14 @@ def binarize_threshold(params: Params) -> float:
     return 0.5 if data.raw("binarize_threshold", None) is None else data.fraction("binarize_threshold")
 
 
+@overload
+def separation_at(separation: Separation, dim: int) -> Separation: ...
+
+
+@overload
+def separation_at(separation: None, dim: int) -> None: ...
+
+
 def separation_at(separation: Separation | None, dim: int) -> Separation | None:
     """The separation for dimension D: powers are scale-free; the exponential's beta is per raw overlap."""
     return Exponential(separation.beta * dim) if isinstance(separation, Exponential) else separation
@@ -150,7 +173,7 @@ class Curves:
         first, *rest = self.series
         return " ".join([str(row[first]), *(f"{name}={row[name]}" for name in rest)])
 
-    def table(self, files: dict[str, object]) -> list[dict]:
+    def table(self, files: dict[str, Any]) -> list[dict]:
         content = files[self.file]
         return content[self.rows] if self.rows is not None else content
 
@@ -166,8 +189,10 @@ def uniform_rows(rows: list[dict]) -> list[dict]:
 
 
 def select(record: dict, *patterns: str) -> dict[str, float | None]:
-    """Numeric leaves of ``record`` whose dotted key matches one of the ``fnmatch`` ``patterns``, in record order."""
-    return {key: value for key, value in flatten(record).items() if any(fnmatch(key, p) for p in patterns)}
+    """Numeric (or null) leaves of ``record`` whose dotted key matches one of the ``fnmatch`` ``patterns``, in record
+    order; string leaves (names, sides) are not numbers and are skipped."""
+    leaves = flatten(record).items()
+    return {k: v for k, v in leaves if not isinstance(v, str) and any(fnmatch(k, p) for p in patterns)}
 
 
 def headline_numbers(headline: dict, stage: str) -> dict[str, float | None]:
@@ -193,7 +218,7 @@ def run_stage(
     args,
     experiment: str,
     parse_settings: Callable[[Params], SettingsT],
-    compute: Callable[[SettingsT, Params, Any], dict[str, object]],
+    compute: Callable[[SettingsT, Params, Any], dict[str, Any]],  # file name → JSON document
     record_name: str | None = None,
     headline: Callable[[dict], dict[str, float | None]] | None = None,
     curves: tuple[Curves, ...] = (),
@@ -210,6 +235,7 @@ def run_stage(
     """
     params = load_params(args.params)
     settings = parse_settings(params)
+    use_devices(*stage_devices(params))
     out_dir = Path(args.out or "reports/metrics")
     stage = record_name or experiment
     config = {experiment: params.section(experiment).to_dict(), "trainer": params.raw("trainer", {})}
@@ -259,13 +285,16 @@ def lr_beyond_edge(tried: list[float], chosen: float) -> float | None:
     return float(f"{edge * edge / neighbour:.6g}")
 
 
+FitT = TypeVar("FitT")  # one result of a sweep's fits (whatever ``train`` returns per fit)
+
+
 def extended_sweep(
     lrs: list[float],
-    train: Callable[[list[float]], list],
-    best: Callable[[list], int],
-    lr_of: Callable[[object], float],
+    train: Callable[[list[float]], list[FitT]],
+    best: Callable[[list[FitT]], int],
+    lr_of: Callable[[FitT], float],
     extensions: int = LR_EXTENSIONS,
-) -> tuple[list, int, dict]:
+) -> tuple[list[FitT], int, dict]:
     """Run ``train(lrs)`` (one result per lr and whatever else it sweeps, each result's lr by ``lr_of``), pick the
     ``best`` (an index), and while the chosen lr is the smallest or largest tried, train one more lr past that edge
     (:func:`lr_beyond_edge`), up to ``extensions`` times. Returns (every result, the chosen index, {lrs_tried,

@@ -100,7 +100,7 @@ class MemorySpec:
 
     def as_spec(self) -> dict:
         """The dict ``lit.transformer`` builds a memory from ({rule, feature, normalise, order, features})."""
-        out = {"rule": self.rule, "feature": self.feature}
+        out: dict[str, str | int | bool] = {"rule": self.rule, "feature": self.feature}
         if self.rule == "sum" and (self.normalise is False or (self.normalise is None and self.feature == "identity")):
             out["normalise"] = False  # the plain Hebbian outer product: φ(k) may be negative, no normaliser
         if self.feature == "dpfp":
@@ -488,7 +488,8 @@ def trained_point(
         f"recall {task} {name} {label}: loss {result['val_loss']:.4g}, accuracy {result['val_acc']:.3f}, "
         f"{result['steps']} steps ({time.perf_counter() - start:.1f} s)"
     )
-    point = {"arm": "trained", "values": "vocab" if task == "mqar" else "onehot_N", "task": task, "memory": name}
+    values = "vocab" if task == "mqar" else "onehot_N"
+    point: dict[str, object] = {"arm": "trained", "values": values, "task": task, "memory": name}
     point.update(N=pairs, **where)
     training = settings.mqar.training if task == "mqar" else settings.schlag.training
     status = convergence(result["val_loss"], result["steps"], training)

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import torch
@@ -140,7 +141,7 @@ class Examples:
         return self
 
 
-def _distinct_names(options: tuple[str, ...]) -> Check:
+def _distinct_names(options: Collection[str]) -> Check:
     return subset("a non-empty list of distinct names among " + ", ".join(options), options, distinct=True)
 
 
@@ -234,9 +235,12 @@ def uhn_recall(memories: Tensor, queries: Tensor, similarity: str, separation: s
 def binary_memory(arm: BinaryArm, patterns: Tensor):
     """Build arm's memory over ±1 patterns (N, D)."""
     if arm.model == "hopfield":
+        assert arm.rule is not None  # the schema reads ``rule`` for a hopfield arm, ``n`` for a dense one, else β
         return Hopfield(get_rule(arm.rule).fit(patterns))
     if arm.model == "dense":
+        assert arm.n is not None
         return DenseAM(patterns, Power(arm.n))
+    assert arm.beta is not None
     return ModernHopfield(patterns, arm.beta)
 
 
@@ -263,8 +267,8 @@ def load_pool(settings: Settings) -> tuple[Tensor, tuple[int, int, int]]:
     """All prepared images of the dataset (train, val, test), (M, D) in [0, 1], and the image shape (C, H, W)."""
     data = load_processed(settings.dataset, settings.data_root)
     pool = torch.cat([data[f"x_{split}"] for split in SPLITS if f"x_{split}" in data]).float()
-    shape = tuple(int(s) for s in data["image_shape"].tolist())
-    return pool, shape
+    channels, height, width = (int(s) for s in data["image_shape"].tolist())
+    return pool, (channels, height, width)
 
 
 def blocks(settings: Settings, pool_size: int, size: int) -> list[Tensor]:
@@ -306,13 +310,13 @@ def measure_size(settings: Settings, pool: Tensor, shape, size: int, threshold: 
                 score(("binary", arm.name, c.name), (states + 1) / 2, (patterns + 1) / 2)
     at_threshold = settings.threshold_factors.index(1.0)
     points = []
-    for (family, arm, corruption), values in hits.items():
+    for (family, arm_name, corruption), values in hits.items():
         table = torch.stack(values)  # (runs, factors)
         per_run = table[:, at_threshold]
         points.append(
             {
                 "family": family,
-                "arm": arm,
+                "arm": arm_name,
                 "corruption": corruption,
                 "N": size,
                 "runs": len(values),

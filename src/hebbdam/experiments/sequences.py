@@ -83,6 +83,13 @@ class Model:
             return ref.sequence_exponential_capacity(dim, whole_sequence)
         return ref.sequence_polynomial_capacity(dim, self.d, whole_sequence)
 
+    def law(self, dim: int, whole_sequence: bool) -> float:
+        """:meth:`theory` of a Hebbian model (every model of the main table: :meth:`Settings.checked`)."""
+        value = self.theory(dim, whole_sequence)
+        if value is None:
+            raise ValueError(f"{self.name}: no capacity law for the {self.rule} rule")
+        return value
+
 
 @dataclass(frozen=True, kw_only=True)
 class BiasedModel(Model):
@@ -241,10 +248,11 @@ def capacities(model: Model, dim: int, settings: Settings, epsilon: float = 0.0)
     for key, whole in (("transition", False), ("sequence", True)):
         theory = model.theory(dim, whole)
         start = round(theory) if theory is not None and epsilon == 0.0 else dim // 2
-        found = search_capacity(
-            lambda p, key=key: measured(p)[key] >= settings.pass_fraction, start, settings.resolution, limit
-        )
-        out[key] = found
+
+        def passes(p: int, key: str = key) -> bool:
+            return measured(p)[key] >= settings.pass_fraction
+
+        out[key] = search_capacity(passes, start, settings.resolution, limit)
     points = [{"P": p, **{k: round(v, 6) for k, v in r.items()}} for p, r in sorted(cache.items())]
     return {"P_T": out["transition"], "P_S": out["sequence"], "points": points, "capped": limit in out.values()}
 
@@ -258,7 +266,7 @@ def scan_dimensions(settings: Settings) -> tuple[dict, list[dict]]:
         for dim in model.dims:
             start = time.perf_counter()
             result = capacities(model, dim, settings)
-            theory_t, theory_s = model.theory(dim, False), model.theory(dim, True)
+            theory_t, theory_s = model.law(dim, False), model.law(dim, True)
             entry[f"D{dim}"] = {
                 "dim": dim,
                 "P_T": result["P_T"],
@@ -278,7 +286,7 @@ def scan_dimensions(settings: Settings) -> tuple[dict, list[dict]]:
         if model.kind != "exponential" and len(fitted) >= 2:
             entry["exponent_T"] = round(loglog_slope([d for d, _ in fitted], [p for _, p in fitted]), 6)
             entry["theory_exponent_T"] = round(
-                loglog_slope([d for d, _ in fitted], [model.theory(d, False) for d, _ in fitted]), 6
+                loglog_slope([d for d, _ in fitted], [model.law(d, False) for d, _ in fitted]), 6
             )
         record[model.name] = entry
     return record, curves

@@ -4,11 +4,15 @@ memory's capacity law (issue 25, parts 1, 2 and 4).
 Patterns are 0/1 with exactly k = round(f·D) active units (``data.synthetic.sparse_binary``; BCPNN: its own modular
 code, H = D // M hypercolumns of M = round(1/f) units, one active per hypercolumn, ``data.synthetic.modular``). A cue
 is the pattern with ``removed``·k of its active units switched off (and ``added``·k inactive units switched on).
-Arms, each a registry rule written once into a registry memory kind and read in one synchronous step:
+Arms, each a registry rule written into a registry memory kind (``epochs`` passes: the delta rule iterates) and read
+in one synchronous step (``sweeps`` = 1), or relaxed by synchronous steps until nothing changes, at most ``sweeps``
+(attractor recall, ``dynamics.relax``; BCPNN: its soft winner-take-all steps, then the winner per hypercolumn):
 - ``willshaw``: clipped binary W, a unit on when its sum reaches the cue's activity;
 - ``threshold``: the covariance rule (mean f) with the threshold θ = (1 - f)(½ - f)|c|/D (Tsodyks & Feigel'man);
 - ``bcpnn``: log-odds weights and log-prior biases from co-activation counts, winner per hypercolumn;
-- ``hopfield`` (Storkey, pseudo-inverse): the same patterns as ±1 (2ξ - 1), zero threshold, sign read-out.
+- ``projection``: a pairwise W written on the 0/1 patterns themselves (the pseudo-inverse of the 0/1 code), read
+  with the relative threshold ½|c|/(f·D);
+- ``hopfield`` (Storkey, delta, pseudo-inverse): the same patterns as ±1 (2ξ - 1), zero threshold, sign read-out.
 
 E8a's capacity protocol: all P patterns presented and all P scored; P₀.₉ (90% of the P patterns recalled exactly)
 with a 95% interval that resamples the trials; information per synapse max over P of I/M with
@@ -40,7 +44,7 @@ import torch
 
 from ..config import ConfigError, Params
 from ..data.synthetic import modular, sparse_binary, sparse_cue
-from ..dynamics import single_cpu_thread
+from ..dynamics import relax, single_cpu_thread
 from ..logs import say
 from ..memory import build, get_kind
 from ..metrics import binary_entropy, bootstrap_best, bootstrap_crossing, crossing, loglog_slope
@@ -64,7 +68,7 @@ from ..schema import (
 )
 from .common import Curves, generator_for, run_stage, select
 
-KINDS = ("willshaw", "threshold", "bcpnn", "hopfield")  # the registry kinds this stage reads
+KINDS = ("willshaw", "threshold", "projection", "bcpnn", "hopfield")  # the registry kinds this stage reads
 OPTIONS = {"bcpnn": ("floor", "gain")}  # read-out options per kind (BCPNN: the ε floor, the soft-WTA gain)
 LEVEL = 0.9
 HALF = 0.5
@@ -86,14 +90,17 @@ def coding_key(coding: float) -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class Arm:
-    """A registry rule (``rule``, ``hyper``) written into a registry memory kind (``memory``); ``options``: the
-    kind's read-out options (BCPNN: ``gain``, ``floor``)."""
+    """A registry rule (``rule``, ``hyper``) written into a registry memory kind (``memory``) in ``epochs`` passes
+    over the patterns; ``options``: the kind's read-out options (BCPNN: ``gain``, ``floor``); ``sweeps``: 1 reads in
+    one synchronous step, more relaxes by synchronous steps until nothing changes, at most ``sweeps``."""
 
     name: str
     memory: str = setting(choice(*KINDS))
     rule: str = setting(STRING)
     hyper: dict = setting(MAPPING, {})
     options: dict = setting(MAPPING, {})
+    epochs: int = setting(POSITIVE_INT, 1)
+    sweeps: int = setting(POSITIVE_INT, 1)
 
     def checked(self, section: Params) -> Arm:
         """The rule must write the memory kind; ``options`` are the kind's read-out options, positive numbers."""
@@ -225,15 +232,23 @@ def retrieved_bits(count: int, entropy: float, cue_loss: float, out_loss: float)
 
 
 # one arm ----------------------------------------------------------------------------------------------------------
+def read(memory, cues: torch.Tensor, sweeps: int) -> torch.Tensor:
+    """One synchronous step (``sweeps`` = 1) or synchronous relaxation for at most ``sweeps`` steps: (P, D) → (P, D)."""
+    return memory.step(cues) if sweeps == 1 else relax(memory, cues, mode="sync", max_sweeps=sweeps).states
+
+
 def recall(arm: Arm, code: Code, patterns: torch.Tensor, cues: torch.Tensor) -> torch.Tensor:
-    """Write ``patterns`` (P, D) with the arm's rule, read every cue (P, D) in one step → (P, D) 0/1."""
+    """Write ``patterns`` (P, D) with the arm's rule (``epochs`` passes), read every cue (P, D) in one step or by
+    relaxation (``sweeps``) → (P, D) 0/1."""
     rule = arm.writer(code.coding)
     if arm.memory == "hopfield":
-        memory = build("hopfield", rule.fit(2.0 * patterns - 1.0), code.dim)
-        return (memory.step(2.0 * cues - 1.0) + 1.0) / 2.0
+        memory = build("hopfield", rule.fit(2.0 * patterns - 1.0, epochs=arm.epochs), code.dim)
+        return (read(memory, 2.0 * cues - 1.0, arm.sweeps) + 1.0) / 2.0
     options = {"coding": code.coding, "hypercolumns": code.modules, **arm.options}
-    memory = build(arm.memory, rule.fit(patterns), code.dim, options)
-    return memory.winners(cues) if arm.memory == "bcpnn" else memory.step(cues)
+    memory = build(arm.memory, rule.fit(patterns, epochs=arm.epochs), code.dim, options)
+    if arm.memory == "bcpnn":  # soft winner-take-all steps (if any), then the winner of each hypercolumn
+        return memory.winners(cues if arm.sweeps == 1 else read(memory, cues, arm.sweeps - 1))
+    return read(memory, cues, arm.sweeps)
 
 
 def measure_point(arm: Arm, code: Code, count: int, settings: Settings) -> dict:
@@ -286,8 +301,10 @@ def measure_curve(arm: Arm, code: Code, settings: Settings) -> list[dict]:
             ),
             None,
         )
-        middle = None if bracket is None else round(math.sqrt(bracket[0] * bracket[1]))
-        if middle is None or middle in bracket:
+        if bracket is None:
+            break
+        middle = round(math.sqrt(bracket[0] * bracket[1]))
+        if middle in bracket:
             break
         points[middle] = measure_point(arm, code, middle, settings)
     return [points[count] for count in sorted(points)]
@@ -342,7 +359,7 @@ def holographic_law(settings: Settings) -> dict:
     law = settings.holographic
     generator = generator_for(settings.seed, "holographic", "bootstrap")
     dims: dict = {}
-    samples: list[list[float]] = []
+    samples: list[list[float | None]] = []
     for dim in law.dims:
         counts = sorted({max(1, round(load * dim)) for load in law.loads if 2 * round(load * dim) <= law.items})
         per_trial = [
@@ -394,7 +411,8 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
     arms: dict = {}
     curves: list[dict] = []
     for arm in settings.arms:
-        entry = {"memory": arm.memory, "rule": arm.rule, "locality": arm.locality, "codings": {}}
+        entry: dict = {"memory": arm.memory, "rule": arm.rule, "locality": arm.locality, "sweeps": arm.sweeps}
+        entry["codings"] = {}
         for coding in settings.codings:
             start = time.perf_counter()
             code = code_for(arm.memory, settings.dim, coding)

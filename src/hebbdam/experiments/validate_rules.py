@@ -10,7 +10,7 @@ Criteria, named once here:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -206,7 +206,7 @@ def main(args) -> None:
 
         return digits_classifier()[1]
 
-    checks = {
+    checks: dict[str, Callable[[], object]] = {
         "hebb": hebb_critical_load,
         "storkey": storkey_vs_hebb,
         "pseudo_inverse": pseudo_inverse_fixed_points,

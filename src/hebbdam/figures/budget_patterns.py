@@ -18,9 +18,16 @@ from .. import references as ref
 from .records import NOT_CONVERGED, Candidate, budget_verdict, number_text
 from .style import plt
 
+# the title of this figure's section in reports/README.md
+CLAIM = "E8a · Random patterns stored per parameter, local rules against nonlocal ones"
+# one line of caveats under it
+CAVEAT = (
+    "Backprop here is memorisation (the stored set is the test set); laptop D ≤ 128, and a fit that did not reach "
+    "its plateau is marked not converged."
+)
 INPUTS = ("budget_patterns.json", "budget_patterns_curves.json")
 OUTPUT = "budget_patterns.png"
-MARKERS = {"hopfield": "o", "random_features": "s", "quadruplets": "^", "dense": "D"}
+MARKERS = {"hopfield": "o", "random_features": "s", "quadruplets": "^", "simplicial": "v", "dense": "D"}
 ANSWER_LEVEL = 0.9  # the recall level of the answer's capacity column
 METRICS = ("P", "I/M")  # the answer's two columns: P at ANSWER_LEVEL, information per parameter
 
@@ -32,6 +39,14 @@ def _style(arm: dict) -> str:
 def at_level(criterion: dict, level: float) -> dict | None:
     """The capacity entry of ``criterion`` (an arm's ``exact`` or ``fixed_point``) at ``level``, by its field."""
     return next((c for c in criterion.values() if isinstance(c, dict) and c.get("level") == level), None)
+
+
+def listed_level(criterion: dict, level: float) -> dict:
+    """:func:`at_level` for a level of the record's ``levels``, which every entry holds (KeyError naming it if not)."""
+    found = at_level(criterion, level)
+    if found is None:
+        raise KeyError(f"no capacity entry at the listed level {level:g}")
+    return found
 
 
 def converged(entry: dict) -> bool:
@@ -153,8 +168,8 @@ def draw(metrics: dict) -> plt.Figure:
         for index, dim in enumerate(sorted({e["D"] for e in arm["budgets"].values()})):
             label = f"{name} ({arm['locality']})" if index == 0 else None  # one line per D, one label per arm
             series = sorted((e for e in arm["budgets"].values() if e["D"] == dim), key=lambda e: e["M"])
-            capacity = [(e["M"], at_level(e["exact"], ANSWER_LEVEL)) for e in series]
-            capacity = [(m, c) for m, c in capacity if c is not None and c["P_c"] is not None]
+            found = [(e["M"], at_level(e["exact"], ANSWER_LEVEL)) for e in series]
+            capacity = [(m, c) for m, c in found if c is not None and c["P_c"] is not None]
             if capacity:
                 ys, low, high = _with_errors([c for _, c in capacity], "P_c", "P_c_low", "P_c_high")
                 axes[0, 0].errorbar([m for m, _ in capacity], ys, yerr=[low, high], label=label, **kwargs)
@@ -264,7 +279,7 @@ def table(metrics: dict) -> list[str]:
         "|---|---|---|---|---|" + "---|" * (len(levels) + 4),
     ]
     for name, arm, entry in _entries(record):
-        cells = [_capacity(at_level(entry["exact"], level)) for level in levels]
+        cells = [_capacity(listed_level(entry["exact"], level)) for level in levels]
         cells.append(_capacity(entry["exact"]["half"]))
         recalled, info = entry["recalled"], entry["information"]
         cells.append(
@@ -273,7 +288,7 @@ def table(metrics: dict) -> list[str]:
         cells.append(
             f"{number_text(info['value'])} [{number_text(info['low'])}, {number_text(info['high'])}] ({info['at']})"
         )
-        cells.append(number_text(at_level(entry["fixed_point"], levels[0])["bits_per_parameter"]))
+        cells.append(number_text(listed_level(entry["fixed_point"], levels[0])["bits_per_parameter"]))
         verdict = "" if converged(entry) else " (not converged)"
         head = f"| {name}{verdict} | {arm['locality']} | {arm['memory']} | {entry['D']} | {entry['M']} | "
         lines.append(head + " | ".join(cells) + " |")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 
-def entries_by(entry: dict, field: str) -> dict[int | float, dict]:
+def entries_by(entry: dict, field: str) -> dict[Any, dict]:
     """{value of ``field``: sub-entry} for the sub-entries of ``entry`` that carry ``field`` (e.g. the per-dimension
     entries of an arm by their ``dim``), sorted by it."""
     return dict(sorted((sub[field], sub) for sub in entry.values() if isinstance(sub, dict) and field in sub))
@@ -74,9 +75,8 @@ def budget_verdict(candidates: list[Candidate]) -> tuple[Candidate, Candidate, s
         return None
     local = max(sides["local"], key=lambda c: c.value)
     remote = max(sides["nonlocal"], key=lambda c: c.value)
-    if None in (local.low, local.high, remote.low, remote.high) or (
-        local.low <= remote.high and remote.low <= local.high
-    ):
+    ll, lh, rl, rh = local.low, local.high, remote.low, remote.high
+    if ll is None or lh is None or rl is None or rh is None or (ll <= rh and rl <= lh):
         verdict = NOT_RESOLVED
     else:
         verdict = LOCAL_AHEAD if local.value > remote.value else NONLOCAL_AHEAD

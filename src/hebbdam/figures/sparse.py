@@ -1,4 +1,5 @@
-"""Sparse codes: information per synapse against the coding level f for every rule (local solid, nonlocal dashed),
+"""Sparse codes: information per synapse against the coding level f for every rule (local solid, nonlocal dashed;
+one-step read-out circles, attractor recall squares),
 with the published asymptotes drawn (Willshaw ln 2 ≈ 0.69, Gardner's bound for sparse patterns 1/(2 ln 2) ≈ 0.72,
 both f → 0 and D → ∞) and dense Hebb ≈ 0.14 marked at f = ½; (b) P₀.₉ in bits per synapse (P₀.₉·S/M) against f;
 (c) the holographic memory: K₀.₉ against D with the fitted power law (Plate 1995: linear).
@@ -10,6 +11,13 @@ from .. import comparison as cmp
 from .records import entries_by
 from .style import plt
 
+# the title of this figure's section in reports/README.md
+CLAIM = "Sparse codes: information per synapse of Willshaw, covariance, BCPNN, delta and pseudo-inverse memories"
+# one line of caveats under it
+CAVEAT = (
+    "Finite D and one recall step (circles) or attractor recall (squares) from half a cue, against asymptotes for "
+    "f → 0 and D → ∞: the bounds are drawn, not claimed."
+)
 INPUTS = ("sparse.json", "sparse_curves.json")
 OUTPUT = "sparse.png"
 SOURCES = {
@@ -18,8 +26,19 @@ SOURCES = {
     "hebb_dense": "Amit, Gutfreund & Sompolinsky 1985",
 }
 ASYMPTOTE_OF = {"willshaw": "willshaw", "threshold": "gardner_sparse"}  # memory kind → its published asymptote
-CRITERION = "max over P of P·S·(L_cue − L_out)⁺/(L_cue·M), one step from cues with half the active units removed"
+CRITERION = "max over P of P·S·(L_cue − L_out)⁺/(L_cue·M), {recall} from cues with half the active units removed"
+ATTRACTOR = "_attractor"  # the suffix of an arm that relaxes the same rule's memory (drawn in that rule's colour)
 PUBLISHED_CRITERION = "asymptote f → 0, D → ∞ (retrieval with vanishing error)"
+
+
+def recall_text(arm: dict) -> str:
+    """How an arm reads its cues: "one step", or "attractor recall (≤ N synchronous steps)"."""
+    sweeps = arm.get("sweeps", 1)
+    return "one step" if sweeps == 1 else f"attractor recall (≤ {sweeps} synchronous steps)"
+
+
+def criterion(arm: dict) -> str:
+    return CRITERION.format(recall=recall_text(arm))
 
 
 def _codings(arm: dict) -> dict[float, dict]:
@@ -36,10 +55,14 @@ def _error_bars(ax, xs, entries, value, low, high, **kwargs) -> None:
 def draw(metrics: dict) -> plt.Figure:
     record = metrics[INPUTS[0]]
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8), constrained_layout=True)
+    rules = list(dict.fromkeys(name.removesuffix(ATTRACTOR) for name in record["arms"]))  # one colour per rule
     for name, arm in record["arms"].items():
         codings = _codings(arm)
         xs = list(codings)
-        style = dict(fmt="o", ls="-" if arm["locality"] == "local" else "--", label=f"{name} ({arm['locality']})")
+        marker = "o" if arm.get("sweeps", 1) == 1 else "s"
+        colour = f"C{rules.index(name.removesuffix(ATTRACTOR)) % 10}"
+        style = dict(fmt=marker, ls="-" if arm["locality"] == "local" else "--", label=f"{name} ({arm['locality']})")
+        style["color"] = colour
         _error_bars(axes[0], xs, [c["information"] for c in codings.values()], "value", "low", "high", **style)
         _error_bars(axes[1], xs, [c["exact"] for c in codings.values()], "bits", "bits_low", "bits_high", **style)
     bounds = record["bounds"]
@@ -52,7 +75,7 @@ def draw(metrics: dict) -> plt.Figure:
         ax.set_ylabel(label)
     removed = f"{record['removed']:.0%}"
     axes[0].set_title(f"(a) information per synapse, D = {record['dim']}, cues: {removed} of active units removed")
-    axes[0].legend(fontsize=7)
+    axes[0].legend(fontsize=6, ncol=2, loc="lower left", bbox_to_anchor=(0.01, 0.5))
     axes[1].set_title("(b) P₀.₉ (90% of all P recalled exactly), in bits")
     holographic = record["holographic"]
     dims = entries_by(holographic["dims"], "D")
@@ -88,13 +111,13 @@ def comparisons(metrics: dict) -> list[dict]:
         rows.append(
             cmp.row(
                 f"sparse {name}: information per synapse (best f = {best['coding']:g}, D = {best['D']})",
-                CRITERION,
+                criterion(arm),
                 info["value"],
                 None if bound is None else record["bounds"][bound],
                 "" if bound is None else SOURCES[bound],
                 interval=(info["low"], info["high"]),
                 published_criterion=None if bound is None else PUBLISHED_CRITERION,
-                note="a finite-D, one-step measurement against an asymptote",
+                note=f"a finite-D, {recall_text(arm)} measurement against an asymptote",
             )
         )
         codings = _codings(arm)
@@ -103,7 +126,7 @@ def comparisons(metrics: dict) -> list[dict]:
             rows.append(
                 cmp.row(
                     f"sparse {name}: information rises from f = ½ to f = {best['coding']:g}",
-                    CRITERION,
+                    criterion(arm),
                     info["value"],
                     "sparse codes store more bits per synapse",
                     "Willshaw et al. 1969; Tsodyks & Feigel'man 1988",
@@ -127,8 +150,9 @@ def _above(high: dict, low: dict) -> bool | None:
 
 def _bcpnn_row(record: dict) -> list[dict]:
     arms = record["arms"]
-    bcpnn = next((a for a in arms.values() if a["memory"] == "bcpnn"), None)
-    additive = next((a for a in arms.values() if a["memory"] == "threshold"), None)
+    one_step = [a for a in arms.values() if a.get("sweeps", 1) == 1]
+    bcpnn = next((a for a in one_step if a["memory"] == "bcpnn"), None)
+    additive = next((a for a in one_step if a["memory"] == "threshold"), None)
     if bcpnn is None or additive is None:
         return []
     shared = sorted(set(_codings(bcpnn)) & set(_codings(additive)), key=lambda f: abs(f - 0.1))
@@ -139,7 +163,7 @@ def _bcpnn_row(record: dict) -> list[dict]:
     return [
         cmp.row(
             f"sparse BCPNN above the covariance rule at f = {f:g} (information per synapse)",
-            CRITERION,
+            criterion(bcpnn),
             mine["value"],
             "Bayesian-Hebbian highest, additive Hebb lowest",
             "Lansner, Knoblauch, Ravichandran & Herman 2026, arXiv:2605.01074",

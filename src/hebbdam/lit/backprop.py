@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from typing import Generic, TypeVar
 
 import pytorch_lightning as pl
 import torch
@@ -124,6 +125,10 @@ class FeatureMap(nn.Module):
         return (states + field).clamp(-1.0, 1.0)
 
 
+Denoisable = PairwiseWeights | MemoryMatrix | FeatureMap  # the memories :class:`Denoising` trains
+Denoised = TypeVar("Denoised", bound=Denoisable)
+
+
 class SoftmaxDenoiser(nn.Module):
     """D_θ(x; σ) = softmax_μ(-‖x - θ_μ‖² / 2σ²) θ: a softmax memory whose K rows θ (K, D) are the parameters (the
     empirical optimal denoiser when θ is the training set)."""
@@ -164,7 +169,7 @@ class ScoreMatching:
 class Denoising:
     """Flip ``flip`` of the bits of each clean ±1 pattern, run ``steps`` relaxation steps, MSE against the clean one.
 
-    A memory with a ``recall_step(states, field, gain)`` method (the feature map) uses it instead of the tanh step.
+    The feature map uses its own ``recall_step(states, field, gain)`` instead of the tanh step.
     """
 
     name = "denoise"
@@ -174,7 +179,7 @@ class Denoising:
             raise ValueError(f"steps, flip, gain: expected ≥ 1, [0, 1], > 0, got {steps}, {flip}, {gain}")
         self.steps, self.flip, self.gain = steps, flip, gain
 
-    def recall(self, memory: nn.Module, states: Tensor) -> Tensor:
+    def recall(self, memory: Denoisable, states: Tensor) -> Tensor:
         """``steps`` differentiable steps s ← tanh(gain · h / rms(h)), h = -∂E/∂s (or the memory's own
         ``recall_step``). (B, D) → (B, D)."""
         with torch.enable_grad():
@@ -182,14 +187,14 @@ class Denoising:
                 if not states.requires_grad:
                     states = states.detach().requires_grad_(True)
                 (field,) = torch.autograd.grad(-memory.energy(states).sum(), states, create_graph=True)
-                if hasattr(memory, "recall_step"):
+                if isinstance(memory, FeatureMap):
                     states = memory.recall_step(states, field, self.gain)
                 else:
                     rms = field.pow(2).mean(-1, keepdim=True).add(1e-12).sqrt()
                     states = torch.tanh(self.gain * field / rms)
         return states
 
-    def loss(self, memory: nn.Module, batch: tuple[Tensor, ...], generator: torch.Generator) -> tuple[Tensor, dict]:
+    def loss(self, memory: Denoisable, batch: tuple[Tensor, ...], generator: torch.Generator) -> tuple[Tensor, dict]:
         clean = batch[0]
         noisy = flip_bits(clean.cpu(), self.flip, generator).to(clean.device)
         final = self.recall(memory, noisy)
@@ -382,7 +387,7 @@ class Plateau(pl.Callback):
 
 
 def fit_denoising(
-    trainable: nn.Module,
+    trainable: Denoised,
     patterns: Tensor,
     flip: float,
     steps: int = 3,
@@ -394,7 +399,7 @@ def fit_denoising(
     trainer_options: dict | None = None,
     logger="auto",
     plateau: Plateau | None = None,
-) -> BackpropModule:
+) -> BackpropModule[Denoised]:
     """Train ``trainable`` on :class:`Denoising` over ``patterns`` (P, D), in order, for ``updates`` gradient steps
     rounded up to whole epochs (the same number of updates at any P); returns the trained module. ``trainer_options``:
     the ``trainer`` section; ``logger`` as :func:`hebbdam.lit.trainer.build_trainer` takes it.
@@ -511,7 +516,10 @@ class NormalisedMomentum(torch.optim.Optimizer):
 
 
 # the module -------------------------------------------------------------------------------------------------
-class BackpropModule(pl.LightningModule):
+Trained = TypeVar("Trained", bound=nn.Module)  # the memory a BackpropModule trains
+
+
+class BackpropModule(pl.LightningModule, Generic[Trained]):
     """Gradient training of ``memory`` on ``objective``.
 
     ``optimizer``: "adam" (denoising), "sgd" (with ``momentum``) or "normalised" (:class:`NormalisedMomentum`,
@@ -519,9 +527,11 @@ class BackpropModule(pl.LightningModule):
     ``anneal``: the learning rate is multiplied by it after every epoch (1 keeps it constant).
     """
 
+    fit_summary: dict  # {updates, converged, loss}: set by fit_denoising with a Plateau
+
     def __init__(
         self,
-        memory: nn.Module,
+        memory: Trained,
         objective,
         lr: float = 0.01,
         optimizer: str = "adam",
@@ -540,6 +550,7 @@ class BackpropModule(pl.LightningModule):
         return f"backprop/{self.objective.name}"
 
     def configure_optimizers(self):
+        optimizer: torch.optim.Optimizer
         if self.optimizer_name == "adam":
             optimizer = torch.optim.Adam(self.memory.parameters(), lr=self.lr)
         elif self.optimizer_name == "sgd":

@@ -47,7 +47,7 @@ class PatternDataModule(pl.LightningDataModule):
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
 
     def _tensors(self, patterns: Tensor, labels: Tensor | None) -> tuple[Tensor, ...]:
-        tensors = (patterns,) if labels is None else (patterns, labels)
+        tensors: tuple[Tensor, ...] = (patterns,) if labels is None else (patterns, labels)
         trainer = self.trainer
         if trainer is not None and trainer.world_size > 1:
             tensors = shard(tensors, trainer.global_rank, trainer.world_size)
@@ -56,7 +56,8 @@ class PatternDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         tensors = self._tensors(self.patterns, self.labels)
         if tensors[0].shape[0] == 0:  # more ranks than rows: this rank writes one empty batch (a no-op) and joins
-            return DataLoader([tensors], batch_size=None)  # the all-reduce; Lightning refuses a loader with no batch
+            # the all-reduce; Lightning refuses a loader with no batch. One item: ``tensors`` itself
+            return DataLoader(TensorDataset(*(t[None] for t in tensors)), batch_size=None)
         sampler = EpochSampler(tensors[0].shape[0], self.shuffle, self.seed)
         return DataLoader(TensorDataset(*tensors), batch_size=self.batch_size, sampler=sampler)
 

@@ -29,6 +29,8 @@ class HebbianModule(pl.LightningModule):
     ``seed`` fixes the random initial state of rules that start from one (Oja, Krotov–Hopfield).
     """
 
+    stored: Tensor  # a registered buffer
+
     def __init__(self, rule: Rule, dim: int, seed: int = 0):
         super().__init__()
         self.automatic_optimization = False
@@ -70,7 +72,10 @@ class HebbianModule(pl.LightningModule):
         # the write is the step: with no optimiser Lightning steps a stand-in, and stepping it through
         # ``self.optimizers()`` is what advances ``global_step`` (checkpoints name steps, ``every_n_train_steps``
         # and the loggers count them)
-        self.optimizers().step()
+        optimizer = self.optimizers()
+        if isinstance(optimizer, list):  # configure_optimizers returns none: Lightning makes one stand-in
+            raise HebbdamError(f"HebbianModule: expected one stand-in optimiser, got {len(optimizer)}")
+        optimizer.step()
 
     def on_train_epoch_end(self) -> None:
         if self.stored.numel():
@@ -82,7 +87,7 @@ class HebbianModule(pl.LightningModule):
         if world > 1 and self.rule.combine == "sum":
             stored = self.trainer.strategy.reduce(stored.clone(), reduce_op="sum")
         elif world > 1 and self.rule.combine == "concat":
-            shards = [None] * world
+            shards: list[Tensor] = [torch.empty(0)] * world  # placeholders: each is replaced by one rank's rows
             torch.distributed.all_gather_object(shards, stored.cpu())
             stored = torch.cat(shards, dim=0).to(self.stored.device)
         self.stored = self.rule.finalize(stored)

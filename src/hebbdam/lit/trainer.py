@@ -4,8 +4,10 @@
 ``lit.store`` for Hebbian writes, directly for backprop). The section (conf/trainer/*.yaml) holds
 
 - accelerator, devices, precision, deterministic, enable_progress_bar, log_every_n_steps: passed as they are;
-- strategy: ``auto`` is one process for one device and :class:`MemoryDDPStrategy` (spawned ranks) for several;
-  ``ddp`` / ``ddp_spawn`` / ``ddp_fork`` pick the start method of the same strategy; any other name passes through;
+- strategy: ``auto`` runs every fit on one device; with ``devices`` > 1 the stage spreads its fits over that many
+  stage-long workers, one device each (:mod:`hebbdam.parallel`), so a record is byte-identical to one device's;
+  ``ddp`` / ``ddp_spawn`` / ``ddp_fork`` split one fit over the devices instead (:class:`MemoryDDPStrategy`, spawned
+  ranks, for a single fit too big for one device); any other name passes through;
 - max_epochs: used when the stage does not set its own (a one-shot Hebbian write is always one pass);
 - checkpoint: {dir, every_n_epochs, resume}: with a ``dir``, each named fit saves ``<dir>/<name>/last.ckpt``, and with
   ``resume: true`` a fit whose ``last.ckpt`` exists starts from it (a finished fit then returns at once with its
@@ -23,6 +25,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
+from typing import Literal
 
 import pytorch_lightning as pl
 import torch
@@ -34,7 +37,11 @@ from ..errors import ConfigError
 from ..logs import say
 
 PASSED_THROUGH = ("accelerator", "devices", "precision", "deterministic", "enable_progress_bar", "log_every_n_steps")
-DDP_START_METHODS = {"ddp": "popen", "ddp_spawn": "spawn", "ddp_fork": "fork"}
+DDP_START_METHODS: dict[str, Literal["popen", "spawn", "fork"]] = {
+    "ddp": "popen",
+    "ddp_spawn": "spawn",
+    "ddp_fork": "fork",
+}
 KNOWN_KEYS = {*PASSED_THROUGH, "strategy", "max_epochs", "checkpoint"}
 
 
@@ -78,13 +85,22 @@ def device_count(devices: object) -> int:
 
 
 def choose_strategy(strategy: object, devices: object):
-    """``auto`` → one process, or :class:`MemoryDDPStrategy` (spawned) for several devices; ddp names → the same
-    strategy with their start method; anything else passes through."""
+    """``auto`` → one process on one device (several devices are used by the stage's workers, one fit per device);
+    ddp names → :class:`MemoryDDPStrategy` with their start method (one fit split over the devices); anything else
+    passes through."""
     if strategy in (None, "auto"):
-        return MemoryDDPStrategy(start_method="spawn") if device_count(devices) > 1 else "auto"
+        return "auto"
     if isinstance(strategy, str) and strategy in DDP_START_METHODS:
         return MemoryDDPStrategy(start_method=DDP_START_METHODS[strategy])
     return strategy
+
+
+def one_device(accelerator: str) -> int | list[int]:
+    """The device of a fit under strategy ``auto``: this process's own GPU (a stage worker is pinned to one by
+    :mod:`hebbdam.parallel`), else 1 (one CPU process)."""
+    if accelerator in ("gpu", "cuda") and torch.cuda.is_available():
+        return [torch.cuda.current_device()]
+    return 1
 
 
 def fit_folder(name: str) -> str:
@@ -137,6 +153,8 @@ def build_trainer(
     options.setdefault("accelerator", "cpu")
     options.setdefault("devices", 1)
     options.setdefault("enable_progress_bar", False)
+    if section.get("strategy", "auto") in (None, "auto"):
+        options["devices"] = one_device(options["accelerator"])
     checkpoint_callbacks, _ = checkpointing(section, name)
     if logger == "auto":
         from ..tracking import lightning_logger
@@ -202,7 +220,7 @@ def fit_key(module, datamodule, section: dict | None, overrides: dict | None = N
     trainer = {k: v for k, v in (section or {}).items() if k != "checkpoint"}
     hparams = dict(getattr(module, "hparams", {}) or {})
     rule = getattr(module, "rule", None) or getattr(module, "objective", None)
-    rule_text = repr(rule.name if hasattr(rule, "name") else rule) + repr(getattr(rule, "hyper", None))
+    rule_text = repr(getattr(rule, "name", rule)) + repr(getattr(rule, "hyper", None))
     data_tensors = [v for _, v in sorted(vars(datamodule).items()) if isinstance(v, torch.Tensor)]
     return {
         "config": _digest([type(module).__name__, _settings(module), hparams, trainer, overrides or {}]),
@@ -226,7 +244,7 @@ def resume_path(
     folder = Path(options["dir"]) / fit_folder(name)
     key, record = fit_key(module, datamodule, section, overrides), folder / "fit.json"
     if path is not None:
-        stored = io.read_json(record) if record.is_file() else {}
+        stored = io.read_json_object(record) if record.is_file() else {}
         differing = [part for part in key if stored.get(part) != key[part]]
         if differing:
             say(

@@ -26,13 +26,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..data.recall_tasks import IGNORE, KeyValueBatch
-from ..memory.mixers import build_memory
+from ..memory.mixers import Mixer, build_memory
 
 
 class KeyValueNet(nn.Module):
     """Schlag et al.'s one-layer model: (B, L) keys/values, (B, Q) queries → (B, Q, N) reads in value space."""
 
-    def __init__(self, memory: nn.Module, pairs: int, d_key: int, embed: int):
+    def __init__(self, memory: Mixer, pairs: int, d_key: int, embed: int):
         super().__init__()
         self.pairs = pairs
         self.memory = memory
@@ -53,7 +53,7 @@ class KeyValueNet(nn.Module):
 class MixerLayer(nn.Module):
     """Short causal convolution, then q, k (d_key), v (d_model), β = σ(·) per position → memory → output map."""
 
-    def __init__(self, memory: nn.Module, d_model: int, d_key: int, conv: int):
+    def __init__(self, memory: Mixer, d_model: int, d_key: int, conv: int):
         super().__init__()
         self.memory, self.d_key, self.conv_size = memory, d_key, conv
         self.conv = nn.Conv1d(d_model, d_model, conv, groups=d_model, padding=conv - 1)
@@ -93,7 +93,7 @@ def memory_factory(spec: dict, d_key: int, seed: int):
     """layer index → a fresh memory from ``spec`` {rule, feature, order, features, beta, chunk} (Ω seeded per layer)."""
     options = {k: spec[k] for k in ("beta", "chunk", "normalise") if spec.get(k) is not None}
 
-    def make(layer: int = 0) -> nn.Module:
+    def make(layer: int = 0) -> Mixer:
         return build_memory(
             spec["rule"],
             spec.get("feature", "identity"),
@@ -117,6 +117,7 @@ class RecallModule(pl.LightningModule):
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             make = memory_factory(memory, model["d_key"], seed)
+            self.net: RecallTransformer | KeyValueNet
             if task == "mqar":
                 self.net = RecallTransformer(
                     make,
@@ -159,7 +160,7 @@ class RecallModule(pl.LightningModule):
         self.log("val_acc", (scores.argmax(-1) == answers).float().mean(), on_epoch=True, logger=False)
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+        return torch.optim.Adam(self.parameters(), lr=self.hparams["lr"])
 
 
 def fit(
@@ -171,7 +172,7 @@ def fit(
     stop_loss: float | None = None,
     patience: int = 10,
     flat: tuple[int, float] | None = None,
-) -> dict[str, float]:
+) -> dict[str, float | list[list[float]]]:
     """Train with the Trainer of the ``trainer`` section (``lit.trainer.build_trainer``, no logger; checkpoints
     ``<trainer.checkpoint.dir>/<name>/last.ckpt``, resumed when ``trainer.checkpoint.resume``) → {val_loss, val_acc
     (final), steps, history: [[step, val_loss, val_acc], …] one row per validation during training}. Stops early
@@ -208,7 +209,7 @@ def fit(
 class ValidationHistory(pl.Callback):
     """[step, val_loss, val_acc] after every validation inside ``fit`` (what the stage logs to W&B for the fit)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.rows: list[list[float]] = []
 
     def on_validation_end(self, trainer, pl_module) -> None:  # callback_metrics hold the epoch's means by now

@@ -12,14 +12,16 @@ from .random_features import GaussianDAM, RandomFeatureDAM
 from .registry import TARGETS, MemoryKind, build, default_kind, get_kind, kind_names, kind_of, kinds_accepting
 from .separation import Exponential, Power, Separation
 from .sequence import PseudoInverseSequence, SequenceMemory
+from .simplicial import SimplicialMemory
 from .softmax import ModernHopfield
-from .sparse import BCPNN, Holographic, ThresholdNetwork, Willshaw
+from .sparse import BCPNN, Holographic, ProjectionNetwork, ThresholdNetwork, Willshaw
 from .universal import UniversalHopfield
 
 __all__ = [
     "Amari",
     "BCPNN",
     "Holographic",
+    "ProjectionNetwork",
     "ThresholdNetwork",
     "Willshaw",
     "BinaryMemory",
@@ -40,6 +42,7 @@ __all__ = [
     "RandomFeatureDAM",
     "Separation",
     "SequenceMemory",
+    "SimplicialMemory",
     "UniversalHopfield",
     "build",
     "default_kind",

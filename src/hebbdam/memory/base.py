@@ -166,8 +166,11 @@ class BinaryMemory(Memory):
 
     def refresh_fields(self, fields: Tensor, states: Tensor, rows: Tensor, neurons: Tensor, delta: Tensor) -> None:
         """Make ``fields[rows]`` (B, D) float64 current after ``states[rows, neurons]`` (already updated) moved by
-        ``delta`` (R,): in place. Default: recompute those rows."""
-        fields[rows] = self.sweep_fields(states[rows])
+        ``delta`` (R,): in place. Default: recompute those rows (only called where :meth:`sweep_fields` has a field)."""
+        fresh = self.sweep_fields(states[rows])
+        if fresh is None:
+            raise TypeError(f"{type(self).__name__}.refresh_fields: this memory has no sweep fields")
+        fields[rows] = fresh
 
     # asynchronous support: a cache kept current per single-neuron flip -------------------------------------
     def cache(self, states: Tensor) -> Tensor:

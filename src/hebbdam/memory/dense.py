@@ -37,6 +37,8 @@ class DenseAM(BinaryMemory):
     real-valued memories the field is a float computed by matrix products (reproducible to a tolerance).
     """
 
+    memories: Tensor  # (P, D), a registered buffer
+
     def __init__(self, memories: Tensor, separation: Separation):
         super().__init__()
         check_matrix(memories, "memories")
@@ -74,9 +76,10 @@ class DenseAM(BinaryMemory):
         return self.separation.derivative(self.overlaps(states) / self.dim) @ self.memories
 
     def field(self, states: Tensor) -> Tensor:
-        if self.exact:  # scaled once at the end (a positive factor: the sign and a zero stay exact)
+        if self.exact and isinstance(self.separation, Power):  # scaled once (positive factor: sign, zero stay exact)
             return (self.integer_field(states) / (2.0 * float(self.dim) ** self.separation.n)).to(states.dtype)
-        if self.exact_exponential:  # F(o/D) = exp(β o / D): 2 sinh(β/D) Σ_μ ξ_μi exp(β r_μi / D), float64
+        # F(o/D) = exp(β o / D): 2 sinh(β/D) Σ_μ ξ_μi exp(β r_μi / D), float64
+        if self.exact_exponential and isinstance(self.separation, Exponential):
             beta = self.separation.beta / self.dim
             return exponential_field(states, self.memories, self.memories, beta) * _twice_sinh(beta)
         if not self.bipolar_memories:
@@ -128,7 +131,7 @@ class DenseAM(BinaryMemory):
     def field_at(self, cache: Tensor, states: Tensor, index: Tensor) -> Tensor:
         # exact for any real memories: flipping σ_i moves overlap μ by -2 ξ_μi σ_i
         sigma = states.gather(1, index[:, None])  # (B, 1)
-        if self.exact_exponential:
+        if self.exact_exponential and isinstance(self.separation, Exponential):
             column = self.columns("memories")[index]  # ξ_μi, (B, P)
             beta = self.separation.beta / self.dim
             return exponential_field_at(cache, column, sigma[:, 0], beta, self.dim) * _twice_sinh(beta)

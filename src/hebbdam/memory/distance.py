@@ -247,6 +247,8 @@ def _kernel_distance(states: Tensor, memories: Tensor, norm: int) -> Tensor:
     if batch == 0 or count == 0:
         return out
     kernel = fast_kernel()
+    if kernel is None:  # callers check _uses_kernel first
+        raise RuntimeError("the compiled distance kernel is not available")
     threads = max(1, min(torch.get_num_threads(), count // 48 + 1))
     bounds = [count * t // threads for t in range(threads + 1)]
     ptr_s, ptr_m, ptr_o, size = states.data_ptr(), memories.data_ptr(), out.data_ptr(), 4

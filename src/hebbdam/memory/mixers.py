@@ -21,6 +21,7 @@ the answers to queries asked after all writes (the synthetic retrieval task). Me
 from __future__ import annotations
 
 import math
+from typing import Protocol, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -237,7 +238,22 @@ class DeltaMemory(nn.Module):
         return memory
 
 
-def recurrent(memory: SumMemory | DeltaMemory, q: Tensor, k: Tensor, v: Tensor, beta: Tensor | None = None) -> Tensor:
+Mixer = SoftmaxMemory | SumMemory | DeltaMemory  # what build_memory returns
+
+State = TypeVar("State")
+
+
+class Recurrent(Protocol[State]):
+    """A mixer's recurrent form over its own state type (a key/value cache, (M, z) or M)."""
+
+    def init_state(self, k: Tensor, v: Tensor) -> State: ...
+
+    def write(self, state: State, k: Tensor, v: Tensor, beta: Tensor | None = None) -> State: ...
+
+    def read(self, state: State, q: Tensor) -> Tensor: ...
+
+
+def recurrent(memory: Recurrent[State], q: Tensor, k: Tensor, v: Tensor, beta: Tensor | None = None) -> Tensor:
     """The definition: write position t, then read it with q_t, one position at a time. (B, L, ·) → (B, L, dv)."""
     state = memory.init_state(k, v)
     outputs = []
@@ -249,7 +265,7 @@ def recurrent(memory: SumMemory | DeltaMemory, q: Tensor, k: Tensor, v: Tensor, 
 
 def build_memory(
     rule: str, feature: str, dim: int, order: int = 1, features: int = 64, seed: int = 0, **options
-) -> nn.Module:
+) -> Mixer:
     """A memory by name: rule ``softmax`` | ``sum`` | ``delta``; ``feature`` one of :data:`FEATURE_MAPS` (ignored by
     softmax). ``options``: ``beta`` (softmax), ``normalise`` (sum), ``chunk`` (delta)."""
     if rule == "softmax":

@@ -25,6 +25,7 @@ TARGETS: dict[str, str] = {  # the kinds of stored tensor a rule can write
     "features": "a random-feature tensor T (F,)",
     "tensor4": "a 4th-order Hebbian tensor in factored form (P, D)",
     "quadruplets": "4th-order couplings on M random quadruplets (M,)",
+    "simplices": "couplings on M random simplices (sets of 2, 3, 4, … neurons) of mixed sizes (M,)",
     "readout": "a readout (C, K) from hidden activity to class units",
     "coactivity": "co-activation counts (D+1, D+1) of [1, ξ] (BCPNN's probability estimates)",
     "trace": "a holographic trace t (D,): superposed circular convolutions of pairs",

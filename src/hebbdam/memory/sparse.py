@@ -11,6 +11,9 @@ whole state, the retrieval the classical capacity analyses use (one step from a 
   (1 - f)²|c|/D, and of an inactive one, -f(1 - f)|c|/D, given a cue c whose |c| active units belong to the pattern
   (the threshold that separates the two signal levels with equal noise on both sides; TF's θ ∝ (1 - 2f)/2 per unit
   of signal).
+- :class:`ProjectionNetwork`: any pairwise W (the pseudo-inverse of the 0/1 patterns, W = Ξᵀ(ΞΞᵀ)⁻¹Ξ with zero
+  diagonal, maps each stored pattern to itself) read with the relative threshold θ = ½|c|/k, k = f·D active units per
+  pattern: half the field an active unit gets from a cue of |c| of the pattern's own units through a projection.
 - :class:`BCPNN` (Lansner & Ekeberg 1989; Sandberg et al. 2002): w_ij = log(p_ij / (p_i p_j)), bias b_j = log p_j
   from co-activation counts with the floor ε (p ≥ ε, p_ij ≥ ε²), H hypercolumns of M units; support s = b + c W,
   then a soft winner-take-all (softmax with ``gain``) inside each hypercolumn.
@@ -72,6 +75,15 @@ class ThresholdNetwork(Memory):
 
     def step(self, states: Tensor) -> Tensor:
         return (states.double() @ self.weights.double() > self.threshold(states)).to(states.dtype)
+
+
+class ProjectionNetwork(ThresholdNetwork):
+    """Weights ``weights`` (D, D) read on 0/1 states with θ(c) = ½|c|/(f·D) instead of the covariance threshold;
+    ``coding`` f."""
+
+    def threshold(self, states: Tensor) -> Tensor:
+        """(B, D) → (B, 1): θ = ½·|c| / (f·D)."""
+        return 0.5 * states.double().sum(1, keepdim=True) / (self.coding * self.dim)
 
 
 def bcpnn_parameters(counts: Tensor, floor: float, log: bool = True) -> tuple[Tensor, Tensor]:
@@ -174,6 +186,10 @@ def _threshold(stored: Tensor, dim: int, options: dict, separation) -> Memory:
     return ThresholdNetwork(stored, options["coding"])
 
 
+def _projection(stored: Tensor, dim: int, options: dict, separation) -> Memory:
+    return ProjectionNetwork(stored, options["coding"])
+
+
 def _bcpnn(stored: Tensor, dim: int, options: dict, separation) -> Memory:
     weights, bias = bcpnn_parameters(stored, float(options.get("floor", 1e-4)), bool(options.get("log", True)))
     return BCPNN(weights, bias, int(options["hypercolumns"]), float(options.get("gain", 1.0)))
@@ -192,10 +208,15 @@ register_kind(
     )
 )
 register_kind(
+    MemoryKind(
+        "projection", ("pairwise",), _projection, lambda d, s: d * d, (ProjectionNetwork,), "W on 0/1, θ ∝ |c|", False
+    )
+)
+register_kind(
     MemoryKind("bcpnn", ("coactivity",), _bcpnn, lambda d, s: d * d + d, (BCPNN,), "BCPNN log-odds weights, bias")
 )
 register_kind(
     MemoryKind("holographic", ("trace",), _holographic, lambda d, s: d, (Holographic,), "holographic trace (D,)")
 )
 
-__all__ = ["BCPNN", "Holographic", "ThresholdNetwork", "Willshaw", "bcpnn_parameters"]
+__all__ = ["BCPNN", "Holographic", "ProjectionNetwork", "ThresholdNetwork", "Willshaw", "bcpnn_parameters"]

@@ -11,6 +11,7 @@ the targets it accepts):
 - ``features``: a random-feature tensor T (F,) (DrDAM: T = Σ_μ φ(ξ_μ));
 - ``tensor4``: a 4th-order Hebbian tensor kept in factored form, rows u_μ = ξ_μ / D^{3/4} (P, D);
 - ``quadruplets``: 4th-order couplings T (M,) on M fixed random index quadruplets (a budgeted tensor4);
+- ``simplices``: couplings T (M,) on M random simplices of mixed sizes (simplicial Hopfield, Burns & Fukai 2023);
 - ``readout``: a readout V (C, K) from K hidden activities to C class units (rows carry the targets).
 
 Rules with hyper-parameters are built by a factory: ``get_rule("storkey")``, ``get_rule("dreaming", t=10.0)``.
@@ -95,7 +96,11 @@ class Rule:
         return self.update(state, patterns)
 
     def fit(self, patterns: Tensor, epochs: int = 1, batch_size: int | None = None, generator=None) -> Tensor:
-        """Without Lightning: initial state, ``epochs`` passes in order over batches of rows, then ``finalize``."""
+        """Without Lightning: initial state, ``epochs`` passes in order over batches of rows, then ``finalize``.
+
+        Kept plain on purpose: a local rule has no loss, optimiser or gradient for a Trainer to drive, and the
+        stages call it thousands of times per run, where a Trainer's set-up costs more than the write itself
+        (``lit.storage.HebbianModule`` runs the same :meth:`step` under Lightning when a run wants its callbacks)."""
         state = self.initial(patterns.shape[1], generator).to(patterns.device, patterns.dtype)
         size = batch_size or patterns.shape[0]
         with torch.no_grad():

@@ -7,6 +7,8 @@
 - Neuron–astrocyte (Kozachkov et al. 2025): T_ijkl = D⁻³ Σ_μ ξ_i ξ_j ξ_k ξ_l, kept as its rank-P factors
   u_μ = ξ_μ / D^{3/4} (T = Σ_μ u_μ⊗u_μ⊗u_μ⊗u_μ) and contracted in that form; D⁴ entries are never built.
 - The same 4th-order Hebbian write on a budget: only M random index quadruplets carry a coupling (``quadruplets``).
+- Its generalisation to a mix of orders (simplicial Hopfield networks, Burns & Fukai 2023): M random simplices of
+  ``orders`` neurons in proportions ``shares`` (``simplicial``); ``orders=[2]`` with every edge is the Hebb rule.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from torch import Tensor
 
 from ..memory.quadruplets import random_quadruplets
 from ..memory.random_features import feature_frequencies
+from ..memory.simplicial import check_mix, random_complex, simplex_products, with_ghost
 from .base import Rule, register_factory
 
 
@@ -84,7 +87,13 @@ def tensor4() -> Rule:
     return Rule("tensor4", "local", "tensor4", tensor4_write, combine="concat")
 
 
-# 4th-order tensor on M random quadruplets ------------------------------------------------------------------
+# 4th-order tensor on M random quadruplets, and simplices of mixed sizes ------------------------------------
+def simplex_write(indices: Tensor, couplings: Tensor, patterns: Tensor) -> Tensor:
+    """T_σ += Σ_b Π_{n ∈ σ} ξ_bn: (M, k) long (ghost index D allowed), (M,), (B, D) → (M,)."""
+    products = simplex_products(indices.to(patterns.device), with_ghost(patterns))
+    return couplings + products.sum(0).to(couplings.dtype)
+
+
 def quadruplets(count: int = 4096, seed: int = 0) -> Rule:
     """Hebbian write of the 4th-order couplings on M random quadruplets: T_q += Σ_b Π_{n ∈ q} ξ_bn. State (M,).
     Local: each coupling sees only the activity of its own four neurons."""
@@ -92,8 +101,7 @@ def quadruplets(count: int = 4096, seed: int = 0) -> Rule:
         raise ValueError(f"count: expected a number of quadruplets ≥ 1, got {count!r}")
 
     def update(couplings: Tensor, patterns: Tensor) -> Tensor:
-        indices = random_quadruplets(patterns.shape[1], count, seed).to(patterns.device)
-        return couplings + patterns[:, indices].prod(-1).sum(0).to(couplings.dtype)
+        return simplex_write(random_quadruplets(patterns.shape[1], count, seed), couplings, patterns)
 
     def init(dim: int, generator: torch.Generator | None = None) -> Tensor:
         return torch.zeros(count)
@@ -103,6 +111,28 @@ def quadruplets(count: int = 4096, seed: int = 0) -> Rule:
     )
 
 
+def simplicial(
+    count: int = 4096, seed: int = 0, orders: tuple[int, ...] = (2, 3), shares: tuple[float, ...] = (0.5, 0.5)
+) -> Rule:
+    """Hebbian write on M = ``count`` random simplices, ``shares[j]``·M of them with ``orders[j]`` neurons each
+    (``memory.simplicial.random_complex``): T_σ += Σ_b Π_{n ∈ σ} ξ_bn. State (M,). Local: each coupling sees only
+    the activity of its own neurons."""
+    if count < 1:
+        raise ValueError(f"count: expected a number of simplices ≥ 1, got {count!r}")
+    orders, shares = tuple(int(k) for k in orders), tuple(float(s) for s in shares)
+    check_mix(orders, shares)
+
+    def update(couplings: Tensor, patterns: Tensor) -> Tensor:
+        return simplex_write(random_complex(patterns.shape[1], count, seed, orders, shares), couplings, patterns)
+
+    def init(dim: int, generator: torch.Generator | None = None) -> Tensor:
+        return torch.zeros(count)
+
+    hyper = {"count": count, "seed": seed, "orders": list(orders), "shares": list(shares)}
+    return Rule("simplicial", "local", "simplices", update, init=init, combine="sum", hyper=hyper)
+
+
 register_factory("random_features", random_features)
 register_factory("tensor4", tensor4)
 register_factory("quadruplets", quadruplets)
+register_factory("simplicial", simplicial)
