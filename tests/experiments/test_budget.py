@@ -22,7 +22,14 @@ from hebbdam.figures.records import Candidate, budget_verdict
 from ..conftest import compose_file
 
 ARMS = "budget.patterns.arms"
-DENSE = ("dense_slot", "dense_slot_exp", "dense_prototype", "dense_krotov_hopfield", "dense_backprop")
+DENSE = (
+    "dense_slot",
+    "dense_slot_exp",
+    "dense_prototype",
+    "dense_krotov_hopfield",
+    "dense_backprop",
+    "dense_backprop_exp",
+)
 BACKPROP_OPTIONS = ("updates=200", "lrs=[0.01,0.03]", "window=20", "tolerance=0.03")
 TINY_PATTERNS = [
     "budget.patterns.trials=2",
@@ -38,7 +45,11 @@ TINY_PATTERNS = [
     f"{ARMS}.simplicial.sizes=[120]",
     *(f"{ARMS}.{arm}.size_ratios=[0.375]" for arm in DENSE),  # K = 6
     f"{ARMS}.dense_krotov_hopfield.options.epochs=5",
-    *(f"{ARMS}.dense_backprop.options.{option}" for option in BACKPROP_OPTIONS),
+    *(
+        f"{ARMS}.{arm}.options.{option}"
+        for arm in ("dense_backprop", "dense_backprop_exp")
+        for option in BACKPROP_OPTIONS
+    ),
 ]
 # the stage runs: the arms the assertions read (every arm is built once by the budget test)
 DROPPED = (
@@ -49,6 +60,7 @@ DROPPED = (
     "simplicial",
     "dense_krotov_hopfield",
     "dense_slot_exp",
+    "dense_backprop_exp",
 )
 STAGE_ARMS = [*TINY_PATTERNS, *(f"~{ARMS}.{arm}" for arm in (*DROPPED, "dense_prototype", "backprop_pairwise"))]
 
@@ -257,6 +269,23 @@ def test_the_answer_compares_every_arm_at_a_budget_across_memories(patterns_reco
     assert len(figure.axes) == 4
 
 
+def test_krotov_hopfield_off_its_fixed_point_reads_not_converged():
+    """Units at ‖W_μ‖_p = 1 (the K&H 2019 fixed point) have gap 0; a budget with one fit whose mean gap exceeds the
+    tolerance is not converged, and the answer reads it so (figures.budget_patterns.converged)."""
+    at_fixed_point = e8a.unit_norms(torch.eye(4, 8) * torch.tensor([1.0, -1.0, 1.0, 1.0])[:, None], power=3.0)
+    assert at_fixed_point["gap_mean"] == at_fixed_point["gap_max"] == 0.0 and at_fixed_point["unit_norm"] == 1.0
+    start = e8a.unit_norms(torch.randn(16, 32, generator=torch.Generator().manual_seed(0)), power=3.0)
+    assert start["gap_mean"] > 1.0  # a random start of std 1 in D = 32: ‖W_μ‖₃ ≈ 3.7
+
+    def fits(*gaps):
+        return [{"unit_norm": [1.0 + g for g in gaps], "gap_mean": list(gaps), "gap_max": [2 * g for g in gaps]}]
+
+    near, off = e8a.fixed_point_summary(fits(0.01, 0.04)), e8a.fixed_point_summary(fits(0.01, 0.3))
+    assert near["converged"] and e8a_figure.converged({"unit_norm": near})
+    assert not off["converged"] and off["fits_not_converged"] == 1 and off["gap_max"] == 0.6
+    assert not e8a_figure.converged({"unit_norm": off})
+
+
 def test_information_per_parameter_counts_what_the_recalled_states_carry():
     assert e8a.information_per_parameter(10, 16, 160, 0.0) == 1.0
     assert e8a.information_per_parameter(10, 16, 160, 0.5) == 0.0
@@ -316,6 +345,24 @@ def test_the_plateau_rule_stops_a_flat_loss_and_not_a_falling_or_rising_one(unit
         assert not rule.converged and not trainer.should_stop
     assert _feed(solved, [0.0] * 30, per_epoch=5).global_step == 5 and solved.converged
     assert falling.final == pytest.approx(sum(0.9**step for step in range(25, 30)) / 5)
+
+
+def test_the_plateau_reads_a_noisy_flat_loss_as_flat_only_with_its_noise_test_and_never_a_steady_fall():
+    """A minibatch loss scattering by 100% around a constant (a solved stored set under fresh random flips) never
+    agrees within 1% between two windows, so only the noise test (window means within 2 standard errors) stops it;
+    a loss falling by 1% per update with a 5% scatter is not flat under either test (its fall per window is many
+    standard errors)."""
+    from hebbdam.lit.backprop import Plateau
+
+    generator = torch.Generator().manual_seed(0)
+    scatter = (1.0 + torch.randn(400, generator=generator)).abs().tolist()
+    quiet, noisy = Plateau(50, 0.01, floor=0.0), Plateau(50, 0.01, floor=0.0, noise=2.0)
+    _feed(quiet, scatter)
+    assert not quiet.converged
+    assert _feed(noisy, scatter).global_step < 400 and noisy.converged
+    falling = [0.99**step * (1 + 0.05 * float(e)) for step, e in enumerate(torch.randn(400, generator=generator))]
+    steady = Plateau(50, 0.01, floor=0.0, noise=2.0)
+    assert _feed(steady, falling).global_step == 400 and not steady.converged
 
 
 @pytest.mark.parametrize(("fractions", "side", "edge"), [([0.2, 0.1], "below_grid", 4), ([1.0, 0.9], "above_grid", 8)])

@@ -50,8 +50,9 @@ def listed_level(criterion: dict, level: float) -> dict:
 
 
 def converged(entry: dict) -> bool:
-    """Whether the fill of this budget reached its plateau (a backprop arm's ``training.converged``; else True)."""
-    return entry.get("training", {}).get("converged", True)
+    """Whether the fill of this budget reached its plateau or fixed point (a backprop arm's ``training.converged``,
+    K&H 2019's ``unit_norm.converged``; else True)."""
+    return entry.get("training", entry.get("unit_norm", {})).get("converged", True)
 
 
 def _entries(record: dict):
@@ -309,7 +310,7 @@ def training_table(metrics: dict) -> list[str]:
         "falling or a cap; each fit is kept only where it beats its own start on the recall criterion (else the "
         "start is kept); the lr × init sweep runs once per budget and is extended past an edge that wins.",
         "",
-        "| arm | D | M | lr chosen (tried) | init chosen | kept | fits kept start | updates (max / mean) | cap "
+        "| arm | D | M | lr chosen (tried) | init chosen | kept | fits kept start | updates (median / max) | cap "
         "| converged |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -318,10 +319,21 @@ def training_table(metrics: dict) -> list[str]:
         if "training" in entry:
             lines.append(_training_row(name, arm, entry))
         if "unit_norm" in entry:
-            norms.append(f"{name} D = {entry['D']}, M = {entry['M']}: {entry['unit_norm']['mean']:.3g}")
+            norms.append(_norm_text(name, entry))
     if norms:
-        lines += ["", "K&H 2019 units' mean p-norm (1 at the rule's fixed point): " + "; ".join(norms) + "."]
+        lines += ["", "K&H 2019 units' p-norms against the rule's fixed point 1 (mean norm; largest per-fit mean "
+                  "|‖W_μ‖_p − 1|; largest unit's): " + "; ".join(norms) + "."]  # fmt: skip
     return lines
+
+
+def _norm_text(name: str, entry: dict) -> str:
+    """One K&H 2019 budget: its mean p-norm and gaps, "not converged" when a fit's mean gap exceeds the tolerance."""
+    norm = entry["unit_norm"]
+    state = "" if norm["converged"] else f", not converged ({norm['fits_not_converged']} of {norm['fits']} fits)"
+    return (
+        f"{name} D = {entry['D']}, M = {entry['M']}: {norm['mean']:.3g}; {norm['gap_mean']:.3g} "
+        f"(tolerance {norm['tolerance']:g}); {norm['gap_max']:.3g}{state}"
+    )
 
 
 def _training_row(name: str, arm: dict, entry: dict) -> str:
@@ -329,10 +341,10 @@ def _training_row(name: str, arm: dict, entry: dict) -> str:
     t = entry["training"]
     tried = ", ".join(f"{lr:g}" for lr in t["lrs_tried"])
     edge = " at edge" if t["lr_at_edge"] else ""
-    converged = "yes" if t["converged"] else f"not converged ({t['fits_not_converged']} fits at the cap)"
+    converged = "yes" if t["converged"] else f"not converged ({t['fits_not_converged']} of {t['fits']} fits at the cap)"
     return (
         f"| {name} | {entry['D']} | {entry['M']} | {t['lr']:g}{edge} ({tried}) | {t['init']} | {t['kept']} | "
-        f"{t['fits_kept_start']} / {t['fits']} | {t['updates_max']} / {t['updates_mean']:g} | {arm['updates_cap']} "
+        f"{t['fits_kept_start']} / {t['fits']} | {t['updates_median']:g} / {t['updates_max']} | {arm['updates_cap']} "
         f"| {converged} |"
     )
 

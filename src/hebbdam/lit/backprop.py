@@ -15,6 +15,7 @@ the step, so a run resumed from a Lightning checkpoint ends bit-for-bit where an
 from __future__ import annotations
 
 import math
+import statistics
 from typing import Generic, TypeVar
 
 import pytorch_lightning as pl
@@ -304,17 +305,26 @@ class Plateau(pl.Callback):
     relative ``tolerance`` of each other (a flat window: neither falling nor recovering from an overshoot), or when
     the loss read is at most ``floor`` (the criterion is solved: a loss falling towards 0 keeps falling by relative
     steps). Otherwise the fit runs to its cap and ``converged`` stays False (a loss of such a fit is no result about
-    the optimiser). Per update, that compares two consecutive window means: |before − now| ≤ tolerance·min."""
+    the optimiser). Per update, that compares two consecutive window means: |before − now| ≤ tolerance·min.
+
+    ``noise`` > 0 (unit "update" only) also counts a window as flat when the two window means differ by at most
+    ``noise`` standard errors of their difference, √(s²_before/w + s²_now/w) from the per-update losses of each
+    window: a minibatch loss with fresh random flips at every update (denoising) scatters by far more than 1% around
+    its mean once the stored set is solved, so a relative tolerance alone never reads it as flat. A loss still
+    falling by more than its own scatter per window is not flat; one falling slower than that is, at this window
+    (a longer window resolves a slower trend)."""
 
     UNITS = ("update", "epoch", "validation")
 
-    def __init__(self, window: int = 50, tolerance: float = 0.01, floor: float = 1e-6, unit: str = "update"):
-        if window < 1 or not tolerance >= 0 or not floor >= 0 or unit not in self.UNITS:
+    def __init__(
+        self, window: int = 50, tolerance: float = 0.01, floor: float = 1e-6, unit: str = "update", noise: float = 0.0
+    ):
+        if window < 1 or not tolerance >= 0 or not floor >= 0 or unit not in self.UNITS or not noise >= 0:
             raise ValueError(
-                f"window, tolerance, floor, unit: expected ≥ 1, ≥ 0, ≥ 0, one of {self.UNITS}, got {window}, "
-                f"{tolerance}, {floor}, {unit!r}"
+                f"window, tolerance, floor, unit, noise: expected ≥ 1, ≥ 0, ≥ 0, one of {self.UNITS}, ≥ 0, got "
+                f"{window}, {tolerance}, {floor}, {unit!r}, {noise}"
             )
-        self.window, self.tolerance, self.floor, self.unit = window, tolerance, floor, unit
+        self.window, self.tolerance, self.floor, self.unit, self.noise = window, tolerance, floor, unit, noise
         self.updates: list[float] = []  # every update's training loss (unit "update")
         self.steps: list[int] = []  # the update count at each reading
         self.losses: list[float] = []  # the loss of each reading: a block's or an epoch's mean
@@ -351,7 +361,20 @@ class Plateau(pl.Callback):
         if not starts:
             return False
         recent = self.losses[starts[-1] :]
-        return max(recent) - min(recent) <= self.tolerance * max(min(recent), 1e-30)
+        return max(recent) - min(recent) <= self.tolerance * max(min(recent), 1e-30) or self.within_noise()
+
+    def within_noise(self) -> bool:
+        """Whether the last two windows of per-update losses (unit "update", ``noise`` > 0) have means within
+        ``noise`` standard errors of their difference."""
+        if self.unit != "update" or self.noise <= 0 or len(self.updates) < 2 * self.window:
+            return False
+        before, now = self.updates[-2 * self.window : -self.window], self.updates[-self.window :]
+        error = (
+            math.sqrt((statistics.variance(before) + statistics.variance(now)) / self.window)
+            if self.window > 1
+            else 0.0
+        )
+        return abs(statistics.fmean(before) - statistics.fmean(now)) <= self.noise * error
 
     @property
     def final(self) -> float:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -18,6 +19,7 @@ from ..schema import (
     Named,
     choice,
     int_list,
+    number,
     number_list,
     optional,
     parse,
@@ -47,6 +49,7 @@ BACKPROP = "backprop"  # the rule name of the arms trained by gradient descent (
 INITS = ("written", "random")  # starts of a backprop fit: the rule's own write (slots, Hebb, feature sum), or random
 
 
+NONNEG_NUMBER = number("a number in [0, ∞)", lambda v: 0 <= v < math.inf)
 LEVEL = number_list("a non-empty list of recall levels in (0, 1)", lambda v: 0.0 < v < 1.0)
 
 
@@ -54,14 +57,15 @@ LEVEL = number_list("a non-empty list of recall levels in (0, 1)", lambda v: 0.0
 class ConvergedOptions(GradientOptions):
     """A backprop arm trained to its plateau: ``updates`` is the cap; ``lrs`` the learning rates swept (else
     ``lr`` alone) and ``inits`` the starts tried at one budget, on one set of P = ``sweep_load``·M/D patterns;
-    ``window`` / ``tolerance`` / ``floor`` the plateau rule (lit.backprop.Plateau); ``refinements`` the bisections
-    per level."""
+    ``window`` / ``tolerance`` / ``floor`` / ``noise`` the plateau rule (lit.backprop.Plateau); ``refinements`` the
+    bisections per level."""
 
     lrs: list[float] = setting(POSITIVE_LIST)
     inits: list[str] = setting(subset("a non-empty list of " + " / ".join(INITS), INITS, distinct=True))
     window: int = setting(POSITIVE_INT)
     tolerance: float = setting(POSITIVE)
     floor: float = setting(POSITIVE)  # the training loss at which the stored set counts as solved (DEFAULT_FLOOR)
+    noise: float = setting(NONNEG_NUMBER)  # window means within this many standard errors count as flat (DEFAULT_NOISE)
     sweep_load: float = setting(POSITIVE)  # the load b (P = b·M/D) of the lr × init sweep (default 1)
     refinements: int = setting(NONNEG_INT)  # bisections per level's bracket (default REFINEMENTS)
 
