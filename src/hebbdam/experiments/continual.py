@@ -43,8 +43,14 @@ from ..metrics import binarise, bootstrap_best, exact_recall
 from ..parallel import map_fits
 from ..rules import Rule, get_rule
 from ..settings import continual as schema
-from ..settings.continual import BACKPROP, BOOTSTRAP_SAMPLES, INIT_STD, Arm, Settings
-from ..settings.continual import Training  # noqa: F401  (re-exported: the stage reads as before)
+from ..settings.continual import (
+    BACKPROP,
+    BOOTSTRAP_SAMPLES,
+    INIT_STD,
+    Arm,
+    Settings,
+    Training,  # noqa: F401  (re-exported: the stage reads as before)
+)
 from .common import Curves, built, generator_for, run_stage, select, separation_at
 
 
