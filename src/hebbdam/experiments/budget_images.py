@@ -80,6 +80,7 @@ from ..schema import (
 )
 from .arms import WrittenOptions, checked_rule, options_of
 from .common import (
+    ANNEAL,
     SEPARATION,
     Curves,
     binarize_threshold,
@@ -118,7 +119,8 @@ class Condition:
 class ConvergedOptions:
     """Backprop trained to its plateau: at most ``cap`` Adam updates, stopped when the training loss has not fallen
     by a relative ``tolerance`` over ``patience`` updates or is at most ``floor`` (Σ(x - out)² per image, pixel units:
-    solved); ``lrs`` × ``inits`` swept, the lowest training loss kept."""
+    solved); ``lrs`` × ``inits`` swept, the lowest training loss kept; the lr multiplied by ``anneal`` after every
+    check of the plateau (:data:`CHECK_EVERY` updates; 1 keeps it constant)."""
 
     cap: int = setting(POSITIVE_INT)
     patience: int = setting(POSITIVE_INT)
@@ -127,10 +129,11 @@ class ConvergedOptions:
     lrs: list[float] = setting(POSITIVE_LIST)
     inits: list[str] = setting(subset("a non-empty list among " + ", ".join(INITS), INITS, distinct=True))
     batch_size: int = setting(POSITIVE_INT)
+    anneal: float = setting(ANNEAL, 1.0)
 
 
 BACKPROP_DEFAULTS = {"cap": 1000, "patience": 100, "tolerance": 0.02, "floor": 0.01, "lrs": [0.001, 0.003, 0.01]}
-BACKPROP_DEFAULTS |= {"inits": list(INITS), "batch_size": 256}
+BACKPROP_DEFAULTS |= {"inits": list(INITS), "batch_size": 256, "anneal": 1.0}
 
 
 def _option_kind(values: dict) -> tuple[str, tuple[type, ...]]:
@@ -321,7 +324,7 @@ def train_backprop(arm: Arm, units: int, task: Task, seed: int, lr: float, init:
             trainable.memories.copy_(stored[torch.arange(units) % stored.shape[0]])
     start = trainable.memories.detach().clone()
     objective = Completion(task.hidden, separation, settings.steps, task.masking)
-    module = BackpropModule(trainable, objective, lr=lr, seed=seed)
+    module = BackpropModule(trainable, objective, lr=lr, anneal=float(options["anneal"]), seed=seed)
     batch = min(int(options["batch_size"]), stored.shape[0])
     fitted = fit_until_plateau(
         module,
@@ -662,12 +665,17 @@ def capacity(points: list[dict], samples: int, generator: torch.Generator) -> di
 
 def training_summary(fits: list[dict]) -> dict:
     """Backprop's convergence at one (condition, masking, K): every fit's record, whether all reached the plateau,
-    the most updates any used, how many fits kept the trained units and how many their start, and the sweep's lrs
+    how many of the ``count`` fits stopped at the cap instead (``at_cap``), the median (upper) and most updates
+    used, how many fits kept the trained units and how many their start, and the sweep's lrs
     tried and whether the chosen lr still sits on an edge of them."""
     swept = next(f for f in fits if "swept" in f)
+    updates = sorted(f["updates"] for f in fits)
     return {
         "converged": all(f["converged"] for f in fits),
-        "updates_max": max(f["updates"] for f in fits),
+        "at_cap": sum(not f["converged"] for f in fits),
+        "count": len(fits),
+        "updates_median": updates[len(updates) // 2],
+        "updates_max": updates[-1],
         "kept": {side: sum(f["kept"] == side for f in fits) for side in ("trained", "start")},
         "lr": swept["lr"],
         "init": swept["init"],
