@@ -170,6 +170,13 @@ class Arm:
         return replace(self, options={**BACKPROP_DEFAULTS, **self.options})
 
     @property
+    def measured(self) -> list[str]:
+        """The conditions it is measured under (every condition of the section once :meth:`Settings.checked` ran)."""
+        if self.conditions is None:
+            raise ValueError(f"arm {self.name}: its conditions are filled by Settings.checked")
+        return self.conditions
+
+    @property
     def locality(self) -> str:
         return "nonlocal" if self.rule == BACKPROP else get_rule(self.rule, **self.rule_hyper(1)).locality
 
@@ -508,7 +515,7 @@ def points_of(arm: Arm, units: int, images: dict[str, Images], settings: Setting
     """Every (P, training seed, condition, masking) of an (arm, K), the P where backprop sweeps first
     (:func:`sweep_point`)."""
     conditions = {c.name: c for c in settings.conditions}
-    total = images[conditions[arm.conditions[0]].version].train.shape[0]
+    total = images[conditions[arm.measured[0]].version].train.shape[0]
     grid = stored_grid(units, total, settings.ratios)
     swept = sweep_point(grid, units)
     out = []
@@ -516,7 +523,7 @@ def points_of(arm: Arm, units: int, images: dict[str, Images], settings: Setting
         for seed_index in range(settings.seeds):
             seed = seed_of(settings, arm.name, units, count, seed_index)
             order = stored_order(total, settings, seed_index)[:count]
-            for name in arm.conditions:
+            for name in arm.measured:
                 pool = images[conditions[name].version]
                 for masking in settings.masking:
                     out.append(
@@ -543,7 +550,7 @@ def backprop_fits(arm: Arm, units: int, points: list[Point], settings: Settings)
         items.append(FitItem(arm, units, points[i].task, points[i].seed, kept["lr"], kept["init"], settings))
     for i, fitted in zip(rest, map_fits(run_fit, items), strict=True):
         out[i] = fitted
-    return out
+    return [fitted for fitted in out if fitted is not None]
 
 
 def kept_memory(fitted: Fitted, task: Task, steps: int) -> tuple[Units, dict]:
@@ -696,7 +703,7 @@ def slope(entries: dict) -> float | None:
 def summarise(arm: Arm, units: int, dim: int, points: list[dict], fits: list[dict], settings) -> dict:
     """{condition: {masking: the K's entry}} of one (arm, K)."""
     out: dict = {}
-    for name in arm.conditions:
+    for name in arm.measured:
         for masking in settings.masking:
             mine = [p for p in points if p["condition"] == name and p["masking"] == masking]
             generator = generator_for(settings.seed, arm.name, name, masking, units, "bootstrap")
@@ -721,7 +728,7 @@ def run(settings: Settings, images: dict[str, Images], dim: int) -> tuple[dict, 
         entry = {"rule": arm.rule, "locality": arm.locality, "units": arm.units, "conditions": {}}
         if arm.rule == BACKPROP:
             entry["options"] = dict(arm.options)
-        per: dict[str, dict[str, dict]] = {name: {m: {} for m in settings.masking} for name in arm.conditions}
+        per: dict[str, dict[str, dict]] = {name: {m: {} for m in settings.masking} for name in arm.measured}
         for units in arm.units:
             start = time.perf_counter()
             points, fits = measure(arm, units, images, settings)
@@ -730,7 +737,7 @@ def run(settings: Settings, images: dict[str, Images], dim: int) -> tuple[dict, 
                 for masking, result in by_masking.items():
                     per[name][masking][f"K{units}"] = result
             found = ", ".join(
-                f"{name}/{m} {per[name][m][f'K{units}'][PRIMARY]}" for name in arm.conditions for m in settings.masking
+                f"{name}/{m} {per[name][m][f'K{units}'][PRIMARY]}" for name in arm.measured for m in settings.masking
             )
             say(f"budget images {arm.name} K={units}: {PRIMARY} {found} ({time.perf_counter() - start:.1f} s)")
         entry["conditions"] = {
