@@ -144,6 +144,27 @@ def test_backprop_stopped_after_ten_updates_reads_not_converged_and_with_room_re
     assert room["loss"] < short["loss"]
 
 
+def _annealed_units(anneal: float, cap: int) -> torch.Tensor:
+    """(8, 64) units of a random-start backprop fit of the slot task, Adam at lr 0.03 × ``anneal`` per epoch of 20
+    updates, stopped after ``cap`` updates (the plateau's window longer than the cap)."""
+    from types import SimpleNamespace
+
+    _, task = _slot_task()
+    options = {**e8b.BACKPROP_DEFAULTS, "cap": cap, "patience": 1000, "batch_size": 20, "anneal": anneal}
+    arm = e8b.Arm(name="backprop", rule="backprop", units=[8], options=options)
+    settings = SimpleNamespace(trainer=None, steps=1)
+    return e8b.train_backprop(arm, 8, task, 0, 0.03, "random", settings).trained.keys
+
+
+def test_the_lr_anneals_after_every_check_of_the_plateau():
+    """anneal 1e-9: after the first 20 updates the lr is ~0, so 20 more change nothing; anneal 1: they do."""
+    frozen = [_annealed_units(1e-9, cap) for cap in (20, 40)]
+    torch.testing.assert_close(frozen[0], frozen[1], atol=1e-6, rtol=0)
+    constant = [_annealed_units(1.0, cap) for cap in (20, 40)]
+    torch.testing.assert_close(constant[0], frozen[0])
+    assert float((constant[1] - constant[0]).abs().max()) > 1e-3
+
+
 def _record(local: tuple, nonlocal_: tuple, converged: bool | None) -> dict:
     """A record with one local and one nonlocal arm (backprop when ``converged`` is not None) at K = 16."""
 
