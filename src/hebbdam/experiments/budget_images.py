@@ -18,7 +18,8 @@ K), ``pseudo_inverse_slots`` (the same K slots, nonlocal keys), ``prototype`` (o
 stored images through the same recall, continuous: no sign). Backprop here is memorisation: the stored set is the
 training set and the set it is scored on. Each backprop fit runs until its training loss reaches a plateau
 (``lit.backprop.Plateau`` per epoch: no relative fall of ``tolerance`` over ``patience`` updates, or the loss at most
-``floor``) or ``cap`` updates; the learning rates ``lrs`` × initialisations ``inits`` (the slots, or random) are
+``floor``) or ``cap`` updates, the lr multiplied by ``anneal`` after every epoch (:data:`CHECK_EVERY` full-batch
+updates: at a constant lr, Adam through the sharp softmax creeps and spikes instead of settling); the learning rates ``lrs`` × initialisations ``inits`` (the slots, or random) are
 swept at the first seed and the smallest P above K, and the fit with the lowest final training loss is kept (its lr and
 init then serve every other P and seed); when its lr is the smallest or largest tried, the sweep goes one lr further
 that way (same factor, at most twice: ``common.extended_sweep``; ``lrs_tried`` and ``lr_at_edge`` recorded). The
