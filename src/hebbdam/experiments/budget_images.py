@@ -19,14 +19,15 @@ stored images through the same recall, continuous: no sign). Backprop here is me
 training set and the set it is scored on. Each backprop fit runs until its training loss reaches a plateau
 (``lit.backprop.Plateau`` per epoch: no relative fall of ``tolerance`` over ``patience`` updates, or the loss at most
 ``floor``) or ``cap`` updates, the lr multiplied by ``anneal`` after every epoch (:data:`CHECK_EVERY` full-batch
-updates: at a constant lr, Adam through the sharp softmax creeps and spikes instead of settling); the learning rates ``lrs`` × initialisations ``inits`` (the slots, or random) are
-swept at the first seed and the smallest P above K, and the fit with the lowest final training loss is kept (its lr and
-init then serve every other P and seed); when its lr is the smallest or largest tried, the sweep goes one lr further
-that way (same factor, at most twice: ``common.extended_sweep``; ``lrs_tried`` and ``lr_at_edge`` recorded). The
-trained units are kept only where they recover more of the stored set than the units they started from (``kept``:
-"trained" / "start"; the stored set is the test set, so this too is memorisation). Independent fits run in
-parallel processes (``parallel.map_fits``: the record is the same for any worker count). The record stores each
-fit's updates, lr, init, ``kept`` and ``converged`` (False when the cap came first).
+updates: at a constant lr, Adam through the sharp softmax creeps and spikes instead of settling); the learning rates
+``lrs`` × initialisations ``inits`` (the slots, or random) are swept at the first seed and the smallest P above K, and
+the fit with the lowest final training loss is kept (its lr and init then serve every other P and seed); when its lr is
+the smallest or largest tried, the sweep goes one lr further that way (same factor, at most twice:
+``common.extended_sweep``; ``lrs_tried`` and ``lr_at_edge`` recorded). The trained units are kept only where they
+recover more of the stored set than the units they started from (``kept``: "trained" / "start"; the stored set is the
+test set, so this too is memorisation). Independent fits run in parallel processes (``parallel.map_fits``: the record is
+the same for any worker count). The record stores each fit's updates, lr, init, ``kept`` and ``converged`` (False when
+the cap came first).
 
 Protocol (Millidge et al. 2022, as E3 ``retrieval``): the query is the image with its bottom half hidden, the hidden
 pixels set by each ``masking`` convention: ``background`` (c = -1, the background value: pixel 0 in grey, -1 in the
