@@ -144,6 +144,27 @@ def test_backprop_stopped_after_ten_updates_reads_not_converged_and_with_room_re
     assert room["loss"] < short["loss"]
 
 
+def _annealed_units(anneal: float, cap: int) -> torch.Tensor:
+    """(8, 64) units of a random-start backprop fit of the slot task, Adam at lr 0.03 × ``anneal`` per epoch of 20
+    updates, stopped after ``cap`` updates (the plateau's window longer than the cap)."""
+    from types import SimpleNamespace
+
+    _, task = _slot_task()
+    options = {**e8b.BACKPROP_DEFAULTS, "cap": cap, "patience": 1000, "batch_size": 20, "anneal": anneal}
+    arm = e8b.Arm(name="backprop", rule="backprop", units=[8], options=options)
+    settings = SimpleNamespace(trainer=None, steps=1)
+    return e8b.train_backprop(arm, 8, task, 0, 0.03, "random", settings).trained.keys
+
+
+def test_the_lr_anneals_after_every_check_of_the_plateau():
+    """anneal 1e-9: after the first 20 updates the lr is ~0, so 20 more change nothing; anneal 1: they do."""
+    frozen = [_annealed_units(1e-9, cap) for cap in (20, 40)]
+    torch.testing.assert_close(frozen[0], frozen[1], atol=1e-6, rtol=0)
+    constant = [_annealed_units(1.0, cap) for cap in (20, 40)]
+    torch.testing.assert_close(constant[0], frozen[0])
+    assert float((constant[1] - constant[0]).abs().max()) > 1e-3
+
+
 def _record(local: tuple, nonlocal_: tuple, converged: bool | None) -> dict:
     """A record with one local and one nonlocal arm (backprop when ``converged`` is not None) at K = 16."""
 
@@ -223,6 +244,11 @@ def test_backprop_capped_at_ten_updates_is_flagged_and_gets_no_verdict(images_ru
         for per_k in by_masking.values():
             training = per_k["K8"]["training"]
             assert training["converged"] is False and training["updates_max"] == 10
+            # every fit stopped at its cap (the start of a P ≤ K slot memory may already solve it: loss at the floor)
+            capped = [f for f in training["fits"] if not f["converged"]]
+            assert training["at_cap"] == len(capped) > 0 and training["count"] == len(training["fits"])
+            assert all(f["updates"] == 10 for f in capped)
+            assert training["updates_median"] <= training["updates_max"]
             swept = [f for f in training["fits"] if "swept" in f]
             # 3 lrs × 2 inits at the first P above K, then one lr per extension past an edge (chosen init only)
             assert len(swept) == 1 and len(swept[0]["swept"]) == 6 + len(training["lrs_tried"]) - 3
@@ -235,7 +261,17 @@ def test_backprop_capped_at_ten_updates_is_flagged_and_gets_no_verdict(images_ru
     rows = [r for r in figure.verdicts(record) if r["condition"] == "binary_exp" and r["K"] == 8]
     assert len(rows) == 2 and all(r["backprop_converged"] is False for r in rows)
     assert all(r["verdict"] in ("not converged", "nonlocal ahead") for r in rows)
-    assert "not converged" in "\n".join(figure.section({figure.INPUTS[0]: record}))
+    text = "\n".join(figure.section({figure.INPUTS[0]: record}))
+    assert "not converged" in text and "| binary_n3 | zero | 8 |" in text
+    assert all(f" | {t['at_cap']} of {t['count']} | not converged |" in text for t in _trainings(record))
+
+
+def _trainings(record: dict) -> list[dict]:
+    return [
+        per_k["K8"]["training"]
+        for by_masking in record["arms"]["backprop"]["conditions"].values()
+        for per_k in by_masking.values()
+    ]
 
 
 def test_backprop_keeps_the_trained_units_only_where_they_beat_their_start_on_the_stored_set(images_run):
@@ -329,6 +365,13 @@ def test_an_arm_naming_an_unknown_condition_is_refused(tmp_path):
 
     with pytest.raises(HebbdamError, match="budget.images.arms.backprop.conditions"):
         compose_file(tmp_path / "refused.yaml", [*TINY, f"{ARMS}.backprop.conditions=[grey_n9]"])
+
+
+def test_an_lr_anneal_outside_zero_one_is_refused(tmp_path):
+    from hebbdam.errors import HebbdamError
+
+    with pytest.raises(HebbdamError, match=r"budget\.images\.arms\.backprop\.options\.anneal"):
+        compose_file(tmp_path / "refused.yaml", [*TINY, f"{ARMS}.backprop.options.anneal=1.5"])
 
 
 def test_an_unknown_masking_convention_is_refused(tmp_path):

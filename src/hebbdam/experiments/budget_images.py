@@ -18,14 +18,16 @@ K), ``pseudo_inverse_slots`` (the same K slots, nonlocal keys), ``prototype`` (o
 stored images through the same recall, continuous: no sign). Backprop here is memorisation: the stored set is the
 training set and the set it is scored on. Each backprop fit runs until its training loss reaches a plateau
 (``lit.backprop.Plateau`` per epoch: no relative fall of ``tolerance`` over ``patience`` updates, or the loss at most
-``floor``) or ``cap`` updates; the learning rates ``lrs`` × initialisations ``inits`` (the slots, or random) are
-swept at the first seed and the smallest P above K, and the fit with the lowest final training loss is kept (its lr and
-init then serve every other P and seed); when its lr is the smallest or largest tried, the sweep goes one lr further
-that way (same factor, at most twice: ``common.extended_sweep``; ``lrs_tried`` and ``lr_at_edge`` recorded). The
-trained units are kept only where they recover more of the stored set than the units they started from (``kept``:
-"trained" / "start"; the stored set is the test set, so this too is memorisation). Independent fits run in
-parallel processes (``parallel.map_fits``: the record is the same for any worker count). The record stores each
-fit's updates, lr, init, ``kept`` and ``converged`` (False when the cap came first).
+``floor``) or ``cap`` updates, the lr multiplied by ``anneal`` after every epoch (:data:`CHECK_EVERY` full-batch
+updates: at a constant lr, Adam through the sharp softmax creeps and spikes instead of settling); the learning rates
+``lrs`` × initialisations ``inits`` (the slots, or random) are swept at the first seed and the smallest P above K, and
+the fit with the lowest final training loss is kept (its lr and init then serve every other P and seed); when its lr is
+the smallest or largest tried, the sweep goes one lr further that way (same factor, at most twice:
+``common.extended_sweep``; ``lrs_tried`` and ``lr_at_edge`` recorded). The trained units are kept only where they
+recover more of the stored set than the units they started from (``kept``: "trained" / "start"; the stored set is the
+test set, so this too is memorisation). Independent fits run in parallel processes (``parallel.map_fits``: the record is
+the same for any worker count). The record stores each fit's updates, lr, init, ``kept`` and ``converged`` (False when
+the cap came first).
 
 Protocol (Millidge et al. 2022, as E3 ``retrieval``): the query is the image with its bottom half hidden, the hidden
 pixels set by each ``masking`` convention: ``background`` (c = -1, the background value: pixel 0 in grey, -1 in the
@@ -187,7 +189,7 @@ def train_backprop(arm: Arm, units: int, task: Task, seed: int, lr: float, init:
             trainable.memories.copy_(stored[torch.arange(units) % stored.shape[0]])
     start = trainable.memories.detach().clone()
     objective = Completion(task.hidden, separation, settings.steps, task.masking)
-    module = BackpropModule(trainable, objective, lr=lr, seed=seed)
+    module = BackpropModule(trainable, objective, lr=lr, anneal=float(options["anneal"]), seed=seed)
     batch = min(int(options["batch_size"]), stored.shape[0])
     fitted = fit_until_plateau(
         module,
@@ -371,7 +373,7 @@ def points_of(arm: Arm, units: int, images: dict[str, Images], settings: Setting
     """Every (P, training seed, condition, masking) of an (arm, K), the P where backprop sweeps first
     (:func:`sweep_point`)."""
     conditions = {c.name: c for c in settings.conditions}
-    total = images[conditions[arm.condition_names[0]].version].train.shape[0]
+    total = images[conditions[arm.measured[0]].version].train.shape[0]
     grid = stored_grid(units, total, settings.ratios)
     swept = sweep_point(grid, units)
     out = []
@@ -379,7 +381,7 @@ def points_of(arm: Arm, units: int, images: dict[str, Images], settings: Setting
         for seed_index in range(settings.seeds):
             seed = seed_of(settings, arm.name, units, count, seed_index)
             order = stored_order(total, settings, seed_index)[:count]
-            for name in arm.condition_names:
+            for name in arm.measured:
                 pool = images[conditions[name].version]
                 for masking in settings.masking:
                     out.append(
@@ -531,12 +533,17 @@ def capacity(points: list[dict], samples: int, generator: torch.Generator) -> di
 
 def training_summary(fits: list[dict]) -> dict:
     """Backprop's convergence at one (condition, masking, K): every fit's record, whether all reached the plateau,
-    the most updates any used, how many fits kept the trained units and how many their start, and the sweep's lrs
+    how many of the ``count`` fits stopped at the cap instead (``at_cap``), the median (upper) and most updates
+    used, how many fits kept the trained units and how many their start, and the sweep's lrs
     tried and whether the chosen lr still sits on an edge of them."""
     swept = next(f for f in fits if "swept" in f)
+    updates = sorted(f["updates"] for f in fits)
     return {
         "converged": all(f["converged"] for f in fits),
-        "updates_max": max(f["updates"] for f in fits),
+        "at_cap": sum(not f["converged"] for f in fits),
+        "count": len(fits),
+        "updates_median": updates[len(updates) // 2],
+        "updates_max": updates[-1],
         "kept": {side: sum(f["kept"] == side for f in fits) for side in ("trained", "start")},
         "lr": swept["lr"],
         "init": swept["init"],
@@ -557,7 +564,7 @@ def slope(entries: dict) -> float | None:
 def summarise(arm: Arm, units: int, dim: int, points: list[dict], fits: list[dict], settings) -> dict:
     """{condition: {masking: the K's entry}} of one (arm, K)."""
     out: dict = {}
-    for name in arm.condition_names:
+    for name in arm.measured:
         for masking in settings.masking:
             mine = [p for p in points if p["condition"] == name and p["masking"] == masking]
             generator = generator_for(settings.seed, arm.name, name, masking, units, "bootstrap")
@@ -582,7 +589,7 @@ def run(settings: Settings, images: dict[str, Images], dim: int) -> tuple[dict, 
         entry = {"rule": arm.rule, "locality": arm.locality, "units": arm.units, "conditions": {}}
         if arm.rule == BACKPROP:
             entry["options"] = dict(arm.options)
-        per: dict[str, dict[str, dict]] = {name: {m: {} for m in settings.masking} for name in arm.condition_names}
+        per: dict[str, dict[str, dict]] = {name: {m: {} for m in settings.masking} for name in arm.measured}
         for units in arm.units:
             start = time.perf_counter()
             points, fits = measure(arm, units, images, settings)
@@ -591,9 +598,7 @@ def run(settings: Settings, images: dict[str, Images], dim: int) -> tuple[dict, 
                 for masking, result in by_masking.items():
                     per[name][masking][f"K{units}"] = result
             found = ", ".join(
-                f"{name}/{m} {per[name][m][f'K{units}'][PRIMARY]}"
-                for name in arm.condition_names
-                for m in settings.masking
+                f"{name}/{m} {per[name][m][f'K{units}'][PRIMARY]}" for name in arm.measured for m in settings.masking
             )
             say(f"budget images {arm.name} K={units}: {PRIMARY} {found} ({time.perf_counter() - start:.1f} s)")
         entry["conditions"] = {

@@ -210,7 +210,7 @@ def section(metrics: dict) -> list[str]:
         *[
             f"- {row['condition']}, {row['masking']}, K = {row['K']}: best local {row['local']['arm']} P_0.9 "
             f"{_interval(row['local'])} against best nonlocal {row['nonlocal']['arm']} {_interval(row['nonlocal'])}: "
-            f"{row['verdict']}."
+            f"{row['verdict']}{_training_note(row)}."
             for row in verdicts(record)
         ],
         "",
@@ -249,11 +249,12 @@ def convergence_table(record: dict) -> list[str]:
             f"{name}: Adam on the completion loss of the stored set (memorisation: the stored set is the training set "
             f"and the test set), stopped at the plateau of that loss or at {arm['options']['cap']} updates; lr × init "
             "swept at the first seed and the smallest P above K, the sweep extended past an edge it chose (at most "
-            "twice); the trained units kept only where they recover more of the stored set than their start.",
+            f"twice); the lr multiplied by {arm['options'].get('anneal', 1.0):g} after every check of the plateau; "
+            "the trained units kept only where they recover more of the stored set than their start.",
             "",
-            "| condition | masking | K | lr | lrs tried | init | updates (max over P, seeds) | converged | kept "
-            "trained / start |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| condition | masking | K | lr | lrs tried | init | updates (median / max over P, seeds) | fits at the "
+            "cap | converged | kept trained / start |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for condition, by_masking in arm["conditions"].items():
             for masking, per_k in by_masking.items():
@@ -264,10 +265,18 @@ def convergence_table(record: dict) -> list[str]:
                     tried = ", ".join(f"{lr:g}" for lr in training["lrs_tried"])
                     lines.append(
                         f"| {condition} | {masking} | {e['K']} | {training['lr']:g}{edge} | {tried} | "
-                        f"{training['init']} | {training['updates_max']} | {state} | "
+                        f"{training['init']} | {training['updates_median']} / {training['updates_max']} | "
+                        f"{training['at_cap']} of {training['count']} | {state} | "
                         f"{training['kept']['trained']} / {training['kept']['start']} |"
                     )
     return lines
+
+
+def _training_note(row: dict) -> str:
+    """After a verdict: "(backprop not converged)" when a backprop fit at that K stopped at its cap (the verdict
+    stands only where the unconverged arm already wins, :func:`~hebbdam.figures.records.budget_verdict`)."""
+    flagged = row["backprop_converged"] is False and row["verdict"] != "not converged"
+    return " (backprop not converged)" if flagged else ""
 
 
 def _interval(side: dict) -> str:

@@ -30,6 +30,7 @@ from .arms import (
 )
 from .catalogue import rule_info
 from .common import (
+    ANNEAL,
     SEPARATION,
     binarize_threshold,
     data_root,
@@ -67,7 +68,8 @@ class Condition:
 class ConvergedOptions:
     """Backprop trained to its plateau: at most ``cap`` Adam updates, stopped when the training loss has not fallen
     by a relative ``tolerance`` over ``patience`` updates or is at most ``floor`` (Σ(x - out)² per image, pixel units:
-    solved); ``lrs`` × ``inits`` swept, the lowest training loss kept."""
+    solved); ``lrs`` × ``inits`` swept, the lowest training loss kept; the lr multiplied by ``anneal`` after every
+    check of the plateau (``experiments.budget_images.CHECK_EVERY`` updates; 1 keeps it constant)."""
 
     cap: int = setting(POSITIVE_INT)
     patience: int = setting(POSITIVE_INT)
@@ -76,12 +78,13 @@ class ConvergedOptions:
     lrs: list[float] = setting(POSITIVE_LIST)
     inits: list[str] = setting(subset("a non-empty list among " + ", ".join(INITS), INITS, distinct=True))
     batch_size: int = setting(POSITIVE_INT)
+    anneal: float = setting(ANNEAL, 1.0)
 
 
 BACKPROP_DEFAULTS = {"cap": 1000, "patience": 100, "tolerance": 0.02, "floor": 0.01, "lrs": [0.001, 0.003, 0.01]}
 
 
-BACKPROP_DEFAULTS |= {"inits": list(INITS), "batch_size": 256}
+BACKPROP_DEFAULTS |= {"inits": list(INITS), "batch_size": 256, "anneal": 1.0}
 
 
 def _option_kind(values: dict) -> tuple[str, tuple[type, ...]]:
@@ -122,10 +125,10 @@ class Arm:
         return "nonlocal" if self.rule == BACKPROP else rule_info(self.rule).locality
 
     @property
-    def condition_names(self) -> list[str]:
-        """``conditions`` once :meth:`Settings.checked` has given an arm without its own list all of them."""
+    def measured(self) -> list[str]:
+        """The conditions it is measured under (every condition of the section once :meth:`Settings.checked` ran)."""
         if self.conditions is None:
-            raise ValueError(f"arm {self.name}: conditions not filled in (parse the whole section)")
+            raise ValueError(f"arm {self.name}: its conditions are filled by Settings.checked")
         return self.conditions
 
     def rule_hyper(self, units: int) -> dict:
