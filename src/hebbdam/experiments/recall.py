@@ -64,12 +64,26 @@ RULES = ("softmax", "sum", "delta")
 SETTINGS = ("setting1", "setting2")
 
 
+MEMORY_LRS = Check(  # memory name → a learning rate of its own (names checked against the table in Settings.checked)
+    "a mapping from memory names to numbers in (0, ∞)",
+    lambda v: (
+        v is None
+        or (
+            isinstance(v, dict)
+            and all(isinstance(k, str) and isinstance(x, int | float) and not isinstance(x, bool) for k, x in v.items())
+            and all(0 < float(x) < float("inf") for x in v.values())
+        )
+    ),
+    lambda v: {k: float(x) for k, x in (v or {}).items()},
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Training:
     """How one trained arm fits (``lit.transformer.fit``): Adam at ``lr`` on batches of ``batch_size``, validated on
     ``val_batches`` batches every ``eval_every`` steps, until ``max_steps``, val_loss < ``stop_loss``,
     ``patience`` validations without improvement, or validation losses flat within a relative ``flat_tolerance``
-    over ``patience`` validations (0: off)."""
+    over ``patience`` validations (0: off). ``lrs`` gives a memory its own lr (from a sweep; recorded per point)."""
 
     batch_size: int = setting(POSITIVE_INT)
     lr: float = setting(POSITIVE)
@@ -79,6 +93,11 @@ class Training:
     stop_loss: float | None = setting(optional(POSITIVE), None)
     patience: int = setting(POSITIVE_INT)
     flat_tolerance: float = setting(FRACTION, 0.0)
+    lrs: dict[str, float] = setting(MEMORY_LRS, {})  # memory → its own Adam lr (others: ``lr``)
+
+    def lr_of(self, name: str) -> float:
+        """Memory ``name``'s learning rate: its entry of ``lrs``, else ``lr``."""
+        return self.lrs.get(name, self.lr)
 
     @property
     def epochs(self) -> int:
@@ -224,6 +243,8 @@ class Settings:
             "schlag.setting2.memories": self.schlag.setting2.memories,
             "free.memories": self.free.memories,
             "mqar.memories": self.mqar.memories,
+            "schlag.lrs": list(self.schlag.training.lrs),
+            "mqar.lrs": list(self.mqar.training.lrs),
         }
         for key, names in lists.items():
             if any(name not in self.memories for name in names):
@@ -366,7 +387,7 @@ def train_arm(settings: Settings, task: str, name: str, pairs: int, length: int 
         data = RecallDataModule(task, pairs, t.batch_size, t.eval_every, t.val_batches, settings.seed)
     pl.seed_everything(settings.seed, workers=True, verbose=False)
     label = f"recall/{task}/{name}/" + (mqar_key(length, pairs, d_model) if task == "mqar" else f"N{pairs}")
-    module = RecallModule(task, settings.memories[name], model, t.lr, settings.seed, label=label)
+    module = RecallModule(task, settings.memories[name], model, t.lr_of(name), settings.seed, label=label)
     flat = (t.patience * t.eval_every, t.flat_tolerance) if t.flat_tolerance > 0 else None
     return fit(module, data, t.epochs, settings.trainer, label, stop_loss=t.stop_loss, patience=t.patience, flat=flat)
 
@@ -472,8 +493,9 @@ def trained_point(
 ) -> tuple[dict, list[list[float]]]:
     """One point of a trained arm (``task`` setting1 | setting2 | mqar): {arm, values, task, memory, N, [length,
     d_model], loss, accuracy, feature_size, state_size, steps, status (:func:`convergence`)} and the fit's
-    validation history; its wall time is printed, not recorded."""
-    start = time.perf_counter()
+    validation history; its wall and CPU time are printed, not recorded."""
+    start, cpu = time.perf_counter(), time.process_time()
+    training = settings.mqar.training if task == "mqar" else settings.schlag.training
     if task == "mqar":
         result = train_arm(settings, "mqar", name, pairs, length, d_model)
         where = {"length": length, "d_model": d_model}
@@ -486,13 +508,14 @@ def trained_point(
         label = f"N={pairs}"
     say(
         f"recall {task} {name} {label}: loss {result['val_loss']:.4g}, accuracy {result['val_acc']:.3f}, "
-        f"{result['steps']} steps ({time.perf_counter() - start:.1f} s)"
+        f"{result['steps']} steps at lr {training.lr_of(name):g} ({time.perf_counter() - start:.1f} s wall, "
+        f"{time.process_time() - cpu:.1f} s CPU)"
     )
     point = {"arm": "trained", "values": "vocab" if task == "mqar" else "onehot_N", "task": task, "memory": name}
     point.update(N=pairs, **where)
-    training = settings.mqar.training if task == "mqar" else settings.schlag.training
     status = convergence(result["val_loss"], result["steps"], training)
     point.update(loss=result["val_loss"], accuracy=result["val_acc"], **size, steps=result["steps"], status=status)
+    point["lr"] = training.lr_of(name)
     return point, result["history"]
 
 
@@ -568,7 +591,18 @@ def summarise(settings: Settings, points: list[dict]) -> dict:
         if p["task"] == "mqar":
             entry = {
                 k: p[k]
-                for k in ("length", "N", "d_model", "accuracy", "loss", "feature_size", "state_size", "steps", "status")
+                for k in (
+                    "length",
+                    "N",
+                    "d_model",
+                    "accuracy",
+                    "loss",
+                    "feature_size",
+                    "state_size",
+                    "steps",
+                    "status",
+                    "lr",
+                )
             }
             out.setdefault("mqar", {}).setdefault(p["memory"], {})[mqar_key(p["length"], p["N"], p["d_model"])] = entry
     return out
