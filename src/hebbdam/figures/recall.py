@@ -393,14 +393,14 @@ def mqar_table(record: dict) -> list[str]:
         "solved: validation loss below the stop loss; plateau: no improvement for the patience; not converged: "
         "stopped by the cap, no verdict drawn from it):",
         "",
-        "| memory | size | steps | status | accuracy | lr |",
-        "|---|---|---|---|---|---|",
+        "| memory | size | steps | status | accuracy | lr | loss fall over the last validations |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, entries in runs.items():
         for key, entry in entries.items():
-            lr = entry.get("lr")
+            lr, falling = entry.get("lr"), entry.get("still_falling")
             lines.append(
                 f"| {name} | {key} | {entry['steps']} | {entry.get('status', '?')} | {entry['accuracy']:.3f} | "
-                f"{'?' if lr is None else f'{lr:g}'} |"
+                f"{'?' if lr is None else f'{lr:g}'} | {'–' if falling is None else f'{falling:+.1%}'} |"
             )
     return lines
