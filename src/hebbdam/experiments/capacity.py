@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -193,7 +194,7 @@ def build_memory(arm: Arm, patterns: torch.Tensor, settings: Settings, generator
         module = store(patterns, arm.rule, settings.trainer, batch_size=batch, seed=settings.seed, max_epochs=epochs)
         memory = module.memory(separation_at(arm.separation, dim), kind=arm.model)
         threshold = arm_threshold(arm)
-        return Hopfield(memory.weights, threshold) if threshold else memory
+        return Hopfield(cast(torch.Tensor, memory.weights), threshold) if threshold else memory
     if arm.model == "random_features":
         features = int(arm.options.get("features", 4096))
         beta = float(arm.options.get("beta", 1.0)) / dim  # kernel exp(-β‖σ-ξ‖²/2D): scale-free in D
@@ -224,7 +225,7 @@ def train_backprop_weights(patterns: torch.Tensor, options: dict, settings: Sett
         seed=settings.seed,
         trainer_options=settings.trainer,
     )
-    return module.memory.export()
+    return cast(Any, module.memory).export()
 
 
 def probe_trial(arm: Arm, dim: int, count: int, trial: int, settings: Settings) -> dict[str, torch.Tensor]:

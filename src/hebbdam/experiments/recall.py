@@ -30,6 +30,7 @@ import dataclasses
 import itertools
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -120,7 +121,7 @@ class MemorySpec:
 
     def as_spec(self) -> dict:
         """The dict ``lit.transformer`` builds a memory from ({rule, feature, normalise, order, features})."""
-        out = {"rule": self.rule, "feature": self.feature}
+        out: dict[str, object] = {"rule": self.rule, "feature": self.feature}
         if self.rule == "sum" and (self.normalise is False or (self.normalise is None and self.feature == "identity")):
             out["normalise"] = False  # the plain Hebbian outer product: φ(k) may be negative, no normaliser
         if self.feature == "dpfp":
@@ -286,7 +287,7 @@ def sizes(spec: dict, d_key: int, value_dim: int, length: int) -> dict[str, int]
 
     order, features = spec.get("order", 1), spec.get("features", 64)
     options = {"normalise": spec["normalise"]} if "normalise" in spec else {}
-    memory = build_memory(spec["rule"], spec["feature"], d_key, order=order, features=features, **options)
+    memory: Any = build_memory(spec["rule"], spec["feature"], d_key, order=order, features=features, **options)
     return {"feature_size": memory.feature_size, "state_size": memory.state_size(value_dim, length)}
 
 
@@ -527,8 +528,8 @@ def trained_point(
         f"{result['steps']} steps at lr {training.lr_of(name):g} ({time.perf_counter() - start:.1f} s wall, "
         f"{time.process_time() - cpu:.1f} s CPU)"
     )
-    point = {"arm": "trained", "values": "vocab" if task == "mqar" else "onehot_N", "task": task, "memory": name}
-    point.update(N=pairs, **where)
+    point: dict[str, object] = {"arm": "trained", "values": "vocab" if task == "mqar" else "onehot_N", "task": task}
+    point.update(memory=name, N=pairs, **where)
     history = result["history"]
     status = convergence(result["val_loss"], result["steps"], training, history[0][1] if history else None)
     point.update(loss=result["val_loss"], accuracy=result["val_acc"], **size, steps=result["steps"], status=status)
@@ -586,7 +587,7 @@ def run(settings: Settings, tracker=None) -> list[dict]:
     record is repeatable bit for bit, for any number of workers. ``values`` names the value space: ``sign`` /
     ``onehot`` (fixed, training-free arm), ``onehot_N`` (one-hot of dimension N, the trained Schlag task), ``vocab``
     (MQAR's token vocabulary)."""
-    with single_cpu_thread("cpu"):
+    with single_cpu_thread(torch.device("cpu")):
         points = free_points(settings)
     points += trained_points(settings, tracker)
     return [{k: round(v, 6) if isinstance(v, float) else v for k, v in p.items()} for p in points]

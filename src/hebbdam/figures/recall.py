@@ -245,7 +245,7 @@ def comparisons(metrics: dict) -> list[dict]:
             by_n = entries_by(entry, "N")
             grid = list(by_n)
             their_name, losses = ref.SCHLAG_FINAL_LOSS[task][name]
-            shared = [n for n in grid if n in losses]
+            shared = [int(n) for n in grid if n in losses]
             if not shared:
                 continue
             mine = {n: by_n[n]["loss"] for n in shared}
