@@ -466,7 +466,7 @@ def test_capped_mqar_fits_get_no_verdict_and_show_their_trend():
 
     t = Training(batch_size=8, lr=1e-3, eval_every=100, val_batches=1, max_steps=400, stop_loss=0.05, patience=2)
     assert still_falling([[100, 4.0, 0], [200, 2.0, 0], [300, 1.5, 0], [400, 1.0, 0]], t) == 0.5
-    assert still_falling([[100, 4.0, 0], [200, 2.0, 0]], t) is None
+    assert still_falling([[100, 4.0, 0], [200, 2.0, 0]], t) == 0.5 and still_falling([[100, 4.0, 0]], t) == 0.0
     assert mqar_verdict({"accuracy": 0.99, "status": "not converged"}) == cmp.INCONCLUSIVE
     assert mqar_verdict({"accuracy": 0.99, "status": "solved"}) == cmp.REPRODUCED
     runs = {"a": {"k": {"accuracy": 0.9, "status": "solved"}}, "b": {"k": {"accuracy": 0.5, "status": "plateau"}}}

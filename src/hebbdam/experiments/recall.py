@@ -554,13 +554,13 @@ def convergence(loss: float, steps: int, training: Training, first_loss: float |
     return "plateau" if steps < training.max_steps and started else "not converged"
 
 
-def still_falling(history: list[list[float]], training: Training) -> float | None:
-    """The relative fall of the validation loss over the last ``patience`` validations, (before − final) / before
-    (> 0: still improving at the end); None with fewer validations."""
-    if len(history) <= training.patience:
-        return None
-    before, final = history[-1 - training.patience][1], history[-1][1]
-    return round((before - final) / before, 6) if before > 0 else None
+def still_falling(history: list[list[float]], training: Training) -> float:
+    """The relative fall of the validation loss over the last ``patience`` validations (over all of them when there
+    are fewer), (before − final) / before: > 0 still improving at the end; 0 with one validation or none."""
+    if not history:
+        return 0.0
+    before, final = history[max(0, len(history) - 1 - training.patience)][1], history[-1][1]
+    return round((before - final) / before, 6) if before > 0 else 0.0
 
 
 def free_points(settings: Settings) -> list[dict]:

@@ -227,7 +227,9 @@ def _finite_size_row(name: str, arm: dict) -> dict:
         verdict=cmp.interval_test(ref.HEBB_CRITICAL_LOAD.value, (low, high)),
         interval=(low, high),
         note=f"α_c(D) {per_dim}; c = {fit['c']:.3g}; the D^(-1/2) form is an assumption (another exponent moves "
-        f"α_∞); {fit['resamples_dropped']} resamples without 3 crossings dropped",
+        f"α_∞; the interval covers the trials, not the form); {fit['resamples_dropped']} resamples without 3 "
+        "crossings dropped; 0.138 is the replica-symmetric α_c, replica-symmetry breaking puts it near 0.144 "
+        "(Crisanti, Amit & Gutfreund 1986, not checked against a copy here)",
         headline=True,
     )
 

@@ -401,6 +401,6 @@ def mqar_table(record: dict) -> list[str]:
             lr, falling = entry.get("lr"), entry.get("still_falling")
             lines.append(
                 f"| {name} | {key} | {entry['steps']} | {entry.get('status', '?')} | {entry['accuracy']:.3f} | "
-                f"{'?' if lr is None else f'{lr:g}'} | {'–' if falling is None else f'{falling:+.1%}'} |"
+                f"{'?' if lr is None else f'{lr:g}'} | {'?' if falling is None else f'{falling:.1%}'} |"
             )
     return lines
