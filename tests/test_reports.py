@@ -44,7 +44,7 @@ def test_a_pipe_inside_a_cell_does_not_split_the_row_of_the_comparison_table():
     rows = [{"quantity": "E5 loss Σ|c - t|^m", "criterion": "a | b", "value": 0.5, "verdict": "not comparable"}]
     for line in table(rows):
         assert len(re.split(r"(?<!\\)\|", line.strip())[1:-1]) == 6, line
-    committed = (REPO_ROOT / "reports" / "README.md").read_text().split("## Measured against published")[1]
+    committed = (REPO_ROOT / "reports" / "appendix.md").read_text().split("## Measured against published")[1]
     for line in committed.splitlines():
         if line.startswith("| E"):
             assert len(re.split(r"(?<!\\)\|", line.strip())[1:-1]) == 6, line
@@ -61,3 +61,51 @@ def test_every_figure_caption_is_a_whole_paragraph():
         text = caption(importlib.import_module(f"hebbdam.figures.{name}").__doc__ or "")
         assert text.endswith((".", ")", ":")), f"{name}: caption ends mid-sentence: …{text[-40:]!r}"
         assert text.count("(") == text.count(")"), f"{name}: unbalanced parenthesis in its caption"
+
+
+def test_every_figure_module_names_its_claim_and_one_line_of_caveats():
+    """Each section of the results document is titled by its claim and ends with one line of caveats."""
+    import importlib
+
+    from hebbdam.figures import FIGURES
+
+    for name in FIGURES:
+        module = importlib.import_module(f"hebbdam.figures.{name}")
+        assert getattr(module, "CLAIM", "").strip(), f"{name}: no CLAIM (the section's title)"
+        caveat = getattr(module, "CAVEAT", "")
+        assert caveat.strip() and "\n" not in caveat and caveat.endswith("."), (
+            f"{name}: CAVEAT must be one sentence line"
+        )
+
+
+def test_the_results_document_opens_with_the_answer_then_five_headline_results():
+    """reports/README.md reads like a results section: the E8 answer, five headline results, one section per claim
+    with at most five key numbers; the full verdict table lives in the appendix."""
+    from hebbdam import report
+
+    text, appendix, headline = report.build_documents(METRICS)
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    from hebbdam.figures import budget_answer
+
+    assert headings[0] == f"## {budget_answer.CLAIM}"
+    assert headings[1] == "## Headline numbers"
+    listed = text.split("## Headline numbers")[1].split("\n## ")[0]
+    assert sum(line[:3] in {f"{i}. " for i in range(1, 10)} for line in listed.splitlines()) == 5
+    for block in text.split("\n## ")[2:]:
+        bullets = [line for line in block.splitlines() if line.startswith("- ")]
+        assert len(bullets) <= report.KEY_NUMBERS, block[:80]
+    assert "## Measured against published" not in text and "## Measured against published" in appendix
+    assert all(row["quantity"] in appendix for row in headline)
+
+
+def test_key_numbers_put_interval_tests_before_other_rows():
+    """A section shows its headline interval tests first, then rows with an interval, comparable ones first."""
+    from hebbdam.report import key_rows
+
+    rows = [
+        {"quantity": "plain", "verdict": "reproduced"},
+        {"quantity": "interval, not comparable", "interval": [0, 1], "verdict": "not comparable"},
+        {"quantity": "interval", "interval": [0, 1], "verdict": "reproduced"},
+        {"quantity": "headline", "interval": [0, 1], "verdict": "reproduced", "headline": True},
+    ]
+    assert [row["quantity"] for row in key_rows(rows, 3)] == ["headline", "interval", "interval, not comparable"]

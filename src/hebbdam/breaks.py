@@ -122,6 +122,18 @@ BREAKS = (
         (("src/hebbdam/memory/sparse.py", "(ratio.log(), p.log()) if log else (ratio, p)", "(ratio, p)"),),
         ("sparse",),
     ),
+    Break(
+        "rehearsal_empty",
+        "E7's replay buffer silently empty: a rehearsal arm trains on the current task alone",
+        (
+            (
+                "src/hebbdam/experiments/continual.py",
+                "    replay = [patterns[task, :rehearsal] for task in range(current)] if rehearsal else []",
+                "    replay: list[torch.Tensor] = []",
+            ),
+        ),
+        ("continual",),
+    ),
     Break("nan_record", "every number of capacity.json and recall.json set to NaN", (), ()),
 )
 

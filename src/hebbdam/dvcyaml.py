@@ -43,7 +43,8 @@ def code_dependencies(*modules: str) -> list[str]:
     return as_dependencies(files, REPO_ROOT)
 
 
-REPORT_OUTPUTS = ("README.md", "numbers.tex", "headline.csv", "headline.tex")  # hebbdam.report, hebbdam.paper_export
+# written by hebbdam.report and hebbdam.paper_export
+REPORT_OUTPUTS = ("README.md", "appendix.md", "numbers.tex", "headline.csv", "headline.tex")
 
 
 def _stage_body(stage: Stage) -> dict:

@@ -13,10 +13,14 @@ A result never depends on where or beside what it ran:
   (``seeds.generator_for``); the index seeding only makes stray global draws repeatable;
 - workers run with W&B disabled: a fit returns what the stage logs, and the stage logs it in item order.
 
-The number of workers is ``workers`` if given, else the environment variable ``HEBBDAM_WORKERS``, else the cores
-this process may use; never more than there are items. With one worker (or one item) everything runs here, with no
-process started. Workers are spawned, not forked (a forked child of a process that has used OpenMP can hang), so
-``function`` must be a module-level function and items and results must pickle.
+The number of workers is ``workers`` if given, else the stage's devices (``trainer.devices`` > 1: one worker per
+device, :func:`use_devices`), else the environment variable ``HEBBDAM_WORKERS``, else the cores this process may
+use; never more than there are items. Several devices are used by spreading a stage's fits over them, never by
+splitting one fit: worker i runs its fits on device i alone (``cuda:i``; a CPU "device" is a process), so each fit
+computes exactly what it computes on one device and the record is byte-identical to a one-device run. With one
+worker (or one item) everything runs here, with no process started. Workers are spawned, not forked (a forked child
+of a process that has used OpenMP can hang), so ``function`` must be a module-level function and items and results
+must pickle.
 
 A worker that raises stops the whole map: the others are terminated and the error is raised here, naming the
 item's index. Ctrl-C reaches only this process (workers ignore SIGINT); it terminates the workers and propagates.
@@ -45,10 +49,18 @@ Result = TypeVar("Result")
 
 WORKERS_VARIABLE = "HEBBDAM_WORKERS"
 INDEX_SEED = 0x5EED  # the global random state before call i is seeded with INDEX_SEED + i
+STAGE_DEVICES = {"count": 1, "accelerator": "cpu"}  # set once per stage by use_devices (trainer.devices)
+
+
+def use_devices(count: int, accelerator: str = "cpu") -> None:
+    """This stage runs on ``count`` devices: its maps get one stage-long worker per device (``count`` 1: as before)."""
+    STAGE_DEVICES.update(count=max(1, int(count)), accelerator=accelerator)
 
 
 def worker_count(workers: int | None, items: int) -> int:
     """The number of processes for ``items`` calls: ``workers``, else $HEBBDAM_WORKERS, else the usable cores."""
+    if workers is None and STAGE_DEVICES["count"] > 1:
+        workers = STAGE_DEVICES["count"]
     if workers is None:
         text = os.environ.get(WORKERS_VARIABLE)
         if text is None:
@@ -94,7 +106,12 @@ def worker_pool(count: int) -> ProcessPoolExecutor:
         if not POOLS:
             atexit.register(close_pools)
         context = multiprocessing.get_context("spawn")
-        POOLS[count] = ProcessPoolExecutor(max_workers=count, mp_context=context, initializer=start_worker)
+        POOLS[count] = ProcessPoolExecutor(
+            max_workers=count,
+            mp_context=context,
+            initializer=start_worker,
+            initargs=(dict(STAGE_DEVICES), count),
+        )
     return POOLS[count]
 
 
@@ -114,9 +131,15 @@ def call(function: Callable[[Item], Result], index: int, item: Item) -> Result:
     return function(item)
 
 
-def start_worker() -> None:
-    """A worker: no SIGINT (the parent handles Ctrl-C and terminates it), no W&B, no library banners, one thread."""
+def start_worker(devices: dict | None = None, count: int = 1) -> None:
+    """A worker: no SIGINT (the parent handles Ctrl-C and terminates it), no W&B, no library banners, one thread;
+    with several GPUs, pinned to its own (worker i of the pool → ``cuda:i``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if devices is not None:
+        STAGE_DEVICES.update(devices)
+        if devices["accelerator"] in ("gpu", "cuda", "auto") and torch.cuda.is_available():
+            identity = multiprocessing.current_process()._identity  # (n,): the n-th process this pool started
+            torch.cuda.set_device(((identity[0] - 1) if identity else 0) % min(count, torch.cuda.device_count()))
     os.environ["WANDB_MODE"] = "disabled"
     quiet_libraries()  # a spawned worker starts with Lightning's banners on, as a fresh interpreter does
     torch.set_num_threads(1)

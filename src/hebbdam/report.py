@@ -1,12 +1,14 @@
-"""``hebbdam report``: reports/README.md, generated from the metrics files and the figure modules.
+"""``hebbdam report``: reports/README.md and reports/appendix.md, generated from the metrics files and the figure
+modules.
 
-The headline rows, every figure, then one table of measured against published values (rows from each figure
-module's ``comparisons``, built by :func:`hebbdam.comparison.row`: criterion on both sides, measured with its interval,
-published value and source, verdict), then provenance. The
-report names the profile and the sha256 of each metrics file rather than a git commit, so regenerating it from the
-same results gives the same bytes (the commit that produced a file: ``git log -1 -- reports/metrics/<file>``; each
-W&B run also carries its commit). A figure module with ``section(metrics)`` adds its own lines under its figure;
-one with ``lead(metrics)`` opens the headline with its lines (the E8 answer).
+README.md reads like a paper's results section: it opens with the answer to the question (the figure module with
+``lead(metrics)``: E8), then five headline results, then one section per claim (a figure module's ``CLAIM``), each
+with its figure, its whole caption (the first paragraph of the module docstring), at most five key numbers with their
+intervals (rows of the module's ``comparisons``, built by :func:`hebbdam.comparison.row`) and one line of caveats
+(``CAVEAT``). appendix.md holds each module's detailed tables (``notes`` and ``section``), the full table of measured
+against published values with sources, and the provenance. The report names the profile and the sha256 of each
+metrics file rather than a git commit, so regenerating it from the same results gives the same bytes (the commit that
+produced a file: ``git log -1 -- reports/metrics/<file>``; each W&B run also carries its commit).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import platform
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import comparison as cmp
@@ -96,82 +99,210 @@ def library_versions() -> str:
     return ", ".join(parts)
 
 
+KEY_NUMBERS = 5  # numbers a section of the results document shows (the rest are in the appendix)
+HEADLINE_RESULTS = 5  # headline results after the answer: the first headline row of each experiment, in order
+
+
+@dataclass
+class Section:
+    """One figure module's part of the report: its claim, caption, figure, rows and detailed lines."""
+
+    name: str
+    claim: str
+    caption: str
+    caveat: str
+    figure: str
+    rows: list[dict]
+    details: list[str]
+    lead: list[str]
+
+
+def _section(name: str, metrics_dir: Path, figures_rel: str) -> tuple[Section, list[tuple[str, str, str]]]:
+    """The section of figure module ``name`` and its provenance (metrics file, sha256 prefix, profile)."""
+    module = importlib.import_module(f"hebbdam.figures.{name}")
+    metrics = {file: io.read_json(metrics_dir / file) for file in module.INPUTS}
+    details: list[str] = []
+    if hasattr(module, "notes"):
+        details += module.notes(metrics)
+    if hasattr(module, "section"):  # a figure module's own table and statement
+        details += [*module.section(metrics), ""]
+    provenance = []
+    for file in module.INPUTS:
+        digest = hashlib.sha256((metrics_dir / file).read_bytes()).hexdigest()[:16]
+        record = metrics[file]
+        provenance.append((file, digest, record.get("profile", "") if isinstance(record, dict) else ""))
+    section = Section(
+        name=name,
+        claim=getattr(module, "CLAIM", name),
+        caption=caption(module.__doc__ or name),
+        caveat=getattr(module, "CAVEAT", ""),
+        figure=f"{figures_rel}/{module.OUTPUT}",
+        rows=module.comparisons(metrics) if hasattr(module, "comparisons") else [],
+        details=details,
+        lead=[*module.lead(metrics), ""] if hasattr(module, "lead") else [],
+    )
+    return section, provenance
+
+
+def key_rows(rows: list[dict], count: int = KEY_NUMBERS) -> list[dict]:
+    """The rows a section shows: headline interval tests first, then other rows with an interval or a band, then the
+    rest, in the figure module's order; at most ``count``."""
+
+    def rank(row: dict) -> tuple[int, bool]:
+        comparable = cmp.kind(row.get("verdict", "unstated")) != cmp.NOT_COMPARABLE
+        if row.get("headline") and cmp.headline_worthy(row):
+            return (0, not comparable)
+        return (1 if row.get("interval") is not None or row.get("band") is not None else 2, not comparable)
+
+    return sorted(rows, key=rank)[:count]
+
+
+def number_line(row: dict) -> str:
+    """'quantity: **measured [low, high]** against published (source): *verdict*' (one bullet of key numbers)."""
+    return f"{row['quantity']}: **{_measured(row)}** against {_published(row)}: *{row.get('verdict', 'unstated')}*"
+
+
+def headline_results(sections: list[Section], count: int = HEADLINE_RESULTS) -> list[dict]:
+    """The first headline interval test of each experiment other than the answer, in report order; at most ``count``."""
+    chosen = []
+    for section in sections:
+        first = next((row for row in section.rows if row.get("headline") and cmp.headline_worthy(row)), None)
+        if first is not None and not section.lead:
+            chosen.append(first)
+    return chosen[:count]
+
+
 def build(metrics_dir: Path, figures_rel: str = "figures") -> str:
     """The text of reports/README.md."""
-    return build_with_rows(metrics_dir, figures_rel)[0]
+    return build_documents(metrics_dir, figures_rel)[0]
 
 
 def build_with_rows(metrics_dir: Path, figures_rel: str = "figures") -> tuple[str, list[dict]]:
     """The report's text and its headline rows (which :mod:`hebbdam.paper_export` also writes as LaTeX and CSV)."""
-    sections, rows, provenance, profiles, leads = [], [], [], set(), []
+    text, _, headline = build_documents(metrics_dir, figures_rel)
+    return text, headline
+
+
+def build_documents(metrics_dir: Path, figures_rel: str = "figures") -> tuple[str, str, list[dict]]:
+    """reports/README.md (a results section: the answer, five headline results, one section per claim),
+    reports/appendix.md (each section's detailed tables, every measured-against-published row with its source, the
+    provenance) and the headline rows."""
+    sections: list[Section] = []
+    provenance: list[tuple[str, str, str]] = []
     for name in FIGURES:
-        module = importlib.import_module(f"hebbdam.figures.{name}")
-        metrics = {file: io.read_json(metrics_dir / file) for file in module.INPUTS}
-        title = caption(module.__doc__ or name)
-        sections += [f"## {name}", "", title, "", f"![{name}]({figures_rel}/{module.OUTPUT})", ""]
-        if hasattr(module, "notes"):
-            sections += module.notes(metrics)
-        if hasattr(module, "section"):  # a figure module's own table and statement under its figure
-            sections += [*module.section(metrics), ""]
-        if hasattr(module, "comparisons"):
-            rows += module.comparisons(metrics)
-        if hasattr(module, "lead"):  # a generated answer that opens the headline (E8)
-            leads += [*module.lead(metrics), ""]
-        for file in module.INPUTS:
-            digest = hashlib.sha256((metrics_dir / file).read_bytes()).hexdigest()[:16]
-            provenance.append(f"| `{file}` | `{digest}` |")
-            record = metrics[file]
-            if isinstance(record, dict) and "profile" in record:
-                profiles.add(record["profile"])
+        section, files = _section(name, metrics_dir, figures_rel)
+        sections.append(section)
+        provenance += files
+    rows = [row for section in sections for row in section.rows]
     headline = [row for row in rows if row.get("headline") and cmp.headline_worthy(row)]
+    profiles = sorted({profile for _, _, profile in provenance} - {""})
+    return (
+        _results(sections, rows, profiles, metrics_dir),
+        _appendix(sections, rows, provenance, profiles),
+        headline,
+    )
+
+
+def _figure(number: int, section: Section) -> list[str]:
+    return [f"![{section.name}]({section.figure})", "", f"*Figure {number}.* {section.caption}", ""]
+
+
+def _caveat(section: Section) -> list[str]:
+    return [f"*Caveat.* {section.caveat}", ""] if section.caveat else []
+
+
+def _results(sections: list[Section], rows: list[dict], profiles: list[str], metrics_dir: Path) -> str:
+    answers = [section for section in sections if section.lead]
+    claims = [section for section in sections if not section.lead]
     lines = [
         "# hebbdam results",
         "",
-        "Generated by `hebbdam report` (the `report` stage of `dvc.yaml`) from",
-        f"`{metrics_dir.as_posix()}/`. Do not edit by hand.",
+        f"Generated by `hebbdam report` (the `report` stage of `dvc.yaml`) from `{metrics_dir.as_posix()}/`, profile "
+        f"**{', '.join(profiles) or 'unknown'}**. Do not edit by hand. Each section's detailed tables, every "
+        "measured-against-published row with its source, and the provenance are in [appendix.md](appendix.md).",
         "",
+    ]
+    number = 0
+    for section in answers:
+        number += 1
+        lines += [f"## {section.claim}", "", *section.lead, *_figure(number, section), *_caveat(section)]
+    lines += [
         "## Headline numbers",
         "",
-        *leads,
-        "The rows of the full table below that the repository README points to: interval tests (a 95% interval or "
-        "the paper's band) and labelled directions only.",
+        "Five headline results (the first interval test or labelled direction of "
+        "each experiment; the full list is in the appendix and in `headline.csv` / `headline.tex`):",
         "",
-        *table(headline),
+    ]
+    lines += [f"{index}. {number_line(row)}" for index, row in enumerate(headline_results(claims), 1)]
+    lines += [""]
+    for section in claims:
+        number += 1
+        lines += [f"## {section.claim}", "", *_figure(number, section)]
+        shown = key_rows(section.rows)
+        if shown:
+            lines += ["Key numbers:", "", *(f"- {number_line(row)}" for row in shown), ""]
+        lines += _caveat(section)
+        lines += [f"Details: [appendix](appendix.md), section `{section.name}`.", ""]
+    lines += [
+        "## Verdicts",
         "",
-        *sections,
+        f"Over the {len(rows)} rows measured against published values: {verdict_counts(rows)}. {VOCABULARY}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+VOCABULARY = (
+    "Verdicts: *reproduced* only when the published value lies inside the measured 95% interval or the measurement "
+    "inside the paper's stated band; *direction reproduced* for sign-only or qualitative claims (the magnitude beside "
+    "the paper's words); *consistent (our tolerance …)* where only a tolerance we chose decides; *censored* at a grid "
+    "edge; *not comparable* where the conditions differ; *inconclusive* where the measurement's intervals cannot "
+    "tell; *not reproduced* otherwise."
+)
+
+
+def _appendix(
+    sections: list[Section], rows: list[dict], provenance: list[tuple[str, str, str]], profiles: list[str]
+) -> str:
+    lines = [
+        "# hebbdam results: appendix",
+        "",
+        "Generated by `hebbdam report` with [README.md](README.md). Do not edit by hand.",
+        "",
+    ]
+    for section in sections:
+        if section.details:
+            lines += [f"## {section.name}: {section.claim}", "", *section.details]
+    lines += [
         "## Measured against published",
         "",
         "Each row names its criterion; where the paper's differs from ours it says both and the verdict is *not "
         "comparable*. Fractions and fits carry a 95% interval. A quantity no paper states says *no published value*. "
-        "Verdicts: *reproduced* only when the published value lies inside the measured 95% interval or the "
-        "measurement inside the paper's stated band; *direction reproduced* for sign-only or qualitative claims (the "
-        "magnitude beside the paper's words); *consistent (our tolerance …)* where only a tolerance we chose decides; "
-        "*censored* at a grid edge; *not comparable* where the conditions differ; *inconclusive* where the "
-        "measurement's intervals cannot tell; *not reproduced* otherwise. "
-        f"Counts: {verdict_counts(rows)}.",
+        f"{VOCABULARY} Counts: {verdict_counts(rows)}.",
         "",
         *table(rows),
         "",
         "## Provenance",
         "",
-        f"Profile: **{', '.join(sorted(profiles)) or 'unknown'}**. Libraries: {library_versions()} "
+        f"Profile: **{', '.join(profiles) or 'unknown'}**. Libraries: {library_versions()} "
         "(`requirements.lock` pins them; `make` installs from it). "
         "Metrics files (sha256, first 16 hex digits); the commit that produced one: "
         "`git log -1 -- reports/metrics/<file>`.",
         "",
         "| file | sha256 |",
         "|---|---|",
-        *provenance,
+        *(f"| `{file}` | `{digest}` |" for file, digest, _ in provenance),
         "",
     ]
-    return "\n".join(lines), headline
+    return "\n".join(lines)
 
 
 def main(args) -> None:
     metrics_dir = Path(args.metrics or "reports/metrics")
     out = Path(args.out or "reports/README.md")
-    text, headline = build_with_rows(metrics_dir, figures_rel="figures")
+    text, appendix, headline = build_documents(metrics_dir, figures_rel="figures")
     io.write_text(out, text)
-    say(f"report: wrote {out}")
+    io.write_text(out.parent / "appendix.md", appendix)
+    say(f"report: wrote {out} and {out.parent / 'appendix.md'}")
     for path in paper_export.write(out.parent, metrics_dir / "headline", headline):
         say(f"report: wrote {path}")

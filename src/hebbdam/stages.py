@@ -307,6 +307,26 @@ EXPERIMENTS: tuple[Stage, ...] = (
         ),
     ),
     Stage(
+        name="continual",
+        command="continual",
+        entry="hebbdam.experiments.continual:main",
+        help="E7: tasks learned one after another, backprop DAM with and without rehearsal against Hebbian rules",
+        params=("continual",),
+        records=("continual.json",),
+        curves=("continual_curves.json",),
+        figures=("continual",),
+        plots=(
+            Plot(
+                "continual",
+                "E7: recall of each task against the number of tasks learned, per arm",
+                "continual_curves.json",
+                x="after",
+                y="recall",
+                facet=("arm",),
+            ),
+        ),
+    ),
+    Stage(
         name="recall",
         command="recall",
         entry="hebbdam.experiments.recall:main",

@@ -1,6 +1,6 @@
-"""One Trainer configuration: the ``trainer`` section reaches pl.Trainer whole, several devices pick the memory DDP
-strategy, checkpoints and resume come from config, and a real stage command on two CPU processes writes exactly the
-one-process record."""
+"""One Trainer configuration: the ``trainer`` section reaches pl.Trainer whole, several devices spread a stage's fits
+(or, by name, DDP splits one fit), checkpoints and resume come from config, and a real stage command on two CPU
+devices writes exactly the one-device record."""
 
 from __future__ import annotations
 
@@ -47,9 +47,12 @@ def test_the_whole_section_reaches_the_trainer():
     assert build_trainer({**SECTION, "max_epochs": None}).max_epochs == 1  # none set: one pass
 
 
-def test_several_devices_choose_the_memory_strategy_and_unknown_keys_are_refused():
-    assert isinstance(build_trainer({**SECTION, "devices": 2}).strategy, MemoryDDPStrategy)
-    assert build_trainer({**SECTION, "devices": 2}).strategy._start_method == "spawn"
+def test_several_devices_run_each_fit_on_one_and_ddp_is_asked_for_by_name():
+    """Under strategy auto a fit runs on one device (the stage spreads its fits over the devices); a ddp name splits
+    one fit over them (MemoryDDPStrategy, with that start method)."""
+    spread = build_trainer({**SECTION, "devices": 2})
+    assert not isinstance(spread.strategy, MemoryDDPStrategy) and spread.num_devices == 1
+    assert build_trainer({**SECTION, "devices": 2, "strategy": "ddp_spawn"}).strategy._start_method == "spawn"
     assert build_trainer({**SECTION, "devices": 2, "strategy": "ddp_fork"}).strategy._start_method == "fork"
     assert not isinstance(build_trainer(SECTION).strategy, MemoryDDPStrategy)
     with pytest.raises(ConfigError, match="trainer.max_epoch"):
@@ -111,16 +114,33 @@ def test_a_checkpoint_of_another_fit_is_not_resumed(tmp_path, one_thread, capsys
     assert "rule" in line, line
 
 
-def stage_command(params: Path, out: Path) -> subprocess.CompletedProcess:
+def stage_command(params: Path, out: Path, workers: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
     env.pop("MASTER_PORT", None)
+    env.pop("HEBBDAM_WORKERS", None)
+    if workers is not None:
+        env["HEBBDAM_WORKERS"] = workers
     command = [str(Path(sys.executable).parent / "hebbdam"), "capacity", "--params", str(params), "--out", str(out)]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.slow
+def test_the_ci_capacity_stage_on_two_devices_writes_the_one_device_record(tmp_path):
+    """The whole ci capacity stage (every arm, D and load of its grid) with trainer.devices=2 (two stage-long CPU
+    worker processes, one fit per device) writes the record, curves and headline of one device in one process,
+    byte for byte."""
+    one = compose_file(tmp_path / "one.yaml", ["profile=ci"])
+    two = compose_file(tmp_path / "two.yaml", ["profile=ci", "trainer.devices=2"])
+    for params, out, workers in ((one, tmp_path / "one", "1"), (two, tmp_path / "two", None)):
+        done = stage_command(params, out, workers)
+        assert done.returncode == 0, done.stderr[-2000:]
+    for name in ("capacity.json", "capacity_curves.json", "headline/capacity.json"):
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes(), name
 
 
 @pytest.mark.skipif(REASON is not None, reason=REASON or "")
 @pytest.mark.slow
-def test_capacity_command_on_two_cpu_processes_writes_the_one_process_record(tmp_path):
+def test_capacity_command_with_one_fit_split_over_two_processes_writes_the_one_process_record(tmp_path):
     tiny = [  # a sum rule on one pattern (one rank gets no rows) and an appending rule (slots gathered in order)
         *TINY_CAPACITY,
         "capacity.trials=1",
@@ -129,9 +149,9 @@ def test_capacity_command_on_two_cpu_processes_writes_the_one_process_record(tmp
         "capacity.arms.dam3_async.loads=[4.0]",
     ]
     one = compose_file(tmp_path / "one.yaml", tiny)
-    two = compose_file(tmp_path / "two.yaml", [*tiny, "trainer.devices=2"])
+    two = compose_file(tmp_path / "two.yaml", [*tiny, "trainer.devices=2", "trainer.strategy=ddp_spawn"])
     for params, out in ((one, tmp_path / "one"), (two, tmp_path / "two")):
-        done = stage_command(params, out)
+        done = stage_command(params, out, "1")
         assert done.returncode == 0, done.stderr[-2000:]
     for name in ("capacity.json", "capacity_curves.json", "headline/capacity.json"):
         assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes(), name

@@ -21,7 +21,6 @@ from typing import Any, cast
 import numpy as np
 import torch
 from scipy.stats import linregress
-from tqdm import tqdm
 
 from .. import references as ref
 from ..config import ConfigError, Params
@@ -32,6 +31,7 @@ from ..lit import store
 from ..logs import say
 from ..memory import Hopfield, Memory, RandomFeatureDAM, Separation
 from ..metrics import binarise, crossing, exact_recall, grid_estimate, largest_load_above, loglog_slope, overlap
+from ..parallel import map_fits
 from ..rules import Rule
 from ..schema import (
     FRACTION,
@@ -261,6 +261,21 @@ def measure_point(arm: Arm, dim: int, load: float, settings: Settings) -> dict:
     return point
 
 
+def timed_point(point: tuple[Arm, int, float, Settings]) -> tuple[dict, float]:
+    """:func:`measure_point` of one (arm, D, α) and its seconds: one independent job of ``parallel.map_fits`` (every
+    trial draws from its own generator, so the record is the same for any number of workers or devices)."""
+    start = time.perf_counter()
+    return measure_point(*point), time.perf_counter() - start
+
+
+def point_cost(point: tuple[Arm, int, float, Settings]) -> float:
+    """A rough relative cost of a point, so the longest start first: patterns × D² for pairwise writes and sweeps,
+    patterns² × D for slot memories (every probe against every memory)."""
+    arm, dim, load, _ = point
+    count = max(1, round(load * dim))
+    return float(count * dim * dim if arm.model in ("hopfield", "backprop") else count * count * dim)
+
+
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
@@ -377,6 +392,12 @@ def run(settings: Settings, label: str = "capacity") -> tuple[dict, list[dict]]:
     with their explicit ``dim``; an arm with a separation also states its fields (``n``, ``rectified`` or ``beta``)."""
     summary: dict = {}
     curves: list[dict] = []
+    points = [(arm, dim, load, settings) for arm in settings.arms for dim in arm.dims for load in arm.loads]
+    results = map_fits(timed_point, sorted(points, key=point_cost, reverse=True))
+    measured = {
+        (arm.name, dim, load): result
+        for (arm, dim, load, _), result in zip(sorted(points, key=point_cost, reverse=True), results, strict=True)
+    }
     for arm in settings.arms:
         summary[arm.name] = {
             "model": arm.model,
@@ -392,18 +413,15 @@ def run(settings: Settings, label: str = "capacity") -> tuple[dict, list[dict]]:
             summary[arm.name]["threshold"] = round(arm_threshold(arm), 6)
         by_dim: dict[int, list[dict]] = {}
         for dim in arm.dims:
-            start = time.perf_counter()
-            by_dim[dim] = [
-                measure_point(arm, dim, load, settings)
-                for load in tqdm(arm.loads, desc=f"{arm.name} D={dim}", leave=False, disable=None)
-            ]
+            by_dim[dim] = [measured[(arm.name, dim, load)][0] for load in arm.loads]
             curves.extend(by_dim[dim])
             estimates = summarise(by_dim[dim])
             summary[arm.name][f"D{dim}"] = {"dim": dim, **estimates}
+            seconds = sum(measured[(arm.name, dim, load)][1] for load in arm.loads)
             say(
                 f"{label} {arm.name} D={dim}: critical load {estimates['critical_load']}, exact (≥99%) "
                 f"{estimates['exact_capacity_load']}, fixed points {estimates['fixed_point_capacity_load']} "
-                f"({time.perf_counter() - start:.1f} s)"
+                f"({seconds:.1f} s)"
             )
         scaling = scaling_exponent(arm, by_dim, settings)
         if scaling is not None:

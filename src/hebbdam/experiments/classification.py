@@ -323,7 +323,10 @@ def delta_readout(h: Tensor, labels: Tensor, classes: int, settings: Settings, g
 
 
 def sgd_readout(h: Tensor, labels: Tensor, classes: int, settings: Settings, generator: torch.Generator) -> Tensor:
-    """K&H 2019's top layer: c = tanh(β S h), loss Σ|c - t|^m, plain minibatch SGD; returns S (C, K)."""
+    """K&H 2019's top layer: c = tanh(β S h), loss Σ|c - t|^m, plain minibatch SGD; returns S (C, K).
+
+    A plain loop on purpose: a (C, K) readout on precomputed features, 10 epochs in well under a second, where a
+    Lightning Trainer's set-up per fit would cost more than the fit and change nothing that is recorded."""
     ro = settings.krotov_hopfield.readout
     targets = one_hot(labels, classes).double()
     weights = (0.01 * torch.randn(classes, h.shape[1], generator=generator, dtype=torch.float64)).requires_grad_(True)

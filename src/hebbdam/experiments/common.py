@@ -16,6 +16,7 @@ from ..errors import ConfigError, HebbdamError
 from ..gate import flatten
 from ..logs import say
 from ..memory import Exponential, Power, Separation
+from ..parallel import use_devices
 from ..schema import BOOLEAN, POSITIVE, POSITIVE_INT, POWER, Section, choice, number, parse, setting
 from ..seeds import generator_for  # noqa: F401  (re-exported: experiments seed through common)
 from ..tracking import stage_run
@@ -63,6 +64,20 @@ def trainer_options(params: Params) -> dict:
         checkpoint.positive_int("every_n_epochs", 1)
         checkpoint.choice("resume", [False, True], False)
     return section.to_dict()
+
+
+def stage_devices(params: Params) -> tuple[int, str]:
+    """(devices, accelerator) the stage spreads its independent fits over (:func:`hebbdam.parallel.use_devices`):
+    ``trainer.devices`` under strategy ``auto`` ("auto": every visible GPU, or one CPU process); 1 where a ddp
+    strategy splits each fit over the devices instead."""
+    accelerator = str(params.raw("trainer.accelerator", "cpu"))
+    if params.raw("trainer.strategy", "auto") not in (None, "auto"):
+        return 1, accelerator
+    devices = params.raw("trainer.devices", 1)
+    if devices == "auto":
+        gpu = accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available()
+        devices = torch.cuda.device_count() if gpu else 1
+    return int(devices), accelerator
 
 
 def compute_device(params: Params) -> torch.device:
@@ -210,6 +225,7 @@ def run_stage(
     """
     params = load_params(args.params)
     settings = parse_settings(params)
+    use_devices(*stage_devices(params))
     out_dir = Path(args.out or "reports/metrics")
     stage = record_name or experiment
     config = {experiment: params.section(experiment).to_dict(), "trainer": params.raw("trainer", {})}

@@ -8,6 +8,10 @@ from .. import comparison as cmp
 from .. import references as ref
 from .style import plt
 
+# the title of this figure's section in reports/README.md
+CLAIM = "E2 · Where random starts end in a dense memory (Krotov & Hopfield 2016, Appendix B)"
+# one line of caveats under it
+CAVEAT = "100 random starts per model; K½(D) is compared with the curve of K&H's Eq. (6), not with an exponent."
 INPUTS = ("appendix_b.json", "appendix_b_curves.json")
 OUTPUT = "appendix_b.png"
 

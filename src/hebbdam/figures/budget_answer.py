@@ -18,6 +18,13 @@ from . import budget_patterns as patterns
 from .records import LOCAL_AHEAD, NONLOCAL_AHEAD, NOT_CONVERGED, NOT_RESOLVED, Candidate, budget_verdict
 from .style import plt
 
+# the title of this figure's section in reports/README.md
+CLAIM = "The answer (E8): local learning against a nonlocal one at the same budget"
+# one line of caveats under it
+CAVEAT = (
+    "A slot memory keeps the first K patterns verbatim: where it is the best local arm, the verdict is keep-K "
+    "against the nonlocal side, not a Hebbian rule."
+)
 INPUTS = (patterns.INPUTS[0], images.INPUTS[0])
 OUTPUT = "budget_answer.png"
 VERDICTS = (LOCAL_AHEAD, NONLOCAL_AHEAD, NOT_RESOLVED, NOT_CONVERGED)

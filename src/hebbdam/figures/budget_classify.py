@@ -10,6 +10,10 @@ from __future__ import annotations
 from .. import references as ref
 from .style import plt
 
+# the title of this figure's section in reports/README.md
+CLAIM = "E8c · Where backprop helps in classification: a local layer and readout against end-to-end training"
+# one line of caveats under it
+CAVEAT = "mnist5k and K ≤ 100 on the laptop; the published errors are for MNIST at K = 2000."
 INPUTS = ("budget_classify.json", "budget_classify_curves.json")
 OUTPUT = "budget_classify.png"
 ARMS = {

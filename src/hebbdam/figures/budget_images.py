@@ -14,6 +14,12 @@ from __future__ import annotations
 from .records import Candidate, budget_verdict, number_text
 from .style import plt
 
+# the title of this figure's section in reports/README.md
+CLAIM = "E8b · Real images stored per hidden unit, local rules against nonlocal ones"
+# one line of caveats under it
+CAVEAT = (
+    "The masking convention (hidden pixels at the background value or at 0) can decide a verdict, so both are shown."
+)
 INPUTS = ("budget_images.json", "budget_images_curves.json")
 OUTPUT = "budget_images.png"
 PRIMARY = "P_0.9"

@@ -18,6 +18,13 @@ from .. import references as ref
 from .records import NOT_CONVERGED, Candidate, budget_verdict, number_text
 from .style import plt
 
+# the title of this figure's section in reports/README.md
+CLAIM = "E8a · Random patterns stored per parameter, local rules against nonlocal ones"
+# one line of caveats under it
+CAVEAT = (
+    "Backprop here is memorisation (the stored set is the test set); laptop D ≤ 128, and a fit that did not reach "
+    "its plateau is marked not converged."
+)
 INPUTS = ("budget_patterns.json", "budget_patterns_curves.json")
 OUTPUT = "budget_patterns.png"
 MARKERS = {"hopfield": "o", "random_features": "s", "quadruplets": "^", "dense": "D"}

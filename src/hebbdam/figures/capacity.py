@@ -10,6 +10,13 @@ from ..expectations import FINITE_SIZE_CRITICAL_LOAD_BAND
 from .records import dims_of, entries_by
 from .style import plt
 
+# the title of this figure's section in reports/README.md
+CLAIM = "E1 · Critical load of the Hebbian net and the cubic DAM, against the published laws"
+# one line of caveats under it
+CAVEAT = (
+    "Laptop sizes (pairwise D ≤ 500, cubic D ≤ 50): finite D shifts every critical load, and the basin criterion "
+    "(recall from 10% flipped bits) differs from the fixed-point one; each row names its criterion."
+)
 INPUTS = ("capacity.json", "capacity_curves.json")
 OUTPUT = "capacity.png"
 

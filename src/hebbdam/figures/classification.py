@@ -9,6 +9,13 @@ from .. import comparison as cmp
 from .. import references as ref
 from .style import plt
 
+# the title of this figure's section in reports/README.md
+CLAIM = "E5 · Classification with a dense memory: from features to prototypes"
+# one line of caveats under it
+CAVEAT = (
+    "mnist5k (3,000 training digits) and small K on the laptop, so error rates are not comparable with the "
+    "published MNIST numbers at K = 2000."
+)
 INPUTS = ("classification.json", "classification_curves.json", "classification_votes.json")
 OUTPUT = "classification.png"
 SHORT_CITATION = ref.KH2016_CLASSIFIER_CITATION.split(", '")[0]  # "Krotov & Hopfield 2016, NeurIPS"

@@ -7,6 +7,13 @@ from .. import comparison as cmp
 from .. import references as ref
 from .style import plt
 
+# the title of this figure's section in reports/README.md
+CLAIM = "E6 · From memorised to generalised samples as the training set grows"
+# one line of caveats under it
+CAVEAT = (
+    "An optimal-denoiser analogue on mnist5k with pixel distances, not Pham et al.'s U-Net DDPMs (~51k samples, "
+    "LPIPS); where the sampler stops (σ_min) moves the transition."
+)
 INPUTS = ("generalisation.json", "generalisation_curves.json")
 OUTPUT = "generalisation.png"
 TITLES = {

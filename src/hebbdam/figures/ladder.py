@@ -13,6 +13,13 @@ from .records import dims_of
 from .style import plt
 
 FAMILIES = ("pairwise", "dense", "backprop")
+# the title of this figure's section in reports/README.md
+CLAIM = "E1 · How capacity grows with D: pairwise rules against dense memories"
+# one line of caveats under it
+CAVEAT = (
+    "Exponents are fitted over laptop ranges of D (pairwise D ≤ 400, power-3 D ≤ 50, power-5 D ≤ 20), so finite-"
+    "size curvature enters the slope."
+)
 INPUTS = tuple(f"ladder_{family}{suffix}.json" for family in FAMILIES for suffix in ("", "_curves"))
 OUTPUT = "ladder.png"
 OVERLAP_DIM = 200  # the D whose m(α) curves are drawn for the pairwise rules (the largest ≤ it per arm)

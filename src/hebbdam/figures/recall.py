@@ -16,6 +16,13 @@ from .. import references as ref
 from .records import entries_by
 from .style import plt
 
+# the title of this figure's section in reports/README.md
+CLAIM = "E9 · Associative recall inside a Transformer: Hebbian, delta-rule and softmax memories"
+# one line of caveats under it
+CAVEAT = (
+    "Short laptop training runs against Schlag et al.'s and Zoology's long ones; each fit states whether it "
+    "converged, and capacities at a grid edge are censored."
+)
 INPUTS = ("recall.json", "recall_curves.json")
 OUTPUT = "recall.png"
 COLOURS = {

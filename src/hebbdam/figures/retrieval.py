@@ -11,6 +11,13 @@ from .. import comparison as cmp
 from .. import references as ref
 from .style import plt
 
+# the title of this figure's section in reports/README.md
+CLAIM = "E3 · Image retrieval by similarity and separation (Universal Hopfield Networks)"
+# one line of caveats under it
+CAVEAT = (
+    "mnist5k (5,000 real MNIST digits) on disjoint blocks; the paper's 'dot product' is the L1-normalised one, and "
+    "the raw one is shown beside it."
+)
 INPUTS = ("retrieval.json", "retrieval_curves.json")
 OUTPUT = "retrieval.png"
 SEPARATION_FOR_SIMILARITIES = "max"  # the similarity panel holds the separation fixed (falls back to the first)

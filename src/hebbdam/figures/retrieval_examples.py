@@ -6,6 +6,10 @@ import numpy as np
 
 from .style import plt
 
+# the title of this figure's section in reports/README.md
+CLAIM = "E3 · One masked query through Amari, Kohonen, DAM and softmax recall"
+# one line of caveats under it
+CAVEAT = "An illustration of one query; no number rests on it."
 INPUTS = ("retrieval_examples.json",)
 OUTPUT = "retrieval_examples.png"
 COLUMNS = (  # key in the examples file → column title

@@ -10,6 +10,13 @@ from .. import comparison as cmp
 from .records import entries_by
 from .style import plt
 
+# the title of this figure's section in reports/README.md
+CLAIM = "Sparse codes: information per synapse of Willshaw, covariance and Bayesian-Hebbian memories"
+# one line of caveats under it
+CAVEAT = (
+    "Finite D and one recall step from half a cue, against asymptotes for f → 0 and D → ∞: the bounds are drawn, "
+    "not claimed."
+)
 INPUTS = ("sparse.json", "sparse_curves.json")
 OUTPUT = "sparse.png"
 SOURCES = {

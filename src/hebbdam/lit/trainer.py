@@ -4,8 +4,10 @@
 ``lit.store`` for Hebbian writes, directly for backprop). The section (conf/trainer/*.yaml) holds
 
 - accelerator, devices, precision, deterministic, enable_progress_bar, log_every_n_steps: passed as they are;
-- strategy: ``auto`` is one process for one device and :class:`MemoryDDPStrategy` (spawned ranks) for several;
-  ``ddp`` / ``ddp_spawn`` / ``ddp_fork`` pick the start method of the same strategy; any other name passes through;
+- strategy: ``auto`` runs every fit on one device; with ``devices`` > 1 the stage spreads its fits over that many
+  stage-long workers, one device each (:mod:`hebbdam.parallel`), so a record is byte-identical to one device's;
+  ``ddp`` / ``ddp_spawn`` / ``ddp_fork`` split one fit over the devices instead (:class:`MemoryDDPStrategy`, spawned
+  ranks, for a single fit too big for one device); any other name passes through;
 - max_epochs: used when the stage does not set its own (a one-shot Hebbian write is always one pass);
 - checkpoint: {dir, every_n_epochs, resume}: with a ``dir``, each named fit saves ``<dir>/<name>/last.ckpt``, and with
   ``resume: true`` a fit whose ``last.ckpt`` exists starts from it (a finished fit then returns at once with its
@@ -78,13 +80,22 @@ def device_count(devices: object) -> int:
 
 
 def choose_strategy(strategy: object, devices: object):
-    """``auto`` → one process, or :class:`MemoryDDPStrategy` (spawned) for several devices; ddp names → the same
-    strategy with their start method; anything else passes through."""
+    """``auto`` → one process on one device (several devices are used by the stage's workers, one fit per device);
+    ddp names → :class:`MemoryDDPStrategy` with their start method (one fit split over the devices); anything else
+    passes through."""
     if strategy in (None, "auto"):
-        return MemoryDDPStrategy(start_method="spawn") if device_count(devices) > 1 else "auto"
+        return "auto"
     if isinstance(strategy, str) and strategy in DDP_START_METHODS:
         return MemoryDDPStrategy(start_method=DDP_START_METHODS[strategy])
     return strategy
+
+
+def one_device(accelerator: str) -> int | list[int]:
+    """The device of a fit under strategy ``auto``: this process's own GPU (a stage worker is pinned to one by
+    :mod:`hebbdam.parallel`), else 1 (one CPU process)."""
+    if accelerator in ("gpu", "cuda") and torch.cuda.is_available():
+        return [torch.cuda.current_device()]
+    return 1
 
 
 def fit_folder(name: str) -> str:
@@ -137,6 +148,8 @@ def build_trainer(
     options.setdefault("accelerator", "cpu")
     options.setdefault("devices", 1)
     options.setdefault("enable_progress_bar", False)
+    if section.get("strategy", "auto") in (None, "auto"):
+        options["devices"] = one_device(options["accelerator"])
     checkpoint_callbacks, _ = checkpointing(section, name)
     if logger == "auto":
         from ..tracking import lightning_logger

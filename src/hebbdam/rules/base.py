@@ -95,7 +95,11 @@ class Rule:
         return self.update(state, patterns)
 
     def fit(self, patterns: Tensor, epochs: int = 1, batch_size: int | None = None, generator=None) -> Tensor:
-        """Without Lightning: initial state, ``epochs`` passes in order over batches of rows, then ``finalize``."""
+        """Without Lightning: initial state, ``epochs`` passes in order over batches of rows, then ``finalize``.
+
+        Kept plain on purpose: a local rule has no loss, optimiser or gradient for a Trainer to drive, and the
+        stages call it thousands of times per run, where a Trainer's set-up costs more than the write itself
+        (``lit.storage.HebbianModule`` runs the same :meth:`step` under Lightning when a run wants its callbacks)."""
         state = self.initial(patterns.shape[1], generator).to(patterns.device, patterns.dtype)
         size = batch_size or patterns.shape[0]
         with torch.no_grad():

@@ -1,0 +1,178 @@
+"""E7, the continual stage: the replay buffer holds what it says, a slot memory forgets nothing while it has free
+slots and its oldest task once full, backprop without rehearsal forgets task 1 where rehearsal keeps it (a planted
+easy case), the summaries on a hand-made recall matrix, the stage on tiny params (the same bytes with one worker and
+with two), the figure and its rows, and config errors naming their key."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from hebbdam.config import ConfigError, load_params
+from hebbdam.experiments import continual as stage
+from hebbdam.figures import continual as figure
+from hebbdam.memory import Power
+
+from ..conftest import compose_file
+
+TRAINING = stage.Training(
+    lr=0.02, batch_size=8, steps=3, gain=3.0, cap=600, window=50, tolerance=0.02, floor=1e-3, epoch_updates=10
+)
+TINY = [
+    "continual.seeds=2",
+    "continual.dim=24",
+    "continual.tasks=2",
+    "continual.per_task=2",
+    "continual.training.cap=200",
+    "continual.training.window=40",
+    "continual.training.epoch_updates=10",
+    "~continual.arms.storkey",
+    "~continual.arms.backprop_n2",
+    "~continual.arms.backprop_n2_replay",
+    "~continual.arms.backprop_n4",
+    "~continual.arms.backprop_n4_replay",
+]
+
+
+def settings(arm: stage.Arm, **sizes) -> stage.Settings:
+    values = dict(seed=0, seeds=2, dim=48, tasks=3, per_task=4, layout="split", flip=0.1, max_sweeps=20)
+    return stage.Settings(**{**values, **sizes}, training=TRAINING, arms=[arm], trainer={"accelerator": "cpu"})
+
+
+def test_the_fit_of_a_task_sees_the_task_then_the_first_patterns_of_every_earlier_task():
+    patterns = torch.arange(3 * 4 * 2, dtype=torch.float32).view(3, 4, 2)
+    rows = stage.training_rows(patterns, 2, 1)
+    assert torch.equal(rows, torch.cat([patterns[2], patterns[0, :1], patterns[1, :1]]))
+    assert torch.equal(stage.training_rows(patterns, 2, 0), patterns[2])
+    assert torch.equal(stage.training_rows(patterns, 0, 4), patterns[0])  # nothing earlier to replay
+
+
+def test_permuted_tasks_share_their_overlaps_and_split_tasks_do_not():
+    arm = stage.Arm(name="hebb", memory="hopfield", rule="hebb")
+    permuted = stage.draw_tasks(settings(arm, layout="permuted"), 0).patterns
+    split = stage.draw_tasks(settings(arm), 0).patterns
+    grams = [task @ task.T for task in permuted]
+    assert all(torch.equal(gram, grams[0]) for gram in grams)
+    assert not torch.equal(permuted[0], permuted[1])
+    assert not torch.equal(split[0] @ split[0].T, split[1] @ split[1].T)
+
+
+def test_a_slot_memory_forgets_nothing_while_it_has_free_slots_and_its_oldest_task_once_full():
+    roomy = stage.Arm(name="slot", memory="dense", rule="slot", slots=12, separation=Power(4))
+    result = stage.learn_sequence(stage.Job(roomy, 0, settings(roomy)))
+    assert all(value == 1.0 for row in result["recall"] for value in row if value is not None)
+    full = stage.Arm(name="slot", memory="dense", rule="slot", slots=8, separation=Power(4))
+    recall = stage.learn_sequence(stage.Job(full, 0, settings(full)))["recall"]
+    assert recall[0][1] == 1.0 and recall[0][2] < 0.5  # task 1 held until task 3 needed its slots
+    assert recall[1][2] == 1.0 and recall[2][2] == 1.0  # the newest K patterns are the ones kept
+
+
+def test_backprop_without_rehearsal_forgets_task_1_where_a_replay_buffer_keeps_it():
+    """A planted easy case: two tasks of 3 patterns, D = 48, K = 32 units, F = x³, the whole first task replayed."""
+    results = {}
+    for rehearsal in (0, 3):
+        arm = stage.Arm(
+            name=f"bp{rehearsal}", memory="dense", rule="backprop", slots=32, separation=Power(3), rehearsal=rehearsal
+        )
+        results[rehearsal] = stage.learn_sequence(stage.Job(arm, 0, settings(arm, dim=48, tasks=2, per_task=3)))
+    for result in results.values():
+        assert all(fit["converged"] for fit in result["fits"]), result["fits"]
+        assert result["recall"][0][0] == 1.0 and result["recall"][1][1] == 1.0
+    assert results[3]["recall"][0][1] == 1.0
+    assert results[0]["recall"][0][1] <= 0.34
+    assert results[3]["fits"][1]["rows"] == 6 and results[0]["fits"][1]["rows"] == 3
+
+
+def test_final_recall_and_backward_transfer_of_a_hand_made_recall_matrix():
+    recall = [[1.0, 0.5, 0.25], [None, 1.0, 0.5], [None, None, 1.0]]
+    assert stage.final_recall(recall) == pytest.approx((0.25 + 0.5 + 1.0) / 3)
+    assert stage.backward_transfer(recall) == pytest.approx(((0.25 - 1.0) + (0.5 - 1.0)) / 2)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from hebbdam.cli import main
+
+    folder = tmp_path_factory.mktemp("continual")
+    params = compose_file(folder / "params.yaml", TINY)
+    out = folder / "one"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HEBBDAM_WORKERS", "1")
+        assert main(["continual", "--params", str(params), "--out", str(out)]) == 0
+    return params, out
+
+
+def test_the_stage_records_every_arm_with_intervals_and_the_figure_draws(tiny_run):
+    _, out = tiny_run
+    metrics = {name: json.loads((out / name).read_text()) for name in figure.INPUTS}
+    record = metrics["continual.json"]
+    assert set(record["arms"]) == {"hebb", "slot", "backprop_n3", "backprop_n3_replay"}
+    assert record["arms"]["hebb"]["locality"] == "local"
+    assert record["arms"]["backprop_n3"]["locality"] == "nonlocal"
+    for entry in record["arms"].values():
+        for key in figure.KEYS:
+            assert entry[key]["low"] <= entry[key]["value"] <= entry[key]["high"]
+    assert record["arms"]["backprop_n3"]["training"]["fits"] == 2 * 2  # seeds × tasks
+    assert "training" not in record["arms"]["slot"]
+    assert set(record["rehearsal_effects"]) == {"backprop_n3_replay"}
+    assert record["rehearsal_effects"]["backprop_n3_replay"]["without"] == "backprop_n3"
+    curves = metrics["continual_curves.json"]
+    assert len(curves) == 4 * 3  # per arm: task 1 after 1 and 2, task 2 after 2
+    rows = figure.comparisons(metrics)
+    assert len(rows) == 1 and rows[0]["source"] == figure.SOURCE
+    assert figure.section(metrics)[0].startswith("| arm |")
+    assert figure.draw(metrics) is not None
+
+
+def test_stage_repeats_bit_for_bit_with_one_worker_and_with_two(tiny_run, tmp_path, monkeypatch):
+    """The sequences run through ``parallel.map_fits``: the same bytes in this process and in two workers."""
+    from hebbdam.cli import main
+
+    params, one = tiny_run
+    monkeypatch.setenv("HEBBDAM_WORKERS", "2")
+    assert main(["continual", "--params", str(params), "--out", str(tmp_path)]) == 0
+    for name in figure.INPUTS:
+        assert (tmp_path / name).read_bytes() == (one / name).read_bytes(), name
+
+
+def edited(tmp_path, change) -> Path:
+    """The real composition with ``change(section)`` applied to its ``continual`` section, written to a file."""
+    params = compose_file(tmp_path / "params.yaml", [])
+    content = yaml.safe_load(params.read_text())
+    change(content["continual"])
+    params.write_text(yaml.safe_dump(content))
+    return params
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        (lambda s: s["arms"]["backprop_n3_replay"].update(rehearsal=99), "continual.arms.backprop_n3_replay.rehearsal"),
+        (lambda s: s["arms"]["hebb"].update(rehearsal=1), "continual.arms.hebb.rehearsal"),
+        (lambda s: s["arms"]["slot"].pop("slots"), "continual.arms.slot.slots"),
+        (lambda s: s["arms"]["hebb"].update(rule="backprop"), "continual.arms.hebb.memory"),
+        (lambda s: s.update(layout="shuffled"), "continual.layout"),
+        (lambda s: s.update(tasks=1), "continual.tasks"),
+    ],
+)
+def test_a_bad_value_is_refused_naming_its_key(tmp_path, change, key):
+    params = edited(tmp_path, change)
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        stage.parse_settings(load_params(params))
+
+
+def test_no_verdict_on_a_rehearsal_comparison_whose_fits_did_not_all_converge():
+    """The same gain gets ``direction reproduced`` when every fit reached its plateau and ``inconclusive`` when one
+    stopped at the cap."""
+    gain = {"value": 0.4, "low": 0.3, "high": 0.5}
+    effect = {"without": "bp", "separation": "x^3", "bwt_gain": gain, "first_task_gain": gain, "converged": True}
+    record = {"tasks": 3, "layout": "split", "per_task": 4, "rehearsal_effects": {"bp_replay": effect}}
+    (converged,) = figure.comparisons({"continual.json": record})
+    assert converged["verdict"] == "direction reproduced"
+    record["rehearsal_effects"]["bp_replay"] = {**effect, "converged": False}
+    (capped,) = figure.comparisons({"continual.json": record})
+    assert capped["verdict"] == "inconclusive" and "cap" in capped["note"]
