@@ -531,7 +531,10 @@ def trained_point(
     point: dict[str, object] = {"arm": "trained", "values": "vocab" if task == "mqar" else "onehot_N", "task": task}
     point.update(memory=name, N=pairs, **where)
     history = result["history"]
-    status = convergence(result["val_loss"], result["steps"], training, history[0][1] if history else None)
+    # MQAR only: its loss sits flat at chance before it drops, so a patience stop there is no plateau; a Schlag fit
+    # can reach its plateau within the first validation interval (FAVOR+ at N = 40), so its first loss is not read
+    first = history[0][1] if history and task == "mqar" else None
+    status = convergence(result["val_loss"], result["steps"], training, first)
     point.update(loss=result["val_loss"], accuracy=result["val_acc"], **size, steps=result["steps"], status=status)
     point["lr"] = training.lr_of(name)
     if task == "mqar":
