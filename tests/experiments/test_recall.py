@@ -380,6 +380,9 @@ def test_convergence_status_and_the_verdict_it_forces():
     assert convergence(0.0005, 300, t) == "solved"
     assert convergence(0.2, 300, t) == "plateau"
     assert convergence(0.2, 600, t) == "not converged"
+    # stopped early on the flat stretch at chance before learning starts (MQAR): not a plateau of the memory
+    assert convergence(4.88, 500, t, first_loss=4.90) == "not converged"
+    assert convergence(0.2, 300, t, first_loss=0.5) == "plateau"
     capped = {20: {"status": "solved"}, 40: {"status": "not converged"}, 80: {"status": "not converged"}}
     assert schlag_verdict(20, 40, [20, 40, 80], capped, 600)[0] == "inconclusive"
     assert schlag_verdict(80, 80, [20, 40, 80], capped, 600)[0] == "censored"
@@ -391,55 +394,82 @@ def test_convergence_status_and_the_verdict_it_forces():
     )
 
 
-def test_extension_runs_only_memories_solved_at_every_n_so_far(tmp_path):
-    """``extend`` N past the grid: a memory solved (loss ≤ solved_loss) at every N it ran gets the next N; one that
-    failed anywhere, or a setting without that N in its list, gets none; an extend N inside the grid is refused."""
+def test_extension_runs_only_memories_solved_at_every_n_so_far(tmp_path, monkeypatch):
+    """``extend`` N past the grid, inside each memory's own chain: a memory solved (loss ≤ solved_loss) at every N it
+    ran gets the next N; one that failed anywhere gets none, nor does a setting without an extend list; an extend N
+    inside the grid is refused."""
     from hebbdam.config import load_params
-    from hebbdam.experiments.recall import extension_fits, parse_settings
+    from hebbdam.experiments import recall
 
     overrides = [
         "recall.schlag.setting1.memories=[softmax,linear_elu,dpfp1]",
         "recall.schlag.setting1.pairs=[20,40]",
-        "recall.schlag.setting1.extend=[80]",
+        "recall.schlag.setting1.extend=[80,160]",
         "recall.schlag.setting2.memories=[delta_elu]",
         "recall.schlag.setting2.extend=[]",
     ]
-    settings = parse_settings(load_params(compose_file(tmp_path / "params.yaml", overrides)))
+    settings = recall.parse_settings(load_params(compose_file(tmp_path / "params.yaml", overrides)))
     solved = settings.solved_loss
-
-    def point(task, memory, n, loss):
-        return {"arm": "trained", "task": task, "memory": memory, "N": n, "loss": loss}
-
-    points = [
-        *(point("setting1", "softmax", n, solved / 2) for n in (20, 40)),
-        point("setting1", "linear_elu", 20, solved / 2),
-        point("setting1", "linear_elu", 40, solved * 2),
-        point("setting1", "dpfp1", 20, solved),  # at the threshold: solved
-        point("setting1", "dpfp1", 40, solved),
-        *(point("setting2", "delta_elu", n, solved / 2) for n in (20, 40)),
-        {"arm": "free", "task": "setting1", "memory": "softmax", "N": 512, "loss": None},
-    ]
-    fits = extension_fits(settings, points, 80)
-    assert [(f.task, f.name, f.pairs) for f in fits] == [("setting1", "softmax", 80), ("setting1", "dpfp1", 80)]
-    assert extension_fits(settings, points + [point("setting1", "softmax", 80, 0.5)], 80)[0].name == "dpfp1"
+    losses = {  # (task, memory, N) → final loss; dpfp1 sits at the threshold (solved) up to 80, fails at 160
+        **{("setting1", "softmax", n): solved / 2 for n in (20, 40, 80, 160)},
+        ("setting1", "linear_elu", 20): solved / 2,
+        ("setting1", "linear_elu", 40): solved * 2,
+        **{("setting1", "dpfp1", n): solved for n in (20, 40, 80)},
+        ("setting1", "dpfp1", 160): solved * 2,
+        **{("setting2", "delta_elu", n): solved / 2 for n in (20, 40, 80)},
+    }
+    monkeypatch.setattr(recall, "fit_point", lambda fit: ({"loss": losses[fit.task, fit.name, fit.pairs]}, []))
+    ran = {
+        chain.fits[0].name: [fit.pairs for fit, _ in recall.fit_chain(chain)]
+        for chain in recall.trained_chains(settings)
+        if chain.fits[0].task != "mqar"
+    }
+    assert ran == {
+        "softmax": [20, 40, 80, 160],
+        "linear_elu": [20, 40],
+        "dpfp1": [20, 40, 80, 160],
+        "delta_elu": [20, 40, 80],
+    }
     with pytest.raises(Exception, match=r"recall\.schlag\.setting1\.extend.*larger than the grid's last N = 40"):
         compose_file(tmp_path / "bad.yaml", [*overrides[:2], "recall.schlag.setting1.extend=[40]"])  # checked there
 
 
-def test_fits_start_longest_first_and_come_back_in_the_record_order(tmp_path, monkeypatch):
-    """``run_fits`` hands the fits out by cost (MQAR first) and returns the results in the fits' own order."""
+def test_chains_start_longest_first_and_come_back_in_the_record_order(tmp_path, monkeypatch):
+    """``run_chains`` hands the chains out by cost (MQAR first) and returns the results in the chains' own order;
+    one chain per Schlag memory (its whole grid) and one per MQAR fit."""
     from hebbdam.config import load_params
     from hebbdam.experiments import recall
 
     settings = recall.parse_settings(load_params(compose_file(tmp_path / "params.yaml", TINY)))
-    fits = recall.trained_fits(settings)
+    chains = recall.trained_chains(settings)
+    assert [[f.pairs for f in c.fits] for c in chains[:2]] == [[4, 8], [4, 8]]
     started = []
 
-    def fake(fit):
-        started.append(fit)
-        return (fit.task, fit.name, fit.pairs), []
+    def fake(chain):
+        started.append(chain)
+        return [(fit.task, fit.name, fit.pairs) for fit in chain.fits]
 
-    monkeypatch.setattr(recall, "fit_point", fake)
-    results = recall.run_fits(fits, workers=1)  # one worker: the calls run here, so the fake is the one called
-    assert [r for r, _ in results] == [(f.task, f.name, f.pairs) for f in fits]
-    assert started[0].task == "mqar" and [f.cost for f in started] == sorted((f.cost for f in fits), reverse=True)
+    monkeypatch.setattr(recall, "fit_chain", fake)
+    results = recall.run_chains(chains, workers=1)  # one worker: the calls run here, so the fake is the one called
+    assert results == [[(f.task, f.name, f.pairs) for f in c.fits] for c in chains]
+    assert started[0].fits[0].task == "mqar" and [c.cost for c in started] == sorted(
+        (c.cost for c in chains), reverse=True
+    )
+
+
+def test_capped_mqar_fits_get_no_verdict_and_show_their_trend():
+    """An MQAR fit stopped by the cap: the softmax band test is inconclusive, no ordering is drawn from it, and its
+    record says how much the loss still fell over the last ``patience`` validations."""
+    from hebbdam import comparison as cmp
+    from hebbdam.experiments.recall import Training, still_falling
+    from hebbdam.figures.recall import mqar_ordering, mqar_verdict
+
+    t = Training(batch_size=8, lr=1e-3, eval_every=100, val_batches=1, max_steps=400, stop_loss=0.05, patience=2)
+    assert still_falling([[100, 4.0, 0], [200, 2.0, 0], [300, 1.5, 0], [400, 1.0, 0]], t) == 0.5
+    assert still_falling([[100, 4.0, 0], [200, 2.0, 0]], t) == 0.5 and still_falling([[100, 4.0, 0]], t) == 0.0
+    assert mqar_verdict({"accuracy": 0.99, "status": "not converged"}) == cmp.INCONCLUSIVE
+    assert mqar_verdict({"accuracy": 0.99, "status": "solved"}) == cmp.REPRODUCED
+    runs = {"a": {"k": {"accuracy": 0.9, "status": "solved"}}, "b": {"k": {"accuracy": 0.5, "status": "plateau"}}}
+    assert mqar_ordering({"mqar": runs}, ["a", "b"], "k") == "a > b"
+    runs["b"]["k"]["status"] = "not converged"
+    assert mqar_ordering({"mqar": runs}, ["a", "b"], "k") is None

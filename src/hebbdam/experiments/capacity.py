@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import torch
+from scipy.stats import linregress
 
 from .. import references as ref
 from ..config import Params
@@ -160,37 +162,93 @@ def summarise(points: list[dict]) -> dict:
     }
 
 
-def scaling_exponent(arm: Arm, curves_by_dim: dict[int, list[dict]], settings: Settings) -> dict | None:
-    """Slope of log P_c against log D (P_c = critical load · D) with a 95% bootstrap interval over trials."""
+def critical_loads(curves_by_dim: dict[int, list[dict]], fraction_of) -> tuple[list[int], list[float]]:
+    """The D whose retrieved fraction (``fraction_of(point)``) crosses ½ on the load grid, and the load there."""
+    dims, loads = [], []
+    for dim, points in curves_by_dim.items():
+        load = crossing([p["load"] for p in points], [fraction_of(p) for p in points], 0.5)
+        if load is not None:
+            dims.append(dim)
+            loads.append(load)
+    return dims, loads
 
-    def critical_counts(fraction_of) -> tuple[list[int], list[float]]:
-        dims, counts = [], []
-        for dim, points in curves_by_dim.items():
-            load = crossing([p["load"] for p in points], [fraction_of(p) for p in points], 0.5)
-            if load is not None:
-                dims.append(dim)
-                counts.append(load * dim)
-        return dims, counts
 
-    dims, counts = critical_counts(lambda p: p["retrieved"])
-    if len(dims) < 2:
-        return None
-    generator = generator_for(settings.seed, arm.name, "bootstrap")
-    slopes = []
+def bootstrap_critical_loads(curves_by_dim: dict[int, list[dict]], generator: torch.Generator):
+    """``BOOTSTRAP_SAMPLES`` resamples of :func:`critical_loads`: at every point the trials' retrieved fractions
+    (``retrieved_trials``) drawn with replacement from ``generator``, in the points' order."""
     for _ in range(BOOTSTRAP_SAMPLES):
 
         def resampled(point):
             trials = torch.tensor(point["retrieved_trials"])
             return trials[torch.randint(len(trials), (len(trials),), generator=generator)].mean().item()
 
-        boot_dims, boot_counts = critical_counts(resampled)
-        if len(boot_dims) >= 2:
-            slopes.append(loglog_slope(boot_dims, boot_counts))
-    low, high = torch.tensor(slopes).quantile(torch.tensor([0.025, 0.975])).tolist() if slopes else (None, None)
+        yield critical_loads(curves_by_dim, resampled)
+
+
+def interval(values: list[float]) -> tuple[float | None, float | None]:
+    """The 2.5% and 97.5% quantiles of ``values`` ((None, None) when empty)."""
+    return tuple(torch.tensor(values).quantile(torch.tensor([0.025, 0.975])).tolist()) if values else (None, None)
+
+
+def scaling_exponent(arm: Arm, curves_by_dim: dict[int, list[dict]], settings: Settings) -> dict | None:
+    """Slope of log P_c against log D (P_c = critical load · D) with a 95% bootstrap interval over trials."""
+    dims, loads = critical_loads(curves_by_dim, lambda p: p["retrieved"])
+    if len(dims) < 2:
+        return None
+    generator = generator_for(settings.seed, arm.name, "bootstrap")
+    slopes = [
+        loglog_slope(boot_dims, [load * dim for dim, load in zip(boot_dims, boot_loads, strict=True)])
+        for boot_dims, boot_loads in bootstrap_critical_loads(curves_by_dim, generator)
+        if len(boot_dims) >= 2
+    ]
+    low, high = interval(slopes)
     return {
-        "exponent": _rounded(loglog_slope(dims, counts)),
+        "exponent": _rounded(loglog_slope(dims, [load * dim for dim, load in zip(dims, loads, strict=True)])),
         "exponent_low": _rounded(low),
         "exponent_high": _rounded(high),
+    }
+
+
+def finite_size_intercept(dims: list[int], loads: list[float]) -> tuple[float, float]:
+    """Least squares of α_c(D) = α_∞ + c·D^(-1/2) → (α_∞, c).
+
+    The form is an assumption, named in the record (``form``): a leading D^(-1/2) correction, as proposed for this
+    comparison (issue 21); the finite-size shift of the Hopfield retrieval transition above α_c = 0.138 is described by
+    Amit, Gutfreund & Sompolinsky 1987 (Ann. Phys. 173:30), whose exponent was not read off here (no copy offline).
+    A different exponent moves α_∞, so the row that compares it says which form it used."""
+    fit = linregress(np.asarray(dims, dtype=np.float64) ** -0.5, np.asarray(loads, dtype=np.float64))
+    return float(fit.intercept), float(fit.slope)
+
+
+def finite_size(arm: Arm, curves_by_dim: dict[int, list[dict]], settings: Settings) -> dict | None:
+    """The critical load extrapolated to D → ∞ (:func:`finite_size_intercept`) with a 95% bootstrap interval over
+    trials (each resample's crossings refitted; resamples with fewer than 3 crossings dropped, their count recorded),
+    and the 95% interval of α_c at each D. None with fewer than 3 D crossing ½."""
+    dims, loads = critical_loads(curves_by_dim, lambda p: p["retrieved"])
+    if len(dims) < 3:
+        return None
+    generator = generator_for(settings.seed, arm.name, "finite_size")
+    samples = list(bootstrap_critical_loads(curves_by_dim, generator))
+    intercepts = [finite_size_intercept(d, l)[0] for d, l in samples if len(d) >= 3]
+    per_dim = {dim: [l[d.index(dim)] for d, l in samples if dim in d] for dim in dims}
+    alpha, slope = finite_size_intercept(dims, loads)
+    low, high = interval(intercepts)
+    return {
+        "form": "alpha_inf + c * D^(-1/2)",
+        "alpha_inf": _rounded(alpha),
+        "alpha_inf_low": _rounded(low),
+        "alpha_inf_high": _rounded(high),
+        "c": _rounded(slope),
+        "resamples_dropped": len(samples) - len(intercepts),
+        "critical_loads": [
+            {
+                "dim": dim,
+                "critical_load": _rounded(load),
+                "low": _rounded(interval(per_dim[dim])[0]),
+                "high": _rounded(interval(per_dim[dim])[1]),
+            }
+            for dim, load in zip(dims, loads, strict=True)
+        ],
     }
 
 
@@ -236,6 +294,8 @@ def run(settings: Settings, label: str = "capacity", tracker=None) -> tuple[dict
         scaling = scaling_exponent(arm, by_dim, settings)
         if scaling is not None:
             summary[arm.name]["scaling"] = scaling
+        if arm.name in settings.finite_size and (extrapolated := finite_size(arm, by_dim, settings)) is not None:
+            summary[arm.name]["finite_size"] = extrapolated
     return summary, curves
 
 

@@ -26,9 +26,11 @@ softmax cache, which grows with the sequence length L = N or 2N).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -78,7 +80,7 @@ def sizes(spec: dict, d_key: int, value_dim: int, length: int) -> dict[str, int]
 
     order, features = spec.get("order", 1), spec.get("features", 64)
     options = {"normalise": spec["normalise"]} if "normalise" in spec else {}
-    memory = build_memory(spec["rule"], spec["feature"], d_key, order=order, features=features, **options)
+    memory: Any = build_memory(spec["rule"], spec["feature"], d_key, order=order, features=features, **options)
     return {"feature_size": memory.feature_size, "state_size": memory.state_size(value_dim, length)}
 
 
@@ -180,7 +182,7 @@ def train_arm(settings: Settings, task: str, name: str, pairs: int, length: int 
         data = RecallDataModule(task, pairs, t.batch_size, t.eval_every, t.val_batches, settings.seed)
     pl.seed_everything(settings.seed, workers=True, verbose=False)
     label = f"recall/{task}/{name}/" + (mqar_key(length, pairs, d_model) if task == "mqar" else f"N{pairs}")
-    module = RecallModule(task, settings.memories[name], model, t.lr, settings.seed, label=label)
+    module = RecallModule(task, settings.memories[name], model, t.lr_of(name), settings.seed, label=label)
     flat = (t.patience * t.eval_every, t.flat_tolerance) if t.flat_tolerance > 0 else None
     return fit(module, data, t.epochs, settings.trainer, label, stop_loss=t.stop_loss, patience=t.patience, flat=flat)
 
@@ -211,38 +213,57 @@ class Fit:
 
 
 def fit_point(fit: Fit) -> tuple[dict, list[list[float]]]:
-    """A worker's call (``parallel.map_fits``): the point of :func:`trained_point` and the fit's validation history
-    [[step, val_loss, val_acc], …], which the stage logs (a worker logs nothing)."""
+    """The point of :func:`trained_point` and the fit's validation history [[step, val_loss, val_acc], …], which the
+    stage logs (a worker logs nothing)."""
     return trained_point(fit.settings, fit.task, fit.name, fit.pairs, fit.length, fit.d_model)
 
 
-def trained_fits(settings: Settings) -> list[Fit]:
-    """Every fit of the trained arms, in the record's order: Schlag setting 1, setting 2, then MQAR."""
-    fits = [
-        Fit(settings, grid_name, name, pairs)
-        for grid_name in SETTINGS
-        for name in settings.schlag.grids[grid_name][0]
-        for pairs in settings.schlag.grids[grid_name][1]
+@dataclass(frozen=True)
+class Chain:
+    """The fits one worker runs in order (an item of ``parallel.map_fits``): a Schlag memory's N grid, then each N of
+    its setting's ``extend`` list while every point so far is solved (loss ≤ ``solved_loss``: the memories whose N*
+    would otherwise be censored at the grid's top); or one MQAR fit. A memory's extension waits for its own grid
+    only, never for the other fits of the stage, so no core idles at a barrier between the grid and the extensions."""
+
+    fits: tuple[Fit, ...]
+    extend: tuple[int, ...] = ()
+
+    @property
+    def cost(self) -> int:
+        """A rough relative cost (:attr:`Fit.cost` summed over the grid), to start the longest chains first."""
+        return sum(fit.cost for fit in self.fits)
+
+
+def solved_so_far(settings: Settings, points: list[dict]) -> bool:
+    """Every point solved (final loss ≤ ``solved_loss``): the chain goes on to its next ``extend`` N."""
+    return all(point["loss"] <= settings.solved_loss for point in points)
+
+
+def fit_chain(chain: Chain) -> list[tuple[Fit, tuple[dict, list[list[float]]]]]:
+    """A worker's call: :func:`fit_point` of every fit of the chain, then of each ``extend`` N (ascending) while
+    :func:`solved_so_far` → [(fit, (point, history)), …] in the order run."""
+    done = [(fit, fit_point(fit)) for fit in chain.fits]
+    for pairs in chain.extend:
+        if not solved_so_far(chain.fits[0].settings, [point for _, (point, _) in done]):
+            break
+        fit = dataclasses.replace(chain.fits[0], pairs=pairs)
+        done.append((fit, fit_point(fit)))
+    return done
+
+
+def trained_chains(settings: Settings) -> list[Chain]:
+    """Every chain of the trained arms, in the record's order: Schlag setting 1, setting 2 (one chain per memory),
+    then one chain per MQAR fit."""
+    chains = [
+        Chain(tuple(Fit(settings, task, name, pairs) for pairs in grid.pairs), tuple(grid.extend))
+        for task in SETTINGS
+        for grid in [getattr(settings.schlag, task)]
+        for name in grid.memories
     ]
     m = settings.mqar
     for (length, pairs), d_model, name in itertools.product(m.sizes, m.d_models, m.memories):
-        fits.append(Fit(settings, "mqar", name, pairs, length, d_model))
-    return fits
-
-
-def extension_fits(settings: Settings, points: list[dict], pairs: int) -> list[Fit]:
-    """The fits at ``pairs`` (an N of a setting's ``extend`` list) for each memory of that setting whose every point
-    so far is solved (loss ≤ ``solved_loss``): the memories whose N* is still the largest N they ran."""
-    fits = []
-    for task in SETTINGS:
-        grid = getattr(settings.schlag, task)
-        if pairs not in grid.extend:
-            continue
-        for name in grid.memories:
-            mine = [p for p in points if p["arm"] == "trained" and p["task"] == task and p["memory"] == name]
-            if mine and max(p["N"] for p in mine) < pairs and all(p["loss"] <= settings.solved_loss for p in mine):
-                fits.append(Fit(settings, task, name, pairs))
-    return fits
+        chains.append(Chain((Fit(settings, "mqar", name, pairs, length, d_model),)))
+    return chains
 
 
 def record_order(settings: Settings, fit: Fit) -> tuple[int, int, int]:
@@ -253,13 +274,9 @@ def record_order(settings: Settings, fit: Fit) -> tuple[int, int, int]:
 
 
 def trained_points(settings: Settings, tracker=None) -> list[dict]:
-    """Every trained point: the grids and MQAR in one parallel map, then each ``extend`` N (ascending) for the
-    memories still solved at every N (:func:`extension_fits`), one map per N. → points in the record's order
+    """Every trained point, all chains (:func:`trained_chains`) in one parallel map → points in the record's order
     (setting, memory as listed, N; then MQAR); each fit's history is logged in that order."""
-    done = list(zip(fits := trained_fits(settings), run_fits(fits), strict=True))
-    for pairs in sorted({n for task in SETTINGS for n in getattr(settings.schlag, task).extend}):
-        more = extension_fits(settings, [point for _, (point, _) in done], pairs)
-        done += list(zip(more, run_fits(more), strict=True)) if more else []
+    done = [item for results in run_chains(trained_chains(settings)) for item in results]
     done.sort(key=lambda pair: record_order(settings, pair[0]))  # stable: MQAR keeps its product order
     if tracker is not None:
         for fit, (_, history) in done:
@@ -267,15 +284,15 @@ def trained_points(settings: Settings, tracker=None) -> list[dict]:
     return [point for _, (point, _) in done]
 
 
-def run_fits(fits: list[Fit], workers: int | None = None) -> list[tuple[dict, list[list[float]]]]:
-    """:func:`fit_point` of every fit, in ``fits``' order, on ``workers`` processes (``parallel.map_fits``), handed
-    out longest first so that a long fit does not start last. The results do not depend on the order or the
-    number of workers (each fit seeds its own weights and data)."""
+def run_chains(chains: list[Chain], workers: int | None = None) -> list[list]:
+    """:func:`fit_chain` of every chain, in ``chains``' order, on ``workers`` processes (``parallel.map_fits``),
+    handed out longest first so that a long chain does not start last. The results do not depend on the order or
+    the number of workers (each fit seeds its own weights and data)."""
     from ..parallel import map_fits
 
-    order = sorted(range(len(fits)), key=lambda i: -fits[i].cost)  # stable: ties keep the record's order
-    results = map_fits(fit_point, [fits[i] for i in order], workers)
-    out: list = [None] * len(fits)
+    order = sorted(range(len(chains)), key=lambda i: -chains[i].cost)  # stable: ties keep the record's order
+    results = map_fits(fit_chain, [chains[i] for i in order], workers)
+    out: list = [None] * len(chains)
     for i, result in zip(order, results, strict=True):
         out[i] = result
     return out
@@ -286,8 +303,9 @@ def trained_point(
 ) -> tuple[dict, list[list[float]]]:
     """One point of a trained arm (``task`` setting1 | setting2 | mqar): {arm, values, task, memory, N, [length,
     d_model], loss, accuracy, feature_size, state_size, steps, status (:func:`convergence`)} and the fit's
-    validation history; its wall time is printed, not recorded."""
-    start = time.perf_counter()
+    validation history; its wall and CPU time are printed, not recorded."""
+    start, cpu = time.perf_counter(), time.process_time()
+    training = settings.mqar.training if task == "mqar" else settings.schlag.training
     if task == "mqar":
         result = train_arm(settings, "mqar", name, pairs, length, d_model)
         where = {"length": length, "d_model": d_model}
@@ -300,24 +318,45 @@ def trained_point(
         label = f"N={pairs}"
     say(
         f"recall {task} {name} {label}: loss {result['val_loss']:.4g}, accuracy {result['val_acc']:.3f}, "
-        f"{result['steps']} steps ({time.perf_counter() - start:.1f} s)"
+        f"{result['steps']} steps at lr {training.lr_of(name):g} ({time.perf_counter() - start:.1f} s wall, "
+        f"{time.process_time() - cpu:.1f} s CPU)"
     )
-    values = "vocab" if task == "mqar" else "onehot_N"
-    point: dict[str, object] = {"arm": "trained", "values": values, "task": task, "memory": name}
-    point.update(N=pairs, **where)
-    training = settings.mqar.training if task == "mqar" else settings.schlag.training
-    status = convergence(result["val_loss"], result["steps"], training)
+    point: dict[str, object] = {"arm": "trained", "values": "vocab" if task == "mqar" else "onehot_N", "task": task}
+    point.update(memory=name, N=pairs, **where)
+    history = result["history"]
+    # MQAR only: its loss sits flat at chance before it drops, so a patience stop there is no plateau; a Schlag fit
+    # can reach its plateau within the first validation interval (FAVOR+ at N = 40), so its first loss is not read
+    first = history[0][1] if history and task == "mqar" else None
+    status = convergence(result["val_loss"], result["steps"], training, first)
     point.update(loss=result["val_loss"], accuracy=result["val_acc"], **size, steps=result["steps"], status=status)
+    point["lr"] = training.lr_of(name)
+    if task == "mqar":
+        point["still_falling"] = still_falling(history, training)
     return point, result["history"]
 
 
-def convergence(loss: float, steps: int, training: Training) -> str:
+LEARNING = 0.05  # a fit has started learning once its validation loss fell this fraction below its first one
+
+
+def convergence(loss: float, steps: int, training: Training, first_loss: float | None = None) -> str:
     """How a fit ended: ``solved`` (validation loss below ``stop_loss``), ``plateau`` (``patience`` validations
-    without improvement before the cap: converged, whatever the loss), or ``not converged`` (stopped by the
-    ``max_steps`` cap with the loss still improving: its loss says nothing about the memory's limit)."""
+    without improvement before the cap, after the loss had fallen at least ``LEARNING`` below ``first_loss``, the
+    first validation's: converged, whatever the loss), or ``not converged`` (stopped by the ``max_steps`` cap, or
+    stopped early on the flat stretch before learning starts, e.g. MQAR at chance: its loss says nothing about the
+    memory's limit)."""
     if training.stop_loss is not None and loss < training.stop_loss:
         return "solved"
-    return "plateau" if steps < training.max_steps else "not converged"
+    started = first_loss is None or loss <= (1 - LEARNING) * first_loss
+    return "plateau" if steps < training.max_steps and started else "not converged"
+
+
+def still_falling(history: list[list[float]], training: Training) -> float:
+    """The relative fall of the validation loss over the last ``patience`` validations (over all of them when there
+    are fewer), (before − final) / before: > 0 still improving at the end; 0 with one validation or none."""
+    if not history:
+        return 0.0
+    before, final = history[max(0, len(history) - 1 - training.patience)][1], history[-1][1]
+    return round((before - final) / before, 6) if before > 0 else 0.0
 
 
 def free_points(settings: Settings) -> list[dict]:
@@ -339,12 +378,12 @@ def free_points(settings: Settings) -> list[dict]:
 
 def run(settings: Settings, tracker=None) -> list[dict]:
     """Every point of every arm: {arm, values, task, memory, N, loss, accuracy, state_size, steps}. The trained fits
-    run in parallel processes (:func:`run_fits`; $HEBBDAM_WORKERS, default the usable cores); their validation
+    run in parallel processes (:func:`run_chains`; $HEBBDAM_WORKERS, default the usable cores); their validation
     histories are logged here, fit by fit in the record's order. Wall times are printed, not recorded, so the
     record is repeatable bit for bit, for any number of workers. ``values`` names the value space: ``sign`` /
     ``onehot`` (fixed, training-free arm), ``onehot_N`` (one-hot of dimension N, the trained Schlag task), ``vocab``
     (MQAR's token vocabulary)."""
-    with single_cpu_thread("cpu"):
+    with single_cpu_thread(torch.device("cpu")):
         points = free_points(settings)
     points += trained_points(settings, tracker)
     return [{k: round(v, 6) if isinstance(v, float) else v for k, v in p.items()} for p in points]
@@ -365,6 +404,22 @@ def summarise_free(settings: Settings, points: list[dict]) -> dict:
     return out
 
 
+# an MQAR entry of the record; ``still_falling`` (:func:`still_falling`) is the evidence behind a "not converged"
+MQAR_FIELDS = [
+    "length",
+    "N",
+    "d_model",
+    "accuracy",
+    "loss",
+    "feature_size",
+    "state_size",
+    "steps",
+    "status",
+    "lr",
+    "still_falling",
+]
+
+
 def summarise(settings: Settings, points: list[dict]) -> dict:
     """Per arm, task and memory: the points by N and the capacity N*; MQAR accuracy and state size."""
     out: dict = {"free": summarise_free(settings, points)}
@@ -381,10 +436,7 @@ def summarise(settings: Settings, points: list[dict]) -> dict:
             }
     for p in points:
         if p["task"] == "mqar":
-            entry = {
-                k: p[k]
-                for k in ("length", "N", "d_model", "accuracy", "loss", "feature_size", "state_size", "steps", "status")
-            }
+            entry = {k: p[k] for k in MQAR_FIELDS}
             out.setdefault("mqar", {}).setdefault(p["memory"], {})[mqar_key(p["length"], p["N"], p["d_model"])] = entry
     return out
 

@@ -221,9 +221,18 @@ def schlag_verdict(measured, published, grid: list[int], by_n: dict, max_steps: 
     return cmp.NOT_REPRODUCED, "converged runs (stopped by the loss criterion or a plateau)"
 
 
+def mqar_verdict(entry: dict) -> str:
+    """A band test of an MQAR accuracy, on a converged fit only: a fit stopped by the step cap is inconclusive."""
+    if entry.get("status", "not converged") == "not converged":
+        return cmp.INCONCLUSIVE
+    return cmp.band_test(entry["accuracy"], ZOOLOGY_BAND)
+
+
 def mqar_ordering(record: dict, names: list[str], key: str) -> str | None:
+    """The memories ``names`` ranked by MQAR accuracy at ``key``; None when one is missing or stopped by the cap
+    (no ordering is claimed from an unconverged fit)."""
     runs = record.get("mqar", {})
-    if any(key not in runs.get(n, {}) for n in names):
+    if any(key not in runs.get(n, {}) or runs[n][key].get("status", "not converged") == "not converged" for n in names):
         return None
     return " > ".join(sorted(names, key=lambda n: runs[n][key]["accuracy"], reverse=True))
 
@@ -243,7 +252,7 @@ def comparisons(metrics: dict) -> list[dict]:
             by_n = entries_by(entry, "N")
             grid = list(by_n)
             their_name, losses = ref.SCHLAG_FINAL_LOSS[task][name]
-            shared = [n for n in grid if n in losses]
+            shared = [int(n) for n in grid if n in losses]
             if not shared:
                 continue
             mine = {n: by_n[n]["loss"] for n in shared}
@@ -276,10 +285,10 @@ def comparisons(metrics: dict) -> list[dict]:
                 entry["accuracy"],
                 ref.ZOOLOGY_ATTENTION_ACCURACY.value,
                 "Arora et al. 2023 (Zoology), Fig. 2",
-                verdict=cmp.band_test(entry["accuracy"], ZOOLOGY_BAND),
+                verdict=mqar_verdict(entry),
                 band=ZOOLOGY_BAND,
                 published_criterion=None if vocab == 8192 else "MQAR accuracy, vocabulary 8192, Zoology's grid",
-                note=f"≤ {record['mqar_setting']['max_steps']} steps",
+                note=f"{entry['steps']} steps ({entry.get('status', '?')}), ≤ {record['mqar_setting']['max_steps']}",
             )
         )
     return rows
@@ -374,6 +383,31 @@ def notes(metrics: dict) -> list[str]:
             f"({accuracies}) — **{verdict}** at V = {record['mqar_setting']['vocab']} (Zoology: small vocabularies "
             "hide differences)."
         )
+    lines += mqar_table(record)
     lines += free_table(record)
     lines.append("")
+    return lines
+
+
+def mqar_table(record: dict) -> list[str]:
+    """Markdown table of every MQAR fit: memory, size, steps, how it ended, accuracy and its Adam lr."""
+    runs = record.get("mqar", {})
+    if not runs:
+        return []
+    lines = [
+        "",
+        f"MQAR fits (V = {record['mqar_setting']['vocab']}, cap {record['mqar_setting']['max_steps']} steps; "
+        "solved: validation loss below the stop loss; plateau: no improvement for the patience; not converged: "
+        "stopped by the cap, no verdict drawn from it):",
+        "",
+        "| memory | size | steps | status | accuracy | lr | loss fall over the last validations |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, entries in runs.items():
+        for key, entry in entries.items():
+            lr, falling = entry.get("lr"), entry.get("still_falling")
+            lines.append(
+                f"| {name} | {key} | {entry['steps']} | {entry.get('status', '?')} | {entry['accuracy']:.3f} | "
+                f"{'?' if lr is None else f'{lr:g}'} | {'?' if falling is None else f'{falling:.1%}'} |"
+            )
     return lines

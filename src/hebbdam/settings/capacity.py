@@ -118,6 +118,13 @@ class Arm:
         return "local" if self.model == "random_features" else "nonlocal"
 
 
+ARM_NAMES = Check(
+    "a list (possibly empty) of arm names",
+    lambda v: v is None or (isinstance(v, list) and all(isinstance(x, str) for x in v)),
+    lambda v: list(v or []),
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     seed: int = setting(NONNEG_INT)
@@ -126,8 +133,21 @@ class Settings:
     max_sweeps: int = setting(POSITIVE_INT)
     retrieval_overlap: float = setting(number("a number in (0, 1]", lambda v: 0 < v <= 1))
     arms: list[Arm] = setting(Named(Arm, "at least one arm"))
+    # arms whose critical load α_c(D) is extrapolated to D → ∞ (experiments.capacity.finite_size); each needs ≥ 3 D
+    finite_size: list[str] = setting(ARM_NAMES, [])
     trainer: dict = field(default_factory=dict)
     device: Any = None  # the torch.device recall runs on, given by the experiment's parse_settings
+
+    def checked(self, section: Params) -> Settings:
+        arms = {arm.name: arm for arm in self.arms}
+        for name in self.finite_size:
+            if name not in arms or len(arms[name].dims) < 3:
+                raise ConfigError(
+                    section.key("finite_size"),
+                    "names of arms with at least 3 dims: " + ", ".join(arms),
+                    self.finite_size,
+                )
+        return self
 
 
 def check_fits_in_memory(section: Params, model: str, dims: list[int], loads: list[float]) -> None:

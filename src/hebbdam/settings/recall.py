@@ -35,12 +35,26 @@ RULES = ("softmax", "sum", "delta")
 SETTINGS = ("setting1", "setting2")
 
 
+MEMORY_LRS = Check(  # memory name → a learning rate of its own (names checked against the table in Settings.checked)
+    "a mapping from memory names to numbers in (0, ∞)",
+    lambda v: (
+        v is None
+        or (
+            isinstance(v, dict)
+            and all(isinstance(k, str) and isinstance(x, int | float) and not isinstance(x, bool) for k, x in v.items())
+            and all(0 < float(x) < float("inf") for x in v.values())
+        )
+    ),
+    lambda v: {k: float(x) for k, x in (v or {}).items()},
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Training:
     """How one trained arm fits (``lit.transformer.fit``): Adam at ``lr`` on batches of ``batch_size``, validated on
     ``val_batches`` batches every ``eval_every`` steps, until ``max_steps``, val_loss < ``stop_loss``,
     ``patience`` validations without improvement, or validation losses flat within a relative ``flat_tolerance``
-    over ``patience`` validations (0: off)."""
+    over ``patience`` validations (0: off). ``lrs`` gives a memory its own lr (from a sweep; recorded per point)."""
 
     batch_size: int = setting(POSITIVE_INT)
     lr: float = setting(POSITIVE)
@@ -50,6 +64,11 @@ class Training:
     stop_loss: float | None = setting(optional(POSITIVE), None)
     patience: int = setting(POSITIVE_INT)
     flat_tolerance: float = setting(FRACTION, 0.0)
+    lrs: dict[str, float] = setting(MEMORY_LRS, {})  # memory → its own Adam lr (others: ``lr``)
+
+    def lr_of(self, name: str) -> float:
+        """Memory ``name``'s learning rate: its entry of ``lrs``, else ``lr``."""
+        return self.lrs.get(name, self.lr)
 
     @property
     def epochs(self) -> int:
@@ -199,6 +218,8 @@ class Settings:
             "schlag.setting2.memories": self.schlag.setting2.memories,
             "free.memories": self.free.memories,
             "mqar.memories": self.mqar.memories,
+            "schlag.lrs": list(self.schlag.training.lrs),
+            "mqar.lrs": list(self.mqar.training.lrs),
         }
         for key, names in lists.items():
             if any(name not in self.memories for name in names):
