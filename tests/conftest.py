@@ -30,6 +30,8 @@ TINY_CAPACITY = [
     "capacity.arms.dam3_async.dims=[12]",
     "capacity.arms.dam3_async.loads=[0.5,4.0]",
     *(f"capacity.arms.{arm}.{key}" for arm in BIASED_ARMS for key in ("dims=[24]", "loads=[0.05,0.3]")),
+    "capacity.finite_size=[]",  # Hebb's finite-size arm (D up to 2000) has its own tests
+    "~capacity.arms.hebb_finite",
 ]
 
 
