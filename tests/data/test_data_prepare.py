@@ -18,7 +18,8 @@ import yaml
 from hebbdam import cli
 from hebbdam.composition import compose
 from hebbdam.data import readers
-from hebbdam.data.prepare import PrepareConfig, SyntheticConfig, load_processed, prepare, tensor_sha256
+from hebbdam.data.config import PrepareConfig, SyntheticConfig
+from hebbdam.data.prepare import load_processed, prepare, tensor_sha256
 from hebbdam.errors import HebbdamError
 
 REPO = Path(__file__).resolve().parents[2]
