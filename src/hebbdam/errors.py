@@ -5,6 +5,10 @@ class HebbdamError(Exception):
     """A problem the user can fix: a bad config value, a missing file, a diverged network."""
 
 
+class DivergedError(HebbdamError):
+    """A trained network whose parameters became non-finite (an lr too large for it)."""
+
+
 class ConfigError(HebbdamError):
     """A params key that is missing or holds a value of the wrong kind."""
 

@@ -180,6 +180,20 @@ class Keyed:
 
 
 @dataclass(frozen=True)
+class Mapped:
+    """A field holding a mapping from any names (checked elsewhere) to values that pass ``check``, each value
+    refused naming its own key."""
+
+    check: Check
+
+    def read(self, section: Params, name: str, default: Any, values: dict) -> dict:
+        if section.raw(name, None) in (None, {}):
+            return {}
+        entries = section.section(name)
+        return {key: self.check.read(entries, key, MISSING) for key, _ in entries.items()}
+
+
+@dataclass(frozen=True)
 class Spec:
     """How :func:`parse` fills one field: its reader (``read(section, name, default, values)``), its default,
     when it is read (``when(values)`` over the fields parsed before it; otherwise the key is not read and a value in

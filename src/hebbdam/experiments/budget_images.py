@@ -65,7 +65,15 @@ from ..metrics import binarise, bootstrap_crossing, crossing, grid_estimate, log
 from ..parallel import map_fits
 from ..rules import get_rule
 from ..settings import budget_images as schema
-from ..settings.budget_images import BACKPROP, MASKING, VERSIONS, Arm, Condition, Settings
+from ..settings.budget_images import (
+    BACKPROP,
+    BACKPROP_DEFAULTS,  # noqa: F401  (re-exported: the stage reads as before)
+    MASKING,
+    VERSIONS,
+    Arm,
+    Condition,
+    Settings,
+)
 from .common import (
     Curves,
     built,

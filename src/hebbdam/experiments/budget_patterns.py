@@ -64,6 +64,7 @@ import torch
 from ..config import Params
 from ..data.synthetic import flip_bits, rademacher
 from ..dynamics import relax
+from ..errors import DivergedError
 from ..lit import store
 from ..lit.backprop import Denoisable, FeatureMap, MemoryMatrix, PairwiseWeights, Plateau, fit_denoising
 from ..logs import say
@@ -149,6 +150,9 @@ class Filled:
     info: dict
 
 
+DIVERGED_LOSS = 1e30  # the training loss a diverged fit is ranked by (finite: records hold no inf)
+
+
 def build_memory(
     arm: Arm, trial: Trial, size: int, settings: Settings, lr: float | None = None, init: str | None = None
 ) -> Filled:
@@ -171,24 +175,28 @@ def build_memory(
     init = arm.inits[0] if init is None else init
     parameters = trainable(arm, patterns, size, seed, init)
     start = parameters.export()  # a copy: the fit trains ``parameters`` in place
-    fitted = fit_denoising(
-        parameters,
-        patterns,
-        flip=settings.flip_fraction,
-        steps=int(arm.options.get("steps", 3)),
-        lr=lr,
-        updates=int(arm.options.get("updates", DEFAULT_UPDATES)),
-        batch_size=int(arm.options.get("batch_size", 64)),
-        seed=seed,
-        trainer_options=settings.trainer,
-        logger=False,  # hundreds of small fits: the stage logs its curves, not each fit's steps
-        plateau=Plateau(
-            int(arm.options.get("window", DEFAULT_WINDOW)),
-            arm.options.get("tolerance", DEFAULT_TOLERANCE),
-            floor=arm.options.get("floor", DEFAULT_FLOOR),
-            noise=arm.options.get("noise", DEFAULT_NOISE),
-        ),
-    )
+    try:
+        fitted = fit_denoising(
+            parameters,
+            patterns,
+            flip=settings.flip_fraction,
+            steps=int(arm.options.get("steps", 3)),
+            lr=lr,
+            updates=int(arm.options.get("updates", DEFAULT_UPDATES)),
+            batch_size=int(arm.options.get("batch_size", 64)),
+            seed=seed,
+            trainer_options=settings.trainer,
+            logger=False,  # hundreds of small fits: the stage logs its curves, not each fit's steps
+            plateau=Plateau(
+                int(arm.options.get("window", DEFAULT_WINDOW)),
+                arm.options.get("tolerance", DEFAULT_TOLERANCE),
+                floor=arm.options.get("floor", DEFAULT_FLOOR),
+                noise=arm.options.get("noise", DEFAULT_NOISE),
+            ),
+        )
+    except DivergedError:  # a diverged fit is a failed candidate of the sweep: its start is kept, flagged
+        return Filled(start, {"lr": lr, "init": init, "updates": 0, "converged": False, "loss": DIVERGED_LOSS,
+                              "kept": "start", "diverged": True})  # fmt: skip
     memory, kept = keep_better(fitted.memory.export(), start, trial, settings)
     return Filled(memory, {"lr": lr, "init": init, **fitted.fit_summary, "kept": kept})
 

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from ..data.synthetic import flip_bits
-from ..errors import HebbdamError
+from ..errors import DivergedError
 from ..memory import DenseAM, Hopfield, Power, RandomFeatureDAM, Separation
 
 
@@ -584,7 +584,7 @@ class BackpropModule(pl.LightningModule, Generic[Trained]):
         super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
         for name, param in self.memory.named_parameters():
             if not bool(torch.isfinite(param).all()):
-                raise HebbdamError(
+                raise DivergedError(
                     f"rule {self.rule_name}: parameter '{name}' became non-finite at step {self.global_step + 1} "
                     f"(epoch {self.current_epoch}, batch {batch_idx}, lr={self.lr}); lower the learning rate; "
                     "the last checkpoint written is unchanged"

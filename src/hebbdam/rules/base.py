@@ -176,10 +176,15 @@ def get_rule(name: str, **hyper) -> Rule:
 
 
 def rule_defaults(name: str) -> dict:
-    """The default hyper-parameters of rule ``name`` (what conf/rule/<name>.yaml lists)."""
+    """The default hyper-parameters of rule ``name`` (what conf/rule/<name>.yaml lists; a tuple default as the list
+    YAML holds)."""
     get_rule(name)
     params = inspect.signature(_REGISTRY[name]).parameters.values()
-    return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
+    return {
+        p.name: list(p.default) if isinstance(p.default, tuple) else p.default
+        for p in params
+        if p.default is not inspect.Parameter.empty
+    }
 
 
 def rule_names() -> list[str]:

@@ -195,7 +195,7 @@ RULES: dict[str, RuleInfo] = {
             "simplicial",
             "local",
             "simplices",
-            {"count": 4096, "seed": 0, "orders": (2, 3), "shares": (0.5, 0.5)},
+            {"count": 4096, "seed": 0, "orders": [2, 3], "shares": [0.5, 0.5]},
             _simplicial,
         ),
         RuleInfo("slot", "local", "slots"),

@@ -14,6 +14,7 @@ from ..schema import (
     POSITIVE_INT,
     Check,
     Inline,
+    Mapped,
     Named,
     Section,
     choice,
@@ -35,18 +36,7 @@ RULES = ("softmax", "sum", "delta")
 SETTINGS = ("setting1", "setting2")
 
 
-MEMORY_LRS = Check(  # memory name → a learning rate of its own (names checked against the table in Settings.checked)
-    "a mapping from memory names to numbers in (0, ∞)",
-    lambda v: (
-        v is None
-        or (
-            isinstance(v, dict)
-            and all(isinstance(k, str) and isinstance(x, int | float) and not isinstance(x, bool) for k, x in v.items())
-            and all(0 < float(x) < float("inf") for x in v.values())
-        )
-    ),
-    lambda v: {k: float(x) for k, x in (v or {}).items()},
-)
+MEMORY_LRS = Mapped(POSITIVE)  # memory name → a learning rate of its own (names checked in Settings.checked)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -24,7 +24,8 @@ from ..schema import (
     parse,
     setting,
 )
-from .catalogue import rule_info, trains
+from .arms import checked_rule
+from .catalogue import rule_info
 
 KINDS = ("willshaw", "threshold", "projection", "bcpnn", "hopfield")  # the registry kinds this stage reads
 
@@ -57,13 +58,7 @@ class Arm:
                 raise ConfigError(section.key(f"options.{key}"), f"an option of memory {self.memory} {allowed}", key)
             if not POSITIVE.accepts(value):
                 raise ConfigError(section.key(f"options.{key}"), POSITIVE.expected, value)
-        try:
-            rule = rule_info(self.rule)
-            rule.checked(self.writer_hyper(0.1))
-            if not trains(rule, self.memory):
-                raise ValueError(f"{rule.describe()} cannot train memory {self.memory}")
-        except (KeyError, ValueError, TypeError) as err:
-            raise ConfigError(section.key("rule"), f"a rule that writes memory {self.memory}", self.rule) from err
+        checked_rule(section, self.rule, self.writer_hyper(0.1), self.memory)
         return self
 
     def writer_hyper(self, coding: float) -> dict:
