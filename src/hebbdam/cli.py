@@ -82,10 +82,10 @@ def _commands() -> dict[str, Command]:
         ),
         "measure": Command(
             "hebbdam.measure:main",
-            "measure the figures README.md quotes (composition time, exp-show width, install size, test-suite time) "
-            "into reports/measured.json and README.md",
+            "measure the figures README.md quotes (composition time, one- against two-device stage time, exp-show "
+            "width, install size, test-suite time) into reports/measured.json and README.md",
             "part",
-            ("compose", "exp-show", "install", "suite"),
+            ("compose", "devices", "exp-show", "install", "suite"),
         ),
         "stage-times": Command(
             "hebbdam.timings:main", "write README.md's stage-time paragraph from .timings/", options=("--out",)

@@ -12,6 +12,9 @@ measurement cannot drift apart (a test compares them).
 - ``suite``: the whole test suite as ``make test`` runs it (``pytest -q``, W&B disabled): wall seconds and counts.
 - ``compose``: ``hebbdam compose --cfg`` (the composition and its whole check, as ``dvc exp run -S`` runs them) in
   ``COMPOSE_RUNS`` fresh interpreters: the median wall and CPU seconds of one.
+- ``devices``: the whole ci capacity stage on one device (one process) and with ``trainer.devices=2`` (two stage-long
+  CPU workers): the wall seconds of each, their ratio, and whether the two wrote the same record, curves and headline
+  byte for byte.
 """
 
 from __future__ import annotations
@@ -129,14 +132,51 @@ def measure_compose(runs: int = COMPOSE_RUNS) -> dict[str, float]:
     }
 
 
+DEVICE_OUTPUTS = ("capacity.json", "capacity_curves.json", "headline/capacity.json")
+
+
+def _capacity_stage(overrides: list[str], out: Path, workers: str | None) -> float:
+    """Wall seconds of ``hebbdam capacity`` on the composition of conf/ with ``overrides``, writing into ``out``."""
+    from .composition import compose
+
+    params = out.with_suffix(".yaml")
+    params.write_text(compose(overrides, config_dir=REPO_ROOT / "conf", selection=False), encoding="utf-8")
+    env = {"WANDB_MODE": "disabled", "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
+    if workers is not None:
+        env["HEBBDAM_WORKERS"] = workers
+    start = time.perf_counter()
+    _run(
+        [sys.executable, "-m", "hebbdam.cli", "capacity", "--params", str(params), "--out", str(out)], REPO_ROOT, **env
+    )
+    return time.perf_counter() - start
+
+
+def measure_devices() -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix="hebbdam-measure.") as folder:
+        one = _capacity_stage(["profile=ci"], Path(folder) / "one", "1")
+        two = _capacity_stage(["profile=ci", "trainer.devices=2"], Path(folder) / "two", None)
+        same = all(
+            (Path(folder) / "one" / name).read_bytes() == (Path(folder) / "two" / name).read_bytes()
+            for name in DEVICE_OUTPUTS
+        )
+    return {
+        "devices_one_seconds": round(one, 1),
+        "devices_two_seconds": round(two, 1),
+        "devices_speedup": round(one / two, 2),
+        "devices_identical": "byte-identical" if same else "DIFFERENT",
+    }
+
+
 PARTS: dict[str, Callable[[], Mapping[str, object]]] = {
     "compose": measure_compose,
+    "devices": measure_devices,
     "exp-show": measure_exp_show,
     "install": measure_install,
     "suite": measure_suite,
 }
 PART_KEYS = {
     "compose": ("compose_seconds", "compose_cpu_seconds"),
+    "devices": ("devices_one_seconds", "devices_two_seconds", "devices_speedup", "devices_identical"),
     "exp-show": ("exp_show_columns", "exp_show_columns_undropped"),
     "install": ("install_mib",),
     "suite": ("suite_minutes", "suite_passed"),
