@@ -48,7 +48,7 @@ def _commands() -> dict[str, Command]:
             "override",
             None,
             True,
-            ("--out", "--reset", "--cfg"),
+            ("--out", "--reset", "--cfg", "--pipeline"),
         ),
         "dvc-yaml": Command(
             "hebbdam.dvcyaml:main",
@@ -122,6 +122,8 @@ OPTION_HELP = {
     "--check": "write nothing; fail when the file on disk differs",
     "--reset": "forget the kept selection (conf/selection/current.yaml): back to the defaults of conf/",
     "--cfg": "print the composed config (with the kept selection and these overrides) and write nothing",
+    "--pipeline": "root (params.yaml, conf/config.yaml; the default) or paper (reports/paper/params.yaml, "
+    "conf/paper.yaml)",
     "--same-seed": "the run used the baseline's seed: keys listed under 'exact' must equal the baseline bit for bit",
 }
 FLAGS = ("--check", "--reset", "--cfg", "--same-seed")  # options that take no value
