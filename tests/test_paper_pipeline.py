@@ -197,9 +197,7 @@ def test_reproducing_one_pipeline_never_touches_the_other(git_copy):
     assert f"`{PAPER.metrics_dir}/`" in readme and (git_copy / PAPER.reports / "numbers.tex").is_file()
 
     paper_before = _digests(git_copy, PAPER.project)
-    (git_copy / "params.yaml").write_text(
-        compose(TINY_CAPACITY, git_copy / "conf", selection=False), encoding="utf-8"
-    )
+    (git_copy / "params.yaml").write_text(compose(TINY_CAPACITY, git_copy / "conf", selection=False), encoding="utf-8")
     _ok(dvc(git_copy, "repro", "capacity"))
     assert _root_files(git_copy)["reports/metrics/capacity.json"] != root_before["reports/metrics/capacity.json"]
     assert _digests(git_copy, PAPER.project) == paper_before

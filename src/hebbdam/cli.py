@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import HebbdamError
-from .stages import STAGES, figure_modules
+from .stages import PIPELINES, STAGES, figure_modules
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ def _commands() -> dict[str, Command]:
             "run the stages in pipeline order without DVC (a machine with no dvc installed)",
             "stage",
             tuple(stage.name for stage in STAGES),
+            options=("--pipeline",),
         ),
         "gate": Command(
             "hebbdam.gate:main",
@@ -127,6 +128,7 @@ OPTION_HELP = {
     "--same-seed": "the run used the baseline's seed: keys listed under 'exact' must equal the baseline bit for bit",
 }
 FLAGS = ("--check", "--reset", "--cfg", "--same-seed")  # options that take no value
+CHOICES = {"--pipeline": tuple(pipeline.name for pipeline in PIPELINES)}  # options that take one of a few values
 
 
 def _config_groups(config_dir: Path = Path("conf")) -> str:
@@ -164,7 +166,7 @@ def build_parser(commands: dict[str, Command] | None = None) -> _Parser:
             if option in FLAGS:
                 cmd.add_argument(option, action="store_true", help=OPTION_HELP[option])
             else:
-                cmd.add_argument(option, default=None, help=OPTION_HELP[option])
+                cmd.add_argument(option, default=None, choices=CHOICES.get(option), help=OPTION_HELP[option])
         if command.words:
             cmd.add_argument(
                 "words",

@@ -6,19 +6,10 @@ from pathlib import Path
 
 from . import io, selection
 from .composition import compose as compose_config
-from .errors import HebbdamError
 from .logs import say
-from .stages import PIPELINES, ROOT, Pipeline, pipeline_named
+from .stages import ROOT, pipeline_named
 
 CONFIG_DIR = Path("conf")
-
-
-def _pipeline(name: str | None) -> Pipeline:
-    try:
-        return pipeline_named(name or ROOT.name)
-    except KeyError:
-        valid = ", ".join(pipeline.name for pipeline in PIPELINES)
-        raise HebbdamError(f"compose: unknown pipeline '{name}'; valid: {valid}") from None
 
 
 def compose(args) -> None:
@@ -29,15 +20,18 @@ def compose(args) -> None:
     ``dvc exp run -S …`` composes from them too; a composition that fails leaves the previous selection and the params
     file as they were. Into another file (``--out``), the overrides apply to that file only.
     """
-    pipeline = _pipeline(args.pipeline)
-    names = {"config_name": pipeline.config, "selection_name": pipeline.selection}
+    pipeline = pipeline_named(args.pipeline or ROOT.name)  # the CLI refuses other names
+
+    def composed(overrides: list[str]) -> str:
+        return compose_config(overrides, CONFIG_DIR, config_name=pipeline.config, selection_name=pipeline.selection)
+
     if args.cfg:  # show, as Hydra's --cfg job does: the selection plus these overrides, nothing kept or written
-        print(compose_config(args.overrides, CONFIG_DIR, **names), end="")
+        print(composed(args.overrides), end="")
         return
     params = Path(pipeline.params_file if args.params == "params.yaml" else args.params)
     out = Path(args.out or params)
     if out.resolve() != params.resolve():
-        io.write_text(out, compose_config(args.overrides, **names))
+        io.write_text(out, composed(args.overrides))
         say(f"composed conf/ {' '.join(args.overrides) or '(defaults)'} → {out}")
         return
     kept = selection.path(CONFIG_DIR, pipeline.selection)
@@ -47,7 +41,7 @@ def compose(args) -> None:
     if args.overrides:
         selection.write(args.overrides, CONFIG_DIR, pipeline.selection)
     try:
-        text = compose_config([], CONFIG_DIR, **names)
+        text = composed([])
     except BaseException:
         if previous is None:
             kept.unlink(missing_ok=True)

@@ -73,10 +73,11 @@ def _pipeline_option(name: str) -> str:
 
 def write(overrides: Sequence[str], config_dir: str | Path, name: str = "current") -> Path:
     """Keep ``overrides`` as the selection ``name`` (replacing the previous one)."""
+    command = f"hebbdam compose {_pipeline_option(name)}"
     text = (
         "# @package _global_\n"
-        f"# Written by `hebbdam compose {_pipeline_option(name)}{' '.join(overrides)}`: kept for every later composition\n"
-        f"# (make params, dvc exp run -S …). `hebbdam compose {_pipeline_option(name)}--reset` deletes it. Untracked on purpose: it is your choice, not the\n"
+        f"# Written by `{command}{' '.join(overrides)}`: kept for every later composition (make params,\n"
+        f"# dvc exp run -S …). `{command}--reset` deletes it. Untracked on purpose: it is your choice, not the\n"
         "# repository's defaults.\n" + yaml.safe_dump(as_config(overrides, config_dir), sort_keys=False)
     )
     return io.write_text(path(config_dir, name), text)

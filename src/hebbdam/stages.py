@@ -428,6 +428,21 @@ def figure_modules() -> list[str]:
     return [name for stage in EXPERIMENTS for name in stage.figures]
 
 
+def stage_options(stage: Stage, pipeline: Pipeline) -> list[str]:
+    """The options that point ``hebbdam <stage>`` at ``pipeline``'s params file and folders (run from the repository
+    root): none for the root pipeline, whose files are the commands' defaults."""
+    if pipeline is ROOT:
+        return []
+    options = ["--params", pipeline.params_file]
+    if stage in EXPERIMENTS:
+        options += ["--out", pipeline.metrics_dir]
+    elif stage.name == "figures":
+        options += ["--metrics", pipeline.metrics_dir, "--out", pipeline.figures_dir]
+    elif stage.name == "report":
+        options += ["--metrics", pipeline.metrics_dir, "--out", f"{pipeline.reports}/README.md"]
+    return options
+
+
 def stage_named(name: str) -> Stage:
     for stage in STAGES:
         if stage.name == name:
