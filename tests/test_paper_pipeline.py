@@ -202,3 +202,15 @@ def test_reproducing_one_pipeline_never_touches_the_other(git_copy):
     assert _root_files(git_copy)["reports/metrics/capacity.json"] != root_before["reports/metrics/capacity.json"]
     assert _digests(git_copy, PAPER.project) == paper_before
     assert "capacity" not in json.loads(_ok(dvc(project, "status", "--json")) or "{}")
+
+
+def test_run_pipeline_runs_the_paper_stages_as_the_paper_dvc_yaml_does():
+    """`hebbdam run-pipeline --pipeline paper` (a GPU machine without DVC) runs the same command lines, in order."""
+    from hebbdam.runner import commands
+
+    expected = []
+    for body in _paper_dvc_yaml()["stages"].values():
+        items = body.get("foreach", [None])
+        command = (body.get("do") or body)["cmd"].removeprefix("cd ../.. && ")
+        expected += [command.replace("${item}", item) if item else command for item in items]
+    assert [" ".join(argv) for argv in commands([], PAPER)] == expected
