@@ -43,7 +43,8 @@ def _commands() -> dict[str, Command]:
     commands: dict[str, Command] = {
         "compose": Command(
             "hebbdam.commands:compose",
-            "compose conf/ (with Hydra overrides, kept as your selection for later dvc exp run) into params.yaml. "
+            "compose conf/ (with Hydra overrides, kept as your selection for later dvc exp run) into params.yaml "
+            "(--pipeline paper: conf/paper.yaml into reports/paper/params.yaml, with its own selection). "
             + _config_groups(),
             "override",
             None,
