@@ -214,3 +214,22 @@ def test_run_pipeline_runs_the_paper_stages_as_the_paper_dvc_yaml_does():
         command = (body.get("do") or body)["cmd"].removeprefix("cd ../.. && ")
         expected += [command.replace("${item}", item) if item else command for item in items]
     assert [" ".join(argv) for argv in commands([], PAPER)] == expected
+
+
+@pytest.mark.slow  # a git copy and one queued experiment, about 40 s
+def test_a_queued_paper_experiment_composes_the_paper_profile_whatever_the_laptop_selected(tmp_path):
+    """In reports/paper, `dvc exp run --queue -S …` composes conf/paper.yaml (its .dvc/config says so): paper sizes
+    plus the override, even after `make params OVERRIDES=profile=ci` selected ci for the laptop pipeline."""
+    from hebbdam.measure import scratch_repository
+
+    repo = scratch_repository(tmp_path / "repo")
+    env = {**stage_env(), "PYTHONPATH": str(repo / "src")}
+    argv = [sys.executable, "-m", "hebbdam.cli", "compose", "profile=ci"]
+    subprocess.run(argv, cwd=repo, env=env, check=True, capture_output=True)
+    project = repo / PAPER.project
+    _ok(dvc(project, "exp", "run", "--queue", "-n", "picked", "-S", "capacity.trials=2", "capacity"))
+    shown = json.loads(_ok(dvc(project, "exp", "show", "--json")))
+    queued = [rev for commit in shown for exp in commit.get("experiments") or [] for rev in exp["revs"]]
+    params = next(rev for rev in queued if rev["name"] == "picked")["data"]["params"]["params.yaml"]["data"]
+    assert (params["profile"], params["capacity"]["trials"], params["data"]["root"]) == ("paper", 2, PAPER.data)
+    assert yaml.safe_load((repo / "params.yaml").read_text(encoding="utf-8"))["profile"] == "ci"
