@@ -170,7 +170,7 @@ def test_a_never_run_paper_pipeline_leaves_the_root_clean(git_copy):
     assert {"download", "capacity", "report"} <= set(stale)  # the paper project sees its own never-run stages
 
 
-@pytest.mark.slow  # a tiny capacity stage in each pipeline and the paper report stage, about 1 min on 2 cores
+@pytest.mark.slow  # a tiny capacity stage in each pipeline, the paper figures and report: about 2 min on 2 cores
 def test_reproducing_one_pipeline_never_touches_the_other(git_copy):
     from hebbdam.composition import compose
 
@@ -182,19 +182,20 @@ def test_reproducing_one_pipeline_never_touches_the_other(git_copy):
     )
     root_before = _root_files(git_copy)
     _ok(dvc(project, "repro", "capacity"))
-    # the paper report from results (the root's committed metrics stand in for the other paper stages' results)
+    # the paper figures and report (the root's committed metrics stand in for the other paper stages' results)
     for path in (git_copy / ROOT.metrics_dir).rglob("*.json"):
         target = git_copy / PAPER.metrics_dir / path.relative_to(git_copy / ROOT.metrics_dir)
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(path.read_bytes())
-    _ok(dvc(project, "repro", "--single-item", "report"))
+    _ok(dvc(project, "repro", "--single-item", "figures", "report"))
     assert _root_files(git_copy) == root_before
     assert json.loads(_ok(dvc(git_copy, "status", "--json")) or "{}") == {}
     paper_record = json.loads((git_copy / PAPER.metrics_dir / "capacity.json").read_text(encoding="utf-8"))
     assert paper_record["profile"] == "ci"
     readme = (git_copy / PAPER.reports / "README.md").read_text(encoding="utf-8")
     assert f"`{PAPER.metrics_dir}/`" in readme and (git_copy / PAPER.reports / "numbers.tex").is_file()
+    assert (git_copy / PAPER.figures_dir / "capacity.pdf").is_file()
 
     paper_before = _digests(git_copy, PAPER.project)
     (git_copy / "params.yaml").write_text(compose(TINY_CAPACITY, git_copy / "conf", selection=False), encoding="utf-8")
