@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export WANDB_MODE ?= offline
 
-.PHONY: repro test lint lock params stages ci ci-pipeline ci-baseline ci-calibrate bench device-wheels clean-venv
+.PHONY: repro paper paper-params paper-status test lint lock params stages ci ci-pipeline ci-baseline ci-calibrate bench device-wheels clean-venv
 
 # Exact versions from requirements.lock (`make lock` rewrites it from the current venv), then hebbdam itself.
 $(BIN)/hebbdam: pyproject.toml requirements.lock
@@ -20,6 +20,18 @@ $(BIN)/hebbdam: pyproject.toml requirements.lock
 repro: export HEBBDAM_RUN_GROUP ?= repro-$(shell date -u +%Y%m%d-%H%M%S)
 repro: $(BIN)/hebbdam  ## regenerate every stale figure and number (FORCE=1: all of them)
 	$(BIN)/dvc repro $(if $(FORCE),--force,)
+
+# The paper profile is a DVC project of its own (reports/paper: its dvc.yaml, params.yaml, dvc.lock and results), so
+# `make repro` and every dvc command at the root never see it; these run it (GPU-sized: not on a laptop).
+paper: export HEBBDAM_RUN_GROUP ?= paper-$(shell date -u +%Y%m%d-%H%M%S)
+paper: $(BIN)/hebbdam  ## the paper pipeline: `dvc repro` in reports/paper (FORCE=1: all of it); results there
+	cd reports/paper && $(abspath $(BIN))/dvc repro $(if $(FORCE),--force,)
+
+paper-status: $(BIN)/hebbdam  ## which paper stages are stale (`dvc status` in reports/paper)
+	cd reports/paper && $(abspath $(BIN))/dvc status
+
+paper-params: $(BIN)/hebbdam  ## recompose reports/paper/params.yaml from conf/paper.yaml; OVERRIDES kept, RESET=1 forgets
+	$(BIN)/hebbdam compose --pipeline paper $(if $(RESET),--reset,) $(OVERRIDES)
 
 test: $(BIN)/hebbdam lint  ## lint (ruff, mypy), then the test suite (W&B disabled)
 	WANDB_MODE=disabled $(BIN)/pytest -q
@@ -36,9 +48,10 @@ lock: $(BIN)/hebbdam  ## rewrite requirements.lock from the venv (after changing
 params: $(BIN)/hebbdam  ## recompose params.yaml; OVERRIDES="profile=ci" is kept for later dvc exp run; RESET=1 forgets it
 	$(BIN)/hebbdam compose $(if $(RESET),--reset,) $(OVERRIDES)
 
-stages: $(BIN)/hebbdam  ## after adding or changing a stage in src/hebbdam/stages.py or its imports: dvc.yaml + params.yaml
+stages: $(BIN)/hebbdam  ## after adding or changing a stage or its imports: both dvc.yaml files and both params files
 	$(BIN)/hebbdam dvc-yaml
 	$(BIN)/hebbdam compose $(OVERRIDES)
+	$(BIN)/hebbdam compose --pipeline paper
 
 ci:  ## what CI runs (.ci/run): make test, the ci profile gated at two seeds, the planted-break suite
 	bash .ci/run

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import HebbdamError
-from .stages import STAGES, figure_modules
+from .stages import PIPELINES, STAGES, figure_modules
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,13 @@ def _commands() -> dict[str, Command]:
     commands: dict[str, Command] = {
         "compose": Command(
             "hebbdam.commands:compose",
-            "compose conf/ (with Hydra overrides, kept as your selection for later dvc exp run) into params.yaml. "
+            "compose conf/ (with Hydra overrides, kept as your selection for later dvc exp run) into params.yaml "
+            "(--pipeline paper: conf/paper.yaml into reports/paper/params.yaml, with its own selection). "
             + _config_groups(),
             "override",
             None,
             True,
-            ("--out", "--reset", "--cfg"),
+            ("--out", "--reset", "--cfg", "--pipeline"),
         ),
         "dvc-yaml": Command(
             "hebbdam.dvcyaml:main",
@@ -60,6 +61,7 @@ def _commands() -> dict[str, Command]:
             "run the stages in pipeline order without DVC (a machine with no dvc installed)",
             "stage",
             tuple(stage.name for stage in STAGES),
+            options=("--pipeline",),
         ),
         "gate": Command(
             "hebbdam.gate:main",
@@ -122,9 +124,12 @@ OPTION_HELP = {
     "--check": "write nothing; fail when the file on disk differs",
     "--reset": "forget the kept selection (conf/selection/current.yaml): back to the defaults of conf/",
     "--cfg": "print the composed config (with the kept selection and these overrides) and write nothing",
+    "--pipeline": "root (params.yaml, conf/config.yaml; the default) or paper (reports/paper/params.yaml, "
+    "conf/paper.yaml)",
     "--same-seed": "the run used the baseline's seed: keys listed under 'exact' must equal the baseline bit for bit",
 }
 FLAGS = ("--check", "--reset", "--cfg", "--same-seed")  # options that take no value
+CHOICES = {"--pipeline": tuple(pipeline.name for pipeline in PIPELINES)}  # options that take one of a few values
 
 
 def _config_groups(config_dir: Path = Path("conf")) -> str:
@@ -162,7 +167,7 @@ def build_parser(commands: dict[str, Command] | None = None) -> _Parser:
             if option in FLAGS:
                 cmd.add_argument(option, action="store_true", help=OPTION_HELP[option])
             else:
-                cmd.add_argument(option, default=None, help=OPTION_HELP[option])
+                cmd.add_argument(option, default=None, choices=CHOICES.get(option), help=OPTION_HELP[option])
         if command.words:
             cmd.add_argument(
                 "words",

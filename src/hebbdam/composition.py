@@ -14,18 +14,26 @@ import yaml
 from .errors import HebbdamError
 
 
-def compose(overrides: Sequence[str] = (), config_dir: str | Path = "conf", selection: bool = True) -> str:
-    """Compose ``conf/`` with Hydra overrides into the YAML text ``dvc exp run`` would write to params.yaml.
+def compose(
+    overrides: Sequence[str] = (),
+    config_dir: str | Path = "conf",
+    selection: bool = True,
+    config_name: str = "config",
+    selection_name: str = "current",
+) -> str:
+    """Compose ``conf/<config_name>.yaml`` with Hydra overrides into the YAML text ``dvc exp run`` would write to
+    params.yaml (``config``: the root pipeline's; ``paper``: the paper pipeline's, :data:`hebbdam.stages.PAPER`).
 
-    ``selection``: start from the user's kept selection (``conf/selection/current.yaml``, :mod:`hebbdam.selection`)
-    when there is one, as DVC does; False composes the repository's defaults alone (tests, the params check).
+    ``selection``: start from the user's kept selection (``conf/selection/<selection_name>.yaml``,
+    :mod:`hebbdam.selection`) when there is one, as DVC does; False composes the repository's defaults alone (tests,
+    the params check).
     """
     from .selection import path as selection_path
 
-    if not selection and selection_path(config_dir).is_file():
+    if not selection and selection_path(config_dir, selection_name).is_file():
         overrides = ["~selection", *overrides]  # Hydra refuses to delete an optional default that is absent
-    if not Path(config_dir, "config.yaml").is_file():
-        raise HebbdamError(f"{Path(config_dir) / 'config.yaml'}: not found (run from the repository root)")
+    if not Path(config_dir, f"{config_name}.yaml").is_file():
+        raise HebbdamError(f"{Path(config_dir) / f'{config_name}.yaml'}: not found (run from the repository root)")
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.errors import HydraException
@@ -37,7 +45,7 @@ def compose(overrides: Sequence[str] = (), config_dir: str | Path = "conf", sele
     register_resolver()  # also registered by Hydra's plugin scan (src/hydra_plugins/hebbdam_check), DVC's included
     try:
         with initialize_config_dir(str(Path(config_dir).resolve()), version_base=None):
-            cfg = hydra_compose(config_name="config", overrides=list(overrides))
+            cfg = hydra_compose(config_name=config_name, overrides=list(overrides))
         OmegaConf.resolve(cfg)
     except (HydraException, OmegaConfBaseException, yaml.YAMLError) as err:
         lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]

@@ -13,22 +13,25 @@ import time
 
 from .errors import HebbdamError
 from .logs import say
-from .stages import STAGES
+from .stages import ROOT, STAGES, Pipeline, pipeline_named, stage_options
 
 
-def commands(names: list[str]) -> list[list[str]]:
-    """The argv of each stage to run (every stage when ``names`` is empty), foreach stages once per item."""
+def commands(names: list[str], pipeline: Pipeline = ROOT) -> list[list[str]]:
+    """The argv of each stage to run (every stage when ``names`` is empty), foreach stages once per item, pointed at
+    ``pipeline``'s params file and folders as its dvc.yaml points them (run from the repository root)."""
     chosen = [stage for stage in STAGES if not names or stage.name in names]
     argvs = []
     for stage in chosen:
         for item in stage.foreach or (None,):
-            argvs.append(["hebbdam", stage.command, *([item] if item else [])])
+            argvs.append(["hebbdam", stage.command, *([item] if item else []), *stage_options(stage, pipeline)])
     return argvs
 
 
 def main(args) -> None:
-    for argv in commands(args.words):
-        argv = [*argv, "--params", args.params]
+    pipeline = pipeline_named(args.pipeline or ROOT.name)  # the CLI refuses other names
+    for argv in commands(args.words, pipeline):
+        if pipeline is ROOT:
+            argv = [*argv, "--params", args.params]
         say(f"run-pipeline: {' '.join(argv)}")
         start = time.perf_counter()
         result = subprocess.run([sys.executable, "-m", "hebbdam.cli", *argv[1:]], check=False)

@@ -19,11 +19,13 @@ import yaml
 from . import io
 from .errors import HebbdamError
 
-SELECTION = Path("selection") / "current.yaml"  # under the config folder
+SELECTION = Path("selection") / "current.yaml"  # under the config folder: the root pipeline's
 
 
-def path(config_dir: str | Path) -> Path:
-    return Path(config_dir) / SELECTION
+def path(config_dir: str | Path, name: str = "current") -> Path:
+    """The selection file ``name`` (``current``: the root pipeline's; ``paper``: the paper pipeline's, which
+    ``conf/paper.yaml`` loads instead)."""
+    return Path(config_dir) / SELECTION.parent / f"{name}.yaml"
 
 
 def _is_group(config_dir: Path, key: str) -> bool:
@@ -65,28 +67,33 @@ def as_config(overrides: Sequence[str], config_dir: str | Path) -> dict:
     return {"defaults": defaults, **config} if defaults else config
 
 
-def write(overrides: Sequence[str], config_dir: str | Path) -> Path:
-    """Keep ``overrides`` as the selection (replacing the previous one)."""
+def _pipeline_option(name: str) -> str:
+    return "" if name == "current" else f"--pipeline {name} "
+
+
+def write(overrides: Sequence[str], config_dir: str | Path, name: str = "current") -> Path:
+    """Keep ``overrides`` as the selection ``name`` (replacing the previous one)."""
+    command = f"hebbdam compose {_pipeline_option(name)}"
     text = (
         "# @package _global_\n"
-        f"# Written by `hebbdam compose {' '.join(overrides)}`: kept for every later composition (make params,\n"
-        "# dvc exp run -S …). `hebbdam compose --reset` deletes it. Untracked on purpose: it is your choice, not the\n"
+        f"# Written by `{command}{' '.join(overrides)}`: kept for every later composition (make params,\n"
+        f"# dvc exp run -S …). `{command}--reset` deletes it. Untracked on purpose: it is your choice, not the\n"
         "# repository's defaults.\n" + yaml.safe_dump(as_config(overrides, config_dir), sort_keys=False)
     )
-    return io.write_text(path(config_dir), text)
+    return io.write_text(path(config_dir, name), text)
 
 
-def reset(config_dir: str | Path) -> bool:
-    """Delete the selection; True when there was one."""
-    target = path(config_dir)
+def reset(config_dir: str | Path, name: str = "current") -> bool:
+    """Delete the selection ``name``; True when there was one."""
+    target = path(config_dir, name)
     existed = target.is_file()
     target.unlink(missing_ok=True)
     return existed
 
 
-def describe(config_dir: str | Path) -> str:
-    """One line naming the active selection, for the compose command's message."""
-    target = path(config_dir)
+def describe(config_dir: str | Path, name: str = "current") -> str:
+    """One line naming the active selection ``name``, for the compose command's message."""
+    target = path(config_dir, name)
     if not target.is_file():
         return "no selection (the defaults of conf/)"
     lines = [line for line in target.read_text(encoding="utf-8").splitlines() if line.startswith("# Written by")]

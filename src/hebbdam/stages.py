@@ -19,6 +19,56 @@ FIGURES_DIR = "reports/figures"
 
 
 @dataclass(frozen=True)
+class Pipeline:
+    """One DVC project of the repository, running every stage of the table below on its own params and outputs.
+
+    ``project`` is the folder that holds its ``dvc.yaml``, ``params.yaml``, ``dvc.lock`` and ``.dvc/`` ("" for the
+    repository root); ``config`` the primary config under ``conf/`` that composes its params.yaml; ``selection`` the
+    name of its kept selection (``conf/selection/<name>.yaml``, :mod:`hebbdam.selection`); ``reports`` the folder of
+    its results and ``data`` its data root (DVC keeps a project's outputs inside the project). The paper pipeline is
+    a DVC project of its own (``dvc init --subdir``), so the root's ``dvc repro``, ``dvc status``, ``dvc exp run`` and
+    ``dvc plots show`` never see it, and reproducing one pipeline never touches the other's files.
+    """
+
+    name: str
+    project: str
+    config: str
+    selection: str
+    reports: str
+    data: str
+
+    @property
+    def metrics_dir(self) -> str:
+        return f"{self.reports}/metrics"
+
+    @property
+    def figures_dir(self) -> str:
+        return f"{self.reports}/figures"
+
+    @property
+    def params_file(self) -> str:
+        return f"{self.project}/params.yaml" if self.project else "params.yaml"
+
+    @property
+    def dvc_yaml(self) -> str:
+        return f"{self.project}/dvc.yaml" if self.project else "dvc.yaml"
+
+
+ROOT = Pipeline("root", "", config="config", selection="current", reports="reports", data="data")
+PAPER = Pipeline(
+    "paper", "reports/paper", config="paper", selection="paper", reports="reports/paper", data="reports/paper/data"
+)
+PIPELINES: tuple[Pipeline, ...] = (ROOT, PAPER)
+
+
+def pipeline_named(name: str) -> Pipeline:
+    for pipeline in PIPELINES:
+        if pipeline.name == name:
+            return pipeline
+    raise KeyError(name)
+
+
+@dataclass(frozen=True)
 class Plot:
     """A ``dvc plots`` definition over one curves file: one line per ``series`` value (long-format rows) and
     revision. The stage writes each row's line name into its ``series`` field (``experiments.common.Curves``); the
@@ -376,6 +426,21 @@ def experiment_outputs() -> list[str]:
 def figure_modules() -> list[str]:
     """Figure modules (under hebbdam.figures) in report order."""
     return [name for stage in EXPERIMENTS for name in stage.figures]
+
+
+def stage_options(stage: Stage, pipeline: Pipeline) -> list[str]:
+    """The options that point ``hebbdam <stage>`` at ``pipeline``'s params file and folders (run from the repository
+    root): none for the root pipeline, whose files are the commands' defaults."""
+    if pipeline is ROOT:
+        return []
+    options = ["--params", pipeline.params_file]
+    if stage in EXPERIMENTS:
+        options += ["--out", pipeline.metrics_dir]
+    elif stage.name == "figures":
+        options += ["--metrics", pipeline.metrics_dir, "--out", pipeline.figures_dir]
+    elif stage.name == "report":
+        options += ["--metrics", pipeline.metrics_dir, "--out", f"{pipeline.reports}/README.md"]
+    return options
 
 
 def stage_named(name: str) -> Stage:
