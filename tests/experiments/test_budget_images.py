@@ -240,7 +240,9 @@ def test_backprop_capped_at_ten_updates_is_flagged_and_gets_no_verdict(images_ru
     from hebbdam.figures import budget_images as figure
 
     record, *_ = images_run
-    for by_masking in record["arms"]["backprop"]["conditions"].values():
+    options = record["arms"]["backprop"]["options"]
+    for condition, by_masking in record["arms"]["backprop"]["conditions"].items():
+        lrs = options["condition_lrs"].get(condition, options["lrs"])  # binary_n3 sweeps its own (laptop conf)
         for per_k in by_masking.values():
             training = per_k["K8"]["training"]
             assert training["converged"] is False and training["updates_max"] == 10
@@ -250,9 +252,14 @@ def test_backprop_capped_at_ten_updates_is_flagged_and_gets_no_verdict(images_ru
             assert all(f["updates"] == 10 for f in capped)
             assert training["updates_median"] <= training["updates_max"]
             swept = [f for f in training["fits"] if "swept" in f]
-            # 3 lrs × 2 inits at the first P above K, then one lr per extension past an edge (chosen init only)
-            assert len(swept) == 1 and len(swept[0]["swept"]) == 6 + len(training["lrs_tried"]) - 3
-            assert {0.003, 0.01, 0.03} <= set(training["lrs_tried"]) and len(training["lrs_tried"]) <= 5
+            # 3 lrs from the slots at the first P above K, one lr per extension past an edge, then the random start
+            # at the lr the slots chose
+            tries = swept[0]["swept"]
+            assert len(swept) == 1 and len(tries) == len(training["lrs_tried"]) + 1
+            assert [t["init"] for t in tries] == ["slots"] * len(training["lrs_tried"]) + ["random"]
+            slots = min((t for t in tries if t["init"] == "slots"), key=lambda t: t["loss"])
+            assert tries[-1]["lr"] == slots["lr"] and sorted(t["lr"] for t in tries[:-1]) == training["lrs_tried"]
+            assert set(lrs) <= set(training["lrs_tried"]) and len(training["lrs_tried"]) <= 5
             assert training["lr"] == swept[0]["lr"] in training["lrs_tried"]
             edge = training["lr"] in (min(training["lrs_tried"]), max(training["lrs_tried"]))
             assert training["lr_at_edge"] is edge and (not edge or len(training["lrs_tried"]) == 5)
