@@ -20,10 +20,12 @@ training set and the set it is scored on. Each backprop fit runs until its train
 (``lit.backprop.Plateau`` per epoch: no relative fall of ``tolerance`` over ``patience`` updates, or the loss at most
 ``floor``) or ``cap`` updates, the lr multiplied by ``anneal`` after every epoch (:data:`CHECK_EVERY` full-batch
 updates: at a constant lr, Adam through the sharp softmax creeps and spikes instead of settling); the learning rates
-``lrs`` × initialisations ``inits`` (the slots, or random) are swept at the first seed and the smallest P above K, and
-the fit with the lowest final training loss is kept (its lr and init then serve every other P and seed); when its lr is
-the smallest or largest tried, the sweep goes one lr further that way (same factor, at most twice:
-``common.extended_sweep``; ``lrs_tried`` and ``lr_at_edge`` recorded). The trained units are kept only where they
+``lrs`` (a condition's own in ``condition_lrs``) are swept from the first of ``inits`` (the slots) at the first seed
+and the smallest P above K, and when the chosen lr is the smallest or largest tried, the sweep goes one lr further
+that way (same factor, at most twice: ``common.extended_sweep``; ``lrs_tried`` and ``lr_at_edge`` recorded); every
+other init (random) is then tried at the lr chosen there, and the fit with the lowest final training loss is kept (its
+lr and init then serve every other P and seed). A fit whose weights turn non-finite (``errors.DivergedError``) is a
+failed candidate: ranked last, its start kept, ``diverged`` recorded. The trained units are kept only where they
 recover more of the stored set than the units they started from (``kept``: "trained" / "start"; the stored set is the
 test set, so this too is memorisation). Independent fits run in parallel processes (``parallel.map_fits``: the record is
 the same for any worker count). The record stores each fit's updates, lr, init, ``kept`` and ``converged`` (False when
@@ -32,10 +34,12 @@ the cap came first).
 Protocol (Millidge et al. 2022, as E3 ``retrieval``): the query is the image with its bottom half hidden, the hidden
 pixels set by each ``masking`` convention: ``background`` (c = -1, the background value: pixel 0 in grey, -1 in the
 ±1 coding) or ``zero`` (c = 0: no input in the ±1 coding). For each training seed the stored set is the first P
-images of a seeded permutation of the training images, P on ``ratios`` × K; every one of the P is presented to the
-rule. Stored-set score: the fraction of the P stored images recovered, an image counting when the output is within
-Σ(x - out)² ≤ 50 · D / 784 of it (pixel units: Σ(c - out)² / 4, the number of wrong pixels for the binary version)
-and no other stored image is nearer to the output: a retrieved neighbour that happens to lie within the threshold
+images of a seeded permutation of the training images, P on ``ratios`` × K, then, one ratio of ``ratios_beyond`` at a
+time, the larger P only for the rows (arm, condition, masking, K) that still recover at least 0.9 of the stored set at
+their largest P (so that no P_0.9 stays censored above the grid, and no other row pays for it); every one of the P is
+presented to the rule. Stored-set score: the fraction of the P stored images recovered, an image counting when the
+output is within Σ(x - out)² ≤ 50 · D / 784 of it (pixel units: Σ(c - out)² / 4, the number of wrong pixels for the
+binary version) and no other stored image is nearer to the output: a retrieved neighbour that happens to lie within the threshold
 does not recall an image that was never written, so a memory that keeps K of P scores K/P (the keep-K curve
 min(1, K/P)). The threshold-only fraction is kept as ``stored_within_threshold``; held-out completion (test images,
 threshold only) is its own column, never mixed in. Capacity per (arm, condition, masking, K): P_0.9 and P_0.99 (P at

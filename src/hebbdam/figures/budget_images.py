@@ -247,10 +247,11 @@ def convergence_table(record: dict) -> list[str]:
             continue
         lines += [
             f"{name}: Adam on the completion loss of the stored set (memorisation: the stored set is the training set "
-            f"and the test set), stopped at the plateau of that loss or at {arm['options']['cap']} updates; lr × init "
-            "swept at the first seed and the smallest P above K, the sweep extended past an edge it chose (at most "
-            f"twice); the lr multiplied by {arm['options'].get('anneal', 1.0):g} after every check of the plateau; "
-            "the trained units kept only where they recover more of the stored set than their start.",
+            f"and the test set), stopped at the plateau of that loss or at {arm['options']['cap']} updates; the lrs "
+            f"swept from the {_inits(arm)} at the first seed and the smallest P above K, the sweep extended past an "
+            "edge it chose (at most twice); the lr multiplied by "
+            f"{arm['options'].get('anneal', 1.0):g} after every check of the plateau; the trained units kept only "
+            "where they recover more of the stored set than their start; a diverged fit is a failed candidate.",
             "",
             "| condition | masking | K | lr | lrs tried | init | updates (median / max over P, seeds) | fits at the "
             "cap | converged | kept trained / start |",
@@ -270,6 +271,12 @@ def convergence_table(record: dict) -> list[str]:
                         f"{training['kept']['trained']} / {training['kept']['start']} |"
                     )
     return lines
+
+
+def _inits(arm: dict) -> str:
+    """Which start the lrs are swept from and which are tried once, at the lr chosen there."""
+    first, *others = arm["options"].get("inits", ["slots"])
+    return f"{first}" + (f" (then {', '.join(others)} at the lr chosen there)" if others else "")
 
 
 def _training_note(row: dict) -> str:
