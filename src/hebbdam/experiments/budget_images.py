@@ -32,20 +32,20 @@ the same for any worker count). The record stores each fit's updates, lr, init, 
 the cap came first).
 
 Protocol (Millidge et al. 2022, as E3 ``retrieval``): the query is the image with its bottom half hidden, the hidden
-pixels set by each ``masking`` convention: ``background`` (c = -1, the background value: pixel 0 in grey, -1 in the
-±1 coding) or ``zero`` (c = 0: no input in the ±1 coding). For each training seed the stored set is the first P
-images of a seeded permutation of the training images, P on ``ratios`` × K, then, one ratio of ``ratios_beyond`` at a
-time, the larger P only for the rows (arm, condition, masking, K) that still recover at least 0.9 of the stored set at
-their largest P (so that no P_0.9 stays censored above the grid, and no other row pays for it); every one of the P is
+pixels set by each ``masking`` convention: ``background`` (c = -1, the background value: pixel 0 in grey, -1 in the ±1
+coding) or ``zero`` (c = 0: no input in the ±1 coding). For each training seed the stored set is the first P images of
+a seeded permutation of the training images, P on ``ratios`` × K, then, one ratio of ``ratios_beyond`` at a time, the
+larger P only for the rows (arm, condition, masking, K) that still recover at least 0.9 of the stored set at their
+largest P (so that no P_0.9 stays censored above the grid, and no other row pays for it); every one of the P is
 presented to the rule. Stored-set score: the fraction of the P stored images recovered, an image counting when the
 output is within Σ(x - out)² ≤ 50 · D / 784 of it (pixel units: Σ(c - out)² / 4, the number of wrong pixels for the
-binary version) and no other stored image is nearer to the output: a retrieved neighbour that happens to lie within the threshold
-does not recall an image that was never written, so a memory that keeps K of P scores K/P (the keep-K curve
+binary version) and no other stored image is nearer to the output: a retrieved neighbour that happens to lie within the
+threshold does not recall an image that was never written, so a memory that keeps K of P scores K/P (the keep-K curve
 min(1, K/P)). The threshold-only fraction is kept as ``stored_within_threshold``; held-out completion (test images,
 threshold only) is its own column, never mixed in. Capacity per (arm, condition, masking, K): P_0.9 and P_0.99 (P at
 which that fraction of the stored set is recovered, ``metrics.crossing`` on the mean over seeds), P_half (level 0.5,
-secondary: it credits a forgetting memory with 2K) and max_recalled = max_P P·f(P); 95% intervals resample the
-training seeds (``metrics.bootstrap_crossing``). An estimate outside the P grid is null with ``<key>_outside``.
+secondary: it credits a forgetting memory with 2K) and max_recalled = max_P P·f(P); 95% intervals resample the training
+seeds (``metrics.bootstrap_crossing``). An estimate outside the P grid is null with ``<key>_outside``.
 """
 
 from __future__ import annotations
