@@ -475,3 +475,25 @@ def test_a_diverged_backprop_fit_is_a_failed_candidate_that_keeps_its_start(monk
     assert fitted.fit["lr"] in (0.003, 0.01) and fitted.fit["lrs_tried"][-1] == 0.03
     alone = e8b.train_backprop(arm, 4, task, 0, 0.03, "slots", Tiny())
     assert alone.fit["diverged"] is True and torch.equal(alone.trained.keys, alone.start.keys)
+
+
+def test_among_local_arms_all_below_the_grid_the_best_is_the_one_recovering_most_at_its_edge():
+    """Planted: two local arms censored below the grid at K = 16, the first by name recovering 0.1 of P = K, the other
+    0.8; the verdict row names the second (the first name used to win the tie at the edge)."""
+    from hebbdam.figures import budget_images as figure
+
+    def entry(value, fraction, side="below_grid"):
+        outside = None if fraction is None else {"fraction": fraction, "load": 16, "side": side}
+        return {"K": 16, "P_0.9": value, "P_0.9_low": value, "P_0.9_high": value, "P_0.9_outside": outside}
+
+    def arm(locality, e):
+        return {"locality": locality, "conditions": {"c": {"zero": {"K16": e}}}}
+
+    arms = {"a_worse": arm("local", entry(None, 0.1)), "z_better": arm("local", entry(None, 0.8))}
+    record = {
+        "conditions": {"c": {}},
+        "masking": {"zero": 0.0},
+        "arms": {**arms, "nl": arm("nonlocal", entry(18.0, None))},
+    }
+    [row] = figure.verdicts(record)
+    assert row["local"]["arm"] == "z_better" and row["verdict"] == "nonlocal ahead"

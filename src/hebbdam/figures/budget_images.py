@@ -138,13 +138,16 @@ def _bounds(entry: dict) -> tuple[float, float, float]:
 def candidates(record: dict, condition: str, masking: str, units: int) -> list[Candidate]:
     """Every arm measured at (condition, masking, K) as a :class:`~hebbdam.figures.records.Candidate` on stored-set
     P_0.9 (an estimate beyond the grid: the edge, its open side unbounded); a backprop arm carries whether every
-    one of its fits reached the plateau."""
+    one of its fits reached the plateau. Ordered by the fraction recovered at the grid's edge, highest first, so that
+    among arms tied at an edge (every local arm below the grid) the best is the one that recovers the most there,
+    not the first name (the verdicts take the first of equal values)."""
     out = []
     for name, arm in record["arms"].items():
         if (entry := _entry(arm, condition, masking, units)) is not None:
             converged = entry["training"]["converged"] if "training" in entry else True
-            out.append(Candidate(name, arm["locality"], *_bounds(entry), converged=converged))
-    return out
+            edge = (entry.get(f"{PRIMARY}_outside") or {}).get("fraction", 0.0)
+            out.append((-edge, Candidate(name, arm["locality"], *_bounds(entry), converged=converged)))
+    return [candidate for _, candidate in sorted(out, key=lambda pair: pair[0])]
 
 
 def verdicts(record: dict) -> list[dict]:
