@@ -395,7 +395,7 @@ def test_colour_images_become_the_mean_of_their_channels():
     torch.testing.assert_close(e8b.grayscale(rows, 1), rows)
 
 
-def test_a_condition_lr_for_a_condition_the_arm_does_not_measure_is_refused(tmp_path):
+def test_a_condition_lr_for_an_unknown_condition_or_a_bad_lr_is_refused(tmp_path):
     from hebbdam.errors import HebbdamError
 
     with pytest.raises(HebbdamError, match=r"budget\.images\.arms\.backprop\.options\.condition_lrs\.grey_n9"):

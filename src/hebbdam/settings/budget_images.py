@@ -174,7 +174,8 @@ class Settings:
 
     def checked(self, section: Params) -> Settings:
         """Each arm's conditions name conditions of the section (an arm without its own list takes them all), and a
-        backprop arm's ``condition_lrs`` name conditions it is measured under, each with a list of positive lrs."""
+        backprop arm's ``condition_lrs`` name conditions of the section (one a profile does not measure is unused), each
+        with a list of positive lrs."""
         names = [c.name for c in self.conditions]
         arms = []
         for arm in self.arms:
@@ -183,9 +184,9 @@ class Settings:
                 key = section.key(f"arms.{arm.name}.conditions")
                 raise ConfigError(key, "a non-empty list among " + ", ".join(names), wanted)
             for name, lrs in arm.options.get("condition_lrs", {}).items():
-                if name not in wanted or not POSITIVE_LIST.accepts(lrs):
+                if name not in names or not POSITIVE_LIST.accepts(lrs):
                     key = section.key(f"arms.{arm.name}.options.condition_lrs.{name}")
-                    raise ConfigError(key, f"a condition among {', '.join(wanted)}: {POSITIVE_LIST.expected}", lrs)
+                    raise ConfigError(key, f"a condition among {', '.join(names)}: {POSITIVE_LIST.expected}", lrs)
             arms.append(replace(arm, conditions=list(wanted)))
         return replace(self, arms=arms)
 
