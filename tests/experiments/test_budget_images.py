@@ -240,7 +240,9 @@ def test_backprop_capped_at_ten_updates_is_flagged_and_gets_no_verdict(images_ru
     from hebbdam.figures import budget_images as figure
 
     record, *_ = images_run
-    for by_masking in record["arms"]["backprop"]["conditions"].values():
+    options = record["arms"]["backprop"]["options"]
+    for condition, by_masking in record["arms"]["backprop"]["conditions"].items():
+        lrs = options["condition_lrs"].get(condition, options["lrs"])  # binary_n3 sweeps its own (laptop conf)
         for per_k in by_masking.values():
             training = per_k["K8"]["training"]
             assert training["converged"] is False and training["updates_max"] == 10
@@ -250,9 +252,14 @@ def test_backprop_capped_at_ten_updates_is_flagged_and_gets_no_verdict(images_ru
             assert all(f["updates"] == 10 for f in capped)
             assert training["updates_median"] <= training["updates_max"]
             swept = [f for f in training["fits"] if "swept" in f]
-            # 3 lrs × 2 inits at the first P above K, then one lr per extension past an edge (chosen init only)
-            assert len(swept) == 1 and len(swept[0]["swept"]) == 6 + len(training["lrs_tried"]) - 3
-            assert {0.003, 0.01, 0.03} <= set(training["lrs_tried"]) and len(training["lrs_tried"]) <= 5
+            # 3 lrs from the slots at the first P above K, one lr per extension past an edge, then the random start
+            # at the lr the slots chose
+            tries = swept[0]["swept"]
+            assert len(swept) == 1 and len(tries) == len(training["lrs_tried"]) + 1
+            assert [t["init"] for t in tries] == ["slots"] * len(training["lrs_tried"]) + ["random"]
+            slots = min((t for t in tries if t["init"] == "slots"), key=lambda t: t["loss"])
+            assert tries[-1]["lr"] == slots["lr"] and sorted(t["lr"] for t in tries[:-1]) == training["lrs_tried"]
+            assert set(lrs) <= set(training["lrs_tried"]) and len(training["lrs_tried"]) <= 5
             assert training["lr"] == swept[0]["lr"] in training["lrs_tried"]
             edge = training["lr"] in (min(training["lrs_tried"]), max(training["lrs_tried"]))
             assert training["lr_at_edge"] is edge and (not edge or len(training["lrs_tried"]) == 5)
@@ -386,3 +393,107 @@ def test_colour_images_become_the_mean_of_their_channels():
     gray = e8b.grayscale(rows, 3)
     torch.testing.assert_close(gray, torch.stack([rows[:, 0:4], rows[:, 4:8], rows[:, 8:12]]).mean(0))
     torch.testing.assert_close(e8b.grayscale(rows, 1), rows)
+
+
+def test_a_condition_lr_for_an_unknown_condition_or_a_bad_lr_is_refused(tmp_path):
+    from hebbdam.errors import HebbdamError
+
+    with pytest.raises(HebbdamError, match=r"budget\.images\.arms\.backprop\.options\.condition_lrs\.grey_n9"):
+        compose_file(tmp_path / "refused.yaml", [*TINY, f"+{ARMS}.backprop.options.condition_lrs.grey_n9=[0.1]"])
+    with pytest.raises(HebbdamError, match=r"condition_lrs\.binary_exp"):
+        compose_file(tmp_path / "refused.yaml", [*TINY, f"+{ARMS}.backprop.options.condition_lrs.binary_exp=[-1]"])
+
+
+# the grid beyond the ratios ---------------------------------------------------------------------------------------
+def test_only_rows_still_recalling_90_percent_at_their_largest_p_are_measured_further(tmp_path, prepared):
+    """The slot memory on digits from P = K/4 (every image fits): the rows that still recover ≥ 0.9 of the stored
+    set at their largest P get the next ratio of ``ratios_beyond``, one at a time, until they fall below 0.9; a row
+    already below it gets none (so no P_0.9 stays censored above the grid it could leave, and nothing else is paid)."""
+    from hebbdam.config import load_params
+
+    overrides = ["budget.images.ratios=[0.25,0.5]", "budget.images.ratios_beyond=[1,2,4,8]"]
+    params = compose_file(tmp_path / "params.yaml", [*TINY, *overrides, f"data.root={prepared}"])
+    settings = e8b.parse_settings(load_params(params))
+    images, _ = e8b.load_images(settings)
+    arm = next(a for a in settings.arms if a.name == "slot")
+    rows, fits = e8b.measure(arm, 8, images, settings)
+    assert fits == []
+    grid, beyond = {2, 4}, [8, 16, 32, 64]
+    extended, stopped = 0, 0
+    for at in {(r["condition"], r["masking"]) for r in rows}:
+        mine = [r for r in rows if (r["condition"], r["masking"]) == at]
+        counts = sorted({r["P"] for r in mine})
+        assert all(len([r for r in mine if r["P"] == c]) == settings.seeds for c in counts)
+        mean = {c: sum(r["stored"] for r in mine if r["P"] == c) / settings.seeds for c in counts}
+        assert set(counts[:2]) == grid and counts[2:] == beyond[: len(counts) - 2], (at, counts)
+        assert all(mean[c] >= 0.9 for c in counts[1:-1]), (at, mean)  # each step beyond followed a P still ≥ 0.9
+        assert mean[counts[-1]] < 0.9 or counts[-1] == beyond[-1], (at, mean)
+        extended += len(counts) > 2
+        stopped += len(counts) == 2
+    assert extended > 0 and stopped > 0  # both cases met: the slots keep K = 8 at zero masking, not under n = 3
+
+
+def test_open_rows_are_those_at_or_above_the_primary_level_at_their_largest_p():
+    def row(condition, count, stored):
+        return {"condition": condition, "masking": "zero", "P": count, "stored": stored}
+
+    rows = [row("a", 10, 1.0), row("a", 20, 0.95), row("a", 20, 0.87), row("b", 10, 1.0), row("b", 20, 0.8)]
+    rows += [row("c", 10, 0.5), row("c", 20, 0.9), row("c", 20, 0.9)]
+    assert e8b.open_rows(rows, 40) == [("a", "zero"), ("c", "zero")]  # means at P = 20: 0.91, 0.8, 0.9
+    assert e8b.open_rows(rows, 20) == []  # nothing beyond a P already measured
+
+
+# a diverged fit -----------------------------------------------------------------------------------------------------
+def test_a_diverged_backprop_fit_is_a_failed_candidate_that_keeps_its_start(monkeypatch):
+    """Planted: the fit at the largest lr raises DivergedError. It is ranked last (its start kept, flagged), the sweep
+    goes on and chooses among the others; the stage does not stop."""
+    from hebbdam.errors import DivergedError
+    from hebbdam.settings.budget_images import BACKPROP_DEFAULTS, Arm
+
+    real = e8b.fit_until_plateau
+
+    def diverging(module, *args, **kwargs):
+        if module.lr >= 0.03:
+            raise DivergedError("planted: non-finite at step 1")
+        return real(module, *args, **kwargs)
+
+    monkeypatch.setattr(e8b, "fit_until_plateau", diverging)
+    monkeypatch.setattr(e8b, "map_fits", lambda function, items: [function(item) for item in items])
+    options = {**BACKPROP_DEFAULTS, "cap": 40, "patience": 20, "lrs": [0.003, 0.01, 0.03], "inits": ["slots"]}
+    arm = Arm(name="backprop", rule="backprop", units=[4], conditions=["c"], options=options)
+    generator = torch.Generator().manual_seed(0)
+    stored = torch.randint(0, 2, (6, 64), generator=generator).float() * 2 - 1
+    hidden = torch.arange(64) >= 32
+    task = e8b.Task(stored, e8b.Condition(name="c", version="binary", separation=Exponential(1.0)), "zero", hidden)
+
+    class Tiny:
+        steps, trainer = 1, {"accelerator": "cpu", "devices": 1, "enable_progress_bar": False}
+
+    fitted = e8b.sweep_backprop(arm, 4, task, 0, Tiny())
+    failed = [f for f in fitted.fit["swept"] if f["lr"] == 0.03]
+    assert failed == [{"lr": 0.03, "init": "slots", "loss": e8b.DIVERGED_LOSS, "updates": 0, "converged": False}]
+    assert fitted.fit["lr"] in (0.003, 0.01) and fitted.fit["lrs_tried"][-1] == 0.03
+    alone = e8b.train_backprop(arm, 4, task, 0, 0.03, "slots", Tiny())
+    assert alone.fit["diverged"] is True and torch.equal(alone.trained.keys, alone.start.keys)
+
+
+def test_among_local_arms_all_below_the_grid_the_best_is_the_one_recovering_most_at_its_edge():
+    """Planted: two local arms censored below the grid at K = 16, the first by name recovering 0.1 of P = K, the other
+    0.8; the verdict row names the second (the first name used to win the tie at the edge)."""
+    from hebbdam.figures import budget_images as figure
+
+    def entry(value, fraction, side="below_grid"):
+        outside = None if fraction is None else {"fraction": fraction, "load": 16, "side": side}
+        return {"K": 16, "P_0.9": value, "P_0.9_low": value, "P_0.9_high": value, "P_0.9_outside": outside}
+
+    def arm(locality, e):
+        return {"locality": locality, "conditions": {"c": {"zero": {"K16": e}}}}
+
+    arms = {"a_worse": arm("local", entry(None, 0.1)), "z_better": arm("local", entry(None, 0.8))}
+    record = {
+        "conditions": {"c": {}},
+        "masking": {"zero": 0.0},
+        "arms": {**arms, "nl": arm("nonlocal", entry(18.0, None))},
+    }
+    [row] = figure.verdicts(record)
+    assert row["local"]["arm"] == "z_better" and row["verdict"] == "nonlocal ahead"

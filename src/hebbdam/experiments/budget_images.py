@@ -20,28 +20,32 @@ training set and the set it is scored on. Each backprop fit runs until its train
 (``lit.backprop.Plateau`` per epoch: no relative fall of ``tolerance`` over ``patience`` updates, or the loss at most
 ``floor``) or ``cap`` updates, the lr multiplied by ``anneal`` after every epoch (:data:`CHECK_EVERY` full-batch
 updates: at a constant lr, Adam through the sharp softmax creeps and spikes instead of settling); the learning rates
-``lrs`` × initialisations ``inits`` (the slots, or random) are swept at the first seed and the smallest P above K, and
-the fit with the lowest final training loss is kept (its lr and init then serve every other P and seed); when its lr is
-the smallest or largest tried, the sweep goes one lr further that way (same factor, at most twice:
-``common.extended_sweep``; ``lrs_tried`` and ``lr_at_edge`` recorded). The trained units are kept only where they
+``lrs`` (a condition's own in ``condition_lrs``) are swept from the first of ``inits`` (the slots) at the first seed
+and the smallest P above K, and when the chosen lr is the smallest or largest tried, the sweep goes one lr further
+that way (same factor, at most twice: ``common.extended_sweep``; ``lrs_tried`` and ``lr_at_edge`` recorded); every
+other init (random) is then tried at the lr chosen there, and the fit with the lowest final training loss is kept (its
+lr and init then serve every other P and seed). A fit whose weights turn non-finite (``errors.DivergedError``) is a
+failed candidate: ranked last, its start kept, ``diverged`` recorded. The trained units are kept only where they
 recover more of the stored set than the units they started from (``kept``: "trained" / "start"; the stored set is the
 test set, so this too is memorisation). Independent fits run in parallel processes (``parallel.map_fits``: the record is
 the same for any worker count). The record stores each fit's updates, lr, init, ``kept`` and ``converged`` (False when
 the cap came first).
 
 Protocol (Millidge et al. 2022, as E3 ``retrieval``): the query is the image with its bottom half hidden, the hidden
-pixels set by each ``masking`` convention: ``background`` (c = -1, the background value: pixel 0 in grey, -1 in the
-±1 coding) or ``zero`` (c = 0: no input in the ±1 coding). For each training seed the stored set is the first P
-images of a seeded permutation of the training images, P on ``ratios`` × K; every one of the P is presented to the
-rule. Stored-set score: the fraction of the P stored images recovered, an image counting when the output is within
-Σ(x - out)² ≤ 50 · D / 784 of it (pixel units: Σ(c - out)² / 4, the number of wrong pixels for the binary version)
-and no other stored image is nearer to the output: a retrieved neighbour that happens to lie within the threshold
-does not recall an image that was never written, so a memory that keeps K of P scores K/P (the keep-K curve
+pixels set by each ``masking`` convention: ``background`` (c = -1, the background value: pixel 0 in grey, -1 in the ±1
+coding) or ``zero`` (c = 0: no input in the ±1 coding). For each training seed the stored set is the first P images of
+a seeded permutation of the training images, P on ``ratios`` × K, then, one ratio of ``ratios_beyond`` at a time, the
+larger P only for the rows (arm, condition, masking, K) that still recover at least 0.9 of the stored set at their
+largest P (so that no P_0.9 stays censored above the grid, and no other row pays for it); every one of the P is
+presented to the rule. Stored-set score: the fraction of the P stored images recovered, an image counting when the
+output is within Σ(x - out)² ≤ 50 · D / 784 of it (pixel units: Σ(c - out)² / 4, the number of wrong pixels for the
+binary version) and no other stored image is nearer to the output: a retrieved neighbour that happens to lie within the
+threshold does not recall an image that was never written, so a memory that keeps K of P scores K/P (the keep-K curve
 min(1, K/P)). The threshold-only fraction is kept as ``stored_within_threshold``; held-out completion (test images,
 threshold only) is its own column, never mixed in. Capacity per (arm, condition, masking, K): P_0.9 and P_0.99 (P at
 which that fraction of the stored set is recovered, ``metrics.crossing`` on the mean over seeds), P_half (level 0.5,
-secondary: it credits a forgetting memory with 2K) and max_recalled = max_P P·f(P); 95% intervals resample the
-training seeds (``metrics.bootstrap_crossing``). An estimate outside the P grid is null with ``<key>_outside``.
+secondary: it credits a forgetting memory with 2K) and max_recalled = max_P P·f(P); 95% intervals resample the training
+seeds (``metrics.bootstrap_crossing``). An estimate outside the P grid is null with ``<key>_outside``.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ from ..config import ConfigError, Params
 from ..data.corrupt import bottom_half_mask
 from ..data.prepare import load_processed
 from ..dynamics import single_cpu_thread
+from ..errors import DivergedError
 from ..lit import store
 from ..lit.backprop import BackpropModule, MemoryMatrix, fit_until_plateau
 from ..logs import say
@@ -89,6 +94,7 @@ CHECK_EVERY = 20  # backprop updates per epoch, the plateau's check (small store
 RANDOM_INIT_STD = 0.5  # σ of the random start, in centred pixel units
 LEVELS = {"P_0.9": 0.9, "P_0.99": 0.99, "P_half": 0.5}  # record key → fraction of the stored set recovered
 PRIMARY = "P_0.9"  # the level the verdict reads (P_half is secondary: it rewards forgetting)
+DIVERGED_LOSS = 1e30  # the training loss a diverged fit is ranked by (finite: records hold no inf)
 
 
 # the memory -------------------------------------------------------------------------------------------------------
@@ -199,17 +205,21 @@ def train_backprop(arm: Arm, units: int, task: Task, seed: int, lr: float, init:
     objective = Completion(task.hidden, separation, settings.steps, task.masking)
     module = BackpropModule(trainable, objective, lr=lr, anneal=float(options["anneal"]), seed=seed)
     batch = min(int(options["batch_size"]), stored.shape[0])
-    fitted = fit_until_plateau(
-        module,
-        stored,
-        batch,
-        int(options["cap"]),
-        int(options["patience"]),
-        options["tolerance"],
-        settings.trainer,
-        floor=options["floor"],
-        updates_per_epoch=CHECK_EVERY,
-    )
+    try:
+        fitted = fit_until_plateau(
+            module,
+            stored,
+            batch,
+            int(options["cap"]),
+            int(options["patience"]),
+            options["tolerance"],
+            settings.trainer,
+            floor=options["floor"],
+            updates_per_epoch=CHECK_EVERY,
+        )
+    except DivergedError:  # a failed candidate of the sweep (ranked last), never a stopped stage: its start stands
+        failed = {"updates": 0, "converged": False, "loss": DIVERGED_LOSS, "lr": lr, "init": init, "diverged": True}
+        return Fitted(Units(start, start), Units(start, start), failed)
     memories = trainable.memories.detach().cpu()
     fitted = {**fitted, "loss": round(float(fitted["loss"]), 6), "lr": lr, "init": init}
     return Fitted(Units(memories, memories), Units(start, start), fitted)
@@ -243,24 +253,24 @@ def run_fit(item: FitItem) -> Fitted:
 
 
 def sweep_backprop(arm: Arm, units: int, task: Task, seed: int, settings) -> Fitted:
-    """Every lr × init of the arm, in parallel (the stored set is the training set: the lowest final training loss is
-    kept, ties to the earlier), then, while the chosen lr is the sweep's smallest or largest, one more lr past that
-    edge at the chosen init (``common.extended_sweep``, at most ``LR_EXTENSIONS``); the kept fit with ``swept``
-    (lr, init, loss, converged of every try), ``lrs_tried`` and ``lr_at_edge``."""
-    inits = list(arm.options["inits"])
+    """The condition's lrs (:meth:`Arm.lrs_for`) from the first init, in parallel (the stored set is the training set:
+    the lowest final training loss is kept, ties to the earlier), extended while the chosen lr is the sweep's smallest
+    or largest by one more lr past that edge (``common.extended_sweep``, at most ``LR_EXTENSIONS``); then every other
+    init at the lr chosen there, the lowest loss kept again. The kept fit with ``swept`` (lr, init, loss, updates,
+    converged of every try), ``lrs_tried`` and ``lr_at_edge`` (of the first init's sweep)."""
+    first, *others = arm.options["inits"]
 
-    chosen: dict[str, str] = {}  # the init of the best fit so far (empty before the first sweep: every init)
-
-    def train(lrs: list[float]) -> list[Fitted]:
-        wanted = [chosen["init"]] if chosen else inits
-        return map_fits(run_fit, [FitItem(arm, units, task, seed, lr, init, settings) for init in wanted for lr in lrs])
+    def train(lrs: list[float], inits: list[str]) -> list[Fitted]:
+        return map_fits(run_fit, [FitItem(arm, units, task, seed, lr, init, settings) for init in inits for lr in lrs])
 
     def best(tried: list[Fitted]) -> int:
-        index = min(range(len(tried)), key=lambda i: tried[i].fit["loss"])
-        chosen["init"] = tried[index].fit["init"]
-        return index
+        return min(range(len(tried)), key=lambda i: tried[i].fit["loss"])
 
-    tried, index, edge = extended_sweep(list(arm.options["lrs"]), train, best, lambda f: f.fit["lr"])
+    lrs = arm.lrs_for(task.condition.name)
+    tried, index, edge = extended_sweep(lrs, lambda chosen: train(chosen, [first]), best, lambda f: f.fit["lr"])
+    if others:
+        tried = [*tried, *train([tried[index].fit["lr"]], others)]
+        index = best(tried)
     swept = [{key: f.fit[key] for key in ("lr", "init", "loss", "updates", "converged")} for f in tried]
     kept = tried[index]
     return Fitted(kept.trained, kept.start, {**kept.fit, "swept": swept, **edge})
@@ -377,33 +387,30 @@ class Point:
     task: Task
 
 
-def points_of(arm: Arm, units: int, images: dict[str, Images], settings: Settings) -> list[Point]:
-    """Every (P, training seed, condition, masking) of an (arm, K), the P where backprop sweeps first
-    (:func:`sweep_point`)."""
+def points_of(
+    arm: Arm, units: int, counts: list[int], rows: list[tuple[str, str]], images: dict[str, Images], settings: Settings
+) -> list[Point]:
+    """Every (P in ``counts``, training seed, (condition, masking) in ``rows``) of an (arm, K), in that order."""
     conditions = {c.name: c for c in settings.conditions}
     total = images[conditions[arm.measured[0]].version].train.shape[0]
-    grid = stored_grid(units, total, settings.ratios)
-    swept = sweep_point(grid, units)
     out = []
-    for count in sorted(grid, key=lambda c: (c != swept, c)):
+    for count in counts:
         for seed_index in range(settings.seeds):
             seed = seed_of(settings, arm.name, units, count, seed_index)
             order = stored_order(total, settings, seed_index)[:count]
-            for name in arm.measured:
+            for name, masking in rows:
                 pool = images[conditions[name].version]
-                for masking in settings.masking:
-                    out.append(
-                        Point(count, seed_index, seed, Task(pool.train[order], conditions[name], masking, pool.hidden))
-                    )
+                task = Task(pool.train[order], conditions[name], masking, pool.hidden)
+                out.append(Point(count, seed_index, seed, task))
     return out
 
 
-def backprop_fits(arm: Arm, units: int, points: list[Point], settings: Settings) -> list[Fitted]:
-    """Backprop's fit at every point: per (condition, masking) the lr × init sweep (extended past an edge) at its
-    first point (the first seed of the smallest P above K), then every other point at the lr and init chosen there,
-    all of them in parallel (``parallel.map_fits``; each fit independent, the record identical for any worker count)."""
+def backprop_fits(arm: Arm, units: int, points: list[Point], chosen: dict[tuple, dict], settings) -> list[Fitted]:
+    """Backprop's fit at every point: per (condition, masking) not yet in ``chosen`` the lr × init sweep at its first
+    point (:func:`sweep_backprop`; the first seed of the smallest P above K), its fit recorded in ``chosen``, then
+    every other point at the lr and init chosen there, all of them in parallel (``parallel.map_fits``; each fit
+    independent, the record identical for any worker count)."""
     out: list[Fitted | None] = [None] * len(points)
-    chosen: dict[tuple, dict] = {}
     for index, point in enumerate(points):
         at = (point.task.condition.name, point.task.masking)
         if at not in chosen:
@@ -442,12 +449,50 @@ def kept_memory(fitted: Fitted, task: Task, steps: int) -> tuple[Units, dict]:
 
 def measure(arm: Arm, units: int, images: dict[str, Images], settings: Settings) -> tuple[list[dict], list[dict]]:
     """One (arm, K) under each of its conditions and masking conventions, at each P and training seed: the curve
-    points (stored-set, threshold-only and held-out fractions) and, for backprop, one fit record per point.
-    A registry rule fills the units once per image version, P and seed (the masking does not change what it writes);
-    backprop trains once per condition, masking, P and seed (:func:`backprop_fits`) and keeps the trained units only
-    where they beat their start on the stored set (:func:`kept_memory`)."""
-    points = points_of(arm, units, images, settings)
-    trained = backprop_fits(arm, units, points, settings) if arm.rule == BACKPROP else [None] * len(points)
+    points (stored-set, threshold-only and held-out fractions) and, for backprop, one fit record per point. First the
+    grid of ``ratios`` (backprop's sweep at :func:`sweep_point`, measured first), then, one ratio of
+    ``ratios_beyond`` at a time, the larger P for the rows (condition, masking) whose mean stored fraction over the
+    seeds is still at least the primary level at their largest P (:func:`open_rows`), so that no P_0.9 stays
+    censored above a grid it could leave."""
+    conditions = {c.name: c for c in settings.conditions}
+    total = images[conditions[arm.measured[0]].version].train.shape[0]
+    grid = stored_grid(units, total, settings.ratios)
+    swept = sweep_point(grid, units)
+    every = [(name, masking) for name in arm.measured for masking in settings.masking]
+    chosen: dict[tuple, dict] = {}
+    counts = sorted(grid, key=lambda c: (c != swept, c))
+    points = points_of(arm, units, counts, every, images, settings)
+    rows, fits = measure_points(arm, units, points, chosen, images, settings)
+    for count in stored_grid(units, total, settings.ratios_beyond):
+        wanted = open_rows(rows, count)
+        if wanted:
+            points = points_of(arm, units, [count], wanted, images, settings)
+            more, more_fits = measure_points(arm, units, points, chosen, images, settings)
+            rows, fits = rows + more, fits + more_fits
+    return rows, fits
+
+
+def open_rows(rows: list[dict], count: int) -> list[tuple[str, str]]:
+    """The (condition, masking) whose mean stored fraction over the seeds at their largest P (below ``count``) is at
+    least the primary level :data:`LEVELS` [:data:`PRIMARY`]: their P_0.9 lies above the P measured so far."""
+    out = []
+    for at in dict.fromkeys((row["condition"], row["masking"]) for row in rows):
+        mine = [row for row in rows if (row["condition"], row["masking"]) == at]
+        largest = max(row["P"] for row in mine)
+        values = [row["stored"] for row in mine if row["P"] == largest]
+        if largest < count and sum(values) / len(values) >= LEVELS[PRIMARY]:
+            out.append(at)
+    return out
+
+
+def measure_points(
+    arm: Arm, units: int, points: list[Point], chosen: dict[tuple, dict], images: dict[str, Images], settings: Settings
+) -> tuple[list[dict], list[dict]]:
+    """The curve points and backprop fit records of ``points``. A registry rule fills the units once per image
+    version, P and seed (the masking does not change what it writes); backprop trains once per condition, masking,
+    P and seed (:func:`backprop_fits`, sweeping where ``chosen`` has no lr yet) and keeps the trained units only where
+    they beat their start on the stored set (:func:`kept_memory`)."""
+    trained = backprop_fits(arm, units, points, chosen, settings) if arm.rule == BACKPROP else [None] * len(points)
     rows, fits = [], []
     filled: dict[tuple, Units] = {}
     for point, fitted in zip(points, trained, strict=True):

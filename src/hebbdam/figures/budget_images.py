@@ -138,13 +138,16 @@ def _bounds(entry: dict) -> tuple[float, float, float]:
 def candidates(record: dict, condition: str, masking: str, units: int) -> list[Candidate]:
     """Every arm measured at (condition, masking, K) as a :class:`~hebbdam.figures.records.Candidate` on stored-set
     P_0.9 (an estimate beyond the grid: the edge, its open side unbounded); a backprop arm carries whether every
-    one of its fits reached the plateau."""
+    one of its fits reached the plateau. Ordered by the fraction recovered at the grid's edge, highest first, so that
+    among arms tied at an edge (every local arm below the grid) the best is the one that recovers the most there,
+    not the first name (the verdicts take the first of equal values)."""
     out = []
     for name, arm in record["arms"].items():
         if (entry := _entry(arm, condition, masking, units)) is not None:
             converged = entry["training"]["converged"] if "training" in entry else True
-            out.append(Candidate(name, arm["locality"], *_bounds(entry), converged=converged))
-    return out
+            edge = (entry.get(f"{PRIMARY}_outside") or {}).get("fraction", 0.0)
+            out.append((-edge, Candidate(name, arm["locality"], *_bounds(entry), converged=converged)))
+    return [candidate for _, candidate in sorted(out, key=lambda pair: pair[0])]
 
 
 def verdicts(record: dict) -> list[dict]:
@@ -247,10 +250,11 @@ def convergence_table(record: dict) -> list[str]:
             continue
         lines += [
             f"{name}: Adam on the completion loss of the stored set (memorisation: the stored set is the training set "
-            f"and the test set), stopped at the plateau of that loss or at {arm['options']['cap']} updates; lr × init "
-            "swept at the first seed and the smallest P above K, the sweep extended past an edge it chose (at most "
-            f"twice); the lr multiplied by {arm['options'].get('anneal', 1.0):g} after every check of the plateau; "
-            "the trained units kept only where they recover more of the stored set than their start.",
+            f"and the test set), stopped at the plateau of that loss or at {arm['options']['cap']} updates; the lrs "
+            f"swept from the {_inits(arm)} at the first seed and the smallest P above K, the sweep extended past an "
+            "edge it chose (at most twice); the lr multiplied by "
+            f"{arm['options'].get('anneal', 1.0):g} after every check of the plateau; the trained units kept only "
+            "where they recover more of the stored set than their start; a diverged fit is a failed candidate.",
             "",
             "| condition | masking | K | lr | lrs tried | init | updates (median / max over P, seeds) | fits at the "
             "cap | converged | kept trained / start |",
@@ -270,6 +274,12 @@ def convergence_table(record: dict) -> list[str]:
                         f"{training['kept']['trained']} / {training['kept']['start']} |"
                     )
     return lines
+
+
+def _inits(arm: dict) -> str:
+    """Which start the lrs are swept from and which are tried once, at the lr chosen there."""
+    first, *others = arm["options"].get("inits", ["slots"])
+    return f"{first}" + (f" (then {', '.join(others)} at the lr chosen there)" if others else "")
 
 
 def _training_note(row: dict) -> str:

@@ -68,8 +68,10 @@ class Condition:
 class ConvergedOptions:
     """Backprop trained to its plateau: at most ``cap`` Adam updates, stopped when the training loss has not fallen
     by a relative ``tolerance`` over ``patience`` updates or is at most ``floor`` (Σ(x - out)² per image, pixel units:
-    solved); ``lrs`` × ``inits`` swept, the lowest training loss kept; the lr multiplied by ``anneal`` after every
-    check of the plateau (``experiments.budget_images.CHECK_EVERY`` updates; 1 keeps it constant)."""
+    solved); ``lrs`` swept at the first of ``inits`` (``condition_lrs``: a condition's own lrs instead, where its
+    chosen lr is known to lie elsewhere), every other init tried at the lr chosen there, the lowest training loss
+    kept; the lr multiplied by ``anneal`` after every check of the plateau (``experiments.budget_images.CHECK_EVERY``
+    updates; 1 keeps it constant)."""
 
     cap: int = setting(POSITIVE_INT)
     patience: int = setting(POSITIVE_INT)
@@ -79,12 +81,13 @@ class ConvergedOptions:
     inits: list[str] = setting(subset("a non-empty list among " + ", ".join(INITS), INITS, distinct=True))
     batch_size: int = setting(POSITIVE_INT)
     anneal: float = setting(ANNEAL, 1.0)
+    condition_lrs: dict = setting(MAPPING, {})  # {condition: lrs} (each checked by Settings.checked)
 
 
 BACKPROP_DEFAULTS = {"cap": 1000, "patience": 100, "tolerance": 0.02, "floor": 0.01, "lrs": [0.001, 0.003, 0.01]}
 
 
-BACKPROP_DEFAULTS |= {"inits": list(INITS), "batch_size": 256, "anneal": 1.0}
+BACKPROP_DEFAULTS |= {"inits": list(INITS), "batch_size": 256, "anneal": 1.0, "condition_lrs": {}}
 
 
 def _option_kind(values: dict) -> tuple[str, tuple[type, ...]]:
@@ -98,6 +101,13 @@ CONDITION_NAMES = Check(
     "a non-empty list of condition names",
     lambda v: isinstance(v, list) and bool(v) and all(isinstance(x, str) for x in v),
     list,
+)
+
+
+RATIOS_BEYOND = Check(
+    "a list of numbers in (0, ∞) (empty or null: the grid of ratios only)",
+    lambda v: v is None or v == [] or POSITIVE_LIST.accepts(v),
+    lambda v: [float(x) for x in v or []],
 )
 
 
@@ -131,6 +141,10 @@ class Arm:
             raise ValueError(f"arm {self.name}: its conditions are filled by Settings.checked")
         return self.conditions
 
+    def lrs_for(self, condition: str) -> list[float]:
+        """The lrs backprop sweeps under ``condition``: its own (``condition_lrs``), else the arm's ``lrs``."""
+        return [float(lr) for lr in self.options["condition_lrs"].get(condition, self.options["lrs"])]
+
     def rule_hyper(self, units: int) -> dict:
         return {**self.hyper, "units": units} if self.rule in TRAINED else dict(self.hyper)
 
@@ -147,6 +161,7 @@ class Settings:
     data_root: str
     binarize_threshold: float
     ratios: list[float] = setting(POSITIVE_LIST, then=lambda v: sorted(set(v)))
+    ratios_beyond: list[float] = setting(RATIOS_BEYOND, [], then=lambda v: sorted(set(v)))
     held_out: int = setting(POSITIVE_INT)
     steps: int = setting(POSITIVE_INT)
     seeds: int = setting(POSITIVE_INT)
@@ -158,7 +173,9 @@ class Settings:
     device: Any = None  # the torch.device it runs on, given by the experiment's parse_settings
 
     def checked(self, section: Params) -> Settings:
-        """Each arm's conditions name conditions of the section; an arm without its own list takes them all."""
+        """Each arm's conditions name conditions of the section (an arm without its own list takes them all), and a
+        backprop arm's ``condition_lrs`` name conditions of the section (one a profile does not measure is unused), each
+        with a list of positive lrs."""
         names = [c.name for c in self.conditions]
         arms = []
         for arm in self.arms:
@@ -166,6 +183,10 @@ class Settings:
             if any(name not in names for name in wanted):
                 key = section.key(f"arms.{arm.name}.conditions")
                 raise ConfigError(key, "a non-empty list among " + ", ".join(names), wanted)
+            for name, lrs in arm.options.get("condition_lrs", {}).items():
+                if name not in names or not POSITIVE_LIST.accepts(lrs):
+                    key = section.key(f"arms.{arm.name}.options.condition_lrs.{name}")
+                    raise ConfigError(key, f"a condition among {', '.join(names)}: {POSITIVE_LIST.expected}", lrs)
             arms.append(replace(arm, conditions=list(wanted)))
         return replace(self, arms=arms)
 
