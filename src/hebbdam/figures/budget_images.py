@@ -18,7 +18,9 @@ from .style import plt
 CLAIM = "E8b · Real images stored per hidden unit, local rules against nonlocal ones"
 # one line of caveats under it
 CAVEAT = (
-    "The masking convention (hidden pixels at the background value or at 0) can decide a verdict, so both are shown."
+    "The masking convention (hidden pixels at the background value or at 0) can decide a verdict, so both are shown; "
+    "an arm that recovers more than K stored images also completes held-out ones (the held-out column), so its count "
+    "measures a completion map that generalises, not storage alone."
 )
 INPUTS = ("budget_images.json", "budget_images_curves.json")
 OUTPUT = "budget_images.png"
