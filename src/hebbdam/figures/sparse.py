@@ -147,7 +147,7 @@ def comparisons(metrics: dict) -> list[dict]:
                     verdict=cmp.direction(_above(info, dense["information"])),
                     interval=(info["low"], info["high"]),
                     note=f"f = ½: {dense['information']['value']} [{dense['information']['low']}, "
-                    f"{dense['information']['high']}]",
+                    f"{dense['information']['high']}]" + _training_note(best),
                 )
             )
     rows.extend(_bcpnn_row(record))
