@@ -25,6 +25,7 @@ TINY = [
     "~sparse.arms.storkey",
     "~sparse.arms.storkey_attractor",
     "~sparse.arms.delta_attractor",
+    "~sparse.arms.backprop",  # its own tests below (a fit takes seconds)
     "sparse.holographic.dims=[64,128]",
     "sparse.holographic.items=200",
     "sparse.holographic.trials=2",
@@ -129,3 +130,87 @@ def test_an_arm_whose_rule_cannot_write_its_memory_is_refused(tmp_path):
     params = edited(tmp_path, lambda section: section["arms"]["bcpnn"].update(rule="willshaw"))
     with pytest.raises(ConfigError, match="sparse.arms.bcpnn.rule"):
         stage.parse_settings(load_params(params))
+
+
+def test_an_unknown_backprop_option_or_a_backprop_arm_on_another_kind_is_refused(tmp_path):
+    params = edited(tmp_path, lambda section: section["arms"]["backprop"]["options"].update(lr=0.1))
+    with pytest.raises(ConfigError, match="sparse.arms.backprop.options.lr"):
+        stage.parse_settings(load_params(params))
+    params = edited(tmp_path, lambda section: section["arms"]["backprop"].update(memory="hopfield"))
+    with pytest.raises(ConfigError, match="sparse.arms.backprop.memory"):
+        stage.parse_settings(load_params(params))
+    params = edited(tmp_path, lambda section: section["arms"]["backprop"]["options"].update(lrs=[0.1, -1]))
+    with pytest.raises(ConfigError, match="sparse.arms.backprop.options.lrs"):
+        stage.parse_settings(load_params(params))
+
+
+def test_the_completion_surrogate_switches_on_exactly_the_units_the_projection_read_out_does():
+    """The training objective's logits are positive where the scored read-out (θ = ½|c|/(f·D)) turns a unit on."""
+    from hebbdam.lit.backprop import PairwiseWeights, SparseCompletion
+
+    patterns = sparse_binary(50, 60, 0.1, torch.Generator().manual_seed(0))
+    cues = sparse_cue(patterns, 0.5, 0.0, torch.Generator().manual_seed(1))
+    weights = PairwiseWeights(60, init_std=0.3, seed=2)
+    objective = SparseCompletion(0.1, 0.5)
+    with torch.no_grad():
+        surrogate = (objective.logits(weights, cues) > 0).float()
+    assert 0 < surrogate.sum() < surrogate.numel()
+    assert torch.equal(objective.export(weights).step(cues), surrogate)
+
+
+BACKPROP_ARM = {
+    "memory": "projection",
+    "rule": "backprop",
+    "loads": [0.02, 0.06, 0.18],
+    "options": {"lrs": [0.03, 0.1, 0.3], "updates": 400, "window": 60, "tolerance": 0.02, "epoch_updates": 20},
+}
+
+
+def _backprop_record(tmp_path, options=None):
+    """The stage at D = 40, f = 0.1, 3 trials, with the backprop arm (its ``options`` updated) and the 0/1
+    pseudo-inverse only."""
+    from hebbdam.cli import main
+
+    def change(section):
+        arm = {**BACKPROP_ARM, "options": {**BACKPROP_ARM["options"], **(options or {})}}
+        section["arms"] = {"pseudo_inverse_01": section["arms"]["pseudo_inverse_01"], "backprop": arm}
+        section.update(trials=3, dim=40, codings=[0.1])
+        section["holographic"].update(dims=[64, 128], items=100, trials=2)
+
+    params = edited(tmp_path, change)
+    out = tmp_path / "out"
+    assert main(["sparse", "--params", str(params), "--out", str(out)]) == 0
+    return json.loads((out / "sparse.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def backprop_record(tmp_path_factory):
+    return _backprop_record(tmp_path_factory.mktemp("sparse_backprop"))
+
+
+def test_converged_backprop_stores_more_per_synapse_than_the_pseudo_inverse_on_the_same_read_out(backprop_record):
+    """Backprop trains the very W the 0/1 pseudo-inverse writes, on the criterion (completion from half cues): at
+    D = 40, f = 0.1 it restores more bits per synapse and keeps more patterns at 90%; the record says how its fits
+    stopped (``status`` "converged" only when none stopped on the cap)."""
+    arms = backprop_record["arms"]
+    trained, projection = arms["backprop"], arms["pseudo_inverse_01"]
+    assert trained["locality"] == "nonlocal" and trained["memory"] == projection["memory"] == "projection"
+    mine, theirs = trained["codings"]["f0_1"], projection["codings"]["f0_1"]
+    assert mine["information"]["low"] > theirs["information"]["high"]
+    assert mine["exact"]["P_c"] > (theirs["exact"]["P_c"] or 0.0)
+    training = mine["training"]
+    assert training["fits"] % 3 == 0 and training["fits"] >= 9  # three seeded trials per grid point
+    assert (training["status"] == "converged") == (training["fits_not_converged"] == 0 and training["converged"])
+    assert training["fits_not_converged"] < training["fits"]  # most fits reach their plateau before the cap
+    assert training["lr"] in training["lrs_tried"] and len(training["sweep"]) >= 3
+    assert 0 < training["updates_median"] <= training["updates_max"] <= 400
+
+
+def test_a_backprop_fit_stopped_after_a_few_updates_is_flagged_not_converged(tmp_path):
+    """The planted short fit: a cap of 5 updates stops every fit before its plateau, and the record says so."""
+    record = _backprop_record(tmp_path, {"updates": 5})
+    training = record["arms"]["backprop"]["codings"]["f0_1"]["training"]
+    assert training["status"] == "not converged" and not training["converged"]
+    assert training["fits_not_converged"] == training["fits"] > 0
+    assert training["updates_max"] == 5
+    assert all(not fit["converged"] for fit in training["sweep"])

@@ -13,6 +13,14 @@ Three classifiers per K and seed, all with K hidden units on the same images:
    kept; when its lr is the smallest or largest tried, one more lr past that edge (same factor, at most twice;
    ``lrs_tried`` and ``lr_at_edge`` recorded). The other seeds train that arm and lr. Independent fits run in
    parallel processes (``parallel.map_fits``). A K where any kept fit did not converge is flagged.
+4. ``bcpnn_delta_readout`` / ``bcpnn_top_layer``: the readouts of (1) and (2) on a BCPNN hidden layer of the same K
+   units instead (Bayesian-Hebbian, local, no labels; Ravichandran, Lansner & Herman 2020, the simplest variant: no
+   structural plasticity: each hidden hypercolumn sees a fixed random ``connectivity`` share of the pixels): each
+   pixel x a hypercolumn of two units (x, 1 − x), the K hidden
+   units in H = K/M hypercolumns of M; per batch the hidden activity is the soft winner-take-all of each hypercolumn,
+   y = softmax_M(gain·(b + x̃W)), and the probability traces move towards the batch means at ``rate``,
+   p_i ← p_i + α(⟨x̃_i⟩ − p_i), p_j ← p_j + α(⟨y_j⟩ − p_j), p_ij ← p_ij + α(⟨x̃_i y_j⟩ − p_ij); the weights are
+   w_ij = log(p_ij/(p_i p_j)) and the biases b_j = log p_j (ε floor). The readouts see y.
 Hidden activity of the frozen layer: h = ReLU(⟨W_μ, v⟩_p)^power (K&H 2019 eq. 10), divided by its largest value on
 the training set. The gap (2) − (3) of test errors against K says whether backprop's advantage is a small-budget
 effect. Validation: the source's own split where it has one (mnist5k), else the last ``validation_fraction`` of
@@ -55,13 +63,18 @@ from .common import (
     select,
 )
 
-ARMS = ("delta_readout", "top_layer", "backprop")
+ARMS = ("delta_readout", "top_layer", "backprop", "bcpnn_delta_readout", "bcpnn_top_layer")
+BCPNN = "bcpnn_"  # the prefix of the readouts on the BCPNN layer
 
 
 def parse_settings(params: Params, section_name: str = "budget.classify") -> Settings:
     """The settings of :mod:`hebbdam.settings.budget_classify`, checked whole before any work, with their rules and
-    separations built."""
-    return built(schema.parse_settings(params, section_name))
+    separations built; every K must fill whole BCPNN hypercolumns."""
+    settings = built(schema.parse_settings(params, section_name))
+    columns = settings.bcpnn.minicolumns
+    if any(units % columns for units in settings.units):
+        raise ConfigError(f"{section_name}.bcpnn.minicolumns", f"a divisor of every K {settings.units}", columns)
+    return settings
 
 
 @dataclass(frozen=True)
@@ -106,9 +119,84 @@ def frozen_layer(units: int, train: Split, seed: int, settings: Settings) -> Ten
     return store(train.images, rule, settings.trainer, settings.batch_size, seed, max_epochs=epochs).stored.cpu()
 
 
+@dataclass(frozen=True)
+class Bayesian:
+    """A BCPNN hidden layer: ``weights`` (2D, K) and ``bias`` (K,) over the two-unit pixel code, ``hypercolumns`` H."""
+
+    weights: Tensor
+    bias: Tensor
+    hypercolumns: int
+    gain: float
+
+    def activity(self, images: Tensor) -> Tensor:
+        """(N, D) pixels in [0, 1] → (N, K): the soft winner-take-all of each hidden hypercolumn."""
+        support = self.bias + pixel_code(images) @ self.weights
+        rows = support.view(images.shape[0], self.hypercolumns, -1)
+        return torch.softmax(self.gain * rows, dim=2).reshape(images.shape[0], -1)
+
+
+def pixel_code(images: Tensor) -> Tensor:
+    """(N, D) in [0, 1] → (N, 2D): each pixel a hypercolumn of two units, x and 1 − x."""
+    return torch.cat([images, 1.0 - images], 1)
+
+
+def bayesian_weights(
+    p_i: Tensor, p_j: Tensor, p_ij: Tensor, floor: float, log: bool = True, mask: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    """w_ij = log(p_ij/(p_i p_j)) (2D, K) and b_j = log p_j (K,), with p ≥ ε and p_ij ≥ ε², w = 0 off the 0/1
+    ``mask`` (2D, K) (``log=False``: the ratio and p themselves, a planted break)."""
+    p_i, p_j, p_ij = p_i.clamp_min(floor), p_j.clamp_min(floor), p_ij.clamp_min(floor * floor)
+    ratio = p_ij / torch.outer(p_i, p_j)
+    weights, bias = (ratio.log(), p_j.log()) if log else (ratio, p_j)
+    return (weights if mask is None else weights * mask), bias
+
+
+def bcpnn_layer(units: int, train: Split, seed: int, settings: Settings, log: bool = True) -> Bayesian:
+    """K BCPNN hidden units learned from the training pixels without labels (module docstring, arm 4): the traces
+    start at the data's pixel marginals, p_j = 1/M and p_ij = p_i p_j·exp(``noise``·N(0, 1)), then ``epochs``
+    shuffled passes in batches, each batch's soft-WTA activity moving the traces at ``rate``."""
+    layer = settings.bcpnn
+    generator = generator_for(seed, "bcpnn")
+    inputs = pixel_code(train.images)
+    p_i = inputs.mean(0)
+    p_j = torch.full((units,), 1.0 / layer.minicolumns)
+    p_ij = torch.outer(p_i, p_j) * torch.exp(layer.noise * torch.randn(inputs.shape[1], units, generator=generator))
+    hypercolumns = units // layer.minicolumns
+    mask = receptive_fields(train.images.shape[1], hypercolumns, layer.minicolumns, layer.connectivity, generator)
+    for _ in range(layer.epochs):
+        for rows in torch.randperm(inputs.shape[0], generator=generator).split(settings.batch_size):
+            current = Bayesian(*bayesian_weights(p_i, p_j, p_ij, layer.floor, log, mask), hypercolumns, layer.gain)
+            x, y = inputs[rows], current.activity(train.images[rows])
+            p_i = p_i + layer.rate * (x.mean(0) - p_i)
+            p_j = p_j + layer.rate * (y.mean(0) - p_j)
+            p_ij = p_ij + layer.rate * (x.T @ y / rows.numel() - p_ij)
+    return Bayesian(*bayesian_weights(p_i, p_j, p_ij, layer.floor, log, mask), hypercolumns, layer.gain)
+
+
+def receptive_fields(
+    pixels: int, hypercolumns: int, minicolumns: int, connectivity: float, generator: torch.Generator
+) -> Tensor:
+    """(2D, K) 0/1: each hidden hypercolumn connected to round(``connectivity``·D) random pixels (both units of each;
+    all M units of the hypercolumn share the field), a fixed random draw (Ravichandran et al. rewire it by structural
+    plasticity; here it stays as drawn)."""
+    count = max(1, round(connectivity * pixels))
+    chosen = torch.rand(hypercolumns, pixels, generator=generator).argsort(1)[:, :count]
+    fields = torch.zeros(hypercolumns, pixels).scatter_(1, chosen, 1.0)  # (H, D)
+    per_unit = fields.repeat_interleave(minicolumns, 0).T  # (D, K)
+    return torch.cat([per_unit, per_unit], 0)
+
+
 def readouts(weights: Tensor, splits: tuple[Split, Split, Split], classes: int, seed: int, settings: Settings) -> dict:
-    """Test and validation errors of the delta-rule readout (1) and the backprop top layer (2) on frozen units."""
+    """Test and validation errors of the delta-rule readout (1) and the backprop top layer (2) on frozen K&H units."""
     activity = [hidden_activity(weights, s.images, settings.hidden.p, settings.hidden.power) for s in splits]
+    return trained_readouts(activity, splits, classes, seed, settings)
+
+
+def trained_readouts(
+    activity: list[Tensor], splits: tuple[Split, Split, Split], classes: int, seed: int, settings: Settings
+) -> dict:
+    """Test and validation errors of the delta-rule readout and the backprop top layer on frozen hidden activity
+    (N, K) of the train, validation and test splits."""
     # one scale for every split: the RMS of the training activity norms (mean ‖h‖² = 1, as E5's readouts), so the delta
     # rule's lr is the LMS step relative to the input power (stable below 2); the largest activity as the scale left
     # ‖h‖ ≪ 1 at power 4.5 and the readouts barely moved
@@ -234,10 +322,17 @@ def network(
 
 
 # the experiment ---------------------------------------------------------------------------------------------------
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}  # Student t
+
+
 def _mean_std(values: list[float]) -> dict:
+    """Mean, standard deviation over seeds and the 95% Student-t interval of the mean (``low``, ``high``; 1.96
+    beyond 10 seeds; the mean itself with one seed)."""
     t = torch.tensor(values, dtype=torch.float64)
     std = float(t.std()) if len(values) > 1 else 0.0
-    return {"mean": round(float(t.mean()), 6), "std": round(std, 6)}
+    half = T_975.get(len(values) - 1, 1.96) * std / len(values) ** 0.5
+    mean = float(t.mean())
+    return {"mean": round(mean, 6), "std": round(std, 6), "low": round(mean - half, 6), "high": round(mean + half, 6)}
 
 
 def run(settings: Settings) -> tuple[dict, list[dict]]:
@@ -254,6 +349,10 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
         for seed_index in range(settings.seeds):
             seed = int(torch.randint(2**31 - 1, (1,), generator=generator_for(settings.seed, units, seed_index)))
             results = readouts(frozen_layer(units, train, seed, settings), splits, classes, seed, settings)
+            bayesian = bcpnn_layer(units, train, seed, settings)
+            activity = [bayesian.activity(s.images) for s in splits]
+            for name, errors in trained_readouts(activity, splits, classes, seed, settings).items():
+                results[BCPNN + name] = errors
             results["backprop"] = network(units, splits, classes, seed, settings, training[0] if training else None)
             chosen.append(results["backprop"]["arm"])
             training.append({"seed": seed_index, **{k: v for k, v in results["backprop"].items() if k != "test_error"}})
@@ -271,10 +370,16 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
             "backprop_training": training,
             "gap_top_layer_minus_backprop": _mean_std(gap),
             "gap_delta_readout_minus_backprop": _mean_std(local_gap),
+            "gap_bcpnn_minus_kh2019_top_layer": _mean_std(
+                [b - t for b, t in zip(per_arm["bcpnn_top_layer"], per_arm["top_layer"], strict=True)]
+            ),
         }
+        entry = record[f"K{units}"]
         say(
-            f"budget classify K={units}: test error delta readout {record[f'K{units}']['delta_readout']['mean']}, "
-            f"top layer {record[f'K{units}']['top_layer']['mean']}, backprop {record[f'K{units}']['backprop']['mean']} "
+            f"budget classify K={units}: test error delta readout {entry['delta_readout']['mean']}, "
+            f"top layer {entry['top_layer']['mean']}, backprop {entry['backprop']['mean']}, "
+            f"BCPNN delta readout {entry['bcpnn_delta_readout']['mean']}, "
+            f"BCPNN top layer {entry['bcpnn_top_layer']['mean']} "
             f"(chosen {', '.join(chosen)}, lr {training[0]['lr']}, epochs {[t['epochs'] for t in training]}, converged "
             f"{record[f'K{units}']['backprop_converged']}) ({time.perf_counter() - start:.1f} s)"
         )

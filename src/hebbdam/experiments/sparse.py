@@ -12,7 +12,16 @@ in one synchronous step (``sweeps`` = 1), or relaxed by synchronous steps until 
 - ``bcpnn``: log-odds weights and log-prior biases from co-activation counts, winner per hypercolumn;
 - ``projection``: a pairwise W written on the 0/1 patterns themselves (the pseudo-inverse of the 0/1 code), read
   with the relative threshold ½|c|/(f·D);
-- ``hopfield`` (Storkey, delta, pseudo-inverse): the same patterns as ±1 (2ξ - 1), zero threshold, sign read-out.
+- ``hopfield`` (Storkey, delta, pseudo-inverse): the same patterns as ±1 (2ξ - 1), zero threshold, sign read-out;
+- ``backprop`` (nonlocal): a symmetric zero-diagonal W of the ``projection`` kind (the same read-out, θ = ½|c|/(f·D),
+  M = D²) trained by gradient descent to complete each pattern from fresh cues of the stage's kind
+  (``lit.backprop.SparseCompletion``: cross-entropy of σ(gain·(field − θ)) against the pattern; Adam from W = 0),
+  every fit until its plateau (``lit.backprop.fit_until_plateau``: epoch losses flat within ``tolerance`` over
+  ``window`` updates, or the loss at most ``floor``) or the cap ``updates``. At each coding level the lrs ``lrs`` are
+  swept on one stored set of P = ``sweep_load``·M/S patterns, the best on the criterion (exact recall, then
+  information) chosen (one step past an edge), and every trial of the grid (each its own patterns and seed) is trained
+  at that lr. The record's ``training`` holds the lr chosen and the sweep, the updates used, the fits that stopped
+  on the cap, and ``status``: "converged" only when every fit reached its plateau, else "not converged".
 
 E8a's capacity protocol: all P patterns presented and all P scored; P₀.₉ (90% of the P patterns recalled exactly)
 with a 95% interval that resamples the trials; information per synapse max over P of I/M with
@@ -37,6 +46,7 @@ interval (the trials resampled at every D).
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -46,12 +56,14 @@ import torch
 from ..config import Params
 from ..data.synthetic import modular, sparse_binary, sparse_cue
 from ..dynamics import relax, single_cpu_thread
+from ..errors import DivergedError
+from ..lit.backprop import BackpropModule, PairwiseWeights, SparseCompletion, fit_until_plateau
 from ..logs import say
-from ..memory import build, get_kind
+from ..memory import Memory, build, get_kind
 from ..metrics import binary_entropy, bootstrap_best, bootstrap_crossing, crossing, loglog_slope
 from ..rules import Rule, get_rule
 from ..settings import sparse as schema
-from ..settings.sparse import Arm, Settings
+from ..settings.sparse import BACKPROP, Arm, Settings
 from .common import Curves, built, generator_for, run_stage, select
 
 LEVEL = 0.9
@@ -59,6 +71,17 @@ HALF = 0.5
 STOP_AFTER = 2
 REFINEMENTS = 2
 BOOTSTRAP_SAMPLES = 200
+EXTENSIONS = 1  # steps a backprop arm's lr sweep is extended past its edge when the lr chosen sits on it
+BACKPROP_DEFAULTS: dict[str, float] = {  # a backprop arm's options left out (settings.sparse.BACKPROP_INTS / _NUMBERS)
+    "updates": 1000,  # the cap of gradient updates of one fit
+    "window": 100,  # the plateau: epoch losses within ``tolerance`` of each other over this many updates
+    "tolerance": 0.01,
+    "floor": 1e-3,  # a mean cross-entropy per unit of 1e-3 solves the stored set (every unit far on its side)
+    "batch_size": 64,
+    "epoch_updates": 50,  # updates per epoch (the plateau is checked after each)
+    "gain": 4.0,  # the surrogate σ(gain·(field − θ)); W is free, so it only rescales the start and the lr
+    "sweep_load": 0.05,  # the lr sweep's stored set: P = sweep_load·M/S (bits per synapse at perfect recall)
+}
 BOUNDS = {  # bits per synapse (M = D²): the published asymptotes the figure draws
     "willshaw": math.log(2.0),  # Willshaw et al. 1969; Palm 1980
     "gardner_sparse": 1.0 / (2.0 * math.log(2.0)),  # Gardner 1988; Tsodyks & Feigel'man 1988
@@ -176,19 +199,75 @@ def recall(arm: Arm, code: Code, patterns: torch.Tensor, cues: torch.Tensor) -> 
     return read(memory, cues, arm.sweeps)
 
 
-def measure_point(arm: Arm, code: Code, count: int, settings: Settings) -> dict:
-    """Every trial at P = ``count``: exact-recall fraction and information per synapse per trial."""
+def option(arm: Arm, key: str) -> float:
+    """A backprop arm's option ``key``, or its default (:data:`BACKPROP_DEFAULTS`)."""
+    return float(arm.options.get(key, BACKPROP_DEFAULTS[key]))
+
+
+def trained(
+    arm: Arm, code: Code, patterns: torch.Tensor, settings: Settings, lr: float, seed: int
+) -> tuple[Memory, dict]:
+    """A pairwise W (D, D) trained by backprop (Adam at ``lr``, from W = 0) to complete the patterns (P, D) from
+    fresh cues of the stage's kind (:class:`hebbdam.lit.backprop.SparseCompletion`), until its plateau
+    (``lit.backprop.fit_until_plateau``: the epoch loss flat within ``tolerance`` over ``window`` updates, or at most
+    ``floor``) or the cap ``updates``. Returns the ``projection`` read-out and {lr, updates, converged, loss}
+    (a diverged fit: W = 0, not converged, ``diverged``)."""
+    objective = SparseCompletion(code.coding, settings.removed, settings.added, option(arm, "gain"))
+    weights = PairwiseWeights(code.dim, init_std=0.0, seed=seed)
+    module = BackpropModule(weights, objective, lr=lr, seed=seed)
+    try:
+        summary = fit_until_plateau(
+            module,
+            patterns,
+            int(option(arm, "batch_size")),
+            int(option(arm, "updates")),
+            int(option(arm, "window")),
+            option(arm, "tolerance"),
+            settings.trainer,
+            floor=option(arm, "floor"),
+            updates_per_epoch=int(option(arm, "epoch_updates")),
+        )
+    except DivergedError:
+        start = PairwiseWeights(code.dim, init_std=0.0, seed=seed)
+        return objective.export(start), {"lr": lr, "updates": 0, "converged": False, "loss": None, "diverged": True}
+    info = {"lr": lr, "updates": summary["updates"], "converged": summary["converged"]}
+    return objective.export(module.memory), {**info, "loss": round(float(summary["loss"]), 6)}
+
+
+def measure_trial(
+    arm: Arm,
+    code: Code,
+    patterns: torch.Tensor,
+    cues: torch.Tensor,
+    generator: torch.Generator,
+    lr: float | None,
+    settings: Settings,
+) -> tuple[torch.Tensor, dict]:
+    """The recalled states (P, D) of one stored set and what its fit reports (a backprop arm: trained at ``lr``
+    from a seed drawn from ``generator`` after the patterns and cues; the others: nothing)."""
+    if arm.rule != BACKPROP:
+        return recall(arm, code, patterns, cues), {}
+    assert lr is not None  # measure_curve passes the lr the sweep chose
+    seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+    memory, info = trained(arm, code, patterns, settings, lr, seed)
+    return read(memory, cues, arm.sweeps), info
+
+
+def measure_point(arm: Arm, code: Code, count: int, settings: Settings, lr: float | None = None) -> dict:
+    """Every trial at P = ``count``: exact-recall fraction and information per synapse per trial (a backprop arm at
+    ``lr``: also every fit's updates and plateau flag, ``fit``)."""
     budget = get_kind(arm.memory).parameters(code.dim, 0)
-    exact, information = [], []
+    exact, information, fits = [], [], []
     for trial in range(settings.trials):
         generator = generator_for(settings.seed, arm.name, code.dim, code.coding, count, trial)
         patterns = code.draw(count, generator)
         cues = sparse_cue(patterns, settings.removed, settings.added, generator)
-        outputs = recall(arm, code, patterns, cues)
+        outputs, fit = measure_trial(arm, code, patterns, cues, generator, lr, settings)
+        fits.append(fit)
         exact.append(float((outputs == patterns).all(1).double().mean()))
         bits = retrieved_bits(count, code.entropy, code.loss(patterns, cues), code.loss(patterns, outputs))
         information.append(bits / budget)
-    return {
+    point = {
         "arm": arm.name,
         "coding": code.coding,
         "patterns": count,
@@ -197,6 +276,9 @@ def measure_point(arm: Arm, code: Code, count: int, settings: Settings) -> dict:
         "information": round(sum(information) / len(information), 6),
         "information_trials": [round(v, 6) for v in information],
     }
+    if arm.rule == BACKPROP:
+        point["fit"] = {key: [f[key] for f in fits] for key in ("updates", "converged", "loss")}
+    return point
 
 
 def grid(arm: Arm, code: Code, loads: list[float]) -> list[int]:
@@ -205,13 +287,13 @@ def grid(arm: Arm, code: Code, loads: list[float]) -> list[int]:
     return sorted({max(1, round(load * budget / code.entropy)) for load in loads})
 
 
-def measure_curve(arm: Arm, code: Code, settings: Settings) -> list[dict]:
+def measure_curve(arm: Arm, code: Code, settings: Settings, lr: float | None = None) -> list[dict]:
     """Scan the grid until ``STOP_AFTER`` points recall fewer than half and add no information, then bisect the
-    bracket of P₀.₉ ``REFINEMENTS`` times (geometric midpoints)."""
+    bracket of P₀.₉ ``REFINEMENTS`` times (geometric midpoints); a backprop arm trains every fit at ``lr``."""
     points: dict[int, dict] = {}
     below, best = 0, -1.0
-    for count in grid(arm, code, settings.loads):
-        points[count] = point = measure_point(arm, code, count, settings)
+    for count in grid(arm, code, arm.loads or settings.loads):
+        points[count] = point = measure_point(arm, code, count, settings, lr)
         below = below + 1 if point["exact"] < HALF and point["information"] <= best else 0
         best = max(best, point["information"])
         if below >= STOP_AFTER:
@@ -231,12 +313,86 @@ def measure_curve(arm: Arm, code: Code, settings: Settings) -> list[dict]:
         middle = round(math.sqrt(bracket[0] * bracket[1]))
         if middle in bracket:
             break
-        points[middle] = measure_point(arm, code, middle, settings)
+        points[middle] = measure_point(arm, code, middle, settings, lr)
     return [points[count] for count in sorted(points)]
 
 
-def summarise(arm: Arm, code: Code, points: list[dict], generator: torch.Generator) -> dict:
-    """P₀.₉ with its interval (and in bits per synapse, P·S/M), and the best information per synapse with its."""
+# the backprop arm's learning rate and convergence -----------------------------------------------------------------
+def sweep_fit(
+    arm: Arm, code: Code, trial: tuple[torch.Tensor, torch.Tensor, int], settings: Settings, lr: float
+) -> dict:
+    """One fit of the sweep at ``lr`` on the sweep's stored set ``trial`` (patterns, cues, seed), scored on the
+    stage's criterion: exact recall of the P patterns from their cues and information per synapse, with what the
+    fit reports."""
+    patterns, cues, seed = trial
+    memory, info = trained(arm, code, patterns, settings, lr, seed)
+    outputs = read(memory, cues, arm.sweeps)
+    budget = get_kind(arm.memory).parameters(code.dim, 0)
+    bits = retrieved_bits(patterns.shape[0], code.entropy, code.loss(patterns, cues), code.loss(patterns, outputs))
+    exact = float((outputs == patterns).all(1).double().mean())
+    return {**info, "exact": round(exact, 6), "information": round(bits / budget, 6)}
+
+
+def sweep_rank(fit: dict) -> tuple[float, float, float]:
+    """The order of the sweep (smaller is better): more patterns recalled exactly, more information, lower loss."""
+    loss = fit["loss"] if fit["loss"] is not None else math.inf
+    return (-fit["exact"], -fit["information"], loss)
+
+
+def choose_lr(arm: Arm, code: Code, settings: Settings) -> dict:
+    """The lr of a backprop arm at one coding level: every lr of ``lrs`` trained to its plateau on one stored set of
+    P = ``sweep_load``·M/S patterns (its own seeded draw) and the best on the criterion chosen (:func:`sweep_rank`);
+    a chosen lr at the edge of the sweep extends it by the sweep's ratio, at most ``EXTENSIONS`` times. Returns the
+    lr, the lrs tried, ``lr_at_edge`` and the sweep (each fit's lr, updates, converged, loss, exact, information)."""
+    budget = get_kind(arm.memory).parameters(code.dim, 0)
+    count = max(1, round(option(arm, "sweep_load") * budget / code.entropy))
+    generator = generator_for(settings.seed, arm.name, code.dim, code.coding, "sweep")
+    patterns = code.draw(count, generator)
+    cues = sparse_cue(patterns, settings.removed, settings.added, generator)
+    trial = (patterns, cues, int(torch.randint(2**31 - 1, (1,), generator=generator)))
+    lrs = list(arm.lrs)
+    sweep = [sweep_fit(arm, code, trial, settings, lr) for lr in lrs]
+    for _ in range(EXTENSIONS if len(lrs) > 1 else 0):
+        best = min(sweep, key=sweep_rank)["lr"]
+        if best not in (lrs[0], lrs[-1]):
+            break
+        following = lrs[0] * lrs[0] / lrs[1] if best == lrs[0] else lrs[-1] * lrs[-1] / lrs[-2]
+        following = float(f"{following:.6g}")
+        sweep.append(sweep_fit(arm, code, trial, settings, following))
+        lrs = sorted({*lrs, following})
+    best = min(sweep, key=sweep_rank)
+    return {
+        "lr": best["lr"],
+        "lrs_tried": lrs,
+        "lr_at_edge": len(lrs) == 1 or best["lr"] in (lrs[0], lrs[-1]),
+        "sweep_patterns": count,
+        "sweep": sorted(sweep, key=lambda fit: fit["lr"]),
+    }
+
+
+def training_summary(points: list[dict], choice: dict) -> dict:
+    """A backprop arm's fits at one coding level: the lr chosen by the sweep (and the sweep), the updates every fit
+    of the grid took (median and largest), how many stopped on the cap rather than on their plateau, ``converged``
+    (every fit of the grid and the chosen fit of the sweep on its plateau) and ``status``: "converged" or
+    "not converged" (then its numbers are no result about backprop)."""
+    updates = sorted(u for p in points for u in p["fit"]["updates"])
+    flags = [c for p in points for c in p["fit"]["converged"]]
+    chosen = next(fit for fit in choice["sweep"] if fit["lr"] == choice["lr"])
+    converged = all(flags) and chosen["converged"]
+    return {
+        **choice,
+        "fits": len(flags),
+        "fits_not_converged": sum(not c for c in flags),
+        "updates_median": statistics.median(updates),
+        "updates_max": updates[-1],
+        "converged": converged,
+        "status": "converged" if converged else "not converged",
+    }
+
+
+def summarise(arm: Arm, code: Code, points: list[dict], generator: torch.Generator, choice: dict | None = None) -> dict:
+    """P₀.₉ with its interval (and in bits per synapse, P·S/M), and the best information per synapse with its (a
+    backprop arm: also ``training``, :func:`training_summary` of the sweep's ``choice``)."""
     budget = get_kind(arm.memory).parameters(code.dim, 0)
     counts = [p["patterns"] for p in points]
     per_trial = [p["exact_trials"] for p in points]
@@ -254,7 +410,7 @@ def summarise(arm: Arm, code: Code, points: list[dict], generator: torch.Generat
         side = "below_grid" if edge == 0 else "above_grid"
         capacity["P_c_outside"] = {"side": side, "load": float(counts[edge]), "fraction": points[edge]["exact"]}
     information = bootstrap_best(counts, [p["information_trials"] for p in points], BOOTSTRAP_SAMPLES, generator)
-    return {
+    result = {
         "coding": code.coding,
         "D": code.dim,
         "M": budget,
@@ -263,6 +419,9 @@ def summarise(arm: Arm, code: Code, points: list[dict], generator: torch.Generat
         "exact": capacity,
         "information": information,
     }
+    if choice is not None:
+        result["training"] = training_summary(points, choice)
+    return result
 
 
 # holographic memory -----------------------------------------------------------------------------------------------
@@ -337,23 +496,37 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
     curves: list[dict] = []
     for arm in settings.arms:
         entry: dict[str, Any] = {"memory": arm.memory, "rule": arm.rule, "locality": arm.locality, "sweeps": arm.sweeps}
+        if arm.rule == BACKPROP:
+            entry["options"] = {**BACKPROP_DEFAULTS, **arm.options, "lrs": arm.lrs}
         entry["codings"] = {}
         for coding in settings.codings:
             start = time.perf_counter()
             code = code_for(arm.memory, settings.dim, coding)
-            points = measure_curve(arm, code, settings)
-            curves.extend({k: v for k, v in p.items() if not k.endswith("_trials")} for p in points)
+            choice = choose_lr(arm, code, settings) if arm.rule == BACKPROP else None
+            points = measure_curve(arm, code, settings, None if choice is None else choice["lr"])
+            curves.extend({k: v for k, v in p.items() if not k.endswith("_trials") and k != "fit"} for p in points)
             generator = generator_for(settings.seed, arm.name, coding, "bootstrap")
-            result = summarise(arm, code, points, generator)
+            result = summarise(arm, code, points, generator, choice)
             entry["codings"][coding_key(coding)] = result
             say(
                 f"sparse {arm.name} f={coding:g} D={code.dim}: P0.9 {result['exact']['P_c']} "
                 f"[{result['exact']['P_c_low']}, {result['exact']['P_c_high']}], "
                 f"{result['information']['value']} bits/synapse at P = {result['information']['at']} "
-                f"({time.perf_counter() - start:.1f} s)"
+                f"{training_note(result)}({time.perf_counter() - start:.1f} s)"
             )
         arms[arm.name] = entry
     return arms, curves
+
+
+def training_note(result: dict) -> str:
+    """The log's words on a backprop arm's fits: lr chosen, updates, plateau reached or not ("" for the others)."""
+    if "training" not in result:
+        return ""
+    fit = result["training"]
+    return (
+        f"[backprop lr {fit['lr']}, {fit['updates_median']} updates (max {fit['updates_max']}), {fit['status']}, "
+        f"{fit['fits_not_converged']} of {fit['fits']} at the cap] "
+    )
 
 
 def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:

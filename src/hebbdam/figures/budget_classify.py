@@ -20,6 +20,8 @@ ARMS = {
     "delta_readout": ("(1) K&H 2019 layer + delta-rule readout (local)", "tab:green", "-"),
     "top_layer": ("(2) K&H 2019 layer + SGD top layer", "tab:purple", "--"),
     "backprop": ("(3) K&H 2016 end-to-end backprop", "tab:red", "--"),
+    "bcpnn_delta_readout": ("(4) BCPNN layer + delta-rule readout (local)", "tab:olive", "-"),
+    "bcpnn_top_layer": ("(4) BCPNN layer + SGD top layer", "tab:cyan", "--"),
 }
 
 
@@ -34,6 +36,8 @@ def draw(metrics: dict) -> plt.Figure:
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     ax = axes[0]
     for arm, (label, colour, style) in ARMS.items():
+        if not all(arm in e for e in entries):  # a record from before the BCPNN arms
+            continue
         ax.errorbar(
             ks,
             [e[arm]["mean"] for e in entries],
@@ -107,6 +111,34 @@ def section(metrics: dict) -> list[str]:
         )
     lines.append("")
     lines.append(statement(entries, record["seeds"]))
+    lines.extend(bcpnn_lines(entries, record["seeds"]))
+    return lines
+
+
+def _interval(entry: dict) -> str:
+    return f"{entry['mean']:.3f} [{entry['low']:.3f}, {entry['high']:.3f}]"
+
+
+def bcpnn_lines(entries: list[dict], seeds: int) -> list[str]:
+    """The BCPNN layer's rows (test error, mean and 95% t-interval over seeds) beside the K&H 2019 layer's, at the
+    same K and readouts; nothing for a record from before the BCPNN arms."""
+    if not all("bcpnn_top_layer" in e for e in entries):
+        return []
+    lines = [
+        "",
+        "BCPNN hidden layer (Bayesian-Hebbian, local, no structural plasticity) with the same readouts, test error "
+        f"mean [95% t-interval over {seeds} seeds]:",
+        "",
+        "| K | (4) BCPNN + delta readout | (1) K&H 2019 + delta readout | (4) BCPNN + SGD top layer "
+        "| (2) K&H 2019 + SGD top layer | (4) − (2) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for e in entries:
+        lines.append(
+            f"| {e['K']} | {_interval(e['bcpnn_delta_readout'])} | {_interval(e['delta_readout'])} | "
+            f"{_interval(e['bcpnn_top_layer'])} | {_interval(e['top_layer'])} | "
+            f"{_interval(e['gap_bcpnn_minus_kh2019_top_layer'])} |"
+        )
     return lines
 
 

@@ -12,11 +12,15 @@ from .records import entries_by
 from .style import plt
 
 # the title of this figure's section in reports/README.md
-CLAIM = "Sparse codes: information per synapse of Willshaw, covariance, BCPNN, delta and pseudo-inverse memories"
+CLAIM = (
+    "Sparse codes: information per synapse of Willshaw, covariance, BCPNN, delta, pseudo-inverse and "
+    "converged-backprop memories"
+)
 # one line of caveats under it
 CAVEAT = (
     "Finite D and one recall step (circles) or attractor recall (squares) from half a cue, against asymptotes for "
-    "f → 0 and D → ∞: the bounds are drawn, not claimed."
+    "f → 0 and D → ∞: the bounds are drawn, not claimed. A backprop point whose fits did not all reach their "
+    "plateau is crossed (×): no result about backprop."
 )
 INPUTS = ("sparse.json", "sparse_curves.json")
 OUTPUT = "sparse.png"
@@ -65,6 +69,7 @@ def draw(metrics: dict) -> plt.Figure:
         style["color"] = colour
         _error_bars(axes[0], xs, [c["information"] for c in codings.values()], "value", "low", "high", **style)
         _error_bars(axes[1], xs, [c["exact"] for c in codings.values()], "bits", "bits_low", "bits_high", **style)
+        _cross_unconverged(axes[0], codings, colour)
     bounds = record["bounds"]
     axes[0].axhline(bounds["willshaw"], color="k", ls=":", label=f"Willshaw ln 2 ≈ {bounds['willshaw']:.2f}")
     axes[0].axhline(bounds["gardner_sparse"], color="grey", ls="-.", label="Gardner sparse 1/(2 ln 2) ≈ 0.72")
@@ -93,6 +98,15 @@ def draw(metrics: dict) -> plt.Figure:
     return fig
 
 
+def _cross_unconverged(ax, codings: dict[float, dict], colour: str) -> None:
+    """An × over each coding level where a backprop arm's fits did not all reach their plateau (``training``)."""
+    flagged = [
+        (f, c["information"]["value"]) for f, c in codings.items() if not c.get("training", {}).get("converged", True)
+    ]
+    if flagged:
+        ax.plot(*zip(*flagged, strict=True), "x", color=colour, ms=10, mew=2)
+
+
 def best_coding(arm: dict) -> dict:
     """The coding entry where the arm's information per synapse is largest (its measured asymptote here)."""
     return max(_codings(arm).values(), key=lambda c: c["information"]["value"])
@@ -117,7 +131,7 @@ def comparisons(metrics: dict) -> list[dict]:
                 "" if bound is None else SOURCES[bound],
                 interval=(info["low"], info["high"]),
                 published_criterion=None if bound is None else PUBLISHED_CRITERION,
-                note=f"a finite-D, {recall_text(arm)} measurement against an asymptote",
+                note=f"a finite-D, {recall_text(arm)} measurement against an asymptote" + _training_note(best),
             )
         )
         codings = _codings(arm)
@@ -133,12 +147,25 @@ def comparisons(metrics: dict) -> list[dict]:
                     verdict=cmp.direction(_above(info, dense["information"])),
                     interval=(info["low"], info["high"]),
                     note=f"f = ½: {dense['information']['value']} [{dense['information']['low']}, "
-                    f"{dense['information']['high']}]",
+                    f"{dense['information']['high']}]" + _training_note(best),
                 )
             )
     rows.extend(_bcpnn_row(record))
     rows.append(_holographic_row(record["holographic"]))
     return rows
+
+
+def _training_note(entry: dict) -> str:
+    """A backprop entry's fits: "; backprop lr …, converged" or "not converged (n of m fits at the cap)"."""
+    fit = entry.get("training")
+    if fit is None:
+        return ""
+    status = (
+        fit["status"]
+        if fit["converged"]
+        else f"{fit['status']} ({fit['fits_not_converged']} of {fit['fits']} at the cap)"
+    )
+    return f"; backprop lr {fit['lr']}, median {fit['updates_median']} updates, {status}"
 
 
 def _above(high: dict, low: dict) -> bool | None:

@@ -22,9 +22,9 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
-from ..data.synthetic import flip_bits
+from ..data.synthetic import flip_bits, sparse_cue
 from ..errors import DivergedError
-from ..memory import DenseAM, Hopfield, Power, RandomFeatureDAM, Separation
+from ..memory import DenseAM, Hopfield, Power, ProjectionNetwork, RandomFeatureDAM, Separation
 
 
 # trainable memories -----------------------------------------------------------------------------------------
@@ -201,6 +201,41 @@ class Denoising:
         loss = (final - clean).pow(2).mean()
         overlap = (torch.sign(final.detach()) * clean).mean()
         return loss, {"overlap": overlap}
+
+
+class SparseCompletion:
+    """One-step completion of sparse 0/1 patterns by a pairwise W (the ``projection`` read-out, as the sparse race
+    reads it): a cue c switches off round(``removed``·k) of a pattern's k active units (and on round(``added``·k)
+    inactive ones; a fresh cue per row and update), unit i is on when its field (W c)_i exceeds θ = ½|c|/(f·D)
+    (:class:`hebbdam.memory.ProjectionNetwork`), trained through the surrogate σ(``gain``·((W c)_i − θ)) with the
+    binary cross-entropy against the clean pattern (mean over units and rows). ``coding`` f = k/D."""
+
+    name = "sparse_completion"
+
+    def __init__(self, coding: float, removed: float, added: float = 0.0, gain: float = 4.0):
+        if not 0 < coding < 1 or not 0 <= removed <= 1 or not added >= 0 or not gain > 0:
+            raise ValueError(
+                f"coding, removed, added, gain: expected (0, 1), [0, 1], ≥ 0, > 0, got {coding}, {removed}, {added}, "
+                f"{gain}"
+            )
+        self.coding, self.removed, self.added, self.gain = coding, removed, added, gain
+
+    def logits(self, memory: PairwiseWeights, cues: Tensor) -> Tensor:
+        """(B, D) 0/1 cues → (B, D) gain·(field − θ): positive where the read-out switches the unit on."""
+        threshold = 0.5 * cues.sum(-1, keepdim=True) / (self.coding * memory.dim)
+        return self.gain * (cues @ memory.weights() - threshold)
+
+    def loss(self, memory: PairwiseWeights, batch: tuple[Tensor, ...], generator: torch.Generator):
+        clean = batch[0]
+        cues = sparse_cue(clean.cpu(), self.removed, self.added, generator).to(clean.device)
+        logits = self.logits(memory, cues)
+        loss = nn.functional.binary_cross_entropy_with_logits(logits, clean)
+        exact = ((logits > 0).to(clean.dtype) == clean).all(-1).float().mean()
+        return loss, {"exact": exact}
+
+    def export(self, memory: PairwiseWeights) -> ProjectionNetwork:
+        """The trained W as the read-out the race scores (float64, zero diagonal, θ = ½|c|/(f·D))."""
+        return ProjectionNetwork(memory.weights().detach().double().clone(), self.coding)
 
 
 class KrotovHopfield2016:

@@ -56,6 +56,23 @@ class HiddenLayer(KrotovHopfieldRule):
 
 
 @dataclass(frozen=True, kw_only=True)
+class BayesianLayer:
+    """The BCPNN hidden layer (Ravichandran, Lansner & Herman 2020, without structural plasticity): K = H·M units in H
+    hypercolumns of ``minicolumns`` M (every K a multiple of M), each hypercolumn connected to a fixed random
+    ``connectivity`` share of the pixels, probability traces updated at ``rate`` per batch over
+    ``epochs`` passes, soft winner-take-all ``gain``, probability ``floor`` ε, and the ``noise`` of the traces' start
+    (log-normal on p_ij, which breaks the symmetry between hidden units)."""
+
+    minicolumns: int = setting(POSITIVE_INT)
+    epochs: int = setting(POSITIVE_INT)
+    rate: float = setting(OPEN_FRACTION)
+    gain: float = setting(POSITIVE)
+    floor: float = setting(OPEN_FRACTION)
+    noise: float = setting(POSITIVE)
+    connectivity: float = setting(OPEN_FRACTION)  # the share of the pixels each hidden hypercolumn is connected to
+
+
+@dataclass(frozen=True, kw_only=True)
 class DeltaReadout:
     epochs: int = setting(POSITIVE_INT)
     lr: float = setting(POSITIVE)
@@ -94,6 +111,7 @@ class Settings:
     seeds: int = setting(POSITIVE_INT)
     validation_fraction: float = setting(OPEN_FRACTION)
     hidden: HiddenLayer = setting(Section(HiddenLayer))
+    bcpnn: BayesianLayer = setting(Section(BayesianLayer))
     batch_size: int = setting(POSITIVE_INT)
     delta_readout: DeltaReadout = setting(Section(DeltaReadout))
     top_layer: TopLayerTraining = setting(Section(TopLayerTraining))
