@@ -41,13 +41,14 @@ errors of the minibatch scatter), or at most ``floor`` (the
 stored set is denoised: the loss only sharpens the tanh from there), or a cap of ``updates``. The
 denoising loss through unrolled recall is not the recall criterion, so every fit is scored on the criterion (exact
 recall of the stored set from the trial's probes) together with its own start, and the trained memory is kept only
-where it beats the start (``kept``: "trained" or "start"). At each budget one stored set of P = ``sweep_load``·M/D
-patterns sweeps the learning rates ``lrs`` and the starts ``inits`` (``written``: the slots, i.e. the first K
-patterns, for a dense memory, the Hebb write for W, the Hebbian feature sum for T; ``random``, at the one lr
-``random_lr`` where it is set) and the best fit on the criterion is chosen (ties: the lower training loss); a chosen lr at the edge of the sweep extends it by the
-sweep's ratio, at most ``EXTENSIONS`` times (``lrs_tried``; ``lr_at_edge`` when it still sits on an edge). Every
-trial of the grid uses that choice. The record stores the updates used, the lr and init chosen, ``converged``
-(every fit stopped on the plateau, not on the cap) and how many fits kept their start.
+where it beats the start (``kept``: "trained" or "start"; on the grid, a start that already recalls every stored pattern
+is kept untrained: no fit can beat it). At each budget one stored set of P = ``sweep_load``·M/D patterns sweeps the
+learning rates ``lrs`` and the starts ``inits`` (``written``: the slots, i.e. the first K patterns, for a dense memory,
+the Hebb write for W, the Hebbian feature sum for T; ``random``, at the one lr ``random_lr`` where it is set) and the
+best fit on the criterion is chosen (ties: the lower training loss); a chosen lr at the edge of the sweep extends it by
+the sweep's ratio, at most ``EXTENSIONS`` times (``lrs_tried``; ``lr_at_edge`` when it still sits on an edge). Every
+trial of the grid uses that choice. The record stores the updates used, the lr and init chosen, ``converged`` (every fit
+stopped on the plateau, not on the cap) and how many fits kept their start.
 
 The grid of P is given in bits per parameter, P = b·M/D, so one grid serves every budget; the scan stops after
 ``STOP_AFTER`` consecutive points below every level, then the bracket of each level's crossing is bisected
@@ -157,11 +158,19 @@ DIVERGED_LOSS = 1e30  # the training loss a diverged fit is ranked by (finite: r
 
 
 def build_memory(
-    arm: Arm, trial: Trial, size: int, settings: Settings, lr: float | None = None, init: str | None = None
+    arm: Arm,
+    trial: Trial,
+    size: int,
+    settings: Settings,
+    lr: float | None = None,
+    init: str | None = None,
+    skip_solved: bool = False,
 ) -> Filled:
     """Fill the arm's memory with the trial's patterns (P, D), every one presented: a registry rule through
     ``lit.store`` (no autograd; a K-slot rule keeps the first K) or backprop from ``init`` at ``lr`` (default: the
-    arm's first), kept only where it beats its own start on the recall criterion (:func:`keep_better`)."""
+    arm's first), kept only where it beats its own start on the recall criterion (:func:`keep_better`). With
+    ``skip_solved`` a start that already recalls every stored pattern exactly (bit-error rate 0: no fit can beat it
+    on the criterion) is kept untrained (``solved_start``, 0 updates, converged: nothing is left to learn)."""
     patterns, seed = trial.patterns, trial.seed
     dim = patterns.shape[1]
     separation = separation_at(arm.separation, dim)
@@ -178,6 +187,9 @@ def build_memory(
     init = arm.inits[0] if init is None else init
     parameters = trainable(arm, patterns, size, seed, init)
     start = parameters.export()  # a copy: the fit trains ``parameters`` in place
+    if skip_solved and score(start, trial, settings)["exact"] == 1.0:
+        return Filled(start, {"lr": lr, "init": init, "updates": 0, "converged": True, "loss": 0.0, "kept": "start",
+                              "solved_start": True})  # fmt: skip
     try:
         fitted = fit_denoising(
             parameters,
@@ -299,13 +311,13 @@ def extended(tried: list[float], best: float, factors: tuple[float, float]) -> f
 
 
 def choose_fit(arm: Arm, dim: int, size: int, settings: Settings) -> dict:
-    """The lr and init of a backprop arm at one budget: on one stored set of P = ``sweep_load``·M/D patterns (trial
-    0), every lr of ``lrs`` from every start of ``inits`` (the random one only at ``random_lr`` where set) is trained to its plateau (kept only where it beats its
-    start, :func:`keep_better`) and the best on the recall criterion is chosen (:func:`fit_rank`; memorisation: the
-    stored set is the set it is measured on). When the chosen lr is the smallest or the largest tried, the sweep is
-    extended one step (the sweep's ratio) in that direction, at most ``EXTENSIONS`` times. Returns the choice, the
-    lrs tried, ``lr_at_edge`` (the chosen lr still the smallest or largest tried) and the sweep (each fit's lr,
-    init, kept, updates, converged, loss, exact, bit_error)."""
+    """The lr and init of a backprop arm at one budget: on one stored set of P = ``sweep_load``·M/D patterns (trial 0),
+    every lr of ``lrs`` from every start of ``inits`` (the random one only at ``random_lr`` where set) is trained to its
+    plateau (kept only where it beats its start, :func:`keep_better`) and the best on the recall criterion is chosen
+    (:func:`fit_rank`; memorisation: the stored set is the set it is measured on). When the chosen lr is the smallest or
+    the largest tried, the sweep is extended one step (the sweep's ratio) in that direction, at most ``EXTENSIONS``
+    times. Returns the choice, the lrs tried, ``lr_at_edge`` (the chosen lr still the smallest or largest tried) and the
+    sweep (each fit's lr, init, kept, updates, converged, loss, exact, bit_error)."""
     budget = parameter_count(arm.memory, dim, size)
     count = max(1, round(float(arm.options.get("sweep_load", 1.0)) * budget / dim))
     trial = draw_trial(arm, dim, size, count, 0, settings)
@@ -351,7 +363,7 @@ def measure_point(arm: Arm, dim: int, size: int, count: int, settings: Settings,
     budget = parameter_count(arm.memory, dim, size)
     trials = [draw_trial(arm, dim, size, count, t, settings) for t in range(settings.trials)]
     lr, init = (choice["lr"], choice["init"]) if choice else (None, None)
-    filled = [build_memory(arm, t, size, settings, lr, init) for t in trials]
+    filled = [build_memory(arm, t, size, settings, lr, init, skip_solved=True) for t in trials]
     scores = [score(f.memory, t, settings) for f, t in zip(filled, trials, strict=True)]
     point = {"arm": arm.name, "D": dim, "size": size, "M": budget, "patterns": count, "load": count * dim / budget}
     for key in (*CRITERIA, "bit_error"):
@@ -369,6 +381,7 @@ def measure_point(arm: Arm, dim: int, size: int, count: int, settings: Settings,
             "converged": [i["converged"] for i in infos],
             "loss": round(max(i["loss"] for i in infos), 6),
             "kept": [i["kept"] for i in infos],
+            "solved_start": [bool(i.get("solved_start")) for i in infos],
         }
     elif arm.rule == "krotov_hopfield":
         point["unit_norm"] = {key: [round(f.info[key], 6) for f in filled] for key in UNIT_NORM_KEYS}
@@ -490,11 +503,17 @@ def _rounded(value: float | None) -> float | None:
 
 
 def training_summary(points: list[dict], choice: dict) -> dict:
-    """A backprop arm's fits at one budget: the lr and init chosen by the sweep (and the sweep, each fit with its
-    own flag), the updates every fit of the grid took (median and largest), how many stopped on the cap rather than
-    on the plateau (``fits_not_converged``), and whether the chosen fit of the sweep and every fit of the grid
-    stopped on the plateau (``converged``)."""
-    updates = sorted(u for p in points for u in p["fit"]["updates"])
+    """A backprop arm's fits at one budget: the lr and init chosen by the sweep (and the sweep, each fit with its own
+    flag), the updates every fit of the grid took (median and largest), how many stopped on the cap rather than on the
+    plateau (``fits_not_converged``), and whether the chosen fit of the sweep and every fit of the grid stopped on the
+    plateau (``converged``); the updates are over the fits that trained; ``fits_solved_start``: fits of the grid whose
+    start already recalled every stored pattern, kept untrained (0 updates; :func:`build_memory`)."""
+    fits = [
+        (updates, solved)
+        for p in points
+        for updates, solved in zip(p["fit"]["updates"], p["fit"]["solved_start"], strict=True)
+    ]
+    updates = sorted(u for u, solved in fits if not solved) or [0]  # the fits that trained
     flags = [c for p in points for c in p["fit"]["converged"]]
     return {
         **choice,
@@ -504,6 +523,7 @@ def training_summary(points: list[dict], choice: dict) -> dict:
         "updates_median": statistics.median(updates),
         "fits": len(flags),
         "fits_kept_start": sum(k == "start" for p in points for k in p["fit"]["kept"]),
+        "fits_solved_start": sum(solved for _, solved in fits),
     }
 
 
