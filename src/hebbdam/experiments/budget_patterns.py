@@ -522,7 +522,11 @@ def training_summary(points: list[dict], choice: dict) -> dict:
         "updates_max": updates[-1],
         "updates_median": statistics.median(updates),
         "fits": len(flags),
-        "fits_kept_start": sum(k == "start" for p in points for k in p["fit"]["kept"]),
+        "fits_kept_start": sum(  # trained fits that lost to their start (a solved start was never trained)
+            kept == "start" and not solved
+            for p in points
+            for kept, solved in zip(p["fit"]["kept"], p["fit"]["solved_start"], strict=True)
+        ),
         "fits_solved_start": sum(solved for _, solved in fits),
     }
 

@@ -346,7 +346,7 @@ def _training_row(name: str, arm: dict, entry: dict) -> str:
     converged = "yes" if t["converged"] else f"not converged ({t['fits_not_converged']} of {t['fits']} fits at the cap)"
     return (
         f"| {name} | {entry['D']} | {entry['M']} | {t['lr']:g}{edge} ({tried}) | {t['init']} | {t['kept']} | "
-        f"{t['fits_kept_start']} / {t['fits']} ({t.get('fits_solved_start', 0)} solved at start) | "
+        f"{t['fits_kept_start']} / {t['fits']} (+ {t.get('fits_solved_start', 0)} solved at start) | "
         f"{t['updates_median']:g} / {t['updates_max']} | {arm['updates_cap']} "
         f"| {converged} |"
     )
