@@ -139,7 +139,9 @@ def test_the_slot_memory_scores_what_keeping_k_patterns_scores(patterns_record):
     assert units <= level["P_c"] <= units / 0.9 + 1  # P₀.₉ = K (K/0.9 on a continuous grid), never 2K
     assert 1.7 * units <= entry["exact"]["half"]["P_c"] <= 2.3 * units and 1.7 * units <= keep["half"] <= 2.3 * units
     assert entry["recalled"]["value"] == pytest.approx(units, abs=0.5)  # it never recalls more than it keeps
-    assert keep["information"] == 1.0 and 0.75 <= entry["information"]["value"] <= 1.0  # ≤ 1 bit per parameter
+    # ≤ 1 bit per parameter; at D = 16 a K = 6 slot memory loses a kept pattern now and then (2 trials, one
+    # bisection of the grid): the lower bound says only that it restores most of what it keeps
+    assert keep["information"] == 1.0 and 0.6 <= entry["information"]["value"] <= 1.0
     assert entry["information"]["at"] <= units  # past K every further pattern only adds errors
 
 
@@ -155,7 +157,9 @@ def test_a_backprop_arm_stopped_after_ten_updates_is_flagged_and_gets_no_verdict
     training = entry["training"]
     assert training["converged"] is False and training["updates_max"] == 10
     tried = training["lrs_tried"]
-    assert len(training["sweep"]) == len(tried) * len(record["arms"]["dense_backprop"]["inits"])
+    random_lr = record["arms"]["dense_backprop"]["random_lr"]
+    assert len(training["sweep"]) == len(tried) + 1  # every lr from the slots, the random start at random_lr only
+    assert [row["lr"] for row in training["sweep"] if row["init"] == "random"] == [random_lr]
     assert {row["lr"] for row in training["sweep"]} == set(tried) and {0.01, 0.03} <= set(tried)
     assert training["lr"] in tried and training["init"] in ("written", "random")
     metrics = {"budget_patterns.json": record, "budget_patterns_curves.json": []}
@@ -206,6 +210,36 @@ def test_a_training_that_makes_the_memory_worse_keeps_its_start(patterns_params,
     assert e8a.score(start.memory, trial, settings)["exact"] > e8a.score(collapsed_memory, trial, settings)["exact"]
     trained = e8a.build_memory(arm, trial, 6, settings, 0.01, "random")
     assert trained.info["kept"] == "trained" and torch.equal(trained.memory.memories, collapsed)
+
+
+def test_two_memories_that_keep_k_patterns_tie_at_every_level(patterns_params, monkeypatch, one_thread):
+    """Planted: backprop that leaves its slot start unchanged, so dense_backprop is the K-slot memory exactly. At one
+    budget (D = 16, K = 6) it and dense_slot are measured on one grid of P (the same loads and bisections), so their
+    P at every level, intervals included, are equal — a grid of its own for backprop (e.g. no bisection) would give
+    it a different interpolated crossing of the same curve and a verdict from the grid alone."""
+    settings = e8a.parse_settings(load_params(patterns_params))
+    arms = {a.name: a for a in settings.arms}
+    slot, backprop = arms["dense_slot"], arms["dense_backprop"]
+    # the slot arm's name: its trials (patterns, probes) and bootstrap draws are seeded by the arm's name
+    backprop = replace(backprop, name=slot.name, options={**backprop.options, "lrs": [0.01], "inits": ["written"]})
+    separation = e8a.separation_at(backprop.separation, 16)
+
+    def unchanged(parameters, *args, **kwargs):
+        return _Fitted(parameters.memories.detach().clone(), separation)
+
+    monkeypatch.setattr(e8a, "fit_denoising", unchanged)
+    results = [e8a.measure_budget(e8a.Budget(arm, 16, 6, settings))[0] for arm in (slot, backprop)]
+    for result in results:  # both are the keep-K memory: a crossing in (K, 1.5K), above K
+        assert result["exact"]["half"]["P_c"] is not None and 6 < result["exact"]["L0_9"]["P_c"] < 9
+    for level in ("L0_9", "L0_99", "half"):
+        assert results[0]["exact"][level] == results[1]["exact"][level], level
+    assert results[0]["information"] == results[1]["information"]
+    assert results[0]["keep_K"] == results[1]["keep_K"]
+    rows = e8a_figure.answer({e8a_figure.INPUTS[0]: {"arms": {
+        name: {"memory": "dense", "rule": arm.rule, "locality": arm.locality, "budgets": {"D16_M96": result}}
+        for name, arm, result in zip(("dense_slot", "dense_backprop"), (slot, backprop), results, strict=True)
+    }}})  # fmt: skip
+    assert {row["verdict"] for row in rows} == {"not resolved"}
 
 
 @pytest.mark.parametrize(
@@ -272,18 +306,49 @@ def test_the_answer_compares_every_arm_at_a_budget_across_memories(patterns_reco
 def test_krotov_hopfield_off_its_fixed_point_reads_not_converged():
     """Units at ‖W_μ‖_p = 1 (the K&H 2019 fixed point) have gap 0; a budget with one fit whose mean gap exceeds the
     tolerance is not converged, and the answer reads it so (figures.budget_patterns.converged)."""
-    at_fixed_point = e8a.unit_norms(torch.eye(4, 8) * torch.tensor([1.0, -1.0, 1.0, 1.0])[:, None], power=3.0)
+    units = torch.eye(4, 8) * torch.tensor([1.0, -1.0, 1.0, 1.0])[:, None]
+    at_fixed_point = e8a.unit_norms(units, power=3.0, patterns=units)  # each unit wins its own pattern
     assert at_fixed_point["gap_mean"] == at_fixed_point["gap_max"] == 0.0 and at_fixed_point["unit_norm"] == 1.0
-    start = e8a.unit_norms(torch.randn(16, 32, generator=torch.Generator().manual_seed(0)), power=3.0)
+    assert at_fixed_point["never_won"] == 0
+    generator = torch.Generator().manual_seed(0)
+    start = e8a.unit_norms(torch.randn(16, 32, generator=generator), power=3.0, patterns=rademacher(64, 32, generator))
     assert start["gap_mean"] > 1.0  # a random start of std 1 in D = 32: ‖W_μ‖₃ ≈ 3.7
 
     def fits(*gaps):
-        return [{"unit_norm": [1.0 + g for g in gaps], "gap_mean": list(gaps), "gap_max": [2 * g for g in gaps]}]
+        return [{"unit_norm": [1.0 + g for g in gaps], "gap_mean": list(gaps), "gap_max": [2 * g for g in gaps],
+                 "gap_all": [3 * g for g in gaps], "never_won": [1 for _ in gaps]}]  # fmt: skip
 
     near, off = e8a.fixed_point_summary(fits(0.01, 0.04)), e8a.fixed_point_summary(fits(0.01, 0.3))
     assert near["converged"] and e8a_figure.converged({"unit_norm": near})
     assert not off["converged"] and off["fits_not_converged"] == 1 and off["gap_max"] == 0.6
     assert not e8a_figure.converged({"unit_norm": off})
+
+
+def test_krotov_hopfield_counts_its_fixed_point_over_the_units_that_win():
+    """Two units at ‖W_μ‖₃ = 1 win the two stored patterns; a third never wins and keeps a start of norm 3. The gap
+    is over the winners (0), the loser counted (never_won 1), its gap in gap_all only."""
+    patterns = torch.tensor([[1.0, 1.0, -1.0, -1.0], [1.0, -1.0, 1.0, -1.0]])
+    winners = patterns / 4 ** (1 / 3)  # ‖ξ/4^{1/3}‖₃ = 1, aligned with its own pattern
+    loser = torch.tensor([[0.0, 0.0, 0.0, 3.0]])  # current ⟨W, ξ⟩₃ = −9 on both patterns: it wins neither
+    norms = e8a.unit_norms(torch.cat([winners, loser]), power=3.0, patterns=patterns)
+    assert norms["never_won"] == 1 and norms["gap_mean"] == pytest.approx(0.0, abs=1e-6)
+    assert norms["gap_all"] == pytest.approx(2.0 / 3.0, abs=1e-6)
+
+
+@pytest.mark.parametrize(("epochs", "converged"), [(3, False), (300, True)])
+def test_a_krotov_hopfield_fit_stopped_early_is_flagged(patterns_params, one_thread, epochs, converged):
+    """The K&H 2019 rule at D = 16, K = P = 6 (lr 0.3 annealed): stopped after 3 epochs its winning units are still
+    near their random start (‖W_μ‖₃ ≈ 2.9 at std 1) and the budget reads not converged; at 300 epochs they sit at
+    the fixed point ‖W_μ‖₃ = 1."""
+    settings = e8a.parse_settings(load_params(patterns_params))
+    arm = next(a for a in settings.arms if a.name == "dense_krotov_hopfield")
+    arm = replace(arm, hyper={**arm.hyper, "lr": 0.3}, options={**arm.options, "epochs": epochs, "batch_size": 32})
+    generator = torch.Generator().manual_seed(5)
+    patterns = rademacher(6, 16, generator)
+    filled = e8a.build_memory(arm, e8a.Trial(patterns, patterns, seed=2), 6, settings)
+    summary = e8a.fixed_point_summary([{key: [filled.info[key]] for key in e8a.UNIT_NORM_KEYS}])
+    assert summary["converged"] is converged and e8a_figure.converged({"unit_norm": summary}) is converged
+    assert (summary["gap_mean"] > 0.5) is not converged
 
 
 def test_information_per_parameter_counts_what_the_recalled_states_carry():
@@ -402,6 +467,10 @@ def test_stage_repeats_bit_for_bit_with_one_or_two_workers(tmp_path, monkeypatch
         ("budget.patterns.loads=[]", "budget.patterns.loads"),
         (f"{ARMS}.dense_slot.loads=[0.5]", f"{ARMS}.dense_slot.loads"),  # one P: no bracket, the budget cannot fit
         (f"{ARMS}.dense_backprop.options.inits=[slots]", f"{ARMS}.dense_backprop.options.inits"),
+        (f"{ARMS}.dense_backprop.options.random_lr=0.3", f"{ARMS}.dense_backprop.options.random_lr"),  # not swept
+        # two dense arms at D = 16, K = 6 on different grids of P: a crossing would move with the grid alone
+        (f"+{ARMS}.dense_backprop.loads=[0.5,1,2,4]", f"{ARMS}.dense_backprop.loads"),
+        (f"+{ARMS}.dense_backprop.options.refinements=0", f"{ARMS}.dense_backprop.options.refinements"),
     ],
 )
 def test_bad_settings_are_refused_in_one_line(tmp_path, override, key):

@@ -13,8 +13,9 @@ Random ±1 patterns Ξ (P, D). Each arm is a memory with a parameter budget M an
 - ``dense``: a DAM with K hidden units Ξ (K, D), M = K·D, filled by ``slot`` (the one-shot DAM: of the P patterns
   presented it keeps the first K), ``prototype`` (online winner-take-all means), the K&H 2019 competing-units rule
   (``krotov_hopfield``; the p-norms of its units, 1 at its fixed point, are recorded per fit: ``unit_norm`` holds
-  the mean and largest gap |‖W_μ‖_p − 1| and ``converged``, every fit's mean gap within ``NORM_TOLERANCE``) or
-  backprop.
+  the mean and largest gap |‖W_μ‖_p − 1| over the units that win a stored pattern, the units that win none (they
+  keep their random start whatever the rule's length) and ``converged``, every fit's mean gap over its winners
+  within ``NORM_TOLERANCE``) or backprop.
 Local/nonlocal is the rule's own label; backprop is nonlocal.
 
 Criterion: every one of the P patterns is presented to the rule and the memory is scored on all P (a pattern a
@@ -40,16 +41,19 @@ errors of the minibatch scatter), or at most ``floor`` (the
 stored set is denoised: the loss only sharpens the tanh from there), or a cap of ``updates``. The
 denoising loss through unrolled recall is not the recall criterion, so every fit is scored on the criterion (exact
 recall of the stored set from the trial's probes) together with its own start, and the trained memory is kept only
-where it beats the start (``kept``: "trained" or "start"). At each budget one stored set of P = ``sweep_load``·M/D
-patterns sweeps the learning rates ``lrs`` and the starts ``inits`` (``written``: the slots, i.e. the first K
-patterns, for a dense memory, the Hebb write for W, the Hebbian feature sum for T; ``random``) and the best fit on
-the criterion is chosen (ties: the lower training loss); a chosen lr at the edge of the sweep extends it by the
-sweep's ratio, at most ``EXTENSIONS`` times (``lrs_tried``; ``lr_at_edge`` when it still sits on an edge). Every
-trial of the grid uses that choice. The record stores the updates used, the lr and init chosen, ``converged``
-(every fit stopped on the plateau, not on the cap) and how many fits kept their start.
+where it beats the start (``kept``: "trained" or "start"; on the grid, a start that already recalls every stored pattern
+is kept untrained: no fit can beat it). At each budget one stored set of P = ``sweep_load``·M/D patterns sweeps the
+learning rates ``lrs`` and the starts ``inits`` (``written``: the slots, i.e. the first K patterns, for a dense memory,
+the Hebb write for W, the Hebbian feature sum for T; ``random``, at the one lr ``random_lr`` where it is set) and the
+best fit on the criterion is chosen (ties: the lower training loss); a chosen lr at the edge of the sweep extends it by
+the sweep's ratio, at most ``EXTENSIONS`` times (``lrs_tried``; ``lr_at_edge`` when it still sits on an edge). Every
+trial of the grid uses that choice. The record stores the updates used, the lr and init chosen, ``converged`` (every fit
+stopped on the plateau, not on the cap) and how many fits kept their start.
 
 The grid of P is given in bits per parameter, P = b·M/D, so one grid serves every budget; the scan stops after
-``STOP_AFTER`` consecutive points below every level, then the bracket of each level's crossing is bisected.
+``STOP_AFTER`` consecutive points below every level, then the bracket of each level's crossing is bisected
+``refinements`` times. The loads and the bisections are the same for every arm of a memory kind at a budget, so two
+memories with the same recall curve (two that keep K patterns) get the same P at every level.
 """
 
 from __future__ import annotations
@@ -98,11 +102,11 @@ CRITERIA = ("exact", "fixed_point")
 HALF = 0.5  # the secondary level of P½ (rewards forgetting: a keep-K memory scores 2K)
 STOP_AFTER = 2  # consecutive grid points with both fractions below every level end the scan
 EXTENSIONS = 2  # steps an lr sweep is extended past its edge when the lr chosen sits on it
-REFINEMENTS = 2  # bisections of the bracket around each level's crossing (grid ratio √2 → ≈ 1.09)
 BOOTSTRAP_SAMPLES = 200
 DEFAULT_UPDATES = 300  # the cap of gradient updates of a backprop arm without ``options.updates``
 DEFAULT_WINDOW, DEFAULT_TOLERANCE = 50, 0.01  # the plateau: window means within 1% of each other over 50 updates
-NORM_TOLERANCE = 0.05  # K&H 2019 at its fixed point: every fit's mean |‖W_μ‖_p − 1| over its units at most this
+NORM_TOLERANCE = 0.05  # K&H 2019 at its fixed point: every fit's mean |‖W_μ‖_p − 1| over its winning units at most this
+UNIT_NORM_KEYS = ("unit_norm", "gap_mean", "gap_max", "gap_all", "never_won")  # per K&H fit (:func:`unit_norms`)
 DEFAULT_NOISE = 0.0  # the plateau's noise test off: window means within ``noise`` standard errors also count as flat
 DEFAULT_FLOOR = 1e-3  # a denoising MSE per bit of 1e-3 (every recalled bit within ~0.03 of ±1) solves the stored set
 
@@ -154,11 +158,19 @@ DIVERGED_LOSS = 1e30  # the training loss a diverged fit is ranked by (finite: r
 
 
 def build_memory(
-    arm: Arm, trial: Trial, size: int, settings: Settings, lr: float | None = None, init: str | None = None
+    arm: Arm,
+    trial: Trial,
+    size: int,
+    settings: Settings,
+    lr: float | None = None,
+    init: str | None = None,
+    skip_solved: bool = False,
 ) -> Filled:
     """Fill the arm's memory with the trial's patterns (P, D), every one presented: a registry rule through
     ``lit.store`` (no autograd; a K-slot rule keeps the first K) or backprop from ``init`` at ``lr`` (default: the
-    arm's first), kept only where it beats its own start on the recall criterion (:func:`keep_better`)."""
+    arm's first), kept only where it beats its own start on the recall criterion (:func:`keep_better`). With
+    ``skip_solved`` a start that already recalls every stored pattern exactly (bit-error rate 0: no fit can beat it
+    on the criterion) is kept untrained (``solved_start``, 0 updates, converged: nothing is left to learn)."""
     patterns, seed = trial.patterns, trial.seed
     dim = patterns.shape[1]
     separation = separation_at(arm.separation, dim)
@@ -169,12 +181,15 @@ def build_memory(
         module = store(written, rule, settings.trainer, batch_size=batch, seed=seed, max_epochs=epochs, logger=False)
         info = {}
         if arm.rule == "krotov_hopfield":
-            info = unit_norms(module.stored, float(arm.hyper.get("p", 3.0)))
+            info = unit_norms(module.stored, float(arm.hyper.get("p", 3.0)), written)
         return Filled(module.memory(separation, kind=arm.memory), info)
     lr = arm.lrs[0] if lr is None else lr
     init = arm.inits[0] if init is None else init
     parameters = trainable(arm, patterns, size, seed, init)
     start = parameters.export()  # a copy: the fit trains ``parameters`` in place
+    if skip_solved and score(start, trial, settings)["exact"] == 1.0:
+        return Filled(start, {"lr": lr, "init": init, "updates": 0, "converged": True, "loss": 0.0, "kept": "start",
+                              "solved_start": True})  # fmt: skip
     try:
         fitted = fit_denoising(
             parameters,
@@ -201,12 +216,24 @@ def build_memory(
     return Filled(memory, {"lr": lr, "init": init, **fitted.fit_summary, "kept": kept})
 
 
-def unit_norms(units: torch.Tensor, power: float) -> dict[str, float]:
-    """The K&H 2019 units' p-norms ‖W_μ‖_p (K, D) → their mean and the mean and largest distance |‖W_μ‖_p − 1| from
-    the rule's fixed point (a unit that never wins a pattern keeps its random start and its norm)."""
+def unit_norms(units: torch.Tensor, power: float, patterns: torch.Tensor) -> dict[str, float]:
+    """The K&H 2019 units (K, D) against the rule's fixed point ‖W_μ‖_p = 1, over the units that win at least one of
+    the P stored patterns (P, D) at the end (the largest current ⟨W_μ, ξ⟩_p, the rule's own ranking): their mean and
+    largest gap |‖W_μ‖_p − 1|. A unit that wins nothing gets no Hebbian step, so it keeps its random start and its
+    norm (‖W_μ‖₃ ≈ 3.7 at std 1, D = 32) however long the rule runs: it is counted (``never_won``), not gated, and
+    ``gap_all`` is the mean gap over all K. Also the mean p-norm of all K (``unit_norm``)."""
     norms = units.abs().pow(power).sum(1).pow(1 / power)
     gaps = (norms - 1).abs()
-    return {"unit_norm": float(norms.mean()), "gap_mean": float(gaps.mean()), "gap_max": float(gaps.max())}
+    currents = patterns @ (units.sign() * units.abs().pow(power - 1)).T  # (P, K)
+    won = torch.zeros(units.shape[0], dtype=torch.bool)
+    won[currents.argmax(1)] = True
+    return {
+        "unit_norm": float(norms.mean()),
+        "gap_mean": float(gaps[won].mean()),
+        "gap_max": float(gaps[won].max()),
+        "gap_all": float(gaps.mean()),
+        "never_won": int((~won).sum()),
+    }
 
 
 def keep_better(trained: Memory, start: Memory, trial: Trial, settings: Settings) -> tuple[Memory, str]:
@@ -284,13 +311,13 @@ def extended(tried: list[float], best: float, factors: tuple[float, float]) -> f
 
 
 def choose_fit(arm: Arm, dim: int, size: int, settings: Settings) -> dict:
-    """The lr and init of a backprop arm at one budget: on one stored set of P = ``sweep_load``·M/D patterns (trial
-    0), every lr of ``lrs`` from every start of ``inits`` is trained to its plateau (kept only where it beats its
-    start, :func:`keep_better`) and the best on the recall criterion is chosen (:func:`fit_rank`; memorisation: the
-    stored set is the set it is measured on). When the chosen lr is the smallest or the largest tried, the sweep is
-    extended one step (the sweep's ratio) in that direction, at most ``EXTENSIONS`` times. Returns the choice, the
-    lrs tried, ``lr_at_edge`` (the chosen lr still the smallest or largest tried) and the sweep (each fit's lr,
-    init, kept, updates, converged, loss, exact, bit_error)."""
+    """The lr and init of a backprop arm at one budget: on one stored set of P = ``sweep_load``·M/D patterns (trial 0),
+    every lr of ``lrs`` from every start of ``inits`` (the random one only at ``random_lr`` where set) is trained to its
+    plateau (kept only where it beats its start, :func:`keep_better`) and the best on the recall criterion is chosen
+    (:func:`fit_rank`; memorisation: the stored set is the set it is measured on). When the chosen lr is the smallest or
+    the largest tried, the sweep is extended one step (the sweep's ratio) in that direction, at most ``EXTENSIONS``
+    times. Returns the choice, the lrs tried, ``lr_at_edge`` (the chosen lr still the smallest or largest tried) and the
+    sweep (each fit's lr, init, kept, updates, converged, loss, exact, bit_error)."""
     budget = parameter_count(arm.memory, dim, size)
     count = max(1, round(float(arm.options.get("sweep_load", 1.0)) * budget / dim))
     trial = draw_trial(arm, dim, size, count, 0, settings)
@@ -299,7 +326,7 @@ def choose_fit(arm: Arm, dim: int, size: int, settings: Settings) -> dict:
     sweep: list[dict] = []
 
     def fit(lr: float) -> None:
-        for init in arm.inits:
+        for init in arm.inits_at(lr):
             filled = build_memory(arm, trial, size, settings, lr, init)
             scored = score(filled.memory, trial, settings)
             sweep.append({**filled.info, "loss": round(filled.info["loss"], 6), **_criterion(scored)})
@@ -336,7 +363,7 @@ def measure_point(arm: Arm, dim: int, size: int, count: int, settings: Settings,
     budget = parameter_count(arm.memory, dim, size)
     trials = [draw_trial(arm, dim, size, count, t, settings) for t in range(settings.trials)]
     lr, init = (choice["lr"], choice["init"]) if choice else (None, None)
-    filled = [build_memory(arm, t, size, settings, lr, init) for t in trials]
+    filled = [build_memory(arm, t, size, settings, lr, init, skip_solved=True) for t in trials]
     scores = [score(f.memory, t, settings) for f, t in zip(filled, trials, strict=True)]
     point = {"arm": arm.name, "D": dim, "size": size, "M": budget, "patterns": count, "load": count * dim / budget}
     for key in (*CRITERIA, "bit_error"):
@@ -354,11 +381,10 @@ def measure_point(arm: Arm, dim: int, size: int, count: int, settings: Settings,
             "converged": [i["converged"] for i in infos],
             "loss": round(max(i["loss"] for i in infos), 6),
             "kept": [i["kept"] for i in infos],
+            "solved_start": [bool(i.get("solved_start")) for i in infos],
         }
     elif arm.rule == "krotov_hopfield":
-        point["unit_norm"] = {
-            key: [round(f.info[key], 6) for f in filled] for key in ("unit_norm", "gap_mean", "gap_max")
-        }
+        point["unit_norm"] = {key: [round(f.info[key], 6) for f in filled] for key in UNIT_NORM_KEYS}
     return point
 
 
@@ -396,8 +422,9 @@ def scanned_criteria(arm: Arm) -> tuple[str, ...]:
 
 def measure_curve(arm: Arm, dim: int, size: int, settings: Settings, choice: dict | None = None) -> list[dict]:
     """Scan the grid (P = b·M/D) until the curve has fallen below every level (½ included), then bisect the
-    bracket of each level's first drop ``REFINEMENTS`` times (geometric midpoints), so the interpolated P does not
-    straddle a cliff between two coarse grid points."""
+    bracket of each level's first drop ``settings.refinements`` times (geometric midpoints), so the interpolated P
+    does not straddle a cliff between two coarse grid points. The grid and its bisections are the same for every arm
+    (``Settings.checked``): two memories with the same recall curve get the same P at every level."""
     points: dict[int, dict] = {}
     below = 0
     lowest = min(HALF, *settings.levels)
@@ -408,7 +435,7 @@ def measure_curve(arm: Arm, dim: int, size: int, settings: Settings, choice: dic
             break
     for key in scanned_criteria(arm):
         for level in settings.levels:
-            for _ in range(int(arm.options.get("refinements", REFINEMENTS))):
+            for _ in range(settings.refinements):
                 bracket = first_drop(points, key, level)
                 if bracket is None:
                     break
@@ -476,11 +503,17 @@ def _rounded(value: float | None) -> float | None:
 
 
 def training_summary(points: list[dict], choice: dict) -> dict:
-    """A backprop arm's fits at one budget: the lr and init chosen by the sweep (and the sweep, each fit with its
-    own flag), the updates every fit of the grid took (median and largest), how many stopped on the cap rather than
-    on the plateau (``fits_not_converged``), and whether the chosen fit of the sweep and every fit of the grid
-    stopped on the plateau (``converged``)."""
-    updates = sorted(u for p in points for u in p["fit"]["updates"])
+    """A backprop arm's fits at one budget: the lr and init chosen by the sweep (and the sweep, each fit with its own
+    flag), the updates every fit of the grid took (median and largest), how many stopped on the cap rather than on the
+    plateau (``fits_not_converged``), and whether the chosen fit of the sweep and every fit of the grid stopped on the
+    plateau (``converged``); the updates are over the fits that trained; ``fits_solved_start``: fits of the grid whose
+    start already recalled every stored pattern, kept untrained (0 updates; :func:`build_memory`)."""
+    fits = [
+        (updates, solved)
+        for p in points
+        for updates, solved in zip(p["fit"]["updates"], p["fit"]["solved_start"], strict=True)
+    ]
+    updates = sorted(u for u, solved in fits if not solved) or [0]  # the fits that trained
     flags = [c for p in points for c in p["fit"]["converged"]]
     return {
         **choice,
@@ -489,7 +522,12 @@ def training_summary(points: list[dict], choice: dict) -> dict:
         "updates_max": updates[-1],
         "updates_median": statistics.median(updates),
         "fits": len(flags),
-        "fits_kept_start": sum(k == "start" for p in points for k in p["fit"]["kept"]),
+        "fits_kept_start": sum(  # trained fits that lost to their start (a solved start was never trained)
+            kept == "start" and not solved
+            for p in points
+            for kept, solved in zip(p["fit"]["kept"], p["fit"]["solved_start"], strict=True)
+        ),
+        "fits_solved_start": sum(solved for _, solved in fits),
     }
 
 
@@ -520,14 +558,18 @@ def summarise(
 
 
 def fixed_point_summary(norms: list[dict]) -> dict:
-    """The K&H 2019 fits of one budget against their fixed point ‖W_μ‖_p = 1: the mean p-norm, the largest per-fit
-    mean gap |‖W_μ‖_p − 1| (over units) and the largest single unit's gap, and ``converged``: every fit's mean gap at
-    most ``NORM_TOLERANCE`` (units that never win keep their start, so the largest gap is reported, not gated)."""
+    """The K&H 2019 fits of one budget against their fixed point ‖W_μ‖_p = 1 (:func:`unit_norms`): the mean p-norm,
+    the largest per-fit mean gap |‖W_μ‖_p − 1| over the winning units and the largest single winner's gap, the
+    largest per-fit mean gap over all K units and the most units a fit left never winning, and ``converged``: every
+    fit's mean gap over its winners at most ``NORM_TOLERANCE`` (a single winner's largest gap is reported, not
+    gated; a unit that never wins keeps its start however long the rule runs, so it is counted, not gated)."""
     means = [v for n in norms for v in n["gap_mean"]]
     return {
         "mean": round(statistics.fmean(v for n in norms for v in n["unit_norm"]), 6),
         "gap_mean": max(means),
         "gap_max": max(v for n in norms for v in n["gap_max"]),
+        "gap_all": max(v for n in norms for v in n["gap_all"]),
+        "never_won": max(v for n in norms for v in n["never_won"]),
         "tolerance": NORM_TOLERANCE,
         "fits": len(means),
         "fits_not_converged": sum(v > NORM_TOLERANCE for v in means),
@@ -565,6 +607,8 @@ def arm_entry(arm: Arm) -> dict:
     if arm.rule == BACKPROP:
         entry["updates_cap"] = int(arm.options.get("updates", DEFAULT_UPDATES))
         entry["lrs"], entry["inits"] = arm.lrs, arm.inits
+        if arm.random_lr is not None:
+            entry["random_lr"] = arm.random_lr
     return entry
 
 

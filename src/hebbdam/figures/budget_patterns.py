@@ -321,8 +321,10 @@ def training_table(metrics: dict) -> list[str]:
         if "unit_norm" in entry:
             norms.append(_norm_text(name, entry))
     if norms:
-        lines += ["", "K&H 2019 units' p-norms against the rule's fixed point 1 (mean norm; largest per-fit mean "
-                  "|‖W_μ‖_p − 1|; largest unit's): " + "; ".join(norms) + "."]  # fmt: skip
+        lines += ["", "K&H 2019 units' p-norms against the rule's fixed point 1, over the units that win a stored "
+                  "pattern (mean norm of all K; largest per-fit mean |‖W_μ‖_p − 1| over the winners; largest "
+                  "winner's; most units a fit left never winning, which keep their random start): "
+                  + "; ".join(norms) + "."]  # fmt: skip
     return lines
 
 
@@ -332,7 +334,7 @@ def _norm_text(name: str, entry: dict) -> str:
     state = "" if norm["converged"] else f", not converged ({norm['fits_not_converged']} of {norm['fits']} fits)"
     return (
         f"{name} D = {entry['D']}, M = {entry['M']}: {norm['mean']:.3g}; {norm['gap_mean']:.3g} "
-        f"(tolerance {norm['tolerance']:g}); {norm['gap_max']:.3g}{state}"
+        f"(tolerance {norm['tolerance']:g}); {norm['gap_max']:.3g}; {norm.get('never_won', 0)} never won{state}"
     )
 
 
@@ -344,7 +346,8 @@ def _training_row(name: str, arm: dict, entry: dict) -> str:
     converged = "yes" if t["converged"] else f"not converged ({t['fits_not_converged']} of {t['fits']} fits at the cap)"
     return (
         f"| {name} | {entry['D']} | {entry['M']} | {t['lr']:g}{edge} ({tried}) | {t['init']} | {t['kept']} | "
-        f"{t['fits_kept_start']} / {t['fits']} | {t['updates_median']:g} / {t['updates_max']} | {arm['updates_cap']} "
+        f"{t['fits_kept_start']} / {t['fits']} (+ {t.get('fits_solved_start', 0)} solved at start) | "
+        f"{t['updates_median']:g} / {t['updates_max']} | {arm['updates_cap']} "
         f"| {converged} |"
     )
 

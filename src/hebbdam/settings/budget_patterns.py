@@ -57,8 +57,9 @@ LEVEL = number_list("a non-empty list of recall levels in (0, 1)", lambda v: 0.0
 class ConvergedOptions(GradientOptions):
     """A backprop arm trained to its plateau: ``updates`` is the cap; ``lrs`` the learning rates swept (else
     ``lr`` alone) and ``inits`` the starts tried at one budget, on one set of P = ``sweep_load``·M/D patterns;
-    ``window`` / ``tolerance`` / ``floor`` / ``noise`` the plateau rule (lit.backprop.Plateau); ``refinements`` the
-    bisections per level."""
+    ``random_lr`` the one lr of ``lrs`` the ``random`` start is tried at (default: every lr); ``window`` /
+    ``tolerance`` / ``floor`` / ``noise`` the plateau rule (lit.backprop.Plateau). The bisections of the grid of P are
+    the section's ``refinements``, the same for every arm."""
 
     lrs: list[float] = setting(POSITIVE_LIST)
     inits: list[str] = setting(subset("a non-empty list of " + " / ".join(INITS), INITS, distinct=True))
@@ -67,7 +68,7 @@ class ConvergedOptions(GradientOptions):
     floor: float = setting(POSITIVE)  # the training loss at which the stored set counts as solved (DEFAULT_FLOOR)
     noise: float = setting(NONNEG_NUMBER)  # window means within this many standard errors count as flat (DEFAULT_NOISE)
     sweep_load: float = setting(POSITIVE)  # the load b (P = b·M/D) of the lr × init sweep (default 1)
-    refinements: int = setting(NONNEG_INT)  # bisections per level's bracket (default REFINEMENTS)
+    random_lr: float = setting(POSITIVE)  # the lr of ``lrs`` the random start is tried at (default: every lr)
 
 
 def _option_kind(values: dict) -> tuple[str, tuple[type, ...]]:
@@ -85,7 +86,7 @@ class Arm:
     pairwise, whose budget is D²), or ``size_ratios``: the knob as multiples of D (K ∈ {D/4, D, 4D}). ``loads``:
     the arm's own grid, else the section's. ``hyper``: the rule's hyper-parameters; ``options``: epochs /
     batch_size (iterative rules), beta (features: kernel exp(-beta‖σ-ξ‖²/2D)), updates / lr / lrs / inits / window /
-    tolerance / sweep_load / refinements / steps / batch_size (backprop, :class:`ConvergedOptions`).
+    tolerance / sweep_load / random_lr / steps / batch_size (backprop, :class:`ConvergedOptions`).
     """
 
     name: str
@@ -110,6 +111,8 @@ class Arm:
                 )
             if self.memory == "random_features" and "random" in self.inits:
                 raise ConfigError(section.key("options.inits"), "[written] for a random-feature memory", self.inits)
+            if self.random_lr is not None and self.random_lr not in self.lrs:
+                raise ConfigError(section.key("options.random_lr"), f"one of the lrs {self.lrs}", self.random_lr)
             return self
         try:
             hyper = self.sample_hyper()
@@ -127,6 +130,15 @@ class Arm:
     @property
     def lrs(self) -> list[float]:
         return list(self.options.get("lrs", [self.options.get("lr", 0.01)]))
+
+    @property
+    def random_lr(self) -> float | None:
+        """The one lr the random start is tried at (None: every lr of the sweep)."""
+        return self.options.get("random_lr")
+
+    def inits_at(self, lr: float) -> list[str]:
+        """The starts tried at ``lr``: every one of ``inits``, the random start only at ``random_lr`` when set."""
+        return [init for init in self.inits if init != "random" or self.random_lr in (None, lr)]
 
     @property
     def inits(self) -> list[str]:
@@ -157,20 +169,29 @@ class Settings:
     max_sweeps: int = setting(POSITIVE_INT)
     levels: list[float] = setting(LEVEL, [0.9, 0.99], then=sorted)
     loads: list[float] = setting(POSITIVE_LIST, then=sorted)
+    refinements: int = setting(NONNEG_INT, 2)  # bisections of each level's bracket, the same for every arm
     arms: list[Arm] = setting(Named(Arm, "at least one arm"))
     trainer: dict = field(default_factory=dict)
     device: Any = None  # the torch.device it runs on, given by the experiment's parse_settings
 
     def checked(self, section: Params) -> Settings:
         """Arms without their own ``loads`` take the section's grid; every budget must fit at least two pattern
-        counts of its grid (a crossing needs a bracket)."""
+        counts of its grid (a crossing needs a bracket); arms of one memory kind at one budget (D, M) share one grid
+        of P (with the section's one ``refinements``, two arms with the same recall curve get the same P at every
+        level: a different grid would move an interpolated crossing and decide a verdict by itself)."""
         arms = [arm if arm.loads else replace(arm, loads=self.loads) for arm in self.arms]
+        grids: dict[tuple[str, int, int], tuple[str, list[int]]] = {}
         for arm in arms:
             for dim in arm.dims:
                 for size in arm.budgets(dim):
-                    if len(arm.counts(dim, size)) < 2:
-                        key = section.key(f"arms.{arm.name}.loads")
+                    counts = arm.counts(dim, size)
+                    key = section.key(f"arms.{arm.name}.loads")
+                    if len(counts) < 2:
                         raise ConfigError(key, "a budget whose grid of loads gives at least two pattern counts", size)
+                    budget = (arm.memory, dim, parameter_count(arm.memory, dim, size))
+                    first, grid = grids.setdefault(budget, (arm.name, counts))
+                    if grid != counts:
+                        raise ConfigError(key, f"the grid of P of arm {first} at D = {dim}, M = {budget[2]}", counts)
         return replace(self, arms=arms)
 
 
