@@ -216,28 +216,37 @@ def comparisons(metrics: dict) -> list[dict]:
 CRITICAL_LOAD = "load at which half of the patterns are retrieved (final overlap ≥ 0.95) from 10% flipped bits"
 
 
+def _side(value: float, form: dict) -> str:
+    """Where ``value`` lies against one form's α_∞ interval: ``inside``, ``below it`` or ``above it``."""
+    low, high = form["alpha_inf_low"], form["alpha_inf_high"]
+    return "inside" if cmp.inside(value, (low, high)) else "below it" if value < low else "above it"
+
+
 def _form_verdict(published: float, forms: list[dict]) -> str:
-    """``published`` against α_∞'s interval under every fitted form: the interval test's verdict when all forms give
-    the same one, else ``not comparable`` (the answer depends on the assumed form, not on the measurement)."""
-    verdicts = {cmp.interval_test(published, (f["alpha_inf_low"], f["alpha_inf_high"])) for f in forms}
-    return verdicts.pop() if len(verdicts) == 1 else cmp.NOT_COMPARABLE
+    """``published`` against α_∞'s interval under every fitted form: reproduced when it lies inside every one, not
+    reproduced when it lies on the same side of every one, else ``not comparable``: the answer depends on the assumed
+    form, not on the measurement (forms that put it below one interval and above another bracket it, so a form
+    between them would hold it)."""
+    sides = {_side(published, form) for form in forms}
+    if sides == {"inside"}:
+        return cmp.REPRODUCED
+    return cmp.NOT_REPRODUCED if len(sides) == 1 else cmp.NOT_COMPARABLE
 
 
 def _form_text(form: dict) -> str:
-    """One form's fit for the note: its α_∞ [interval], whether 0.138 (RS) and 0.144 (RSB) lie inside, its residual."""
-    low, high = form["alpha_inf_low"], form["alpha_inf_high"]
+    """One form's fit for the note: its α_∞ [interval], where 0.138 (RS) and 0.144 (RSB) lie, its residual."""
     holds = ", ".join(
-        f"{value} {'inside' if cmp.inside(value, (low, high)) else 'outside'}"
-        for value in (ref.HEBB_CRITICAL_LOAD.value, ref.HEBB_CRITICAL_LOAD_RSB.value)
+        f"{value} {_side(value, form)}" for value in (ref.HEBB_CRITICAL_LOAD.value, ref.HEBB_CRITICAL_LOAD_RSB.value)
     )
     residual = f", rms residual {form['rms_residual']:.2g}" if "rms_residual" in form else ""
+    low, high = form["alpha_inf_low"], form["alpha_inf_high"]
     return f"{form['form']}: α_∞ = {form['alpha_inf']:.4f} [{low:.4f}, {high:.4f}] ({holds}{residual})"
 
 
 def _finite_size_row(name: str, arm: dict) -> dict:
     """Hebb's α_c extrapolated to D → ∞ (``finite_size`` of the record) against 0.138: the first form's α_∞ and
     interval; reproduced only when 0.138 lies inside α_∞'s 95% bootstrap interval under every fitted form (``forms``),
-    not reproduced when it lies outside under every one, ``not comparable`` (form-dependent) when the forms disagree.
+    not reproduced when it lies on the same side of every one, ``not comparable`` (form-dependent) otherwise.
     A record without ``forms`` has its one form."""
     fit = arm["finite_size"]
     forms = fit.get("forms") or [fit]
