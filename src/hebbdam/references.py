@@ -24,6 +24,11 @@ HEBB_CRITICAL_LOAD = Reference(
     "Amit, Gutfreund & Sompolinsky 1985, Phys. Rev. Lett. 55:1530",
     "retrieval-phase boundary α_c of the Hebbian Hopfield network (~1.5% wrong bits at α_c)",
 )
+HEBB_CRITICAL_LOAD_RSB = Reference(
+    0.144,
+    "Crisanti, Amit & Gutfreund 1986, Europhys. Lett. (not checked against a copy offline)",
+    "α_c of the Hebbian Hopfield network with replica-symmetry breaking (the replica-symmetric value is 0.138)",
+)
 HEBB_EXACT_ONE_PATTERN = Reference(
     2.0,
     "McEliece, Posner, Rodemich & Venkatesh 1987, IEEE Trans. Inf. Theory 33:461",

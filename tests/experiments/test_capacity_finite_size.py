@@ -11,7 +11,14 @@ from hebbdam import comparison as cmp
 from hebbdam import references as ref
 from hebbdam.config import ConfigError, Params
 from hebbdam.errors import HebbdamError
-from hebbdam.experiments.capacity import finite_size, finite_size_intercept, measure_point, parse_settings
+from hebbdam.experiments.capacity import (
+    best_exponent,
+    finite_size,
+    finite_size_intercept,
+    fit_form,
+    measure_point,
+    parse_settings,
+)
 from hebbdam.figures.capacity import _finite_size_row
 
 
@@ -55,6 +62,9 @@ def test_bootstrap_interval_holds_the_fit_and_moves_with_the_data(settings):
 
     base, shifted = fit(0.0), fit(0.02)
     assert base["form"] == "alpha_inf + c * D^(-1/2)" and [p["dim"] for p in base["critical_loads"]] == dims
+    assert [f["exponent"] for f in base["forms"]] == settings.finite_size_exponents
+    by_exponent = {f["exponent"]: f for f in base["forms"]}  # α_c(D) falls with D: a slower correction, a lower α_∞
+    assert by_exponent[0.25]["alpha_inf"] < by_exponent[0.5]["alpha_inf"] < by_exponent[1.0]["alpha_inf"]
     assert base["alpha_inf_low"] <= base["alpha_inf"] <= base["alpha_inf_high"]
     assert abs(base["alpha_inf"] - 0.138) < 0.01
     assert not base["alpha_inf_low"] <= shifted["alpha_inf"] <= base["alpha_inf_high"]
@@ -78,6 +88,61 @@ def test_row_is_reproduced_only_when_the_interval_holds_0138():
     assert inside["headline"] and cmp.headline_worthy(inside)
     with pytest.raises(ValueError, match="reproduced"):
         cmp.row("q", "c", 0.145, 0.138, verdict=cmp.REPRODUCED, interval=(0.14, 0.15))
+
+
+@pytest.mark.parametrize("exponent", [0.25, 0.5, 1.0])
+def test_best_exponent_and_residual_find_the_form_of_exact_data(exponent):
+    """α_c(D) = 0.138 + 0.6·D^(-ν) exactly: the data's own exponent is ν, and ν's form fits with no residual while
+    another form leaves one."""
+    dims = [200, 500, 1000, 2000]
+    loads = [0.138 + 0.6 * d**-exponent for d in dims]
+    assert best_exponent(dims, loads) == exponent
+    samples = [(dims, loads)]
+    assert fit_form(exponent, dims, loads, samples)["rms_residual"] < 1e-9
+    assert fit_form(exponent * 2, dims, loads, samples)["rms_residual"] > 1e-4
+
+
+def form(exponent, low, high):
+    return {
+        "exponent": exponent,
+        "form": f"D^(-{exponent})",
+        "alpha_inf": (low + high) / 2,
+        "alpha_inf_low": low,
+        "alpha_inf_high": high,
+        "c": 0.3,
+        "rms_residual": 1e-3,
+    }
+
+
+@pytest.mark.parametrize(
+    ("intervals", "verdict"),
+    [
+        ([(0.141, 0.145), (0.134, 0.139), (0.147, 0.151)], cmp.NOT_COMPARABLE),  # the forms disagree on 0.138
+        ([(0.141, 0.145), (0.126, 0.135), (0.147, 0.151)], cmp.NOT_COMPARABLE),  # below one, above another: bracketed
+        ([(0.141, 0.145), (0.139, 0.140), (0.147, 0.151)], cmp.NOT_REPRODUCED),  # 0.138 below every interval
+        ([(0.136, 0.145), (0.134, 0.139), (0.130, 0.151)], cmp.REPRODUCED),  # 0.138 inside under every form
+    ],
+)
+def test_verdict_needs_every_form_to_agree(intervals, verdict):
+    """Reproduced / not reproduced only when 0.138 lies inside / on the same side of α_∞'s interval under every fitted
+    form; forms that disagree (or bracket it) make the row "not comparable", its note saying "form-dependent" and
+    where 0.138 and 0.144 lie for each form; the row's value and interval are the first form's."""
+    forms = [form(e, low, high) for e, (low, high) in zip((0.5, 0.25, 1.0), intervals, strict=True)]
+    fit = {**{k: v for k, v in forms[0].items() if k not in ("exponent", "rms_residual")}, "forms": forms}
+    fit.update(best_exponent=0.2, resamples_dropped=0)
+    fit["critical_loads"] = [{"dim": 200, "critical_load": 0.17, "low": 0.16, "high": 0.18}]
+    row = _finite_size_row("hebb_finite", {"rule": "hebb", "dynamics": "sync", "finite_size": fit})
+    assert row["verdict"] == verdict and row["interval"] == list(intervals[0])
+    assert row["note"].startswith("form-dependent") == (verdict == cmp.NOT_COMPARABLE)
+    for value in ("0.138", "0.144"):  # each form says whether the RS and the RSB value lie inside its interval
+        assert sum(row["note"].count(f"{value} {side}") for side in ("inside", "below it", "above it")) == 3
+    assert "ν ≈ 0.2" in row["note"]
+
+
+def test_finite_size_exponents_are_checked(compose_params):
+    """A non-positive exponent is refused in one line naming the key."""
+    with pytest.raises(HebbdamError, match="'capacity.finite_size_exponents': expected a non-empty list of numbers"):
+        compose_params("capacity.finite_size_exponents=[0.5,0]")
 
 
 def test_finite_size_needs_arms_with_three_dims(compose_params):

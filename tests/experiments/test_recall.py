@@ -368,6 +368,9 @@ def test_every_profile_composes_into_valid_recall_settings(tmp_path, profile):
     if profile == "paper":  # the published grids
         assert settings.schlag.grids["setting1"][1] == list(range(20, 601, 20))
         assert settings.mqar.vocab == 8192 and settings.mqar.sizes[-1] == (512, 64) and settings.mqar.layers == 2
+    if profile == "laptop":  # issue 21: MQAR at ≥ 2 sizes with the delta rule among the memories
+        assert len(settings.mqar.sizes) >= 2
+        assert any(settings.memories[name]["rule"] == "delta" for name in settings.mqar.memories)
 
 
 def test_convergence_status_and_the_verdict_it_forces():

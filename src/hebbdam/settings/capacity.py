@@ -135,6 +135,9 @@ class Settings:
     arms: list[Arm] = setting(Named(Arm, "at least one arm"))
     # arms whose critical load α_c(D) is extrapolated to D → ∞ (experiments.capacity.finite_size); each needs ≥ 3 D
     finite_size: list[str] = setting(ARM_NAMES, [])
+    # exponents ν of the forms α_∞ + c·D^(-ν) fitted there; the first is the row's measured value, the verdict needs
+    # every form to agree (experiments.capacity.finite_size)
+    finite_size_exponents: list[float] = setting(POSITIVE_LIST, [0.5], then=lambda v: list(dict.fromkeys(v)))
     trainer: dict = field(default_factory=dict)
     device: Any = None  # the torch.device recall runs on, given by the experiment's parse_settings
 
