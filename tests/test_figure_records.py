@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from hebbdam import references as ref
@@ -46,3 +48,14 @@ def test_capacity_figure_draws_the_published_law_for_the_arms_own_power(n):
     assert values[0] == pytest.approx(ref.dam_no_error_capacity(grid[0], n))
     measured = [line for line in figure.axes[2].lines if line.get_label() == "dam: retrieved ½"]
     assert list(measured[0].get_data()[0]) == [12, 16] and list(measured[0].get_data()[1]) == [24.0, 48.0]
+
+
+def test_an_estimate_beyond_the_grid_reads_as_a_bound_not_as_a_value():
+    """A P_0.9 below the grid is stored as (edge, 0, edge) and one above it as (edge, edge, ∞): the answer's table
+    must print "< edge" / "≥ edge", never "edge [0, edge]" (which reads as a measured value)."""
+    from hebbdam.figures.records import Candidate
+
+    assert Candidate("prototype", "local", 16.0, 0.0, 16.0).text() == "prototype < 16 (below the grid)"
+    above = Candidate("backprop", "nonlocal", 32.0, 32.0, math.inf, converged=False)
+    assert above.text() == "backprop ≥ 32 (above the grid) (not converged)"
+    assert Candidate("delta", "local", 60.2, 58.9, 61.5).text() == "delta 60.2 [58.9, 61.5]"

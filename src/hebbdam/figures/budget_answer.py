@@ -22,8 +22,9 @@ from .style import plt
 CLAIM = "The answer (E8): local learning against a nonlocal one at the same budget"
 # one line of caveats under it
 CAVEAT = (
-    "A slot memory keeps the first K patterns verbatim: where it is the best local arm, the verdict is keep-K "
-    "against the nonlocal side, not a Hebbian rule."
+    "A slot memory keeps the first K patterns verbatim, so where it is the best local arm the verdict is keep-K "
+    "against the nonlocal side, not a Hebbian rule; on images, backprop's count beyond K comes with completion of "
+    "held-out images (E8b's held-out column), a map that generalises rather than storage alone."
 )
 INPUTS = (patterns.INPUTS[0], images.INPUTS[0])
 OUTPUT = "budget_answer.png"

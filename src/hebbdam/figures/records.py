@@ -53,8 +53,16 @@ class Candidate:
     converged: bool = True
 
     def text(self) -> str:
-        """ "name value [low, high]", with " (not converged)" when its optimiser stopped at its cap."""
-        text = f"{self.name} {number_text(self.value)} [{number_text(self.low)}, {number_text(self.high)}]"
+        """ "name value [low, high]", with " (not converged)" when its optimiser stopped at its cap; an estimate
+        beyond the grid (the edge, its open side 0 or ∞) reads "name < edge (below the grid)" or "name ≥ edge (above
+        the grid)"."""
+        edge = number_text(self.value)
+        if self.high == math.inf and self.low == self.value:
+            text = f"{self.name} ≥ {edge} (above the grid)"
+        elif self.low == 0.0 and self.high == self.value:
+            text = f"{self.name} < {edge} (below the grid)"
+        else:
+            text = f"{self.name} {edge} [{number_text(self.low)}, {number_text(self.high)}]"
         return text if self.converged else text + " (not converged)"
 
 
