@@ -10,6 +10,7 @@ import torch
 
 from hebbdam.config import ConfigError, load_params
 from hebbdam.experiments import budget_classify as e8c
+from hebbdam.rules.bayesian_hidden import bayesian_weights
 
 from ..conftest import compose_file
 
@@ -27,13 +28,13 @@ def test_bcpnn_weights_are_the_log_odds_of_co_activation_and_the_bias_the_log_pr
     p_i = torch.tensor([0.5, 0.2])
     p_j = torch.tensor([0.4, 0.1])
     p_ij = torch.tensor([[0.2, 0.1], [0.0, 0.02]])  # (0,0) independent, (0,1) twice chance, (1,0) never
-    weights, bias = e8c.bayesian_weights(p_i, p_j, p_ij, floor=1e-4)
+    weights, bias = bayesian_weights(p_i, p_j, p_ij, floor=1e-4)
     assert weights[0, 0] == pytest.approx(0.0, abs=1e-6)
     assert weights[0, 1] == pytest.approx(math.log(2.0), rel=1e-5)
     assert weights[1, 1] == pytest.approx(0.0, abs=1e-6)
     assert weights[1, 0] == pytest.approx(math.log(1e-8 / (0.2 * 0.4)), rel=1e-5)
     assert torch.allclose(bias, p_j.log())
-    masked, _ = e8c.bayesian_weights(p_i, p_j, p_ij, 1e-4, mask=torch.tensor([[1.0, 0.0], [1.0, 1.0]]))
+    masked, _ = bayesian_weights(p_i, p_j, p_ij, 1e-4, mask=torch.tensor([[1.0, 0.0], [1.0, 1.0]]))
     assert masked[0, 1] == 0.0 and masked[1, 0] == weights[1, 0]
 
 

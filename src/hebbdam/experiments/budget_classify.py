@@ -51,6 +51,7 @@ from ..lit.backprop import (
 from ..logs import say
 from ..parallel import map_fits
 from ..rules import get_rule
+from ..rules.bayesian_hidden import Bayesian, learn_bayesian_layer
 from ..rules.hidden import hidden_activity
 from ..settings import budget_classify as schema
 from ..settings.budget_classify import NetworkArm, Settings
@@ -119,71 +120,11 @@ def frozen_layer(units: int, train: Split, seed: int, settings: Settings) -> Ten
     return store(train.images, rule, settings.trainer, settings.batch_size, seed, max_epochs=epochs).stored.cpu()
 
 
-@dataclass(frozen=True)
-class Bayesian:
-    """A BCPNN hidden layer: ``weights`` (2D, K) and ``bias`` (K,) over the two-unit pixel code, ``hypercolumns`` H."""
-
-    weights: Tensor
-    bias: Tensor
-    hypercolumns: int
-    gain: float
-
-    def activity(self, images: Tensor) -> Tensor:
-        """(N, D) pixels in [0, 1] → (N, K): the soft winner-take-all of each hidden hypercolumn."""
-        support = self.bias + pixel_code(images) @ self.weights
-        rows = support.view(images.shape[0], self.hypercolumns, -1)
-        return torch.softmax(self.gain * rows, dim=2).reshape(images.shape[0], -1)
-
-
-def pixel_code(images: Tensor) -> Tensor:
-    """(N, D) in [0, 1] → (N, 2D): each pixel a hypercolumn of two units, x and 1 − x."""
-    return torch.cat([images, 1.0 - images], 1)
-
-
-def bayesian_weights(
-    p_i: Tensor, p_j: Tensor, p_ij: Tensor, floor: float, log: bool = True, mask: Tensor | None = None
-) -> tuple[Tensor, Tensor]:
-    """w_ij = log(p_ij/(p_i p_j)) (2D, K) and b_j = log p_j (K,), with p ≥ ε and p_ij ≥ ε², w = 0 off the 0/1
-    ``mask`` (2D, K) (``log=False``: the ratio and p themselves, a planted break)."""
-    p_i, p_j, p_ij = p_i.clamp_min(floor), p_j.clamp_min(floor), p_ij.clamp_min(floor * floor)
-    ratio = p_ij / torch.outer(p_i, p_j)
-    weights, bias = (ratio.log(), p_j.log()) if log else (ratio, p_j)
-    return (weights if mask is None else weights * mask), bias
-
-
 def bcpnn_layer(units: int, train: Split, seed: int, settings: Settings, log: bool = True) -> Bayesian:
-    """K BCPNN hidden units learned from the training pixels without labels (module docstring, arm 4): the traces
-    start at the data's pixel marginals, p_j = 1/M and p_ij = p_i p_j·exp(``noise``·N(0, 1)), then ``epochs``
-    shuffled passes in batches, each batch's soft-WTA activity moving the traces at ``rate``."""
-    layer = settings.bcpnn
-    generator = generator_for(seed, "bcpnn")
-    inputs = pixel_code(train.images)
-    p_i = inputs.mean(0)
-    p_j = torch.full((units,), 1.0 / layer.minicolumns)
-    p_ij = torch.outer(p_i, p_j) * torch.exp(layer.noise * torch.randn(inputs.shape[1], units, generator=generator))
-    hypercolumns = units // layer.minicolumns
-    mask = receptive_fields(train.images.shape[1], hypercolumns, layer.minicolumns, layer.connectivity, generator)
-    for _ in range(layer.epochs):
-        for rows in torch.randperm(inputs.shape[0], generator=generator).split(settings.batch_size):
-            current = Bayesian(*bayesian_weights(p_i, p_j, p_ij, layer.floor, log, mask), hypercolumns, layer.gain)
-            x, y = inputs[rows], current.activity(train.images[rows])
-            p_i = p_i + layer.rate * (x.mean(0) - p_i)
-            p_j = p_j + layer.rate * (y.mean(0) - p_j)
-            p_ij = p_ij + layer.rate * (x.T @ y / rows.numel() - p_ij)
-    return Bayesian(*bayesian_weights(p_i, p_j, p_ij, layer.floor, log, mask), hypercolumns, layer.gain)
-
-
-def receptive_fields(
-    pixels: int, hypercolumns: int, minicolumns: int, connectivity: float, generator: torch.Generator
-) -> Tensor:
-    """(2D, K) 0/1: each hidden hypercolumn connected to round(``connectivity``·D) random pixels (both units of each;
-    all M units of the hypercolumn share the field), a fixed random draw (Ravichandran et al. rewire it by structural
-    plasticity; here it stays as drawn)."""
-    count = max(1, round(connectivity * pixels))
-    chosen = torch.rand(hypercolumns, pixels, generator=generator).argsort(1)[:, :count]
-    fields = torch.zeros(hypercolumns, pixels).scatter_(1, chosen, 1.0)  # (H, D)
-    per_unit = fields.repeat_interleave(minicolumns, 0).T  # (D, K)
-    return torch.cat([per_unit, per_unit], 0)
+    """K BCPNN hidden units learned from the training pixels (module docstring, arm 4), seeded by (seed, "bcpnn")."""
+    return learn_bayesian_layer(
+        train.images, units, settings.bcpnn, settings.batch_size, generator_for(seed, "bcpnn"), log=log
+    )
 
 
 def readouts(weights: Tensor, splits: tuple[Split, Split, Split], classes: int, seed: int, settings: Settings) -> dict:
