@@ -214,3 +214,23 @@ def test_a_backprop_fit_stopped_after_a_few_updates_is_flagged_not_converged(tmp
     assert training["fits_not_converged"] == training["fits"] > 0
     assert training["updates_max"] == 5
     assert all(not fit["converged"] for fit in training["sweep"])
+
+
+@pytest.mark.parametrize("exact", [[1.0, 1.0, 0.95], [0.5, 0.2, 0.1]])
+def test_every_null_estimate_of_a_censored_arm_says_which_side_of_the_grid_it_lies_beyond(exact):
+    """A curve that never crosses 0.9 inside the grid (above it, or below it) nulls P_c, its interval and its bits:
+    the gate reads each as a censored estimate on the same side, never as "null without reason"."""
+    from hebbdam.gate import Censored, flatten, value_of
+    from hebbdam.settings.sparse import Arm
+
+    points = [
+        {"patterns": p, "exact": f, "exact_trials": [f, f, f], "information_trials": [0.1, 0.1, 0.1]}
+        for p, f in zip([4, 8, 16], exact, strict=True)
+    ]
+    arm = Arm(name="willshaw", memory="willshaw", rule="willshaw")
+    entry = stage.summarise(arm, stage.Code(100, 0.5), points, torch.Generator().manual_seed(0))
+    leaves = flatten(entry)
+    side = "above_grid" if exact[0] >= 0.9 else "below_grid"
+    for key in ("P_c", "P_c_low", "P_c_high", "bits", "bits_low", "bits_high"):
+        value = value_of(leaves, f"exact.{key}")
+        assert isinstance(value, Censored) and value.side == side, (key, value)

@@ -405,10 +405,13 @@ def summarise(arm: Arm, code: Code, points: list[dict], generator: torch.Generat
 
     capacity = {"level": LEVEL, "P_c": rounded(value), "P_c_low": rounded(low), "P_c_high": rounded(high)}
     capacity.update(bits=rounded(value, scale), bits_low=rounded(low, scale), bits_high=rounded(high, scale))
-    if value is None:
+    if value is None:  # every null estimate says which side of the grid it lies beyond, at the edge in its own units
         edge = 0 if points[0]["exact"] < LEVEL else -1
         side = "below_grid" if edge == 0 else "above_grid"
-        capacity["P_c_outside"] = {"side": side, "load": float(counts[edge]), "fraction": points[edge]["exact"]}
+        for key in ("P_c", "P_c_low", "P_c_high", "bits", "bits_low", "bits_high"):
+            if capacity[key] is None:
+                load = float(counts[edge]) if key.startswith("P_c") else rounded(counts[edge], scale)
+                capacity[f"{key}_outside"] = {"side": side, "load": load, "fraction": points[edge]["exact"]}
     information = bootstrap_best(counts, [p["information_trials"] for p in points], BOOTSTRAP_SAMPLES, generator)
     result = {
         "coding": code.coding,
