@@ -306,11 +306,12 @@ EXPERIMENTS: tuple[Stage, ...] = (
         plots=(
             Plot(
                 "budget_classify",
-                "E8c: test error against K per classifier",
+                "E8c: test error against K per classifier (one panel per classifier, a line per seed)",
                 "budget_classify_curves.json",
                 x="K",
                 y="test_error",
                 series="arm",
+                facet=("arm",),
             ),
         ),
         reads_data=True,

@@ -39,8 +39,8 @@ def test_bcpnn_weights_are_the_log_odds_of_co_activation_and_the_bias_the_log_pr
 
 
 @pytest.fixture(scope="module")
-def digits(tmp_path_factory):
-    params = compose_file(tmp_path_factory.mktemp("bcpnn") / "params.yaml", DIGITS)
+def digits(tmp_path_factory, prepared):
+    params = compose_file(tmp_path_factory.mktemp("bcpnn") / "params.yaml", [*DIGITS, f"data.root={prepared}"])
     settings = e8c.parse_settings(load_params(params))
     return settings, e8c.load_splits(settings)
 
