@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from ..data.synthetic import flip_bits, sparse_cue
 from ..errors import DivergedError
 from ..memory import DenseAM, Hopfield, Power, ProjectionNetwork, RandomFeatureDAM, Separation
+from ..memory.sparse import projection_threshold
 
 
 # trainable memories -----------------------------------------------------------------------------------------
@@ -222,8 +223,7 @@ class SparseCompletion:
 
     def logits(self, memory: PairwiseWeights, cues: Tensor) -> Tensor:
         """(B, D) 0/1 cues → (B, D) gain·(field − θ): positive where the read-out switches the unit on."""
-        threshold = 0.5 * cues.sum(-1, keepdim=True) / (self.coding * memory.dim)
-        return self.gain * (cues @ memory.weights() - threshold)
+        return self.gain * (cues @ memory.weights() - projection_threshold(cues, self.coding))
 
     def loss(self, memory: PairwiseWeights, batch: tuple[Tensor, ...], generator: torch.Generator):
         clean = batch[0]

@@ -77,13 +77,18 @@ class ThresholdNetwork(Memory):
         return (states.double() @ self.weights.double() > self.threshold(states)).to(states.dtype)
 
 
+def projection_threshold(states: Tensor, coding: float) -> Tensor:
+    """(B, D) 0/1 states → (B, 1), in their dtype: θ = ½·|c| / (f·D), the projection read-out's threshold."""
+    return 0.5 * states.sum(-1, keepdim=True) / (coding * states.shape[-1])
+
+
 class ProjectionNetwork(ThresholdNetwork):
     """Weights ``weights`` (D, D) read on 0/1 states with θ(c) = ½|c|/(f·D) instead of the covariance threshold;
     ``coding`` f."""
 
     def threshold(self, states: Tensor) -> Tensor:
-        """(B, D) → (B, 1): θ = ½·|c| / (f·D)."""
-        return 0.5 * states.double().sum(1, keepdim=True) / (self.coding * self.dim)
+        """(B, D) → (B, 1): :func:`projection_threshold` in float64."""
+        return projection_threshold(states.double(), self.coding)
 
 
 def bcpnn_parameters(counts: Tensor, floor: float, log: bool = True) -> tuple[Tensor, Tensor]:
