@@ -311,3 +311,29 @@ KH2019_MNIST_ERROR = Reference(
     "trained by SGD (≈ 1.5%)",
 )
 KH2019_MNIST_UNITS = Reference(2000, KH2019_CITATION, "number of hidden units K of the published MNIST result")
+
+# E7: sequential learning in the DAM (McAlister, Robins & Szymanski 2025) ----------------------------------------------
+# What could be read offline (2026-12-07): the abstract (arXiv:2409.15729 v1 and v2, the Neural Computation record) and
+# a third-party summary of the paper (sciencestack.ai/paper/2409.15729); not the results section, its figures or tables.
+# Their code, hmcalister/Hopfield-Network-PyTorch, holds the DAM (F applied to (β/N) ξᵀσ, memories N(0, 0.1²) clamped
+# to [-1, 1]) but no sequential runs and no logged results; hmcalister/Hopfield-Network-Sequential-Learning is the
+# classical Hopfield network (Hebbian and delta rules), not the DAM. So the claims below are words, not numbers.
+SEQUENTIAL_DAM_CITATION = "McAlister, Robins & Szymanski 2025 (Neural Computation; arXiv:2409.15729)"
+SEQUENTIAL_DAM_PROTOCOL = (
+    "five permuted-MNIST tasks learned one after another by a DAM trained by backprop, across the interaction vertex "
+    "n; methods: naive rehearsal, pseudorehearsal, GEM, A-GEM and regularisers"
+)
+SEQUENTIAL_DAM_REHEARSAL = (
+    "rehearsal is effective (> 0)",
+    "rehearsal-based methods are strongly effective in the DAM (the summary's words; the v1 abstract: existing "
+    "sequential-learning methods improve the DAM's sequential-learning performance); no number readable offline",
+)
+SEQUENTIAL_DAM_VERTEX = (
+    "transitions in behaviour as n varies (no direction stated)",
+    "the abstract reports previously unseen transitions in the DAM's behaviour under sequential learning, the summary "
+    "transitions as n varies and instability of the gradient-episodic methods at intermediate n; neither says which "
+    "way forgetting moves with n, nor by how much",
+)
+SEQUENTIAL_DAM_VERTEX_CRITERION = (
+    "not stated in the text readable offline (the results section, with its measure and its n grid, was not available)"
+)

@@ -23,7 +23,11 @@ number of workers): the forgetting curves R[t, s] (s ≥ t) with 95% intervals (
 final recall A = mean_t R[t, T−1], backward transfer BWT = mean_{t<T−1} (R[t, T−1] − R[t, t]) (negative: forgetting)
 and the recall of task 1 at the end, each with its interval; for backprop arms every fit's updates, loss and
 ``converged``. Each rehearsal arm is paired with the arm of the same memory without rehearsal: the gain in BWT
-(paired by seed) with its interval, and whether every fit of both converged.
+(paired by seed) with its interval, what the gain is made of (the final recall of the replayed patterns, and the gain
+on the earlier tasks' patterns the buffer never replayed: a buffer that keeps only itself gains exactly its share
+R/P), and whether every fit of both converged. Across the power n (McAlister et al. report transitions in the DAM's
+behaviour with n): per buffer size, the backprop arm of the highest n against the lowest, the change in BWT and in
+A paired by seed.
 """
 
 from __future__ import annotations
@@ -90,10 +94,10 @@ def training_rows(patterns: torch.Tensor, current: int, rehearsal: int) -> torch
     return torch.cat([patterns[current], *replay])
 
 
-def recall_fraction(memory: Memory, patterns: torch.Tensor, probes: torch.Tensor, max_sweeps: int) -> float:
-    """The fraction of ``patterns`` (P, D) that synchronous relaxation from their ``probes`` (P, D) ends on."""
+def recall_flags(memory: Memory, patterns: torch.Tensor, probes: torch.Tensor, max_sweeps: int) -> torch.Tensor:
+    """Which of ``patterns`` (P, D) synchronous relaxation from their ``probes`` (P, D) ends on: (P,) bool."""
     final = binarise(relax(memory, probes, mode="sync", max_sweeps=max_sweeps).states)
-    return float(exact_recall(final, patterns).double().mean())
+    return exact_recall(final, patterns)
 
 
 # learning task after task -----------------------------------------------------------------------------------------
@@ -177,22 +181,26 @@ def learner(job: Job) -> Incremental | Gradient:
 
 def learn_sequence(job: Job) -> dict:
     """Learn the tasks in order; after each, the recall of every task learned so far. Returns ``recall`` (T, T) with
-    R[t][s] the recall of task t after task s (None for s < t), ``fits`` (one entry per task: what its fit reports)
-    and ``seconds``."""
+    R[t][s] the recall of task t after task s (None for s < t), ``final`` (T, P) 0/1: which patterns of each task
+    are recalled after the last task, ``fits`` (one entry per task: what its fit reports) and ``seconds``."""
     start = time.perf_counter()
     settings, arm = job.settings, job.arm
     tasks = draw_tasks(settings, job.repetition)
     memory = learner(job)
     count = settings.tasks
     recall: list[list[float | None]] = [[None] * count for _ in range(count)]
-    fits = []
+    fits, final = [], []
     for current in range(count):
         fits.append(memory.learn(training_rows(tasks.patterns, current, arm.rehearsal)))
         readable = memory.memory()
-        for task in range(current + 1):
-            fraction = recall_fraction(readable, tasks.patterns[task], tasks.probes[task], settings.max_sweeps)
-            recall[task][current] = round(fraction, 6)
-    return {"recall": recall, "fits": fits, "seconds": time.perf_counter() - start}
+        final = [
+            recall_flags(readable, tasks.patterns[task], tasks.probes[task], settings.max_sweeps)
+            for task in range(current + 1)
+        ]
+        for task, flags in enumerate(final):
+            recall[task][current] = round(float(flags.double().mean()), 6)
+    flags = [[int(flag) for flag in task] for task in final]
+    return {"recall": recall, "final": flags, "fits": fits, "seconds": time.perf_counter() - start}
 
 
 # summaries --------------------------------------------------------------------------------------------------------
@@ -205,6 +213,14 @@ def backward_transfer(recall: list[list]) -> float:
     """BWT = mean over t < T−1 of R[t, T−1] − R[t, t] (negative: what learning the later tasks cost)."""
     earlier = recall[:-1]
     return sum(row[-1] - row[index] for index, row in enumerate(earlier)) / len(earlier)
+
+
+def earlier_recall(final: list[list[int]], replayed: int, buffer: bool) -> float | None:
+    """The recall after the last task of the earlier tasks' patterns a buffer of ``replayed`` per task holds
+    (``buffer``: the first ``replayed`` of each task) or never holds (the rest); ``final`` (T, P) 0/1. None when that
+    set is empty (a buffer of whole tasks has no rest)."""
+    chosen = [flag for task in final[:-1] for flag in (task[:replayed] if buffer else task[replayed:])]
+    return sum(chosen) / len(chosen) if chosen else None
 
 
 def interval(values: list[float], generator: torch.Generator) -> dict:
@@ -229,6 +245,7 @@ def summarise(arm: Arm, runs: list[dict], generator: torch.Generator) -> dict:
         "locality": arm.locality,
         "slots": arm.slots,
         "separation": None if arm.separation is None else arm.separation.name,
+        "separation_fields": None if arm.separation is None else arm.separation.fields(),
         "rehearsal": arm.rehearsal,
         "final": interval([final_recall(run["recall"]) for run in runs], generator),
         "bwt": interval([backward_transfer(run["recall"]) for run in runs], generator),
@@ -260,7 +277,10 @@ def same_memory(one: Arm, other: Arm) -> bool:
 
 def rehearsal_effects(settings: Settings, runs: dict[str, list[dict]], arms: dict, generator) -> dict:
     """Each rehearsal arm against the arm of the same memory (kind, K, F) without rehearsal: the gain in BWT and in
-    the final recall of task 1, paired by seed, with intervals; ``converged``: every fit of both arms converged."""
+    the final recall of task 1, paired by seed, with intervals; ``buffer_final`` / ``beyond_final``: the rehearsal
+    arm's final recall of the earlier tasks' replayed patterns and of the rest, and ``beyond_gain`` the gain on that
+    rest (patterns never replayed: what rehearsal keeps besides its own buffer; None when the buffer holds whole
+    tasks); ``converged``: every fit of both arms converged."""
     effects = {}
     for arm in settings.arms:
         if arm.rule != BACKPROP or not arm.rehearsal:
@@ -284,6 +304,59 @@ def rehearsal_effects(settings: Settings, runs: dict[str, list[dict]], arms: dic
             ),
             "first_task_gain": interval([a["recall"][0][-1] - b["recall"][0][-1] for a, b in pairs], generator),
             "converged": arms[arm.name]["training"]["converged"] and arms[base.name]["training"]["converged"],
+            **buffer_split(arm.rehearsal, pairs, generator),
+        }
+    return effects
+
+
+def buffer_split(replayed: int, pairs: list[tuple[dict, dict]], generator: torch.Generator) -> dict:
+    """What a rehearsal gain is made of, over (rehearsal run, run without) pairs of one seed each: the rehearsal
+    arm's final recall of the earlier tasks' replayed patterns (``buffer_final``), of the rest (``beyond_final``),
+    and the gain on the rest against the arm without rehearsal (``beyond_gain``); the last two None when the buffer
+    holds whole tasks."""
+    buffer = [earlier_recall(a["final"], replayed, buffer=True) for a, _ in pairs]
+    beyond = [
+        (earlier_recall(a["final"], replayed, False), earlier_recall(b["final"], replayed, False)) for a, b in pairs
+    ]
+    if any(value is None for pair in beyond for value in pair):
+        return {"buffer_final": interval(buffer, generator), "beyond_final": None, "beyond_gain": None}
+    return {
+        "buffer_final": interval(buffer, generator),
+        "beyond_final": interval([a for a, _ in beyond], generator),
+        "beyond_gain": interval([a - b for a, b in beyond], generator),
+    }
+
+
+def vertex_effects(settings: Settings, runs: dict[str, list[dict]], arms: dict, generator: torch.Generator) -> dict:
+    """How forgetting moves with the power n: per group of backprop arms with the same K, replay buffer and
+    rectification (at least two powers), the arm of the highest n against the arm of the lowest, paired by seed:
+    the change in BWT and in the average final recall A, with intervals, and whether every fit of both converged;
+    keyed "<high>_vs_<low>"."""
+    groups: dict[tuple, list[Arm]] = {}
+    for arm in settings.arms:
+        fields = {} if arm.separation is None else arm.separation.fields()
+        if arm.rule == BACKPROP and "n" in fields:
+            groups.setdefault((arm.slots, arm.rehearsal, fields["rectified"]), []).append(arm)
+    effects = {}
+    for members in groups.values():
+        ordered = sorted(members, key=lambda arm: arm.separation.fields()["n"])
+        low, high = ordered[0], ordered[-1]
+        if low.separation.fields()["n"] == high.separation.fields()["n"]:
+            continue
+        pairs = list(zip(runs[high.name], runs[low.name], strict=True))
+        effects[f"{high.name}_vs_{low.name}"] = {
+            "high": high.name,
+            "low": low.name,
+            "n_high": high.separation.fields()["n"],
+            "n_low": low.separation.fields()["n"],
+            "rehearsal": high.rehearsal,
+            "bwt_change": interval(
+                [backward_transfer(a["recall"]) - backward_transfer(b["recall"]) for a, b in pairs], generator
+            ),
+            "final_change": interval(
+                [final_recall(a["recall"]) - final_recall(b["recall"]) for a, b in pairs], generator
+            ),
+            "converged": arms[high.name]["training"]["converged"] and arms[low.name]["training"]["converged"],
         }
     return effects
 
@@ -333,6 +406,7 @@ def run(settings: Settings, workers: int | None = None) -> tuple[dict, list[dict
         "seeds": settings.seeds,
         "arms": arms,
         "rehearsal_effects": rehearsal_effects(settings, runs, arms, generator_for(settings.seed, "effects")),
+        "vertex_effects": vertex_effects(settings, runs, arms, generator_for(settings.seed, "vertex")),
     }
     return record, curve_rows(arms)
 
