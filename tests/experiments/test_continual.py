@@ -5,6 +5,7 @@ with two), the figure and its rows, and config errors naming their key."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -26,12 +27,11 @@ TINY = [
     "continual.seeds=2",
     "continual.dim=24",
     "continual.tasks=2",
-    "continual.per_task=2",
+    "continual.per_task=3",
     "continual.training.cap=200",
     "continual.training.window=40",
     "continual.training.epoch_updates=10",
     "~continual.arms.storkey",
-    "~continual.arms.backprop_n2",
     "~continual.arms.backprop_n2_replay",
     "~continual.arms.backprop_n4",
     "~continual.arms.backprop_n4_replay",
@@ -110,7 +110,7 @@ def test_the_stage_records_every_arm_with_intervals_and_the_figure_draws(tiny_ru
     _, out = tiny_run
     metrics = {name: json.loads((out / name).read_text()) for name in figure.INPUTS}
     record = metrics["continual.json"]
-    assert set(record["arms"]) == {"hebb", "slot", "backprop_n3", "backprop_n3_replay"}
+    assert set(record["arms"]) == {"hebb", "slot", "backprop_n2", "backprop_n3", "backprop_n3_replay"}
     assert record["arms"]["hebb"]["locality"] == "local"
     assert record["arms"]["backprop_n3"]["locality"] == "nonlocal"
     for entry in record["arms"].values():
@@ -119,11 +119,16 @@ def test_the_stage_records_every_arm_with_intervals_and_the_figure_draws(tiny_ru
     assert record["arms"]["backprop_n3"]["training"]["fits"] == 2 * 2  # seeds × tasks
     assert "training" not in record["arms"]["slot"]
     assert set(record["rehearsal_effects"]) == {"backprop_n3_replay"}
-    assert record["rehearsal_effects"]["backprop_n3_replay"]["without"] == "backprop_n3"
+    effect = record["rehearsal_effects"]["backprop_n3_replay"]
+    assert effect["without"] == "backprop_n3"
+    for key in ("buffer_final", "beyond_final", "beyond_gain"):  # 2 of 3 patterns replayed: one never is
+        assert effect[key]["low"] <= effect[key]["value"] <= effect[key]["high"]
+    assert set(record["vertex_effects"]) == {"backprop_n3_vs_backprop_n2"}  # the replay arm has one power only
+    assert record["vertex_effects"]["backprop_n3_vs_backprop_n2"]["n_low"] == 2
     curves = metrics["continual_curves.json"]
-    assert len(curves) == 4 * 3  # per arm: task 1 after 1 and 2, task 2 after 2
+    assert len(curves) == 5 * 3  # per arm: task 1 after 1 and 2, task 2 after 2
     rows = figure.comparisons(metrics)
-    assert len(rows) == 1 and rows[0]["source"] == figure.SOURCE
+    assert [row["source"] for row in rows] == [figure.SOURCE] * 3  # rehearsal, beyond the buffer, n2 → n3
     assert figure.section(metrics)[0].startswith("| arm |")
     assert figure.draw(metrics) is not None
 
@@ -176,3 +181,86 @@ def test_no_verdict_on_a_rehearsal_comparison_whose_fits_did_not_all_converge():
     record["rehearsal_effects"]["bp_replay"] = {**effect, "converged": False}
     (capped,) = figure.comparisons({"continual.json": record})
     assert capped["verdict"] == "inconclusive" and "cap" in capped["note"]
+
+
+def test_the_recall_of_earlier_tasks_splits_into_the_replayed_patterns_and_the_rest():
+    final = [[1, 0, 1], [0, 1, 1], [1, 1, 1]]  # the last task is never in a buffer
+    assert stage.earlier_recall(final, 1, buffer=True) == pytest.approx(0.5)  # task 1: 1, task 2: 0
+    assert stage.earlier_recall(final, 1, buffer=False) == pytest.approx(0.75)  # (0, 1) and (1, 1)
+    assert stage.earlier_recall(final, 3, buffer=False) is None  # whole tasks replayed: no rest
+    assert stage.earlier_recall(final, 0, buffer=False) == pytest.approx(4 / 6)
+
+
+def run_of(recall: list[list], final: list[list[int]] | None = None) -> dict:
+    return {"recall": recall, "final": final or [[1] * 2 for _ in recall], "fits": [], "seconds": 0.0}
+
+
+def test_a_buffer_that_keeps_only_itself_gains_nothing_beyond_it():
+    """Hand-made pairs of one seed each: with the buffer the replayed pattern (1 of 2) of every earlier task is kept
+    and the other lost, as without the buffer, so the gain beyond the buffer is 0 while the buffer's recall is 1."""
+    with_buffer = run_of([[1.0, 0.5, 0.5], [None, 1.0, 0.5], [None, None, 1.0]], [[1, 0], [1, 0], [1, 1]])
+    without = run_of([[1.0, 0.0, 0.0], [None, 1.0, 0.0], [None, None, 1.0]], [[0, 0], [0, 0], [1, 1]])
+    split = stage.buffer_split(1, [(with_buffer, without)] * 2, torch.Generator().manual_seed(0))
+    assert split["buffer_final"]["value"] == 1.0
+    assert split["beyond_final"]["value"] == 0.0 and split["beyond_gain"]["value"] == 0.0
+    kept = run_of(with_buffer["recall"], [[1, 1], [1, 1], [1, 1]])  # a buffer that also kept the rest
+    split = stage.buffer_split(1, [(kept, without)] * 2, torch.Generator().manual_seed(0))
+    assert split["beyond_gain"]["value"] == 1.0
+    whole = stage.buffer_split(2, [(with_buffer, without)] * 2, torch.Generator().manual_seed(0))
+    assert whole["beyond_gain"] is None and whole["beyond_final"] is None
+
+
+def test_forgetting_across_n_pairs_the_highest_power_with_the_lowest_of_the_same_buffer():
+    """Three backprop arms without a buffer (n = 2, 3, 4) and one with (n = 3): one effect, n = 4 against n = 2, its
+    BWT change the mean of the per-seed differences; the buffer arm alone has no partner."""
+
+    def arm(n: int, rehearsal: int = 0) -> stage.Arm:
+        name = f"bp{n}" + ("_replay" if rehearsal else "")
+        return stage.Arm(name=name, memory="dense", rule="backprop", slots=8, separation=Power(n), rehearsal=rehearsal)
+
+    arms = [arm(3), arm(4), arm(2), arm(3, rehearsal=1)]
+    forget = {2: 0.0, 3: 0.5, 4: 0.75}  # recall of task 1 after task 2, per n
+    runs = {a.name: [run_of([[1.0, forget[a.separation.n] + s / 8], [None, 1.0]]) for s in (0, 1)] for a in arms}
+    entries = {a.name: {"training": {"converged": True}} for a in arms}
+    with_arms = dataclasses.replace(settings(arms[0], tasks=2), arms=arms)
+    effects = stage.vertex_effects(with_arms, runs, entries, torch.Generator().manual_seed(0))
+    assert list(effects) == ["bp4_vs_bp2"]
+    effect = effects["bp4_vs_bp2"]
+    assert (effect["n_low"], effect["n_high"], effect["rehearsal"]) == (2, 4, 0)
+    assert effect["bwt_change"]["value"] == pytest.approx(0.75)  # BWT −0.25 (n = 4) against −1 (n = 2), each seed
+    assert effect["final_change"]["value"] == pytest.approx(0.75 / 2)
+    assert effect["learned_change"]["value"] == 0.0  # every task learned whole at every n
+    assert effect["converged"] is True
+
+
+def test_the_rows_beyond_the_buffer_and_across_n_are_not_comparable_whatever_their_sign():
+    """Both rows carry a published criterion that differs from ours, so the machinery gives "not comparable" even
+    where our interval lies above 0; the rehearsal row itself keeps its sign verdict."""
+    gain = {"value": 0.4, "low": 0.3, "high": 0.5}
+    effect = {
+        "without": "bp",
+        "separation": "x^3",
+        "bwt_gain": gain,
+        "first_task_gain": gain,
+        "buffer_final": {"value": 1.0, "low": 1.0, "high": 1.0},
+        "beyond_final": gain,
+        "beyond_gain": gain,
+        "converged": True,
+    }
+    vertex = {"high": "bp4", "low": "bp2", "n_high": 4, "n_low": 2, "rehearsal": 0, "bwt_change": gain,
+              "final_change": gain, "learned_change": gain, "converged": True}  # fmt: skip
+    record = {
+        "tasks": 3,
+        "layout": "split",
+        "per_task": 4,
+        "rehearsal_effects": {"bp_replay": effect},
+        "vertex_effects": {"bp4_vs_bp2": vertex},
+    }
+    rehearsal, beyond, across = figure.comparisons({"continual.json": record})
+    assert (
+        rehearsal["verdict"] == "direction reproduced"
+        and "replayed patterns recalled at the end 1.00" in rehearsal["note"]
+    )
+    assert beyond["verdict"] == across["verdict"] == "not comparable"
+    assert beyond["published_criterion"] and across["published_criterion"]
+    assert across["interval"] == [0.3, 0.5] and "n = 2 to n = 4" in across["quantity"]

@@ -20,14 +20,15 @@ Arms (every memory a registry kind, every write a registry rule or the project's
 
 Per arm, over ``seeds`` independent repetitions (each a job of ``parallel.map_fits``: the record is the same for any
 number of workers): the forgetting curves R[t, s] (s ≥ t) with 95% intervals (bootstrap over seeds), the average
-final recall A = mean_t R[t, T−1], backward transfer BWT = mean_{t<T−1} (R[t, T−1] − R[t, t]) (negative: forgetting)
-and the recall of task 1 at the end, each with its interval; for backprop arms every fit's updates, loss and
+final recall A = mean_t R[t, T−1], backward transfer BWT = mean_{t<T−1} (R[t, T−1] − R[t, t]) (negative: forgetting),
+the recall of task 1 at the end and the recall of each task right after learning it L = mean_t R[t, t] (an arm that
+learns nothing forgets nothing), each with its interval; for backprop arms every fit's updates, loss and
 ``converged``. Each rehearsal arm is paired with the arm of the same memory without rehearsal: the gain in BWT
 (paired by seed) with its interval, what the gain is made of (the final recall of the replayed patterns, and the gain
 on the earlier tasks' patterns the buffer never replayed: a buffer that keeps only itself gains exactly its share
 R/P), and whether every fit of both converged. Across the power n (McAlister et al. report transitions in the DAM's
-behaviour with n): per buffer size, the backprop arm of the highest n against the lowest, the change in BWT and in
-A paired by seed.
+behaviour with n): per buffer size, the backprop arm of the highest n against the lowest, the change in BWT, A and L
+paired by seed.
 """
 
 from __future__ import annotations
@@ -209,6 +210,12 @@ def final_recall(recall: list[list]) -> float:
     return sum(row[-1] for row in recall) / len(recall)
 
 
+def just_learned(recall: list[list]) -> float:
+    """L = mean over tasks of R[t, t], the recall of each task right after learning it (an arm that learns nothing
+    forgets nothing: its BWT 0 reads as no forgetting only beside L)."""
+    return sum(row[index] for index, row in enumerate(recall)) / len(recall)
+
+
 def backward_transfer(recall: list[list]) -> float:
     """BWT = mean over t < T−1 of R[t, T−1] − R[t, t] (negative: what learning the later tasks cost)."""
     earlier = recall[:-1]
@@ -250,6 +257,7 @@ def summarise(arm: Arm, runs: list[dict], generator: torch.Generator) -> dict:
         "final": interval([final_recall(run["recall"]) for run in runs], generator),
         "bwt": interval([backward_transfer(run["recall"]) for run in runs], generator),
         "first_task_final": interval([run["recall"][0][-1] for run in runs], generator),
+        "learned": interval([just_learned(run["recall"]) for run in runs], generator),
         "curves": curves,
     }
     fits = [fit for run in runs for fit in run["fits"] if fit]
@@ -330,8 +338,8 @@ def buffer_split(replayed: int, pairs: list[tuple[dict, dict]], generator: torch
 def vertex_effects(settings: Settings, runs: dict[str, list[dict]], arms: dict, generator: torch.Generator) -> dict:
     """How forgetting moves with the power n: per group of backprop arms with the same K, replay buffer and
     rectification (at least two powers), the arm of the highest n against the arm of the lowest, paired by seed:
-    the change in BWT and in the average final recall A, with intervals, and whether every fit of both converged;
-    keyed "<high>_vs_<low>"."""
+    the change in BWT, in the average final recall A and in the recall right after learning L (a power that learns
+    nothing also forgets nothing), with intervals, and whether every fit of both converged; keyed "<high>_vs_<low>"."""
     groups: dict[tuple, list[Arm]] = {}
     for arm in settings.arms:
         fields = {} if arm.separation is None else arm.separation.fields()
@@ -355,6 +363,9 @@ def vertex_effects(settings: Settings, runs: dict[str, list[dict]], arms: dict, 
             ),
             "final_change": interval(
                 [final_recall(a["recall"]) - final_recall(b["recall"]) for a, b in pairs], generator
+            ),
+            "learned_change": interval(
+                [just_learned(a["recall"]) - just_learned(b["recall"]) for a, b in pairs], generator
             ),
             "converged": arms[high.name]["training"]["converged"] and arms[low.name]["training"]["converged"],
         }

@@ -165,7 +165,7 @@ def comparisons(metrics: dict) -> list[dict]:
             )
     vertex, vertex_note = ref.SEQUENTIAL_DAM_VERTEX
     for effect in record.get("vertex_effects", {}).values():
-        change = effect["bwt_change"]
+        change, learned = effect["bwt_change"], effect["learned_change"]
         buffer = f"buffer {effect['rehearsal']} per task" if effect["rehearsal"] else "no buffer"
         rows.append(
             cmp.row(
@@ -177,7 +177,9 @@ def comparisons(metrics: dict) -> list[dict]:
                 verdict=cmp.positive(change) if effect["converged"] else cmp.INCONCLUSIVE,
                 interval=(change["low"], change["high"]),
                 published_criterion=ref.SEQUENTIAL_DAM_VERTEX_CRITERION,
-                note=f"{effect['high']} against {effect['low']} (> 0: less forgetting at higher n); {vertex_note}; "
+                note=f"{effect['high']} against {effect['low']} (> 0: less forgetting at higher n; the recall right "
+                f"after learning moves by {learned['value']:.2f} [{learned['low']:.2f}, {learned['high']:.2f}]: "
+                f"a power that learns nothing forgets nothing); {vertex_note}; "
                 f"theirs: {ref.SEQUENTIAL_DAM_PROTOCOL}; ours: {tasks}",
             )
         )
@@ -213,8 +215,9 @@ def section(metrics: dict) -> list[str]:
     """The per-arm summary table: average final recall, BWT, task 1 at the end (95% intervals over seeds), fits."""
     record = metrics[INPUTS[0]]
     lines = [
-        "| arm | locality | final recall A | BWT | task 1 at the end | fits (converged / all, mean updates) |",
-        "|---|---|---|---|---|---|",
+        "| arm | locality | final recall A | BWT | task 1 at the end | just learned L | fits (converged / all, mean "
+        "updates) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, entry in record["arms"].items():
         cells = [f"{entry[k]['value']:.3f} [{entry[k]['low']:.3f}, {entry[k]['high']:.3f}]" for k in KEYS]
@@ -238,4 +241,4 @@ def section(metrics: dict) -> list[str]:
     return lines
 
 
-KEYS = ("final", "bwt", "first_task_final")
+KEYS = ("final", "bwt", "first_task_final", "learned")
