@@ -190,7 +190,8 @@ def learn_sequence(job: Job) -> dict:
     memory = learner(job)
     count = settings.tasks
     recall: list[list[float | None]] = [[None] * count for _ in range(count)]
-    fits, final = [], []
+    fits: list[dict] = []
+    final: list[torch.Tensor] = []
     for current in range(count):
         fits.append(memory.learn(training_rows(tasks.patterns, current, arm.rehearsal)))
         readable = memory.memory()
@@ -200,8 +201,8 @@ def learn_sequence(job: Job) -> dict:
         ]
         for task, flags in enumerate(final):
             recall[task][current] = round(float(flags.double().mean()), 6)
-    flags = [[int(flag) for flag in task] for task in final]
-    return {"recall": recall, "final": flags, "fits": fits, "seconds": time.perf_counter() - start}
+    kept = [[int(flag) for flag in task] for task in final]
+    return {"recall": recall, "final": kept, "fits": fits, "seconds": time.perf_counter() - start}
 
 
 # summaries --------------------------------------------------------------------------------------------------------
@@ -322,17 +323,19 @@ def buffer_split(replayed: int, pairs: list[tuple[dict, dict]], generator: torch
     arm's final recall of the earlier tasks' replayed patterns (``buffer_final``), of the rest (``beyond_final``),
     and the gain on the rest against the arm without rehearsal (``beyond_gain``); the last two None when the buffer
     holds whole tasks."""
-    buffer = [earlier_recall(a["final"], replayed, buffer=True) for a, _ in pairs]
-    beyond = [
-        (earlier_recall(a["final"], replayed, False), earlier_recall(b["final"], replayed, False)) for a, b in pairs
-    ]
-    if any(value is None for pair in beyond for value in pair):
-        return {"buffer_final": interval(buffer, generator), "beyond_final": None, "beyond_gain": None}
-    return {
-        "buffer_final": interval(buffer, generator),
-        "beyond_final": interval([a for a, _ in beyond], generator),
-        "beyond_gain": interval([a - b for a, b in beyond], generator),
-    }
+    buffer = every([earlier_recall(a["final"], replayed, buffer=True) for a, _ in pairs])
+    kept = every([earlier_recall(a["final"], replayed, buffer=False) for a, _ in pairs])
+    lost = every([earlier_recall(b["final"], replayed, buffer=False) for _, b in pairs])
+    split: dict = {"buffer_final": interval(buffer, generator), "beyond_final": None, "beyond_gain": None}
+    if kept and lost:
+        split["beyond_final"] = interval(kept, generator)
+        split["beyond_gain"] = interval([a - b for a, b in zip(kept, lost, strict=True)], generator)
+    return split
+
+
+def every(values: list[float | None]) -> list[float]:
+    """``values`` when none is None, else [] (a split with an empty side on one seed has it empty on every seed)."""
+    return [value for value in values if value is not None] if None not in values else []
 
 
 def vertex_effects(settings: Settings, runs: dict[str, list[dict]], arms: dict, generator: torch.Generator) -> dict:
