@@ -152,14 +152,12 @@ def comparisons(metrics: dict) -> list[dict]:
         beyond = effect.get("beyond_gain")
         if beyond is not None:
             rows.append(
-                cmp.row(
+                _signed_row(
                     f"E7 {name}: rehearsal gain on the patterns never replayed (F = {effect['separation']})",
                     BEYOND_CRITERION,
-                    beyond["value"],
+                    beyond,
                     claim,
-                    SOURCE,
-                    verdict=cmp.positive(beyond) if effect["converged"] else cmp.INCONCLUSIVE,
-                    interval=(beyond["low"], beyond["high"]),
+                    effect["converged"],
                     published_criterion=BEYOND_PUBLISHED_CRITERION,
                     note=f"against {effect['without']}; {claim_note}; ours: {tasks}",
                 )
@@ -169,14 +167,12 @@ def comparisons(metrics: dict) -> list[dict]:
         change, learned = effect["bwt_change"], effect["learned_change"]
         buffer = f"buffer {effect['rehearsal']} per task" if effect["rehearsal"] else "no buffer"
         rows.append(
-            cmp.row(
+            _signed_row(
                 f"E7 backprop DAM, {buffer}: forgetting from n = {effect['n_low']} to n = {effect['n_high']}",
                 VERTEX_CRITERION,
-                change["value"],
+                change,
                 vertex,
-                SOURCE,
-                verdict=cmp.positive(change) if effect["converged"] else cmp.INCONCLUSIVE,
-                interval=(change["low"], change["high"]),
+                effect["converged"],
                 published_criterion=ref.SEQUENTIAL_DAM_VERTEX_CRITERION,
                 note=f"{effect['high']} against {effect['low']} (> 0: less forgetting at higher n; the recall right "
                 f"after learning moves by {learned['value']:.2f} [{learned['low']:.2f}, {learned['high']:.2f}]: "
@@ -185,6 +181,14 @@ def comparisons(metrics: dict) -> list[dict]:
             )
         )
     return rows
+
+
+def _signed_row(quantity: str, criterion: str, estimate: dict, claim: str, converged: bool, **extra) -> dict:
+    """A row for a claim "> 0" against a paired difference ``estimate`` (value, low, high): its sign verdict when
+    every fit converged, else inconclusive (``extra``: published_criterion, note, headline)."""
+    verdict = cmp.positive(estimate) if converged else cmp.INCONCLUSIVE
+    interval = (estimate["low"], estimate["high"])
+    return cmp.row(quantity, criterion, estimate["value"], claim, SOURCE, verdict=verdict, interval=interval, **extra)
 
 
 def _rehearsal_row(name: str, effect: dict, tasks: str, claim: str, claim_note: str) -> dict:
@@ -197,14 +201,12 @@ def _rehearsal_row(name: str, effect: dict, tasks: str, claim: str, claim_note: 
         else f"; the replayed patterns recalled at the end {buffer['value']:.2f}"
         + ("" if beyond is None else f", the gain on the rest {beyond['value']:.2f}")
     )
-    return cmp.row(
+    return _signed_row(
         f"E7 {name}: rehearsal lowers forgetting of the backprop DAM (F = {effect['separation']})",
         CRITERION,
-        gain["value"],
+        gain,
         claim,
-        SOURCE,
-        verdict=cmp.positive(gain) if effect["converged"] else cmp.INCONCLUSIVE,
-        interval=(gain["low"], gain["high"]),
+        effect["converged"],
         note=f"against {effect['without']}{made_of}; theirs: {ref.SEQUENTIAL_DAM_PROTOCOL}; ours: {tasks} ({claim_note}"
         "; their code, hmcalister/Hopfield-Network-PyTorch, holds the DAM but no sequential runs)"
         + ("" if effect["converged"] else "; some fits stopped at the cap, not on the plateau"),
