@@ -75,6 +75,7 @@ def _vertex_panel(ax, record: dict) -> None:
         label = f"buffer {rehearsal} per task" if rehearsal else "no buffer"
         ax.errorbar(xs, [v["value"] for v in values], yerr=errors, fmt="o-", capsize=2, label=label)
     ax.axhline(0.0, color="k", lw=0.5)
+    ax.set_xticks(sorted({entry["separation_fields"]["n"] for entry in arms.values()}))
     ax.set_xlabel("power n of F = x^n")
     ax.set_ylabel("BWT (negative = forgetting)")
     ax.set_title("backprop DAM: forgetting against n\n(published: transitions with n, no number offline)", fontsize=8)
