@@ -293,14 +293,17 @@ def fit_rows(sizes: dict = FIT_SIZES, repeats: int = 3) -> dict:
     """ms per update of E8's memorisation fits through Lightning and through the plain loop (one thread), and the
     median same-round ratio Lightning / plain (> 1: the plain loop is faster)."""
     generator = torch.Generator().manual_seed(0)
-    result = {}
+    result: dict[str, dict] = {}
     with single_cpu_thread("cpu"):
         for case, shape in sizes.items():
             lightning, plain = _fit_case(case, shape, generator)
             rounds = interleaved_rounds({"lightning": lightning, "plain": plain}, torch.device("cpu"), repeats)
             per_update = {name: min(times) / shape["updates"] for name, times in rounds.items()}
-            result[case] = {"sizes": dict(shape), "ms_per_update": {n: 1e3 * t for n, t in per_update.items()}}
-            result[case]["ratio"] = paired_ratio(rounds, ("lightning",), "plain")
+            result[case] = {
+                "sizes": dict(shape),
+                "ms_per_update": {n: 1e3 * t for n, t in per_update.items()},
+                "ratio": paired_ratio(rounds, ("lightning",), "plain"),
+            }
     return result
 
 
