@@ -13,7 +13,7 @@ E8 and the sparse and continual races run here whenever the trainer section asks
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import torch
 from torch import Tensor
@@ -21,8 +21,31 @@ from torch import Tensor
 from ..data.sampling import EpochSampler
 from .trainer import checked, checkpointing
 
-if TYPE_CHECKING:
-    from .backprop import BackpropModule, Plateau
+
+class Fitted(Protocol):
+    """What the loop trains: a :class:`~hebbdam.lit.backprop.BackpropModule` (named here by what it does, since
+    ``lit.backprop`` imports this module)."""
+
+    seed: int
+
+    def optimiser(self) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]: ...
+
+    def step_loss(self, batch: tuple[Tensor, ...], step: int, rank: int = 0) -> tuple[Tensor, dict]: ...
+
+    def check_finite(self, step: int, epoch: int, batch_idx: int) -> None: ...
+
+    def train(self, mode: bool = True) -> Any: ...
+
+
+class Stopping(Protocol):
+    """What the loop reads the losses into: a :class:`~hebbdam.lit.backprop.Plateau`."""
+
+    unit: str
+
+    def update(self, trainer: Any, loss: float) -> None: ...
+
+    def read(self, trainer: Any, step: int, loss: float) -> None: ...
+
 
 PLAIN_PRECISIONS = (None, 32, "32", "32-true")
 
@@ -51,14 +74,14 @@ class Stopper:
 
 
 def fit_plain(
-    module: BackpropModule,
+    module: Fitted,
     patterns: Tensor,
     batch_size: int,
     max_epochs: int,
     max_steps: int = -1,
     labels: Tensor | None = None,
     shuffle: bool = False,
-    plateau: Plateau | None = None,
+    plateau: Stopping | None = None,
 ) -> int:
     """Train ``module`` on ``patterns`` (P, D) (with ``labels`` (P,)) in batches of ``batch_size`` rows for at most
     ``max_epochs`` epochs and ``max_steps`` updates (-1: no cap), until ``plateau`` stops it; returns the updates
