@@ -61,3 +61,16 @@ def test_scaling_rows_draw_the_figure(tmp_path):
     assert "| 1,000 | 8 | 4 | no |" in "\n".join(bench.render_scaling(rows, "figures/bench_scaling.png"))
     figure = bench_scaling.draw(rows)
     assert len(figure.axes) == 2 and all(len(ax.lines) == 4 for ax in figure.axes)
+
+
+def test_fit_rows_time_lightning_against_the_plain_loop_and_render():
+    sizes = {
+        "images": {"memories": 4, "dim": 16, "patterns": 8, "batch": 8, "per_epoch": 3, "updates": 6},
+        "patterns": {"memories": 4, "dim": 16, "patterns": 6, "batch": 4, "updates": 6},
+    }
+    rows = bench.fit_rows(sizes, repeats=1)
+    assert set(rows) == {"images", "patterns"}
+    for row in rows.values():
+        assert set(row["ms_per_update"]) == {"lightning", "plain"} and row["ratio"] > 0
+    text = "\n".join(bench.render_fits(rows))
+    assert "| E8b completion (full batch) | 4 | 16 | 8 | 8 | 6 |" in text and "| E8a denoising |" in text

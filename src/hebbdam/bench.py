@@ -53,6 +53,11 @@ RECALL_SIZES = {"memories": 8192, "dim": 784, "batch": 512}
 # form) and equal widths (the flash kernel): MQAR-like, L 256
 MIXER_SIZES = {"batch": 16, "length": 256, "d_key": 16, "d_value": 64}
 MIXER_EQUAL_SIZES = {"batch": 16, "length": 256, "d_key": 64, "d_value": 64}
+# E8b's full-batch completion fit (K 64, D 784, P 128) and an E8a denoising fit (K = D = 64, P 96, batch 64)
+FIT_SIZES = {
+    "images": {"memories": 64, "dim": 784, "patterns": 128, "batch": 128, "per_epoch": 20, "updates": 40},
+    "patterns": {"memories": 64, "dim": 64, "patterns": 96, "batch": 64, "updates": 40},
+}
 ASYNC_SIZES = {"dim": 1000, "batch": 256, "patterns": 100, "reference_states": 4}
 
 
@@ -244,6 +249,82 @@ def mixer_rows(device: torch.device, generator: torch.Generator, sizes: dict = M
         "backward_ratio": paired_ratio(rounds, ("explicit_backward",), "mixer_backward"),
         "max_abs_diff": (mixer.parallel(q, k, v).double() - reference).abs().max().item(),
     }
+
+
+# memorisation fits: Lightning against the plain loop ------------------------------------------------------------------
+def _fit_case(case: str, sizes: dict, generator: torch.Generator) -> tuple[Callable[[], object], Callable[[], object]]:
+    """One fit of ``sizes["updates"]`` updates through Lightning and through :func:`hebbdam.lit.loop.fit_plain`,
+    each from a fresh module (the same one): E8b's (``case`` "images": :class:`Completion` of the bottom half, K
+    units, P stored rows, full batch, rows repeated so an epoch holds ``per_epoch`` updates, a per-epoch
+    :class:`Plateau`) or E8a's ("patterns": :class:`Denoising` of P ±1 patterns in a K-slot DAM, minibatches, a
+    per-update Plateau with noise). The Plateaus never stop (tolerance 0, floor 0, a window past the fit)."""
+    from .experiments.budget_images import Completion
+    from .lit.backprop import BackpropModule, Denoising, MemoryMatrix, Plateau, fit_backprop
+    from .lit.loop import fit_plain
+    from .memory import Exponential
+
+    k, d, p, batch = sizes["memories"], sizes["dim"], sizes["patterns"], sizes["batch"]
+    rows = _bipolar(p, d, generator, torch.device("cpu"))
+    if case == "images":
+        hidden = torch.arange(d) >= d // 2
+        objective: object = Completion(hidden, Exponential(beta=float(d) / 8), steps=1)
+        rows = rows.repeat(sizes["per_epoch"] * batch // p, 1)
+        unit = "epoch"
+    else:
+        objective, unit = Denoising(steps=3, flip=0.1), "update"
+    epochs = -(-sizes["updates"] // -(-rows.shape[0] // batch))
+
+    def module() -> BackpropModule:
+        return BackpropModule(MemoryMatrix(k, d, Exponential(beta=1.0), init_std=0.1), objective, lr=1e-3, seed=0)
+
+    def plateau() -> Plateau:
+        return Plateau(window=10**9, tolerance=0.0, floor=0.0, unit=unit, noise=0.5 if unit == "update" else 0.0)
+
+    def lightning() -> object:
+        return fit_backprop(module(), rows, batch, epochs, {}, logger=False, callbacks=[plateau()], shuffle=True)
+
+    def plain() -> object:
+        return fit_plain(module(), rows, batch, epochs, shuffle=True, plateau=plateau())
+
+    return lightning, plain
+
+
+def fit_rows(sizes: dict = FIT_SIZES, repeats: int = 3) -> dict:
+    """ms per update of E8's memorisation fits through Lightning and through the plain loop (one thread), and the
+    median same-round ratio Lightning / plain (> 1: the plain loop is faster)."""
+    generator = torch.Generator().manual_seed(0)
+    result: dict[str, dict] = {}
+    with single_cpu_thread("cpu"):
+        for case, shape in sizes.items():
+            lightning, plain = _fit_case(case, shape, generator)
+            rounds = interleaved_rounds({"lightning": lightning, "plain": plain}, torch.device("cpu"), repeats)
+            per_update = {name: min(times) / shape["updates"] for name, times in rounds.items()}
+            result[case] = {
+                "sizes": dict(shape),
+                "ms_per_update": {n: 1e3 * t for n, t in per_update.items()},
+                "ratio": paired_ratio(rounds, ("lightning",), "plain"),
+            }
+    return result
+
+
+def render_fits(fits: dict) -> list[str]:
+    lines = [
+        "### Memorisation fits: Lightning against the plain loop (`hebbdam.lit.loop.fit_plain`)",
+        "",
+        "The same fit (bitwise the same weights, tests/lit/test_loop.py) through `pl.Trainer` and through the plain",
+        "PyTorch loop that `fit_until_plateau` and `fit_denoising(plateau=…)` take on one CPU process; one thread.",
+        "",
+        "| fit | K | D | P | batch | updates | Lightning ms/update | plain ms/update | Lightning / plain |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    names = {"images": "E8b completion (full batch)", "patterns": "E8a denoising"}
+    for case, row in fits.items():
+        m, t = row["sizes"], row["ms_per_update"]
+        lines.append(
+            f"| {names.get(case, case)} | {m['memories']} | {m['dim']} | {m['patterns']} | {m['batch']} "
+            f"| {m['updates']} | {t['lightning']:.2f} | {t['plain']:.2f} | {row['ratio']:.2f} |"
+        )
+    return [*lines, ""]
 
 
 # distance recall ------------------------------------------------------------------------------------------------------
@@ -618,6 +699,13 @@ def run(out: str | Path = "reports/benchmarks.md") -> str:
             f"softmax mixer d_key {mixer['sizes']['d_key']}: explicit / mixer {mixer['forward_ratio']:.2f} forward, "
             f"{mixer['backward_ratio']:.2f} with backward"
         )
+    fits = fit_rows()
+    for case, row in fits.items():
+        times = row["ms_per_update"]
+        say(
+            f"{case} fit: {times['lightning']:.2f} ms/update through Lightning, {times['plain']:.2f} plain: "
+            f"{row['ratio']:.2f}×"
+        )
     distance = distance_rows(cpu, generator)
     say(f"Manhattan recall (max) {distance['gemm_multiple']['manhattan_max']:.1f}× GEMM ({distance['kernel']})")
     asyn = async_speedup(cpu, generator)
@@ -631,6 +719,7 @@ def run(out: str | Path = "reports/benchmarks.md") -> str:
 
     style.save(bench_scaling.draw(rows), figure)
     lines = HEADER + render_cpu(name, (start_load, load()), recall, mixers, distance, asyn, stream)
+    lines += render_fits(fits)
     lines += render_scaling(rows, os.path.relpath(figure, out.parent))
     if torch.cuda.is_available():
         gpu_device = torch.device("cuda")

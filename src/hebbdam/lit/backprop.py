@@ -366,16 +366,19 @@ class Plateau(pl.Callback):
         self.converged = False
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if self.unit != "update":
-            return
-        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        self.updates.append(float(loss))
-        if len(self.updates) % self.window == 0:
-            self.read(trainer, len(self.updates), sum(self.updates[-self.window :]) / self.window)
+        if self.unit == "update":
+            self.update(trainer, float(outputs["loss"] if isinstance(outputs, dict) else outputs))
 
     def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         if self.unit == "epoch":
             self.read(trainer, trainer.global_step, float(trainer.callback_metrics["train/loss_epoch"]))
+
+    def update(self, trainer, loss: float) -> None:
+        """One update's training loss (unit "update"); a reading after every ``window`` of them. ``trainer``: what
+        the fit stops by (its ``should_stop``)."""
+        self.updates.append(loss)
+        if len(self.updates) % self.window == 0:
+            self.read(trainer, len(self.updates), sum(self.updates[-self.window :]) / self.window)
 
     def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         if self.unit == "validation" and not trainer.sanity_checking:
@@ -440,13 +443,20 @@ def fit_denoising(
     the ``trainer`` section; ``logger`` as :func:`hebbdam.lit.trainer.build_trainer` takes it.
 
     With a :class:`Plateau`, ``updates`` is a cap: the fit stops once the training loss has stopped falling, and
-    ``module.fit_summary`` holds ``updates`` (taken), ``converged`` and ``loss`` (the last window's mean)."""
+    ``module.fit_summary`` holds ``updates`` (taken), ``converged`` and ``loss`` (the last window's mean); such a fit
+    runs in :func:`hebbdam.lit.loop.fit_plain` where :func:`~hebbdam.lit.loop.plain_loop_applies` (else Lightning)."""
+    from .loop import fit_plain, plain_loop_applies
+
     module = BackpropModule(trainable, Denoising(steps=steps, flip=flip, gain=gain), lr=lr, seed=seed)
     epochs = math.ceil(updates / math.ceil(patterns.shape[0] / batch_size))
-    callbacks = [] if plateau is None else [plateau]
-    fit_backprop(module, patterns, batch_size, epochs, trainer_options, logger=logger, callbacks=callbacks)
+    if plateau is not None and plain_loop_applies(trainer_options, logger):
+        taken = fit_plain(module, patterns, batch_size, epochs, plateau=plateau)
+    else:
+        callbacks = [] if plateau is None else [plateau]
+        fit_backprop(module, patterns, batch_size, epochs, trainer_options, logger=logger, callbacks=callbacks)
+        taken = module.global_step
     if plateau is not None:
-        module.fit_summary = {"updates": module.global_step, "converged": plateau.converged, "loss": plateau.final}
+        module.fit_summary = {"updates": taken, "converged": plateau.converged, "loss": plateau.final}
     return module
 
 
@@ -492,27 +502,27 @@ def fit_until_plateau(
     gradient updates are spent. ``updates_per_epoch``: an epoch (the plateau's check) repeats the rows so that it
     holds at least this many batches (a small P would otherwise pay Lightning's per-epoch cost at every update).
     Returns {updates, epochs, converged, loss (the last epoch's mean training loss)}; a cap reached before the
-    plateau reads not converged."""
+    plateau reads not converged. Runs in :func:`hebbdam.lit.loop.fit_plain` where
+    :func:`~hebbdam.lit.loop.plain_loop_applies` (else Lightning)."""
     from .data import PatternDataModule
+    from .loop import fit_plain, plain_loop_applies
     from .trainer import fit
 
     repeats = 1 if updates_per_epoch is None else max(1, math.ceil(updates_per_epoch * batch_size / patterns.shape[0]))
     rows = patterns.repeat(repeats, 1)
     labels = None if labels is None else labels.repeat(repeats)
     plateau = Plateau(patience, tolerance, floor, unit="epoch")
-    per_epoch = math.ceil(rows.shape[0] / batch_size)
-    data = PatternDataModule(rows, batch_size, labels=labels, shuffle=True, seed=module.seed)
-    trainer = fit(
-        module,
-        data,
-        trainer_section,
-        max_epochs=math.ceil(cap / per_epoch),
-        max_steps=cap,
-        callbacks=[plateau],
-        logger=logger,
-    )
+    epochs = math.ceil(cap / math.ceil(rows.shape[0] / batch_size))
+    if plain_loop_applies(trainer_section, logger):
+        taken = fit_plain(module, rows, batch_size, epochs, cap, labels=labels, shuffle=True, plateau=plateau)
+    else:
+        data = PatternDataModule(rows, batch_size, labels=labels, shuffle=True, seed=module.seed)
+        trainer = fit(
+            module, data, trainer_section, max_epochs=epochs, max_steps=cap, callbacks=[plateau], logger=logger
+        )
+        taken = trainer.global_step
     return {
-        "updates": int(trainer.global_step),
+        "updates": int(taken),
         "epochs": len(plateau.losses),
         "converged": plateau.converged,
         "loss": plateau.final,
@@ -554,12 +564,22 @@ class NormalisedMomentum(torch.optim.Optimizer):
 Trained = TypeVar("Trained", bound=nn.Module)  # the memory a BackpropModule trains
 
 
+def step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
+    """The generator of update ``step`` (0-based) of process ``rank`` of a fit seeded ``seed``: its corruptions and
+    cues are a function of these alone, so a resumed fit, the Lightning fit and the plain loop draw the same."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + step * 7919 + rank)
+
+
 class BackpropModule(pl.LightningModule, Generic[Trained]):
     """Gradient training of ``memory`` on ``objective``.
 
     ``optimizer``: "adam" (denoising), "sgd" (with ``momentum``) or "normalised" (:class:`NormalisedMomentum`,
     the K&H 2016 classifier);
     ``anneal``: the learning rate is multiplied by it after every epoch (1 keeps it constant).
+
+    A LightningModule, as every rule of the product trains, though its small full-batch memorisation fits run
+    through :func:`hebbdam.lit.loop.fit_plain` (the same arithmetic, without Lightning's per-step hooks, about half
+    of such a fit's CPU) wherever the trainer section asks only for one CPU process.
     """
 
     fit_summary: dict  # {updates, converged, loss}: set by fit_denoising with a Plateau
@@ -584,7 +604,9 @@ class BackpropModule(pl.LightningModule, Generic[Trained]):
     def rule_name(self) -> str:
         return f"backprop/{self.objective.name}"
 
-    def configure_optimizers(self):
+    def optimiser(self) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.ExponentialLR]:
+        """The optimiser (``optimizer``: Adam, SGD or :class:`NormalisedMomentum`) and its learning-rate schedule
+        (×``anneal`` per epoch), as both the Lightning fit and :func:`hebbdam.lit.loop.fit_plain` step them."""
         optimizer: torch.optim.Optimizer
         if self.optimizer_name == "adam":
             optimizer = torch.optim.Adam(self.memory.parameters(), lr=self.lr)
@@ -592,15 +614,20 @@ class BackpropModule(pl.LightningModule, Generic[Trained]):
             optimizer = torch.optim.SGD(self.memory.parameters(), lr=self.lr, momentum=self.momentum)
         else:
             optimizer = NormalisedMomentum(self.memory.parameters(), lr=self.lr, momentum=self.momentum)
-        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.anneal)
+        return optimizer, torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=self.anneal)
+
+    def configure_optimizers(self):
+        optimizer, scheduler = self.optimiser()
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
 
-    def _generator(self) -> torch.Generator:
-        rank = self._trainer.global_rank if self._trainer is not None else 0
-        return torch.Generator().manual_seed(self.seed * 1_000_003 + self.global_step * 7919 + rank)
+    def step_loss(self, batch: tuple[Tensor, ...], step: int, rank: int = 0) -> tuple[Tensor, dict]:
+        """The objective's loss (a scalar) and metrics on ``batch`` at update ``step`` (0-based) of process
+        ``rank``, its random draws from :func:`step_generator`."""
+        return self.objective.loss(self.memory, batch, step_generator(self.seed, step, rank))
 
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> Tensor:
-        loss, metrics = self.objective.loss(self.memory, batch, self._generator())
+        rank = self._trainer.global_rank if self._trainer is not None else 0
+        loss, metrics = self.step_loss(batch, self.global_step, rank)
         self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
         for name, value in metrics.items():
             self.log(f"train/{name}", value, on_step=False, on_epoch=True)
@@ -617,11 +644,15 @@ class BackpropModule(pl.LightningModule, Generic[Trained]):
     def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure=None) -> None:
         # checked here, before any callback (a checkpoint) can see the weights of this step
         super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
+        self.check_finite(self.global_step + 1, self.current_epoch, batch_idx)
+
+    def check_finite(self, step: int, epoch: int, batch_idx: int) -> None:
+        """Raise :class:`DivergedError` (naming ``step``, ``epoch`` and ``batch_idx``) if a parameter is not finite."""
         for name, param in self.memory.named_parameters():
             if not bool(torch.isfinite(param).all()):
                 raise DivergedError(
-                    f"rule {self.rule_name}: parameter '{name}' became non-finite at step {self.global_step + 1} "
-                    f"(epoch {self.current_epoch}, batch {batch_idx}, lr={self.lr}); lower the learning rate; "
+                    f"rule {self.rule_name}: parameter '{name}' became non-finite at step {step} "
+                    f"(epoch {epoch}, batch {batch_idx}, lr={self.lr}); lower the learning rate; "
                     "the last checkpoint written is unchanged"
                 )
 

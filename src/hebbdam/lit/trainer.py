@@ -128,6 +128,15 @@ def checkpointing(section: dict, name: str | None) -> tuple[list[Callback], str 
     return [callback], resume
 
 
+def checked(section: dict | None) -> dict:
+    """A copy of the ``trainer`` section; a key it does not know is a one-line ConfigError."""
+    section = dict(section or {})
+    unknown = set(section) - KNOWN_KEYS
+    if unknown:
+        raise ConfigError(f"trainer.{sorted(unknown)[0]}", "one of " + ", ".join(sorted(KNOWN_KEYS)), section)
+    return section
+
+
 def build_trainer(
     section: dict | None = None,
     *,
@@ -145,10 +154,7 @@ def build_trainer(
     pass to ``fit``. ``overrides`` (e.g. ``max_epochs``) win over the section; ``max_epochs`` falls back to the
     section's, then to one pass.
     """
-    section = dict(section or {})
-    unknown = set(section) - KNOWN_KEYS
-    if unknown:
-        raise ConfigError(f"trainer.{sorted(unknown)[0]}", "one of " + ", ".join(sorted(KNOWN_KEYS)), section)
+    section = checked(section)
     options = {key: section[key] for key in PASSED_THROUGH if section.get(key) is not None}
     options.setdefault("accelerator", "cpu")
     options.setdefault("devices", 1)

@@ -1,0 +1,106 @@
+"""The plain loop (hebbdam.lit.loop.fit_plain) against the Lightning fit it stands in for: bitwise the same weights,
+readings and summaries; and the same DivergedError."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hebbdam.data.synthetic import rademacher
+from hebbdam.errors import ConfigError, DivergedError
+from hebbdam.lit import loop
+from hebbdam.lit.backprop import (
+    BackpropModule,
+    Denoising,
+    MemoryMatrix,
+    PairwiseWeights,
+    Plateau,
+    fit_denoising,
+    fit_until_plateau,
+)
+from hebbdam.memory import Power
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # small tensors: one thread is faster and steadier
+
+
+def patterns(count, dim, seed=0):
+    return rademacher(count, dim, torch.Generator().manual_seed(seed))
+
+
+def both_paths(monkeypatch, fit):
+    """``fit()`` run through the plain loop, then through Lightning (the loop switched off): their results."""
+    plain = fit()
+    with monkeypatch.context() as patch:
+        patch.setattr(loop, "plain_loop_applies", lambda section, logger: False)
+        lightning = fit()
+    return plain, lightning
+
+
+def test_denoising_with_a_noise_plateau_is_bitwise_the_lightning_fit(monkeypatch):
+    x = patterns(10, 24)
+
+    def fit():
+        plateau = Plateau(window=5, tolerance=0.0, floor=0.0, noise=0.5)
+        module = fit_denoising(
+            PairwiseWeights(24, init_std=0.01, seed=3), x, flip=0.2, lr=0.03, updates=200, batch_size=4, seed=3,
+            trainer_options={"accelerator": "cpu", "devices": 1}, logger=False, plateau=plateau,
+        )  # fmt: skip
+        return module.memory.raw.detach().clone(), module.fit_summary, plateau.updates
+
+    (w_plain, s_plain, u_plain), (w_light, s_light, u_light) = both_paths(monkeypatch, fit)
+    assert 0 < s_plain["updates"] < 200 and s_plain["converged"]  # stopped by the plateau, mid-fit
+    assert u_plain == u_light  # every update's loss, as a float
+    assert s_plain == s_light
+    assert torch.equal(w_plain, w_light)
+
+
+@pytest.mark.parametrize("cap", [57, 400])  # 57: the cap ends an epoch early (that partial epoch is read too)
+def test_fit_until_plateau_shuffled_and_annealed_is_bitwise_the_lightning_fit(monkeypatch, cap):
+    x = patterns(13, 20, seed=1)
+
+    def fit():
+        memory = MemoryMatrix(6, 20, Power(3), init_std=0.2, seed=5)
+        module = BackpropModule(memory, Denoising(steps=2, flip=0.1), lr=0.02, anneal=0.9, seed=5)
+        summary = fit_until_plateau(module, x, 4, cap, 20, 0.02, None, floor=0.05, updates_per_epoch=10)
+        return memory.memories.detach().clone(), summary
+
+    (w_plain, s_plain), (w_light, s_light) = both_paths(monkeypatch, fit)
+    assert s_plain["epochs"] >= 2
+    assert s_plain == s_light  # updates, epochs, converged, and the epoch mean bit for bit
+    assert torch.equal(w_plain, w_light)
+
+
+def test_a_diverging_learning_rate_raises_through_the_plain_loop_as_through_lightning(monkeypatch):
+    x = patterns(12, 16)
+
+    def fit():
+        module = BackpropModule(PairwiseWeights(16, init_std=0.1), Denoising(steps=2), lr=1e38, optimizer="sgd")
+        with pytest.raises(DivergedError) as raised:
+            fit_until_plateau(module, x, 4, 50, 10, 0.0, {})
+        return str(raised.value)
+
+    plain, lightning = both_paths(monkeypatch, fit)
+    assert "rule backprop/denoise: parameter 'raw' became non-finite at step" in plain
+    assert plain == lightning
+
+
+@pytest.mark.parametrize(
+    "section, logger, plain",
+    [
+        ({"accelerator": "cpu", "devices": 1, "strategy": "auto", "precision": "32-true"}, False, True),
+        ({"devices": 2}, False, True),  # strategy auto: the stage's workers, one fit per process
+        ({}, "auto", False),  # a logger: Lightning logs the curves
+        ({"accelerator": "gpu"}, False, False),
+        ({"strategy": "ddp", "devices": 2}, False, False),
+        ({"checkpoint": {"dir": "ckpt"}}, False, False),
+        ({"precision": "bf16-mixed"}, False, False),
+        ({"deterministic": True}, False, False),
+    ],
+)
+def test_the_plain_loop_serves_only_what_it_can(section, logger, plain):
+    assert loop.plain_loop_applies(section, logger) is plain
+
+
+def test_an_unknown_trainer_key_is_a_config_error_on_the_plain_path_too():
+    with pytest.raises(ConfigError, match="trainer.epochz"):
+        loop.plain_loop_applies({"epochz": 3}, False)
