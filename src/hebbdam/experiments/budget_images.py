@@ -99,6 +99,7 @@ CHECK_EVERY = 20  # backprop updates per epoch, the plateau's check (small store
 RANDOM_INIT_STD = 0.5  # σ of the random start, in centred pixel units
 LEVELS = {"P_0.9": 0.9, "P_0.99": 0.99, "P_half": 0.5}  # record key → fraction of the stored set recovered
 PRIMARY = "P_0.9"  # the level the verdict reads (P_half is secondary: it rewards forgetting)
+LAYER_KEYS = ("epochs", "rate", "gain", "floor", "noise", "connectivity")  # BCPNN options the hidden layer reads
 DIVERGED_LOSS = 1e30  # the training loss a diverged fit is ranked by (finite: records hold no inf)
 
 
@@ -229,7 +230,7 @@ def bayesian_traces(stored: Tensor, units: int, options: dict, seed: int, log: b
     hypercolumn, ``log=False`` a planted break)."""
     layer = BayesianLayer(
         minicolumns=units // int(options["hypercolumns"]),
-        **{key: options[key] for key in ("epochs", "rate", "gain", "floor", "noise", "connectivity")},
+        **{key: options[key] for key in LAYER_KEYS},
     )
     generator = torch.Generator().manual_seed(seed)
     pixels = (stored.double() + 1) / 2
