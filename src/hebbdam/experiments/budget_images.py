@@ -556,6 +556,7 @@ def measure_points(
     for point, fitted in zip(points, trained, strict=True):
         task = point.task
         name, masking = task.condition.name, task.masking
+        memory: Units | Clipped
         if fitted is not None:
             memory, fit_ = kept_memory(fitted, task, settings.steps)
             fits.append({"condition": name, "masking": masking, "P": point.count, "seed": point.seed_index, **fit_})
