@@ -508,13 +508,13 @@ def kept_memory(fitted: Fitted, task: Task, steps: int) -> tuple[Units, dict]:
 def measure(arm: Arm, units: int, images: dict[str, Images], settings: Settings) -> tuple[list[dict], list[dict]]:
     """One (arm, K) under each of its conditions and masking conventions, at each P and training seed: the curve
     points (stored-set, threshold-only and held-out fractions) and, for backprop, one fit record per point. First the
-    grid of ``ratios`` (backprop's sweep at :func:`sweep_point`, measured first), then, one ratio of
-    ``ratios_beyond`` at a time, the larger P for the rows (condition, masking) whose mean stored fraction over the
-    seeds is still at least the primary level at their largest P (:func:`open_rows`), so that no P_0.9 stays
-    censored above a grid it could leave."""
+    grid of ``ratios`` and the arm's own ``ratios_below`` (backprop's sweep at :func:`sweep_point`, measured first),
+    then, one ratio of ``ratios_beyond`` at a time, the larger P for the rows (condition, masking) whose mean stored
+    fraction over the seeds is still at least the primary level at their largest P (:func:`open_rows`), so that no
+    P_0.9 stays censored above a grid it could leave."""
     conditions = {c.name: c for c in settings.conditions}
     total = images[conditions[arm.measured[0]].version].train.shape[0]
-    grid = stored_grid(units, total, settings.ratios)
+    grid = stored_grid(units, total, [*settings.ratios, *arm.ratios_below])
     swept = sweep_point(grid, units)
     every = [(name, masking) for name in arm.measured for masking in settings.masking]
     chosen: dict[tuple, dict] = {}

@@ -151,7 +151,8 @@ RATIOS_BEYOND = Check(
 @dataclass(frozen=True, kw_only=True)
 class Arm:
     """A rule and the K it fills. ``hyper``: the rule's hyper-parameters; ``options``: epochs / batch_size
-    (prototype, krotov_hopfield) or :class:`ConvergedOptions` (backprop). ``conditions``: the conditions it is
+    (prototype, krotov_hopfield), :class:`BayesianOptions` (bcpnn_hidden) or :class:`ConvergedOptions` (backprop);
+    ``ratios_below``: more ratios of K in this arm's P grid. ``conditions``: the conditions it is
     measured under (backprop is trained once per condition and masking, through that recall; absent: all)."""
 
     name: str
@@ -160,6 +161,8 @@ class Arm:
     conditions: list[str] | None = setting(optional(CONDITION_NAMES), None)
     hyper: dict = setting(MAPPING, {})
     options: dict = options_of(_option_kind)
+    ratios_below: list[float] = setting(RATIOS_BEYOND, [], then=lambda v: sorted(set(v)))  # more P = ratio·K for
+    # this arm only (a cheap one-shot arm whose P_0.9 lies below the section's grid: measured there, not censored)
 
     def checked(self, section: Params) -> Arm:
         if self.rule == BACKPROP:
