@@ -11,25 +11,33 @@ back as the next query. Every rule fills keys = values except pseudo-inverse slo
 the K slots, values = the slots).
 
 Rules (each the registry's rule, trained through ``lit.store`` without autograd, or backprop through
-``BackpropModule``): ``slot`` (a K-slot memory is full after K images: of the P images presented it keeps the first
-K), ``pseudo_inverse_slots`` (the same K slots, nonlocal keys), ``prototype`` (online winner-take-all Hebbian mean),
-``krotov_hopfield`` (K&H 2019 competing hidden units; each unit read at max |entry| 1, since their fixed point
-‖W_μ‖_p = 1 sets only a direction) and ``backprop`` (the K units trained by Adam on the completion loss of the P
-stored images through the same recall, continuous: no sign). Backprop here is memorisation: the stored set is the
+``BackpropModule``): ``slot`` (a K-slot memory is full after K images: of the P images presented it keeps the first K),
+``pseudo_inverse_slots`` (the same K slots, nonlocal keys), ``prototype`` (online winner-take-all Hebbian mean),
+``krotov_hopfield`` (K&H 2019 competing hidden units; each unit read at max |entry| 1, since their fixed point ‖W_μ‖_p =
+1 sets only a direction) and ``backprop`` (the K units trained by Adam on the completion loss of the P stored images
+through the same recall, continuous: no sign); ``bcpnn_hidden`` (K Bayesian-Hebbian hidden units,
+``rules.bayesian_hidden``, learned without labels on the P stored images: weights log(p_ij/(p_i p_j)), soft
+winner-take-all in H hypercolumns, full-batch traces; each unit then read as a DAM unit whose key = value is the image
+it stands for, 2 p(x = 1 | j) − 1 from its traces: K·D parameters, the same recall as every arm; local as the registry's
+``bcpnn``); and ``willshaw``, the sparse race's best local rule (one step: Willshaw above the covariance rule in bits
+per synapse), a pairwise memory of the binarised images (0/1, coding ~0.13 on mnist5k) with D² clipped synapses and no
+hidden units: its K only anchors its P grid, it reads the cue's active pixels (so both masking conventions give it the
+same cue) and it is a separate named row, never compared at equal K (``budget`` "pairwise" in the record). An arm's
+``ratios_below`` adds P below the section's grid for that arm. Backprop here is memorisation: the stored set is the
 training set and the set it is scored on. Each backprop fit runs until its training loss reaches a plateau
 (``lit.backprop.Plateau`` per epoch: no relative fall of ``tolerance`` over ``patience`` updates, or the loss at most
 ``floor``) or ``cap`` updates, the lr multiplied by ``anneal`` after every epoch (:data:`CHECK_EVERY` full-batch
 updates: at a constant lr, Adam through the sharp softmax creeps and spikes instead of settling); the learning rates
-``lrs`` (a condition's own in ``condition_lrs``) are swept from the first of ``inits`` (the slots) at the first seed
-and the smallest P above K, and when the chosen lr is the smallest or largest tried, the sweep goes one lr further
-that way (same factor, at most twice: ``common.extended_sweep``; ``lrs_tried`` and ``lr_at_edge`` recorded); every
-other init (random) is then tried at the lr chosen there, and the fit with the lowest final training loss is kept (its
-lr and init then serve every other P and seed). A fit whose weights turn non-finite (``errors.DivergedError``) is a
-failed candidate: ranked last, its start kept, ``diverged`` recorded. The trained units are kept only where they
-recover more of the stored set than the units they started from (``kept``: "trained" / "start"; the stored set is the
-test set, so this too is memorisation). Independent fits run in parallel processes (``parallel.map_fits``: the record is
-the same for any worker count). The record stores each fit's updates, lr, init, ``kept`` and ``converged`` (False when
-the cap came first).
+``lrs`` (a condition's own in ``condition_lrs``) are swept from the first of ``inits`` (the slots) at the first seed and
+the smallest P above K, and when the chosen lr is the smallest or largest tried, the sweep goes one lr further that way
+(same factor, at most twice: ``common.extended_sweep``; ``lrs_tried`` and ``lr_at_edge`` recorded); every other init
+(random) is then tried at the lr chosen there, and the fit with the lowest final training loss is kept (its lr and init
+then serve every other P and seed). A fit whose weights turn non-finite (``errors.DivergedError``) is a failed
+candidate: ranked last, its start kept, ``diverged`` recorded. The trained units are kept only where they recover more
+of the stored set than the units they started from (``kept``: "trained" / "start"; the stored set is the test set, so
+this too is memorisation). Independent fits run in parallel processes (``parallel.map_fits``: the record is the same for
+any worker count). The record stores each fit's updates, lr, init, ``kept`` and ``converged`` (False when the cap came
+first).
 
 Protocol (Millidge et al. 2022, as E3 ``retrieval``): the query is the image with its bottom half hidden, the hidden
 pixels set by each ``masking`` convention: ``background`` (c = -1, the background value: pixel 0 in grey, -1 in the ±1
