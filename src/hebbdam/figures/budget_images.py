@@ -22,7 +22,8 @@ CAVEAT = (
     "an arm that recovers more than K stored images also completes held-out ones (the held-out column), so its count "
     "measures a completion map that generalises, not storage alone. A pairwise arm (Willshaw on the binarised "
     "images, D² synapses) has no hidden units: its own named row, never compared at equal K; it reads the cue's "
-    "active pixels, so both masking conventions give it the same cue."
+    "active pixels, so both masking conventions give it the same cue. The BCPNN units are read through the DAM's "
+    "recall (each the image it stands for, 2 p(x=1|j) − 1), not through BCPNN's own posterior with its biases log p_j."
 )
 INPUTS = ("budget_images.json", "budget_images_curves.json")
 OUTPUT = "budget_images.png"
