@@ -250,7 +250,7 @@ def bayesian_units(stored: Tensor, units: int, options: dict, seed: int, log: bo
     from its traces (:meth:`Traces.conditional_means`; K·D parameters, tied as the other arms), read by the same
     recall as every arm."""
     traces = bayesian_traces(stored, units, options, seed, log)
-    means = (2 * traces.conditional_means(float(options["floor"])) - 1).to(stored.dtype)
+    means = (2 * traces.conditional_means() - 1).to(stored.dtype)
     return Units(means, means)
 
 

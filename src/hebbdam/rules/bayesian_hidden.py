@@ -65,11 +65,14 @@ class Traces:
         weights, bias = bayesian_weights(self.p_i, self.p_j, self.p_ij, layer.floor, log, self.mask)
         return Bayesian(weights, bias, self.hypercolumns, layer.gain)
 
-    def conditional_means(self, floor: float) -> Tensor:
+    def conditional_means(self) -> Tensor:
         """(K, D): p(x_i = 1 | unit j) = p_ij / p_j of the pixels' "on" units, clipped to [0, 1] (the image each
-        hidden unit stands for, its activity-weighted mean of the images it won)."""
+        hidden unit stands for, its activity-weighted mean of the images it won). p_j is not floored at ε here: a
+        unit that never wins has both traces decay together, so it keeps the image it started from (ε would turn it
+        into a blank image, which a cue hidden at the background value matches best)."""
         pixels = self.p_ij.shape[0] // 2
-        return (self.p_ij[:pixels] / self.p_j.clamp_min(floor)).clamp(0.0, 1.0).T
+        tiny = torch.finfo(self.p_j.dtype).tiny
+        return (self.p_ij[:pixels] / self.p_j.clamp_min(tiny)).clamp(0.0, 1.0).T
 
 
 def learn_bayesian_traces(
