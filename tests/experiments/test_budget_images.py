@@ -31,6 +31,10 @@ TINY = [
     f"{ARMS}.prototype.units=[8]",
     f"{ARMS}.krotov_hopfield.units=[8]",
     f"{ARMS}.krotov_hopfield.options.epochs=2",
+    f"{ARMS}.bcpnn.units=[8]",
+    f"{ARMS}.bcpnn.options.epochs=5",
+    f"{ARMS}.bcpnn.ratios_below=[0.5]",
+    f"{ARMS}.willshaw.units=[8]",
     f"{ARMS}.backprop.units=[8]",
     f"{ARMS}.backprop.options.cap=10",  # planted: stopped after 10 updates, short of the 100-update plateau window
     f"{ARMS}.backprop.options.lrs=[0.003,0.01,0.03]",
@@ -330,6 +334,11 @@ def test_the_figure_and_the_report_section_read_the_record(images_run):
     verdict_lines = [line for line in lines if line.startswith("- ") and "best local" in line]
     assert len(verdict_lines) == len(figure.verdicts(record)) > 0
     assert any(line.startswith("| binary_exp | background | 8 |") for line in lines)
+    assert record["arms"]["willshaw"]["budget"] == "pairwise" and record["arms"]["bcpnn"]["locality"] == "local"
+    grids = {name: {row["P"] for row in record["arms"][name]["conditions"]["binary_exp"]["zero"]["K8"]["curve"]}
+             for name in ("bcpnn", "slot")}  # fmt: skip
+    assert 4 in grids["bcpnn"] and 4 not in grids["slot"]  # the arm's own ratios_below: P = 0.5·K
+    assert sum("willshaw" in line and "not at equal budget" in line for line in lines) == len(record["masking"])
 
 
 def test_every_null_estimate_says_which_side_of_the_grid_it_lies(images_run):

@@ -11,25 +11,33 @@ back as the next query. Every rule fills keys = values except pseudo-inverse slo
 the K slots, values = the slots).
 
 Rules (each the registry's rule, trained through ``lit.store`` without autograd, or backprop through
-``BackpropModule``): ``slot`` (a K-slot memory is full after K images: of the P images presented it keeps the first
-K), ``pseudo_inverse_slots`` (the same K slots, nonlocal keys), ``prototype`` (online winner-take-all Hebbian mean),
-``krotov_hopfield`` (K&H 2019 competing hidden units; each unit read at max |entry| 1, since their fixed point
-‖W_μ‖_p = 1 sets only a direction) and ``backprop`` (the K units trained by Adam on the completion loss of the P
-stored images through the same recall, continuous: no sign). Backprop here is memorisation: the stored set is the
+``BackpropModule``): ``slot`` (a K-slot memory is full after K images: of the P images presented it keeps the first K),
+``pseudo_inverse_slots`` (the same K slots, nonlocal keys), ``prototype`` (online winner-take-all Hebbian mean),
+``krotov_hopfield`` (K&H 2019 competing hidden units; each unit read at max |entry| 1, since their fixed point ‖W_μ‖_p =
+1 sets only a direction) and ``backprop`` (the K units trained by Adam on the completion loss of the P stored images
+through the same recall, continuous: no sign); ``bcpnn_hidden`` (K Bayesian-Hebbian hidden units,
+``rules.bayesian_hidden``, learned without labels on the P stored images: weights log(p_ij/(p_i p_j)), soft
+winner-take-all in H hypercolumns, full-batch traces; each unit then read as a DAM unit whose key = value is the image
+it stands for, 2 p(x = 1 | j) − 1 from its traces: K·D parameters, the same recall as every arm; local as the registry's
+``bcpnn``); and ``willshaw``, the sparse race's best local rule (one step: Willshaw above the covariance rule in bits
+per synapse), a pairwise memory of the binarised images (0/1, coding ~0.13 on mnist5k) with D² clipped synapses and no
+hidden units: its K only anchors its P grid, it reads the cue's active pixels (so both masking conventions give it the
+same cue) and it is a separate named row, never compared at equal K (``budget`` "pairwise" in the record). An arm's
+``ratios_below`` adds P below the section's grid for that arm. Backprop here is memorisation: the stored set is the
 training set and the set it is scored on. Each backprop fit runs until its training loss reaches a plateau
 (``lit.backprop.Plateau`` per epoch: no relative fall of ``tolerance`` over ``patience`` updates, or the loss at most
 ``floor``) or ``cap`` updates, the lr multiplied by ``anneal`` after every epoch (:data:`CHECK_EVERY` full-batch
 updates: at a constant lr, Adam through the sharp softmax creeps and spikes instead of settling); the learning rates
-``lrs`` (a condition's own in ``condition_lrs``) are swept from the first of ``inits`` (the slots) at the first seed
-and the smallest P above K, and when the chosen lr is the smallest or largest tried, the sweep goes one lr further
-that way (same factor, at most twice: ``common.extended_sweep``; ``lrs_tried`` and ``lr_at_edge`` recorded); every
-other init (random) is then tried at the lr chosen there, and the fit with the lowest final training loss is kept (its
-lr and init then serve every other P and seed). A fit whose weights turn non-finite (``errors.DivergedError``) is a
-failed candidate: ranked last, its start kept, ``diverged`` recorded. The trained units are kept only where they
-recover more of the stored set than the units they started from (``kept``: "trained" / "start"; the stored set is the
-test set, so this too is memorisation). Independent fits run in parallel processes (``parallel.map_fits``: the record is
-the same for any worker count). The record stores each fit's updates, lr, init, ``kept`` and ``converged`` (False when
-the cap came first).
+``lrs`` (a condition's own in ``condition_lrs``) are swept from the first of ``inits`` (the slots) at the first seed and
+the smallest P above K, and when the chosen lr is the smallest or largest tried, the sweep goes one lr further that way
+(same factor, at most twice: ``common.extended_sweep``; ``lrs_tried`` and ``lr_at_edge`` recorded); every other init
+(random) is then tried at the lr chosen there, and the fit with the lowest final training loss is kept (its lr and init
+then serve every other P and seed). A fit whose weights turn non-finite (``errors.DivergedError``) is a failed
+candidate: ranked last, its start kept, ``diverged`` recorded. The trained units are kept only where they recover more
+of the stored set than the units they started from (``kept``: "trained" / "start"; the stored set is the test set, so
+this too is memorisation). Independent fits run in parallel processes (``parallel.map_fits``: the record is the same for
+any worker count). The record stores each fit's updates, lr, init, ``kept`` and ``converged`` (False when the cap came
+first).
 
 Protocol (Millidge et al. 2022, as E3 ``retrieval``): the query is the image with its bottom half hidden, the hidden
 pixels set by each ``masking`` convention: ``background`` (c = -1, the background value: pixel 0 in grey, -1 in the ±1
@@ -66,14 +74,19 @@ from ..lit import store
 from ..lit.backprop import BackpropModule, MemoryMatrix, fit_until_plateau
 from ..logs import say
 from ..memory import Exponential, Separation
+from ..memory.sparse import Willshaw
 from ..metrics import binarise, bootstrap_crossing, crossing, grid_estimate, loglog_slope
 from ..parallel import map_fits
 from ..rules import get_rule
+from ..rules.bayesian_hidden import Traces, learn_bayesian_traces
 from ..settings import budget_images as schema
+from ..settings.budget_classify import BayesianLayer
 from ..settings.budget_images import (
     BACKPROP,
     BACKPROP_DEFAULTS,  # noqa: F401  (re-exported: the stage reads as before)
+    BCPNN_HIDDEN,
     MASKING,
+    PAIRWISE,
     VERSIONS,
     Arm,
     Condition,
@@ -94,6 +107,7 @@ CHECK_EVERY = 20  # backprop updates per epoch, the plateau's check (small store
 RANDOM_INIT_STD = 0.5  # σ of the random start, in centred pixel units
 LEVELS = {"P_0.9": 0.9, "P_0.99": 0.99, "P_half": 0.5}  # record key → fraction of the stored set recovered
 PRIMARY = "P_0.9"  # the level the verdict reads (P_half is secondary: it rewards forgetting)
+LAYER_KEYS = ("epochs", "rate", "gain", "floor", "noise", "connectivity")  # BCPNN options the hidden layer reads
 DIVERGED_LOSS = 1e30  # the training loss a diverged fit is ranked by (finite: records hold no inf)
 
 
@@ -112,6 +126,23 @@ class Units:
     values: Tensor
 
 
+@dataclass(frozen=True)
+class Clipped:
+    """A pairwise memory of the binarised images (Willshaw's clipped weights (D, D) ∈ {0, 1}): no hidden units. It
+    reads 0/1 activity, the active pixels of a centred query (c > 0): a hidden pixel is inactive under either masking
+    convention (c = -1 or 0), so both conventions give it the same cue."""
+
+    weights: Tensor
+
+    def complete(self, queries: Tensor, steps: int) -> Tensor:
+        """``steps`` Willshaw read-outs from the cue's active pixels: (B, D) centred → (B, D) ±1."""
+        memory = Willshaw(self.weights)
+        states = (queries > 0).to(torch.float64)
+        for _ in range(steps):
+            states = memory.step(states)
+        return (2 * states - 1).to(queries.dtype)
+
+
 def unit_weights(scores: Tensor, separation: Separation) -> Tensor:
     """(B, K) scaled overlaps s = k·σ / D → (B, K) hidden activities summing to 1 per row: softmax(β s) for the
     exponential (log-space, finite at any β), f(s) / Σ f(s) with f = F' for a power (all-zero rows stay zero)."""
@@ -121,9 +152,12 @@ def unit_weights(scores: Tensor, separation: Separation) -> Tensor:
     return activity / activity.sum(-1, keepdim=True).clamp_min(torch.finfo(activity.dtype).tiny)
 
 
-def complete(units: Units, queries: Tensor, separation: Separation, steps: int, binary: bool) -> Tensor:
+def complete(units: Units | Clipped, queries: Tensor, separation: Separation, steps: int, binary: bool) -> Tensor:
     """``steps`` recall steps σ ← Σ_μ w_μ(σ) v_μ (read by its sign when ``binary``): (B, D) → (B, D). Differentiable
-    in the keys and values when ``binary`` is False (the backprop arm trains through it)."""
+    in the keys and values when ``binary`` is False (the backprop arm trains through it). A pairwise
+    :class:`Clipped` memory reads by its own step (no separation)."""
+    if isinstance(units, Clipped):
+        return units.complete(queries, steps)
     dim = queries.shape[1]
     states = queries
     for _ in range(steps):
@@ -175,10 +209,18 @@ class Task:
     hidden: Tensor
 
 
-def fill(arm: Arm, units: int, task: Task, seed: int, settings) -> Units:
+def fill(arm: Arm, units: int, task: Task, seed: int, settings) -> Units | Clipped:
     """The K units of a registry rule filled from the P stored images, every one of them presented: a K-slot write
-    keeps the first K (the memory is full), the trained rules see all P."""
+    keeps the first K (the memory is full), the trained rules see all P; the BCPNN hidden units
+    (:func:`bayesian_units`); a pairwise rule's (D, D) memory of the binarised images (no units)."""
+    if arm.rule == BCPNN_HIDDEN:
+        return bayesian_units(task.stored, units, arm.options, seed)
     rule = get_rule(arm.rule, **arm.rule_hyper(units))
+    if arm.rule in PAIRWISE:
+        active = (task.stored > 0).to(torch.float32)  # the 0/1 code of the binarised images
+        return Clipped(
+            store(active, rule, settings.trainer, seed=seed, max_epochs=1, logger=False).stored.detach().cpu()
+        )
     written = task.stored[:units] if rule.target == "slots" else task.stored
     epochs, batch = int(arm.options.get("epochs", 1)), int(arm.options.get("batch_size", 1024))
     module = store(written, rule, settings.trainer, batch_size=batch, seed=seed, max_epochs=epochs, logger=False)
@@ -188,6 +230,28 @@ def fill(arm: Arm, units: int, task: Task, seed: int, settings) -> Units:
     if arm.rule == "krotov_hopfield":
         state = state / state.abs().amax(1, keepdim=True).clamp_min(1e-30)
     return Units(state, state)
+
+
+def bayesian_traces(stored: Tensor, units: int, options: dict, seed: int, log: bool = True) -> Traces:
+    """The traces of K BCPNN hidden units learned without labels from the (P, D) centred stored images, as pixels
+    x = (c + 1)/2 ∈ [0, 1] (``rules.bayesian_hidden``: weights log(p_ij/(p_i p_j)), soft winner-take-all per
+    hypercolumn, ``log=False`` a planted break)."""
+    layer = BayesianLayer(
+        minicolumns=units // int(options["hypercolumns"]),
+        **{key: options[key] for key in LAYER_KEYS},
+    )
+    generator = torch.Generator().manual_seed(seed)
+    pixels = (stored.double() + 1) / 2
+    return learn_bayesian_traces(pixels, units, layer, int(options["batch_size"]), generator, log)
+
+
+def bayesian_units(stored: Tensor, units: int, options: dict, seed: int, log: bool = True) -> Units:
+    """K BCPNN hidden units as DAM units: keys = values = the centred image each unit stands for, 2 p(x = 1 | j) − 1
+    from its traces (:meth:`Traces.conditional_means`; K·D parameters, tied as the other arms), read by the same
+    recall as every arm."""
+    traces = bayesian_traces(stored, units, options, seed, log)
+    means = (2 * traces.conditional_means() - 1).to(stored.dtype)
+    return Units(means, means)
 
 
 def train_backprop(arm: Arm, units: int, task: Task, seed: int, lr: float, init: str, settings) -> Fitted:
@@ -329,7 +393,9 @@ def stored_grid(units: int, total: int, ratios: list[float]) -> list[int]:
     return sorted({min(total, max(1, round(r * units))) for r in ratios})
 
 
-def recall_errors(memory: Units, queries: Tensor, targets: Tensor, condition: Condition, steps: int) -> Tensor:
+def recall_errors(
+    memory: Units | Clipped, queries: Tensor, targets: Tensor, condition: Condition, steps: int
+) -> Tensor:
     """(B, T) Σ(x - out)² (pixel units) from each query's output to every target row."""
     dim = queries.shape[1]
     with torch.no_grad():
@@ -340,7 +406,7 @@ def recall_errors(memory: Units, queries: Tensor, targets: Tensor, condition: Co
 CHUNK = 512  # queries per block of the (B, P) distance table
 
 
-def stored_recovered(memory: Units, task: Task, steps: int) -> tuple[Tensor, Tensor]:
+def stored_recovered(memory: Units | Clipped, task: Task, steps: int) -> tuple[Tensor, Tensor]:
     """(P,) bool twice for the stored images: recovered (within the threshold of its own image and no other stored
     image nearer the output) and within the threshold only."""
     stored = task.stored
@@ -356,7 +422,7 @@ def stored_recovered(memory: Units, task: Task, steps: int) -> tuple[Tensor, Ten
     return torch.cat(recovered), torch.cat(within)
 
 
-def held_out_recovered(memory: Units, held_out: Tensor, task: Task, steps: int) -> Tensor:
+def held_out_recovered(memory: Units | Clipped, held_out: Tensor, task: Task, steps: int) -> Tensor:
     """(H,) bool: each held-out image within the threshold of its completion (threshold only: nothing was stored)."""
     queries = masked(held_out, task.hidden, task.masking)
     with torch.no_grad():
@@ -450,13 +516,13 @@ def kept_memory(fitted: Fitted, task: Task, steps: int) -> tuple[Units, dict]:
 def measure(arm: Arm, units: int, images: dict[str, Images], settings: Settings) -> tuple[list[dict], list[dict]]:
     """One (arm, K) under each of its conditions and masking conventions, at each P and training seed: the curve
     points (stored-set, threshold-only and held-out fractions) and, for backprop, one fit record per point. First the
-    grid of ``ratios`` (backprop's sweep at :func:`sweep_point`, measured first), then, one ratio of
-    ``ratios_beyond`` at a time, the larger P for the rows (condition, masking) whose mean stored fraction over the
-    seeds is still at least the primary level at their largest P (:func:`open_rows`), so that no P_0.9 stays
-    censored above a grid it could leave."""
+    grid of ``ratios`` and the arm's own ``ratios_below`` (backprop's sweep at :func:`sweep_point`, measured first),
+    then, one ratio of ``ratios_beyond`` at a time, the larger P for the rows (condition, masking) whose mean stored
+    fraction over the seeds is still at least the primary level at their largest P (:func:`open_rows`), so that no
+    P_0.9 stays censored above a grid it could leave."""
     conditions = {c.name: c for c in settings.conditions}
     total = images[conditions[arm.measured[0]].version].train.shape[0]
-    grid = stored_grid(units, total, settings.ratios)
+    grid = stored_grid(units, total, [*settings.ratios, *arm.ratios_below])
     swept = sweep_point(grid, units)
     every = [(name, masking) for name in arm.measured for masking in settings.masking]
     chosen: dict[tuple, dict] = {}
@@ -494,10 +560,11 @@ def measure_points(
     they beat their start on the stored set (:func:`kept_memory`)."""
     trained = backprop_fits(arm, units, points, chosen, settings) if arm.rule == BACKPROP else [None] * len(points)
     rows, fits = [], []
-    filled: dict[tuple, Units] = {}
+    filled: dict[tuple, Units | Clipped] = {}
     for point, fitted in zip(points, trained, strict=True):
         task = point.task
         name, masking = task.condition.name, task.masking
+        memory: Units | Clipped
         if fitted is not None:
             memory, fit_ = kept_memory(fitted, task, settings.steps)
             fits.append({"condition": name, "masking": masking, "P": point.count, "seed": point.seed_index, **fit_})
@@ -639,8 +706,8 @@ def run(settings: Settings, images: dict[str, Images], dim: int) -> tuple[dict, 
     arms: dict = {}
     curves: list[dict] = []
     for arm in settings.arms:
-        entry = {"rule": arm.rule, "locality": arm.locality, "units": arm.units, "conditions": {}}
-        if arm.rule == BACKPROP:
+        entry = {"rule": arm.rule, "locality": arm.locality, "budget": arm.budget, "units": arm.units, "conditions": {}}
+        if arm.rule in (BACKPROP, BCPNN_HIDDEN):
             entry["options"] = dict(arm.options)
         per: dict[str, dict[str, dict]] = {name: {m: {} for m in settings.masking} for name in arm.measured}
         for units in arm.units:

@@ -20,13 +20,17 @@ CLAIM = "E8b · Real images stored per hidden unit, local rules against nonlocal
 CAVEAT = (
     "The masking convention (hidden pixels at the background value or at 0) can decide a verdict, so both are shown; "
     "an arm that recovers more than K stored images also completes held-out ones (the held-out column), so its count "
-    "measures a completion map that generalises, not storage alone."
+    "measures a completion map that generalises, not storage alone. A pairwise arm (Willshaw on the binarised "
+    "images, D² synapses) has no hidden units: its own named row, never compared at equal K; it reads the cue's "
+    "active pixels, so both masking conventions give it the same cue. The BCPNN units are read through the DAM's "
+    "recall (each the image it stands for, 2 p(x=1|j) − 1), not through BCPNN's own posterior with its biases log p_j."
 )
 INPUTS = ("budget_images.json", "budget_images_curves.json")
 OUTPUT = "budget_images.png"
 PRIMARY = "P_0.9"
 LEVEL = 0.9
 MARKERS = ("o", "s", "^", "D")
+PAIRWISE_TAG = ", pairwise D², x: P grid"  # a pairwise arm's legend: its K only anchors the P grid
 
 
 def _style(arm: dict) -> str:
@@ -75,7 +79,7 @@ def draw(metrics: dict) -> plt.Figure:
                     ms=4,
                     capsize=2,
                     alpha=1.0 if m_index == 0 else 0.5,
-                    label=f"{name} ({arm['locality']}, {masking})",
+                    label=f"{name} ({arm['locality']}, {masking}{PAIRWISE_TAG if _pairwise(arm) else ''})",
                 )
             for e in entries:
                 outside = e.get(f"{PRIMARY}_outside")
@@ -145,11 +149,39 @@ def candidates(record: dict, condition: str, masking: str, units: int) -> list[C
     not the first name (the verdicts take the first of equal values)."""
     out = []
     for name, arm in record["arms"].items():
+        if _pairwise(arm):  # D² synapses, no hidden units: not at this K's budget (its own row, pairwise_lines)
+            continue
         if (entry := _entry(arm, condition, masking, units)) is not None:
             converged = entry["training"]["converged"] if "training" in entry else True
             edge = (entry.get(f"{PRIMARY}_outside") or {}).get("fraction", 0.0)
             out.append((-edge, Candidate(name, arm["locality"], *_bounds(entry), converged=converged)))
     return [candidate for _, candidate in sorted(out, key=lambda pair: pair[0])]
+
+
+def _pairwise(arm: dict) -> bool:
+    """A pairwise (D, D) memory with no hidden units, whose K only anchors its P grid (a record from before the
+    field: none)."""
+    return arm.get("budget") == "pairwise"
+
+
+def pairwise_lines(record: dict) -> list[str]:
+    """One named row per pairwise arm, condition and masking: its P_0.9 [95%] at its largest value over the P grids
+    it was measured on, with its own parameter count (D²), not at any K's equal budget."""
+    lines = []
+    for name, arm in record["arms"].items():
+        if not _pairwise(arm):
+            continue
+        for condition, by_masking in arm["conditions"].items():
+            for masking, per_k in by_masking.items():
+                entries = _entries(per_k)
+                measured = [e for e in entries if e[PRIMARY] is not None]
+                best = max(measured, key=lambda e: e[PRIMARY]) if measured else entries[0]
+                lines.append(
+                    f"- {name} ({arm['rule']}, {arm['locality']}, pairwise: {best['parameters']:,} parameters, not at "
+                    f"equal budget), {condition}, {masking}: P_0.9 {_estimate(best, PRIMARY)} (P grid around "
+                    f"{best['K']})."
+                )
+    return lines
 
 
 def verdicts(record: dict) -> list[dict]:
@@ -218,6 +250,7 @@ def section(metrics: dict) -> list[str]:
             f"{row['verdict']}{_training_note(row)}."
             for row in verdicts(record)
         ],
+        *pairwise_lines(record),
         "",
         *convergence_table(record),
     ]
@@ -234,11 +267,12 @@ def table(record: dict) -> list[str]:
         "|---|---|---|---|" + "---|" * len(ks),
     ]
     for name, arm in record["arms"].items():
+        label = f"{name} (pairwise D², K: P grid only)" if _pairwise(arm) else name
         for condition, by_masking in arm["conditions"].items():
             for masking, per_k in by_masking.items():
                 by_k = {e["K"]: e for e in _entries(per_k)}
                 cells = [_cell(by_k[k]) if k in by_k else "not run" for k in ks]
-                lines.append(f"| {name} | {arm['locality']} | {condition} | {masking} | " + " | ".join(cells) + " |")
+                lines.append(f"| {label} | {arm['locality']} | {condition} | {masking} | " + " | ".join(cells) + " |")
     return lines
 
 

@@ -48,12 +48,40 @@ def bayesian_weights(
     return (weights if mask is None else weights * mask), bias
 
 
-def learn_bayesian_layer(
+@dataclass(frozen=True)
+class Traces:
+    """A BCPNN layer's probability traces: ``p_i`` (2D,) of the pixel code, ``p_j`` (K,) of the hidden units,
+    ``p_ij`` (2D, K) of their co-activation, the receptive ``mask`` (2D, K) and the ``hypercolumns`` H."""
+
+    p_i: Tensor
+    p_j: Tensor
+    p_ij: Tensor
+    mask: Tensor
+    hypercolumns: int
+
+    def layer(self, layer: BayesianLayer, log: bool = True) -> Bayesian:
+        """The layer these traces define: weights log(p_ij/(p_i p_j)), biases log p_j (``log=False``: a planted
+        break)."""
+        weights, bias = bayesian_weights(self.p_i, self.p_j, self.p_ij, layer.floor, log, self.mask)
+        return Bayesian(weights, bias, self.hypercolumns, layer.gain)
+
+    def conditional_means(self) -> Tensor:
+        """(K, D): p(x_i = 1 | unit j) = p_ij / p_j of the pixels' "on" units, clipped to [0, 1] (the image each
+        hidden unit stands for, its activity-weighted mean of the images it won). p_j is not floored at ε here: a
+        unit that never wins has both traces decay together, so it keeps the image it started from (ε would turn it
+        into a blank image, which a cue hidden at the background value matches best)."""
+        pixels = self.p_ij.shape[0] // 2
+        tiny = torch.finfo(self.p_j.dtype).tiny
+        return (self.p_ij[:pixels] / self.p_j.clamp_min(tiny)).clamp(0.0, 1.0).T
+
+
+def learn_bayesian_traces(
     images: Tensor, units: int, layer: BayesianLayer, batch_size: int, generator: torch.Generator, log: bool = True
-) -> Bayesian:
-    """K BCPNN hidden units learned from (N, D) pixels in [0, 1] without labels: the traces
-    start at the data's pixel marginals, p_j = 1/M and p_ij = p_i p_j·exp(``noise``·N(0, 1)), then ``epochs``
-    shuffled passes in batches, each batch's soft-WTA activity moving the traces at ``rate``."""
+) -> Traces:
+    """The traces of K BCPNN hidden units learned from (N, D) pixels in [0, 1] without labels: they start at the
+    data's pixel marginals, p_j = 1/M and p_ij = p_i p_j·exp(``noise``·N(0, 1)), then ``epochs`` shuffled passes in
+    batches, each batch's soft-WTA activity (under the weights the current traces define) moving the traces at
+    ``rate``."""
     inputs = pixel_code(images)
     p_i = inputs.mean(0)
     p_j = torch.full((units,), 1.0 / layer.minicolumns)
@@ -62,12 +90,20 @@ def learn_bayesian_layer(
     mask = receptive_fields(images.shape[1], hypercolumns, layer.minicolumns, layer.connectivity, generator)
     for _ in range(layer.epochs):
         for rows in torch.randperm(inputs.shape[0], generator=generator).split(batch_size):
-            current = Bayesian(*bayesian_weights(p_i, p_j, p_ij, layer.floor, log, mask), hypercolumns, layer.gain)
+            current = Traces(p_i, p_j, p_ij, mask, hypercolumns).layer(layer, log)
             x, y = inputs[rows], current.activity(images[rows])
             p_i = p_i + layer.rate * (x.mean(0) - p_i)
             p_j = p_j + layer.rate * (y.mean(0) - p_j)
             p_ij = p_ij + layer.rate * (x.T @ y / rows.numel() - p_ij)
-    return Bayesian(*bayesian_weights(p_i, p_j, p_ij, layer.floor, log, mask), hypercolumns, layer.gain)
+    return Traces(p_i, p_j, p_ij, mask, hypercolumns)
+
+
+def learn_bayesian_layer(
+    images: Tensor, units: int, layer: BayesianLayer, batch_size: int, generator: torch.Generator, log: bool = True
+) -> Bayesian:
+    """K BCPNN hidden units learned from (N, D) pixels in [0, 1] without labels (:func:`learn_bayesian_traces`): the
+    layer of their final traces."""
+    return learn_bayesian_traces(images, units, layer, batch_size, generator, log).layer(layer, log)
 
 
 def receptive_fields(

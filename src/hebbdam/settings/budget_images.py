@@ -18,6 +18,7 @@ from ..schema import (
     Named,
     choice,
     int_list,
+    number,
     optional,
     parse,
     setting,
@@ -31,6 +32,7 @@ from .arms import (
 from .catalogue import rule_info
 from .common import (
     ANNEAL,
+    OPEN_FRACTION,
     SEPARATION,
     binarize_threshold,
     data_root,
@@ -43,7 +45,16 @@ VERSIONS = ("grey", "binary")
 BACKPROP = "backprop"  # trained by gradient descent (BackpropModule), not a registry rule
 
 
-RULES = ("slot", "pseudo_inverse_slots", "prototype", "krotov_hopfield")  # the registry rules an arm may name
+RULES = ("slot", "pseudo_inverse_slots", "prototype", "krotov_hopfield", "willshaw")  # registry rules an arm may name
+
+
+PAIRWISE = ("willshaw",)  # rules that write a pairwise (D, D) memory of the binarised images: no hidden units
+
+
+BCPNN_HIDDEN = "bcpnn_hidden"  # K BCPNN hidden units (rules.bayesian_hidden), not a registry rule
+
+
+BCPNN_REGISTRY = "bcpnn"  # the registry rule whose locality the BCPNN hidden units share (Bayesian-Hebbian)
 
 
 TRAINED = ("prototype", "krotov_hopfield")  # rules that take units and epochs
@@ -90,11 +101,37 @@ BACKPROP_DEFAULTS = {"cap": 1000, "patience": 100, "tolerance": 0.02, "floor": 0
 BACKPROP_DEFAULTS |= {"inits": list(INITS), "batch_size": 256, "anneal": 1.0, "condition_lrs": {}}
 
 
+UNIT_FRACTION = number("a fraction in (0, 1]", lambda v: 0 < v <= 1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BayesianOptions:
+    """The BCPNN hidden units (``rules.bayesian_hidden``, unsupervised on the stored images): K units in
+    ``hypercolumns`` H of K/H each (every K a multiple of H; 1: one soft winner-take-all over all K, as the DAM's
+    read), ``epochs`` passes in batches of ``batch_size`` stored images, traces moved at ``rate`` per batch, soft-WTA
+    ``gain``, probability ``floor`` ε, the log-normal ``noise`` of p_ij's start, and the share of the pixels each
+    hypercolumn sees (``connectivity``; 1: all)."""
+
+    hypercolumns: int = setting(POSITIVE_INT)
+    epochs: int = setting(POSITIVE_INT)
+    batch_size: int = setting(POSITIVE_INT)
+    rate: float = setting(OPEN_FRACTION)
+    gain: float = setting(POSITIVE)
+    floor: float = setting(OPEN_FRACTION)
+    noise: float = setting(POSITIVE)
+    connectivity: float = setting(UNIT_FRACTION)
+
+
+BCPNN_DEFAULTS = {"hypercolumns": 1, "epochs": 20, "batch_size": 1024, "rate": 0.5, "gain": 1.0, "floor": 1e-4}
+BCPNN_DEFAULTS |= {"noise": 0.1, "connectivity": 1.0}
+
+
 def _option_kind(values: dict) -> tuple[str, tuple[type, ...]]:
     """The option schemas of an arm: convergence's for backprop, epochs / batch for the trained rules (shared with
     the capacity ladder, hebbdam.experiments.arms), none for the one-shot writes."""
     rule = values["rule"]
-    return f"rule '{rule}'", (ConvergedOptions,) if rule == BACKPROP else (WrittenOptions,) if rule in TRAINED else ()
+    schemas = {BACKPROP: (ConvergedOptions,), BCPNN_HIDDEN: (BayesianOptions,)}
+    return f"rule '{rule}'", schemas.get(rule, (WrittenOptions,) if rule in TRAINED else ())
 
 
 CONDITION_NAMES = Check(
@@ -114,25 +151,42 @@ RATIOS_BEYOND = Check(
 @dataclass(frozen=True, kw_only=True)
 class Arm:
     """A rule and the K it fills. ``hyper``: the rule's hyper-parameters; ``options``: epochs / batch_size
-    (prototype, krotov_hopfield) or :class:`ConvergedOptions` (backprop). ``conditions``: the conditions it is
+    (prototype, krotov_hopfield), :class:`BayesianOptions` (bcpnn_hidden) or :class:`ConvergedOptions` (backprop);
+    ``ratios_below``: more ratios of K in this arm's P grid. ``conditions``: the conditions it is
     measured under (backprop is trained once per condition and masking, through that recall; absent: all)."""
 
     name: str
-    rule: str = setting(choice(*RULES, BACKPROP))
+    rule: str = setting(choice(*RULES, BACKPROP, BCPNN_HIDDEN))
     units: list[int] = setting(int_list(1), then=lambda v: sorted(set(v)))
     conditions: list[str] | None = setting(optional(CONDITION_NAMES), None)
     hyper: dict = setting(MAPPING, {})
     options: dict = options_of(_option_kind)
+    ratios_below: list[float] = setting(RATIOS_BEYOND, [], then=lambda v: sorted(set(v)))  # more P = ratio·K for
+    # this arm only (a cheap one-shot arm whose P_0.9 lies below the section's grid: measured there, not censored)
 
     def checked(self, section: Params) -> Arm:
-        if self.rule != BACKPROP:
-            checked_rule(section, self.rule, self.rule_hyper(1), None)
-            return self
-        return replace(self, options={**BACKPROP_DEFAULTS, **self.options})
+        if self.rule == BACKPROP:
+            return replace(self, options={**BACKPROP_DEFAULTS, **self.options})
+        if self.rule == BCPNN_HIDDEN:
+            options = {**BCPNN_DEFAULTS, **self.options}
+            if any(units % options["hypercolumns"] for units in self.units):
+                expected = f"a list of multiples of options.hypercolumns = {options['hypercolumns']}"
+                raise ConfigError(section.key("units"), expected, self.units)
+            return replace(self, options=options)
+        checked_rule(section, self.rule, self.rule_hyper(1), None)
+        return self
 
     @property
     def locality(self) -> str:
-        return "nonlocal" if self.rule == BACKPROP else rule_info(self.rule).locality
+        if self.rule == BACKPROP:
+            return "nonlocal"
+        return rule_info(BCPNN_REGISTRY if self.rule == BCPNN_HIDDEN else self.rule).locality
+
+    @property
+    def budget(self) -> str:
+        """ "pairwise": a (D, D) memory with no hidden units (its K only anchors the P grid), compared at no equal
+        K; "units": K hidden units of D parameters each."""
+        return "pairwise" if self.rule in PAIRWISE else "units"
 
     @property
     def measured(self) -> list[str]:
@@ -149,8 +203,11 @@ class Arm:
         return {**self.hyper, "units": units} if self.rule in TRAINED else dict(self.hyper)
 
     def parameters(self, units: int, dim: int) -> int:
-        """Parameters of the filled memory: K·D (tied keys = values); pseudo-inverse slots add the K² couplings
-        (ΞΞᵀ)⁺ that turn the slots into their keys."""
+        """Parameters of the filled memory: K·D (tied keys = values; the BCPNN units' conditional-mean images);
+        pseudo-inverse slots add the K² couplings (ΞΞᵀ)⁺ that turn the slots into their keys; a pairwise memory
+        holds D² synapses whatever its K."""
+        if self.budget == "pairwise":
+            return dim * dim
         return units * dim + (units * units if self.rule == "pseudo_inverse_slots" else 0)
 
 
@@ -187,8 +244,17 @@ class Settings:
                 if name not in names or not POSITIVE_LIST.accepts(lrs):
                     key = section.key(f"arms.{arm.name}.options.condition_lrs.{name}")
                     raise ConfigError(key, f"a condition among {', '.join(names)}: {POSITIVE_LIST.expected}", lrs)
+            if arm.rule in PAIRWISE and any(self.version_of(name) != "binary" for name in wanted):
+                binary = [c.name for c in self.conditions if c.version == "binary"]
+                key = section.key(f"arms.{arm.name}.conditions")
+                raise ConfigError(
+                    key, "binary conditions only (a pairwise 0/1 memory): among " + ", ".join(binary), wanted
+                )
             arms.append(replace(arm, conditions=list(wanted)))
         return replace(self, arms=arms)
+
+    def version_of(self, condition: str) -> str:
+        return next(c.version for c in self.conditions if c.name == condition)
 
 
 def parse_settings(params: Params, section_name: str = "budget.images", **given: Any) -> Settings:
