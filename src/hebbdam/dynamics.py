@@ -1,7 +1,7 @@
 """The one place that iterates a memory: synchronous, asynchronous and gradient recall, rollouts.
 
-Streaming softmax recall over huge K (one chunked pass, not an iteration) lives beside the softmax memory,
-``memory.softmax.stream_step``.
+Streaming softmax recall over huge K (one chunked pass, not an iteration) lives in the recall core,
+``memory.core.stream_softmax``.
 
 Asynchronous sweeps visit every neuron once, in a fresh random order per state and sweep. Memories with exact
 synchronous fields (dense ±1 DAMs within their exact range, pairwise Hopfield networks) compute the fields of every
@@ -17,7 +17,7 @@ the step limit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -289,6 +289,14 @@ def relax(
                 break
     energy = torch.stack(energies) if energies is not None else None
     return Relaxation(states=states, sweeps=sweeps, converged=converged, energy=energy)
+
+
+def iterate(step: Callable[[Tensor], Tensor], states: Tensor, steps: int) -> Tensor:
+    """``steps`` synchronous updates s ← step(s) of states (B, D) → (B, D), differentiable (a backprop arm trains
+    through the unrolled recall); ``step`` is a memory's read, e.g. ``memory.core.unit_read`` of fixed units."""
+    for _ in range(steps):
+        states = step(states)
+    return states
 
 
 def rollout(memory: Memory, start: Tensor, steps: int, clamped: Tensor | None = None) -> Tensor:

@@ -60,12 +60,13 @@ from .. import references as ref
 from ..config import ConfigError, Params
 from ..data.corrupt import bottom_half_mask
 from ..data.prepare import load_processed
-from ..dynamics import single_cpu_thread
+from ..dynamics import iterate, single_cpu_thread
 from ..errors import DivergedError
 from ..lit import store
 from ..lit.backprop import BackpropModule, MemoryMatrix, fit_until_plateau
 from ..logs import say
 from ..memory import Exponential, Separation
+from ..memory.core import unit_read
 from ..metrics import binarise, bootstrap_crossing, crossing, grid_estimate, loglog_slope
 from ..parallel import map_fits
 from ..rules import get_rule
@@ -112,25 +113,16 @@ class Units:
     values: Tensor
 
 
-def unit_weights(scores: Tensor, separation: Separation) -> Tensor:
-    """(B, K) scaled overlaps s = k·σ / D → (B, K) hidden activities summing to 1 per row: softmax(β s) for the
-    exponential (log-space, finite at any β), f(s) / Σ f(s) with f = F' for a power (all-zero rows stay zero)."""
-    if isinstance(separation, Exponential):
-        return torch.softmax(separation.beta * scores, dim=-1)
-    activity = separation.derivative(scores)
-    return activity / activity.sum(-1, keepdim=True).clamp_min(torch.finfo(activity.dtype).tiny)
-
-
 def complete(units: Units, queries: Tensor, separation: Separation, steps: int, binary: bool) -> Tensor:
-    """``steps`` recall steps σ ← Σ_μ w_μ(σ) v_μ (read by its sign when ``binary``): (B, D) → (B, D). Differentiable
-    in the keys and values when ``binary`` is False (the backprop arm trains through it)."""
-    dim = queries.shape[1]
-    states = queries
-    for _ in range(steps):
-        states = unit_weights(states @ units.keys.T / dim, separation) @ units.values
-        if binary:
-            states = binarise(states)
-    return states
+    """``steps`` recall steps σ ← Σ_μ w_μ(σ) v_μ (``memory.core.unit_read``, read by its sign when ``binary``,
+    iterated by ``dynamics.iterate``): (B, D) → (B, D). Differentiable in the keys and values when ``binary`` is
+    False (the backprop arm trains through it)."""
+
+    def step(states: Tensor) -> Tensor:
+        out = unit_read(states, units.keys, units.values, separation)
+        return binarise(out) if binary else out
+
+    return iterate(step, queries, steps)
 
 
 def squared_error(outputs: Tensor, targets: Tensor) -> Tensor:

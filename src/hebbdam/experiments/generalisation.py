@@ -59,6 +59,7 @@ from ..data.prepare import load_processed
 from ..dynamics import relax, single_cpu_thread
 from ..logs import say
 from ..memory import Hopfield
+from ..memory.universal import gaussian_denoise
 from ..metrics import binarise, crossing, grid_estimate
 from ..rules import get_rule
 from ..settings import generalisation as schema
@@ -83,12 +84,6 @@ def parse_settings(params: Params) -> Settings:
 
 
 # the diffusion analogue -------------------------------------------------------------------------------------------
-def denoise(states: Tensor, memories: Tensor, sigma: float) -> Tensor:
-    """The empirical optimal denoiser = one softmax-DAM step, β = 1/σ²: (B, D), (K, D) → (B, D)."""
-    logits = torch.cdist(states, memories, compute_mode="donot_use_mm_for_euclid_dist").square() / (-2 * sigma**2)
-    return torch.softmax(logits, dim=-1) @ memories
-
-
 def noise_levels(sigma_max: float, sigma_min: float, steps: int) -> list[float]:
     """Karras et al. (2022) schedule: steps + 1 levels from σ_max down to σ_min."""
     rho = ref.EDM_RHO.value
@@ -100,8 +95,8 @@ def sample(memories: Tensor, noise: Tensor, levels: list[float]) -> Tensor:
     """Probability-flow ODE by Euler steps, then a final denoising: (B, D) noise at σ = 1 → (B, D) samples."""
     x = noise * levels[0]
     for s0, s1 in zip(levels[:-1], levels[1:], strict=True):
-        x = x + (s1 - s0) * (x - denoise(x, memories, s0)) / s0
-    return denoise(x, memories, levels[-1])
+        x = x + (s1 - s0) * (x - gaussian_denoise(x, memories, s0)) / s0
+    return gaussian_denoise(x, memories, levels[-1])
 
 
 def train_memory(train: Tensor, settings: Settings, sigma_min: float, generator: torch.Generator) -> Tensor:
@@ -157,7 +152,7 @@ def classify(
 def settled(samples: Tensor, memories: Tensor, sigma: float, tolerance: float) -> Tensor:
     """(B, D) samples, (K, D) memories → (B,) bool: one more recall step (the denoiser at ``sigma``) moves a sample
     by less than ``tolerance``."""
-    return (denoise(samples, memories, sigma) - samples).norm(dim=-1) < tolerance
+    return (gaussian_denoise(samples, memories, sigma) - samples).norm(dim=-1) < tolerance
 
 
 def median_nn(pool: Tensor) -> float:
