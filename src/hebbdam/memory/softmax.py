@@ -13,8 +13,8 @@ from .core import (
     DEFAULT_CHUNK,
     dot_logits,
     fused_attention_is_streamed,
+    separate,
     softmax_readout,
-    softmax_weights,
     stream_softmax,
 )
 from .registry import register_kind, slot_kind
@@ -65,7 +65,7 @@ class ModernHopfield(Memory):
 
     def attention(self, states: Tensor) -> Tensor:
         """(B, D) → (B, K) softmax(β S Ξᵀ), the separation weights of each memory."""
-        return softmax_weights(self.beta * (states @ self.memories.T))
+        return separate(states @ self.memories.T, "softmax", self.beta)
 
     def step(self, states: Tensor) -> Tensor:
         chunk = self.chunk
