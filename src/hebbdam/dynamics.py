@@ -1,4 +1,5 @@
-"""The one place that iterates a memory: synchronous, asynchronous and gradient recall, rollouts.
+"""The one place that iterates a memory: synchronous, asynchronous and gradient recall, rollouts, a fixed number of
+differentiable steps (``iterate``), a diffusion sampler's probability-flow ODE (``probability_flow``).
 
 Streaming softmax recall over huge K (one chunked pass, not an iteration) lives in the recall core,
 ``memory.core.stream_softmax``.
@@ -297,6 +298,16 @@ def iterate(step: Callable[[Tensor], Tensor], states: Tensor, steps: int) -> Ten
     for _ in range(steps):
         states = step(states)
     return states
+
+
+def probability_flow(denoise: Callable[[Tensor, float], Tensor], noise: Tensor, levels: list[float]) -> Tensor:
+    """A diffusion model's probability-flow ODE by Euler steps down the noise ``levels`` σ_0 > σ_1 > …, then a final
+    denoising (as EDM returns the denoised estimate): x ← x + (σ_{t+1} - σ_t)(x - D(x; σ_t)) / σ_t from x = σ_0 ·
+    ``noise``. ``denoise(x, σ)``: (B, D) → (B, D), e.g. ``memory.universal.gaussian_denoise``. (B, D) → (B, D)."""
+    x = noise * levels[0]
+    for s0, s1 in zip(levels[:-1], levels[1:], strict=True):
+        x = x + (s1 - s0) * (x - denoise(x, s0)) / s0
+    return denoise(x, levels[-1])
 
 
 def rollout(memory: Memory, start: Tensor, steps: int, clamped: Tensor | None = None) -> Tensor:

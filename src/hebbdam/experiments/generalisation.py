@@ -56,7 +56,7 @@ from tqdm import tqdm
 from .. import references as ref
 from ..config import ConfigError, Params
 from ..data.prepare import load_processed
-from ..dynamics import relax, single_cpu_thread
+from ..dynamics import probability_flow, relax, single_cpu_thread
 from ..logs import say
 from ..memory import Hopfield
 from ..memory.universal import gaussian_denoise
@@ -92,11 +92,9 @@ def noise_levels(sigma_max: float, sigma_min: float, steps: int) -> list[float]:
 
 
 def sample(memories: Tensor, noise: Tensor, levels: list[float]) -> Tensor:
-    """Probability-flow ODE by Euler steps, then a final denoising: (B, D) noise at σ = 1 → (B, D) samples."""
-    x = noise * levels[0]
-    for s0, s1 in zip(levels[:-1], levels[1:], strict=True):
-        x = x + (s1 - s0) * (x - gaussian_denoise(x, memories, s0)) / s0
-    return gaussian_denoise(x, memories, levels[-1])
+    """The optimal denoiser of ``memories`` (K, D) run down the probability-flow ODE (``dynamics.probability_flow``):
+    (B, D) noise at σ = 1 → (B, D) samples."""
+    return probability_flow(lambda x, sigma: gaussian_denoise(x, memories, sigma), noise, levels)
 
 
 def train_memory(train: Tensor, settings: Settings, sigma_min: float, generator: torch.Generator) -> Tensor:
