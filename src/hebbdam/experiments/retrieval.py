@@ -49,7 +49,7 @@ from ..data.prepare import SPLITS, load_processed
 from ..dynamics import relax, single_cpu_thread
 from ..engine import recall_precision
 from ..logs import say
-from ..memory import Amari, DenseAM, Hopfield, Kohonen, ModernHopfield, Power
+from ..memory import Amari, DenseAM, Kohonen, ModernHopfield, Power, build
 from ..memory.core import normalised_separate, project
 from ..memory.universal import EPS, SIMILARITIES, squared_euclidean
 from ..metrics import binarise
@@ -89,15 +89,12 @@ def uhn_weights(scores: Tensor, similarity: str, separation: str, power: int, be
 
 
 def binary_memory(arm: BinaryArm, patterns: Tensor):
-    """Build arm's memory over ±1 patterns (N, D)."""
-    if arm.model == "hopfield":
-        assert arm.rule is not None  # the schema reads ``rule`` for a hopfield arm, ``n`` for a dense one, else β
-        return Hopfield(get_rule(arm.rule).fit(patterns))
-    if arm.model == "dense":
-        assert arm.n is not None
-        return DenseAM(patterns, Power(arm.n))
-    assert arm.beta is not None
-    return ModernHopfield(patterns, arm.beta)
+    """The arm's memory over ±1 patterns (N, D), built by the memory registry from the rule's write (a hopfield arm)
+    or the patterns themselves, with the separation xⁿ (``n``) or the inverse temperature (``beta``) the schema read."""
+    stored = patterns if arm.rule is None else get_rule(arm.rule).fit(patterns)
+    separation = None if arm.n is None else Power(arm.n)
+    options = {} if arm.beta is None else {"beta": arm.beta}
+    return build(arm.model, stored, patterns.shape[1], options, separation)
 
 
 def binary_recall(arm: BinaryArm, memory, queries: Tensor, max_sweeps: int, generator: torch.Generator) -> Tensor:
