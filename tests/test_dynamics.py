@@ -7,7 +7,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hebbdam.bench import reference_async_sweep
-from hebbdam.dynamics import asynchronous_sweep, field_sweep, incremental_sweep, relax, rollout, sweep_order
+from hebbdam.dynamics import (
+    asynchronous_sweep,
+    field_sweep,
+    incremental_sweep,
+    iterate,
+    probability_flow,
+    relax,
+    rollout,
+    sweep_order,
+)
 from hebbdam.memory import (
     Amari,
     DenseAM,
@@ -186,3 +195,21 @@ def test_rollout_shape_and_clamping():
     clamped = torch.arange(40) < 5
     held = rollout(model, patterns[:1], 3, clamped=clamped)
     assert torch.equal(held[:, 0, :5], patterns[:1, :5].expand(4, 5))
+
+
+def test_iterate_applies_the_step_that_many_times_and_keeps_the_graph():
+    start = torch.tensor([[1.0, -2.0]], requires_grad=True)
+    out = iterate(lambda s: 3.0 * s + 1.0, start, 3)  # s → 27 s + 13
+    torch.testing.assert_close(out, 27.0 * start.detach() + 13.0)
+    (grad,) = torch.autograd.grad(out.sum(), start)
+    torch.testing.assert_close(grad, torch.full((1, 2), 27.0))
+    assert iterate(lambda s: s + 1.0, start, 0) is start
+
+
+def test_probability_flow_carries_gaussian_data_from_noise_to_a_sample():
+    """Data N(0, 1): the optimal denoiser is D(x; σ) = x / (1 + σ²) and the ODE's exact flow keeps x / √(1 + σ²)
+    constant, so Euler steps down a fine schedule from σ = 80 end at D(noise · √(1 + σ_min²); σ_min) ≈ noise."""
+    noise = torch.randn(5, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    levels = [80.0 * (0.002 / 80.0) ** (i / 2000) for i in range(2001)]
+    out = probability_flow(lambda x, sigma: x / (1 + sigma**2), noise, levels)
+    torch.testing.assert_close(out, noise, atol=0.02, rtol=0.02)

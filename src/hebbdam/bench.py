@@ -43,9 +43,10 @@ from .engine import precision
 from .logs import say
 from .memory import DenseAM, Hopfield, ModernHopfield, Power, UniversalHopfield
 from .memory.base import BinaryMemory, sign_keep
+from .memory.core import explicit_attention, gemm_readout, uses_fused_attention
 from .memory.distance import fast_kernel_status
 from .memory.mixers import SoftmaxMemory
-from .memory.softmax import explicit_attention, gemm_readout, stream_step, uses_fused_attention
+from .memory.softmax import stream_step
 from .timings import cpu_name
 
 RECALL_SIZES = {"memories": 8192, "dim": 784, "batch": 512}

@@ -1,7 +1,8 @@
-"""The one place that iterates a memory: synchronous, asynchronous and gradient recall, rollouts.
+"""The one place that iterates a memory: synchronous, asynchronous and gradient recall, rollouts, a fixed number of
+differentiable steps (``iterate``), a diffusion sampler's probability-flow ODE (``probability_flow``).
 
-Streaming softmax recall over huge K (one chunked pass, not an iteration) lives beside the softmax memory,
-``memory.softmax.stream_step``.
+Streaming softmax recall over huge K (one chunked pass, not an iteration) lives in the recall core,
+``memory.core.stream_softmax``.
 
 Asynchronous sweeps visit every neuron once, in a fresh random order per state and sweep. Memories with exact
 synchronous fields (dense ±1 DAMs within their exact range, pairwise Hopfield networks) compute the fields of every
@@ -17,7 +18,7 @@ the step limit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -289,6 +290,24 @@ def relax(
                 break
     energy = torch.stack(energies) if energies is not None else None
     return Relaxation(states=states, sweeps=sweeps, converged=converged, energy=energy)
+
+
+def iterate(step: Callable[[Tensor], Tensor], states: Tensor, steps: int) -> Tensor:
+    """``steps`` synchronous updates s ← step(s) of states (B, D) → (B, D), differentiable (a backprop arm trains
+    through the unrolled recall); ``step`` is a memory's read, e.g. ``memory.core.unit_read`` of fixed units."""
+    for _ in range(steps):
+        states = step(states)
+    return states
+
+
+def probability_flow(denoise: Callable[[Tensor, float], Tensor], noise: Tensor, levels: list[float]) -> Tensor:
+    """A diffusion model's probability-flow ODE by Euler steps down the noise ``levels`` σ_0 > σ_1 > …, then a final
+    denoising (as EDM returns the denoised estimate): x ← x + (σ_{t+1} - σ_t)(x - D(x; σ_t)) / σ_t from x = σ_0 ·
+    ``noise``. ``denoise(x, σ)``: (B, D) → (B, D), e.g. ``memory.universal.gaussian_denoise``. (B, D) → (B, D)."""
+    x = noise * levels[0]
+    for s0, s1 in zip(levels[:-1], levels[1:], strict=True):
+        x = x + (s1 - s0) * (x - denoise(x, s0)) / s0
+    return denoise(x, levels[-1])
 
 
 def rollout(memory: Memory, start: Tensor, steps: int, clamped: Tensor | None = None) -> Tensor:

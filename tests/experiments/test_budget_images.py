@@ -13,6 +13,7 @@ import torch
 
 from hebbdam.experiments import budget_images as e8b
 from hebbdam.memory import Exponential, Power
+from hebbdam.memory.core import separation_weights
 from hebbdam.rules import get_rule
 from hebbdam.rules.prototypes import projection_keys, prototype_units
 
@@ -95,7 +96,7 @@ def test_a_sharp_memory_returns_the_nearest_slot_and_a_flat_one_blends():
     queries[:, 56:] = -1.0  # the last pixels hidden
     sharp = e8b.complete(units, queries, Exponential(64.0 * 8), steps=1, binary=False)
     torch.testing.assert_close(sharp, slots)
-    weights = e8b.unit_weights(queries @ slots.T / 64, Power(3, rectified=True))
+    weights = separation_weights(queries @ slots.T / 64, Power(3, rectified=True))
     torch.testing.assert_close(weights.sum(-1), torch.ones(6))
     assert bool((weights > 0).all() & (weights < 0.9).all())  # n = 3 mixes every unit
     assert bool((weights.argmax(-1) == torch.arange(6)).all())  # each query's own slot weighs most

@@ -7,8 +7,9 @@ import json
 import pytest
 import torch
 
-from hebbdam.experiments.generalisation import classify, denoise, noise_levels
+from hebbdam.experiments.generalisation import classify, noise_levels
 from hebbdam.memory import ModernHopfield
+from hebbdam.memory.universal import gaussian_denoise
 
 from ..conftest import compose_file, compose_then_edit
 
@@ -139,7 +140,7 @@ def test_optimal_denoiser_is_a_softmax_dam_step():
     states = torch.randn(9, 12, generator=generator)
     sigma = 0.7
     expected = ModernHopfield(memories, beta=1 / sigma**2).step(states)
-    torch.testing.assert_close(denoise(states, memories, sigma), expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(gaussian_denoise(states, memories, sigma), expected, atol=1e-5, rtol=1e-5)
 
 
 def test_schedule_and_classification():

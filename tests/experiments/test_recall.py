@@ -245,12 +245,12 @@ SOFTMAX_ONLY = [o for o in TINY if ".memories=" not in o] + [
 
 
 def test_fused_and_explicit_attention_give_the_same_record(tmp_path, monkeypatch):
-    """The softmax memories run through SDPA (memory.softmax.attention); with the dispatch forced to the explicit
+    """The softmax memories run through SDPA (memory.core.attention); with the dispatch forced to the explicit
     matmul-softmax-matmul the trained and training-free points agree within float32 rounding (the record)."""
     import torch.nn.functional as F
 
     from hebbdam.cli import main
-    from hebbdam.memory import softmax
+    from hebbdam.memory import core
 
     params = compose_file(tmp_path / "params.yaml", SOFTMAX_ONLY)
     monkeypatch.setenv("HEBBDAM_WORKERS", "1")  # the fits run in this process, where the patches below apply
@@ -259,7 +259,7 @@ def test_fused_and_explicit_attention_give_the_same_record(tmp_path, monkeypatch
     monkeypatch.setattr(F, "scaled_dot_product_attention", lambda *a, **k: calls.append(1) or fused_kernel(*a, **k))
     assert main(["recall", "--params", str(params), "--out", str(tmp_path / "fused")]) == 0
     fused_calls = len(calls)
-    monkeypatch.setattr(softmax, "uses_fused_attention", lambda *tensors: False)
+    monkeypatch.setattr(core, "uses_fused_attention", lambda *tensors: False)
     assert main(["recall", "--params", str(params), "--out", str(tmp_path / "explicit")]) == 0
     assert fused_calls > 0 and len(calls) == fused_calls  # the explicit run never reached SDPA
     fused, explicit = (json.loads((tmp_path / run / "recall_curves.json").read_text()) for run in ("fused", "explicit"))

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from hebbdam.memory import ModernHopfield
+from hebbdam.memory.core import attention, explicit_attention, uses_fused_attention
 from hebbdam.memory.mixers import FeatureMap, build_memory, recurrent
-from hebbdam.memory.softmax import attention, explicit_attention, uses_fused_attention
 
 SPECS = [
     ("softmax", "identity", {}),

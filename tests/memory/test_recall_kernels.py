@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from hebbdam.memory import ModernHopfield, UniversalHopfield, distance
-from hebbdam.memory.softmax import gemm_readout, softmax_readout, stream_logsumexp, stream_step
+from hebbdam.memory.core import gemm_readout, softmax_readout
+from hebbdam.memory.softmax import stream_logsumexp, stream_step
 
 SHAPES = [(1, 1, 1), (2, 5, 7), (3, 3, 8), (7, 50, 31), (10, 97, 64), (4, 200, 785)]  # tile and vector remainders
 

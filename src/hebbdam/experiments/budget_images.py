@@ -68,12 +68,13 @@ from .. import references as ref
 from ..config import ConfigError, Params
 from ..data.corrupt import bottom_half_mask
 from ..data.prepare import load_processed
-from ..dynamics import single_cpu_thread
+from ..dynamics import iterate, single_cpu_thread
 from ..errors import DivergedError
 from ..lit import store
 from ..lit.backprop import BackpropModule, MemoryMatrix, fit_until_plateau
 from ..logs import say
 from ..memory import Exponential, Separation
+from ..memory.core import unit_read
 from ..memory.sparse import Willshaw
 from ..metrics import binarise, bootstrap_crossing, crossing, grid_estimate, loglog_slope
 from ..parallel import map_fits
@@ -135,36 +136,25 @@ class Clipped:
     weights: Tensor
 
     def complete(self, queries: Tensor, steps: int) -> Tensor:
-        """``steps`` Willshaw read-outs from the cue's active pixels: (B, D) centred → (B, D) ±1."""
-        memory = Willshaw(self.weights)
-        states = (queries > 0).to(torch.float64)
-        for _ in range(steps):
-            states = memory.step(states)
+        """``steps`` Willshaw read-outs from the cue's active pixels (``dynamics.iterate``): (B, D) centred → (B, D)
+        ±1."""
+        states = iterate(Willshaw(self.weights).step, (queries > 0).to(torch.float64), steps)
         return (2 * states - 1).to(queries.dtype)
 
 
-def unit_weights(scores: Tensor, separation: Separation) -> Tensor:
-    """(B, K) scaled overlaps s = k·σ / D → (B, K) hidden activities summing to 1 per row: softmax(β s) for the
-    exponential (log-space, finite at any β), f(s) / Σ f(s) with f = F' for a power (all-zero rows stay zero)."""
-    if isinstance(separation, Exponential):
-        return torch.softmax(separation.beta * scores, dim=-1)
-    activity = separation.derivative(scores)
-    return activity / activity.sum(-1, keepdim=True).clamp_min(torch.finfo(activity.dtype).tiny)
-
-
 def complete(units: Units | Clipped, queries: Tensor, separation: Separation, steps: int, binary: bool) -> Tensor:
-    """``steps`` recall steps σ ← Σ_μ w_μ(σ) v_μ (read by its sign when ``binary``): (B, D) → (B, D). Differentiable
-    in the keys and values when ``binary`` is False (the backprop arm trains through it). A pairwise
-    :class:`Clipped` memory reads by its own step (no separation)."""
+    """``steps`` recall steps σ ← Σ_μ w_μ(σ) v_μ (``memory.core.unit_read``, read by its sign when ``binary``,
+    iterated by ``dynamics.iterate``): (B, D) → (B, D). Differentiable in the keys and values when ``binary`` is
+    False (the backprop arm trains through it). A pairwise :class:`Clipped` memory reads by its own step (no
+    separation)."""
     if isinstance(units, Clipped):
         return units.complete(queries, steps)
-    dim = queries.shape[1]
-    states = queries
-    for _ in range(steps):
-        states = unit_weights(states @ units.keys.T / dim, separation) @ units.values
-        if binary:
-            states = binarise(states)
-    return states
+
+    def step(states: Tensor) -> Tensor:
+        out = unit_read(states, units.keys, units.values, separation)
+        return binarise(out) if binary else out
+
+    return iterate(step, queries, steps)
 
 
 def squared_error(outputs: Tensor, targets: Tensor) -> Tensor:

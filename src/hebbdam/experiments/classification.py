@@ -54,7 +54,7 @@ from ..lit.data import PatternDataModule
 from ..lit.trainer import fit
 from ..logs import say
 from ..rules import get_rule
-from ..rules.hidden import hidden_activity
+from ..rules.hidden import hidden_activity, lms_step
 from ..settings import classification as schema
 from ..settings.classification import BackpropArm, Settings
 from .common import (
@@ -235,7 +235,8 @@ def hidden_features(weights: Tensor, data: Data, settings: Settings) -> tuple[Te
 
 
 def delta_readout(h: Tensor, labels: Tensor, classes: int, settings: Settings, generator: torch.Generator) -> Tensor:
-    """Local readout: S (C, K) by the delta rule ΔS = η (t - S h) hᵀ / B over shuffled minibatches (t = ±1 one-hot)."""
+    """Local readout: S (C, K) by the delta rule ΔS = η (t - S h) hᵀ / B (``rules.hidden.lms_step``, the
+    ``delta_readout`` rule's update) over shuffled minibatches (t = ±1 one-hot)."""
     ro = settings.krotov_hopfield.readout
     targets = one_hot(labels, classes).double()
     weights = torch.zeros(classes, h.shape[1], dtype=torch.float64)
@@ -243,8 +244,7 @@ def delta_readout(h: Tensor, labels: Tensor, classes: int, settings: Settings, g
         order = torch.randperm(len(h), generator=generator)
         for start in range(0, len(h), ro.batch_size):
             rows = order[start : start + ro.batch_size]
-            error = targets[rows] - h[rows] @ weights.T
-            weights += ro.delta_lr * error.T @ h[rows] / len(rows)
+            weights = lms_step(weights, h[rows], targets[rows], ro.delta_lr)
     return weights
 
 

@@ -56,9 +56,10 @@ from tqdm import tqdm
 from .. import references as ref
 from ..config import ConfigError, Params
 from ..data.prepare import load_processed
-from ..dynamics import relax, single_cpu_thread
+from ..dynamics import probability_flow, relax, single_cpu_thread
 from ..logs import say
 from ..memory import Hopfield
+from ..memory.universal import gaussian_denoise
 from ..metrics import binarise, crossing, grid_estimate
 from ..rules import get_rule
 from ..settings import generalisation as schema
@@ -83,12 +84,6 @@ def parse_settings(params: Params) -> Settings:
 
 
 # the diffusion analogue -------------------------------------------------------------------------------------------
-def denoise(states: Tensor, memories: Tensor, sigma: float) -> Tensor:
-    """The empirical optimal denoiser = one softmax-DAM step, β = 1/σ²: (B, D), (K, D) → (B, D)."""
-    logits = torch.cdist(states, memories, compute_mode="donot_use_mm_for_euclid_dist").square() / (-2 * sigma**2)
-    return torch.softmax(logits, dim=-1) @ memories
-
-
 def noise_levels(sigma_max: float, sigma_min: float, steps: int) -> list[float]:
     """Karras et al. (2022) schedule: steps + 1 levels from σ_max down to σ_min."""
     rho = ref.EDM_RHO.value
@@ -97,11 +92,9 @@ def noise_levels(sigma_max: float, sigma_min: float, steps: int) -> list[float]:
 
 
 def sample(memories: Tensor, noise: Tensor, levels: list[float]) -> Tensor:
-    """Probability-flow ODE by Euler steps, then a final denoising: (B, D) noise at σ = 1 → (B, D) samples."""
-    x = noise * levels[0]
-    for s0, s1 in zip(levels[:-1], levels[1:], strict=True):
-        x = x + (s1 - s0) * (x - denoise(x, memories, s0)) / s0
-    return denoise(x, memories, levels[-1])
+    """The optimal denoiser of ``memories`` (K, D) run down the probability-flow ODE (``dynamics.probability_flow``):
+    (B, D) noise at σ = 1 → (B, D) samples."""
+    return probability_flow(lambda x, sigma: gaussian_denoise(x, memories, sigma), noise, levels)
 
 
 def train_memory(train: Tensor, settings: Settings, sigma_min: float, generator: torch.Generator) -> Tensor:
@@ -157,7 +150,7 @@ def classify(
 def settled(samples: Tensor, memories: Tensor, sigma: float, tolerance: float) -> Tensor:
     """(B, D) samples, (K, D) memories → (B,) bool: one more recall step (the denoiser at ``sigma``) moves a sample
     by less than ``tolerance``."""
-    return (denoise(samples, memories, sigma) - samples).norm(dim=-1) < tolerance
+    return (gaussian_denoise(samples, memories, sigma) - samples).norm(dim=-1) < tolerance
 
 
 def median_nn(pool: Tensor) -> float:

@@ -49,8 +49,9 @@ from ..data.prepare import SPLITS, load_processed
 from ..dynamics import relax, single_cpu_thread
 from ..engine import recall_precision
 from ..logs import say
-from ..memory import Amari, DenseAM, Hopfield, Kohonen, ModernHopfield, Power
-from ..memory.universal import EPS, SIMILARITIES
+from ..memory import Amari, DenseAM, Kohonen, ModernHopfield, Power, build
+from ..memory.core import normalised_separate, project
+from ..memory.universal import EPS, SIMILARITIES, squared_euclidean
 from ..metrics import binarise
 from ..rules import get_rule
 from ..settings import retrieval as schema
@@ -71,12 +72,7 @@ def parse_settings(params: Params) -> Settings:
     return built(schema.parse_settings(params, device=compute_device(params)))
 
 
-def squared_euclidean(q: Tensor, m: Tensor) -> Tensor:
-    """-Σ(q - m)²: Millidge et al.'s Euclidean similarity (squared), (B, D), (N, D) → (B, N)."""
-    return -torch.cdist(q, m, p=2.0, compute_mode="donot_use_mm_for_euclid_dist").square()
-
-
-E3_SIMILARITIES = {**SIMILARITIES, "euclidean": squared_euclidean}
+E3_SIMILARITIES = {**SIMILARITIES, "euclidean": squared_euclidean}  # Millidge et al.'s Euclidean is squared
 
 
 def error_threshold(dim: int) -> float:
@@ -86,38 +82,19 @@ def error_threshold(dim: int) -> float:
 
 # recall ---------------------------------------------------------------------------------------------------------------
 def uhn_weights(scores: Tensor, similarity: str, separation: str, power: int, beta: float) -> Tensor:
-    """Separation weights (B, N) from similarity scores (B, N); out = weights @ memories.
-
-    softmax and max are exactly :class:`UniversalHopfield`'s (a test checks it); identity and power are normalised
-    as in Millidge et al.'s code (see the module docstring).
-    """
-    if separation == "softmax":
-        return torch.softmax(beta * scores, dim=-1)
-    if separation == "max":
-        return torch.zeros_like(scores).scatter_(-1, scores.argmax(-1, keepdim=True), 1.0)
-    closeness = 1.0 / (-scores).clamp_min(EPS) if similarity in DISTANCES else scores.clamp_min(0.0)
-    k = 1 if separation == "identity" else power
-    # divide by the row maximum before the power so 1/distance^k cannot overflow float32
-    weights = (closeness / closeness.amax(-1, keepdim=True).clamp_min(EPS)) ** k
-    return weights / weights.sum(-1, keepdim=True).clamp_min(EPS)
-
-
-def uhn_recall(memories: Tensor, queries: Tensor, similarity: str, separation: str, power: int, beta: float) -> Tensor:
-    """Universal Hopfield recall, (N, D), (B, D) → (B, D)."""
-    scores = E3_SIMILARITIES[similarity](queries, memories)
-    return uhn_weights(scores, similarity, separation, power, beta) @ memories
+    """Separation weights (B, N) from similarity scores (B, N) by the recall core's
+    ``memory.core.normalised_separate``: softmax and max exactly :class:`UniversalHopfield`'s (a test checks it),
+    identity and power normalised as in Millidge et al.'s code (see the module docstring)."""
+    return normalised_separate(scores, separation, beta, power, distance=similarity in DISTANCES, floor=EPS)
 
 
 def binary_memory(arm: BinaryArm, patterns: Tensor):
-    """Build arm's memory over ±1 patterns (N, D)."""
-    if arm.model == "hopfield":
-        assert arm.rule is not None  # the schema reads ``rule`` for a hopfield arm, ``n`` for a dense one, else β
-        return Hopfield(get_rule(arm.rule).fit(patterns))
-    if arm.model == "dense":
-        assert arm.n is not None
-        return DenseAM(patterns, Power(arm.n))
-    assert arm.beta is not None
-    return ModernHopfield(patterns, arm.beta)
+    """The arm's memory over ±1 patterns (N, D), built by the memory registry from the rule's write (a hopfield arm)
+    or the patterns themselves, with the separation xⁿ (``n``) or the inverse temperature (``beta``) the schema read."""
+    stored = patterns if arm.rule is None else get_rule(arm.rule).fit(patterns)
+    separation = None if arm.n is None else Power(arm.n)
+    options = {} if arm.beta is None else {"beta": arm.beta}
+    return build(arm.model, stored, patterns.shape[1], options, separation)
 
 
 def binary_recall(arm: BinaryArm, memory, queries: Tensor, max_sweeps: int, generator: torch.Generator) -> Tensor:
@@ -177,7 +154,7 @@ def measure_size(settings: Settings, pool: Tensor, shape, size: int, threshold: 
             for sim in settings.similarities:
                 scores = E3_SIMILARITIES[sim](queries, images)  # once per similarity, shared by the separations
                 for sep in settings.separations:
-                    out = uhn_weights(scores, sim, sep, settings.power, settings.beta[sim]) @ images
+                    out = project(uhn_weights(scores, sim, sep, settings.power, settings.beta[sim]), images)
                     score(("uhn", f"{sim}/{sep}", c.name), out, images)
             binary_queries = binarise(queries, settings.binarize_threshold, ties=-1.0)
             for arm in arms:

@@ -26,6 +26,7 @@ from ..data.synthetic import flip_bits, sparse_cue
 from ..errors import DivergedError
 from ..memory import DenseAM, Hopfield, Power, ProjectionNetwork, RandomFeatureDAM, Separation
 from ..memory.sparse import projection_threshold
+from ..memory.universal import gaussian_denoise
 
 
 # trainable memories -----------------------------------------------------------------------------------------
@@ -142,8 +143,7 @@ class SoftmaxDenoiser(nn.Module):
 
     def denoise(self, states: Tensor, sigma: Tensor | float) -> Tensor:
         """(B, D) noisy states at noise level σ (a number or (B, 1)) → (B, D) denoised."""
-        logits = torch.cdist(states, self.theta).square() / (-2 * sigma**2)
-        return torch.softmax(logits, dim=-1) @ self.theta
+        return gaussian_denoise(states, self.theta, sigma, exact=False)
 
 
 # objectives -------------------------------------------------------------------------------------------------

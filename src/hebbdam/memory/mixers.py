@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..settings.catalogue import FEATURE_MAPS
-from .softmax import attention, causal_mask
+from .core import attention, causal_mask
 
 NORMALISER_EPS = 1e-6  # linear attention's φ(q)·z + ε (Schlag et al.'s value)
 
@@ -88,7 +88,7 @@ class FeatureMap(nn.Module):
 class SoftmaxMemory(nn.Module):
     """Softmax attention = one softmax-DAM step over the keys so far, inverse temperature ``beta`` (1/√d when
     None). State: the key and value cache, (t, d + dv) per sequence: it grows with the sequence. Both forms go
-    through ``memory.softmax.attention`` (fused SDPA where it applies, the dispatch rule of softmax recall)."""
+    through ``memory.core.attention`` (fused SDPA where it applies, the dispatch rule of softmax recall)."""
 
     rule = "softmax"
 

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from .base import Memory, check_beta, check_matrix
+from .core import softmax_read
 from .registry import MemoryKind, register_kind, slot_kind
 
 KERNEL_FLOOR = 1e-30  # φ(σ)·T is an estimate and can dip below 0 far from every memory; the log is floored here
@@ -56,7 +57,7 @@ class GaussianDAM(Memory):
         return -torch.logsumexp(self.logits(states), dim=-1) / self.beta
 
     def step(self, states: Tensor) -> Tensor:
-        return torch.softmax(self.logits(states), dim=-1) @ self.memories
+        return softmax_read(self.logits(states), self.memories)
 
 
 class RandomFeatureDAM(Memory):

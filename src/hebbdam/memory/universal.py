@@ -11,11 +11,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..settings.catalogue import UHN_SEPARATIONS
 from .base import Memory, check_beta, check_matrix
+from .core import SEPARATIONS, Logits, project, separate, softmax_read, softmax_readout, stream_softmax
 from .distance import pairwise_distance
 from .registry import register_kind, slot_kind
-from .softmax import Logits, softmax_readout, stream_softmax
 
 EPS = 1e-12  # guards L1 and L2 norms of all-zero rows
 
@@ -48,7 +47,21 @@ SIMILARITIES = {
     "euclidean": _euclidean,
     "manhattan": _manhattan,
 }
-SEPARATIONS = UHN_SEPARATIONS  # named in hebbdam.settings.catalogue, which the settings schemas read
+
+
+def squared_euclidean(q: Tensor, m: Tensor, exact: bool = True) -> Tensor:
+    """-‖q - m‖², (B, D), (N, D) → (B, N): Millidge et al.'s Euclidean similarity (squared) and the Gaussian
+    kernel's exponent. ``exact``: each distance from its differences (never the matmul expansion, which cancels
+    for near points); else ``torch.cdist``'s default (the expansion for large inputs)."""
+    mode = "donot_use_mm_for_euclid_dist" if exact else "use_mm_for_euclid_dist_if_necessary"
+    return -torch.cdist(q, m, p=2.0, compute_mode=mode).square()
+
+
+def gaussian_denoise(states: Tensor, memories: Tensor, sigma: Tensor | float, exact: bool = True) -> Tensor:
+    """D(x; σ) = softmax_μ(-‖x - ξ_μ‖² / 2σ²) Ξ, one softmax step with β = 1/σ² over the squared Euclidean
+    similarity (the empirical optimal denoiser of a diffusion model when Ξ is its training set): (B, D) states at
+    noise level σ (a number or (B, 1)), (K, D) memories → (B, D). ``exact`` as :func:`squared_euclidean`."""
+    return softmax_read(squared_euclidean(states, memories, exact) / (2 * sigma**2), memories)
 
 
 class UniversalHopfield(Memory):
@@ -106,13 +119,8 @@ class UniversalHopfield(Memory):
         return SIMILARITIES[self.similarity](states, self.memories)
 
     def separate(self, scores: Tensor) -> Tensor:
-        if self.separation == "identity":
-            return scores
-        if self.separation == "power":
-            return scores**self.power
-        if self.separation == "softmax":
-            return torch.softmax(self.beta * scores, dim=-1)
-        return torch.zeros_like(scores).scatter_(-1, scores.argmax(-1, keepdim=True), 1.0)
+        """(B, P) → (B, P) weights of the recall core (``memory.core.separate``)."""
+        return separate(scores, self.separation, self.beta, self.power)
 
     def nearest(self, states: Tensor) -> Tensor:
         """(B, D) → (B,) index of the most similar memory (the first of equals), streamed when ``chunk`` is set."""
@@ -151,12 +159,12 @@ class UniversalHopfield(Memory):
         if self.separation == "softmax" and self.similarity == "dot":
             return softmax_readout(states, self.memories, self.projection, self.beta)
         if not self._streams():
-            return self.separate(self.scores(states)) @ self.projection
+            return project(self.separate(self.scores(states)), self.projection)
         out = torch.zeros(states.shape[0], self.projection.shape[1], dtype=states.dtype, device=states.device)
         chunk = self._chunk()
         for start in range(0, self.memories.shape[0], chunk):  # identity and power act on each score alone
             scores = SIMILARITIES[self.similarity](states, self.memories[start : start + chunk])
-            out.addmm_(self.separate(scores), self.projection[start : start + chunk])
+            out.addmm_(self.separate(scores), self.projection[start : start + chunk])  # project, accumulated
         return out
 
 

@@ -86,13 +86,17 @@ def hidden_activity(weights: Tensor, inputs: Tensor, p: float, power: float) -> 
     return torch.relu(currents).pow(power)
 
 
-def delta_readout_update(readout: Tensor, rows: Tensor, lr: float) -> Tensor:
-    """Widrow–Hoff (LMS) on a batch: rows = [h (K), t (C)], targets ±1; ΔV = lr ⟨(t - V h) hᵀ⟩ over the batch.
-    (C, K), (B, K + C) → (C, K). Local: class unit c uses its own target t_c, its output V_c·h and the input h_k."""
-    classes = readout.shape[0]
-    hidden, target = rows[:, :-classes], rows[:, -classes:]
+def lms_step(readout: Tensor, hidden: Tensor, target: Tensor, lr: float) -> Tensor:
+    """Widrow–Hoff (LMS) on a batch: ΔV = lr ⟨(t - V h) hᵀ⟩ over the batch. (C, K), (B, K), (B, C) → (C, K). Local:
+    class unit c uses its own target t_c, its output V_c·h and the input h_k."""
     error = target - hidden @ readout.T  # (B, C)
-    return readout + lr * error.T @ hidden / rows.shape[0]
+    return readout + lr * error.T @ hidden / hidden.shape[0]
+
+
+def delta_readout_update(readout: Tensor, rows: Tensor, lr: float) -> Tensor:
+    """:func:`lms_step` on rows = [h (K), t (C)], targets ±1: (C, K), (B, K + C) → (C, K)."""
+    classes = readout.shape[0]
+    return lms_step(readout, rows[:, :-classes], rows[:, -classes:], lr)
 
 
 def delta_readout(classes: int = 10, lr: float = 0.1) -> Rule:
