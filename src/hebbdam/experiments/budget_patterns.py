@@ -15,7 +15,10 @@ Random ±1 patterns Ξ (P, D). Each arm is a memory with a parameter budget M an
   (``krotov_hopfield``; the p-norms of its units, 1 at its fixed point, are recorded per fit: ``unit_norm`` holds
   the mean and largest gap |‖W_μ‖_p − 1| over the units that win a stored pattern, the units that win none (they
   keep their random start whatever the rule's length) and ``converged``, every fit's mean gap over its winners
-  within ``NORM_TOLERANCE``) or backprop.
+  within ``NORM_TOLERANCE``), ``pseudo_inverse_slots`` (the first K patterns as slots, read through their Gram inverse:
+  keys D·(ΞΞᵀ)⁺Ξ, values the slots, :class:`hebbdam.memory.KeyedDenseAM`; M = K·D + min(K·D, K²), so K is the most
+  slots whose M fits the budget K₀·D of the other dense arms, ``Arm.budgets``: the entry holds its own ``M``, for
+  bits per parameter, and the ``budget_M`` it competes at, on that budget's grid of P) or backprop.
 Local/nonlocal is the rule's own label; backprop is nonlocal.
 
 Criterion: every one of the P patterns is presented to the rule and the memory is scored on all P (a pattern a
@@ -46,7 +49,9 @@ is kept untrained: no fit can beat it). At each budget one stored set of P = ``s
 learning rates ``lrs`` and the starts ``inits`` (``written``: the slots, i.e. the first K patterns, for a dense memory,
 the Hebb write for W, the Hebbian feature sum for T; ``random``, at the one lr ``random_lr`` where it is set) and the
 best fit on the criterion is chosen (ties: the lower training loss); a chosen lr at the edge of the sweep extends it by
-the sweep's ratio, at most ``EXTENSIONS`` times (``lrs_tried``; ``lr_at_edge`` when it still sits on an edge). Every
+the sweep's ratio, at most ``EXTENSIONS`` times (``lrs_tried``; ``lr_at_edge`` when it still sits on an edge). A
+sweep in which every fit recalls every stored pattern cannot rank the lrs; it moves to the next load of the grid
+(``sweep_loads_solved``, ``sweep_load``). Every
 trial of the grid uses that choice. The record stores the updates used, the lr and init chosen, ``converged`` (every fit
 stopped on the plateau, not on the cap) and how many fits kept their start.
 
