@@ -281,8 +281,15 @@ def test_an_lr_sweep_is_extended_past_the_edge_it_chooses(patterns_params, monke
 
 @pytest.mark.parametrize(
     ("dim", "budget", "units", "parameters"),
-    [(32, 256, 6, 228), (32, 1024, 19, 969), (32, 4096, 64, 4096), (64, 1024, 13, 1001), (64, 4096, 39, 4017),
-     (64, 16384, 128, 16384), (16, 16, 0, 0)],  # fmt: skip
+    [
+        (32, 256, 6, 228),
+        (32, 1024, 19, 969),
+        (32, 4096, 64, 4096),
+        (64, 1024, 13, 1001),
+        (64, 4096, 39, 4017),
+        (64, 16384, 128, 16384),
+        (16, 16, 0, 0),
+    ],  # fmt: skip
 )
 def test_pseudo_inverse_slots_take_the_most_slots_whose_parameters_fit_the_budget(dim, budget, units, parameters):
     """M = K·D + min(K·D, K²) (the slots and their Gram inverse, or the keys themselves past K = D); K is the
