@@ -29,6 +29,7 @@ DENSE = (
     "dense_krotov_hopfield",
     "dense_backprop",
     "dense_backprop_exp",
+    "dense_pseudo_inverse_slots",  # K = 6 at D = 16 gives a budget of 96: 4 pseudo-inverse slots (M = 80)
 )
 BACKPROP_OPTIONS = ("updates=200", "lrs=[0.01,0.03]", "window=20", "tolerance=0.03")
 TINY_PATTERNS = [
@@ -61,6 +62,7 @@ DROPPED = (
     "dense_krotov_hopfield",
     "dense_slot_exp",
     "dense_backprop_exp",
+    "dense_pseudo_inverse_slots",
 )
 STAGE_ARMS = [*TINY_PATTERNS, *(f"~{ARMS}.{arm}" for arm in (*DROPPED, "dense_prototype", "backprop_pairwise"))]
 
@@ -103,7 +105,13 @@ def test_every_arm_fills_exactly_its_budget_of_parameters(patterns_params, one_t
             "simplicial": size,
             "dense": size * dim,
         }
-        assert e8a.parameter_count(arm.memory, dim, size) == expected[arm.memory], arm.name
+        if arm.rule == "pseudo_inverse_slots":  # the K slots and their Gram inverse: the keys follow from them
+            slots, keys = filled.memory.values, filled.memory.keys
+            assert torch.equal(slots, patterns[:size]) and size == 4, arm.name
+            assert torch.allclose(keys, dim * torch.linalg.inv(slots @ slots.T) @ slots, atol=1e-4), arm.name
+            assert arm.parameters(dim, size) == size * dim + size * size == 80 and arm.budget(dim, size) == 96
+            continue
+        assert arm.parameters(dim, size) == expected[arm.memory], arm.name
         assert _stored_size(filled.memory) == expected[arm.memory], arm.name
         if arm.rule == e8a.BACKPROP:
             assert set(filled.info) == {"lr", "init", "updates", "converged", "loss", "kept"}, arm.name
@@ -269,6 +277,78 @@ def test_an_lr_sweep_is_extended_past_the_edge_it_chooses(patterns_params, monke
     assert choice["lr_at_edge"] is edge
     assert choice["lr"] == pytest.approx(min(tried, key=lambda lr: abs(math.log(lr / best))))
     assert len(choice["sweep"]) == len(tried)
+
+
+@pytest.mark.parametrize(
+    ("dim", "budget", "units", "parameters"),
+    [
+        (32, 256, 6, 228),
+        (32, 1024, 19, 969),
+        (32, 4096, 64, 4096),
+        (64, 1024, 13, 1001),
+        (64, 4096, 39, 4017),
+        (64, 16384, 128, 16384),
+        (16, 16, 0, 0),
+    ],  # fmt: skip
+)
+def test_pseudo_inverse_slots_take_the_most_slots_whose_parameters_fit_the_budget(dim, budget, units, parameters):
+    """M = K·D + min(K·D, K²) (the slots and their Gram inverse, or the keys themselves past K = D); K is the
+    largest whose M fits the budget K₀·D of the other dense arms (at 4D exactly 2D)."""
+    from hebbdam.settings.budget_patterns import pi_slot_parameters, pi_slot_units
+
+    assert pi_slot_units(dim, budget) == units
+    assert pi_slot_parameters(units, dim) == parameters <= budget
+    assert pi_slot_parameters(units + 1, dim) > budget
+
+
+def test_pseudo_inverse_slots_compete_at_their_budget_on_its_grid(patterns_params):
+    """The arm with K₀ = 6 at D = 16 (budget 96) stores 4 slots (M = 80), is measured on the dense arms' grid of P
+    at M = 96, and the answer compares it at D = 16, M = 96 with its own M kept for bits per parameter."""
+    settings = e8a.parse_settings(load_params(patterns_params))
+    arms = {a.name: a for a in settings.arms}
+    pi, slot = arms["dense_pseudo_inverse_slots"], arms["dense_slot"]
+    assert pi.budgets(16) == [4] and pi.counts(16, 4) == slot.counts(16, 6)
+    entry = {"D": 16, "M": 80, "budget_M": 96, "exact": {"L0_9": {"level": 0.9, "P_c": 4.4, "P_c_low": 4.4,
+             "P_c_high": 4.4}}, "information": {"value": 0.8, "low": 0.8, "high": 0.8}}  # fmt: skip
+    columns = e8a_figure.candidates({"arms": {"pi": {"locality": "nonlocal", "budgets": {"D16_M80": entry}}}})
+    assert list(columns) == [(16, 96)] and columns[(16, 96)]["I/M"][0].value == 0.8
+
+
+def test_pseudo_inverse_slots_recall_every_stored_slot_with_no_crosstalk(patterns_params, one_thread):
+    """P ≤ K random patterns in K = 13 pseudo-inverse slots at D = 64: the keys are the slots' dual basis, so at a
+    stored slot ξ_ν every hidden unit but ν is silent and the field is exactly F'(1)·ξ_ν = 3ξ_ν (n = 3); every
+    stored pattern is recalled from 10% flipped bits and is a fixed point. (Slots read by themselves, the Gram
+    inverse replaced by the identity, leave crosstalk in the field.)"""
+    settings = e8a.parse_settings(load_params(patterns_params))
+    arm = replace(next(a for a in settings.arms if a.name == "dense_pseudo_inverse_slots"), dims=[64])
+    for count in (4, 8, 13):
+        trial = e8a.draw_trial(arm, 64, 13, count, 0, settings)
+        memory = e8a.build_memory(arm, trial, 13, settings).memory
+        field = memory.field(trial.patterns)
+        assert torch.allclose(field, 3.0 * trial.patterns, atol=1e-3), count
+        assert e8a.score(memory, trial, settings) == {"exact": 1.0, "bit_error": 0.0, "fixed_point": 1.0}, count
+
+
+def test_an_lr_sweep_every_fit_solves_moves_to_the_next_load(patterns_params, monkeypatch):
+    """Planted fits that recall every stored pattern up to P = K and half of them past it: the sweep at P = K cannot
+    rank the lrs (a tie on the criterion), so it is repeated at the next load of the grid (1.5K), where the best is
+    chosen; the solved load is recorded."""
+    settings = e8a.parse_settings(load_params(patterns_params))
+    arm = next(a for a in settings.arms if a.name == "dense_backprop")
+    arm = replace(arm, options={**arm.options, "lrs": [0.01, 0.1, 1.0], "inits": ["written"]})
+
+    def planted(arm, trial, size, settings, lr, init):
+        count = trial.patterns.shape[0]
+        info = {"lr": lr, "init": init, "kept": "trained", "updates": 1, "converged": True, "loss": 0.0}
+        return e8a.Filled(count, {**info, "distance": abs(math.log(lr / 0.1))})
+
+    monkeypatch.setattr(e8a, "build_memory", planted)
+    monkeypatch.setattr(e8a, "score", lambda count, trial, settings: {"exact": 1.0 if count <= 6 else 0.5,
+                                                                      "bit_error": 0.0})  # fmt: skip
+    monkeypatch.setattr(e8a, "fit_rank", lambda fit: (-fit["exact"], fit["distance"]))
+    choice = e8a.choose_fit(arm, 16, 6, settings)
+    assert choice["sweep_loads_solved"] == [1.0] and choice["sweep_load"] == 1.5 and choice["sweep_patterns"] == 9
+    assert choice["lr"] == 0.1 and {fit["exact"] for fit in choice["sweep"]} == {0.5}
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,10 @@ Random ±1 patterns Ξ (P, D). Each arm is a memory with a parameter budget M an
   (``krotov_hopfield``; the p-norms of its units, 1 at its fixed point, are recorded per fit: ``unit_norm`` holds
   the mean and largest gap |‖W_μ‖_p − 1| over the units that win a stored pattern, the units that win none (they
   keep their random start whatever the rule's length) and ``converged``, every fit's mean gap over its winners
-  within ``NORM_TOLERANCE``) or backprop.
+  within ``NORM_TOLERANCE``), ``pseudo_inverse_slots`` (the first K patterns as slots, read through their Gram inverse:
+  keys D·(ΞΞᵀ)⁺Ξ, values the slots, :class:`hebbdam.memory.KeyedDenseAM`; M = K·D + min(K·D, K²), so K is the most
+  slots whose M fits the budget K₀·D of the other dense arms, ``Arm.budgets``: the entry holds its own ``M``, for
+  bits per parameter, and the ``budget_M`` it competes at, on that budget's grid of P) or backprop.
 Local/nonlocal is the rule's own label; backprop is nonlocal.
 
 Criterion: every one of the P patterns is presented to the rule and the memory is scored on all P (a pattern a
@@ -46,7 +49,9 @@ is kept untrained: no fit can beat it). At each budget one stored set of P = ``s
 learning rates ``lrs`` and the starts ``inits`` (``written``: the slots, i.e. the first K patterns, for a dense memory,
 the Hebb write for W, the Hebbian feature sum for T; ``random``, at the one lr ``random_lr`` where it is set) and the
 best fit on the criterion is chosen (ties: the lower training loss); a chosen lr at the edge of the sweep extends it by
-the sweep's ratio, at most ``EXTENSIONS`` times (``lrs_tried``; ``lr_at_edge`` when it still sits on an edge). Every
+the sweep's ratio, at most ``EXTENSIONS`` times (``lrs_tried``; ``lr_at_edge`` when it still sits on an edge). A
+sweep in which every fit recalls every stored pattern cannot rank the lrs; it moves to the next load of the grid
+(``sweep_loads_solved``, ``sweep_load``). Every
 trial of the grid uses that choice. The record stores the updates used, the lr and init chosen, ``converged`` (every fit
 stopped on the plateau, not on the cap) and how many fits kept their start.
 
@@ -72,7 +77,7 @@ from ..errors import DivergedError
 from ..lit import store
 from ..lit.backprop import Denoisable, FeatureMap, MemoryMatrix, PairwiseWeights, Plateau, fit_denoising
 from ..logs import say
-from ..memory import BinaryMemory, Memory
+from ..memory import BinaryMemory, KeyedDenseAM, Memory
 from ..memory.random_features import feature_frequencies
 from ..metrics import (
     binarise,
@@ -87,7 +92,7 @@ from ..metrics import (
 from ..parallel import map_fits
 from ..rules import Rule, get_rule
 from ..settings import budget_patterns as schema
-from ..settings.budget_patterns import BACKPROP, Arm, Settings, parameter_count, rule_hyper
+from ..settings.budget_patterns import BACKPROP, PI_SLOTS, Arm, Settings, rule_hyper
 from .common import (
     Curves,
     built,
@@ -179,6 +184,9 @@ def build_memory(
         written = patterns[:size] if rule.target == "slots" else patterns  # a K-slot DAM keeps the first K
         epochs, batch = int(arm.options.get("epochs", 1)), int(arm.options.get("batch_size", 1024))
         module = store(written, rule, settings.trainer, batch_size=batch, seed=seed, max_epochs=epochs, logger=False)
+        if arm.rule == PI_SLOTS:  # the keys read, the slots themselves write
+            assert separation is not None  # a dense arm (Arm.checked)
+            return Filled(KeyedDenseAM(module.stored.detach(), written, separation), {})
         info = {}
         if arm.rule == "krotov_hopfield":
             info = unit_norms(module.stored, float(arm.hyper.get("p", 3.0)), written)
@@ -316,10 +324,40 @@ def choose_fit(arm: Arm, dim: int, size: int, settings: Settings) -> dict:
     plateau (kept only where it beats its start, :func:`keep_better`) and the best on the recall criterion is chosen
     (:func:`fit_rank`; memorisation: the stored set is the set it is measured on). When the chosen lr is the smallest or
     the largest tried, the sweep is extended one step (the sweep's ratio) in that direction, at most ``EXTENSIONS``
-    times. Returns the choice, the lrs tried, ``lr_at_edge`` (the chosen lr still the smallest or largest tried) and the
-    sweep (each fit's lr, init, kept, updates, converged, loss, exact, bit_error)."""
-    budget = parameter_count(arm.memory, dim, size)
-    count = max(1, round(float(arm.options.get("sweep_load", 1.0)) * budget / dim))
+    times. A sweep in which every fit recalls every stored pattern cannot rank the lrs (they tie on the criterion and
+    differ only by a loss at the floor; at D = 64, K = 16 the slots solve P = K in 50 updates at every lr, and the tie
+    went to the smallest lr, which then needed more than the cap at P > K): it is repeated at the next load of the
+    arm's grid, until a fit fails or the grid ends (``sweep_loads_solved``). Returns the choice, the lrs tried,
+    ``lr_at_edge`` (the chosen lr still the smallest or largest tried), the load and P of the sweep and the sweep
+    (each fit's lr, init, kept, updates, converged, loss, exact, bit_error)."""
+    load = float(arm.options.get("sweep_load", 1.0))
+    solved: list[float] = []
+    while True:
+        count, lrs, sweep = sweep_lrs(arm, dim, size, settings, load)
+        following = [b for b in arm.loads or () if b > load]
+        if not following or any(fit["exact"] < 1.0 for fit in sweep):
+            break
+        solved.append(load)
+        load = following[0]
+    best = min(sweep, key=fit_rank)
+    return {
+        "lr": best["lr"],
+        "init": best["init"],
+        "kept": best["kept"],
+        "converged": best["converged"],
+        "lrs_tried": lrs,
+        "lr_at_edge": len(lrs) == 1 or best["lr"] in (lrs[0], lrs[-1]),
+        "sweep_load": load,
+        "sweep_loads_solved": solved,
+        "sweep_patterns": count,
+        "sweep": sweep,
+    }
+
+
+def sweep_lrs(arm: Arm, dim: int, size: int, settings: Settings, load: float) -> tuple[int, list[float], list[dict]]:
+    """The lr × init sweep of :func:`choose_fit` on trial 0's stored set of P = ``load``·M/D patterns, extended past
+    an edge the best lr sits on: (P, the lrs tried ascending, every fit's info and score)."""
+    count = max(1, round(load * arm.budget(dim, size) / dim))
     trial = draw_trial(arm, dim, size, count, 0, settings)
     lrs = sorted(arm.lrs)
     factors = (lrs[1] / lrs[0], lrs[-1] / lrs[-2]) if len(lrs) > 1 else None
@@ -339,17 +377,7 @@ def choose_fit(arm: Arm, dim: int, size: int, settings: Settings) -> dict:
             break
         fit(following)
         lrs = sorted({*lrs, following})
-    best = min(sweep, key=fit_rank)
-    return {
-        "lr": best["lr"],
-        "init": best["init"],
-        "kept": best["kept"],
-        "converged": best["converged"],
-        "lrs_tried": lrs,
-        "lr_at_edge": len(lrs) == 1 or best["lr"] in (lrs[0], lrs[-1]),
-        "sweep_patterns": count,
-        "sweep": sweep,
-    }
+    return count, lrs, sweep
 
 
 def _criterion(scored: dict) -> dict:
@@ -360,7 +388,7 @@ def measure_point(arm: Arm, dim: int, size: int, count: int, settings: Settings,
     """Every trial at one P: the mean fractions and the per-trial ones (for the bootstrap), and what the fits
     report (backprop, at the ``choice`` of :func:`choose_fit`: updates, converged; krotov_hopfield: the units'
     p-norm)."""
-    budget = parameter_count(arm.memory, dim, size)
+    budget = arm.parameters(dim, size)
     trials = [draw_trial(arm, dim, size, count, t, settings) for t in range(settings.trials)]
     lr, init = (choice["lr"], choice["init"]) if choice else (None, None)
     filled = [build_memory(arm, t, size, settings, lr, init, skip_solved=True) for t in trials]
@@ -535,9 +563,11 @@ def summarise(
     arm: Arm, dim: int, size: int, points: list[dict], settings: Settings, generator, choice: dict | None = None
 ) -> dict:
     """The record entry of one (D, budget) from its curve points (see the module docstring)."""
-    budget = parameter_count(arm.memory, dim, size)
+    budget = arm.parameters(dim, size)
     counts = [p["patterns"] for p in points]
     result: dict = {"D": dim, "size": size, "M": budget}
+    if arm.budget(dim, size) != budget:  # pseudo-inverse slots: fitted into the nominal budget it is compared at
+        result["budget_M"] = arm.budget(dim, size)
     for key in CRITERIA:
         result[key] = capacities(counts, [p[f"{key}_trials"] for p in points], settings.levels, dim / budget, generator)
     recalled = [[count * f for f in p["exact_trials"]] for count, p in zip(counts, points, strict=True)]

@@ -79,10 +79,12 @@ def capacity_candidate(name: str, arm: dict, entry: dict, level: float) -> Candi
 
 
 def candidates(record: dict, level: float = ANSWER_LEVEL) -> dict[tuple[int, int], dict[str, list[Candidate]]]:
-    """{(D, M): {"P": [...], "I/M": [...]}}: every arm measured at that budget, as candidates of the answer."""
+    """{(D, M): {"P": [...], "I/M": [...]}}: every arm measured at that budget, as candidates of the answer (an arm
+    fitted into a budget it does not fill, pseudo-inverse slots, competes at its ``budget_M``; its bits per parameter
+    use its own M)."""
     budgets: dict[tuple[int, int], dict[str, list[Candidate]]] = {}
     for name, arm, entry in _entries(record):
-        slot = budgets.setdefault((entry["D"], entry["M"]), {metric: [] for metric in METRICS})
+        slot = budgets.setdefault((entry["D"], entry.get("budget_M", entry["M"])), {metric: [] for metric in METRICS})
         if (capacity := capacity_candidate(name, arm, entry, level)) is not None:
             slot["P"].append(capacity)
         info = entry["information"]
@@ -290,7 +292,8 @@ def table(metrics: dict) -> list[str]:
         )
         cells.append(number_text(listed_level(entry["fixed_point"], levels[0])["bits_per_parameter"]))
         verdict = "" if converged(entry) else " (not converged)"
-        head = f"| {name}{verdict} | {arm['locality']} | {arm['memory']} | {entry['D']} | {entry['M']} | "
+        fitted = f" (in {entry['budget_M']})" if "budget_M" in entry else ""  # pseudo-inverse slots: M ≤ the budget
+        head = f"| {name}{verdict} | {arm['locality']} | {arm['memory']} | {entry['D']} | {entry['M']}{fitted} | "
         lines.append(head + " | ".join(cells) + " |")
         if "keep_K" in entry:
             keep = entry["keep_K"]
@@ -345,7 +348,8 @@ def _training_row(name: str, arm: dict, entry: dict) -> str:
     edge = " at edge" if t["lr_at_edge"] else ""
     converged = "yes" if t["converged"] else f"not converged ({t['fits_not_converged']} of {t['fits']} fits at the cap)"
     return (
-        f"| {name} | {entry['D']} | {entry['M']} | {t['lr']:g}{edge} ({tried}) | {t['init']} | {t['kept']} | "
+        f"| {name} | {entry['D']} | {entry['M']} | {t['lr']:g}{edge} ({tried}; sweep at P = {t['sweep_patterns']}) | "
+        f"{t['init']} | {t['kept']} | "
         f"{t['fits_kept_start']} / {t['fits']} (+ {t.get('fits_solved_start', 0)} solved at start) | "
         f"{t['updates_median']:g} / {t['updates_max']} | {arm['updates_cap']} "
         f"| {converged} |"

@@ -4,7 +4,7 @@
 from .astrocyte import NeuronAstrocyte
 from .base import BinaryMemory, Memory, sign_keep
 from .correlation import Amari, Kohonen
-from .dense import DenseAM
+from .dense import DenseAM, KeyedDenseAM
 from .hopfield import Hopfield
 from .minerva import Minerva2
 from .quadruplets import QuadrupletMemory
@@ -26,6 +26,7 @@ __all__ = [
     "Willshaw",
     "BinaryMemory",
     "DenseAM",
+    "KeyedDenseAM",
     "Exponential",
     "GaussianDAM",
     "Hopfield",

@@ -148,6 +148,40 @@ class DenseAM(BinaryMemory):
         return cache + delta[:, None] * self.columns("memories")[index]
 
 
+class KeyedDenseAM(BinaryMemory):
+    """A DAM whose K hidden units read the state through ``keys`` (K, D) and write ``values`` (K, D) ±1:
+    σ ← sgn(Σ_μ v_μ w_μ(σ)), w = F'(k·σ / D) for a power F, softmax(β k·σ / D) for the exponential (the same sign:
+    a positive factor per state). With keys = values it is the continuous one-step update of :class:`DenseAM` read
+    by its sign. Pseudo-inverse slots (``rules.prototypes.projection_keys``: keys the dual basis of the K slots,
+    k_μ·ξ_ν = D δ_μν) make every stored slot a fixed point whose field is exactly F'(1)·ξ_ν: no crosstalk."""
+
+    keys: Tensor  # (K, D), a registered buffer
+    values: Tensor  # (K, D) ±1, a registered buffer
+
+    def __init__(self, keys: Tensor, values: Tensor, separation: Separation):
+        super().__init__()
+        check_matrix(keys, "keys")
+        check_matrix(values, "values")
+        if values.shape != keys.shape:
+            raise ValueError(f"values: expected the keys' shape {tuple(keys.shape)}, got {tuple(values.shape)}")
+        if not isinstance(separation, Separation):
+            raise ValueError(f"separation: expected a Separation (Power, Exponential), got {type(separation).__name__}")
+        self.dim = keys.shape[1]
+        self.separation = separation
+        self.register_buffer("keys", keys)
+        self.register_buffer("values", values)
+
+    def activity(self, states: Tensor) -> Tensor:
+        """(B, D) → (B, K) hidden activities w_μ(σ) ≥ 0 (softmax for the exponential: finite at any β)."""
+        scores = states @ self.keys.T / self.dim
+        if isinstance(self.separation, Exponential):
+            return torch.softmax(self.separation.beta * scores, dim=-1)
+        return self.separation.derivative(scores)
+
+    def field(self, states: Tensor) -> Tensor:
+        return self.activity(states) @ self.values
+
+
 def _twice_sinh(beta: float) -> float:
     """2 sinh β, from 40 digits (the same float on every machine)."""
     context = Context(prec=40)

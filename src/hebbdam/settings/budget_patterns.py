@@ -46,6 +46,24 @@ MEMORIES = ("hopfield", "random_features", "quadruplets", "simplicial", "dense")
 BACKPROP = "backprop"  # the rule name of the arms trained by gradient descent (not a registry rule: BackpropModule)
 
 
+PI_SLOTS = "pseudo_inverse_slots"  # K slots read through their Gram inverse: M = K·D + min(K·D, K²)
+
+
+def pi_slot_parameters(units: int, dim: int) -> int:
+    """M of K pseudo-inverse slots in D dimensions: the slots (K·D) and what turns them into keys, the Gram inverse
+    (ΞΞᵀ)⁺ (K²) or, where that is larger (K > D), the K·D keys themselves."""
+    return units * dim + min(units * dim, units * units)
+
+
+def pi_slot_units(dim: int, budget: int) -> int:
+    """The most pseudo-inverse slots whose M (:func:`pi_slot_parameters`) fits a budget of M parameters at D (0: none
+    fits)."""
+    units = budget // dim
+    while units > 0 and pi_slot_parameters(units, dim) > budget:
+        units -= 1
+    return units
+
+
 INITS = ("written", "random")  # starts of a backprop fit: the rule's own write (slots, Hebb, feature sum), or random
 
 
@@ -104,6 +122,12 @@ class Arm:
 
     def checked(self, section: Params) -> Arm:
         """A backprop arm needs trainable parameters; a registry rule must take ``hyper`` and write the memory."""
+        if self.rule == PI_SLOTS:
+            if self.memory != "dense":
+                raise ConfigError(section.key("memory"), f"dense for rule {PI_SLOTS}", self.memory)
+            for dim in self.dims:
+                if 0 in self.budgets(dim):
+                    raise ConfigError(section.key("dims"), "a D at which one pseudo-inverse slot fits each budget", dim)
         if self.rule == BACKPROP:
             if self.memory in ("quadruplets", "simplicial"):
                 raise ConfigError(
@@ -149,15 +173,35 @@ class Arm:
         dim = max(self.dims)
         return rule_hyper(self, dim, self.budgets(dim)[0], seed=0)
 
-    def budgets(self, dim: int) -> list[int]:
-        """The budget sizes at D: D for pairwise, else ``sizes`` or round(r·D) per ``size_ratios``."""
+    def nominal(self, dim: int) -> list[int]:
+        """The budget sizes at D: D for pairwise, else ``sizes`` or round(r·D) per ``size_ratios`` (K hidden units)."""
         if self.memory == "hopfield":
             return [dim]
         return self.sizes or [max(1, round(ratio * dim)) for ratio in self.size_ratios or ()]
 
+    def budgets(self, dim: int) -> list[int]:
+        """The sizes measured at D: the nominal ones (:meth:`nominal`), for pseudo-inverse slots the most slots whose
+        M fits the nominal K units' budget K·D (:func:`pi_slot_units`; M is then at most that budget)."""
+        if self.rule == PI_SLOTS:
+            return [pi_slot_units(dim, size * dim) for size in self.nominal(dim)]
+        return self.nominal(dim)
+
+    def parameters(self, dim: int, size: int) -> int:
+        """M of the filled memory at D and size (pseudo-inverse slots: :func:`pi_slot_parameters`)."""
+        return pi_slot_parameters(size, dim) if self.rule == PI_SLOTS else parameter_count(self.memory, dim, size)
+
+    def budget(self, dim: int, size: int) -> int:
+        """The budget M this size competes at: its own M, for pseudo-inverse slots the nominal K·D it was fitted into
+        (the answer compares it there; its bits per parameter use its own :meth:`parameters`)."""
+        if self.rule == PI_SLOTS:
+            nominal = dict(zip(self.budgets(dim), self.nominal(dim), strict=True))[size]
+            return parameter_count(self.memory, dim, nominal)
+        return parameter_count(self.memory, dim, size)
+
     def counts(self, dim: int, size: int) -> list[int]:
-        """The grid of P at (D, budget): P = b·M/D per load b, at least 1, duplicates dropped, ascending."""
-        budget = parameter_count(self.memory, dim, size)
+        """The grid of P at (D, budget): P = b·M/D per load b (M the :meth:`budget` competed at), at least 1,
+        duplicates dropped, ascending."""
+        budget = self.budget(dim, size)
         return sorted({max(1, round(load * budget / dim)) for load in self.loads or ()})
 
 
@@ -188,7 +232,7 @@ class Settings:
                     key = section.key(f"arms.{arm.name}.loads")
                     if len(counts) < 2:
                         raise ConfigError(key, "a budget whose grid of loads gives at least two pattern counts", size)
-                    budget = (arm.memory, dim, parameter_count(arm.memory, dim, size))
+                    budget = (arm.memory, dim, arm.budget(dim, size))
                     first, grid = grids.setdefault(budget, (arm.name, counts))
                     if grid != counts:
                         raise ConfigError(key, f"the grid of P of arm {first} at D = {dim}, M = {budget[2]}", counts)
@@ -204,7 +248,7 @@ def rule_hyper(arm: Arm, dim: int, size: int, seed: int) -> dict:
         extra = {"features": 2 * size, "beta": float(arm.options.get("beta", 1.0)) / dim, "seed": seed}
     elif arm.memory in ("quadruplets", "simplicial"):
         extra = {"count": size, "seed": seed}
-    elif arm.memory == "dense" and arm.rule != "slot":
+    elif arm.memory == "dense" and rule_info(arm.rule).target != "slots":
         extra = {"units": size}
     return dict(**arm.hyper, **extra)
 
