@@ -64,7 +64,7 @@ from ..metrics import binary_entropy, bootstrap_best, bootstrap_crossing, crossi
 from ..rules import Rule, get_rule
 from ..settings import sparse as schema
 from ..settings.sparse import BACKPROP, Arm, Settings
-from .common import Curves, built, generator_for, run_stage, select
+from .common import Curves, built, extended_sweep, generator_for, run_stage, select
 
 LEVEL = 0.9
 HALF = 0.5
@@ -342,29 +342,26 @@ def sweep_rank(fit: dict) -> tuple[float, float, float]:
 def choose_lr(arm: Arm, code: Code, settings: Settings) -> dict:
     """The lr of a backprop arm at one coding level: every lr of ``lrs`` trained to its plateau on one stored set of
     P = ``sweep_load``·M/S patterns (its own seeded draw) and the best on the criterion chosen (:func:`sweep_rank`);
-    a chosen lr at the edge of the sweep extends it by the sweep's ratio, at most ``EXTENSIONS`` times. Returns the
-    lr, the lrs tried, ``lr_at_edge`` and the sweep (each fit's lr, updates, converged, loss, exact, information)."""
+    a chosen lr at the edge of the sweep extends it by the sweep's ratio, at most ``EXTENSIONS`` times
+    (``common.extended_sweep``). Returns the lr, the lrs tried, ``lr_at_edge`` and the sweep (each fit's lr, updates,
+    converged, loss, exact, information)."""
     budget = get_kind(arm.memory).parameters(code.dim, 0)
     count = max(1, round(option(arm, "sweep_load") * budget / code.entropy))
     generator = generator_for(settings.seed, arm.name, code.dim, code.coding, "sweep")
     patterns = code.draw(count, generator)
     cues = sparse_cue(patterns, settings.removed, settings.added, generator)
     trial = (patterns, cues, int(torch.randint(2**31 - 1, (1,), generator=generator)))
-    lrs = list(arm.lrs)
-    sweep = [sweep_fit(arm, code, trial, settings, lr) for lr in lrs]
-    for _ in range(EXTENSIONS if len(lrs) > 1 else 0):
-        best = min(sweep, key=sweep_rank)["lr"]
-        if best not in (lrs[0], lrs[-1]):
-            break
-        following = lrs[0] * lrs[0] / lrs[1] if best == lrs[0] else lrs[-1] * lrs[-1] / lrs[-2]
-        following = float(f"{following:.6g}")
-        sweep.append(sweep_fit(arm, code, trial, settings, following))
-        lrs = sorted({*lrs, following})
-    best = min(sweep, key=sweep_rank)
+
+    def train(lrs: list[float]) -> list[dict]:
+        return [sweep_fit(arm, code, trial, settings, lr) for lr in lrs]
+
+    def best(sweep: list[dict]) -> int:
+        return min(range(len(sweep)), key=lambda i: sweep_rank(sweep[i]))
+
+    sweep, index, edge = extended_sweep(list(arm.lrs), train, best, lambda fit: fit["lr"], EXTENSIONS)
     return {
-        "lr": best["lr"],
-        "lrs_tried": lrs,
-        "lr_at_edge": len(lrs) == 1 or best["lr"] in (lrs[0], lrs[-1]),
+        "lr": sweep[index]["lr"],
+        **edge,
         "sweep_patterns": count,
         "sweep": sorted(sweep, key=lambda fit: fit["lr"]),
     }
