@@ -61,9 +61,10 @@ from ..lit.backprop import BackpropModule, PairwiseWeights, SparseCompletion, fi
 from ..logs import say
 from ..memory import Memory, build, get_kind
 from ..metrics import binary_entropy, bootstrap_best, bootstrap_crossing, crossing, loglog_slope
+from ..parallel import map_fits
 from ..rules import Rule, get_rule
 from ..settings import sparse as schema
-from ..settings.sparse import BACKPROP, Arm, Settings
+from ..settings.sparse import BACKPROP, BACKPROP_MEMORY, Arm, Settings
 from .common import Curves, built, extended_sweep, generator_for, run_stage, select
 
 LEVEL = 0.9
@@ -234,35 +235,56 @@ def trained(
     return objective.export(module.memory), {**info, "loss": round(float(summary["loss"]), 6)}
 
 
-def measure_trial(
-    arm: Arm,
-    code: Code,
-    patterns: torch.Tensor,
-    cues: torch.Tensor,
-    generator: torch.Generator,
-    lr: float | None,
-    settings: Settings,
-) -> tuple[torch.Tensor, dict]:
-    """The recalled states (P, D) of one stored set and what its fit reports (a backprop arm: trained at ``lr``
-    from a seed drawn from ``generator`` after the patterns and cues; the others: nothing)."""
+@dataclass(frozen=True)
+class Completion:
+    """One independent backprop fit of the race (picklable: it runs in a worker process of ``parallel.map_fits``):
+    the arm at ``lr`` from ``seed`` on the stored ``patterns`` (P, D), then read from their ``cues`` (P, D)."""
+
+    arm: Arm
+    code: Code
+    patterns: torch.Tensor
+    cues: torch.Tensor
+    settings: Settings
+    lr: float
+    seed: int
+
+
+def run_completion(item: Completion) -> tuple[torch.Tensor, dict]:
+    """:func:`trained` of one item, then its read-out of the cues: the recalled states (P, D) and what the fit
+    reports (``parallel.map_fits``'s function: module level, one torch thread)."""
+    memory, info = trained(item.arm, item.code, item.patterns, item.settings, item.lr, item.seed)
+    return read(memory, item.cues, item.arm.sweeps), info
+
+
+def recalled_trials(
+    arm: Arm, code: Code, stored: list[tuple[torch.Tensor, torch.Tensor, torch.Generator]], settings: Settings, lr
+) -> list[tuple[torch.Tensor, dict]]:
+    """The recalled states (P, D) of every stored set (patterns, cues, its generator) and what its fit reports: a
+    backprop arm trains each at ``lr`` from a seed drawn from its generator after the patterns and cues, the fits
+    in parallel (``parallel.map_fits``); the others write and read here and report nothing."""
     if arm.rule != BACKPROP:
-        return recall(arm, code, patterns, cues), {}
+        return [(recall(arm, code, patterns, cues), {}) for patterns, cues, _ in stored]
     assert lr is not None  # measure_curve passes the lr the sweep chose
-    seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
-    memory, info = trained(arm, code, patterns, settings, lr, seed)
-    return read(memory, cues, arm.sweeps), info
+    items = [
+        Completion(arm, code, patterns, cues, settings, lr, int(torch.randint(2**31 - 1, (1,), generator=generator)))
+        for patterns, cues, generator in stored
+    ]
+    return map_fits(run_completion, items)
 
 
 def measure_point(arm: Arm, code: Code, count: int, settings: Settings, lr: float | None = None) -> dict:
     """Every trial at P = ``count``: exact-recall fraction and information per synapse per trial (a backprop arm at
-    ``lr``: also every fit's updates and plateau flag, ``fit``)."""
+    ``lr``: also every fit's updates, plateau flag and final loss, ``fit``)."""
     budget = get_kind(arm.memory).parameters(code.dim, 0)
-    exact, information, fits = [], [], []
+    stored = []
     for trial in range(settings.trials):
         generator = generator_for(settings.seed, arm.name, code.dim, code.coding, count, trial)
         patterns = code.draw(count, generator)
-        cues = sparse_cue(patterns, settings.removed, settings.added, generator)
-        outputs, fit = measure_trial(arm, code, patterns, cues, generator, lr, settings)
+        stored.append((patterns, sparse_cue(patterns, settings.removed, settings.added, generator), generator))
+    exact, information, fits = [], [], []
+    for (patterns, cues, _), (outputs, fit) in zip(
+        stored, recalled_trials(arm, code, stored, settings, lr), strict=True
+    ):
         fits.append(fit)
         exact.append(float((outputs == patterns).all(1).double().mean()))
         bits = retrieved_bits(count, code.entropy, code.loss(patterns, cues), code.loss(patterns, outputs))
@@ -318,16 +340,11 @@ def measure_curve(arm: Arm, code: Code, settings: Settings, lr: float | None = N
 
 
 # the backprop arm's learning rate and convergence -----------------------------------------------------------------
-def sweep_fit(
-    arm: Arm, code: Code, trial: tuple[torch.Tensor, torch.Tensor, int], settings: Settings, lr: float
-) -> dict:
-    """One fit of the sweep at ``lr`` on the sweep's stored set ``trial`` (patterns, cues, seed), scored on the
-    stage's criterion: exact recall of the P patterns from their cues and information per synapse, with what the
-    fit reports."""
-    patterns, cues, seed = trial
-    memory, info = trained(arm, code, patterns, settings, lr, seed)
-    outputs = read(memory, cues, arm.sweeps)
-    budget = get_kind(arm.memory).parameters(code.dim, 0)
+def sweep_score(code: Code, patterns: torch.Tensor, cues: torch.Tensor, fitted: tuple[torch.Tensor, dict]) -> dict:
+    """One fit of the sweep (its recalled states (P, D) and report) scored on the stage's criterion: exact recall of
+    the P patterns from their cues and information per synapse, with what the fit reports."""
+    outputs, info = fitted
+    budget = get_kind(BACKPROP_MEMORY).parameters(code.dim, 0)
     bits = retrieved_bits(patterns.shape[0], code.entropy, code.loss(patterns, cues), code.loss(patterns, outputs))
     exact = float((outputs == patterns).all(1).double().mean())
     return {**info, "exact": round(exact, 6), "information": round(bits / budget, 6)}
@@ -350,10 +367,11 @@ def choose_lr(arm: Arm, code: Code, settings: Settings) -> dict:
     generator = generator_for(settings.seed, arm.name, code.dim, code.coding, "sweep")
     patterns = code.draw(count, generator)
     cues = sparse_cue(patterns, settings.removed, settings.added, generator)
-    trial = (patterns, cues, int(torch.randint(2**31 - 1, (1,), generator=generator)))
+    seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
 
     def train(lrs: list[float]) -> list[dict]:
-        return [sweep_fit(arm, code, trial, settings, lr) for lr in lrs]
+        items = [Completion(arm, code, patterns, cues, settings, lr, seed) for lr in lrs]
+        return [sweep_score(code, patterns, cues, fitted) for fitted in map_fits(run_completion, items)]
 
     def best(sweep: list[dict]) -> int:
         return min(range(len(sweep)), key=lambda i: sweep_rank(sweep[i]))
