@@ -209,13 +209,18 @@ def test_converged_backprop_stores_more_per_synapse_than_the_pseudo_inverse_on_t
 
 
 def test_a_backprop_fit_stopped_after_a_few_updates_is_flagged_not_converged(tmp_path):
-    """The planted short fit: a cap of 5 updates stops every fit before its plateau, and the record says so."""
-    record = _backprop_record(tmp_path, {"updates": 5})
+    """The planted short fit: a cap of 10 updates stops every fit before its plateau, and the record says so, fit by
+    fit (the sweep's and every trial of the grid's)."""
+    record = _backprop_record(tmp_path, {"updates": 10})
     training = record["arms"]["backprop"]["codings"]["f0_1"]["training"]
     assert training["status"] == "not converged" and not training["converged"]
     assert training["fits_not_converged"] == training["fits"] > 0
-    assert training["updates_max"] == 5
-    assert all(not fit["converged"] for fit in training["sweep"])
+    assert training["updates_max"] == 10
+    assert all(not fit["converged"] and fit["updates"] == 10 for fit in training["sweep"])
+    grid = training["grid"]
+    assert sum(len(point["updates"]) for point in grid) == training["fits"]
+    assert all(u == 10 for point in grid for u in point["updates"]) and not any(c for p in grid for c in p["converged"])
+    assert training["updates_total"] == 10 * (training["fits"] + len(training["sweep"]))
 
 
 def test_the_backprop_fits_repeat_bit_for_bit_with_one_or_two_workers(tmp_path, monkeypatch):

@@ -19,9 +19,10 @@ in one synchronous step (``sweeps`` = 1), or relaxed by synchronous steps until 
   every fit until its plateau (``lit.backprop.fit_until_plateau``: epoch losses flat within ``tolerance`` over
   ``window`` updates, or the loss at most ``floor``) or the cap ``updates``. At each coding level the lrs ``lrs`` are
   swept on one stored set of P = ``sweep_load``·M/S patterns, the best on the criterion (exact recall, then
-  information) chosen (one step past an edge), and every trial of the grid (each its own patterns and seed) is trained
-  at that lr. The record's ``training`` holds the lr chosen and the sweep, the updates used, the fits that stopped
-  on the cap, and ``status``: "converged" only when every fit reached its plateau, else "not converged".
+  information) chosen (up to two steps past an edge), and every trial of the grid (each its own patterns and seed)
+  is trained at that lr, the fits in parallel (``parallel.map_fits``). The record's ``training`` holds the lr chosen
+  and the sweep, every fit's updates, plateau flag and loss, the fits that stopped on the cap, and ``status``:
+  "converged" only when every fit reached its plateau, else "not converged".
 
 E8a's capacity protocol: all P patterns presented and all P scored; P₀.₉ (90% of the P patterns recalled exactly)
 with a 95% interval that resamples the trials; information per synapse max over P of I/M with
@@ -72,9 +73,8 @@ HALF = 0.5
 STOP_AFTER = 2
 REFINEMENTS = 2
 BOOTSTRAP_SAMPLES = 200
-EXTENSIONS = 1  # steps a backprop arm's lr sweep is extended past its edge when the lr chosen sits on it
 BACKPROP_DEFAULTS: dict[str, float] = {  # a backprop arm's options left out (settings.sparse.BACKPROP_INTS / _NUMBERS)
-    "updates": 1000,  # the cap of gradient updates of one fit
+    "updates": 3000,  # the cap of gradient updates of one fit
     "window": 100,  # the plateau: epoch losses within ``tolerance`` of each other over this many updates
     "tolerance": 0.01,
     "floor": 1e-3,  # a mean cross-entropy per unit of 1e-3 solves the stored set (every unit far on its side)
@@ -359,9 +359,9 @@ def sweep_rank(fit: dict) -> tuple[float, float, float]:
 def choose_lr(arm: Arm, code: Code, settings: Settings) -> dict:
     """The lr of a backprop arm at one coding level: every lr of ``lrs`` trained to its plateau on one stored set of
     P = ``sweep_load``·M/S patterns (its own seeded draw) and the best on the criterion chosen (:func:`sweep_rank`);
-    a chosen lr at the edge of the sweep extends it by the sweep's ratio, at most ``EXTENSIONS`` times
-    (``common.extended_sweep``). Returns the lr, the lrs tried, ``lr_at_edge`` and the sweep (each fit's lr, updates,
-    converged, loss, exact, information)."""
+    a chosen lr at the edge of the sweep extends it by the sweep's ratio, one lr at a time, at most
+    ``common.LR_EXTENSIONS`` times (``common.extended_sweep``). Returns the lr, the lrs tried, ``lr_at_edge`` and
+    the sweep (each fit's lr, updates, converged, loss, exact, information)."""
     budget = get_kind(arm.memory).parameters(code.dim, 0)
     count = max(1, round(option(arm, "sweep_load") * budget / code.entropy))
     generator = generator_for(settings.seed, arm.name, code.dim, code.coding, "sweep")
@@ -376,7 +376,7 @@ def choose_lr(arm: Arm, code: Code, settings: Settings) -> dict:
     def best(sweep: list[dict]) -> int:
         return min(range(len(sweep)), key=lambda i: sweep_rank(sweep[i]))
 
-    sweep, index, edge = extended_sweep(list(arm.lrs), train, best, lambda fit: fit["lr"], EXTENSIONS)
+    sweep, index, edge = extended_sweep(list(arm.lrs), train, best, lambda fit: fit["lr"])
     return {
         "lr": sweep[index]["lr"],
         **edge,
@@ -386,20 +386,23 @@ def choose_lr(arm: Arm, code: Code, settings: Settings) -> dict:
 
 
 def training_summary(points: list[dict], choice: dict) -> dict:
-    """A backprop arm's fits at one coding level: the lr chosen by the sweep (and the sweep), the updates every fit
-    of the grid took (median and largest), how many stopped on the cap rather than on their plateau, ``converged``
-    (every fit of the grid and the chosen fit of the sweep on its plateau) and ``status``: "converged" or
-    "not converged" (then its numbers are no result about backprop)."""
+    """A backprop arm's fits at one coding level: the lr chosen by the sweep (and the sweep), every fit of the grid
+    (``grid``: per P, each trial's updates, plateau flag and final loss), the updates they took (median, largest,
+    and ``updates_total`` with the sweep's), how many stopped on the cap rather than on their plateau,
+    ``converged`` (every fit of the grid and the chosen fit of the sweep on its plateau) and ``status``:
+    "converged" or "not converged" (then its numbers are no result about backprop)."""
     updates = sorted(u for p in points for u in p["fit"]["updates"])
     flags = [c for p in points for c in p["fit"]["converged"]]
     chosen = next(fit for fit in choice["sweep"] if fit["lr"] == choice["lr"])
     converged = all(flags) and chosen["converged"]
     return {
         **choice,
+        "grid": [{"patterns": p["patterns"], **p["fit"]} for p in points],
         "fits": len(flags),
         "fits_not_converged": sum(not c for c in flags),
         "updates_median": statistics.median(updates),
         "updates_max": updates[-1],
+        "updates_total": sum(updates) + sum(fit["updates"] for fit in choice["sweep"]),
         "converged": converged,
         "status": "converged" if converged else "not converged",
     }
@@ -543,7 +546,7 @@ def training_note(result: dict) -> str:
     fit = result["training"]
     return (
         f"[backprop lr {fit['lr']}, {fit['updates_median']} updates (max {fit['updates_max']}), {fit['status']}, "
-        f"{fit['fits_not_converged']} of {fit['fits']} at the cap] "
+        f"{fit['fits_not_converged']} of {fit['fits']} at the cap, {fit['updates_total']} updates in all] "
     )
 
 
