@@ -1,5 +1,6 @@
-"""An lr sweep never ends at an edge silently (E8b, E8c): ``experiments.common.extended_sweep`` goes one lr past the
-edge the chosen lr sits on, with the same factor, at most twice, and says when the chosen lr is still on an edge."""
+"""An lr sweep never ends at an edge silently (E8b, E8c, sparse): ``experiments.common.extended_sweep`` goes one lr
+past the edge the chosen lr sits on, with the same factor, at most twice, and says when the chosen lr is still on an
+edge (a sweep of one lr always)."""
 
 from __future__ import annotations
 
@@ -49,3 +50,10 @@ def test_the_step_past_an_edge_keeps_the_edge_factor():
     assert lr_beyond_edge([0.1, 0.3, 1.0], 1.0) == pytest.approx(1 / 0.3, rel=1e-5)
     assert lr_beyond_edge([0.1, 0.3, 1.0], 0.1) == pytest.approx(0.1 / 3, rel=1e-5)
     assert lr_beyond_edge([0.1, 0.3, 1.0], 0.3) is None and lr_beyond_edge([0.5], 0.5) is None
+
+
+def test_a_sweep_of_one_lr_is_never_extended_and_always_reads_at_the_edge():
+    """One lr gives no factor to step by and no sign that it is interior: tried once, flagged at the edge."""
+    results, chosen, edge = _sweep(0.01, [0.01])
+    assert len(results) == 1 and results[chosen]["lr"] == 0.01
+    assert edge == {"lrs_tried": [0.01], "lr_at_edge": True}

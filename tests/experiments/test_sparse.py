@@ -166,9 +166,9 @@ BACKPROP_ARM = {
 }
 
 
-def _backprop_record(tmp_path, options=None):
+def _backprop_record(tmp_path, options=None, files=("sparse.json",)):
     """The stage at D = 40, f = 0.1, 3 trials, with the backprop arm (its ``options`` updated) and the 0/1
-    pseudo-inverse only."""
+    pseudo-inverse only: the record (or the bytes of ``files``, more than one asked)."""
     from hebbdam.cli import main
 
     def change(section):
@@ -180,6 +180,8 @@ def _backprop_record(tmp_path, options=None):
     params = edited(tmp_path, change)
     out = tmp_path / "out"
     assert main(["sparse", "--params", str(params), "--out", str(out)]) == 0
+    if len(files) > 1:
+        return [(out / file).read_bytes() for file in files]
     return json.loads((out / "sparse.json").read_text())
 
 
@@ -207,13 +209,34 @@ def test_converged_backprop_stores_more_per_synapse_than_the_pseudo_inverse_on_t
 
 
 def test_a_backprop_fit_stopped_after_a_few_updates_is_flagged_not_converged(tmp_path):
-    """The planted short fit: a cap of 5 updates stops every fit before its plateau, and the record says so."""
-    record = _backprop_record(tmp_path, {"updates": 5})
+    """The planted short fit: a cap of 10 updates stops every fit before its plateau, and the record says so, fit by
+    fit (the sweep's and every trial of the grid's)."""
+    record = _backprop_record(tmp_path, {"updates": 10})
     training = record["arms"]["backprop"]["codings"]["f0_1"]["training"]
     assert training["status"] == "not converged" and not training["converged"]
     assert training["fits_not_converged"] == training["fits"] > 0
-    assert training["updates_max"] == 5
-    assert all(not fit["converged"] for fit in training["sweep"])
+    assert training["updates_max"] == 10
+    assert all(not fit["converged"] and fit["updates"] == 10 for fit in training["sweep"])
+    grid = training["grid"]
+    assert sum(len(point["updates"]) for point in grid) == training["fits"]
+    assert all(u == 10 for point in grid for u in point["updates"]) and not any(c for p in grid for c in p["converged"])
+    assert training["updates_total"] == 10 * (training["fits"] + len(training["sweep"]))
+
+
+def test_the_backprop_fits_repeat_bit_for_bit_with_one_or_two_workers(tmp_path, monkeypatch):
+    """The sweep's fits and every grid point's trials run as independent fits (``hebbdam.parallel.map_fits``): the
+    record and curves are identical whether one process or two compute them (short fits: identity, not
+    convergence, is tested)."""
+    short = {"lrs": [0.03, 0.1], "updates": 40, "window": 20, "epoch_updates": 10}
+    outputs = []
+    for workers in ("1", "2"):
+        monkeypatch.setenv("HEBBDAM_WORKERS", workers)
+        folder = tmp_path / f"workers{workers}"
+        folder.mkdir()
+        outputs.append(_backprop_record(folder, short, ("sparse.json", "sparse_curves.json")))
+    assert outputs[0] == outputs[1]
+    training = json.loads(outputs[0][0])["arms"]["backprop"]["codings"]["f0_1"]["training"]
+    assert training["fits"] >= 9 and len(training["sweep"]) >= 2
 
 
 @pytest.mark.parametrize("exact", [[1.0, 1.0, 0.95], [0.5, 0.2, 0.1]])

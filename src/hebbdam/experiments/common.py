@@ -215,7 +215,7 @@ def stage_figures(files: dict[str, Path]) -> list[Path]:
         return []
 
 
-# learning-rate sweeps that never end at an edge silently (E8b, E8c) ----------------------------------------------
+# learning-rate sweeps that never end at an edge silently (E8b, E8c, the sparse race's backprop arm) -------------------
 LR_EXTENSIONS = 2  # extra lrs at most, one at a time, in the direction of the edge the chosen lr sits on
 
 
@@ -243,7 +243,8 @@ def extended_sweep(
     """Run ``train(lrs)`` (one result per lr and whatever else it sweeps, each result's lr by ``lr_of``), pick the
     ``best`` (an index), and while the chosen lr is the smallest or largest tried, train one more lr past that edge
     (:func:`lr_beyond_edge`), up to ``extensions`` times. Returns (every result, the chosen index, {lrs_tried,
-    lr_at_edge}): ``lr_at_edge`` is True when the chosen lr still sits on an edge after the extensions."""
+    lr_at_edge}): ``lr_at_edge`` is True when the chosen lr still sits on an edge after the extensions (a sweep of one
+    lr always: nothing says it is interior)."""
     tried = list(lrs)
     results = list(train(tried))
     chosen = best(results)
@@ -254,5 +255,5 @@ def extended_sweep(
         tried.append(step)
         results += train([step])
         chosen = best(results)
-    at_edge = lr_beyond_edge(tried, lr_of(results[chosen])) is not None
+    at_edge = len(set(tried)) < 2 or lr_beyond_edge(tried, lr_of(results[chosen])) is not None
     return results, chosen, {"lrs_tried": sorted(set(tried)), "lr_at_edge": at_edge}

@@ -19,9 +19,10 @@ in one synchronous step (``sweeps`` = 1), or relaxed by synchronous steps until 
   every fit until its plateau (``lit.backprop.fit_until_plateau``: epoch losses flat within ``tolerance`` over
   ``window`` updates, or the loss at most ``floor``) or the cap ``updates``. At each coding level the lrs ``lrs`` are
   swept on one stored set of P = ``sweep_load``·M/S patterns, the best on the criterion (exact recall, then
-  information) chosen (one step past an edge), and every trial of the grid (each its own patterns and seed) is trained
-  at that lr. The record's ``training`` holds the lr chosen and the sweep, the updates used, the fits that stopped
-  on the cap, and ``status``: "converged" only when every fit reached its plateau, else "not converged".
+  information) chosen (up to two steps past an edge), and every trial of the grid (each its own patterns and seed)
+  is trained at that lr, the fits in parallel (``parallel.map_fits``). The record's ``training`` holds the lr chosen
+  and the sweep, every fit's updates, plateau flag and loss, the fits that stopped on the cap, and ``status``:
+  "converged" only when every fit reached its plateau, else "not converged".
 
 E8a's capacity protocol: all P patterns presented and all P scored; P₀.₉ (90% of the P patterns recalled exactly)
 with a 95% interval that resamples the trials; information per synapse max over P of I/M with
@@ -61,19 +62,19 @@ from ..lit.backprop import BackpropModule, PairwiseWeights, SparseCompletion, fi
 from ..logs import say
 from ..memory import Memory, build, get_kind
 from ..metrics import binary_entropy, bootstrap_best, bootstrap_crossing, crossing, loglog_slope
+from ..parallel import map_fits
 from ..rules import Rule, get_rule
 from ..settings import sparse as schema
-from ..settings.sparse import BACKPROP, Arm, Settings
-from .common import Curves, built, generator_for, run_stage, select
+from ..settings.sparse import BACKPROP, BACKPROP_MEMORY, Arm, Settings
+from .common import Curves, built, extended_sweep, generator_for, run_stage, select
 
 LEVEL = 0.9
 HALF = 0.5
 STOP_AFTER = 2
 REFINEMENTS = 2
 BOOTSTRAP_SAMPLES = 200
-EXTENSIONS = 1  # steps a backprop arm's lr sweep is extended past its edge when the lr chosen sits on it
 BACKPROP_DEFAULTS: dict[str, float] = {  # a backprop arm's options left out (settings.sparse.BACKPROP_INTS / _NUMBERS)
-    "updates": 1000,  # the cap of gradient updates of one fit
+    "updates": 3000,  # the cap of gradient updates of one fit
     "window": 100,  # the plateau: epoch losses within ``tolerance`` of each other over this many updates
     "tolerance": 0.01,
     "floor": 1e-3,  # a mean cross-entropy per unit of 1e-3 solves the stored set (every unit far on its side)
@@ -234,35 +235,56 @@ def trained(
     return objective.export(module.memory), {**info, "loss": round(float(summary["loss"]), 6)}
 
 
-def measure_trial(
-    arm: Arm,
-    code: Code,
-    patterns: torch.Tensor,
-    cues: torch.Tensor,
-    generator: torch.Generator,
-    lr: float | None,
-    settings: Settings,
-) -> tuple[torch.Tensor, dict]:
-    """The recalled states (P, D) of one stored set and what its fit reports (a backprop arm: trained at ``lr``
-    from a seed drawn from ``generator`` after the patterns and cues; the others: nothing)."""
+@dataclass(frozen=True)
+class Completion:
+    """One independent backprop fit of the race (picklable: it runs in a worker process of ``parallel.map_fits``):
+    the arm at ``lr`` from ``seed`` on the stored ``patterns`` (P, D), then read from their ``cues`` (P, D)."""
+
+    arm: Arm
+    code: Code
+    patterns: torch.Tensor
+    cues: torch.Tensor
+    settings: Settings
+    lr: float
+    seed: int
+
+
+def run_completion(item: Completion) -> tuple[torch.Tensor, dict]:
+    """:func:`trained` of one item, then its read-out of the cues: the recalled states (P, D) and what the fit
+    reports (``parallel.map_fits``'s function: module level, one torch thread)."""
+    memory, info = trained(item.arm, item.code, item.patterns, item.settings, item.lr, item.seed)
+    return read(memory, item.cues, item.arm.sweeps), info
+
+
+def recalled_trials(
+    arm: Arm, code: Code, stored: list[tuple[torch.Tensor, torch.Tensor, torch.Generator]], settings: Settings, lr
+) -> list[tuple[torch.Tensor, dict]]:
+    """The recalled states (P, D) of every stored set (patterns, cues, its generator) and what its fit reports: a
+    backprop arm trains each at ``lr`` from a seed drawn from its generator after the patterns and cues, the fits
+    in parallel (``parallel.map_fits``); the others write and read here and report nothing."""
     if arm.rule != BACKPROP:
-        return recall(arm, code, patterns, cues), {}
+        return [(recall(arm, code, patterns, cues), {}) for patterns, cues, _ in stored]
     assert lr is not None  # measure_curve passes the lr the sweep chose
-    seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
-    memory, info = trained(arm, code, patterns, settings, lr, seed)
-    return read(memory, cues, arm.sweeps), info
+    items = [
+        Completion(arm, code, patterns, cues, settings, lr, int(torch.randint(2**31 - 1, (1,), generator=generator)))
+        for patterns, cues, generator in stored
+    ]
+    return map_fits(run_completion, items)
 
 
 def measure_point(arm: Arm, code: Code, count: int, settings: Settings, lr: float | None = None) -> dict:
     """Every trial at P = ``count``: exact-recall fraction and information per synapse per trial (a backprop arm at
-    ``lr``: also every fit's updates and plateau flag, ``fit``)."""
+    ``lr``: also every fit's updates, plateau flag and final loss, ``fit``)."""
     budget = get_kind(arm.memory).parameters(code.dim, 0)
-    exact, information, fits = [], [], []
+    stored = []
     for trial in range(settings.trials):
         generator = generator_for(settings.seed, arm.name, code.dim, code.coding, count, trial)
         patterns = code.draw(count, generator)
-        cues = sparse_cue(patterns, settings.removed, settings.added, generator)
-        outputs, fit = measure_trial(arm, code, patterns, cues, generator, lr, settings)
+        stored.append((patterns, sparse_cue(patterns, settings.removed, settings.added, generator), generator))
+    exact, information, fits = [], [], []
+    for (patterns, cues, _), (outputs, fit) in zip(
+        stored, recalled_trials(arm, code, stored, settings, lr), strict=True
+    ):
         fits.append(fit)
         exact.append(float((outputs == patterns).all(1).double().mean()))
         bits = retrieved_bits(count, code.entropy, code.loss(patterns, cues), code.loss(patterns, outputs))
@@ -318,16 +340,11 @@ def measure_curve(arm: Arm, code: Code, settings: Settings, lr: float | None = N
 
 
 # the backprop arm's learning rate and convergence -----------------------------------------------------------------
-def sweep_fit(
-    arm: Arm, code: Code, trial: tuple[torch.Tensor, torch.Tensor, int], settings: Settings, lr: float
-) -> dict:
-    """One fit of the sweep at ``lr`` on the sweep's stored set ``trial`` (patterns, cues, seed), scored on the
-    stage's criterion: exact recall of the P patterns from their cues and information per synapse, with what the
-    fit reports."""
-    patterns, cues, seed = trial
-    memory, info = trained(arm, code, patterns, settings, lr, seed)
-    outputs = read(memory, cues, arm.sweeps)
-    budget = get_kind(arm.memory).parameters(code.dim, 0)
+def sweep_score(code: Code, patterns: torch.Tensor, cues: torch.Tensor, fitted: tuple[torch.Tensor, dict]) -> dict:
+    """One fit of the sweep (its recalled states (P, D) and report) scored on the stage's criterion: exact recall of
+    the P patterns from their cues and information per synapse, with what the fit reports."""
+    outputs, info = fitted
+    budget = get_kind(BACKPROP_MEMORY).parameters(code.dim, 0)
     bits = retrieved_bits(patterns.shape[0], code.entropy, code.loss(patterns, cues), code.loss(patterns, outputs))
     exact = float((outputs == patterns).all(1).double().mean())
     return {**info, "exact": round(exact, 6), "information": round(bits / budget, 6)}
@@ -342,49 +359,50 @@ def sweep_rank(fit: dict) -> tuple[float, float, float]:
 def choose_lr(arm: Arm, code: Code, settings: Settings) -> dict:
     """The lr of a backprop arm at one coding level: every lr of ``lrs`` trained to its plateau on one stored set of
     P = ``sweep_load``·M/S patterns (its own seeded draw) and the best on the criterion chosen (:func:`sweep_rank`);
-    a chosen lr at the edge of the sweep extends it by the sweep's ratio, at most ``EXTENSIONS`` times. Returns the
-    lr, the lrs tried, ``lr_at_edge`` and the sweep (each fit's lr, updates, converged, loss, exact, information)."""
+    a chosen lr at the edge of the sweep extends it by the sweep's ratio, one lr at a time, at most
+    ``common.LR_EXTENSIONS`` times (``common.extended_sweep``). Returns the lr, the lrs tried, ``lr_at_edge`` and
+    the sweep (each fit's lr, updates, converged, loss, exact, information)."""
     budget = get_kind(arm.memory).parameters(code.dim, 0)
     count = max(1, round(option(arm, "sweep_load") * budget / code.entropy))
     generator = generator_for(settings.seed, arm.name, code.dim, code.coding, "sweep")
     patterns = code.draw(count, generator)
     cues = sparse_cue(patterns, settings.removed, settings.added, generator)
-    trial = (patterns, cues, int(torch.randint(2**31 - 1, (1,), generator=generator)))
-    lrs = list(arm.lrs)
-    sweep = [sweep_fit(arm, code, trial, settings, lr) for lr in lrs]
-    for _ in range(EXTENSIONS if len(lrs) > 1 else 0):
-        best = min(sweep, key=sweep_rank)["lr"]
-        if best not in (lrs[0], lrs[-1]):
-            break
-        following = lrs[0] * lrs[0] / lrs[1] if best == lrs[0] else lrs[-1] * lrs[-1] / lrs[-2]
-        following = float(f"{following:.6g}")
-        sweep.append(sweep_fit(arm, code, trial, settings, following))
-        lrs = sorted({*lrs, following})
-    best = min(sweep, key=sweep_rank)
+    seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+
+    def train(lrs: list[float]) -> list[dict]:
+        items = [Completion(arm, code, patterns, cues, settings, lr, seed) for lr in lrs]
+        return [sweep_score(code, patterns, cues, fitted) for fitted in map_fits(run_completion, items)]
+
+    def best(sweep: list[dict]) -> int:
+        return min(range(len(sweep)), key=lambda i: sweep_rank(sweep[i]))
+
+    sweep, index, edge = extended_sweep(list(arm.lrs), train, best, lambda fit: fit["lr"])
     return {
-        "lr": best["lr"],
-        "lrs_tried": lrs,
-        "lr_at_edge": len(lrs) == 1 or best["lr"] in (lrs[0], lrs[-1]),
+        "lr": sweep[index]["lr"],
+        **edge,
         "sweep_patterns": count,
         "sweep": sorted(sweep, key=lambda fit: fit["lr"]),
     }
 
 
 def training_summary(points: list[dict], choice: dict) -> dict:
-    """A backprop arm's fits at one coding level: the lr chosen by the sweep (and the sweep), the updates every fit
-    of the grid took (median and largest), how many stopped on the cap rather than on their plateau, ``converged``
-    (every fit of the grid and the chosen fit of the sweep on its plateau) and ``status``: "converged" or
-    "not converged" (then its numbers are no result about backprop)."""
+    """A backprop arm's fits at one coding level: the lr chosen by the sweep (and the sweep), every fit of the grid
+    (``grid``: per P, each trial's updates, plateau flag and final loss), the updates they took (median, largest,
+    and ``updates_total`` with the sweep's), how many stopped on the cap rather than on their plateau,
+    ``converged`` (every fit of the grid and the chosen fit of the sweep on its plateau) and ``status``:
+    "converged" or "not converged" (then its numbers are no result about backprop)."""
     updates = sorted(u for p in points for u in p["fit"]["updates"])
     flags = [c for p in points for c in p["fit"]["converged"]]
     chosen = next(fit for fit in choice["sweep"] if fit["lr"] == choice["lr"])
     converged = all(flags) and chosen["converged"]
     return {
         **choice,
+        "grid": [{"patterns": p["patterns"], **p["fit"]} for p in points],
         "fits": len(flags),
         "fits_not_converged": sum(not c for c in flags),
         "updates_median": statistics.median(updates),
         "updates_max": updates[-1],
+        "updates_total": sum(updates) + sum(fit["updates"] for fit in choice["sweep"]),
         "converged": converged,
         "status": "converged" if converged else "not converged",
     }
@@ -528,7 +546,7 @@ def training_note(result: dict) -> str:
     fit = result["training"]
     return (
         f"[backprop lr {fit['lr']}, {fit['updates_median']} updates (max {fit['updates_max']}), {fit['status']}, "
-        f"{fit['fits_not_converged']} of {fit['fits']} at the cap] "
+        f"{fit['fits_not_converged']} of {fit['fits']} at the cap, {fit['updates_total']} updates in all] "
     )
 
 
