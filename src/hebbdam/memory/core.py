@@ -5,8 +5,8 @@ layers). Every memory, experiment and Lightning module reads through these funct
 - separation: scores (B, K), one per memory on the last axis → weights (B, K): :func:`softmax_weights`
   (softmax(logits)), :func:`max_weights` (one-hot argmax), :func:`separate` (the Universal Hopfield Network's
   identity / power / softmax / max), :func:`normalised_separate` (Millidge et al.'s code: identity and power on
-  non-negative closeness, normalised to sum 1), :func:`separation_weights` (a DAM separation's f = F' normalised, or
-  the softmax of the exponential);
+  non-negative closeness, normalised to sum 1), :func:`unit_activity` (a DAM separation's f = F', or the softmax of
+  the exponential) and :func:`separation_weights` (the same normalised);
 - projection: weights (B, K), values (K, Dv) → (B, Dv), :func:`project`; both at once :func:`softmax_read` and
   :func:`unit_read` (K hidden units: keys score, values write);
 - the same softmax read computed faster: fused attention (:func:`attention`, :func:`softmax_readout`), two in-place
@@ -80,13 +80,20 @@ def normalised_separate(
     return normalise(weights, floor)
 
 
-def separation_weights(scores: Tensor, separation: Separation) -> Tensor:
-    """A DAM separation's hidden activities (B, K) of scaled overlaps s (B, K), summing to 1 per row: softmax(β s)
-    for the exponential (log-space, finite at any β), f(s) / Σ f(s) with f = F' otherwise (all-zero rows stay
-    zero)."""
+def unit_activity(scores: Tensor, separation: Separation) -> Tensor:
+    """A DAM separation's hidden activities (B, K) ≥ 0 of scaled overlaps s (B, K): F'(s) for a power,
+    softmax(β s) for the exponential (log-space, finite at any β; the same direction as e^{β s} per row)."""
     if isinstance(separation, Exponential):
         return softmax_weights(separation.beta * scores)
-    activity = separation.derivative(scores)
+    return separation.derivative(scores)
+
+
+def separation_weights(scores: Tensor, separation: Separation) -> Tensor:
+    """A DAM separation's hidden activities (B, K) of scaled overlaps s (B, K), summing to 1 per row:
+    :func:`unit_activity` normalised (the softmax already is; all-zero rows stay zero)."""
+    activity = unit_activity(scores, separation)
+    if isinstance(separation, Exponential):
+        return activity
     return normalise(activity, torch.finfo(activity.dtype).tiny)
 
 

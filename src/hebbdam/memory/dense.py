@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from .base import EXACT_INTEGER_LIMIT, BinaryMemory, check_matrix, is_bipolar
+from .core import project, unit_activity
 from .exponential import exponential_field, exponential_field_at
 from .registry import MemoryKind, register_kind
 from .separation import Exponential, Power, Separation
@@ -172,14 +173,12 @@ class KeyedDenseAM(BinaryMemory):
         self.register_buffer("values", values)
 
     def activity(self, states: Tensor) -> Tensor:
-        """(B, D) → (B, K) hidden activities w_μ(σ) ≥ 0 (softmax for the exponential: finite at any β)."""
-        scores = states @ self.keys.T / self.dim
-        if isinstance(self.separation, Exponential):
-            return torch.softmax(self.separation.beta * scores, dim=-1)
-        return self.separation.derivative(scores)
+        """(B, D) → (B, K) hidden activities w_μ(σ) ≥ 0 (``memory.core.unit_activity``: softmax for the exponential,
+        finite at any β)."""
+        return unit_activity(states @ self.keys.T / self.dim, self.separation)
 
     def field(self, states: Tensor) -> Tensor:
-        return self.activity(states) @ self.values
+        return project(self.activity(states), self.values)
 
 
 def _twice_sinh(beta: float) -> float:
