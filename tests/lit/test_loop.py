@@ -1,5 +1,5 @@
-"""The plain loop (hebbdam.lit.loop.fit_plain) against the Lightning fit it stands in for: bitwise the same weights,
-readings and summaries; and the same DivergedError."""
+"""The plain loops (hebbdam.lit.loop.fit_plain, hebbdam.lit.storage.write_plain) against the Lightning fits they
+stand in for: bitwise the same weights, readings, curves and summaries; and the same errors."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from hebbdam.data.synthetic import rademacher
-from hebbdam.errors import ConfigError, DivergedError
-from hebbdam.lit import loop
+from hebbdam.errors import ConfigError, DivergedError, HebbdamError
+from hebbdam.lit import loop, storage
 from hebbdam.lit.backprop import (
     BackpropModule,
     Denoising,
@@ -19,6 +19,7 @@ from hebbdam.lit.backprop import (
     fit_until_plateau,
 )
 from hebbdam.memory import Power
+from hebbdam.rules import get_rule
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small tensors: one thread is faster and steadier
 
@@ -104,3 +105,67 @@ def test_the_plain_loop_serves_only_what_it_can(section, logger, plain):
 def test_an_unknown_trainer_key_is_a_config_error_on_the_plain_path_too():
     with pytest.raises(ConfigError, match="trainer.epochz"):
         loop.plain_loop_applies({"epochz": 3}, False)
+
+
+def both_stores(monkeypatch, write):
+    """``write()`` run through :func:`storage.write_plain`, then through Lightning: their results."""
+    plain = write()
+    with monkeypatch.context() as patch:
+        patch.setattr(storage, "plain_epochs", lambda patterns, section, overrides: None)
+        lightning = write()
+    return plain, lightning
+
+
+@pytest.mark.parametrize(
+    ("name", "hyper", "epochs", "batch"),
+    [
+        ("hebb", {}, 1, 7),
+        ("storkey", {}, 1, 5),
+        ("slot", {}, 2, 6),  # appended rows: the shape grows with every batch
+        ("pseudo_inverse_slots", {}, 1, 9),  # finalize turns the slots into keys
+        ("oja", {"units": 3}, 3, 10),  # a random start (the module's seed)
+        ("krotov_hopfield", {"units": 4}, 4, 8),  # annealed by progress epoch / epochs
+    ],
+)
+def test_a_plain_store_is_bitwise_the_lightning_fit_with_its_curves(monkeypatch, name, hyper, epochs, batch):
+    x = patterns(23, 12, seed=2)
+
+    def write():
+        with storage.collected_curves() as curves:
+            module = storage.store(x, get_rule(name, **hyper), {}, batch, seed=4, max_epochs=epochs, logger=False)
+        return module.stored.clone(), module.written, module.finalized, curves
+
+    (s_plain, n_plain, f_plain, c_plain), (s_light, n_light, f_light, c_light) = both_stores(monkeypatch, write)
+    assert torch.equal(s_plain, s_light)
+    assert n_plain == n_light == 23 * epochs and f_plain and f_light
+    assert c_plain == c_light and len(c_plain[0][1]) == epochs  # one (written, ‖stored‖) point per epoch
+
+
+def test_a_diverging_store_names_the_same_step_through_both_paths(monkeypatch):
+    x = patterns(40, 30) * 30.0  # Oja's rule with lr = 1 on large activity blows up within a few epochs
+
+    def write():
+        with pytest.raises(HebbdamError) as raised:
+            storage.store(x, get_rule("oja", lr=1.0, units=2), {}, 8, max_epochs=20, logger=False)
+        return str(raised.value)
+
+    plain, lightning = both_stores(monkeypatch, write)
+    assert "rule oja: stored tensor became non-finite at step" in plain
+    assert plain == lightning
+
+
+@pytest.mark.parametrize(
+    ("rows", "section", "overrides", "epochs"),
+    [
+        (5, {}, {"logger": False}, 1),
+        (5, {"max_epochs": 3}, {"logger": False}, 3),
+        (5, {"max_epochs": 3}, {"logger": False, "max_epochs": 2}, 2),
+        (5, {}, {}, None),  # the default logger: Lightning logs the curves
+        (5, {}, {"logger": False, "callbacks": []}, None),  # an option only a Trainer takes
+        (5, {"checkpoint": {"dir": "ckpt"}}, {"logger": False}, None),
+        (0, {}, {"logger": False}, None),  # no batch: Lightning skips the fit, finalize included
+        (5, {}, {"logger": False, "max_epochs": -1}, None),
+    ],
+)
+def test_the_plain_store_serves_only_what_it_can(rows, section, overrides, epochs):
+    assert storage.plain_epochs(torch.ones(rows, 4), section, overrides) == epochs

@@ -21,6 +21,7 @@ from ..memory import Memory, Separation, build, default_kind
 from ..rules import Rule
 from ..rules.base import check_target
 from .data import PatternDataModule
+from .loop import plain_loop_applies
 from .trainer import fit
 
 # (fit label, [(patterns written, ‖stored‖) per epoch]) of every Hebbian fit since collected_curves began; None: the
@@ -79,17 +80,7 @@ class HebbianModule(pl.LightningModule):
         self.finalized = False
 
     def training_step(self, batch: tuple[Tensor, ...], batch_idx: int) -> None:
-        patterns = batch[0]
-        with torch.no_grad():
-            updated = self.rule.step(self.stored, patterns.to(self.stored.dtype), self._progress())
-        if not bool(torch.isfinite(updated).all()):
-            raise HebbdamError(
-                f"rule {self.rule.name}: stored tensor became non-finite at step {self.global_step} "
-                f"(epoch {self.current_epoch}, batch {batch_idx}); lower the learning rate "
-                f"(hyper-parameters {self.rule.hyper or 'none'}); the last checkpoint written is unchanged"
-            )
-        self.stored = updated
-        self.written += patterns.shape[0]
+        self.write(batch[0], self._progress(), self.global_step, self.current_epoch, batch_idx)
         # the write is the step: with no optimiser Lightning steps a stand-in, and stepping it through
         # ``self.optimizers()`` is what advances ``global_step`` (checkpoints name steps, ``every_n_train_steps``
         # and the loggers count them)
@@ -98,16 +89,36 @@ class HebbianModule(pl.LightningModule):
             raise HebbdamError(f"HebbianModule: expected one stand-in optimiser, got {len(optimizer)}")
         optimizer.step()
 
+    def write(self, patterns: Tensor, progress: float, step: int, epoch: int, batch_idx: int) -> None:
+        """One batch (B, D) through the rule at training ``progress`` in [0, 1); ``step`` (0-based), ``epoch`` and
+        ``batch_idx`` name the write in the error a non-finite stored tensor raises."""
+        with torch.no_grad():
+            updated = self.rule.step(self.stored, patterns.to(self.stored.dtype), progress)
+        if not bool(torch.isfinite(updated).all()):
+            raise HebbdamError(
+                f"rule {self.rule.name}: stored tensor became non-finite at step {step} "
+                f"(epoch {epoch}, batch {batch_idx}); lower the learning rate "
+                f"(hyper-parameters {self.rule.hyper or 'none'}); the last checkpoint written is unchanged"
+            )
+        self.stored = updated
+        self.written += patterns.shape[0]
+
     def on_train_epoch_end(self) -> None:
-        if not self.stored.numel():
-            return
-        norm = self.stored.float().norm()
-        if CURVES is not None:  # a stage collecting its fits' curves (they may run in a worker, which logs nothing)
-            CURVES[-1][1].append((float(self.written), float(norm)))
+        if self.collect_curve():
             return
         # against the patterns written (tracking.WRITTEN), not the stand-in optimiser's steps
         self.log("written/patterns", float(self.written), on_epoch=True, on_step=False)
-        self.log("hebbian/stored_norm", norm, on_epoch=True, on_step=False)
+        self.log("hebbian/stored_norm", self.stored.float().norm(), on_epoch=True, on_step=False)
+
+    def collect_curve(self) -> bool:
+        """At an epoch's end: whether the epoch needs no logging — nothing stored, or its point (patterns written,
+        ‖stored‖) kept in the collecting stage's :data:`CURVES` (its fits may run in a worker, which logs nothing)."""
+        if not self.stored.numel():
+            return True
+        if CURVES is None:
+            return False
+        CURVES[-1][1].append((float(self.written), float(self.stored.float().norm())))
+        return True
 
     def on_train_end(self) -> None:
         stored = self.stored
@@ -163,6 +174,35 @@ def store(
     module = HebbianModule(rule, patterns.shape[1], seed=seed)
     if CURVES is not None:
         CURVES.append((name or f"{rule.name} fit {len(CURVES) + 1}", []))
+    epochs = plain_epochs(patterns, trainer_section, overrides)
+    if epochs is not None:
+        write_plain(module, patterns, batch_size, epochs)
+        return module
     datamodule = PatternDataModule(patterns, batch_size=batch_size)
     fit(module, datamodule, trainer_section, name=name, **overrides)
     return module
+
+
+def plain_epochs(patterns: Tensor, trainer_section: dict | None, overrides: dict) -> int | None:
+    """The epochs of a :func:`store` that :func:`write_plain` runs exactly as its Lightning fit does, or None: a
+    fit with no logger (``logger=False``), nothing but ``max_epochs`` (≥ 1) overridden, a section that
+    :func:`~hebbdam.lit.loop.plain_loop_applies` to and at least one pattern (Lightning skips a fit with no
+    batches, finalize included)."""
+    if set(overrides) - {"logger", "max_epochs"} or not plain_loop_applies(trainer_section, overrides.get("logger")):
+        return None
+    epochs = overrides.get("max_epochs", (trainer_section or {}).get("max_epochs") or 1)
+    return epochs if isinstance(epochs, int) and epochs >= 1 and patterns.shape[0] > 0 else None
+
+
+def write_plain(module: HebbianModule, patterns: Tensor, batch_size: int, epochs: int) -> None:
+    """``module``'s Lightning fit on ``patterns`` (P, D) without a ``pl.Trainer``: ``epochs`` passes in order over
+    batches of ``batch_size`` rows (progress epoch / epochs), the curve point after each epoch, then ``finalize``.
+    The same arithmetic as the fit on one CPU process; a write costs microseconds, a Trainer's set-up milliseconds."""
+    module.finalized, step = False, 0
+    for epoch in range(epochs):
+        for batch_idx, rows in enumerate(patterns.split(batch_size)):
+            module.write(rows.contiguous(), epoch / epochs, step, epoch, batch_idx)
+            step += 1
+        module.collect_curve()
+    module.stored = module.rule.finalize(module.stored)
+    module.finalized = True
