@@ -67,10 +67,12 @@ def test_fit_rows_time_lightning_against_the_plain_loop_and_render():
     sizes = {
         "images": {"memories": 4, "dim": 16, "patterns": 8, "batch": 8, "per_epoch": 3, "updates": 6},
         "patterns": {"memories": 4, "dim": 16, "patterns": 6, "batch": 4, "updates": 6},
+        "hebbian": {"memories": 16, "dim": 16, "patterns": 6, "batch": 3, "updates": 2},
     }
     rows = bench.fit_rows(sizes, repeats=1)
-    assert set(rows) == {"images", "patterns"}
+    assert set(rows) == {"images", "patterns", "hebbian"}
     for row in rows.values():
         assert set(row["ms_per_update"]) == {"lightning", "plain"} and row["ratio"] > 0
     text = "\n".join(bench.render_fits(rows))
     assert "| E8b completion (full batch) | 4 | 16 | 8 | 8 | 6 |" in text and "| E8a denoising |" in text
+    assert "| E8a Storkey write | — | 16 | 6 | 3 | 2 |" in text

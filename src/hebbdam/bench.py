@@ -54,10 +54,12 @@ RECALL_SIZES = {"memories": 8192, "dim": 784, "batch": 512}
 # form) and equal widths (the flash kernel): MQAR-like, L 256
 MIXER_SIZES = {"batch": 16, "length": 256, "d_key": 16, "d_value": 64}
 MIXER_EQUAL_SIZES = {"batch": 16, "length": 256, "d_key": 64, "d_value": 64}
-# E8b's full-batch completion fit (K 64, D 784, P 128) and an E8a denoising fit (K = D = 64, P 96, batch 64)
+# E8b's full-batch completion fit (K 64, D 784, P 128), an E8a denoising fit (K = D = 64, P 96, batch 64) and an E8a
+# Hebbian write (Storkey's D × D weights, P 96 in one batch: one update)
 FIT_SIZES = {
     "images": {"memories": 64, "dim": 784, "patterns": 128, "batch": 128, "per_epoch": 20, "updates": 40},
     "patterns": {"memories": 64, "dim": 64, "patterns": 96, "batch": 64, "updates": 40},
+    "hebbian": {"memories": 64, "dim": 64, "patterns": 96, "batch": 96, "updates": 1},
 }
 ASYNC_SIZES = {"dim": 1000, "batch": 256, "patterns": 100, "reference_states": 4}
 
@@ -266,6 +268,8 @@ def _fit_case(case: str, sizes: dict, generator: torch.Generator) -> tuple[Calla
 
     k, d, p, batch = sizes["memories"], sizes["dim"], sizes["patterns"], sizes["batch"]
     rows = _bipolar(p, d, generator, torch.device("cpu"))
+    if case == "hebbian":
+        return _store_case(rows, batch)
     if case == "images":
         hidden = torch.arange(d) >= d // 2
         objective: object = Completion(hidden, Exponential(beta=float(d) / 8), steps=1)
@@ -286,6 +290,25 @@ def _fit_case(case: str, sizes: dict, generator: torch.Generator) -> tuple[Calla
 
     def plain() -> object:
         return fit_plain(module(), rows, batch, epochs, shuffle=True, plateau=plateau())
+
+    return lightning, plain
+
+
+def _store_case(rows: torch.Tensor, batch: int) -> tuple[Callable[[], object], Callable[[], object]]:
+    """One Storkey write of ``rows`` (P, D) in batches of ``batch``: through a ``pl.Trainer`` and through
+    :func:`hebbdam.lit.storage.write_plain`, which ``lit.store`` takes on one CPU process with no logger."""
+    from .lit.data import PatternDataModule
+    from .lit.storage import HebbianModule, write_plain
+    from .lit.trainer import fit
+    from .rules import get_rule
+
+    rule = get_rule("storkey")
+
+    def lightning() -> object:
+        return fit(HebbianModule(rule, rows.shape[1]), PatternDataModule(rows, batch), {}, max_epochs=1, logger=False)
+
+    def plain() -> object:
+        return write_plain(HebbianModule(rule, rows.shape[1]), rows, batch, 1)
 
     return lightning, plain
 
@@ -314,15 +337,17 @@ def render_fits(fits: dict) -> list[str]:
         "",
         "The same fit (bitwise the same weights, tests/lit/test_loop.py) through `pl.Trainer` and through the plain",
         "PyTorch loop that `fit_until_plateau` and `fit_denoising(plateau=…)` take on one CPU process; one thread.",
+        "The Hebbian write: `lit.store` through `pl.Trainer` and through `hebbdam.lit.storage.write_plain`.",
         "",
         "| fit | K | D | P | batch | updates | Lightning ms/update | plain ms/update | Lightning / plain |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    names = {"images": "E8b completion (full batch)", "patterns": "E8a denoising"}
+    names = {"images": "E8b completion (full batch)", "patterns": "E8a denoising", "hebbian": "E8a Storkey write"}
     for case, row in fits.items():
         m, t = row["sizes"], row["ms_per_update"]
+        units = "—" if case == "hebbian" else m["memories"]  # a pairwise write has D × D weights, no units
         lines.append(
-            f"| {names.get(case, case)} | {m['memories']} | {m['dim']} | {m['patterns']} | {m['batch']} "
+            f"| {names.get(case, case)} | {units} | {m['dim']} | {m['patterns']} | {m['batch']} "
             f"| {m['updates']} | {t['lightning']:.2f} | {t['plain']:.2f} | {row['ratio']:.2f} |"
         )
     return [*lines, ""]
