@@ -65,8 +65,8 @@ BREAKS = (
         (
             (
                 "src/hebbdam/lit/backprop.py",
-                "torch.optim.Adam(self.memory.parameters(), lr=self.lr)",
-                "torch.optim.Adam(self.memory.parameters(), lr=self.lr, maximize=True)",
+                "CpuAdam(self.memory.parameters(), lr=self.lr)",
+                "CpuAdam(self.memory.parameters(), lr=self.lr, maximize=True)",
             ),
         ),
         ("ladder backprop", "budget_patterns"),  # the ladder alone: 3 trials, within seed noise at ci sizes

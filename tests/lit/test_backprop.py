@@ -156,3 +156,26 @@ def test_score_matching_moves_the_softmax_memory_onto_its_few_training_points(on
     after = nearest_row(module.memory.theta.detach())
     assert module.trainer.global_step == 400
     assert bool((after < 0.2 * before).all()), (before, after)
+
+
+def test_cpu_adam_is_adam_bit_for_bit_without_the_per_step_accelerator_query(monkeypatch):
+    from torch.optim.optimizer import Optimizer
+
+    from hebbdam.lit.backprop import CpuAdam
+
+    queries = []
+    original = Optimizer._accelerator_graph_capture_health_check
+    monkeypatch.setattr(Optimizer, "_accelerator_graph_capture_health_check", lambda self: queries.append(self))
+    target = torch.randn(6, 5, generator=torch.Generator().manual_seed(1))
+    trained = []
+    for kind in (torch.optim.Adam, CpuAdam):
+        weights = torch.zeros(6, 5, requires_grad=True)
+        optimizer = kind([weights], lr=0.05)
+        for _ in range(30):
+            optimizer.zero_grad()
+            (weights - target).pow(3).abs().sum().backward()
+            optimizer.step()
+        trained.append(weights.detach())
+    assert torch.equal(trained[0], trained[1])
+    assert len(queries) == 30  # Adam's 30 queries; CpuAdam asked none with every parameter on the CPU
+    monkeypatch.setattr(Optimizer, "_accelerator_graph_capture_health_check", original)

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from ..data.recall_tasks import IGNORE, KeyValueBatch
 from ..memory.mixers import Mixer, build_memory
+from .backprop import CpuAdam
 
 
 class KeyValueNet(nn.Module):
@@ -160,7 +161,7 @@ class RecallModule(pl.LightningModule):
         self.log("val_acc", (scores.argmax(-1) == answers).float().mean(), on_epoch=True, logger=False)
 
     def configure_optimizers(self):
-        return torch.optim.Adam(self.parameters(), lr=self.hparams["lr"])
+        return CpuAdam(self.parameters(), lr=self.hparams["lr"])
 
 
 def fit(
