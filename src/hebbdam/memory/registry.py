@@ -44,6 +44,12 @@ class MemoryKind:
     description: str
     primary: bool = True
 
+    @property
+    def pairwise(self) -> bool:
+        """Built from pairwise weights W (D, D): D² numbers and D² per state per sweep whatever it stores (a slot,
+        hidden-unit or feature memory grows with what it stores instead)."""
+        return "pairwise" in self.accepts
+
     def __post_init__(self):
         unknown = [t for t in self.accepts if t not in TARGETS]
         if not self.accepts or unknown:
