@@ -64,3 +64,22 @@ def test_kinds_build_the_memories_a_rule_wrote():
     assert get_kind("hopfield").parameters(12, 0) == 144 and get_kind("dense").parameters(12, 6) == 72
     with pytest.raises(ValueError, match="separation"):
         build("dense", x, 12)
+
+
+@pytest.mark.parametrize("name", ["hopfield", "dense", "softmax"])
+def test_a_binary_kind_relaxes_asynchronously_and_a_continuous_one_is_refused(name):
+    """``MemoryKind.binary`` is what retrieval's ±1 arms read to choose asynchronous relaxation or one step."""
+    from hebbdam.dynamics import relax
+    from hebbdam.settings.retrieval import BINARY_MODELS
+
+    assert name in BINARY_MODELS  # the kinds retrieval's ±1 arms build are registry kinds
+    x = patterns(4, 16)
+    stored = get_rule("hebb").fit(x) if name == "hopfield" else x
+    memory = build(name, stored, 16, {"beta": 2.0} if name == "softmax" else {}, Power(3) if name == "dense" else None)
+    if get_kind(name).binary:
+        states = relax(memory, x, mode="async", generator=torch.Generator().manual_seed(0)).states
+        assert states.shape == x.shape and bool((states.abs() == 1).all())
+    else:
+        with pytest.raises(ValueError, match="binary memory"):
+            relax(memory, x, mode="async")
+    assert get_kind(name).binary == (name != "softmax")

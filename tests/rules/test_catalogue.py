@@ -32,6 +32,15 @@ def test_every_memory_kind_is_in_the_catalogue_as_it_is_registered():
         assert catalogue.KIND_ACCEPTS[name] == kind.accepts, name
         for dim, size in ((7, 3), (100, 40), (784, 1000)):
             assert catalogue.parameter_count(name, dim, size) == kind.parameters(dim, size), name
+        assert catalogue.is_pairwise(name) == kind.pairwise, name
+
+
+def test_a_pairwise_kind_holds_d_squared_numbers_whatever_it_stores():
+    """What capacity's cost order and memory check read from ``pairwise``: D² numbers, not one row per pattern."""
+    pairwise = [name for name in registry.kind_names() if registry.get_kind(name).pairwise]
+    assert "hopfield" in pairwise and "dense" not in pairwise and "softmax" not in pairwise
+    for name in pairwise:
+        assert {registry.get_kind(name).parameters(100, size) for size in (1, 40, 1000)} == {100 * 100}, name
 
 
 def test_the_memory_names_the_settings_offer_are_the_memory_modules_names():

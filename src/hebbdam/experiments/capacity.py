@@ -27,7 +27,7 @@ from ..errors import HebbdamError
 from ..lit import store
 from ..lit.storage import collected_curves
 from ..logs import say
-from ..memory import Hopfield, Memory, RandomFeatureDAM
+from ..memory import Hopfield, Memory, RandomFeatureDAM, get_kind
 from ..metrics import binarise, crossing, exact_recall, grid_estimate, largest_load_above, loglog_slope, overlap
 from ..parallel import map_fits
 from ..settings import capacity as schema
@@ -134,11 +134,11 @@ def timed_point(point: tuple[Arm, int, float, Settings]) -> tuple[dict, float, l
 
 
 def point_cost(point: tuple[Arm, int, float, Settings]) -> float:
-    """A rough relative cost of a point, so the longest start first: patterns × D² for pairwise writes and sweeps,
-    patterns² × D for slot memories (every probe against every memory)."""
+    """A rough relative cost of a point, so the longest start first: patterns × D² for a pairwise memory (its write
+    and sweeps, ``MemoryKind.pairwise``), patterns² × D for the others (every probe against every stored row)."""
     arm, dim, load, _ = point
     count = max(1, round(load * dim))
-    return float(count * dim * dim if arm.model in ("hopfield", "backprop") else count * count * dim)
+    return float(count * dim * dim if get_kind(arm.kind).pairwise else count * count * dim)
 
 
 def _rounded(value: float | None) -> float | None:

@@ -49,7 +49,7 @@ from ..data.prepare import SPLITS, load_processed
 from ..dynamics import relax, single_cpu_thread
 from ..engine import recall_precision
 from ..logs import say
-from ..memory import Amari, DenseAM, Kohonen, ModernHopfield, Power, build
+from ..memory import Amari, DenseAM, Kohonen, ModernHopfield, Power, build, get_kind
 from ..memory.core import normalised_separate, project
 from ..memory.universal import EPS, SIMILARITIES, squared_euclidean
 from ..metrics import binarise
@@ -98,8 +98,9 @@ def binary_memory(arm: BinaryArm, patterns: Tensor):
 
 
 def binary_recall(arm: BinaryArm, memory, queries: Tensor, max_sweeps: int, generator: torch.Generator) -> Tensor:
-    """(B, D) ±1 queries → (B, D) states in [-1, 1]."""
-    if arm.model == "softmax":
+    """(B, D) ±1 queries → (B, D) states in [-1, 1]: a binary kind (``MemoryKind.binary``) relaxes asynchronously, a
+    continuous one (the softmax memory) is read in one step, as Millidge et al. read it."""
+    if not get_kind(arm.model).binary:
         with torch.no_grad():
             return memory.step(queries)
     return relax(memory, queries, mode="async", max_sweeps=max_sweeps, generator=generator).states

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from torch import Tensor
 
 from ..settings.catalogue import TARGETS  # noqa: F401  (re-exported: memory.TARGETS)
-from .base import Memory
+from .base import BinaryMemory, Memory
 from .separation import Separation
 
 # targets that are not an associative memory: the classifiers read them (lit.backprop.Readout, experiments/*)
@@ -43,6 +43,18 @@ class MemoryKind:
     classes: tuple[type, ...]
     description: str
     primary: bool = True
+
+    @property
+    def pairwise(self) -> bool:
+        """Built from pairwise weights W (D, D): D² numbers and D² per state per sweep whatever it stores (a slot,
+        hidden-unit or feature memory grows with what it stores instead)."""
+        return "pairwise" in self.accepts
+
+    @property
+    def binary(self) -> bool:
+        """Its states are ±1 and it relaxes one neuron at a time (``dynamics.relax`` async needs a
+        :class:`~hebbdam.memory.base.BinaryMemory`); a continuous memory (softmax, universal) is read in steps."""
+        return all(issubclass(cls, BinaryMemory) for cls in self.classes)
 
     def __post_init__(self):
         unknown = [t for t in self.accepts if t not in TARGETS]

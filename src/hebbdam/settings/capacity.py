@@ -28,6 +28,7 @@ from .arms import (
     WrittenOptions,
     options_of,
 )
+from .catalogue import is_pairwise
 from .common import (
     SEPARATION,
     trainer_options,
@@ -36,9 +37,10 @@ from .common import (
 MODELS = ("hopfield", "dense", "tensor4", "random_features", "backprop")
 
 
-# models written without a registry rule: DrDAM's own additive write (its Ω from the trial's generator), and a pairwise
-# W trained by gradient descent; every other model is a memory kind of the registry, filled by a rule it accepts
-DIRECT_WRITES = ("random_features", "backprop")
+# models written without a registry rule, and the registry kind their write is read as: DrDAM's own additive write (its
+# Ω from the trial's generator), and a pairwise W trained by gradient descent (lit.backprop.PairwiseWeights, exported as
+# a hopfield memory); every other model is a memory kind of the registry, filled by a rule it accepts
+DIRECT_WRITES = {"random_features": "random_features", "backprop": "hopfield"}
 
 
 DYNAMICS = ("async", "sync", "one-step")
@@ -99,8 +101,13 @@ class Arm:
             raise ConfigError(
                 section.key("dynamics"), "sync or one-step for a continuous random-feature memory", self.dynamics
             )
-        check_fits_in_memory(section, self.model, self.dims, self.loads)
+        check_fits_in_memory(section, self.kind, self.dims, self.loads)
         return self
+
+    @property
+    def kind(self) -> str:
+        """The memory-registry kind of this arm's memory (a backprop arm's trained W is a hopfield memory)."""
+        return DIRECT_WRITES.get(self.model, self.model)
 
     @property
     def mirror(self) -> bool:
@@ -153,12 +160,13 @@ class Settings:
         return self
 
 
-def check_fits_in_memory(section: Params, model: str, dims: list[int], loads: list[float]) -> None:
-    """Refuse, before allocating, a grid whose largest point needs more than half of this machine's memory."""
+def check_fits_in_memory(section: Params, kind: str, dims: list[int], loads: list[float]) -> None:
+    """Refuse, before allocating, a grid whose largest point needs more than half of this machine's memory: a memory
+    of registry kind ``kind`` holds D² numbers when it is pairwise, else one row per stored pattern."""
     import psutil
 
     dim, patterns = max(dims), math.ceil(max(loads) * max(dims))
-    weights = 8 * dim * dim if model in ("hopfield", "backprop") else 8 * patterns * dim  # float64 W or memories
+    weights = 8 * dim * dim if is_pairwise(kind) else 8 * patterns * dim  # float64 W or memories
     needed = 3 * weights + 4 * patterns * dim  # the write, the fields of a sweep and the patterns
     available = psutil.virtual_memory().total
     if needed > available / 2:

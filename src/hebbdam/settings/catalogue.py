@@ -222,6 +222,13 @@ def trains(rule: RuleInfo, kind: str) -> bool:
     return rule.target in KIND_ACCEPTS[kind]
 
 
+def is_pairwise(kind: str) -> bool:
+    """Whether memory kind ``kind`` is built from pairwise weights W (D, D) (``memory.registry.MemoryKind.pairwise``,
+    torch-free): it holds D² numbers and a sweep costs D² per state whatever it stores, where a slot, hidden-unit or
+    feature memory grows with the patterns it stores."""
+    return "pairwise" in KIND_ACCEPTS[kind]
+
+
 def parameter_count(kind: str, dim: int, size: int) -> int:
     """M of memory kind ``kind`` at dimension D and size knob ``size`` (hopfield D², random_features 2Y, quadruplets M,
     a slot or hidden-unit memory K·D)."""

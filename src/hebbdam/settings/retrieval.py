@@ -37,7 +37,7 @@ from .common import (
 CORRUPTIONS = ("bottom_half", "pixel_mask", "gaussian", "border")
 
 
-BINARY_MODELS = ("hopfield", "dense", "softmax")
+BINARY_MODELS = ("hopfield", "dense", "softmax")  # the registry kinds the ±1 arms build (tests/memory/test_registry)
 
 
 @dataclass(frozen=True, kw_only=True)
