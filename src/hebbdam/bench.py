@@ -308,7 +308,9 @@ def _store_case(rows: torch.Tensor, batch: int) -> tuple[Callable[[], object], C
         return fit(HebbianModule(rule, rows.shape[1]), PatternDataModule(rows, batch), {}, max_epochs=1, logger=False)
 
     def plain() -> object:
-        return write_plain(HebbianModule(rule, rows.shape[1]), rows, batch, 1)
+        module = HebbianModule(rule, rows.shape[1])
+        write_plain(module, rows, batch, 1)
+        return module
 
     return lightning, plain
 
