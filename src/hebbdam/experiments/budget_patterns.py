@@ -222,7 +222,18 @@ def build_memory(
         return Filled(start, {"lr": lr, "init": init, "updates": 0, "converged": False, "stalled": False,
                               "loss": DIVERGED_LOSS, "kept": "start", "diverged": True})  # fmt: skip
     memory, kept = keep_better(fitted.memory.export(), start, trial, settings)
-    return Filled(memory, {"lr": lr, "init": init, **fitted.fit_summary, "kept": kept})
+    return Filled(memory, {"lr": lr, "init": init, **solved_reading(fitted.fit_summary, start, trial, settings),
+                           "kept": kept})  # fmt: skip
+
+
+def solved_reading(summary: dict, start: Memory, trial: Trial, settings: Settings) -> dict:
+    """A fit's summary, with a stalled fit (``lit.backprop.Plateau``: flat at its first window's loss) read as
+    converged where its start already recalls every stored pattern exactly: nothing is left to learn on the
+    criterion (the sweep trains such starts; the grid keeps them untrained, :func:`build_memory`'s ``skip_solved``).
+    A stalled fit from any other start stays stalled and not converged."""
+    if summary["stalled"] and score(start, trial, settings)["exact"] == 1.0:
+        return {**summary, "stalled": False, "converged": True}
+    return summary
 
 
 def unit_norms(units: torch.Tensor, power: float, patterns: torch.Tensor) -> dict[str, float]:
