@@ -271,8 +271,8 @@ def test_an_lr_sweep_is_extended_past_the_edge_it_chooses(patterns_params, monke
     arm = replace(arm, options={**arm.options, "lrs": [0.01, 0.1, 1.0], "inits": ["written"]})
 
     def planted(arm, trial, size, settings, lr, init):
-        info = {"lr": lr, "init": init, "kept": "trained", "updates": 1, "converged": True, "stalled": False, "loss": 0.0}
-        return e8a.Filled(None, {**info, "distance": abs(math.log(lr / best))})
+        info = {"lr": lr, "init": init, "kept": "trained", "updates": 1, "converged": True, "stalled": False}
+        return e8a.Filled(None, {**info, "loss": 0.0, "distance": abs(math.log(lr / best))})
 
     monkeypatch.setattr(e8a, "build_memory", planted)
     monkeypatch.setattr(e8a, "score", lambda memory, trial, settings: {"exact": 0.0, "bit_error": 0.0})
@@ -344,8 +344,8 @@ def test_an_lr_sweep_every_fit_solves_moves_to_the_next_load(patterns_params, mo
 
     def planted(arm, trial, size, settings, lr, init):
         count = trial.patterns.shape[0]
-        info = {"lr": lr, "init": init, "kept": "trained", "updates": 1, "converged": True, "stalled": False, "loss": 0.0}
-        return e8a.Filled(count, {**info, "distance": abs(math.log(lr / 0.1))})
+        info = {"lr": lr, "init": init, "kept": "trained", "updates": 1, "converged": True, "stalled": False}
+        return e8a.Filled(count, {**info, "loss": 0.0, "distance": abs(math.log(lr / 0.1))})
 
     monkeypatch.setattr(e8a, "build_memory", planted)
     monkeypatch.setattr(e8a, "score", lambda count, trial, settings: {"exact": 1.0 if count <= 6 else 0.5,
@@ -504,8 +504,8 @@ def test_the_plateau_reads_a_noisy_flat_loss_as_flat_only_with_its_noise_test_an
     """A minibatch loss scattering by 100% around a constant (a solved stored set under fresh random flips) never
     agrees within 1% between two windows, so only the noise test (window means within 2 standard errors) stops it;
     after a first window at 3 it has fallen (converged); scattering so from its first window on (that window 10%
-    higher) it never fell by more than its scatter (stalled, not converged); a loss falling by 1% per update with a 5% scatter is not flat
-    under either test (its fall per window is many standard errors)."""
+    higher) it never fell by more than its scatter (stalled, not converged); a loss falling by 1% per update with a 5%
+    scatter is not flat under either test (its fall per window is many standard errors)."""
     from hebbdam.lit.backprop import Plateau
 
     generator = torch.Generator().manual_seed(0)

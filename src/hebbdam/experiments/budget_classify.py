@@ -5,15 +5,16 @@ Three classifiers per K and seed, all with K hidden units on the same images:
    V (C, K) written by the local delta rule (rule ``delta_readout``) — local end to end;
 2. ``top_layer``: the same frozen layer with K&H 2019's supervised top layer c = tanh(β V h), loss Σ|c - t|^m,
    trained by backprop (Adam) — local features, backprop readout;
-3. ``backprop``: the Krotov & Hopfield 2016 dense-memory classifier trained end to end by backprop (K memories,
-   pixels in [-1, 1]), one network per (n, T) arm and learning rate. Each fit runs until its training loss reaches a
-   plateau (``lit.backprop.Plateau`` per epoch: the epoch losses over the last ``patience`` epochs within a relative
-   ``tolerance``) or ``cap`` epochs, and records the epochs it used, ``converged`` (False when the cap came
-   first) and ``stalled`` (the epoch losses flat at the first epoch's: the optimiser never moved it; not converged
-   either; ``backprop_stalled`` counts the kept fits that stalled). At the first seed of each K every (n, T) arm × ``lrs`` is trained and the lowest validation error is
-   kept; when its lr is the smallest or largest tried, one more lr past that edge (same factor, at most twice;
-   ``lrs_tried`` and ``lr_at_edge`` recorded). The other seeds train that arm and lr. Independent fits run in
-   parallel processes (``parallel.map_fits``). A K where any kept fit did not converge is flagged.
+3. ``backprop``: the Krotov & Hopfield 2016 dense-memory classifier trained end to end by backprop (K memories, pixels
+   in [-1, 1]), one network per (n, T) arm and learning rate. Each fit runs until its training loss reaches a plateau
+   (``lit.backprop.Plateau`` per epoch: the epoch losses over the last ``patience`` epochs within a relative
+   ``tolerance``) or ``cap`` epochs, and records the epochs it used, ``converged`` (False when the cap came first) and
+   ``stalled`` (the epoch losses flat at the first epoch's: the optimiser never moved it; not converged either;
+   ``backprop_stalled`` counts the kept fits that stalled). At the first seed of each K every (n, T) arm × ``lrs`` is
+   trained and the lowest validation error is kept; when its lr is the smallest or largest tried, one more lr past that
+   edge (same factor, at most twice; ``lrs_tried`` and ``lr_at_edge`` recorded). The other seeds train that arm and lr.
+   Independent fits run in parallel processes (``parallel.map_fits``). A K where any kept fit did not converge is
+   flagged.
 4. ``bcpnn_delta_readout`` / ``bcpnn_top_layer``: the readouts of (1) and (2) on a BCPNN hidden layer of the same K
    units instead (Bayesian-Hebbian, local, no labels; Ravichandran, Lansner & Herman 2020, the simplest variant: no
    structural plasticity: each hidden hypercolumn sees a fixed random ``connectivity`` share of the pixels): each

@@ -645,8 +645,8 @@ def capacity(points: list[dict], samples: int, generator: torch.Generator) -> di
 def training_summary(fits: list[dict]) -> dict:
     """Backprop's convergence at one (condition, masking, K): every fit's record, whether all reached the plateau
     (and none stalled), how many of the ``count`` fits stopped at the cap instead (``at_cap``), how many stalled
-    (``stalled``: flat at their first epoch's loss, :class:`hebbdam.lit.backprop.Plateau`), the median (upper) and most updates
-    used, how many fits kept the trained units and how many their start, and the sweep's lrs
+    (``stalled``: flat at their first epoch's loss, :class:`hebbdam.lit.backprop.Plateau`), the median (upper) and
+    most updates used, how many fits kept the trained units and how many their start, and the sweep's lrs
     tried and whether the chosen lr still sits on an edge of them."""
     swept = next(f for f in fits if "swept" in f)
     updates = sorted(f["updates"] for f in fits)

@@ -153,8 +153,8 @@ def draw_trial(arm: Arm, dim: int, size: int, count: int, trial: int, settings: 
 @dataclass(frozen=True)
 class Filled:
     """A filled memory and what its filling reports: for a backprop fit ``lr``, ``init``, ``updates``,
-    ``converged``, ``stalled``, ``loss``; for ``krotov_hopfield`` ``unit_norm`` (the mean p-norm of its units, 1 at its fixed
-    point)."""
+    ``converged``, ``stalled``, ``loss``; for ``krotov_hopfield`` ``unit_norm`` (the mean p-norm of its units, 1 at
+    its fixed point)."""
 
     memory: Memory
     info: dict
@@ -548,9 +548,9 @@ def training_summary(points: list[dict], choice: dict) -> dict:
     """A backprop arm's fits at one budget: the lr and init chosen by the sweep (and the sweep, each fit with its own
     flag), the updates every fit of the grid took (median and largest), how many stopped on the cap rather than on the
     plateau or stalled (``fits_not_converged``), how many stalled (``fits_stalled``: flat at their start's loss,
-    :class:`hebbdam.lit.backprop.Plateau`), and whether the chosen fit of the sweep and every fit of the grid stopped on the
-    plateau (``converged``); the updates are over the fits that trained; ``fits_solved_start``: fits of the grid whose
-    start already recalled every stored pattern, kept untrained (0 updates; :func:`build_memory`)."""
+    :class:`hebbdam.lit.backprop.Plateau`), and whether the chosen fit of the sweep and every fit of the grid stopped on
+    the plateau (``converged``); the updates are over the fits that trained; ``fits_solved_start``: fits of the grid
+    whose start already recalled every stored pattern, kept untrained (0 updates; :func:`build_memory`)."""
     fits = [
         (updates, solved)
         for p in points

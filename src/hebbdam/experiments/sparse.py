@@ -550,8 +550,8 @@ def training_note(result: dict) -> str:
     fit = result["training"]
     return (
         f"[backprop lr {fit['lr']}, {fit['updates_median']} updates (max {fit['updates_max']}), {fit['status']}, "
-        f"{fit['fits_not_converged'] - fit['fits_stalled']} of {fit['fits']} at the cap, {fit['fits_stalled']} stalled, "
-        f"{fit['updates_total']} updates in all] "
+        f"{fit['fits_not_converged'] - fit['fits_stalled']} of {fit['fits']} at the cap, "
+        f"{fit['fits_stalled']} stalled, {fit['updates_total']} updates in all] "
     )
 
 

@@ -532,8 +532,9 @@ def fit_until_plateau(
     gradient updates are spent. ``updates_per_epoch``: an epoch (the plateau's check) repeats the rows so that it
     holds at least this many batches (a small P would otherwise pay Lightning's per-epoch cost at every update).
     Returns {updates, epochs, converged, stalled, loss (the last epoch's mean training loss)}; a cap reached before
-    the plateau reads not converged, a plateau at the start's loss stalled and not converged (:class:`Plateau`). Runs in :func:`hebbdam.lit.loop.fit_plain` where
-    :func:`~hebbdam.lit.loop.plain_loop_applies` (else Lightning)."""
+    the plateau reads not converged, a plateau at the start's loss stalled and not converged (:class:`Plateau`).
+    Runs in :func:`hebbdam.lit.loop.fit_plain` where :func:`~hebbdam.lit.loop.plain_loop_applies` (else
+    Lightning)."""
     from .data import PatternDataModule
     from .loop import fit_plain, plain_loop_applies
     from .trainer import fit
