@@ -348,7 +348,10 @@ class Plateau(pl.Callback):
     ``stalled``, not ``converged``: the optimiser never moved the loss (a vanishing gradient, an lr too small), so its
     loss is no result about the optimiser either. A stalled fit stops as a converged one does (its loss is flat: the
     cap would spend updates on a loss that, by the same test, is not moving, and every other field of the fit stays
-    what the flat reading gives); a loss at ``floor`` from the first reading on is solved, hence converged.
+    what the flat reading gives); a loss at ``floor`` from the first reading on is solved, hence converged. The start
+    is a reading, not the very first update's loss (one minibatch under fresh flips scatters too much to compare): a
+    fit that finishes its whole fall inside its first window or epoch also reads stalled, which says that window is
+    too long to show its fit, not that the fit converged.
 
     ``noise`` > 0 (unit "update" only) also counts a window as flat when the two window means differ by at most
     ``noise`` standard errors of their difference, √(s²_before/w + s²_now/w) from the per-update losses of each
