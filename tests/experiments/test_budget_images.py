@@ -481,7 +481,8 @@ def test_a_diverged_backprop_fit_is_a_failed_candidate_that_keeps_its_start(monk
 
     fitted = e8b.sweep_backprop(arm, 4, task, 0, Tiny())
     failed = [f for f in fitted.fit["swept"] if f["lr"] == 0.03]
-    assert failed == [{"lr": 0.03, "init": "slots", "loss": e8b.DIVERGED_LOSS, "updates": 0, "converged": False}]
+    failure = {"lr": 0.03, "init": "slots", "loss": e8b.DIVERGED_LOSS, "updates": 0}
+    assert failed == [{**failure, "converged": False, "stalled": False}]
     assert fitted.fit["lr"] in (0.003, 0.01) and fitted.fit["lrs_tried"][-1] == 0.03
     alone = e8b.train_backprop(arm, 4, task, 0, 0.03, "slots", Tiny())
     assert alone.fit["diverged"] is True and torch.equal(alone.trained.keys, alone.start.keys)

@@ -50,6 +50,7 @@ def test_denoising_with_a_noise_plateau_is_bitwise_the_lightning_fit(monkeypatch
 
     (w_plain, s_plain, u_plain), (w_light, s_light, u_light) = both_paths(monkeypatch, fit)
     assert 0 < s_plain["updates"] < 200 and s_plain["converged"]  # stopped by the plateau, mid-fit
+    assert s_plain["stalled"] is False  # the loss fell from its first window before it flattened
     assert u_plain == u_light  # every update's loss, as a float
     assert s_plain == s_light
     assert torch.equal(w_plain, w_light)
@@ -67,8 +68,59 @@ def test_fit_until_plateau_shuffled_and_annealed_is_bitwise_the_lightning_fit(mo
 
     (w_plain, s_plain), (w_light, s_light) = both_paths(monkeypatch, fit)
     assert s_plain["epochs"] >= 2
-    assert s_plain == s_light  # updates, epochs, converged, and the epoch mean bit for bit
+    assert s_plain["stalled"] is False
+    assert s_plain == s_light  # updates, epochs, converged, stalled, and the epoch mean bit for bit
     assert torch.equal(w_plain, w_light)
+
+
+def vanishing(seed=5):
+    """A DAM whose gradient vanishes: F = x⁸ on overlaps ξ·s/D of about 0.02 at start N(0, 0.1²) gives fields of
+    about 1e-14, so every recalled state is ≈ 0 and the denoising loss stays at 1 (E7's n = 8 at its start)."""
+    return MemoryMatrix(6, 20, Power(8), init_std=0.1, seed=seed)
+
+
+def test_a_fit_whose_loss_stays_at_its_start_reads_stalled_not_converged_on_both_loops(monkeypatch):
+    """Per epoch (fit_until_plateau): the loss flat at its first epoch's value, above the floor, stops the fit
+    (flat) but reads stalled and not converged, the same on both loops."""
+    x = patterns(13, 20, seed=1)
+
+    def fit():
+        module = BackpropModule(vanishing(), Denoising(steps=2, flip=0.1), lr=0.02, seed=5)
+        return fit_until_plateau(module, x, 4, 400, 20, 0.02, None, floor=0.05, updates_per_epoch=10)
+
+    plain, lightning = both_paths(monkeypatch, fit)
+    assert plain["stalled"] is True and plain["converged"] is False
+    assert plain["updates"] < 400 and plain["loss"] == pytest.approx(1.0, abs=1e-3)  # stopped flat, at its start
+    assert plain == lightning
+
+
+def test_a_denoising_fit_flat_at_its_start_reads_stalled_on_both_loops(monkeypatch):
+    """Per update with the noise test (fit_denoising's fit_summary): the same reading."""
+    x = patterns(10, 20)
+
+    def fit():
+        plateau = Plateau(window=5, tolerance=0.01, floor=1e-3, noise=2.0)
+        module = fit_denoising(vanishing(3), x, flip=0.2, lr=0.03, updates=200, batch_size=4, seed=3,
+                               trainer_options={}, logger=False, plateau=plateau)  # fmt: skip
+        return module.fit_summary
+
+    plain, lightning = both_paths(monkeypatch, fit)
+    assert plain["stalled"] is True and plain["converged"] is False and plain["updates"] < 200
+    assert plain == lightning
+
+
+def test_a_loss_at_the_floor_from_the_first_reading_is_solved_not_stalled(monkeypatch):
+    """A fit whose first epoch already sits at or under the floor is converged (the criterion is solved), however
+    little the loss moved."""
+    x = patterns(13, 20, seed=1)
+
+    def fit():
+        module = BackpropModule(vanishing(), Denoising(steps=2, flip=0.1), lr=0.02, seed=5)
+        return fit_until_plateau(module, x, 4, 400, 20, 0.02, None, floor=2.0, updates_per_epoch=10)
+
+    plain, lightning = both_paths(monkeypatch, fit)
+    assert plain["converged"] is True and plain["stalled"] is False and plain["epochs"] == 1
+    assert plain == lightning
 
 
 def test_a_diverging_learning_rate_raises_through_the_plain_loop_as_through_lightning(monkeypatch):

@@ -93,17 +93,23 @@ def test_bcpnn_weights_are_log_odds_of_the_estimated_probabilities():
     assert float(counts[0, 0]) == 50
 
 
-def bcpnn_recall(log: bool) -> float:
+def bcpnn_recall() -> float:
     """Fraction of 100 modular patterns (H = 40 hypercolumns of M = 10) recalled exactly from half of their units."""
     patterns = modular(100, 40, 10, generator(6))
     cues = sparse_cue(patterns, 0.5, 0.0, generator(7))
-    memory = build("bcpnn", get_rule("bcpnn").fit(patterns), 400, {"hypercolumns": 40, "log": log})
+    memory = build("bcpnn", get_rule("bcpnn").fit(patterns), 400, {"hypercolumns": 40})
     return float((memory.winners(cues) == patterns).all(1).double().mean())
 
 
-def test_bcpnn_completes_half_patterns_and_without_its_log_it_fails():
-    assert bcpnn_recall(log=True) >= 0.95
-    assert bcpnn_recall(log=False) < 0.8  # the planted break: ratios and probabilities instead of their logs
+def test_bcpnn_completes_half_patterns_and_without_its_log_it_fails(monkeypatch):
+    assert bcpnn_recall() >= 0.95
+    log_odds = sparse_memory.bcpnn_parameters
+
+    def without_log(counts, floor):  # the planted break: ratios and probabilities instead of their logs
+        return tuple(t.exp() for t in log_odds(counts, floor))
+
+    monkeypatch.setattr(sparse_memory, "bcpnn_parameters", without_log)
+    assert bcpnn_recall() < 0.8
 
 
 def test_bcpnn_soft_winner_take_all_is_normalised_per_hypercolumn():

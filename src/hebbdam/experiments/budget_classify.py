@@ -5,14 +5,16 @@ Three classifiers per K and seed, all with K hidden units on the same images:
    V (C, K) written by the local delta rule (rule ``delta_readout``) — local end to end;
 2. ``top_layer``: the same frozen layer with K&H 2019's supervised top layer c = tanh(β V h), loss Σ|c - t|^m,
    trained by backprop (Adam) — local features, backprop readout;
-3. ``backprop``: the Krotov & Hopfield 2016 dense-memory classifier trained end to end by backprop (K memories,
-   pixels in [-1, 1]), one network per (n, T) arm and learning rate. Each fit runs until its training loss reaches a
-   plateau (``lit.backprop.Plateau`` per epoch: the epoch losses over the last ``patience`` epochs within a relative
-   ``tolerance``) or ``cap`` epochs, and records the epochs it used and ``converged`` (False when the cap came
-   first). At the first seed of each K every (n, T) arm × ``lrs`` is trained and the lowest validation error is
-   kept; when its lr is the smallest or largest tried, one more lr past that edge (same factor, at most twice;
-   ``lrs_tried`` and ``lr_at_edge`` recorded). The other seeds train that arm and lr. Independent fits run in
-   parallel processes (``parallel.map_fits``). A K where any kept fit did not converge is flagged.
+3. ``backprop``: the Krotov & Hopfield 2016 dense-memory classifier trained end to end by backprop (K memories, pixels
+   in [-1, 1]), one network per (n, T) arm and learning rate. Each fit runs until its training loss reaches a plateau
+   (``lit.backprop.Plateau`` per epoch: the epoch losses over the last ``patience`` epochs within a relative
+   ``tolerance``) or ``cap`` epochs, and records the epochs it used, ``converged`` (False when the cap came first) and
+   ``stalled`` (the epoch losses flat at the first epoch's: the optimiser never moved it; not converged either;
+   ``backprop_stalled`` counts the kept fits that stalled). At the first seed of each K every (n, T) arm × ``lrs`` is
+   trained and the lowest validation error is kept; when its lr is the smallest or largest tried, one more lr past that
+   edge (same factor, at most twice; ``lrs_tried`` and ``lr_at_edge`` recorded). The other seeds train that arm and lr.
+   Independent fits run in parallel processes (``parallel.map_fits``). A K where any kept fit did not converge is
+   flagged.
 4. ``bcpnn_delta_readout`` / ``bcpnn_top_layer``: the readouts of (1) and (2) on a BCPNN hidden layer of the same K
    units instead (Bayesian-Hebbian, local, no labels; Ravichandran, Lansner & Herman 2020, the simplest variant: no
    structural plasticity: each hidden hypercolumn sees a fixed random ``connectivity`` share of the pixels): each
@@ -120,11 +122,9 @@ def frozen_layer(units: int, train: Split, seed: int, settings: Settings) -> Ten
     return store(train.images, rule, settings.trainer, settings.batch_size, seed, max_epochs=epochs).stored.cpu()
 
 
-def bcpnn_layer(units: int, train: Split, seed: int, settings: Settings, log: bool = True) -> Bayesian:
+def bcpnn_layer(units: int, train: Split, seed: int, settings: Settings) -> Bayesian:
     """K BCPNN hidden units learned from the training pixels (module docstring, arm 4), seeded by (seed, "bcpnn")."""
-    return learn_bayesian_layer(
-        train.images, units, settings.bcpnn, settings.batch_size, generator_for(seed, "bcpnn"), log=log
-    )
+    return learn_bayesian_layer(train.images, units, settings.bcpnn, settings.batch_size, generator_for(seed, "bcpnn"))
 
 
 def readouts(weights: Tensor, splits: tuple[Split, Split, Split], classes: int, seed: int, settings: Settings) -> dict:
@@ -208,6 +208,7 @@ def train_network(
         "epochs": fitted["epochs"],
         "updates": fitted["updates"],
         "converged": fitted["converged"],
+        "stalled": fitted["stalled"],
         "train_loss": round(float(fitted["loss"]), 6),
         "val_error": error_rate(memories, val.images, val.labels, arm.n, classes),
         "test_error": error_rate(memories, test.images, test.labels, arm.n, classes),
@@ -258,7 +259,7 @@ def network(
         return index
 
     tried, index, edge = extended_sweep(list(settings.backprop.lrs), train, best, lambda t: t["lr"])
-    keys = ("arm", "lr", "epochs", "converged", "val_error")
+    keys = ("arm", "lr", "epochs", "converged", "stalled", "val_error")
     return {**tried[index], "tried": [{key: t[key] for key in keys} for t in tried], **edge}
 
 
@@ -308,6 +309,7 @@ def run(settings: Settings) -> tuple[dict, list[dict]]:
             **{arm: _mean_std(per_arm[arm]) for arm in ARMS},
             "backprop_chosen": chosen,
             "backprop_converged": all(t["converged"] for t in training),
+            "backprop_stalled": sum(t["stalled"] for t in training),
             "backprop_training": training,
             "gap_top_layer_minus_backprop": _mean_std(gap),
             "gap_delta_readout_minus_backprop": _mean_std(local_gap),

@@ -36,8 +36,8 @@ then serve every other P and seed). A fit whose weights turn non-finite (``error
 candidate: ranked last, its start kept, ``diverged`` recorded. The trained units are kept only where they recover more
 of the stored set than the units they started from (``kept``: "trained" / "start"; the stored set is the test set, so
 this too is memorisation). Independent fits run in parallel processes (``parallel.map_fits``: the record is the same for
-any worker count). The record stores each fit's updates, lr, init, ``kept`` and ``converged`` (False when the cap came
-first).
+any worker count). The record stores each fit's updates, lr, init, ``kept``, ``converged`` (False when the cap came
+first) and ``stalled`` (flat at its first epoch's loss: the optimiser never moved it; not converged either).
 
 Protocol (Millidge et al. 2022, as E3 ``retrieval``): the query is the image with its bottom half hidden, the hidden
 pixels set by each ``masking`` convention: ``background`` (c = -1, the background value: pixel 0 in grey, -1 in the ±1
@@ -222,24 +222,24 @@ def fill(arm: Arm, units: int, task: Task, seed: int, settings) -> Units | Clipp
     return Units(state, state)
 
 
-def bayesian_traces(stored: Tensor, units: int, options: dict, seed: int, log: bool = True) -> Traces:
+def bayesian_traces(stored: Tensor, units: int, options: dict, seed: int) -> Traces:
     """The traces of K BCPNN hidden units learned without labels from the (P, D) centred stored images, as pixels
     x = (c + 1)/2 ∈ [0, 1] (``rules.bayesian_hidden``: weights log(p_ij/(p_i p_j)), soft winner-take-all per
-    hypercolumn, ``log=False`` a planted break)."""
+    hypercolumn)."""
     layer = BayesianLayer(
         minicolumns=units // int(options["hypercolumns"]),
         **{key: options[key] for key in LAYER_KEYS},
     )
     generator = torch.Generator().manual_seed(seed)
     pixels = (stored.double() + 1) / 2
-    return learn_bayesian_traces(pixels, units, layer, int(options["batch_size"]), generator, log)
+    return learn_bayesian_traces(pixels, units, layer, int(options["batch_size"]), generator)
 
 
-def bayesian_units(stored: Tensor, units: int, options: dict, seed: int, log: bool = True) -> Units:
+def bayesian_units(stored: Tensor, units: int, options: dict, seed: int) -> Units:
     """K BCPNN hidden units as DAM units: keys = values = the centred image each unit stands for, 2 p(x = 1 | j) − 1
     from its traces (:meth:`Traces.conditional_means`; K·D parameters, tied as the other arms), read by the same
     recall as every arm."""
-    traces = bayesian_traces(stored, units, options, seed, log)
+    traces = bayesian_traces(stored, units, options, seed)
     means = (2 * traces.conditional_means() - 1).to(stored.dtype)
     return Units(means, means)
 
@@ -247,7 +247,7 @@ def bayesian_units(stored: Tensor, units: int, options: dict, seed: int, log: bo
 def train_backprop(arm: Arm, units: int, task: Task, seed: int, lr: float, init: str, settings) -> Fitted:
     """K units started from the slots (the first K stored images, cycled when P < K) or at random, trained by Adam on
     :class:`Completion` of the stored images until the plateau or the cap (``lit.backprop.fit_until_plateau``):
-    the trained units, the start they came from and the fit's {updates, converged, loss, lr, init}."""
+    the trained units, the start they came from and the fit's {updates, epochs, converged, stalled, loss, lr, init}."""
     stored, options = task.stored, arm.options
     dim = stored.shape[1]
     separation = separation_at(task.condition.separation, dim)
@@ -272,7 +272,8 @@ def train_backprop(arm: Arm, units: int, task: Task, seed: int, lr: float, init:
             updates_per_epoch=CHECK_EVERY,
         )
     except DivergedError:  # a failed candidate of the sweep (ranked last), never a stopped stage: its start stands
-        failed = {"updates": 0, "converged": False, "loss": DIVERGED_LOSS, "lr": lr, "init": init, "diverged": True}
+        failed = {"updates": 0, "converged": False, "stalled": False, "loss": DIVERGED_LOSS, "lr": lr, "init": init,
+                  "diverged": True}  # fmt: skip
         return Fitted(Units(start, start), Units(start, start), failed)
     memories = trainable.memories.detach().cpu()
     fitted = {**fitted, "loss": round(float(fitted["loss"]), 6), "lr": lr, "init": init}
@@ -311,7 +312,7 @@ def sweep_backprop(arm: Arm, units: int, task: Task, seed: int, settings) -> Fit
     the lowest final training loss is kept, ties to the earlier), extended while the chosen lr is the sweep's smallest
     or largest by one more lr past that edge (``common.extended_sweep``, at most ``LR_EXTENSIONS``); then every other
     init at the lr chosen there, the lowest loss kept again. The kept fit with ``swept`` (lr, init, loss, updates,
-    converged of every try), ``lrs_tried`` and ``lr_at_edge`` (of the first init's sweep)."""
+    converged, stalled of every try), ``lrs_tried`` and ``lr_at_edge`` (of the first init's sweep)."""
     first, *others = arm.options["inits"]
 
     def train(lrs: list[float], inits: list[str]) -> list[Fitted]:
@@ -325,7 +326,7 @@ def sweep_backprop(arm: Arm, units: int, task: Task, seed: int, settings) -> Fit
     if others:
         tried = [*tried, *train([tried[index].fit["lr"]], others)]
         index = best(tried)
-    swept = [{key: f.fit[key] for key in ("lr", "init", "loss", "updates", "converged")} for f in tried]
+    swept = [{key: f.fit[key] for key in ("lr", "init", "loss", "updates", "converged", "stalled")} for f in tried]
     kept = tried[index]
     return Fitted(kept.trained, kept.start, {**kept.fit, "swept": swept, **edge})
 
@@ -642,15 +643,17 @@ def capacity(points: list[dict], samples: int, generator: torch.Generator) -> di
 
 
 def training_summary(fits: list[dict]) -> dict:
-    """Backprop's convergence at one (condition, masking, K): every fit's record, whether all reached the plateau,
-    how many of the ``count`` fits stopped at the cap instead (``at_cap``), the median (upper) and most updates
-    used, how many fits kept the trained units and how many their start, and the sweep's lrs
+    """Backprop's convergence at one (condition, masking, K): every fit's record, whether all reached the plateau
+    (and none stalled), how many of the ``count`` fits stopped at the cap instead (``at_cap``), how many stalled
+    (``stalled``: flat at their first epoch's loss, :class:`hebbdam.lit.backprop.Plateau`), the median (upper) and
+    most updates used, how many fits kept the trained units and how many their start, and the sweep's lrs
     tried and whether the chosen lr still sits on an edge of them."""
     swept = next(f for f in fits if "swept" in f)
     updates = sorted(f["updates"] for f in fits)
     return {
         "converged": all(f["converged"] for f in fits),
-        "at_cap": sum(not f["converged"] for f in fits),
+        "at_cap": sum(not f["converged"] and not f["stalled"] for f in fits),
+        "stalled": sum(f["stalled"] for f in fits),
         "count": len(fits),
         "updates_median": updates[len(updates) // 2],
         "updates_max": updates[-1],

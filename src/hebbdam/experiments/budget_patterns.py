@@ -53,7 +53,8 @@ the sweep's ratio, at most ``EXTENSIONS`` times (``lrs_tried``; ``lr_at_edge`` w
 sweep in which every fit recalls every stored pattern cannot rank the lrs; it moves to the next load of the grid
 (``sweep_loads_solved``, ``sweep_load``). Every
 trial of the grid uses that choice. The record stores the updates used, the lr and init chosen, ``converged`` (every fit
-stopped on the plateau, not on the cap) and how many fits kept their start.
+stopped on the plateau, not on the cap, and none ``stalled``: flat at its first reading's loss, the optimiser never
+moved it; ``fits_stalled`` counts them) and how many fits kept their start.
 
 The grid of P is given in bits per parameter, P = b·M/D, so one grid serves every budget; the scan stops after
 ``STOP_AFTER`` consecutive points below every level, then the bracket of each level's crossing is bisected
@@ -152,8 +153,8 @@ def draw_trial(arm: Arm, dim: int, size: int, count: int, trial: int, settings: 
 @dataclass(frozen=True)
 class Filled:
     """A filled memory and what its filling reports: for a backprop fit ``lr``, ``init``, ``updates``,
-    ``converged``, ``loss``; for ``krotov_hopfield`` ``unit_norm`` (the mean p-norm of its units, 1 at its fixed
-    point)."""
+    ``converged``, ``stalled``, ``loss``; for ``krotov_hopfield`` ``unit_norm`` (the mean p-norm of its units, 1 at
+    its fixed point)."""
 
     memory: Memory
     info: dict
@@ -196,8 +197,8 @@ def build_memory(
     parameters = trainable(arm, patterns, size, seed, init)
     start = parameters.export()  # a copy: the fit trains ``parameters`` in place
     if skip_solved and score(start, trial, settings)["exact"] == 1.0:
-        return Filled(start, {"lr": lr, "init": init, "updates": 0, "converged": True, "loss": 0.0, "kept": "start",
-                              "solved_start": True})  # fmt: skip
+        return Filled(start, {"lr": lr, "init": init, "updates": 0, "converged": True, "stalled": False, "loss": 0.0,
+                              "kept": "start", "solved_start": True})  # fmt: skip
     try:
         fitted = fit_denoising(
             parameters,
@@ -218,10 +219,21 @@ def build_memory(
             ),
         )
     except DivergedError:  # a diverged fit is a failed candidate of the sweep: its start is kept, flagged
-        return Filled(start, {"lr": lr, "init": init, "updates": 0, "converged": False, "loss": DIVERGED_LOSS,
-                              "kept": "start", "diverged": True})  # fmt: skip
+        return Filled(start, {"lr": lr, "init": init, "updates": 0, "converged": False, "stalled": False,
+                              "loss": DIVERGED_LOSS, "kept": "start", "diverged": True})  # fmt: skip
     memory, kept = keep_better(fitted.memory.export(), start, trial, settings)
-    return Filled(memory, {"lr": lr, "init": init, **fitted.fit_summary, "kept": kept})
+    return Filled(memory, {"lr": lr, "init": init, **solved_reading(fitted.fit_summary, start, trial, settings),
+                           "kept": kept})  # fmt: skip
+
+
+def solved_reading(summary: dict, start: Memory, trial: Trial, settings: Settings) -> dict:
+    """A fit's summary, with a stalled fit (``lit.backprop.Plateau``: flat at its first window's loss) read as
+    converged where its start already recalls every stored pattern exactly: nothing is left to learn on the
+    criterion (the sweep trains such starts; the grid keeps them untrained, :func:`build_memory`'s ``skip_solved``).
+    A stalled fit from any other start stays stalled and not converged."""
+    if summary["stalled"] and score(start, trial, settings)["exact"] == 1.0:
+        return {**summary, "stalled": False, "converged": True}
+    return summary
 
 
 def unit_norms(units: torch.Tensor, power: float, patterns: torch.Tensor) -> dict[str, float]:
@@ -345,6 +357,7 @@ def choose_fit(arm: Arm, dim: int, size: int, settings: Settings) -> dict:
         "init": best["init"],
         "kept": best["kept"],
         "converged": best["converged"],
+        "stalled": best["stalled"],
         "lrs_tried": lrs,
         "lr_at_edge": len(lrs) == 1 or best["lr"] in (lrs[0], lrs[-1]),
         "sweep_load": load,
@@ -407,6 +420,7 @@ def measure_point(arm: Arm, dim: int, size: int, count: int, settings: Settings,
         point["fit"] = {
             "updates": [i["updates"] for i in infos],
             "converged": [i["converged"] for i in infos],
+            "stalled": [i["stalled"] for i in infos],
             "loss": round(max(i["loss"] for i in infos), 6),
             "kept": [i["kept"] for i in infos],
             "solved_start": [bool(i.get("solved_start")) for i in infos],
@@ -533,9 +547,10 @@ def _rounded(value: float | None) -> float | None:
 def training_summary(points: list[dict], choice: dict) -> dict:
     """A backprop arm's fits at one budget: the lr and init chosen by the sweep (and the sweep, each fit with its own
     flag), the updates every fit of the grid took (median and largest), how many stopped on the cap rather than on the
-    plateau (``fits_not_converged``), and whether the chosen fit of the sweep and every fit of the grid stopped on the
-    plateau (``converged``); the updates are over the fits that trained; ``fits_solved_start``: fits of the grid whose
-    start already recalled every stored pattern, kept untrained (0 updates; :func:`build_memory`)."""
+    plateau or stalled (``fits_not_converged``), how many stalled (``fits_stalled``: flat at their start's loss,
+    :class:`hebbdam.lit.backprop.Plateau`), and whether the chosen fit of the sweep and every fit of the grid stopped on
+    the plateau (``converged``); the updates are over the fits that trained; ``fits_solved_start``: fits of the grid
+    whose start already recalled every stored pattern, kept untrained (0 updates; :func:`build_memory`)."""
     fits = [
         (updates, solved)
         for p in points
@@ -547,6 +562,7 @@ def training_summary(points: list[dict], choice: dict) -> dict:
         **choice,
         "converged": all(flags) and choice["converged"],
         "fits_not_converged": sum(not c for c in flags),
+        "fits_stalled": sum(s for p in points for s in p["fit"]["stalled"]),
         "updates_max": updates[-1],
         "updates_median": statistics.median(updates),
         "fits": len(flags),

@@ -15,20 +15,21 @@ Arms (every memory a registry kind, every write a registry rule or the project's
 - ``backprop``: a DAM Ξ (K, D) (``lit.backprop.MemoryMatrix``, start N(0, 0.1²)) trained task after task on the
   denoising loss through unrolled recall (``lit.backprop.Denoising``), each task's fit a fresh Adam run to its
   plateau (``lit.backprop.fit_until_plateau``: the epoch loss flat within ``tolerance`` over ``window`` updates, or
-  at most ``floor``; else the ``cap`` and ``converged`` false). With ``rehearsal`` R > 0 the fit of task s also sees
+  at most ``floor``; else the ``cap`` and ``converged`` false; a loss flat at its first epoch's value is
+  ``stalled``, not converged either). With ``rehearsal`` R > 0 the fit of task s also sees
   a replay buffer: the first R patterns of every earlier task.
 
 Per arm, over ``seeds`` independent repetitions (each a job of ``parallel.map_fits``: the record is the same for any
-number of workers): the forgetting curves R[t, s] (s ≥ t) with 95% intervals (bootstrap over seeds), the average
-final recall A = mean_t R[t, T−1], backward transfer BWT = mean_{t<T−1} (R[t, T−1] − R[t, t]) (negative: forgetting),
-the recall of task 1 at the end and the recall of each task right after learning it L = mean_t R[t, t] (an arm that
-learns nothing forgets nothing), each with its interval; for backprop arms every fit's updates, loss and
-``converged``. Each rehearsal arm is paired with the arm of the same memory without rehearsal: the gain in BWT
-(paired by seed) with its interval, what the gain is made of (the final recall of the replayed patterns, and the gain
-on the earlier tasks' patterns the buffer never replayed: a buffer that keeps only itself gains exactly its share
-R/P), and whether every fit of both converged. Across the power n (McAlister et al. report transitions in the DAM's
-behaviour with n): per buffer size, the backprop arm of the highest n against the lowest, the change in BWT, A and L
-paired by seed.
+number of workers): the forgetting curves R[t, s] (s ≥ t) with 95% intervals (bootstrap over seeds), the average final
+recall A = mean_t R[t, T−1], backward transfer BWT = mean_{t<T−1} (R[t, T−1] − R[t, t]) (negative: forgetting), the
+recall of task 1 at the end and the recall of each task right after learning it L = mean_t R[t, t] (an arm that learns
+nothing forgets nothing), each with its interval; for backprop arms every fit's updates, loss, ``converged`` and
+``stalled`` (``training.stalled`` counts them; they are among ``unconverged``). Each rehearsal arm is paired with the
+arm of the same memory without rehearsal: the gain in BWT (paired by seed) with its interval, what the gain is made of
+(the final recall of the replayed patterns, and the gain on the earlier tasks' patterns the buffer never replayed: a
+buffer that keeps only itself gains exactly its share R/P), and whether every fit of both converged. Across the power n
+(McAlister et al. report transitions in the DAM's behaviour with n): per buffer size, the backprop arm of the highest n
+against the lowest, the change in BWT, A and L paired by seed.
 """
 
 from __future__ import annotations
@@ -164,6 +165,7 @@ class Gradient:
             "rows": int(rows.shape[0]),
             "updates": summary["updates"],
             "converged": summary["converged"],
+            "stalled": summary["stalled"],
             "loss": round(float(summary["loss"]), 6),
         }
 
@@ -267,6 +269,7 @@ def summarise(arm: Arm, runs: list[dict], generator: torch.Generator) -> dict:
             "fits": len(fits),
             "converged": all(fit["converged"] for fit in fits),
             "unconverged": sum(not fit["converged"] for fit in fits),
+            "stalled": sum(fit["stalled"] for fit in fits),
             "updates_mean": round(sum(fit["updates"] for fit in fits) / len(fits), 2),
             "updates_max": max(fit["updates"] for fit in fits),
             "loss_max": max(fit["loss"] for fit in fits),

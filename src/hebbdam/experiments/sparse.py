@@ -21,8 +21,9 @@ in one synchronous step (``sweeps`` = 1), or relaxed by synchronous steps until 
   swept on one stored set of P = ``sweep_load``·M/S patterns, the best on the criterion (exact recall, then
   information) chosen (up to two steps past an edge), and every trial of the grid (each its own patterns and seed)
   is trained at that lr, the fits in parallel (``parallel.map_fits``). The record's ``training`` holds the lr chosen
-  and the sweep, every fit's updates, plateau flag and loss, the fits that stopped on the cap, and ``status``:
-  "converged" only when every fit reached its plateau, else "not converged".
+  and the sweep, every fit's updates, plateau flag, stalled flag (flat at its first epoch's loss: the optimiser never
+  moved it) and loss, the fits that stopped on the cap or stalled, and ``status``: "converged" only when every fit
+  reached its plateau, else "not converged".
 
 E8a's capacity protocol: all P patterns presented and all P scored; P₀.₉ (90% of the P patterns recalled exactly)
 with a 95% interval that resamples the trials; information per synapse max over P of I/M with
@@ -211,8 +212,8 @@ def trained(
     """A pairwise W (D, D) trained by backprop (Adam at ``lr``, from W = 0) to complete the patterns (P, D) from
     fresh cues of the stage's kind (:class:`hebbdam.lit.backprop.SparseCompletion`), until its plateau
     (``lit.backprop.fit_until_plateau``: the epoch loss flat within ``tolerance`` over ``window`` updates, or at most
-    ``floor``) or the cap ``updates``. Returns the ``projection`` read-out and {lr, updates, converged, loss}
-    (a diverged fit: W = 0, not converged, ``diverged``)."""
+    ``floor``) or the cap ``updates``. Returns the ``projection`` read-out and {lr, updates, converged, stalled, loss}
+    (a diverged fit: W = 0, not converged, ``diverged``; stalled: flat at its first epoch's loss, not converged)."""
     objective = SparseCompletion(code.coding, settings.removed, settings.added, option(arm, "gain"))
     weights = PairwiseWeights(code.dim, init_std=0.0, seed=seed)
     module = BackpropModule(weights, objective, lr=lr, seed=seed)
@@ -230,8 +231,9 @@ def trained(
         )
     except DivergedError:
         start = PairwiseWeights(code.dim, init_std=0.0, seed=seed)
-        return objective.export(start), {"lr": lr, "updates": 0, "converged": False, "loss": None, "diverged": True}
-    info = {"lr": lr, "updates": summary["updates"], "converged": summary["converged"]}
+        return objective.export(start), {"lr": lr, "updates": 0, "converged": False, "stalled": False, "loss": None,
+                                        "diverged": True}  # fmt: skip
+    info = {"lr": lr, **{key: summary[key] for key in ("updates", "converged", "stalled")}}
     return objective.export(module.memory), {**info, "loss": round(float(summary["loss"]), 6)}
 
 
@@ -299,7 +301,7 @@ def measure_point(arm: Arm, code: Code, count: int, settings: Settings, lr: floa
         "information_trials": [round(v, 6) for v in information],
     }
     if arm.rule == BACKPROP:
-        point["fit"] = {key: [f[key] for f in fits] for key in ("updates", "converged", "loss")}
+        point["fit"] = {key: [f[key] for f in fits] for key in ("updates", "converged", "stalled", "loss")}
     return point
 
 
@@ -361,7 +363,7 @@ def choose_lr(arm: Arm, code: Code, settings: Settings) -> dict:
     P = ``sweep_load``·M/S patterns (its own seeded draw) and the best on the criterion chosen (:func:`sweep_rank`);
     a chosen lr at the edge of the sweep extends it by the sweep's ratio, one lr at a time, at most
     ``common.LR_EXTENSIONS`` times (``common.extended_sweep``). Returns the lr, the lrs tried, ``lr_at_edge`` and
-    the sweep (each fit's lr, updates, converged, loss, exact, information)."""
+    the sweep (each fit's lr, updates, converged, stalled, loss, exact, information)."""
     budget = get_kind(arm.memory).parameters(code.dim, 0)
     count = max(1, round(option(arm, "sweep_load") * budget / code.entropy))
     generator = generator_for(settings.seed, arm.name, code.dim, code.coding, "sweep")
@@ -388,7 +390,8 @@ def choose_lr(arm: Arm, code: Code, settings: Settings) -> dict:
 def training_summary(points: list[dict], choice: dict) -> dict:
     """A backprop arm's fits at one coding level: the lr chosen by the sweep (and the sweep), every fit of the grid
     (``grid``: per P, each trial's updates, plateau flag and final loss), the updates they took (median, largest,
-    and ``updates_total`` with the sweep's), how many stopped on the cap rather than on their plateau,
+    and ``updates_total`` with the sweep's), how many stopped on the cap rather than on their plateau or stalled
+    (``fits_not_converged``), how many stalled (``fits_stalled``: flat at their first epoch's loss),
     ``converged`` (every fit of the grid and the chosen fit of the sweep on its plateau) and ``status``:
     "converged" or "not converged" (then its numbers are no result about backprop)."""
     updates = sorted(u for p in points for u in p["fit"]["updates"])
@@ -400,6 +403,7 @@ def training_summary(points: list[dict], choice: dict) -> dict:
         "grid": [{"patterns": p["patterns"], **p["fit"]} for p in points],
         "fits": len(flags),
         "fits_not_converged": sum(not c for c in flags),
+        "fits_stalled": sum(s for p in points for s in p["fit"]["stalled"]),
         "updates_median": statistics.median(updates),
         "updates_max": updates[-1],
         "updates_total": sum(updates) + sum(fit["updates"] for fit in choice["sweep"]),
@@ -546,7 +550,8 @@ def training_note(result: dict) -> str:
     fit = result["training"]
     return (
         f"[backprop lr {fit['lr']}, {fit['updates_median']} updates (max {fit['updates_max']}), {fit['status']}, "
-        f"{fit['fits_not_converged']} of {fit['fits']} at the cap, {fit['updates_total']} updates in all] "
+        f"{fit['fits_not_converged'] - fit['fits_stalled']} of {fit['fits']} at the cap, "
+        f"{fit['fits_stalled']} stalled, {fit['updates_total']} updates in all] "
     )
 
 

@@ -148,7 +148,8 @@ def statement(entries: list[dict], seeds: int) -> str:
     for e in entries:
         gap = e["gap_top_layer_minus_backprop"]
         if not e["backprop_converged"]:
-            parts.append(f"K = {e['K']}: {gap['mean']:+.3f} (not converged: backprop stopped at its cap)")
+            why = "stalled at its start's loss" if e.get("backprop_stalled") else "stopped at its cap"
+            parts.append(f"K = {e['K']}: {gap['mean']:+.3f} (not converged: backprop {why})")
             continue
         resolved = seeds > 1 and abs(gap["mean"]) > 2 * gap["std"]
         sign = "backprop ahead" if gap["mean"] > 0 else "local features ahead"
@@ -160,10 +161,11 @@ def statement(entries: list[dict], seeds: int) -> str:
 
 def convergence(entry: dict) -> str:
     """lr kept (flagged when it still sits on an edge of the lrs tried), the lrs tried, epochs used per seed, and
-    "converged" or "not converged" (any seed stopped at the cap)."""
+    "converged" or "not converged" (any seed stopped at the cap or stalled: flat at its first epoch's loss)."""
     fits = entry["backprop_training"]
     epochs = "/".join(str(f["epochs"]) for f in fits)
     state = "converged" if entry["backprop_converged"] else "not converged"
+    state += f" ({entry['backprop_stalled']} stalled)" if entry.get("backprop_stalled") else ""
     edge = " (lr at the edge of the sweep)" if fits[0]["lr_at_edge"] else ""
     tried = ", ".join(f"{lr:g}" for lr in fits[0]["lrs_tried"])
     return f"lr {fits[0]['lr']:g}{edge} of {tried}, {epochs} epochs, {state}"

@@ -300,7 +300,9 @@ def convergence_table(record: dict) -> list[str]:
             for masking, per_k in by_masking.items():
                 for e in _entries(per_k):
                     training = e["training"]
+                    stalled = training.get("stalled", 0)  # fits flat at their start's loss (Plateau.stalled)
                     state = "yes" if training["converged"] else "not converged"
+                    state += f", {stalled} stalled" if stalled else ""
                     edge = " (lr at the edge)" if training["lr_at_edge"] else ""
                     tried = ", ".join(f"{lr:g}" for lr in training["lrs_tried"])
                     lines.append(
@@ -319,8 +321,8 @@ def _inits(arm: dict) -> str:
 
 
 def _training_note(row: dict) -> str:
-    """After a verdict: "(backprop not converged)" when a backprop fit at that K stopped at its cap (the verdict
-    stands only where the unconverged arm already wins, :func:`~hebbdam.figures.records.budget_verdict`)."""
+    """After a verdict: "(backprop not converged)" when a backprop fit at that K stopped at its cap or stalled (the
+    verdict stands only where the unconverged arm already wins, :func:`~hebbdam.figures.records.budget_verdict`)."""
     flagged = row["backprop_converged"] is False and row["verdict"] != "not converged"
     return " (backprop not converged)" if flagged else ""
 

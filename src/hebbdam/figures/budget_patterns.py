@@ -23,7 +23,7 @@ CLAIM = "E8a · Random patterns stored per parameter, local rules against nonloc
 # one line of caveats under it
 CAVEAT = (
     "Backprop here is memorisation (the stored set is the test set); laptop D ≤ 128, and a fit that did not reach "
-    "its plateau is marked not converged."
+    "its plateau, or whose loss stayed flat at its start (stalled), is marked not converged."
 )
 INPUTS = ("budget_patterns.json", "budget_patterns_curves.json")
 OUTPUT = "budget_patterns.png"
@@ -346,7 +346,7 @@ def _training_row(name: str, arm: dict, entry: dict) -> str:
     t = entry["training"]
     tried = ", ".join(f"{lr:g}" for lr in t["lrs_tried"])
     edge = " at edge" if t["lr_at_edge"] else ""
-    converged = "yes" if t["converged"] else f"not converged ({t['fits_not_converged']} of {t['fits']} fits at the cap)"
+    converged = "yes" if t["converged"] else f"not converged ({_unconverged(t)})"
     return (
         f"| {name} | {entry['D']} | {entry['M']} | {t['lr']:g}{edge} ({tried}; sweep at P = {t['sweep_patterns']}) | "
         f"{t['init']} | {t['kept']} | "
@@ -354,6 +354,16 @@ def _training_row(name: str, arm: dict, entry: dict) -> str:
         f"{t['updates_median']:g} / {t['updates_max']} | {arm['updates_cap']} "
         f"| {converged} |"
     )
+
+
+def _unconverged(training: dict) -> str:
+    """Why a backprop budget reads not converged: its grid fits at the cap, those stalled (flat at their start's
+    loss, ``lit.backprop.Plateau``) and whether the sweep's chosen fit stalled."""
+    stalled = training.get("fits_stalled", 0)
+    parts = [f"{training['fits_not_converged'] - stalled} of {training['fits']} fits at the cap"]
+    parts += [f"{stalled} stalled"] if stalled else []
+    parts += ["the sweep's choice stalled"] if training.get("stalled") else []
+    return ", ".join(parts)
 
 
 def _capacity(capacity: dict) -> str:

@@ -51,6 +51,7 @@ def _panel(ax, name: str, rows: list[dict], entry: dict) -> None:
         ax.errorbar(xs, ys, yerr=errors, fmt="o-", ms=3, capsize=2, label=f"task {task}")
     training = entry.get("training")
     flag = "" if training is None or training["converged"] else f", {training['unconverged']} fits unconverged"
+    flag += f" ({training['stalled']} stalled)" if training is not None and training.get("stalled") else ""
     ax.set_title(f"{name} ({entry['locality']}{flag})", fontsize=9)
     ax.set_ylim(-0.05, 1.05)
     ax.set_xticks(sorted({r["after"] for r in rows}))
@@ -220,7 +221,7 @@ def section(metrics: dict) -> list[str]:
     record = metrics[INPUTS[0]]
     lines = [
         "| arm | locality | final recall A | BWT | task 1 at the end | just learned L | fits (converged / all, mean "
-        "updates) |",
+        "updates; stalled: flat at their start's loss) |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, entry in record["arms"].items():
@@ -230,6 +231,7 @@ def section(metrics: dict) -> list[str]:
             "—"
             if training is None
             else f"{training['fits'] - training['unconverged']} / {training['fits']}, {training['updates_mean']:.0f}"
+            + (f", {training['stalled']} stalled" if training.get("stalled") else "")
         )
         lines.append(f"| {name} | {entry['locality']} | " + " | ".join(cells) + f" | {fits} |")
     for name, effect in record["rehearsal_effects"].items():

@@ -156,15 +156,16 @@ def comparisons(metrics: dict) -> list[dict]:
 
 
 def _training_note(entry: dict) -> str:
-    """A backprop entry's fits: "; backprop lr …, converged" or "not converged (n of m fits at the cap)"."""
+    """A backprop entry's fits: "; backprop lr …, converged" or "not converged (n of m fits at the cap, s stalled)"
+    (stalled: flat at their first epoch's loss)."""
     fit = entry.get("training")
     if fit is None:
         return ""
-    status = (
-        fit["status"]
-        if fit["converged"]
-        else f"{fit['status']} ({fit['fits_not_converged']} of {fit['fits']} at the cap)"
+    stalled = fit.get("fits_stalled", 0)
+    at_cap = f"{fit['fits_not_converged'] - stalled} of {fit['fits']} at the cap" + (
+        f", {stalled} stalled" if stalled else ""
     )
+    status = fit["status"] if fit["converged"] else f"{fit['status']} ({at_cap})"
     return f"; backprop lr {fit['lr']}, median {fit['updates_median']} updates, {status}"
 
 

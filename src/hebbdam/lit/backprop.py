@@ -342,6 +342,17 @@ class Plateau(pl.Callback):
     steps). Otherwise the fit runs to its cap and ``converged`` stays False (a loss of such a fit is no result about
     the optimiser). Per update, that compares two consecutive window means: |before − now| ≤ tolerance·min.
 
+    A flat window is read against the fit's start, the first reading (the first window's, epoch's or validation's
+    loss): a fit whose loss, flat and above ``floor``, is not below that first reading by more than the relative
+    ``tolerance`` (nor, with ``noise``, by more than ``noise`` standard errors of the first and last windows) is
+    ``stalled``, not ``converged``: the optimiser never moved the loss (a vanishing gradient, an lr too small), so its
+    loss is no result about the optimiser either. A stalled fit stops as a converged one does (its loss is flat: the
+    cap would spend updates on a loss that, by the same test, is not moving, and every other field of the fit stays
+    what the flat reading gives); a loss at ``floor`` from the first reading on is solved, hence converged. The start
+    is a reading, not the very first update's loss (one minibatch under fresh flips scatters too much to compare): a
+    fit that finishes its whole fall inside its first window or epoch also reads stalled, which says that window is
+    too long to show its fit, not that the fit converged.
+
     ``noise`` > 0 (unit "update" only) also counts a window as flat when the two window means differ by at most
     ``noise`` standard errors of their difference, √(s²_before/w + s²_now/w) from the per-update losses of each
     window: a minibatch loss with fresh random flips at every update (denoising) scatters by far more than 1% around
@@ -364,6 +375,7 @@ class Plateau(pl.Callback):
         self.steps: list[int] = []  # the update count at each reading
         self.losses: list[float] = []  # the loss of each reading: a block's or an epoch's mean
         self.converged = False
+        self.stalled = False  # flat, above the floor, and not below the first reading: the optimiser never moved it
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self.unit == "update":
@@ -389,8 +401,17 @@ class Plateau(pl.Callback):
         self.steps.append(step)
         self.losses.append(loss)
         if loss <= self.floor or self.flat():
-            self.converged = True
+            self.stalled = loss > self.floor and not self.fell()
+            self.converged = not self.stalled
             trainer.should_stop = True
+
+    def fell(self) -> bool:
+        """Whether the last reading lies below the first by more than ``tolerance`` of the first and, with the noise
+        test, by more than ``noise`` standard errors of the first and the last window of per-update losses."""
+        first, now = self.losses[0], self.losses[-1]
+        if first - now <= self.tolerance * abs(first):
+            return False
+        return not self.noise_equal(self.updates[: self.window], self.updates[-self.window :])
 
     def flat(self) -> bool:
         """Whether the readings since the last one at least ``window`` updates back agree within ``tolerance``."""
@@ -404,9 +425,15 @@ class Plateau(pl.Callback):
     def within_noise(self) -> bool:
         """Whether the last two windows of per-update losses (unit "update", ``noise`` > 0) have means within
         ``noise`` standard errors of their difference."""
-        if self.unit != "update" or self.noise <= 0 or len(self.updates) < 2 * self.window:
+        if len(self.updates) < 2 * self.window:
             return False
-        before, now = self.updates[-2 * self.window : -self.window], self.updates[-self.window :]
+        return self.noise_equal(self.updates[-2 * self.window : -self.window], self.updates[-self.window :])
+
+    def noise_equal(self, before: list[float], now: list[float]) -> bool:
+        """Whether two windows of per-update losses (``window`` each; unit "update", ``noise`` > 0, else False)
+        have means within ``noise`` standard errors of their difference, √(s²_before/w + s²_now/w)."""
+        if self.unit != "update" or self.noise <= 0 or len(before) < self.window or len(now) < self.window:
+            return False
         error = (
             math.sqrt((statistics.variance(before) + statistics.variance(now)) / self.window)
             if self.window > 1
@@ -443,7 +470,8 @@ def fit_denoising(
     the ``trainer`` section; ``logger`` as :func:`hebbdam.lit.trainer.build_trainer` takes it.
 
     With a :class:`Plateau`, ``updates`` is a cap: the fit stops once the training loss has stopped falling, and
-    ``module.fit_summary`` holds ``updates`` (taken), ``converged`` and ``loss`` (the last window's mean); such a fit
+    ``module.fit_summary`` holds ``updates`` (taken), ``converged``, ``stalled`` (flat at its start:
+    :class:`Plateau`) and ``loss`` (the last window's mean); such a fit
     runs in :func:`hebbdam.lit.loop.fit_plain` where :func:`~hebbdam.lit.loop.plain_loop_applies` (else Lightning)."""
     from .loop import fit_plain, plain_loop_applies
 
@@ -456,7 +484,12 @@ def fit_denoising(
         fit_backprop(module, patterns, batch_size, epochs, trainer_options, logger=logger, callbacks=callbacks)
         taken = module.global_step
     if plateau is not None:
-        module.fit_summary = {"updates": taken, "converged": plateau.converged, "loss": plateau.final}
+        module.fit_summary = {
+            "updates": taken,
+            "converged": plateau.converged,
+            "stalled": plateau.stalled,
+            "loss": plateau.final,
+        }
     return module
 
 
@@ -501,9 +534,10 @@ def fit_until_plateau(
     :class:`Plateau` read per epoch (window ``patience`` updates, ``tolerance``, ``floor``) stops it or ``cap``
     gradient updates are spent. ``updates_per_epoch``: an epoch (the plateau's check) repeats the rows so that it
     holds at least this many batches (a small P would otherwise pay Lightning's per-epoch cost at every update).
-    Returns {updates, epochs, converged, loss (the last epoch's mean training loss)}; a cap reached before the
-    plateau reads not converged. Runs in :func:`hebbdam.lit.loop.fit_plain` where
-    :func:`~hebbdam.lit.loop.plain_loop_applies` (else Lightning)."""
+    Returns {updates, epochs, converged, stalled, loss (the last epoch's mean training loss)}; a cap reached before
+    the plateau reads not converged, a plateau at the start's loss stalled and not converged (:class:`Plateau`).
+    Runs in :func:`hebbdam.lit.loop.fit_plain` where :func:`~hebbdam.lit.loop.plain_loop_applies` (else
+    Lightning)."""
     from .data import PatternDataModule
     from .loop import fit_plain, plain_loop_applies
     from .trainer import fit
@@ -525,6 +559,7 @@ def fit_until_plateau(
         "updates": int(taken),
         "epochs": len(plateau.losses),
         "converged": plateau.converged,
+        "stalled": plateau.stalled,
         "loss": plateau.final,
     }
 
@@ -593,7 +628,7 @@ class BackpropModule(pl.LightningModule, Generic[Trained]):
     of such a fit's CPU) wherever the trainer section asks only for one CPU process.
     """
 
-    fit_summary: dict  # {updates, converged, loss}: set by fit_denoising with a Plateau
+    fit_summary: dict  # {updates, converged, stalled, loss}: set by fit_denoising with a Plateau
 
     def __init__(
         self,

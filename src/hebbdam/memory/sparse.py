@@ -91,15 +91,15 @@ class ProjectionNetwork(ThresholdNetwork):
         return projection_threshold(states.double(), self.coding)
 
 
-def bcpnn_parameters(counts: Tensor, floor: float, log: bool = True) -> tuple[Tensor, Tensor]:
+def bcpnn_parameters(counts: Tensor, floor: float) -> tuple[Tensor, Tensor]:
     """Weights (D, D) and bias (D,) from co-activation counts (D+1, D+1) of [1, ξ]: N = counts[0, 0],
     n_i = counts[0, 1:], n_ij = counts[1:, 1:]; p = max(n/N, ε), p_ij = max(n_ij/N, ε²);
-    w = log(p_ij / (p_i p_j)), b = log p (``log=False``: the ratio and p themselves, a planted break)."""
+    w = log(p_ij / (p_i p_j)), b = log p."""
     total = counts[0, 0].clamp(min=1.0)
     p = (counts[0, 1:] / total).clamp(min=floor)
     pij = (counts[1:, 1:] / total).clamp(min=floor * floor)
     ratio = pij / torch.outer(p, p)
-    return (ratio.log(), p.log()) if log else (ratio, p)
+    return ratio.log(), p.log()
 
 
 class BCPNN(Memory):
@@ -196,7 +196,7 @@ def _projection(stored: Tensor, dim: int, options: dict, separation) -> Memory:
 
 
 def _bcpnn(stored: Tensor, dim: int, options: dict, separation) -> Memory:
-    weights, bias = bcpnn_parameters(stored, float(options.get("floor", 1e-4)), bool(options.get("log", True)))
+    weights, bias = bcpnn_parameters(stored, float(options.get("floor", 1e-4)))
     return BCPNN(weights, bias, int(options["hypercolumns"]), float(options.get("gain", 1.0)))
 
 

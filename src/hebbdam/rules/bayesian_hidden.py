@@ -38,13 +38,13 @@ def pixel_code(images: Tensor) -> Tensor:
 
 
 def bayesian_weights(
-    p_i: Tensor, p_j: Tensor, p_ij: Tensor, floor: float, log: bool = True, mask: Tensor | None = None
+    p_i: Tensor, p_j: Tensor, p_ij: Tensor, floor: float, mask: Tensor | None = None
 ) -> tuple[Tensor, Tensor]:
     """w_ij = log(p_ij/(p_i p_j)) (2D, K) and b_j = log p_j (K,), with p ≥ ε and p_ij ≥ ε², w = 0 off the 0/1
-    ``mask`` (2D, K) (``log=False``: the ratio and p themselves, a planted break)."""
+    ``mask`` (2D, K)."""
     p_i, p_j, p_ij = p_i.clamp_min(floor), p_j.clamp_min(floor), p_ij.clamp_min(floor * floor)
     ratio = p_ij / torch.outer(p_i, p_j)
-    weights, bias = (ratio.log(), p_j.log()) if log else (ratio, p_j)
+    weights, bias = ratio.log(), p_j.log()
     return (weights if mask is None else weights * mask), bias
 
 
@@ -59,10 +59,9 @@ class Traces:
     mask: Tensor
     hypercolumns: int
 
-    def layer(self, layer: BayesianLayer, log: bool = True) -> Bayesian:
-        """The layer these traces define: weights log(p_ij/(p_i p_j)), biases log p_j (``log=False``: a planted
-        break)."""
-        weights, bias = bayesian_weights(self.p_i, self.p_j, self.p_ij, layer.floor, log, self.mask)
+    def layer(self, layer: BayesianLayer) -> Bayesian:
+        """The layer these traces define: weights log(p_ij/(p_i p_j)), biases log p_j."""
+        weights, bias = bayesian_weights(self.p_i, self.p_j, self.p_ij, layer.floor, self.mask)
         return Bayesian(weights, bias, self.hypercolumns, layer.gain)
 
     def conditional_means(self) -> Tensor:
@@ -76,7 +75,7 @@ class Traces:
 
 
 def learn_bayesian_traces(
-    images: Tensor, units: int, layer: BayesianLayer, batch_size: int, generator: torch.Generator, log: bool = True
+    images: Tensor, units: int, layer: BayesianLayer, batch_size: int, generator: torch.Generator
 ) -> Traces:
     """The traces of K BCPNN hidden units learned from (N, D) pixels in [0, 1] without labels: they start at the
     data's pixel marginals, p_j = 1/M and p_ij = p_i p_j·exp(``noise``·N(0, 1)), then ``epochs`` shuffled passes in
@@ -90,7 +89,7 @@ def learn_bayesian_traces(
     mask = receptive_fields(images.shape[1], hypercolumns, layer.minicolumns, layer.connectivity, generator)
     for _ in range(layer.epochs):
         for rows in torch.randperm(inputs.shape[0], generator=generator).split(batch_size):
-            current = Traces(p_i, p_j, p_ij, mask, hypercolumns).layer(layer, log)
+            current = Traces(p_i, p_j, p_ij, mask, hypercolumns).layer(layer)
             x, y = inputs[rows], current.activity(images[rows])
             p_i = p_i + layer.rate * (x.mean(0) - p_i)
             p_j = p_j + layer.rate * (y.mean(0) - p_j)
@@ -99,11 +98,11 @@ def learn_bayesian_traces(
 
 
 def learn_bayesian_layer(
-    images: Tensor, units: int, layer: BayesianLayer, batch_size: int, generator: torch.Generator, log: bool = True
+    images: Tensor, units: int, layer: BayesianLayer, batch_size: int, generator: torch.Generator
 ) -> Bayesian:
     """K BCPNN hidden units learned from (N, D) pixels in [0, 1] without labels (:func:`learn_bayesian_traces`): the
     layer of their final traces."""
-    return learn_bayesian_traces(images, units, layer, batch_size, generator, log).layer(layer, log)
+    return learn_bayesian_traces(images, units, layer, batch_size, generator).layer(layer)
 
 
 def receptive_fields(
