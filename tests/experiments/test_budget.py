@@ -522,6 +522,25 @@ def test_the_plateau_reads_a_noisy_flat_loss_as_flat_only_with_its_noise_test_an
     assert _feed(steady, falling).global_step == 400 and not steady.converged
 
 
+def test_the_noise_test_pairs_two_windows_update_by_update_so_a_fixed_batch_order_is_not_noise():
+    """E8a's fits take their batches in a fixed order: past the slots' load, a batch of slot-held patterns at a loss
+    ≈ 0 and one beyond them at ≈ 1.9 alternate. A loss falling by half over 400 updates under that alternation (and
+    a flip scatter of 0.05) is not flat: the paired differences of two windows cancel the alternation, which the
+    windows' own scatter would count as noise (it read such a fit flat after two windows). Levelled off, it is flat
+    and converged."""
+    from hebbdam.lit.backprop import Plateau
+
+    jitter = (0.05 * torch.randn(800, generator=torch.Generator().manual_seed(1))).tolist()
+    beyond = [1.9 - min(t, 400) / 400 for t in range(800)]
+    losses = [(0.02 if t % 2 == 0 else beyond[t]) + jitter[t] for t in range(800)]
+    plateau = Plateau(50, 0.01, floor=0.0, noise=2.0)
+    trainer = _feed(plateau, losses)
+    assert plateau.converged and 400 <= trainer.global_step < 800
+    aligned = Plateau(50, 0.01, noise=2.0)
+    aligned.align(4)  # epochs of 4 batches: a window of 52 updates, 13 whole epochs
+    assert aligned.window == 52
+
+
 @pytest.mark.parametrize(("fractions", "side", "edge"), [([0.2, 0.1], "below_grid", 4), ([1.0, 0.9], "above_grid", 8)])
 def test_a_null_capacity_carries_its_side_and_edge(fractions, side, edge):
     per_trial = [[f, f] for f in fractions]

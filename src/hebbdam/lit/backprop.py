@@ -354,9 +354,13 @@ class Plateau(pl.Callback):
     too long to show its fit, not that the fit converged.
 
     ``noise`` > 0 (unit "update" only) also counts a window as flat when the two window means differ by at most
-    ``noise`` standard errors of their difference, √(s²_before/w + s²_now/w) from the per-update losses of each
-    window: a minibatch loss with fresh random flips at every update (denoising) scatters by far more than 1% around
-    its mean once the stored set is solved, so a relative tolerance alone never reads it as flat. A loss still
+    ``noise`` standard errors of their difference: a minibatch loss with fresh random flips at every update
+    (denoising) scatters by far more than 1% around its mean once the stored set is solved, so a relative tolerance
+    alone never reads it as flat. The error is that of the paired differences d_i = before_i − now_i of the two
+    windows' per-update losses, s_d/√w: with batches in a fixed order and a window of whole epochs (:meth:`align`),
+    update i of each window sees the same batch, so the pairs cancel what differs between batches (at E8a's loads,
+    a batch of slot-held patterns at loss ≈ 0 and one beyond them at ≈ 1.9) and leave the flips' scatter; unpaired
+    windows count the batches' spread as noise and read a loss still falling by a quarter as flat. A loss still
     falling by more than its own scatter per window is not flat; one falling slower than that is, at this window
     (a longer window resolves a slower trend)."""
 
@@ -431,15 +435,17 @@ class Plateau(pl.Callback):
 
     def noise_equal(self, before: list[float], now: list[float]) -> bool:
         """Whether two windows of per-update losses (``window`` each; unit "update", ``noise`` > 0, else False)
-        have means within ``noise`` standard errors of their difference, √(s²_before/w + s²_now/w)."""
+        have means within ``noise`` standard errors of their paired differences d_i = before_i − now_i, s_d/√w."""
         if self.unit != "update" or self.noise <= 0 or len(before) < self.window or len(now) < self.window:
             return False
-        error = (
-            math.sqrt((statistics.variance(before) + statistics.variance(now)) / self.window)
-            if self.window > 1
-            else 0.0
-        )
-        return abs(statistics.fmean(before) - statistics.fmean(now)) <= self.noise * error
+        differences = [b - n for b, n in zip(before, now, strict=True)]
+        error = statistics.stdev(differences) / math.sqrt(self.window) if self.window > 1 else 0.0
+        return abs(statistics.fmean(differences)) <= self.noise * error
+
+    def align(self, period: int) -> None:
+        """Round the window up to whole epochs of ``period`` updates (batches in a fixed order), so that the paired
+        updates of two windows see the same batch (:meth:`noise_equal`)."""
+        self.window = -(-self.window // period) * period
 
     @property
     def final(self) -> float:
@@ -466,7 +472,8 @@ def fit_denoising(
     plateau: Plateau | None = None,
 ) -> BackpropModule[Denoised]:
     """Train ``trainable`` on :class:`Denoising` over ``patterns`` (P, D), in order, for ``updates`` gradient steps
-    rounded up to whole epochs (the same number of updates at any P); returns the trained module. ``trainer_options``:
+    rounded up to whole epochs (the same number of updates at any P); returns the trained module. A plateau with a
+    noise test reads windows of whole epochs (:meth:`Plateau.align`). ``trainer_options``:
     the ``trainer`` section; ``logger`` as :func:`hebbdam.lit.trainer.build_trainer` takes it.
 
     With a :class:`Plateau`, ``updates`` is a cap: the fit stops once the training loss has stopped falling, and
@@ -476,7 +483,10 @@ def fit_denoising(
     from .loop import fit_plain, plain_loop_applies
 
     module = BackpropModule(trainable, Denoising(steps=steps, flip=flip, gain=gain), lr=lr, seed=seed)
-    epochs = math.ceil(updates / math.ceil(patterns.shape[0] / batch_size))
+    batches = math.ceil(patterns.shape[0] / batch_size)  # per epoch, in order
+    epochs = math.ceil(updates / batches)
+    if plateau is not None and plateau.noise > 0:
+        plateau.align(batches)
     if plateau is not None and plain_loop_applies(trainer_options, logger):
         taken = fit_plain(module, patterns, batch_size, epochs, plateau=plateau)
     else:
