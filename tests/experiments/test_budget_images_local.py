@@ -177,4 +177,3 @@ def test_fill_reads_keyed_slots_through_their_keys_and_normed_units_scaled_to_on
     torch.testing.assert_close(normed.keys.abs().amax(1), torch.ones(6))
     plain = _filled("slot", 5, images)
     assert torch.equal(plain.keys, images[:5]) and torch.equal(plain.values, images[:5])
-

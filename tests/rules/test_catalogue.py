@@ -92,4 +92,3 @@ def test_the_rules_with_normed_units_learn_units_near_their_p_sphere():
         start = rule.initial(32, torch.Generator().manual_seed(2))
         units = rule.fit(patterns, epochs=30, batch_size=20, generator=torch.Generator().manual_seed(2))
         assert unit_norms(start, p, patterns)["gap_mean"] > 1.0 > 0.02 > unit_norms(units, p, patterns)["gap_mean"]
-
