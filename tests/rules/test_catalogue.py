@@ -92,3 +92,13 @@ def test_the_rules_with_normed_units_learn_units_near_their_p_sphere():
         start = rule.initial(32, torch.Generator().manual_seed(2))
         units = rule.fit(patterns, epochs=30, batch_size=20, generator=torch.Generator().manual_seed(2))
         assert unit_norms(start, p, patterns)["gap_mean"] > 1.0 > 0.02 > unit_norms(units, p, patterns)["gap_mean"]
+
+
+def test_a_kind_that_holds_rows_costs_k_times_d_and_a_pairwise_or_feature_kind_does_not():
+    """``holds_rows`` (budget_patterns' keep-K baseline): K rows of D numbers, M = K·D at every D and K; the
+    pairwise, feature and coupling kinds are not (their M is D², 2Y or M)."""
+    rows = [name for name in registry.kind_names() if catalogue.holds_rows(name)]
+    assert "dense" in rows and "softmax" in rows
+    for name in registry.kind_names():
+        costs_rows = all(catalogue.parameter_count(name, dim, k) == k * dim for dim, k in ((7, 3), (100, 40)))
+        assert catalogue.holds_rows(name) == costs_rows, name

@@ -93,7 +93,7 @@ from ..parallel import map_fits
 from ..rules import Rule, get_rule
 from ..settings import budget_patterns as schema
 from ..settings.budget_patterns import BACKPROP, Arm, Settings, rule_hyper
-from ..settings.catalogue import has_normed_units, is_keyed, is_pairwise
+from ..settings.catalogue import has_normed_units, holds_rows, is_keyed, is_pairwise
 from .common import (
     Curves,
     built,
@@ -578,7 +578,7 @@ def summarise(
     result["information"]["bit_error"] = next(
         p["bit_error"] for p in points if p["patterns"] == result["information"]["at"]
     )
-    if arm.memory == "dense":
+    if holds_rows(arm.memory):
         result["keep_K"] = keep_k(counts, size, dim, budget, settings.levels)
     if arm.rule == BACKPROP:
         assert choice is not None  # measure_budget chooses the fit of every backprop arm

@@ -240,6 +240,13 @@ def is_pairwise(kind: str) -> bool:
     return "pairwise" in KIND_ACCEPTS[kind]
 
 
+def holds_rows(kind: str) -> bool:
+    """Whether memory kind ``kind`` is K rows of D numbers (slots, hidden units or a tensor's factor rows; ``size`` =
+    K, M = K·D): K patterns' worth, beside which the memory that keeps K patterns and forgets the rest is the trivial
+    baseline."""
+    return bool({"slots", "hidden", "tensor4"} & set(KIND_ACCEPTS[kind]))
+
+
 def is_keyed(rule: str) -> bool:
     """Whether ``rule`` writes keyed slots (:attr:`RuleInfo.keyed`); False for an arm name outside the catalogue
     (``backprop``, ``bcpnn_hidden``)."""
