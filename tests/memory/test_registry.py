@@ -96,3 +96,12 @@ def test_a_modular_kind_stores_hypercolumns_and_reads_one_winner_in_each():
     memory = build("bcpnn", get_rule("bcpnn").fit(code), 12, {"hypercolumns": 3})
     out = memory.winners(code)
     assert bool((out.reshape(6, 3, 4).sum(-1) == 1).all()) and torch.equal(out, code)
+
+
+def test_a_feature_kind_is_the_additive_write_of_its_random_features():
+    """``MemoryKind.features`` (what capacity's direct write and E8a's trainable T read): only DrDAM's feature
+    tensor, whose write is additive: T(Ξ) = T(Ξ₁) + T(Ξ₂) for Ξ split in two, with 2Y numbers whatever it stores."""
+    assert [name for name in kind_names() if get_kind(name).features] == ["random_features"]
+    rule, x = get_rule("random_features", features=64, seed=3), patterns(6, 16)
+    torch.testing.assert_close(rule.fit(x), rule.fit(x[:3]) + rule.fit(x[3:]))
+    assert get_kind("random_features").parameters(16, 32) == get_kind("random_features").parameters(900, 32) == 64

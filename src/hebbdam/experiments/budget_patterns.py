@@ -77,7 +77,7 @@ from ..errors import DivergedError
 from ..lit import store
 from ..lit.backprop import Denoisable, FeatureMap, MemoryMatrix, PairwiseWeights, Plateau, fit_denoising
 from ..logs import say
-from ..memory import BinaryMemory, KeyedDenseAM, Memory
+from ..memory import BinaryMemory, KeyedDenseAM, Memory, get_kind
 from ..memory.random_features import feature_frequencies
 from ..metrics import (
     binarise,
@@ -266,7 +266,7 @@ def trainable(arm: Arm, patterns: torch.Tensor, size: int, seed: int, init: str)
             with torch.no_grad():
                 weights.raw.copy_(patterns.T @ patterns / dim)  # the diagonal is zeroed by ``weights()``
         return weights
-    if arm.memory == "random_features":
+    if get_kind(arm.memory).features:
         beta = float(arm.options.get("beta", 1.0)) / dim
         omega = feature_frequencies(dim, 2 * size, beta, seed)
         features = FeatureMap(dim, 2 * size, beta, omega=omega, train_frequencies=False)
