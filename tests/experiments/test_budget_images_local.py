@@ -155,3 +155,25 @@ def test_bcpnn_units_that_do_not_fill_whole_hypercolumns_are_refused(tmp_path):
     overrides = [f"{ARMS}.bcpnn.options.hypercolumns=3"]
     with pytest.raises(HebbdamError, match=r"budget\.images\.arms\.bcpnn\.units"):
         e8b.parse_settings(load_params(compose_file(tmp_path / "p.yaml", overrides)))
+
+
+# what fill reads from the rule catalogue (RuleInfo.keyed, RuleInfo.normed_units) -----------------------------------
+def _filled(rule: str, units: int, images: torch.Tensor, **options) -> e8b.Units:
+    arm = e8b.Arm(name=rule, rule=rule, units=[units], conditions=["binary_exp"], options=options)
+    memory = e8b.fill(arm, units, e8b.Task(images, BINARY, "zero", _bottom_half(images.shape[1])), 0, _TRAINER)
+    assert isinstance(memory, e8b.Units)
+    return memory
+
+
+def test_fill_reads_keyed_slots_through_their_keys_and_normed_units_scaled_to_one():
+    """Pseudo-inverse slots (``keyed``): values = the K images written, keys = their dual basis, not the images;
+    K&H units (``normed_units``): keys = values, each row's largest |entry| exactly 1; plain slots: the images."""
+    generator = torch.Generator().manual_seed(4)
+    images = torch.where(torch.rand(12, 64, generator=generator) > 0.5, 1.0, -1.0)
+    keyed = _filled("pseudo_inverse_slots", 5, images)
+    assert torch.equal(keyed.values, images[:5]) and not torch.allclose(keyed.keys, images[:5])
+    normed = _filled("krotov_hopfield", 6, images, epochs=2, batch_size=4)
+    assert torch.equal(normed.keys, normed.values)
+    torch.testing.assert_close(normed.keys.abs().amax(1), torch.ones(6))
+    plain = _filled("slot", 5, images)
+    assert torch.equal(plain.keys, images[:5]) and torch.equal(plain.values, images[:5])

@@ -10,11 +10,13 @@ import torch
 from hebbdam.data.synthetic import biased
 from hebbdam.dynamics import rollout
 from hebbdam.experiments.sequences import (
+    build,
     search_capacity,
     transitions_correct,
     whole_sequence_correct,
 )
 from hebbdam.memory import PseudoInverseSequence, SequenceMemory
+from hebbdam.settings.sequences import RULES, Model
 
 from ..conftest import compose_file, hand_edit
 
@@ -90,6 +92,20 @@ def test_pseudo_inverse_is_exact_on_correlated_patterns():
     pinv = PseudoInverseSequence(patterns)
     assert bool(transitions_correct(pinv, patterns, torch.arange(30)).all())
     assert not bool(transitions_correct(SequenceMemory(patterns), patterns, torch.arange(30)).all())
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_a_model_builds_its_registry_kind_and_only_the_pseudo_inverse_recalls_correlated_patterns(rule):
+    """``Model.memory`` (the registry kind of each rule): on strongly biased patterns the non-local pseudo-inverse
+    recalls every transition and the Hebbian SeqNet does not; the pseudo-inverse's scan stops at 2D."""
+    model = Model(name=rule, kind="linear", degree=1, rule=rule, dims=(60,))
+    patterns = biased(30, 60, 0.6, torch.Generator().manual_seed(0))
+    network = build(model, patterns)
+    assert isinstance(network, PseudoInverseSequence if rule == "pseudo_inverse" else SequenceMemory)
+    assert (network.kind, network.degree) == ("linear", 1)
+    exact = bool(transitions_correct(network, patterns, torch.arange(30)).all())
+    assert exact == (rule == "pseudo_inverse")
+    assert model.scan_limit(60, 1000) == (120 if rule == "pseudo_inverse" else 1000)
 
 
 @pytest.mark.parametrize("true_capacity", [0, 1, 7, 50, 333])

@@ -257,3 +257,20 @@ def test_every_null_estimate_of_a_censored_arm_says_which_side_of_the_grid_it_li
     for key in ("P_c", "P_c_low", "P_c_high", "bits", "bits_low", "bits_high"):
         value = value_of(leaves, f"exact.{key}")
         assert isinstance(value, Censored) and value.side == side, (key, value)
+
+
+@pytest.mark.parametrize("memory, rule", [("hopfield", "hebb"), ("bcpnn", "bcpnn")])
+def test_a_binary_or_modular_kind_returns_its_stored_0_1_patterns_from_themselves(memory, rule):
+    """What ``recall`` reads from the registry: a ±1 kind (``MemoryKind.binary``, Hopfield) stores and reads the 0/1
+    code as ±1 and answers in 0/1; a modular kind (``MemoryKind.modular``, BCPNN) gets a code of one unit per
+    hypercolumn and ends on each hypercolumn's winner. Three patterns, each read from itself, come back unchanged."""
+    from hebbdam.settings.sparse import Arm
+
+    code = stage.code_for(memory, 64, 0.25)
+    generator = torch.Generator().manual_seed(0)
+    if code.modules:
+        patterns = modular(3, code.modules, code.units, generator)
+    else:
+        patterns = sparse_binary(3, 64, code.coding, generator)
+    out = stage.recall(Arm(name=memory, memory=memory, rule=rule), code, patterns, patterns.clone())
+    assert torch.equal(out, patterns)

@@ -83,3 +83,25 @@ def test_a_binary_kind_relaxes_asynchronously_and_a_continuous_one_is_refused(na
         with pytest.raises(ValueError, match="binary memory"):
             relax(memory, x, mode="async")
     assert get_kind(name).binary == (name != "softmax")
+
+
+def test_a_modular_kind_stores_hypercolumns_and_reads_one_winner_in_each():
+    """``MemoryKind.modular`` is what the sparse race reads to give an arm a modular code (one active unit in each
+    of H hypercolumns) and to end its read with each hypercolumn's winner: only BCPNN, whose ``winners`` leaves
+    exactly one unit on per hypercolumn, one that the code stored there."""
+    assert [name for name in kind_names() if get_kind(name).modular] == ["bcpnn"]
+    generator = torch.Generator().manual_seed(0)
+    active = torch.randint(4, (6, 3), generator=generator)  # 6 patterns, 3 hypercolumns of 4 units
+    code = torch.nn.functional.one_hot(active, 4).reshape(6, 12).float()
+    memory = build("bcpnn", get_rule("bcpnn").fit(code), 12, {"hypercolumns": 3})
+    out = memory.winners(code)
+    assert bool((out.reshape(6, 3, 4).sum(-1) == 1).all()) and torch.equal(out, code)
+
+
+def test_a_feature_kind_is_the_additive_write_of_its_random_features():
+    """``MemoryKind.features`` (what capacity's direct write and E8a's trainable T read): only DrDAM's feature
+    tensor, whose write is additive: T(Ξ) = T(Ξ₁) + T(Ξ₂) for Ξ split in two, with 2Y numbers whatever it stores."""
+    assert [name for name in kind_names() if get_kind(name).features] == ["random_features"]
+    rule, x = get_rule("random_features", features=64, seed=3), patterns(6, 16)
+    torch.testing.assert_close(rule.fit(x), rule.fit(x[:3]) + rule.fit(x[3:]))
+    assert get_kind("random_features").parameters(16, 32) == get_kind("random_features").parameters(900, 32) == 64

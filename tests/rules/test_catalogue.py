@@ -7,6 +7,7 @@ from __future__ import annotations
 import inspect
 
 import pytest
+import torch
 
 from hebbdam.memory import registry
 from hebbdam.memory.mixers import FEATURE_MAPS
@@ -63,3 +64,41 @@ def test_get_rule_and_the_catalogue_refuse_the_same_values(name, hyper, message)
         catalogue.RULES[name].checked(hyper)
     with pytest.raises(ValueError, match=message):
         get_rule(name, **hyper)
+
+
+def test_the_rules_that_write_keyed_slots_are_those_whose_slots_are_not_the_patterns():
+    """``keyed``: among the slot rules, exactly those whose state is not the patterns written (pseudo-inverse
+    slots write the dual basis; a plain slot write keeps the patterns); a name outside the catalogue is not keyed."""
+    patterns = torch.where(torch.rand(5, 40, generator=torch.Generator().manual_seed(0)) > 0.5, 1.0, -1.0)
+    for name, info in catalogue.RULES.items():
+        if info.target == "slots":
+            state = get_rule(name).fit(patterns)
+            assert catalogue.is_keyed(name) == (not torch.equal(state, patterns)), name
+    assert not catalogue.is_keyed("backprop")
+
+
+def test_the_rules_with_normed_units_learn_units_near_their_p_sphere():
+    """``normed_units``: a hidden-unit rule with a ``p`` whose trained winners sit near ‖W_μ‖_p = 1, started far
+    from it (init_std 3: p-norms ≈ 3·D^{1/3}); a name outside the catalogue has none."""
+    from hebbdam.experiments.budget_patterns import unit_norms
+
+    generator = torch.Generator().manual_seed(1)
+    patterns = torch.where(torch.rand(200, 32, generator=generator) > 0.5, 1.0, -1.0)
+    normed = [name for name, info in catalogue.RULES.items() if info.normed_units]
+    assert normed and not catalogue.has_normed_units("backprop")
+    for name in normed:
+        assert catalogue.RULES[name].target == "hidden" and "p" in catalogue.RULES[name].defaults, name
+        rule, p = get_rule(name, units=8, init_std=3.0, lr=0.2), float(catalogue.RULES[name].defaults["p"])
+        start = rule.initial(32, torch.Generator().manual_seed(2))
+        units = rule.fit(patterns, epochs=30, batch_size=20, generator=torch.Generator().manual_seed(2))
+        assert unit_norms(start, p, patterns)["gap_mean"] > 1.0 > 0.02 > unit_norms(units, p, patterns)["gap_mean"]
+
+
+def test_a_kind_that_holds_rows_costs_k_times_d_and_a_pairwise_or_feature_kind_does_not():
+    """``holds_rows`` (budget_patterns' keep-K baseline): K rows of D numbers, M = K·D at every D and K; the
+    pairwise, feature and coupling kinds are not (their M is D², 2Y or M)."""
+    rows = [name for name in registry.kind_names() if catalogue.holds_rows(name)]
+    assert "dense" in rows and "softmax" in rows
+    for name in registry.kind_names():
+        costs_rows = all(catalogue.parameter_count(name, dim, k) == k * dim for dim, k in ((7, 3), (100, 40)))
+        assert catalogue.holds_rows(name) == costs_rows, name

@@ -80,6 +80,7 @@ from ..metrics import binarise, bootstrap_crossing, crossing, grid_estimate, log
 from ..parallel import map_fits
 from ..rules import get_rule
 from ..rules.bayesian_hidden import Traces, learn_bayesian_traces
+from ..rules.hidden import max_scaled
 from ..settings import budget_images as schema
 from ..settings.budget_classify import BayesianLayer
 from ..settings.budget_images import (
@@ -93,6 +94,7 @@ from ..settings.budget_images import (
     Condition,
     Settings,
 )
+from ..settings.catalogue import has_normed_units, is_keyed
 from .common import (
     Curves,
     built,
@@ -215,10 +217,10 @@ def fill(arm: Arm, units: int, task: Task, seed: int, settings) -> Units | Clipp
     epochs, batch = int(arm.options.get("epochs", 1)), int(arm.options.get("batch_size", 1024))
     module = store(written, rule, settings.trainer, batch_size=batch, seed=seed, max_epochs=epochs, logger=False)
     state = module.stored.detach().cpu()
-    if arm.rule == "pseudo_inverse_slots":
+    if is_keyed(arm.rule):  # keys = the K images written, values = the state
         return Units(state, written)
-    if arm.rule == "krotov_hopfield":
-        state = state / state.abs().amax(1, keepdim=True).clamp_min(1e-30)
+    if has_normed_units(arm.rule):
+        state = max_scaled(state)
     return Units(state, state)
 
 

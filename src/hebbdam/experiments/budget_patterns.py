@@ -78,7 +78,7 @@ from ..errors import DivergedError
 from ..lit import store
 from ..lit.backprop import Denoisable, FeatureMap, MemoryMatrix, PairwiseWeights, Plateau, fit_denoising
 from ..logs import say
-from ..memory import BinaryMemory, KeyedDenseAM, Memory
+from ..memory import BinaryMemory, KeyedDenseAM, Memory, get_kind
 from ..memory.random_features import feature_frequencies
 from ..metrics import (
     binarise,
@@ -93,7 +93,8 @@ from ..metrics import (
 from ..parallel import map_fits
 from ..rules import Rule, get_rule
 from ..settings import budget_patterns as schema
-from ..settings.budget_patterns import BACKPROP, PI_SLOTS, Arm, Settings, rule_hyper
+from ..settings.budget_patterns import BACKPROP, Arm, Settings, rule_hyper
+from ..settings.catalogue import has_normed_units, holds_rows, is_keyed, is_pairwise
 from .common import (
     Curves,
     built,
@@ -185,12 +186,12 @@ def build_memory(
         written = patterns[:size] if rule.target == "slots" else patterns  # a K-slot DAM keeps the first K
         epochs, batch = int(arm.options.get("epochs", 1)), int(arm.options.get("batch_size", 1024))
         module = store(written, rule, settings.trainer, batch_size=batch, seed=seed, max_epochs=epochs, logger=False)
-        if arm.rule == PI_SLOTS:  # the keys read, the slots themselves write
+        if is_keyed(arm.rule):  # the keys read, the slots themselves write
             assert separation is not None  # a dense arm (Arm.checked)
             return Filled(KeyedDenseAM(module.stored.detach(), written, separation), {})
         info = {}
-        if arm.rule == "krotov_hopfield":
-            info = unit_norms(module.stored, float(arm.hyper.get("p", 3.0)), written)
+        if has_normed_units(arm.rule):
+            info = unit_norms(module.stored, float(rule.hyper["p"]), written)
         return Filled(module.memory(separation, kind=arm.memory), info)
     lr = arm.lrs[0] if lr is None else lr
     init = arm.inits[0] if init is None else init
@@ -271,13 +272,13 @@ def trainable(arm: Arm, patterns: torch.Tensor, size: int, seed: int, init: str)
     """The parameters a backprop arm trains, started ``written`` (W: the Hebb write ΞᵀΞ/D; Ξ: the first K patterns
     in the K slots, the rest of the slots random; T: the Hebbian feature sum) or ``random`` (small Gaussian W or Ξ)."""
     count, dim = patterns.shape
-    if arm.memory == "hopfield":
+    if is_pairwise(arm.memory):
         weights = PairwiseWeights(dim, init_std=0.01, seed=seed)
         if init == "written":
             with torch.no_grad():
                 weights.raw.copy_(patterns.T @ patterns / dim)  # the diagonal is zeroed by ``weights()``
         return weights
-    if arm.memory == "random_features":
+    if get_kind(arm.memory).features:
         beta = float(arm.options.get("beta", 1.0)) / dim
         omega = feature_frequencies(dim, 2 * size, beta, seed)
         features = FeatureMap(dim, 2 * size, beta, omega=omega, train_frequencies=False)
@@ -425,7 +426,7 @@ def measure_point(arm: Arm, dim: int, size: int, count: int, settings: Settings,
             "kept": [i["kept"] for i in infos],
             "solved_start": [bool(i.get("solved_start")) for i in infos],
         }
-    elif arm.rule == "krotov_hopfield":
+    elif has_normed_units(arm.rule):
         point["unit_norm"] = {key: [round(f.info[key], 6) for f in filled] for key in UNIT_NORM_KEYS}
     return point
 
@@ -459,7 +460,7 @@ def first_drop(points: dict[int, dict], key: str, level: float) -> tuple[int, in
 def scanned_criteria(arm: Arm) -> tuple[str, ...]:
     """The criteria whose crossing the scan must reach: both for pairwise nets (Gardner's bound is on fixed points),
     only exact recall for the others (their fixed points outlast recall by far and would multiply the cost)."""
-    return CRITERIA if arm.memory == "hopfield" else ("exact",)
+    return CRITERIA if is_pairwise(arm.memory) else ("exact",)
 
 
 def measure_curve(arm: Arm, dim: int, size: int, settings: Settings, choice: dict | None = None) -> list[dict]:
@@ -593,12 +594,12 @@ def summarise(
     result["information"]["bit_error"] = next(
         p["bit_error"] for p in points if p["patterns"] == result["information"]["at"]
     )
-    if arm.memory == "dense":
+    if holds_rows(arm.memory):
         result["keep_K"] = keep_k(counts, size, dim, budget, settings.levels)
     if arm.rule == BACKPROP:
         assert choice is not None  # measure_budget chooses the fit of every backprop arm
         result["training"] = training_summary(points, choice)
-    if arm.rule == "krotov_hopfield":
+    if has_normed_units(arm.rule):
         result["unit_norm"] = fixed_point_summary([p["unit_norm"] for p in points])
     return result
 

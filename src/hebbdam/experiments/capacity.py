@@ -55,7 +55,7 @@ def build_memory(arm: Arm, patterns: torch.Tensor, settings: Settings, generator
         if threshold and isinstance(memory, Hopfield):  # only hopfield arms take a threshold (ThresholdOptions)
             return Hopfield(memory.weights, threshold)
         return memory
-    if arm.model == "random_features":
+    if get_kind(arm.kind).features:  # the feature write, Ω drawn from the trial's generator
         features = int(arm.options.get("features", 4096))
         beta = float(arm.options.get("beta", 1.0)) / dim  # kernel exp(-β‖σ-ξ‖²/2D): scale-free in D
         return RandomFeatureDAM(dim, features, beta, generator=generator).write(patterns)

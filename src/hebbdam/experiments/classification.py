@@ -54,7 +54,7 @@ from ..lit.data import PatternDataModule
 from ..lit.trainer import fit
 from ..logs import say
 from ..rules import get_rule
-from ..rules.hidden import hidden_activity, lms_step
+from ..rules.hidden import hidden_activity, lms_fit, max_scaled, top_layer_fit
 from ..settings import classification as schema
 from ..settings.classification import BackpropArm, Settings
 from .common import (
@@ -217,7 +217,7 @@ def krotov_hopfield_memories(count: int, data: Data, generator: torch.Generator,
     winner = currents.argmax(1)
     label = torch.zeros(count, data.classes).index_add_(0, winner, one_hot(data.train_y, data.classes))
     label = label / torch.bincount(winner, minlength=count).clamp_min(1)[:, None]
-    visible = weights / weights.abs().amax(1, keepdim=True).clamp_min(1e-12)
+    visible = max_scaled(weights, floor=1e-12)
     return torch.cat([visible, label], 1)
 
 
@@ -235,39 +235,18 @@ def hidden_features(weights: Tensor, data: Data, settings: Settings) -> tuple[Te
 
 
 def delta_readout(h: Tensor, labels: Tensor, classes: int, settings: Settings, generator: torch.Generator) -> Tensor:
-    """Local readout: S (C, K) by the delta rule ΔS = η (t - S h) hᵀ / B (``rules.hidden.lms_step``, the
+    """Local readout: S (C, K) by the delta rule ΔS = η (t - S h) hᵀ / B (``rules.hidden.lms_fit``, the
     ``delta_readout`` rule's update) over shuffled minibatches (t = ±1 one-hot)."""
     ro = settings.krotov_hopfield.readout
-    targets = one_hot(labels, classes).double()
-    weights = torch.zeros(classes, h.shape[1], dtype=torch.float64)
-    for _ in range(ro.epochs):
-        order = torch.randperm(len(h), generator=generator)
-        for start in range(0, len(h), ro.batch_size):
-            rows = order[start : start + ro.batch_size]
-            weights = lms_step(weights, h[rows], targets[rows], ro.delta_lr)
-    return weights
+    return lms_fit(h, one_hot(labels, classes).double(), ro.delta_lr, ro.epochs, ro.batch_size, generator)
 
 
 def sgd_readout(h: Tensor, labels: Tensor, classes: int, settings: Settings, generator: torch.Generator) -> Tensor:
-    """K&H 2019's top layer: c = tanh(β S h), loss Σ|c - t|^m, plain minibatch SGD; returns S (C, K).
-
-    A plain loop on purpose: a (C, K) readout on precomputed features, 10 epochs in well under a second, where a
-    Lightning Trainer's set-up per fit would cost more than the fit and change nothing that is recorded."""
+    """K&H 2019's top layer: c = tanh(β S h), loss Σ|c - t|^m, plain minibatch SGD (``rules.hidden.top_layer_fit``);
+    returns S (C, K)."""
     ro = settings.krotov_hopfield.readout
-    targets = one_hot(labels, classes).double()
-    weights = (0.01 * torch.randn(classes, h.shape[1], generator=generator, dtype=torch.float64)).requires_grad_(True)
-    optimiser = torch.optim.SGD([weights], lr=ro.sgd_lr)
-    with torch.enable_grad():
-        for _ in range(ro.epochs):
-            order = torch.randperm(len(h), generator=generator)
-            for start in range(0, len(h), ro.batch_size):
-                rows = order[start : start + ro.batch_size]
-                out = torch.tanh(ro.beta * h[rows] @ weights.T)
-                loss = (out - targets[rows]).abs().pow(ro.m).sum(-1).mean()
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
-    return weights.detach()
+    target = one_hot(labels, classes).double()
+    return top_layer_fit(h, target, ro.beta, ro.m, ro.sgd_lr, ro.epochs, ro.batch_size, generator)
 
 
 def readout_errors(weights: Tensor, data: Data, settings: Settings, seed_index: int) -> dict:

@@ -119,8 +119,7 @@ def free_memory(settings: Settings, name: str):
 
     spec = settings.memories[name]
     options = {"normalise": spec["normalise"]} if "normalise" in spec else {}
-    if spec["rule"] == "softmax":
-        options["beta"] = settings.free.softmax_beta
+    options["beta"] = settings.free.softmax_beta  # read by the softmax memory only (memory.mixers.build_memory)
     order, features = spec.get("order", 1), spec.get("features", 64)
     return build_memory(
         spec["rule"],

@@ -30,7 +30,7 @@ from ..config import Params
 from ..data.prepare import load_processed
 from ..data.sequences import digit_sequence, random_sequence
 from ..logs import say
-from ..memory import PseudoInverseSequence, SequenceMemory
+from ..memory import build as build_memory
 from ..metrics import binarise, loglog_slope
 from ..settings import sequences as schema
 from ..settings.sequences import Model, Settings
@@ -47,9 +47,9 @@ def parse_settings(params: Params) -> Settings:
 
 
 def build(model: Model, patterns: Tensor):
-    if model.rule == "pseudo_inverse":
-        return PseudoInverseSequence(patterns, model.kind, model.degree)
-    return SequenceMemory(patterns, kind=model.kind, degree=model.degree, cyclic=True)
+    """The model's registry memory (``Model.memory``) of the cyclic sequence ``patterns`` (P, D), transfer f of
+    ``kind`` and ``degree``."""
+    return build_memory(model.memory, patterns, patterns.shape[1], {"kind": model.kind, "degree": model.degree})
 
 
 def transitions_correct(network, patterns: Tensor, index: Tensor) -> Tensor:
@@ -132,7 +132,7 @@ def capacities(model: Model, dim: int, settings: Settings, epsilon: float = 0.0)
             cache[length] = evaluate(model, dim, length, settings, epsilon)
         return cache[length]
 
-    limit = settings.max_length if model.rule == "hebbian" else min(settings.max_length, 2 * dim)
+    limit = model.scan_limit(dim, settings.max_length)
     out = {}
     for key, whole in (("transition", False), ("sequence", True)):
         theory = model.theory(dim, whole)

@@ -137,8 +137,8 @@ class Code:
 
 
 def code_for(memory: str, dim: int, coding: float) -> Code:
-    """BCPNN's modular code (M = round(1/f) units per hypercolumn, H = D // M), else the k-of-D code."""
-    if memory != "bcpnn":
+    """A modular kind's code (BCPNN: M = round(1/f) units per hypercolumn, H = D // M), else the k-of-D code."""
+    if not get_kind(memory).modular:
         active = max(1, round(coding * dim))
         return Code(dim, active / dim)
     units = max(2, round(1.0 / coding))
@@ -191,12 +191,12 @@ def recall(arm: Arm, code: Code, patterns: torch.Tensor, cues: torch.Tensor) -> 
     """Write ``patterns`` (P, D) with the arm's rule (``epochs`` passes), read every cue (P, D) in one step or by
     relaxation (``sweeps``) → (P, D) 0/1."""
     rule = writer(arm, code.coding)
-    if arm.memory == "hopfield":
-        memory = build("hopfield", rule.fit(2.0 * patterns - 1.0, epochs=arm.epochs), code.dim)
+    if get_kind(arm.memory).binary:  # a ±1 memory: the 0/1 code is read as ±1
+        memory = build(arm.memory, rule.fit(2.0 * patterns - 1.0, epochs=arm.epochs), code.dim)
         return (read(memory, 2.0 * cues - 1.0, arm.sweeps) + 1.0) / 2.0
     options = {"coding": code.coding, "hypercolumns": code.modules, **arm.options}
     memory = build(arm.memory, rule.fit(patterns, epochs=arm.epochs), code.dim, options)
-    if arm.memory == "bcpnn":  # soft winner-take-all steps (if any), then the winner of each hypercolumn
+    if get_kind(arm.memory).modular:  # soft winner-take-all steps (if any), then the winner of each hypercolumn
         return memory.winners(cues if arm.sweeps == 1 else read(memory, cues, arm.sweeps - 1))
     return read(memory, cues, arm.sweeps)
 

@@ -56,6 +56,18 @@ class MemoryKind:
         :class:`~hebbdam.memory.base.BinaryMemory`); a continuous memory (softmax, universal) is read in steps."""
         return all(issubclass(cls, BinaryMemory) for cls in self.classes)
 
+    @property
+    def features(self) -> bool:
+        """Built from a random-feature tensor T (2Y,) (DrDAM): an additive write T = Σ_μ φ(ξ_μ) through fixed random
+        frequencies Ω, no weights or slots to train (a backprop arm trains T alone, from that write)."""
+        return "features" in self.accepts
+
+    @property
+    def modular(self) -> bool:
+        """Its units come in hypercolumns of mutually exclusive units (BCPNN): it stores a modular code (one active
+        unit per hypercolumn) and a read ends with each hypercolumn's winner (its classes' ``winners``)."""
+        return all(callable(getattr(cls, "winners", None)) for cls in self.classes)
+
     def __post_init__(self):
         unknown = [t for t in self.accepts if t not in TARGETS]
         if not self.accepts or unknown:

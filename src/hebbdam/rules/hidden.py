@@ -7,6 +7,8 @@ from the generator the caller passes (``Rule.initial(dim, generator)``), so a se
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from torch import Tensor
 
@@ -91,6 +93,52 @@ def lms_step(readout: Tensor, hidden: Tensor, target: Tensor, lr: float) -> Tens
     class unit c uses its own target t_c, its output V_c·h and the input h_k."""
     error = target - hidden @ readout.T  # (B, C)
     return readout + lr * error.T @ hidden / hidden.shape[0]
+
+
+def shuffled_batches(count: int, batch_size: int, epochs: int, generator: torch.Generator) -> Iterator[Tensor]:
+    """Row indices (≤ B,) of ``epochs`` passes over ``count`` rows, each pass in a fresh order drawn from
+    ``generator`` (one ``randperm`` per pass, drawn when the pass starts)."""
+    for _ in range(epochs):
+        order = torch.randperm(count, generator=generator)
+        for start in range(0, count, batch_size):
+            yield order[start : start + batch_size]
+
+
+def lms_fit(hidden: Tensor, target: Tensor, lr: float, epochs: int, batch_size: int, generator) -> Tensor:
+    """A readout V (C, K) from zero by :func:`lms_step` over shuffled minibatches of hidden activity (N, K) and ±1
+    targets (N, C) (:func:`shuffled_batches`); in ``hidden``'s dtype."""
+    readout = torch.zeros(target.shape[1], hidden.shape[1], dtype=hidden.dtype)
+    for rows in shuffled_batches(len(hidden), batch_size, epochs, generator):
+        readout = lms_step(readout, hidden[rows], target[rows], lr)
+    return readout
+
+
+def top_layer_fit(
+    hidden: Tensor, target: Tensor, beta: float, m: float, lr: float, epochs: int, batch_size: int, generator
+) -> Tensor:
+    """K&H 2019's supervised top layer c = tanh(β V h) on hidden activity (N, K): V (C, K) from 0.01·N(0, 1) (drawn
+    from ``generator`` first), plain minibatch SGD on Σ_c |c - t|^m against ±1 targets (N, C) over
+    :func:`shuffled_batches`. Not local (a gradient), kept beside :func:`lms_fit` as the readout it is compared with.
+
+    A plain loop on purpose: a (C, K) readout on precomputed features, 10 epochs in well under a second, where a
+    Lightning Trainer's set-up per fit would cost more than the fit and change nothing that is recorded."""
+    weights = 0.01 * torch.randn(target.shape[1], hidden.shape[1], generator=generator, dtype=hidden.dtype)
+    weights.requires_grad_(True)
+    optimiser = torch.optim.SGD([weights], lr=lr)
+    with torch.enable_grad():
+        for rows in shuffled_batches(len(hidden), batch_size, epochs, generator):
+            out = torch.tanh(beta * hidden[rows] @ weights.T)
+            loss = (out - target[rows]).abs().pow(m).sum(-1).mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    return weights.detach()
+
+
+def max_scaled(weights: Tensor, floor: float = 1e-30) -> Tensor:
+    """Each unit (row of (K, D)) divided by its largest |entry| (at least ``floor``): a state in [-1, 1]^D. How a
+    rule with ``RuleInfo.normed_units`` (K&H 2019: ‖W_μ‖_p → 1, entries of any scale) is read as visible states."""
+    return weights / weights.abs().amax(1, keepdim=True).clamp_min(floor)
 
 
 def delta_readout_update(readout: Tensor, rows: Tensor, lr: float) -> Tensor:

@@ -29,7 +29,7 @@ from .arms import (
     checked_rule,
     options_of,
 )
-from .catalogue import rule_info
+from .catalogue import is_keyed, rule_info
 from .common import (
     ANNEAL,
     OPEN_FRACTION,
@@ -204,11 +204,11 @@ class Arm:
 
     def parameters(self, units: int, dim: int) -> int:
         """Parameters of the filled memory: K·D (tied keys = values; the BCPNN units' conditional-mean images);
-        pseudo-inverse slots add the K² couplings (ΞΞᵀ)⁺ that turn the slots into their keys; a pairwise memory
+        keyed slots (pseudo-inverse) add the K² couplings (ΞΞᵀ)⁺ that turn the slots into their keys; a pairwise memory
         holds D² synapses whatever its K."""
         if self.budget == "pairwise":
             return dim * dim
-        return units * dim + (units * units if self.rule == "pseudo_inverse_slots" else 0)
+        return units * dim + (units * units if is_keyed(self.rule) else 0)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -144,13 +144,23 @@ def _random_features(features: int, beta: float, seed: int) -> None:
 @dataclass(frozen=True)
 class RuleInfo:
     """A rule as a settings schema sees it: its ``locality``, the tensor it writes (``target``), its
-    hyper-parameters with their defaults, and ``check(**hyper)`` (a ValueError naming the values it refuses)."""
+    hyper-parameters with their defaults, and ``check(**hyper)`` (a ValueError naming the values it refuses).
+
+    What an experiment must know to read the state it writes:
+
+    - ``keyed``: the state (K, D) is the keys of K slots whose values are the K patterns written (a pseudo-inverse:
+      the dual basis of the slots), not a slot memory whose keys are its values;
+    - ``normed_units``: hidden units (K, D) that converge to ‖W_μ‖_p = 1 (``p`` a hyper-parameter), with entries
+      of no fixed scale: read as visible states scaled to max |entry| 1 (``rules.hidden.max_scaled``), and a fit
+      reports how near its units are to the sphere."""
 
     name: str
     locality: str
     target: str
     defaults: dict = field(default_factory=dict)
     check: Callable[..., None] | None = None
+    keyed: bool = False
+    normed_units: bool = False
 
     def checked(self, hyper: dict) -> dict:
         """``hyper`` over the defaults, checked: a ValueError for an unknown key or a refused value."""
@@ -184,11 +194,12 @@ RULES: dict[str, RuleInfo] = {
             "hidden",
             {"units": 100, "p": 3.0, "rank": 2, "anti": 0.4, "lr": 0.04, "init_std": 1.0},
             _krotov_hopfield,
+            normed_units=True,
         ),
         RuleInfo("oja", "local", "hidden", {"lr": 0.01, "units": 1}, _oja),
         RuleInfo("prototype", "local", "hidden", {"units": 64}, _prototype),
         RuleInfo("pseudo_inverse", "nonlocal", "pairwise"),
-        RuleInfo("pseudo_inverse_slots", "nonlocal", "slots"),
+        RuleInfo("pseudo_inverse_slots", "nonlocal", "slots", keyed=True),
         RuleInfo("quadruplets", "local", "quadruplets", {"count": 4096, "seed": 0}, _quadruplets),
         RuleInfo("random_features", "local", "features", {"features": 4096, "beta": 0.05, "seed": 0}, _random_features),
         RuleInfo(
@@ -227,6 +238,25 @@ def is_pairwise(kind: str) -> bool:
     torch-free): it holds D² numbers and a sweep costs D² per state whatever it stores, where a slot, hidden-unit or
     feature memory grows with the patterns it stores."""
     return "pairwise" in KIND_ACCEPTS[kind]
+
+
+def holds_rows(kind: str) -> bool:
+    """Whether memory kind ``kind`` is K rows of D numbers (slots, hidden units or a tensor's factor rows; ``size`` =
+    K, M = K·D): K patterns' worth, beside which the memory that keeps K patterns and forgets the rest is the trivial
+    baseline."""
+    return bool({"slots", "hidden", "tensor4"} & set(KIND_ACCEPTS[kind]))
+
+
+def is_keyed(rule: str) -> bool:
+    """Whether ``rule`` writes keyed slots (:attr:`RuleInfo.keyed`); False for an arm name outside the catalogue
+    (``backprop``, ``bcpnn_hidden``)."""
+    return rule in RULES and RULES[rule].keyed
+
+
+def has_normed_units(rule: str) -> bool:
+    """Whether ``rule`` learns units on a p-norm sphere (:attr:`RuleInfo.normed_units`); False for an arm name
+    outside the catalogue (``backprop``, ``bcpnn_hidden``)."""
+    return rule in RULES and RULES[rule].normed_units
 
 
 def parameter_count(kind: str, dim: int, size: int) -> int:

@@ -29,7 +29,8 @@ from .common import (
 KINDS = ("linear", "polynomial", "exponential")
 
 
-RULES = ("hebbian", "pseudo_inverse")
+# how a model's couplings are built, and the memory-registry kind each builds (memory.sequence)
+RULES = {"hebbian": "sequence", "pseudo_inverse": "sequence_pseudo_inverse"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +47,16 @@ class Model:
     @property
     def d(self) -> int:
         return 1 if self.kind == "linear" else self.degree
+
+    @property
+    def memory(self) -> str:
+        """The memory-registry kind this model builds (:data:`RULES`)."""
+        return RULES[self.rule]
+
+    def scan_limit(self, dim: int, max_length: int) -> int:
+        """The longest sequence scanned at D: ``max_length``; the pseudo-inverse, exact up to P = D (its O⁺ has rank
+        at most D) and without a capacity law, to 2D at most."""
+        return max_length if self.rule == "hebbian" else min(max_length, 2 * dim)
 
     @property
     def locality(self) -> str:
