@@ -119,7 +119,7 @@ BREAKS = (
     Break(
         "bcpnn_no_log",
         "BCPNN weights p_ij/(p_i p_j) and biases p_j without their logarithm",
-        (("src/hebbdam/memory/sparse.py", "(ratio.log(), p.log()) if log else (ratio, p)", "(ratio, p)"),),
+        (("src/hebbdam/memory/sparse.py", "    return ratio.log(), p.log()", "    return ratio, p"),),
         ("sparse",),
     ),
     Break(
