@@ -8,6 +8,7 @@ read or written."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from hebbdam.measure import scratch_repository
 pytestmark = pytest.mark.slow  # three `dvc status` runs of about 5-10 s each
 
 DVC = str(Path(sys.executable).with_name("dvc"))  # the venv's, whatever PATH says
+HEBBDAM = str(Path(sys.executable).with_name("hebbdam"))
 
 
 def stale_stages(repo: Path) -> set[str]:
@@ -90,3 +92,167 @@ def test_a_stage_settings_module_marks_only_its_stage_stale(probe_repo):
     but validation is no stage's dependency)."""
     repo, before = probe_repo
     assert newly_stale(repo, "src/hebbdam/settings/appendix_b.py", before) == {"appendix_b"}
+
+
+# A toy experiment added the way CONTRIBUTING.md's "Add an experiment" says: Hebb-rule storage of random ±1 patterns
+# in a Hopfield net, the fraction that are fixed points of one synchronous step (a real computation, not a constant).
+TOY_SETTINGS = '''"""The settings of the toy experiment (torch-free)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import Params
+from ..schema import NONNEG_INT, POSITIVE_INT, int_list, parse, setting
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    seed: int = setting(NONNEG_INT)
+    dim: int = setting(POSITIVE_INT)
+    patterns: list[int] = setting(int_list(1))
+    device: Any = None
+
+
+def parse_settings(params: Params, **given: Any) -> Settings:
+    return parse(Settings, params.section("toy"), **given)
+'''
+
+TOY_EXPERIMENT = '''"""Toy: P random ±1 patterns stored by the Hebb rule; the fraction one synchronous step keeps."""
+
+from __future__ import annotations
+
+from ..config import Params
+from ..data.synthetic import rademacher
+from ..memory import Hopfield
+from ..rules import get_rule
+from ..settings import toy as schema
+from ..settings.toy import Settings
+from .common import built, compute_device, generator_for, run_stage, select
+
+
+def parse_settings(params: Params) -> Settings:
+    return built(schema.parse_settings(params, device=compute_device(params)))
+
+
+def stable_fraction(settings: Settings, count: int) -> float:
+    """(count, dim) random patterns → Hebbian weights (dim, dim) → fraction of patterns that are fixed points."""
+    patterns = rademacher(count, settings.dim, generator_for(settings.seed, "toy", count))
+    memory = Hopfield(get_rule("hebb").fit(patterns))
+    return round((memory.step(patterns) == patterns).all(dim=1).double().mean().item(), 6)
+
+
+def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
+    stable = {f"P{n}": {"patterns": n, "stable": stable_fraction(settings, n)} for n in settings.patterns}
+    return {"toy.json": {"dim": settings.dim, "stable": stable}}
+
+
+def main(args) -> None:
+    run_stage(args, "toy", parse_settings, compute, headline=lambda record: select(record, "stable.*.stable"))
+'''
+
+TOY_FIGURE = '''"""Toy: fraction of stored patterns that are fixed points against P."""
+
+from __future__ import annotations
+
+from .style import plt
+
+INPUTS = ["toy.json"]
+OUTPUT = "toy.png"
+
+
+def draw(metrics: dict) -> plt.Figure:
+    points = sorted(metrics["toy.json"]["stable"].values(), key=lambda p: p["patterns"])
+    fig, ax = plt.subplots(figsize=(4.0, 3.0))
+    ax.plot([p["patterns"] for p in points], [p["stable"] for p in points], "o-")
+    ax.set_xlabel("P (patterns)")
+    ax.set_ylabel("fraction stable")
+    return fig
+'''
+
+TOY_STAGE = """    Stage(
+        name="toy",
+        command="toy",
+        entry="hebbdam.experiments.toy:main",
+        help="toy: Hebbian fixed points against P",
+        params=("toy",),
+        records=("toy.json",),
+        figures=("toy",),
+    ),
+"""
+
+TOY_CONFIG = """defaults:
+  - _self_
+  - optional toy@_here_: ${profile}
+seed: ${seed}
+dim: 64
+patterns: [2, 4, 8, 16]
+"""
+
+# written by `hebbdam dvc-yaml` and `hebbdam compose`, never by hand
+GENERATED = {"dvc.yaml", "params.yaml", "reports/paper/dvc.yaml", "reports/paper/params.yaml"}
+
+
+def _hebbdam(repo: Path, *words: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(repo / "src"), "WANDB_MODE": "disabled"}
+    subprocess.run([HEBBDAM, *words], cwd=repo, env=env, check=True, capture_output=True, text=True)
+
+
+def add_toy_experiment(repo: Path) -> None:
+    """Write the toy experiment's files and edits by hand (as a contributor would), then regenerate."""
+    (repo / "src/hebbdam/settings/toy.py").write_text(TOY_SETTINGS, encoding="utf-8")
+    (repo / "src/hebbdam/experiments/toy.py").write_text(TOY_EXPERIMENT, encoding="utf-8")
+    (repo / "src/hebbdam/figures/toy.py").write_text(TOY_FIGURE, encoding="utf-8")
+    stages = repo / "src/hebbdam/stages.py"
+    text = stages.read_text(encoding="utf-8")
+    anchor = "\n)\n\nSUMMARY_STAGES"
+    assert text.count(anchor) == 1
+    stages.write_text(text.replace(anchor, "\n" + TOY_STAGE.rstrip("\n") + anchor), encoding="utf-8")
+    (repo / "conf/experiment/toy.yaml").write_text(TOY_CONFIG, encoding="utf-8")
+    config = repo / "conf/config.yaml"
+    lines = config.read_text(encoding="utf-8").splitlines(keepends=True)
+    last = max(i for i, line in enumerate(lines) if line.lstrip().startswith("- experiment@"))
+    config.write_text("".join([*lines[: last + 1], "  - experiment@toy: toy\n", *lines[last + 1 :]]), encoding="utf-8")
+    _hebbdam(repo, "dvc-yaml")
+    _hebbdam(repo, "compose")
+
+
+def changed_files(repo: Path) -> set[str]:
+    """Paths git sees added or modified in the copy since its one commit."""
+    result = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=repo, check=True, capture_output=True, text=True
+    )
+    return {line[3:] for line in result.stdout.splitlines()}
+
+
+def test_adding_an_experiment_reruns_no_other_stage(probe_repo):
+    """Adding a stage touches ≤ 4 hand-edited source files plus its config (issue 23, item 3), and ``dvc status``
+    lists only it and the two stages that aggregate every experiment: ``figures`` and ``report`` depend on every
+    stage's metrics files and figure modules and read the stage table (stages.py) to find them, so a new stage is
+    new input to both. After ``dvc repro toy`` (which runs only the toy) only those two are left."""
+    repo, before = probe_repo
+    try:
+        add_toy_experiment(repo)
+        hand = changed_files(repo) - GENERATED
+        config = {path for path in hand if path.startswith("conf/")}
+        assert config == {"conf/experiment/toy.yaml", "conf/config.yaml"}, config
+        code = hand - config
+        assert code == {
+            "src/hebbdam/settings/toy.py",
+            "src/hebbdam/experiments/toy.py",
+            "src/hebbdam/figures/toy.py",
+            "src/hebbdam/stages.py",
+        }, code
+        assert len(code) <= 4
+        assert stale_stages(repo) - before == {"toy", "figures", "report"}
+        env = {**os.environ, "PYTHONPATH": str(repo / "src"), "WANDB_MODE": "disabled"}
+        run = subprocess.run([DVC, "repro", "--single-item", "toy"], cwd=repo, env=env, capture_output=True, text=True)
+        assert run.returncode == 0, run.stdout + run.stderr
+        record = json.loads((repo / "reports/metrics/toy.json").read_text(encoding="utf-8"))
+        stable = {entry["patterns"]: entry["stable"] for entry in record["stable"].values()}
+        assert stable[2] == 1.0 and stable[16] < stable[2], stable  # 16 patterns in 64 units: past 0.138·D
+        assert stale_stages(repo) - before == {"figures", "report"}
+    finally:
+        subprocess.run(["git", "checkout", "-q", "--", "."], cwd=repo, check=True)
+        subprocess.run(["git", "clean", "-fdq"], cwd=repo, check=True)
