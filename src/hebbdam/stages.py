@@ -5,10 +5,10 @@ so are the command table of ``hebbdam``, the figures the ``figures`` stage draws
 ``report``. A stage's code dependencies are the import closure of its module (:mod:`hebbdam.closure`), never a list
 typed by hand, so a file a stage imports cannot be left out.
 
-Adding an experiment: its module under ``experiments/`` (a ``main(args)``), one :class:`Stage` entry below, its
-figure module under ``figures/``, its test, and its config ``conf/experiment/<name>.yaml`` with its ci and paper sizes
-beside it in ``conf/experiment/<name>/{ci,paper}.yaml`` (plus one defaults line in ``conf/config.yaml``). Then
-``make stages`` rewrites dvc.yaml and params.yaml.
+Adding an experiment: its settings schema under ``settings/`` and its module under ``experiments/`` (a
+``main(args)``), one :class:`Stage` entry below, its figure module under ``figures/``, its test, and its config
+``conf/experiment/<name>.yaml`` with its ci and paper sizes beside it in ``conf/experiment/<name>/{ci,paper}.yaml``
+(plus one defaults line in ``conf/config.yaml``). Then ``make stages`` rewrites dvc.yaml and params.yaml.
 """
 
 from __future__ import annotations
