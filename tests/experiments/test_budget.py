@@ -18,6 +18,7 @@ from hebbdam.experiments import budget_classify as e8c
 from hebbdam.experiments import budget_patterns as e8a
 from hebbdam.figures import budget_patterns as e8a_figure
 from hebbdam.figures.records import Candidate, budget_verdict
+from hebbdam.memory.separation import Exponential, Power
 
 from ..conftest import compose_file
 
@@ -334,41 +335,57 @@ def test_pseudo_inverse_slots_recall_every_stored_slot_with_no_crosstalk(pattern
         assert e8a.score(memory, trial, settings) == {"exact": 1.0, "bit_error": 0.0, "fixed_point": 1.0}, count
 
 
-def test_an_lr_sweep_every_fit_solves_moves_to_the_next_load(patterns_params, monkeypatch):
-    """Planted fits that recall every stored pattern up to P = K and half of them past it: the sweep at P = K cannot
-    rank the lrs (a tie on the criterion), so it is repeated at the next load of the grid (1.5K), where the best is
-    chosen; the solved load is recorded."""
+@pytest.mark.parametrize(
+    ("inits", "solvers", "loads_solved", "lr"),
+    [
+        (["written"], (0.01, 0.1, 1.0), [1.0], 0.1),  # every fit solves P = K
+        (["written", "random"], (0.01, 0.1, 1.0), [1.0], 0.1),  # every fit from the slots; the random start fails
+        (["written"], (0.01,), [], 0.01),  # one fit solves: the criterion ranks it first
+    ],
+)
+def test_an_lr_sweep_two_fits_solve_moves_to_the_next_load(
+    patterns_params, monkeypatch, inits, solvers, loads_solved, lr
+):
+    """Planted fits from the slots that recall every stored pattern up to P = K (at the lrs ``solvers``) and half of
+    them past it (a random start: half at any P): where two or more fits solve P = K the sweep cannot rank their lrs
+    (a tie on the criterion), so it is repeated at the next load of the grid (1.5K), where the best is chosen; the
+    solved load is recorded. Where one fit solves, it is chosen at P = K."""
     settings = e8a.parse_settings(load_params(patterns_params))
     arm = next(a for a in settings.arms if a.name == "dense_backprop")
-    arm = replace(arm, options={**arm.options, "lrs": [0.01, 0.1, 1.0], "inits": ["written"]})
+    arm = replace(arm, options={**arm.options, "lrs": [0.01, 0.1, 1.0], "inits": inits, "random_lr": 0.1})
 
     def planted(arm, trial, size, settings, lr, init):
-        count = trial.patterns.shape[0]
+        solves = init == "written" and lr in solvers and trial.patterns.shape[0] <= 6
         info = {"lr": lr, "init": init, "kept": "trained", "updates": 1, "converged": True, "stalled": False}
-        return e8a.Filled(count, {**info, "loss": 0.0, "distance": abs(math.log(lr / 0.1))})
+        return e8a.Filled(solves, {**info, "loss": 0.0, "distance": abs(math.log(lr / 0.1))})
 
     monkeypatch.setattr(e8a, "build_memory", planted)
-    monkeypatch.setattr(e8a, "score", lambda count, trial, settings: {"exact": 1.0 if count <= 6 else 0.5,
-                                                                      "bit_error": 0.0})  # fmt: skip
+    monkeypatch.setattr(e8a, "score", lambda solves, trial, settings: {"exact": 1.0 if solves else 0.5,
+                                                                       "bit_error": 0.0})  # fmt: skip
     monkeypatch.setattr(e8a, "fit_rank", lambda fit: (-fit["exact"], fit["distance"]))
     choice = e8a.choose_fit(arm, 16, 6, settings)
-    assert choice["sweep_loads_solved"] == [1.0] and choice["sweep_load"] == 1.5 and choice["sweep_patterns"] == 9
-    assert choice["lr"] == 0.1 and {fit["exact"] for fit in choice["sweep"]} == {0.5}
+    load, count = (1.5, 9) if loads_solved else (1.0, 6)
+    assert choice["sweep_loads_solved"] == loads_solved and choice["sweep_load"] == load
+    assert choice["sweep_patterns"] == count and choice["lr"] == lr
 
 
 @pytest.mark.parametrize(
-    ("local", "remote", "verdict"),
+    ("local", "remote", "verdict", "below_converged"),
     [
-        ((2.0, 1.8, 2.2, True), (1.0, 0.9, 1.1, True), "local ahead"),
-        ((1.0, 0.9, 1.1, True), (2.0, 1.8, 2.2, True), "nonlocal ahead"),
-        ((1.0, 0.9, 1.5, True), (1.2, 1.0, 1.4, True), "not resolved"),
-        ((2.0, 1.8, 2.2, True), (1.0, 0.9, 1.1, False), "not converged"),  # the loser might catch up
-        ((1.0, 0.9, 1.1, True), (2.0, 1.8, 2.2, False), "nonlocal ahead"),  # more training only widens the lead
+        ((2.0, 1.8, 2.2, True), (1.0, 0.9, 1.1, True), "local ahead", True),
+        ((1.0, 0.9, 1.1, True), (2.0, 1.8, 2.2, True), "nonlocal ahead", True),
+        ((1.0, 0.9, 1.5, True), (1.2, 1.0, 1.4, True), "not resolved", True),
+        ((2.0, 1.8, 2.2, True), (1.0, 0.9, 1.1, False), "not converged", True),  # the loser might catch up
+        # the winner itself unconverged: more training can lower the criterion too (the loss is not the criterion)
+        ((1.0, 0.9, 1.1, True), (2.0, 1.8, 2.2, False), "not converged", True),
+        ((1.0, 0.9, 1.1, True), (2.0, 1.8, 2.2, True), "nonlocal ahead", False),  # unconverged below the winner
+        ((2.0, 1.8, 2.2, True), (1.0, 0.9, 1.1, True), "not converged", False),  # ... but on the losing side
     ],
 )
-def test_the_verdict_per_budget(local, remote, verdict):
+def test_the_verdict_per_budget(local, remote, verdict, below_converged):
     rows = [Candidate("a", "local", *local[:3], local[3]), Candidate("b", "nonlocal", *remote[:3], remote[3])]
     rows.append(Candidate("c", "local", 0.1, 0.0, 0.2))  # a worse local arm does not change the answer
+    rows.append(Candidate("d", "nonlocal", 0.5, 0.4, 0.6, below_converged))  # a worse nonlocal arm
     best_local, best_remote, said = budget_verdict(rows)
     assert (best_local.name, best_remote.name, said) == ("a", "b", verdict)
     assert budget_verdict(rows[:1]) is None  # one side only: no comparison
@@ -539,6 +556,38 @@ def test_the_noise_test_pairs_two_windows_update_by_update_so_a_fixed_batch_orde
     aligned = Plateau(50, 0.01, noise=2.0)
     aligned.align(4)  # epochs of 4 batches: a window of 52 updates, 13 whole epochs
     assert aligned.window == 52
+
+
+def test_a_plateau_that_asks_for_confirmation_does_not_stop_on_one_flat_pair_of_windows():
+    """Window means 2.0, 1.0, 1.0, 0.6, 0.6, 0.6 (windows of 50 updates): a loss that pauses for one pair of windows,
+    then falls by 40%. One flat reading stops the fit on the pause (update 150, loss 1.0); ``confirm=2`` consecutive
+    flat readings stop it only where it levelled off (update 300, loss 0.6): the flat reading at 250 follows a
+    reading that was not flat, so it counts one, not two."""
+    from hebbdam.lit.backprop import Plateau
+
+    means = [2.0, 1.0, 1.0, 0.6, 0.6, 0.6, 0.6, 0.6]
+    losses = [mean for mean in means for _ in range(50)]
+    once, confirmed = Plateau(50, 0.01, floor=0.0), Plateau(50, 0.01, floor=0.0, confirm=2)
+    assert _feed(once, losses).global_step == 150 and once.converged and once.final == 1.0
+    assert _feed(confirmed, losses).global_step == 300 and confirmed.converged and confirmed.final == pytest.approx(0.6)
+    with pytest.raises(ValueError, match="confirm"):
+        Plateau(50, 0.01, confirm=0)
+
+
+@pytest.mark.parametrize("separation", [Power(3), Power(2, rectified=True), Exponential(32.0)])
+def test_the_written_out_dam_field_is_the_gradient_of_its_energy_and_trains_the_same(separation):
+    """MemoryMatrix.field, h = F'(Ξs/D) Ξ/D, equals autograd's -∂E/∂s, and the gradient of a loss on h with respect
+    to Ξ equals the one through the double backward that :class:`Denoising` took before (float32 rounding)."""
+    from hebbdam.lit.backprop import MemoryMatrix
+
+    memory = MemoryMatrix(16, 32, separation, seed=1)
+    states = torch.tanh(torch.randn(5, 32, generator=torch.Generator().manual_seed(0))).requires_grad_(True)
+    (autograd_field,) = torch.autograd.grad(-memory.energy(states).sum(), states, create_graph=True)
+    written = memory.field(states)
+    torch.testing.assert_close(written, autograd_field, rtol=1e-6, atol=0.0)
+    through_autograd = torch.autograd.grad(autograd_field.tanh().sum(), memory.memories)[0]
+    through_written = torch.autograd.grad(written.tanh().sum(), memory.memories)[0]
+    torch.testing.assert_close(through_written, through_autograd, rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize(("fractions", "side", "edge"), [([0.2, 0.1], "below_grid", 4), ([1.0, 0.9], "above_grid", 8)])

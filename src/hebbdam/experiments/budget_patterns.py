@@ -40,7 +40,7 @@ of Gardner's bound (2 bits per synapse, zero margin), so P·D/M is compared with
 
 Backprop is memorisation here: the stored set is the test set. It is trained on the denoising loss until the loss
 is flat (``lit.backprop.Plateau`` per update: ``window`` updates, relative ``tolerance``, or within ``noise`` standard
-errors of the minibatch scatter), or at most ``floor`` (the
+errors of the minibatch scatter, ``confirm`` readings in a row), or at most ``floor`` (the
 stored set is denoised: the loss only sharpens the tanh from there), or a cap of ``updates``. The
 denoising loss through unrolled recall is not the recall criterion, so every fit is scored on the criterion (exact
 recall of the stored set from the trial's probes) together with its own start, and the trained memory is kept only
@@ -217,6 +217,7 @@ def build_memory(
                 arm.options.get("tolerance", DEFAULT_TOLERANCE),
                 floor=arm.options.get("floor", DEFAULT_FLOOR),
                 noise=arm.options.get("noise", DEFAULT_NOISE),
+                confirm=int(arm.options.get("confirm", 1)),
             ),
         )
     except DivergedError:  # a diverged fit is a failed candidate of the sweep: its start is kept, flagged
@@ -337,10 +338,11 @@ def choose_fit(arm: Arm, dim: int, size: int, settings: Settings) -> dict:
     plateau (kept only where it beats its start, :func:`keep_better`) and the best on the recall criterion is chosen
     (:func:`fit_rank`; memorisation: the stored set is the set it is measured on). When the chosen lr is the smallest or
     the largest tried, the sweep is extended one step (the sweep's ratio) in that direction, at most ``EXTENSIONS``
-    times. A sweep in which every fit recalls every stored pattern cannot rank the lrs (they tie on the criterion and
-    differ only by a loss at the floor; at D = 64, K = 16 the slots solve P = K in 50 updates at every lr, and the tie
-    went to the smallest lr, which then needed more than the cap at P > K): it is repeated at the next load of the
-    arm's grid, until a fit fails or the grid ends (``sweep_loads_solved``). Returns the choice, the lrs tried,
+    times. A sweep in which two or more fits recall every stored pattern cannot rank those lrs (they tie on the
+    criterion and differ only by a loss near the floor; at D = 64, K = 16 the slots solve P = K in 50 updates at
+    every lr, and at K = 256 every lr from the slots solves P = K while the random start does not: either tie went
+    to the smallest lr, which then crawled to the cap at P > K): it is repeated at the next load of the arm's grid,
+    until at most one fit solves the set or the grid ends (``sweep_loads_solved``). Returns the choice, the lrs tried,
     ``lr_at_edge`` (the chosen lr still the smallest or largest tried), the load and P of the sweep and the sweep
     (each fit's lr, init, kept, updates, converged, loss, exact, bit_error)."""
     load = float(arm.options.get("sweep_load", 1.0))
@@ -348,7 +350,7 @@ def choose_fit(arm: Arm, dim: int, size: int, settings: Settings) -> dict:
     while True:
         count, lrs, sweep = sweep_lrs(arm, dim, size, settings, load)
         following = [b for b in arm.loads or () if b > load]
-        if not following or any(fit["exact"] < 1.0 for fit in sweep):
+        if not following or sum(fit["exact"] == 1.0 for fit in sweep) < 2:
             break
         solved.append(load)
         load = following[0]

@@ -77,7 +77,9 @@ def budget_verdict(candidates: list[Candidate]) -> tuple[Candidate, Candidate, s
     """The best local and the best nonlocal of ``candidates`` (one budget, one metric, higher is better) and the
     verdict: ``local ahead`` / ``nonlocal ahead`` when their 95% intervals separate, ``not resolved`` when they
     overlap (or one is unknown), and ``not converged`` when an arm that did not reach its plateau sits on the losing
-    or tied side (training it further could change the answer). None when one side has no candidate."""
+    or tied side, or is itself the winner (training it further could change the answer: more training can lower
+    the recall criterion too, since the loss trained is not that criterion). An unconverged arm below the winner on
+    the winning side cannot change it. None when one side has no candidate."""
     sides = {side: [c for c in candidates if c.locality == side] for side in ("local", "nonlocal")}
     if not sides["local"] or not sides["nonlocal"]:
         return None
@@ -88,7 +90,7 @@ def budget_verdict(candidates: list[Candidate]) -> tuple[Candidate, Candidate, s
         verdict = NOT_RESOLVED
     else:
         verdict = LOCAL_AHEAD if local.value > remote.value else NONLOCAL_AHEAD
-    for side, winning in (("nonlocal", NONLOCAL_AHEAD), ("local", LOCAL_AHEAD)):
-        if verdict != winning and not all(c.converged for c in sides[side]):
+    for side, winning, best in (("nonlocal", NONLOCAL_AHEAD, remote), ("local", LOCAL_AHEAD, local)):
+        if not all(c.converged for c in sides[side]) and (verdict != winning or not best.converged):
             verdict = NOT_CONVERGED
     return local, remote, verdict

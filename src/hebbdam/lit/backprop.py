@@ -77,6 +77,12 @@ class MemoryMatrix(nn.Module):
     def energy(self, states: Tensor) -> Tensor:
         return -self.separation(states @ self.memories.T / self.scale).sum(-1)
 
+    def field(self, states: Tensor) -> Tensor:
+        """h = -∂E/∂s = F'(Ξs/scale) Ξ / scale, (B, D) → (B, D), differentiable in Ξ: the gradient autograd takes of
+        :meth:`energy`, written out (the unrolled recall of :class:`Denoising` then needs no double backward: 1.45×
+        faster per update at K = 256, D = 64, batch 64)."""
+        return self.separation.derivative(states @ self.memories.T / self.scale) @ self.memories / self.scale
+
     def export(self) -> DenseAM:
         return DenseAM(self.memories.detach().clone(), self.separation)
 
@@ -185,15 +191,24 @@ class Denoising:
         ``recall_step``). (B, D) → (B, D)."""
         with torch.enable_grad():
             for _ in range(self.steps):
-                if not states.requires_grad:
-                    states = states.detach().requires_grad_(True)
-                (field,) = torch.autograd.grad(-memory.energy(states).sum(), states, create_graph=True)
+                field = self.field(memory, states)
                 if isinstance(memory, FeatureMap):
                     states = memory.recall_step(states, field, self.gain)
                 else:
                     rms = field.pow(2).mean(-1, keepdim=True).add(1e-12).sqrt()
                     states = torch.tanh(self.gain * field / rms)
         return states
+
+    @staticmethod
+    def field(memory: Denoisable, states: Tensor) -> Tensor:
+        """h = -∂E/∂s, (B, D) → (B, D), differentiable in the memory's parameters: the memory's own written-out
+        ``field`` (:meth:`MemoryMatrix.field`) or autograd's gradient of its energy (with a graph to train through)."""
+        if isinstance(memory, MemoryMatrix):
+            return memory.field(states)
+        if not states.requires_grad:
+            states = states.detach().requires_grad_(True)
+        (field,) = torch.autograd.grad(-memory.energy(states).sum(), states, create_graph=True)
+        return field
 
     def loss(self, memory: Denoisable, batch: tuple[Tensor, ...], generator: torch.Generator) -> tuple[Tensor, dict]:
         clean = batch[0]
@@ -362,19 +377,34 @@ class Plateau(pl.Callback):
     a batch of slot-held patterns at loss ≈ 0 and one beyond them at ≈ 1.9) and leave the flips' scatter; unpaired
     windows count the batches' spread as noise and read a loss still falling by a quarter as flat. A loss still
     falling by more than its own scatter per window is not flat; one falling slower than that is, at this window
-    (a longer window resolves a slower trend)."""
+    (a longer window resolves a slower trend).
+
+    ``confirm`` > 1 stops only after that many consecutive flat readings (``flats``; a reading that is not flat
+    resets the count): one pair of windows of a slowly falling, noisy loss passes either test by chance about as
+    often as the threshold allows (E8a, D = 64, K = 64, P = 72: one flat pair at update 600, loss 0.028, then a
+    window 43% lower), and every further pair that must agree divides that chance again."""
 
     UNITS = ("update", "epoch", "validation")
 
     def __init__(
-        self, window: int = 50, tolerance: float = 0.01, floor: float = 1e-6, unit: str = "update", noise: float = 0.0
+        self,
+        window: int = 50,
+        tolerance: float = 0.01,
+        floor: float = 1e-6,
+        unit: str = "update",
+        noise: float = 0.0,
+        confirm: int = 1,
     ):
         if window < 1 or not tolerance >= 0 or not floor >= 0 or unit not in self.UNITS or not noise >= 0:
             raise ValueError(
                 f"window, tolerance, floor, unit, noise: expected ≥ 1, ≥ 0, ≥ 0, one of {self.UNITS}, ≥ 0, got "
                 f"{window}, {tolerance}, {floor}, {unit!r}, {noise}"
             )
+        if confirm < 1:
+            raise ValueError(f"confirm: expected ≥ 1 consecutive flat readings, got {confirm}")
         self.window, self.tolerance, self.floor, self.unit, self.noise = window, tolerance, floor, unit, noise
+        self.confirm = confirm
+        self.flats = 0  # consecutive flat readings up to the last one
         self.updates: list[float] = []  # every update's training loss (unit "update")
         self.steps: list[int] = []  # the update count at each reading
         self.losses: list[float] = []  # the loss of each reading: a block's or an epoch's mean
@@ -404,7 +434,8 @@ class Plateau(pl.Callback):
         """Record one reading (the update count and its loss) and stop the fit when it is flat or at the floor."""
         self.steps.append(step)
         self.losses.append(loss)
-        if loss <= self.floor or self.flat():
+        self.flats = self.flats + 1 if loss > self.floor and self.flat() else 0
+        if loss <= self.floor or self.flats >= self.confirm:
             self.stalled = loss > self.floor and not self.fell()
             self.converged = not self.stalled
             trainer.should_stop = True

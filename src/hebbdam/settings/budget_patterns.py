@@ -76,8 +76,8 @@ class ConvergedOptions(GradientOptions):
     """A backprop arm trained to its plateau: ``updates`` is the cap; ``lrs`` the learning rates swept (else
     ``lr`` alone) and ``inits`` the starts tried at one budget, on one set of P = ``sweep_load``·M/D patterns;
     ``random_lr`` the one lr of ``lrs`` the ``random`` start is tried at (default: every lr); ``window`` /
-    ``tolerance`` / ``floor`` / ``noise`` the plateau rule (lit.backprop.Plateau). The bisections of the grid of P are
-    the section's ``refinements``, the same for every arm."""
+    ``tolerance`` / ``floor`` / ``noise`` / ``confirm`` the plateau rule (lit.backprop.Plateau). The bisections of
+    the grid of P are the section's ``refinements``, the same for every arm."""
 
     lrs: list[float] = setting(POSITIVE_LIST)
     inits: list[str] = setting(subset("a non-empty list of " + " / ".join(INITS), INITS, distinct=True))
@@ -85,6 +85,7 @@ class ConvergedOptions(GradientOptions):
     tolerance: float = setting(POSITIVE)
     floor: float = setting(POSITIVE)  # the training loss at which the stored set counts as solved (DEFAULT_FLOOR)
     noise: float = setting(NONNEG_NUMBER)  # window means within this many standard errors count as flat (DEFAULT_NOISE)
+    confirm: int = setting(POSITIVE_INT)  # consecutive flat readings before the fit stops (default 1)
     sweep_load: float = setting(POSITIVE)  # the load b (P = b·M/D) of the lr × init sweep (default 1)
     random_lr: float = setting(POSITIVE)  # the lr of ``lrs`` the random start is tried at (default: every lr)
 
@@ -104,7 +105,7 @@ class Arm:
     pairwise, whose budget is D²), or ``size_ratios``: the knob as multiples of D (K ∈ {D/4, D, 4D}). ``loads``:
     the arm's own grid, else the section's. ``hyper``: the rule's hyper-parameters; ``options``: epochs /
     batch_size (iterative rules), beta (features: kernel exp(-beta‖σ-ξ‖²/2D)), updates / lr / lrs / inits / window /
-    tolerance / sweep_load / random_lr / steps / batch_size (backprop, :class:`ConvergedOptions`).
+    tolerance / confirm / sweep_load / random_lr / steps / batch_size (backprop, :class:`ConvergedOptions`).
     """
 
     name: str
