@@ -335,6 +335,18 @@ def test_pseudo_inverse_slots_recall_every_stored_slot_with_no_crosstalk(pattern
         assert e8a.score(memory, trial, settings) == {"exact": 1.0, "bit_error": 0.0, "fixed_point": 1.0}, count
 
 
+def test_the_sweep_prefers_a_converged_fit_to_a_better_scoring_one_at_its_cap():
+    """An lr whose fit stopped at the cap scores no result about that lr (and the grid would repeat it at every
+    trial): a converged fit is chosen over it even where the capped one recalled more; among converged fits, more
+    exact recall, then the lower bit-error rate, then the lower loss."""
+    capped = {"converged": False, "exact": 0.78, "bit_error": 0.01, "loss": 0.05}
+    plateaued = {"converged": True, "exact": 0.77, "bit_error": 0.02, "loss": 0.06}
+    sharper = {**plateaued, "bit_error": 0.01}
+    assert min([capped, plateaued], key=e8a.fit_rank) is plateaued
+    assert min([plateaued, sharper], key=e8a.fit_rank) is sharper
+    assert min([capped, {**capped, "exact": 0.5}], key=e8a.fit_rank) is capped  # none converged: the criterion
+
+
 @pytest.mark.parametrize(
     ("inits", "solvers", "loads_solved", "lr"),
     [
