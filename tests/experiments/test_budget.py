@@ -364,7 +364,9 @@ def test_an_lr_sweep_two_fits_solve_moves_to_the_next_load(
     solved load is recorded. Where one fit solves, it is chosen at P = K."""
     settings = e8a.parse_settings(load_params(patterns_params))
     arm = next(a for a in settings.arms if a.name == "dense_backprop")
-    arm = replace(arm, options={**arm.options, "lrs": [0.01, 0.1, 1.0], "inits": inits, "random_lr": 0.1})
+    arm = replace(
+        arm, options={**arm.options, "lrs": [0.01, 0.1, 1.0], "inits": inits, "random_lr": 0.1, "sweep_load": 1.0}
+    )
 
     def planted(arm, trial, size, settings, lr, init):
         solves = init == "written" and lr in solvers and trial.patterns.shape[0] <= 6
