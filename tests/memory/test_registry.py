@@ -70,9 +70,9 @@ def test_kinds_build_the_memories_a_rule_wrote():
 def test_a_binary_kind_relaxes_asynchronously_and_a_continuous_one_is_refused(name):
     """``MemoryKind.binary`` is what retrieval's ±1 arms read to choose asynchronous relaxation or one step."""
     from hebbdam.dynamics import relax
-    from hebbdam.settings.retrieval import BINARY_MODELS
+    from hebbdam.settings.retrieval import SIGN_IMAGE_KINDS
 
-    assert name in BINARY_MODELS  # the kinds retrieval's ±1 arms build are registry kinds
+    assert name in SIGN_IMAGE_KINDS  # the kinds retrieval's ±1 arms build are registry kinds
     x = patterns(4, 16)
     stored = get_rule("hebb").fit(x) if name == "hopfield" else x
     memory = build(name, stored, 16, {"beta": 2.0} if name == "softmax" else {}, Power(3) if name == "dense" else None)

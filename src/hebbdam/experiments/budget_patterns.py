@@ -341,15 +341,15 @@ def choose_fit(arm: Arm, dim: int, size: int, settings: Settings) -> dict:
     """The lr and init of a backprop arm at one budget: on one stored set of P = ``sweep_load``·M/D patterns (trial 0),
     every lr of ``lrs`` from every start of ``inits`` (the random one only at ``random_lr`` where set) is trained to its
     plateau (kept only where it beats its start, :func:`keep_better`) and the best converged fit on the recall criterion
-    is chosen (:func:`fit_rank`; memorisation: the stored set is the set it is measured on). When the chosen lr is the smallest or
-    the largest tried, the sweep is extended one step (the sweep's ratio) in that direction, at most ``EXTENSIONS``
-    times. A sweep in which two or more fits recall every stored pattern cannot rank those lrs (they tie on the
-    criterion and differ only by a loss near the floor; at D = 64, K = 16 the slots solve P = K in 50 updates at
-    every lr, and at K = 256 every lr from the slots solves P = K while the random start does not: either tie went
-    to the smallest lr, which then crawled to the cap at P > K): it is repeated at the next load of the arm's grid,
-    until at most one fit solves the set or the grid ends (``sweep_loads_solved``). Returns the choice, the lrs tried,
-    ``lr_at_edge`` (the chosen lr still the smallest or largest tried), the load and P of the sweep and the sweep
-    (each fit's lr, init, kept, updates, converged, loss, exact, bit_error)."""
+    is chosen (:func:`fit_rank`; memorisation: the stored set is the set it is measured on). When the chosen lr is the
+    smallest or the largest tried, the sweep is extended one step (the sweep's ratio) in that direction, at most
+    ``EXTENSIONS`` times. A sweep in which two or more fits recall every stored pattern cannot rank those lrs (they tie
+    on the criterion and differ only by a loss near the floor; at D = 64, K = 16 the slots solve P = K in 50 updates at
+    every lr, and at K = 256 every lr from the slots solves P = K while the random start does not: either tie went to
+    the smallest lr, which then crawled to the cap at P > K): it is repeated at the next load of the arm's grid, until
+    at most one fit solves the set or the grid ends (``sweep_loads_solved``). Returns the choice, the lrs tried,
+    ``lr_at_edge`` (the chosen lr still the smallest or largest tried), the load and P of the sweep and the sweep (each
+    fit's lr, init, kept, updates, converged, loss, exact, bit_error)."""
     load = float(arm.options.get("sweep_load", 1.0))
     solved: list[float] = []
     while True:

@@ -37,7 +37,9 @@ from .common import (
 CORRUPTIONS = ("bottom_half", "pixel_mask", "gaussian", "border")
 
 
-BINARY_MODELS = ("hopfield", "dense", "softmax")  # the registry kinds the ±1 arms build (tests/memory/test_registry)
+# the registry kinds retrieval's arms build on sign-coded (±1) images; not MemoryKind.binary: hopfield and dense relax
+# asynchronously, softmax reads one step (tests/memory/test_registry)
+SIGN_IMAGE_KINDS = ("hopfield", "dense", "softmax")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,7 +59,7 @@ class BinaryArm:
     """A memory on ±1 images: a Hopfield network written by ``rule``, a polynomial DAM xⁿ, or a softmax memory."""
 
     name: str
-    model: str = setting(choice(*BINARY_MODELS))
+    model: str = setting(choice(*SIGN_IMAGE_KINDS))
     rule: str | None = setting(STRING, when=lambda v: v["model"] == "hopfield")
     n: int | None = setting(POWER, when=lambda v: v["model"] == "dense")
     beta: float | None = setting(POSITIVE, when=lambda v: v["model"] not in ("hopfield", "dense"))
