@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hebbdam.errors import HebbdamError
 from hebbdam.gate import (
@@ -26,6 +27,7 @@ from hebbdam.gate import (
     load_tolerances,
     lookup,
     numeric_keys,
+    parse_rules,
     read_records,
     spread_of,
 )
@@ -150,6 +152,7 @@ def failures(tmp_path, run: str, files: tuple[str, ...]) -> list[str]:
     for name in (*files, "spread.json"):
         shutil.copy(FIXTURES / "baseline" / name, base)
     shutil.copy(REPO / "reports" / "ci-baseline" / "tolerances.yaml", base)
+    shutil.copytree(REPO / "reports" / "ci-baseline" / "tolerances", base / "tolerances")
     records = read_records(FIXTURES / run)
     orderings = [c for c in check_orderings(load_tolerances(base), records) if c.old != "missing" != c.new]
     return [c.key for c in compare(base, FIXTURES / run) + orderings if not c.passed]
@@ -354,6 +357,44 @@ def test_the_exact_list_is_checked_when_the_tolerances_load(tmp_path):
     base, _ = setup(tmp_path, estimates(0.15), estimates(0.15))
     (base / "tolerances.yaml").write_text((base / "tolerances.yaml").read_text() + "exact: [no_colon]\n")
     with pytest.raises(HebbdamError, match="'exact' must be a list"):
+        load_tolerances(base)
+
+
+def test_each_experiment_keeps_its_bands_in_its_own_file_and_their_order_changes_no_band(tmp_path):
+    """tolerances/<stage>.yaml holds one experiment's bands, exact keys and orderings, read after the shared
+    tolerances.yaml. Every committed baseline key gets the same band whichever order the stage files are read in
+    (a stage file's patterns never match another stage's keys), and the stage files are read at all (without them
+    keys fall back to the shared rules)."""
+    committed = REPO / "reports" / "ci-baseline"
+    keys = numeric_keys(read_records(committed))
+    tolerances = load_tolerances(committed)
+    shared_only = tmp_path / "shared"
+    shared_only.mkdir()
+    shutil.copy(committed / "tolerances.yaml", shared_only)
+    shared = load_tolerances(shared_only)
+    stage_files = sorted((committed / "tolerances").glob("*.yaml"), reverse=True)
+    backwards = shared.bands + [band for f in stage_files for band in parse_rules(f, yaml.safe_load(f.read_text()))[0]]
+    for key in keys:
+        assert tolerances.band_for(key) == next((b for b in backwards if fnmatch.fnmatchcase(key, b.pattern)), None)
+    assert sum(tolerances.band_for(key) != shared.band_for(key) for key in keys) > 1000  # 1,949 at present
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "error"),
+    [
+        ("capacity", 'metrics:\n  "sparse.json:arms.*.x": {floor: 0.1, default: 0.1}\n', "not a key of the capacity"),
+        ("capacity", 'exact: ["ladder_dense.json:arms.power*"]\n', "not a key of the capacity"),
+        ("capacity", 'orderings: ["capacity.json:a > sparse.json:b"]\n', "not a key of the capacity"),
+        ("capacity", "multiple: 4\n", "'multiple' belongs in tolerances.yaml"),
+        ("budget", "metrics: {}\n", "stage files must not overlap"),
+    ],
+)
+def test_a_stage_file_that_reaches_into_another_stage_is_refused(tmp_path, name, text, error):
+    base, _ = setup(tmp_path, estimates(0.15), estimates(0.15))
+    (base / "tolerances").mkdir()
+    (base / "tolerances" / f"{name}.yaml").write_text(text)
+    (base / "tolerances" / "budget_patterns.yaml").write_text("metrics: {}\n")
+    with pytest.raises(HebbdamError, match=error):
         load_tolerances(base)
 
 

@@ -1,13 +1,14 @@
 """CI regression gate: compare a ci-profile run with the committed baseline, with bands measured from seed noise.
 
-Three files in the baseline folder (``reports/ci-baseline/``):
+What the baseline folder (``reports/ci-baseline/``) holds:
 
 - ``*.json``: the metrics records of the ci profile (``make ci-baseline``);
 - ``spread.json``: the seed-to-seed spread of every metric, from the ci profile run once per seed
   (``make ci-calibrate`` = ``hebbdam gate calibrate SEED …``);
-- ``tolerances.yaml``: which metrics are gated (``fnmatch`` patterns on ``file:dotted.key``, first match wins),
-  the ``multiple`` of the seed standard deviation a metric may move, each pattern's ``floor`` (the smallest band) and
-  ``default`` (the band of a metric that ``spread.json`` does not know yet), and headline ``orderings``.
+- ``tolerances.yaml`` and ``tolerances/<stage>.yaml`` (one per experiment, read after it): which metrics are gated
+  (``fnmatch`` patterns on ``file:dotted.key``, first match wins), the ``multiple`` of the seed standard deviation a
+  metric may move (shared), each pattern's ``floor`` (the smallest band) and ``default`` (the band of a metric that
+  ``spread.json`` does not know yet), the keys ``exact`` on any CPU, and headline ``orderings``.
 
 A numeric metric passes when |new - old| ≤ max(multiple · σ_seed, floor + rel_floor · |old|). "null" means one
 thing: a *censored* estimate, whose record says which side of its grid it lies on in ``<key>_outside.side``
@@ -37,6 +38,7 @@ from .errors import HebbdamError
 from .logs import say
 
 TOLERANCES_FILE = "tolerances.yaml"
+TOLERANCES_DIR = "tolerances"  # one file per experiment: tolerances/<stage>.yaml
 SPREAD_FILE = "spread.json"
 OUTSIDE = "_outside"  # suffix of the record key that explains a null estimate
 NUMBER = "number"  # the state of a measured (uncensored) value
@@ -185,12 +187,46 @@ def lookup(records: dict[str, dict], full_key: str) -> Value:
 
 
 def load_tolerances(baseline_dir: Path) -> Tolerances:
+    """The gate's rules: ``tolerances.yaml`` (``multiple`` and the patterns every stage shares, read first), then one
+    file per experiment, ``tolerances/<stage>.yaml``, in name order, each with its own ``metrics``, ``exact`` and
+    ``orderings``. A stage file's patterns must name its stage's records (their file part starts with the file's
+    name, and no stage file's name starts another's), so no stage file matches another's keys and their order cannot
+    change a band."""
     path = baseline_dir / TOLERANCES_FILE
     if not path.is_file():
         raise HebbdamError(f"{path}: tolerance file not found (it holds multiple, metrics and orderings)")
-    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(spec, dict) or not isinstance(spec.get("multiple"), int | float):
+    shared = read_spec(path)
+    if not isinstance(shared.get("multiple"), int | float):
         raise HebbdamError(f"{path}: expected a top-level 'multiple: <number>' (band = multiple × seed std)")
+    bands, orderings, exact = parse_rules(path, shared)
+    stage_files = sorted((baseline_dir / TOLERANCES_DIR).glob("*.yaml"))
+    for stage_file in stage_files:
+        stage = stage_file.stem
+        spec = read_spec(stage_file)
+        if "multiple" in spec:
+            raise HebbdamError(f"{stage_file}: 'multiple' belongs in {path.name} (one multiple for every stage)")
+        overlapping = [f.name for f in stage_files if f != stage_file and f.stem.startswith(stage)]
+        if overlapping:
+            raise HebbdamError(f"{stage_file}: its name starts {overlapping[0]}'s; stage files must not overlap")
+        stage_bands, stage_orderings, stage_exact = parse_rules(stage_file, spec)
+        sides = [side for o in stage_orderings for side in parse_ordering(o)[::2] if ":" in side]
+        for pattern in [b.pattern for b in stage_bands] + stage_exact + sides:
+            if not pattern.startswith(stage):
+                raise HebbdamError(f"{stage_file}: '{pattern}' is not a key of the {stage} records")
+        bands, orderings, exact = bands + stage_bands, orderings + stage_orderings, exact + stage_exact
+    return Tolerances(float(shared["multiple"]), bands, orderings, exact)
+
+
+def read_spec(path: Path) -> dict:
+    """One tolerance file's mapping (an empty file is an empty mapping)."""
+    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(spec, dict):
+        raise HebbdamError(f"{path}: expected a mapping of metrics, exact and orderings")
+    return spec
+
+
+def parse_rules(path: Path, spec: dict) -> tuple[list[Band], list[str], list[str]]:
+    """A tolerance file's bands (in file order), orderings and exact patterns, each checked."""
     bands = []
     for pattern, entry in (spec.get("metrics") or {}).items():
         if not isinstance(entry, dict) or not {"floor", "default"} <= set(entry) <= BAND_KEYS:
@@ -213,7 +249,7 @@ def load_tolerances(baseline_dir: Path) -> Tolerances:
     exact = spec.get("exact") or []
     if not isinstance(exact, list) or not all(isinstance(p, str) and ":" in p for p in exact):
         raise HebbdamError(f"{path}: 'exact' must be a list of \"file.json:key\" patterns (keys exact on any CPU)")
-    return Tolerances(float(spec["multiple"]), bands, orderings, exact)
+    return bands, list(orderings), list(exact)
 
 
 BAND_KEYS = {"floor", "default", "rel_floor", "range"}
