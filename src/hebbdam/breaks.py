@@ -230,6 +230,8 @@ def gate_records(baseline: Path, metrics: Path, files: list[str]) -> tuple[int, 
         for name in (*files, gate.TOLERANCES_FILE, gate.SPREAD_FILE):
             if (baseline / name).is_file():
                 shutil.copy(baseline / name, base / name)
+        if (baseline / gate.TOLERANCES_DIR).is_dir():  # each experiment's bands (tolerances/<stage>.yaml)
+            shutil.copytree(baseline / gate.TOLERANCES_DIR, base / gate.TOLERANCES_DIR)
         checks = gate.compare(base, metrics)
         tolerances = gate.load_tolerances(base)
     ours = [o for o in tolerances.orderings if all(side.split(":")[0] in files for side in ordering_sides(o))]
