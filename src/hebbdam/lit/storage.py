@@ -19,7 +19,7 @@ from torch import Tensor
 from ..errors import HebbdamError
 from ..memory import Memory, Separation, build, default_kind
 from ..rules import Rule
-from ..rules.base import check_target
+from ..rules.base import check_target, passes_in_order
 from .data import PatternDataModule
 from .loop import plain_loop_applies
 from .trainer import fit
@@ -198,11 +198,10 @@ def write_plain(module: HebbianModule, patterns: Tensor, batch_size: int, epochs
     """``module``'s Lightning fit on ``patterns`` (P, D) without a ``pl.Trainer``: ``epochs`` passes in order over
     batches of ``batch_size`` rows (progress epoch / epochs), the curve point after each epoch, then ``finalize``.
     The same arithmetic as the fit on one CPU process; a write costs microseconds, a Trainer's set-up milliseconds."""
-    module.finalized, step = False, 0
-    for epoch in range(epochs):
-        for batch_idx, rows in enumerate(patterns.split(batch_size)):
-            module.write(rows.contiguous(), epoch / epochs, step, epoch, batch_idx)
-            step += 1
-        module.collect_curve()
+    module.finalized, last = False, -(-patterns.shape[0] // batch_size) - 1
+    for step, (epoch, batch_idx, rows) in enumerate(passes_in_order(patterns, epochs, batch_size)):
+        module.write(rows.contiguous(), epoch / epochs, step, epoch, batch_idx)
+        if batch_idx == last:  # the curve point at each epoch's end
+            module.collect_curve()
     module.stored = module.rule.finalize(module.stored)
     module.finalized = True

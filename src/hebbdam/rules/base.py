@@ -20,7 +20,7 @@ Rules with hyper-parameters are built by a factory: ``get_rule("storkey")``, ``g
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -103,11 +103,9 @@ class Rule:
         stages call it thousands of times per run, where a Trainer's set-up costs more than the write itself
         (``lit.storage.HebbianModule`` runs the same :meth:`step` under Lightning when a run wants its callbacks)."""
         state = self.initial(patterns.shape[1], generator).to(patterns.device, patterns.dtype)
-        size = batch_size or patterns.shape[0]
         with torch.no_grad():
-            for epoch in range(epochs):
-                for start in range(0, patterns.shape[0], size):
-                    state = self.step(state, patterns[start : start + size], epoch / epochs)
+            for epoch, _, rows in passes_in_order(patterns, epochs, batch_size or patterns.shape[0]):
+                state = self.step(state, rows, epoch / epochs)
             return self.finalize(state)
 
     def __reduce__(self):
@@ -119,6 +117,15 @@ class Rule:
 
     def describe(self) -> str:
         return f"rule {self.name} ({self.locality}; trains {TARGETS[self.target]})"
+
+
+def passes_in_order(patterns: Tensor, epochs: int, batch_size: int) -> Iterator[tuple[int, int, Tensor]]:
+    """(epoch, batch index, rows) for ``epochs`` passes in order over ``patterns`` (P, D) in batches of
+    ``batch_size`` rows (the last batch of a pass may be shorter): the one loop of a local rule's write, in
+    :meth:`Rule.fit` and in ``lit.storage.write_plain``."""
+    for epoch in range(epochs):
+        for batch_idx, rows in enumerate(patterns.split(batch_size)):
+            yield epoch, batch_idx, rows
 
 
 def check_target(rule: Rule, memory: object) -> None:
