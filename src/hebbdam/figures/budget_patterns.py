@@ -122,7 +122,7 @@ def paragraph(metrics: dict, level: float = ANSWER_LEVEL) -> list[str]:
         f"{level:.0%} of all P are recalled exactly from {metrics[INPUTS[0]]['flip_fraction']:.0%} flipped bits) and "
         "on information per parameter (bits per parameter, max over P of P·D·(H₂(ρ) − H₂(ε))⁺/(H₂(ρ)·M): 0 for a "
         "memory that returns its cue); 95% intervals over trials; a verdict only where the intervals separate and "
-        "every backprop fit on the other side reached its "
+        "every backprop fit on the losing side, and the winner's own, reached its "
         f"plateau. Verdicts: {', '.join(f'{n} {v}' for v, n in counts.items()) or 'none'}.",
         "",
         "| budget | metric | best local [95%] | best nonlocal [95%] | verdict | nonlocal arms measured |",
