@@ -383,6 +383,34 @@ def test_an_lr_sweep_two_fits_solve_moves_to_the_next_load(
     assert choice["sweep_patterns"] == count and choice["lr"] == lr
 
 
+def test_an_lr_sweep_whose_best_score_is_a_kept_start_moves_down_the_grid(patterns_params, monkeypatch):
+    """Planted fits at P = 1.5K where no fit from the slots beats its start (every one keeps it: the lrs tie on the
+    start's score, and the random start scores below it) and at P = K where training helps most at lr 0.1: the sweep
+    cannot rank the lrs at 1.5K, so it is repeated one load down, where lr 0.1 is chosen; the load left is
+    recorded."""
+    settings = e8a.parse_settings(load_params(patterns_params))
+    arm = next(a for a in settings.arms if a.name == "dense_backprop")
+    options = {"lrs": [0.01, 0.1, 1.0], "inits": ["written", "random"], "random_lr": 0.1, "sweep_load": 1.5}
+    arm = replace(arm, options={**arm.options, **options})
+
+    def planted(arm, trial, size, settings, lr, init):
+        beyond = trial.patterns.shape[0] > 6
+        if init == "random":
+            exact, kept = 0.2, "trained"
+        elif beyond:
+            exact, kept = 0.5, "start"  # the slots' own score: no lr improves on it
+        else:
+            exact, kept = (0.8 if lr == 0.1 else 0.7), "trained"
+        info = {"lr": lr, "init": init, "kept": kept, "updates": 1, "converged": True, "stalled": False, "loss": 0.0}
+        return e8a.Filled(exact, info)
+
+    monkeypatch.setattr(e8a, "build_memory", planted)
+    monkeypatch.setattr(e8a, "score", lambda exact, trial, settings: {"exact": exact, "bit_error": 0.0})
+    choice = e8a.choose_fit(arm, 16, 6, settings)
+    assert choice["sweep_loads_unmoved"] == [1.5] and choice["sweep_load"] == 1.0 and choice["sweep_patterns"] == 6
+    assert choice["lr"] == 0.1 and choice["sweep_loads_solved"] == []
+
+
 @pytest.mark.parametrize(
     ("local", "remote", "verdict", "below_converged"),
     [
