@@ -51,7 +51,8 @@ the Hebb write for W, the Hebbian feature sum for T; ``random``, at the one lr `
 best converged fit on the criterion is chosen (a fit at its cap only where none converged; ties: the lower training
 loss); a chosen lr at the edge of the sweep extends it by the sweep's ratio, at most ``EXTENSIONS`` times
 (``lrs_tried``; ``lr_at_edge`` when it still sits on an edge). A sweep in which two or more fits recall every stored
-pattern cannot rank their lrs; it moves to the next load of the grid (``sweep_loads_solved``, ``sweep_load``). The
+pattern cannot rank their lrs; it moves to the next load of the grid (``sweep_loads_solved``, ``sweep_load``), and
+one whose best score is a kept start (no lr beat the written start) to the load below (``sweep_loads_unmoved``). The
 dense arms sweep at P = 1.25K, just past what their slots hold (keep-K recalls 0.8 there), where the criterion
 separates the lrs; far past it (1.5K at K = 256: every lr recalls under half) the most exact recall went to an lr
 that crawled at the level's P. Every
