@@ -234,14 +234,9 @@ def gate_records(baseline: Path, metrics: Path, files: list[str]) -> tuple[int, 
             shutil.copytree(baseline / gate.TOLERANCES_DIR, base / gate.TOLERANCES_DIR)
         checks = gate.compare(base, metrics)
         tolerances = gate.load_tolerances(base)
-    ours = [o for o in tolerances.orderings if all(side.split(":")[0] in files for side in ordering_sides(o))]
+    ours = [o for o in tolerances.orderings if all(side.split(":")[0] in files for side in gate.ordering_sides(o))]
     orderings = gate.check_orderings(gate.Tolerances(tolerances.multiple, [], ours), gate.read_records(metrics))
     return sum(not c.passed for c in checks), len(checks), sum(not c.passed for c in orderings)
-
-
-def ordering_sides(ordering: str) -> list[str]:
-    left, _, right = gate.parse_ordering(ordering)
-    return [side for side in (left, right) if ":" in side]
 
 
 def nan_everything(node: object) -> object:

@@ -209,7 +209,7 @@ def load_tolerances(baseline_dir: Path) -> Tolerances:
         if overlapping:
             raise HebbdamError(f"{stage_file}: its name starts {overlapping[0]}'s; stage files must not overlap")
         stage_bands, stage_orderings, stage_exact = parse_rules(stage_file, spec)
-        sides = [side for o in stage_orderings for side in parse_ordering(o)[::2] if ":" in side]
+        sides = [side for ordering in stage_orderings for side in ordering_sides(ordering)]
         for pattern in [b.pattern for b in stage_bands] + stage_exact + sides:
             if not pattern.startswith(stage):
                 raise HebbdamError(f"{stage_file}: '{pattern}' is not a key of the {stage} records")
@@ -275,6 +275,12 @@ def parse_ordering(text: object, path: Path | str = TOLERANCES_FILE) -> tuple[st
             left, right = text.split(f" {operator} ")
             return left.strip(), operator, right.strip()
     raise HebbdamError(f"{path}: ordering {text!r}: expected 'file.json:key > file.json:key' (or >=)")
+
+
+def ordering_sides(ordering: str) -> list[str]:
+    """The record keys ("file.json:key") an ordering compares; a side that is a number is left out."""
+    left, _, right = parse_ordering(ordering)
+    return [side for side in (left, right) if ":" in side]
 
 
 def load_spread(baseline_dir: Path) -> dict[str, dict]:
