@@ -35,6 +35,7 @@ import yaml
 
 from . import io
 from .errors import HebbdamError
+from .io import flatten  # the record's leaves: also read by every stage, which must not depend on the gate
 from .logs import say
 
 TOLERANCES_FILE = "tolerances.yaml"
@@ -125,20 +126,6 @@ class Check:
 
 
 # ---------------------------------------------------------------------------------------------------------- records
-
-
-def flatten(node: object, prefix: str = "") -> dict[str, float | None | str]:
-    """Numeric, null and string leaves of nested dicts as {"a.b.c": value}; lists and booleans are skipped."""
-    if isinstance(node, dict):
-        leaves: dict[str, float | None | str] = {}
-        for key, value in node.items():
-            leaves.update(flatten(value, f"{prefix}{key}."))
-        return leaves
-    if node is None or isinstance(node, str):
-        return {prefix[:-1]: node}
-    if isinstance(node, int | float) and not isinstance(node, bool):
-        return {prefix[:-1]: float(node)}
-    return {}
 
 
 def value_of(leaves: dict, key: str) -> Value:

@@ -154,3 +154,18 @@ def write_json_files(folder: str | Path, files: dict[str, object]) -> list[Path]
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
     return [path for _, path in staged]
+
+
+def flatten(node: object, prefix: str = "") -> dict[str, float | None | str]:
+    """Numeric, null and string leaves of a record's nested dicts as {"a.b.c": value}; lists and booleans are
+    skipped (the keys the gate compares and a stage's headline selects)."""
+    if isinstance(node, dict):
+        leaves: dict[str, float | None | str] = {}
+        for key, value in node.items():
+            leaves.update(flatten(value, f"{prefix}{key}."))
+        return leaves
+    if node is None or isinstance(node, str):
+        return {prefix[:-1]: node}
+    if isinstance(node, int | float) and not isinstance(node, bool):
+        return {prefix[:-1]: float(node)}
+    return {}

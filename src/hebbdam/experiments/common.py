@@ -13,7 +13,6 @@ import torch
 from .. import io
 from ..config import Params, load_params
 from ..errors import HebbdamError
-from ..gate import flatten
 from ..logs import say
 from ..memory import Exponential, Power, Separation
 from ..parallel import use_devices
@@ -113,7 +112,7 @@ def uniform_rows(rows: list[dict]) -> list[dict]:
 def select(record: dict, *patterns: str) -> dict[str, float | None]:
     """Numeric (or null) leaves of ``record`` whose dotted key matches one of the ``fnmatch`` ``patterns``, in record
     order; string leaves (names, sides) are not numbers and are skipped."""
-    leaves = flatten(record).items()
+    leaves = io.flatten(record).items()
     return {k: v for k, v in leaves if not isinstance(v, str) and any(fnmatch(k, p) for p in patterns)}
 
 
@@ -132,7 +131,7 @@ def null_reasons(numbers: dict, record: dict) -> dict[str, str]:
     """Why each null of ``numbers`` (a headline: "arm.critical_load") is null, from the record: the estimate's
     ``<name>_outside`` entry under the same owners (its side of the grid, the grid's edge and the fraction there; the
     last one in record order, i.e. the largest D), else "not measured"."""
-    leaves = flatten(record)
+    leaves = io.flatten(record)
     reasons = {}
     for key in (key for key, value in numbers.items() if value is None):
         *owners, name = key.split(".")
@@ -193,7 +192,7 @@ def run_stage(
             uniform_rows(spec.table(files))
         if headline is not None:
             files[f"headline/{stage}.json"] = headline_numbers(headline(record), stage)
-        numbers = cast(dict, files.get(f"headline/{stage}.json") or flatten(record))
+        numbers = cast(dict, files.get(f"headline/{stage}.json") or io.flatten(record))
         tracker.summary(numbers, null_reasons(numbers, record))
         for spec in curves:
             tracker.curves(spec.table(files), spec.x, spec.y, title=stage)
