@@ -226,6 +226,38 @@ def test_a_training_that_makes_the_memory_worse_keeps_its_start(patterns_params,
     assert trained.info["kept"] == "trained" and torch.equal(trained.memory.memories, collapsed)
 
 
+def test_on_the_grid_the_written_start_stays_a_candidate_when_the_sweep_chose_the_random_one(
+    patterns_params, monkeypatch, one_thread
+):
+    """The issue's protocol keeps the better of the slot and the random start. On the grid (``skip_solved``), with
+    the random start chosen: at P = K the slots already recall all 6, so nothing is trained (planted: a fit raises)
+    and the slots are kept ("written", 0 updates); at P = 8 a planted fit that collapses onto one pattern loses to the
+    untrained slots, which are kept. In the sweep (no ``skip_solved``) the random start's fit stands alone."""
+    arm, settings, trial = _dense_backprop(patterns_params, "random")
+    assert arm.inits == ["written", "random"]
+    separation = e8a.separation_at(arm.separation, 16)
+    trial = e8a.Trial(trial.patterns, trial.patterns.clone(), seed=1)  # clean probes: the 6 slots recall all 6
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a solved written start is kept untrained")
+
+    monkeypatch.setattr(e8a, "fit_denoising", no_fit)
+    solved = e8a.build_memory(arm, trial, 6, settings, 0.01, "random", skip_solved=True)
+    assert solved.info["kept"] == "written" and solved.info["solved_start"] and solved.info["updates"] == 0
+    assert torch.equal(solved.memory.memories, trial.patterns)
+
+    generator = torch.Generator().manual_seed(4)
+    patterns = rademacher(8, 16, generator)
+    beyond = e8a.Trial(patterns, patterns.clone(), seed=1)
+    collapsed = patterns[:1].repeat(6, 1)
+    monkeypatch.setattr(e8a, "fit_denoising", lambda parameters, *a, **k: _Fitted(collapsed, separation))
+    kept = e8a.build_memory(arm, beyond, 6, settings, 0.01, "random", skip_solved=True)
+    assert kept.info["kept"] == "written" and torch.equal(kept.memory.memories, patterns[:6])
+    assert e8a.score(kept.memory, beyond, settings)["exact"] >= 0.75  # the 6 slots of 8
+    alone = e8a.build_memory(arm, beyond, 6, settings, 0.01, "random")
+    assert alone.info["kept"] == "trained" and torch.equal(alone.memory.memories, collapsed)
+
+
 def test_two_memories_that_keep_k_patterns_tie_at_every_level(patterns_params, monkeypatch, one_thread):
     """Planted: backprop that leaves its slot start unchanged, so dense_backprop is the K-slot memory exactly. At one
     budget (D = 16, K = 6) it and dense_slot are measured on one grid of P (the same loads and bisections), so their
