@@ -32,7 +32,7 @@ DENSE = (
     "dense_backprop_exp",
     "dense_pseudo_inverse_slots",  # K = 6 at D = 16 gives a budget of 96: 4 pseudo-inverse slots (M = 80)
 )
-BACKPROP_OPTIONS = ("updates=200", "lrs=[0.01,0.03]", "window=20", "tolerance=0.03")
+BACKPROP_OPTIONS = ("updates=200", "lrs=[0.01,0.03]", "random_lr=0.03", "window=20", "tolerance=0.03")
 TINY_PATTERNS = [
     "budget.patterns.trials=2",
     *(f"{ARMS}.{arm}.dims=[16]" for arm in ("hebb", "storkey", "pseudo_inverse", "delta", "backprop_pairwise")),
