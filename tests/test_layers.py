@@ -23,6 +23,7 @@ LAYERS = [
         "seeds",
         "closure",
         "stages",
+        "stage_spec",  # the Stage and Plot records an experiment's settings module declares its stage with
         "orphan",
         "parallel",
         "settings",  # every stage's settings schema and the rule / memory-kind catalogue: no torch, no model

@@ -87,11 +87,12 @@ def test_wandb_settings_rerun_nothing(probe_repo):
         path.write_text(original, encoding="utf-8")
 
 
-def test_a_stage_settings_module_marks_only_its_stage_stale(probe_repo):
-    """hebbdam.settings.appendix_b is in appendix_b's import closure only (the composition check imports it too,
-    but validation is no stage's dependency)."""
+def test_a_stage_settings_module_marks_only_its_stage_and_the_table_readers_stale(probe_repo):
+    """hebbdam.settings.appendix_b is in appendix_b's import closure, and it declares appendix_b's stage, which the
+    figures and report stages read through the stage table (their figure modules, records and order); no other
+    experiment (the composition check imports it too, but validation is no stage's dependency)."""
     repo, before = probe_repo
-    assert newly_stale(repo, "src/hebbdam/settings/appendix_b.py", before) == {"appendix_b"}
+    assert newly_stale(repo, "src/hebbdam/settings/appendix_b.py", before) == {"appendix_b", "figures", "report"}
 
 
 # A toy experiment added the way CONTRIBUTING.md's "Add an experiment" says: Hebb-rule storage of random ±1 patterns
@@ -105,6 +106,7 @@ from typing import Any
 
 from ..config import Params
 from ..schema import NONNEG_INT, POSITIVE_INT, int_list, parse, setting
+from ..stage_spec import Stage
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,6 +119,20 @@ class Settings:
 
 def parse_settings(params: Params, **given: Any) -> Settings:
     return parse(Settings, params.section("toy"), **given)
+
+
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        name="toy",
+        command="toy",
+        entry="hebbdam.experiments.toy:main",
+        help="toy: Hebbian fixed points against P",
+        params=("toy",),
+        records=("toy.json",),
+        figures=("toy",),
+        position=1000,
+    ),
+)
 '''
 
 TOY_EXPERIMENT = '''"""Toy: P random ±1 patterns stored by the Hebb rule; the fraction one synchronous step keeps."""
@@ -171,17 +187,6 @@ def draw(metrics: dict) -> plt.Figure:
     return fig
 '''
 
-TOY_STAGE = """    Stage(
-        name="toy",
-        command="toy",
-        entry="hebbdam.experiments.toy:main",
-        help="toy: Hebbian fixed points against P",
-        params=("toy",),
-        records=("toy.json",),
-        figures=("toy",),
-    ),
-"""
-
 TOY_CONFIG = """defaults:
   - _self_
   - optional toy@_here_: ${profile}
@@ -204,11 +209,6 @@ def add_toy_experiment(repo: Path) -> None:
     (repo / "src/hebbdam/settings/toy.py").write_text(TOY_SETTINGS, encoding="utf-8")
     (repo / "src/hebbdam/experiments/toy.py").write_text(TOY_EXPERIMENT, encoding="utf-8")
     (repo / "src/hebbdam/figures/toy.py").write_text(TOY_FIGURE, encoding="utf-8")
-    stages = repo / "src/hebbdam/stages.py"
-    text = stages.read_text(encoding="utf-8")
-    anchor = "\n)\n\nSUMMARY_STAGES"
-    assert text.count(anchor) == 1
-    stages.write_text(text.replace(anchor, "\n" + TOY_STAGE.rstrip("\n") + anchor), encoding="utf-8")
     (repo / "conf/experiment/toy.yaml").write_text(TOY_CONFIG, encoding="utf-8")
     config = repo / "conf/config.yaml"
     lines = config.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -227,7 +227,8 @@ def changed_files(repo: Path) -> set[str]:
 
 
 def test_adding_an_experiment_reruns_no_other_stage(probe_repo):
-    """Adding a stage touches ≤ 4 hand-edited source files plus its config (issue 23, item 3), and ``dvc status``
+    """Adding a stage touches 3 hand-edited source files (settings with its stage, experiment, figure), 4 with its
+    test, plus its config (issue 23, item 3: ≤ 4), and ``dvc status``
     lists only it and the two stages that aggregate every experiment: ``figures`` and ``report`` depend on every
     stage's metrics files and figure modules and read the stage table (stages.py) to find them, so a new stage is
     new input to both. After ``dvc repro toy`` (which runs only the toy) only those two are left."""
@@ -239,12 +240,11 @@ def test_adding_an_experiment_reruns_no_other_stage(probe_repo):
         assert config == {"conf/experiment/toy.yaml", "conf/config.yaml"}, config
         code = hand - config
         assert code == {
-            "src/hebbdam/settings/toy.py",
+            "src/hebbdam/settings/toy.py",  # its schema and its stage
             "src/hebbdam/experiments/toy.py",
             "src/hebbdam/figures/toy.py",
-            "src/hebbdam/stages.py",
         }, code
-        assert len(code) <= 4
+        assert len(code) <= 3  # with its own test, 4 hand-edited files
         assert stale_stages(repo) - before == {"toy", "figures", "report"}
         env = {**os.environ, "PYTHONPATH": str(repo / "src"), "WANDB_MODE": "disabled"}
         run = subprocess.run([DVC, "repro", "--single-item", "toy"], cwd=repo, env=env, capture_output=True, text=True)

@@ -30,6 +30,7 @@ from .stages import (
     Stage,
     experiment_outputs,
     figure_modules,
+    stage_modules,
     stage_options,
 )
 
@@ -121,9 +122,11 @@ def _stage_body(stage: Stage, pipeline: Pipeline = ROOT) -> dict:
         body["outs"] = _kept([f"{metrics_dir}/{name}" for name in [*stage.records, *stage.curves]])
         return body
     if stage.name in ("figures", "report"):
+        # modules read by a computed import: the figure modules, and the settings modules whose declared stages
+        # (their figures, records and order) both stages read through the stage table
         figures = [f"hebbdam.figures.{name}" for name in figure_modules()]
         inputs = [f"{metrics_dir}/{name}" for name in experiment_outputs()]
-        body["deps"] = inputs + code_dependencies(stage.module, *figures, pipeline=pipeline)
+        body["deps"] = inputs + code_dependencies(stage.module, *figures, *stage_modules(), pipeline=pipeline)
         if stage.name == "figures":
             kinds = ("png", "pdf")  # figures.style.save writes both
             body["outs"] = _kept([f"{figures_dir}/{name}.{kind}" for name in figure_modules() for kind in kinds])

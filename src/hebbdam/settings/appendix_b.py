@@ -20,6 +20,7 @@ from ..schema import (
     setting,
     subset,
 )
+from ..stage_spec import Stage
 
 VARIANTS = ("power", "rectified")
 
@@ -56,3 +57,19 @@ class Settings:
 def parse_settings(params: Params, **given: Any) -> Settings:
     """The ``appendix_b`` section read into :class:`Settings`, checked whole before any computation starts."""
     return parse(Settings, params.section("appendix_b"), **given)
+
+
+# the DVC stage this experiment runs (hebbdam.stages collects every settings module's STAGES)
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        name="appendix_b",
+        command="appendix_b",
+        entry="hebbdam.experiments.appendix_b:main",
+        help="E2: Krotov & Hopfield 2016 Appendix B, random starts",
+        params=("appendix_b",),
+        records=("appendix_b.json",),
+        curves=("appendix_b_curves.json",),
+        figures=("appendix_b",),
+        position=30,
+    ),
+)

@@ -18,6 +18,7 @@ from ..schema import (
     parse,
     setting,
 )
+from ..stage_spec import Plot, Stage
 from .common import (
     ANNEAL,
     MOMENTUM,
@@ -122,3 +123,31 @@ class Settings:
 def parse_settings(params: Params, section_name: str = "budget.classify") -> Settings:
     """The section (and data.root) read into :class:`Settings`, checked whole before any computation starts."""
     return parse(Settings, params.section(section_name), data_root=data_root(params), trainer=trainer_options(params))
+
+
+# the DVC stage this experiment runs (hebbdam.stages collects every settings module's STAGES)
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        name="budget_classify",
+        command="budget_classify",
+        entry="hebbdam.experiments.budget_classify:main",
+        help="E8c: frozen K&H 2019 layer with a local or SGD readout against K&H 2016 backprop, same K",
+        params=("budget.classify", "data.root"),
+        records=("budget_classify.json",),
+        curves=("budget_classify_curves.json",),
+        figures=("budget_classify",),
+        plots=(
+            Plot(
+                "budget_classify",
+                "E8c: test error against K per classifier (one panel per classifier, a line per seed)",
+                "budget_classify_curves.json",
+                x="K",
+                y="test_error",
+                series="arm",
+                facet=("arm",),
+            ),
+        ),
+        reads_data=True,
+        position=90,
+    ),
+)

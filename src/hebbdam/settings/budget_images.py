@@ -24,6 +24,7 @@ from ..schema import (
     setting,
     subset,
 )
+from ..stage_spec import Plot, Stage
 from .arms import (
     WrittenOptions,
     checked_rule,
@@ -267,3 +268,30 @@ def parse_settings(params: Params, section_name: str = "budget.images", **given:
         trainer=trainer_options(params),
         **given,
     )
+
+
+# the DVC stage this experiment runs (hebbdam.stages collects every settings module's STAGES)
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        name="budget_images",
+        command="budget_images",
+        entry="hebbdam.experiments.budget_images:main",
+        help="E8b: real images stored in a K-unit memory per learning rule, stored-set P_0.9 against K, both maskings",
+        params=("budget.images", "data.root", "data.binarize_threshold"),
+        records=("budget_images.json",),
+        curves=("budget_images_curves.json",),
+        figures=("budget_images",),
+        plots=(
+            Plot(
+                "budget_images",
+                "E8b: fraction of stored images recovered from half-masked queries against P",
+                "budget_images_curves.json",
+                x="P",
+                y="stored",
+                facet=("arm", "condition"),
+            ),
+        ),
+        reads_data=True,
+        position=100,
+    ),
+)

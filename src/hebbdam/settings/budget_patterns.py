@@ -26,6 +26,7 @@ from ..schema import (
     setting,
     subset,
 )
+from ..stage_spec import Plot, Stage
 from .arms import (
     GradientOptions,
     KernelOptions,
@@ -257,3 +258,30 @@ def rule_hyper(arm: Arm, dim: int, size: int, seed: int) -> dict:
 def parse_settings(params: Params, section_name: str = "budget.patterns", **given: Any) -> Settings:
     """The section read into :class:`Settings`, checked whole before any computation starts."""
     return parse(Settings, params.section(section_name), trainer=trainer_options(params), **given)
+
+
+# the DVC stage this experiment runs (hebbdam.stages collects every settings module's STAGES)
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        name="budget_patterns",
+        command="budget_patterns",
+        entry="hebbdam.experiments.budget_patterns:main",
+        help="E8a: random patterns stored per parameter budget, local rules against backprop",
+        params=("budget.patterns",),
+        records=("budget_patterns.json",),
+        curves=("budget_patterns_curves.json",),
+        figures=("budget_answer", "budget_patterns"),  # the E8 answer (reads budget_images.json too) opens E8
+        plots=(
+            Plot(
+                "budget_patterns",
+                "E8a: fraction recalled exactly against the number of stored patterns",
+                "budget_patterns_curves.json",
+                x="patterns",
+                y="exact",
+                series="arm",
+                facet=("arm",),
+            ),
+        ),
+        position=80,
+    ),
+)

@@ -21,6 +21,7 @@ from ..schema import (
     parse,
     setting,
 )
+from ..stage_spec import Plot, Stage
 from .arms import (
     FeatureOptions,
     GradientOptions,
@@ -181,3 +182,52 @@ def check_fits_in_memory(section: Params, kind: str, dims: list[int], loads: lis
 def parse_settings(params: Params, section_name: str = "capacity", **given: Any) -> Settings:
     """The section (``capacity`` or ``ladder.<family>``) read into :class:`Settings`, checked whole before any work."""
     return parse(Settings, params.section(section_name), trainer=trainer_options(params), **given)
+
+
+# the DVC stage this experiment runs (hebbdam.stages collects every settings module's STAGES)
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        name="capacity",
+        command="capacity",
+        entry="hebbdam.experiments.capacity:main",
+        help="E1 slice: Hebbian Hopfield vs polynomial DAM capacity",
+        params=("capacity",),
+        records=("capacity.json",),
+        curves=("capacity_curves.json",),
+        figures=("capacity",),
+        plots=(
+            Plot(
+                "capacity_retrieval",
+                "Capacity: fraction retrieved (overlap ≥ 0.95) against load, per arm and D",
+                "capacity_curves.json",
+                x="load",
+                y="retrieved",
+                facet=("arm",),
+            ),
+        ),
+        position=10,
+    ),
+    Stage(
+        name="ladder",
+        command="ladder",
+        entry="hebbdam.experiments.capacity:ladder_main",
+        help="E1 ladder: one family of rules × models",
+        params=("ladder.${item}",),
+        records=("ladder_${item}.json",),
+        curves=("ladder_${item}_curves.json",),
+        figures=("ladder",),
+        plots=tuple(
+            Plot(
+                f"ladder_{family}",
+                f"Ladder, {family}: fraction retrieved against load",
+                f"ladder_{family}_curves.json",
+                "load",
+                "retrieved",
+                facet=("arm",),
+            )
+            for family in ("pairwise", "dense", "backprop")
+        ),
+        foreach=("pairwise", "dense", "backprop"),
+        position=20,
+    ),
+)

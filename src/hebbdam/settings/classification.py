@@ -19,6 +19,7 @@ from ..schema import (
     parse,
     setting,
 )
+from ..stage_spec import Plot, Stage
 from .common import (
     ANNEAL,
     LEARNING_RATE,
@@ -103,3 +104,30 @@ def parse_settings(params: Params, **given: Any) -> Settings:
         trainer=trainer_options(params),
         **given,
     )
+
+
+# the DVC stage this experiment runs (hebbdam.stages collects every settings module's STAGES)
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        name="classification",
+        command="classification",
+        entry="hebbdam.experiments.classification:main",
+        help="E5: K&H 2016 dense classifier, four memory arms",
+        params=("classification", "data.root"),
+        records=("classification.json",),
+        curves=("classification_curves.json", "classification_votes.json"),
+        figures=("classification",),
+        plots=(
+            Plot(
+                "classification",
+                "Classification test error against the number of memories",
+                "classification_curves.json",
+                x="memories",
+                y="test_error",
+                facet=("arm", "seed"),
+            ),
+        ),
+        reads_data=True,
+        position=70,
+    ),
+)

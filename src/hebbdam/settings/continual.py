@@ -22,6 +22,7 @@ from ..schema import (
     parse,
     setting,
 )
+from ..stage_spec import Plot, Stage
 from .arms import checked_rule
 from .catalogue import rule_info
 from .common import SEPARATION, trainer_options
@@ -109,3 +110,29 @@ class Settings:
 def parse_settings(params: Params, **given: Any) -> Settings:
     """The ``continual`` section read into :class:`Settings`, checked whole before any computation starts."""
     return parse(Settings, params.section("continual"), trainer=trainer_options(params), **given)
+
+
+# the DVC stage this experiment runs (hebbdam.stages collects every settings module's STAGES)
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        name="continual",
+        command="continual",
+        entry="hebbdam.experiments.continual:main",
+        help="E7: tasks learned one after another, backprop DAM with and without rehearsal against Hebbian rules",
+        params=("continual",),
+        records=("continual.json",),
+        curves=("continual_curves.json",),
+        figures=("continual",),
+        plots=(
+            Plot(
+                "continual",
+                "E7: recall of each task against the number of tasks learned, per arm",
+                "continual_curves.json",
+                x="after",
+                y="recall",
+                facet=("arm",),
+            ),
+        ),
+        position=120,
+    ),
+)

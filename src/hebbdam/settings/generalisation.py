@@ -20,6 +20,7 @@ from ..schema import (
     setting,
     subset,
 )
+from ..stage_spec import DATA_PARAMS, Plot, Stage
 from .common import (
     binarize_threshold,
     data_root,
@@ -82,3 +83,24 @@ def parse_settings(params: Params, **given: Any) -> Settings:
         trainer=trainer_options(params),
         **given,
     )
+
+
+# the DVC stage this experiment runs (hebbdam.stages collects every settings module's STAGES)
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        name="generalisation",
+        command="generalisation",
+        entry="hebbdam.experiments.generalisation:main",
+        help="E6: memorised/spurious/generalised against K",
+        params=("generalisation", *DATA_PARAMS),
+        records=("generalisation.json",),
+        curves=("generalisation_curves.json",),
+        figures=("generalisation",),
+        plots=tuple(
+            Plot(f"generalisation_{kind}", f"Fraction {kind} against K", "generalisation_curves.json", "K", kind)
+            for kind in ("memorised", "spurious", "generalised")
+        ),
+        reads_data=True,
+        position=60,
+    ),
+)

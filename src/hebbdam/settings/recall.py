@@ -25,6 +25,7 @@ from ..schema import (
     setting,
     subset,
 )
+from ..stage_spec import Plot, Stage
 from .catalogue import FEATURE_MAPS
 from .common import (
     trainer_options,
@@ -220,3 +221,29 @@ class Settings:
 def parse_settings(params: Params) -> Settings:
     """The ``recall`` section read into :class:`Settings`, checked whole before any training starts."""
     return parse(Settings, params.section("recall"), trainer=trainer_options(params))
+
+
+# the DVC stage this experiment runs (hebbdam.stages collects every settings module's STAGES)
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        name="recall",
+        command="recall",
+        entry="hebbdam.experiments.recall:main",
+        help="E9: in-context associative recall, memories as token mixers (Schlag settings, MQAR)",
+        params=("recall",),
+        records=("recall.json",),
+        curves=("recall_curves.json",),
+        figures=("recall",),
+        plots=(
+            Plot(
+                "recall",
+                "E9 recall: final loss ½‖ŷ - v‖² against the number of keys N",
+                "recall_curves.json",
+                x="N",
+                y="loss",
+                series="series",
+            ),
+        ),
+        position=130,
+    ),
+)

@@ -25,6 +25,7 @@ from ..schema import (
     setting,
     subset,
 )
+from ..stage_spec import DATA_PARAMS, Plot, Stage
 from .arms import (
     checked_rule,
 )
@@ -151,3 +152,30 @@ def parse_settings(params: Params, **given: Any) -> Settings:
         binarize_threshold=binarize_threshold(params),
         **given,
     )
+
+
+# the DVC stage this experiment runs (hebbdam.stages collects every settings module's STAGES)
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        name="retrieval",
+        command="retrieval",
+        entry="hebbdam.experiments.retrieval:main",
+        help="E3: image retrieval, UHN grid vs Hebbian and DAM arms",
+        params=("retrieval", "engine", *DATA_PARAMS),
+        records=("retrieval.json",),
+        curves=("retrieval_curves.json", "retrieval_examples.json"),
+        figures=("retrieval", "retrieval_examples"),
+        plots=(
+            Plot(
+                "retrieval",
+                "Image retrieval: fraction retrieved against the number stored",
+                "retrieval_curves.json",
+                x="N",
+                y="retrieved",
+                facet=("arm",),
+            ),
+        ),
+        reads_data=True,
+        position=50,
+    ),
+)

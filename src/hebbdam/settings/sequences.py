@@ -22,6 +22,7 @@ from ..schema import (
     parse,
     setting,
 )
+from ..stage_spec import Stage
 from .common import (
     data_root,
 )
@@ -142,3 +143,19 @@ class Settings:
 def parse_settings(params: Params, **given: Any) -> Settings:
     """The ``sequences`` section (and data.root) read into :class:`Settings`, checked whole before any work."""
     return parse(Settings, params.section("sequences"), data_root=data_root(params), **given)
+
+
+# the DVC stage this experiment runs (hebbdam.stages collects every settings module's STAGES)
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        name="sequences",
+        command="sequences",
+        entry="hebbdam.experiments.sequences:main",
+        help="E4: sequence capacity P_T, P_S of SeqNet and DenseNets",
+        params=("sequences",),
+        records=("sequences.json",),
+        curves=("sequences_curves.json",),
+        figures=("sequences",),
+        position=40,
+    ),
+)

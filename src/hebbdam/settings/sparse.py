@@ -25,6 +25,7 @@ from ..schema import (
     parse,
     setting,
 )
+from ..stage_spec import Plot, Stage
 from .arms import checked_rule
 from .catalogue import rule_info
 from .common import trainer_options
@@ -143,3 +144,29 @@ class Settings:
 def parse_settings(params: Params, **given: Any) -> Settings:
     """The ``sparse`` section read into :class:`Settings`, checked whole before any computation starts."""
     return parse(Settings, params.section("sparse"), trainer=trainer_options(params), **given)
+
+
+# the DVC stage this experiment runs (hebbdam.stages collects every settings module's STAGES)
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        name="sparse",
+        command="sparse",
+        entry="hebbdam.experiments.sparse:main",
+        help="sparse codes: bits per synapse against coding level (Willshaw, covariance, BCPNN); holographic law",
+        params=("sparse",),
+        records=("sparse.json",),
+        curves=("sparse_curves.json",),
+        figures=("sparse",),
+        plots=(
+            Plot(
+                "sparse",
+                "Sparse codes: fraction of the P patterns recalled exactly against P, per rule and coding level",
+                "sparse_curves.json",
+                x="patterns",
+                y="exact",
+                facet=("arm",),
+            ),
+        ),
+        position=110,
+    ),
+)
