@@ -8,7 +8,8 @@ from hebbdam.closure import SOURCE_ROOT, _imported_modules, _module_name, module
 # bottom to top; a module may import its own layer and the layers below it
 LAYERS = [
     # tools and tables with no model code: errors, files, params, published numbers, estimators, seeds, the stage
-    # table (stages.py imports nothing: entries are module names), the regression gate and comparison rows
+    # table (stages.py: entries are module names; it collects the experiments' stages from their settings modules),
+    # the regression gate and comparison rows
     {
         "hebbdam",
         "errors",
