@@ -187,8 +187,8 @@ def build_memory(
     ``written`` is one of its ``inits``) is a candidate too, whatever start the sweep chose: one that already recalls
     every stored pattern exactly (bit-error rate 0: no fit can beat it on the criterion) is kept untrained
     (``solved_start``, 0 updates, converged: nothing is left to learn), and a fit from the random start that does
-    not beat it gives way to it (``kept`` "written"): the better of the two starts is kept, as the issue's protocol
-    asks, without a second fit. At D = 32, K = 8, P = K/2 a random start of the exponential DAM recalled 1, ½ and 1
+    not beat it gives way to it (``kept`` "written"): backprop from the slots and at random, the better kept, without
+    a second fit. At D = 32, K = 8, P = K/2 a random start of the exponential DAM recalled 1, ½ and 1
     of the 3 trials' sets where the slots recall all."""
     patterns, seed = trial.patterns, trial.seed
     dim = patterns.shape[1]
