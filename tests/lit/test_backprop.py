@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import pytorch_lightning as pl
 import torch
@@ -21,7 +23,7 @@ from hebbdam.lit.backprop import (
     PairwiseWeights,
     digits_classifier,
 )
-from hebbdam.memory import Hopfield, Power
+from hebbdam.memory import Exponential, Hopfield, Power
 from hebbdam.rules import get_rule
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # small tensors: one thread is faster and steadier
@@ -60,6 +62,21 @@ def test_denoising_trains_dam_memories_and_feature_maps(memory, dim):
     build_trainer(max_epochs=15).fit(module, datamodule=PatternDataModule(x, 10, shuffle=True))
     after = float(module.objective.loss(memory, (x,), torch.Generator().manual_seed(4))[0])
     assert after < 0.8 * before
+
+
+def test_the_exponential_recall_field_is_the_gradient_up_to_a_positive_factor_and_finite_past_float32():
+    memory = MemoryMatrix(8, 64, Exponential(beta=64.0), init_std=0.1, seed=3)
+    states = patterns(5, 64, seed=1)
+    exact = copy.deepcopy(memory).double().field(states.double())  # the autograd field, in float64
+    direction = memory.field_direction(states)
+    unit = torch.nn.functional.normalize
+    torch.testing.assert_close(unit(direction.double(), dim=-1), unit(exact, dim=-1), rtol=0, atol=1e-6)
+    with torch.no_grad():
+        memory.memories.mul_(0.0).add_(2.0 * states[:1])  # overlap 2: e^{64·2} overflows float32
+    assert not bool(torch.isfinite(memory.field(states)).all())
+    loss, _ = Denoising(steps=3, flip=0.1).loss(memory, (states,), torch.Generator().manual_seed(0))
+    loss.backward()
+    assert bool(torch.isfinite(loss)) and bool(torch.isfinite(memory.memories.grad).all())
 
 
 def test_normalised_momentum_steps_each_memory_by_its_largest_gradient_and_clips():

@@ -24,7 +24,8 @@ from torch import Tensor, nn
 
 from ..data.synthetic import flip_bits, sparse_cue
 from ..errors import DivergedError
-from ..memory import DenseAM, Hopfield, Power, ProjectionNetwork, RandomFeatureDAM, Separation
+from ..memory import DenseAM, Exponential, Hopfield, Power, ProjectionNetwork, RandomFeatureDAM, Separation
+from ..memory.core import unit_activity
 from ..memory.sparse import projection_threshold
 from ..memory.universal import gaussian_denoise
 
@@ -82,6 +83,15 @@ class MemoryMatrix(nn.Module):
         :meth:`energy`, written out (the unrolled recall of :class:`Denoising` then needs no double backward: 1.45×
         faster per update at K = 256, D = 64, batch 64)."""
         return self.separation.derivative(states @ self.memories.T / self.scale) @ self.memories / self.scale
+
+    def field_direction(self, states: Tensor) -> Tensor:
+        """:meth:`field` up to a positive factor per row, (B, D) → (B, D), finite at any overlap: for the exponential
+        softmax(β Ξs/scale) Ξ, the field divided by β/scale · Σ_μ e^{β ξ_μ·s/scale} (e^{β x} itself overflows float32
+        past βx ≈ 88: at D = 64, β = D, an overlap of 1.39, which a trained Ξ reaches); for a power the field itself.
+        A recall step that normalises h per row (:meth:`Denoising.recall`) takes the same step from either."""
+        if isinstance(self.separation, Exponential):
+            return unit_activity(states @ self.memories.T / self.scale, self.separation) @ self.memories
+        return self.field(states)
 
     def export(self) -> DenseAM:
         return DenseAM(self.memories.detach().clone(), self.separation)
@@ -201,10 +211,11 @@ class Denoising:
 
     @staticmethod
     def field(memory: Denoisable, states: Tensor) -> Tensor:
-        """h = -∂E/∂s, (B, D) → (B, D), differentiable in the memory's parameters: the memory's own written-out
-        ``field`` (:meth:`MemoryMatrix.field`) or autograd's gradient of its energy (with a graph to train through)."""
+        """h = -∂E/∂s, (B, D) → (B, D), up to a positive factor per row (the recall step divides it out),
+        differentiable in the memory's parameters: a memory matrix's written-out field, finite at any overlap
+        (:meth:`MemoryMatrix.field_direction`), or autograd's gradient of the energy (with a graph to train through)."""
         if isinstance(memory, MemoryMatrix):
-            return memory.field(states)
+            return memory.field_direction(states)
         if not states.requires_grad:
             states = states.detach().requires_grad_(True)
         (field,) = torch.autograd.grad(-memory.energy(states).sum(), states, create_graph=True)
