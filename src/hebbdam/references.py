@@ -328,6 +328,11 @@ SEQUENTIAL_DAM_REHEARSAL = (
     "rehearsal-based methods are strongly effective in the DAM (the summary's words; the v1 abstract: existing "
     "sequential-learning methods improve the DAM's sequential-learning performance); no number readable offline",
 )
+SEQUENTIAL_DAM_METHODS = (
+    "sequential-learning methods are effective (> 0)",
+    "the v1 abstract: existing sequential-learning methods improve the DAM's sequential-learning performance; the "
+    "summary: the gradient-episodic methods unstable at intermediate n; no number readable offline",
+)
 SEQUENTIAL_DAM_VERTEX = (
     "transitions in behaviour as n varies (no direction stated)",
     "the abstract reports previously unseen transitions in the DAM's behaviour under sequential learning, the summary "

@@ -35,6 +35,8 @@ TINY = [
     "~continual.arms.backprop_n2_replay",
     "~continual.arms.backprop_n4",
     "~continual.arms.backprop_n4_replay",
+    "~continual.arms.backprop_n2_agem",
+    "~continual.arms.backprop_n4_agem",
 ]
 
 
@@ -43,12 +45,11 @@ def settings(arm: stage.Arm, **sizes) -> stage.Settings:
     return stage.Settings(**{**values, **sizes}, training=TRAINING, arms=[arm], trainer={"accelerator": "cpu"})
 
 
-def test_the_fit_of_a_task_sees_the_task_then_the_first_patterns_of_every_earlier_task():
+def test_the_buffer_of_a_task_holds_the_first_patterns_of_every_earlier_task():
     patterns = torch.arange(3 * 4 * 2, dtype=torch.float32).view(3, 4, 2)
-    rows = stage.training_rows(patterns, 2, 1)
-    assert torch.equal(rows, torch.cat([patterns[2], patterns[0, :1], patterns[1, :1]]))
-    assert torch.equal(stage.training_rows(patterns, 2, 0), patterns[2])
-    assert torch.equal(stage.training_rows(patterns, 0, 4), patterns[0])  # nothing earlier to replay
+    assert torch.equal(stage.buffer_rows(patterns, 2, 1), torch.cat([patterns[0, :1], patterns[1, :1]]))
+    assert stage.buffer_rows(patterns, 2, 0).shape == (0, 2)
+    assert stage.buffer_rows(patterns, 0, 4).shape == (0, 2)  # nothing earlier to replay
 
 
 def test_permuted_tasks_share_their_overlaps_and_split_tasks_do_not():
@@ -87,6 +88,21 @@ def test_backprop_without_rehearsal_forgets_task_1_where_a_replay_buffer_keeps_i
     assert results[3]["fits"][1]["rows"] == 6 and results[0]["fits"][1]["rows"] == 3
 
 
+def test_ewc_keeps_task_1_where_plain_training_forgets_it_and_a_too_strong_anchor_learns_nothing_new():
+    """The planted easy case of the replay test: EWC's anchor, weighted by the recall's Fisher information, keeps task 1
+    at λ = 300; at λ = 10⁵ task 2 is never learned (the anchor holds everything); without its Fisher weights (the
+    empirical Fisher, which vanishes at a solved task) it would forget as plain training does."""
+    sizes = dict(dim=48, tasks=2, per_task=3)
+    plain = stage.Arm(name="bp", memory="dense", rule="backprop", slots=32, separation=Power(3))  # one name: one start
+    arms = {"plain": plain, **{s: dataclasses.replace(plain, method="ewc", strength=s) for s in (300.0, 1e5)}}
+    recall = {
+        key: stage.learn_sequence(stage.Job(arm, 0, settings(arm, **sizes)))["recall"] for key, arm in arms.items()
+    }
+    assert recall["plain"][0] == [1.0, 0.0] and recall["plain"][1][1] == 1.0
+    assert recall[300.0][0][1] == 1.0 and recall[300.0][1][1] == 1.0, recall
+    assert recall[1e5][0][1] == 1.0 and recall[1e5][1][1] <= 0.34, recall
+
+
 def test_final_recall_and_backward_transfer_of_a_hand_made_recall_matrix():
     recall = [[1.0, 0.5, 0.25], [None, 1.0, 0.5], [None, None, 1.0]]
     assert stage.final_recall(recall) == pytest.approx((0.25 + 0.5 + 1.0) / 3)
@@ -110,7 +126,12 @@ def test_the_stage_records_every_arm_with_intervals_and_the_figure_draws(tiny_ru
     _, out = tiny_run
     metrics = {name: json.loads((out / name).read_text()) for name in figure.INPUTS}
     record = metrics["continual.json"]
-    assert set(record["arms"]) == {"hebb", "slot", "backprop_n2", "backprop_n3", "backprop_n3_replay"}
+    assert set(record["arms"]) == {
+        "hebb", "slot", "backprop_n2", "backprop_n3", "backprop_n3_replay", "backprop_n3_agem", "backprop_n3_ewc"
+    }  # fmt: skip
+    assert set(record["method_effects"]) == {"backprop_n3_agem", "backprop_n3_ewc"}
+    assert {e["without"] for e in record["method_effects"].values()} == {"backprop_n3"}
+    assert set(record["rehearsal_effects"]) == {"backprop_n3_replay"}  # A-GEM's buffer is never replayed
     assert record["arms"]["hebb"]["locality"] == "local"
     assert record["arms"]["backprop_n3"]["locality"] == "nonlocal"
     for entry in record["arms"].values():
@@ -126,9 +147,9 @@ def test_the_stage_records_every_arm_with_intervals_and_the_figure_draws(tiny_ru
     assert set(record["vertex_effects"]) == {"backprop_n3_vs_backprop_n2"}  # the replay arm has one power only
     assert record["vertex_effects"]["backprop_n3_vs_backprop_n2"]["n_low"] == 2
     curves = metrics["continual_curves.json"]
-    assert len(curves) == 5 * 3  # per arm: task 1 after 1 and 2, task 2 after 2
+    assert len(curves) == 7 * 3  # per arm: task 1 after 1 and 2, task 2 after 2
     rows = figure.comparisons(metrics)
-    assert [row["source"] for row in rows] == [figure.SOURCE] * 3  # rehearsal, beyond the buffer, n2 → n3
+    assert [row["source"] for row in rows] == [figure.SOURCE] * 5  # rehearsal, beyond the buffer, A-GEM, EWC, n2 → n3
     assert figure.section(metrics)[0].startswith("| arm |")
     assert figure.draw(metrics) is not None
 
@@ -162,6 +183,11 @@ def edited(tmp_path, change) -> Path:
         (lambda s: s["arms"]["hebb"].update(rule="backprop"), "continual.arms.hebb.memory"),
         (lambda s: s.update(layout="shuffled"), "continual.layout"),
         (lambda s: s.update(tasks=1), "continual.tasks"),
+        (lambda s: s["arms"]["backprop_n3_agem"].update(rehearsal=0), "continual.arms.backprop_n3_agem.rehearsal"),
+        (lambda s: s["arms"]["backprop_n3_ewc"].update(strength=0.0), "continual.arms.backprop_n3_ewc.strength"),
+        (lambda s: s["arms"]["backprop_n3_ewc"].update(rehearsal=2), "continual.arms.backprop_n3_ewc.rehearsal"),
+        (lambda s: s["arms"]["backprop_n3"].update(method="gem"), "continual.arms.backprop_n3.method"),
+        (lambda s: s["arms"]["hebb"].update(method="ewc", strength=1.0), "continual.arms.hebb.method"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_key(tmp_path, change, key):

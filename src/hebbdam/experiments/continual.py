@@ -17,7 +17,9 @@ Arms (every memory a registry kind, every write a registry rule or the project's
   plateau (``lit.backprop.fit_until_plateau``: the epoch loss flat within ``tolerance`` over ``window`` updates, or
   at most ``floor``; else the ``cap`` and ``converged`` false; a loss flat at its first epoch's value is
   ``stalled``, not converged either). With ``rehearsal`` R > 0 the fit of task s also sees
-  a replay buffer: the first R patterns of every earlier task.
+  a replay buffer: the first R patterns of every earlier task (naive rehearsal). ``method`` ``agem`` keeps that buffer
+  as A-GEM's episodic memory instead (never trained on: the task's gradient projected where it would raise the
+  buffer's loss), ``ewc`` adds elastic weight consolidation (``lit.continual``): the methods McAlister et al. compare.
 
 Per arm, over ``seeds`` independent repetitions (each a job of ``parallel.map_fits``: the record is the same for any
 number of workers): the forgetting curves R[t, s] (s ≥ t) with 95% intervals (bootstrap over seeds), the average final
@@ -27,9 +29,10 @@ nothing forgets nothing), each with its interval; for backprop arms every fit's 
 ``stalled`` (``training.stalled`` counts them; they are among ``unconverged``). Each rehearsal arm is paired with the
 arm of the same memory without rehearsal: the gain in BWT (paired by seed) with its interval, what the gain is made of
 (the final recall of the replayed patterns, and the gain on the earlier tasks' patterns the buffer never replayed: a
-buffer that keeps only itself gains exactly its share R/P), and whether every fit of both converged. Across the power n
-(McAlister et al. report transitions in the DAM's behaviour with n): per buffer size, the backprop arm of the highest n
-against the lowest, the change in BWT, A and L paired by seed.
+buffer that keeps only itself gains exactly its share R/P), and whether every fit of both converged. Each A-GEM and
+EWC arm is paired with the plain arm of the same memory (``method_effects``: the gains in BWT, A, L and task 1's
+final recall). Across the power n (McAlister et al. report transitions in the DAM's behaviour with n): per buffer
+size and method, the backprop arm of the highest n against the lowest, the change in BWT, A and L paired by seed.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from ..config import Params
 from ..data.synthetic import flip_bits, rademacher
 from ..dynamics import relax
 from ..lit.backprop import BackpropModule, Denoising, MemoryMatrix, fit_until_plateau
+from ..lit.continual import ElasticAnchor, EpisodicProjection, diagonal_fisher, trained
 from ..logs import say
 from ..memory import Memory, build
 from ..metrics import binarise, bootstrap_best, exact_recall
@@ -50,9 +54,12 @@ from ..parallel import map_fits
 from ..rules import Rule, get_rule
 from ..settings import continual as schema
 from ..settings.continual import (
+    AGEM,
     BACKPROP,
     BOOTSTRAP_SAMPLES,
+    EWC,
     INIT_STD,
+    PLAIN,
     Arm,
     Settings,
     Training,  # noqa: F401  (re-exported: the stage reads as before)
@@ -89,11 +96,10 @@ def draw_tasks(settings: Settings, repetition: int) -> Tasks:
     return Tasks(patterns, probes)
 
 
-def training_rows(patterns: torch.Tensor, current: int, rehearsal: int) -> torch.Tensor:
-    """What the fit of task ``current`` sees: its P patterns, then the replay buffer (the first ``rehearsal``
-    patterns of every earlier task). (T, P, D) → (P + current·rehearsal, D)."""
-    replay = [patterns[task, :rehearsal] for task in range(current)] if rehearsal else []
-    return torch.cat([patterns[current], *replay])
+def buffer_rows(patterns: torch.Tensor, current: int, rehearsal: int) -> torch.Tensor:
+    """The buffer at task ``current``: the first ``rehearsal`` patterns of every earlier task (replayed, or A-GEM's
+    episodic memory). (T, P, D) → (current·rehearsal, D), empty without rehearsal."""
+    return patterns[:current, :rehearsal].reshape(-1, patterns.shape[2])
 
 
 def recall_flags(memory: Memory, patterns: torch.Tensor, probes: torch.Tensor, max_sweeps: int) -> torch.Tensor:
@@ -120,9 +126,10 @@ class Incremental:
         self.rule: Rule = get_rule(arm.rule, **arm.hyper)
         self.state = self.rule.initial(dim)
 
-    def learn(self, rows: torch.Tensor) -> dict:
+    def learn(self, task: torch.Tensor, buffer: torch.Tensor) -> dict:
+        """Write the task's rows (P, D) (an incremental rule replays nothing: ``buffer`` is empty)."""
         with torch.no_grad():
-            self.state = self.rule.step(self.state, rows)
+            self.state = self.rule.step(self.state, task)
         if self.arm.slots is not None:
             self.state = self.state[-self.arm.slots :]  # full: the oldest rows make room
         return {}
@@ -133,22 +140,35 @@ class Incremental:
 
 
 class Gradient:
-    """A DAM Ξ (K, D) trained by backprop task after task; each task a fresh Adam fit to its plateau."""
+    """A DAM Ξ (K, D) trained by backprop task after task; each task a fresh Adam fit to its plateau, on the task's
+    rows and the replayed buffer (``plain``), on the task's rows with A-GEM's projection against the buffer
+    (``agem``), or on the task's rows with the elastic anchor of the tasks before (``ewc``; its Fisher information
+    summed over the tasks learned, each at its end: online EWC)."""
 
     def __init__(self, arm: Arm, dim: int, settings: Settings, seed: int):
         separation = separation_at(arm.separation, dim)
         assert arm.slots is not None and separation is not None  # Arm.checked: a dense backprop arm
         self.trainable = MemoryMatrix(arm.slots, dim, separation, init_std=INIT_STD, seed=seed)
-        self.settings, self.seed, self.task = settings, seed, 0
+        self.arm, self.settings, self.seed, self.task = arm, settings, seed, 0
+        self.anchor: list[torch.Tensor] | None = None
+        self.importance: list[torch.Tensor] | None = None
 
-    def learn(self, rows: torch.Tensor) -> dict:
+    def objective(self, buffer: torch.Tensor):
+        """The task's objective: the denoising loss, wrapped by the arm's method."""
         fit = self.settings.training
-        module = BackpropModule(
-            self.trainable,
-            Denoising(steps=fit.steps, flip=self.settings.flip, gain=fit.gain),
-            lr=fit.lr,
-            seed=self.seed + 7919 * self.task,
-        )
+        denoising = Denoising(steps=fit.steps, flip=self.settings.flip, gain=fit.gain)
+        if self.arm.method == AGEM:
+            return EpisodicProjection(denoising, buffer)
+        if self.arm.method == EWC:
+            return ElasticAnchor(denoising, self.arm.strength, self.anchor, self.importance)
+        return denoising
+
+    def learn(self, task: torch.Tensor, buffer: torch.Tensor) -> dict:
+        """Fit task ``task`` (P, D) with the ``buffer`` (B, D) of the earlier tasks' first patterns."""
+        fit = self.settings.training
+        objective = self.objective(buffer)
+        rows = torch.cat([task, buffer]) if self.arm.method == PLAIN else task
+        module = BackpropModule(self.trainable, objective, lr=fit.lr, seed=self.seed + 7919 * self.task)
         self.task += 1
         summary = fit_until_plateau(
             module,
@@ -161,6 +181,8 @@ class Gradient:
             floor=fit.floor,
             updates_per_epoch=fit.epoch_updates,
         )
+        if self.arm.method == EWC:
+            self.consolidate(task, objective)
         return {
             "rows": int(rows.shape[0]),
             "updates": summary["updates"],
@@ -168,6 +190,14 @@ class Gradient:
             "stalled": summary["stalled"],
             "loss": round(float(summary["loss"]), 6),
         }
+
+    def consolidate(self, task: torch.Tensor, objective: ElasticAnchor) -> None:
+        """After a task: its Fisher information added to the importance, the anchor moved to the parameters now."""
+        generator = torch.Generator().manual_seed(self.seed + 7919 * self.task + 1)
+        fisher = diagonal_fisher(objective.objective, self.trainable, task, generator)
+        previous = self.importance or [torch.zeros_like(f) for f in fisher]
+        self.importance = [old + new for old, new in zip(previous, fisher, strict=True)]
+        self.anchor = [parameter.detach().clone() for parameter in trained(self.trainable)]
 
     def memory(self) -> Memory:
         return self.trainable.export()
@@ -195,7 +225,7 @@ def learn_sequence(job: Job) -> dict:
     fits: list[dict] = []
     final: list[torch.Tensor] = []
     for current in range(count):
-        fits.append(memory.learn(training_rows(tasks.patterns, current, arm.rehearsal)))
+        fits.append(memory.learn(tasks.patterns[current], buffer_rows(tasks.patterns, current, arm.rehearsal)))
         readable = memory.memory()
         final = [
             recall_flags(readable, tasks.patterns[task], tasks.probes[task], settings.max_sweeps)
@@ -257,6 +287,8 @@ def summarise(arm: Arm, runs: list[dict], generator: torch.Generator) -> dict:
         "separation": None if arm.separation is None else arm.separation.name,
         "separation_fields": None if arm.separation is None else arm.separation.fields(),
         "rehearsal": arm.rehearsal,
+        "method": arm.method,
+        "strength": arm.strength,
         "final": interval([final_recall(run["recall"]) for run in runs], generator),
         "bwt": interval([backward_transfer(run["recall"]) for run in runs], generator),
         "first_task_final": interval([run["recall"][0][-1] for run in runs], generator),
@@ -295,16 +327,9 @@ def rehearsal_effects(settings: Settings, runs: dict[str, list[dict]], arms: dic
     tasks); ``converged``: every fit of both arms converged."""
     effects = {}
     for arm in settings.arms:
-        if arm.rule != BACKPROP or not arm.rehearsal:
+        if arm.rule != BACKPROP or not arm.rehearsal or arm.method != PLAIN:
             continue
-        base = next(
-            (
-                other
-                for other in settings.arms
-                if other.rule == BACKPROP and not other.rehearsal and same_memory(other, arm)
-            ),
-            None,
-        )
+        base = unprotected(settings, arm)
         if base is None:
             continue
         pairs = list(zip(runs[arm.name], runs[base.name], strict=True))
@@ -317,6 +342,46 @@ def rehearsal_effects(settings: Settings, runs: dict[str, list[dict]], arms: dic
             "first_task_gain": interval([a["recall"][0][-1] - b["recall"][0][-1] for a, b in pairs], generator),
             "converged": arms[arm.name]["training"]["converged"] and arms[base.name]["training"]["converged"],
             **buffer_split(arm.rehearsal, pairs, generator),
+        }
+    return effects
+
+
+def unprotected(settings: Settings, arm: Arm) -> Arm | None:
+    """The backprop arm of the same memory (kind, K, F) with no replay and no method (``plain``), if any."""
+    return next(
+        (
+            other
+            for other in settings.arms
+            if other.rule == BACKPROP and not other.rehearsal and other.method == PLAIN and same_memory(other, arm)
+        ),
+        None,
+    )
+
+
+def method_effects(settings: Settings, runs: dict[str, list[dict]], arms: dict, generator: torch.Generator) -> dict:
+    """Each A-GEM and EWC arm against the arm of the same memory trained plainly (no replay): the gain in BWT, in the
+    average final recall A, in the recall right after learning L (a method that stops learning forgets less) and in
+    the final recall of task 1, paired by seed, with intervals; ``converged``: every fit of both converged."""
+    effects = {}
+    for arm in settings.arms:
+        base = unprotected(settings, arm) if arm.rule == BACKPROP and arm.method != PLAIN else None
+        if base is None:
+            continue
+        pairs = list(zip(runs[arm.name], runs[base.name], strict=True))
+        effects[arm.name] = {
+            "without": base.name,
+            "method": arm.method,
+            "bwt_gain": interval(
+                [backward_transfer(a["recall"]) - backward_transfer(b["recall"]) for a, b in pairs], generator
+            ),
+            "final_gain": interval(
+                [final_recall(a["recall"]) - final_recall(b["recall"]) for a, b in pairs], generator
+            ),
+            "learned_gain": interval(
+                [just_learned(a["recall"]) - just_learned(b["recall"]) for a, b in pairs], generator
+            ),
+            "first_task_gain": interval([a["recall"][0][-1] - b["recall"][0][-1] for a, b in pairs], generator),
+            "converged": arms[arm.name]["training"]["converged"] and arms[base.name]["training"]["converged"],
         }
     return effects
 
@@ -342,7 +407,7 @@ def every(values: list[float | None]) -> list[float]:
 
 
 def vertex_effects(settings: Settings, runs: dict[str, list[dict]], arms: dict, generator: torch.Generator) -> dict:
-    """How forgetting moves with the power n: per group of backprop arms with the same K, replay buffer and
+    """How forgetting moves with the power n: per group of backprop arms with the same K, buffer, method and
     rectification (at least two powers), the arm of the highest n against the arm of the lowest, paired by seed:
     the change in BWT, in the average final recall A and in the recall right after learning L (a power that learns
     nothing also forgets nothing), with intervals, and whether every fit of both converged; keyed "<high>_vs_<low>"."""
@@ -350,7 +415,7 @@ def vertex_effects(settings: Settings, runs: dict[str, list[dict]], arms: dict, 
     for arm in settings.arms:
         fields = {} if arm.separation is None else arm.separation.fields()
         if arm.rule == BACKPROP and "n" in fields:
-            groups.setdefault((arm.slots, arm.rehearsal, fields["rectified"]), []).append(arm)
+            groups.setdefault((arm.slots, arm.rehearsal, arm.method, fields["rectified"]), []).append(arm)
     effects = {}
     for members in groups.values():
         ordered = sorted(members, key=lambda arm: arm.separation.fields()["n"])
@@ -424,6 +489,7 @@ def run(settings: Settings, workers: int | None = None) -> tuple[dict, list[dict
         "arms": arms,
         "rehearsal_effects": rehearsal_effects(settings, runs, arms, generator_for(settings.seed, "effects")),
         "vertex_effects": vertex_effects(settings, runs, arms, generator_for(settings.seed, "vertex")),
+        "method_effects": method_effects(settings, runs, arms, generator_for(settings.seed, "methods")),
     }
     return record, curve_rows(arms)
 
@@ -442,7 +508,11 @@ def main(args) -> None:
         parse_settings,
         compute,
         headline=lambda record: select(
-            record, "arms.*.final.value", "arms.*.bwt.value", "rehearsal_effects.*.bwt_gain.value"
+            record,
+            "arms.*.final.value",
+            "arms.*.bwt.value",
+            "rehearsal_effects.*.bwt_gain.value",
+            "method_effects.*.bwt_gain.value",
         ),
         curves=(Curves("continual_curves.json", x="after", y=("recall",), series=("arm", "task")),),
     )

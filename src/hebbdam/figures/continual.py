@@ -1,10 +1,11 @@
 """E7 continual learning: the forgetting curves — recall of each task (one line per task, 95% intervals over seeds)
 against the number of tasks learned, one panel per arm (incremental Hebbian rules, one-shot slots, the DAM trained by
 backprop per power n with and without a replay buffer); the last panel: the average final recall and the backward
-transfer (BWT, negative = forgetting) per arm; forgetting (BWT) of the backprop DAM against the power n, with and
-without the buffer (McAlister, Robins & Szymanski 2025 report transitions with n, with no direction or number readable
-offline); what rehearsal keeps: the gain in BWT beside the gain on the patterns the buffer never replayed and the
-buffer's share R/P, against the published claim "rehearsal is effective" (> 0, shaded; a sign-only claim)."""
+transfer (BWT, negative = forgetting) per arm; forgetting (BWT) of the backprop DAM against the power n, per way of
+protecting the earlier tasks (none, a replay buffer, A-GEM's projection, EWC's anchor) (McAlister, Robins &
+Szymanski 2025 report transitions with n, with no direction or number readable offline); what rehearsal keeps: the
+gain in BWT beside the gain on the patterns the buffer never replayed and the buffer's share R/P, against the
+published claim "rehearsal is effective" (> 0, shaded; a sign-only claim)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ CLAIM = "E7 · Continual learning: what a DAM trained by backprop forgets, with 
 # one line of caveats under it
 CAVEAT = (
     "Random ±1 pattern sets (permuted per task) at laptop D = 64, not McAlister et al.'s five permuted-MNIST tasks; "
-    "no gradient-episodic method or regulariser is run; the paper's results section was not readable offline, so its "
-    "anchors are words (rehearsal is effective; transitions with n), not numbers."
+    "A-GEM and EWC are run, GEM's quadratic program and pseudorehearsal are not; the paper's results section was not "
+    "readable offline, so its anchors are words (rehearsal is effective; transitions with n), not numbers."
 )
 INPUTS = ("continual.json", "continual_curves.json")
 OUTPUT = "continual.png"
@@ -58,22 +59,38 @@ def _panel(ax, name: str, rows: list[dict], entry: dict) -> None:
     ax.set_xlabel("tasks learned")
 
 
+def _protection(entry: dict) -> tuple[str, int, float]:
+    """How a backprop arm protects the earlier tasks: (method, buffer per task, strength); older records: plain."""
+    return entry.get("method", "plain"), entry["rehearsal"], entry.get("strength", 0.0)
+
+
+def _protection_label(method: str, rehearsal: int, strength: float) -> str:
+    if method == "agem":
+        return f"A-GEM, memory {rehearsal} per task"
+    if method == "ewc":
+        return f"EWC, λ = {strength:g}"
+    return f"replay {rehearsal} per task" if rehearsal else "no buffer"
+
+
 def _vertex_panel(ax, record: dict) -> None:
-    """BWT of the backprop arms against n, one line per buffer size."""
+    """BWT of the backprop arms against n, one line per protection (none, replay, A-GEM, EWC)."""
     arms = {
         name: entry
         for name, entry in record["arms"].items()
         if entry["rule"] == "backprop" and (entry.get("separation_fields") or {}).get("n") is not None
     }
-    for rehearsal in sorted({entry["rehearsal"] for entry in arms.values()}):
+    for protection in sorted({_protection(entry) for entry in arms.values()}):
         line = sorted(
-            (entry["separation_fields"]["n"], entry["bwt"])
-            for entry in arms.values()
-            if entry["rehearsal"] == rehearsal
+            (
+                (entry["separation_fields"]["n"], entry["bwt"])
+                for entry in arms.values()
+                if _protection(entry) == protection
+            ),
+            key=lambda pair: pair[0],
         )
         xs, values = [n for n, _ in line], [v for _, v in line]
         errors = [[v["value"] - v["low"] for v in values], [v["high"] - v["value"] for v in values]]
-        label = f"buffer {rehearsal} per task" if rehearsal else "no buffer"
+        label = _protection_label(*protection)
         ax.errorbar(xs, [v["value"] for v in values], yerr=errors, fmt="o-", capsize=2, label=label)
     ax.axhline(0.0, color="k", lw=0.5)
     ax.set_xticks(sorted({entry["separation_fields"]["n"] for entry in arms.values()}))
@@ -142,9 +159,10 @@ def draw(metrics: dict) -> plt.Figure:
 
 def comparisons(metrics: dict) -> list[dict]:
     """Per power n: rehearsal against no rehearsal (the BWT gain, paired by seed; a fit that did not reach its plateau
-    makes the row inconclusive), the gain on the patterns the buffer never replayed (not comparable: random patterns
-    share nothing with the replayed ones, MNIST digits do), and per buffer size the change of BWT from the lowest to
-    the highest n (not comparable: the paper's measure of its transitions with n was not readable offline)."""
+    makes the row inconclusive), A-GEM and EWC against plain training (the same), the gain on the patterns the
+    buffer never replayed (not comparable: random patterns share nothing with the replayed ones, MNIST digits do), and
+    per buffer size the change of BWT from the lowest to the highest n (not comparable: the paper's measure of its
+    transitions with n was not readable offline)."""
     record = metrics[INPUTS[0]]
     tasks = f"{record['tasks']} {record['layout']} sets of {record['per_task']} random patterns"
     claim, claim_note = ref.SEQUENTIAL_DAM_REHEARSAL
@@ -164,6 +182,7 @@ def comparisons(metrics: dict) -> list[dict]:
                     note=f"against {effect['without']}; {claim_note}; ours: {tasks}",
                 )
             )
+    rows += [_method_row(name, effect, record, tasks) for name, effect in record.get("method_effects", {}).items()]
     vertex, vertex_note = ref.SEQUENTIAL_DAM_VERTEX
     for effect in record.get("vertex_effects", {}).values():
         change, learned = effect["bwt_change"], effect["learned_change"]
@@ -191,6 +210,28 @@ def _signed_row(quantity: str, criterion: str, estimate: dict, claim: str, conve
     verdict = cmp.positive(estimate) if converged else cmp.INCONCLUSIVE
     interval = (estimate["low"], estimate["high"])
     return cmp.row(quantity, criterion, estimate["value"], claim, SOURCE, verdict=verdict, interval=interval, **extra)
+
+
+METHOD_NAMES = {"agem": "A-GEM", "ewc": "EWC"}
+
+
+def _method_row(name: str, effect: dict, record: dict, tasks: str) -> dict:
+    """A-GEM or EWC against plain training of the same memory: the BWT gain, with what learning it cost in the note."""
+    claim, claim_note = ref.SEQUENTIAL_DAM_METHODS
+    arm, learned, final = record["arms"][name], effect["learned_gain"], effect["final_gain"]
+    method = METHOD_NAMES.get(effect["method"], effect["method"])
+    return _signed_row(
+        f"E7 {name}: {method} lowers forgetting of the backprop DAM (F = {arm['separation']})",
+        CRITERION.replace("of the replay buffer", f"of {method}"),
+        effect["bwt_gain"],
+        claim,
+        effect["converged"],
+        note=f"against {effect['without']}; the final recall A moves by {final['value']:.2f} [{final['low']:.2f}, "
+        f"{final['high']:.2f}], the recall right after learning L by {learned['value']:.2f} [{learned['low']:.2f}, "
+        f"{learned['high']:.2f}] (a method that stops learning also stops forgetting); {claim_note}; "
+        f"theirs: {ref.SEQUENTIAL_DAM_PROTOCOL}; ours: {tasks}"
+        + ("" if effect["converged"] else "; some fits stopped at the cap, not on the plateau"),
+    )
 
 
 def _rehearsal_row(name: str, effect: dict, tasks: str, claim: str, claim_note: str) -> dict:

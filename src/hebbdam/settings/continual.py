@@ -18,6 +18,7 @@ from ..schema import (
     Section,
     choice,
     integer,
+    number,
     optional,
     parse,
     setting,
@@ -30,6 +31,9 @@ from .common import SEPARATION, trainer_options
 KINDS = ("hopfield", "dense")  # the registry kinds this stage fills
 BACKPROP = "backprop"  # the rule name of the arms trained by gradient descent (BackpropModule, not a registry rule)
 LAYOUTS = ("split", "permuted")
+PLAIN, AGEM, EWC = "plain", "agem", "ewc"  # how a backprop arm protects the earlier tasks (lit.continual)
+METHODS = (PLAIN, AGEM, EWC)
+NONNEG = number("a number in [0, ∞)", lambda v: 0 <= v < float("inf"))
 BOOTSTRAP_SAMPLES = 500
 INIT_STD = 0.1  # the start of a backprop memory Ξ: N(0, INIT_STD²), as E8a's random start
 
@@ -55,8 +59,9 @@ class Training:
 @dataclass(frozen=True, kw_only=True)
 class Arm:
     """A memory kind filled task after task by a registry rule (``hyper`` its hyper-parameters) or by backprop;
-    ``slots`` K of a dense memory; ``separation`` its F; ``rehearsal`` the patterns of each earlier task replayed
-    (backprop only)."""
+    ``slots`` K of a dense memory; ``separation`` its F; backprop only: ``method`` ``plain`` (``rehearsal`` R: the
+    first R patterns of each earlier task replayed beside the task's), ``agem`` (those R per earlier task are A-GEM's
+    episodic memory, never trained on) or ``ewc`` (elastic weight consolidation of strength ``strength``)."""
 
     name: str
     memory: str = setting(choice(*KINDS))
@@ -65,15 +70,30 @@ class Arm:
     slots: int | None = setting(optional(POSITIVE_INT), None)
     separation: Any = setting(SEPARATION, when=lambda v: v["memory"] == "dense")  # SeparationSchema, then Separation
     rehearsal: int = setting(NONNEG_INT, 0)
+    method: str = setting(choice(*METHODS), PLAIN)
+    strength: float = setting(NONNEG, 0.0)
 
     def checked(self, section: Params) -> Arm:
-        """A dense memory needs K slots; only backprop replays; a registry rule must write the memory kind."""
+        """A dense memory needs K slots; only backprop replays or protects; A-GEM needs an episodic memory (R ≥ 1),
+        EWC a strength > 0 and no replay; a registry rule must write the memory kind."""
         if self.memory == "dense" and self.slots is None:
             raise ConfigError(section.key("slots"), "K slots (a positive integer) for a dense memory", None)
         if self.rule == BACKPROP:
             if self.memory != "dense":
                 raise ConfigError(section.key("memory"), f"dense for rule {BACKPROP}", self.memory)
+            if self.method == AGEM and not self.rehearsal:
+                raise ConfigError(section.key("rehearsal"), f"≥ 1 (the episodic memory of method {AGEM})", 0)
+            if self.method == EWC and not self.strength > 0:
+                raise ConfigError(section.key("strength"), f"a number > 0 for method {EWC}", self.strength)
+            if self.method == EWC and self.rehearsal:
+                raise ConfigError(section.key("rehearsal"), f"0 for method {EWC} (no replay)", self.rehearsal)
+            if self.method != EWC and self.strength:
+                raise ConfigError(section.key("strength"), f"0 (only method {EWC} has a strength)", self.strength)
             return self
+        if self.method != PLAIN or self.strength:
+            raise ConfigError(
+                section.key("method"), f"{PLAIN} for an incremental rule (methods: {BACKPROP})", self.method
+            )
         if self.rehearsal:
             raise ConfigError(section.key("rehearsal"), f"0 for an incremental rule (rehearsal: {BACKPROP})", 0)
         checked_rule(section, self.rule, self.hyper, self.memory, f"{BACKPROP} or one of")
