@@ -358,6 +358,16 @@ def unprotected(settings: Settings, arm: Arm) -> Arm | None:
     )
 
 
+def paired_changes(pairs: list[tuple[dict, dict]], generator: torch.Generator, suffix: str) -> dict:
+    """BWT, A and L of the first run of each (run, run) pair of one seed minus the second's, with intervals:
+    {bwt_<suffix>, final_<suffix>, learned_<suffix>}."""
+    measures = (("bwt", backward_transfer), ("final", final_recall), ("learned", just_learned))
+    return {
+        f"{name}_{suffix}": interval([measure(a["recall"]) - measure(b["recall"]) for a, b in pairs], generator)
+        for name, measure in measures
+    }
+
+
 def method_effects(settings: Settings, runs: dict[str, list[dict]], arms: dict, generator: torch.Generator) -> dict:
     """Each A-GEM and EWC arm against the arm of the same memory trained plainly (no replay): the gain in BWT, in the
     average final recall A, in the recall right after learning L (a method that stops learning forgets less) and in
@@ -371,15 +381,7 @@ def method_effects(settings: Settings, runs: dict[str, list[dict]], arms: dict, 
         effects[arm.name] = {
             "without": base.name,
             "method": arm.method,
-            "bwt_gain": interval(
-                [backward_transfer(a["recall"]) - backward_transfer(b["recall"]) for a, b in pairs], generator
-            ),
-            "final_gain": interval(
-                [final_recall(a["recall"]) - final_recall(b["recall"]) for a, b in pairs], generator
-            ),
-            "learned_gain": interval(
-                [just_learned(a["recall"]) - just_learned(b["recall"]) for a, b in pairs], generator
-            ),
+            **paired_changes(pairs, generator, "gain"),
             "first_task_gain": interval([a["recall"][0][-1] - b["recall"][0][-1] for a, b in pairs], generator),
             "converged": arms[arm.name]["training"]["converged"] and arms[base.name]["training"]["converged"],
         }
@@ -429,15 +431,7 @@ def vertex_effects(settings: Settings, runs: dict[str, list[dict]], arms: dict, 
             "n_high": high.separation.fields()["n"],
             "n_low": low.separation.fields()["n"],
             "rehearsal": high.rehearsal,
-            "bwt_change": interval(
-                [backward_transfer(a["recall"]) - backward_transfer(b["recall"]) for a, b in pairs], generator
-            ),
-            "final_change": interval(
-                [final_recall(a["recall"]) - final_recall(b["recall"]) for a, b in pairs], generator
-            ),
-            "learned_change": interval(
-                [just_learned(a["recall"]) - just_learned(b["recall"]) for a, b in pairs], generator
-            ),
+            **paired_changes(pairs, generator, "change"),
             "converged": arms[high.name]["training"]["converged"] and arms[low.name]["training"]["converged"],
         }
     return effects
