@@ -124,12 +124,12 @@ BREAKS = (
     ),
     Break(
         "rehearsal_empty",
-        "E7's replay buffer silently empty: a rehearsal arm trains on the current task alone",
+        "E7's buffer silently empty: a rehearsal arm trains on the current task alone (and A-GEM has no memory)",
         (
             (
                 "src/hebbdam/experiments/continual.py",
-                "    replay = [patterns[task, :rehearsal] for task in range(current)] if rehearsal else []",
-                "    replay: list[torch.Tensor] = []",
+                "    return patterns[:current, :rehearsal].reshape(-1, patterns.shape[2])",
+                "    return patterns[:0, :rehearsal].reshape(-1, patterns.shape[2])",
             ),
         ),
         ("continual",),
