@@ -179,7 +179,7 @@ def test_memories_turn_from_features_into_prototypes_and_beat_one_shot_images(ti
     try:
         for n, temperature, m in ((2, 20.0, 2), (20, 40.0, 30)):
             memories = e5.backprop_memories(
-                e5.BackpropArm(name=f"n{n}", n=n, temperature=temperature, m=m), 50, data, 0, settings
+                e5.KrotovHopfield2016Arm(name=f"n{n}", n=n, temperature=temperature, m=m), 50, data, 0, settings
             )
             stats[n] = e5.vote_statistics(memories, 10, data.train_x)
             errors[n] = e5.error_rate(memories, data.test_x, data.test_y, n, 10)

@@ -56,14 +56,18 @@ def test_denoising_with_a_noise_plateau_is_bitwise_the_lightning_fit(monkeypatch
     assert torch.equal(w_plain, w_light)
 
 
-@pytest.mark.parametrize("cap", [57, 400])  # 57: the cap ends an epoch early (that partial epoch is read too)
-def test_fit_until_plateau_shuffled_and_annealed_is_bitwise_the_lightning_fit(monkeypatch, cap):
+@pytest.mark.parametrize(
+    ("cap", "noise"), [(57, 0.0), (400, 0.0), (400, 2.0)]
+)  # 57: the cap ends an epoch early (that partial epoch is read too); noise: the epoch reading's noise test
+def test_fit_until_plateau_shuffled_and_annealed_is_bitwise_the_lightning_fit(monkeypatch, cap, noise):
     x = patterns(13, 20, seed=1)
 
     def fit():
         memory = MemoryMatrix(6, 20, Power(3), init_std=0.2, seed=5)
         module = BackpropModule(memory, Denoising(steps=2, flip=0.1), lr=0.02, anneal=0.9, seed=5)
-        summary = fit_until_plateau(module, x, 4, cap, 20, 0.02, None, floor=0.05, updates_per_epoch=10)
+        summary = fit_until_plateau(
+            module, x, 4, cap, 20, 0.02, None, floor=0.05, updates_per_epoch=10, noise=noise, confirm=2
+        )
         return memory.memories.detach().clone(), summary
 
     (w_plain, s_plain), (w_light, s_light) = both_paths(monkeypatch, fit)
@@ -221,3 +225,47 @@ def test_a_diverging_store_names_the_same_step_through_both_paths(monkeypatch):
 )
 def test_the_plain_store_serves_only_what_it_can(rows, section, overrides, epochs):
     assert storage.plain_epochs(torch.ones(rows, 4), section, overrides) == epochs
+
+
+def read_per_epoch(plateau: Plateau, losses: list[float], per_epoch: int) -> int:
+    """Feed ``losses`` update by update, an epoch reading (the epoch's mean) after every ``per_epoch``: the update
+    the plateau stopped at (or the last)."""
+    stopper = loop.Stopper()
+    for step, loss in enumerate(losses, start=1):
+        plateau.update(stopper, loss)
+        if step % per_epoch == 0:
+            plateau.read(stopper, step, sum(losses[step - per_epoch : step]) / per_epoch)
+        if stopper.should_stop:
+            return step
+    return len(losses)
+
+
+def test_the_epoch_noise_test_stops_a_scattered_flat_loss_and_not_one_still_falling():
+    """Per epoch with shuffled batches (E7's fits): a loss that falls from 1 to a level of ½ and scatters by 25% per
+    update around it never reads flat within a 2% tolerance (epoch means of 25 updates scatter by 5%) and runs to the
+    cap; with the noise test (2 standard errors of the two windows' per-update losses, unpaired) it stops, converged
+    (it fell: not stalled), once two windows agree twice in a row. A loss still falling by 6% per epoch under the
+    same scatter is not flat under the noise test: 22% between windows of 100 updates against an error of 3.5%
+    (at 3% per epoch, 12% against 3.5%, 17 of 20 draws stop before update 1,500: a fall of about 3 errors per
+    window is, for this test read every epoch, within reach of the noise; a slower trend needs a longer window)."""
+    generator = torch.Generator().manual_seed(0)
+    scatter = 1 + 0.25 * torch.randn(3000, generator=generator)
+    steps = torch.arange(3000)
+    flat = (scatter * (0.5 + 0.5 * torch.exp(-steps / 60))).tolist()
+    falling = (0.5 * scatter * 0.94 ** (steps / 25)).tolist()
+
+    def plateau(noise):
+        return Plateau(window=100, tolerance=0.02, floor=1e-3, unit="epoch", noise=noise, confirm=2)
+
+    relative = plateau(0.0)
+    assert read_per_epoch(relative, flat, 25) == 3000 and not relative.converged  # to the cap
+    noisy = plateau(2.0)
+    assert read_per_epoch(noisy, flat, 25) < 1000 and noisy.converged and not noisy.stalled
+    falling_fit = plateau(2.0)
+    assert read_per_epoch(falling_fit, falling[:1500], 25) == 1500 and not falling_fit.converged
+    assert len(relative.updates) == 0  # without the noise test an epoch plateau keeps no per-update losses
+
+
+def test_the_noise_test_needs_per_update_losses():
+    with pytest.raises(ValueError, match="noise"):
+        Plateau(window=5, unit="validation", noise=1.0)

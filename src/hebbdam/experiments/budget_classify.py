@@ -56,7 +56,8 @@ from ..rules import get_rule
 from ..rules.bayesian_hidden import Bayesian, learn_bayesian_layer
 from ..rules.hidden import hidden_activity
 from ..settings import budget_classify as schema
-from ..settings.budget_classify import NetworkArm, Settings
+from ..settings.budget_classify import Settings
+from ..settings.common import KrotovHopfield2016Arm
 from .common import (
     Curves,
     built,
@@ -169,7 +170,7 @@ def trained_readouts(
 
 
 def train_network(
-    arm: NetworkArm,
+    arm: KrotovHopfield2016Arm,
     lr: float,
     units: int,
     data: tuple[Split, Split, Split],
@@ -219,7 +220,7 @@ def train_network(
 class NetworkFit:
     """One independent K&H 2016 fit (picklable: it runs in a worker process of ``parallel.map_fits``)."""
 
-    arm: NetworkArm
+    arm: KrotovHopfield2016Arm
     lr: float
     units: int
     data: tuple[Split, Split, Split]

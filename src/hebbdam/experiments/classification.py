@@ -56,7 +56,8 @@ from ..logs import say
 from ..rules import get_rule
 from ..rules.hidden import hidden_activity, lms_fit, max_scaled, top_layer_fit
 from ..settings import classification as schema
-from ..settings.classification import BackpropArm, Settings
+from ..settings.classification import Settings
+from ..settings.common import KrotovHopfield2016Arm
 from .common import (
     Curves,
     built,
@@ -152,7 +153,7 @@ def _int_seed(generator: torch.Generator) -> int:
     return int(torch.randint(2**31 - 1, (1,), generator=generator))
 
 
-def backprop_memories(arm: BackpropArm, count: int, data: Data, seed: int, settings: Settings) -> Tensor:
+def backprop_memories(arm: KrotovHopfield2016Arm, count: int, data: Data, seed: int, settings: Settings) -> Tensor:
     """Train K memories on the K&H 2016 classifier loss; (K, D + C) on the CPU."""
     pixels = data.train_x.shape[1]
     module = BackpropModule(

@@ -15,8 +15,9 @@ Arms (every memory a registry kind, every write a registry rule or the project's
 - ``backprop``: a DAM Ξ (K, D) (``lit.backprop.MemoryMatrix``, start N(0, 0.1²)) trained task after task on the
   denoising loss through unrolled recall (``lit.backprop.Denoising``), each task's fit a fresh Adam run to its
   plateau (``lit.backprop.fit_until_plateau``: the epoch loss flat within ``tolerance`` over ``window`` updates, or
-  at most ``floor``; else the ``cap`` and ``converged`` false; a loss flat at its first epoch's value is
-  ``stalled``, not converged either). With ``rehearsal`` R > 0 the fit of task s also sees
+  the last ``window`` updates' mean loss within ``noise`` standard errors of the ``window`` before, ``confirm``
+  readings in a row, or at most ``floor``; else the ``cap`` and ``converged`` false; a loss flat at its first
+  epoch's value is ``stalled``, not converged either). With ``rehearsal`` R > 0 the fit of task s also sees
   a replay buffer: the first R patterns of every earlier task (naive rehearsal). ``method`` ``agem`` keeps that buffer
   as A-GEM's episodic memory instead (never trained on: the task's gradient projected where it would raise the
   buffer's loss), ``ewc`` adds elastic weight consolidation (``lit.continual``): the methods McAlister et al. compare.
@@ -180,6 +181,8 @@ class Gradient:
             self.settings.trainer,
             floor=fit.floor,
             updates_per_epoch=fit.epoch_updates,
+            noise=fit.noise,
+            confirm=fit.confirm,
         )
         if self.arm.method == EWC:
             self.consolidate(task, objective)

@@ -379,7 +379,7 @@ class Plateau(pl.Callback):
     fit that finishes its whole fall inside its first window or epoch also reads stalled, which says that window is
     too long to show its fit, not that the fit converged.
 
-    ``noise`` > 0 (unit "update" only) also counts a window as flat when the two window means differ by at most
+    ``noise`` > 0 (unit "update" or "epoch") also counts a window as flat when the two window means differ by at most
     ``noise`` standard errors of their difference: a minibatch loss with fresh random flips at every update
     (denoising) scatters by far more than 1% around its mean once the stored set is solved, so a relative tolerance
     alone never reads it as flat. The error is that of the paired differences d_i = before_i − now_i of the two
@@ -388,7 +388,9 @@ class Plateau(pl.Callback):
     a batch of slot-held patterns at loss ≈ 0 and one beyond them at ≈ 1.9) and leave the flips' scatter; unpaired
     windows count the batches' spread as noise and read a loss still falling by a quarter as flat. A loss still
     falling by more than its own scatter per window is not flat; one falling slower than that is, at this window
-    (a longer window resolves a slower trend).
+    (a longer window resolves a slower trend). Unit "epoch" shuffles the batches per epoch, so no pairing holds
+    there: the two windows' scatter adds (E7's fits: a task's few patterns repeated into every batch, each batch a
+    fresh draw of them, so a batch's composition is part of the noise, not a structure to cancel).
 
     ``confirm`` > 1 stops only after that many consecutive flat readings (``flats``; a reading that is not flat
     resets the count): one pair of windows of a slowly falling, noisy loss passes either test by chance about as
@@ -413,6 +415,10 @@ class Plateau(pl.Callback):
             )
         if confirm < 1:
             raise ValueError(f"confirm: expected ≥ 1 consecutive flat readings, got {confirm}")
+        if noise > 0 and unit == "validation":
+            raise ValueError(
+                "noise: the noise test reads per-update training losses (unit update or epoch), got unit validation"
+            )
         self.window, self.tolerance, self.floor, self.unit, self.noise = window, tolerance, floor, unit, noise
         self.confirm = confirm
         self.flats = 0  # consecutive flat readings up to the last one
@@ -423,18 +429,25 @@ class Plateau(pl.Callback):
         self.stalled = False  # flat, above the floor, and not below the first reading: the optimiser never moved it
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if self.unit == "update":
+        if self.keeps_updates:
             self.update(trainer, float(outputs["loss"] if isinstance(outputs, dict) else outputs))
 
     def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         if self.unit == "epoch":
             self.read(trainer, trainer.global_step, float(trainer.callback_metrics["train/loss_epoch"]))
 
+    @property
+    def keeps_updates(self) -> bool:
+        """Whether every update's loss is kept: unit "update" (its readings), or unit "epoch" with the noise test."""
+        return self.unit == "update" or (self.unit == "epoch" and self.noise > 0)
+
     def update(self, trainer, loss: float) -> None:
-        """One update's training loss (unit "update"); a reading after every ``window`` of them. ``trainer``: what
-        the fit stops by (its ``should_stop``)."""
+        """One update's training loss, kept where :attr:`keeps_updates`; with unit "update" a reading after every
+        ``window`` of them. ``trainer``: what the fit stops by (its ``should_stop``)."""
+        if not self.keeps_updates:
+            return
         self.updates.append(loss)
-        if len(self.updates) % self.window == 0:
+        if self.unit == "update" and len(self.updates) % self.window == 0:
             self.read(trainer, len(self.updates), sum(self.updates[-self.window :]) / self.window)
 
     def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
@@ -469,20 +482,29 @@ class Plateau(pl.Callback):
         return max(recent) - min(recent) <= self.tolerance * max(min(recent), 1e-30) or self.within_noise()
 
     def within_noise(self) -> bool:
-        """Whether the last two windows of per-update losses (unit "update", ``noise`` > 0) have means within
-        ``noise`` standard errors of their difference."""
+        """Whether the last two windows of per-update losses (``noise`` > 0) have means within ``noise`` standard
+        errors of their difference."""
         if len(self.updates) < 2 * self.window:
             return False
         return self.noise_equal(self.updates[-2 * self.window : -self.window], self.updates[-self.window :])
 
     def noise_equal(self, before: list[float], now: list[float]) -> bool:
-        """Whether two windows of per-update losses (``window`` each; unit "update", ``noise`` > 0, else False)
-        have means within ``noise`` standard errors of their paired differences d_i = before_i − now_i, s_d/√w."""
-        if self.unit != "update" or self.noise <= 0 or len(before) < self.window or len(now) < self.window:
+        """Whether two windows of per-update losses (``window`` each; ``noise`` > 0, else False) have means within
+        ``noise`` standard errors of their difference. Unit "update" (batches in a fixed order, windows of whole
+        epochs): the error of the paired differences d_i = before_i − now_i, s_d/√w. Unit "epoch" (batches shuffled
+        per epoch, so update i of one window and of the next see unrelated batches): the unpaired error
+        √((s_before² + s_now²)/w)."""
+        if not self.keeps_updates or self.noise <= 0 or len(before) < self.window or len(now) < self.window:
             return False
-        differences = [b - n for b, n in zip(before, now, strict=True)]
-        error = statistics.stdev(differences) / math.sqrt(self.window) if self.window > 1 else 0.0
-        return abs(statistics.fmean(differences)) <= self.noise * error
+        if self.unit == "update":
+            differences = [b - n for b, n in zip(before, now, strict=True)]
+            difference = statistics.fmean(differences)
+            error = statistics.stdev(differences) / math.sqrt(self.window) if self.window > 1 else 0.0
+        else:
+            difference = statistics.fmean(before) - statistics.fmean(now)
+            spread = statistics.variance(before) + statistics.variance(now) if self.window > 1 else 0.0
+            error = math.sqrt(spread / self.window)
+        return abs(difference) <= self.noise * error
 
     def align(self, period: int) -> None:
         """Round the window up to whole epochs of ``period`` updates (batches in a fixed order), so that the paired
@@ -581,11 +603,14 @@ def fit_until_plateau(
     floor: float = 0.0,
     updates_per_epoch: int | None = None,
     logger=False,
+    noise: float = 0.0,
+    confirm: int = 1,
 ) -> dict:
     """Train ``module`` on ``patterns`` (P, D) (with ``labels`` (P,)), shuffled per (seed, epoch), until
-    :class:`Plateau` read per epoch (window ``patience`` updates, ``tolerance``, ``floor``) stops it or ``cap``
-    gradient updates are spent. ``updates_per_epoch``: an epoch (the plateau's check) repeats the rows so that it
-    holds at least this many batches (a small P would otherwise pay Lightning's per-epoch cost at every update).
+    :class:`Plateau` read per epoch (window ``patience`` updates, ``tolerance``, ``floor``, ``noise``, ``confirm``)
+    stops it or ``cap`` gradient updates are spent. ``updates_per_epoch``: an epoch (the plateau's check) repeats the
+    rows so that it holds at least this many batches (a small P would otherwise pay Lightning's per-epoch cost at
+    every update).
     Returns {updates, epochs, converged, stalled, loss (the last epoch's mean training loss)}; a cap reached before
     the plateau reads not converged, a plateau at the start's loss stalled and not converged (:class:`Plateau`).
     Runs in :func:`hebbdam.lit.loop.fit_plain` where :func:`~hebbdam.lit.loop.plain_loop_applies` (else
@@ -597,7 +622,7 @@ def fit_until_plateau(
     repeats = 1 if updates_per_epoch is None else max(1, math.ceil(updates_per_epoch * batch_size / patterns.shape[0]))
     rows = patterns.repeat(repeats, 1)
     labels = None if labels is None else labels.repeat(repeats)
-    plateau = Plateau(patience, tolerance, floor, unit="epoch")
+    plateau = Plateau(patience, tolerance, floor, unit="epoch", noise=noise, confirm=confirm)
     epochs = math.ceil(cap / math.ceil(rows.shape[0] / batch_size))
     if plain_loop_applies(trainer_section, logger):
         taken = fit_plain(module, rows, batch_size, epochs, cap, labels=labels, shuffle=True, plateau=plateau)

@@ -42,6 +42,9 @@ class Stopping(Protocol):
 
     unit: str
 
+    @property
+    def keeps_updates(self) -> bool: ...
+
     def update(self, trainer: Any, loss: float) -> None: ...
 
     def read(self, trainer: Any, step: int, loss: float) -> None: ...
@@ -103,7 +106,7 @@ def fit_plain(
             step += 1
             module.check_finite(step, epoch, batch_idx)  # the 1-based update, as the Lightning fit names it
             total, rows = total + loss.detach() * index.shape[0], rows + index.shape[0]
-            if plateau is not None and plateau.unit == "update":
+            if plateau is not None and plateau.keeps_updates:
                 plateau.update(stopper, float(loss.detach()))
             if stopper.should_stop or step == max_steps:
                 break

@@ -23,29 +23,18 @@ from .common import (
     ANNEAL,
     MOMENTUM,
     OPEN_FRACTION,
-    TEMPERATURE,
+    KrotovHopfield2016Arm,
     KrotovHopfieldRule,
     data_root,
     trainer_options,
 )
 
 _RATES = number_list("a list of learning rates > 0", lambda v: v > 0)
-
-
-LEARNING_RATES = replace(_RATES, expected="a list of at least 3 learning rates > 0 (the sweep)")
-
-
-LEARNING_RATES = replace(LEARNING_RATES, accepts=lambda v: _RATES.accepts(v) and len(v) >= 3)
-
-
-@dataclass(frozen=True, kw_only=True)
-class NetworkArm:
-    """One K&H 2016 network: power n, temperature T (β = 1/Tⁿ), loss power 2m."""
-
-    name: str
-    n: int = setting(POSITIVE_INT)
-    temperature: float = setting(TEMPERATURE)
-    m: int = setting(POSITIVE_INT)
+LEARNING_RATES = replace(
+    _RATES,
+    expected="a list of at least 3 learning rates > 0 (the sweep)",
+    accepts=lambda v: _RATES.accepts(v) and len(v) >= 3,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,7 +89,7 @@ class NetworkTraining:
     lrs: list[float] = setting(LEARNING_RATES)
     anneal: float = setting(ANNEAL)
     momentum: float = setting(MOMENTUM)
-    arms: list[NetworkArm] = setting(Named(NetworkArm, "at least one (n, temperature, m) arm"))
+    arms: list[KrotovHopfield2016Arm] = setting(Named(KrotovHopfield2016Arm, "at least one (n, temperature, m) arm"))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,7 +11,6 @@ from ..schema import (
     NONNEG_INT,
     POSITIVE,
     POSITIVE_INT,
-    POWER,
     STRING,
     Named,
     Section,
@@ -25,19 +24,11 @@ from .common import (
     LEARNING_RATE,
     MOMENTUM,
     OPEN_FRACTION,
-    TEMPERATURE,
+    KrotovHopfield2016Arm,
     KrotovHopfieldRule,
     data_root,
     trainer_options,
 )
-
-
-@dataclass(frozen=True, kw_only=True)
-class BackpropArm:
-    name: str
-    n: int = setting(POWER)
-    temperature: float = setting(TEMPERATURE)
-    m: int = setting(POSITIVE_INT)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,7 +40,7 @@ class BackpropTraining:
     lr: float = setting(LEARNING_RATE)
     anneal: float = setting(ANNEAL)
     momentum: float = setting(MOMENTUM)
-    arms: list[BackpropArm] = setting(Named(BackpropArm, "at least one backprop arm"))
+    arms: list[KrotovHopfield2016Arm] = setting(Named(KrotovHopfield2016Arm, "at least one backprop arm"))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -105,6 +105,16 @@ class KrotovHopfieldRule:
         return {"p": self.p, "rank": self.rank, "anti": self.anti, "lr": self.lr}
 
 
+@dataclass(frozen=True, kw_only=True)
+class KrotovHopfield2016Arm:
+    """One K&H 2016 dense classifier trained end to end (E5, E8c): power n, temperature T (β = 1/Tⁿ), loss power 2m."""
+
+    name: str
+    n: int = setting(POWER)
+    temperature: float = setting(TEMPERATURE)
+    m: int = setting(POSITIVE_INT)
+
+
 def data_root(params: Params) -> str:
     """``data.root``, where prepared data sets live (default ``data``)."""
     return params.section("data").string("root", "data")

@@ -42,8 +42,9 @@ INIT_STD = 0.1  # the start of a backprop memory Ξ: N(0, INIT_STD²), as E8a's 
 class Training:
     """One task's backprop fit: Adam at ``lr`` in batches of ``batch_size`` rows, ``steps`` unrolled recall steps of
     gain ``gain`` from ``flip`` of the bits flipped (the section's ``flip``), until the plateau (``window`` updates,
-    relative ``tolerance``, or the loss at most ``floor``) or ``cap`` updates; an epoch repeats the rows to hold at
-    least ``epoch_updates`` batches (the plateau is read per epoch)."""
+    relative ``tolerance`` or within ``noise`` standard errors of the per-update losses, ``confirm`` flat readings in
+    a row, or the loss at most ``floor``) or ``cap`` updates; an epoch repeats the rows to hold at least
+    ``epoch_updates`` batches (the plateau is read per epoch)."""
 
     lr: float = setting(POSITIVE)
     batch_size: int = setting(POSITIVE_INT)
@@ -54,6 +55,8 @@ class Training:
     tolerance: float = setting(POSITIVE)
     floor: float = setting(POSITIVE)
     epoch_updates: int = setting(POSITIVE_INT)
+    noise: float = setting(NONNEG, 0.0)
+    confirm: int = setting(POSITIVE_INT, 1)
 
 
 @dataclass(frozen=True, kw_only=True)
