@@ -124,7 +124,6 @@ def parse_settings(params: Params, **given: Any) -> Settings:
 STAGES: tuple[Stage, ...] = (
     Stage(
         name="toy",
-        command="toy",
         entry="hebbdam.experiments.toy:main",
         help="toy: Hebbian fixed points against P",
         params=("toy",),

@@ -39,8 +39,9 @@ class Plot:
 class Stage:
     """One DVC stage.
 
-    ``command`` is the ``hebbdam`` subcommand and ``module:function`` the code it runs; ``records`` are its metrics
-    files (the first is the gated record), ``curves`` its plot files (both under reports/metrics, committed to git);
+    ``name`` is also its ``hebbdam`` subcommand (:attr:`command`) and ``entry`` (``module:function``) the code it
+    runs; ``records`` are its metrics files (the first is the gated record), ``curves`` its plot files (both under
+    reports/metrics, committed to git);
     ``figures`` the modules under ``hebbdam.figures`` that draw its PNGs; ``params`` the params.yaml sections it
     reads; ``reads_data`` whether it loads ``data/processed``. ``foreach`` makes a DVC foreach stage whose ``${item}``
     appears in params, records and curves and is passed as the one word after the command. ``position`` orders the
@@ -48,7 +49,6 @@ class Stage:
     """
 
     name: str
-    command: str
     entry: str  # "module:function"
     help: str
     params: tuple[str, ...]
@@ -60,6 +60,11 @@ class Stage:
     foreach: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict)  # stage-specific dvc.yaml keys (data stages' outs)
     position: int = 0  # an experiment's place among the experiments: dvc.yaml's order, the figures', the report's
+
+    @property
+    def command(self) -> str:
+        """The ``hebbdam`` subcommand that runs the stage: its name (``hebbdam <name>``)."""
+        return self.name
 
     @property
     def headlines(self) -> list[str]:

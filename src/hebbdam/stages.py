@@ -101,7 +101,6 @@ def experiment_stages() -> tuple[Stage, ...]:
 DATA_STAGES: tuple[Stage, ...] = (
     Stage(
         name="download",
-        command="download",
         entry="hebbdam.data.commands:download",
         help="fetch the downloaded data.sources into data/raw",
         params=("data.sources",),  # mirror and timeout are not tracked: they cannot change verified bytes
@@ -109,7 +108,6 @@ DATA_STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         name="prepare",
-        command="prepare",
         entry="hebbdam.data.commands:prepare",
         help="data.sources → data/processed/<name>.pt + manifest",
         params=("data.sources", "data.seed", "data.test_fraction", "data.binarize_threshold", "data.synthetic"),
@@ -122,14 +120,12 @@ EXPERIMENTS: tuple[Stage, ...] = experiment_stages()
 SUMMARY_STAGES: tuple[Stage, ...] = (
     Stage(
         name="figures",
-        command="figures",
         entry="hebbdam.figures:main",
         help="draw every figure from the metrics JSON files",
         params=(),
     ),
     Stage(
         name="report",
-        command="report",
         entry="hebbdam.report:main",
         help="reports/README.md: every figure, measured against published",
         params=(),

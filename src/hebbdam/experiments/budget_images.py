@@ -22,7 +22,10 @@ it stands for, 2 p(x = 1 | j) − 1 from its traces: K·D parameters, the same r
 ``bcpnn``); and ``willshaw``, the sparse race's best local rule (one step: Willshaw above the covariance rule in bits
 per synapse), a pairwise memory of the binarised images (0/1, coding ~0.13 on mnist5k) with D² clipped synapses and no
 hidden units: its K only anchors its P grid, it reads the cue's active pixels (so both masking conventions give it the
-same cue) and it is a separate named row, never compared at equal K (``budget`` "pairwise" in the record). An arm's
+same cue) and it is a separate named row, never compared at equal K (``budget`` "pairwise" in the record); ``bcpnn``
+the same for the recurrent Bayesian-Hebbian memory of the binarised images' modular code (a hypercolumn of two units,
+on and off, per pixel: (2D)² weights and 2D biases, one winner per pixel; a hidden pixel at 0 is no input, at the
+background value it is "off"; :class:`Modular`). An arm's
 ``ratios_below`` adds P below the section's grid for that arm. Backprop here is memorisation: the stored set is the
 training set and the set it is scored on. Each backprop fit runs until its training loss reaches a plateau
 (``lit.backprop.Plateau`` per epoch: no relative fall of ``tolerance`` over ``patience`` updates, or the loss at most
@@ -75,7 +78,7 @@ from ..lit.backprop import BackpropModule, MemoryMatrix, fit_until_plateau
 from ..logs import say
 from ..memory import Exponential, Separation
 from ..memory.core import unit_read
-from ..memory.sparse import Willshaw
+from ..memory.sparse import BCPNN, Willshaw, bcpnn_parameters
 from ..metrics import binarise, bootstrap_crossing, crossing, grid_estimate, loglog_slope
 from ..parallel import map_fits
 from ..rules import get_rule
@@ -88,6 +91,7 @@ from ..settings.budget_images import (
     BACKPROP_DEFAULTS,  # noqa: F401  (re-exported: the stage reads as before)
     BCPNN_HIDDEN,
     MASKING,
+    MODULAR,
     PAIRWISE,
     VERSIONS,
     Arm,
@@ -144,12 +148,39 @@ class Clipped:
         return (2 * states - 1).to(queries.dtype)
 
 
-def complete(units: Units | Clipped, queries: Tensor, separation: Separation, steps: int, binary: bool) -> Tensor:
+@dataclass(frozen=True)
+class Modular:
+    """A recurrent BCPNN memory of the binarised images' modular code (``memory.sparse.BCPNN``: one hypercolumn of
+    two units, on and off, per pixel; (2D)² weights log(p_ij/(p_i p_j)) and 2D biases log p_j): no hidden units. A
+    centred cue c enters as the unit activities (max(c, 0), max(-c, 0)): a shown pixel as one unit on, a hidden one
+    at 0 (no input) as neither (its hypercolumn adds nothing to any support: no evidence either way), at the
+    background value (c = -1) as off."""
+
+    memory: BCPNN
+
+    def complete(self, queries: Tensor, steps: int) -> Tensor:
+        """``steps`` − 1 soft winner-take-all steps from the cue's code (``dynamics.iterate``), then the winning unit
+        of each pixel's hypercolumn: (B, D) centred → (B, D) ±1 (one step: the winner of the cue's own support)."""
+        code = modular_code(queries.to(torch.float64))
+        states = iterate(self.memory.step, code, steps - 1) if steps > 1 else code
+        winners = self.memory.winners(states).view(queries.shape[0], -1, 2)
+        return (winners[..., 0] - winners[..., 1]).to(queries.dtype)
+
+
+def modular_code(centred: Tensor) -> Tensor:
+    """(B, D) centred pixels c ∈ [-1, 1] → (B, 2D) activities of each pixel's (on, off) units, (max(c, 0),
+    max(-c, 0)): ±1 pixels one-hot, c = 0 no activity."""
+    return torch.stack([centred.clamp(min=0), (-centred).clamp(min=0)], dim=-1).flatten(1)
+
+
+def complete(
+    units: Units | Clipped | Modular, queries: Tensor, separation: Separation, steps: int, binary: bool
+) -> Tensor:
     """``steps`` recall steps σ ← Σ_μ w_μ(σ) v_μ (``memory.core.unit_read``, read by its sign when ``binary``,
     iterated by ``dynamics.iterate``): (B, D) → (B, D). Differentiable in the keys and values when ``binary`` is
-    False (the backprop arm trains through it). A pairwise :class:`Clipped` memory reads by its own step (no
-    separation)."""
-    if isinstance(units, Clipped):
+    False (the backprop arm trains through it). A pairwise memory (:class:`Clipped`, :class:`Modular`) reads by its
+    own step (no separation)."""
+    if isinstance(units, Clipped | Modular):
         return units.complete(queries, steps)
 
     def step(states: Tensor) -> Tensor:
@@ -201,18 +232,22 @@ class Task:
     hidden: Tensor
 
 
-def fill(arm: Arm, units: int, task: Task, seed: int, settings) -> Units | Clipped:
+def fill(arm: Arm, units: int, task: Task, seed: int, settings) -> Units | Clipped | Modular:
     """The K units of a registry rule filled from the P stored images, every one of them presented: a K-slot write
     keeps the first K (the memory is full), the trained rules see all P; the BCPNN hidden units
-    (:func:`bayesian_units`); a pairwise rule's (D, D) memory of the binarised images (no units)."""
+    (:func:`bayesian_units`); a pairwise rule's memory of the binarised images (no units: Willshaw's (D, D) clipped
+    weights, BCPNN's on the modular code)."""
     if arm.rule == BCPNN_HIDDEN:
         return bayesian_units(task.stored, units, arm.options, seed)
     rule = get_rule(arm.rule, **arm.rule_hyper(units))
     if arm.rule in PAIRWISE:
-        active = (task.stored > 0).to(torch.float32)  # the 0/1 code of the binarised images
-        return Clipped(
-            store(active, rule, settings.trainer, seed=seed, max_epochs=1, logger=False).stored.detach().cpu()
-        )
+        modular = arm.rule in MODULAR
+        code = modular_code(task.stored) if modular else (task.stored > 0).to(torch.float32)  # 0/1 codes
+        written = store(code, rule, settings.trainer, seed=seed, max_epochs=1, logger=False).stored.detach().cpu()
+        if not modular:
+            return Clipped(written)
+        weights, bias = bcpnn_parameters(written, float(arm.options["floor"]))
+        return Modular(BCPNN(weights, bias, hypercolumns=task.stored.shape[1], gain=float(arm.options["gain"])))
     written = task.stored[:units] if rule.target == "slots" else task.stored
     epochs, batch = int(arm.options.get("epochs", 1)), int(arm.options.get("batch_size", 1024))
     module = store(written, rule, settings.trainer, batch_size=batch, seed=seed, max_epochs=epochs, logger=False)
@@ -387,7 +422,7 @@ def stored_grid(units: int, total: int, ratios: list[float]) -> list[int]:
 
 
 def recall_errors(
-    memory: Units | Clipped, queries: Tensor, targets: Tensor, condition: Condition, steps: int
+    memory: Units | Clipped | Modular, queries: Tensor, targets: Tensor, condition: Condition, steps: int
 ) -> Tensor:
     """(B, T) Σ(x - out)² (pixel units) from each query's output to every target row."""
     dim = queries.shape[1]
@@ -399,7 +434,7 @@ def recall_errors(
 CHUNK = 512  # queries per block of the (B, P) distance table
 
 
-def stored_recovered(memory: Units | Clipped, task: Task, steps: int) -> tuple[Tensor, Tensor]:
+def stored_recovered(memory: Units | Clipped | Modular, task: Task, steps: int) -> tuple[Tensor, Tensor]:
     """(P,) bool twice for the stored images: recovered (within the threshold of its own image and no other stored
     image nearer the output) and within the threshold only."""
     stored = task.stored
@@ -415,7 +450,7 @@ def stored_recovered(memory: Units | Clipped, task: Task, steps: int) -> tuple[T
     return torch.cat(recovered), torch.cat(within)
 
 
-def held_out_recovered(memory: Units | Clipped, held_out: Tensor, task: Task, steps: int) -> Tensor:
+def held_out_recovered(memory: Units | Clipped | Modular, held_out: Tensor, task: Task, steps: int) -> Tensor:
     """(H,) bool: each held-out image within the threshold of its completion (threshold only: nothing was stored)."""
     queries = masked(held_out, task.hidden, task.masking)
     with torch.no_grad():
@@ -553,11 +588,11 @@ def measure_points(
     they beat their start on the stored set (:func:`kept_memory`)."""
     trained = backprop_fits(arm, units, points, chosen, settings) if arm.rule == BACKPROP else [None] * len(points)
     rows, fits = [], []
-    filled: dict[tuple, Units | Clipped] = {}
+    filled: dict[tuple, Units | Clipped | Modular] = {}
     for point, fitted in zip(points, trained, strict=True):
         task = point.task
         name, masking = task.condition.name, task.masking
-        memory: Units | Clipped
+        memory: Units | Clipped | Modular
         if fitted is not None:
             memory, fit_ = kept_memory(fitted, task, settings.steps)
             fits.append({"condition": name, "masking": masking, "P": point.count, "seed": point.seed_index, **fit_})

@@ -21,16 +21,17 @@ CAVEAT = (
     "The masking convention (hidden pixels at the background value or at 0) can decide a verdict, so both are shown; "
     "an arm that recovers more than K stored images also completes held-out ones (the held-out column), so its count "
     "measures a completion map that generalises, not storage alone. A pairwise arm (Willshaw on the binarised "
-    "images, D² synapses) has no hidden units: its own named row, never compared at equal K; it reads the cue's "
-    "active pixels, so both masking conventions give it the same cue. The BCPNN units are read through the DAM's "
-    "recall (each the image it stands for, 2 p(x=1|j) − 1), not through BCPNN's own posterior with its biases log p_j."
+    "images, D² synapses; recurrent BCPNN on their on/off code, (2D)² + 2D) has no hidden units: its own named row, "
+    "never compared at equal K; Willshaw reads the cue's active pixels, so both masking conventions give it the same "
+    "cue, while the recurrent BCPNN reads a hidden pixel at 0 as no input and at the background value as off. The "
+    "BCPNN hidden units are read through the DAM's recall (each the image it stands for, 2 p(x=1|j) − 1)."
 )
 INPUTS = ("budget_images.json", "budget_images_curves.json")
 OUTPUT = "budget_images.png"
 PRIMARY = "P_0.9"
 LEVEL = 0.9
 MARKERS = ("o", "s", "^", "D")
-PAIRWISE_TAG = ", pairwise D², x: P grid"  # a pairwise arm's legend: its K only anchors the P grid
+PAIRWISE_TAG = ", pairwise, x: P grid"  # a pairwise arm's legend: its K only anchors the P grid
 
 
 def _style(arm: dict) -> str:
@@ -149,7 +150,7 @@ def candidates(record: dict, condition: str, masking: str, units: int) -> list[C
     not the first name (the verdicts take the first of equal values)."""
     out = []
     for name, arm in record["arms"].items():
-        if _pairwise(arm):  # D² synapses, no hidden units: not at this K's budget (its own row, pairwise_lines)
+        if _pairwise(arm):  # no hidden units: not at this K's budget (its own row, pairwise_lines)
             continue
         if (entry := _entry(arm, condition, masking, units)) is not None:
             converged = entry["training"]["converged"] if "training" in entry else True
@@ -159,14 +160,14 @@ def candidates(record: dict, condition: str, masking: str, units: int) -> list[C
 
 
 def _pairwise(arm: dict) -> bool:
-    """A pairwise (D, D) memory with no hidden units, whose K only anchors its P grid (a record from before the
-    field: none)."""
+    """A pairwise memory with no hidden units, whose K only anchors its P grid (a record from before the field:
+    none)."""
     return arm.get("budget") == "pairwise"
 
 
 def pairwise_lines(record: dict) -> list[str]:
     """One named row per pairwise arm, condition and masking: its P_0.9 [95%] at its largest value over the P grids
-    it was measured on, with its own parameter count (D²), not at any K's equal budget."""
+    it was measured on, with its own parameter count (Willshaw D², BCPNN (2D)² + 2D), not at any K's equal budget."""
     lines = []
     for name, arm in record["arms"].items():
         if not _pairwise(arm):
@@ -267,7 +268,7 @@ def table(record: dict) -> list[str]:
         "|---|---|---|---|" + "---|" * len(ks),
     ]
     for name, arm in record["arms"].items():
-        label = f"{name} (pairwise D², K: P grid only)" if _pairwise(arm) else name
+        label = f"{name} (pairwise, K: P grid only)" if _pairwise(arm) else name
         for condition, by_masking in arm["conditions"].items():
             for masking, per_k in by_masking.items():
                 by_k = {e["K"]: e for e in _entries(per_k)}

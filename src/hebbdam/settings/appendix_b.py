@@ -63,7 +63,6 @@ def parse_settings(params: Params, **given: Any) -> Settings:
 STAGES: tuple[Stage, ...] = (
     Stage(
         name="appendix_b",
-        command="appendix_b",
         entry="hebbdam.experiments.appendix_b:main",
         help="E2: Krotov & Hopfield 2016 Appendix B, random starts",
         params=("appendix_b",),

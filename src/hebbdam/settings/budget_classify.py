@@ -118,7 +118,6 @@ def parse_settings(params: Params, section_name: str = "budget.classify") -> Set
 STAGES: tuple[Stage, ...] = (
     Stage(
         name="budget_classify",
-        command="budget_classify",
         entry="hebbdam.experiments.budget_classify:main",
         help="E8c: frozen K&H 2019 layer with a local or SGD readout against K&H 2016 backprop, same K",
         params=("budget.classify", "data.root"),

@@ -30,7 +30,7 @@ from .arms import (
     checked_rule,
     options_of,
 )
-from .catalogue import is_keyed, rule_info
+from .catalogue import KIND_PARAMETERS, is_keyed, rule_info
 from .common import (
     ANNEAL,
     OPEN_FRACTION,
@@ -46,10 +46,16 @@ VERSIONS = ("grey", "binary")
 BACKPROP = "backprop"  # trained by gradient descent (BackpropModule), not a registry rule
 
 
-RULES = ("slot", "pseudo_inverse_slots", "prototype", "krotov_hopfield", "willshaw")  # registry rules an arm may name
+RULES = ("slot", "pseudo_inverse_slots", "prototype", "krotov_hopfield", "willshaw", "bcpnn")  # registry rules an arm
+# may name
 
 
-PAIRWISE = ("willshaw",)  # rules that write a pairwise (D, D) memory of the binarised images: no hidden units
+PAIRWISE = {"willshaw": "willshaw", "bcpnn": "bcpnn"}  # rule → the pairwise memory kind it writes of the binarised
+# images (no hidden units)
+
+
+MODULAR = ("bcpnn",)  # pairwise rules that store the images' modular code: one hypercolumn of two units (on, off) per
+# pixel, 2D units (Lansner & Ekeberg 1989's binary units as BCPNN codes them)
 
 
 BCPNN_HIDDEN = "bcpnn_hidden"  # K BCPNN hidden units (rules.bayesian_hidden), not a registry rule
@@ -127,11 +133,20 @@ BCPNN_DEFAULTS = {"hypercolumns": 1, "epochs": 20, "batch_size": 1024, "rate": 0
 BCPNN_DEFAULTS |= {"noise": 0.1, "connectivity": 1.0}
 
 
+@dataclass(frozen=True, kw_only=True)
+class ModularOptions:
+    """The recurrent BCPNN memory of the images' modular code (``memory.sparse.BCPNN``): probability ``floor`` ε of
+    its estimates and the ``gain`` of each pixel's soft winner-take-all."""
+
+    floor: float = setting(OPEN_FRACTION, 1e-4)
+    gain: float = setting(POSITIVE, 1.0)
+
+
 def _option_kind(values: dict) -> tuple[str, tuple[type, ...]]:
     """The option schemas of an arm: convergence's for backprop, epochs / batch for the trained rules (shared with
     the capacity ladder, hebbdam.experiments.arms), none for the one-shot writes."""
     rule = values["rule"]
-    schemas = {BACKPROP: (ConvergedOptions,), BCPNN_HIDDEN: (BayesianOptions,)}
+    schemas = {BACKPROP: (ConvergedOptions,), BCPNN_HIDDEN: (BayesianOptions,), "bcpnn": (ModularOptions,)}
     return f"rule '{rule}'", schemas.get(rule, (WrittenOptions,) if rule in TRAINED else ())
 
 
@@ -206,10 +221,16 @@ class Arm:
     def parameters(self, units: int, dim: int) -> int:
         """Parameters of the filled memory: K·D (tied keys = values; the BCPNN units' conditional-mean images);
         keyed slots (pseudo-inverse) add the K² couplings (ΞΞᵀ)⁺ that turn the slots into their keys; a pairwise memory
-        holds D² synapses whatever its K."""
-        if self.budget == "pairwise":
-            return dim * dim
+        holds its kind's count at its code's width whatever its K (Willshaw: D² synapses; BCPNN on the modular code:
+        (2D)² weights and 2D biases)."""
+        if self.rule in PAIRWISE:
+            return KIND_PARAMETERS[PAIRWISE[self.rule]](code_width(self.rule, dim), 0)
         return units * dim + (units * units if is_keyed(self.rule) else 0)
+
+
+def code_width(rule: str, dim: int) -> int:
+    """The units of the code a pairwise rule stores D-pixel images in: 2D for a modular code, else D."""
+    return 2 * dim if rule in MODULAR else dim
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -274,7 +295,6 @@ def parse_settings(params: Params, section_name: str = "budget.images", **given:
 STAGES: tuple[Stage, ...] = (
     Stage(
         name="budget_images",
-        command="budget_images",
         entry="hebbdam.experiments.budget_images:main",
         help="E8b: real images stored in a K-unit memory per learning rule, stored-set P_0.9 against K, both maskings",
         params=("budget.images", "data.root", "data.binarize_threshold"),

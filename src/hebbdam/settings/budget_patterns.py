@@ -264,7 +264,6 @@ def parse_settings(params: Params, section_name: str = "budget.patterns", **give
 STAGES: tuple[Stage, ...] = (
     Stage(
         name="budget_patterns",
-        command="budget_patterns",
         entry="hebbdam.experiments.budget_patterns:main",
         help="E8a: random patterns stored per parameter budget, local rules against backprop",
         params=("budget.patterns",),

@@ -188,7 +188,6 @@ def parse_settings(params: Params, section_name: str = "capacity", **given: Any)
 STAGES: tuple[Stage, ...] = (
     Stage(
         name="capacity",
-        command="capacity",
         entry="hebbdam.experiments.capacity:main",
         help="E1 slice: Hebbian Hopfield vs polynomial DAM capacity",
         params=("capacity",),
@@ -209,7 +208,6 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         name="ladder",
-        command="ladder",
         entry="hebbdam.experiments.capacity:ladder_main",
         help="E1 ladder: one family of rules × models",
         params=("ladder.${item}",),

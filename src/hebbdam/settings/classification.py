@@ -101,7 +101,6 @@ def parse_settings(params: Params, **given: Any) -> Settings:
 STAGES: tuple[Stage, ...] = (
     Stage(
         name="classification",
-        command="classification",
         entry="hebbdam.experiments.classification:main",
         help="E5: K&H 2016 dense classifier, four memory arms",
         params=("classification", "data.root"),

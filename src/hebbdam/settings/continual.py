@@ -139,7 +139,6 @@ def parse_settings(params: Params, **given: Any) -> Settings:
 STAGES: tuple[Stage, ...] = (
     Stage(
         name="continual",
-        command="continual",
         entry="hebbdam.experiments.continual:main",
         help="E7: tasks learned one after another, backprop DAM with and without rehearsal against Hebbian rules",
         params=("continual",),

@@ -89,7 +89,6 @@ def parse_settings(params: Params, **given: Any) -> Settings:
 STAGES: tuple[Stage, ...] = (
     Stage(
         name="generalisation",
-        command="generalisation",
         entry="hebbdam.experiments.generalisation:main",
         help="E6: memorised/spurious/generalised against K",
         params=("generalisation", *DATA_PARAMS),

@@ -227,7 +227,6 @@ def parse_settings(params: Params) -> Settings:
 STAGES: tuple[Stage, ...] = (
     Stage(
         name="recall",
-        command="recall",
         entry="hebbdam.experiments.recall:main",
         help="E9: in-context associative recall, memories as token mixers (Schlag settings, MQAR)",
         params=("recall",),

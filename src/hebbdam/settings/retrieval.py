@@ -158,7 +158,6 @@ def parse_settings(params: Params, **given: Any) -> Settings:
 STAGES: tuple[Stage, ...] = (
     Stage(
         name="retrieval",
-        command="retrieval",
         entry="hebbdam.experiments.retrieval:main",
         help="E3: image retrieval, UHN grid vs Hebbian and DAM arms",
         params=("retrieval", "engine", *DATA_PARAMS),

@@ -149,7 +149,6 @@ def parse_settings(params: Params, **given: Any) -> Settings:
 STAGES: tuple[Stage, ...] = (
     Stage(
         name="sequences",
-        command="sequences",
         entry="hebbdam.experiments.sequences:main",
         help="E4: sequence capacity P_T, P_S of SeqNet and DenseNets",
         params=("sequences",),

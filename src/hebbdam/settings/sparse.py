@@ -150,7 +150,6 @@ def parse_settings(params: Params, **given: Any) -> Settings:
 STAGES: tuple[Stage, ...] = (
     Stage(
         name="sparse",
-        command="sparse",
         entry="hebbdam.experiments.sparse:main",
         help="sparse codes: bits per synapse against coding level (Willshaw, covariance, BCPNN); holographic law",
         params=("sparse",),
