@@ -660,6 +660,8 @@ def capacity(points: list[dict], samples: int, generator: torch.Generator) -> di
     for key, level in LEVELS.items():
         low, high = bootstrap_crossing(counts, table, level, samples, generator)
         out.update(grid_estimate(key, crossing(counts, means, level), counts, means, level))
+        if (outside := out.get(f"{key}_outside")) is not None:
+            outside["fraction"] = round(outside["fraction"], 6)  # as the curve's stored fraction at that edge
         out[f"{key}_low"], out[f"{key}_high"] = (None if v is None else round(v, 6) for v in (low, high))
 
     def most(fractions: list[float]) -> float:
