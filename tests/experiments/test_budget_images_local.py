@@ -223,3 +223,15 @@ def test_fill_reads_keyed_slots_through_their_keys_and_normed_units_scaled_to_on
     torch.testing.assert_close(normed.keys.abs().amax(1), torch.ones(6))
     plain = _filled("slot", 5, images)
     assert torch.equal(plain.keys, images[:5]) and torch.equal(plain.values, images[:5])
+
+
+def test_the_blank_cue_floor_counts_exactly_the_images_with_little_ink_in_their_hidden_half():
+    """Returning the query with its hidden half blank: Σ(x - out)² is the count of on-pixels in the hidden half, so
+    an image passes exactly when that count is within the threshold (D = 64: 50·64/784 ≈ 4.08)."""
+    dim = 64
+    images = -torch.ones(4, dim)
+    for row, ink in enumerate((0, 4, 5, 20)):  # on-pixels in the hidden (bottom) half
+        images[row, dim // 2 : dim // 2 + ink] = 1.0
+    images[:, :8] = 1.0  # ink in the shown half costs nothing
+    floor = e8b.blank_cue_floor(e8b.Images(images, images[:2], _bottom_half(dim)), e8b.error_threshold(dim))
+    assert floor == {"held_out": 1.0, "train": 0.5}

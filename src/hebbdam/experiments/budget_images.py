@@ -416,6 +416,18 @@ def mean_image_floor(images: Images, threshold: float, binary: bool) -> dict:
     }
 
 
+def blank_cue_floor(images: Images, threshold: float) -> dict:
+    """What a memory with no parameters scores by returning its query with the hidden pixels at the background value
+    (c = -1: the shown half, the hidden half blank): the fraction of held-out and of training images within the
+    threshold of it (an image with little ink in its hidden half passes; the held-out column's trivial floor)."""
+    return {
+        name: round(
+            float((squared_error(masked(rows, images.hidden, "background"), rows) <= threshold).double().mean()), 6
+        )
+        for name, rows in (("held_out", images.held_out), ("train", images.train))
+    }
+
+
 def stored_grid(units: int, total: int, ratios: list[float]) -> list[int]:
     """P = ratio·K (rounded, at least 1), at most the number of training images."""
     return sorted({min(total, max(1, round(r * units))) for r in ratios})
@@ -786,6 +798,11 @@ def compute(settings: Settings, params: Params, tracker) -> dict[str, object]:
         "conditions": {c.name: describe(c) for c in settings.conditions},
         "mean_image_floor": {
             version: mean_image_floor(entry, error_threshold(dim), version == "binary")
+            for version, entry in images.items()
+            if any(c.version == version for c in settings.conditions)
+        },
+        "blank_cue_floor": {
+            version: blank_cue_floor(entry, error_threshold(dim))
             for version, entry in images.items()
             if any(c.version == version for c in settings.conditions)
         },

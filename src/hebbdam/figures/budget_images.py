@@ -229,9 +229,12 @@ def section(metrics: dict) -> list[str]:
     """The report's E8b lines: per condition and masking, P_0.9 / max recalled / P½ per rule and K, the held-out
     column, the verdict per K, and backprop's convergence."""
     record = metrics[INPUTS[0]]
-    floors = ", ".join(
-        f"{name} {v['held_out']:.2f} held out / {v['train']:.2f} training"
-        for name, v in sorted(record["mean_image_floor"].items())
+    floors, blank = (
+        ", ".join(
+            f"{name} {v['held_out']:.2f} held out / {v['train']:.2f} training"
+            for name, v in sorted(record.get(key, {}).items())
+        )
+        for key in ("mean_image_floor", "blank_cue_floor")
     )
     lines = [
         f"Stored-set capacity: for each of {record['seeds']} training seeds a stored set of P of {record['dataset']}'s "
@@ -241,7 +244,8 @@ def section(metrics: dict) -> list[str]:
         "= max_P P·f(P), 95% intervals over the training seeds; P½ (secondary) credits a forgetting memory with 2K. "
         "Held-out completion (test images, threshold only) at P = K is a separate column. Hidden pixels: "
         + ", ".join(f"{name} (c = {value:g})" for name, value in record["masking"].items())
-        + f". The mean training image alone is within the threshold of: {floors}.",
+        + f". The mean training image alone is within the threshold of: {floors}"
+        + (f"; the query returned with its hidden half blank (no parameters): {blank}." if blank else "."),
         "",
         *table(record),
         "",
