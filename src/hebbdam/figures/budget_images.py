@@ -18,13 +18,15 @@ from .style import plt
 CLAIM = "E8b · Real images stored per hidden unit, local rules against nonlocal ones"
 # one line of caveats under it
 CAVEAT = (
-    "The masking convention (hidden pixels at the background value or at 0) can decide a verdict, so both are shown; "
-    "an arm that recovers more than K stored images also completes held-out ones (the held-out column), so its count "
-    "measures a completion map that generalises, not storage alone. A pairwise arm (Willshaw on the binarised "
-    "images, D² synapses; recurrent BCPNN on their on/off code, (2D)² + 2D) has no hidden units: its own named row, "
-    "never compared at equal K; Willshaw reads the cue's active pixels, so both masking conventions give it the same "
-    "cue, while the recurrent BCPNN reads a hidden pixel at 0 as no input and at the background value as off. The "
-    "BCPNN hidden units are read through the DAM's recall (each the image it stands for, 2 p(x=1|j) − 1)."
+    "The masking convention (hidden pixels at the background value or at 0) can decide a verdict, so both are "
+    "shown; an arm that recovers more than K stored images may also complete held-out ones (the held-out column), "
+    "so its count can measure a completion map that generalises, not storage alone, and held-out completion counts "
+    "only above the blank-cue floor (the half image returned as it is; its value opens the appendix's E8b section). "
+    "A pairwise arm (Willshaw on the binarised images, D² synapses; recurrent BCPNN on their on/off code, (2D)² + "
+    "2D) has no hidden units: its own named row, never compared at equal K; Willshaw reads the cue's active pixels, "
+    "so both masking conventions give it the same cue, while the recurrent BCPNN reads a hidden pixel at 0 as no "
+    "input and at the background value as off. The BCPNN hidden units are read through the DAM's recall (each the "
+    "image it stands for, 2 p(x=1|j) − 1)."
 )
 INPUTS = ("budget_images.json", "budget_images_curves.json")
 OUTPUT = "budget_images.png"
