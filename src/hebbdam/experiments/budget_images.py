@@ -173,9 +173,10 @@ def modular_code(centred: Tensor) -> Tensor:
     return torch.stack([centred.clamp(min=0), (-centred).clamp(min=0)], dim=-1).flatten(1)
 
 
-def complete(
-    units: Units | Clipped | Modular, queries: Tensor, separation: Separation, steps: int, binary: bool
-) -> Tensor:
+Filled = Units | Clipped | Modular  # a filled memory: K hidden units, or a pairwise memory with no units
+
+
+def complete(units: Filled, queries: Tensor, separation: Separation, steps: int, binary: bool) -> Tensor:
     """``steps`` recall steps σ ← Σ_μ w_μ(σ) v_μ (``memory.core.unit_read``, read by its sign when ``binary``,
     iterated by ``dynamics.iterate``): (B, D) → (B, D). Differentiable in the keys and values when ``binary`` is
     False (the backprop arm trains through it). A pairwise memory (:class:`Clipped`, :class:`Modular`) reads by its
@@ -232,7 +233,7 @@ class Task:
     hidden: Tensor
 
 
-def fill(arm: Arm, units: int, task: Task, seed: int, settings) -> Units | Clipped | Modular:
+def fill(arm: Arm, units: int, task: Task, seed: int, settings) -> Filled:
     """The K units of a registry rule filled from the P stored images, every one of them presented: a K-slot write
     keeps the first K (the memory is full), the trained rules see all P; the BCPNN hidden units
     (:func:`bayesian_units`); a pairwise rule's memory of the binarised images (no units: Willshaw's (D, D) clipped
@@ -433,9 +434,7 @@ def stored_grid(units: int, total: int, ratios: list[float]) -> list[int]:
     return sorted({min(total, max(1, round(r * units))) for r in ratios})
 
 
-def recall_errors(
-    memory: Units | Clipped | Modular, queries: Tensor, targets: Tensor, condition: Condition, steps: int
-) -> Tensor:
+def recall_errors(memory: Filled, queries: Tensor, targets: Tensor, condition: Condition, steps: int) -> Tensor:
     """(B, T) Σ(x - out)² (pixel units) from each query's output to every target row."""
     dim = queries.shape[1]
     with torch.no_grad():
@@ -446,7 +445,7 @@ def recall_errors(
 CHUNK = 512  # queries per block of the (B, P) distance table
 
 
-def stored_recovered(memory: Units | Clipped | Modular, task: Task, steps: int) -> tuple[Tensor, Tensor]:
+def stored_recovered(memory: Filled, task: Task, steps: int) -> tuple[Tensor, Tensor]:
     """(P,) bool twice for the stored images: recovered (within the threshold of its own image and no other stored
     image nearer the output) and within the threshold only."""
     stored = task.stored
@@ -462,7 +461,7 @@ def stored_recovered(memory: Units | Clipped | Modular, task: Task, steps: int) 
     return torch.cat(recovered), torch.cat(within)
 
 
-def held_out_recovered(memory: Units | Clipped | Modular, held_out: Tensor, task: Task, steps: int) -> Tensor:
+def held_out_recovered(memory: Filled, held_out: Tensor, task: Task, steps: int) -> Tensor:
     """(H,) bool: each held-out image within the threshold of its completion (threshold only: nothing was stored)."""
     queries = masked(held_out, task.hidden, task.masking)
     with torch.no_grad():
@@ -600,11 +599,11 @@ def measure_points(
     they beat their start on the stored set (:func:`kept_memory`)."""
     trained = backprop_fits(arm, units, points, chosen, settings) if arm.rule == BACKPROP else [None] * len(points)
     rows, fits = [], []
-    filled: dict[tuple, Units | Clipped | Modular] = {}
+    filled: dict[tuple, Filled] = {}
     for point, fitted in zip(points, trained, strict=True):
         task = point.task
         name, masking = task.condition.name, task.masking
-        memory: Units | Clipped | Modular
+        memory: Filled
         if fitted is not None:
             memory, fit_ = kept_memory(fitted, task, settings.steps)
             fits.append({"condition": name, "masking": masking, "P": point.count, "seed": point.seed_index, **fit_})
