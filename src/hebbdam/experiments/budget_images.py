@@ -411,20 +411,21 @@ def mean_image_floor(images: Images, threshold: float, binary: bool) -> dict:
     recalls at most the one image it is nearest to)."""
     mean = images.train.mean(0, keepdim=True)
     mean = binarise(mean) if binary else mean
-    return {
-        name: round(float((squared_error(mean, rows) <= threshold).double().mean()), 6)
-        for name, rows in (("held_out", images.held_out), ("train", images.train))
-    }
+    return shares_within(images, threshold, lambda rows: mean)
 
 
 def blank_cue_floor(images: Images, threshold: float) -> dict:
     """What a memory with no parameters scores by returning its query with the hidden pixels at the background value
     (c = -1: the shown half, the hidden half blank): the fraction of held-out and of training images within the
     threshold of it (an image with little ink in its hidden half passes; the held-out column's trivial floor)."""
+    return shares_within(images, threshold, lambda rows: masked(rows, images.hidden, "background"))
+
+
+def shares_within(images: Images, threshold: float, output) -> dict:
+    """The fraction of held-out and of training images (N, D) within the threshold of ``output(rows)`` ((N, D) or a
+    (1, D) row for all): a parameter-free memory's score under the held-out criterion."""
     return {
-        name: round(
-            float((squared_error(masked(rows, images.hidden, "background"), rows) <= threshold).double().mean()), 6
-        )
+        name: round(float((squared_error(output(rows), rows) <= threshold).double().mean()), 6)
         for name, rows in (("held_out", images.held_out), ("train", images.train))
     }
 

@@ -429,8 +429,7 @@ class Plateau(pl.Callback):
         self.stalled = False  # flat, above the floor, and not below the first reading: the optimiser never moved it
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if self.keeps_updates:
-            self.update(trainer, float(outputs["loss"] if isinstance(outputs, dict) else outputs))
+        self.update(trainer, float(outputs["loss"] if isinstance(outputs, dict) else outputs))
 
     def on_train_epoch_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
         if self.unit == "epoch":

@@ -50,18 +50,23 @@ RULES = ("slot", "pseudo_inverse_slots", "prototype", "krotov_hopfield", "willsh
 # may name
 
 
-PAIRWISE = {"willshaw": "willshaw", "bcpnn": "bcpnn"}  # rule → the pairwise memory kind it writes of the binarised
-# images (no hidden units)
+BCPNN_REGISTRY = "bcpnn"  # the registry rule whose locality the BCPNN hidden units share (Bayesian-Hebbian)
 
 
-MODULAR = ("bcpnn",)  # pairwise rules that store the images' modular code: one hypercolumn of two units (on, off) per
+PAIRWISE = (
+    "willshaw",
+    BCPNN_REGISTRY,
+)  # rules that write a pairwise memory of the binarised images (no hidden units), each
+# the registry kind of its own name
+
+
+MODULAR = (
+    BCPNN_REGISTRY,
+)  # pairwise rules that store the images' modular code: one hypercolumn of two units (on, off) per
 # pixel, 2D units (Lansner & Ekeberg 1989's binary units as BCPNN codes them)
 
 
 BCPNN_HIDDEN = "bcpnn_hidden"  # K BCPNN hidden units (rules.bayesian_hidden), not a registry rule
-
-
-BCPNN_REGISTRY = "bcpnn"  # the registry rule whose locality the BCPNN hidden units share (Bayesian-Hebbian)
 
 
 TRAINED = ("prototype", "krotov_hopfield")  # rules that take units and epochs
@@ -146,7 +151,7 @@ def _option_kind(values: dict) -> tuple[str, tuple[type, ...]]:
     """The option schemas of an arm: convergence's for backprop, epochs / batch for the trained rules (shared with
     the capacity ladder, hebbdam.experiments.arms), none for the one-shot writes."""
     rule = values["rule"]
-    schemas = {BACKPROP: (ConvergedOptions,), BCPNN_HIDDEN: (BayesianOptions,), "bcpnn": (ModularOptions,)}
+    schemas = {BACKPROP: (ConvergedOptions,), BCPNN_HIDDEN: (BayesianOptions,), BCPNN_REGISTRY: (ModularOptions,)}
     return f"rule '{rule}'", schemas.get(rule, (WrittenOptions,) if rule in TRAINED else ())
 
 
@@ -224,7 +229,7 @@ class Arm:
         holds its kind's count at its code's width whatever its K (Willshaw: D² synapses; BCPNN on the modular code:
         (2D)² weights and 2D biases)."""
         if self.rule in PAIRWISE:
-            return KIND_PARAMETERS[PAIRWISE[self.rule]](code_width(self.rule, dim), 0)
+            return KIND_PARAMETERS[self.rule](code_width(self.rule, dim), 0)
         return units * dim + (units * units if is_keyed(self.rule) else 0)
 
 
