@@ -103,6 +103,24 @@ def test_ewc_keeps_task_1_where_plain_training_forgets_it_and_a_too_strong_ancho
     assert recall[1e5][0][1] == 1.0 and recall[1e5][1][1] <= 0.34, recall
 
 
+def test_one_restart_of_adam_leaves_a_plateau_that_was_the_optimisers_state(tmp_path):
+    """E7's laptop settings, backprop n = 3, seed 0, task 1: without a restart the fit reads flat at loss 0.0126 (10×
+    the floor) and stops "converged"; clearing Adam's moments on that flat reading takes the same fit to the floor.
+    The plateau was the optimiser's state (second moments grown on the early, large gradients), not the objective's."""
+    settings = stage.parse_settings(load_params(compose_file(tmp_path / "params.yaml", [])))
+    arm = {arm.name: arm for arm in settings.arms}["backprop_n3"]
+    losses = {}
+    for restarts in (0, 1):
+        laptop = dataclasses.replace(settings, training=dataclasses.replace(settings.training, restarts=restarts))
+        job = stage.Job(arm, 0, laptop)
+        learner, tasks = stage.learner(job), stage.draw_tasks(laptop, 0)
+        fit = learner.learn(tasks.patterns[0], tasks.patterns[0][:0])
+        assert fit["converged"] and fit.get("restarts", 0) == restarts, fit
+        losses[restarts] = fit["loss"]
+    assert losses[0] > 10 * settings.training.floor
+    assert losses[1] <= settings.training.floor
+
+
 def test_final_recall_and_backward_transfer_of_a_hand_made_recall_matrix():
     recall = [[1.0, 0.5, 0.25], [None, 1.0, 0.5], [None, None, 1.0]]
     assert stage.final_recall(recall) == pytest.approx((0.25 + 0.5 + 1.0) / 3)
@@ -188,6 +206,9 @@ def edited(tmp_path, change) -> Path:
         (lambda s: s["arms"]["backprop_n3_ewc"].update(rehearsal=2), "continual.arms.backprop_n3_ewc.rehearsal"),
         (lambda s: s["arms"]["backprop_n3"].update(method="gem"), "continual.arms.backprop_n3.method"),
         (lambda s: s["arms"]["hebb"].update(method="ewc", strength=1.0), "continual.arms.hebb.method"),
+        (lambda s: s["arms"]["storkey"].update(lr=0.01), "continual.arms.storkey.lr"),
+        (lambda s: s["arms"]["backprop_n3_ewc"].update(lr=0.0), "continual.arms.backprop_n3_ewc.lr"),
+        (lambda s: s["training"].update(restarts=-1), "continual.training.restarts"),
     ],
 )
 def test_a_bad_value_is_refused_naming_its_key(tmp_path, change, key):

@@ -57,22 +57,25 @@ def test_denoising_with_a_noise_plateau_is_bitwise_the_lightning_fit(monkeypatch
 
 
 @pytest.mark.parametrize(
-    ("cap", "noise"), [(57, 0.0), (400, 0.0), (400, 2.0)]
-)  # 57: the cap ends an epoch early (that partial epoch is read too); noise: the epoch reading's noise test
-def test_fit_until_plateau_shuffled_and_annealed_is_bitwise_the_lightning_fit(monkeypatch, cap, noise):
+    ("cap", "noise", "restarts"), [(57, 0.0, 0), (400, 0.0, 0), (400, 2.0, 0), (400, 2.0, 1)]
+)  # 57: the cap ends an epoch early (that partial epoch is read too); noise: the epoch reading's noise test;
+# restarts: Adam's state cleared on the first flat reading (the Lightning trainer's optimisers, the plain loop's)
+def test_fit_until_plateau_shuffled_and_annealed_is_bitwise_the_lightning_fit(monkeypatch, cap, noise, restarts):
     x = patterns(13, 20, seed=1)
 
     def fit():
         memory = MemoryMatrix(6, 20, Power(3), init_std=0.2, seed=5)
         module = BackpropModule(memory, Denoising(steps=2, flip=0.1), lr=0.02, anneal=0.9, seed=5)
         summary = fit_until_plateau(
-            module, x, 4, cap, 20, 0.02, None, floor=0.05, updates_per_epoch=10, noise=noise, confirm=2
-        )
+            module, x, 4, cap, 20, 0.02, None, floor=0.05, updates_per_epoch=10, noise=noise, confirm=2,
+            restarts=restarts,
+        )  # fmt: skip
         return memory.memories.detach().clone(), summary
 
     (w_plain, s_plain), (w_light, s_light) = both_paths(monkeypatch, fit)
     assert s_plain["epochs"] >= 2
     assert s_plain["stalled"] is False
+    assert s_plain.get("restarts", 0) == restarts  # the restart was spent, on both paths (the summaries are equal)
     assert s_plain == s_light  # updates, epochs, converged, stalled, and the epoch mean bit for bit
     assert torch.equal(w_plain, w_light)
 
@@ -230,7 +233,7 @@ def test_the_plain_store_serves_only_what_it_can(rows, section, overrides, epoch
 def read_per_epoch(plateau: Plateau, losses: list[float], per_epoch: int) -> int:
     """Feed ``losses`` update by update, an epoch reading (the epoch's mean) after every ``per_epoch``: the update
     the plateau stopped at (or the last)."""
-    stopper = loop.Stopper()
+    stopper = loop.Stopper([])
     for step, loss in enumerate(losses, start=1):
         plateau.update(stopper, loss)
         if step % per_epoch == 0:

@@ -151,6 +151,7 @@ class Gradient:
         assert arm.slots is not None and separation is not None  # Arm.checked: a dense backprop arm
         self.trainable = MemoryMatrix(arm.slots, dim, separation, init_std=INIT_STD, seed=seed)
         self.arm, self.settings, self.seed, self.task = arm, settings, seed, 0
+        self.lr = settings.training.lr if arm.lr is None else arm.lr
         self.anchor: list[torch.Tensor] | None = None
         self.importance: list[torch.Tensor] | None = None
 
@@ -169,7 +170,7 @@ class Gradient:
         fit = self.settings.training
         objective = self.objective(buffer)
         rows = torch.cat([task, buffer]) if self.arm.method == PLAIN else task
-        module = BackpropModule(self.trainable, objective, lr=fit.lr, seed=self.seed + 7919 * self.task)
+        module = BackpropModule(self.trainable, objective, lr=self.lr, seed=self.seed + 7919 * self.task)
         self.task += 1
         summary = fit_until_plateau(
             module,
@@ -183,15 +184,18 @@ class Gradient:
             updates_per_epoch=fit.epoch_updates,
             noise=fit.noise,
             confirm=fit.confirm,
+            restarts=fit.restarts,
         )
         if self.arm.method == EWC:
             self.consolidate(task, objective)
         return {
+            "lr": self.lr,
             "rows": int(rows.shape[0]),
             "updates": summary["updates"],
             "converged": summary["converged"],
             "stalled": summary["stalled"],
             "loss": round(float(summary["loss"]), 6),
+            **{key: summary[key] for key in ("restarts",) if key in summary},
         }
 
     def consolidate(self, task: torch.Tensor, objective: ElasticAnchor) -> None:
@@ -301,6 +305,7 @@ def summarise(arm: Arm, runs: list[dict], generator: torch.Generator) -> dict:
     fits = [fit for run in runs for fit in run["fits"] if fit]
     if fits:
         entry["training"] = {
+            "lr": fits[0]["lr"],
             "fits": len(fits),
             "converged": all(fit["converged"] for fit in fits),
             "unconverged": sum(not fit["converged"] for fit in fits),
@@ -308,6 +313,7 @@ def summarise(arm: Arm, runs: list[dict], generator: torch.Generator) -> dict:
             "updates_mean": round(sum(fit["updates"] for fit in fits) / len(fits), 2),
             "updates_max": max(fit["updates"] for fit in fits),
             "loss_max": max(fit["loss"] for fit in fits),
+            "restarts": sum(fit.get("restarts", 0) for fit in fits),
         }
     return entry
 

@@ -395,7 +395,15 @@ class Plateau(pl.Callback):
     ``confirm`` > 1 stops only after that many consecutive flat readings (``flats``; a reading that is not flat
     resets the count): one pair of windows of a slowly falling, noisy loss passes either test by chance about as
     often as the threshold allows (E8a, D = 64, K = 64, P = 72: one flat pair at update 600, loss 0.028, then a
-    window 43% lower), and every further pair that must agree divides that chance again."""
+    window 43% lower), and every further pair that must agree divides that chance again.
+
+    ``restarts`` > 0 does not accept the first ``restarts`` flat readings above ``floor``: each clears the
+    optimisers' state (``trainer.optimizers``: Adam's moments and step count, so the next update is a fresh Adam's)
+    and starts the count of flat readings again; the fit stops on the next flat reading after the last restart (or at
+    ``floor``, or the cap). A flat loss can be Adam's state, not the objective's: second moments grown on the early,
+    large gradients shrink every later step (E7: 7 of 20 plain fits read flat at loss 0.013-0.025, where a fresh Adam
+    reaches the floor in 50 updates). ``restarted`` counts the restarts spent; ``restart_losses`` holds the
+    reading each was spent at."""
 
     UNITS = ("update", "epoch", "validation")
 
@@ -407,6 +415,7 @@ class Plateau(pl.Callback):
         unit: str = "update",
         noise: float = 0.0,
         confirm: int = 1,
+        restarts: int = 0,
     ):
         if window < 1 or not tolerance >= 0 or not floor >= 0 or unit not in self.UNITS or not noise >= 0:
             raise ValueError(
@@ -415,12 +424,16 @@ class Plateau(pl.Callback):
             )
         if confirm < 1:
             raise ValueError(f"confirm: expected ≥ 1 consecutive flat readings, got {confirm}")
+        if restarts < 0:
+            raise ValueError(f"restarts: expected ≥ 0 optimiser restarts, got {restarts}")
         if noise > 0 and unit == "validation":
             raise ValueError(
                 "noise: the noise test reads per-update training losses (unit update or epoch), got unit validation"
             )
         self.window, self.tolerance, self.floor, self.unit, self.noise = window, tolerance, floor, unit, noise
-        self.confirm = confirm
+        self.confirm, self.restarts = confirm, restarts
+        self.restarted = 0  # restarts spent
+        self.restart_losses: list[float] = []  # the reading at each restart
         self.flats = 0  # consecutive flat readings up to the last one
         self.updates: list[float] = []  # every update's training loss (unit "update")
         self.steps: list[int] = []  # the update count at each reading
@@ -458,10 +471,22 @@ class Plateau(pl.Callback):
         self.steps.append(step)
         self.losses.append(loss)
         self.flats = self.flats + 1 if loss > self.floor and self.flat() else 0
+        if self.flats >= self.confirm and self.restarted < self.restarts:
+            self.restart(trainer, loss)
+            return
         if loss <= self.floor or self.flats >= self.confirm:
             self.stalled = loss > self.floor and not self.fell()
             self.converged = not self.stalled
             trainer.should_stop = True
+
+    def restart(self, trainer, loss: float) -> None:
+        """Clear every optimiser's state (a fresh Adam from the next update on) instead of stopping on a flat
+        reading ``loss``; the count of flat readings starts again."""
+        for optimiser in trainer.optimizers:
+            optimiser.state.clear()
+        self.restarted += 1
+        self.restart_losses.append(loss)
+        self.flats = 0
 
     def fell(self) -> bool:
         """Whether the last reading lies below the first by more than ``tolerance`` of the first and, with the noise
@@ -604,14 +629,16 @@ def fit_until_plateau(
     logger=False,
     noise: float = 0.0,
     confirm: int = 1,
+    restarts: int = 0,
 ) -> dict:
     """Train ``module`` on ``patterns`` (P, D) (with ``labels`` (P,)), shuffled per (seed, epoch), until
-    :class:`Plateau` read per epoch (window ``patience`` updates, ``tolerance``, ``floor``, ``noise``, ``confirm``)
-    stops it or ``cap`` gradient updates are spent. ``updates_per_epoch``: an epoch (the plateau's check) repeats the
-    rows so that it holds at least this many batches (a small P would otherwise pay Lightning's per-epoch cost at
-    every update).
-    Returns {updates, epochs, converged, stalled, loss (the last epoch's mean training loss)}; a cap reached before
-    the plateau reads not converged, a plateau at the start's loss stalled and not converged (:class:`Plateau`).
+    :class:`Plateau` read per epoch (window ``patience`` updates, ``tolerance``, ``floor``, ``noise``, ``confirm``,
+    ``restarts`` of the optimiser on a flat reading) stops it or ``cap`` gradient updates are spent.
+    ``updates_per_epoch``: an epoch (the plateau's check) repeats the rows so that it holds at least this many batches
+    (a small P would otherwise pay Lightning's per-epoch cost at every update).
+    Returns {updates, epochs, converged, stalled, loss (the last epoch's mean training loss)} and, with ``restarts``,
+    ``restarts`` (spent) and ``restart_losses`` (the flat readings they were spent at); a cap reached before the
+    plateau reads not converged, a plateau at the start's loss stalled and not converged (:class:`Plateau`).
     Runs in :func:`hebbdam.lit.loop.fit_plain` where :func:`~hebbdam.lit.loop.plain_loop_applies` (else
     Lightning)."""
     from .data import PatternDataModule
@@ -621,7 +648,7 @@ def fit_until_plateau(
     repeats = 1 if updates_per_epoch is None else max(1, math.ceil(updates_per_epoch * batch_size / patterns.shape[0]))
     rows = patterns.repeat(repeats, 1)
     labels = None if labels is None else labels.repeat(repeats)
-    plateau = Plateau(patience, tolerance, floor, unit="epoch", noise=noise, confirm=confirm)
+    plateau = Plateau(patience, tolerance, floor, unit="epoch", noise=noise, confirm=confirm, restarts=restarts)
     epochs = math.ceil(cap / math.ceil(rows.shape[0] / batch_size))
     if plain_loop_applies(trainer_section, logger):
         taken = fit_plain(module, rows, batch_size, epochs, cap, labels=labels, shuffle=True, plateau=plateau)
@@ -637,6 +664,7 @@ def fit_until_plateau(
         "converged": plateau.converged,
         "stalled": plateau.stalled,
         "loss": plateau.final,
+        **({"restarts": plateau.restarted, "restart_losses": plateau.restart_losses} if restarts else {}),
     }
 
 

@@ -71,9 +71,11 @@ def plain_loop_applies(section: dict | None, logger: object) -> bool:
 
 
 class Stopper:
-    """What a :class:`~hebbdam.lit.backprop.Plateau` stops outside a Lightning fit: its ``should_stop``."""
+    """What a :class:`~hebbdam.lit.backprop.Plateau` stops (``should_stop``) and restarts (``optimizers``) outside a
+    Lightning fit, as it does a Lightning trainer."""
 
-    should_stop = False
+    def __init__(self, optimizers: list[torch.optim.Optimizer]):
+        self.optimizers, self.should_stop = optimizers, False
 
 
 def fit_plain(
@@ -92,7 +94,7 @@ def fit_plain(
     tensors = (patterns,) if labels is None else (patterns, labels)
     optimizer, scheduler = module.optimiser()
     sampler = EpochSampler(patterns.shape[0], shuffle, module.seed)
-    stopper, step = Stopper(), 0
+    stopper, step = Stopper([optimizer]), 0
     module.train()
     for epoch in range(max_epochs):
         sampler.set_epoch(epoch)

@@ -43,8 +43,9 @@ class Training:
     """One task's backprop fit: Adam at ``lr`` in batches of ``batch_size`` rows, ``steps`` unrolled recall steps of
     gain ``gain`` from ``flip`` of the bits flipped (the section's ``flip``), until the plateau (``window`` updates,
     relative ``tolerance`` or within ``noise`` standard errors of the per-update losses, ``confirm`` flat readings in
-    a row, or the loss at most ``floor``) or ``cap`` updates; an epoch repeats the rows to hold at least
-    ``epoch_updates`` batches (the plateau is read per epoch)."""
+    a row, or the loss at most ``floor``; the first ``restarts`` flat readings above the floor restart Adam instead
+    of stopping) or ``cap`` updates; an epoch repeats the rows to hold at least ``epoch_updates`` batches (the plateau
+    is read per epoch)."""
 
     lr: float = setting(POSITIVE)
     batch_size: int = setting(POSITIVE_INT)
@@ -57,6 +58,7 @@ class Training:
     epoch_updates: int = setting(POSITIVE_INT)
     noise: float = setting(NONNEG, 0.0)
     confirm: int = setting(POSITIVE_INT, 1)
+    restarts: int = setting(NONNEG_INT, 0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,7 +66,8 @@ class Arm:
     """A memory kind filled task after task by a registry rule (``hyper`` its hyper-parameters) or by backprop;
     ``slots`` K of a dense memory; ``separation`` its F; backprop only: ``method`` ``plain`` (``rehearsal`` R: the
     first R patterns of each earlier task replayed beside the task's), ``agem`` (those R per earlier task are A-GEM's
-    episodic memory, never trained on) or ``ewc`` (elastic weight consolidation of strength ``strength``)."""
+    episodic memory, never trained on) or ``ewc`` (elastic weight consolidation of strength ``strength``); ``lr`` its
+    own Adam learning rate (the ``training`` section's where unset)."""
 
     name: str
     memory: str = setting(choice(*KINDS))
@@ -75,6 +78,7 @@ class Arm:
     rehearsal: int = setting(NONNEG_INT, 0)
     method: str = setting(choice(*METHODS), PLAIN)
     strength: float = setting(NONNEG, 0.0)
+    lr: float | None = setting(optional(POSITIVE), None)
 
     def checked(self, section: Params) -> Arm:
         """A dense memory needs K slots; only backprop replays or protects; A-GEM needs an episodic memory (R ≥ 1),
@@ -99,6 +103,8 @@ class Arm:
             )
         if self.rehearsal:
             raise ConfigError(section.key("rehearsal"), f"0 for an incremental rule (rehearsal: {BACKPROP})", 0)
+        if self.lr is not None:
+            raise ConfigError(section.key("lr"), f"no lr for an incremental rule (lr: {BACKPROP})", self.lr)
         checked_rule(section, self.rule, self.hyper, self.memory, f"{BACKPROP} or one of")
         return self
 
