@@ -134,6 +134,18 @@ BREAKS = (
         ),
         ("continual",),
     ),
+    Break(
+        "pseudo_unrelaxed",
+        "E7's pseudo-items are the random starts themselves, never relaxed in the memory (noise replayed, not recall)",
+        (
+            (
+                "src/hebbdam/experiments/continual.py",
+                '    return binarise(relax(memory, starts, mode="sync", max_sweeps=max_sweeps).states)',
+                "    return starts",
+            ),
+        ),
+        ("continual",),
+    ),
     Break("nan_record", "every number of capacity.json and recall.json set to NaN", (), ()),
 )
 

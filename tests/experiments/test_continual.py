@@ -37,6 +37,8 @@ TINY = [
     "~continual.arms.backprop_n4_replay",
     "~continual.arms.backprop_n2_agem",
     "~continual.arms.backprop_n4_agem",
+    "~continual.arms.backprop_n2_pseudo",
+    "~continual.arms.backprop_n4_pseudo",
 ]
 
 
@@ -103,6 +105,27 @@ def test_ewc_keeps_task_1_where_plain_training_forgets_it_and_a_too_strong_ancho
     assert recall[1e5][0][1] == 1.0 and recall[1e5][1][1] <= 0.34, recall
 
 
+def test_pseudorehearsal_keeps_task_1_and_never_reads_a_stored_pattern():
+    """The planted easy case of the replay test: 3 pseudo-items (the attractors the memory reaches from random states
+    after task 1) replayed beside task 2 keep task 1, which plain training forgets; the earlier tasks' patterns are
+    never read (a buffer of zeros in their place trains the same weights)."""
+    sizes = dict(dim=48, tasks=2, per_task=3)
+    plain = stage.Arm(name="bp", memory="dense", rule="backprop", slots=32, separation=Power(3))
+    pseudo = dataclasses.replace(plain, method="pseudo", rehearsal=3)
+    recall = {
+        arm.method: stage.learn_sequence(stage.Job(arm, 0, settings(arm, **sizes)))["recall"] for arm in (plain, pseudo)
+    }
+    assert recall["plain"][0] == [1.0, 0.0] and recall["pseudo"][0] == [1.0, 1.0], recall
+    tasks = stage.draw_tasks(settings(pseudo, **sizes), 0)
+    weights = []
+    for buffer in (tasks.patterns[0], torch.zeros(3, 48)):
+        learner = stage.learner(stage.Job(pseudo, 0, settings(pseudo, **sizes)))
+        learner.learn(tasks.patterns[0], tasks.patterns[0][:0])
+        learner.learn(tasks.patterns[1], buffer)
+        weights.append(learner.trainable.memories.detach().clone())
+    assert torch.equal(*weights)
+
+
 def test_one_restart_of_adam_leaves_a_plateau_that_was_the_optimisers_state(tmp_path):
     """E7's laptop settings, backprop n = 3, seed 0, task 1: without a restart the fit reads flat at loss 0.0126 (10×
     the floor) and stops "converged"; clearing Adam's moments on that flat reading takes the same fit to the floor.
@@ -145,9 +168,10 @@ def test_the_stage_records_every_arm_with_intervals_and_the_figure_draws(tiny_ru
     metrics = {name: json.loads((out / name).read_text()) for name in figure.INPUTS}
     record = metrics["continual.json"]
     assert set(record["arms"]) == {
-        "hebb", "slot", "backprop_n2", "backprop_n3", "backprop_n3_replay", "backprop_n3_agem", "backprop_n3_ewc"
+        "hebb", "slot", "backprop_n2", "backprop_n3", "backprop_n3_replay", "backprop_n3_agem", "backprop_n3_ewc",
+        "backprop_n3_pseudo",
     }  # fmt: skip
-    assert set(record["method_effects"]) == {"backprop_n3_agem", "backprop_n3_ewc"}
+    assert set(record["method_effects"]) == {"backprop_n3_agem", "backprop_n3_ewc", "backprop_n3_pseudo"}
     assert {e["without"] for e in record["method_effects"].values()} == {"backprop_n3"}
     assert set(record["rehearsal_effects"]) == {"backprop_n3_replay"}  # A-GEM's buffer is never replayed
     assert record["arms"]["hebb"]["locality"] == "local"
@@ -165,9 +189,10 @@ def test_the_stage_records_every_arm_with_intervals_and_the_figure_draws(tiny_ru
     assert set(record["vertex_effects"]) == {"backprop_n3_vs_backprop_n2"}  # the replay arm has one power only
     assert record["vertex_effects"]["backprop_n3_vs_backprop_n2"]["n_low"] == 2
     curves = metrics["continual_curves.json"]
-    assert len(curves) == 7 * 3  # per arm: task 1 after 1 and 2, task 2 after 2
+    assert len(curves) == 8 * 3  # per arm: task 1 after 1 and 2, task 2 after 2
     rows = figure.comparisons(metrics)
-    assert [row["source"] for row in rows] == [figure.SOURCE] * 5  # rehearsal, beyond the buffer, A-GEM, EWC, n2 → n3
+    # rehearsal, beyond the buffer, A-GEM, EWC, pseudorehearsal, n2 → n3
+    assert [row["source"] for row in rows] == [figure.SOURCE] * 6
     assert figure.section(metrics)[0].startswith("| arm |")
     assert figure.draw(metrics) is not None
 
@@ -202,6 +227,7 @@ def edited(tmp_path, change) -> Path:
         (lambda s: s.update(layout="shuffled"), "continual.layout"),
         (lambda s: s.update(tasks=1), "continual.tasks"),
         (lambda s: s["arms"]["backprop_n3_agem"].update(rehearsal=0), "continual.arms.backprop_n3_agem.rehearsal"),
+        (lambda s: s["arms"]["backprop_n3_pseudo"].update(rehearsal=0), "continual.arms.backprop_n3_pseudo.rehearsal"),
         (lambda s: s["arms"]["backprop_n3_ewc"].update(strength=0.0), "continual.arms.backprop_n3_ewc.strength"),
         (lambda s: s["arms"]["backprop_n3_ewc"].update(rehearsal=2), "continual.arms.backprop_n3_ewc.rehearsal"),
         (lambda s: s["arms"]["backprop_n3"].update(method="gem"), "continual.arms.backprop_n3.method"),

@@ -20,7 +20,9 @@ Arms (every memory a registry kind, every write a registry rule or the project's
   epoch's value is ``stalled``, not converged either). With ``rehearsal`` R > 0 the fit of task s also sees
   a replay buffer: the first R patterns of every earlier task (naive rehearsal). ``method`` ``agem`` keeps that buffer
   as A-GEM's episodic memory instead (never trained on: the task's gradient projected where it would raise the
-  buffer's loss), ``ewc`` adds elastic weight consolidation (``lit.continual``): the methods McAlister et al. compare.
+  buffer's loss), ``ewc`` adds elastic weight consolidation (``lit.continual``), ``pseudo`` replays R pseudo-items
+  per earlier task instead of stored patterns (pseudorehearsal, Robins 1995: :func:`pseudo_items`, the attractors the
+  memory reaches from random states before the task is learned): the methods McAlister et al. compare.
 
 Per arm, over ``seeds`` independent repetitions (each a job of ``parallel.map_fits``: the record is the same for any
 number of workers): the forgetting curves R[t, s] (s ≥ t) with 95% intervals (bootstrap over seeds), the average final
@@ -61,6 +63,7 @@ from ..settings.continual import (
     EWC,
     INIT_STD,
     PLAIN,
+    PSEUDO,
     Arm,
     Settings,
     Training,  # noqa: F401  (re-exported: the stage reads as before)
@@ -166,10 +169,15 @@ class Gradient:
         return denoising
 
     def learn(self, task: torch.Tensor, buffer: torch.Tensor) -> dict:
-        """Fit task ``task`` (P, D) with the ``buffer`` (B, D) of the earlier tasks' first patterns."""
+        """Fit task ``task`` (P, D) with the ``buffer`` (B, D) of the earlier tasks' first patterns (method
+        ``pseudo``: B pseudo-items of the memory as it is instead)."""
         fit = self.settings.training
         objective = self.objective(buffer)
-        rows = torch.cat([task, buffer]) if self.arm.method == PLAIN else task
+        if self.arm.method == PSEUDO:
+            buffer = pseudo_items(
+                self.memory(), buffer.shape[0], self.settings.max_sweeps, self.seed + 7919 * self.task + 2
+            )
+        rows = torch.cat([task, buffer]) if self.arm.method in (PLAIN, PSEUDO) else task
         module = BackpropModule(self.trainable, objective, lr=self.lr, seed=self.seed + 7919 * self.task)
         self.task += 1
         summary = fit_until_plateau(
@@ -208,6 +216,14 @@ class Gradient:
 
     def memory(self) -> Memory:
         return self.trainable.export()
+
+
+def pseudo_items(memory: Memory, count: int, max_sweeps: int, seed: int) -> torch.Tensor:
+    """Pseudorehearsal's items (Robins 1995): ``count`` random ±1 states relaxed synchronously in ``memory`` (at most
+    ``max_sweeps``), read out as ±1: (count, D), what the memory returns, standing in for the patterns it learned."""
+    generator = torch.Generator().manual_seed(seed)
+    starts = rademacher(count, memory.dim, generator)
+    return binarise(relax(memory, starts, mode="sync", max_sweeps=max_sweeps).states)
 
 
 def learner(job: Job) -> Incremental | Gradient:
@@ -440,6 +456,7 @@ def vertex_effects(settings: Settings, runs: dict[str, list[dict]], arms: dict, 
             "n_high": high.separation.fields()["n"],
             "n_low": low.separation.fields()["n"],
             "rehearsal": high.rehearsal,
+            "method": high.method,
             **paired_changes(pairs, generator, "change"),
             "converged": arms[high.name]["training"]["converged"] and arms[low.name]["training"]["converged"],
         }

@@ -31,8 +31,9 @@ from .common import SEPARATION, trainer_options
 KINDS = ("hopfield", "dense")  # the registry kinds this stage fills
 BACKPROP = "backprop"  # the rule name of the arms trained by gradient descent (BackpropModule, not a registry rule)
 LAYOUTS = ("split", "permuted")
-PLAIN, AGEM, EWC = "plain", "agem", "ewc"  # how a backprop arm protects the earlier tasks (lit.continual)
-METHODS = (PLAIN, AGEM, EWC)
+# how a backprop arm protects the earlier tasks (lit.continual; pseudo: experiments.continual.pseudo_items)
+PLAIN, AGEM, EWC, PSEUDO = "plain", "agem", "ewc", "pseudo"
+METHODS = (PLAIN, AGEM, EWC, PSEUDO)
 NONNEG = number("a number in [0, ∞)", lambda v: 0 <= v < float("inf"))
 BOOTSTRAP_SAMPLES = 500
 INIT_STD = 0.1  # the start of a backprop memory Ξ: N(0, INIT_STD²), as E8a's random start
@@ -66,8 +67,10 @@ class Arm:
     """A memory kind filled task after task by a registry rule (``hyper`` its hyper-parameters) or by backprop;
     ``slots`` K of a dense memory; ``separation`` its F; backprop only: ``method`` ``plain`` (``rehearsal`` R: the
     first R patterns of each earlier task replayed beside the task's), ``agem`` (those R per earlier task are A-GEM's
-    episodic memory, never trained on) or ``ewc`` (elastic weight consolidation of strength ``strength``); ``lr`` its
-    own Adam learning rate (the ``training`` section's where unset)."""
+    episodic memory, never trained on), ``ewc`` (elastic weight consolidation of strength ``strength``) or ``pseudo``
+    (pseudorehearsal: R pseudo-items per earlier task, the attractors the memory itself reaches from random states,
+    replayed beside the task's; no stored pattern is kept); ``lr`` its own Adam learning rate (the ``training``
+    section's where unset)."""
 
     name: str
     memory: str = setting(choice(*KINDS))
@@ -90,6 +93,8 @@ class Arm:
                 raise ConfigError(section.key("memory"), f"dense for rule {BACKPROP}", self.memory)
             if self.method == AGEM and not self.rehearsal:
                 raise ConfigError(section.key("rehearsal"), f"≥ 1 (the episodic memory of method {AGEM})", 0)
+            if self.method == PSEUDO and not self.rehearsal:
+                raise ConfigError(section.key("rehearsal"), f"≥ 1 (the pseudo-items per task of method {PSEUDO})", 0)
             if self.method == EWC and not self.strength > 0:
                 raise ConfigError(section.key("strength"), f"a number > 0 for method {EWC}", self.strength)
             if self.method == EWC and self.rehearsal:
