@@ -400,10 +400,11 @@ class Plateau(pl.Callback):
     ``restarts`` > 0 does not accept the first ``restarts`` flat readings above ``floor``: each clears the
     optimisers' state (``trainer.optimizers``: Adam's moments and step count, so the next update is a fresh Adam's)
     and starts the count of flat readings again; the fit stops on the next flat reading after the last restart (or at
-    ``floor``, or the cap). A flat loss can be Adam's state, not the objective's: second moments grown on the early,
-    large gradients shrink every later step (E7: 7 of 20 plain fits read flat at loss 0.013-0.025, where a fresh Adam
-    reaches the floor in 50 updates). ``restarted`` counts the restarts spent; ``restart_losses`` holds the
-    reading each was spent at."""
+    ``floor``, or the cap). A flat loss can be the optimiser's, not the objective's (E7: 7 of 20 plain fits read flat
+    at loss 0.013-0.025, where a fresh Adam, whose first steps move every weight by about lr, reaches the floor in 50
+    updates). One restart is a partial cure: at other lrs some E7 fits read flat again after it, and only a longer
+    run after the kick frees them. ``restarted`` counts the restarts spent; ``restart_losses`` holds the reading each
+    was spent at."""
 
     UNITS = ("update", "epoch", "validation")
 
