@@ -140,7 +140,7 @@ BREAKS = (
         (
             (
                 "src/hebbdam/experiments/continual.py",
-                '    return binarise(relax(memory, starts, mode="sync", max_sweeps=max_sweeps).states)',
+                "    return settled(memory, starts, max_sweeps)",
                 "    return starts",
             ),
         ),

@@ -128,8 +128,8 @@ def test_pseudorehearsal_keeps_task_1_and_never_reads_a_stored_pattern():
 
 def test_one_restart_of_adam_leaves_a_plateau_that_was_the_optimisers_state(tmp_path):
     """E7's laptop settings, backprop n = 3, seed 0, task 1: without a restart the fit reads flat at loss 0.0126 (10×
-    the floor) and stops "converged"; clearing Adam's moments on that flat reading takes the same fit to the floor.
-    The plateau was the optimiser's state (second moments grown on the early, large gradients), not the objective's."""
+    the floor) and stops "converged"; clearing Adam's state on that flat reading (a fresh Adam's first steps move
+    every weight by about lr) takes the same fit to the floor: the plateau was the optimiser's, not the objective's."""
     settings = stage.parse_settings(load_params(compose_file(tmp_path / "params.yaml", [])))
     arm = {arm.name: arm for arm in settings.arms}["backprop_n3"]
     losses = {}

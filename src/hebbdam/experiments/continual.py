@@ -106,10 +106,14 @@ def buffer_rows(patterns: torch.Tensor, current: int, rehearsal: int) -> torch.T
     return patterns[:current, :rehearsal].reshape(-1, patterns.shape[2])
 
 
+def settled(memory: Memory, states: torch.Tensor, max_sweeps: int) -> torch.Tensor:
+    """Where synchronous relaxation (at most ``max_sweeps``) from ``states`` (B, D) ends, read out as ±1: (B, D)."""
+    return binarise(relax(memory, states, mode="sync", max_sweeps=max_sweeps).states)
+
+
 def recall_flags(memory: Memory, patterns: torch.Tensor, probes: torch.Tensor, max_sweeps: int) -> torch.Tensor:
     """Which of ``patterns`` (P, D) synchronous relaxation from their ``probes`` (P, D) ends on: (P,) bool."""
-    final = binarise(relax(memory, probes, mode="sync", max_sweeps=max_sweeps).states)
-    return exact_recall(final, patterns)
+    return exact_recall(settled(memory, probes, max_sweeps), patterns)
 
 
 # learning task after task -----------------------------------------------------------------------------------------
@@ -203,7 +207,7 @@ class Gradient:
             "converged": summary["converged"],
             "stalled": summary["stalled"],
             "loss": round(float(summary["loss"]), 6),
-            **{key: summary[key] for key in ("restarts",) if key in summary},
+            "restarts": summary.get("restarts", 0),
         }
 
     def consolidate(self, task: torch.Tensor, objective: ElasticAnchor) -> None:
@@ -223,7 +227,7 @@ def pseudo_items(memory: Memory, count: int, max_sweeps: int, seed: int) -> torc
     ``max_sweeps``), read out as ±1: (count, D), what the memory returns, standing in for the patterns it learned."""
     generator = torch.Generator().manual_seed(seed)
     starts = rademacher(count, memory.dim, generator)
-    return binarise(relax(memory, starts, mode="sync", max_sweeps=max_sweeps).states)
+    return settled(memory, starts, max_sweeps)
 
 
 def learner(job: Job) -> Incremental | Gradient:
@@ -329,7 +333,7 @@ def summarise(arm: Arm, runs: list[dict], generator: torch.Generator) -> dict:
             "updates_mean": round(sum(fit["updates"] for fit in fits) / len(fits), 2),
             "updates_max": max(fit["updates"] for fit in fits),
             "loss_max": max(fit["loss"] for fit in fits),
-            "restarts": sum(fit.get("restarts", 0) for fit in fits),
+            "restarts": sum(fit["restarts"] for fit in fits),
         }
     return entry
 

@@ -403,8 +403,7 @@ class Plateau(pl.Callback):
     ``floor``, or the cap). A flat loss can be the optimiser's, not the objective's (E7: 7 of 20 plain fits read flat
     at loss 0.013-0.025, where a fresh Adam, whose first steps move every weight by about lr, reaches the floor in 50
     updates). One restart is a partial cure: at other lrs some E7 fits read flat again after it, and only a longer
-    run after the kick frees them. ``restarted`` counts the restarts spent; ``restart_losses`` holds the reading each
-    was spent at."""
+    run after the kick frees them. ``restarted`` counts the restarts spent."""
 
     UNITS = ("update", "epoch", "validation")
 
@@ -434,7 +433,6 @@ class Plateau(pl.Callback):
         self.window, self.tolerance, self.floor, self.unit, self.noise = window, tolerance, floor, unit, noise
         self.confirm, self.restarts = confirm, restarts
         self.restarted = 0  # restarts spent
-        self.restart_losses: list[float] = []  # the reading at each restart
         self.flats = 0  # consecutive flat readings up to the last one
         self.updates: list[float] = []  # every update's training loss (unit "update")
         self.steps: list[int] = []  # the update count at each reading
@@ -473,20 +471,19 @@ class Plateau(pl.Callback):
         self.losses.append(loss)
         self.flats = self.flats + 1 if loss > self.floor and self.flat() else 0
         if self.flats >= self.confirm and self.restarted < self.restarts:
-            self.restart(trainer, loss)
+            self.restart(trainer)
             return
         if loss <= self.floor or self.flats >= self.confirm:
             self.stalled = loss > self.floor and not self.fell()
             self.converged = not self.stalled
             trainer.should_stop = True
 
-    def restart(self, trainer, loss: float) -> None:
+    def restart(self, trainer) -> None:
         """Clear every optimiser's state (a fresh Adam from the next update on) instead of stopping on a flat
-        reading ``loss``; the count of flat readings starts again."""
+        reading; the count of flat readings starts again."""
         for optimiser in trainer.optimizers:
             optimiser.state.clear()
         self.restarted += 1
-        self.restart_losses.append(loss)
         self.flats = 0
 
     def fell(self) -> bool:
@@ -638,8 +635,8 @@ def fit_until_plateau(
     ``updates_per_epoch``: an epoch (the plateau's check) repeats the rows so that it holds at least this many batches
     (a small P would otherwise pay Lightning's per-epoch cost at every update).
     Returns {updates, epochs, converged, stalled, loss (the last epoch's mean training loss)} and, with ``restarts``,
-    ``restarts`` (spent) and ``restart_losses`` (the flat readings they were spent at); a cap reached before the
-    plateau reads not converged, a plateau at the start's loss stalled and not converged (:class:`Plateau`).
+    ``restarts`` (spent); a cap reached before the plateau reads not converged, a plateau at the start's loss stalled
+    and not converged (:class:`Plateau`).
     Runs in :func:`hebbdam.lit.loop.fit_plain` where :func:`~hebbdam.lit.loop.plain_loop_applies` (else
     Lightning)."""
     from .data import PatternDataModule
@@ -665,7 +662,7 @@ def fit_until_plateau(
         "converged": plateau.converged,
         "stalled": plateau.stalled,
         "loss": plateau.final,
-        **({"restarts": plateau.restarted, "restart_losses": plateau.restart_losses} if restarts else {}),
+        **({"restarts": plateau.restarted} if restarts else {}),
     }
 
 

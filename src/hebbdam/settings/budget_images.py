@@ -53,17 +53,13 @@ RULES = ("slot", "pseudo_inverse_slots", "prototype", "krotov_hopfield", "willsh
 BCPNN_REGISTRY = "bcpnn"  # the registry rule whose locality the BCPNN hidden units share (Bayesian-Hebbian)
 
 
-PAIRWISE = (
-    "willshaw",
-    BCPNN_REGISTRY,
-)  # rules that write a pairwise memory of the binarised images (no hidden units), each
-# the registry kind of its own name
+# rules that write a pairwise memory of the binarised images (no hidden units), each the registry kind of its own name
+PAIRWISE = ("willshaw", BCPNN_REGISTRY)
 
 
-MODULAR = (
-    BCPNN_REGISTRY,
-)  # pairwise rules that store the images' modular code: one hypercolumn of two units (on, off) per
-# pixel, 2D units (Lansner & Ekeberg 1989's binary units as BCPNN codes them)
+# pairwise rules that store the images' modular code: one hypercolumn of two units (on, off) per pixel, 2D units
+# (Lansner & Ekeberg 1989's binary units as BCPNN codes them)
+MODULAR = (BCPNN_REGISTRY,)
 
 
 BCPNN_HIDDEN = "bcpnn_hidden"  # K BCPNN hidden units (rules.bayesian_hidden), not a registry rule
