@@ -16,6 +16,7 @@ import yaml
 from hebbdam.config import ConfigError, load_params
 from hebbdam.experiments import continual as stage
 from hebbdam.figures import continual as figure
+from hebbdam.lit.continual import EpisodicConstraints
 from hebbdam.memory import Power
 
 from ..conftest import compose_file
@@ -37,6 +38,7 @@ TINY = [
     "~continual.arms.backprop_n4_replay",
     "~continual.arms.backprop_n2_agem",
     "~continual.arms.backprop_n4_agem",
+    "~continual.arms.backprop_n4_gem",
     "~continual.arms.backprop_n2_pseudo",
     "~continual.arms.backprop_n4_pseudo",
 ]
@@ -52,6 +54,16 @@ def test_the_buffer_of_a_task_holds_the_first_patterns_of_every_earlier_task():
     assert torch.equal(stage.buffer_rows(patterns, 2, 1), torch.cat([patterns[0, :1], patterns[1, :1]]))
     assert stage.buffer_rows(patterns, 2, 0).shape == (0, 2)
     assert stage.buffer_rows(patterns, 0, 4).shape == (0, 2)  # nothing earlier to replay
+
+
+def test_gem_keeps_one_episodic_memory_per_earlier_task_in_task_order():
+    arm = stage.Arm(
+        name="gem", memory="dense", rule="backprop", slots=8, separation=Power(3), rehearsal=2, method="gem"
+    )
+    patterns = stage.draw_tasks(settings(arm, tasks=4), 0).patterns
+    objective = stage.Gradient(arm, 48, settings(arm, tasks=4), seed=0).objective(stage.buffer_rows(patterns, 3, 2))
+    assert isinstance(objective, EpisodicConstraints)
+    assert [episode.tolist() for episode in objective.episodes] == [patterns[t, :2].tolist() for t in range(3)]
 
 
 def test_permuted_tasks_share_their_overlaps_and_split_tasks_do_not():
@@ -168,10 +180,12 @@ def test_the_stage_records_every_arm_with_intervals_and_the_figure_draws(tiny_ru
     metrics = {name: json.loads((out / name).read_text()) for name in figure.INPUTS}
     record = metrics["continual.json"]
     assert set(record["arms"]) == {
-        "hebb", "slot", "backprop_n2", "backprop_n3", "backprop_n3_replay", "backprop_n3_agem", "backprop_n3_ewc",
-        "backprop_n3_pseudo",
+        "hebb", "slot", "backprop_n2", "backprop_n3", "backprop_n3_replay", "backprop_n3_agem", "backprop_n3_gem",
+        "backprop_n3_ewc", "backprop_n3_pseudo",
     }  # fmt: skip
-    assert set(record["method_effects"]) == {"backprop_n3_agem", "backprop_n3_ewc", "backprop_n3_pseudo"}
+    assert set(record["method_effects"]) == {
+        "backprop_n3_agem", "backprop_n3_gem", "backprop_n3_ewc", "backprop_n3_pseudo"
+    }  # fmt: skip
     assert {e["without"] for e in record["method_effects"].values()} == {"backprop_n3"}
     assert set(record["rehearsal_effects"]) == {"backprop_n3_replay"}  # A-GEM's buffer is never replayed
     assert record["arms"]["hebb"]["locality"] == "local"
@@ -189,10 +203,10 @@ def test_the_stage_records_every_arm_with_intervals_and_the_figure_draws(tiny_ru
     assert set(record["vertex_effects"]) == {"backprop_n3_vs_backprop_n2"}  # the replay arm has one power only
     assert record["vertex_effects"]["backprop_n3_vs_backprop_n2"]["n_low"] == 2
     curves = metrics["continual_curves.json"]
-    assert len(curves) == 8 * 3  # per arm: task 1 after 1 and 2, task 2 after 2
+    assert len(curves) == 9 * 3  # per arm: task 1 after 1 and 2, task 2 after 2
     rows = figure.comparisons(metrics)
-    # rehearsal, beyond the buffer, A-GEM, EWC, pseudorehearsal, n2 → n3
-    assert [row["source"] for row in rows] == [figure.SOURCE] * 6
+    # rehearsal, beyond the buffer, A-GEM, GEM, EWC, pseudorehearsal, n2 → n3
+    assert [row["source"] for row in rows] == [figure.SOURCE] * 7
     assert figure.section(metrics)[0].startswith("| arm |")
     assert figure.draw(metrics) is not None
 
@@ -230,7 +244,8 @@ def edited(tmp_path, change) -> Path:
         (lambda s: s["arms"]["backprop_n3_pseudo"].update(rehearsal=0), "continual.arms.backprop_n3_pseudo.rehearsal"),
         (lambda s: s["arms"]["backprop_n3_ewc"].update(strength=0.0), "continual.arms.backprop_n3_ewc.strength"),
         (lambda s: s["arms"]["backprop_n3_ewc"].update(rehearsal=2), "continual.arms.backprop_n3_ewc.rehearsal"),
-        (lambda s: s["arms"]["backprop_n3"].update(method="gem"), "continual.arms.backprop_n3.method"),
+        (lambda s: s["arms"]["backprop_n3"].update(method="gom"), "continual.arms.backprop_n3.method"),
+        (lambda s: s["arms"]["backprop_n3_gem"].update(rehearsal=0), "continual.arms.backprop_n3_gem.rehearsal"),
         (lambda s: s["arms"]["hebb"].update(method="ewc", strength=1.0), "continual.arms.hebb.method"),
         (lambda s: s["arms"]["storkey"].update(lr=0.01), "continual.arms.storkey.lr"),
         (lambda s: s["arms"]["backprop_n3_ewc"].update(lr=0.0), "continual.arms.backprop_n3_ewc.lr"),

@@ -13,16 +13,17 @@ Arms (every memory a registry kind, every write a registry rule or the project's
 - ``slot`` writes into a DAM Ξ (kind ``dense``) with ``slots`` K rows: each task's patterns are appended; when the K
   rows are full the oldest are dropped (a memory that forgets only what no longer fits);
 - ``backprop``: a DAM Ξ (K, D) (``lit.backprop.MemoryMatrix``, start N(0, 0.1²)) trained task after task on the
-  denoising loss through unrolled recall (``lit.backprop.Denoising``), each task's fit a fresh Adam run to its
-  plateau (``lit.backprop.fit_until_plateau``: the epoch loss flat within ``tolerance`` over ``window`` updates, or
-  the last ``window`` updates' mean loss within ``noise`` standard errors of the ``window`` before, ``confirm``
-  readings in a row, or at most ``floor``; else the ``cap`` and ``converged`` false; a loss flat at its first
-  epoch's value is ``stalled``, not converged either). With ``rehearsal`` R > 0 the fit of task s also sees
-  a replay buffer: the first R patterns of every earlier task (naive rehearsal). ``method`` ``agem`` keeps that buffer
-  as A-GEM's episodic memory instead (never trained on: the task's gradient projected where it would raise the
-  buffer's loss), ``ewc`` adds elastic weight consolidation (``lit.continual``), ``pseudo`` replays R pseudo-items
-  per earlier task instead of stored patterns (pseudorehearsal, Robins 1995: :func:`pseudo_items`, the attractors the
-  memory reaches from random states before the task is learned): the methods McAlister et al. compare.
+  denoising loss through unrolled recall (``lit.backprop.Denoising``), each task's fit a fresh Adam run to its plateau
+  (``lit.backprop.fit_until_plateau``: the epoch loss flat within ``tolerance`` over ``window`` updates, or the last
+  ``window`` updates' mean loss within ``noise`` standard errors of the ``window`` before, ``confirm`` readings in a
+  row, or at most ``floor``; else the ``cap`` and ``converged`` false; a loss flat at its first epoch's value is
+  ``stalled``, not converged either). With ``rehearsal`` R > 0 the fit of task s also sees a replay buffer: the first R
+  patterns of every earlier task (naive rehearsal). ``method`` ``agem`` keeps that buffer as A-GEM's episodic memory
+  instead (never trained on: the task's gradient projected where it would raise the buffer's loss), ``gem`` as GEM's,
+  one episodic memory per earlier task (the gradient projected onto the cone that raises none of their losses), ``ewc``
+  adds elastic weight consolidation (``lit.continual``), ``pseudo`` replays R pseudo-items per earlier task instead of
+  stored patterns (pseudorehearsal, Robins 1995: :func:`pseudo_items`, the attractors the memory reaches from random
+  states before the task is learned): the methods McAlister et al. compare.
 
 Per arm, over ``seeds`` independent repetitions (each a job of ``parallel.map_fits``: the record is the same for any
 number of workers): the forgetting curves R[t, s] (s ≥ t) with 95% intervals (bootstrap over seeds), the average final
@@ -32,10 +33,10 @@ nothing forgets nothing), each with its interval; for backprop arms every fit's 
 ``stalled`` (``training.stalled`` counts them; they are among ``unconverged``). Each rehearsal arm is paired with the
 arm of the same memory without rehearsal: the gain in BWT (paired by seed) with its interval, what the gain is made of
 (the final recall of the replayed patterns, and the gain on the earlier tasks' patterns the buffer never replayed: a
-buffer that keeps only itself gains exactly its share R/P), and whether every fit of both converged. Each A-GEM and
-EWC arm is paired with the plain arm of the same memory (``method_effects``: the gains in BWT, A, L and task 1's
-final recall). Across the power n (McAlister et al. report transitions in the DAM's behaviour with n): per buffer
-size and method, the backprop arm of the highest n against the lowest, the change in BWT, A and L paired by seed.
+buffer that keeps only itself gains exactly its share R/P), and whether every fit of both converged. Each A-GEM, GEM,
+EWC and pseudorehearsal arm is paired with the plain arm of the same memory (``method_effects``: the gains in BWT, A, L
+and task 1's final recall). Across the power n (McAlister et al. report transitions in the DAM's behaviour with n): per
+buffer size and method, the backprop arm of the highest n against the lowest, the change in BWT, A and L paired by seed.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from ..config import Params
 from ..data.synthetic import flip_bits, rademacher
 from ..dynamics import relax
 from ..lit.backprop import BackpropModule, Denoising, MemoryMatrix, fit_until_plateau
-from ..lit.continual import ElasticAnchor, EpisodicProjection, diagonal_fisher, trained
+from ..lit.continual import ElasticAnchor, EpisodicConstraints, diagonal_fisher, trained
 from ..logs import say
 from ..memory import Memory, build
 from ..metrics import binarise, bootstrap_best, exact_recall
@@ -61,6 +62,7 @@ from ..settings.continual import (
     BACKPROP,
     BOOTSTRAP_SAMPLES,
     EWC,
+    GEM,
     INIT_STD,
     PLAIN,
     PSEUDO,
@@ -150,8 +152,9 @@ class Incremental:
 class Gradient:
     """A DAM Ξ (K, D) trained by backprop task after task; each task a fresh Adam fit to its plateau, on the task's
     rows and the replayed buffer (``plain``), on the task's rows with A-GEM's projection against the buffer
-    (``agem``), or on the task's rows with the elastic anchor of the tasks before (``ewc``; its Fisher information
-    summed over the tasks learned, each at its end: online EWC)."""
+    (``agem``) or GEM's against each earlier task's part of it (``gem``), or on the task's rows with the elastic
+    anchor of the tasks before (``ewc``; its Fisher information summed over the tasks learned, each at its end: online
+    EWC)."""
 
     def __init__(self, arm: Arm, dim: int, settings: Settings, seed: int):
         separation = separation_at(arm.separation, dim)
@@ -166,8 +169,10 @@ class Gradient:
         """The task's objective: the denoising loss, wrapped by the arm's method."""
         fit = self.settings.training
         denoising = Denoising(steps=fit.steps, flip=self.settings.flip, gain=fit.gain)
-        if self.arm.method == AGEM:
-            return EpisodicProjection(denoising, buffer)
+        if self.arm.method == AGEM:  # one constraint: the buffer whole
+            return EpisodicConstraints(denoising, [buffer], name=AGEM)
+        if self.arm.method == GEM:  # the buffer holds R rows per earlier task, in task order: one constraint each
+            return EpisodicConstraints(denoising, list(buffer.split(self.arm.rehearsal)), name=GEM)
         if self.arm.method == EWC:
             return ElasticAnchor(denoising, self.arm.strength, self.anchor, self.importance)
         return denoising
@@ -398,9 +403,10 @@ def paired_changes(pairs: list[tuple[dict, dict]], generator: torch.Generator, s
 
 
 def method_effects(settings: Settings, runs: dict[str, list[dict]], arms: dict, generator: torch.Generator) -> dict:
-    """Each A-GEM and EWC arm against the arm of the same memory trained plainly (no replay): the gain in BWT, in the
-    average final recall A, in the recall right after learning L (a method that stops learning forgets less) and in
-    the final recall of task 1, paired by seed, with intervals; ``converged``: every fit of both converged."""
+    """Each A-GEM, GEM, EWC and pseudorehearsal arm against the arm of the same memory trained plainly (no replay): the
+    gain in BWT, in the average final recall A, in the recall right after learning L (a method that stops learning
+    forgets less) and in the final recall of task 1, paired by seed, with intervals; ``converged``: every fit of both
+    converged."""
     effects = {}
     for arm in settings.arms:
         base = unprotected(settings, arm) if arm.rule == BACKPROP and arm.method != PLAIN else None

@@ -2,10 +2,10 @@
 against the number of tasks learned, one panel per arm (incremental Hebbian rules, one-shot slots, the DAM trained by
 backprop per power n with and without a replay buffer); the last panel: the average final recall and the backward
 transfer (BWT, negative = forgetting) per arm; forgetting (BWT) of the backprop DAM against the power n, per way of
-protecting the earlier tasks (none, a replay buffer, A-GEM's projection, EWC's anchor, pseudorehearsal) (McAlister,
-Robins & Szymanski 2025 report transitions with n, with no direction or number readable offline); what rehearsal
-keeps: the gain in BWT beside the gain on the patterns the buffer never replayed and the buffer's share R/P, against
-the published claim "rehearsal is effective" (> 0, shaded; a sign-only claim)."""
+protecting the earlier tasks (none, a replay buffer, A-GEM's projection, GEM's cone, EWC's anchor, pseudorehearsal)
+(McAlister, Robins & Szymanski 2025 report transitions with n, with no direction or number readable offline); what
+rehearsal keeps: the gain in BWT beside the gain on the patterns the buffer never replayed and the buffer's share R/P,
+against the published claim "rehearsal is effective" (> 0, shaded; a sign-only claim)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ CLAIM = "E7 · Continual learning: what a DAM trained by backprop forgets, with 
 # one line of caveats under it
 CAVEAT = (
     "Random ±1 pattern sets (permuted per task) at laptop D = 64, not McAlister et al.'s five permuted-MNIST tasks; "
-    "A-GEM, EWC and pseudorehearsal are run, GEM's quadratic program is not; the paper's results section was not "
+    "A-GEM, GEM, EWC and pseudorehearsal are run; the paper's results section was not "
     "readable offline, so its anchors are words (rehearsal is effective; transitions with n), not numbers."
 )
 INPUTS = ("continual.json", "continual_curves.json")
@@ -67,6 +67,8 @@ def _protection(entry: dict) -> tuple[str, int, float]:
 def _protection_label(method: str, rehearsal: int, strength: float) -> str:
     if method == "agem":
         return f"A-GEM, memory {rehearsal} per task"
+    if method == "gem":
+        return f"GEM, memory {rehearsal} per task"
     if method == "ewc":
         return f"EWC, λ = {strength:g}"
     if method == "pseudo":
@@ -75,7 +77,8 @@ def _protection_label(method: str, rehearsal: int, strength: float) -> str:
 
 
 def _vertex_panel(ax, record: dict) -> None:
-    """BWT of the backprop arms against n, one line per protection (none, replay, A-GEM, EWC, pseudorehearsal)."""
+    """BWT of the backprop arms against n, one line per protection (none, replay, A-GEM, GEM, EWC,
+    pseudorehearsal)."""
     arms = {
         name: entry
         for name, entry in record["arms"].items()
@@ -161,7 +164,7 @@ def draw(metrics: dict) -> plt.Figure:
 
 def comparisons(metrics: dict) -> list[dict]:
     """Per power n: rehearsal against no rehearsal (the BWT gain, paired by seed; a fit that did not reach its plateau
-    makes the row inconclusive), A-GEM, EWC and pseudorehearsal against plain training (the same), the gain on the
+    makes the row inconclusive), A-GEM, GEM, EWC and pseudorehearsal against plain training (the same), the gain on the
     patterns the buffer never replayed (not comparable: random patterns share nothing with the replayed ones, MNIST
     digits do), and per buffer size the change of BWT from the lowest to the highest n (not comparable: the paper's
     measure of its transitions with n was not readable offline)."""
@@ -214,11 +217,11 @@ def _signed_row(quantity: str, criterion: str, estimate: dict, claim: str, conve
     return cmp.row(quantity, criterion, estimate["value"], claim, SOURCE, verdict=verdict, interval=interval, **extra)
 
 
-METHOD_NAMES = {"agem": "A-GEM", "ewc": "EWC", "pseudo": "pseudorehearsal"}
+METHOD_NAMES = {"agem": "A-GEM", "gem": "GEM", "ewc": "EWC", "pseudo": "pseudorehearsal"}
 
 
 def _method_row(name: str, effect: dict, record: dict, tasks: str) -> dict:
-    """A-GEM, EWC or pseudorehearsal against plain training of the same memory: the BWT gain, with what learning it
+    """A-GEM, GEM, EWC or pseudorehearsal against plain training of the same memory: the BWT gain, with what learning it
     cost in the note."""
     claim, claim_note = ref.SEQUENTIAL_DAM_METHODS
     arm, learned, final = record["arms"][name], effect["learned_gain"], effect["final_gain"]

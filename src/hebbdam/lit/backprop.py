@@ -223,11 +223,19 @@ class Denoising:
 
     def loss(self, memory: Denoisable, batch: tuple[Tensor, ...], generator: torch.Generator) -> tuple[Tensor, dict]:
         clean = batch[0]
-        noisy = flip_bits(clean.cpu(), self.flip, generator).to(clean.device)
-        final = self.recall(memory, noisy)
+        final = self.recalled(memory, clean, generator)
         loss = (final - clean).pow(2).mean()
         overlap = (torch.sign(final.detach()) * clean).mean()
         return loss, {"overlap": overlap}
+
+    def row_losses(self, memory: Denoisable, clean: Tensor, generator: torch.Generator) -> Tensor:
+        """The loss of each row alone, (B, D) → (B,): every row is recalled independently of the others, so the loss
+        of any set of rows is the mean of theirs (one forward pass serves several losses)."""
+        return (self.recalled(memory, clean, generator) - clean).pow(2).mean(-1)
+
+    def recalled(self, memory: Denoisable, clean: Tensor, generator: torch.Generator) -> Tensor:
+        """Where :meth:`recall` takes ``clean`` (B, D) with ``flip`` of each row's bits flipped: (B, D)."""
+        return self.recall(memory, flip_bits(clean.cpu(), self.flip, generator).to(clean.device))
 
 
 class SparseCompletion:

@@ -3,16 +3,22 @@
 - :class:`ElasticAnchor`: elastic weight consolidation (Kirkpatrick et al. 2017), online form: the task's loss plus
   ½λ Σ_i F_i (θ_i − θ*_i)², θ* the parameters after the previous task and F the sum over the previous tasks of the
   diagonal Fisher information of the recall (:func:`diagonal_fisher`, each task's at its own end);
-- :class:`EpisodicProjection`: averaged gradient episodic memory, A-GEM (Chaudhry et al. 2019): the task's gradient g
-  is kept where it does not raise the loss on an episodic memory of earlier patterns (g·r ≥ 0, r that memory's
-  gradient), else projected onto the plane orthogonal to r, g̃ = g − (g·r / r·r) r.
+- :class:`EpisodicConstraints`: gradient episodic memory: GEM (Lopez-Paz & Ranzato 2017), one episodic memory per
+  earlier task k with its gradient g_k; where the task's gradient g conflicts with any (g·g_k < 0) it is replaced by
+  its projection onto the cone {z : z·g_k ≥ 0 for every k}, g̃ = g + Σ_k v_k g_k, v the solution of the dual
+  quadratic program (:func:`cone_weights`, solved exactly: at most a handful of constraints); A-GEM (Chaudhry et al.
+  2019), the same with one episodic memory, the earlier tasks' buffer whole: g̃ = g − (g·r / r·r) r where g·r < 0.
 
-Both are nonlocal: a synapse's update reads every other synapse's gradient (the projection) or a per-synapse
-importance computed by backprop (the anchor). Each wraps any objective with ``loss(memory, batch, generator)``.
+All are nonlocal: a synapse's update reads every other synapse's gradient (the projection) or a per-synapse
+importance computed by backprop (the anchor). Each wraps an objective with ``loss(memory, batch, generator)`` (the
+episodic one also with ``row_losses``).
 """
 
 from __future__ import annotations
 
+from itertools import combinations
+
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -68,28 +74,73 @@ class ElasticAnchor:
         return loss + 0.5 * self.strength * penalty, {**logs, "penalty": penalty.detach()}
 
 
-class EpisodicProjection:
-    """A-GEM: the task's loss, its gradient projected where it conflicts with the ``episodic`` memory's (M, D) (None
-    or empty: the plain loss). The returned loss has the task loss's value and the projected gradient:
-    L − c (L_ep − sg(L_ep)) with c = min(0, g·r) / r·r, so an optimiser stepping on it steps along g̃."""
+def cone_weights(gram: Tensor, dots: Tensor) -> Tensor:
+    """GEM's dual program, solved exactly: v ≥ 0 minimising ½ vᵀ A v + bᵀ v, with ``gram`` A = G Gᵀ (k, k) and
+    ``dots`` b = G g (k,), G (k, n) the episodic gradients and g the task's; then g̃ = g + Gᵀ v is the point of the
+    cone {z : G z ≥ 0} nearest g. Active sets S are tried, smallest first and the violated constraints' (b_i < 0)
+    first among them: v_S solves A_SS v_S = −b_S, and the first set whose v_S ≥ 0 and (A v + b)_i ≥ 0 off S (the KKT
+    conditions, which hold for one set only) is the answer; in float64 NumPy (k × k systems), A with a ridge of
+    10⁻⁹ of its mean diagonal (linearly dependent gradients), the set with the smallest violation kept where rounding
+    leaves none exact. Returns v (k,) float64."""
+    size = len(dots)
+    a, b = gram.detach().double().cpu().numpy(), dots.detach().double().cpu().numpy()
+    a = a + (1e-9 * float(np.trace(a)) / size or 1e-30) * np.eye(size)
+    tolerance = 1e-12 * float(np.abs(b).max() + np.abs(a).max())
+    sets = sorted(
+        (list(s) for count in range(1, size + 1) for s in combinations(range(size), count)),
+        key=lambda chosen: (len(chosen), not all(b[i] < 0 for i in chosen)),
+    )
+    best, best_violation = np.zeros(size), float(max(0.0, -b.min()))  # S empty: v = 0, A v + b = b
+    for chosen in sets:
+        v = np.zeros(size)
+        v[chosen] = np.linalg.solve(a[np.ix_(chosen, chosen)], -b[chosen])
+        slack = a @ v + b
+        slack[chosen] = 0.0  # the active constraints hold with equality
+        violation = max(0.0, -v.min(), -slack.min())
+        if violation < best_violation:
+            best, best_violation = v, violation
+        if violation <= tolerance:
+            break
+    return torch.from_numpy(best)
 
-    name = "agem"
 
-    def __init__(self, objective, episodic: Tensor | None):
-        self.objective, self.episodic = objective, episodic
+class EpisodicConstraints:
+    """Gradient episodic memory: the task's loss L, its gradient g replaced, where it raises the loss of any of the
+    ``episodes`` (one (M_k, D) memory each; none: the plain loss), by the nearest gradient that raises none,
+    g̃ = g + Σ_k v_k g_k (:func:`cone_weights`). GEM (Lopez-Paz & Ranzato 2017) keeps one episode per earlier task;
+    A-GEM (Chaudhry et al. 2019) one episode, the whole buffer, so that g̃ = g − (g·r / r·r) r where g·r < 0.
+    ``objective`` needs ``row_losses`` (rows recalled independently): the task's batch and every episode go through
+    one forward pass and one batched backward pass (their gradients the rows of a Jacobian), and the returned scalar
+    has L's value and gradient g̃ (:func:`stepping_along`: the optimiser's backward pass recomputes nothing)."""
+
+    def __init__(self, objective, episodes: list[Tensor], name: str = "gem"):
+        self.objective, self.name = objective, name
+        self.episodes = [episode for episode in episodes if episode.shape[0]]
 
     def loss(self, memory: nn.Module, batch: tuple[Tensor, ...], generator: torch.Generator) -> tuple[Tensor, dict]:
-        loss, logs = self.objective.loss(memory, batch, generator)
-        if self.episodic is None or self.episodic.shape[0] == 0:
-            return loss, logs
-        reference, _ = self.objective.loss(memory, (self.episodic.to(batch[0].device),), generator)
+        if not self.episodes:
+            return self.objective.loss(memory, batch, generator)
+        task = batch[0]
+        rows = torch.cat([task, *(episode.to(task.device) for episode in self.episodes)])
+        sizes = [task.shape[0], *(episode.shape[0] for episode in self.episodes)]
+        losses = torch.stack([part.mean() for part in self.objective.row_losses(memory, rows, generator).split(sizes)])
         parameters = trained(memory)
-        task = torch.autograd.grad(loss, parameters, retain_graph=True)
-        episodic = torch.autograd.grad(reference, parameters, retain_graph=True)
-        dot = torch.stack([(g * r).sum() for g, r in zip(task, episodic, strict=True)]).sum()
-        norm = torch.stack([r.square().sum() for r in episodic]).sum()
-        conflict = bool(dot < 0) and bool(norm > 0)
-        if not conflict:
-            return loss, {**logs, "projected": 0.0}
-        factor = (dot / norm).detach()
-        return loss - factor * (reference - reference.detach()), {**logs, "projected": 1.0}
+        jacobian = torch.autograd.grad(
+            losses, parameters, grad_outputs=torch.eye(len(sizes), dtype=losses.dtype), is_grads_batched=True
+        )
+        gradients = torch.cat([part.reshape(len(sizes), -1) for part in jacobian], dim=1)  # (1 + k, n)
+        own, episodic = gradients[0], gradients[1:]
+        dots = episodic @ own
+        if bool((dots >= 0).all()):
+            return stepping_along(losses[0], parameters, own), {"projected": 0.0}
+        weights = cone_weights(episodic @ episodic.T, dots).to(own.dtype)
+        return stepping_along(losses[0], parameters, own + weights @ episodic), {"projected": 1.0}
+
+
+def stepping_along(loss: Tensor, parameters: list[nn.Parameter], direction: Tensor) -> Tensor:
+    """A scalar with ``loss``'s value whose gradient over ``parameters`` is ``direction`` (n,), the parameters'
+    gradients flattened and concatenated in order: L + (θ·d − sg(θ·d)), linear in θ, so its backward pass reads d and
+    recomputes nothing."""
+    pieces = direction.split([parameter.numel() for parameter in parameters])
+    linear = torch.stack([(p * d.view_as(p)).sum() for p, d in zip(parameters, pieces, strict=True)]).sum()
+    return loss.detach() + (linear - linear.detach())  # x − x is exactly 0: the value is the loss's, bit for bit

@@ -32,8 +32,9 @@ KINDS = ("hopfield", "dense")  # the registry kinds this stage fills
 BACKPROP = "backprop"  # the rule name of the arms trained by gradient descent (BackpropModule, not a registry rule)
 LAYOUTS = ("split", "permuted")
 # how a backprop arm protects the earlier tasks (lit.continual; pseudo: experiments.continual.pseudo_items)
-PLAIN, AGEM, EWC, PSEUDO = "plain", "agem", "ewc", "pseudo"
-METHODS = (PLAIN, AGEM, EWC, PSEUDO)
+PLAIN, AGEM, GEM, EWC, PSEUDO = "plain", "agem", "gem", "ewc", "pseudo"
+METHODS = (PLAIN, AGEM, GEM, EWC, PSEUDO)
+EPISODIC = (AGEM, GEM)  # the methods whose buffer is an episodic memory, never trained on
 NONNEG = number("a number in [0, ∞)", lambda v: 0 <= v < float("inf"))
 BOOTSTRAP_SAMPLES = 500
 INIT_STD = 0.1  # the start of a backprop memory Ξ: N(0, INIT_STD²), as E8a's random start
@@ -67,7 +68,8 @@ class Arm:
     """A memory kind filled task after task by a registry rule (``hyper`` its hyper-parameters) or by backprop;
     ``slots`` K of a dense memory; ``separation`` its F; backprop only: ``method`` ``plain`` (``rehearsal`` R: the
     first R patterns of each earlier task replayed beside the task's), ``agem`` (those R per earlier task are A-GEM's
-    episodic memory, never trained on), ``ewc`` (elastic weight consolidation of strength ``strength``) or ``pseudo``
+    episodic memory, never trained on), ``gem`` (those R of each earlier task are that task's episodic memory, one
+    constraint each), ``ewc`` (elastic weight consolidation of strength ``strength``) or ``pseudo``
     (pseudorehearsal: R pseudo-items per earlier task, the attractors the memory itself reaches from random states,
     replayed beside the task's; no stored pattern is kept); ``lr`` its own Adam learning rate (the ``training``
     section's where unset)."""
@@ -84,15 +86,15 @@ class Arm:
     lr: float | None = setting(optional(POSITIVE), None)
 
     def checked(self, section: Params) -> Arm:
-        """A dense memory needs K slots; only backprop replays or protects; A-GEM needs an episodic memory (R ≥ 1),
-        EWC a strength > 0 and no replay; a registry rule must write the memory kind."""
+        """A dense memory needs K slots; only backprop replays or protects; A-GEM and GEM need an episodic memory
+        (R ≥ 1), EWC a strength > 0 and no replay; a registry rule must write the memory kind."""
         if self.memory == "dense" and self.slots is None:
             raise ConfigError(section.key("slots"), "K slots (a positive integer) for a dense memory", None)
         if self.rule == BACKPROP:
             if self.memory != "dense":
                 raise ConfigError(section.key("memory"), f"dense for rule {BACKPROP}", self.memory)
-            if self.method == AGEM and not self.rehearsal:
-                raise ConfigError(section.key("rehearsal"), f"≥ 1 (the episodic memory of method {AGEM})", 0)
+            if self.method in EPISODIC and not self.rehearsal:
+                raise ConfigError(section.key("rehearsal"), f"≥ 1 (the episodic memory of method {self.method})", 0)
             if self.method == PSEUDO and not self.rehearsal:
                 raise ConfigError(section.key("rehearsal"), f"≥ 1 (the pseudo-items per task of method {PSEUDO})", 0)
             if self.method == EWC and not self.strength > 0:
