@@ -110,6 +110,26 @@ def test_cone_weights_project_onto_the_orthant_when_the_constraints_are_the_axes
     torch.testing.assert_close(weights, torch.tensor([1.0, 2.0, 0.0], dtype=torch.float64))
 
 
+@pytest.mark.parametrize(
+    "row_scales",
+    [(1.0, 1.0, 1.0), (1e6, 1e6, 1e6), (1e-6, 1e-6, 1e-6), (1.0, 1e-3, 1e-6), (1e7, 1.0, 1e-4), (1.0, 0.0, 1.0)],
+)
+def test_cone_weights_give_the_nearest_point_of_the_cone_whatever_the_gradients_sizes(row_scales):
+    # against an independent solver: the dual as non-negative least squares, min_v≥0 ‖Gᵀv + g‖
+    from scipy.optimize import nnls
+
+    generator = torch.Generator().manual_seed(7)
+    for _ in range(20):
+        rows = torch.randn(3, 40, generator=generator, dtype=torch.float64) * torch.tensor(row_scales)[:, None]
+        g = torch.randn(40, generator=generator, dtype=torch.float64)
+        g = g - 1.5 * rows.sum(0) / rows.norm(dim=1).clamp_min(1e-300).sum()  # against the rows: constraints bind
+        projected = g + rows.T @ cone_weights(rows @ rows.T, rows @ g)
+        reference = g + rows.T @ torch.from_numpy(nnls(rows.T.numpy(), -g.numpy())[0])
+        assert float((projected - reference).norm()) <= 1e-6 * float(g.norm())
+        sizes = rows.norm(dim=1).clamp_min(1e-300)
+        assert float(((rows @ projected) / sizes).min()) >= -1e-6 * float(g.norm())  # every constraint held
+
+
 def gem_gradients(seed: int, tasks: int):
     """The GEM gradient with ``tasks`` earlier tasks of 2 patterns each, the task's g and the episodes' G."""
     return joint_gradients(seed, list(memory_and_data(seed)[2][: 2 * tasks].split(2)), "gem")

@@ -77,20 +77,25 @@ class ElasticAnchor:
 def cone_weights(gram: Tensor, dots: Tensor) -> Tensor:
     """GEM's dual program, solved exactly: v ≥ 0 minimising ½ vᵀ A v + bᵀ v, with ``gram`` A = G Gᵀ (k, k) and
     ``dots`` b = G g (k,), G (k, n) the episodic gradients and g the task's; then g̃ = g + Gᵀ v is the point of the
-    cone {z : G z ≥ 0} nearest g. Active sets S are tried, smallest first and the violated constraints' (b_i < 0)
-    first among them: v_S solves A_SS v_S = −b_S, and the first set whose v_S ≥ 0 and (A v + b)_i ≥ 0 off S (the KKT
-    conditions, which hold for one set only) is the answer; in float64 NumPy (k × k systems), A with a ridge of
-    10⁻⁹ of its mean diagonal (linearly dependent gradients), the set with the smallest violation kept where rounding
-    leaves none exact. Returns v (k,) float64."""
+    cone {z : G z ≥ 0} nearest g. Solved in the rows' own units (A' = A / ddᵀ, b' = b / d, v' = v d with d the
+    norms √A_ii: a constraint counts the same whatever its gradient's size) in float64 NumPy, A' with a ridge of 10⁻⁹
+    (linearly dependent gradients). Active sets S are tried, smallest first and the violated constraints' (b_i < 0)
+    first among them: v'_S solves A'_SS v'_S = −b'_S, and the first set whose v'_S ≥ 0 and (A' v' + b')_i ≥ 0 off S
+    (the KKT conditions) is the answer, the set with the smallest violation kept where rounding leaves none exact.
+    Returns v (k,) float64, on the CPU."""
     size = len(dots)
     a, b = gram.detach().double().cpu().numpy(), dots.detach().double().cpu().numpy()
-    a = a + (1e-9 * float(np.trace(a)) / size or 1e-30) * np.eye(size)
-    tolerance = 1e-12 * float(np.abs(b).max() + np.abs(a).max())
+    if b.min() >= 0:
+        return torch.zeros(size, dtype=torch.float64)  # g is in the cone already
+    norms = np.sqrt(np.clip(np.diag(a), 0.0, None))
+    norms[norms == 0] = 1.0  # a zero gradient constrains nothing (its b is 0)
+    a, b = a / np.outer(norms, norms) + 1e-9 * np.eye(size), b / norms
+    tolerance = 1e-12 * (1.0 + float(np.abs(b).max()))
     sets = sorted(
         (list(s) for count in range(1, size + 1) for s in combinations(range(size), count)),
         key=lambda chosen: (len(chosen), not all(b[i] < 0 for i in chosen)),
     )
-    best, best_violation = np.zeros(size), float(max(0.0, -b.min()))  # S empty: v = 0, A v + b = b
+    best, best_violation = np.zeros(size), float(-b.min())  # S empty: v = 0, A v + b = b
     for chosen in sets:
         v = np.zeros(size)
         v[chosen] = np.linalg.solve(a[np.ix_(chosen, chosen)], -b[chosen])
@@ -101,7 +106,7 @@ def cone_weights(gram: Tensor, dots: Tensor) -> Tensor:
             best, best_violation = v, violation
         if violation <= tolerance:
             break
-    return torch.from_numpy(best)
+    return torch.from_numpy(best / norms)
 
 
 class EpisodicConstraints:
@@ -126,14 +131,17 @@ class EpisodicConstraints:
         losses = torch.stack([part.mean() for part in self.objective.row_losses(memory, rows, generator).split(sizes)])
         parameters = trained(memory)
         jacobian = torch.autograd.grad(
-            losses, parameters, grad_outputs=torch.eye(len(sizes), dtype=losses.dtype), is_grads_batched=True
+            losses,
+            parameters,
+            grad_outputs=torch.eye(len(sizes), dtype=losses.dtype, device=losses.device),
+            is_grads_batched=True,
         )
         gradients = torch.cat([part.reshape(len(sizes), -1) for part in jacobian], dim=1)  # (1 + k, n)
         own, episodic = gradients[0], gradients[1:]
         dots = episodic @ own
         if bool((dots >= 0).all()):
             return stepping_along(losses[0], parameters, own), {"projected": 0.0}
-        weights = cone_weights(episodic @ episodic.T, dots).to(own.dtype)
+        weights = cone_weights(episodic @ episodic.T, dots).to(own)
         return stepping_along(losses[0], parameters, own + weights @ episodic), {"projected": 1.0}
 
 
