@@ -1,6 +1,7 @@
-"""One experiment, its sizes in one place: conf/experiment/<x>.yaml holds the laptop sizes and merges
-conf/experiment/<x>/<profile>.yaml (the ci and paper sizes) through the defaults entry
-``optional <x>@_here_: ${profile}``; the profile files hold no experiment's sizes.
+"""One experiment, one config file: conf/experiment/<x>.yaml holds the laptop sizes and, in its ``profiles:`` block,
+the ci and paper sizes, which Hydra reads as the configs experiment/<x>/<profile> (src/hydra_plugins/hebbdam_profiles)
+and merges through the defaults entry ``optional <x>@_here_: ${profile}``; the profile files hold no experiment's
+sizes.
 
 The laptop composition is pinned by params.yaml (tests/test_config.py), the paper one by reports/paper/params.yaml
 (tests/test_paper_pipeline.py); the ci one, which the regression gate's baseline was computed at, is pinned here.
@@ -32,16 +33,31 @@ def test_every_experiment_merges_its_profile_sizes_from_its_own_folder():
         )
 
 
-def test_size_files_are_named_after_profiles_and_beside_their_experiment():
-    """A file conf/experiment/<x>/<p>.yaml with <p> no profile, or <x> no experiment, would never be composed."""
-    folders = [path for path in (CONF / "experiment").iterdir() if path.is_dir()]
-    assert folders, "no per-experiment size folders under conf/experiment/"
-    for folder in folders:
-        assert folder.name in EXPERIMENTS, f"{folder}: no conf/experiment/{folder.name}.yaml merges it"
-        for path in folder.iterdir():
-            assert path.suffix == ".yaml" and path.stem in PROFILES, (
-                f"{path}: not a profile's sizes (profiles: {', '.join(PROFILES)})"
-            )
+def blocks(name: str) -> dict:
+    """The ``profiles:`` block of conf/experiment/<name>.yaml ({} without one)."""
+    return yaml.safe_load((CONF / "experiment" / f"{name}.yaml").read_text(encoding="utf-8")).get("profiles") or {}
+
+
+def test_sizes_live_in_the_experiment_file_under_profile_names():
+    """A block named after no profile would never be merged (`optional`), and a folder conf/experiment/<x>/ would be
+    a second place for the sizes (the plugin serves the block under that name: a file there would shadow it)."""
+    assert not [path for path in (CONF / "experiment").iterdir() if path.is_dir()], "sizes belong in the file's block"
+    sized = [name for name in EXPERIMENTS if blocks(name)]
+    assert sized, "no experiment file has a profiles: block"
+    for name in sized:
+        assert set(blocks(name)) <= set(PROFILES) - {"laptop"}, (
+            f"conf/experiment/{name}.yaml: profiles: {sorted(blocks(name))}, not among {PROFILES} less laptop"
+        )
+
+
+def test_a_block_key_is_overridden_whatever_the_order_and_the_block_leaves_the_composition():
+    """The block merges like a file: a key it sets is still a plain value that an override reaches, before or after
+    the profile is chosen, and the block itself is never a key of params.yaml."""
+    for overrides in (["profile=ci", "continual.training.cap=77"], ["continual.training.cap=77", "profile=ci"]):
+        composed = yaml.safe_load(compose(overrides, config_dir=CONF, selection=False))
+        assert composed["continual"]["training"]["cap"] == 77
+        assert composed["continual"]["seeds"] == blocks("continual")["ci"]["seeds"]  # the rest of the block merged
+        assert not [key for key in leaves(composed) if ".profiles." in f".{key}"], "a block reached the composition"
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -74,13 +90,13 @@ def test_ci_composition_is_the_committed_expectation():
     )
 
 
-def test_profiles_differ_only_where_their_size_files_say():
-    """The ci and paper compositions differ from the laptop one in the experiments that have a size file for that
-    profile, and nowhere else (beside the profile's own name and the paper's group overrides)."""
+def test_profiles_differ_only_where_their_blocks_say():
+    """The ci and paper compositions differ from the laptop one in the experiments whose block names that profile,
+    and nowhere else (beside the profile's own name and the paper's group overrides)."""
     laptop = yaml.safe_load(compose([], config_dir=CONF, selection=False))
     for profile in ("ci", "paper"):
         other = yaml.safe_load(compose([f"profile={profile}"], config_dir=CONF, selection=False))
-        sized = {name for name in EXPERIMENTS if (CONF / "experiment" / name / f"{profile}.yaml").is_file()}
+        sized = {name for name in EXPERIMENTS if profile in blocks(name)}
         sections = {"budget_images": ("budget", "images")}  # experiment@budget.images
         for name in EXPERIMENTS:
             path = sections.get(name, (name,))

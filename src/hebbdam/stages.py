@@ -9,8 +9,8 @@ The data and summary stages are declared below; each experiment declares its own
 (``STAGES`` in ``hebbdam.settings.<name>``, :class:`~hebbdam.stage_spec.Stage` with a ``position``), and
 :func:`experiment_stages` collects them, so adding an experiment edits no shared table: its settings module (schema
 and stage), its module under ``experiments/`` (a ``main(args)``), its figure module under ``figures/``, its test, and
-its config ``conf/experiment/<name>.yaml`` (its ci and paper sizes beside it in ``conf/experiment/<name>/``, one
-defaults line in ``conf/config.yaml``). Then ``make stages`` rewrites dvc.yaml and params.yaml.
+its config ``conf/experiment/<name>.yaml`` (its ci and paper sizes in its ``profiles:`` block; one defaults line
+in ``conf/config.yaml``). Then ``make stages`` rewrites dvc.yaml and params.yaml.
 """
 
 from __future__ import annotations
