@@ -9,10 +9,15 @@ The laptop composition is pinned by params.yaml (tests/test_config.py), the pape
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 import yaml
+from omegaconf import OmegaConf
 
 from hebbdam.composition import compose
+from hebbdam.errors import HebbdamError
 
 from .conftest import REPO_ROOT
 
@@ -23,8 +28,8 @@ CI_EXPECTED = REPO_ROOT / "tests" / "fixtures" / "compose" / "ci.yaml"
 REGENERATE = f"hebbdam compose --reset && hebbdam compose profile=ci --out {CI_EXPECTED.relative_to(REPO_ROOT)}"
 
 
-def test_every_experiment_merges_its_profile_sizes_from_its_own_folder():
-    """Without the entry (or with a misspelt group), the folder's sizes would be silently ignored: `optional`."""
+def test_every_experiment_merges_its_profile_sizes_from_its_own_block():
+    """Without the entry (or with a misspelt group), the block would be silently ignored: `optional`."""
     for name in EXPERIMENTS:
         defaults = yaml.safe_load((CONF / "experiment" / f"{name}.yaml").read_text(encoding="utf-8"))["defaults"]
         assert defaults[0] == "_self_", f"conf/experiment/{name}.yaml: the profile sizes must merge after its own"
@@ -58,6 +63,62 @@ def test_a_block_key_is_overridden_whatever_the_order_and_the_block_leaves_the_c
         assert composed["continual"]["training"]["cap"] == 77
         assert composed["continual"]["seeds"] == blocks("continual")["ci"]["seeds"]  # the rest of the block merged
         assert not [key for key in leaves(composed) if ".profiles." in f".{key}"], "a block reached the composition"
+
+
+def conf_copy(tmp_path, marker: bool = True):
+    """A copy of conf/ under ``tmp_path`` (without its kept selection), with or without conf/.profile-blocks."""
+    folder = tmp_path / "conf"
+    shutil.copytree(CONF, folder, ignore=shutil.ignore_patterns("selection"))
+    if not marker:
+        (folder / ".profile-blocks").unlink()
+    return folder
+
+
+def test_without_the_source_the_blocks_are_refused_by_name_and_other_folders_are_plain_hydra(tmp_path):
+    """conf/ without its marker is read by Hydra's own file source (as any other app's folder is): the blocks reach
+    the composition as keys, and the params check says why in one line instead of composing laptop sizes as ci."""
+    folder = conf_copy(tmp_path, marker=False)
+    with pytest.raises(HebbdamError, match=r"profiles.*block reached the composition.*hebbdam_profiles"):
+        compose(["profile=ci"], config_dir=folder, selection=False)
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    with initialize_config_dir(str(folder), version_base=None):
+        plain = hydra_compose(config_name="config", overrides=["profile=ci", "checked=null"])
+    assert OmegaConf.to_container(plain.continual.profiles.ci)["seeds"] == blocks("continual")["ci"]["seeds"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("  cii: {seeds: 3}", r"continual\.yaml: `profiles: cii:` names no profile"),
+        ("  ci: 3", r"continual\.yaml: `profiles: ci:` must map keys to sizes, not 3"),
+        ("  ci: {seeds: [2}", r"continual\.yaml"),
+    ],
+)
+def test_a_bad_block_entry_is_one_line_naming_the_file(tmp_path, entry, message):
+    """A misnamed entry would be skipped silently by `optional`, a scalar one crashed inside Hydra, a YAML error
+    named no file (review, session 16)."""
+    folder = conf_copy(tmp_path)
+    path = folder / "experiment" / "continual.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[: text.index("\nprofiles:")] + f"\nprofiles:\n{entry}\n", encoding="utf-8")
+    with pytest.raises(HebbdamError, match=message):
+        compose(["profile=ci"], config_dir=folder, selection=False)
+
+
+def test_an_edited_file_is_read_again_even_where_its_time_and_size_are_kept(tmp_path):
+    """The source reads each file once per version: a copy that keeps the old mtime (cp -p) and the size must still
+    be read again."""
+    folder = conf_copy(tmp_path)
+    path = folder / "experiment" / "continual.yaml"
+    assert "    training: {cap: 300," in path.read_text(encoding="utf-8")
+    before = yaml.safe_load(compose(["profile=ci"], config_dir=folder, selection=False))["continual"]["training"]
+    status = os.stat(path)
+    path.write_text(path.read_text(encoding="utf-8").replace("{cap: 300,", "{cap: 900,"), encoding="utf-8")
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns))
+    after = yaml.safe_load(compose(["profile=ci"], config_dir=folder, selection=False))["continual"]["training"]
+    assert (before["cap"], after["cap"]) == (300, 900)
 
 
 @pytest.mark.parametrize("profile", PROFILES)

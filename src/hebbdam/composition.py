@@ -48,7 +48,8 @@ def compose(
             cfg = hydra_compose(config_name=config_name, overrides=list(overrides))
         OmegaConf.resolve(cfg)
     except (HydraException, OmegaConfBaseException, yaml.YAMLError) as err:
-        lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+        cause = err if str(err).strip() or err.__cause__ is None else err.__cause__  # Hydra may wrap with no text
+        lines = [line.strip() for line in str(cause).strip().splitlines() if line.strip()] or [type(cause).__name__]
         if "resolving interpolation" in lines[0]:  # our own check (hebbdam.validation): its one line is the message
             lines = [lines[0].split("resolving interpolation: ", 1)[1]]
         detail = " ".join(lines)

@@ -26,6 +26,7 @@ from .stages import EXPERIMENTS
 MARKER = "checked"  # the key conf/config.yaml sets to ${hebbdam_check:}; params.yaml says `checked: true`
 TOP_LEVEL = ("logger", "trainer", "rule", "data", "engine", "seed", "profile", MARKER)
 PROFILES = ("laptop", "ci", "paper")
+PROFILE_BLOCK = "profiles"  # the block of ci and paper sizes in conf/experiment/<x>.yaml (hydra_plugins/…)
 WANDB_MODES = ("offline", "online", "disabled")
 
 
@@ -134,6 +135,13 @@ def check(data: dict, complete: bool = False) -> None:
     for key in data:
         if key not in known_roots:
             raise HebbdamError(f"params key '{key}': unknown section (valid: {', '.join(sorted(known_roots))})")
+    block = next((leaf for leaf in _leaves(data) if f".{PROFILE_BLOCK}." in f".{leaf}"), None)
+    if block is not None:
+        raise HebbdamError(
+            f"params key '{block}': an experiment's `{PROFILE_BLOCK}:` block reached the composition: Hydra read conf/ "
+            "without hebbdam's config source (src/hydra_plugins/hebbdam_profiles, asked for by conf/.profile-blocks; "
+            "is hebbdam installed in this environment?)"
+        )
 
     def present(section: str) -> bool:
         return complete or section in data

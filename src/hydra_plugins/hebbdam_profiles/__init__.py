@@ -9,14 +9,16 @@ through this config source, which serves
 so every key is still a plain YAML value that any override (``-S x.y=…``), selection or ``dvc params diff`` reaches,
 whatever the profile; the merge is Hydra's own. Hydra imports every module under ``hydra_plugins`` when it starts
 (DVC's composition for ``dvc exp run`` included), and :class:`ProfileBlocks` then swaps the primary config folder's
-``file://`` source for this one wherever that folder has a ``profile`` group (hebbdam's ``conf/``); any other folder
-is read as Hydra reads it.
+``file://`` source for this one wherever that folder holds the file ``.profile-blocks`` (hebbdam's ``conf/``); any
+other folder is read as Hydra reads it. A block entry named after no option of the ``profile`` group, or not a
+mapping, is refused with a line naming the file.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import io
 import os
 from typing import Any
 
@@ -28,24 +30,30 @@ from hydra.plugins.search_path_plugin import SearchPathPlugin
 from omegaconf import OmegaConf
 from omegaconf._utils import get_yaml_loader
 
-BLOCK = "profiles"  # the key of an experiment file that holds the other profiles' sizes
+from hebbdam.validation import PROFILE_BLOCK
+
+BLOCK = PROFILE_BLOCK  # the key of an experiment file that holds the other profiles' sizes
 GROUP = "experiment"  # the group whose files may hold it
 SCHEME = "hebbdam-profiles"
+MARKER = ".profile-blocks"  # the file that asks for this source in a config folder
 
 
 @functools.lru_cache(maxsize=256)
-def document(path: str, modified: int, size: int) -> tuple[str, Any]:
+def document(path: str, modified: int, changed: int, size: int) -> tuple[str, Any]:
     """The text of the YAML file ``path`` and its document as OmegaConf's loader reads it (plain containers), read
-    once per version of the file (``modified``, ``size``): Hydra asks after a file many times per composition."""
+        once per version of the file (``modified``, ``changed``: its mtime and ctime in ns, ``size``; ctime cannot be set
+    back, as a copy that keeps the mtime does): Hydra asks after a file many times per composition."""
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
-    return text, yaml.load(text, Loader=get_yaml_loader())
+    stream = io.StringIO(text)
+    stream.name = path  # YAML's errors name the file, as Hydra's file source's do
+    return text, yaml.load(stream, Loader=get_yaml_loader())
 
 
 def read(path: str) -> tuple[str, Any]:
     """:func:`document` of ``path`` as it is now: (text, a copy of its document, free to change)."""
     status = os.stat(path)
-    text, parsed = document(path, status.st_mtime_ns, status.st_size)
+    text, parsed = document(path, status.st_mtime_ns, status.st_ctime_ns, status.st_size)
     return text, copy.deepcopy(parsed)
 
 
@@ -67,13 +75,25 @@ class ProfiledConfigSource(ConfigSource):
         """The ``profiles:`` mapping of the experiment file ``group_path``.yaml (``experiment/<x>``), or None."""
         parent, _, name = group_path.strip("/").rpartition("/")
         path = self._file(group_path)
-        if parent != GROUP or not name or not os.path.isfile(path):
+        if parent != GROUP or not name or name.endswith(".yaml") or not os.path.isfile(path):
             return None
         parsed = read(path)[1]
         blocks = parsed.get(BLOCK) if isinstance(parsed, dict) else None
         if blocks is not None and not isinstance(blocks, dict):
             raise ConfigLoadError(f"{path}: `{BLOCK}:` must map profile names to their sizes")
+        profiles = self._profiles()
+        for profile, sizes in (blocks or {}).items():
+            if profile not in profiles:  # `optional` would skip it silently
+                raise ConfigLoadError(f"{path}: `{BLOCK}: {profile}:` names no profile ({', '.join(profiles)})")
+            if sizes is not None and not isinstance(sizes, dict):
+                raise ConfigLoadError(f"{path}: `{BLOCK}: {profile}:` must map keys to sizes, not {sizes!r}")
         return blocks
+
+    def _profiles(self) -> list[str]:
+        """The options of the folder's ``profile`` group (its file names)."""
+        folder = os.path.join(self.path, "profile")
+        names = os.listdir(folder) if os.path.isdir(folder) else []
+        return sorted(name.removesuffix(".yaml") for name in names if name.endswith(".yaml"))
 
     def _block(self, config_path: str) -> tuple[str, dict] | None:
         """(profile, its sizes) where ``config_path`` is ``experiment/<x>/<profile>`` of a file's block, else None."""
@@ -121,11 +141,11 @@ class ProfiledConfigSource(ConfigSource):
 
 
 class ProfileBlocks(SearchPathPlugin):
-    """Reads the primary config folder through :class:`ProfiledConfigSource` where it has a ``profile`` group."""
+    """Reads the primary config folder through :class:`ProfiledConfigSource` where it holds the file ``MARKER``
+    (hebbdam's ``conf/``); any other Hydra app of this environment is left as it is."""
 
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
         for element in search_path.get_path():
-            path = element.path or ""
-            folder = path.removeprefix("file://")
-            if element.provider == "main" and "://" not in folder and os.path.isdir(os.path.join(folder, "profile")):
+            folder = (element.path or "").removeprefix("file://")
+            if element.provider == "main" and "://" not in folder and os.path.isfile(os.path.join(folder, MARKER)):
                 element.path = f"{SCHEME}://{folder}"
