@@ -41,8 +41,8 @@ MARKER = ".profile-blocks"  # the file that asks for this source in a config fol
 @functools.lru_cache(maxsize=256)
 def document(path: str, modified: int, changed: int, size: int) -> tuple[str, Any]:
     """The text of the YAML file ``path`` and its document as OmegaConf's loader reads it (plain containers), read
-        once per version of the file (``modified``, ``changed``: its mtime and ctime in ns, ``size``; ctime cannot be set
-    back, as a copy that keeps the mtime does): Hydra asks after a file many times per composition."""
+    once per version of the file (``modified``, ``changed``: its mtime and ctime in ns, ``size``; a copy that keeps the
+    mtime cannot keep the ctime): Hydra asks after a file many times per composition."""
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
     stream = io.StringIO(text)
