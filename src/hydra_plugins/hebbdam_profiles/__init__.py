@@ -30,9 +30,8 @@ from hydra.plugins.search_path_plugin import SearchPathPlugin
 from omegaconf import OmegaConf
 from omegaconf._utils import get_yaml_loader
 
-from hebbdam.validation import PROFILE_BLOCK
+from hebbdam.validation import PROFILE_BLOCK as BLOCK  # the key of an experiment file that holds the ci and paper sizes
 
-BLOCK = PROFILE_BLOCK  # the key of an experiment file that holds the other profiles' sizes
 GROUP = "experiment"  # the group whose files may hold it
 SCHEME = "hebbdam-profiles"
 MARKER = ".profile-blocks"  # the file that asks for this source in a config folder
